@@ -1,0 +1,33 @@
+// The introspection ABI every in-house allocator library exports next to the
+// malloc family. The harness finds these with dlsym inside a cell, exactly as
+// it finds mallctl or mi_version in the third-party libraries. None of them
+// may allocate: a cell calls them between measured operations.
+#pragma once
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// One named figure; `name` points to static storage.
+struct heapmark_stat {
+  const char* name;
+  unsigned long long value;
+};
+
+// Registry name of this allocator, e.g. "ptmalloc-style", "buddy", "slab".
+const char* heapmark_allocator_name(void);
+// Version string (static storage).
+const char* heapmark_allocator_version(void);
+// 1 when p is a live block this allocator returned, else 0. Used as the
+// identity probe: the cell mallocs and asks the allocator to claim the block.
+int heapmark_allocator_owns(const void* p);
+// Writes up to `max` figures into `out` and returns how many it wrote.
+size_t heapmark_allocator_stats(struct heapmark_stat* out, size_t max);
+// Returns every free page it can to the OS (the malloc_trim(0) equivalent),
+// for the calling thread's caches and the shared state.
+void heapmark_allocator_release(void);
+
+#ifdef __cplusplus
+}
+#endif
