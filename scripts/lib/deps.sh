@@ -1,0 +1,47 @@
+# Sourced by scripts/run and scripts/test: installs the Debian packages heapmark
+# needs (as root), or prints the exact command to run. Nothing is downloaded
+# from anywhere but Debian's archive.
+
+# Build and run: compilers, CMake, the allocators under test, and the libraries.
+HEAPMARK_RUN_PACKAGES=(
+  build-essential cmake pkg-config git
+  libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev
+  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+)
+# Tests add: clang + libFuzzer for the fuzz targets, python3 for the
+# real-program tests, chromium for the report's browser check.
+HEAPMARK_TEST_PACKAGES=(
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 chromium
+)
+
+heapmark_missing_packages() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  echo "${missing[@]}"
+}
+
+heapmark_install() {
+  local missing
+  missing=$(heapmark_missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "heapmark: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y $missing" >&2
+    exit 1
+  fi
+  echo "heapmark: installing $missing"
+  # Update the package lists only when they are missing or a day old.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    apt-get update -qq
+  fi
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+}
+
+heapmark_build() {  # $1 = preset
+  local preset=${1:-default}
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)"
+}
