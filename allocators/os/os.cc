@@ -1,0 +1,95 @@
+// Linux implementation of the OS contract (os.h): the only file in the
+// allocators that calls mmap, munmap, madvise or mprotect.
+#include "os.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace heapmark::os {
+namespace {
+
+std::atomic<size_t> g_page{0};
+std::atomic<size_t> g_reserved{0}, g_committed{0}, g_decommitted{0}, g_released{0};
+
+void* map_none(size_t size) noexcept {
+  void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+}  // namespace
+
+size_t page_size() noexcept {
+  size_t p = g_page.load(std::memory_order_relaxed);
+  if (p == 0) {
+    long v = ::sysconf(_SC_PAGESIZE);
+    p = v > 0 ? static_cast<size_t>(v) : 4096;
+    g_page.store(p, std::memory_order_relaxed);
+  }
+  return p;
+}
+
+void* reserve(size_t size, size_t align) noexcept {
+  const size_t page = page_size();
+  if (size == 0 || size % page != 0) return nullptr;
+  if (align <= page) {
+    void* p = map_none(size);
+    if (p) g_reserved.fetch_add(size, std::memory_order_relaxed);
+    return p;
+  }
+  if ((align & (align - 1)) != 0) return nullptr;
+  // Over-reserve by align, then unmap the misaligned head and the tail.
+  const size_t total = size + align;
+  if (total < size) return nullptr;
+  void* raw = map_none(total);
+  if (!raw) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+  const size_t head = aligned - base;
+  const size_t tail = total - head - size;
+  if (head) ::munmap(raw, head);
+  if (tail) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
+  g_reserved.fetch_add(size, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(aligned);
+}
+
+bool commit(void* addr, size_t size) noexcept {
+  if (::mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) return false;
+  g_committed.fetch_add(size, std::memory_order_relaxed);
+  return true;
+}
+
+void decommit(void* addr, size_t size) noexcept {
+  ::madvise(addr, size, MADV_DONTNEED);
+  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+}
+
+void decommit_lazy(void* addr, size_t size) noexcept {
+  // MADV_FREE needs Linux 4.5; fall back to DONTNEED where it is refused.
+  if (::madvise(addr, size, MADV_FREE) != 0) ::madvise(addr, size, MADV_DONTNEED);
+  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+}
+
+void release(void* addr, size_t size) noexcept {
+  ::munmap(addr, size);
+  g_released.fetch_add(size, std::memory_order_relaxed);
+}
+
+Counters counters() noexcept {
+  return Counters{g_reserved.load(std::memory_order_relaxed), g_committed.load(std::memory_order_relaxed),
+                  g_decommitted.load(std::memory_order_relaxed), g_released.load(std::memory_order_relaxed)};
+}
+
+void* reserve_committed(size_t size, size_t align) noexcept {
+  void* p = reserve(size, align);
+  if (!p) return nullptr;
+  if (!commit(p, size)) {
+    release(p, size);
+    return nullptr;
+  }
+  return p;
+}
+
+}  // namespace heapmark::os

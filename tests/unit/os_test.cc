@@ -1,0 +1,99 @@
+// Unit test of the OS contract (allocators/os): alignment of reservations,
+// commit making memory usable, decommit dropping residency and zeroing, and the
+// byte counters moving by exactly what each call was given.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#include "os/os.h"
+
+namespace os = heapmark::os;
+
+namespace {
+// Number of resident pages in [p, p+n), from mincore (the test may ask the kernel directly).
+size_t resident_pages(void* p, size_t n) {
+  const size_t page = os::page_size();
+  std::vector<unsigned char> v(n / page);
+  if (mincore(p, n, v.data()) != 0) return SIZE_MAX;
+  size_t r = 0;
+  for (unsigned char c : v) r += c & 1;
+  return r;
+}
+}  // namespace
+
+TEST(Os, PageSizeIsCachedPowerOfTwo) {
+  size_t p = os::page_size();
+  EXPECT_EQ(p, os::page_size());
+  EXPECT_EQ(p & (p - 1), 0u);
+  EXPECT_GE(p, 4096u);
+}
+
+TEST(Os, ReserveRejectsBadSizes) {
+  EXPECT_EQ(os::reserve(0), nullptr);
+  EXPECT_EQ(os::reserve(os::page_size() + 1), nullptr);
+}
+
+TEST(Os, CountersTrackEveryCall) {
+  const size_t page = os::page_size();
+  const size_t n = 64 * page;
+  os::Counters c0 = os::counters();
+  void* p = os::reserve(n);
+  ASSERT_NE(p, nullptr);
+  os::Counters c1 = os::counters();
+  EXPECT_EQ(c1.reserved - c0.reserved, n);
+  EXPECT_EQ(c1.committed, c0.committed);
+
+  ASSERT_TRUE(os::commit(p, 16 * page));
+  os::Counters c2 = os::counters();
+  EXPECT_EQ(c2.committed - c1.committed, 16 * page);
+
+  os::decommit(p, 4 * page);
+  os::decommit_lazy(static_cast<char*>(p) + 4 * page, 2 * page);
+  os::Counters c3 = os::counters();
+  EXPECT_EQ(c3.decommitted - c2.decommitted, 6 * page);
+
+  os::release(p, n);
+  os::Counters c4 = os::counters();
+  EXPECT_EQ(c4.released - c3.released, n);
+}
+
+TEST(Os, AlignedReservation) {
+  const size_t page = os::page_size();
+  for (size_t align : {page, 2 * page, size_t(1) << 20, size_t(1) << 22}) {
+    void* p = os::reserve(8 * page, align);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align;
+    os::release(p, 8 * page);
+  }
+}
+
+TEST(Os, CommitWriteDecommitZeroesAndDropsRss) {
+  const size_t page = os::page_size();
+  const size_t n = 32 * page;
+  char* p = static_cast<char*>(os::reserve_committed(n));
+  ASSERT_NE(p, nullptr);
+  memset(p, 0xAB, n);
+  EXPECT_EQ(resident_pages(p, n), n / page);
+  os::decommit(p, n / 2);
+  EXPECT_EQ(resident_pages(p, n), n / page / 2);
+  for (size_t i = 0; i < n / 2; i += 512) ASSERT_EQ(p[i], 0) << i;
+  EXPECT_EQ(static_cast<unsigned char>(p[n / 2]), 0xABu);
+  p[0] = 1;  // still committed: writable after decommit
+  EXPECT_EQ(p[0], 1);
+  os::release(p, n);
+}
+
+TEST(Os, LazyDecommitKeepsRangeUsable) {
+  const size_t page = os::page_size();
+  const size_t n = 8 * page;
+  char* p = static_cast<char*>(os::reserve_committed(n));
+  ASSERT_NE(p, nullptr);
+  memset(p, 1, n);
+  os::decommit_lazy(p, n);
+  p[0] = 7;
+  EXPECT_EQ(p[0], 7);
+  os::release(p, n);
+}
