@@ -1,0 +1,61 @@
+// The "API" type the shared harnesses (conformance, stress, fuzz) are written
+// against: either a Core wrapped in the shim's C semantics (prefixed API, no
+// symbol override: runs under ASan/TSan) or the process's own malloc symbols
+// (run under LD_PRELOAD of an allocator .so).
+#pragma once
+#include <dlfcn.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "shim/introspect.h"
+#include "shim/libc_semantics.h"
+
+namespace heapmark::testing {
+
+template <class Core>
+struct CoreApi : heapmark::shim::LibC<Core> {
+  static constexpr bool kPreload = false;
+  static bool owns(const void* p) { return Core::owns(p); }
+  static void release() { Core::release(); }
+  static size_t stats(heapmark_stat* out, size_t max) { return Core::stats(out, max); }
+  static const char* name() { return Core::name(); }
+};
+
+// Calls through the global symbols; introspection found with dlsym as the harness does.
+struct PreloadApi {
+  static constexpr bool kPreload = true;
+  template <class F>
+  static F sym(const char* n) {
+    return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, n));
+  }
+  static void* malloc(size_t n) { return ::malloc(n); }
+  static void free(void* p) { ::free(p); }
+  static void* calloc(size_t c, size_t n) { return ::calloc(c, n); }
+  static void* realloc(void* p, size_t n) { return ::realloc(p, n); }
+  static void* reallocarray(void* p, size_t c, size_t n) { return ::reallocarray(p, c, n); }
+  static void* memalign(size_t a, size_t n) { return ::memalign(a, n); }
+  static void* aligned_alloc(size_t a, size_t n) { return ::aligned_alloc(a, n); }
+  static int posix_memalign(void** o, size_t a, size_t n) { return ::posix_memalign(o, a, n); }
+  static void* valloc(size_t n) { return ::valloc(n); }
+  static void* pvalloc(size_t n) { return ::pvalloc(n); }
+  static size_t malloc_usable_size(void* p) { return ::malloc_usable_size(p); }
+  static int malloc_trim(size_t pad) { return ::malloc_trim(pad); }
+  static struct mallinfo2 mallinfo2() { return ::mallinfo2(); }
+  static bool owns(const void* p) {
+    auto f = sym<int (*)(const void*)>("heapmark_allocator_owns");
+    return f && f(p);
+  }
+  static void release() {
+    if (auto f = sym<void (*)()>("heapmark_allocator_release")) f();
+  }
+  static size_t stats(heapmark_stat* out, size_t max) {
+    auto f = sym<size_t (*)(heapmark_stat*, size_t)>("heapmark_allocator_stats");
+    return f ? f(out, max) : 0;
+  }
+  static const char* name() {
+    auto f = sym<const char* (*)()>("heapmark_allocator_name");
+    return f ? f() : "";
+  }
+};
+
+}  // namespace heapmark::testing
