@@ -1,0 +1,15 @@
+// Bad input from the user: the message is one line naming the file, field or
+// value and the valid choices. Every command prints it and exits with status 2.
+// The lowest layer, so allocators/registry, workloads and the harness share it.
+#pragma once
+#include <stdexcept>
+
+namespace heapmark {
+
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kExitBadInput = 2;
+
+}  // namespace heapmark

@@ -1,0 +1,176 @@
+// heapmark-cell: runs ONE workload's op program under ONE allocator, in a
+// fresh process the runner spawned with that allocator preloaded. It proves
+// which allocator serves malloc, measures, and reports events on fd 3.
+//
+//   heapmark-cell --kind K [--library PATH] --workload W [--param k=v]... [--seed N]
+//                 [--cpu N] [--touch none|pages|full] [--tsc-hz HZ]
+//   heapmark-cell --probe --kind K [--library PATH]     (identity + version only)
+//
+// Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
+// 5 runner gone. A signal means the allocator (or the program) crashed.
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <string>
+
+#include "allocators/registry/hooks.h"
+#include "harness/cell/executor.h"
+#include "harness/cell/protocol.h"
+#include "harness/cell/shared_page.h"
+#include "harness/metrics/procfs.h"
+#include "harness/metrics/tsc.h"
+#include "workloads/catalog.h"
+
+namespace hm = heapmark;
+using hm::cell::MsgType;
+
+namespace {
+
+struct Args {
+  bool probe = false;
+  hm::registry::Kind kind = hm::registry::Kind::kGlibc;
+  std::string library;
+  std::string workload;
+  std::map<std::string, std::string> params;
+  uint64_t seed = 1;
+  int cpu = -1;
+  hm::cell::Touch touch = hm::cell::Touch::kPages;
+  double tsc_hz = 0;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr, "heapmark-cell: %s\n", why.c_str());
+  std::exit(2);
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage(k + " needs a value");
+      return argv[++i];
+    };
+    if (k == "--probe") a.probe = true;
+    else if (k == "--kind") {
+      const std::string v = value();
+      if (!hm::registry::parse_kind(v, a.kind)) usage("unknown --kind '" + v + "'");
+    } else if (k == "--library") a.library = value();
+    else if (k == "--workload") a.workload = value();
+    else if (k == "--param") {
+      const std::string v = value();
+      const size_t eq = v.find('=');
+      if (eq == std::string::npos) usage("--param '" + v + "' is not KEY=VALUE");
+      a.params[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (k == "--seed") a.seed = std::strtoull(value().c_str(), nullptr, 10);
+    else if (k == "--cpu") a.cpu = std::atoi(value().c_str());
+    else if (k == "--tsc-hz") a.tsc_hz = std::strtod(value().c_str(), nullptr);
+    else if (k == "--touch") {
+      const std::string v = value();
+      if (v == "none") a.touch = hm::cell::Touch::kNone;
+      else if (v == "pages") a.touch = hm::cell::Touch::kPages;
+      else if (v == "full") a.touch = hm::cell::Touch::kFull;
+      else usage("unknown --touch '" + v + "' (valid: none, pages, full)");
+    } else usage("unknown argument '" + k + "'");
+  }
+  if (a.kind != hm::registry::Kind::kGlibc && a.library.empty()) usage("--library is required for a preloaded allocator");
+  if (!a.probe && a.workload.empty()) usage("--workload is required");
+  return a;
+}
+
+void send_error(hm::cell::ErrorCode code, const std::string& text) {
+  hm::cell::ErrorMsg m;
+  m.code = static_cast<uint32_t>(code);
+  std::snprintf(m.text, sizeof m.text, "%s", text.c_str());
+  hm::cell::write_message(hm::cell::kEventFd, MsgType::kError, &m, sizeof m);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  if (args.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(args.cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);  // best effort: a 1-CPU machine still runs
+  }
+
+  const hm::registry::Hooks hooks = hm::registry::Hooks::probe(args.kind, args.library.c_str());
+  hm::cell::Hello hello;
+  hello.identity_ok = hooks.identity_ok();
+  hello.tsc_invariant = hm::metrics::tsc::invariant();
+  std::snprintf(hello.family, sizeof hello.family, "%s", hm::registry::kind_name(hooks.family()));
+  std::snprintf(hello.version, sizeof hello.version, "%s", hooks.version());
+  std::snprintf(hello.malloc_from, sizeof hello.malloc_from, "%s", hooks.malloc_from());
+  std::snprintf(hello.proof, sizeof hello.proof, "%s", hooks.proof());
+  std::snprintf(hello.release_call, sizeof hello.release_call, "%s", hooks.release_name());
+
+  if (!hooks.identity_ok()) {
+    hello.t_ns = hm::metrics::tsc::monotonic_ns();
+    hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello);
+    send_error(hm::cell::ErrorCode::kIdentity, std::string("identity check failed: ") + hooks.proof());
+    return 3;
+  }
+  if (args.probe) {
+    hello.t_ns = hm::metrics::tsc::monotonic_ns();
+    return hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello) ? 0 : 5;
+  }
+
+  // Setup: everything the measured phases touch is mapped and resident before R0.
+  hm::cell::SharedPage* shared = nullptr;
+  void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, hm::cell::kSharedFd, 0);
+  if (page != MAP_FAILED) shared = static_cast<hm::cell::SharedPage*>(page);
+
+  try {
+    const auto& def = hm::workloads::find_workload(args.workload);
+    const auto params = hm::workloads::Params::resolve(def.name, def.params, args.params);
+    // Room for the generator state plus the executor's tables (ids x 24 B,
+    // histograms, op buffer) with slack; only what is used becomes resident.
+    const size_t scratch_cap = def.scratch_bytes(params) + (size_t{1} << 30) * 4;
+    hm::workloads::Scratch scratch(scratch_cap);
+    auto programs = def.make(params, args.seed, scratch);
+    if (programs.size() != 1) {
+      send_error(hm::cell::ErrorCode::kSetup, "workload '" + def.name + "' has " + std::to_string(programs.size()) +
+                                                  " threads; this executor runs single-thread programs");
+      return 4;
+    }
+    hm::cell::ExecutorConfig cfg;
+    cfg.shared = shared;
+    cfg.touch = args.touch;
+    cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
+    hm::cell::Executor exec(cfg, hooks, *programs[0], scratch);
+
+    hello.threads = 1;
+    hello.phase_count = programs[0]->phase_count();
+    hello.tsc_hz = cfg.tsc_hz;
+    hello.timer_overhead_cycles = hm::metrics::tsc::overhead_cycles();
+    hello.scratch_bytes = scratch.used();
+    hm::metrics::procfs::SmapsRollup r0;
+    hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
+    hello.r0_anon = r0.anonymous;
+    hello.r0_rss = r0.rss;
+    hello.t_ns = hm::metrics::tsc::monotonic_ns();
+    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return 5;
+
+    if (!exec.run() || !exec.finish()) return 5;
+    if (exec.result().failed_allocs > 0) {
+      send_error(hm::cell::ErrorCode::kOutOfMemory,
+                 std::to_string(exec.result().failed_allocs) + " allocations returned NULL");
+      return 4;
+    }
+  } catch (const hm::InputError& e) {
+    send_error(hm::cell::ErrorCode::kSetup, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    send_error(hm::cell::ErrorCode::kSetup, std::string("setup failed: ") + e.what());
+    return 4;
+  }
+  return 0;
+}

@@ -1,0 +1,137 @@
+// The cell -> runner event stream on the cell's fd 3: a header then a fixed
+// struct per message. Both ends are built from this header in one build, so
+// the structs travel as raw bytes; the reader still checks every length, and a
+// stream cut short (a crashed cell) yields only whole messages.
+//
+// Order: kHello, then per phase kPhaseBegin / kPhaseEnd (+ kStats), then one
+// kHistogram per op kind that ran, then kResult. kError replaces the rest.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/metrics/procfs.h"
+
+namespace heapmark::cell {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+enum class MsgType : uint32_t { kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError };
+
+struct MsgHeader {
+  uint32_t type;
+  uint32_t length;  // payload bytes after the header
+};
+
+struct Hello {
+  uint32_t protocol = kProtocolVersion;
+  uint8_t identity_ok = 0;
+  uint8_t tsc_invariant = 0;
+  uint16_t threads = 0;
+  uint32_t phase_count = 0;
+  double tsc_hz = 0;
+  uint64_t timer_overhead_cycles = 0;
+  uint64_t r0_anon = 0;        // anonymous RSS before the first phase (baseline R0)
+  uint64_t r0_rss = 0;
+  uint64_t scratch_bytes = 0;  // harness tables (mmap), part of R0
+  uint64_t t_ns = 0;
+  char family[16] = "";
+  char version[64] = "";
+  char malloc_from[256] = "";
+  char proof[512] = "";
+  char release_call[64] = "";
+};
+
+struct PhaseBegin {
+  uint32_t index = 0;
+  char name[32] = "";
+  uint64_t t_ns = 0;
+};
+
+struct PhaseEnd {
+  uint32_t index = 0;
+  uint64_t t_ns = 0;                  // when the phase's last op finished
+  metrics::procfs::SmapsRollup smaps;  // read right after
+  uint64_t live_bytes = 0;            // requested bytes live at phase end
+  uint64_t live_usable = 0;           // malloc_usable_size of the same blocks (0 if unknown)
+  uint64_t live_blocks = 0;
+  uint64_t ops = 0;                   // allocator calls in this phase
+  uint64_t op_cycles = 0;             // sum of their timed cycles
+};
+
+struct StatsMsg {
+  static constexpr size_t kMax = 48;
+  uint32_t phase_index = 0;
+  uint32_t count = 0;
+  struct Item {
+    char name[56];
+    uint64_t value;
+  } items[kMax];
+};
+
+// Sparse histogram: only non-empty buckets travel.
+struct HistogramHead {
+  uint32_t op_kind = 0;
+  uint32_t buckets = 0;  // number of BucketCount entries that follow
+  uint64_t total = 0, min = 0, max = 0;
+  double sum = 0;
+};
+struct BucketCount {
+  uint32_t bucket;
+  uint32_t pad;
+  uint64_t count;
+};
+
+struct Result {
+  uint64_t ops[8] = {};       // per OpKind
+  uint64_t checksum = 0;      // program checksum (FNV-1a of every op)
+  uint64_t program_ops = 0;   // ops in the program, phase marks included
+  uint64_t live_peak = 0;     // exact peak of live requested bytes
+  uint64_t live_peak_t_ns = 0;
+  uint64_t live_usable_at_peak = 0;
+  uint64_t live_end = 0;
+  uint64_t first_t_ns = 0, last_t_ns = 0;  // first phase begin, last phase end
+  uint64_t utime_us = 0, stime_us = 0, minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+  uint64_t vm_hwm = 0;
+  uint64_t failed_allocs = 0;
+};
+
+enum class ErrorCode : uint32_t { kSetup = 1, kIdentity = 2, kOutOfMemory = 3 };
+struct ErrorMsg {
+  uint32_t code = 0;
+  char text[480] = "";
+};
+
+// Decoded message as the runner sees it.
+struct Message {
+  MsgType type;
+  std::vector<unsigned char> payload;
+  template <class T>
+  const T& as() const {
+    return *reinterpret_cast<const T*>(payload.data());
+  }
+};
+
+// Accumulates bytes from the pipe and yields whole, length-checked messages.
+class Reader {
+ public:
+  void feed(const void* data, size_t n);
+  // Next whole message, or false when more bytes are needed. Throws
+  // std::runtime_error for a malformed stream (unknown type, bad length).
+  bool next(Message& out);
+  size_t pending() const { return buf_.size() - pos_; }
+
+ private:
+  std::vector<unsigned char> buf_;
+  size_t pos_ = 0;
+};
+
+// Expected payload size of a fixed-size message type; 0 for variable ones.
+size_t fixed_size(MsgType t);
+
+// Cell side: writes a whole message with raw write(2) calls (no heap, no stdio).
+// Returns false if the runner went away.
+bool write_message(int fd, MsgType type, const void* payload, size_t length) noexcept;
+
+}  // namespace heapmark::cell

@@ -1,0 +1,35 @@
+// Fragmentation and return figures of DESIGN.md, from R(t) = anonymous RSS
+// minus the cell's baseline R0 and L(t) = live requested bytes:
+//   F4 = R(t_R) / L(t_L) - 1   peak RSS over peak live (the headline)
+//   F3 = R(t_R) / L(t_R) - 1   at the RSS peak, over what was live then
+//   F1 = integral R / integral L - 1
+//   internal = sum usable / sum requested - 1 (over live blocks at the live peak)
+//   rho = dR / dL over a phase: the fraction of freed bytes whose pages left RSS
+// Each returns NaN when its denominator is zero; JSON writes NaN as null.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace heapmark::metrics {
+
+inline double ratio_minus_one(double num, double den) {
+  return den > 0 ? num / den - 1.0 : std::numeric_limits<double>::quiet_NaN();
+}
+inline double f4(uint64_t peak_r, uint64_t peak_live) { return ratio_minus_one(static_cast<double>(peak_r), static_cast<double>(peak_live)); }
+inline double f3(uint64_t peak_r, uint64_t live_at_peak_r) {
+  return ratio_minus_one(static_cast<double>(peak_r), static_cast<double>(live_at_peak_r));
+}
+inline double f1(double integral_r, double integral_l) { return ratio_minus_one(integral_r, integral_l); }
+inline double internal(uint64_t usable, uint64_t requested) {
+  return usable > 0 ? ratio_minus_one(static_cast<double>(usable), static_cast<double>(requested))
+                    : std::numeric_limits<double>::quiet_NaN();
+}
+// r_begin/r_end: R at the phase's start and end; l_begin/l_end likewise.
+inline double rho(int64_t r_begin, int64_t r_end, int64_t l_begin, int64_t l_end) {
+  const int64_t dl = l_end - l_begin;
+  if (dl == 0) return std::numeric_limits<double>::quiet_NaN();
+  return static_cast<double>(r_end - r_begin) / static_cast<double>(dl);
+}
+
+}  // namespace heapmark::metrics

@@ -1,0 +1,226 @@
+#include "harness/runner/matrix.h"
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "common/input_error.h"
+#include "workloads/catalog.h"
+#include "workloads/rng.h"
+
+namespace json = boost::json;
+
+namespace heapmark::runner {
+namespace {
+
+std::string scalar_text(const json::value& v, const std::string& where) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  throw InputError(where + ": expected a string or an integer");
+}
+
+uint64_t mix(uint64_t seed, const std::string& text) {
+  uint64_t h = seed ^ 0x9e3779b97f4a7c15ull;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+  return workloads::splitmix64(h);
+}
+
+}  // namespace
+
+std::string params_key(const std::map<std::string, std::string>& params) {
+  std::string k;
+  for (const auto& [name, value] : params) k += (k.empty() ? "" : ",") + name + "=" + value;
+  return k;
+}
+
+json::value Matrix::to_json() const {
+  json::array allocs;
+  for (const auto& a : allocators) {
+    json::object env;
+    for (const auto& [k, v] : a.env) env[k] = v;
+    allocs.push_back(json::object{{"name", a.name}, {"kind", registry::kind_name(a.kind)}, {"library", a.library}, {"env", env}});
+  }
+  json::array works;
+  for (const auto& w : workloads) {
+    json::object grid;
+    for (const auto& [k, vs] : w.grid) {
+      json::array arr;
+      for (const auto& v : vs) arr.push_back(json::string(v));
+      grid[k] = arr;
+    }
+    works.push_back(json::object{{"name", w.name}, {"params", grid}});
+  }
+  return json::object{{"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
+}
+
+Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Allocator>& known, const std::string& source) {
+  auto fail = [&](const std::string& path, const std::string& what) -> InputError {
+    return InputError(source + ": " + path + ": " + what);
+  };
+  if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
+  const auto& o = v.as_object();
+  for (const auto& [k, _] : o)
+    if (k != "allocators" && k != "workloads" && k != "reps" && k != "seed" && k != "baseline" && k != "description")
+      throw fail("$." + std::string(k), "unknown field (valid: allocators, workloads, reps, seed, baseline, description)");
+  Matrix m;
+  const json::value* allocs = o.if_contains("allocators");
+  if (!allocs || !allocs->is_array() || allocs->as_array().empty()) throw fail("$.allocators", "expected a non-empty array");
+  for (size_t i = 0; i < allocs->as_array().size(); ++i) {
+    const auto& a = allocs->as_array()[i];
+    const std::string path = "$.allocators[" + std::to_string(i) + "]";
+    if (a.is_string()) {
+      try {
+        m.allocators.push_back(registry::find(known, std::string(a.as_string())));
+      } catch (const InputError& e) {
+        throw fail(path, e.what());
+      }
+      continue;
+    }
+    // {"name": "je-dirty0", "base": "jemalloc", "env": {...}}, {"name": "mine", "library": "/path.so"},
+    // or, as run.json records it, {"name", "kind", "library", "env"} taken as is.
+    if (!a.is_object() || !a.as_object().if_contains("name") || !a.at("name").is_string())
+      throw fail(path, "expected an allocator name or an object with \"name\" and \"base\" or \"library\"");
+    registry::Allocator alloc;
+    const std::string name(a.at("name").as_string());
+    if (const auto* kind = a.as_object().if_contains("kind")) {
+      alloc.name = name;
+      if (!kind->is_string() || !registry::parse_kind(std::string(kind->as_string()), alloc.kind))
+        throw fail(path + ".kind", "expected one of glibc, jemalloc, mimalloc, tcmalloc, in-house, user");
+      const auto* lib = a.as_object().if_contains("library");
+      alloc.library = lib && lib->is_string() ? std::string(lib->as_string()) : "";
+      if (alloc.kind != registry::Kind::kGlibc && alloc.library.empty()) throw fail(path + ".library", "expected a path");
+    } else if (const auto* base = a.as_object().if_contains("base")) {
+      if (!base->is_string()) throw fail(path + ".base", "expected an allocator name");
+      try {
+        alloc = registry::find(known, std::string(base->as_string()));
+      } catch (const InputError& e) {
+        throw fail(path + ".base", e.what());
+      }
+      alloc.name = name;
+    } else if (const auto* lib = a.as_object().if_contains("library")) {
+      if (!lib->is_string()) throw fail(path + ".library", "expected a path");
+      try {
+        alloc = registry::user(name + "=" + std::string(lib->as_string()), known);
+      } catch (const InputError& e) {
+        throw fail(path + ".library", e.what());
+      }
+    } else {
+      throw fail(path, "needs \"base\" (a known allocator) or \"library\" (a .so path)");
+    }
+    if (const auto* env = a.as_object().if_contains("env")) {
+      if (!env->is_object()) throw fail(path + ".env", "expected an object of VARIABLE: value");
+      for (const auto& [k, val] : env->as_object()) alloc.env.emplace_back(std::string(k), scalar_text(val, path + ".env." + std::string(k)));
+    }
+    m.allocators.push_back(alloc);
+  }
+  const json::value* works = o.if_contains("workloads");
+  if (!works || !works->is_array() || works->as_array().empty()) throw fail("$.workloads", "expected a non-empty array");
+  for (size_t i = 0; i < works->as_array().size(); ++i) {
+    const auto& w = works->as_array()[i];
+    const std::string path = "$.workloads[" + std::to_string(i) + "]";
+    WorkloadSpec spec;
+    if (w.is_string()) {
+      spec.name = std::string(w.as_string());
+    } else if (w.is_object() && w.as_object().if_contains("name") && w.at("name").is_string()) {
+      spec.name = std::string(w.at("name").as_string());
+      if (const auto* params = w.as_object().if_contains("params")) {
+        if (!params->is_object()) throw fail(path + ".params", "expected an object of parameter: value or [values]");
+        for (const auto& [k, val] : params->as_object()) {
+          const std::string ppath = path + ".params." + std::string(k);
+          auto& values = spec.grid[std::string(k)];
+          if (val.is_array()) {
+            if (val.as_array().empty()) throw fail(ppath, "empty list of values");
+            for (size_t j = 0; j < val.as_array().size(); ++j) values.push_back(scalar_text(val.as_array()[j], ppath + "[" + std::to_string(j) + "]"));
+          } else {
+            values.push_back(scalar_text(val, ppath));
+          }
+        }
+      }
+    } else {
+      throw fail(path, "expected a workload name or an object with \"name\" and \"params\"");
+    }
+    try {
+      const auto& def = workloads::find_workload(spec.name);
+      for (const auto& [k, vs] : spec.grid)
+        for (const auto& v : vs) workloads::Params::resolve(def.name, def.params, {{k, v}});
+    } catch (const InputError& e) {
+      throw fail(path, e.what());
+    }
+    m.workloads.push_back(spec);
+  }
+  if (const auto* reps = o.if_contains("reps")) {
+    if (!reps->is_int64() || reps->as_int64() < 1 || reps->as_int64() > 1000) throw fail("$.reps", "expected an integer in [1, 1000]");
+    m.reps = static_cast<int>(reps->as_int64());
+  }
+  if (const auto* seed = o.if_contains("seed")) {
+    if (!seed->is_int64() && !seed->is_uint64()) throw fail("$.seed", "expected a non-negative integer");
+    m.seed = seed->is_int64() ? static_cast<uint64_t>(seed->as_int64()) : seed->as_uint64();
+  }
+  if (const auto* base = o.if_contains("baseline")) {
+    if (!base->is_string()) throw fail("$.baseline", "expected an allocator name");
+    m.baseline = std::string(base->as_string());
+  }
+  return m;
+}
+
+Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocator>& known) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot read the matrix file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  const json::value v = json::parse(ss.str(), ec);
+  if (ec) throw InputError(path + ": not valid JSON (" + ec.message() + ")");
+  return from_json(v, known, path);
+}
+
+std::vector<CellPlan> expand(const Matrix& m) {
+  for (size_t i = 0; i < m.allocators.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (m.allocators[i].name == m.allocators[j].name)
+        throw InputError("allocator '" + m.allocators[i].name + "' is listed twice");
+  std::vector<CellPlan> cells;
+  size_t block = 0;
+  for (const auto& w : m.workloads) {
+    const auto& def = workloads::find_workload(w.name);
+    // Cartesian product of the grid, in a fixed (sorted-key) order.
+    std::vector<std::map<std::string, std::string>> combos{{}};
+    for (const auto& [k, values] : w.grid) {
+      std::vector<std::map<std::string, std::string>> next;
+      for (const auto& c : combos)
+        for (const auto& v : values) {
+          auto c2 = c;
+          c2[k] = v;
+          next.push_back(std::move(c2));
+        }
+      combos = std::move(next);
+    }
+    for (const auto& given : combos) {
+      const auto params = workloads::Params::resolve(def.name, def.params, given).values();
+      const std::string pkey = params_key(params);
+      for (int rep = 1; rep <= m.reps; ++rep, ++block) {
+        const uint64_t seed = mix(m.seed, w.name + "|" + pkey + "|" + std::to_string(rep));
+        std::vector<size_t> order(m.allocators.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        workloads::Rng rng(seed ^ 0x5bd1e995u);
+        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+        for (size_t i : order) {
+          CellPlan c;
+          c.allocator = &m.allocators[i];
+          c.workload = w.name;
+          c.params = params;
+          c.rep = rep;
+          c.seed = seed;
+          c.block = block;
+          c.index = cells.size();
+          c.key = w.name + "/" + pkey + "/rep" + std::to_string(rep) + "/" + c.allocator->name;
+          cells.push_back(std::move(c));
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+}  // namespace heapmark::runner

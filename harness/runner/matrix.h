@@ -1,0 +1,54 @@
+// The benchmark matrix: allocators x workloads x parameter grid x repetitions,
+// from a JSON file or CLI flags, expanded into cells grouped in blocks. One
+// block is one (workload, params, rep) for every allocator, in an order
+// shuffled per block, so slow drift of the machine hits every allocator alike.
+#pragma once
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "allocators/registry/registry.h"
+
+namespace heapmark::runner {
+
+struct WorkloadSpec {
+  std::string name;
+  // Each parameter maps to the list of values to sweep (the grid is their product).
+  std::map<std::string, std::vector<std::string>> grid;
+};
+
+struct Matrix {
+  std::vector<registry::Allocator> allocators;  // resolved, configuration included
+  std::vector<WorkloadSpec> workloads;
+  int reps = 3;
+  uint64_t seed = 1;
+  std::string baseline = "glibc";
+
+  boost::json::value to_json() const;
+  // Reads a matrix file; `known` supplies allocators by name. Throws InputError
+  // naming the file and the JSON path of the bad field.
+  static Matrix from_json(const boost::json::value& v, const std::vector<registry::Allocator>& known,
+                          const std::string& source);
+  static Matrix load(const std::string& path, const std::vector<registry::Allocator>& known);
+};
+
+struct CellPlan {
+  std::string key;  // stable identity: workload/params/rep/allocator; resume matches on it
+  size_t block = 0;
+  size_t index = 0;  // position in the whole run
+  const registry::Allocator* allocator = nullptr;
+  std::string workload;
+  std::map<std::string, std::string> params;  // complete (defaults filled in)
+  int rep = 0;
+  uint64_t seed = 0;  // same for every allocator of a block: same program
+};
+
+// Validates every workload and parameter (throws InputError) and returns the
+// cells in run order.
+std::vector<CellPlan> expand(const Matrix& m);
+
+std::string params_key(const std::map<std::string, std::string>& params);
+
+}  // namespace heapmark::runner

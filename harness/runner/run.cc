@@ -1,0 +1,256 @@
+#include "harness/runner/run.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include "common/input_error.h"
+#include "harness/runner/cell_record.h"
+#include "harness/runner/context.h"
+#include "harness/runner/results.h"
+#include "harness/runner/supervise.h"
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace heapmark::runner {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return b;
+}
+
+std::string fmt_duration(double s) {
+  char b[32];
+  if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
+  else std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  return b;
+}
+
+std::vector<std::pair<std::string, std::string>> cell_env(const registry::Allocator& a) {
+  auto env = a.env;
+  if (!a.library.empty()) env.emplace_back("LD_PRELOAD", a.library);
+  return env;
+}
+
+std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocator& a, double tsc_hz) {
+  std::vector<std::string> args{"--kind", registry::kind_name(a.kind)};
+  if (!a.library.empty()) args.insert(args.end(), {"--library", a.library});
+  if (o.cell_cpu >= 0) args.insert(args.end(), {"--cpu", std::to_string(o.cell_cpu)});
+  char hz[64];
+  std::snprintf(hz, sizeof hz, "%.0f", tsc_hz);
+  args.insert(args.end(), {"--tsc-hz", hz, "--touch", o.touch});
+  return args;
+}
+
+// Spawns a probe cell per allocator: version and identity proof for run.json,
+// and an early, clear failure for a library that cannot even start.
+json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz) {
+  json::array out;
+  for (const auto& a : m.allocators) {
+    SpawnSpec spec;
+    spec.cell_binary = o.cell_binary;
+    spec.args = cell_args(o, a, tsc_hz);
+    spec.args.push_back("--probe");
+    spec.env = cell_env(a);
+    spec.timeout_s = 30;
+    spec.sample_hz = 0;
+    const CellOutcome r = supervise(spec);
+    json::object env;
+    for (const auto& [k, v] : a.env) env[k] = v;
+    json::object entry{{"name", a.name}, {"kind", registry::kind_name(a.kind)}, {"library", a.library}, {"env", env}};
+    if (r.have_hello) {
+      entry["version"] = std::string(r.hello.version);
+      entry["identity_ok"] = r.hello.identity_ok != 0;
+      entry["identity_proof"] = std::string(r.hello.proof);
+      entry["family"] = std::string(r.hello.family);
+    } else {
+      entry["identity_ok"] = false;
+      entry["identity_proof"] = "probe cell failed: " + r.cause + " " + r.detail;
+    }
+    if (!entry["identity_ok"].as_bool())
+      std::fprintf(stderr, "heapmark: warning: allocator '%s' failed its identity probe (%s); its cells will fail\n",
+                   a.name.c_str(), entry["identity_proof"].as_string().c_str());
+    out.push_back(entry);
+  }
+  return out;
+}
+
+json::object options_json(const RunOptions& o) {
+  return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
+                      {"max_points", o.max_points}, {"touch", o.touch}, {"cell_cpu", o.cell_cpu}};
+}
+
+void options_from_json(const json::object& j, RunOptions& o) {
+  auto num = [&](const char* k, double dflt) {
+    const auto* v = j.if_contains(k);
+    return v && v->is_number() ? v->to_number<double>() : dflt;
+  };
+  o.timeout_s = num("timeout_s", o.timeout_s);
+  o.mem_cap_bytes = static_cast<uint64_t>(num("mem_cap_bytes", static_cast<double>(o.mem_cap_bytes)));
+  o.sample_hz = num("sample_hz", o.sample_hz);
+  o.max_points = static_cast<size_t>(num("max_points", static_cast<double>(o.max_points)));
+  o.cell_cpu = static_cast<int>(num("cell_cpu", o.cell_cpu));
+  if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
+}
+
+std::string short_params(const CellPlan& c) {
+  // Only the parameters a matrix varies are worth a column; show them all, short.
+  std::string s;
+  for (const auto& [k, v] : c.params) s += (s.empty() ? "" : " ") + k + "=" + v;
+  return s;
+}
+
+void print_header() {
+  std::printf("%-5s %-14s %-10s %3s %11s %8s %8s %8s %9s %9s %9s %6s %7s  %s\n", "cell", "allocator", "workload", "rep",
+              "ops/s", "a.p50ns", "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
+}
+
+void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec) {
+  const Headline h = headline(rec);
+  char idx[16];
+  std::snprintf(idx, sizeof idx, "%zu/%zu", i + 1, n);
+  if (!h.ok) {
+    const auto* d = rec.if_contains("detail");
+    std::printf("%-5s %-14s %-10s %3d %s: %s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
+                ("FAILED " + h.cause).c_str(), d && d->is_string() ? d->as_string().c_str() : "");
+  } else {
+    std::printf("%-5s %-14s %-10s %3d %11.0f %8.1f %8.1f %8.1f %9.1f %9.1f %9.1f %6.1f %7.3f  ok\n", idx,
+                c.allocator->name.c_str(), c.workload.c_str(), c.rep, h.ops_per_s, h.alloc_p50_ns, h.alloc_p99_ns,
+                h.free_p50_ns, h.peak_r_mib, h.live_peak_mib, h.after_free_mib, h.returned * 100, h.f4);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known) {
+  std::string dir;
+  json::value run_json;
+  bool resuming = !o.resume.empty();
+  if (resuming) {
+    dir = fs::is_directory(o.resume) ? o.resume : o.results_root + "/" + o.resume;
+    run_json = read_run_json(dir);  // throws InputError with the file name
+    const auto& rj = run_json.as_object();
+    matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
+    options_from_json(rj.at("options").as_object(), o);
+  } else {
+    if (o.run_id.empty()) o.run_id = new_run_id();
+    dir = o.results_root + "/" + o.run_id;
+  }
+  const auto cells = expand(matrix);  // validates everything before anything is written
+
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (o.cell_cpu < 0 && cpus >= 2) o.cell_cpu = static_cast<int>(cpus - 1);
+  if (o.cell_cpu >= cpus) throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
+  if (o.cell_cpu >= 0 && cpus >= 2) {
+    // The runner on another CPU than its cells, so sampling never preempts them.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (long c = 0; c < cpus; ++c)
+      if (c != o.cell_cpu) CPU_SET(c, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
+  if (o.mem_cap_bytes == 0) o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
+
+  const TscInfo tsc = measure_tsc();
+  if (!tsc.invariant)
+    std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
+
+  std::set<std::string> done;
+  if (resuming) {
+    done = finished_keys(dir);
+  } else {
+    fs::create_directories(dir);
+    json::object rj{{"schema_version", kSchemaVersion},
+                    {"run_id", o.run_id},
+                    {"created_at", utc_now()},
+                    {"heapmark", build_info()},
+                    {"command_line", [&] {
+                       json::array a;
+                       for (const auto& s : o.command_line) a.push_back(json::string(s));
+                       return a;
+                     }()},
+                    {"cwd", fs::current_path().string()},
+                    {"options", options_json(o)},
+                    {"matrix", matrix.to_json()},
+                    {"machine", machine_context(tsc)},
+                    {"allocators", probe_allocators(matrix, o, tsc.hz)},
+                    {"cells_planned", cells.size()}};
+    write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
+  }
+  CellLog log(dir);
+
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const bool tty = isatty(STDERR_FILENO) && !o.quiet;
+  const size_t todo = cells.size() - std::min(cells.size(), done.size());
+  if (!o.quiet) {
+    std::printf("heapmark run %s: %zu cells (%zu to run), results in %s\n", resuming ? "(resumed)" : "", cells.size(), todo, dir.c_str());
+    print_header();
+  }
+  const auto t_start = std::chrono::steady_clock::now();
+  size_t ran = 0, failed = 0;
+  for (const auto& c : cells) {
+    if (done.count(c.key)) continue;
+    if (g_interrupted) break;
+    if (tty) {
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(todo - ran)) : "?";
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, todo, c.allocator->name.c_str(),
+                   c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+    }
+    SpawnSpec spec;
+    spec.cell_binary = o.cell_binary;
+    spec.args = cell_args(o, *c.allocator, tsc.hz);
+    spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
+    for (const auto& [k, v] : c.params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+    spec.env = cell_env(*c.allocator);
+    spec.timeout_s = o.timeout_s;
+    spec.mem_cap_bytes = o.mem_cap_bytes;
+    spec.sample_hz = o.sample_hz;
+    spec.max_points = o.max_points;
+    const std::string started = utc_now();
+    const CellOutcome out = supervise(spec);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    if (g_interrupted) break;  // the cell saw the signal too: its result is not trustworthy, do not record it
+    const json::object rec = cell_record(c, out, started, o.sample_hz);
+    log.append(rec);
+    if (!out.ok) ++failed;
+    if (!o.quiet) print_row(c.index, cells.size(), c, rec);
+    ++ran;
+  }
+  if (g_interrupted) {
+    std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: heapmark run --resume %s\n", ran, dir.c_str());
+    return 130;
+  }
+  const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (!o.quiet)
+    std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran, fmt_duration(el).c_str(),
+                failed, dir.c_str());
+  return 0;
+}
+
+}  // namespace heapmark::runner

@@ -1,0 +1,31 @@
+// `heapmark run`: expands a matrix into cells, runs each in a fresh process,
+// appends every finished cell to cells.jsonl and prints a row per cell.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/runner/matrix.h"
+
+namespace heapmark::runner {
+
+struct RunOptions {
+  std::string results_root = "results";
+  std::string run_id;          // empty: a new one
+  std::string resume;          // run id or directory to finish
+  double timeout_s = 600;      // per cell, wall
+  uint64_t mem_cap_bytes = 0;  // per cell, RSS; 0 picks 3/4 of physical memory
+  double sample_hz = 1000;
+  size_t max_points = 2000;    // stored timeline points per cell
+  std::string touch = "pages";
+  int cell_cpu = -1;           // -1: the last CPU when there are two or more
+  std::string cell_binary;     // heapmark-cell, next to heapmark
+  std::vector<std::string> command_line;
+  bool quiet = false;
+};
+
+// Returns the process exit status: 0 when the run completed (failed cells are
+// results, recorded with their cause), 130 when interrupted.
+int run(Matrix matrix, RunOptions options, const std::vector<registry::Allocator>& known);
+
+}  // namespace heapmark::runner

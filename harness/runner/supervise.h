@@ -1,0 +1,64 @@
+// Runs one cell: posix_spawn of heapmark-cell with the allocator preloaded,
+// then, until it exits, reads its events, samples /proc/PID/statm at the
+// configured rate, and enforces the wall timeout and the memory cap. The runner
+// never runs workload code.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/cell/protocol.h"
+#include "harness/runner/timeline.h"
+
+namespace heapmark::runner {
+
+struct SpawnSpec {
+  std::string cell_binary;
+  std::vector<std::string> args;  // after argv[0]
+  std::vector<std::pair<std::string, std::string>> env;  // allocator configuration, LD_PRELOAD included
+  double timeout_s = 600;
+  uint64_t mem_cap_bytes = 0;  // 0: none. Checked against sampled RSS.
+  double sample_hz = 1000;     // 0: no RSS sampling (cap still checked at 10 Hz)
+  size_t max_points = 2000;
+};
+
+struct PhaseRecord {
+  cell::PhaseBegin begin{};
+  cell::PhaseEnd end{};
+  bool ended = false;
+  std::vector<std::pair<std::string, uint64_t>> stats;
+};
+
+struct HistogramRecord {
+  cell::HistogramHead head{};
+  std::vector<cell::BucketCount> buckets;
+};
+
+struct CellOutcome {
+  // ok: exit 0 and a complete result. Otherwise cause is one of:
+  // signal, timeout, memory_cap, identity, error, exit, protocol.
+  bool ok = false;
+  std::string cause;
+  std::string detail;
+  int exit_code = -1;
+  int signal = 0;
+  uint64_t spawn_ns = 0, exit_ns = 0;
+  bool have_hello = false, have_result = false;
+  cell::Hello hello{};
+  cell::Result result{};
+  std::vector<PhaseRecord> phases;
+  std::vector<HistogramRecord> histograms;
+  Timeline timeline;
+  std::string stderr_tail;  // last few KiB the cell wrote to stderr
+};
+
+// Throws std::runtime_error only if the cell cannot be started at all.
+CellOutcome supervise(const SpawnSpec& spec);
+
+// The runner's own environment minus LD_PRELOAD and every allocator
+// configuration variable, so configuration reaches a cell only through the
+// registry and --env, where it is recorded.
+std::vector<std::string> clean_environment();
+bool is_allocator_config_var(const std::string& name);
+
+}  // namespace heapmark::runner

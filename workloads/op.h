@@ -1,0 +1,59 @@
+// The op program: what every workload generates and the one executor runs.
+//
+// A workload is a deterministic (seeded) generator of one op stream per thread.
+// Streams are produced in bounded chunks (Program::next), so the harness's own
+// footprint does not grow with the op count, and generation never allocates
+// from the allocator under test: its state lives in Scratch memory (mmap).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace heapmark::workloads {
+
+enum class OpKind : uint8_t {
+  kAlloc = 0,    // id, size (align > 0: aligned allocation)
+  kFree = 1,     // id
+  kRealloc = 2,  // id, size
+  kPhase = 3,    // id = phase index into Program::phase_name
+  kIdle = 4,     // size = milliseconds without allocator calls
+};
+inline constexpr int kOpKinds = 5;
+const char* op_kind_name(OpKind k) noexcept;
+
+struct Op {
+  OpKind kind;
+  uint8_t align_log2;  // kAlloc: 0 for malloc, else aligned allocation of 2^align_log2
+  uint16_t reserved;
+  uint32_t id;         // block id, dense in [0, Program::max_ids())
+  uint64_t size;       // bytes (kAlloc, kRealloc) or milliseconds (kIdle)
+};
+static_assert(sizeof(Op) == 16);
+
+// Incremental FNV-1a over the program's ops: equal checksums mean equal
+// programs, so comparisons can prove they compared like with like.
+struct Checksum {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void add(const Op& op) noexcept {
+    const uint64_t words[3] = {static_cast<uint64_t>(op.kind) | (uint64_t{op.align_log2} << 8), op.id, op.size};
+    for (uint64_t w : words)
+      for (int i = 0; i < 8; ++i) {
+        h ^= (w >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+      }
+  }
+};
+
+// One thread's op stream.
+class Program {
+ public:
+  virtual ~Program() = default;
+  // Writes up to `cap` ops into `out`; returns how many. 0 means the program is done.
+  virtual size_t next(Op* out, size_t cap) noexcept = 0;
+  // Ids are dense: every op's id is below this.
+  virtual uint32_t max_ids() const noexcept = 0;
+  // Name of phase `index` (static storage).
+  virtual const char* phase_name(uint32_t index) const noexcept = 0;
+  virtual uint32_t phase_count() const noexcept = 0;
+};
+
+}  // namespace heapmark::workloads
