@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
     hello.phase_count = programs[0]->phase_count();
     hello.tsc_hz = cfg.tsc_hz;
     hello.timer_overhead_cycles = hm::metrics::tsc::overhead_cycles();
+    hello.timer_resolution_cycles = hm::metrics::tsc::resolution_cycles();
     hello.scratch_bytes = scratch.used();
     hm::metrics::procfs::SmapsRollup r0;
     hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);

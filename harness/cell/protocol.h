@@ -32,6 +32,7 @@ struct Hello {
   uint32_t phase_count = 0;
   double tsc_hz = 0;
   uint64_t timer_overhead_cycles = 0;
+  uint64_t timer_resolution_cycles = 0;
   uint64_t r0_anon = 0;        // anonymous RSS before the first phase (baseline R0)
   uint64_t r0_rss = 0;
   uint64_t scratch_bytes = 0;  // harness tables (mmap), part of R0

@@ -40,6 +40,18 @@ double calibrate_hz(uint64_t window_ns, int rounds) noexcept {
   return hz[rounds / 2];
 }
 
+uint64_t resolution_cycles(int samples) noexcept {
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < samples; ++i) {
+    const uint64_t a = __rdtsc();
+    uint64_t b;
+    do b = __rdtsc();
+    while (b == a);
+    if (b - a < best) best = b - a;
+  }
+  return best;
+}
+
 uint64_t overhead_cycles(int samples) noexcept {
   // Bucket the deltas instead of storing them: no heap, and a median of small
   // integers needs no more resolution than this.

@@ -33,6 +33,11 @@ bool invariant() noexcept;
 // Takes the median of `rounds` windows so one preemption does not skew it.
 double calibrate_hz(uint64_t window_ns = 20'000'000, int rounds = 5) noexcept;
 
+// Smallest non-zero step between two consecutive TSC reads. Virtual machines
+// may advance the TSC in coarse steps (26 cycles, 10 ns, seen here); latencies
+// are then quantised to this step and only their distribution is meaningful.
+uint64_t resolution_cycles(int samples = 100'000) noexcept;
+
 // Median cycles of an empty begin()/end() pair over `samples` pairs.
 uint64_t overhead_cycles(int samples = 20'000) noexcept;
 

@@ -17,7 +17,7 @@ namespace {
 
 json::value number_or_null(double v) {
   if (std::isnan(v) || std::isinf(v)) return nullptr;
-  return v;
+  return v == 0.0 ? 0.0 : v;  // no "-0.0" in the files
 }
 
 std::string cstr(const char* s, size_t cap) { return std::string(s, strnlen(s, cap)); }
@@ -70,6 +70,8 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                {"tsc_invariant", h.tsc_invariant != 0},
                                {"timer_overhead_cycles", h.timer_overhead_cycles},
                                {"timer_overhead_ns", hz > 0 ? overhead * 1e9 / hz : 0.0},
+                               {"timer_resolution_cycles", h.timer_resolution_cycles},
+                               {"timer_resolution_ns", hz > 0 ? static_cast<double>(h.timer_resolution_cycles) * 1e9 / hz : 0.0},
                                {"latency_net_of_timer_overhead", true},
                                {"histogram_relative_error", metrics::Histogram::kRelativeError}};
 
