@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "allocators/registry/registry.h"
+#include "harness/cli/commands.h"
 #include "common/input_error.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/run.h"
@@ -17,6 +18,14 @@
 
 namespace hm = heapmark;
 namespace fs = std::filesystem;
+
+namespace heapmark::cli {
+std::vector<CommandAdder>& command_adders() {
+  static std::vector<CommandAdder> adders;
+  return adders;
+}
+CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_back(std::move(add)); }
+}  // namespace heapmark::cli
 
 namespace {
 
@@ -126,6 +135,9 @@ int main(int argc, char** argv) {
   run->add_option("--resume", opts.resume, "Finish an interrupted run (run id or directory) without repeating finished cells");
   run->add_flag("-q,--quiet", opts.quiet, "No table, no progress");
 
+  std::vector<hm::cli::Action> actions;
+  for (auto& add : hm::cli::command_adders()) actions.push_back(add(app));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -141,6 +153,8 @@ int main(int argc, char** argv) {
   try {
     auto known = hm::registry::builtin(bindir);
     const std::string cell = bindir + "/heapmark-cell";
+    for (auto& action : actions)
+      if (auto status = action()) return *status;
     if (*list) {
       if (what == "allocators") list_allocators(known, cell);
       else list_workloads();
