@@ -1,0 +1,134 @@
+// Matrix expansion, matrix file errors, the timeline's bounded storage and
+// integrals, and the fragmentation formulas.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <set>
+
+#include "common/input_error.h"
+#include "harness/metrics/fragmentation.h"
+#include "harness/runner/matrix.h"
+#include "harness/runner/timeline.h"
+
+using namespace heapmark;
+using namespace heapmark::runner;
+namespace json = boost::json;
+
+namespace {
+
+std::vector<registry::Allocator> known() {
+  return {{"glibc", registry::Kind::kGlibc, "", {}, "", true, ""},
+          {"jemalloc", registry::Kind::kJemalloc, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", {}, "", true, ""},
+          {"mimalloc", registry::Kind::kMimalloc, "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", {}, "", true, ""},
+          {"gone", registry::Kind::kJemalloc, "/nonexistent/lib.so", {}, "", false, "apt-get install gone"}};
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    Matrix::from_json(json::parse(text), known(), "m.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Matrix, ExpandsTheGridIntoBlocksWithOneCellPerAllocator) {
+  const Matrix m = Matrix::from_json(json::parse(R"({"allocators": ["glibc", "jemalloc", "mimalloc"],
+      "workloads": [{"name": "churn", "params": {"order": ["fifo", "random"], "count": 1000}}], "reps": 4, "seed": 9})"),
+                                     known(), "m.json");
+  const auto cells = expand(m);
+  ASSERT_EQ(cells.size(), 3u * 2 * 4);
+  std::set<std::string> keys;
+  std::map<size_t, std::set<std::string>> per_block;
+  std::map<size_t, std::set<uint64_t>> seeds;
+  std::set<std::vector<std::string>> orders;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    EXPECT_EQ(cells[i].index, i);
+    keys.insert(cells[i].key);
+    per_block[cells[i].block].insert(cells[i].allocator->name);
+    seeds[cells[i].block].insert(cells[i].seed);
+    EXPECT_EQ(cells[i].params.at("count"), "1000");
+    EXPECT_EQ(cells[i].params.at("rounds"), "3");  // defaults filled in
+  }
+  EXPECT_EQ(keys.size(), cells.size());
+  ASSERT_EQ(per_block.size(), 8u);
+  for (const auto& [b, allocs] : per_block) EXPECT_EQ(allocs.size(), 3u) << "block " << b;
+  for (const auto& [b, s] : seeds) EXPECT_EQ(s.size(), 1u) << "every allocator in a block runs the same program";
+  std::set<uint64_t> distinct;
+  for (const auto& [b, s] : seeds) distinct.insert(*s.begin());
+  EXPECT_EQ(distinct.size(), 8u) << "blocks differ in seed";
+  for (size_t b = 0; b < 8; ++b) {
+    std::vector<std::string> order;
+    for (const auto& c : cells)
+      if (c.block == b) order.push_back(c.allocator->name);
+    orders.insert(order);
+  }
+  EXPECT_GT(orders.size(), 1u) << "the allocator order is shuffled per block";
+  // Deterministic: the same matrix expands to the same cells.
+  const auto again = expand(m);
+  for (size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(cells[i].key, again[i].key);
+}
+
+TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc", "nosuch"], "workloads": ["churn"]})"),
+            "m.json: $.allocators[1]: unknown allocator 'nosuch' (valid: glibc, jemalloc, mimalloc, gone, or --allocator NAME=/path/lib.so)");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "params": {"order": ["fifo", 7]}}]})"),
+            "m.json: $.workloads[0]: workload 'churn' parameter 'order': '7' is not one of: fifo, lifo, random, keep-every-k");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": 0})"), "m.json: $.reps: expected an integer in [1, 1000]");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
+            "m.json: $.rpes: unknown field (valid: allocators, workloads, reps, seed, baseline, description)");
+  EXPECT_NE(error_of(R"({"allocators": ["gone"], "workloads": ["churn"]})").find("apt-get install gone"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"allocators": [], "workloads": ["churn"]})"), "m.json: $.allocators: expected a non-empty array");
+}
+
+TEST(Matrix, VariantsCarryTheirEnvironmentAndRoundTripThroughRunJson) {
+  const Matrix m = Matrix::from_json(json::parse(R"({"allocators": ["glibc", {"name": "je-d0", "base": "jemalloc",
+      "env": {"MALLOC_CONF": "dirty_decay_ms:0"}}], "workloads": ["churn"], "reps": 2})"),
+                                     known(), "m.json");
+  ASSERT_EQ(m.allocators[1].env.size(), 1u);
+  EXPECT_EQ(m.allocators[1].library, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+  const Matrix back = Matrix::from_json(m.to_json(), known(), "run.json");
+  const auto a = expand(m), b = expand(back);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].key, b[i].key);
+    EXPECT_EQ(a[i].seed, b[i].seed);
+    EXPECT_EQ(a[i].allocator->env, b[i].allocator->env);
+  }
+}
+
+TEST(Timeline, KeepsABoundedNumberOfEvenlySpacedPoints) {
+  Timeline t(100);
+  t.set_baseline(1000);
+  for (uint64_t i = 0; i < 100000; ++i) t.add(Sample{i * 1'000'000, 5000 + i, 1000 + i, i, 1});
+  EXPECT_EQ(t.samples(), 100000u);
+  EXPECT_LT(t.points().size(), 100u);
+  EXPECT_GE(t.points().size(), 50u);
+  for (size_t i = 1; i < t.points().size(); ++i)
+    EXPECT_EQ(t.points()[i].t_ns - t.points()[i - 1].t_ns, t.stride() * 1'000'000);
+  EXPECT_EQ(t.peak_r(), 99999u);
+  EXPECT_EQ(t.live_at_peak_r(), 99999u);
+}
+
+TEST(Timeline, IntegralsGiveF1) {
+  // R twice L throughout: F1 = 1. Samples outside phases do not count.
+  Timeline t;
+  t.set_baseline(100);
+  t.add(Sample{0, 0, 100000, 0, 0});
+  for (uint64_t i = 1; i <= 10; ++i) t.add(Sample{i * 1000, 0, 100 + 2 * i * 10, i * 10, 1});
+  EXPECT_NEAR(metrics::f1(t.integral_r(), t.integral_l()), 1.0, 1e-9);
+}
+
+TEST(Fragmentation, FormulasAndUndefinedCases) {
+  EXPECT_DOUBLE_EQ(metrics::f4(150, 100), 0.5);
+  EXPECT_DOUBLE_EQ(metrics::f3(100, 100), 0.0);
+  EXPECT_TRUE(std::isnan(metrics::f4(10, 0)));
+  EXPECT_DOUBLE_EQ(metrics::internal(125, 100), 0.25);
+  EXPECT_TRUE(std::isnan(metrics::internal(0, 100)));
+  // 100 MiB freed, 80 MiB of pages left RSS: rho = 0.8
+  EXPECT_DOUBLE_EQ(metrics::rho(120, 40, 100, 0), 0.8);
+  EXPECT_TRUE(std::isnan(metrics::rho(1, 2, 5, 5)));
+}

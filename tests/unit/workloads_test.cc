@@ -1,0 +1,158 @@
+// Generator invariants for churn and the shared size distributions, and the
+// parameter validation users see.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "workloads/catalog.h"
+#include "workloads/sizes.h"
+
+using namespace heapmark;
+using namespace heapmark::workloads;
+
+namespace {
+
+struct Drained {
+  std::vector<Op> ops;
+  uint64_t checksum = 0;
+  std::vector<std::string> phases;
+};
+
+Drained drain(const std::string& workload, std::map<std::string, std::string> given, uint64_t seed) {
+  const auto& def = find_workload(workload);
+  const Params p = Params::resolve(def.name, def.params, given);
+  Scratch scratch(def.scratch_bytes(p) + (1 << 20));
+  auto programs = def.make(p, seed, scratch);
+  EXPECT_EQ(programs.size(), 1u);
+  Drained d;
+  Checksum c;
+  Op buf[333];  // an odd chunk size exercises resumption mid-phase
+  size_t n;
+  while ((n = programs[0]->next(buf, 333)) > 0)
+    for (size_t i = 0; i < n; ++i) {
+      d.ops.push_back(buf[i]);
+      c.add(buf[i]);
+      if (buf[i].kind == OpKind::kPhase) d.phases.push_back(programs[0]->phase_name(buf[i].id));
+      EXPECT_LT(buf[i].id, programs[0]->max_ids());
+    }
+  d.checksum = c.h;
+  return d;
+}
+
+}  // namespace
+
+TEST(Churn, EveryBlockIsAllocatedOnceAndFreedOnceAfterItsAllocation) {
+  for (const char* order : {"fifo", "lifo", "random"}) {
+    const auto d = drain("churn", {{"count", "5000"}, {"order", order}, {"rounds", "3"}}, 7);
+    std::map<uint32_t, int> state;  // 1 live, 2 freed
+    for (const auto& op : d.ops) {
+      if (op.kind == OpKind::kAlloc) {
+        ASSERT_EQ(state[op.id], 0) << order;
+        state[op.id] = 1;
+      } else if (op.kind == OpKind::kFree) {
+        ASSERT_EQ(state[op.id], 1) << order << " frees id " << op.id << " that is not live";
+        state[op.id] = 2;
+      }
+    }
+    EXPECT_EQ(state.size(), 15000u);
+    for (const auto& [id, s] : state) ASSERT_EQ(s, 2) << order;
+    EXPECT_EQ(d.phases, (std::vector<std::string>{"fill", "free", "refill2", "free2", "refill3", "free3"}));
+  }
+}
+
+TEST(Churn, OrdersFreeAsNamed) {
+  auto first_frees = [](const Drained& d) {
+    std::vector<uint32_t> ids;
+    for (const auto& op : d.ops)
+      if (op.kind == OpKind::kFree && ids.size() < 3) ids.push_back(op.id);
+    return ids;
+  };
+  EXPECT_EQ(first_frees(drain("churn", {{"count", "100"}, {"order", "fifo"}}, 1)), (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(first_frees(drain("churn", {{"count", "100"}, {"order", "lifo"}}, 1)), (std::vector<uint32_t>{99, 98, 97}));
+}
+
+TEST(Churn, KeepEveryKLeavesEveryKthBlockLive) {
+  const auto d = drain("churn", {{"count", "1000"}, {"order", "keep-every-k"}, {"keep", "16"}, {"rounds", "2"}}, 3);
+  std::map<uint32_t, bool> live;
+  for (const auto& op : d.ops) {
+    if (op.kind == OpKind::kAlloc) live[op.id] = true;
+    if (op.kind == OpKind::kFree) live[op.id] = false;
+  }
+  size_t kept = 0;
+  for (const auto& [id, l] : live) {
+    EXPECT_EQ(l, (id % 1000) % 16 == 15) << id;
+    kept += l;
+  }
+  EXPECT_EQ(kept, 2u * (1000 / 16));
+}
+
+TEST(Churn, SameSeedSameProgramDifferentSeedDifferentProgram) {
+  const auto a = drain("churn", {{"count", "2000"}}, 42);
+  const auto b = drain("churn", {{"count", "2000"}}, 42);
+  const auto c = drain("churn", {{"count", "2000"}}, 43);
+  EXPECT_EQ(a.checksum, b.checksum);
+  EXPECT_NE(a.checksum, c.checksum);
+}
+
+TEST(Sizes, SamplesFollowTheirDistribution) {
+  auto quantiles = [](const std::string& spec, uint64_t seed) {
+    const SizeDist d = SizeDist::parse_or_throw(spec);
+    Rng rng(seed);
+    std::vector<uint64_t> v(200000);
+    for (auto& x : v) {
+      x = d.sample(rng);
+      EXPECT_GE(x, d.lo());
+      EXPECT_LE(x, d.hi());
+    }
+    std::sort(v.begin(), v.end());
+    return std::vector<double>{static_cast<double>(v[v.size() / 4]), static_cast<double>(v[v.size() / 2]),
+                               static_cast<double>(v[v.size() * 3 / 4])};
+  };
+  // uniform:0..1000 -> quartiles 250, 500, 750
+  auto u = quantiles("uniform:1-1000", 1);
+  EXPECT_NEAR(u[0], 250, 10);
+  EXPECT_NEAR(u[1], 500, 10);
+  EXPECT_NEAR(u[2], 750, 10);
+  // pow2:16-1024 -> 7 equally likely values 16..1024; the median is 128
+  EXPECT_EQ(quantiles("pow2:16-1024", 2)[1], 128);
+  // invsq:4-32K: F(s) = (1/4 - 1/s)/(1/4 - 1/32768) -> median ~ 8, upper quartile ~ 16
+  auto inv = quantiles("invsq:4-32K", 3);
+  EXPECT_NEAR(inv[1], 8, 1);
+  EXPECT_NEAR(inv[2], 16, 1);
+  // pareto lo=100 shape 1 truncated at 1M: median ~ 200
+  EXPECT_NEAR(quantiles("pareto:100-1M:1", 4)[1], 200, 6);
+  EXPECT_EQ(quantiles("fixed:64", 5), (std::vector<double>{64, 64, 64}));
+}
+
+TEST(Sizes, BadSpecsNameTheProblemAndTheValidKinds) {
+  std::string why;
+  EXPECT_FALSE(SizeDist::parse("normal:1-2", nullptr, &why));
+  EXPECT_NE(why.find("unknown kind 'normal'"), std::string::npos);
+  EXPECT_NE(why.find("uniform:LO-HI"), std::string::npos);
+  EXPECT_FALSE(SizeDist::parse("uniform:100-10", nullptr, &why));
+  EXPECT_FALSE(SizeDist::parse("pow2:3-64", nullptr, &why));
+  EXPECT_FALSE(SizeDist::parse("fixed:0", nullptr, &why));
+  EXPECT_TRUE(SizeDist::parse("uniform:16-64K", nullptr, &why));
+}
+
+TEST(Params, ErrorsNameWorkloadKeyValueAndChoices) {
+  const auto& def = find_workload("churn");
+  try {
+    Params::resolve("churn", def.params, {{"order", "sideways"}});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "workload 'churn' parameter 'order': 'sideways' is not one of: fifo, lifo, random, keep-every-k");
+  }
+  try {
+    Params::resolve("churn", def.params, {{"colour", "red"}});
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("has no parameter 'colour' (valid: count, sizes, order, keep, rounds)"), std::string::npos);
+  }
+  EXPECT_THROW(Params::resolve("churn", def.params, {{"count", "0"}}), InputError);
+  EXPECT_THROW(Params::resolve("churn", def.params, {{"count", "ten"}}), InputError);
+  EXPECT_EQ(Params::resolve("churn", def.params, {{"count", "64K"}}).integer("count"), 65536);
+  EXPECT_THROW(find_workload("nope"), InputError);
+}
