@@ -208,7 +208,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   const bool tty = isatty(STDERR_FILENO) && !o.quiet;
   const size_t todo = cells.size() - std::min(cells.size(), done.size());
   if (!o.quiet) {
-    std::printf("heapmark run %s: %zu cells (%zu to run), results in %s\n", resuming ? "(resumed)" : "", cells.size(), todo, dir.c_str());
+    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), todo, dir.c_str());
     print_header();
   }
   const auto t_start = std::chrono::steady_clock::now();

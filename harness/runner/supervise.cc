@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -175,8 +176,10 @@ CellOutcome supervise(const SpawnSpec& spec) {
                               shared->phase.load(std::memory_order_relaxed)});
     if (spec.mem_cap_bytes && st.resident > spec.mem_cap_bytes && killed_for.empty()) {
       killed_for = "memory_cap";
-      out.detail = "RSS " + std::to_string(st.resident >> 20) + " MiB exceeded the cap of " +
-                   std::to_string(spec.mem_cap_bytes >> 20) + " MiB";
+      char msg[128];
+      std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,
+                    static_cast<double>(spec.mem_cap_bytes) / 1048576.0);
+      out.detail = msg;
       kill(pid, SIGKILL);
     }
   };

@@ -1,0 +1,125 @@
+// The figure catalogue and unit formatting (see figures.h).
+#include "harness/report/figures.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace heapmark::report {
+
+const std::vector<Figure>& headline_figures() {
+  static const std::vector<Figure> figs = {
+      {"throughput_ops_s", "throughput", "allocator calls per second of measured time (higher is better)",
+       Unit::kOpsPerS, true, Scale::kRatio, "faster", "slower"},
+      {"latency_ns.alloc.p99", "alloc p99", "99th percentile latency of one malloc, net of timer overhead (lower is better)",
+       Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+      {"memory.peak_r", "peak R", "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)",
+       Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
+      {"memory.returned_after_free", "returned after free",
+       "share of freed bytes whose pages left RSS in the first phase that freed memory (higher is better)",
+       Unit::kFraction, true, Scale::kDifference, "returns more", "returns less"},
+      {"fragmentation.f4", "F4", "peak R over peak live bytes, minus 1 (lower is better)", Unit::kFraction, false,
+       Scale::kDifference, "less fragmented", "more fragmented"},
+  };
+  return figs;
+}
+
+const std::vector<Figure>& compare_figures() {
+  static const std::vector<Figure> figs = [] {
+    std::vector<Figure> f = headline_figures();
+    const std::vector<Figure> more = {
+        {"latency_ns.alloc.p50", "alloc p50", "median malloc latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {"latency_ns.alloc.p999", "alloc p99.9", "99.9th percentile malloc latency", Unit::kNs, false, Scale::kRatio,
+         "faster", "slower"},
+        {"latency_ns.free.p50", "free p50", "median free latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {"latency_ns.free.p99", "free p99", "99th percentile free latency", Unit::kNs, false, Scale::kRatio, "faster",
+         "slower"},
+        {"memory.vm_hwm", "VmHWM", "peak total RSS of the cell process", Unit::kBytes, false, Scale::kRatio, "smaller",
+         "larger"},
+        {"cpu.sys_s", "sys CPU", "kernel CPU time of the cell", Unit::kSeconds, false, Scale::kRatio, "less", "more"},
+    };
+    f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
+    f.push_back(more[5]);
+    return f;
+  }();
+  return figs;
+}
+
+const Figure* find_figure(const std::string& path) {
+  for (const auto& f : compare_figures())
+    if (f.path == path) return &f;
+  return nullptr;
+}
+
+std::string noise_rule_text() {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "a figure is marked noisy (~) when the interquartile range of its repetitions exceeds %.0f%% of their "
+                "median (for fractions such as F4: exceeds %.0f percentage points), or when it has fewer than 3 repetitions",
+                kNoisyRelativeIqr * 100, kNoisyAbsoluteIqr * 100);
+  return buf;
+}
+
+std::string format_sig(double v, int digits) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  const double a = std::fabs(v);
+  int decimals = 0;
+  if (a > 0) decimals = std::max(0, digits - 1 - static_cast<int>(std::floor(std::log10(a))));
+  decimals = std::min(decimals, 6);
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  if (s == "-0" || s.rfind("-0.", 0) == 0) {
+    bool all_zero = true;
+    for (char c : s) all_zero &= (c == '-' || c == '0' || c == '.');
+    if (all_zero) s.erase(0, 1);
+  }
+  return s;
+}
+
+std::string format_bytes(double v) {
+  const double a = std::fabs(v);
+  if (a >= 1024.0 * 1024 * 1024) return format_sig(v / (1024.0 * 1024 * 1024)) + " GiB";
+  if (a >= 1024.0 * 1024) return format_sig(v / (1024.0 * 1024)) + " MiB";
+  if (a >= 1024.0) return format_sig(v / 1024.0) + " KiB";
+  return format_sig(v) + " B";
+}
+
+std::string format_ns(double v) {
+  const double a = std::fabs(v);
+  if (a >= 1e9) return format_sig(v / 1e9) + " s";
+  if (a >= 1e6) return format_sig(v / 1e6) + " ms";
+  if (a >= 1e3) return format_sig(v / 1e3) + " µs";
+  return format_sig(v) + " ns";
+}
+
+std::string format_value(const Figure& f, double v) {
+  if (!std::isfinite(v)) return "n/a";
+  switch (f.unit) {
+    case Unit::kOpsPerS:
+      if (std::fabs(v) >= 1e6) return format_sig(v / 1e6) + " M/s";
+      if (std::fabs(v) >= 1e3) return format_sig(v / 1e3) + " k/s";
+      return format_sig(v) + " /s";
+    case Unit::kNs: return format_ns(v);
+    case Unit::kBytes: return format_bytes(v);
+    case Unit::kFraction: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f %%", v * 100);
+      return std::string(buf) == "-0.0 %" ? "0.0 %" : buf;
+    }
+    case Unit::kSeconds: return format_ns(v * 1e9);
+  }
+  return format_sig(v);
+}
+
+std::string format_change(const Figure& f, double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[32];
+  if (f.scale == Scale::kRatio) {
+    std::snprintf(buf, sizeof buf, "%.2f×", v);
+    return buf;
+  }
+  std::snprintf(buf, sizeof buf, "%+.1f pp", v * 100);
+  return std::string(buf) == "-0.0 pp" ? "+0.0 pp" : buf;
+}
+
+}  // namespace heapmark::report

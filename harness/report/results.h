@@ -1,0 +1,61 @@
+// The report's view of one results directory (results/SCHEMA.md): run.json and
+// every complete line of cells.jsonl, read with Boost.JSON. Reports and
+// compare read only these files, so they work on interrupted runs and on runs
+// copied from other machines.
+#pragma once
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace heapmark::report {
+
+inline constexpr int kKnownSchemaVersion = 1;
+
+struct Phase {
+  int index = 0;
+  std::string name;
+  double begin_s = 0, end_s = 0;
+  std::optional<double> r, live_bytes, lazy_free, rho;  // absent when a failed cell never reached the phase end
+};
+
+struct Timeline {
+  std::vector<double> t_s, anon, live;  // parallel arrays, as stored
+};
+
+struct Cell {
+  boost::json::object raw;  // the whole line: cells.csv flattens it, figures are looked up in it
+  std::string key, allocator, workload, status, cause, detail;
+  std::map<std::string, std::string> params;
+  std::string params_id;  // "k=v,k=v" over every parameter, sorted: cells with equal ids ran the same program family
+  int rep = 0, block = 0;
+  double r0_anon = 0;
+  std::vector<Phase> phases;
+  Timeline timeline;
+
+  bool ok() const { return status == "ok"; }
+  // A scalar number at a dotted path ("latency_ns.alloc.p99"); nullopt when absent or null.
+  std::optional<double> number(const std::string& dotted) const;
+};
+
+struct Run {
+  std::string dir;
+  boost::json::object run_json;
+  std::string run_id, baseline;
+  std::vector<std::string> allocators;  // in run.json matrix order, then any seen only in cells
+  std::vector<Cell> cells;              // in file order
+  bool ignored_partial_line = false;    // cells.jsonl ended without a newline; that fragment was skipped
+};
+
+// Reads dir/run.json and dir/cells.jsonl. A last line without a trailing
+// newline is incomplete (a run still being written or cut short) and is
+// ignored. Throws InputError (one line) for a missing directory or run.json,
+// malformed JSON in a complete line, or a schema_version other than 1.
+// A missing cells.jsonl reads as a run with no finished cells.
+Run read_run(const std::string& dir);
+
+// A value at a dotted path inside a JSON object, or nullptr.
+const boost::json::value* find_path(const boost::json::object& obj, const std::string& dotted);
+
+}  // namespace heapmark::report

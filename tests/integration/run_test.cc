@@ -1,0 +1,223 @@
+// End-to-end: the real heapmark binary, real cells, real preloaded allocators.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+Result heapmark(const std::vector<std::string>& args) {
+  std::string cmd = quote(HEAPMARK_BIN);
+  for (const auto& a : args) cmd += " " + quote(a);
+  cmd += " 2>&1";
+  Result r{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/heapmark-it-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::vector<json::object> cells(const std::string& dir) {
+  std::vector<json::object> out;
+  std::ifstream in(dir + "/cells.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(json::parse(line).as_object());
+  return out;
+}
+
+std::map<std::string, json::object> by_allocator(const std::vector<json::object>& cs) {
+  std::map<std::string, json::object> m;
+  for (const auto& c : cs) m[std::string(c.at("allocator").as_string())] = c;
+  return m;
+}
+
+double num(const json::value& v) { return v.to_number<double>(); }
+
+}  // namespace
+
+TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
+  const std::string out = temp_dir();
+  const auto r = heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "churn", "-p", "count=20000",
+                           "--reps", "1", "--out", out, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Results: " + out + "/r"), std::string::npos) << r.output;
+  const auto all = by_allocator(cells(out + "/r"));
+  ASSERT_EQ(all.size(), 4u);
+  const std::map<std::string, std::string> lib = {
+      {"glibc", "libc.so.6"}, {"jemalloc", "libjemalloc.so.2"}, {"mimalloc", "libmimalloc.so.2"}, {"tcmalloc", "libtcmalloc_minimal.so.4"}};
+  std::set<std::string> checksums;
+  for (const auto& [name, c] : all) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(c.at("status").as_string(), "ok") << json::serialize(c.at("detail"));
+    const auto& id = c.at("identity").as_object();
+    EXPECT_TRUE(id.at("ok").as_bool());
+    EXPECT_EQ(id.at("family").as_string(), name);
+    EXPECT_NE(std::string(id.at("malloc_from").as_string()).find(lib.at(name)), std::string::npos) << id.at("malloc_from");
+    EXPECT_FALSE(id.at("version").as_string().empty());
+    // Every allocator call is one latency sample.
+    const auto& ops = c.at("ops").as_object();
+    const auto& lat = c.at("latency_ns").as_object();
+    EXPECT_EQ(ops.at("alloc").as_int64(), 60000);
+    EXPECT_EQ(ops.at("alloc").as_int64(), lat.at("alloc").at("count").as_int64());
+    EXPECT_EQ(ops.at("free").as_int64(), lat.at("free").at("count").as_int64());
+    EXPECT_LE(num(lat.at("alloc").at("p50")), num(lat.at("alloc").at("p99")));
+    // An RSS timeline with phase edges.
+    const auto& tl = c.at("timeline").as_object();
+    EXPECT_GE(tl.at("t_s").as_array().size(), 12u);
+    EXPECT_EQ(tl.at("t_s").as_array().size(), tl.at("rss").as_array().size());
+    EXPECT_EQ(c.at("phases").as_array().size(), 6u);
+    // Resident memory can never be below what is live: pages are touched.
+    const auto& mem = c.at("memory").as_object();
+    EXPECT_GT(num(mem.at("live_peak")), 0);
+    EXPECT_GE(num(mem.at("peak_r")), num(mem.at("live_peak")));
+    EXPECT_GE(num(mem.at("vm_hwm")), num(mem.at("live_peak")) + num(mem.at("r0_rss")) / 2);
+    EXPECT_GE(num(c.at("fragmentation").at("f4")), 0.0);
+    checksums.insert(std::string(c.at("program").at("checksum").as_string()));
+  }
+  EXPECT_EQ(checksums.size(), 1u) << "every allocator ran the same program";
+  const auto run = json::parse([&] {
+                     std::ifstream in(out + "/r/run.json");
+                     return std::string(std::istreambuf_iterator<char>(in), {});
+                   }()).as_object();
+  EXPECT_EQ(run.at("schema_version").as_int64(), 1);
+  EXPECT_EQ(run.at("allocators").as_array().size(), 4u);
+  EXPECT_GT(num(run.at("machine").at("tsc").at("hz")), 1e8);
+  fs::remove_all(out);
+}
+
+TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
+  const std::string out = temp_dir();
+  const auto r = heapmark({"run", "--allocator", std::string("mine=") + HMTEST_FORWARD, "--allocators", "jemalloc", "--workloads",
+                           "churn", "-p", "count=5000", "-p", "rounds=1", "--reps", "1", "--env",
+                           "jemalloc:MALLOC_CONF=stats_print:true", "--out", out, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = by_allocator(cells(out + "/r"));
+  ASSERT_EQ(all.size(), 2u);
+  const auto& mine = all.at("mine");
+  ASSERT_EQ(mine.at("status").as_string(), "ok") << mine.at("detail");
+  EXPECT_EQ(mine.at("identity").at("family").as_string(), "user");
+  EXPECT_EQ(mine.at("identity").at("malloc_from").as_string(), HMTEST_FORWARD);
+  const auto& je = all.at("jemalloc");
+  EXPECT_EQ(je.at("env").at("MALLOC_CONF").as_string(), "stats_print:true");
+  // jemalloc printed its statistics at exit: the configuration reached it.
+  EXPECT_NE(std::string(je.at("stderr_tail").as_string()).find("jemalloc statistics"), std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
+  const std::string out = temp_dir();
+  const auto r = heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
+                           "--allocator", std::string("hog=") + HMTEST_HOG, "--allocator", std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR,
+                           "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "-p", "rounds=1", "--reps", "1",
+                           "--timeout", "4", "--mem-cap", "400M", "--out", out, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = by_allocator(cells(out + "/r"));
+  ASSERT_EQ(all.size(), 5u) << r.output;
+  auto cause = [&](const std::string& a) { return std::string(all.at(a).at("cause").is_null() ? "" : all.at(a).at("cause").as_string()); };
+  EXPECT_EQ(all.at("glibc").at("status").as_string(), "ok");
+  EXPECT_EQ(cause("crash"), "signal");
+  EXPECT_NE(std::string(all.at("crash").at("detail").as_string()).find("SIGSEGV"), std::string::npos);
+  EXPECT_EQ(cause("hang"), "timeout");
+  EXPECT_EQ(cause("hog"), "memory_cap");
+  EXPECT_EQ(cause("impostor"), "identity");
+  EXPECT_NE(std::string(all.at("impostor").at("detail").as_string()).find("malloc resolves to"), std::string::npos);
+  for (const char* failed : {"crash", "hang", "hog", "impostor"}) EXPECT_EQ(all.at(failed).at("status").as_string(), "failed");
+  EXPECT_NE(r.output.find("FAILED timeout"), std::string::npos) << r.output;
+  fs::remove_all(out);
+}
+
+TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
+  const std::string out = temp_dir();
+  const std::string dir = out + "/r";
+  std::vector<std::string> args_s = {HEAPMARK_BIN, "run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p",
+                                     "count=200000", "--reps", "3", "--out", out, "--run-id", "r", "-q"};
+  std::vector<char*> argv;
+  for (auto& a : args_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, HEAPMARK_BIN, nullptr, nullptr, argv.data(), environ), 0);
+  // Kill it hard as soon as the first cell has landed.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (cells(dir).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  const size_t before = cells(dir).size();
+  ASSERT_GE(before, 1u);
+  ASSERT_LT(before, 6u) << "the runner finished before it could be killed; make the cells longer";
+
+  const auto r = heapmark({"run", "--resume", dir});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = cells(dir);
+  std::set<std::string> keys;
+  for (const auto& c : all) keys.insert(std::string(c.at("key").as_string()));
+  EXPECT_EQ(all.size(), 6u);
+  EXPECT_EQ(keys.size(), 6u) << "no cell ran twice";
+  fs::remove_all(out);
+}
+
+TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
+  const std::string out = temp_dir() + "/never";
+  const std::string bad_matrix = out + ".json";
+  std::ofstream(bad_matrix) << R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": "three"})";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--allocators", "glibc,nosuch", "--workloads", "churn"}, "unknown allocator 'nosuch' (valid: glibc, jemalloc"},
+      {{"--allocators", "glibc", "--workloads", "nosuch"}, "unknown workload 'nosuch' (valid: churn"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "colour=red"}, "no selected workload has a parameter 'colour'"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "count=lots"}, "parameter 'count': 'lots' is not a whole number"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "order=up"}, "'up' is not one of: fifo, lifo, random, keep-every-k"},
+      {{"--allocator", "mine=/nonexistent/libmine.so", "--workloads", "churn"}, "'/nonexistent/libmine.so' is not a readable file"},
+      {{"--matrix", "/nonexistent/m.json"}, "/nonexistent/m.json: cannot read the matrix file"},
+      {{"--matrix", bad_matrix}, "$.reps: expected an integer in [1, 1000]"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--env", "jemalloc:MALLOC_CONF=x"}, "allocator 'jemalloc' is not in this run"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--touch", "some"}, "--touch"},
+      {{"--resume", "no-such-run"}, "run.json: cannot read"},
+  };
+  for (const auto& [args, expect] : cases) {
+    std::vector<std::string> full{"run"};
+    full.insert(full.end(), args.begin(), args.end());
+    full.insert(full.end(), {"--out", out});
+    const auto r = heapmark(full);
+    SCOPED_TRACE(args.back());
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << "nothing may be written for bad input";
+  }
+  fs::remove_all(fs::path(out).parent_path());
+}

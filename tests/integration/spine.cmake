@@ -1,0 +1,13 @@
+# End-to-end runs of the real heapmark binary with real preloaded allocators.
+if(NOT HEAPMARK_CORE_ONLY)
+  add_executable(spine_integration_tests ${CMAKE_CURRENT_LIST_DIR}/run_test.cc)
+  target_link_libraries(spine_integration_tests PRIVATE Boost::json GTest::gtest_main)
+  target_compile_definitions(spine_integration_tests PRIVATE
+    HEAPMARK_BIN="$<TARGET_FILE:heapmark>"
+    HMTEST_FORWARD="$<TARGET_FILE:hmtest_forward>" HMTEST_CRASH="$<TARGET_FILE:hmtest_crash>"
+    HMTEST_HANG="$<TARGET_FILE:hmtest_hang>" HMTEST_HOG="$<TARGET_FILE:hmtest_hog>"
+    HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>")
+  add_dependencies(spine_integration_tests heapmark heapmark-cell hmtest_forward hmtest_crash hmtest_hang hmtest_hog
+                   hmtest_not_an_allocator)
+  gtest_discover_tests(spine_integration_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
+endif()
