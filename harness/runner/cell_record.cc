@@ -22,6 +22,11 @@ json::value number_or_null(double v) {
 
 std::string cstr(const char* s, size_t cap) { return std::string(s, strnlen(s, cap)); }
 
+// RSS moves in pages: below this much live data a ratio to RSS measures page
+// granularity (one 4 KiB page for a 64-byte live set is "F4 = 63"), not the
+// allocator, so the fragmentation figures are left undefined.
+constexpr uint64_t kMinLiveForRatios = 1 << 20;
+
 int64_t r_of(uint64_t anon, uint64_t r0) { return static_cast<int64_t>(anon) - static_cast<int64_t>(r0); }
 
 }  // namespace
@@ -197,9 +202,11 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                {"live_end", res.live_end},
                                {"r_after_free", number_or_null(after_free_r)},
                                {"returned_after_free", number_or_null(returned)}};
-  rec["fragmentation"] = json::object{{"f4", number_or_null(metrics::f4(peak_r, res.live_peak))},
-                                      {"f3", number_or_null(metrics::f3(peak_r, live_at_peak_r))},
-                                      {"f1", number_or_null(metrics::f1(tl.integral_r(), tl.integral_l()))},
+  const bool ratios = res.live_peak >= kMinLiveForRatios;
+  auto frag = [&](double v) { return ratios ? number_or_null(v) : json::value(nullptr); };
+  rec["fragmentation"] = json::object{{"f4", frag(metrics::f4(peak_r, res.live_peak))},
+                                      {"f3", frag(metrics::f3(peak_r, live_at_peak_r))},
+                                      {"f1", frag(metrics::f1(tl.integral_r(), tl.integral_l()))},
                                       {"internal", number_or_null(metrics::internal(res.live_usable_at_peak, res.live_peak))}};
 
   json::array t, rss, anon, live;

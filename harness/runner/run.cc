@@ -134,9 +134,17 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec) {
     std::printf("%-5s %-14s %-10s %3d %s: %s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
                 ("FAILED " + h.cause).c_str(), d && d->is_string() ? d->as_string().c_str() : "");
   } else {
-    std::printf("%-5s %-14s %-10s %3d %11.0f %8.1f %8.1f %8.1f %9.1f %9.1f %9.1f %6.1f %7.3f  ok\n", idx,
-                c.allocator->name.c_str(), c.workload.c_str(), c.rep, h.ops_per_s, h.alloc_p50_ns, h.alloc_p99_ns,
-                h.free_p50_ns, h.peak_r_mib, h.live_peak_mib, h.after_free_mib, h.returned * 100, h.f4);
+    // Undefined figures (no freeing phase, a live set too small for ratios) print as "-".
+    auto cell = [](double v, int width, int prec) {
+      char b[32];
+      if (std::isnan(v)) std::snprintf(b, sizeof b, "%*s", width, "-");
+      else std::snprintf(b, sizeof b, "%*.*f", width, prec, v);
+      return std::string(b);
+    };
+    std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok\n", idx, c.allocator->name.c_str(), c.workload.c_str(),
+                c.rep, cell(h.ops_per_s, 11, 0).c_str(), cell(h.alloc_p50_ns, 8, 1).c_str(), cell(h.alloc_p99_ns, 8, 1).c_str(),
+                cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(), cell(h.live_peak_mib, 9, 1).c_str(),
+                cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str());
   }
   std::fflush(stdout);
 }

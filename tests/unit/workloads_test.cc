@@ -156,3 +156,15 @@ TEST(Params, ErrorsNameWorkloadKeyValueAndChoices) {
   EXPECT_EQ(Params::resolve("churn", def.params, {{"count", "64K"}}).integer("count"), 65536);
   EXPECT_THROW(find_workload("nope"), InputError);
 }
+
+TEST(FastPath, AlternatesBatchesOfAllocationsAndTheirFrees) {
+  const auto d = drain("fastpath", {{"count", "1000"}, {"batch", "3"}, {"sizes", "fixed:64"}}, 1);
+  ASSERT_EQ(d.ops.size(), 1u + 1000 * 6);
+  EXPECT_EQ(d.phases, std::vector<std::string>{"pairs"});
+  for (size_t i = 1; i < d.ops.size(); ++i) {
+    const size_t k = (i - 1) % 6;
+    EXPECT_EQ(d.ops[i].kind, k < 3 ? OpKind::kAlloc : OpKind::kFree);
+    EXPECT_EQ(d.ops[i].id, k % 3);
+    if (k < 3) EXPECT_EQ(d.ops[i].size, 64u);
+  }
+}

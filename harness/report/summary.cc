@@ -1,0 +1,242 @@
+// Builds the report's data model from a Run (see summary.h).
+#include "harness/report/summary.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <set>
+
+namespace json = boost::json;
+
+namespace heapmark::report {
+namespace {
+
+std::string scalar_text(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_bool()) return v.get_bool() ? "yes" : "no";
+  if (v.is_int64()) return std::to_string(v.get_int64());
+  if (v.is_uint64()) return std::to_string(v.get_uint64());
+  if (v.is_double()) return format_sig(v.get_double(), 4);
+  if (v.is_null()) return "-";
+  if (v.is_array()) {
+    std::string s;
+    for (const auto& e : v.get_array()) s += (s.empty() ? "" : " ") + scalar_text(e);
+    return s;
+  }
+  return json::serialize(v);
+}
+
+std::string at_text(const json::object& o, const std::string& path) {
+  const auto* v = find_path(o, path);
+  return v ? scalar_text(*v) : "-";
+}
+
+std::optional<double> at_num(const json::object& o, const std::string& path) {
+  const auto* v = find_path(o, path);
+  if (!v) return std::nullopt;
+  if (v->is_double()) return v->get_double();
+  if (v->is_int64()) return static_cast<double>(v->get_int64());
+  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_noisy(const Figure& f, const std::vector<double>& values) {
+  if (values.size() < 3) return true;
+  const double spread = stats::iqr(values);
+  if (f.scale == Scale::kDifference) return spread > kNoisyAbsoluteIqr;
+  const double m = std::fabs(stats::median(values));
+  return m == 0 ? spread > 0 : spread / m > kNoisyRelativeIqr;
+}
+
+std::vector<Group> groups_of(const Run& run) {
+  std::vector<Group> groups;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> seen;  // workload -> param -> values
+  for (const auto& c : run.cells) {
+    for (const auto& [k, v] : c.params) seen[c.workload][k].insert(v);
+    bool known = false;
+    for (const auto& g : groups) known |= g.workload == c.workload && g.params_id == c.params_id;
+    if (!known) groups.push_back({c.workload, c.params_id, c.params, "", ""});
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    auto& g = groups[i];
+    g.label = g.workload;
+    for (const auto& [k, v] : g.params)
+      if (seen[g.workload][k].size() > 1) g.label += " " + k + "=" + v;
+    g.id = "g" + std::to_string(i);
+  }
+  return groups;
+}
+
+Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
+  Matrix m;
+  m.groups = groups_of(run);
+  m.allocators = run.allocators;
+  m.baseline = run.baseline;
+  m.figures = figures;
+  m.at.assign(figures.size(), std::vector<std::vector<FigureSummary>>(
+                                  m.groups.size(), std::vector<FigureSummary>(m.allocators.size())));
+  auto group_index = [&](const Cell& c) -> size_t {
+    for (size_t g = 0; g < m.groups.size(); ++g)
+      if (m.groups[g].workload == c.workload && m.groups[g].params_id == c.params_id) return g;
+    return 0;
+  };
+  auto alloc_index = [&](const std::string& name) -> size_t {
+    return static_cast<size_t>(std::find(m.allocators.begin(), m.allocators.end(), name) - m.allocators.begin());
+  };
+  const size_t base = alloc_index(m.baseline);
+
+  for (size_t f = 0; f < figures.size(); ++f) {
+    // [group][allocator] -> block -> value, for the within-block comparisons
+    std::vector<std::vector<std::map<int, double>>> by_block(m.groups.size(),
+                                                             std::vector<std::map<int, double>>(m.allocators.size()));
+    for (const auto& c : run.cells) {
+      if (!c.ok()) continue;
+      const auto v = c.number(figures[f].path);
+      if (!v || !std::isfinite(*v)) continue;
+      const size_t g = group_index(c), a = alloc_index(c.allocator);
+      m.at[f][g][a].values.push_back(*v);
+      by_block[g][a][c.block] = *v;
+    }
+    for (size_t g = 0; g < m.groups.size(); ++g) {
+      auto& row = m.at[f][g];
+      for (size_t a = 0; a < row.size(); ++a) {
+        auto& s = row[a];
+        if (!s.present()) continue;
+        s.median = stats::median(s.values);
+        s.noisy = is_noisy(figures[f], s.values);
+        if (a == base || base >= row.size()) continue;
+        std::vector<double> paired;
+        for (const auto& [block, v] : by_block[g][a]) {
+          const auto it = by_block[g][base].find(block);
+          if (it == by_block[g][base].end()) continue;
+          if (figures[f].scale == Scale::kRatio) {
+            if (it->second != 0) paired.push_back(v / it->second);
+          } else {
+            paired.push_back(v - it->second);
+          }
+        }
+        if (!paired.empty()) s.vs_baseline = stats::bootstrap_median(paired);
+      }
+      std::vector<size_t> order;
+      for (size_t a = 0; a < row.size(); ++a)
+        if (row[a].present()) order.push_back(a);
+      const bool higher = figures[f].higher_is_better;
+      std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+        return higher ? row[x].median > row[y].median : row[x].median < row[y].median;
+      });
+      for (size_t i = 0; i < order.size(); ++i) {
+        const bool tie = i > 0 && row[order[i]].median == row[order[i - 1]].median;
+        row[order[i]].rank = tie ? row[order[i - 1]].rank : static_cast<int>(i) + 1;
+        row[order[i]].ranked = static_cast<int>(order.size());
+      }
+    }
+  }
+  return m;
+}
+
+std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const std::vector<std::string>& allocators) {
+  std::vector<AllocatorDetail> out;
+  for (const auto& name : allocators) {
+    AllocatorDetail d;
+    d.allocator = name;
+    std::vector<const Cell*> ok;
+    for (const auto& c : run.cells) {
+      if (c.allocator != name || c.workload != g.workload || c.params_id != g.params_id) continue;
+      if (c.ok()) ok.push_back(&c);
+      else ++d.failed_reps;
+    }
+    d.ok_reps = static_cast<int>(ok.size());
+    if (ok.empty() && d.failed_reps == 0) continue;
+    if (!ok.empty()) {
+      std::vector<const Cell*> by_peak = ok;
+      std::stable_sort(by_peak.begin(), by_peak.end(), [](const Cell* x, const Cell* y) {
+        return x->number("memory.peak_r").value_or(0) < y->number("memory.peak_r").value_or(0);
+      });
+      d.representative = by_peak[(by_peak.size() - 1) / 2];
+      std::set<std::string> ops;
+      for (const Cell* c : ok)
+        if (const auto* l = c->raw.if_contains("latency_ns"); l && l->is_object())
+          for (const auto& [op, v] : l->get_object())
+            if (c->number("latency_ns." + std::string(op) + ".count").value_or(0) > 0) ops.insert(std::string(op));
+      for (const auto& op : ops) {
+        std::array<double, 5> med{};
+        for (size_t p = 0; p < kPercentileKeys.size(); ++p) {
+          std::vector<double> vals;
+          for (const Cell* c : ok)
+            if (auto v = c->number("latency_ns." + op + "." + kPercentileKeys[p])) vals.push_back(*v);
+          med[p] = stats::median(vals);
+        }
+        d.latency[op] = med;
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> run_context(const Run& run) {
+  const auto& r = run.run_json;
+  std::vector<std::pair<std::string, std::string>> kv;
+  size_t ok = 0, failed = 0;
+  for (const auto& c : run.cells) (c.ok() ? ok : failed)++;
+  kv.emplace_back("run", run.run_id + ", created " + at_text(r, "created_at"));
+  kv.emplace_back("cells", std::to_string(run.cells.size()) + " of " + at_text(r, "cells_planned") + " planned: " +
+                               std::to_string(ok) + " ok, " + std::to_string(failed) + " failed" +
+                               (run.ignored_partial_line ? "; an incomplete last line of cells.jsonl was ignored" : ""));
+  std::string cmd;
+  if (const auto* v = find_path(r, "command_line"); v && v->is_array())
+    for (const auto& a : v->get_array()) cmd += (cmd.empty() ? "" : " ") + scalar_text(a);
+  kv.emplace_back("command line", cmd);
+  kv.emplace_back("heapmark", at_text(r, "heapmark.version") + ", commit " + at_text(r, "heapmark.commit") + ", " +
+                                  at_text(r, "heapmark.build_type") + ", compiler " + at_text(r, "heapmark.compiler"));
+  kv.emplace_back("machine", at_text(r, "machine.hostname") + ": " + at_text(r, "machine.cpu_model") + ", " +
+                                 at_text(r, "machine.cpus_online") + " CPUs online, " +
+                                 (at_num(r, "machine.memory_total_bytes") ? format_bytes(*at_num(r, "machine.memory_total_bytes"))
+                                                                          : std::string("-")) +
+                                 " memory, " + at_text(r, "machine.arch"));
+  kv.emplace_back("kernel", at_text(r, "machine.kernel") + "; glibc " + at_text(r, "machine.glibc_version"));
+  kv.emplace_back("THP", "enabled " + at_text(r, "machine.thp_enabled") + ", defrag " + at_text(r, "machine.thp_defrag"));
+  std::string tsc = "clocksource " + at_text(r, "machine.clocksource") + "; TSC invariant " +
+                    at_text(r, "machine.tsc.invariant");
+  if (auto hz = at_num(r, "machine.tsc.hz")) tsc += ", " + format_sig(*hz / 1e9, 4) + " GHz";
+  if (auto oh = at_num(r, "machine.tsc.timer_overhead_ns")) tsc += ", timer overhead " + format_ns(*oh);
+  tsc += ", resolution " + at_text(r, "machine.tsc.timer_resolution_cycles") + " cycles";
+  kv.emplace_back("timer", tsc);
+  kv.emplace_back("load at start", at_text(r, "machine.loadavg_at_start") + " (1, 5, 15 min)");
+  std::string options = "timeout " + at_text(r, "options.timeout_s") + " s, memory cap ";
+  options += at_num(r, "options.mem_cap_bytes") ? format_bytes(*at_num(r, "options.mem_cap_bytes")) : "-";
+  options += ", sampling " + at_text(r, "options.sample_hz") + " Hz (max " + at_text(r, "options.max_points") +
+             " points), touch " + at_text(r, "options.touch") + ", cells on CPU " + at_text(r, "options.cell_cpu");
+  kv.emplace_back("options", options);
+  kv.emplace_back("matrix", at_text(r, "matrix.reps") + " repetitions, seed " + at_text(r, "matrix.seed") +
+                                ", baseline " + run.baseline);
+  return kv;
+}
+
+std::vector<AllocatorInfo> allocator_infos(const Run& run) {
+  std::vector<AllocatorInfo> out;
+  const auto* as = run.run_json.if_contains("allocators");
+  for (const auto& name : run.allocators) {
+    AllocatorInfo info;
+    info.name = name;
+    if (as && as->is_array())
+      for (const auto& a : as->get_array()) {
+        if (!a.is_object() || at_text(a.get_object(), "name") != name) continue;
+        const auto& o = a.get_object();
+        info.kind = at_text(o, "kind");
+        info.version = at_text(o, "version");
+        info.library = at_text(o, "library");
+        if (info.library.empty()) info.library = "(none: libc)";
+        if (const auto* env = o.if_contains("env"); env && env->is_object())
+          for (const auto& [k, v] : env->get_object())
+            info.env += (info.env.empty() ? "" : " ") + std::string(k) + "=" + scalar_text(v);
+        info.identity = (at_text(o, "identity_ok") == "yes" ? "proven: " : "NOT proven: ") + at_text(o, "identity_proof");
+      }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace heapmark::report

@@ -1,0 +1,30 @@
+// A layout-neutral table: the report, summary.md and compare fill one model and
+// render it as HTML, Markdown or aligned terminal text, so the three stay alike.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace heapmark::report {
+
+struct TableCell {
+  std::string text;   // main value
+  std::string note;   // secondary line (e.g. "1.52× [1.40, 1.61]"); same line in Markdown and text
+  std::string title;  // hover text in HTML
+  std::optional<double> heat;  // 0 = best .. 1 = worst: background colour in HTML
+  bool noisy = false;          // marked "~" everywhere
+  bool bold = false;
+};
+
+struct Table {
+  std::vector<std::string> head;
+  std::vector<std::vector<TableCell>> rows;
+  std::string css_class;  // HTML only
+};
+
+std::string html_escape(const std::string& s);
+std::string to_html(const Table& t);
+std::string to_markdown(const Table& t);
+std::string to_text(const Table& t);  // fixed-width columns for a terminal
+
+}  // namespace heapmark::report
