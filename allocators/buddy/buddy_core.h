@@ -1,0 +1,43 @@
+// The buddy allocator's Core (alloc_interfaces.md section 2): one process-wide
+// BuddyHeap with 16-byte minimum blocks, configured once from the environment
+// at the first call:
+//   HEAPMARK_BUDDY_DECOMMIT=eager|threshold|never (default threshold)
+//     eager: every free page-or-larger block is decommitted at once (RSS follows
+//       frees exactly, one madvise per such free);
+//     threshold: free dirty pages accumulate up to HEAPMARK_BUDDY_DECOMMIT_THRESHOLD
+//       bytes (default 8M; suffixes k/m/g), then all are decommitted in one pass.
+//       The default: churn that frees and reallocates the same pages pays no
+//       syscalls, while the RSS held back stays bounded by the threshold;
+//     never: nothing is decommitted and wholly free regions are kept (a baseline);
+//       malloc_trim / heapmark_allocator_release still return everything.
+//   HEAPMARK_BUDDY_MIN_BLOCK=16..4096 (power of two, default 16): smallest block.
+#pragma once
+#include <stddef.h>
+
+#include "buddy/buddy_heap.h"
+#include "shim/introspect.h"
+
+namespace heapmark::buddy {
+
+// Reads a byte count with an optional k/m/g suffix; `fallback` when unset or malformed.
+size_t parse_size(const char* s, size_t fallback) noexcept;
+
+BuddyHeap& global_heap() noexcept;  // initialised from the environment on first use
+
+struct Core {
+  static void* alloc(size_t n) noexcept;
+  static void* alloc_aligned(size_t align, size_t n) noexcept;
+  static void free(void* p) noexcept;
+  static void* realloc(void* p, size_t n) noexcept;
+  static size_t usable_size(const void* p) noexcept;
+  static bool owns(const void* p) noexcept;
+  static void release() noexcept;
+  static size_t stats(heapmark_stat* out, size_t max) noexcept;
+  static void prefork() noexcept;
+  static void postfork_parent() noexcept;
+  static void postfork_child() noexcept;
+  static const char* name() noexcept { return "buddy"; }
+  static const char* version() noexcept { return "0.1.0"; }
+};
+
+}  // namespace heapmark::buddy

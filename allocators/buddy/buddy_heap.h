@@ -1,0 +1,151 @@
+// BuddyHeap: a binary buddy allocator over 4 MiB regions reserved through the
+// OS contract. Bookkeeping lives apart from the managed memory: each region has
+// its own metadata mapping holding a complete binary tree (one byte per node)
+// whose nodes record their state (free / split / used) and the largest free
+// order below them, so allocation descends without backtracking and free walks
+// one path up: O(log n) per call. Requests above the region size get their own
+// mapping. Used by the buddy allocator (min block 16 B) and, with page-sized
+// minimum blocks, by the slab allocator for its slabs and large objects.
+#pragma once
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "shim/introspect.h"
+
+namespace heapmark::buddy {
+
+inline constexpr unsigned kRegionOrder = 22;  // 4 MiB regions = the largest order
+inline constexpr size_t kRegionSize = size_t(1) << kRegionOrder;
+inline constexpr unsigned kPageOrder = 12;
+inline constexpr size_t kRegionPages = kRegionSize >> kPageOrder;
+inline constexpr size_t kMaxRegions = size_t(1) << 14;  // 64 GiB of regions per heap
+
+// When free pages inside regions go back to the OS (HEAPMARK_*_DECOMMIT).
+enum class Decommit : uint8_t { kEager, kThreshold, kNever };
+
+// Parses "eager" / "threshold" / "never"; anything else gives `fallback`.
+Decommit parse_decommit(const char* s, Decommit fallback) noexcept;
+const char* decommit_name(Decommit d) noexcept;
+
+// One entry of a region dump (preorder; children of a split node follow it).
+enum class BlockState : uint8_t { kFree = 1, kSplit = 2, kUsed = 3 };
+struct BlockEntry {
+  size_t offset;
+  unsigned order;
+  BlockState state;
+};
+
+class BuddyHeap;
+
+// Per-region metadata, in its own mapping (never inside the managed memory).
+struct Region {
+  BuddyHeap* heap;
+  char* base;
+  uint32_t slot;
+  uint32_t dirty_pages;                          // pages written since last decommit
+  uint64_t dirty[kRegionPages / 64];             // 1 bit per page
+  std::atomic<uintptr_t> pagemap[kRegionPages];  // free for the heap's user (slab: page -> slab)
+  // The tree follows the struct: 2^levels bytes, heap-indexed from 1 (root).
+  std::atomic<uint8_t>* tree() noexcept { return reinterpret_cast<std::atomic<uint8_t>*>(this + 1); }
+  const std::atomic<uint8_t>* tree() const noexcept {
+    return reinterpret_cast<const std::atomic<uint8_t>*>(this + 1);
+  }
+};
+
+// Looks up the region holding p (any heap), or nullptr. Lock-free.
+Region* region_of(const void* p) noexcept;
+
+class BuddyHeap {
+ public:
+  constexpr BuddyHeap() = default;
+  // Must be called once before use. min_order in [4, 12]; threshold in bytes of
+  // dirty free pages that triggers a purge under Decommit::kThreshold.
+  // `name` prefixes diagnostics ("buddy: free(): double free detected").
+  void init(const char* name, unsigned min_order, Decommit policy, size_t threshold) noexcept;
+  bool initialised() const noexcept { return ready_.load(std::memory_order_acquire); }
+
+  void* alloc(size_t n) noexcept;                        // n > 0
+  void* alloc_aligned(size_t align, size_t n) noexcept;  // align power of two
+  // Aborts with a one-line diagnostic on a double or invalid free.
+  void free(void* p) noexcept;
+  size_t usable_size(const void* p) const noexcept;  // p must be live
+  bool owns(const void* p) const noexcept;          // p is a live block start of this heap
+  // Decommits every dirty free page and releases every wholly free region.
+  void release() noexcept;
+  size_t stats(heapmark_stat* out, size_t max) noexcept;
+
+  // Block dump of the region in slot `slot` (preorder). Returns the number of
+  // entries in the region (may exceed max; only max are written).
+  size_t dump_region(size_t slot, BlockEntry* out, size_t max) noexcept;
+  // Text map of every region: "(off:size)" free, "[off:size]" used, one line per
+  // region. Returns the length it needed (writes at most len-1 chars + NUL).
+  size_t dump_text(char* buf, size_t len) noexcept;
+  size_t region_slots() const noexcept { return nslots_; }
+  // Full recount of every region's tree against the stored summaries; false
+  // (and a reason in why) on the first disagreement or an uncoalesced free pair.
+  bool check(char* why, size_t why_len) noexcept;
+
+  void lock() noexcept { pthread_mutex_lock(&mu_); }
+  void unlock() noexcept { pthread_mutex_unlock(&mu_); }
+  void reinit_lock_after_fork() noexcept;
+
+  unsigned min_order() const noexcept { return min_order_; }
+  Decommit policy() const noexcept { return policy_; }
+  size_t decommitted_bytes() const noexcept { return decommitted_.load(std::memory_order_relaxed); }
+  size_t in_use_bytes() const noexcept { return in_use_.load(std::memory_order_relaxed); }
+
+  // Block order serving n bytes (n <= kRegionSize).
+  unsigned order_for(size_t n) const noexcept;
+
+ private:
+  void* alloc_order_locked(unsigned order) noexcept;
+  Region* new_region_locked() noexcept;
+  void release_region_locked(Region* r) noexcept;
+  void free_in_region_locked(Region* r, void* p) noexcept;
+  size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
+  void purge_all_locked() noexcept;
+  void* alloc_huge(size_t align, size_t n) noexcept;
+
+  [[noreturn]] void fail(const char* check) const noexcept;
+
+  pthread_mutex_t mu_ = PTHREAD_MUTEX_INITIALIZER;
+  const char* name_ = "buddy";
+  uintptr_t id_ = 0;  // 1..7, tags this heap's huge mappings in the radix map
+  std::atomic<bool> ready_{false};
+  unsigned min_order_ = 4;
+  unsigned levels_ = 0;  // kRegionOrder - min_order + 1
+  Decommit policy_ = Decommit::kThreshold;
+  size_t threshold_ = 0;
+  size_t meta_bytes_ = 0;
+  size_t nslots_ = 0;  // high-water mark of used region slots
+  size_t live_regions_ = 0;
+  size_t dirty_free_bytes_ = 0;  // dirty pages inside wholly free page-or-larger blocks
+  Region* regions_[kMaxRegions] = {};
+  uint8_t region_code_[kMaxRegions] = {};  // root summary per slot, scanned to pick a region
+  size_t used_blocks_[kRegionOrder + 1] = {};
+  size_t free_blocks_[kRegionOrder + 1] = {};
+  size_t purges_ = 0;
+  std::atomic<size_t> in_use_{0};
+  std::atomic<size_t> huge_bytes_{0}, huge_count_{0};
+  std::atomic<size_t> decommitted_{0};
+  size_t regions_released_ = 0;
+};
+
+// Writes "<who>: <what>\n" with raw write(2) and aborts.
+[[noreturn]] void die(const char* who, const char* what) noexcept;
+
+// Tiny formatter into a caller buffer (allocators may not use stdio).
+struct TextOut {
+  char* buf;
+  size_t len;
+  size_t pos = 0;
+  void put(const char* s) noexcept;
+  void num(unsigned long long v) noexcept;
+  void hex(unsigned long long v) noexcept;
+  void finish() noexcept;
+};
+
+}  // namespace heapmark::buddy

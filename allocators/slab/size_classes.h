@@ -1,0 +1,63 @@
+// Slab size classes and slab geometry, computed at compile time.
+//
+// Classes: 16..128 in steps of 16, then four classes per power of two
+// (2^k + j*2^(k-2), j = 1..4) up to 16 KiB: 36 classes.
+// Internal waste bound (tested for every size, tests/unit/slab_test.cc):
+//   class_size(n) - n < max(16, n / 4)
+// i.e. under 16 bytes (the alignment quantum) up to 128 B and under 25% above.
+// Slab geometry: each class uses the smallest power-of-two slab in
+// [16 KiB, 256 KiB] holding at least 8 objects with the slab's unusable tail
+// (header + remainder) at most 1/8 of the slab.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace heapmark::slab {
+
+inline constexpr unsigned kClasses = 36;
+inline constexpr size_t kMaxClass = 16384;
+inline constexpr size_t kSlabHeaderBytes = 256;  // sizeof(Slab), rounded; checked in slab_core.cc
+inline constexpr unsigned kMaxObjectsPerSlab = 1024;
+
+constexpr size_t class_size(unsigned cls) {
+  if (cls < 8) return 16 * (cls + 1);
+  unsigned k = 7 + (cls - 8) / 4, j = 1 + (cls - 8) % 4;
+  return (size_t(1) << k) + j * (size_t(1) << (k - 2));
+}
+
+// Smallest class holding n bytes (1 <= n <= kMaxClass).
+constexpr unsigned class_of(size_t n) {
+  if (n <= 128) return unsigned((n + 15) / 16) - 1 + (n == 0);
+  unsigned k = 63 - unsigned(__builtin_clzll(n - 1));  // n in (2^k, 2^(k+1)]
+  size_t step = size_t(1) << (k - 2);
+  unsigned j = unsigned((n - (size_t(1) << k) + step - 1) / step);
+  return 8 + (k - 7) * 4 + j - 1;
+}
+
+struct Geometry {
+  size_t slab_bytes;
+  unsigned capacity;
+  unsigned slab_order;
+  uint64_t inv;  // (2^40 / size) + 1: offset -> index without a division
+};
+
+constexpr Geometry geometry(unsigned cls) {
+  size_t c = class_size(cls);
+  for (unsigned order = 14; order <= 18; ++order) {
+    size_t s = size_t(1) << order;
+    size_t cap = (s - kSlabHeaderBytes) / c;
+    size_t waste = s - cap * c;
+    if ((cap >= 8 && waste * 8 <= s) || order == 18)
+      return Geometry{s, unsigned(cap > kMaxObjectsPerSlab ? kMaxObjectsPerSlab : cap), order,
+                      (uint64_t(1) << 40) / c + 1};
+  }
+  return Geometry{};
+}
+
+// Object capacity for a magazine of this class: about 64 KiB of objects, 8..64.
+constexpr unsigned magazine_cap(unsigned cls) {
+  size_t m = 65536 / class_size(cls);
+  return unsigned(m < 8 ? 8 : m > 64 ? 64 : m);
+}
+
+}  // namespace heapmark::slab

@@ -1,0 +1,320 @@
+// Unit tests of the buddy engine and Core: coalescing (a freed pair always
+// coalesces), the tree summary against a full recount, decommit policies,
+// region release, the region dump, huge mappings, hardening and threads.
+#include <gtest/gtest.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buddy/buddy_core.h"
+#include "buddy/buddy_heap.h"
+#include "os/os.h"
+
+using namespace heapmark::buddy;
+
+namespace {
+unsigned long long stat(BuddyHeap& h, const char* name) {
+  heapmark_stat s[128];
+  size_t n = h.stats(s, 128);
+  for (size_t i = 0; i < n; ++i)
+    if (strcmp(s[i].name, name) == 0) return s[i].value;
+  ADD_FAILURE() << "no stat " << name;
+  return 0;
+}
+void expect_check(BuddyHeap& h) {
+  char why[200];
+  EXPECT_TRUE(h.check(why, sizeof why)) << why;
+}
+size_t resident(void* p, size_t n) {
+  std::vector<unsigned char> v(n / 4096);
+  mincore(p, n, v.data());
+  size_t r = 0;
+  for (auto c : v) r += c & 1;
+  return r;
+}
+// Each test gets a fresh heap (the engine is instantiable; the Core uses one
+// global), released and deleted at the end of the test.
+struct Fresh {
+  Fresh() = default;
+  Fresh(Fresh&&) = default;
+  std::unique_ptr<BuddyHeap> h = std::make_unique<BuddyHeap>();
+  BuddyHeap* operator->() { return h.get(); }
+  BuddyHeap& operator*() { return *h; }
+  ~Fresh() {
+    if (h) h->release();
+  }
+};
+Fresh fresh(Decommit d, size_t threshold = 0) {
+  Fresh f;
+  f->init("buddy", 4, d, threshold);
+  return f;
+}
+}  // namespace
+
+TEST(BuddyHeap, OrderRounding) {
+  Fresh h = fresh(Decommit::kNever);
+  EXPECT_EQ(h->order_for(1), 4u);
+  EXPECT_EQ(h->order_for(16), 4u);
+  EXPECT_EQ(h->order_for(17), 5u);
+  EXPECT_EQ(h->order_for(4096), 12u);
+  EXPECT_EQ(h->order_for(4097), 13u);
+  for (size_t n : {1, 17, 100, 4095, 70000, 1 << 20}) {
+    void* p = h->alloc(n);
+    EXPECT_EQ(h->usable_size(p), size_t(1) << h->order_for(n));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % (size_t(1) << h->order_for(n)), 0u) << "natural alignment";
+    h->free(p);
+  }
+}
+
+TEST(BuddyHeap, FreedPairAlwaysCoalescesAndSummaryMatchesRecount) {
+  Fresh h = fresh(Decommit::kThreshold, 1 << 20);
+  std::mt19937 rng(42);
+  std::vector<void*> live;
+  for (int step = 0; step < 20000; ++step) {
+    if (live.empty() || rng() % 100 < 55) {
+      size_t n = size_t(1) << (rng() % 17);
+      n += rng() % n;
+      void* p = h->alloc(n);
+      ASSERT_NE(p, nullptr);
+      live.push_back(p);
+    } else {
+      size_t k = rng() % live.size();
+      h->free(live[k]);
+      live[k] = live.back();
+      live.pop_back();
+    }
+    if (step % 997 == 0) expect_check(*h);  // check() fails on any uncoalesced free pair
+  }
+  expect_check(*h);
+  for (void* p : live) h->free(p);
+  expect_check(*h);
+  // Everything free again: one whole free region, no used block, nothing split.
+  EXPECT_EQ(stat(*h, "free_order_22"), 1u);
+  EXPECT_EQ(stat(*h, "in_use_bytes"), 0u);
+  BlockEntry e[4];
+  EXPECT_EQ(h->dump_region(0, e, 4), 1u);
+  EXPECT_EQ(e[0].state, BlockState::kFree);
+}
+
+TEST(BuddyHeap, PairCoalescesStepByStep) {
+  Fresh h = fresh(Decommit::kNever);
+  char* a = static_cast<char*>(h->alloc(16));
+  char* b = static_cast<char*>(h->alloc(16));
+  EXPECT_EQ(b, a + 16) << "buddies are adjacent";
+  EXPECT_EQ(stat(*h, "used_order_4"), 2u);
+  h->free(a);
+  EXPECT_EQ(stat(*h, "free_order_4"), 1u);  // a's buddy b is used: no merge yet
+  h->free(b);
+  EXPECT_EQ(stat(*h, "free_order_4"), 0u);
+  EXPECT_EQ(stat(*h, "free_order_22"), 1u);  // merged all the way up
+  expect_check(*h);
+}
+
+TEST(BuddyHeap, DumpShowsBlocks) {
+  Fresh h = fresh(Decommit::kNever);
+  void* p = h->alloc(16);
+  void* q = h->alloc(4096);
+  char buf[4096];
+  size_t need = h->dump_text(buf, sizeof buf);
+  EXPECT_LT(need, sizeof buf);
+  std::string s(buf);
+  EXPECT_NE(s.find("region 0 "), std::string::npos) << s;
+  EXPECT_NE(s.find(" [0:16] (16:16) (32:32)"), std::string::npos) << s;
+  EXPECT_NE(s.find(" [4096:4096]"), std::string::npos) << s;
+  EXPECT_NE(s.find(" (2097152:2097152)"), std::string::npos) << s;
+  BlockEntry e[64];
+  size_t n = h->dump_region(0, e, 64);
+  ASSERT_GT(n, 3u);
+  EXPECT_EQ(e[0].state, BlockState::kSplit);
+  EXPECT_EQ(e[0].order, kRegionOrder);
+  char tiny[8];
+  EXPECT_EQ(h->dump_text(tiny, sizeof tiny), need);  // truncation reports the full length
+  EXPECT_EQ(strlen(tiny), 7u);
+  h->free(p);
+  h->free(q);
+}
+
+TEST(BuddyHeap, EagerDecommitsAtOnce) {
+  Fresh h = fresh(Decommit::kEager);
+  std::vector<char*> v;
+  for (int i = 0; i < 32; ++i) {
+    char* p = static_cast<char*>(h->alloc(64 << 10));
+    memset(p, 1, 64 << 10);
+    v.push_back(p);
+  }
+  size_t before = h->decommitted_bytes();
+  h->free(v[3]);
+  EXPECT_EQ(h->decommitted_bytes() - before, size_t(64) << 10);
+  EXPECT_EQ(resident(v[3], 64 << 10), 0u);
+  // Small blocks: the page is decommitted when its last block goes.
+  char* s1 = static_cast<char*>(h->alloc(100));
+  char* s2 = static_cast<char*>(h->alloc(100));
+  memset(s1, 1, 100);
+  memset(s2, 1, 100);
+  size_t mid = h->decommitted_bytes();
+  h->free(s1);
+  EXPECT_EQ(h->decommitted_bytes(), mid);
+  h->free(s2);
+  EXPECT_GE(h->decommitted_bytes() - mid, 4096u);
+  for (size_t i = 0; i < v.size(); ++i)
+    if (i != 3) h->free(v[i]);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), 0u);
+  expect_check(*h);
+}
+
+TEST(BuddyHeap, ThresholdBatchesDecommit) {
+  Fresh h = fresh(Decommit::kThreshold, 1 << 20);
+  std::vector<char*> v;
+  for (int i = 0; i < 48; ++i) {
+    char* p = static_cast<char*>(h->alloc(64 << 10));
+    memset(p, 1, 64 << 10);
+    v.push_back(p);
+  }
+  size_t before = h->decommitted_bytes();
+  for (int i = 0; i < 16; ++i) h->free(v[2 * i]);  // 1 MiB free, at the threshold: kept
+  EXPECT_EQ(h->decommitted_bytes(), before);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), size_t(1) << 20);
+  h->free(v[33]);  // crosses it: everything dirty and free is purged in one pass
+  EXPECT_GE(h->decommitted_bytes() - before, (size_t(1) << 20) + (64 << 10));
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), 0u);
+  EXPECT_EQ(stat(*h, "purges"), 1u);
+  // Reusing a purged block and freeing it again counts it dirty again.
+  char* p = static_cast<char*>(h->alloc(64 << 10));
+  memset(p, 2, 64 << 10);
+  h->free(p);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), size_t(64) << 10);
+  expect_check(*h);
+}
+
+TEST(BuddyHeap, NeverKeepsPagesUntilRelease) {
+  Fresh h = fresh(Decommit::kNever);
+  std::vector<char*> v;
+  for (int i = 0; i < 96; ++i) {  // 1.5 regions of 64 KiB blocks
+    char* p = static_cast<char*>(h->alloc(64 << 10));
+    memset(p, 1, 64 << 10);
+    v.push_back(p);
+  }
+  EXPECT_EQ(stat(*h, "regions"), 2u);
+  for (char* p : v) h->free(p);
+  EXPECT_EQ(h->decommitted_bytes(), 0u);
+  EXPECT_EQ(stat(*h, "regions"), 2u);
+  h->release();
+  EXPECT_EQ(stat(*h, "regions"), 0u);
+  EXPECT_EQ(stat(*h, "regions_released"), 2u);
+}
+
+TEST(BuddyHeap, WhollyFreeRegionReleasedKeepingOne) {
+  Fresh h = fresh(Decommit::kEager);
+  auto c0 = heapmark::os::counters();
+  void* a = h->alloc(kRegionSize);
+  void* b = h->alloc(kRegionSize);
+  void* c = h->alloc(kRegionSize);
+  EXPECT_EQ(stat(*h, "regions"), 3u);
+  h->free(a);
+  h->free(b);
+  EXPECT_EQ(stat(*h, "regions"), 1u);
+  h->free(c);
+  EXPECT_EQ(stat(*h, "regions"), 1u) << "the last free region is kept";
+  h->release();
+  EXPECT_EQ(stat(*h, "regions"), 0u);
+  auto c1 = heapmark::os::counters();
+  EXPECT_GE(c1.released - c0.released, 3 * kRegionSize);
+}
+
+TEST(BuddyHeap, HugeRequestsGetTheirOwnMapping) {
+  Fresh h = fresh(Decommit::kEager);
+  auto c0 = heapmark::os::counters();
+  char* p = static_cast<char*>(h->alloc(kRegionSize + 1));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(h->usable_size(p), kRegionSize + 4096);
+  EXPECT_TRUE(h->owns(p));
+  EXPECT_FALSE(h->owns(p + 4096));
+  EXPECT_EQ(stat(*h, "mapped_count"), 1u);
+  EXPECT_EQ(stat(*h, "regions"), 0u);
+  p[kRegionSize] = 1;
+  void* q = h->alloc_aligned(size_t(16) << 20, 100);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(q) % (size_t(16) << 20), 0u);
+  h->free(q);
+  h->free(p);
+  EXPECT_EQ(stat(*h, "mapped_bytes"), 0u);
+  EXPECT_GE(heapmark::os::counters().released - c0.released, kRegionSize + 4096);
+}
+
+TEST(BuddyHeap, AlignedBlocks) {
+  Fresh h = fresh(Decommit::kNever);
+  for (size_t a = 32; a <= kRegionSize; a <<= 1) {
+    void* p = h->alloc_aligned(a, 24);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % a, 0u) << a;
+    h->free(p);
+  }
+  expect_check(*h);
+}
+
+TEST(BuddyDeath, DiagnosticsNameTheCheck) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Fresh h = fresh(Decommit::kNever);
+  EXPECT_DEATH(
+      {
+        void* p = h->alloc(64);
+        h->free(p);
+        h->free(p);
+      },
+      "^buddy: free\\(\\): double free detected");
+  EXPECT_DEATH(h->free(static_cast<char*>(h->alloc(64)) + 16), "buddy: free\\(\\): invalid pointer \\(not the start");
+  EXPECT_DEATH(
+      {
+        int x;
+        h->free(&x);
+      },
+      "buddy: free\\(\\): invalid pointer \\(not in any region");
+  EXPECT_DEATH(h->free(static_cast<char*>(h->alloc(kRegionSize * 2)) + 64), "invalid pointer \\(inside a huge");
+  Fresh other = fresh(Decommit::kNever);
+  EXPECT_DEATH(other->free(h->alloc(64)), "another heap");
+}
+
+TEST(BuddyCore, ThreadsWithCrossThreadFrees) {
+  constexpr int kThreads = 4;
+  std::vector<std::vector<void*>> handoff(kThreads);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([t, &handoff] {
+      std::mt19937 rng(t);
+      std::vector<std::pair<unsigned char*, size_t>> live;
+      for (int i = 0; i < 20000; ++i) {
+        if (live.size() < 200 && rng() % 2) {
+          size_t n = 1 + rng() % (rng() % 8 == 0 ? 100000 : 500);
+          auto* p = static_cast<unsigned char*>(Core::alloc(n));
+          ASSERT_NE(p, nullptr);
+          memset(p, (t * 31 + n) & 0xff, n);
+          live.push_back({p, n});
+        } else if (!live.empty()) {
+          auto [p, n] = live.back();
+          live.pop_back();
+          ASSERT_EQ(p[n - 1], (t * 31 + n) & 0xff);
+          ASSERT_EQ(p[0], (t * 31 + n) & 0xff);
+          Core::free(p);
+        }
+      }
+      for (auto& [p, n] : live) handoff[t].push_back(p);
+    });
+  for (auto& th : ts) th.join();
+  for (int t = 0; t < kThreads; ++t)  // freed by another thread than the one that allocated
+    for (void* p : handoff[t]) Core::free(p);
+  char why[200];
+  EXPECT_TRUE(global_heap().check(why, sizeof why)) << why;
+}
+
+TEST(BuddyCore, ParseSettings) {
+  EXPECT_EQ(parse_decommit("eager", Decommit::kNever), Decommit::kEager);
+  EXPECT_EQ(parse_decommit("never", Decommit::kEager), Decommit::kNever);
+  EXPECT_EQ(parse_decommit("bogus", Decommit::kThreshold), Decommit::kThreshold);
+  EXPECT_EQ(parse_decommit(nullptr, Decommit::kThreshold), Decommit::kThreshold);
+  EXPECT_EQ(parse_size("8m", 0), size_t(8) << 20);
+  EXPECT_EQ(parse_size("123", 0), 123u);
+  EXPECT_EQ(parse_size("12x", 7), 7u);
+}
