@@ -132,3 +132,14 @@ TEST(Fragmentation, FormulasAndUndefinedCases) {
   EXPECT_DOUBLE_EQ(metrics::rho(120, 40, 100, 0), 0.8);
   EXPECT_TRUE(std::isnan(metrics::rho(1, 2, 5, 5)));
 }
+
+// The committed matrices must stay valid as workloads and allocators change.
+TEST(Matrix, CommittedMatrixFilesLoadAndExpand) {
+  const auto builtin = registry::builtin("/nonexistent");  // in-house libraries count as missing here
+  for (const char* name : {"default.json", "quick.json"}) {
+    SCOPED_TRACE(name);
+    const Matrix m = Matrix::load(std::string(HEAPMARK_SOURCE_DIR) + "/workloads/matrices/" + name, builtin);
+    const auto cells = expand(m);
+    EXPECT_GE(cells.size(), m.allocators.size() * static_cast<size_t>(m.reps));
+  }
+}
