@@ -118,8 +118,13 @@ std::string format_change(const Figure& f, double v) {
     std::snprintf(buf, sizeof buf, "%.2f×", v);
     return buf;
   }
-  std::snprintf(buf, sizeof buf, "%+.1f pp", v * 100);
-  return std::string(buf) == "-0.0 pp" ? "+0.0 pp" : buf;
+  return format_points(v) + " pp";
+}
+
+std::string format_points(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f", v * 100);
+  return std::string(buf) == "-0.0" ? "+0.0" : buf;
 }
 
 }  // namespace heapmark::report

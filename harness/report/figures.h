@@ -38,6 +38,8 @@ std::string format_value(const Figure& f, double v);
 // A comparison value: "1.52×" on the ratio scale, "+7.1 pp" on the difference scale.
 std::string format_change(const Figure& f, double v);
 std::string format_bytes(double v);
+// A fraction as signed percentage points without the unit: 0.071 -> "+7.1", never "-0.0".
+std::string format_points(double v);
 std::string format_ns(double v);
 // Fixed significant digits without exponent noise: 3 -> "3.09", "30.9", "309".
 std::string format_sig(double v, int digits = 3);

@@ -26,6 +26,7 @@ struct Series {
   std::vector<double> x, y;
   double stroke_width = 2;
   bool markers = false;
+  bool line = true;  // false: markers only
   std::vector<std::string> point_titles;  // hover text per point (markers only)
   bool in_legend = true;
 };

@@ -88,7 +88,7 @@ std::string to_markdown(const Table& t) {
   std::string m = "|";
   for (const auto& col : t.head) m += " " + md_escape(col) + " |";
   m += "\n|";
-  for (size_t i = 0; i < t.head.size(); ++i) m += i == 0 ? " --- |" : " ---: |";
+  for (size_t i = 0; i < t.head.size(); ++i) m += i == 0 || !t.numeric ? " --- |" : " ---: |";
   m += "\n";
   for (const auto& row : t.rows) {
     m += "|";

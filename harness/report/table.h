@@ -3,11 +3,18 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace heapmark::report {
 
 struct TableCell {
+  TableCell(std::string t = {}, std::string n = {}) : text(std::move(t)), note(std::move(n)) {}
+  static TableCell heading(std::string t, std::string n = {}) {
+    TableCell c(std::move(t), std::move(n));
+    c.bold = true;
+    return c;
+  }
   std::string text;   // main value
   std::string note;   // secondary line (e.g. "1.52× [1.40, 1.61]"); same line in Markdown and text
   std::string title;  // hover text in HTML
@@ -20,6 +27,7 @@ struct Table {
   std::vector<std::string> head;
   std::vector<std::vector<TableCell>> rows;
   std::string css_class;  // HTML only
+  bool numeric = true;    // right-align the value columns in Markdown
 };
 
 std::string html_escape(const std::string& s);

@@ -1,0 +1,184 @@
+// The report's per-group charts (see charts.h).
+#include "harness/report/charts.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "harness/report/svg.h"
+
+namespace heapmark::report {
+namespace {
+
+size_t colour_index(const std::vector<std::string>& allocators, const std::string& name) {
+  return static_cast<size_t>(std::find(allocators.begin(), allocators.end(), name) - allocators.begin());
+}
+
+std::string trim_zeros(std::string s) {
+  const size_t sp = s.find(' ');
+  std::string num = s.substr(0, sp), unit = sp == std::string::npos ? "" : s.substr(sp);
+  if (num.find('.') != std::string::npos) {
+    while (!num.empty() && num.back() == '0') num.pop_back();
+    if (!num.empty() && num.back() == '.') num.pop_back();
+  }
+  return num + unit;
+}
+
+// Unit for a byte axis from the largest value: (divisor, name).
+std::pair<double, std::string> byte_unit(double max) {
+  if (max >= 1024.0 * 1024 * 1024) return {1024.0 * 1024 * 1024, "GiB"};
+  if (max >= 1024.0 * 1024) return {1024.0 * 1024, "MiB"};
+  if (max >= 1024.0) return {1024.0, "KiB"};
+  return {1, "bytes"};
+}
+
+std::string number_tick(double v) { return trim_zeros(format_sig(v, 3)); }
+
+svg::Series series(std::string name, std::string colour, std::string dash, std::vector<double> x,
+                   std::vector<double> y, double width) {
+  svg::Series s;
+  s.name = std::move(name);
+  s.colour = std::move(colour);
+  s.dash = std::move(dash);
+  s.x = std::move(x);
+  s.y = std::move(y);
+  s.stroke_width = width;
+  return s;
+}
+
+}  // namespace
+
+std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail>& details,
+                               const std::vector<std::string>& allocators, const std::string& baseline) {
+  svg::LineChart c;
+  c.id = g.id + "-rss";
+  c.title = "RSS over time: " + g.label;
+  double tmax = 0, ymax = 0;
+  const Cell* band_source = nullptr;
+  for (const auto& d : details) {
+    if (!d.representative) continue;
+    const Cell& cell = *d.representative;
+    if (!band_source || d.allocator == baseline) band_source = &cell;
+    for (double t : cell.timeline.t_s) tmax = std::max(tmax, t);
+    for (double a : cell.timeline.anon) ymax = std::max(ymax, a - cell.r0_anon);
+    for (double l : cell.timeline.live) ymax = std::max(ymax, l);
+  }
+  if (!band_source) return "";
+  const bool ms = tmax < 2;
+  c.x.scale = ms ? 1e-3 : 1;
+  c.x.label = ms ? "time since the first phase began (ms)" : "time since the first phase began (s)";
+  c.x.format = number_tick;
+  const auto [div, unit] = byte_unit(ymax);
+  c.y.scale = div;
+  c.y.label = "bytes (" + unit + ")";
+  c.y.format = number_tick;
+  for (const auto& p : band_source->phases)
+    c.bands.push_back({p.begin_s, p.end_s, p.name + " (" + band_source->allocator + ")"});
+  for (const auto& d : details) {
+    if (!d.representative) continue;
+    const Cell& cell = *d.representative;
+    const size_t ci = colour_index(allocators, d.allocator);
+    svg::Series r = series(d.allocator, svg::colour(ci), svg::dash(ci), cell.timeline.t_s, {}, 2);
+    for (double a : cell.timeline.anon) r.y.push_back(a - cell.r0_anon);
+    r.x.resize(r.y.size());
+    svg::decimate(r.x, r.y, kMaxPointsPerSeries);
+    svg::Series live = series(d.allocator + ": live requested bytes", svg::colour(ci), "5 4", cell.timeline.t_s, cell.timeline.live, 1.3);
+    live.in_legend = false;
+    svg::decimate(live.x, live.y, kMaxPointsPerSeries);
+    svg::Series ends = series(d.allocator + " phase ends", svg::colour(ci), "", {}, {}, 0);
+    ends.line = false;
+    ends.markers = true;
+    ends.in_legend = false;
+    for (const auto& p : cell.phases) {
+      if (!p.r) continue;
+      ends.x.push_back(p.end_s);
+      ends.y.push_back(*p.r);
+      ends.point_titles.push_back(d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) +
+                                  "): R " + format_bytes(*p.r) +
+                                  (p.live_bytes ? ", live " + format_bytes(*p.live_bytes) : "") +
+                                  (p.rho ? ", returned " + format_sig(*p.rho * 100, 3) + " % of freed bytes" : ""));
+    }
+    c.series.push_back(std::move(r));
+    c.series.push_back(std::move(live));
+    c.series.push_back(std::move(ends));
+  }
+  c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
+                            "solid: R = anonymous RSS − R0"});
+  c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.3\" "
+                            "stroke-dasharray=\"5 4\"/>",
+                            "dashed: live requested bytes"});
+  c.legend_notes.push_back({"<circle cx=\"12\" cy=\"6\" r=\"3.5\" fill=\"#555\"/>", "dot: R at a phase end"});
+  c.legend_notes.push_back({"<rect width=\"24\" height=\"12\" fill=\"#dde4ee\"/>", "bands: phases of " + band_source->allocator});
+  return svg::render(c);
+}
+
+std::string latency_chart(const Group& g, const std::vector<AllocatorDetail>& details,
+                          const std::vector<std::string>& allocators, const std::string& op) {
+  svg::LineChart c;
+  c.id = g.id + "-lat-" + op;
+  c.title = op + " latency percentiles: " + g.label;
+  c.width = 560;
+  c.height = 340;
+  c.x.label = "percentile (median over repetitions)";
+  for (const char* l : kPercentileLabels) c.x_categories.push_back(l);
+  c.y.label = "latency (ns, log scale)";
+  c.y.log = true;
+  c.y.format = [](double v) { return trim_zeros(format_ns(v)); };
+  for (const auto& d : details) {
+    const auto it = d.latency.find(op);
+    if (it == d.latency.end()) continue;
+    const size_t ci = colour_index(allocators, d.allocator);
+    svg::Series s = series(d.allocator, svg::colour(ci), svg::dash(ci), {}, {}, 1.8);
+    s.markers = true;
+    for (size_t p = 0; p < it->second.size(); ++p) {
+      s.x.push_back(static_cast<double>(p));
+      s.y.push_back(it->second[p]);
+      s.point_titles.push_back(d.allocator + " " + op + " " + kPercentileLabels[p] + ": " + format_ns(it->second[p]) +
+                               " (median of " + std::to_string(d.ok_reps) + " rep" + (d.ok_reps == 1 ? "" : "s") + ")");
+    }
+    c.series.push_back(std::move(s));
+  }
+  if (c.series.empty()) return "";
+  return svg::render(c);
+}
+
+std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>& details) {
+  svg::StackedBarChart c;
+  c.id = g.id + "-phases";
+  c.title = "RSS at phase ends: " + g.label;
+  c.layer_names = {"live requested bytes", "rest of R (fragmentation, retained free pages, metadata: not yet split)",
+                   "LazyFree (freed with MADV_FREE, still resident)"};
+  c.layer_colours = {"#4C78A8", "#F58518", "#B7B7B7"};
+  // Phase order from the representative with the most phases.
+  const Cell* longest = nullptr;
+  double ymax = 0;
+  for (const auto& d : details)
+    if (d.representative) {
+      if (!longest || d.representative->phases.size() > longest->phases.size()) longest = d.representative;
+      for (const auto& p : d.representative->phases) ymax = std::max(ymax, p.r.value_or(0));
+    }
+  if (!longest) return "";
+  const auto [div, unit] = byte_unit(ymax);
+  c.y.scale = div;
+  c.y.label = "R = anonymous RSS − R0 (" + unit + ")";
+  c.y.format = number_tick;
+  for (size_t i = 0; i < longest->phases.size(); ++i) {
+    svg::BarGroup bg;
+    bg.label = longest->phases[i].name;
+    for (const auto& d : details) {
+      if (!d.representative || i >= d.representative->phases.size()) continue;
+      const Phase& p = d.representative->phases[i];
+      if (!p.r) continue;
+      const double r = std::max(0.0, *p.r);
+      const double live = std::min(r, std::max(0.0, p.live_bytes.value_or(0)));
+      const double lazy = std::min(r - live, std::max(0.0, p.lazy_free.value_or(0)));
+      const double rest = std::max(0.0, r - live - lazy);
+      bg.bars.push_back({d.allocator, {live, rest, lazy},
+                         d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) +
+                             "): R " + format_bytes(*p.r)});
+    }
+    c.groups.push_back(std::move(bg));
+  }
+  return svg::render(c);
+}
+
+}  // namespace heapmark::report

@@ -1,0 +1,218 @@
+// Matching two runs and judging each figure's change (see compare.h).
+#include "harness/report/compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "harness/report/page.h"
+#include "harness/report/table.h"
+
+namespace heapmark::report {
+namespace {
+
+struct Key {
+  std::string workload, params_id, allocator;
+  auto operator<=>(const Key&) const = default;
+};
+
+struct Side {
+  std::vector<const Cell*> ok;
+  int failed = 0;
+  std::set<std::string> checksums;
+};
+
+std::map<Key, Side> index_run(const Run& r) {
+  std::map<Key, Side> m;
+  for (const auto& c : r.cells) {
+    Side& s = m[{c.workload, c.params_id, c.allocator}];
+    if (c.ok()) s.ok.push_back(&c);
+    else ++s.failed;
+    if (const auto* v = find_path(c.raw, "program.checksum"); v && v->is_string()) s.checksums.insert(std::string(v->get_string()));
+  }
+  return m;
+}
+
+// Labels show only the parameters that vary, over both runs.
+std::map<std::pair<std::string, std::string>, std::string> labels(const Run& a, const Run& b) {
+  std::map<std::string, std::map<std::string, std::set<std::string>>> seen;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::string>> groups;
+  for (const Run* r : {&a, &b})
+    for (const auto& c : r->cells) {
+      for (const auto& [k, v] : c.params) seen[c.workload][k].insert(v);
+      groups[{c.workload, c.params_id}] = c.params;
+    }
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (const auto& [g, params] : groups) {
+    std::string label = g.first;
+    for (const auto& [k, v] : params)
+      if (seen[g.first][k].size() > 1) label += " " + k + "=" + v;
+    out[g] = label;
+  }
+  return out;
+}
+
+Table rows_table(const Comparison& c) {
+  Table t;
+  t.css_class = "compare";
+  t.head = {"workload", "allocator", "figure", "a (median)", "b (median)", "b vs a [95% interval]", "verdict"};
+  for (const auto& r : c.rows) {
+    TableCell verdict(r.verdict_text());
+    if (r.verdict == Verdict::kWorse) verdict.heat = 1.0;
+    if (r.verdict == Verdict::kBetter) verdict.heat = 0.0;
+    std::string change = format_change(r.figure, r.change.point);
+    if (r.change.n >= 1 && std::isfinite(r.change.lo)) {
+      const bool ratio = r.figure.scale == Scale::kRatio;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " [%.2f, %.2f]", r.change.lo, r.change.hi);
+      change += ratio ? std::string(buf) : " [" + format_points(r.change.lo) + ", " + format_points(r.change.hi) + "]";
+    }
+    TableCell figure(r.figure.title);
+    figure.title = r.figure.help;
+    t.rows.push_back({TableCell(r.label), TableCell(r.allocator), figure,
+                      TableCell(format_value(r.figure, r.a_median), "n=" + std::to_string(r.a.size())),
+                      TableCell(format_value(r.figure, r.b_median), "n=" + std::to_string(r.b.size())),
+                      TableCell(change), verdict});
+  }
+  return t;
+}
+
+std::string tally(const Comparison& c) {
+  int better = 0, worse = 0, same = 0, unknown = 0;
+  for (const auto& r : c.rows) {
+    better += r.verdict == Verdict::kBetter;
+    worse += r.verdict == Verdict::kWorse;
+    same += r.verdict == Verdict::kSame;
+    unknown += r.verdict == Verdict::kUnknown;
+  }
+  return std::to_string(c.rows.size()) + " comparisons: " + std::to_string(better) + " better, " + std::to_string(worse) +
+         " worse, " + std::to_string(same) + " same within noise" +
+         (unknown ? ", " + std::to_string(unknown) + " undecided (fewer than 2 repetitions on a side, or no value)" : "");
+}
+
+std::vector<std::string> notes(const Comparison& c) {
+  std::vector<std::string> n;
+  for (const auto& s : c.only_in_a) n.push_back("only in a: " + s);
+  for (const auto& s : c.only_in_b) n.push_back("only in b: " + s);
+  for (const auto& w : c.warnings) n.push_back("warning: " + w);
+  return n;
+}
+
+}  // namespace
+
+std::string CompareRow::verdict_text() const {
+  switch (verdict) {
+    case Verdict::kSame: return "same (within noise)";
+    case Verdict::kBetter: return figure.better_word;
+    case Verdict::kWorse: return figure.worse_word;
+    case Verdict::kUnknown: return "undecided";
+  }
+  return "";
+}
+
+std::string compare_method_text() {
+  return "b vs a is median(b)/median(a) over each run's ok repetitions (for fractions: median(b) - median(a) in "
+         "percentage points, pp). The 95% interval is a percentile bootstrap: 4000 resamples, each run's repetitions "
+         "resampled with replacement independently, fixed seed. The verdict is \"same (within noise)\" when the "
+         "interval contains 1 (or 0 pp), and needs at least 2 repetitions on each side.";
+}
+
+Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& figures) {
+  Comparison c;
+  c.a_dir = a.dir;
+  c.b_dir = b.dir;
+  c.a_id = a.run_id;
+  c.b_id = b.run_id;
+  const auto ia = index_run(a), ib = index_run(b);
+  const auto label = labels(a, b);
+  for (const auto& [k, sa] : ia) {
+    const std::string name = label.at({k.workload, k.params_id}) + " / " + k.allocator;
+    const auto it = ib.find(k);
+    if (it == ib.end()) {
+      c.only_in_a.push_back(name);
+      continue;
+    }
+    const Side& sb = it->second;
+    if (!sa.checksums.empty() && !sb.checksums.empty() && sa.checksums != sb.checksums)
+      c.warnings.push_back(name + ": the runs executed different programs (other seed or generator): not like with like");
+    if (sa.failed || sb.failed)
+      c.warnings.push_back(name + ": failed cells left out (a: " + std::to_string(sa.failed) + ", b: " +
+                           std::to_string(sb.failed) + ")");
+    for (const auto& f : figures) {
+      CompareRow r;
+      r.workload = k.workload;
+      r.params_id = k.params_id;
+      r.label = label.at({k.workload, k.params_id});
+      r.allocator = k.allocator;
+      r.figure = f;
+      for (const Cell* cell : sa.ok)
+        if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.a.push_back(*v);
+      for (const Cell* cell : sb.ok)
+        if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.b.push_back(*v);
+      if (r.a.empty() && r.b.empty()) continue;
+      r.a_median = stats::median(r.a);
+      r.b_median = stats::median(r.b);
+      r.change = f.scale == Scale::kRatio ? stats::bootstrap_ratio_of_medians(r.a, r.b)
+                                          : stats::bootstrap_diff_of_medians(r.a, r.b);
+      const double neutral = f.scale == Scale::kRatio ? 1 : 0;
+      if (std::isfinite(r.change.point)) {
+        const double delta = f.scale == Scale::kRatio ? (r.change.point - 1) * 100 : r.change.point * 100;
+        r.worse_by = f.higher_is_better ? -delta : delta;
+      }
+      if (r.a.size() < 2 || r.b.size() < 2 || !std::isfinite(r.change.lo) || !std::isfinite(r.change.hi)) {
+        r.verdict = Verdict::kUnknown;
+      } else if (r.change.lo <= neutral && neutral <= r.change.hi) {
+        r.verdict = Verdict::kSame;
+      } else {
+        const bool up = r.change.lo > neutral;
+        r.verdict = up == f.higher_is_better ? Verdict::kBetter : Verdict::kWorse;
+      }
+      c.rows.push_back(std::move(r));
+    }
+  }
+  for (const auto& [k, sb] : ib)
+    if (!ia.count(k)) c.only_in_b.push_back(label.at({k.workload, k.params_id}) + " / " + k.allocator);
+  return c;
+}
+
+std::vector<const CompareRow*> regressions(const Comparison& c, double pct) {
+  std::vector<const CompareRow*> out;
+  for (const auto& r : c.rows)
+    if (r.verdict == Verdict::kWorse && r.worse_by > pct) out.push_back(&r);
+  return out;
+}
+
+std::string compare_text(const Comparison& c) {
+  std::string s = "heapmark compare\n  a: " + c.a_dir + " (run " + c.a_id + ")\n  b: " + c.b_dir + " (run " + c.b_id +
+                  ")\n" + compare_method_text() + "\n\n";
+  s += to_text(rows_table(c)) + "\n" + tally(c) + "\n";
+  for (const auto& n : notes(c)) s += n + "\n";
+  return s;
+}
+
+std::string compare_markdown(const Comparison& c) {
+  std::string s = "# heapmark compare\n\n- a: `" + c.a_dir + "` (run " + c.a_id + ")\n- b: `" + c.b_dir + "` (run " +
+                  c.b_id + ")\n\n" + compare_method_text() + "\n\n" + to_markdown(rows_table(c)) + "\n" + tally(c) + "\n";
+  const auto n = notes(c);
+  if (!n.empty()) s += "\n";
+  for (const auto& line : n) s += "- " + line + "\n";
+  return s;
+}
+
+std::string compare_html(const Comparison& c) {
+  std::string b = "<h1>heapmark compare</h1>\n<table class=\"context\"><tbody><tr><th>a</th><td>" + html_escape(c.a_dir) +
+                  " (run " + html_escape(c.a_id) + ")</td></tr><tr><th>b</th><td>" + html_escape(c.b_dir) + " (run " +
+                  html_escape(c.b_id) + ")</td></tr></tbody></table>\n<p class=\"note\">" +
+                  html_escape(compare_method_text()) + " Green: b better; red: b worse.</p>\n";
+  b += to_html(rows_table(c)) + "<p>" + html_escape(tally(c)) + "</p>\n";
+  const auto n = notes(c);
+  if (!n.empty()) {
+    b += "<ul>";
+    for (const auto& line : n) b += "<li>" + html_escape(line) + "</li>";
+    b += "</ul>\n";
+  }
+  return html_page("heapmark compare " + c.a_id + " vs " + c.b_id, b);
+}
+
+}  // namespace heapmark::report

@@ -1,0 +1,10 @@
+// The HTML page shell shared by report.html and compare.html: one
+// self-contained document, inline CSS, no scripts, fonts or images.
+#pragma once
+#include <string>
+
+namespace heapmark::report {
+
+std::string html_page(const std::string& title, const std::string& body);
+
+}  // namespace heapmark::report

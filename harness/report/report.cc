@@ -1,0 +1,122 @@
+// Composes report.html and summary.md from the model, views and charts, and
+// writes the three report files (see report.h).
+#include "harness/report/report.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "common/input_error.h"
+#include "harness/report/charts.h"
+#include "harness/report/page.h"
+#include "harness/report/summary.h"
+#include "harness/report/views.h"
+
+namespace fs = std::filesystem;
+
+namespace heapmark::report {
+namespace {
+
+std::string full_params(const Group& g) {
+  std::string s;
+  for (const auto& [k, v] : g.params) s += (s.empty() ? "" : ", ") + k + "=" + v;
+  return s.empty() ? "no parameters" : s;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw InputError("cannot write '" + path + "'");
+    out << text;
+    if (!out.flush()) throw InputError("cannot write '" + path + "'");
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+std::string render_report_html(const Run& run) {
+  const Matrix m = summarize(run, headline_figures());
+  std::string b;
+  b += "<h1>heapmark report: run " + html_escape(run.run_id) + "</h1>\n";
+  b += "<p class=\"note\">One self-contained page: no scripts, no network. Hover over table cells, chart lines and "
+       "points for the values behind them.</p>\n<nav><a href=\"#context\">Context</a><a href=\"#matrix\">Matrix</a>";
+  for (const auto& g : m.groups) b += "<a href=\"#" + g.id + "\">" + html_escape(g.label) + "</a>";
+  b += "<a href=\"#failed\">Failed cells</a></nav>\n";
+
+  b += "<h2 id=\"context\">Run context</h2>\n" + to_html(context_table(run));
+  b += "<h3>Allocators</h3>\n" + to_html(allocator_table(run));
+
+  b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
+  if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
+  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
+    b += "<h3>" + html_escape(m.figures[f].title) + "</h3>\n<p class=\"note\">" + html_escape(m.figures[f].help) + "</p>\n";
+    b += to_html(matrix_table(run, m, f));
+  }
+
+  b += "<h2 id=\"workloads\">Per workload</h2>\n";
+  for (const auto& g : m.groups) {
+    const auto details = group_details(run, g, m.allocators);
+    b += "<h3 id=\"" + g.id + "\">" + html_escape(g.label) + "</h3>\n<p class=\"note\">Parameters: " +
+         html_escape(full_params(g)) + ". Charts of RSS show, per allocator, the repetition with the median peak R:";
+    for (const auto& d : details) {
+      b += " " + html_escape(d.allocator) + " ";
+      b += d.representative ? "rep " + std::to_string(d.representative->rep) : std::string("none");
+      b += " (" + std::to_string(d.ok_reps) + " ok";
+      if (d.failed_reps) b += ", " + std::to_string(d.failed_reps) + " failed";
+      b += ");";
+    }
+    b += " Latency charts show medians over the ok repetitions.</p>\n";
+    b += rss_timeline_chart(g, details, m.allocators, m.baseline);
+    std::vector<std::string> ops;
+    for (const auto& d : details)
+      for (const auto& [op, v] : d.latency)
+        if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
+    b += "<div class=\"charts\">\n";
+    for (const auto& op : ops) b += latency_chart(g, details, m.allocators, op);
+    b += "</div>\n";
+    b += phase_bars_chart(g, details);
+    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end. "
+         "Live is capped at R. \"Rest of R\" is every resident byte that is neither live nor LazyFree: true "
+         "fragmentation, retained free pages and allocator metadata together; heapmark does not split it yet.</p>\n";
+  }
+
+  b += "<h2 id=\"failed\">Failed cells</h2>\n";
+  const Table failed = failed_table(run, true);
+  if (failed.rows.empty()) b += "<p>None: every cell in cells.jsonl finished.</p>\n";
+  else b += "<p class=\"note\">Hover over a detail for the cell's stderr.</p>\n" + to_html(failed);
+  if (run.ignored_partial_line)
+    b += "<p class=\"note\">cells.jsonl ended with an incomplete line (a run still being written or cut short); it "
+         "was ignored.</p>\n";
+  return html_page("heapmark report " + run.run_id, b);
+}
+
+std::string render_summary_md(const Run& run) {
+  const Matrix m = summarize(run, headline_figures());
+  std::string s = "# heapmark summary: run " + run.run_id + "\n\n";
+  for (const auto& [k, v] : run_context(run)) s += "- " + k + ": " + v + "\n";
+  s += "\n" + method_text(m.baseline) + "\n";
+  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
+    s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n";
+    s += to_markdown(matrix_table(run, m, f));
+  }
+  s += "\n## Failed cells\n\n";
+  const Table failed = failed_table(run, false);
+  s += failed.rows.empty() ? "None.\n" : to_markdown(failed);
+  return s;
+}
+
+ReportPaths write_report(const std::string& run_dir, const std::string& out_dir) {
+  const Run run = read_run(run_dir);
+  const fs::path out = out_dir.empty() ? fs::path(run_dir) : fs::path(out_dir);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  ReportPaths p{(out / "report.html").string(), (out / "summary.md").string(), (out / "cells.csv").string()};
+  write_file(p.html, render_report_html(run));
+  write_file(p.markdown, render_summary_md(run));
+  write_file(p.csv, render_cells_csv(run));
+  return p;
+}
+
+}  // namespace heapmark::report

@@ -1,0 +1,24 @@
+// heapmark report: report.html, summary.md and cells.csv from a results
+// directory. Called by `heapmark report` and, at the end of a run, by the runner.
+#pragma once
+#include <string>
+
+#include "harness/report/results.h"
+
+namespace heapmark::report {
+
+struct ReportPaths {
+  std::string html, markdown, csv;
+};
+
+// Reads run_dir (run.json, cells.jsonl) and writes report.html, summary.md and
+// cells.csv into out_dir (run_dir when empty). Throws InputError for unreadable
+// results (exit status 2 in the CLI).
+ReportPaths write_report(const std::string& run_dir, const std::string& out_dir = "");
+
+// The three documents, for tests and other callers.
+std::string render_report_html(const Run& run);
+std::string render_summary_md(const Run& run);
+std::string render_cells_csv(const Run& run);
+
+}  // namespace heapmark::report

@@ -1,0 +1,120 @@
+// Tables for the report page and summary.md (see views.h).
+#include "harness/report/views.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace heapmark::report {
+namespace {
+
+std::string group_title(const Group& g) {
+  std::string t = g.workload;
+  for (const auto& [k, v] : g.params) t += " " + k + "=" + v;
+  return t;
+}
+
+}  // namespace
+
+std::string change_with_interval(const Figure& f, const stats::Estimate& e) {
+  std::string s = format_change(f, e.point);
+  if (e.n < 2) return s + " (1 block)";
+  if (f.scale == Scale::kRatio) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " [%.2f, %.2f]", e.lo, e.hi);
+    return s + buf;
+  }
+  return s + " [" + format_points(e.lo) + ", " + format_points(e.hi) + "]";
+}
+
+std::string method_text(const std::string& baseline) {
+  return "Each table cell shows the median over the repetitions that finished. Below it: the figure relative to the "
+         "baseline allocator (" + baseline +
+         "), as the median of the within-block ratios (or, for fractions such as F4 and \"returned after free\", the "
+         "within-block differences in percentage points, pp); cells of one block ran the same program back to back, "
+         "so the pairing removes drift between blocks. The interval in brackets is a 95% percentile bootstrap "
+         "interval (4000 resamples of the blocks, fixed seed); with 3 repetitions it cannot be narrower than the "
+         "spread of the 3 ratios. Colours rank the allocators of one column from best (green) to worst (red). "
+         "Noise: " + noise_rule_text() + ".";
+}
+
+Table matrix_table(const Run& run, const Matrix& m, size_t f) {
+  Table t;
+  t.css_class = "matrix";
+  t.head.push_back("allocator");
+  for (const auto& g : m.groups) t.head.push_back(g.label);
+  const Figure& fig = m.figures[f];
+  for (size_t a = 0; a < m.allocators.size(); ++a) {
+    std::vector<TableCell> row;
+    row.push_back(TableCell::heading(m.allocators[a], m.allocators[a] == m.baseline ? "baseline" : ""));
+    for (size_t g = 0; g < m.groups.size(); ++g) {
+      const auto& s = m.at[f][g][a];
+      TableCell c;
+      if (!s.present()) {
+        int failed = 0;
+        for (const auto& cell : run.cells)
+          failed += !cell.ok() && cell.allocator == m.allocators[a] && cell.workload == m.groups[g].workload &&
+                    cell.params_id == m.groups[g].params_id;
+        c.text = failed ? "failed" : "-";
+        c.title = failed ? std::to_string(failed) + " failed cell(s): see Failed cells" : "no value";
+        row.push_back(c);
+        continue;
+      }
+      c.text = format_value(fig, s.median);
+      c.noisy = s.noisy;
+      if (s.ranked > 1) c.heat = static_cast<double>(s.rank - 1) / static_cast<double>(s.ranked - 1);
+      if (m.allocators[a] == m.baseline) c.note = "baseline";
+      else if (s.vs_baseline) c.note = change_with_interval(fig, *s.vs_baseline);
+      std::string values;
+      for (double v : s.values) values += (values.empty() ? "" : ", ") + format_value(fig, v);
+      c.title = group_title(m.groups[g]) + "\n" + std::to_string(s.values.size()) + " repetition(s): " + values +
+                "\nrank " + std::to_string(s.rank) + " of " + std::to_string(s.ranked) + (s.noisy ? "\nnoisy" : "");
+      row.push_back(c);
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table failed_table(const Run& run, bool with_stderr) {
+  Table t;
+  t.css_class = "failed";
+  t.numeric = false;
+  t.head = {"allocator", "workload and parameters", "rep", "cause", "detail"};
+  for (const auto& c : run.cells) {
+    if (c.ok()) continue;
+    std::string where = c.workload;
+    for (const auto& [k, v] : c.params) where += " " + k + "=" + v;
+    TableCell detail(c.detail);
+    if (with_stderr)
+      if (const auto* e = c.raw.if_contains("stderr_tail"); e && e->is_string() && !e->get_string().empty())
+        detail.title = "stderr (last 4 KiB):\n" + std::string(e->get_string());
+    t.rows.push_back({TableCell::heading(c.allocator),
+                      {where},
+                      {std::to_string(c.rep)},
+                      {c.cause.empty() ? "unknown" : c.cause},
+                      detail});
+  }
+  return t;
+}
+
+Table context_table(const Run& run) {
+  Table t;
+  t.css_class = "context";
+  t.numeric = false;
+  t.head = {"", ""};
+  for (const auto& [k, v] : run_context(run)) t.rows.push_back({TableCell::heading(k), {v}});
+  return t;
+}
+
+Table allocator_table(const Run& run) {
+  Table t;
+  t.css_class = "allocators";
+  t.numeric = false;
+  t.head = {"allocator", "kind", "version", "library", "environment", "identity"};
+  for (const auto& a : allocator_infos(run))
+    t.rows.push_back({TableCell::heading(a.name), {a.kind}, {a.version}, {a.library}, {a.env.empty() ? "-" : a.env},
+                      {a.identity}});
+  return t;
+}
+
+}  // namespace heapmark::report

@@ -1,0 +1,23 @@
+// Layout: turns the report model (summary.h) into layout-neutral tables
+// (table.h) that the HTML page and summary.md both render.
+#pragma once
+#include <string>
+
+#include "harness/report/summary.h"
+#include "harness/report/table.h"
+
+namespace heapmark::report {
+
+// Allocator rows × group columns for one figure: median, rank colour, ratio to baseline with its interval.
+Table matrix_table(const Run& run, const Matrix& m, size_t figure);
+Table failed_table(const Run& run, bool with_stderr);
+Table context_table(const Run& run);
+Table allocator_table(const Run& run);
+
+// "1.52× [1.40, 1.61]" or "+7.1 pp [+2.0, +9.3]"
+std::string change_with_interval(const Figure& f, const stats::Estimate& e);
+
+// Paragraphs explaining ratios, intervals, colours and noise (same words in HTML and Markdown).
+std::string method_text(const std::string& baseline);
+
+}  // namespace heapmark::report

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Regenerates summary.md and cells.csv from the committed fixture (a real run of
+# glibc, jemalloc, mimalloc and a crashing user allocator) and diffs them with
+# the committed golden files. HEAPMARK_UPDATE_GOLDEN=1 rewrites the golden files.
+set -eu
+heapmark=$1
+dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$heapmark" report "$dir/fixtures/run-a" --out "$work" -q
+status=0
+for f in summary.md cells.csv; do
+  if [ "${HEAPMARK_UPDATE_GOLDEN:-0}" = 1 ]; then
+    cp "$work/$f" "$dir/golden/$f"
+    echo "updated $dir/golden/$f"
+  elif ! diff -u "$dir/golden/$f" "$work/$f"; then
+    echo "FAIL: $f differs from $dir/golden/$f (HEAPMARK_UPDATE_GOLDEN=1 to accept)"
+    status=1
+  fi
+done
+# The HTML is not golden (layout changes often) but must be self-contained.
+if grep -Eq '<script|<link|https?://[^"]*\.(js|css)|@import|url\(http' "$work/report.html"; then
+  echo "FAIL: report.html refers to external resources or scripts"
+  status=1
+fi
+exit $status

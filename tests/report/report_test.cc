@@ -1,0 +1,240 @@
+// Unit tests of hm_report: bootstrap intervals with known answers, the results
+// reader's handling of truncated and foreign files, CSV flattening, timeline
+// decimation and compare's verdicts on synthetic runs.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+#include <algorithm>
+
+#include "common/input_error.h"
+#include "harness/report/compare.h"
+#include "harness/report/report.h"
+#include "harness/report/stats.h"
+#include "harness/report/summary.h"
+#include "harness/report/svg.h"
+
+namespace fs = std::filesystem;
+namespace rep = heapmark::report;
+namespace st = heapmark::report::stats;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("hm-report-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name, std::ios::binary) << text;
+  }
+
+ private:
+  fs::path path_;
+  static inline int counter_ = 0;
+};
+
+const char* kRunJson =
+    R"({"schema_version":1,"run_id":"t","matrix":{"allocators":[{"name":"a1"},{"name":"a2"}],"baseline":"a1"}})";
+
+// A minimal ok cell with the figures the tests look at.
+std::string cell_line(const std::string& alloc, int rep, int block, double throughput, double p99, double f4,
+                      int schema = 1) {
+  boost::json::object o;
+  o["schema_version"] = schema;
+  o["key"] = "w/n=1/rep" + std::to_string(rep) + "/" + alloc;
+  o["allocator"] = alloc;
+  o["workload"] = "w";
+  o["params"] = boost::json::object{{"n", "1"}};
+  o["rep"] = rep;
+  o["block"] = block;
+  o["status"] = "ok";
+  o["cause"] = nullptr;
+  o["throughput_ops_s"] = throughput;
+  o["latency_ns"] = boost::json::object{{"alloc", boost::json::object{{"count", 10}, {"p99", p99}}}};
+  o["fragmentation"] = boost::json::object{{"f4", f4}};
+  o["memory"] = boost::json::object{{"peak_r", 1000}, {"returned_after_free", nullptr}};
+  o["timeline"] = boost::json::object{{"t_s", boost::json::array{0.0, 1.0}}};
+  return boost::json::serialize(o) + "\n";
+}
+
+}  // namespace
+
+TEST(Stats, QuantilesInterpolate) {
+  EXPECT_DOUBLE_EQ(st::median({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(st::median({4, 1, 2, 3}), 2.5);
+  EXPECT_DOUBLE_EQ(st::iqr({1, 2, 3, 4, 5}), 2);
+  EXPECT_TRUE(std::isnan(st::median({})));
+}
+
+TEST(Stats, BootstrapOfConstantSampleIsExact) {
+  const auto e = st::bootstrap_median({2, 2, 2, 2});
+  EXPECT_EQ(e.point, 2);
+  EXPECT_EQ(e.lo, 2);
+  EXPECT_EQ(e.hi, 2);
+  const auto r = st::bootstrap_ratio_of_medians({10, 10, 10}, {15, 15, 15});
+  EXPECT_DOUBLE_EQ(r.point, 1.5);
+  EXPECT_DOUBLE_EQ(r.lo, 1.5);
+  EXPECT_DOUBLE_EQ(r.hi, 1.5);
+}
+
+// The median of n uniform(0,1) values has standard error 1/(2 sqrt(n)); for
+// n = 400 a 95% interval is about 2 * 1.96 * 0.025 = 0.098 wide around 0.5.
+TEST(Stats, BootstrapMedianIntervalMatchesTheory) {
+  std::vector<double> xs;
+  for (int i = 0; i < 400; ++i) xs.push_back((i + 0.5) / 400);
+  std::shuffle(xs.begin(), xs.end(), std::mt19937(7));
+  const auto e = st::bootstrap_median(xs);
+  EXPECT_NEAR(e.point, 0.5, 1e-12);
+  EXPECT_LT(e.lo, 0.5);
+  EXPECT_GT(e.hi, 0.5);
+  EXPECT_GT(e.hi - e.lo, 0.07);
+  EXPECT_LT(e.hi - e.lo, 0.13);
+  EXPECT_NEAR((e.lo + e.hi) / 2, 0.5, 0.02);
+}
+
+TEST(Stats, BootstrapRatioCoversTrueRatioAndIsDeterministic) {
+  std::mt19937 g(3);
+  std::normal_distribution<double> na(100, 5), nb(120, 6);
+  std::vector<double> a, b;
+  for (int i = 0; i < 30; ++i) a.push_back(na(g)), b.push_back(nb(g));
+  const auto e = st::bootstrap_ratio_of_medians(a, b);
+  EXPECT_LT(e.lo, 1.2);
+  EXPECT_GT(e.hi, 1.2);
+  EXPECT_GT(e.lo, 1.0);  // clearly different from "same"
+  const auto again = st::bootstrap_ratio_of_medians(a, b);
+  EXPECT_EQ(e.lo, again.lo);
+  EXPECT_EQ(e.hi, again.hi);
+}
+
+TEST(Reader, IgnoresTruncatedLastLine) {
+  TempDir d;
+  d.write("run.json", kRunJson);
+  std::string partial = cell_line("a2", 1, 0, 1, 1, 0);
+  partial.pop_back();  // no newline: incomplete
+  d.write("cells.jsonl", cell_line("a1", 1, 0, 1, 1, 0) + partial.substr(0, partial.size() / 2));
+  const auto run = rep::read_run(d.str());
+  EXPECT_EQ(run.cells.size(), 1u);
+  EXPECT_TRUE(run.ignored_partial_line);
+  // A complete last line without its newline is incomplete too, by the schema's rule.
+  d.write("cells.jsonl", cell_line("a1", 1, 0, 1, 1, 0) + partial);
+  EXPECT_EQ(rep::read_run(d.str()).cells.size(), 1u);
+}
+
+TEST(Reader, RefusesUnknownSchemaVersionNamingIt) {
+  TempDir d;
+  d.write("run.json", kRunJson);
+  d.write("cells.jsonl", cell_line("a1", 1, 0, 1, 1, 0) + cell_line("a2", 1, 0, 1, 1, 0, 7));
+  try {
+    rep::read_run(d.str());
+    FAIL() << "no error";
+  } catch (const heapmark::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cells.jsonl:2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("schema_version 7"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  d.write("run.json", R"({"schema_version":2})");
+  EXPECT_THROW(rep::read_run(d.str()), heapmark::InputError);
+}
+
+TEST(Reader, MissingDirectoryAndMalformedLines) {
+  try {
+    rep::read_run("/nonexistent/heapmark-run");
+    FAIL() << "no error";
+  } catch (const heapmark::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/heapmark-run"), std::string::npos);
+  }
+  TempDir d;
+  d.write("run.json", kRunJson);
+  d.write("cells.jsonl", "{not json\n" + cell_line("a1", 1, 0, 1, 1, 0));
+  EXPECT_THROW(rep::read_run(d.str()), heapmark::InputError);
+  d.write("cells.jsonl", "");
+  EXPECT_TRUE(rep::read_run(d.str()).cells.empty());
+}
+
+TEST(Csv, FlattensObjectsDropsArraysAndNulls) {
+  TempDir d;
+  d.write("run.json", kRunJson);
+  d.write("cells.jsonl", cell_line("a1", 1, 0, 2.5, 100, 0.125));
+  const std::string csv = rep::render_cells_csv(rep::read_run(d.str()));
+  const std::string header = csv.substr(0, csv.find('\n'));
+  EXPECT_NE(header.find("params.n"), std::string::npos);
+  EXPECT_NE(header.find("latency_ns.alloc.p99"), std::string::npos);
+  EXPECT_NE(header.find("memory.returned_after_free"), std::string::npos);
+  EXPECT_EQ(header.find("timeline"), std::string::npos);  // arrays are left out
+  EXPECT_NE(csv.find(",2.5,"), std::string::npos);
+  EXPECT_NE(csv.find(",0.125"), std::string::npos);
+}
+
+TEST(Summary, RatioToBaselineUsesBlocks) {
+  TempDir d;
+  d.write("run.json", kRunJson);
+  std::string lines;
+  for (int rep = 1; rep <= 3; ++rep) {
+    const double drift = rep;  // every block is slower by the same factor: the within-block ratio is exact
+    lines += cell_line("a1", rep, rep - 1, 100 * drift, 10, 0.1);
+    lines += cell_line("a2", rep, rep - 1, 200 * drift, 10, 0.3);
+  }
+  d.write("cells.jsonl", lines);
+  const auto m = rep::summarize(rep::read_run(d.str()), rep::headline_figures());
+  const auto& tp = m.at[0][0][1];  // throughput, group 0, a2
+  ASSERT_TRUE(tp.vs_baseline);
+  EXPECT_DOUBLE_EQ(tp.vs_baseline->point, 2);
+  EXPECT_DOUBLE_EQ(tp.vs_baseline->lo, 2);
+  EXPECT_DOUBLE_EQ(tp.vs_baseline->hi, 2);
+  EXPECT_EQ(tp.rank, 1);
+  EXPECT_TRUE(tp.noisy);  // 100..300 spread: IQR is 50% of the median
+  const auto& f4 = m.at[4][0][1];
+  ASSERT_TRUE(f4.vs_baseline);
+  EXPECT_NEAR(f4.vs_baseline->point, 0.2, 1e-12);  // a difference, not a ratio
+}
+
+TEST(Svg, DecimationKeepsExtremesAndBounds) {
+  std::vector<double> x, y;
+  for (int i = 0; i < 10000; ++i) x.push_back(i), y.push_back(i == 4321 ? 1e6 : (i == 777 ? -5 : i % 10));
+  rep::svg::decimate(x, y, 300);
+  EXPECT_LE(x.size(), 300u);
+  EXPECT_NE(std::find(y.begin(), y.end(), 1e6), y.end());
+  EXPECT_NE(std::find(y.begin(), y.end(), -5), y.end());
+  EXPECT_EQ(x.front(), 0);
+  EXPECT_EQ(x.back(), 9999);
+  EXPECT_TRUE(std::is_sorted(x.begin(), x.end()));
+}
+
+TEST(Compare, VerdictsAndRegressionThreshold) {
+  TempDir a, b;
+  a.write("run.json", kRunJson);
+  b.write("run.json", kRunJson);
+  std::string la, lb;
+  for (int rep = 1; rep <= 5; ++rep) {
+    la += cell_line("a1", rep, rep - 1, 1000 + rep, 100 + rep, 0.1);
+    lb += cell_line("a1", rep, rep - 1, 700 + rep, 100 + rep, 0.1);  // 30% less throughput, same p99
+  }
+  a.write("cells.jsonl", la);
+  b.write("cells.jsonl", lb);
+  const auto c = rep::compare_runs(rep::read_run(a.str()), rep::read_run(b.str()), rep::headline_figures());
+  ASSERT_FALSE(c.rows.empty());
+  const rep::CompareRow* tp = nullptr;
+  const rep::CompareRow* p99 = nullptr;
+  for (const auto& r : c.rows) {
+    if (r.figure.path == "throughput_ops_s") tp = &r;
+    if (r.figure.path == "latency_ns.alloc.p99") p99 = &r;
+  }
+  ASSERT_TRUE(tp && p99);
+  EXPECT_EQ(tp->verdict, rep::Verdict::kWorse);
+  EXPECT_EQ(tp->verdict_text(), "slower");
+  EXPECT_NEAR(tp->worse_by, 30, 0.5);
+  EXPECT_EQ(p99->verdict, rep::Verdict::kSame);
+  EXPECT_EQ(rep::regressions(c, 10).size(), 1u);
+  EXPECT_TRUE(rep::regressions(c, 40).empty());
+  EXPECT_NE(rep::compare_text(c).find("percentile bootstrap"), std::string::npos);
+}
