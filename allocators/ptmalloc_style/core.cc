@@ -1487,7 +1487,7 @@ void Core::free(void* p) noexcept {
     return;
   }
   if (k == Kind::invalid) die("free(): invalid pointer");
-  size_t size = check_heap_chunk(c, "free(): invalid pointer", "free(): invalid size");
+  size_t size = check_heap_chunk(c, "free(): invalid pointer", "free(): invalid pointer (invalid size)");
   size_t ti = csize2tidx(size);
   TCache* tc = tl_tc;
   if (ti < TCACHE_BINS) {
@@ -1525,7 +1525,7 @@ void* Core::realloc(void* p, size_t n) noexcept {
     free(p);
     return q;
   }
-  size_t size = check_heap_chunk(c, "realloc(): invalid pointer", "realloc(): invalid old size");
+  size_t size = check_heap_chunk(c, "realloc(): invalid pointer", "realloc(): invalid pointer (invalid old size)");
   Arena* av = arena_for_chunk(c);
   lock(&av->mutex);
   void* q = int_realloc(av, c, size, nb);

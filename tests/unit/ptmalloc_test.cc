@@ -489,7 +489,7 @@ TEST_F(PtHardeningDeathTest, FreeOfAPointerNeverReturned) {
         memset(p, 0, 3000);
         Core::free(p + 64);  // interior pointer: its "header" is zeroed user data
       },
-      "free\\(\\): invalid size");
+      "free\\(\\): invalid pointer \\(invalid size\\)");
   EXPECT_DEATH(
       {
         auto* p = static_cast<char*>(Core::alloc(3000));
