@@ -141,7 +141,8 @@ std::string latency_chart(const Group& g, const std::vector<AllocatorDetail>& de
   return svg::render(c);
 }
 
-std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>& details) {
+std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>& details,
+                             const std::vector<std::string>& allocators) {
   svg::StackedBarChart c;
   c.id = g.id + "-phases";
   c.title = "RSS at phase ends: " + g.label;
@@ -172,9 +173,13 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
       const double live = std::min(r, std::max(0.0, p.live_bytes.value_or(0)));
       const double lazy = std::min(r - live, std::max(0.0, p.lazy_free.value_or(0)));
       const double rest = std::max(0.0, r - live - lazy);
-      bg.bars.push_back({d.allocator, {live, rest, lazy},
-                         d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) +
-                             "): R " + format_bytes(*p.r)});
+      svg::Bar bar;
+      bar.label = d.allocator;
+      bar.values = {live, rest, lazy};
+      bar.title = d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) + "): R " +
+                  format_bytes(*p.r);
+      bar.colour = svg::colour(colour_index(allocators, d.allocator));
+      bg.bars.push_back(std::move(bar));
     }
     c.groups.push_back(std::move(bg));
   }

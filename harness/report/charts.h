@@ -19,6 +19,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
 std::string latency_chart(const Group& g, const std::vector<AllocatorDetail>& details,
                           const std::vector<std::string>& allocators, const std::string& op);
 // R at each phase end split into live / rest of R / LazyFree, one bar per allocator, grouped by phase.
-std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>& details);
+std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>& details,
+                             const std::vector<std::string>& allocators);
 
 }  // namespace heapmark::report

@@ -56,6 +56,7 @@ std::map<std::pair<std::string, std::string>, std::string> labels(const Run& a, 
 Table rows_table(const Comparison& c) {
   Table t;
   t.css_class = "compare";
+  t.label_columns = 3;
   t.head = {"workload", "allocator", "figure", "a (median)", "b (median)", "b vs a [95% interval]", "verdict"};
   for (const auto& r : c.rows) {
     TableCell verdict(r.verdict_text());

@@ -14,8 +14,11 @@ table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px
 thead th{background:#f6f8fa;text-align:center}td{text-align:right;white-space:nowrap}
 table.context td,table.allocators td,table.failed td{text-align:left;white-space:normal}
 table.context th,table.allocators th,table.failed th{text-align:left}
+table.compare td:nth-child(2),table.compare td:nth-child(3){text-align:left}
 small{color:#444}.noisy{outline:1px dashed #9a6700;outline-offset:-3px}.mark{color:#9a6700;font-weight:bold;margin-left:3px}
 nav a{margin-right:12px}.charts{display:flex;flex-wrap:wrap;gap:8px}
+.grid{display:flex;flex-wrap:wrap;gap:0 22px;align-items:flex-start}.grid .fig{max-width:100%;overflow-x:auto}
+.grid h3{margin-top:10px}.grid p.note{max-width:360px;margin:2px 0}
 svg.chart{max-width:100%;height:auto;background:#fff;border:1px solid #eaeef2;margin:6px 0}
 svg.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}svg.chart .ctitle{font-size:14px;font-weight:600}
 svg.chart .tick{fill:#57606a;font-size:11px}svg.chart .alabel{font-size:12px}svg.chart .glabel{font-size:12px;font-weight:600}

@@ -41,19 +41,27 @@ std::string render_report_html(const Run& run) {
   std::string b;
   b += "<h1>heapmark report: run " + html_escape(run.run_id) + "</h1>\n";
   b += "<p class=\"note\">One self-contained page: no scripts, no network. Hover over table cells, chart lines and "
-       "points for the values behind them.</p>\n<nav><a href=\"#context\">Context</a><a href=\"#matrix\">Matrix</a>";
+       "points for the values behind them.</p>\n<nav><a href=\"#matrix\">Matrix</a>";
   for (const auto& g : m.groups) b += "<a href=\"#" + g.id + "\">" + html_escape(g.label) + "</a>";
-  b += "<a href=\"#failed\">Failed cells</a></nav>\n";
+  b += "<a href=\"#failed\">Failed cells</a><a href=\"#context\">Context</a></nav>\n";
 
-  b += "<h2 id=\"context\">Run context</h2>\n" + to_html(context_table(run));
-  b += "<h3>Allocators</h3>\n" + to_html(allocator_table(run));
+  // The headline first; the full context closes the page.
+  const auto ctx = run_context(run);
+  b += "<p class=\"note\">";
+  for (const auto& [k, v] : ctx)
+    if (k == "cells" || k == "machine" || k == "kernel" || k == "heapmark")
+      b += "<b>" + html_escape(k) + "</b>: " + html_escape(v) + ". ";
+  b += "</p>\n";
 
   b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
   if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
+  b += "<div class=\"grid\">\n";
   for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
-    b += "<h3>" + html_escape(m.figures[f].title) + "</h3>\n<p class=\"note\">" + html_escape(m.figures[f].help) + "</p>\n";
-    b += to_html(matrix_table(run, m, f));
+    b += "<div class=\"fig\"><h3>" + html_escape(m.figures[f].title) + "</h3>\n<p class=\"note\">" +
+         html_escape(m.figures[f].help) + "</p>\n";
+    b += to_html(matrix_table(run, m, f)) + "</div>\n";
   }
+  b += "</div>\n";
 
   b += "<h2 id=\"workloads\">Per workload</h2>\n";
   for (const auto& g : m.groups) {
@@ -76,7 +84,7 @@ std::string render_report_html(const Run& run) {
     b += "<div class=\"charts\">\n";
     for (const auto& op : ops) b += latency_chart(g, details, m.allocators, op);
     b += "</div>\n";
-    b += phase_bars_chart(g, details);
+    b += phase_bars_chart(g, details, m.allocators);
     b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end. "
          "Live is capped at R. \"Rest of R\" is every resident byte that is neither live nor LazyFree: true "
          "fragmentation, retained free pages and allocator metadata together; heapmark does not split it yet.</p>\n";
@@ -89,6 +97,8 @@ std::string render_report_html(const Run& run) {
   if (run.ignored_partial_line)
     b += "<p class=\"note\">cells.jsonl ended with an incomplete line (a run still being written or cut short); it "
          "was ignored.</p>\n";
+  b += "<h2 id=\"context\">Run context</h2>\n" + to_html(context_table(run));
+  b += "<h3>Allocators</h3>\n" + to_html(allocator_table(run));
   return html_page("heapmark report " + run.run_id, b);
 }
 

@@ -126,8 +126,13 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
       std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
         return higher ? row[x].median > row[y].median : row[x].median < row[y].median;
       });
+      // Equal as displayed counts as a tie: 0.01 pp apart is not a ranking.
+      const auto same = [&](double x, double y) {
+        return figures[f].scale == Scale::kDifference ? std::fabs(x - y) < 5e-4
+                                                      : std::fabs(x - y) <= 5e-3 * std::max(std::fabs(x), std::fabs(y));
+      };
       for (size_t i = 0; i < order.size(); ++i) {
-        const bool tie = i > 0 && row[order[i]].median == row[order[i - 1]].median;
+        const bool tie = i > 0 && same(row[order[i]].median, row[order[i - 1]].median);
         row[order[i]].rank = tie ? row[order[i - 1]].rank : static_cast<int>(i) + 1;
         row[order[i]].ranked = static_cast<int>(order.size());
       }

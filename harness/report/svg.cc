@@ -292,7 +292,10 @@ std::string render(const StackedBarChart& c) {
              html_escape(b.title + "\n" + c.layer_names[l] + ": " + tick_text(c.y, v)) + "</title></rect>";
         acc += v;
       }
-      s += "<text class=\"tick\" transform=\"translate(" + fmt(cx + 3) + "," + fmt(bottom + 8) +
+      if (!b.colour.empty())
+        s += "<rect x=\"" + fmt(cx - bw / 2) + "\" y=\"" + fmt(bottom + 1) + "\" width=\"" + fmt(bw) +
+             "\" height=\"4\" fill=\"" + b.colour + "\"/>";
+      s += "<text class=\"tick\" transform=\"translate(" + fmt(cx + 3) + "," + fmt(bottom + 12) +
            ") rotate(-50)\" text-anchor=\"end\">" + html_escape(b.label) + "</text>\n";
       x += slot;
     }

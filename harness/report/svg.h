@@ -50,6 +50,7 @@ struct Bar {
   std::string label;           // under the bar
   std::vector<double> values;  // one per layer, bottom first
   std::string title;           // hover text
+  std::string colour;          // optional strip under the bar identifying its series
 };
 struct BarGroup {
   std::string label;

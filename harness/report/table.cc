@@ -88,7 +88,7 @@ std::string to_markdown(const Table& t) {
   std::string m = "|";
   for (const auto& col : t.head) m += " " + md_escape(col) + " |";
   m += "\n|";
-  for (size_t i = 0; i < t.head.size(); ++i) m += i == 0 || !t.numeric ? " --- |" : " ---: |";
+  for (size_t i = 0; i < t.head.size(); ++i) m += i < t.label_columns || !t.numeric ? " --- |" : " ---: |";
   m += "\n";
   for (const auto& row : t.rows) {
     m += "|";
@@ -111,8 +111,9 @@ std::string to_text(const Table& t) {
     std::string s;
     for (size_t i = 0; i < cells.size() && i < w.size(); ++i) {
       const size_t pad = w[i] - width(cells[i]);
-      if (i == 0) s += cells[i] + std::string(pad, ' ');
-      else s += "  " + std::string(pad, ' ') + cells[i];
+      if (i > 0) s += "  ";
+      if (i < t.label_columns || !t.numeric) s += cells[i] + std::string(pad, ' ');
+      else s += std::string(pad, ' ') + cells[i];
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s + "\n";

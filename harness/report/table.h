@@ -27,7 +27,8 @@ struct Table {
   std::vector<std::string> head;
   std::vector<std::vector<TableCell>> rows;
   std::string css_class;  // HTML only
-  bool numeric = true;    // right-align the value columns in Markdown
+  bool numeric = true;    // right-align the value columns (Markdown, text)
+  size_t label_columns = 1;  // leading columns that are labels, always left-aligned
 };
 
 std::string html_escape(const std::string& s);

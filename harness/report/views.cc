@@ -50,12 +50,18 @@ Table matrix_table(const Run& run, const Matrix& m, size_t f) {
       const auto& s = m.at[f][g][a];
       TableCell c;
       if (!s.present()) {
-        int failed = 0;
+        int failed = 0, ok = 0;
         for (const auto& cell : run.cells)
-          failed += !cell.ok() && cell.allocator == m.allocators[a] && cell.workload == m.groups[g].workload &&
-                    cell.params_id == m.groups[g].params_id;
-        c.text = failed ? "failed" : "-";
-        c.title = failed ? std::to_string(failed) + " failed cell(s): see Failed cells" : "no value";
+          if (cell.allocator == m.allocators[a] && cell.workload == m.groups[g].workload &&
+              cell.params_id == m.groups[g].params_id)
+            (cell.ok() ? ok : failed)++;
+        if (ok) {
+          c.text = "n/a";
+          c.title = "undefined (null) in every ok repetition, e.g. F4 on a live set below 1 MiB";
+        } else {
+          c.text = failed ? "failed" : "-";
+          c.title = failed ? std::to_string(failed) + " failed cell(s): see Failed cells" : "not run";
+        }
         row.push_back(c);
         continue;
       }
