@@ -33,6 +33,8 @@ const char* op_kind_name(OpKind k) noexcept {
     case OpKind::kRealloc: return "realloc";
     case OpKind::kPhase: return "phase";
     case OpKind::kIdle: return "idle";
+    case OpKind::kSend: return "send";
+    case OpKind::kRecv: return "recv";
   }
   return "?";
 }

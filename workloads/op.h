@@ -16,8 +16,10 @@ enum class OpKind : uint8_t {
   kRealloc = 2,  // id, size
   kPhase = 3,    // id = phase index into Program::phase_name
   kIdle = 4,     // size = milliseconds without allocator calls
+  kSend = 5,     // id: hand the live block to another thread (size = that thread's index)
+  kRecv = 6,     // id: wait until the block was sent to this thread; it is then this thread's
 };
-inline constexpr int kOpKinds = 5;
+inline constexpr int kOpKinds = 7;
 const char* op_kind_name(OpKind k) noexcept;
 
 struct Op {
@@ -43,7 +45,10 @@ struct Checksum {
   }
 };
 
-// One thread's op stream.
+// One thread's op stream. A workload with several threads gives one Program per
+// thread; they share one id space (a block allocated on one thread and freed on
+// another keeps its id), and every thread's program has the same phases in the
+// same order: the executor starts each phase on all threads together.
 class Program {
  public:
   virtual ~Program() = default;

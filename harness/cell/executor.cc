@@ -1,12 +1,16 @@
 #include "harness/cell/executor.h"
 
 #include <malloc.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
+#include "common/input_error.h"
 #include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
 
@@ -22,20 +26,64 @@ constexpr uint64_t kPage = 4096;
 
 // The compiler may not delete an allocation whose pointer reaches this.
 void* volatile g_sink;
+
+// The verify pattern: word k of block `id` holds mix(id) ^ k * golden, so a
+// block that overlaps another, or is overwritten, shows the wrong id.
+inline uint64_t pattern_word(uint32_t id, uint64_t k) noexcept {
+  uint64_t z = (uint64_t{id} + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+  return z ^ (k * 0x94d049bb133111ebull);
+}
 }  // namespace
 
-Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, workloads::Program& program,
+Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, const std::vector<workloads::Program*>& programs,
                    workloads::Scratch& scratch)
-    : config_(config), hooks_(hooks), program_(program) {
-  slot_count_ = program.max_ids();
+    : config_(config), hooks_(hooks) {
+  thread_count_ = static_cast<uint32_t>(programs.size());
+  slot_count_ = 0;
+  for (auto* p : programs) {
+    if (p->phase_count() != programs[0]->phase_count())
+      throw InputError("workload programs disagree on their phases: every thread must run the same phases");
+    if (p->max_ids() > slot_count_) slot_count_ = p->max_ids();
+  }
   slots_ = scratch.array<Slot>(slot_count_);
-  hist_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
-  for (int k = 0; k < workloads::kOpKinds; ++k) hist_[k].clear();
-  buffer_ = scratch.array<Op>(kChunkOps);
-  buffer_cap_ = kChunkOps;
+  threads_ = scratch.array<Thread>(thread_count_);
+  for (uint32_t i = 0; i < thread_count_; ++i) {
+    Thread& t = threads_[i];
+    t.exec = this;
+    t.index = i;
+    t.program = programs[i];
+    t.buffer = scratch.array<Op>(kChunkOps);
+    t.hist = scratch.array<metrics::Histogram>(workloads::kOpKinds);
+    for (int k = 0; k < workloads::kOpKinds; ++k) t.hist[k].clear();
+    t.checksum = workloads::Checksum{};
+  }
+  merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
   hist_wire_ = scratch.array<unsigned char>(sizeof(HistogramHead) + metrics::Histogram::kBuckets * sizeof(BucketCount));
+  pthread_barrier_init(&barrier_, nullptr, thread_count_);
   tsc_anchor_ = tsc::begin();
   ns_anchor_ = tsc::monotonic_ns();
+}
+
+Executor::~Executor() { pthread_barrier_destroy(&barrier_); }
+
+void Executor::start_threads() {
+  for (uint32_t i = 1; i < thread_count_; ++i) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(&threads_[i].tid, &attr, &Executor::thread_main, &threads_[i]) != 0)
+      throw std::runtime_error("cannot create workload thread " + std::to_string(i));
+    pthread_attr_destroy(&attr);
+  }
+  started_ = true;
+}
+
+void* Executor::thread_main(void* arg) noexcept {
+  auto& t = *static_cast<Thread*>(arg);
+  pthread_barrier_wait(&t.exec->barrier_);  // released by run()
+  t.exec->run_thread(t);
+  return nullptr;
 }
 
 uint64_t Executor::tsc_to_ns(uint64_t t) const noexcept {
@@ -43,36 +91,87 @@ uint64_t Executor::tsc_to_ns(uint64_t t) const noexcept {
   return ns_anchor_ + static_cast<uint64_t>(static_cast<double>(t - tsc_anchor_) * 1e9 / config_.tsc_hz);
 }
 
-void Executor::touch(void* p, uint64_t from, uint64_t to) const noexcept {
+void Executor::fail(ErrorCode code, int status, const char* text) noexcept {
+  ErrorMsg m;
+  m.code = static_cast<uint32_t>(code);
+  std::snprintf(m.text, sizeof m.text, "%s", text);
+  write_message(config_.event_fd, MsgType::kError, &m, sizeof m);
+  _exit(status);  // other threads may be parked at a barrier: end the process here
+}
+
+void Executor::prepare(void* p, uint32_t id, uint64_t from, uint64_t to) const noexcept {
   if (to <= from) return;
-  auto* b = static_cast<volatile char*>(p);
+  auto* b = static_cast<unsigned char*>(p);
+  if (config_.verify) {
+    // Byte-wise up to a word boundary and for the tail, word-wise between.
+    uint64_t off = from;
+    for (; off < to && off % 8; ++off) b[off] = static_cast<unsigned char>(pattern_word(id, off / 8) >> (8 * (off % 8)));
+    for (; off + 8 <= to; off += 8) {
+      const uint64_t w = pattern_word(id, off / 8);
+      std::memcpy(b + off, &w, 8);
+    }
+    for (; off < to; ++off) b[off] = static_cast<unsigned char>(pattern_word(id, off / 8) >> (8 * (off % 8)));
+    return;
+  }
   switch (config_.touch) {
     case Touch::kNone:
       return;
     case Touch::kFull:
-      std::memset(static_cast<char*>(p) + from, 0xa5, to - from);
+      std::memset(b + from, 0xa5, to - from);
       return;
-    case Touch::kPages:
+    case Touch::kPages: {
       // One write per page the range covers, so RSS reflects the block's size.
-      for (uint64_t off = from; off < to; off += kPage) b[off] = 1;
-      b[to - 1] = 1;
+      auto* v = static_cast<volatile unsigned char*>(p);
+      for (uint64_t off = from; off < to; off += kPage) v[off] = 1;
+      v[to - 1] = 1;
       return;
+    }
   }
 }
 
-void Executor::note_live(uint64_t tsc_now) noexcept {
-  if (live_ > result_.live_peak) {
-    result_.live_peak = live_;
-    result_.live_usable_at_peak = live_usable_;
-    peak_tsc_ = tsc_now;
-  }
-  if (config_.shared) {
-    config_.shared->live_bytes.store(live_, std::memory_order_relaxed);
-    config_.shared->ops.store(result_.program_ops, std::memory_order_relaxed);
+void Executor::check(const Slot& s, uint32_t id, uint64_t upto, const char* before) noexcept {
+  const auto* b = static_cast<const unsigned char*>(s.p);
+  for (uint64_t off = 0; off < upto;) {
+    if (off % 8 == 0 && off + 8 <= upto) {  // whole words while they match
+      uint64_t w;
+      std::memcpy(&w, b + off, 8);
+      if (w == pattern_word(id, off / 8)) {
+        off += 8;
+        continue;
+      }
+    }
+    const auto want = static_cast<unsigned char>(pattern_word(id, off / 8) >> (8 * (off % 8)));
+    if (b[off] == want) {  // a word differed: find the first byte that does
+      ++off;
+      continue;
+    }
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "verify: block id %u (%llu bytes at %p) was overwritten at offset %llu before %s: "
+                  "the allocator handed out overlapping blocks or corrupted a live one",
+                  id, static_cast<unsigned long long>(s.size), s.p, static_cast<unsigned long long>(off), before);
+    fail(ErrorCode::kVerify, kExitVerifyFailed, text);
   }
 }
 
-void Executor::do_alloc(const Op& op) noexcept {
+void Executor::add_live(int64_t bytes, int64_t usable, int64_t blocks, uint64_t tsc_now) noexcept {
+  const int64_t now = live_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  const int64_t now_usable = live_usable_.fetch_add(usable, std::memory_order_relaxed) + usable;
+  live_blocks_.fetch_add(blocks, std::memory_order_relaxed);
+  if (now > 0 && static_cast<uint64_t>(now) > peak_.load(std::memory_order_relaxed)) {
+    while (peak_lock_.test_and_set(std::memory_order_acquire)) {
+    }
+    if (static_cast<uint64_t>(now) > peak_.load(std::memory_order_relaxed)) {
+      peak_.store(static_cast<uint64_t>(now), std::memory_order_relaxed);
+      peak_usable_ = static_cast<uint64_t>(now_usable);
+      peak_tsc_ = tsc_now;
+    }
+    peak_lock_.clear(std::memory_order_release);
+  }
+  if (config_.shared) config_.shared->live_bytes.store(static_cast<uint64_t>(now > 0 ? now : 0), std::memory_order_relaxed);
+}
+
+void Executor::do_alloc(Thread& t, const Op& op) noexcept {
   Slot& s = slots_[op.id];
   void* p;
   uint64_t t0, t1;
@@ -85,95 +184,95 @@ void Executor::do_alloc(const Op& op) noexcept {
     if (posix_memalign(&p, size_t{1} << op.align_log2, op.size) != 0) p = nullptr;
     t1 = tsc::end();
   }
-  hist_[static_cast<int>(OpKind::kAlloc)].record(t1 - t0);
-  ++phase_ops_;
-  phase_cycles_ += t1 - t0;
+  t.hist[static_cast<int>(OpKind::kAlloc)].record(t1 - t0);
+  ++t.phase_ops;
+  t.phase_cycles += t1 - t0;
   g_sink = p;
   if (!p) {
-    ++result_.failed_allocs;
-    s = Slot{nullptr, 0, 0};
+    ++t.failed_allocs;
+    s.p = nullptr;
+    s.size = s.usable = 0;
     return;
   }
   const uint64_t usable = hooks_.usable_size ? hooks_.usable_size(p) : 0;
-  s = Slot{p, op.size, usable};
-  touch(p, 0, op.size);
-  live_ += op.size;
-  live_usable_ += usable;
-  ++live_blocks_;
-  note_live(t1);
+  s.p = p;
+  s.size = op.size;
+  s.usable = usable;
+  prepare(p, op.id, 0, op.size);
+  add_live(static_cast<int64_t>(op.size), static_cast<int64_t>(usable), 1, t1);
 }
 
-void Executor::do_free(const Op& op) noexcept {
+void Executor::do_free(Thread& t, const Op& op) noexcept {
   Slot& s = slots_[op.id];
   if (!s.p) return;  // its allocation failed
+  if (config_.verify) check(s, op.id, s.size, "free");
   const uint64_t t0 = tsc::begin();
   free(s.p);
   const uint64_t t1 = tsc::end();
-  hist_[static_cast<int>(OpKind::kFree)].record(t1 - t0);
-  ++phase_ops_;
-  phase_cycles_ += t1 - t0;
-  live_ -= s.size;
-  live_usable_ -= s.usable;
-  --live_blocks_;
-  s = Slot{nullptr, 0, 0};
-  note_live(t1);
+  t.hist[static_cast<int>(OpKind::kFree)].record(t1 - t0);
+  ++t.phase_ops;
+  t.phase_cycles += t1 - t0;
+  add_live(-static_cast<int64_t>(s.size), -static_cast<int64_t>(s.usable), -1, t1);
+  s.p = nullptr;
+  s.size = s.usable = 0;
 }
 
-void Executor::do_realloc(const Op& op) noexcept {
+void Executor::do_realloc(Thread& t, const Op& op) noexcept {
   Slot& s = slots_[op.id];
+  if (config_.verify && s.p) check(s, op.id, s.size, "realloc");
   const uint64_t t0 = tsc::begin();
   void* p = realloc(s.p, op.size);
   const uint64_t t1 = tsc::end();
-  hist_[static_cast<int>(OpKind::kRealloc)].record(t1 - t0);
-  ++phase_ops_;
-  phase_cycles_ += t1 - t0;
+  t.hist[static_cast<int>(OpKind::kRealloc)].record(t1 - t0);
+  ++t.phase_ops;
+  t.phase_cycles += t1 - t0;
   g_sink = p;
   if (!p) {
-    ++result_.failed_allocs;  // the old block stays valid and live
+    ++t.failed_allocs;  // the old block stays valid and live
     return;
   }
-  if (s.p) {
-    live_ -= s.size;
-    live_usable_ -= s.usable;
-    --live_blocks_;
-  }
+  const uint64_t old_size = s.p ? s.size : 0;
   const uint64_t usable = hooks_.usable_size ? hooks_.usable_size(p) : 0;
-  touch(p, s.p ? s.size : 0, op.size);  // only the grown part is new
-  s = Slot{p, op.size, usable};
-  live_ += op.size;
-  live_usable_ += usable;
-  ++live_blocks_;
-  note_live(t1);
+  const int64_t d_usable = static_cast<int64_t>(usable) - static_cast<int64_t>(s.p ? s.usable : 0);
+  const int64_t d_blocks = s.p ? 0 : 1;
+  s.p = p;
+  s.size = op.size;
+  s.usable = usable;
+  if (config_.verify && old_size) check(s, op.id, old_size < op.size ? old_size : op.size, "use after realloc (contents not preserved)");
+  prepare(p, op.id, old_size, op.size);  // only the grown part is new
+  add_live(static_cast<int64_t>(op.size) - static_cast<int64_t>(old_size), d_usable, d_blocks, t1);
 }
 
 void Executor::begin_phase(uint32_t index) noexcept {
   phase_ = index;
   phase_open_ = true;
-  phase_ops_ = phase_cycles_ = 0;
   PhaseBegin m;
   m.index = index;
-  std::strncpy(m.name, program_.phase_name(index), sizeof m.name - 1);
+  std::strncpy(m.name, threads_[0].program->phase_name(index), sizeof m.name - 1);
   m.t_ns = tsc::monotonic_ns();
   if (result_.first_t_ns == 0) result_.first_t_ns = m.t_ns;
   if (config_.shared) config_.shared->phase.store(index + 1, std::memory_order_relaxed);
-  runner_alive_ = runner_alive_ && write_message(config_.event_fd, MsgType::kPhaseBegin, &m, sizeof m);
+  if (!write_message(config_.event_fd, MsgType::kPhaseBegin, &m, sizeof m)) _exit(kExitRunnerGone);
 }
 
-bool Executor::end_phase() noexcept {
+void Executor::end_phase() noexcept {
   phase_open_ = false;
   PhaseEnd m;
   m.index = phase_;
   m.t_ns = tsc::monotonic_ns();
   result_.last_t_ns = m.t_ns;
   metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", m.smaps);
-  m.live_bytes = live_;
-  m.live_usable = live_usable_;
-  m.live_blocks = live_blocks_;
-  m.ops = phase_ops_;
-  m.op_cycles = phase_cycles_;
-  runner_alive_ = runner_alive_ && write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m);
+  m.live_bytes = static_cast<uint64_t>(live_.load());
+  m.live_usable = static_cast<uint64_t>(live_usable_.load());
+  m.live_blocks = static_cast<uint64_t>(live_blocks_.load());
+  for (uint32_t i = 0; i < thread_count_; ++i) {  // every thread is parked at the barrier
+    m.ops += threads_[i].phase_ops;
+    m.op_cycles += threads_[i].phase_cycles;
+    threads_[i].phase_ops = threads_[i].phase_cycles = 0;
+  }
+  if (!write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m)) _exit(kExitRunnerGone);
 
-  static StatsMsg stats;  // static: 3 KiB is too much for a deep stack, and no heap
+  static StatsMsg stats;  // static: 3 KiB is too much for a worker's stack, and no heap
   registry::StatItem items[StatsMsg::kMax];
   const size_t n = hooks_.stats(items, StatsMsg::kMax);
   stats.phase_index = phase_;
@@ -183,48 +282,91 @@ bool Executor::end_phase() noexcept {
     std::strncpy(stats.items[i].name, items[i].name, sizeof stats.items[i].name - 1);
     stats.items[i].value = items[i].value;
   }
-  runner_alive_ = runner_alive_ && write_message(config_.event_fd, MsgType::kStats, &stats, sizeof stats);
-  return runner_alive_;
+  if (!write_message(config_.event_fd, MsgType::kStats, &stats, sizeof stats)) _exit(kExitRunnerGone);
 }
 
-bool Executor::run() noexcept {
+// Every thread calls this at each phase op and once at its end: the phase edge
+// is global, taken by thread 0 while the others wait.
+void Executor::phase_edge(Thread& t, bool has_next, uint32_t next_index) noexcept {
+  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);
+  if (t.index == 0) {
+    if (phase_open_) end_phase();
+    if (has_next) begin_phase(next_index);
+  }
+  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);
+}
+
+void Executor::run_thread(Thread& t) noexcept {
   for (;;) {
-    const size_t n = program_.next(buffer_, buffer_cap_);
+    const size_t n = t.program->next(t.buffer, kChunkOps);
     if (n == 0) break;
     for (size_t i = 0; i < n; ++i) {
-      const Op& op = buffer_[i];
-      checksum_.add(op);
-      ++result_.program_ops;
+      const Op& op = t.buffer[i];
+      t.checksum.add(op);
+      ++t.program_ops;
       switch (op.kind) {
         case OpKind::kAlloc:
-          do_alloc(op);
+          do_alloc(t, op);
           break;
         case OpKind::kFree:
-          do_free(op);
+          do_free(t, op);
           break;
         case OpKind::kRealloc:
-          do_realloc(op);
+          do_realloc(t, op);
           break;
         case OpKind::kPhase:
-          if (phase_open_ && !end_phase()) return false;
-          begin_phase(op.id);
+          phase_edge(t, true, op.id);
           break;
         case OpKind::kIdle: {
           const timespec ts{static_cast<time_t>(op.size / 1000), static_cast<long>(op.size % 1000) * 1'000'000};
           nanosleep(&ts, nullptr);
           break;
         }
+        case OpKind::kSend:
+          slots_[op.id].sent.store(1, std::memory_order_release);
+          break;
+        case OpKind::kRecv: {
+          // Spin briefly, then yield: producer and consumer may share a CPU.
+          auto& flag = slots_[op.id].sent;
+          for (int spins = 0; flag.load(std::memory_order_acquire) == 0; ++spins) {
+            if (spins < 256) __builtin_ia32_pause();
+            else sched_yield();
+          }
+          flag.store(0, std::memory_order_relaxed);
+          break;
+        }
       }
-      ++result_.ops[static_cast<int>(op.kind)];
+      ++t.ops[static_cast<int>(op.kind)];
     }
+    if (config_.shared && t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
   }
-  if (phase_open_ && !end_phase()) return false;
-  return runner_alive_;
+  phase_edge(t, false, 0);
+}
+
+void Executor::run() noexcept {
+  if (!started_) start_threads();
+  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);  // release the parked workers
+  run_thread(threads_[0]);
+  for (uint32_t i = 1; i < thread_count_; ++i) pthread_join(threads_[i].tid, nullptr);
 }
 
 bool Executor::finish() noexcept {
+  workloads::Checksum all;
+  for (int k = 0; k < workloads::kOpKinds; ++k) merged_[k].clear();
+  for (uint32_t i = 0; i < thread_count_; ++i) {
+    const Thread& t = threads_[i];
+    for (int k = 0; k < workloads::kOpKinds; ++k) {
+      merged_[k].merge(t.hist[k]);
+      result_.ops[k] += t.ops[k];
+    }
+    result_.program_ops += t.program_ops;
+    result_.failed_allocs += t.failed_allocs;
+    // A program of several threads is identified by its per-thread checksums, in order.
+    all.add(Op{OpKind::kPhase, 0, 0, i, t.checksum.h});
+  }
+  result_.checksum = thread_count_ == 1 ? threads_[0].checksum.h : all.h;
   for (int k = 0; k < workloads::kOpKinds; ++k) {
-    const metrics::Histogram& h = hist_[k];
+    const metrics::Histogram& h = merged_[k];
     if (h.total == 0) continue;
     auto* head = reinterpret_cast<HistogramHead*>(hist_wire_);
     auto* buckets = reinterpret_cast<BucketCount*>(hist_wire_ + sizeof(HistogramHead));
@@ -234,8 +376,9 @@ bool Executor::finish() noexcept {
     const size_t len = sizeof(HistogramHead) + head->buckets * sizeof(BucketCount);
     if (!write_message(config_.event_fd, MsgType::kHistogram, hist_wire_, len)) return false;
   }
-  result_.checksum = checksum_.h;
-  result_.live_end = live_;
+  result_.live_end = static_cast<uint64_t>(live_.load());
+  result_.live_peak = peak_.load();
+  result_.live_usable_at_peak = peak_usable_;
   result_.live_peak_t_ns = peak_tsc_ ? tsc_to_ns(peak_tsc_) : 0;
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);

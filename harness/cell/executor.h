@@ -1,9 +1,20 @@
 // The one interpreter of op programs. It times each allocator call with the TSC,
-// keeps the pointer table and live-byte bookkeeping, touches memory outside the
-// timed window, and reports phase boundaries to the runner. Everything it
-// touches during measurement was mapped and faulted in by setup (Scratch).
+// keeps the pointer table and live-byte bookkeeping, touches (or, with verify,
+// pattern-fills and checks) memory outside the timed window, and reports phase
+// boundaries to the runner. Everything it touches during measurement was mapped
+// and faulted in by setup (Scratch).
+//
+// Several programs run on as many threads, sharing one id space: kSend marks a
+// live block as handed over, kRecv waits for it (a lock-free handoff per slot),
+// so cross-thread frees happen exactly where the program puts them. Phases are
+// global: at each phase op every thread meets at a barrier and thread 0 closes
+// the previous phase and opens the next.
 #pragma once
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "allocators/registry/hooks.h"
 #include "harness/cell/protocol.h"
@@ -20,21 +31,33 @@ struct ExecutorConfig {
   int event_fd = kEventFd;
   SharedPage* shared = nullptr;  // may be null (tests)
   Touch touch = Touch::kPages;
+  bool verify = false;           // fill every block with a pattern from its id; check it before free/realloc
   double tsc_hz = 0;
 };
 
+// Exit statuses of a cell that stops itself mid-run (the runner maps them to causes).
+inline constexpr int kExitRunnerGone = 5;
+inline constexpr int kExitVerifyFailed = 6;
+
 class Executor {
  public:
-  // Maps the pointer table, histograms and op buffer for `program` in `scratch`.
-  Executor(const ExecutorConfig& config, const registry::Hooks& hooks, workloads::Program& program,
+  // Maps the pointer table, per-thread histograms and op buffers in `scratch`.
+  // All programs must have the same phase count (checked: throws InputError).
+  Executor(const ExecutorConfig& config, const registry::Hooks& hooks, const std::vector<workloads::Program*>& programs,
            workloads::Scratch& scratch);
+  ~Executor();
 
-  // Runs the whole program. Returns false if the runner went away.
-  bool run() noexcept;
-  // Sends histograms and the final Result (call after run()).
+  // Creates the worker threads (programs 1..n-1), parked until run(), so their
+  // stacks are resident before the baseline R0 is read.
+  void start_threads();
+  // Runs every program to its end (the calling thread runs program 0). A verify
+  // failure or a vanished runner ends the process from inside (see kExit*).
+  void run() noexcept;
+  // Sends histograms (merged over threads) and the final Result.
   bool finish() noexcept;
+  uint32_t threads() const noexcept { return thread_count_; }
 
-  const metrics::Histogram& histogram(workloads::OpKind k) const noexcept { return hist_[static_cast<int>(k)]; }
+  const metrics::Histogram& histogram(workloads::OpKind k) const noexcept { return merged_[static_cast<int>(k)]; }
   const Result& result() const noexcept { return result_; }
 
  private:
@@ -42,36 +65,55 @@ class Executor {
     void* p;
     uint64_t size;
     uint64_t usable;
+    std::atomic<uint32_t> sent;  // kSend stores 1 (release); kRecv waits for it (acquire)
+  };
+  struct Thread {
+    Executor* exec;
+    uint32_t index;
+    workloads::Program* program;
+    workloads::Op* buffer;
+    metrics::Histogram* hist;  // one per OpKind
+    workloads::Checksum checksum;
+    uint64_t ops[workloads::kOpKinds];
+    uint64_t program_ops;
+    uint64_t phase_ops, phase_cycles;
+    uint64_t failed_allocs;
+    pthread_t tid;
   };
 
+  static void* thread_main(void* arg) noexcept;
+  void run_thread(Thread& t) noexcept;
+  void phase_edge(Thread& t, bool has_next, uint32_t next_index) noexcept;
   void begin_phase(uint32_t index) noexcept;
-  bool end_phase() noexcept;
-  void do_alloc(const workloads::Op& op) noexcept;
-  void do_free(const workloads::Op& op) noexcept;
-  void do_realloc(const workloads::Op& op) noexcept;
-  void touch(void* p, uint64_t from, uint64_t to) const noexcept;
-  void note_live(uint64_t tsc) noexcept;
+  void end_phase() noexcept;
+  void do_alloc(Thread& t, const workloads::Op& op) noexcept;
+  void do_free(Thread& t, const workloads::Op& op) noexcept;
+  void do_realloc(Thread& t, const workloads::Op& op) noexcept;
+  void prepare(void* p, uint32_t id, uint64_t from, uint64_t to) const noexcept;
+  void check(const Slot& s, uint32_t id, uint64_t upto, const char* before) noexcept;
+  void add_live(int64_t bytes, int64_t usable, int64_t blocks, uint64_t tsc_now) noexcept;
   uint64_t tsc_to_ns(uint64_t tsc) const noexcept;
+  [[noreturn]] void fail(ErrorCode code, int status, const char* text) noexcept;
 
   ExecutorConfig config_;
   const registry::Hooks& hooks_;
-  workloads::Program& program_;
   Slot* slots_;
   uint32_t slot_count_;
-  metrics::Histogram* hist_;  // one per OpKind
-  workloads::Op* buffer_;
-  size_t buffer_cap_;
-  unsigned char* hist_wire_;  // sparse histogram message buffer
+  Thread* threads_;
+  uint32_t thread_count_;
+  metrics::Histogram* merged_;
+  unsigned char* hist_wire_;
+  pthread_barrier_t barrier_;
 
-  workloads::Checksum checksum_;
   Result result_{};
-  uint64_t live_ = 0, live_usable_ = 0, live_blocks_ = 0;
+  std::atomic<int64_t> live_{0}, live_usable_{0}, live_blocks_{0};
+  std::atomic<uint64_t> peak_{0};
+  uint64_t peak_usable_ = 0, peak_tsc_ = 0;  // written by whoever raised the peak, under peak_lock_
+  std::atomic_flag peak_lock_ = ATOMIC_FLAG_INIT;
   bool phase_open_ = false;
   uint32_t phase_ = 0;
-  uint64_t phase_ops_ = 0, phase_cycles_ = 0;
   uint64_t tsc_anchor_ = 0, ns_anchor_ = 0;
-  uint64_t peak_tsc_ = 0;
-  bool runner_alive_ = true;
+  bool started_ = false;
 };
 
 }  // namespace heapmark::cell

@@ -3,11 +3,11 @@
 // which allocator serves malloc, measures, and reports events on fd 3.
 //
 //   heapmark-cell --kind K [--library PATH] --workload W [--param k=v]... [--seed N]
-//                 [--cpu N] [--touch none|pages|full] [--tsc-hz HZ]
+//                 [--cpu N] [--touch none|pages|full] [--verify] [--tsc-hz HZ]
 //   heapmark-cell --probe --kind K [--library PATH]     (identity + version only)
 //
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
-// 5 runner gone. A signal means the allocator (or the program) crashed.
+// 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program) crashed.
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +41,7 @@ struct Args {
   uint64_t seed = 1;
   int cpu = -1;
   hm::cell::Touch touch = hm::cell::Touch::kPages;
+  bool verify = false;
   double tsc_hz = 0;
 };
 
@@ -58,6 +59,7 @@ Args parse(int argc, char** argv) {
       return argv[++i];
     };
     if (k == "--probe") a.probe = true;
+    else if (k == "--verify") a.verify = true;
     else if (k == "--kind") {
       const std::string v = value();
       if (!hm::registry::parse_kind(v, a.kind)) usage("unknown --kind '" + v + "'");
@@ -95,12 +97,6 @@ void send_error(hm::cell::ErrorCode code, const std::string& text) {
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
-  if (args.cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(args.cpu, &set);
-    sched_setaffinity(0, sizeof set, &set);  // best effort: a 1-CPU machine still runs
-  }
 
   const hm::registry::Hooks hooks = hm::registry::Hooks::probe(args.kind, args.library.c_str());
   hm::cell::Hello hello;
@@ -136,18 +132,23 @@ int main(int argc, char** argv) {
     const size_t scratch_cap = def.scratch_bytes(params) + (size_t{1} << 30) * 4;
     hm::workloads::Scratch scratch(scratch_cap);
     auto programs = def.make(params, args.seed, scratch);
-    if (programs.size() != 1) {
-      send_error(hm::cell::ErrorCode::kSetup, "workload '" + def.name + "' has " + std::to_string(programs.size()) +
-                                                  " threads; this executor runs single-thread programs");
-      return 4;
+    if (args.cpu >= 0 && programs.size() == 1) {
+      // A single-thread cell gets a CPU of its own; threads of a multi-thread
+      // cell need to run at the same time, so those are left unpinned.
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(args.cpu, &set);
+      if (sched_setaffinity(0, sizeof set, &set) == 0) hello.pinned_cpu = args.cpu;
     }
     hm::cell::ExecutorConfig cfg;
     cfg.shared = shared;
     cfg.touch = args.touch;
+    cfg.verify = args.verify;
     cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
-    hm::cell::Executor exec(cfg, hooks, *programs[0], scratch);
+    hm::cell::Executor exec(cfg, hooks, programs, scratch);
+    exec.start_threads();
 
-    hello.threads = 1;
+    hello.threads = static_cast<uint16_t>(programs.size());
     hello.phase_count = programs[0]->phase_count();
     hello.tsc_hz = cfg.tsc_hz;
     hello.timer_overhead_cycles = hm::metrics::tsc::overhead_cycles();
@@ -160,7 +161,8 @@ int main(int argc, char** argv) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
     if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return 5;
 
-    if (!exec.run() || !exec.finish()) return 5;
+    exec.run();
+    if (!exec.finish()) return hm::cell::kExitRunnerGone;
     if (exec.result().failed_allocs > 0) {
       send_error(hm::cell::ErrorCode::kOutOfMemory,
                  std::to_string(exec.result().failed_allocs) + " allocations returned NULL");

@@ -30,6 +30,7 @@ struct Hello {
   uint8_t tsc_invariant = 0;
   uint16_t threads = 0;
   uint32_t phase_count = 0;
+  int32_t pinned_cpu = -1;     // CPU a single-thread cell runs on, -1 when unpinned
   double tsc_hz = 0;
   uint64_t timer_overhead_cycles = 0;
   uint64_t timer_resolution_cycles = 0;
@@ -98,7 +99,7 @@ struct Result {
   uint64_t failed_allocs = 0;
 };
 
-enum class ErrorCode : uint32_t { kSetup = 1, kIdentity = 2, kOutOfMemory = 3 };
+enum class ErrorCode : uint32_t { kSetup = 1, kIdentity = 2, kOutOfMemory = 3, kVerify = 4 };
 struct ErrorMsg {
   uint32_t code = 0;
   char text[480] = "";

@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
   run->add_option("--points", opts.max_points, "Timeline points stored per cell")->check(CLI::Range(16, 1000000));
   run->add_option("--touch", opts.touch, "Memory touched after each allocation, outside the timed window")
       ->check(CLI::IsMember({"none", "pages", "full"}));
+  run->add_flag("--verify", opts.verify,
+                "Fill every block with a pattern from its id and check it before free: catches overlapping blocks (slower)");
   run->add_option("--cpu", opts.cell_cpu, "CPU the cells are pinned to (default: the last; the runner uses the others)");
   run->add_option("--out", opts.results_root, "Results root directory");
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");

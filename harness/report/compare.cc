@@ -7,6 +7,7 @@
 #include <set>
 
 #include "harness/report/page.h"
+#include "harness/report/svg.h"
 #include "harness/report/table.h"
 
 namespace heapmark::report {
@@ -206,7 +207,35 @@ std::string compare_html(const Comparison& c) {
                   " (run " + html_escape(c.a_id) + ")</td></tr><tr><th>b</th><td>" + html_escape(c.b_dir) + " (run " +
                   html_escape(c.b_id) + ")</td></tr></tbody></table>\n<p class=\"note\">" +
                   html_escape(compare_method_text()) + " Green: b better; red: b worse.</p>\n";
-  b += to_html(rows_table(c)) + "<p>" + html_escape(tally(c)) + "</p>\n";
+  b += "<p>" + html_escape(tally(c)) + "</p>\n<div class=\"charts\">\n";
+  // One interval chart per figure: every matched cell's b vs a at a glance.
+  std::vector<std::string> seen;
+  for (const auto& r0 : c.rows) {
+    if (std::find(seen.begin(), seen.end(), r0.figure.path) != seen.end()) continue;
+    seen.push_back(r0.figure.path);
+    svg::IntervalChart chart;
+    chart.id = "cmp-" + std::to_string(seen.size());
+    chart.title = r0.figure.title + ": b vs a";
+    const bool ratio = r0.figure.scale == Scale::kRatio;
+    chart.reference = ratio ? 1 : 0;
+    chart.x.log = ratio;
+    chart.x.label = ratio ? "median(b) / median(a), log scale (95% bootstrap interval)"
+                          : "median(b) - median(a), percentage points (95% bootstrap interval)";
+    chart.x.format = ratio ? [](double v) { return format_sig(v, 2) + "×"; } : [](double v) { return format_points(v); };
+    for (const auto& r : c.rows) {
+      if (r.figure.path != r0.figure.path) continue;
+      const std::string colour = r.verdict == Verdict::kWorse ? "#cf222e" : r.verdict == Verdict::kBetter ? "#1a7f37" : "#6e7781";
+      chart.rows.push_back({r.label + " / " + r.allocator, r.change.point, r.change.lo, r.change.hi, colour,
+                            r.label + " / " + r.allocator + ": " + format_value(r.figure, r.a_median) + " -> " +
+                                format_value(r.figure, r.b_median) + ", " + format_change(r.figure, r.change.point) + ", " +
+                                r.verdict_text()});
+    }
+    chart.legend_notes = {{"<circle cx=\"12\" cy=\"6\" r=\"4\" fill=\"#1a7f37\"/>", "better"},
+                          {"<circle cx=\"12\" cy=\"6\" r=\"4\" fill=\"#cf222e\"/>", "worse"},
+                          {"<circle cx=\"12\" cy=\"6\" r=\"4\" fill=\"#6e7781\"/>", "same within noise or undecided"}};
+    b += svg::render(chart);
+  }
+  b += "</div>\n" + to_html(rows_table(c));
   const auto n = notes(c);
   if (!n.empty()) {
     b += "<ul>";

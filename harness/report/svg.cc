@@ -252,6 +252,49 @@ std::string render(const LineChart& c) {
   return s;
 }
 
+std::string render(const IntervalChart& c) {
+  constexpr double kRow = 20, kLabel = 300;
+  const double x0 = kLeft + kLabel, x1 = c.width - kRight, top = kTop;
+  const double bottom = top + kRow * static_cast<double>(c.rows.size()) + 6;
+  const double height = bottom + kBottom;
+  double mn = c.reference, mx = c.reference;
+  for (const auto& r : c.rows)
+    for (double v : {r.point, r.lo, r.hi})
+      if (std::isfinite(v) && (!c.x.log || v > 0)) mn = std::min(mn, v / c.x.scale), mx = std::max(mx, v / c.x.scale);
+  Scale sx{0, 1, x0, x1, c.x.log};
+  if (!c.x.log && mx - mn < 1e-9) mn -= 1, mx += 1;
+  const auto ticks = ticks_for(sx, mn, mx, false);
+  std::vector<LegendItem> items;
+  for (const auto& [style, text] : c.legend_notes) items.push_back({style, text});
+  auto [legend_svg, rows] = legend(items, x0, height, x1 - x0);
+  std::string s = open_svg(c.id, c.title, c.width, height + rows * kLegendRow + 4);
+  for (double t : ticks) {
+    const double x = sx(t);
+    s += "<line class=\"grid\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(top) + "\" y2=\"" + fmt(bottom) +
+         "\"/><text class=\"tick\" x=\"" + fmt(x) + "\" y=\"" + fmt(bottom + 16) + "\" text-anchor=\"middle\">" +
+         html_escape(tick_text(c.x, t)) + "</text>";
+  }
+  const double xr = sx(c.reference / c.x.scale);
+  s += "<line class=\"axis\" x1=\"" + fmt(xr) + "\" x2=\"" + fmt(xr) + "\" y1=\"" + fmt(top) + "\" y2=\"" +
+       fmt(bottom) + "\" stroke-dasharray=\"4 3\"/>\n";
+  s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) + "\" text-anchor=\"middle\">" +
+       html_escape(c.x.label) + "</text>\n";
+  for (size_t i = 0; i < c.rows.size(); ++i) {
+    const auto& r = c.rows[i];
+    const double y = top + kRow * (static_cast<double>(i) + 0.5);
+    s += "<text class=\"tick\" x=\"" + fmt(x0 - 8) + "\" y=\"" + fmt(y + 4) + "\" text-anchor=\"end\">" +
+         html_escape(r.label) + "</text>";
+    if (!std::isfinite(r.point)) continue;
+    const double lo = std::isfinite(r.lo) ? r.lo : r.point, hi = std::isfinite(r.hi) ? r.hi : r.point;
+    s += "<g><title>" + html_escape(r.title) + "</title><polyline class=\"series\" fill=\"none\" stroke=\"" + r.colour +
+         "\" stroke-width=\"2\" points=\"" + fmt(sx(lo / c.x.scale)) + "," + fmt(y) + " " + fmt(sx(hi / c.x.scale)) + "," +
+         fmt(y) + "\"/><circle cx=\"" + fmt(sx(r.point / c.x.scale)) + "\" cy=\"" + fmt(y) + "\" r=\"4\" fill=\"" +
+         r.colour + "\"/></g>\n";
+  }
+  s += legend_svg + "\n</svg>\n";
+  return s;
+}
+
 std::string render(const StackedBarChart& c) {
   constexpr double kLabelSpace = 64;  // rotated bar labels under the axis
   const double x0 = kLeft, x1 = c.width - kRight, top = kTop, bottom = c.height - kBottom - kLabelSpace;

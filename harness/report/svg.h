@@ -64,7 +64,23 @@ struct StackedBarChart {
   int width = 880, height = 380;
 };
 
+// Estimates with intervals, one row each, against a reference line (a forest plot).
+struct IntervalRow {
+  std::string label;
+  double point, lo, hi;
+  std::string colour, title;
+};
+struct IntervalChart {
+  std::string title, id;
+  Axis x;
+  double reference = 1;
+  std::vector<IntervalRow> rows;
+  std::vector<std::pair<std::string, std::string>> legend_notes;
+  int width = 880;
+};
+
 std::string render(const LineChart& c);
+std::string render(const IntervalChart& c);
 std::string render(const StackedBarChart& c);
 
 // Keeps at most max_points points: the first, the last, and per bucket the

@@ -132,7 +132,8 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                  }()},
                                 {"ops", res.program_ops},
                                 {"phases", h.phase_count},
-                                {"threads", h.threads}};
+                                {"threads", h.threads},
+                                {"pinned_cpu", h.pinned_cpu}};
   json::object ops, lat, hists;
   uint64_t calls = 0;
   for (int k = 0; k < workloads::kOpKinds; ++k) {

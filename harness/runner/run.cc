@@ -59,6 +59,7 @@ std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocato
   char hz[64];
   std::snprintf(hz, sizeof hz, "%.0f", tsc_hz);
   args.insert(args.end(), {"--tsc-hz", hz, "--touch", o.touch});
+  if (o.verify) args.push_back("--verify");
   return args;
 }
 
@@ -97,7 +98,7 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points}, {"touch", o.touch}, {"cell_cpu", o.cell_cpu}};
+                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"cell_cpu", o.cell_cpu}};
 }
 
 void options_from_json(const json::object& j, RunOptions& o) {
@@ -111,13 +112,7 @@ void options_from_json(const json::object& j, RunOptions& o) {
   o.max_points = static_cast<size_t>(num("max_points", static_cast<double>(o.max_points)));
   o.cell_cpu = static_cast<int>(num("cell_cpu", o.cell_cpu));
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
-}
-
-std::string short_params(const CellPlan& c) {
-  // Only the parameters a matrix varies are worth a column; show them all, short.
-  std::string s;
-  for (const auto& [k, v] : c.params) s += (s.empty() ? "" : " ") + k + "=" + v;
-  return s;
+  if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
 }
 
 void print_header() {
@@ -125,14 +120,32 @@ void print_header() {
               "ops/s", "a.p50ns", "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
 }
 
-void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec) {
+// The parameters whose value differs between cells of this run: the ones worth a column.
+std::set<std::string> varying_params(const std::vector<CellPlan>& cells) {
+  std::map<std::string, std::set<std::string>> values;
+  for (const auto& c : cells)
+    for (const auto& [k, v] : c.params) values[k].insert(v);
+  std::set<std::string> out;
+  for (const auto& [k, vs] : values)
+    if (vs.size() > 1) out.insert(k);
+  return out;
+}
+
+std::string shown_params(const CellPlan& c, const std::set<std::string>& varying) {
+  std::string s;
+  for (const auto& [k, v] : c.params)
+    if (varying.count(k)) s += " " + k + "=" + v;
+  return s;
+}
+
+void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, const std::set<std::string>& varying) {
   const Headline h = headline(rec);
   char idx[16];
   std::snprintf(idx, sizeof idx, "%zu/%zu", i + 1, n);
   if (!h.ok) {
     const auto* d = rec.if_contains("detail");
-    std::printf("%-5s %-14s %-10s %3d %s: %s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
-                ("FAILED " + h.cause).c_str(), d && d->is_string() ? d->as_string().c_str() : "");
+    std::printf("%-5s %-14s %-10s %3d FAILED %s: %s%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
+                h.cause.c_str(), d && d->is_string() ? d->as_string().c_str() : "", shown_params(c, varying).c_str());
   } else {
     // Undefined figures (no freeing phase, a live set too small for ratios) print as "-".
     auto cell = [](double v, int width, int prec) {
@@ -141,10 +154,11 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec) {
       else std::snprintf(b, sizeof b, "%*.*f", width, prec, v);
       return std::string(b);
     };
-    std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok\n", idx, c.allocator->name.c_str(), c.workload.c_str(),
+    std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(),
                 c.rep, cell(h.ops_per_s, 11, 0).c_str(), cell(h.alloc_p50_ns, 8, 1).c_str(), cell(h.alloc_p99_ns, 8, 1).c_str(),
                 cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(), cell(h.live_peak_mib, 9, 1).c_str(),
-                cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str());
+                cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str(),
+                shown_params(c, varying).c_str());
   }
   std::fflush(stdout);
 }
@@ -214,6 +228,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   sigaction(SIGTERM, &sa, nullptr);
 
   const bool tty = isatty(STDERR_FILENO) && !o.quiet;
+  const std::set<std::string> varying = varying_params(cells);
   const size_t todo = cells.size() - std::min(cells.size(), done.size());
   if (!o.quiet) {
     std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), todo, dir.c_str());
@@ -247,7 +262,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     const json::object rec = cell_record(c, out, started, o.sample_hz);
     log.append(rec);
     if (!out.ok) ++failed;
-    if (!o.quiet) print_row(c.index, cells.size(), c, rec);
+    if (!o.quiet) print_row(c.index, cells.size(), c, rec, varying);
     ++ran;
   }
   if (g_interrupted) {

@@ -18,6 +18,7 @@ struct RunOptions {
   double sample_hz = 1000;
   size_t max_points = 2000;    // stored timeline points per cell
   std::string touch = "pages";
+  bool verify = false;         // pattern-fill every block and check it before free
   int cell_cpu = -1;           // -1: the last CPU when there are two or more
   std::string cell_binary;     // heapmark-cell, next to heapmark
   std::vector<std::string> command_line;

@@ -83,7 +83,9 @@ void handle(CellOutcome& out, const cell::Message& m) {
       break;
     case MsgType::kError: {
       const auto& e = m.as<cell::ErrorMsg>();
-      out.cause = e.code == static_cast<uint32_t>(cell::ErrorCode::kIdentity) ? "identity" : "error";
+      out.cause = e.code == static_cast<uint32_t>(cell::ErrorCode::kIdentity) ? "identity"
+                  : e.code == static_cast<uint32_t>(cell::ErrorCode::kVerify)  ? "verify"
+                                                                               : "error";
       out.detail = std::string(e.text, strnlen(e.text, sizeof e.text));
       break;
     }

@@ -160,6 +160,21 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   fs::remove_all(out);
 }
 
+TEST(Run, VerifyCatchesAnAllocatorThatHandsOutOverlappingBlocks) {
+  const std::string out = temp_dir();
+  const auto r = heapmark({"run", "--allocator", std::string("overlap=") + HMTEST_OVERLAP, "--allocators", "glibc", "--workloads",
+                           "churn", "-p", "count=30000", "-p", "rounds=1", "--reps", "1", "--verify", "--out", out, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = by_allocator(cells(out + "/r"));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all.at("glibc").at("status").as_string(), "ok") << "a correct allocator passes --verify";
+  const auto& bad = all.at("overlap");
+  EXPECT_EQ(bad.at("status").as_string(), "failed");
+  EXPECT_EQ(bad.at("cause").as_string(), "verify");
+  EXPECT_NE(std::string(bad.at("detail").as_string()).find("overlapping blocks"), std::string::npos) << bad.at("detail");
+  fs::remove_all(out);
+}
+
 TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
   const std::string out = temp_dir();
   const std::string dir = out + "/r";

@@ -6,8 +6,8 @@ if(NOT HEAPMARK_CORE_ONLY)
     HEAPMARK_BIN="$<TARGET_FILE:heapmark>"
     HMTEST_FORWARD="$<TARGET_FILE:hmtest_forward>" HMTEST_CRASH="$<TARGET_FILE:hmtest_crash>"
     HMTEST_HANG="$<TARGET_FILE:hmtest_hang>" HMTEST_HOG="$<TARGET_FILE:hmtest_hog>"
-    HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>")
+    HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>" HMTEST_OVERLAP="$<TARGET_FILE:hmtest_overlap>")
   add_dependencies(spine_integration_tests heapmark heapmark-cell hmtest_forward hmtest_crash hmtest_hang hmtest_hog
-                   hmtest_not_an_allocator)
+                   hmtest_not_an_allocator hmtest_overlap)
   gtest_discover_tests(spine_integration_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
 endif()

@@ -1,5 +1,6 @@
 # Test-only allocator libraries for the runner's failure handling (crash, hang,
-# memory cap, identity) and for a well-behaved user allocator.
+# memory cap, identity, overlapping blocks for --verify) and for a well-behaved
+# user allocator.
 if(NOT HEAPMARK_CORE_ONLY)
   foreach(mode forward crash hang hog)
     add_library(hmtest_${mode} SHARED ${CMAKE_CURRENT_LIST_DIR}/misbehaving_alloc.c)
@@ -7,4 +8,5 @@ if(NOT HEAPMARK_CORE_ONLY)
     target_compile_definitions(hmtest_${mode} PRIVATE HM_MODE_${MODE})
   endforeach()
   add_library(hmtest_not_an_allocator SHARED ${CMAKE_CURRENT_LIST_DIR}/not_an_allocator.c)
+  add_library(hmtest_overlap SHARED ${CMAKE_CURRENT_LIST_DIR}/overlapping_alloc.c)
 endif()
