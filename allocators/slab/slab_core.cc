@@ -418,20 +418,19 @@ buddy::BuddyHeap& page_heap() noexcept {
 
 // ------------------------------------------------------------------ fork
 // Fixed order: thread-cache registry, class caches by index, then the heap.
+// prefork initialises first so parent and child handlers always see the same lock set.
 void Core::prefork() noexcept {
-  if (!g_ready.load(std::memory_order_acquire)) return;
+  ensure_init();
   pthread_mutex_lock(&g_tc_mu);
   for (auto& c : g_cache) pthread_mutex_lock(&c.mu);
   g_heap.lock();
 }
 void Core::postfork_parent() noexcept {
-  if (!g_ready.load(std::memory_order_acquire)) return;
   g_heap.unlock();
   for (unsigned i = kClasses; i-- > 0;) pthread_mutex_unlock(&g_cache[i].mu);
   pthread_mutex_unlock(&g_tc_mu);
 }
 void Core::postfork_child() noexcept {
-  if (!g_ready.load(std::memory_order_acquire)) return;
   g_heap.reinit_lock_after_fork();
   for (auto& c : g_cache) pthread_mutex_init(&c.mu, nullptr);
   pthread_mutex_init(&g_tc_mu, nullptr);

@@ -8,4 +8,12 @@ if(TARGET heapmark_trivial)
   target_include_directories(heapmark_trivial PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 endif()
 heapmark_add_allocator_tests(trivial CORE heapmark::testing::TrivialCore HEADER trivial_core.h
-                             LINK hm_trivial REGISTRY_NAME trivial PRELOAD heapmark_trivial)
+                             LINK hm_trivial REGISTRY_NAME trivial CONFORMANCE_ONLY)
+# The trivial core never reuses memory, so stress, fuzz and real programs would
+# exhaust its arena: only the conformance suite runs, directly and under LD_PRELOAD.
+if(TARGET heapmark_trivial AND NOT HEAPMARK_CORE_ONLY)
+  heapmark_preload_binaries()
+  add_test(NAME preload_trivial_conformance COMMAND conformance_preload)
+  set_tests_properties(preload_trivial_conformance PROPERTIES
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapmark_trivial>;HEAPMARK_EXPECT_ALLOCATOR=trivial" TIMEOUT 120)
+endif()

@@ -14,6 +14,7 @@
 #include "buddy/buddy_core.h"
 #include "buddy/buddy_heap.h"
 #include "os/os.h"
+#include "fork_check.h"
 
 using namespace heapmark::buddy;
 
@@ -317,4 +318,10 @@ TEST(BuddyCore, ParseSettings) {
   EXPECT_EQ(parse_size("8m", 0), size_t(8) << 20);
   EXPECT_EQ(parse_size("123", 0), 123u);
   EXPECT_EQ(parse_size("12x", 7), 7u);
+}
+
+TEST(BuddyCore, ForkWhileThreadsAllocate) {
+  EXPECT_EQ(heapmark::testing::fork_while_threads_allocate<Core>(20), 20);
+  char why[200];
+  EXPECT_TRUE(global_heap().check(why, sizeof why)) << why;
 }

@@ -13,6 +13,7 @@
 
 #include "buddy/buddy_heap.h"
 #include "slab/slab_core.h"
+#include "fork_check.h"
 
 using namespace heapmark::slab;
 
@@ -200,4 +201,8 @@ TEST(SlabDeath, DiagnosticsNameTheCheck) {
         Core::free(x);
       },
       "slab: free\\(\\): invalid pointer");
+}
+
+TEST(Slab, ForkWhileThreadsAllocate) {
+  EXPECT_EQ(heapmark::testing::fork_while_threads_allocate<Core>(20), 20);
 }
