@@ -221,7 +221,8 @@ std::string compare_html(const Comparison& c) {
     chart.x.log = ratio;
     chart.x.label = ratio ? "median(b) / median(a), log scale (95% bootstrap interval)"
                           : "median(b) - median(a), percentage points (95% bootstrap interval)";
-    chart.x.format = ratio ? [](double v) { return format_sig(v, 2) + "×"; } : [](double v) { return format_points(v); };
+    if (ratio) chart.x.format = [](double v) { return format_sig(v, 2) + "×"; };
+    else chart.x.format = [](double v) { return format_points(v); };
     for (const auto& r : c.rows) {
       if (r.figure.path != r0.figure.path) continue;
       const std::string colour = r.verdict == Verdict::kWorse ? "#cf222e" : r.verdict == Verdict::kBetter ? "#1a7f37" : "#6e7781";

@@ -263,6 +263,11 @@ std::string render(const IntervalChart& c) {
       if (std::isfinite(v) && (!c.x.log || v > 0)) mn = std::min(mn, v / c.x.scale), mx = std::max(mx, v / c.x.scale);
   Scale sx{0, 1, x0, x1, c.x.log};
   if (!c.x.log && mx - mn < 1e-9) mn -= 1, mx += 1;
+  if (c.x.log && c.reference > 0) {  // symmetric around the reference, so "same" sits in the middle
+    const double span = std::max({mx / c.reference, c.reference / std::max(mn, 1e-12), 1.25});
+    mn = c.reference / span;
+    mx = c.reference * span;
+  }
   const auto ticks = ticks_for(sx, mn, mx, false);
   std::vector<LegendItem> items;
   for (const auto& [style, text] : c.legend_notes) items.push_back({style, text});

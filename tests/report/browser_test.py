@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Renders report.html of the committed fixture in headless chromium and checks
-that (1) the page loads without console messages of level warning or error,
+that (1) the page loads without console messages (any level),
 (2) every SVG chart holds data (polylines with points, bars with height,
-markers), and (3) a screenshot is produced and is not blank.
+markers), (3) compare.html passes the same checks, and (4) a screenshot is
+produced, has the requested size and is not blank.
 
 How console errors are caught: chromium's own log (--enable-logging=stderr
 --v=0) prints every console message as a line containing "CONSOLE". Log
@@ -114,6 +115,18 @@ def main():
                 failures.append("timeline chart %s has fewer than 10 points per line" % c["id"])
             if "-lat-" in c["id"] and c["markers"] < 5:
                 failures.append("latency chart %s has fewer than 5 markers" % c["id"])
+
+        # compare.html: the same checks on the comparison page (fixture against itself).
+        cmp_page = os.path.join(work, "compare.html")
+        subprocess.run([args.heapmark, "compare", args.fixture, args.fixture, "--html", cmp_page],
+                       check=True, stdout=subprocess.DEVNULL)
+        dom, log = chromium(args.chromium, os.path.join(work, "p3"), ["--dump-dom"], "file://" + cmp_page)
+        for line in console_lines(log):
+            failures.append("console message while loading compare.html: " + line)
+        cmp_charts = Charts()
+        cmp_charts.feed(dom)
+        if not cmp_charts.charts or not all(c["markers"] > 0 and c["points"] for c in cmp_charts.charts):
+            failures.append("compare.html: interval charts missing or empty: %r" % cmp_charts.charts[:3])
 
         shot = os.path.join(work, "shot.png")
         chromium(args.chromium, os.path.join(work, "p2"), ["--screenshot=" + shot, "--window-size=" + args.size,
