@@ -34,6 +34,8 @@ const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::
   return [cmd, dir, out, quiet]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
     const auto paths = rep::write_report(*dir, *out);
+    if (paths.ignored_partial_line)
+      std::fprintf(stderr, "heapmark: note: %s/cells.jsonl ends with an incomplete line; it was ignored\n", dir->c_str());
     if (!*quiet) std::printf("%s\n%s\n%s\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
     return 0;
   };

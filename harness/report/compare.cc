@@ -7,6 +7,7 @@
 #include <set>
 
 #include "harness/report/page.h"
+#include "harness/report/summary.h"
 #include "harness/report/svg.h"
 #include "harness/report/table.h"
 
@@ -127,6 +128,16 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
   c.a_id = a.run_id;
   c.b_id = b.run_id;
   const auto ia = index_run(a), ib = index_run(b);
+  // The same allocator name with another library, version or configuration is worth saying out loud.
+  const auto infos_b = allocator_infos(b);
+  for (const auto& x : allocator_infos(a))
+    for (const auto& y : infos_b)
+      if (x.name == y.name && (x.library != y.library || x.env != y.env || x.version != y.version))
+        c.warnings.push_back("allocator " + x.name + " differs: a is " + x.version + " " + x.library + " " + x.env +
+                             ", b is " + y.version + " " + y.library + " " + y.env);
+  for (const Run* r : {&a, &b})
+    if (r->ignored_partial_line)
+      c.warnings.push_back(r->dir + ": the incomplete last line of cells.jsonl was ignored");
   const auto label = labels(a, b);
   for (const auto& [k, sa] : ia) {
     const std::string name = label.at({k.workload, k.params_id}) + " / " + k.allocator;

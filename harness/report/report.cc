@@ -75,7 +75,8 @@ std::string render_report_html(const Run& run) {
       if (d.failed_reps) b += ", " + std::to_string(d.failed_reps) + " failed";
       b += ");";
     }
-    b += " Latency charts show medians over the ok repetitions.</p>\n";
+    b += " Latency charts show medians over the ok repetitions, net of timer overhead; a 0 ns percentile (at or "
+         "below the timer's resolution) is drawn on the bottom of the log axis.</p>\n";
     b += rss_timeline_chart(g, details, m.allocators, m.baseline);
     std::vector<std::string> ops;
     for (const auto& d : details)
@@ -107,6 +108,7 @@ std::string render_summary_md(const Run& run) {
   std::string s = "# heapmark summary: run " + run.run_id + "\n\n";
   for (const auto& [k, v] : run_context(run)) s += "- " + k + ": " + v + "\n";
   s += "\n" + method_text(m.baseline) + "\n";
+  if (m.groups.empty()) s += "\nNo cell has finished yet.\n";
   for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
     s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n";
     s += to_markdown(matrix_table(run, m, f));
@@ -122,7 +124,8 @@ ReportPaths write_report(const std::string& run_dir, const std::string& out_dir)
   const fs::path out = out_dir.empty() ? fs::path(run_dir) : fs::path(out_dir);
   std::error_code ec;
   fs::create_directories(out, ec);
-  ReportPaths p{(out / "report.html").string(), (out / "summary.md").string(), (out / "cells.csv").string()};
+  ReportPaths p{(out / "report.html").string(), (out / "summary.md").string(), (out / "cells.csv").string(),
+                run.ignored_partial_line};
   write_file(p.html, render_report_html(run));
   write_file(p.markdown, render_summary_md(run));
   write_file(p.csv, render_cells_csv(run));

@@ -9,6 +9,7 @@ namespace heapmark::report {
 
 struct ReportPaths {
   std::string html, markdown, csv;
+  bool ignored_partial_line = false;  // cells.jsonl ended with an incomplete line, which was skipped
 };
 
 // Reads run_dir (run.json, cells.jsonl) and writes report.html, summary.md and

@@ -32,8 +32,8 @@ std::string method_text(const std::string& baseline) {
          "), as the median of the within-block ratios (or, for fractions such as F4 and \"returned after free\", the "
          "within-block differences in percentage points, pp); cells of one block ran the same program back to back, "
          "so the pairing removes drift between blocks. The interval in brackets is a 95% percentile bootstrap "
-         "interval (4000 resamples of the blocks, fixed seed); with 3 repetitions it cannot be narrower than the "
-         "spread of the 3 ratios. Colours rank the allocators of one column from best (green) to worst (red). "
+         "interval (4000 resamples of the blocks, fixed seed); with 3 repetitions it is exactly the range of the 3 "
+         "ratios, so more repetitions are needed for a tight interval. Colours rank the allocators of one column from best (green) to worst (red). "
          "Noise: " + noise_rule_text() + ".";
 }
 
