@@ -28,7 +28,7 @@ std::pair<double, std::string> byte_unit(double max) {
   if (max >= 1024.0 * 1024 * 1024) return {1024.0 * 1024 * 1024, "GiB"};
   if (max >= 1024.0 * 1024) return {1024.0 * 1024, "MiB"};
   if (max >= 1024.0) return {1024.0, "KiB"};
-  return {1, "bytes"};
+  return {1, "B"};
 }
 
 std::string number_tick(double v) { return trim_zeros(format_sig(v, 3)); }
@@ -58,9 +58,11 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     if (!d.representative) continue;
     const Cell& cell = *d.representative;
     if (!band_source || d.allocator == baseline) band_source = &cell;
-    for (double t : cell.timeline.t_s) tmax = std::max(tmax, t);
-    for (double a : cell.timeline.anon) ymax = std::max(ymax, a - cell.r0_anon);
-    for (double l : cell.timeline.live) ymax = std::max(ymax, l);
+    for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
+      if (cell.timeline.t_s[i] < 0) continue;  // setup, before R0 was taken: R means nothing there
+      tmax = std::max(tmax, cell.timeline.t_s[i]);
+      ymax = std::max({ymax, std::fabs(cell.timeline.anon[i] - cell.r0_anon), cell.timeline.live[i]});
+    }
   }
   if (!band_source) return "";
   const bool ms = tmax < 2;
@@ -69,7 +71,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   c.x.format = number_tick;
   const auto [div, unit] = byte_unit(ymax);
   c.y.scale = div;
-  c.y.label = "bytes (" + unit + ")";
+  c.y.label = "R and live bytes (" + unit + ")";
   c.y.format = number_tick;
   for (const auto& p : band_source->phases)
     c.bands.push_back({p.begin_s, p.end_s, p.name + " (" + band_source->allocator + ")"});
@@ -77,11 +79,16 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     if (!d.representative) continue;
     const Cell& cell = *d.representative;
     const size_t ci = colour_index(allocators, d.allocator);
-    svg::Series r = series(d.allocator, svg::colour(ci), svg::dash(ci), cell.timeline.t_s, {}, 2);
-    for (double a : cell.timeline.anon) r.y.push_back(a - cell.r0_anon);
-    r.x.resize(r.y.size());
+    svg::Series r = series(d.allocator, svg::colour(ci), svg::dash(ci), {}, {}, 2);
+    svg::Series live = series(d.allocator + ": live requested bytes", svg::colour(ci), "5 4", {}, {}, 1.3);
+    for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
+      if (cell.timeline.t_s[i] < 0) continue;
+      r.x.push_back(cell.timeline.t_s[i]);
+      r.y.push_back(cell.timeline.anon[i] - cell.r0_anon);
+      live.x.push_back(cell.timeline.t_s[i]);
+      live.y.push_back(cell.timeline.live[i]);
+    }
     svg::decimate(r.x, r.y, kMaxPointsPerSeries);
-    svg::Series live = series(d.allocator + ": live requested bytes", svg::colour(ci), "5 4", cell.timeline.t_s, cell.timeline.live, 1.3);
     live.in_legend = false;
     svg::decimate(live.x, live.y, kMaxPointsPerSeries);
     svg::Series ends = series(d.allocator + " phase ends", svg::colour(ci), "", {}, {}, 0);
@@ -155,7 +162,7 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
   for (const auto& d : details)
     if (d.representative) {
       if (!longest || d.representative->phases.size() > longest->phases.size()) longest = d.representative;
-      for (const auto& p : d.representative->phases) ymax = std::max(ymax, p.r.value_or(0));
+      for (const auto& p : d.representative->phases) ymax = std::max(ymax, std::fabs(p.r.value_or(0)));
     }
   if (!longest) return "";
   const auto [div, unit] = byte_unit(ymax);
