@@ -2,6 +2,7 @@
 // command-line wrappers over harness/report (hm_report).
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "common/input_error.h"
