@@ -35,6 +35,8 @@ const char* op_kind_name(OpKind k) noexcept {
     case OpKind::kIdle: return "idle";
     case OpKind::kSend: return "send";
     case OpKind::kRecv: return "recv";
+    case OpKind::kRelease: return "release";
+    case OpKind::kActivity: return "activity";
   }
   return "?";
 }

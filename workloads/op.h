@@ -18,8 +18,11 @@ enum class OpKind : uint8_t {
   kIdle = 4,     // size = milliseconds without allocator calls
   kSend = 5,     // id: hand the live block to another thread (size = that thread's index)
   kRecv = 6,     // id: wait until the block was sent to this thread; it is then this thread's
+  kRelease = 7,  // call the allocator's explicit release hook on this thread (malloc_trim(0), mi_collect(true), ...)
+  kActivity = 8, // light allocator activity: size = milliseconds; every millisecond one malloc+free of
+                 // id bytes (0 means 64), untimed and not counted as live: keeps decay timers ticking
 };
-inline constexpr int kOpKinds = 7;
+inline constexpr int kOpKinds = 9;
 const char* op_kind_name(OpKind k) noexcept;
 
 struct Op {

@@ -9,6 +9,7 @@
 
 #include "allocators/registry/registry.h"
 #include "harness/cli/commands.h"
+#include "harness/report/report.h"
 #include "common/input_error.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/run.h"
@@ -28,6 +29,18 @@ CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_bac
 }  // namespace heapmark::cli
 
 namespace {
+
+// `heapmark run` ends with the report, also after an interruption: it reads
+// only the results files, so a partial run reports what it has.
+int run_and_report(const hm::runner::Matrix& m, const hm::runner::RunOptions& opts,
+                   const std::vector<hm::registry::Allocator>& known) {
+  std::string dir;
+  const int status = hm::runner::run(m, opts, known, &dir);
+  if (dir.empty()) return status;
+  const auto paths = hm::report::write_report(dir);
+  if (!opts.quiet) std::printf("Report: %s (also %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
+  return status;
+}
 
 std::string self_dir() {
   char buf[PATH_MAX];
@@ -177,7 +190,7 @@ int main(int argc, char** argv) {
     if (!opts.resume.empty()) {
       if (!matrix_file.empty() || !allocators_csv.empty() || !workloads_csv.empty() || !params.empty() || !envs.empty())
         throw hm::InputError("--resume takes the matrix and options recorded in run.json; drop the other run flags");
-      return hm::runner::run(m, opts, known);
+      return run_and_report(m, opts, known);
     }
     if (!matrix_file.empty()) m = hm::runner::Matrix::load(matrix_file, known);
     if (run->count("--reps") || matrix_file.empty()) m.reps = reps;
@@ -238,7 +251,7 @@ int main(int argc, char** argv) {
         }
       if (!found) throw hm::InputError("--env '" + e + "': allocator '" + name + "' is not in this run");
     }
-    return hm::runner::run(m, opts, known);
+    return run_and_report(m, opts, known);
   } catch (const hm::InputError& e) {
     std::fprintf(stderr, "heapmark: %s\n", e.what());
     return hm::kExitBadInput;

@@ -120,11 +120,12 @@ void print_header() {
               "ops/s", "a.p50ns", "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
 }
 
-// The parameters whose value differs between cells of this run: the ones worth a column.
+// The parameters whose value differs between cells of one workload: the ones
+// worth showing ("workload.param").
 std::set<std::string> varying_params(const std::vector<CellPlan>& cells) {
   std::map<std::string, std::set<std::string>> values;
   for (const auto& c : cells)
-    for (const auto& [k, v] : c.params) values[k].insert(v);
+    for (const auto& [k, v] : c.params) values[c.workload + "." + k].insert(v);
   std::set<std::string> out;
   for (const auto& [k, vs] : values)
     if (vs.size() > 1) out.insert(k);
@@ -134,7 +135,7 @@ std::set<std::string> varying_params(const std::vector<CellPlan>& cells) {
 std::string shown_params(const CellPlan& c, const std::set<std::string>& varying) {
   std::string s;
   for (const auto& [k, v] : c.params)
-    if (varying.count(k)) s += " " + k + "=" + v;
+    if (varying.count(c.workload + "." + k)) s += " " + k + "=" + v;
   return s;
 }
 
@@ -165,7 +166,7 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, c
 
 }  // namespace
 
-int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known) {
+int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
   std::string dir;
   json::value run_json;
   bool resuming = !o.resume.empty();
@@ -221,6 +222,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
   }
   CellLog log(dir);
+  if (dir_out) *dir_out = dir;
 
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;

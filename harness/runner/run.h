@@ -26,7 +26,8 @@ struct RunOptions {
 };
 
 // Returns the process exit status: 0 when the run completed (failed cells are
-// results, recorded with their cause), 130 when interrupted.
-int run(Matrix matrix, RunOptions options, const std::vector<registry::Allocator>& known);
+// results, recorded with their cause), 130 when interrupted. `dir` receives the
+// results directory once it exists.
+int run(Matrix matrix, RunOptions options, const std::vector<registry::Allocator>& known, std::string* dir = nullptr);
 
 }  // namespace heapmark::runner
