@@ -342,8 +342,11 @@ void read_settings() {
     s.mmap_threshold = x > MMAP_THRESHOLD_MAX ? MMAP_THRESHOLD_MAX : x;
     s.mmap_dynamic = false;
   }
+  if (env_size("HEAPMARK_PT_TOP_PAD", &x)) {
+    s.top_pad = x;
+    s.mmap_dynamic = false;  // as mallopt(M_TOP_PAD)
+  }
   if (env_size("HEAPMARK_PT_MMAP_DYNAMIC", &x)) s.mmap_dynamic = x != 0;
-  if (env_size("HEAPMARK_PT_TOP_PAD", &x)) s.top_pad = x;
   s.arena_max = 8 * online_cpus();
   if (env_size("HEAPMARK_PT_ARENA_MAX", &x) && x > 0) s.arena_max = (unsigned)x;
   s.tcache_count = 7;
@@ -511,6 +514,8 @@ void sweep_free_pages(Arena* av, bool all) {
   }
 }
 
+bool trim_top(Arena* av, size_t pad);
+
 // The decay clock: read on the arena's slow path every DECAY_OPS operations.
 inline void decay_tick(Arena* av) {
   if (g_set.release != ReleasePolicy::decay || ++av->ops < DECAY_OPS) return;
@@ -521,6 +526,7 @@ inline void decay_tick(Arena* av) {
   av->last_tick_ms = now;
   ++av->epoch;
   sweep_free_pages(av, false);
+  trim_top(av, g_set.top_pad);  // the top above the pad goes back once per tick
 }
 
 // ---------------------------------------------------------------- heaps (non-main arenas)
@@ -759,6 +765,9 @@ bool heap_trim(Arena* av, size_t pad, bool check_threshold) {  // av lock held, 
   return true;
 }
 
+// Trims the arena's top down to pad, whatever the trim threshold.
+bool trim_top(Arena* av, size_t pad) { return av == &g_main_arena ? systrim(pad) : heap_trim(av, pad, false); }
+
 // ---------------------------------------------------------------- free
 void malloc_consolidate(Arena* av);
 
@@ -803,8 +812,10 @@ size_t free_merge(Arena* av, Chunk* p, size_t size) {
   return size;
 }
 
+// may_trim is false while sysmalloc frees an abandoned heap's top: the new heap,
+// wholly free, must not be trimmed away under it.
 void int_free(Arena* av, Chunk* p, size_t size, bool may_trim) {  // av lock held
-  decay_tick(av);
+  if (may_trim) decay_tick(av);
   if (size <= g_set.max_fast) {
     Chunk* nx = at(p, size);
     if (head(nx) <= HDR || chunksize(nx) >= av->system_mem) die("free(): invalid next size (fast)");
@@ -824,8 +835,11 @@ void int_free(Arena* av, Chunk* p, size_t size, bool may_trim) {  // av lock hel
     av->have_fastchunks = true;
     return;
   }
+  Chunk* top_before = av->top;
   size = free_merge(av, p, size);
-  if (may_trim && size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
+  if (may_trim && av->top != top_before && g_set.release == ReleasePolicy::eager) {
+    trim_top(av, g_set.top_pad);  // eager: the top keeps no more than the pad either
+  } else if (may_trim && size >= FASTBIN_CONSOLIDATION_THRESHOLD) {
     if (av->have_fastchunks) malloc_consolidate(av);
     if (av == &g_main_arena) {
       if (chunksize(av->top) >= g_trim_threshold.load(std::memory_order_relaxed)) systrim(g_set.top_pad);

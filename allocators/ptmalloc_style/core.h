@@ -6,15 +6,18 @@
 // Settings, read once from the environment at the first call (like GLIBC_TUNABLES):
 //   HEAPMARK_PT_RELEASE=glibc|eager|decay  glibc (default): only the top is trimmed
 //        (above the trim threshold), as glibc does. eager: whole free pages inside
-//        free chunks are decommitted by the free that creates them. decay: they
-//        are decommitted once free for HEAPMARK_PT_DECAY_MS, checked on the arena's
-//        slow path (never on the tcache fast path); an idle process keeps them.
+//        free chunks are decommitted by the free that creates them, and a free
+//        that reaches the top trims it to the top pad. decay: those pages are
+//        decommitted after DECAY_MS/2..DECAY_MS of arena activity, and the top is
+//        trimmed to the pad on each decay tick; the clock is read on the arena's
+//        slow path every 64 operations (never on the tcache fast path), so an
+//        idle process keeps its pages until its next allocator call or release().
 //   HEAPMARK_PT_DECAY_MS=<ms>              decay delay (default 500, min 1)
 //   HEAPMARK_PT_TRIM_THRESHOLD=<bytes>     M_TRIM_THRESHOLD (default 128 KiB)
 //   HEAPMARK_PT_TOP_PAD=<bytes>            M_TOP_PAD (default 128 KiB)
 //   HEAPMARK_PT_MMAP_THRESHOLD=<bytes>     M_MMAP_THRESHOLD (default 128 KiB, max 32 MiB)
 //   HEAPMARK_PT_MMAP_DYNAMIC=0|1           glibc's dynamic mmap/trim threshold rule;
-//        default 1, or 0 when either threshold is set (as mallopt does)
+//        default 1, or 0 when a threshold or the top pad is set (as mallopt does)
 //   HEAPMARK_PT_ARENA_MAX=<n>              M_ARENA_MAX (default 8 x online CPUs)
 //   HEAPMARK_PT_TCACHE_COUNT=<n>           glibc.malloc.tcache_count (default 7, 0 = off)
 //   HEAPMARK_PT_MXFAST=<bytes>             M_MXFAST (default 128, max 160)

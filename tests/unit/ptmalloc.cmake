@@ -9,9 +9,13 @@ function(heapmark_ptmalloc_env_test name filter env)
   add_test(NAME ptmalloc.env.${name} COMMAND ptmalloc_test --gtest_filter=${filter})
   set_tests_properties(ptmalloc.env.${name} PROPERTIES LABELS core ENVIRONMENT "${env}")
 endfunction()
-heapmark_ptmalloc_env_test(release_eager "PtPolicy.*:PtHeap.RandomOps*:PtTrim.*" "HEAPMARK_PT_RELEASE=eager")
-heapmark_ptmalloc_env_test(release_decay "PtPolicy.*:PtHeap.RandomOps*:PtTrim.*"
-                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=40")
+# A 1 MiB trim threshold separates what glibc keeps from what eager/decay return.
+heapmark_ptmalloc_env_test(release_glibc "PtPolicy.*" "HEAPMARK_PT_TRIM_THRESHOLD=1m")
+heapmark_ptmalloc_env_test(release_eager "PtPolicy.*:PtTrim.*" "HEAPMARK_PT_RELEASE=eager;HEAPMARK_PT_TRIM_THRESHOLD=1m")
+heapmark_ptmalloc_env_test(release_decay "PtPolicy.*:PtTrim.*"
+                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=40;HEAPMARK_PT_TRIM_THRESHOLD=1m")
+heapmark_ptmalloc_env_test(release_eager_random "PtHeap.*" "HEAPMARK_PT_RELEASE=eager")
+heapmark_ptmalloc_env_test(release_decay_random "PtHeap.*" "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=2")
 heapmark_ptmalloc_env_test(arena_max_2 "PtArenas.*:PtHeap.RandomOpsInThreads*" "HEAPMARK_PT_ARENA_MAX=2")
 heapmark_ptmalloc_env_test(fixed_thresholds "PtThreshold.*:PtTrim.*"
                            "HEAPMARK_PT_MMAP_THRESHOLD=65536;HEAPMARK_PT_TRIM_THRESHOLD=262144")

@@ -312,6 +312,49 @@ TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
+// A freed block next to the top: glibc keeps the top below the trim threshold,
+// eager trims it to the pad at once, decay at its next tick.
+TEST(PtPolicy, TopAboveThePadFollowsTheReleasePolicy) {
+  const auto& s = Core::settings();
+  const size_t kN = std::min<size_t>(100000, Core::mmap_threshold() - 8192);
+  void* ticker = Core::alloc(3000);
+  Core::release();  // the top starts at its minimum
+  size_t c0 = Core::stat("committed_bytes");
+  void* x = Core::alloc(kN);
+  memset(x, 5, kN);
+  ASSERT_GE(Core::stat("committed_bytes"), c0 + kN);
+  Core::free(x);
+  size_t c1 = Core::stat("committed_bytes");
+  const size_t pad_bound = c0 + s.top_pad + 2 * 4096;
+  switch (s.release) {
+    case ReleasePolicy::glibc:
+      if (Core::trim_threshold() > 2 * (kN + s.top_pad)) {
+        EXPECT_GE(c1, c0 + kN) << "glibc keeps a top below the trim threshold";
+      } else {
+        EXPECT_LE(c1, pad_bound);
+      }
+      break;
+    case ReleasePolicy::eager:
+      EXPECT_LE(c1, pad_bound);
+      break;
+    case ReleasePolicy::decay: {
+      if (Core::trim_threshold() > 2 * (kN + s.top_pad)) {
+        EXPECT_GE(c1, c0 + kN) << "decay must wait";
+      }
+      bool trimmed = false;
+      for (int i = 0; i < 40 && !trimmed; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(s.decay_ms));
+        for (int k = 0; k < 200; ++k) ASSERT_EQ(Core::realloc(ticker, 3000), ticker);
+        trimmed = Core::stat("committed_bytes") <= pad_bound;
+      }
+      EXPECT_TRUE(trimmed) << "decay never trimmed the top";
+      break;
+    }
+  }
+  Core::free(ticker);
+  ASSERT_EQ(Core::check_heap(), nullptr);
+}
+
 TEST(PtThreshold, MmapThresholdAndDynamicRule) {
   const auto& s = Core::settings();
   size_t t0 = Core::mmap_threshold();
