@@ -74,8 +74,12 @@ std::vector<Allocator> builtin(const std::string& libdir) {
                          {{"HEAPMARK_PT_RELEASE", "decay"}}));
   all.push_back(in_house(libdir, "ptmalloc-eager", "libheapmark_ptmalloc.so", "in-house ptmalloc-style, returns free pages at once",
                          {{"HEAPMARK_PT_RELEASE", "eager"}}));
-  all.push_back(in_house(libdir, "buddy", "libheapmark_buddy.so", "in-house binary buddy allocator"));
+  all.push_back(in_house(libdir, "buddy", "libheapmark_buddy.so", "in-house binary buddy allocator (decommits free runs above 8 MiB)"));
+  all.push_back(in_house(libdir, "buddy-eager", "libheapmark_buddy.so", "in-house buddy, decommits every free page run at once",
+                         {{"HEAPMARK_BUDDY_DECOMMIT", "eager"}}));
   all.push_back(in_house(libdir, "slab", "libheapmark_slab.so", "in-house slab caches over the buddy allocator"));
+  all.push_back(in_house(libdir, "slab-eager", "libheapmark_slab.so", "in-house slab, decommits free slabs at once",
+                         {{"HEAPMARK_SLAB_DECOMMIT", "eager"}}));
   return all;
 }
 

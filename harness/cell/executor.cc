@@ -2,11 +2,13 @@
 
 #include <malloc.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -60,12 +62,14 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
   }
   merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
   hist_wire_ = scratch.array<unsigned char>(sizeof(HistogramHead) + metrics::Histogram::kBuckets * sizeof(BucketCount));
-  pthread_barrier_init(&barrier_, nullptr, thread_count_);
+  ranges_ = scratch.array<uint64_t>(2 * size_t{slot_count_});
+  participants_ = thread_count_;
+  pthread_barrier_init(&start_, nullptr, thread_count_);
   tsc_anchor_ = tsc::begin();
   ns_anchor_ = tsc::monotonic_ns();
 }
 
-Executor::~Executor() { pthread_barrier_destroy(&barrier_); }
+Executor::~Executor() { pthread_barrier_destroy(&start_); }
 
 void Executor::start_threads() {
   for (uint32_t i = 1; i < thread_count_; ++i) {
@@ -81,7 +85,7 @@ void Executor::start_threads() {
 
 void* Executor::thread_main(void* arg) noexcept {
   auto& t = *static_cast<Thread*>(arg);
-  pthread_barrier_wait(&t.exec->barrier_);  // released by run()
+  pthread_barrier_wait(&t.exec->start_);  // released by run()
   t.exec->run_thread(t);
   return nullptr;
 }
@@ -270,8 +274,6 @@ void Executor::end_phase() noexcept {
     m.op_cycles += threads_[i].phase_cycles;
     threads_[i].phase_ops = threads_[i].phase_cycles = 0;
   }
-  if (!write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m)) _exit(kExitRunnerGone);
-
   static StatsMsg stats;  // static: 3 KiB is too much for a worker's stack, and no heap
   registry::StatItem items[StatsMsg::kMax];
   const size_t n = hooks_.stats(items, StatsMsg::kMax);
@@ -281,19 +283,98 @@ void Executor::end_phase() noexcept {
     std::memset(stats.items[i].name, 0, sizeof stats.items[i].name);
     std::strncpy(stats.items[i].name, items[i].name, sizeof stats.items[i].name - 1);
     stats.items[i].value = items[i].value;
+    if (std::strcmp(items[i].name, "stats.metadata") == 0 || std::strcmp(items[i].name, "metadata") == 0) m.metadata = items[i].value;
   }
+  breakdown(m);
+  if (!write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m)) _exit(kExitRunnerGone);
   if (!write_message(config_.event_fd, MsgType::kStats, &stats, sizeof stats)) _exit(kExitRunnerGone);
 }
 
-// Every thread calls this at each phase op and once at its end: the phase edge
-// is global, taken by thread 0 while the others wait.
-void Executor::phase_edge(Thread& t, bool has_next, uint32_t next_index) noexcept {
-  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);
-  if (t.index == 0) {
-    if (phase_open_) end_phase();
-    if (has_next) begin_phase(next_index);
+// Which resident pages hold a live block: the union of the live blocks' page
+// ranges, with mincore telling which of those pages are resident. With R and
+// LazyFree this splits RSS into live, fragmentation and retained memory for
+// any allocator, a user's own included.
+void Executor::breakdown(PhaseEnd& m) noexcept {
+  size_t n = 0;
+  for (uint32_t id = 0; id < slot_count_; ++id) {
+    const Slot& s = slots_[id];
+    if (!s.p || s.size == 0) continue;
+    const auto a = reinterpret_cast<uintptr_t>(s.p);
+    ranges_[2 * n] = a / kPage;
+    ranges_[2 * n + 1] = (a + s.size - 1) / kPage + 1;  // exclusive
+    ++n;
   }
-  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);
+  auto* pairs = reinterpret_cast<std::pair<uint64_t, uint64_t>*>(ranges_);
+  std::sort(pairs, pairs + n);
+  static unsigned char vec[4096];  // mincore results, one byte per page, a chunk at a time
+  uint64_t resident = 0;
+  auto count = [&](uint64_t first, uint64_t last) {
+    for (uint64_t page = first; page < last;) {
+      const uint64_t chunk = std::min<uint64_t>(last - page, sizeof vec);
+      if (mincore(reinterpret_cast<void*>(page * kPage), chunk * kPage, vec) == 0)
+        for (uint64_t i = 0; i < chunk; ++i) resident += vec[i] & 1;
+      page += chunk;
+    }
+  };
+  uint64_t cur_first = 0, cur_last = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (pairs[i].first > cur_last || i == 0) {
+      if (i > 0) count(cur_first, cur_last);
+      cur_first = pairs[i].first;
+      cur_last = pairs[i].second;
+    } else {
+      cur_last = std::max(cur_last, pairs[i].second);
+    }
+  }
+  if (n > 0) count(cur_first, cur_last);
+  m.live_page_bytes = resident * kPage;
+}
+
+void Executor::activity(uint64_t ms, uint64_t size) noexcept {
+  const uint64_t end = tsc::monotonic_ns() + ms * 1'000'000;
+  const timespec tick{0, 1'000'000};
+  while (tsc::monotonic_ns() < end) {
+    void* p = malloc(size ? size : 64);
+    g_sink = p;
+    free(p);
+    nanosleep(&tick, nullptr);
+  }
+}
+
+// Every thread calls this at each phase op: the last to arrive closes the
+// open phase and opens the next while the others wait.
+void Executor::phase_edge(uint32_t next_index) noexcept {
+  pthread_mutex_lock(&barrier_mu_);
+  if (++arrived_ == participants_) {
+    if (phase_open_) end_phase();
+    begin_phase(next_index);
+    arrived_ = 0;
+    ++generation_;
+    pthread_cond_broadcast(&barrier_cv_);
+  } else {
+    const uint64_t gen = generation_;
+    while (gen == generation_) pthread_cond_wait(&barrier_cv_, &barrier_mu_);
+  }
+  pthread_mutex_unlock(&barrier_mu_);
+}
+
+// A thread's program has ended. If the others are all waiting at a phase edge
+// it completes that edge for them; the last thread out closes the last phase.
+void Executor::leave() noexcept {
+  pthread_mutex_lock(&barrier_mu_);
+  --participants_;
+  if (participants_ == 0) {
+    if (phase_open_) end_phase();
+  } else if (arrived_ == participants_) {
+    // Every remaining thread waits at an edge whose next phase this thread never reached;
+    // they all carry the same index, which only the waiting threads know: the next one in order.
+    if (phase_open_) end_phase();
+    begin_phase(phase_ + 1);
+    arrived_ = 0;
+    ++generation_;
+    pthread_cond_broadcast(&barrier_cv_);
+  }
+  pthread_mutex_unlock(&barrier_mu_);
 }
 
 void Executor::run_thread(Thread& t) noexcept {
@@ -315,7 +396,13 @@ void Executor::run_thread(Thread& t) noexcept {
           do_realloc(t, op);
           break;
         case OpKind::kPhase:
-          phase_edge(t, true, op.id);
+          phase_edge(op.id);
+          break;
+        case OpKind::kRelease:
+          hooks_.release();
+          break;
+        case OpKind::kActivity:
+          activity(op.size, op.id);
           break;
         case OpKind::kIdle: {
           const timespec ts{static_cast<time_t>(op.size / 1000), static_cast<long>(op.size % 1000) * 1'000'000};
@@ -340,12 +427,12 @@ void Executor::run_thread(Thread& t) noexcept {
     }
     if (config_.shared && t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
   }
-  phase_edge(t, false, 0);
+  leave();
 }
 
 void Executor::run() noexcept {
   if (!started_) start_threads();
-  if (thread_count_ > 1) pthread_barrier_wait(&barrier_);  // release the parked workers
+  if (thread_count_ > 1) pthread_barrier_wait(&start_);  // release the parked workers
   run_thread(threads_[0]);
   for (uint32_t i = 1; i < thread_count_; ++i) pthread_join(threads_[i].tid, nullptr);
 }

@@ -7,8 +7,10 @@
 // Several programs run on as many threads, sharing one id space: kSend marks a
 // live block as handed over, kRecv waits for it (a lock-free handoff per slot),
 // so cross-thread frees happen exactly where the program puts them. Phases are
-// global: at each phase op every thread meets at a barrier and thread 0 closes
-// the previous phase and opens the next.
+// global: at each phase op every thread meets at a barrier and the last to
+// arrive closes the previous phase and opens the next. A thread whose program
+// ends early leaves the barrier and exits for real (thread-exit behaviour of
+// the allocator is part of what is measured).
 #pragma once
 #include <pthread.h>
 
@@ -83,7 +85,10 @@ class Executor {
 
   static void* thread_main(void* arg) noexcept;
   void run_thread(Thread& t) noexcept;
-  void phase_edge(Thread& t, bool has_next, uint32_t next_index) noexcept;
+  void phase_edge(uint32_t next_index) noexcept;
+  void leave() noexcept;
+  void breakdown(PhaseEnd& m) noexcept;
+  void activity(uint64_t ms, uint64_t size) noexcept;
   void begin_phase(uint32_t index) noexcept;
   void end_phase() noexcept;
   void do_alloc(Thread& t, const workloads::Op& op) noexcept;
@@ -103,7 +108,14 @@ class Executor {
   uint32_t thread_count_;
   metrics::Histogram* merged_;
   unsigned char* hist_wire_;
-  pthread_barrier_t barrier_;
+  uint64_t* ranges_;  // page ranges of live blocks, two words per slot, for the breakdown
+
+  // Phase barrier whose party shrinks as threads finish.
+  pthread_mutex_t barrier_mu_ = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t barrier_cv_ = PTHREAD_COND_INITIALIZER;
+  uint32_t participants_ = 0, arrived_ = 0;
+  uint64_t generation_ = 0;
+  pthread_barrier_t start_;
 
   Result result_{};
   std::atomic<int64_t> live_{0}, live_usable_{0}, live_blocks_{0};

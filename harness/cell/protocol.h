@@ -60,6 +60,8 @@ struct PhaseEnd {
   uint64_t live_blocks = 0;
   uint64_t ops = 0;                   // allocator calls in this phase
   uint64_t op_cycles = 0;             // sum of their timed cycles
+  uint64_t live_page_bytes = 0;       // resident bytes of the pages holding at least one live block (mincore)
+  uint64_t metadata = 0;              // allocator metadata bytes where its stats report them, else 0
 };
 
 struct StatsMsg {

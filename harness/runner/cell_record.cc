@@ -109,6 +109,17 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
       po["live_usable"] = e.live_usable;
       po["live_blocks"] = e.live_blocks;
       po["rho"] = number_or_null(rho);
+      // Where R is: live data, empty parts of pages that hold live blocks, resident
+      // pages holding none (what a release could return), LazyFree, metadata.
+      const uint64_t r_pos = r > 0 ? static_cast<uint64_t>(r) : 0;
+      const uint64_t frag = e.live_page_bytes > e.live_bytes ? e.live_page_bytes - e.live_bytes : 0;
+      const uint64_t accounted = e.live_page_bytes + e.smaps.lazy_free + e.metadata;
+      po["breakdown"] = json::object{{"live", e.live_bytes},
+                                     {"fragmentation", frag},
+                                     {"retained", r_pos > accounted ? r_pos - accounted : 0},
+                                     {"lazy_free", e.smaps.lazy_free},
+                                     {"metadata", e.metadata},
+                                     {"live_page_bytes", e.live_page_bytes}};
       if (l < prev_l && std::isnan(after_free_r)) {  // the first phase that frees
         after_free_r = static_cast<double>(r);
         returned = rho;
