@@ -1602,12 +1602,13 @@ void Core::release() noexcept {
 
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   ensure_init();
-  size_t committed = 0, free_bins = 0, free_count = 0, top = 0, fast_bytes = 0, fast_count = 0, arenas = 0;
+  size_t committed = 0, free_bins = 0, free_count = 0, top = 0, fast_bytes = 0, fast_count = 0, arenas = 0, ticks = 0;
   size_t bin_counts[NFASTBINS + NBINS] = {};
   lock(&g_list_mu);
   for (Arena* av = &g_main_arena; av; av = av->next) {
     lock(&av->mutex);
     ++arenas;
+    ticks += av->epoch;
     committed += av->system_mem;
     top += chunksize(av->top);
     for (size_t i = 0; i < NFASTBINS; ++i)
@@ -1657,6 +1658,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   put("mmap_threshold", g_mmap_threshold.load(std::memory_order_relaxed));
   put("trim_threshold", g_trim_threshold.load(std::memory_order_relaxed));
   put("release_policy", (size_t)g_set.release);
+  put("decay_ticks", ticks);  // summed over arenas
   put("tcache_bytes_this_thread", tc_bytes);
   put("tcache_count_this_thread", tc_count);
   put("os_committed_total", oc.committed);
