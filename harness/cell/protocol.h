@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harness/metrics/procfs.h"
+#include "workloads/op.h"
 
 namespace heapmark::cell {
 
@@ -88,7 +89,7 @@ struct BucketCount {
 };
 
 struct Result {
-  uint64_t ops[8] = {};       // per OpKind
+  uint64_t ops[16] = {};      // per OpKind (kOpKinds of them used)
   uint64_t checksum = 0;      // program checksum (FNV-1a of every op)
   uint64_t program_ops = 0;   // ops in the program, phase marks included
   uint64_t live_peak = 0;     // exact peak of live requested bytes
@@ -100,6 +101,8 @@ struct Result {
   uint64_t vm_hwm = 0;
   uint64_t failed_allocs = 0;
 };
+
+static_assert(workloads::kOpKinds <= 16, "Result::ops holds one counter per op kind");
 
 enum class ErrorCode : uint32_t { kSetup = 1, kIdentity = 2, kOutOfMemory = 3, kVerify = 4 };
 struct ErrorMsg {

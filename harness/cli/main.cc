@@ -149,6 +149,9 @@ int main(int argc, char** argv) {
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");
   run->add_option("--resume", opts.resume, "Finish an interrupted run (run id or directory) without repeating finished cells");
   run->add_flag("-q,--quiet", opts.quiet, "No table, no progress");
+  run->add_option("-j,--jobs", opts.jobs,
+                  "Cells run at once (default 1). Above 1 only for RSS-only figures: concurrent cells disturb each other's timings")
+      ->check(CLI::Range(1, 64));
 
   std::vector<hm::cli::Action> actions;
   for (auto& add : hm::cli::command_adders()) actions.push_back(add(app));

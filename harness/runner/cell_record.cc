@@ -147,11 +147,11 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                 {"pinned_cpu", h.pinned_cpu}};
   json::object ops, lat, hists;
   uint64_t calls = 0;
-  for (int k = 0; k < workloads::kOpKinds; ++k) {
-    const auto kind = static_cast<workloads::OpKind>(k);
-    if (kind == workloads::OpKind::kPhase || kind == workloads::OpKind::kIdle) continue;
-    ops[workloads::op_kind_name(kind)] = res.ops[k];
-    calls += res.ops[k];
+  // Allocator calls: the timed ops. (Handoffs, phases, idle, activity and
+  // release are program structure, not measured calls.)
+  for (auto kind : {workloads::OpKind::kAlloc, workloads::OpKind::kFree, workloads::OpKind::kRealloc}) {
+    ops[workloads::op_kind_name(kind)] = res.ops[static_cast<int>(kind)];
+    calls += res.ops[static_cast<int>(kind)];
   }
   for (const auto& hr : out.histograms) {
     auto hist = std::make_unique<metrics::Histogram>();

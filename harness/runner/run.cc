@@ -8,7 +8,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <set>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -98,7 +100,8 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"cell_cpu", o.cell_cpu}};
+                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"cell_cpu", o.cell_cpu},
+                      {"jobs", o.jobs}};
 }
 
 void options_from_json(const json::object& j, RunOptions& o) {
@@ -111,6 +114,7 @@ void options_from_json(const json::object& j, RunOptions& o) {
   o.sample_hz = num("sample_hz", o.sample_hz);
   o.max_points = static_cast<size_t>(num("max_points", static_cast<double>(o.max_points)));
   o.cell_cpu = static_cast<int>(num("cell_cpu", o.cell_cpu));
+  o.jobs = static_cast<int>(num("jobs", o.jobs));
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
 }
@@ -237,36 +241,68 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     print_header();
   }
   const auto t_start = std::chrono::steady_clock::now();
-  size_t ran = 0, failed = 0;
-  for (const auto& c : cells) {
-    if (done.count(c.key)) continue;
-    if (g_interrupted) break;
-    if (tty) {
-      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-      const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(todo - ran)) : "?";
-      std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, todo, c.allocator->name.c_str(),
-                   c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+  std::vector<const CellPlan*> pending;
+  for (const auto& c : cells)
+    if (!done.count(c.key)) pending.push_back(&c);
+
+  // `jobs` workers take cells in plan order; results are recorded and printed
+  // under one lock, in the order cells finish.
+  std::mutex mu;
+  size_t next = 0, ran = 0, failed = 0;
+  std::map<size_t, std::string> block_checksum;  // the first finished program of each block
+  auto progress = [&](const CellPlan& c) {
+    if (!tty) return;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(todo - ran)) : "?";
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, todo, c.allocator->name.c_str(),
+                 c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+  };
+  auto worker = [&] {
+    for (;;) {
+      const CellPlan* c;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (g_interrupted || next >= pending.size()) return;
+        c = pending[next++];
+        progress(*c);
+      }
+      SpawnSpec spec;
+      spec.cell_binary = o.cell_binary;
+      spec.args = cell_args(o, *c->allocator, tsc.hz);
+      spec.args.insert(spec.args.end(), {"--workload", c->workload, "--seed", std::to_string(c->seed)});
+      for (const auto& [k, v] : c->params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+      spec.env = cell_env(*c->allocator);
+      spec.timeout_s = o.timeout_s;
+      spec.mem_cap_bytes = o.mem_cap_bytes;
+      spec.sample_hz = o.sample_hz;
+      spec.max_points = o.max_points;
+      const std::string started = utc_now();
+      const CellOutcome out = supervise(spec);
+      if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
+      json::object rec = cell_record(*c, out, started, o.sample_hz);
+
+      std::lock_guard<std::mutex> lock(mu);
+      // Same seed, same program: a differing checksum inside a block means two
+      // allocators were not compared like with like.
+      if (auto* prog = rec.if_contains("program")) {
+        const std::string sum(prog->at("checksum").as_string());
+        auto [it, first] = block_checksum.emplace(c->block, sum);
+        prog->as_object()["matches_block"] = first || it->second == sum;
+        if (!first && it->second != sum)
+          std::fprintf(stderr, "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
+                       c->key.c_str(), sum.c_str(), it->second.c_str());
+      }
+      if (tty) std::fprintf(stderr, "\r\033[K");
+      log.append(rec);
+      if (!out.ok) ++failed;
+      if (!o.quiet) print_row(c->index, cells.size(), *c, rec, varying);
+      ++ran;
     }
-    SpawnSpec spec;
-    spec.cell_binary = o.cell_binary;
-    spec.args = cell_args(o, *c.allocator, tsc.hz);
-    spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
-    for (const auto& [k, v] : c.params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
-    spec.env = cell_env(*c.allocator);
-    spec.timeout_s = o.timeout_s;
-    spec.mem_cap_bytes = o.mem_cap_bytes;
-    spec.sample_hz = o.sample_hz;
-    spec.max_points = o.max_points;
-    const std::string started = utc_now();
-    const CellOutcome out = supervise(spec);
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    if (g_interrupted) break;  // the cell saw the signal too: its result is not trustworthy, do not record it
-    const json::object rec = cell_record(c, out, started, o.sample_hz);
-    log.append(rec);
-    if (!out.ok) ++failed;
-    if (!o.quiet) print_row(c.index, cells.size(), c, rec, varying);
-    ++ran;
-  }
+  };
+  std::vector<std::thread> workers;
+  for (int j = 1; j < o.jobs; ++j) workers.emplace_back(worker);
+  worker();
+  for (auto& w : workers) w.join();
   if (g_interrupted) {
     std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: heapmark run --resume %s\n", ran, dir.c_str());
     return 130;

@@ -23,6 +23,7 @@ struct RunOptions {
   std::string cell_binary;     // heapmark-cell, next to heapmark
   std::vector<std::string> command_line;
   bool quiet = false;
+  int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)
 };
 
 // Returns the process exit status: 0 when the run completed (failed cells are

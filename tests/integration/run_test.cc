@@ -95,6 +95,7 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
     EXPECT_EQ(ops.at("alloc").as_int64(), lat.at("alloc").at("count").as_int64());
     EXPECT_EQ(ops.at("free").as_int64(), lat.at("free").at("count").as_int64());
     EXPECT_LE(num(lat.at("alloc").at("p50")), num(lat.at("alloc").at("p99")));
+    EXPECT_NEAR(num(c.at("throughput_ops_s")), 120000 / num(c.at("measured_s")), 1.0) << "throughput = timed calls / measured time";
     // An RSS timeline with phase edges.
     const auto& tl = c.at("timeline").as_object();
     EXPECT_GE(tl.at("t_s").as_array().size(), 12u);
@@ -143,7 +144,7 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   const auto r = heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
                            "--allocator", std::string("hog=") + HMTEST_HOG, "--allocator", std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR,
                            "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "-p", "rounds=1", "--reps", "1",
-                           "--timeout", "4", "--mem-cap", "400M", "--out", out, "--run-id", "r"});
+                           "--timeout", "4", "--mem-cap", "400M", "--jobs", "2", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 5u) << r.output;
