@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -330,6 +331,8 @@ void read_settings() {
   size_t x;
   s.decay_ms = 500;
   if (env_size("HEAPMARK_PT_DECAY_MS", &x)) s.decay_ms = x < 1 ? 1 : (unsigned)x;
+  s.decay_thread = s.release == ReleasePolicy::decay;
+  if (env_size("HEAPMARK_PT_DECAY_THREAD", &x)) s.decay_thread = s.release == ReleasePolicy::decay && x != 0;
   s.trim_threshold = 128 * 1024;
   s.top_pad = 128 * 1024;
   s.mmap_threshold = 128 * 1024;
@@ -516,17 +519,22 @@ void sweep_free_pages(Arena* av, bool all) {
 
 bool trim_top(Arena* av, size_t pad);
 
-// The decay clock: read on the arena's slow path every DECAY_OPS operations.
-inline void decay_tick(Arena* av) {
-  if (g_set.release != ReleasePolicy::decay || ++av->ops < DECAY_OPS) return;
-  av->ops = 0;
-  uint64_t now = now_ms();
-  uint64_t half = g_set.decay_ms / 2 ? g_set.decay_ms / 2 : 1;
-  if (now - av->last_tick_ms < half) return;
+inline uint64_t decay_half_ms() { return g_set.decay_ms / 2 ? g_set.decay_ms / 2 : 1; }
+
+// One decay tick when half a period has passed: pages dirty for two ticks go back.
+void decay_advance(Arena* av, uint64_t now) {  // av lock held
+  if (now - av->last_tick_ms < decay_half_ms()) return;
   av->last_tick_ms = now;
   ++av->epoch;
   sweep_free_pages(av, false);
   trim_top(av, g_set.top_pad);  // the top above the pad goes back once per tick
+}
+
+// The decay clock on the arena's slow path: read every DECAY_OPS operations.
+inline void decay_tick(Arena* av) {
+  if (g_set.release != ReleasePolicy::decay || ++av->ops < DECAY_OPS) return;
+  av->ops = 0;
+  decay_advance(av, now_ms());
 }
 
 // ---------------------------------------------------------------- heaps (non-main arenas)
@@ -665,6 +673,50 @@ Arena* arena_get() {
 
 inline Arena* arena_for_chunk(const Chunk* c) {
   return (head(c) & NON_MAIN_ARENA) ? heap_for_ptr(c)->ar : &g_main_arena;
+}
+
+// ---------------------------------------------------------------- decay thread
+// In decay mode a background thread also ticks every arena, so an idle process
+// returns its free pages too (like jemalloc's background_thread). It is started
+// from the allocation slow path, outside every allocator lock, once the
+// process's constructors run (pthread_create may itself allocate), and again in
+// a forked child.
+std::atomic<int> g_decay_thread{0};  // 0 not started, 1 running or starting, 2 failed
+constinit bool g_constructed = false;
+__attribute__((constructor)) void mark_constructed() { g_constructed = true; }
+
+void* decay_thread_main(void*) {
+  for (;;) {
+    uint64_t half = decay_half_ms();
+    timespec ts{(time_t)(half / 1000), (long)(half % 1000) * 1000000};
+    nanosleep(&ts, nullptr);
+    uint64_t now = now_ms();
+    lock(&g_list_mu);
+    for (Arena* av = &g_main_arena; av; av = av->next) {
+      if (pthread_mutex_trylock(&av->mutex) != 0) continue;  // busy: it ticks itself
+      decay_advance(av, now);
+      unlock(&av->mutex);
+    }
+    unlock(&g_list_mu);
+  }
+  return nullptr;
+}
+
+void maybe_start_decay_thread() {
+  if (!g_set.decay_thread || !g_constructed || g_decay_thread.load(std::memory_order_relaxed) != 0) return;
+  int expected = 0;
+  if (!g_decay_thread.compare_exchange_strong(expected, 1)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread never takes the process's signals
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  if (pthread_create(&t, &attr, decay_thread_main, nullptr) != 0) g_decay_thread.store(2);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 // ---------------------------------------------------------------- mmapped chunks
@@ -1128,6 +1180,7 @@ void* alloc_slow(size_t nb) {
       unlock(&alt->mutex);
     }
   }
+  maybe_start_decay_thread();
   return m;
 }
 
@@ -1693,6 +1746,7 @@ void Core::postfork_child() noexcept {
   // Only the forking thread survives: every other arena becomes free to reuse
   // (glibc's __malloc_fork_unlock_child); other threads' tcaches are lost.
   g_free_list = nullptr;
+  if (g_decay_thread.load(std::memory_order_relaxed) == 1) g_decay_thread.store(0);  // restarted on demand
   for (Arena* av = &g_main_arena; av; av = av->next) {
     av->attached = av == tl_arena ? 1 : 0;
     if (av != tl_arena && g_main_taken) {

@@ -9,10 +9,12 @@
 //        free chunks are decommitted by the free that creates them, and a free
 //        that reaches the top trims it to the top pad. decay: those pages are
 //        decommitted after DECAY_MS/2..DECAY_MS of arena activity, and the top is
-//        trimmed to the pad on each decay tick; the clock is read on the arena's
-//        slow path every 64 operations (never on the tcache fast path), so an
-//        idle process keeps its pages until its next allocator call or release().
+//        trimmed to the pad on each decay tick; ticks come from the arena's slow
+//        path (the clock is read every 64 operations, never on the tcache fast
+//        path) and from a background thread that wakes every DECAY_MS/2.
 //   HEAPMARK_PT_DECAY_MS=<ms>              decay delay (default 500, min 1)
+//   HEAPMARK_PT_DECAY_THREAD=0|1           decay's background thread (default 1);
+//        with 0 an idle process keeps its pages until its next allocator call
 //   HEAPMARK_PT_TRIM_THRESHOLD=<bytes>     M_TRIM_THRESHOLD (default 128 KiB)
 //   HEAPMARK_PT_TOP_PAD=<bytes>            M_TOP_PAD (default 128 KiB)
 //   HEAPMARK_PT_MMAP_THRESHOLD=<bytes>     M_MMAP_THRESHOLD (default 128 KiB, max 32 MiB)
@@ -37,6 +39,7 @@ enum class ReleasePolicy : int { glibc = 0, eager = 1, decay = 2 };
 struct Settings {
   ReleasePolicy release;
   unsigned decay_ms;
+  bool decay_thread;  // decay mode with its background ticking thread
   size_t trim_threshold, top_pad, mmap_threshold;  // initial values
   bool mmap_dynamic;
   unsigned arena_max;
