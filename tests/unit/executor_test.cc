@@ -1,0 +1,133 @@
+// The executor, driven with scripted programs under this process's glibc
+// malloc, its events read back through the real protocol.
+#include "harness/cell/executor.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "allocators/registry/hooks.h"
+#include "harness/cell/protocol.h"
+
+using namespace heapmark;
+using workloads::Op;
+using workloads::OpKind;
+
+namespace {
+
+class Script final : public workloads::Program {
+ public:
+  Script(std::vector<Op> ops, uint32_t ids, uint32_t phases) : ops_(std::move(ops)), ids_(ids), phases_(phases) {}
+  size_t next(Op* out, size_t cap) noexcept override {
+    size_t n = 0;
+    while (n < cap && pos_ < ops_.size()) out[n++] = ops_[pos_++];
+    return n;
+  }
+  uint32_t max_ids() const noexcept override { return ids_; }
+  const char* phase_name(uint32_t i) const noexcept override { return i == 0 ? "a" : i == 1 ? "b" : "c"; }
+  uint32_t phase_count() const noexcept override { return phases_; }
+
+ private:
+  std::vector<Op> ops_;
+  size_t pos_ = 0;
+  uint32_t ids_, phases_;
+};
+
+Op phase(uint32_t i) { return Op{OpKind::kPhase, 0, 0, i, 0}; }
+Op alloc(uint32_t id, uint64_t size) { return Op{OpKind::kAlloc, 0, 0, id, size}; }
+Op release(uint32_t id) { return Op{OpKind::kFree, 0, 0, id, 0}; }
+
+// Runs the programs and returns every message the executor sent.
+std::vector<cell::Message> execute(std::vector<workloads::Program*> programs) {
+  int p[2];
+  EXPECT_EQ(pipe(p), 0);
+  std::vector<cell::Message> got;
+  std::thread reader([&] {
+    cell::Reader r;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof buf)) > 0) {
+      r.feed(buf, static_cast<size_t>(n));
+      cell::Message m;
+      while (r.next(m)) got.push_back(m);
+    }
+  });
+  {
+    const auto hooks = registry::Hooks::probe(registry::Kind::kGlibc, "");
+    workloads::Scratch scratch(64 << 20);
+    cell::ExecutorConfig cfg;
+    cfg.event_fd = p[1];
+    cfg.tsc_hz = 1e9;
+    cfg.verify = true;
+    cell::Executor exec(cfg, hooks, programs, scratch);
+    exec.start_threads();
+    exec.run();
+    EXPECT_TRUE(exec.finish());
+  }
+  close(p[1]);
+  reader.join();
+  close(p[0]);
+  return got;
+}
+
+std::vector<const cell::PhaseEnd*> phase_ends(const std::vector<cell::Message>& ms) {
+  std::vector<const cell::PhaseEnd*> out;
+  for (const auto& m : ms)
+    if (m.type == cell::MsgType::kPhaseEnd) out.push_back(&m.as<cell::PhaseEnd>());
+  return out;
+}
+
+}  // namespace
+
+TEST(Executor, AThreadThatEndsEarlyLeavesThePhasesToTheOthers) {
+  // Thread 1 allocates and frees its own blocks, then its program ends (the
+  // thread exits) while thread 0 goes on through phases b and c.
+  std::vector<Op> t0{phase(0)}, t1{phase(0)};
+  for (uint32_t i = 0; i < 100; ++i) t0.push_back(alloc(i, 10000));
+  for (uint32_t i = 100; i < 200; ++i) t1.push_back(alloc(i, 5000));
+  for (uint32_t i = 100; i < 200; ++i) t1.push_back(release(i));
+  t0.push_back(phase(1));
+  t0.push_back(Op{OpKind::kActivity, 0, 0, 1024, 30});  // 30 ms of malloc(1024)+free
+  t0.push_back(phase(2));
+  t0.push_back(Op{OpKind::kRelease, 0, 0, 0, 0});
+  for (uint32_t i = 0; i < 100; ++i) t0.push_back(release(i));
+  Script a(t0, 200, 3), b(t1, 200, 3);
+  const auto ms = execute({&a, &b});
+
+  std::vector<uint32_t> begins;
+  for (const auto& m : ms)
+    if (m.type == cell::MsgType::kPhaseBegin) begins.push_back(m.as<cell::PhaseBegin>().index);
+  EXPECT_EQ(begins, (std::vector<uint32_t>{0, 1, 2}));
+  const auto ends = phase_ends(ms);
+  ASSERT_EQ(ends.size(), 3u);
+  EXPECT_EQ(ends[0]->live_bytes, 100u * 10000) << "thread 1 freed all of its blocks";
+  EXPECT_EQ(ends[0]->ops, 300u);
+  EXPECT_GE(ends[1]->t_ns - ends[0]->t_ns, 30'000'000u) << "the activity phase lasted its 30 ms";
+  EXPECT_EQ(ends[1]->ops, 0u) << "activity calls are not measured ops";
+  EXPECT_EQ(ends[2]->live_bytes, 0u);
+  const auto& res = ms.back();
+  ASSERT_EQ(res.type, cell::MsgType::kResult);
+  EXPECT_EQ(res.as<cell::Result>().live_peak, 100u * 10000 + 100u * 5000) << "both threads' blocks were live at once at most";
+  EXPECT_EQ(res.as<cell::Result>().ops[static_cast<int>(OpKind::kAlloc)], 200u);
+}
+
+TEST(Executor, BreakdownCountsThePagesLiveBlocksPin) {
+  // 512 blocks of 4000 bytes, every 16th kept: each kept block pins one or two
+  // pages that are otherwise empty.
+  std::vector<Op> ops{phase(0)};
+  for (uint32_t i = 0; i < 512; ++i) ops.push_back(alloc(i, 4000));
+  ops.push_back(phase(1));
+  for (uint32_t i = 0; i < 512; ++i)
+    if (i % 16 != 15) ops.push_back(release(i));
+  Script s(ops, 512, 2);
+  const auto ends = phase_ends(execute({&s}));
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_GE(ends[0]->live_page_bytes, 512u * 4000);
+  EXPECT_LE(ends[0]->live_page_bytes, 512u * 4000 + 512u * 4096);
+  const uint64_t live = 32u * 4000;
+  EXPECT_EQ(ends[1]->live_bytes, live);
+  EXPECT_GE(ends[1]->live_page_bytes, 32u * 4096) << "each kept block's page is resident";
+  EXPECT_LE(ends[1]->live_page_bytes, 64u * 4096) << "a 4000-byte block spans at most two pages";
+}
