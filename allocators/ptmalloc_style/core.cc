@@ -1764,6 +1764,18 @@ const Settings& Core::settings() noexcept {
 size_t Core::mmap_threshold() noexcept { return g_mmap_threshold.load(std::memory_order_relaxed); }
 size_t Core::trim_threshold() noexcept { return g_trim_threshold.load(std::memory_order_relaxed); }
 
+void Core::for_each_free_chunk(void (*fn)(void*, size_t, void*), void* ctx) noexcept {
+  ensure_init();
+  lock(&g_list_mu);
+  for (Arena* av = &g_main_arena; av; av = av->next) {
+    lock(&av->mutex);
+    for (size_t i = 1; i < NBINS; ++i)
+      for (Chunk* c = bin_at(av, i)->fd; c != bin_at(av, i); c = c->fd) fn(c, chunksize(c), ctx);
+    unlock(&av->mutex);
+  }
+  unlock(&g_list_mu);
+}
+
 const char* Core::check_heap() noexcept {
   ensure_init();
   const char* err = check_tcache();

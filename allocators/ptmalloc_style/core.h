@@ -70,6 +70,9 @@ struct Core {
   // and ordering, fastbin/tcache contents. nullptr when consistent, else a static
   // one-line description of the first inconsistency.
   static const char* check_heap() noexcept;
+  // Calls fn for every free chunk in every arena's bins (not fastbins, tcache or
+  // tops), under that arena's lock: fn must not allocate.
+  static void for_each_free_chunk(void (*fn)(void* chunk, size_t size, void* ctx), void* ctx) noexcept;
   // Returns the calling thread's tcache chunks to their arenas.
   static void flush_thread_cache() noexcept;
   // Current (possibly dynamically raised) thresholds.

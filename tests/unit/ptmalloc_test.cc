@@ -360,6 +360,54 @@ TEST(PtPolicy, TopAboveThePadFollowsTheReleasePolicy) {
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
+// Whole pages inside free chunks (past the 64 bytes of links and tags) that are resident.
+size_t resident_free_interior_pages(size_t* checked) {
+  struct Ctx {
+    size_t resident = 0, checked = 0;
+  } ctx;
+  Core::for_each_free_chunk(
+      [](void* c, size_t size, void* vp) {
+        auto* x = static_cast<Ctx*>(vp);
+        const uintptr_t page = 4096;
+        uintptr_t lo = (reinterpret_cast<uintptr_t>(c) + 64 + page - 1) & ~(page - 1);
+        uintptr_t hi = (reinterpret_cast<uintptr_t>(c) + size) & ~(page - 1);
+        unsigned char vec[256];
+        for (; lo < hi; lo += sizeof vec * page) {
+          size_t n = std::min<size_t>((hi - lo) / page, sizeof vec);
+          if (mincore(reinterpret_cast<void*>(lo), n * page, vec) != 0) {
+            x->resident += n;  // counted as a failure: free chunks lie in committed memory
+            continue;
+          }
+          for (size_t i = 0; i < n; ++i) x->resident += vec[i] & 1;
+          x->checked += n;
+        }
+      },
+      &ctx);
+  *checked = ctx.checked;
+  return ctx.resident;
+}
+
+// eager keeps every free chunk's interior decommitted; release() leaves none
+// resident under every policy.
+TEST(PtPolicy, FreeChunkInteriorsAfterFreesAndRelease) {
+  std::vector<Block> left;
+  random_ops(77, 3000, 0, &left);
+  for (size_t i = 0; i < left.size(); i += 2) Core::free(left[i].p);  // holes between live blocks
+  size_t checked = 0;
+  if (Core::settings().release == ReleasePolicy::eager) {
+    EXPECT_EQ(resident_free_interior_pages(&checked), 0u);
+    EXPECT_GT(checked, 0u);
+  }
+  Core::release();
+  EXPECT_EQ(resident_free_interior_pages(&checked), 0u);
+  EXPECT_GT(checked, 0u);
+  for (size_t i = 1; i < left.size(); i += 2) {
+    ASSERT_TRUE(intact(left[i]));
+    Core::free(left[i].p);
+  }
+  ASSERT_EQ(Core::check_heap(), nullptr);
+}
+
 TEST(PtThreshold, MmapThresholdAndDynamicRule) {
   const auto& s = Core::settings();
   size_t t0 = Core::mmap_threshold();
