@@ -1,0 +1,67 @@
+// `heapmark repro`: the "RES does not drop after free" catalogue (harness/repro).
+//   heapmark repro                                 every scenario, every available allocator, every remedy
+//   heapmark repro 2 4 --allocators glibc,jemalloc
+//   heapmark repro --list
+#include <unistd.h>
+
+#include <climits>
+#include <filesystem>
+
+#include "harness/cli/commands.h"
+#include "harness/repro/repro.h"
+
+namespace {
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t p = s.find(',', start);
+    const std::string item = s.substr(start, p == std::string::npos ? std::string::npos : p - start);
+    if (!item.empty()) out.push_back(item);
+    if (p == std::string::npos) break;
+    start = p + 1;
+  }
+  return out;
+}
+
+std::string exe_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+struct State {
+  heapmark::repro::Options o;
+  std::string allocators, remedies;
+};
+
+const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
+  auto st = std::make_shared<State>();
+  auto* cmd = app.add_subcommand("repro", "Why RES stays high after free: run the scenario catalogue, with verdicts and remedies");
+  cmd->add_option("scenarios", st->o.scenarios, "Scenario numbers or names (default: all; see --list)");
+  cmd->add_flag("--list", st->o.list, "List the scenarios and their remedies");
+  cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
+  cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
+  cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(CLI::Range(4, 16384));
+  cmd->add_option("--idle-ms", st->o.idle_ms, "Idle phase length (default: the scenario's)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--activity-ms", st->o.activity_ms, "Activity phase length (default: the scenario's)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--jobs", st->o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
+  cmd->add_option("--timeout", st->o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--out", st->o.results_root, "Results root directory");
+  cmd->add_option("--run-id", st->o.run_id, "Name of the results directory (default: repro-<UTC time>)");
+  cmd->add_flag("-q,--quiet", st->o.quiet, "No tables");
+  return [cmd, st]() -> std::optional<int> {
+    if (!*cmd) return std::nullopt;
+    st->o.allocators = split_csv(st->allocators);
+    st->o.remedies = split_csv(st->remedies);
+    const std::string dir = exe_dir();
+    st->o.cell_binary = dir + "/heapmark-cell";
+    st->o.command_line = {"heapmark", "repro"};
+    return heapmark::repro::run_repro(st->o, heapmark::registry::builtin(dir));
+  };
+}};
+
+}  // namespace

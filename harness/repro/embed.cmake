@@ -1,0 +1,10 @@
+# Writes OUT: a C++ source holding every file of FILES ("|"-separated) as a raw string, in order.
+string(REPLACE "|" ";" FILES "${FILES}")
+set(body "// Generated from harness/repro/scenarios/*.json by embed.cmake: do not edit.\n#include <string>\n#include <utility>\n#include <vector>\nnamespace heapmark::repro {\nconst std::vector<std::pair<std::string, std::string>>& embedded_scenarios() {\n  static const std::vector<std::pair<std::string, std::string>> files{\n")
+foreach(f ${FILES})
+  file(READ ${f} text)
+  get_filename_component(name ${f} NAME)
+  string(APPEND body "      {\"${name}\", R\"hmjson(${text})hmjson\"},\n")
+endforeach()
+string(APPEND body "  };\n  return files;\n}\n}  // namespace heapmark::repro\n")
+file(WRITE ${OUT} "${body}")

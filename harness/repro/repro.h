@@ -1,0 +1,104 @@
+// `heapmark repro`: the "RES does not drop after free" catalogue. The scenarios
+// (recipe, workload parameters, remedies as named allocator environments, and
+// the mechanism explanations) are data, one JSON file per scenario in
+// harness/repro/scenarios/, embedded at build time. This library runs them
+// through the ordinary runner, computes a verdict per (scenario, allocator)
+// from the measured phases, and shows an explanation only when the verdict it
+// was written for is the one measured.
+#pragma once
+#include <boost/json/object.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "allocators/registry/registry.h"
+
+namespace heapmark::repro {
+
+struct Remedy {
+  std::string name;       // unique in the catalogue per allocator+env: "glibc-mmap-threshold"
+  std::string allocator;  // the base allocator it configures
+  registry::Env env;
+  std::string what;
+};
+
+struct Explanation {
+  std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
+  std::string verdict;    // verdict id it explains (see Verdict)
+  std::string text;
+};
+
+struct Scenario {
+  int id = 0;
+  std::string slug, title, recipe;
+  std::map<std::string, std::string> params;      // workload parameters of "repro"
+  std::map<std::string, registry::Env> setups;    // env every cell of this allocator gets here (scenario 12)
+  std::vector<Remedy> remedies;
+  std::vector<Explanation> explanations;
+  std::string dir_name() const;                   // "02-top-pinned"
+};
+
+const std::vector<Scenario>& catalogue();
+// "2", "02" or "top-pinned"; throws InputError naming the valid ones.
+const Scenario& find_scenario(const std::string& text);
+
+// The five phase ends of one cell.
+inline constexpr int kPhaseCount = 5;
+inline constexpr const char* kPhaseLetters[kPhaseCount] = {"P", "F", "I", "A", "R"};
+struct PhasePoint {
+  bool present = false;
+  double r = 0, live = 0, lazy_free = 0;
+  bool has_breakdown = false;
+  double fragmentation = 0, retained = 0, metadata = 0;
+};
+
+// Verdict ids, in order of how late the memory came back.
+enum class Verdict { kReturned, kLazy, kUntilActivity, kUntilRelease, kFragmentation, kNotReturned, kUnknown };
+const char* verdict_id(Verdict v);     // "returned", "lazy", "retained-until-activity", ...
+const char* verdict_label(Verdict v);  // "returned", "retained until activity", ...
+
+// Share of the returnable memory given back at a phase end: (R_P - R_x) / (R_P - live_x),
+// clipped to [0, 1]; nullopt when less than 1 MiB was returnable.
+std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy_as_returned = false);
+
+inline constexpr double kReturnedThreshold = 0.75;  // this share back counts as "returned" at that phase
+
+struct Assessment {
+  Verdict verdict = Verdict::kUnknown;
+  std::string when;  // phase letter the verdict was reached at ("F", "I", "A", "R"), or ""
+};
+// P, F, I, A, R in that order.
+Assessment assess(const PhasePoint (&phases)[kPhaseCount]);
+
+// The explanation written for this (allocator, kind, verdict), or null: shown only when they agree.
+const Explanation* explanation_for(const Scenario& s, const std::string& allocator, const std::string& kind, Verdict v);
+
+// Phase ends from one cells.jsonl record (by phase name: peak, free, idle, activity, release).
+void phases_from_cell(const boost::json::object& cell, PhasePoint (&out)[kPhaseCount]);
+
+struct Options {
+  std::vector<std::string> scenarios;      // empty: all
+  std::vector<std::string> allocators;     // empty: every available base allocator
+  std::vector<std::string> remedies;       // empty: every remedy of the chosen scenarios and allocators; "none": no remedy
+  bool list = false;
+  int mib = 256, idle_ms = -1, activity_ms = -1;  // -1: the scenario's own durations
+  int jobs = 2;
+  double timeout_s = 300;
+  std::string results_root = "results", run_id;
+  bool quiet = false;
+  std::string cell_binary;
+  std::vector<std::string> command_line;
+};
+
+// Runs the catalogue and prints the tables; returns the exit status. Throws
+// InputError (exit 2) for an unknown scenario, allocator or remedy before any cell runs.
+int run_repro(const Options& o, const std::vector<registry::Allocator>& known);
+
+// The summary (verdicts and explanations) of one scenario's results directory,
+// written there as repro.json; also what the report's repro section reads.
+boost::json::object scenario_summary(const Scenario& s, const std::string& run_dir);
+// The terminal text of one summary.
+std::string render_summary_text(const boost::json::object& summary);
+
+}  // namespace heapmark::repro
