@@ -1216,7 +1216,8 @@ size_t check_heap_chunk(const Chunk* c, const char* invalid_ptr, const char* inv
   size_t size = h & ~SIZE_BITS;
   char* end = in_main ? g_main.end.load(std::memory_order_relaxed)
                       : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
-  if (size < MINSIZE || (size & ALIGN_MASK) || size > (size_t)(end - (char*)c)) die(invalid_size);
+  // The next chunk's header must lie inside the region too: free() reads it.
+  if (size < MINSIZE || (size & ALIGN_MASK) || size + HDR > (size_t)(end - (char*)c)) die(invalid_size);
   return size;
 }
 
@@ -1555,6 +1556,9 @@ void Core::free(void* p) noexcept {
   }
   if (k == Kind::invalid) die("free(): invalid pointer");
   size_t size = check_heap_chunk(c, "free(): invalid pointer", "free(): invalid pointer (invalid size)");
+  // Our own in-use bit lives in the next header; only we change it while we own
+  // the chunk, so reading it unlocked is safe (and catches a chunk already in a bin).
+  if (!prev_inuse(at(c, size))) die("free(): double free or corruption (!prev)");
   size_t ti = csize2tidx(size);
   TCache* tc = tl_tc;
   if (ti < TCACHE_BINS) {

@@ -561,6 +561,19 @@ TEST_F(PtHardeningDeathTest, DoubleFreeOfAFreeChunk) {
       "double free or corruption \\(!prev\\)");
 }
 
+TEST_F(PtHardeningDeathTest, DoubleFreeOfABinnedChunkWhileTheTcacheHasRoom) {
+  EXPECT_DEATH(
+      {
+        void* v[8];
+        for (auto& p : v) p = Core::alloc(1000);
+        Core::alloc(1000);          // keeps v[7] away from the top
+        for (void* p : v) Core::free(p);  // 7 to the tcache, v[7] to the unsorted bin
+        Core::alloc(1000);          // the tcache has room again
+        Core::free(v[7]);
+      },
+      "double free or corruption \\(!prev\\)");
+}
+
 TEST_F(PtHardeningDeathTest, DoubleFreeOfAMapping) {
   EXPECT_DEATH(
       {
