@@ -21,6 +21,9 @@ struct WorkloadDef {
   std::function<std::vector<Program*>(const Params&, uint64_t seed, Scratch&)> make;
   // Upper bound of the scratch bytes `make` needs, so the cell maps enough.
   std::function<size_t(const Params&)> scratch_bytes;
+  // Set instead of `make` for a workload that measures itself (Google
+  // Benchmark): the cell runs it and passes on the JSON it returns.
+  std::function<std::string(const Params&)> run_native = nullptr;
 };
 
 std::vector<const WorkloadDef*> all_workloads();  // sorted by name

@@ -10,6 +10,7 @@
 // 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program) crashed.
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -93,6 +94,52 @@ void send_error(hm::cell::ErrorCode code, const std::string& text) {
   hm::cell::write_message(hm::cell::kEventFd, MsgType::kError, &m, sizeof m);
 }
 
+// A single-thread cell gets the CPU it was given. Threads of a multi-thread
+// cell must run at the same time, so it may use every CPU: it must say so
+// explicitly, as a spawned process inherits the runner's mask, which leaves
+// out the cell CPU.
+void place(int cpu, size_t threads, hm::cell::Hello& hello) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0 && threads == 1) {
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) == 0) hello.pinned_cpu = cpu;
+    return;
+  }
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+// A workload that measures itself: no op program, no executor. The cell still
+// proves identity (done by the caller), reports its baseline and final figures,
+// and passes the workload's own JSON report on.
+int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Params& params, hm::cell::Hello& hello) {
+  hm::metrics::procfs::SmapsRollup r0;
+  hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
+  hello.r0_anon = r0.anonymous;
+  hello.r0_rss = r0.rss;
+  hello.threads = 1;
+  hello.t_ns = hm::metrics::tsc::monotonic_ns();
+  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
+  hm::cell::Result res;
+  res.first_t_ns = hm::metrics::tsc::monotonic_ns();
+  const std::string json = def.run_native(params);
+  res.last_t_ns = hm::metrics::tsc::monotonic_ns();
+  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kNativeJson, json.data(), json.size())) return hm::cell::kExitRunnerGone;
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  res.utime_us = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_utime.tv_usec);
+  res.stime_us = static_cast<uint64_t>(ru.ru_stime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_stime.tv_usec);
+  res.minflt = static_cast<uint64_t>(ru.ru_minflt);
+  res.majflt = static_cast<uint64_t>(ru.ru_majflt);
+  res.nvcsw = static_cast<uint64_t>(ru.ru_nvcsw);
+  res.nivcsw = static_cast<uint64_t>(ru.ru_nivcsw);
+  hm::metrics::procfs::Status st;
+  if (hm::metrics::procfs::read_status("/proc/self/status", st)) res.vm_hwm = st.vm_hwm;
+  return hm::cell::write_message(hm::cell::kEventFd, MsgType::kResult, &res, sizeof res) ? 0 : hm::cell::kExitRunnerGone;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,15 +178,12 @@ int main(int argc, char** argv) {
     // histograms, op buffer) with slack; only what is used becomes resident.
     const size_t scratch_cap = def.scratch_bytes(params) + (size_t{1} << 30) * 4;
     hm::workloads::Scratch scratch(scratch_cap);
-    auto programs = def.make(params, args.seed, scratch);
-    if (args.cpu >= 0 && programs.size() == 1) {
-      // A single-thread cell gets a CPU of its own; threads of a multi-thread
-      // cell need to run at the same time, so those are left unpinned.
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(args.cpu, &set);
-      if (sched_setaffinity(0, sizeof set, &set) == 0) hello.pinned_cpu = args.cpu;
+    if (def.run_native) {
+      place(-1, 2, hello);  // micro runs threads of its own
+      return run_native(def, params, hello);
     }
+    auto programs = def.make(params, args.seed, scratch);
+    place(args.cpu, programs.size(), hello);
     hm::cell::ExecutorConfig cfg;
     cfg.shared = shared;
     cfg.touch = args.touch;

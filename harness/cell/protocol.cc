@@ -17,6 +17,7 @@ size_t fixed_size(MsgType t) {
     case MsgType::kResult: return sizeof(Result);
     case MsgType::kError: return sizeof(ErrorMsg);
     case MsgType::kHistogram: return 0;
+    case MsgType::kNativeJson: return 0;
   }
   return 0;
 }
@@ -34,7 +35,7 @@ bool Reader::next(Message& out) {
   if (pending() < sizeof(MsgHeader)) return false;
   MsgHeader h;
   std::memcpy(&h, buf_.data() + pos_, sizeof h);
-  if (h.type < static_cast<uint32_t>(MsgType::kHello) || h.type > static_cast<uint32_t>(MsgType::kError))
+  if (h.type < static_cast<uint32_t>(MsgType::kHello) || h.type > static_cast<uint32_t>(MsgType::kNativeJson))
     throw std::runtime_error("cell protocol: unknown message type " + std::to_string(h.type));
   const auto type = static_cast<MsgType>(h.type);
   const size_t want = fixed_size(type);
@@ -45,6 +46,8 @@ bool Reader::next(Message& out) {
     if (h.length < sizeof(HistogramHead) || (h.length - sizeof(HistogramHead)) % sizeof(BucketCount) != 0)
       throw std::runtime_error("cell protocol: histogram message of bad length " + std::to_string(h.length));
   }
+  if (type == MsgType::kNativeJson && h.length > kMaxNativeJson)
+    throw std::runtime_error("cell protocol: native report of " + std::to_string(h.length) + " bytes exceeds the limit");
   if (pending() < sizeof h + h.length) return false;
   out.type = type;
   const unsigned char* body = buf_.data() + pos_ + sizeof h;

@@ -4,7 +4,9 @@
 // stream cut short (a crashed cell) yields only whole messages.
 //
 // Order: kHello, then per phase kPhaseBegin / kPhaseEnd (+ kStats), then one
-// kHistogram per op kind that ran, then kResult. kError replaces the rest.
+// kHistogram per op kind that ran, then kResult. kError replaces the rest. A
+// workload that measures itself (micro) sends kNativeJson, its own JSON report
+// as text, instead of phases and histograms.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +20,7 @@ namespace heapmark::cell {
 
 inline constexpr uint32_t kProtocolVersion = 1;
 
-enum class MsgType : uint32_t { kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError };
+enum class MsgType : uint32_t { kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson };
 
 struct MsgHeader {
   uint32_t type;
@@ -133,6 +135,8 @@ class Reader {
   std::vector<unsigned char> buf_;
   size_t pos_ = 0;
 };
+
+inline constexpr size_t kMaxNativeJson = 16 << 20;
 
 // Expected payload size of a fixed-size message type; 0 for variable ones.
 size_t fixed_size(MsgType t);

@@ -136,6 +136,47 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
 
   if (!out.have_result) return rec;
   const cell::Result& res = out.result;
+  auto cpu = [&] {
+    return json::object{{"user_s", static_cast<double>(res.utime_us) * 1e-6},
+                        {"sys_s", static_cast<double>(res.stime_us) * 1e-6},
+                        {"minflt", res.minflt},
+                        {"majflt", res.majflt},
+                        {"nvcsw", res.nvcsw},
+                        {"nivcsw", res.nivcsw}};
+  };
+  if (!out.native_json.empty()) {
+    // A self-measuring workload (micro): Google Benchmark's own figures.
+    boost::system::error_code ec;
+    const json::value gb = json::parse(out.native_json, ec);
+    json::array micro;
+    if (!ec && gb.is_object())
+      if (const auto* list = gb.as_object().if_contains("benchmarks"); list && list->is_array())
+        for (const auto& b : list->as_array()) {
+          const auto& o = b.as_object();
+          auto n = [&](const char* k) { return o.if_contains(k) && o.at(k).is_number() ? o.at(k).to_number<double>() : 0.0; };
+          const double scale = o.if_contains("time_unit") && o.at("time_unit") == "ns" ? 1.0
+                               : o.if_contains("time_unit") && o.at("time_unit") == "us" ? 1e3 : 1e6;
+          micro.push_back(json::object{{"name", o.at("name")},
+                                       {"iterations", n("iterations")},
+                                       {"real_time_ns", n("real_time") * scale},
+                                       {"cpu_time_ns", n("cpu_time") * scale},
+                                       // Google Benchmark's items/s: per CPU second, or per real second for
+                                       // the UseRealTime (threaded) ones; real_time_ns includes waiting for a CPU.
+                                       {"calls_per_second", n("items_per_second")},
+                                       {"threads", n("threads")}});
+        }
+    rec["micro"] = micro;
+    rec["micro_source"] = "Google Benchmark JSON, loop time per iteration (no per-op timer); items = allocator calls";
+    rec["measured_s"] = static_cast<double>(res.last_t_ns - res.first_t_ns) * 1e-9;
+    rec["cpu"] = cpu();
+    rec["memory"] = json::object{{"r0_anon", h.r0_anon}, {"r0_rss", h.r0_rss}, {"vm_hwm", res.vm_hwm}};
+    if (ec || micro.empty()) {
+      rec["status"] = "failed";
+      rec["cause"] = "protocol";
+      rec["detail"] = "the micro workload's report was not Google Benchmark JSON with benchmarks";
+    }
+    return rec;
+  }
   rec["program"] = json::object{{"checksum", [&] {
                                    char b[24];
                                    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(res.checksum));
@@ -183,12 +224,7 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
   const double measured_s = static_cast<double>(res.last_t_ns - res.first_t_ns) * 1e-9;
   rec["measured_s"] = measured_s;
   rec["throughput_ops_s"] = measured_s > 0 ? static_cast<double>(calls) / measured_s : 0.0;
-  rec["cpu"] = json::object{{"user_s", static_cast<double>(res.utime_us) * 1e-6},
-                            {"sys_s", static_cast<double>(res.stime_us) * 1e-6},
-                            {"minflt", res.minflt},
-                            {"majflt", res.majflt},
-                            {"nvcsw", res.nvcsw},
-                            {"nivcsw", res.nivcsw}};
+  rec["cpu"] = cpu();
 
   // Peak R from the sampled timeline, or from phase ends if they saw more
   // (a short cell may finish between two samples).
@@ -241,6 +277,11 @@ Headline headline(const json::object& rec) {
     return h;
   }
   auto num = [](const json::value* v) { return v && v->is_number() ? v->to_number<double>() : NAN; };
+  if (rec.contains("micro")) {  // no op program: nothing of the table applies
+    h.ops_per_s = h.alloc_p50_ns = h.alloc_p99_ns = h.free_p50_ns = NAN;
+    h.peak_r_mib = h.live_peak_mib = h.after_free_mib = h.returned = h.f4 = NAN;
+    return h;
+  }
   h.ops_per_s = num(rec.if_contains("throughput_ops_s"));
   const auto& lat = rec.at("latency_ns").as_object();
   if (const auto* a = lat.if_contains("alloc")) {

@@ -164,6 +164,10 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, c
                 cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(), cell(h.live_peak_mib, 9, 1).c_str(),
                 cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str(),
                 shown_params(c, varying).c_str());
+    if (const auto* micro = rec.if_contains("micro"))
+      for (const auto& b : micro->as_array())
+        std::printf("        %-44s %12.1f ns/iter (cpu) %12.0f calls/s\n", b.at("name").as_string().c_str(),
+                    b.at("cpu_time_ns").to_number<double>(), b.at("calls_per_second").to_number<double>());
   }
   std::fflush(stdout);
 }

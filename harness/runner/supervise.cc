@@ -77,6 +77,9 @@ void handle(CellOutcome& out, const cell::Message& m) {
       out.histograms.push_back(std::move(h));
       break;
     }
+    case MsgType::kNativeJson:
+      out.native_json.assign(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+      break;
     case MsgType::kResult:
       out.result = m.as<cell::Result>();
       out.have_result = true;

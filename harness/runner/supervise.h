@@ -50,6 +50,7 @@ struct CellOutcome {
   std::vector<HistogramRecord> histograms;
   Timeline timeline;
   std::string stderr_tail;  // last few KiB the cell wrote to stderr
+  std::string native_json;  // a self-measuring workload's own report (micro: Google Benchmark JSON)
 };
 
 // Throws std::runtime_error only if the cell cannot be started at all.
