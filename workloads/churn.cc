@@ -5,6 +5,13 @@
 // live to the end and pins the pages around it, as long-lived objects do in
 // real heaps. Phases: fill, free, refill2, free2, ... so "RSS after frees" is
 // the anonymous RSS at the end of phase "free".
+// realloc-class ("free then reallocate a different size class") frees in
+// random order, and rounds alternate between two disjoint sets of size
+// classes: the power-of-two bands (2^k, 2^(k+1)] with k even, then k odd. A
+// sample in the other set's band is doubled (so sizes reach up to 2x the
+// distribution's). The freed bins cannot serve the next round, so its memory
+// must be coalesced and reused, or returned to the OS.
+#include <bit>
 #include <cstdio>
 #include <cstring>
 
@@ -15,7 +22,7 @@
 namespace heapmark::workloads {
 namespace {
 
-enum class Order { kFifo, kLifo, kRandom, kKeepEveryK };
+enum class Order { kFifo, kLifo, kRandom, kKeepEveryK, kReallocClass };
 
 class Churn final : public Program {
  public:
@@ -26,8 +33,12 @@ class Churn final : public Program {
         rounds_(static_cast<uint32_t>(p.integer("rounds"))),
         keep_(static_cast<uint32_t>(p.integer("keep"))) {
     const std::string& o = p.text("order");
-    order_ = o == "fifo" ? Order::kFifo : o == "lifo" ? Order::kLifo : o == "random" ? Order::kRandom : Order::kKeepEveryK;
-    if (order_ == Order::kRandom) {
+    order_ = o == "fifo"            ? Order::kFifo
+             : o == "lifo"          ? Order::kLifo
+             : o == "random"        ? Order::kRandom
+             : o == "realloc-class" ? Order::kReallocClass
+                                    : Order::kKeepEveryK;
+    if (order_ == Order::kRandom || order_ == Order::kReallocClass) {
       perm_ = scratch.array<uint32_t>(count_);
       for (uint32_t i = 0; i < count_; ++i) perm_[i] = i;
     }
@@ -64,7 +75,9 @@ class Churn final : public Program {
       }
       const uint32_t i = pos_++;
       if (phase_ % 2 == 0) {
-        out[n++] = Op{OpKind::kAlloc, 0, 0, base + i, sizes_.sample(rng_)};
+        uint64_t size = sizes_.sample(rng_);
+        if (order_ == Order::kReallocClass && size_band(size) % 2 != (phase_ / 2) % 2) size *= 2;
+        out[n++] = Op{OpKind::kAlloc, 0, 0, base + i, size};
         continue;
       }
       switch (order_) {
@@ -74,7 +87,8 @@ class Churn final : public Program {
         case Order::kLifo:
           out[n++] = Op{OpKind::kFree, 0, 0, base + count_ - 1 - i, 0};
           break;
-        case Order::kRandom: {
+        case Order::kRandom:
+        case Order::kReallocClass: {
           // Incremental Fisher-Yates: one element of a fresh permutation per op,
           // so no phase starts with an O(count) shuffle.
           const uint32_t j = i + static_cast<uint32_t>(rng_.below(count_ - i));
@@ -92,6 +106,9 @@ class Churn final : public Program {
 
  private:
   static constexpr size_t kNameLen = 16;
+  // k such that size is in (2^k, 2^(k+1)]: allocators' size classes nest in these bands.
+  // Size 1 is band -1 (odd), so doubling it lands in band 0, the other parity.
+  static uint32_t size_band(uint64_t size) { return size <= 1 ? UINT32_MAX : static_cast<uint32_t>(std::bit_width(size - 1) - 1); }
   char* name(uint32_t i) { return names_ + size_t{i} * kNameLen; }
 
   Rng rng_;
@@ -110,7 +127,7 @@ const WorkloadDef kChurn{
     {
         {"count", "100000", "blocks allocated per fill", ParamType::kInt, 1, 50'000'000, {}},
         {"sizes", "uniform:16-1024", "block size distribution (fixed, uniform, pow2, pareto, invsq)", ParamType::kSizes, 0, 0, {}},
-        {"order", "random", "order of the frees", ParamType::kChoice, 0, 0, {"fifo", "lifo", "random", "keep-every-k"}},
+        {"order", "random", "order of the frees", ParamType::kChoice, 0, 0, {"fifo", "lifo", "random", "keep-every-k", "realloc-class"}},
         {"keep", "16", "keep-every-k: every k-th block stays live", ParamType::kInt, 2, 1'000'000, {}},
         {"rounds", "3", "fill/free rounds", ParamType::kInt, 1, 1000, {}},
     },

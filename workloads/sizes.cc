@@ -1,13 +1,105 @@
 #include "workloads/sizes.h"
 
+#include <algorithm>
 #include <bit>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include "workloads/params.h"
 
 namespace heapmark::workloads {
 
-static const char* const kKinds = "fixed:N, uniform:LO-HI, pow2:LO-HI, pareto:LO-HI[:SHAPE], invsq:LO-HI";
+static const char* const kKinds =
+    "fixed:N, uniform:LO-HI, pow2:LO-HI, pareto:LO-HI[:SHAPE], invsq:LO-HI, mixed:LO-HI:LO-HI[:FRACTION], "
+    "empirical:FILE.csv";
+static constexpr int64_t kMaxSize = int64_t{1} << 40;
+
+// "LO-HI" with 1 <= LO <= HI <= 1 TiB.
+static bool parse_range(const std::string& s, uint64_t& lo, uint64_t& hi, std::string& err) {
+  const size_t dash = s.find('-');
+  int64_t a, b;
+  if (dash == std::string::npos || !parse_quantity(s.substr(0, dash), a) || !parse_quantity(s.substr(dash + 1), b)) {
+    err = "expected LO-HI, e.g. 16-4096 or 16-64K";
+    return false;
+  }
+  if (a < 1 || b < a) {
+    err = "need 1 <= LO <= HI";
+    return false;
+  }
+  if (b > kMaxSize) {
+    err = "HI above 1 TiB";
+    return false;
+  }
+  lo = static_cast<uint64_t>(a);
+  hi = static_cast<uint64_t>(b);
+  return true;
+}
+
+static std::string trimmed(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r')) ++a;
+  while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r')) --b;
+  return s.substr(a, b - a);
+}
+
+bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDist& d, std::string* why) {
+  auto fail = [&](const std::string& where, const std::string& msg) {
+    if (why) *why = "size distribution '" + text + "': " + where + ": " + msg;
+    return false;
+  };
+  std::ifstream in(path);
+  if (!in) return fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
+  std::string line;
+  size_t line_no = 0;
+  bool seen_row = false;
+  double total = 0;
+  d.rows_ = 0;
+  d.lo_ = UINT64_MAX;
+  d.hi_ = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string where = path + ":" + std::to_string(line_no);
+    const std::string t = trimmed(line);
+    if (t.empty() || t[0] == '#') continue;
+    const size_t comma = t.find(',');
+    if (comma == std::string::npos) return fail(where, "expected 'size,weight', got '" + t + "'");
+    const std::string size_text = trimmed(t.substr(0, comma));
+    std::string weight_text = trimmed(t.substr(comma + 1));
+    if (!seen_row) {
+      seen_row = true;
+      std::string lower = size_text;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "size") continue;  // header
+    }
+    if (weight_text.find(',') != std::string::npos)
+      return fail(where, "field 3: unexpected extra field (rows are 'size,weight')");
+    int64_t size;
+    if (!parse_quantity(size_text, size) || size < 1 || size > kMaxSize)
+      return fail(where, "field 1 (size): '" + size_text + "' is not a size in [1, 1T] (K/M/G suffixes allowed)");
+    char* end = nullptr;
+    const double w = std::strtod(weight_text.c_str(), &end);
+    if (weight_text.empty() || *end != '\0' || !std::isfinite(w) || w < 0)
+      return fail(where, "field 2 (weight): '" + weight_text + "' is not a number >= 0");
+    if (d.rows_ == kEmpiricalCapacity)
+      return fail(where, "more than " + std::to_string(kEmpiricalCapacity) + " rows (the table's capacity)");
+    total += w;
+    d.table_size_[d.rows_] = static_cast<uint64_t>(size);
+    d.table_cum_[d.rows_] = total;
+    ++d.rows_;
+    if (w > 0) {
+      d.lo_ = std::min(d.lo_, static_cast<uint64_t>(size));
+      d.hi_ = std::max(d.hi_, static_cast<uint64_t>(size));
+    }
+  }
+  if (in.bad()) return fail(path, "read error");
+  if (d.rows_ == 0) return fail(path, "no 'size,weight' rows");
+  if (!(total > 0)) return fail(path, "every weight is 0");
+  return true;
+}
 
 bool SizeDist::parse(const std::string& text, SizeDist* out, std::string* why) {
   auto fail = [&](const std::string& msg) {
@@ -18,12 +110,38 @@ bool SizeDist::parse(const std::string& text, SizeDist* out, std::string* why) {
   if (colon == std::string::npos) return fail("missing ':'");
   const std::string kind = text.substr(0, colon);
   std::string rest = text.substr(colon + 1);
-  SizeDist d;
+  // The table is 16 KiB: build in place when there is an `out` (left undefined on failure).
+  SizeDist local;
+  SizeDist& d = out ? *out : local;
+  d = SizeDist{};
+  std::string err;
   if (kind == "fixed") {
     d.kind_ = Kind::kFixed;
     int64_t n;
     if (!parse_quantity(rest, n) || n < 1) return fail("'" + rest + "' is not a size >= 1");
     d.lo_ = d.hi_ = static_cast<uint64_t>(n);
+  } else if (kind == "empirical") {
+    d.kind_ = Kind::kEmpirical;
+    if (rest.empty()) return fail("missing the CSV file name");
+    return read_csv(text, rest, d, why);
+  } else if (kind == "mixed") {
+    d.kind_ = Kind::kMixed;
+    // SMALL:LARGE[:FRACTION]
+    const size_t c1 = rest.find(':');
+    if (c1 == std::string::npos) return fail("expected mixed:LO-HI:LO-HI[:FRACTION], e.g. mixed:16-1K:64K-4M:0.01");
+    const size_t c2 = rest.find(':', c1 + 1);
+    const std::string small = rest.substr(0, c1);
+    const std::string large = rest.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+    if (!parse_range(small, d.lo_, d.small_hi_, err)) return fail("small range: " + err);
+    if (!parse_range(large, d.large_lo_, d.hi_, err)) return fail("large range: " + err);
+    if (d.large_lo_ <= d.small_hi_) return fail("the large range must start above the small range");
+    if (c2 != std::string::npos) {
+      const std::string s = rest.substr(c2 + 1);
+      char* end = nullptr;
+      d.large_frac_ = std::strtod(s.c_str(), &end);
+      if (s.empty() || *end != '\0' || !(d.large_frac_ > 0.0) || !(d.large_frac_ < 1.0))
+        return fail("fraction '" + s + "' is not a number in (0, 1)");
+    }
   } else {
     if (kind == "uniform") d.kind_ = Kind::kUniform;
     else if (kind == "pow2") d.kind_ = Kind::kPow2;
@@ -40,21 +158,14 @@ bool SizeDist::parse(const std::string& text, SizeDist* out, std::string* why) {
         rest = rest.substr(0, c2);
       }
     }
-    const size_t dash = rest.find('-');
-    int64_t lo, hi;
-    if (dash == std::string::npos || !parse_quantity(rest.substr(0, dash), lo) ||
-        !parse_quantity(rest.substr(dash + 1), hi))
-      return fail("expected LO-HI, e.g. 16-4096 or 16-64K");
-    if (lo < 1 || hi < lo) return fail("need 1 <= LO <= HI");
-    if (hi > (int64_t{1} << 40)) return fail("HI above 1 TiB");
-    d.lo_ = static_cast<uint64_t>(lo);
-    d.hi_ = static_cast<uint64_t>(hi);
+    if (!parse_range(rest, d.lo_, d.hi_, err)) return fail(err);
     if (d.kind_ == Kind::kPow2 && (!std::has_single_bit(d.lo_) || !std::has_single_bit(d.hi_)))
       return fail("pow2 bounds must be powers of two");
   }
-  if (out) *out = d;
   return true;
 }
+
+const char* SizeDist::kinds() noexcept { return kKinds; }
 
 SizeDist SizeDist::parse_or_throw(const std::string& text) {
   SizeDist d;
@@ -86,6 +197,21 @@ uint64_t SizeDist::sample(Rng& rng) const noexcept {
       const double a = 1.0 / static_cast<double>(lo_), b = 1.0 / static_cast<double>(hi_);
       const double x = 1.0 / (a - rng.unit() * (a - b));
       return std::min(hi_, std::max(lo_, static_cast<uint64_t>(x)));
+    }
+    case Kind::kMixed:
+      if (rng.unit() < large_frac_) return large_lo_ + rng.below(hi_ - large_lo_ + 1);
+      return lo_ + rng.below(small_hi_ - lo_ + 1);
+    case Kind::kEmpirical: {
+      // The first row whose cumulative weight exceeds u: zero-weight rows are never chosen.
+      const double u = rng.unit() * table_cum_[rows_ - 1];
+      const double* end = table_cum_ + rows_;
+      const double* it = std::upper_bound(table_cum_, end, u);
+      size_t i = static_cast<size_t>(it - table_cum_);
+      if (i == rows_) {  // u rounded up to the total: the last row with a weight
+        i = rows_ - 1;
+        while (i > 0 && table_cum_[i] == table_cum_[i - 1]) --i;
+      }
+      return table_size_[i];
     }
   }
   return lo_;

@@ -8,40 +8,10 @@
 
 #include "workloads/catalog.h"
 #include "workloads/sizes.h"
+#include "tests/unit/workload_sim.h"
 
 using namespace heapmark;
 using namespace heapmark::workloads;
-
-namespace {
-
-struct Drained {
-  std::vector<Op> ops;
-  uint64_t checksum = 0;
-  std::vector<std::string> phases;
-};
-
-Drained drain(const std::string& workload, std::map<std::string, std::string> given, uint64_t seed) {
-  const auto& def = find_workload(workload);
-  const Params p = Params::resolve(def.name, def.params, given);
-  Scratch scratch(def.scratch_bytes(p) + (1 << 20));
-  auto programs = def.make(p, seed, scratch);
-  EXPECT_EQ(programs.size(), 1u);
-  Drained d;
-  Checksum c;
-  Op buf[333];  // an odd chunk size exercises resumption mid-phase
-  size_t n;
-  while ((n = programs[0]->next(buf, 333)) > 0)
-    for (size_t i = 0; i < n; ++i) {
-      d.ops.push_back(buf[i]);
-      c.add(buf[i]);
-      if (buf[i].kind == OpKind::kPhase) d.phases.push_back(programs[0]->phase_name(buf[i].id));
-      EXPECT_LT(buf[i].id, programs[0]->max_ids());
-    }
-  d.checksum = c.h;
-  return d;
-}
-
-}  // namespace
 
 TEST(Churn, EveryBlockIsAllocatedOnceAndFreedOnceAfterItsAllocation) {
   for (const char* order : {"fifo", "lifo", "random"}) {
@@ -169,81 +139,6 @@ TEST(FastPath, AlternatesBatchesOfAllocationsAndTheirFrees) {
     if (k < 3) EXPECT_EQ(d.ops[i].size, 64u);
   }
 }
-
-namespace {
-
-// Runs the threads' programs round-robin, one op at a time, honouring kRecv
-// (a thread waits until its id was sent) and global phases (all threads meet at
-// each phase op). Checks every alloc/free pairs up, and returns the thread of
-// every free. Fails on deadlock.
-struct SimResult {
-  std::vector<uint32_t> free_thread;  // per free op, in execution order
-  uint64_t allocs = 0, frees = 0, live_end = 0;
-};
-
-SimResult simulate(const std::string& workload, std::map<std::string, std::string> given) {
-  const auto& def = find_workload(workload);
-  const Params p = Params::resolve(def.name, def.params, given);
-  Scratch scratch(def.scratch_bytes(p) + (1 << 20));
-  auto programs = def.make(p, 5, scratch);
-  std::vector<std::vector<Op>> ops(programs.size());
-  for (size_t t = 0; t < programs.size(); ++t) {
-    Op buf[100];
-    size_t n;
-    while ((n = programs[t]->next(buf, 100)) > 0) ops[t].insert(ops[t].end(), buf, buf + n);
-  }
-  std::vector<size_t> pc(programs.size(), 0);
-  std::map<uint32_t, bool> live, sent;
-  SimResult r;
-  for (;;) {
-    bool progressed = false, all_done = true;
-    // A phase op is taken only when every thread stands at one (or has ended).
-    bool all_at_phase = true;
-    for (size_t t = 0; t < ops.size(); ++t)
-      if (pc[t] < ops[t].size() && ops[t][pc[t]].kind != OpKind::kPhase) all_at_phase = false;
-    for (size_t t = 0; t < ops.size(); ++t) {
-      if (pc[t] >= ops[t].size()) continue;
-      all_done = false;
-      const Op& op = ops[t][pc[t]];
-      switch (op.kind) {
-        case OpKind::kPhase:
-          if (!all_at_phase) continue;
-          break;
-        case OpKind::kRecv:
-          if (!sent[op.id]) continue;
-          sent[op.id] = false;
-          break;
-        case OpKind::kSend:
-          sent[op.id] = true;
-          break;
-        case OpKind::kAlloc:
-          EXPECT_FALSE(live[op.id]) << "id " << op.id << " allocated while live";
-          live[op.id] = true;
-          ++r.allocs;
-          break;
-        case OpKind::kFree:
-          EXPECT_TRUE(live[op.id]) << "id " << op.id << " freed while not live";
-          live[op.id] = false;
-          ++r.frees;
-          r.free_thread.push_back(static_cast<uint32_t>(t));
-          break;
-        default:
-          break;
-      }
-      ++pc[t];
-      progressed = true;
-    }
-    if (all_done) break;
-    if (!progressed) {
-      ADD_FAILURE() << "deadlock: every thread waits";
-      break;
-    }
-  }
-  for (const auto& [id, l] : live) r.live_end += l;
-  return r;
-}
-
-}  // namespace
 
 TEST(RingBuffer, SingleThreadKeepsTheRingFullThenDrains) {
   const auto r = simulate("ring-buffer", {{"slots", "100"}, {"messages", "1000"}});
