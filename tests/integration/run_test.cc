@@ -139,6 +139,29 @@ TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
   fs::remove_all(out);
 }
 
+TEST(Run, MicroRunsGoogleBenchmarkInsideTheCellUnderThePreloadedAllocator) {
+  const std::string out = temp_dir();
+  const auto r = heapmark({"run", "--allocators", "mimalloc", "--workloads", "micro", "-p", "min_time=0.05", "-p",
+                           "filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = cells(out + "/r");
+  ASSERT_EQ(all.size(), 1u);
+  const auto& c = all[0];
+  ASSERT_EQ(c.at("status").as_string(), "ok") << c.at("detail");
+  EXPECT_TRUE(c.at("identity").at("ok").as_bool());
+  EXPECT_EQ(c.at("identity").at("family").as_string(), "mimalloc");
+  const auto& micro = c.at("micro").as_array();
+  ASSERT_EQ(micro.size(), 7u) << "BM_MallocFree over 16 B .. 64 KiB";
+  for (const auto& b : micro) {
+    EXPECT_EQ(std::string(b.at("name").as_string()).rfind("BM_MallocFree/", 0), 0u);
+    EXPECT_GT(num(b.at("iterations")), 0);
+    EXPECT_GT(num(b.at("cpu_time_ns")), 0);
+    EXPECT_GT(num(b.at("calls_per_second")), 0);
+  }
+  EXPECT_NE(r.output.find("BM_MallocFree/64"), std::string::npos) << r.output;
+  fs::remove_all(out);
+}
+
 TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   const std::string out = temp_dir();
   const auto r = heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
