@@ -150,8 +150,8 @@ std::vector<Program*> make_repro(const Params& p, Scratch& s) {
           static_cast<uint64_t>(p.integer("activity_ms")), static_cast<uint64_t>(p.integer("activity_size")),
           static_cast<uint32_t>(p.integer("threads"))};
   const uint64_t bytes = k.mib * kMiB;
-  // Scenario 3 needs a request of at least 1 KiB among the activity (glibc consolidates fastbins on it).
-  if (k.activity_size == 0) k.activity_size = scenario == 3 ? 1024 : 64;
+  // Scenario 3 needs a large-bin request outside glibc's tcache range (<= 1032 B): it consolidates the fastbins.
+  if (k.activity_size == 0) k.activity_size = scenario == 3 ? 4096 : 64;
   std::vector<Program*> out;
   auto thread = [&] {
     auto* t = s.make<ReproThread>();
@@ -264,7 +264,7 @@ const WorkloadDef kRepro{
         {"mib", "256", "size of the main allocation, MiB (scenario 9: a quarter per thread)", ParamType::kInt, 4, 16384, {}},
         {"idle_ms", "2000", "idle phase: no allocator calls", ParamType::kInt, 0, 3'600'000, {}},
         {"activity_ms", "9000", "activity phase: one malloc+free every millisecond", ParamType::kInt, 0, 3'600'000, {}},
-        {"activity_size", "0", "bytes per activity malloc (0: 64, scenario 3: 1024)", ParamType::kInt, 0, 1 << 30, {}},
+        {"activity_size", "0", "bytes per activity malloc (0: 64, scenario 3: 4096)", ParamType::kInt, 0, 1 << 30, {}},
         {"threads", "8", "scenario 9: threads allocating in turn", ParamType::kInt, 2, 64, {}},
     },
     [](const Params& p, uint64_t, Scratch& s) -> std::vector<Program*> { return make_repro(p, s); },

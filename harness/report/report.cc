@@ -9,6 +9,7 @@
 #include "common/input_error.h"
 #include "harness/report/charts.h"
 #include "harness/report/page.h"
+#include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
 #include "harness/report/views.h"
 
@@ -52,6 +53,8 @@ std::string render_report_html(const Run& run) {
     if (k == "cells" || k == "machine" || k == "kernel" || k == "heapmark")
       b += "<b>" + html_escape(k) + "</b>: " + html_escape(v) + ". ";
   b += "</p>\n";
+
+  b += repro_section_html(run);  // only when heapmark repro wrote repro.json here
 
   b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
   if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
@@ -108,6 +111,7 @@ std::string render_summary_md(const Run& run) {
   std::string s = "# heapmark summary: run " + run.run_id + "\n\n";
   for (const auto& [k, v] : run_context(run)) s += "- " + k + ": " + v + "\n";
   s += "\n" + method_text(m.baseline) + "\n";
+  s += repro_section_md(run);
   if (m.groups.empty()) s += "\nNo cell has finished yet.\n";
   for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
     s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n";

@@ -138,7 +138,8 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
       // The base allocator's verdict label, for "was: ...".
       for (const auto& b : rows)
         if (b.as_object().at("remedy").is_null() && b.as_object().at("allocator") == row["base"])
-          worked.back().as_object()["base_verdict"] = b.as_object().at("verdict_label");
+          worked.back().as_object()["base_verdict"] =
+              std::string(b.as_object().at("verdict_label").as_string()) + " (" + str(b.as_object(), "when") + ")";
     }
   }
   // Base allocators first, in the catalogue's order, then the remedies.

@@ -1,0 +1,222 @@
+// heapmark repro: the verdict rules on made-up phase ends, the catalogue's
+// consistency, the CLI's one-line errors, and the claims checked on
+// real, small measurements (mib=32, short idle and activity phases).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "harness/repro/repro.h"
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+namespace rp = heapmark::repro;
+
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+Result heapmark(const std::string& args) {
+  const std::string err_file = (fs::temp_directory_path() / ("repro_test_err_" + std::to_string(getpid()))).string();
+  Result r;
+  FILE* p = popen((std::string(HEAPMARK_BIN) + " " + args + " 2>" + err_file).c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream e(err_file);
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  fs::remove(err_file);
+  return r;
+}
+
+rp::PhasePoint pt(double r_mib, double live_mib, double lazy_mib = 0) {
+  rp::PhasePoint p;
+  p.present = true;
+  p.r = r_mib * kMiB;
+  p.live = live_mib * kMiB;
+  p.lazy_free = lazy_mib * kMiB;
+  return p;
+}
+
+TEST(Rules, VerdictFollowsTheFirstPhaseThatReturnedMost) {
+  rp::PhasePoint a[5] = {pt(100, 100), pt(5, 0), pt(5, 0), pt(5, 0), pt(5, 0)};
+  EXPECT_EQ(rp::assess(a).verdict, rp::Verdict::kReturned);
+  EXPECT_EQ(rp::assess(a).when, "F");
+  rp::PhasePoint b[5] = {pt(100, 100), pt(100, 0), pt(90, 0), pt(10, 0), pt(1, 0)};
+  EXPECT_EQ(rp::assess(b).verdict, rp::Verdict::kUntilActivity);
+  rp::PhasePoint c[5] = {pt(100, 100), pt(100, 0), pt(100, 0), pt(100, 0), pt(1, 0)};
+  EXPECT_EQ(rp::assess(c).verdict, rp::Verdict::kUntilRelease);
+  // MADV_FREE: RSS stays, LazyFree holds it.
+  rp::PhasePoint d[5] = {pt(100, 100), pt(100, 0, 95), pt(100, 0, 95), pt(100, 0, 95), pt(100, 0, 95)};
+  EXPECT_EQ(rp::assess(d).verdict, rp::Verdict::kLazy);
+  // Nothing returned after release: fragmentation only when pinned pages hold most of it.
+  rp::PhasePoint e[5] = {pt(100, 100), pt(100, 10), pt(100, 10), pt(100, 10), pt(100, 10)};
+  e[4].has_breakdown = true;
+  e[4].fragmentation = 80 * kMiB;
+  EXPECT_EQ(rp::assess(e).verdict, rp::Verdict::kFragmentation);
+  e[4].fragmentation = 10 * kMiB;
+  e[4].retained = 80 * kMiB;
+  EXPECT_EQ(rp::assess(e).verdict, rp::Verdict::kNotReturned);
+}
+
+TEST(Rules, ReturnedShareIsUndefinedBelowOneMiB) {
+  EXPECT_FALSE(rp::returned_share(pt(0.5, 0.5), pt(0, 0)).has_value());
+  EXPECT_DOUBLE_EQ(*rp::returned_share(pt(100, 100), pt(50, 0)), 0.5);
+  EXPECT_DOUBLE_EQ(*rp::returned_share(pt(100, 100), pt(120, 0)), 0.0);  // clipped
+}
+
+TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {
+  const auto& all = rp::catalogue();
+  ASSERT_EQ(all.size(), 12u);
+  const std::set<std::string> verdicts{"returned", "lazy", "retained-until-activity", "retained-until-release",
+                                       "fragmentation", "not-returned"};
+  std::set<std::string> remedy_keys;
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].id, static_cast<int>(i + 1));
+    EXPECT_EQ(all[i].params.at("scenario"), std::to_string(i + 1));
+    for (const auto& e : all[i].explanations) EXPECT_TRUE(verdicts.count(e.verdict)) << all[i].slug << ": " << e.verdict;
+    for (const auto& r : all[i].remedies) {
+      EXPECT_FALSE(r.env.empty()) << r.name;
+      EXPECT_TRUE(remedy_keys.insert(std::to_string(all[i].id) + r.name).second) << "duplicate remedy " << r.name;
+    }
+  }
+  EXPECT_EQ(rp::find_scenario("02").slug, "top-pinned");
+  EXPECT_EQ(rp::find_scenario("lazy-free").id, 12);
+}
+
+TEST(Rules, ExplanationShownOnlyForTheMeasuredVerdict) {
+  const auto& s = rp::find_scenario("2");
+  EXPECT_NE(rp::explanation_for(s, "glibc", "glibc", rp::Verdict::kUntilRelease), nullptr);
+  EXPECT_EQ(rp::explanation_for(s, "glibc", "glibc", rp::Verdict::kReturned), nullptr);
+}
+
+TEST(Cli, UnknownScenarioOrRemedyIsOneLineAndExit2) {
+  for (const char* args : {"repro 13", "repro nope", "repro 2 --remedies no-such-remedy", "repro 2 --allocators nosuch"}) {
+    const Result r = heapmark(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_TRUE(r.out.empty()) << args;
+    ASSERT_FALSE(r.err.empty()) << args;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
+  }
+  EXPECT_NE(heapmark("repro 4 --remedies no-such-remedy").err.find("glibc-mmap-threshold"), std::string::npos);
+  const Result list = heapmark("repro --list");
+  EXPECT_EQ(list.status, 0);
+  EXPECT_NE(list.out.find("12 lazy-free"), std::string::npos);
+}
+
+// One small catalogue run for every measured test.
+class Measured : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new std::string((fs::temp_directory_path() / ("repro_test_" + std::to_string(getpid()))).string());
+    const std::string common = " --mib 32 --idle-ms 50 --activity-ms 100 --jobs 2 -q --out " + *root_;
+    // Scenario 5 on every allocator this build has; 2, 4 and 6 on glibc, with the mmap_threshold remedy.
+    status5_ = heapmark("repro 5 --allocators " + allocators() + " --run-id a" + common).status;
+    status_ = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --run-id b" + common).status;
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*root_);
+    delete root_;
+  }
+  static std::string allocators() {
+    std::string s = "glibc";
+    for (const char* lib : {"libjemalloc.so.2", "libmimalloc.so.2", "libtcmalloc_minimal.so.4"})
+      for (const char* d : {"/usr/lib/x86_64-linux-gnu/", "/usr/lib/aarch64-linux-gnu/", "/usr/lib/"})
+        if (fs::exists(std::string(d) + lib)) {
+          s += std::string(",") + (lib[3] == 'j' ? "jemalloc" : lib[3] == 'm' ? "mimalloc" : "tcmalloc");
+          break;
+        }
+    const fs::path bin = fs::path(HEAPMARK_BIN).parent_path();
+    for (const auto& [name, file] : {std::pair{"ptmalloc-style", "libheapmark_ptmalloc.so"}, {"buddy", "libheapmark_buddy.so"},
+                                     {"slab", "libheapmark_slab.so"}})
+      if (fs::exists(bin / file)) s += std::string(",") + name;
+    return s;
+  }
+  static json::object summary(const std::string& run, const std::string& scenario_dir) {
+    std::ifstream in(*root_ + "/" + run + "/" + scenario_dir + "/repro.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return json::parse(ss.str()).as_object();
+  }
+  static const json::object& row(const json::object& sum, const std::string& allocator) {
+    for (const auto& r : sum.at("rows").as_array())
+      if (r.as_object().at("allocator").as_string() == allocator) return r.as_object();
+    throw std::runtime_error("no row for " + allocator);
+  }
+  static double returned(const json::object& row, int phase) {
+    return row.at("phases").as_array()[phase].as_object().at("returned").to_number<double>();
+  }
+  static const json::object& breakdown(const json::object& row, int phase) {
+    return row.at("phases").as_array()[phase].as_object().at("breakdown").as_object();
+  }
+  static double num(const json::object& o, const char* k) { return o.at(k).to_number<double>(); }
+  static std::string* root_;
+  static int status_, status5_;
+};
+std::string* Measured::root_ = nullptr;
+int Measured::status_ = -1;
+int Measured::status5_ = -1;
+
+TEST_F(Measured, TopPinnedKeepsFreedMemoryUntilRelease) {
+  ASSERT_EQ(status_, 0);
+  const auto sum = summary("b", "02-top-pinned");
+  const auto& g = row(sum, "glibc");
+  EXPECT_LE(returned(g, 1), 0.10);  // >= 90% of the freed memory still resident after the frees
+  EXPECT_GE(returned(g, 4), 0.80);  // malloc_trim(0) returns >= 80%
+  EXPECT_EQ(g.at("verdict").as_string(), "retained-until-release");
+  EXPECT_FALSE(g.at("explanation").is_null());
+}
+
+TEST_F(Measured, RaisedMmapThresholdAndTheTunableThatRemovesIt) {
+  ASSERT_EQ(status_, 0);
+  const auto sum = summary("b", "04-mmap-threshold");
+  const auto& g = row(sum, "glibc");
+  EXPECT_LE(returned(g, 1), 0.10);  // the 2 MiB blocks came from the heap: nothing returned at F
+  const auto& fixed = row(sum, "glibc-mmap-threshold");
+  EXPECT_GE(returned(fixed, 1), 0.90);  // mmapped, unmapped by free()
+  EXPECT_EQ(fixed.at("worked"), json::value(true));
+  EXPECT_EQ(sum.at("remedies_worked").as_array().size(), 1u);
+}
+
+TEST_F(Measured, DenseFragmentationIsNotReturnedByAnyAllocator) {
+  ASSERT_EQ(status5_, 0);
+  const auto sum = summary("a", "05-dense-fragmentation");
+  ASSERT_GE(sum.at("rows").as_array().size(), 1u);
+  for (const auto& rv : sum.at("rows").as_array()) {
+    const auto& r = rv.as_object();
+    const std::string name(r.at("allocator").as_string());
+    ASSERT_EQ(r.at("status").as_string(), "ok") << name;
+    for (int phase = 1; phase < 5; ++phase) EXPECT_LT(returned(r, phase), 0.20) << name << " phase " << phase;
+    const auto& f = r.at("phases").as_array()[1].as_object();
+    const auto& b = breakdown(r, 1);
+    EXPECT_GT(num(b, "fragmentation"), 0.5 * num(f, "r")) << name;
+    EXPECT_EQ(r.at("verdict").as_string(), "fragmentation") << name;
+  }
+}
+
+TEST_F(Measured, SparseFragmentationIsMostlyPagesWithNoLiveBlock) {
+  ASSERT_EQ(status_, 0);
+  const auto sum = summary("b", "06-sparse-fragmentation");
+  const auto& g = row(sum, "glibc");
+  const auto& f = g.at("phases").as_array()[1].as_object();
+  const auto& b = breakdown(g, 1);
+  const double kept = num(f, "r") - num(f, "live");
+  EXPECT_GT(num(b, "retained"), 0.5 * kept);
+  EXPECT_GT(num(b, "retained"), num(b, "fragmentation"));
+}
+
+}  // namespace
