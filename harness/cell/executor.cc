@@ -38,6 +38,20 @@ inline uint64_t pattern_word(uint32_t id, uint64_t k) noexcept {
 }
 }  // namespace
 
+void read_final_figures(Result& res) noexcept {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& tv) { return static_cast<uint64_t>(tv.tv_sec) * 1'000'000 + static_cast<uint64_t>(tv.tv_usec); };
+  res.utime_us = us(ru.ru_utime);
+  res.stime_us = us(ru.ru_stime);
+  res.minflt = static_cast<uint64_t>(ru.ru_minflt);
+  res.majflt = static_cast<uint64_t>(ru.ru_majflt);
+  res.nvcsw = static_cast<uint64_t>(ru.ru_nvcsw);
+  res.nivcsw = static_cast<uint64_t>(ru.ru_nivcsw);
+  metrics::procfs::Status st;
+  if (metrics::procfs::read_status("/proc/self/status", st)) res.vm_hwm = st.vm_hwm;
+}
+
 Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, const std::vector<workloads::Program*>& programs,
                    workloads::Scratch& scratch)
     : config_(config), hooks_(hooks) {
@@ -467,16 +481,7 @@ bool Executor::finish() noexcept {
   result_.live_peak = peak_.load();
   result_.live_usable_at_peak = peak_usable_;
   result_.live_peak_t_ns = peak_tsc_ ? tsc_to_ns(peak_tsc_) : 0;
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  result_.utime_us = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_utime.tv_usec);
-  result_.stime_us = static_cast<uint64_t>(ru.ru_stime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_stime.tv_usec);
-  result_.minflt = static_cast<uint64_t>(ru.ru_minflt);
-  result_.majflt = static_cast<uint64_t>(ru.ru_majflt);
-  result_.nvcsw = static_cast<uint64_t>(ru.ru_nvcsw);
-  result_.nivcsw = static_cast<uint64_t>(ru.ru_nivcsw);
-  metrics::procfs::Status st;
-  if (metrics::procfs::read_status("/proc/self/status", st)) result_.vm_hwm = st.vm_hwm;
+  read_final_figures(result_);
   return write_message(config_.event_fd, MsgType::kResult, &result_, sizeof result_);
 }
 

@@ -41,6 +41,10 @@ struct ExecutorConfig {
 inline constexpr int kExitRunnerGone = 5;
 inline constexpr int kExitVerifyFailed = 6;
 
+// The cell's own final figures, read by the cell itself before it exits (a
+// zombie's /proc is empty): rusage and VmHWM into `res`.
+void read_final_figures(Result& res) noexcept;
+
 class Executor {
  public:
   // Maps the pointer table, per-thread histograms and op buffers in `scratch`.

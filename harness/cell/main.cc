@@ -127,16 +127,7 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
   const std::string json = def.run_native(params);
   res.last_t_ns = hm::metrics::tsc::monotonic_ns();
   if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kNativeJson, json.data(), json.size())) return hm::cell::kExitRunnerGone;
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  res.utime_us = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_utime.tv_usec);
-  res.stime_us = static_cast<uint64_t>(ru.ru_stime.tv_sec) * 1'000'000 + static_cast<uint64_t>(ru.ru_stime.tv_usec);
-  res.minflt = static_cast<uint64_t>(ru.ru_minflt);
-  res.majflt = static_cast<uint64_t>(ru.ru_majflt);
-  res.nvcsw = static_cast<uint64_t>(ru.ru_nvcsw);
-  res.nivcsw = static_cast<uint64_t>(ru.ru_nivcsw);
-  hm::metrics::procfs::Status st;
-  if (hm::metrics::procfs::read_status("/proc/self/status", st)) res.vm_hwm = st.vm_hwm;
+  hm::cell::read_final_figures(res);
   return hm::cell::write_message(hm::cell::kEventFd, MsgType::kResult, &res, sizeof res) ? 0 : hm::cell::kExitRunnerGone;
 }
 

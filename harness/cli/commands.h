@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace heapmark::cli {
@@ -24,5 +25,9 @@ struct CommandRegistrar {
   explicit CommandRegistrar(CommandAdder add);
 };
 std::vector<CommandAdder>& command_adders();
+
+// Directory of the heapmark executable: heapmark-cell and the in-house
+// allocator libraries are built beside it.
+std::string self_dir();
 
 }  // namespace heapmark::cli

@@ -26,6 +26,14 @@ std::vector<CommandAdder>& command_adders() {
   return adders;
 }
 CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_back(std::move(add)); }
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
 }  // namespace heapmark::cli
 
 namespace {
@@ -40,14 +48,6 @@ int run_and_report(const hm::runner::Matrix& m, const hm::runner::RunOptions& op
   const auto paths = hm::report::write_report(dir);
   if (!opts.quiet) std::printf("Report: %s (also %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
   return status;
-}
-
-std::string self_dir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return fs::path(buf).parent_path().string();
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -109,7 +109,7 @@ void list_workloads() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string bindir = self_dir();
+  const std::string bindir = hm::cli::self_dir();
   CLI::App app{"heapmark: allocator benchmarking and fragmentation analysis.\n"
                "Each cell runs one workload under one allocator in a fresh process (LD_PRELOAD),\n"
                "measuring per-op latency (TSC), RSS over time, RSS returned after frees and fragmentation.",

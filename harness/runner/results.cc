@@ -19,16 +19,20 @@ namespace json = boost::json;
 
 namespace heapmark::runner {
 
-std::string new_run_id() {
+std::string utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  char b[64];
+  std::strftime(b, sizeof b, format, &tm);
+  return b;
+}
+
+std::string new_run_id() {
   std::random_device rd;
   char suffix[8];
   std::snprintf(suffix, sizeof suffix, "%04x", rd() & 0xffff);
-  return std::string(stamp) + "-" + suffix;
+  return utc_now("%Y%m%d-%H%M%S") + "-" + suffix;
 }
 
 void write_atomically(const std::string& path, const std::string& text) {

@@ -10,6 +10,10 @@ namespace heapmark::runner {
 
 inline constexpr int kSchemaVersion = 1;
 
+// The current UTC time formatted with strftime `format`; by default ISO 8601
+// as the results files record it ("2026-11-22T03:17:45Z").
+std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
+
 // A fresh run id: UTC time plus a short random suffix, e.g. 20261122-031745-a3f9.
 std::string new_run_id();
 

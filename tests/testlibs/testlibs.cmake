@@ -9,4 +9,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   endforeach()
   add_library(hmtest_not_an_allocator SHARED ${CMAKE_CURRENT_LIST_DIR}/not_an_allocator.c)
   add_library(hmtest_overlap SHARED ${CMAKE_CURRENT_LIST_DIR}/overlapping_alloc.c)
+  # An allocator must not let the compiler turn its own malloc+memset into a
+  # call to calloc (itself): infinite recursion.
+  target_compile_options(hmtest_overlap PRIVATE -fno-builtin)
 endif()
