@@ -84,7 +84,7 @@ const WorkloadDef kReallocGrowth{
     "realloc-growth",
     "buffers grown with realloc by a factor until a cap, then freed; many grow interleaved",
     {
-        {"count", "8000", "buffers started in all", ParamType::kInt, 1, 1'000'000'000, {}},
+        {"count", "6000", "buffers started in all", ParamType::kInt, 1, 1'000'000'000, {}},
         {"buffers", "32", "buffers growing at the same time (interleaved)", ParamType::kInt, 1, 10'000'000, {}},
         {"start", "64", "initial size in bytes", ParamType::kInt, 1, int64_t{1} << 30, {}},
         {"growth", "150", "growth factor in percent per step (150: x1.5, 200: doubling)", ParamType::kInt, 101, 1000, {}},

@@ -177,7 +177,7 @@ const WorkloadDef kServer{
     {
         {"threads", "4", "threads, in a ring: each hands objects to the next", ParamType::kInt, 2, 64, {}},
         {"slots", "2000", "objects in each thread's working set", ParamType::kInt, 1, 4'000'000, {}},
-        {"steps", "150000", "steps per thread per round (a step frees a random object and allocates its replacement)",
+        {"steps", "100000", "steps per thread per round (a step frees a random object and allocates its replacement)",
          ParamType::kInt, 1, 1'000'000'000, {}},
         {"rounds", "4", "rounds (phases); between rounds every thread's working set goes to the next thread",
          ParamType::kInt, 1, 1000, {}},
