@@ -67,7 +67,7 @@ const WorkloadDef kLarge{
     "large",
     "blocks of 1-32 MiB, touched, few live at a time: mmap thresholds, return to the OS, huge-page alignment",
     {
-        {"count", "64", "large blocks allocated in all (each touched page by page)", ParamType::kInt, 1, 100'000'000, {}},
+        {"count", "96", "large blocks allocated in all (each touched page by page)", ParamType::kInt, 1, 100'000'000, {}},
         {"live", "4", "blocks live at a time; each step frees a random one and allocates its replacement",
          ParamType::kInt, 1, 100'000, {}},
         {"sizes", "uniform:1M-32M", "block size distribution", ParamType::kSizes, 0, 0, {}},

@@ -229,7 +229,7 @@ const WorkloadDef kPackets{
     "IMIX packets in bursts, header+payload, per-connection reassembly grown with realloc; mode=worker hands "
     "messages to a second thread",
     {
-        {"packets", "300000", "packets received", ParamType::kInt, 1, 10'000'000'000, {}},
+        {"packets", "500000", "packets received", ParamType::kInt, 1, 10'000'000'000, {}},
         {"connections", "512", "connections open at a time (each holds at most one partial message)", ParamType::kInt, 1,
          1'000'000, {}},
         {"messages", "pareto:1K-256K:1.2", "message size distribution (reassembled from the packets)", ParamType::kSizes, 0,
