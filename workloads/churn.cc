@@ -105,7 +105,7 @@ class Churn final : public Program {
   }
 
  private:
-  static constexpr size_t kNameLen = 16;
+  static constexpr size_t kNameLen = 24;  // "refill" + up to 10 digits
   // k such that size is in (2^k, 2^(k+1)]: allocators' size classes nest in these bands.
   // Size 1 is band -1 (odd), so doubling it lands in band 0, the other parity.
   static uint32_t size_band(uint64_t size) { return size <= 1 ? UINT32_MAX : static_cast<uint32_t>(std::bit_width(size - 1) - 1); }
@@ -123,10 +123,10 @@ class Churn final : public Program {
 
 const WorkloadDef kChurn{
     "churn",
-    "rounds of fill -> free (fifo|lifo|random|keep-every-k) -> refill; RSS after frees and reuse",
+    "rounds of fill -> free (fifo|lifo|random|keep-every-k|realloc-class) -> refill; RSS after frees and reuse",
     {
         {"count", "100000", "blocks allocated per fill", ParamType::kInt, 1, 50'000'000, {}},
-        {"sizes", "uniform:16-1024", "block size distribution (fixed, uniform, pow2, pareto, invsq)", ParamType::kSizes, 0, 0, {}},
+        {"sizes", "uniform:16-1024", "block size distribution", ParamType::kSizes, 0, 0, {}},
         {"order", "random", "order of the frees", ParamType::kChoice, 0, 0, {"fifo", "lifo", "random", "keep-every-k", "realloc-class"}},
         {"keep", "16", "keep-every-k: every k-th block stays live", ParamType::kInt, 2, 1'000'000, {}},
         {"rounds", "3", "fill/free rounds", ParamType::kInt, 1, 1000, {}},

@@ -60,7 +60,7 @@ const WorkloadDef kFastPath{
         {"batch", "1", "allocations per round before they are freed", ParamType::kInt, 1, 1'000'000, {}},
     },
     [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> { return {s.make<FastPath>(p, seed)}; },
-    [](const Params&) -> size_t { return 4096; },
+    [](const Params&) -> size_t { return sizeof(FastPath) + 4096; },
 };
 const Registrar kRegister{kFastPath};
 

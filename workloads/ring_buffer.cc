@@ -97,7 +97,7 @@ const WorkloadDef kRingBuffer{
       if (p.text("mode") == "single") return {s.make<RingBuffer>(p, seed, Role::kSingle)};
       return {s.make<RingBuffer>(p, seed, Role::kProducer), s.make<RingBuffer>(p, seed, Role::kConsumer)};
     },
-    [](const Params&) -> size_t { return 4096; },
+    [](const Params&) -> size_t { return 2 * sizeof(RingBuffer) + 4096; },
 };
 const Registrar kRegister{kRingBuffer};
 

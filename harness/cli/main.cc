@@ -16,6 +16,7 @@
 #include "harness/runner/supervise.h"
 #include "workloads/catalog.h"
 #include "workloads/params.h"
+#include "workloads/sizes.h"
 
 namespace hm = heapmark;
 namespace fs = std::filesystem;
@@ -100,7 +101,7 @@ void list_workloads() {
       if (p.type == hm::workloads::ParamType::kInt) range = "[" + std::to_string(p.min) + ", " + std::to_string(p.max) + "]";
       if (p.type == hm::workloads::ParamType::kChoice)
         for (const auto& c : p.choices) range += (range.empty() ? "" : "|") + c;
-      if (p.type == hm::workloads::ParamType::kSizes) range = "fixed:N uniform:LO-HI pow2:LO-HI pareto:LO-HI[:SHAPE] invsq:LO-HI";
+      if (p.type == hm::workloads::ParamType::kSizes) range = hm::workloads::SizeDist::kinds();
       std::printf("  %-8s default %-16s %s  %s\n", p.name.c_str(), p.default_value.c_str(), p.help.c_str(), range.c_str());
     }
   }

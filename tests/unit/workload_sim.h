@@ -116,7 +116,9 @@ inline SimResult simulate(const std::string& workload, std::map<std::string, std
           break;
         case OpKind::kSend:
           EXPECT_FALSE(sent[op.id]) << "thread " << t << " sends id " << op.id << " again before it was received";
-          if (live[op.id]) EXPECT_EQ(owner[op.id], tt) << "thread " << t << " sends id " << op.id << " it does not own";
+          if (live[op.id]) {
+            EXPECT_EQ(owner[op.id], tt) << "thread " << t << " sends id " << op.id << " it does not own";
+          }
           sent[op.id] = 1;
           break;
         case OpKind::kAlloc:

@@ -222,7 +222,9 @@ TEST(ChurnReallocClass, FixedSizesAlternateBetweenTwoClasses) {
     uint32_t phase = 0;
     for (const auto& op : d.ops) {
       if (op.kind == OpKind::kPhase) phase = op.id;
-      if (op.kind == OpKind::kAlloc) EXPECT_EQ(op.size, (phase / 2) % 2 == 0 ? even : odd) << spec;
+      if (op.kind == OpKind::kAlloc) {
+        EXPECT_EQ(op.size, (phase / 2) % 2 == 0 ? even : odd) << spec;
+      }
     }
   }
 }
@@ -256,7 +258,9 @@ TEST(Large, FewLiveBlocksOfTheChosenSizesAllFreed) {
 TEST(Large, AlignedAllocationsAndBadAlignment) {
   const auto d = drain("large", {{"count", "10"}, {"align", "2M"}}, 5);
   for (const auto& op : d.ops)
-    if (op.kind == OpKind::kAlloc) EXPECT_EQ(op.align_log2, 21);
+    if (op.kind == OpKind::kAlloc) {
+      EXPECT_EQ(op.align_log2, 21);
+    }
   const auto& def = find_workload("large");
   Scratch scratch(1 << 20);
   for (const char* bad : {"3", "8", "3M"}) {
@@ -293,7 +297,9 @@ TEST(ReallocGrowth, BuffersGrowByTheFactorToTheirCapThenAreFreed) {
         EXPECT_GT(op.size, old);
         // x1.5, except the last step, which stops at the cap.
         EXPECT_LE(op.size, old * 3 / 2);
-        if (op.size < 64 * 1024) EXPECT_EQ(op.size, old * 3 / 2) << "below every cap a step grows by the full factor";
+        if (op.size < 64 * 1024) {
+          EXPECT_EQ(op.size, old * 3 / 2) << "below every cap a step grows by the full factor";
+        }
         size[op.id] = op.size;
         ++reallocs;
         break;
@@ -438,7 +444,9 @@ TEST(Packets, ConnectionsOpenAndCloseAfterTheirLifetime) {
       closes += phase == 0;
       --live_conns;
     }
-    if (ids.is_conn(op.id)) EXPECT_LE(live_conns, 64);
+    if (ids.is_conn(op.id)) {
+      EXPECT_LE(live_conns, 64);
+    }
     if (ids.is_buffer(op.id) && op.kind == OpKind::kFree && phase == 0) ++messages;
   }
   EXPECT_EQ(opens, 64 + closes);

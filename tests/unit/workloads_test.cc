@@ -136,7 +136,9 @@ TEST(FastPath, AlternatesBatchesOfAllocationsAndTheirFrees) {
     const size_t k = (i - 1) % 6;
     EXPECT_EQ(d.ops[i].kind, k < 3 ? OpKind::kAlloc : OpKind::kFree);
     EXPECT_EQ(d.ops[i].id, k % 3);
-    if (k < 3) EXPECT_EQ(d.ops[i].size, 64u);
+    if (k < 3) {
+      EXPECT_EQ(d.ops[i].size, 64u);
+    }
   }
 }
 
