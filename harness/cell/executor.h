@@ -37,7 +37,11 @@ struct ExecutorConfig {
   double tsc_hz = 0;
 };
 
-// Exit statuses of a cell that stops itself mid-run (the runner maps them to causes).
+// Exit statuses of heapmark-cell (the runner takes the cause from the events;
+// these make a cell's exit readable on its own).
+inline constexpr int kExitBadArguments = 2;
+inline constexpr int kExitIdentity = 3;
+inline constexpr int kExitSetup = 4;
 inline constexpr int kExitRunnerGone = 5;
 inline constexpr int kExitVerifyFailed = 6;
 

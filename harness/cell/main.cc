@@ -48,7 +48,7 @@ struct Args {
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "heapmark-cell: %s\n", why.c_str());
-  std::exit(2);
+  std::exit(hm::cell::kExitBadArguments);
 }
 
 Args parse(int argc, char** argv) {
@@ -150,11 +150,11 @@ int main(int argc, char** argv) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
     hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello);
     send_error(hm::cell::ErrorCode::kIdentity, std::string("identity check failed: ") + hooks.proof());
-    return 3;
+    return hm::cell::kExitIdentity;
   }
   if (args.probe) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
-    return hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello) ? 0 : 5;
+    return hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello) ? 0 : hm::cell::kExitRunnerGone;
   }
 
   // Setup: everything the measured phases touch is mapped and resident before R0.
@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
   try {
     const auto& def = hm::workloads::find_workload(args.workload);
     const auto params = hm::workloads::Params::resolve(def.name, def.params, args.params);
-    // Room for the generator state plus the executor's tables (ids x 24 B,
-    // histograms, op buffer) with slack; only what is used becomes resident.
+    // Address space for the generator state plus the executor's tables (48 B
+    // per id: slot and breakdown range; histograms; op buffers), with slack
+    // for up to ~80M ids: only what is used becomes resident.
     const size_t scratch_cap = def.scratch_bytes(params) + (size_t{1} << 30) * 4;
     hm::workloads::Scratch scratch(scratch_cap);
     if (def.run_native) {
@@ -194,21 +195,21 @@ int main(int argc, char** argv) {
     hello.r0_anon = r0.anonymous;
     hello.r0_rss = r0.rss;
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
-    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return 5;
+    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
 
     exec.run();
     if (!exec.finish()) return hm::cell::kExitRunnerGone;
     if (exec.result().failed_allocs > 0) {
       send_error(hm::cell::ErrorCode::kOutOfMemory,
                  std::to_string(exec.result().failed_allocs) + " allocations returned NULL");
-      return 4;
+      return hm::cell::kExitSetup;
     }
   } catch (const hm::InputError& e) {
     send_error(hm::cell::ErrorCode::kSetup, e.what());
-    return 2;
+    return hm::cell::kExitBadArguments;
   } catch (const std::exception& e) {
     send_error(hm::cell::ErrorCode::kSetup, std::string("setup failed: ") + e.what());
-    return 4;
+    return hm::cell::kExitSetup;
   }
   return 0;
 }
