@@ -153,9 +153,10 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
   svg::StackedBarChart c;
   c.id = g.id + "-phases";
   c.title = "RSS at phase ends: " + g.label;
-  c.layer_names = {"live requested bytes", "rest of R (fragmentation, retained free pages, metadata: not yet split)",
-                   "LazyFree (freed with MADV_FREE, still resident)"};
-  c.layer_colours = {"#4C78A8", "#F58518", "#B7B7B7"};
+  c.layer_names = {"live requested bytes", "fragmentation (rest of the pages that hold live blocks)",
+                   "retained (resident pages with no live block: a release could return them)",
+                   "LazyFree (freed with MADV_FREE, still resident)", "allocator metadata (where reported)"};
+  c.layer_colours = {"#4C78A8", "#E45756", "#F58518", "#B7B7B7", "#72B7B2"};
   // Phase order from the representative with the most phases.
   const Cell* longest = nullptr;
   double ymax = 0;
@@ -179,10 +180,16 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
       const double r = std::max(0.0, *p.r);
       const double live = std::min(r, std::max(0.0, p.live_bytes.value_or(0)));
       const double lazy = std::min(r - live, std::max(0.0, p.lazy_free.value_or(0)));
-      const double rest = std::max(0.0, r - live - lazy);
       svg::Bar bar;
       bar.label = d.allocator;
-      bar.values = {live, rest, lazy};
+      if (p.fragmentation && p.retained) {
+        // The cell's own split (mincore over the live blocks' pages).
+        bar.values = {live, std::max(0.0, *p.fragmentation), std::max(0.0, *p.retained), lazy,
+                      std::max(0.0, p.metadata.value_or(0))};
+      } else {
+        // Results from before the breakdown existed: everything else is "retained".
+        bar.values = {live, 0.0, std::max(0.0, r - live - lazy), lazy, 0.0};
+      }
       bar.title = d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) + "): R " +
                   format_bytes(*p.r);
       bar.colour = svg::colour(colour_index(allocators, d.allocator));

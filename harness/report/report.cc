@@ -17,6 +17,12 @@ namespace fs = std::filesystem;
 
 namespace heapmark::report {
 namespace {
+constexpr const char* kMicroNote =
+    "Google Benchmark inside each cell, under the cell's allocator: allocator calls per CPU second (per real second "
+    "for the two-thread cross-thread benchmark), median over the ok repetitions; CPU time per iteration below. "
+    "Colours rank the allocators of each row from best (green) to worst (red); ~ marks fewer than 3 repetitions.";
+}  // namespace
+namespace {
 
 std::string full_params(const Group& g) {
   std::string s;
@@ -66,6 +72,10 @@ std::string render_report_html(const Run& run) {
   }
   b += "</div>\n";
 
+  if (const Table micro = micro_table(run); !micro.rows.empty())
+    b += "<h2 id=\"micro\">Fast paths (micro)</h2>\n<p class=\"note\">" + html_escape(kMicroNote) + "</p>\n" +
+         to_html(micro);
+
   b += "<h2 id=\"workloads\">Per workload</h2>\n";
   for (const auto& g : m.groups) {
     const auto details = group_details(run, g, m.allocators);
@@ -89,9 +99,11 @@ std::string render_report_html(const Run& run) {
     for (const auto& op : ops) b += latency_chart(g, details, m.allocators, op);
     b += "</div>\n";
     b += phase_bars_chart(g, details, m.allocators);
-    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end. "
-         "Live is capped at R. \"Rest of R\" is every resident byte that is neither live nor LazyFree: true "
-         "fragmentation, retained free pages and allocator metadata together; heapmark does not split it yet.</p>\n";
+    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end "
+         "and split by the cell: live requested bytes; fragmentation, the rest of the pages that hold at least one live "
+         "block (mincore over the live blocks' page ranges), which no release call can return; retained, resident "
+         "pages that hold no live block, which a release could return; LazyFree; metadata where the allocator "
+         "reports it.</p>\n";
   }
 
   b += "<h2 id=\"failed\">Failed cells</h2>\n";
@@ -117,6 +129,8 @@ std::string render_summary_md(const Run& run) {
     s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n";
     s += to_markdown(matrix_table(run, m, f));
   }
+  if (const Table micro = micro_table(run); !micro.rows.empty())
+    s += "\n## Fast paths (micro)\n\n" + std::string(kMicroNote) + "\n\n" + to_markdown(micro);
   s += "\n## Failed cells\n\n";
   const Table failed = failed_table(run, false);
   s += failed.rows.empty() ? "None.\n" : to_markdown(failed);

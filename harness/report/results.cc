@@ -78,6 +78,11 @@ Cell to_cell(json::object obj) {
       p.live_bytes = num(po, "live_bytes");
       p.lazy_free = num(po, "lazy_free");
       p.rho = num(po, "rho");
+      if (const auto* b = po.if_contains("breakdown"); b && b->is_object()) {
+        p.fragmentation = num(b->get_object(), "fragmentation");
+        p.retained = num(b->get_object(), "retained");
+        p.metadata = num(b->get_object(), "metadata");
+      }
       c.phases.push_back(std::move(p));
     }
   }

@@ -18,6 +18,8 @@ struct Phase {
   std::string name;
   double begin_s = 0, end_s = 0;
   std::optional<double> r, live_bytes, lazy_free, rho;  // absent when a failed cell never reached the phase end
+  // The phase-end breakdown of R (results/SCHEMA.md); absent in older results.
+  std::optional<double> fragmentation, retained, metadata;
 };
 
 struct Timeline {

@@ -103,6 +103,60 @@ Table failed_table(const Run& run, bool with_stderr) {
   return t;
 }
 
+Table micro_table(const Run& run) {
+  // benchmark name -> allocator -> per-repetition (calls/s, cpu ns per iteration)
+  std::vector<std::string> names;
+  std::map<std::string, std::map<std::string, std::vector<std::pair<double, double>>>> values;
+  for (const auto& c : run.cells) {
+    const auto* micro = c.raw.if_contains("micro");
+    if (!c.ok() || !micro || !micro->is_array()) continue;
+    for (const auto& b : micro->get_array()) {
+      if (!b.is_object()) continue;
+      const auto& o = b.get_object();
+      const auto* name = o.if_contains("name");
+      const auto* calls = o.if_contains("calls_per_second");
+      const auto* cpu = o.if_contains("cpu_time_ns");
+      if (!name || !name->is_string() || !calls || !calls->is_number() || !cpu || !cpu->is_number()) continue;
+      const std::string n(name->get_string());
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+      values[n][c.allocator].emplace_back(calls->to_number<double>(), cpu->to_number<double>());
+    }
+  }
+  Table t;
+  t.css_class = "micro";
+  if (names.empty()) return t;
+  std::vector<std::string> allocators;
+  for (const auto& a : run.allocators)
+    for (const auto& [n, per] : values)
+      if (per.count(a) && std::find(allocators.begin(), allocators.end(), a) == allocators.end()) allocators.push_back(a);
+  t.head = {"benchmark"};
+  t.head.insert(t.head.end(), allocators.begin(), allocators.end());
+  for (const auto& n : names) {
+    std::vector<TableCell> row{TableCell::heading(n)};
+    std::vector<std::pair<double, size_t>> medians;  // for ranking: higher calls/s is better
+    for (const auto& a : allocators) {
+      const auto it = values[n].find(a);
+      if (it == values[n].end()) {
+        row.emplace_back("-");
+        continue;
+      }
+      std::vector<double> calls, cpu;
+      for (const auto& [c, ns] : it->second) calls.push_back(c), cpu.push_back(ns);
+      const double med = stats::median(calls);
+      TableCell cell(format_sig(med / 1e6) + " M/s", format_sig(stats::median(cpu)) + " ns/iter");
+      cell.title = std::to_string(calls.size()) + " repetition(s)";
+      cell.noisy = calls.size() < 3;
+      medians.emplace_back(med, row.size());
+      row.push_back(std::move(cell));
+    }
+    std::sort(medians.begin(), medians.end(), [](auto& x, auto& y) { return x.first > y.first; });
+    for (size_t r = 0; r < medians.size() && medians.size() > 1; ++r)
+      row[medians[r].second].heat = static_cast<double>(r) / static_cast<double>(medians.size() - 1);
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
 Table context_table(const Run& run) {
   Table t;
   t.css_class = "context";

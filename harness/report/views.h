@@ -11,6 +11,10 @@ namespace heapmark::report {
 // Allocator rows × group columns for one figure: median, rank colour, ratio to baseline with its interval.
 Table matrix_table(const Run& run, const Matrix& m, size_t figure);
 Table failed_table(const Run& run, bool with_stderr);
+// Google Benchmark rows x allocator columns from the `micro` cells: median
+// calls/s over the ok repetitions, CPU ns per iteration below. Empty when the
+// run has no micro cells.
+Table micro_table(const Run& run);
 Table context_table(const Run& run);
 Table allocator_table(const Run& run);
 
