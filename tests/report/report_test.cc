@@ -238,3 +238,39 @@ TEST(Compare, VerdictsAndRegressionThreshold) {
   EXPECT_TRUE(rep::regressions(c, 40).empty());
   EXPECT_NE(rep::compare_text(c).find("percentile bootstrap"), std::string::npos);
 }
+
+// The micro cells' Google Benchmark figures get a table of their own, ranked.
+TEST(Sections, MicroTableRanksAllocatorsPerBenchmark) {
+  TempDir d;
+  d.write("run.json", R"({"schema_version":1,"run_id":"m","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"fast"}]}})");
+  auto micro_cell = [](const std::string& alloc, double calls) {
+    return R"({"schema_version":1,"key":"micro/rep1/)" + alloc + R"(","allocator":")" + alloc +
+           R"(","workload":"micro","params":{},"rep":1,"block":0,"status":"ok","micro":[{"name":"BM_MallocFree/64","iterations":1000,"real_time_ns":10,"cpu_time_ns":)" +
+           std::to_string(2e9 / calls) + R"(,"calls_per_second":)" + std::to_string(calls) + R"(,"threads":1}]})" + "\n";
+  };
+  d.write("cells.jsonl", micro_cell("glibc", 300e6) + micro_cell("fast", 600e6));
+  const std::string md = rep::render_summary_md(rep::read_run(d.str()));
+  ASSERT_NE(md.find("## Fast paths (micro)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| **BM_MallocFree/64** | 300 M/s ~ 6.67 ns/iter | 600 M/s ~ 3.33 ns/iter |"), std::string::npos) << md;
+  const std::string html = rep::render_report_html(rep::read_run(d.str()));
+  EXPECT_NE(html.find("id=\"micro\""), std::string::npos);
+}
+
+// Phase-end bars draw the cell's own breakdown when the results carry one.
+TEST(Sections, PhaseBarsDrawTheBreakdown) {
+  TempDir d;
+  d.write("run.json", R"({"schema_version":1,"run_id":"b","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"}]}})");
+  d.write("cells.jsonl",
+          R"({"schema_version":1,"key":"churn/rep1/glibc","allocator":"glibc","workload":"churn","params":{},"rep":1,"block":0,"status":"ok",)"
+          R"("memory":{"peak_r":104857600,"live_peak":52428800},"phases":[{"index":0,"name":"free","begin_s":0,"end_s":1,"r":104857600,"live_bytes":10485760,"lazy_free":0,"rho":0.1,)"
+          R"("breakdown":{"live":10485760,"fragmentation":41943040,"retained":52428800,"lazy_free":0,"metadata":0,"live_page_bytes":52428800}}]})"
+          "\n");
+  const std::string html = rep::render_report_html(rep::read_run(d.str()));
+  EXPECT_NE(html.find("fragmentation (rest of the pages that hold live blocks)"), std::string::npos);
+  EXPECT_NE(html.find("retained (resident pages with no live block"), std::string::npos);
+  // Each segment's hover text carries its value (MiB on this axis): 40 MiB fragmentation, 50 MiB retained.
+  EXPECT_NE(html.find("fragmentation (rest of the pages that hold live blocks): 40"), std::string::npos) << html;
+  EXPECT_NE(html.find("a release could return them): 50"), std::string::npos);
+  // Without micro cells there is no micro section.
+  EXPECT_EQ(html.find("id=\"micro\""), std::string::npos);
+}
