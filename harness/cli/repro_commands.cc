@@ -59,7 +59,16 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     st->o.remedies = split_csv(st->remedies);
     const std::string dir = exe_dir();
     st->o.cell_binary = dir + "/heapmark-cell";
-    st->o.command_line = {"heapmark", "repro"};
+    // The command as given (the runner records it in every scenario's run.json).
+    auto& cl = st->o.command_line;
+    cl = {"heapmark", "repro"};
+    cl.insert(cl.end(), st->o.scenarios.begin(), st->o.scenarios.end());
+    for (const auto* opt : cmd->get_options())
+      if (!opt->get_lnames().empty() && opt->count() > 0 && opt->get_lnames()[0] != "help") {
+        cl.push_back("--" + opt->get_lnames()[0]);
+        if (opt->get_expected_min() != 0)
+          for (const auto& r : opt->results()) cl.push_back(r);
+      }
     return heapmark::repro::run_repro(st->o, heapmark::registry::builtin(dir));
   };
 }};

@@ -268,6 +268,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
 
   const std::string run_id = o.run_id.empty() ? default_run_id() : o.run_id;
   const std::string root = o.results_root + "/" + run_id;
+  if (fs::exists(root)) throw InputError("results directory '" + root + "' exists already: choose another --run-id");
   const auto t0 = std::chrono::steady_clock::now();
   std::string all_text;
   for (const auto* s : scenarios) {

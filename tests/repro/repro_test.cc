@@ -113,6 +113,13 @@ TEST(Cli, UnknownScenarioOrRemedyIsOneLineAndExit2) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << args << ": " << r.err;
   }
   EXPECT_NE(heapmark("repro 4 --remedies no-such-remedy").err.find("glibc-mmap-threshold"), std::string::npos);
+  // An existing results directory is never appended to.
+  const std::string dir = (fs::temp_directory_path() / ("repro_test_exists_" + std::to_string(getpid()))).string();
+  fs::create_directories(dir + "/taken");
+  const Result taken = heapmark("repro 1 --allocators glibc --out " + dir + " --run-id taken");
+  fs::remove_all(dir);
+  EXPECT_EQ(taken.status, 2);
+  EXPECT_NE(taken.err.find("exists already"), std::string::npos);
   const Result list = heapmark("repro --list");
   EXPECT_EQ(list.status, 0);
   EXPECT_NE(list.out.find("12 lazy-free"), std::string::npos);
