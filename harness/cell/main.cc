@@ -187,7 +187,9 @@ int main(int argc, char** argv) {
     hello.threads = static_cast<uint16_t>(programs.size());
     hello.phase_count = programs[0]->phase_count();
     hello.tsc_hz = cfg.tsc_hz;
-    hello.timer_overhead_cycles = hm::metrics::tsc::overhead_cycles();
+    const auto overhead = hm::metrics::tsc::overhead();
+    hello.timer_overhead_cycles = overhead.median_cycles;
+    hello.timer_overhead_mean_cycles = overhead.mean_cycles;
     hello.timer_resolution_cycles = hm::metrics::tsc::resolution_cycles();
     hello.scratch_bytes = scratch.used();
     hm::metrics::procfs::SmapsRollup r0;

@@ -35,7 +35,8 @@ struct Hello {
   uint32_t phase_count = 0;
   int32_t pinned_cpu = -1;     // CPU a single-thread cell runs on, -1 when unpinned
   double tsc_hz = 0;
-  uint64_t timer_overhead_cycles = 0;
+  uint64_t timer_overhead_cycles = 0;       // median of an empty timed pair
+  double timer_overhead_mean_cycles = 0;    // its mean (interrupted pairs left out)
   uint64_t timer_resolution_cycles = 0;
   uint64_t r0_anon = 0;        // anonymous RSS before the first phase (baseline R0)
   uint64_t r0_rss = 0;

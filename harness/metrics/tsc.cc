@@ -40,34 +40,48 @@ double calibrate_hz(uint64_t window_ns, int rounds) noexcept {
   return hz[rounds / 2];
 }
 
+// Deltas are bucketed instead of stored: no heap, and small integers need no
+// more resolution than this. Called from one thread, before measurement.
+static uint32_t g_counts[4096];
+
 uint64_t resolution_cycles(int samples) noexcept {
-  uint64_t best = UINT64_MAX;
+  std::fill(std::begin(g_counts), std::end(g_counts), 0u);
   for (int i = 0; i < samples; ++i) {
     const uint64_t a = __rdtsc();
     uint64_t b;
     do b = __rdtsc();
     while (b == a);
-    if (b - a < best) best = b - a;
+    ++g_counts[std::min<uint64_t>(b - a, 4095)];
   }
-  return best;
+  uint64_t mode = 1;
+  for (uint64_t c = 1; c < 4095; ++c)
+    if (g_counts[c] > g_counts[mode]) mode = c;
+  return mode;
 }
 
-uint64_t overhead_cycles(int samples) noexcept {
-  // Bucket the deltas instead of storing them: no heap, and a median of small
-  // integers needs no more resolution than this.
-  static uint32_t counts[4096];  // called from one thread, before measurement
-  std::fill(std::begin(counts), std::end(counts), 0u);
+Overhead overhead(int samples) noexcept {
+  std::fill(std::begin(g_counts), std::end(g_counts), 0u);
   for (int i = 0; i < samples; ++i) {
     const uint64_t a = begin();
     const uint64_t b = end();
-    ++counts[std::min<uint64_t>(b - a, 4095)];
+    ++g_counts[std::min<uint64_t>(b - a, 4095)];
   }
+  Overhead o{4095, 0};
   uint64_t seen = 0;
   for (uint64_t c = 0; c < 4096; ++c) {
-    seen += counts[c];
-    if (seen * 2 >= static_cast<uint64_t>(samples)) return c;
+    seen += g_counts[c];
+    if (seen * 2 >= static_cast<uint64_t>(samples)) {
+      o.median_cycles = c;
+      break;
+    }
   }
-  return 4095;
+  double sum = 0, n = 0;
+  for (uint64_t c = 0; c <= std::min<uint64_t>(10 * o.median_cycles, 4095); ++c) {
+    sum += static_cast<double>(c) * g_counts[c];
+    n += g_counts[c];
+  }
+  o.mean_cycles = n > 0 ? sum / n : static_cast<double>(o.median_cycles);
+  return o;
 }
 
 }  // namespace heapmark::metrics::tsc

@@ -69,12 +69,17 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
   if (!h.identity_ok) return rec;
 
   const double hz = h.tsc_hz;
+  // Percentiles are net of the overhead's median, means of its mean: each
+  // statistic minus the same statistic of the timer alone.
   const double overhead = static_cast<double>(h.timer_overhead_cycles);
+  const double overhead_mean = h.timer_overhead_mean_cycles > 0 ? h.timer_overhead_mean_cycles : overhead;
   auto ns = [&](double cycles) { return hz > 0 ? std::max(0.0, cycles - overhead) * 1e9 / hz : 0.0; };
+  auto ns_mean = [&](double cycles) { return hz > 0 ? std::max(0.0, cycles - overhead_mean) * 1e9 / hz : 0.0; };
   rec["timing"] = json::object{{"tsc_hz", hz},
                                {"tsc_invariant", h.tsc_invariant != 0},
                                {"timer_overhead_cycles", h.timer_overhead_cycles},
                                {"timer_overhead_ns", hz > 0 ? overhead * 1e9 / hz : 0.0},
+                               {"timer_overhead_mean_cycles", overhead_mean},
                                {"timer_resolution_cycles", h.timer_resolution_cycles},
                                {"timer_resolution_ns", hz > 0 ? static_cast<double>(h.timer_resolution_cycles) * 1e9 / hz : 0.0},
                                {"latency_net_of_timer_overhead", true},
@@ -99,7 +104,7 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
       const double rho = metrics::rho(prev_r, r, prev_l, l);
       po["end_s"] = rel_s(e.t_ns);
       po["ops"] = e.ops;
-      po["op_ns_mean"] = e.ops ? ns(static_cast<double>(e.op_cycles) / static_cast<double>(e.ops)) : 0.0;
+      po["op_ns_mean"] = e.ops ? ns_mean(static_cast<double>(e.op_cycles) / static_cast<double>(e.ops)) : 0.0;
       po["rss"] = e.smaps.rss;
       po["anonymous"] = e.smaps.anonymous;
       po["lazy_free"] = e.smaps.lazy_free;
@@ -209,7 +214,7 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
     hist->sum = hr.head.sum;
     const char* name = workloads::op_kind_name(static_cast<workloads::OpKind>(hr.head.op_kind));
     lat[name] = json::object{{"count", hist->total},
-                             {"mean", ns(hist->mean())},
+                             {"mean", ns_mean(hist->mean())},
                              {"min", ns(static_cast<double>(hist->min))},
                              {"p50", ns(static_cast<double>(hist->quantile(0.5)))},
                              {"p90", ns(static_cast<double>(hist->quantile(0.9)))},

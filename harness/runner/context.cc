@@ -66,7 +66,9 @@ TscInfo measure_tsc() {
   TscInfo t;
   t.invariant = metrics::tsc::invariant();
   t.hz = metrics::tsc::calibrate_hz();
-  t.overhead_cycles = metrics::tsc::overhead_cycles();
+  const auto o = metrics::tsc::overhead();
+  t.overhead_cycles = o.median_cycles;
+  t.overhead_mean_cycles = o.mean_cycles;
   t.resolution_cycles = metrics::tsc::resolution_cycles();
   return t;
 }
@@ -103,6 +105,7 @@ json::object machine_context(const TscInfo& tsc) {
                            {"hz", tsc.hz},
                            {"calibrated_against", "CLOCK_MONOTONIC_RAW"},
                            {"timer_overhead_cycles", tsc.overhead_cycles},
+                           {"timer_overhead_mean_cycles", tsc.overhead_mean_cycles},
                            {"timer_resolution_cycles", tsc.resolution_cycles},
                            {"timer_overhead_ns", tsc.hz > 0 ? static_cast<double>(tsc.overhead_cycles) * 1e9 / tsc.hz : 0.0}}},
       {"loadavg_at_start", json::array{load[0], load[1], load[2]}},

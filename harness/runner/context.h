@@ -9,6 +9,7 @@ struct TscInfo {
   bool invariant = false;
   double hz = 0;
   uint64_t overhead_cycles = 0;
+  double overhead_mean_cycles = 0;
   uint64_t resolution_cycles = 0;
 };
 TscInfo measure_tsc();
