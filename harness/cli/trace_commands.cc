@@ -1,0 +1,343 @@
+// Trace subcommands:
+//   heapmark record -o app.hmt -- ./app args    run ./app under libheapmark_record.so
+//   heapmark trace-info app.hmt                  events, threads, sizes, lifetimes, peak live, RSS vs live
+//   heapmark replay app.hmt [--allocators ...]   the `trace` workload on each allocator (runner::run)
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+
+#include "allocators/registry/registry.h"
+#include "common/input_error.h"
+#include "harness/cli/commands.h"
+#include "harness/runner/run.h"
+#include "workloads/trace.h"
+#include "workloads/trace_format.h"
+
+namespace {
+
+namespace tr = heapmark::trace;
+using heapmark::InputError;
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t p = s.find(',', start);
+    const std::string item = s.substr(start, p == std::string::npos ? std::string::npos : p - start);
+    if (!item.empty()) out.push_back(item);
+    if (p == std::string::npos) break;
+    start = p + 1;
+  }
+  return out;
+}
+
+// Everything trace-info reports, from one pass over the trace.
+struct Summary {
+  tr::Header header;
+  uint64_t file_bytes = 0, events = 0;
+  uint64_t counts[tr::kEventKinds] = {};
+  bool complete = false;
+  uint64_t recorder[tr::kEventKinds] = {};
+  uint32_t threads = 0, images = 1;
+  uint64_t forks = 0;
+  uint64_t duration_ms = 0;
+  uint64_t size_hist[65] = {};      // by bit length of the requested size
+  uint64_t life_hist[8] = {};       // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
+  uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
+  struct Point { uint64_t t_ms, rss, anon, live; };
+  std::vector<Point> rss;
+};
+
+// Live bytes need the calls in the order they happened. Each thread's events
+// are in order; across threads the coarse time orders them, and a free never
+// goes before its allocation (the recorded run could not do that).
+Summary summarize(const std::string& path) {
+  tr::MappedFile file(path);
+  tr::Reader r(file.data(), file.size(), path);
+  Summary s;
+  s.header = r.header();
+  s.file_bytes = file.size();
+  std::vector<std::vector<tr::Event>> per_thread;
+  tr::Event e;
+  uint64_t t_min = UINT64_MAX, t_max = 0;
+  while (r.next(e)) {
+    if (per_thread.size() <= e.thread) per_thread.resize(e.thread + 1);
+    per_thread[e.thread].push_back(e);
+    ++s.events;
+    t_min = std::min(t_min, e.t_ms);
+    t_max = std::max(t_max, e.t_ms);
+    switch (e.op) {
+      case tr::Op::kMalloc: ++s.counts[int(tr::EventKind::kMalloc)]; break;
+      case tr::Op::kCalloc: ++s.counts[int(tr::EventKind::kCalloc)]; break;
+      case tr::Op::kRealloc: ++s.counts[int(tr::EventKind::kRealloc)]; break;
+      case tr::Op::kAligned: ++s.counts[int(tr::EventKind::kAligned)]; break;
+      case tr::Op::kFree: ++s.counts[int(tr::EventKind::kFree)]; break;
+      case tr::Op::kRss: ++s.counts[int(tr::EventKind::kRss)]; break;
+      case tr::Op::kFork: ++s.forks; break;
+    }
+    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork)
+      ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
+  }
+  s.complete = r.complete();
+  if (s.complete) std::copy(r.recorder_counts(), r.recorder_counts() + tr::kEventKinds, s.recorder);
+  s.threads = r.threads();
+  s.images = r.images();
+  s.duration_ms = s.events ? t_max - t_min : 0;
+
+  const uint64_t ids = r.max_id();
+  std::vector<uint64_t> size_of(ids, 0), born(ids, 0);
+  std::vector<uint8_t> state(ids, 0);  // 0 not yet made, 1 live, 2 gone
+  std::vector<uint8_t> made_somewhere(ids, 0);
+  for (const auto& v : per_thread)
+    for (const auto& x : v)
+      if (x.op != tr::Op::kFree && x.op != tr::Op::kRss && x.op != tr::Op::kFork) made_somewhere[x.id] = 1;
+  std::vector<size_t> cur(per_thread.size(), 0);
+  uint64_t live = 0, blocks = 0;
+  auto consumed = [&](const tr::Event& x) -> int64_t {
+    return x.op == tr::Op::kFree ? static_cast<int64_t>(x.id) : x.op == tr::Op::kRealloc ? static_cast<int64_t>(x.old_id) : -1;
+  };
+  auto lifetime = [&](uint64_t id, uint64_t t) {
+    const uint64_t d = t - born[id];
+    const int b = d == 0 ? 0 : d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 10000 ? 4 : 5;
+    ++s.life_hist[b];
+  };
+  for (;;) {
+    // The thread whose next event is earliest and may run (its consumed block exists by now).
+    int best = -1;
+    bool best_ready = false;
+    for (size_t t = 0; t < per_thread.size(); ++t) {
+      if (cur[t] >= per_thread[t].size()) continue;
+      const auto& x = per_thread[t][cur[t]];
+      const int64_t c = consumed(x);
+      const bool ready = c < 0 || !made_somewhere[c] || state[c] != 0;
+      if (best < 0 || (ready && !best_ready) ||
+          (ready == best_ready && x.t_ms < per_thread[best][cur[best]].t_ms)) {
+        best = static_cast<int>(t);
+        best_ready = ready;
+      }
+    }
+    if (best < 0) break;
+    const auto& x = per_thread[best][cur[best]++];
+    switch (x.op) {
+      case tr::Op::kMalloc:
+      case tr::Op::kCalloc:
+      case tr::Op::kAligned:
+        size_of[x.id] = x.size;
+        born[x.id] = x.t_ms;
+        state[x.id] = 1;
+        live += x.size;
+        ++blocks;
+        break;
+      case tr::Op::kFree:
+        if (state[x.id] == 1) {
+          live -= size_of[x.id];
+          --blocks;
+          state[x.id] = 2;
+          lifetime(x.id, x.t_ms);
+        } else {
+          ++s.life_hist[7];
+        }
+        break;
+      case tr::Op::kRealloc:
+        if (state[x.old_id] == 1) {
+          live -= size_of[x.old_id];
+          state[x.old_id] = 2;
+          born[x.id] = born[x.old_id];
+        } else {
+          born[x.id] = x.t_ms;
+          ++blocks;
+        }
+        size_of[x.id] = x.size;
+        state[x.id] = 1;
+        live += x.size;
+        break;
+      case tr::Op::kRss:
+        s.rss.push_back({x.t_ms - t_min, x.size, x.size - std::min(x.size, x.shared), live});
+        break;
+      case tr::Op::kFork: break;
+    }
+    if (live > s.peak_live) {
+      s.peak_live = live;
+      s.peak_ms = x.t_ms - t_min;
+      s.peak_blocks = blocks;
+    }
+  }
+  s.live_end = live;
+  s.blocks_end = blocks;
+  s.life_hist[6] = blocks;
+  return s;
+}
+
+std::string human(uint64_t b) {
+  char buf[32];
+  if (b >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1 << 30));
+  else if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1 << 20));
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024);
+  else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", b);
+  return buf;
+}
+
+int trace_info(const std::string& path) {
+  const Summary s = summarize(path);
+  std::string cmd;
+  for (const auto& a : s.header.argv) cmd += (cmd.empty() ? "" : " ") + a;
+  const time_t when = static_cast<time_t>(s.header.start_unix_ns / 1000000000);
+  char date[64] = "";
+  struct tm tm;
+  if (gmtime_r(&when, &tm)) std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::printf("trace: %s\n", path.c_str());
+  std::printf("program: %s\ncommand: %s\nmachine: %s\nrecorded: %s (pid %" PRIu64 ")\n", s.header.program.c_str(), cmd.c_str(),
+              s.header.machine.c_str(), date, s.header.pid);
+  std::printf("complete: %s\n", s.complete ? "yes" : "no (no end chunk: _exit, a crash or a signal ended the recording)");
+  std::printf("events: %" PRIu64 "\n", s.events);
+  for (int k = 0; k < tr::kEventKinds; ++k)
+    std::printf("  %-8s %12" PRIu64 "%s\n", tr::event_kind_name(tr::EventKind(k)), s.counts[k],
+                !s.complete ? "" : s.counts[k] == s.recorder[k] ? "  (= recorder)" : "  (RECORDER COUNTED DIFFERENTLY)");
+  bool counts_match = s.complete;
+  for (int k = 0; k < tr::kEventKinds; ++k) counts_match &= s.counts[k] == s.recorder[k];
+  std::printf("recorder counts match: %s\n", counts_match ? "yes" : "no");
+  std::printf("forks: %" PRIu64 " (children not recorded)\n", s.forks);
+  std::printf("threads: %u\nimages: %u\nduration: %.3f s\n", s.threads, s.images, double(s.duration_ms) / 1000);
+  std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes, s.events ? double(s.file_bytes) / double(s.events) : 0.0);
+  std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000, s.peak_blocks);
+  std::printf("live at end: %" PRIu64 " bytes in %" PRIu64 " blocks\n", s.live_end, s.blocks_end);
+  std::printf("size histogram (requested bytes):\n");
+  for (int b = 0; b < 65; ++b)
+    if (s.size_hist[b])
+      std::printf("  %10s - %-10s %12" PRIu64 "\n", b == 0 ? "0" : human(uint64_t{1} << (b - 1)).c_str(),
+                  b == 0 ? "0" : human((b == 64 ? UINT64_MAX : (uint64_t{1} << b) - 1)).c_str(), s.size_hist[b]);
+  static const char* const kLife[] = {"same tick", "< 10 ms", "< 100 ms", "< 1 s", "< 10 s", ">= 10 s", "live at end",
+                                      "freed, made before recording"};
+  std::printf("lifetime histogram (coarse clock, 1-4 ms ticks):\n");
+  for (int b = 0; b < 8; ++b) std::printf("  %-28s %12" PRIu64 "\n", kLife[b], s.life_hist[b]);
+  if (!s.rss.empty()) {
+    std::printf("program RSS under its own allocator vs its live bytes:\n  %10s %12s %12s %12s\n", "t_s", "rss", "anon", "live");
+    const size_t step = std::max<size_t>(1, s.rss.size() / 20);
+    for (size_t i = 0; i < s.rss.size(); i += step) {
+      const auto& p = s.rss[i];
+      std::printf("  %10.3f %12s %12s %12s\n", double(p.t_ms) / 1000, human(p.rss).c_str(), human(p.anon).c_str(), human(p.live).c_str());
+    }
+  }
+  return 0;
+}
+
+int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms) {
+  if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
+  const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
+  if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
+  const std::string abs_out = std::filesystem::absolute(out).string();
+  {
+    FILE* f = std::fopen(abs_out.c_str(), "w");  // the recorder appends: start from an empty file
+    if (!f) throw InputError("record: cannot write " + abs_out);
+    std::fclose(f);
+  }
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const char* old = getenv("LD_PRELOAD");
+    const std::string preload = old && *old ? lib + ":" + old : lib;
+    setenv("LD_PRELOAD", preload.c_str(), 1);
+    setenv("HEAPMARK_RECORD_FILE", abs_out.c_str(), 1);
+    setenv("HEAPMARK_RECORD_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("HEAPMARK_RECORD_RSS_MS", std::to_string(rss_ms).c_str(), 1);
+    std::vector<char*> argv;
+    for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "heapmark record: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  try {
+    tr::MappedFile file(abs_out);
+    tr::Reader r(file.data(), file.size(), abs_out);
+    tr::Event e;
+    uint64_t n = 0;
+    while (r.next(e)) ++n;
+    std::fprintf(stderr, "heapmark record: %s: %" PRIu64 " events, %u threads, %zu bytes (%.2f bytes/event)%s; program exit status %d\n",
+                 abs_out.c_str(), n, r.threads(), file.size(), n ? double(file.size()) / double(n) : 0.0,
+                 r.complete() ? "" : ", incomplete (the program did not exit normally)", code);
+  } catch (const InputError& err) {
+    std::fprintf(stderr, "heapmark record: %s (program exit status %d)\n", err.what(), code);
+  }
+  return code;
+}
+
+struct ReplayState {
+  std::string trace, allocators = "glibc", timing = "compressed";
+  int reps = 1;
+  heapmark::runner::RunOptions opts;
+};
+
+int replay(ReplayState& st) {
+  const std::string path = std::filesystem::absolute(st.trace).string();
+  {
+    // Bad input is reported here, once, rather than by every cell.
+    tr::MappedFile file(path);
+    tr::Reader r(file.data(), file.size(), path);
+    tr::Event e;
+    while (r.next(e)) {
+    }
+  }
+  heapmark::workloads::allow_trace_path(path);
+  const std::string dir = heapmark::cli::self_dir();
+  const auto known = heapmark::registry::builtin(dir);
+  heapmark::runner::Matrix m;
+  for (const auto& name : split_csv(st.allocators)) m.allocators.push_back(heapmark::registry::find(known, name));
+  if (m.allocators.empty()) throw InputError("replay: --allocators is empty");
+  m.workloads.push_back({"trace", {{"path", {path}}, {"timing", {st.timing}}}});
+  m.reps = st.reps;
+  m.baseline = m.allocators[0].name;
+  st.opts.cell_binary = dir + "/heapmark-cell";
+  return heapmark::runner::run(m, st.opts, known);
+}
+
+const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
+  struct State {
+    std::string out = "app.hmt";
+    std::vector<std::string> command;
+    unsigned rss_ms = 10;
+    std::string info_path;
+    ReplayState replay;
+  };
+  auto st = std::make_shared<State>();
+  auto* rec = app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
+  rec->add_option("-o,--out", st->out, "Trace file to write");
+  rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(CLI::Range(0u, 3600000u));
+  rec->add_option("command", st->command, "The program and its arguments (after --)");
+  auto* info = app.add_subcommand("trace-info", "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
+  info->add_option("trace", st->info_path, "Trace file (.hmt)")->required();
+  auto* rep = app.add_subcommand("replay", "Replay a trace on each allocator (the trace workload in a run)");
+  rep->add_option("trace", st->replay.trace, "Trace file (.hmt)")->required();
+  rep->add_option("--allocators", st->replay.allocators, "Comma-separated allocator names (default glibc)");
+  rep->add_option("--timing", st->replay.timing, "compressed: calls back to back; as-recorded: recorded gaps as idle time")
+      ->check(CLI::IsMember({"compressed", "as-recorded"}));
+  rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)");
+  rep->add_option("--reps", st->replay.reps, "Repetitions")->check(CLI::Range(1, 1000));
+  rep->add_option("--out", st->replay.opts.results_root, "Results root directory");
+  rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
+  rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");
+  return [rec, info, rep, st]() -> std::optional<int> {
+    if (*rec) return record(st->out, st->command, st->rss_ms);
+    if (*info) return trace_info(st->info_path);
+    if (*rep) {
+      st->replay.opts.command_line = {"heapmark", "replay", st->replay.trace};
+      return replay(st->replay);
+    }
+    return std::nullopt;
+  };
+}};
+
+}  // namespace

@@ -1,0 +1,24 @@
+// Fuzz target for the .hmt reader: any input either decodes or throws one
+// InputError; it must never crash, hang or read outside the buffer.
+#include <cstddef>
+#include <cstdint>
+
+#include "common/input_error.h"
+#include "workloads/trace_format.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  try {
+    heapmark::trace::Reader r(data, size, "fuzz-input");
+    heapmark::trace::Event e;
+    uint64_t n = 0;
+    while (r.next(e)) {
+      if (e.id >= r.max_id() && e.op != heapmark::trace::Op::kFree && e.op != heapmark::trace::Op::kRss &&
+          e.op != heapmark::trace::Op::kFork)
+        __builtin_trap();  // the reader's own bound on ids must hold
+      ++n;
+    }
+    if (n > size) __builtin_trap();  // every event takes at least one byte
+  } catch (const heapmark::InputError&) {
+  }
+  return 0;
+}

@@ -1,0 +1,35 @@
+# Trace recording and replay (workloads/trace_format, tools/record, the trace
+# workload and the record / trace-info / replay subcommands).
+#
+# The reader's fuzz target builds everywhere (it needs only the format files):
+# a libFuzzer binary under HEAPMARK_FUZZ, else a plain executable replaying the
+# kept corpus (valid, truncated, corrupted inputs and every kept crasher).
+set(trace_fuzz_sources ${CMAKE_CURRENT_LIST_DIR}/fuzz_trace_reader.cc ${PROJECT_SOURCE_DIR}/workloads/trace_format.cc)
+if(HEAPMARK_FUZZ)
+  add_executable(fuzz_trace_reader ${trace_fuzz_sources})
+  target_compile_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer)
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-new-trace-reader)
+  add_test(NAME fuzz_trace_reader_short_run
+           COMMAND fuzz_trace_reader -max_total_time=5 -seed=1 -rss_limit_mb=2048
+                   ${CMAKE_BINARY_DIR}/fuzz-new-trace-reader ${CMAKE_CURRENT_LIST_DIR}/corpus)
+  set_tests_properties(fuzz_trace_reader_short_run PROPERTIES LABELS core TIMEOUT 120)
+else()
+  add_executable(fuzz_trace_reader ${trace_fuzz_sources} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/replay_main.cc)
+endif()
+target_include_directories(fuzz_trace_reader PRIVATE ${PROJECT_SOURCE_DIR})
+add_test(NAME fuzz_trace_reader_corpus COMMAND fuzz_trace_reader ${CMAKE_CURRENT_LIST_DIR}/corpus)
+set_tests_properties(fuzz_trace_reader_corpus PROPERTIES LABELS core)
+
+if(NOT HEAPMARK_CORE_ONLY)
+  # Real programs recorded and replayed (seconds each): see trace_test.py.
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  add_executable(trace_workload_tests ${CMAKE_CURRENT_LIST_DIR}/trace_workload_test.cc)
+  target_link_libraries(trace_workload_tests PRIVATE hm_workloads GTest::gtest_main)
+  foreach(case sort python_threads fork bad_input)
+    add_test(NAME trace_${case}
+             COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
+                     ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
+    set_tests_properties(trace_${case} PROPERTIES TIMEOUT 120)
+  endforeach()
+endif()

@@ -1,0 +1,150 @@
+# Records real programs with `heapmark record`, checks the trace with
+# `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
+#   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
+# CASE: sort | python_threads | fork | bad_input. Exits non-zero on the first failure.
+# Replays through cells are single-thread here (pinned with --cpu 0); the
+# multi-thread trace's programs are checked by trace_workload_tests (simulate()).
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+case, heapmark, work, workload_tests = sys.argv[1:5]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def run(args, env=None, expect=0):
+    p = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=100)
+    if expect is not None and p.returncode != expect:
+        fail("%s exited %d (expected %d)\nstdout:\n%s\nstderr:\n%s" % (args, p.returncode, expect, p.stdout, p.stderr))
+    return p
+
+
+def record(name, cmd, env=None):
+    path = os.path.join(work, name + ".hmt")
+    p = run([heapmark, "record", "-o", path, "--rss-ms", "5", "--"] + cmd, env=env)
+    sys.stdout.write(p.stderr)
+    return path
+
+
+def info(path):
+    out = run([heapmark, "trace-info", path]).stdout
+    print(out)
+    def field(pattern):
+        m = re.search(pattern, out, re.M)
+        if not m:
+            fail("trace-info output lacks /%s/" % pattern)
+        return m.group(1)
+    return {
+        "complete": field(r"^complete: (\w+)"),
+        "counts_match": field(r"^recorder counts match: (\w+)"),
+        "events": int(field(r"^events: (\d+)")),
+        "threads": int(field(r"^threads: (\d+)")),
+        "bytes_per_event": float(field(r"bytes, ([\d.]+) bytes/event")),
+        "peak": int(field(r"^peak live bytes: (\d+)")),
+        "malloc": int(field(r"^  malloc +(\d+)")),
+        "free": int(field(r"^  free +(\d+)")),
+        "forks": int(field(r"^forks: (\d+)")),
+    }
+
+
+def replay(path, allocators="glibc"):
+    run([heapmark, "replay", path, "--allocators", allocators, "--out", work, "--run-id", "replay", "--cpu", "0", "-q"])
+    cells = [json.loads(l) for l in open(os.path.join(work, "replay", "cells.jsonl")) if l.endswith("\n")]
+    for c in cells:
+        if c["status"] != "ok":
+            fail("replay cell %s failed: %s %s" % (c["allocator"], c.get("cause"), c.get("detail")))
+    return cells
+
+
+def check_trace(t, min_events, threads=None):
+    if t["complete"] != "yes":
+        fail("trace not complete")
+    if t["counts_match"] != "yes":
+        fail("decoded event counts differ from the recorder's")
+    if t["events"] < min_events:
+        fail("only %d events" % t["events"])
+    if t["bytes_per_event"] > 4.0:
+        fail("%.2f bytes/event, goal <= 4" % t["bytes_per_event"])
+    if threads is not None and t["threads"] < threads:
+        fail("%d threads recorded, expected >= %d" % (t["threads"], threads))
+
+
+if case == "sort":
+    # One thread: the replay runs the calls in the recorded order, so its peak live bytes equal the trace's.
+    data = os.path.join(work, "input.txt")
+    with open(data, "w") as f:
+        for i in range(200000):
+            f.write("%d line %d\n" % ((i * 7919) % 200003, i))
+    path = record("sort", ["sort", data, "-o", os.path.join(work, "sorted.txt")])
+    t = info(path)
+    check_trace(t, 100, threads=1)
+    cells = replay(path)
+    peak = cells[0]["memory"]["live_peak"]
+    if peak != t["peak"]:
+        fail("replay on glibc peaked at %d live bytes, the recording at %d" % (peak, t["peak"]))
+    if cells[0]["ops"]["free"] != t["free"]:
+        fail("replay freed %d blocks, the trace %d" % (cells[0]["ops"]["free"], t["free"]))
+    print("ok: sort peak %d bytes replayed exactly, %.2f bytes/event" % (peak, t["bytes_per_event"]))
+elif case == "python_threads":
+    # PYTHONMALLOC=malloc sends every object through malloc: allocation-heavy, 3 workers and a consumer
+    # thread freeing what the workers made.
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    path = record("py", [sys.executable, os.path.join(HERE, "alloc_threads.py"), "1000"], env=env)
+    t = info(path)
+    check_trace(t, 100000, threads=5)
+    p = run([workload_tests], env=dict(os.environ, HEAPMARK_TRACE_PATH=path))
+    if "1 test" not in p.stdout or "PASSED" not in p.stdout or "SKIPPED" in p.stdout:
+        fail("trace_workload_tests did not run:\n" + p.stdout)
+    print("ok: python %d events on %d threads, %.2f bytes/event" % (t["events"], t["threads"], t["bytes_per_event"]))
+elif case == "fork":
+    # The child allocates and exits without recording; the parent's trace stays whole and replays.
+    script = ("import os\n"
+              "keep = [bytearray(1000 + i) for i in range(2000)]\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n"
+              "    junk = [bytearray(5000) for i in range(3000)]\n"
+              "    os._exit(0)\n"
+              "os.waitpid(pid, 0)\n"
+              "more = [bytearray(300) for i in range(2000)]\n"
+              "del keep\n")
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    path = record("fork", [sys.executable, "-c", script], env=env)
+    t = info(path)
+    check_trace(t, 4000, threads=1)
+    if t["forks"] != 1:
+        fail("%d fork events, expected 1" % t["forks"])
+    replay(path)
+    print("ok: fork")
+elif case == "bad_input":
+    # A small real trace, then broken copies: exit 2 and one message naming the byte offset.
+    path = record("good", ["sort", "/etc/passwd", "-o", os.path.join(work, "out.txt")])
+    data = open(path, "rb").read()
+    chunk = data.index(b"HMCK")
+    bad = {
+        "truncated": data[:len(data) - 7],
+        "corrupted": data[:chunk + 60] + bytes([data[chunk + 60] ^ 0x40]) + data[chunk + 61:],
+        "foreign": b"\x7fELF" + bytes(100),
+        "new-version": data[:8] + b"\x09\x00\x00\x00" + data[12:],
+    }
+    expect = {"truncated": "truncated", "corrupted": "checksum", "foreign": "not a heapmark trace", "new-version": "version"}
+    for name, content in bad.items():
+        p = os.path.join(work, name + ".hmt")
+        open(p, "wb").write(content)
+        for cmd in (["trace-info", p], ["replay", p, "--out", work, "-q"]):
+            r = run([heapmark] + cmd, expect=2)
+            msg = r.stderr.strip()
+            if not re.search(r"at byte \d+: expected", msg) or expect[name] not in msg or "\n" in msg:
+                fail("%s %s: message %r lacks the offset or '%s'" % (cmd[0], name, msg, expect[name]))
+            print("ok: %s %s -> %s" % (cmd[0], name, msg))
+else:
+    fail("unknown case " + case)

@@ -1,0 +1,649 @@
+// libheapmark_record.so: LD_PRELOADed by `heapmark record`, it interposes the
+// malloc family, FORWARDS every call to the next allocator (dlsym RTLD_NEXT)
+// and appends one event per call to a per-thread buffer in the .hmt format
+// (workloads/trace_format.h). It is not an allocator and knows nothing of the
+// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS at start-up.
+//
+// Behaviour worth knowing:
+// - Bootstrap: dlsym may call calloc before the real one is known; those calls
+//   are served from a static buffer whose blocks are never freed nor recorded.
+// - Threads: each thread owns a buffer and writes its own full chunks with one
+//   O_APPEND write; the only shared writes on the fast path are the pointer->id
+//   table (lock-free, CAS on the slot) and an id batch every 256 allocations.
+//   A per-buffer flag, uncontended except at exit, lets exit flush others' buffers.
+// - fork: the child stops recording (it forwards only, its buffers are dropped
+//   unwritten); the parent records a fork event. exec: the new image records
+//   on into the same file after an "image" chunk (ids restart there); events
+//   still buffered in the old image are lost. exit() from any thread, or return
+//   from main, flushes every buffer and writes the end chunk; _exit and fatal
+//   signals leave a trace without it (readers report it as incomplete).
+// - operator new/delete are not interposed: libstdc++ implements them with
+//   malloc/free through the PLT, so they are recorded as malloc/free.
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "workloads/trace_format.h"
+
+namespace tr = heapmark::trace;
+
+#define HM_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+using MallocFn = void* (*)(size_t);
+using FreeFn = void (*)(void*);
+using CallocFn = void* (*)(size_t, size_t);
+using ReallocFn = void* (*)(void*, size_t);
+using MemalignFn = void* (*)(size_t, size_t);
+using PosixMemalignFn = int (*)(void**, size_t, size_t);
+
+struct Real {
+  MallocFn malloc;
+  FreeFn free;
+  CallocFn calloc;
+  ReallocFn realloc;
+  MemalignFn memalign;
+  PosixMemalignFn posix_memalign;
+  MemalignFn aligned_alloc;
+  MallocFn valloc;
+  MallocFn pvalloc;
+};
+Real g_real;
+
+// 0: not started, 1: resolving symbols, 2: ready.
+std::atomic<int> g_init{0};
+__thread int tl_resolving __attribute__((tls_model("initial-exec"))) = 0;
+
+// ---- bootstrap buffer for calls made while dlsym runs ----
+alignas(64) char g_boot[64 * 1024];
+std::atomic<size_t> g_boot_used{0};
+bool is_boot(const void* p) { return p >= g_boot && p < g_boot + sizeof g_boot; }
+void* boot_alloc(size_t n, size_t align) {
+  if (align < 16) align = 16;
+  for (;;) {
+    size_t used = g_boot_used.load(std::memory_order_relaxed);
+    const size_t start = (used + align - 1) & ~(align - 1);
+    if (start + n > sizeof g_boot || start + n < start) return nullptr;
+    if (g_boot_used.compare_exchange_weak(used, start + n)) return g_boot + start;  // zero: static storage
+  }
+}
+
+void die(const char* msg) {
+  const char prefix[] = "libheapmark_record: ";
+  ssize_t r = write(2, prefix, sizeof prefix - 1);
+  r = write(2, msg, strlen(msg));
+  r = write(2, "\n", 1);
+  (void)r;
+  abort();
+}
+
+// ---- recording state ----
+std::atomic<bool> g_active{false};    // this process records
+std::atomic<bool> g_stopping{false};  // exit flush has begun: drop further events
+int g_fd = -1;
+pid_t g_pid = 0;
+uint64_t g_start_ns = 0;
+uint64_t g_rss_every_ms = 10;
+std::atomic<uint64_t> g_next_rss_ms{0};
+std::atomic<uint64_t> g_next_id{0};
+std::atomic<uint32_t> g_threads{0};
+constexpr uint64_t kIdBatch = 256;
+
+// pointer -> block id, open addressing; key 0 = empty, 1 = tombstone.
+struct Slot {
+  std::atomic<uintptr_t> key;
+  std::atomic<uint64_t> id;
+};
+Slot* g_table = nullptr;
+size_t g_mask = 0;
+std::atomic<uint64_t> g_table_full{0};
+
+size_t slot_of(uintptr_t p) { return static_cast<size_t>((p >> 4) * 0x9E3779B97F4A7C15ull >> 20) & g_mask; }
+
+bool table_insert(const void* ptr, uint64_t id) {
+  const auto key = reinterpret_cast<uintptr_t>(ptr);
+  size_t i = slot_of(key);
+  for (size_t probes = 0; probes <= g_mask; ++probes, i = (i + 1) & g_mask) {
+    uintptr_t k = g_table[i].key.load(std::memory_order_relaxed);
+    if (k > 1) continue;
+    if (g_table[i].key.compare_exchange_strong(k, key, std::memory_order_acquire)) {
+      g_table[i].id.store(id, std::memory_order_release);
+      return true;
+    }
+  }
+  g_table_full.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// Removes `ptr`; false when it was never recorded (allocated before recording, or dropped).
+bool table_remove(const void* ptr, uint64_t& id) {
+  const auto key = reinterpret_cast<uintptr_t>(ptr);
+  size_t i = slot_of(key);
+  for (size_t probes = 0; probes <= g_mask; ++probes, i = (i + 1) & g_mask) {
+    const uintptr_t k = g_table[i].key.load(std::memory_order_acquire);
+    if (k == 0) return false;
+    if (k == key) {
+      id = g_table[i].id.load(std::memory_order_acquire);
+      g_table[i].key.store(1, std::memory_order_release);
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr size_t kBufferBytes = 64 * 1024;
+struct Buffer {
+  std::atomic<int> busy{0};   // owner appending, or the exit flusher holding it
+  std::atomic<int> state{0};  // 0 free, 1 owned by a live thread, 2 flushed for good
+  uint32_t thread = 0;
+  uint32_t events = 0;
+  uint64_t next_id = 0, end_id = 0;
+  uint64_t now_ms = 0;        // time of the last event
+  uint64_t counts[tr::kEventKinds] = {};
+  uint8_t* pos = nullptr;     // next payload byte
+  tr::ChunkHeader header{};   // immediately followed by the payload
+  uint8_t payload[kBufferBytes - 256];
+};
+constexpr size_t kMaxBuffers = tr::kMaxThreads;
+std::atomic<Buffer*> g_buffers[kMaxBuffers];
+std::atomic<size_t> g_buffer_count{0};
+
+__thread Buffer* tl_buf __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread uint32_t tl_thread_plus1 __attribute__((tls_model("initial-exec"))) = 0;
+pthread_key_t g_key;
+
+uint64_t now_ns(clockid_t c) {
+  timespec ts;
+  clock_gettime(c, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
+}
+
+void write_all(const void* data, size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = write(g_fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // disk full: the trace ends here, the reader reports it truncated
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void begin_chunk(Buffer* b) {
+  b->pos = b->payload;
+  b->events = 0;
+  b->header.start_ms = b->now_ms;
+  b->header.next_id = b->next_id;
+}
+
+// Writes the buffered events as one chunk (one write on an O_APPEND file: chunks never interleave).
+void flush(Buffer* b) {
+  if (b->events > 0) {
+    auto& h = b->header;
+    h.magic = tr::kChunkMagic;
+    h.kind = static_cast<uint32_t>(tr::ChunkKind::kEvents);
+    h.thread = b->thread;
+    h.payload_bytes = static_cast<uint32_t>(b->pos - b->payload);
+    h.events = b->events;
+    h.checksum = tr::chunk_checksum(h, b->payload);
+    write_all(&h, sizeof h + h.payload_bytes);
+  }
+  begin_chunk(b);
+}
+
+void thread_exit(void* arg);
+
+// A new thread's first event: a buffer (reused from an exited thread when one is free).
+Buffer* acquire_buffer() {
+  Buffer* b = nullptr;
+  const size_t n = g_buffer_count.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n && !b; ++i) {
+    Buffer* c = g_buffers[i].load(std::memory_order_acquire);
+    int expected = 0;
+    if (c && c->state.compare_exchange_strong(expected, 1)) b = c;
+  }
+  if (!b) {
+    const size_t i = g_buffer_count.fetch_add(1);
+    if (i >= kMaxBuffers) return nullptr;  // more live threads than the format allows: not recorded
+    void* m = mmap(nullptr, sizeof(Buffer), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    b = new (m) Buffer;
+    b->state.store(1);
+    g_buffers[i].store(b, std::memory_order_release);
+  }
+  if (tl_thread_plus1 == 0) tl_thread_plus1 = g_threads.fetch_add(1) + 1;
+  b->thread = tl_thread_plus1 - 1;
+  b->next_id = b->end_id = 0;
+  b->now_ms = 0;
+  begin_chunk(b);
+  tl_buf = b;
+  pthread_setspecific(g_key, b);  // key index < 32: no allocation
+  return b;
+}
+
+// Exiting thread: write what it has; the buffer becomes reusable.
+void thread_exit(void* arg) {
+  auto* b = static_cast<Buffer*>(arg);
+  while (b->busy.exchange(1, std::memory_order_acquire) != 0) {
+  }
+  if (!g_stopping.load() && b->state.load() == 1) {
+    flush(b);
+    b->state.store(0, std::memory_order_release);
+  }
+  b->busy.store(0, std::memory_order_release);
+  tl_buf = nullptr;
+}
+
+void sample_rss(Buffer* b);
+
+// Holds the thread's buffer for one event, or null when the event is not recorded.
+Buffer* enter() {
+  if (!g_active.load(std::memory_order_relaxed)) return nullptr;
+  Buffer* b = tl_buf;
+  if (!b) {
+    b = acquire_buffer();
+    if (!b) return nullptr;
+  }
+  if (b->busy.exchange(1, std::memory_order_seq_cst) != 0) return nullptr;  // the exit flusher has it
+  if (g_stopping.load(std::memory_order_seq_cst)) {
+    b->busy.store(0, std::memory_order_release);
+    return nullptr;
+  }
+  if (static_cast<size_t>(b->payload + sizeof b->payload - b->pos) < 4 * tr::kMaxEventBytes) flush(b);
+  const uint64_t ms = (now_ns(CLOCK_MONOTONIC_COARSE) - g_start_ns) / 1'000'000;
+  if (ms > b->now_ms) {
+    b->pos = tr::put_tag(b->pos, tr::Tag::kTime, ms - b->now_ms);
+    ++b->events;
+    b->now_ms = ms;
+    uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
+    if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
+  }
+  return b;
+}
+void leave(Buffer* b) { b->busy.store(0, std::memory_order_release); }
+
+// Starts a new id batch when the thread's is used up (announced before the event that needs it).
+void ensure_id(Buffer* b) {
+  if (b->next_id == b->end_id) {
+    const uint64_t base = g_next_id.fetch_add(kIdBatch, std::memory_order_relaxed);
+    b->pos = tr::put_tag(b->pos, tr::Tag::kIdBase, base - b->next_id);
+    ++b->events;
+    b->next_id = base;
+    b->end_id = base + kIdBatch;
+  }
+}
+uint64_t take_id(Buffer* b) {
+  ensure_id(b);
+  return b->next_id++;
+}
+uint64_t back(const Buffer* b, uint64_t id) { return tr::zigzag(static_cast<int64_t>(b->next_id - 1 - id)); }
+
+void sample_rss(Buffer* b) {
+  const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char text[128];
+  const ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return;
+  text[n] = '\0';
+  uint64_t f[3] = {0, 0, 0};  // size resident shared
+  const char* p = text;
+  for (int i = 0; i < 3; ++i) {
+    while (*p == ' ') ++p;
+    while (*p >= '0' && *p <= '9') f[i] = f[i] * 10 + uint64_t(*p++ - '0');
+  }
+  *b->pos++ = static_cast<uint8_t>(static_cast<uint8_t>(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kRss) << 3));
+  b->pos = tr::put_varint(b->pos, f[1]);
+  b->pos = tr::put_varint(b->pos, f[2]);
+  ++b->events;
+  ++b->counts[int(tr::EventKind::kRss)];
+}
+
+void record_alloc(void* p, tr::Tag tag, size_t size, unsigned align_log2) {
+  Buffer* b = enter();
+  if (!b) return;
+  const uint64_t id = take_id(b);
+  if (table_insert(p, id)) {
+    if (tag == tr::Tag::kAligned) {
+      *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kAligned) | (align_log2 << 3));
+      b->pos = tr::put_varint(b->pos, size);
+      ++b->counts[int(tr::EventKind::kAligned)];
+    } else {
+      b->pos = tr::put_tag(b->pos, tag, size);
+      ++b->counts[int(tag == tr::Tag::kMalloc ? tr::EventKind::kMalloc : tr::EventKind::kCalloc)];
+    }
+    ++b->events;
+  } else {
+    --b->next_id;  // not tracked: give the id back so the stream stays dense
+  }
+  leave(b);
+}
+
+// Called BEFORE the real free, so another thread reusing the address cannot collide with it.
+void record_free(void* p) {
+  if (!g_active.load(std::memory_order_relaxed)) return;
+  uint64_t id;
+  if (!table_remove(p, id)) return;
+  Buffer* b = enter();
+  if (!b) return;
+  b->pos = tr::put_tag(b->pos, tr::Tag::kFree, back(b, id));
+  ++b->events;
+  ++b->counts[int(tr::EventKind::kFree)];
+  leave(b);
+}
+
+unsigned log2_of(size_t a) {
+  unsigned l = 0;
+  while ((size_t{1} << l) < a && l < 63) ++l;
+  return l;
+}
+
+void resolve() {
+  tl_resolving = 1;
+  Real r;
+  r.malloc = reinterpret_cast<MallocFn>(dlsym(RTLD_NEXT, "malloc"));
+  r.free = reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free"));
+  r.calloc = reinterpret_cast<CallocFn>(dlsym(RTLD_NEXT, "calloc"));
+  r.realloc = reinterpret_cast<ReallocFn>(dlsym(RTLD_NEXT, "realloc"));
+  r.memalign = reinterpret_cast<MemalignFn>(dlsym(RTLD_NEXT, "memalign"));
+  r.posix_memalign = reinterpret_cast<PosixMemalignFn>(dlsym(RTLD_NEXT, "posix_memalign"));
+  r.aligned_alloc = reinterpret_cast<MemalignFn>(dlsym(RTLD_NEXT, "aligned_alloc"));
+  r.valloc = reinterpret_cast<MallocFn>(dlsym(RTLD_NEXT, "valloc"));
+  r.pvalloc = reinterpret_cast<MallocFn>(dlsym(RTLD_NEXT, "pvalloc"));
+  if (!r.malloc || !r.free || !r.calloc || !r.realloc || !r.memalign || !r.posix_memalign || !r.aligned_alloc ||
+      !r.valloc || !r.pvalloc)
+    die("cannot find the next allocator's malloc family (dlsym RTLD_NEXT)");
+  g_real = r;
+  tl_resolving = 0;
+}
+
+void start_recording();
+
+// First call: resolve the real functions (re-entrant calls meanwhile use the
+// bootstrap buffer), then start recording if this process is the one asked for.
+bool ready() {
+  if (g_init.load(std::memory_order_acquire) == 2) return true;
+  if (tl_resolving) return false;
+  int expected = 0;
+  if (g_init.compare_exchange_strong(expected, 1)) {
+    resolve();
+    g_init.store(2, std::memory_order_release);
+    start_recording();
+    return true;
+  }
+  while (g_init.load(std::memory_order_acquire) != 2) {
+  }
+  return true;
+}
+
+void on_fork_parent() {
+  Buffer* b = enter();
+  if (!b) return;
+  *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kFork) << 3));
+  ++b->events;
+  leave(b);
+}
+void on_fork_child() {
+  // The child forwards only: its copies of the buffers are never written.
+  g_active.store(false);
+}
+
+// One write of the whole header so a reader never sees half of it.
+void write_header() {
+  uint8_t buf[16384];
+  uint8_t* p = buf + sizeof(tr::FileHeader);
+  uint8_t* const end = buf + sizeof buf;
+  auto put_string = [&](const char* s, size_t n) {
+    if (n > static_cast<size_t>(end - p) - 16) n = static_cast<size_t>(end - p) - 16;
+    p = tr::put_varint(p, n);
+    memcpy(p, s, n);
+    p += n;
+  };
+  char exe[4096];
+  const ssize_t en = readlink("/proc/self/exe", exe, sizeof exe);
+  put_string(exe, en > 0 ? static_cast<size_t>(en) : 0);
+  // Command line: /proc/self/cmdline, NUL-separated.
+  char cmd[8192];
+  size_t cn = 0;
+  const int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t r;
+    while (cn < sizeof cmd && (r = read(fd, cmd + cn, sizeof cmd - cn)) > 0) cn += static_cast<size_t>(r);
+    close(fd);
+  }
+  size_t argc = 0;
+  for (size_t i = 0; i < cn; ++i) argc += cmd[i] == '\0';
+  p = tr::put_varint(p, argc);
+  for (size_t i = 0, s = 0; i < cn; ++i)
+    if (cmd[i] == '\0') {
+      put_string(cmd + s, i - s);
+      s = i + 1;
+    }
+  utsname u;
+  char machine[512] = "";
+  if (uname(&u) == 0) {
+    size_t m = 0;
+    const char* const parts[] = {u.nodename, " ", u.sysname, " ", u.release, " ", u.machine};
+    for (const char* part : parts)
+      for (const char* c = part; *c && m < sizeof machine - 1; ++c) machine[m++] = *c;
+    machine[m] = '\0';
+  }
+  put_string(machine, strlen(machine));
+  p = tr::put_varint(p, now_ns(CLOCK_REALTIME));
+  p = tr::put_varint(p, static_cast<uint64_t>(getpid()));
+  tr::FileHeader h{};
+  memcpy(h.magic, tr::kMagic, sizeof h.magic);
+  h.version = tr::kVersion;
+  h.body_bytes = static_cast<uint32_t>(p - buf - sizeof h);
+  h.body_checksum = tr::checksum32(buf + sizeof h, h.body_bytes);
+  memcpy(buf, &h, sizeof h);
+  write_all(buf, static_cast<size_t>(p - buf));
+}
+
+void start_recording() {
+  const char* path = getenv("HEAPMARK_RECORD_FILE");
+  const char* pid = getenv("HEAPMARK_RECORD_PID");
+  // Only the process `heapmark record` started records: not its children (fork+exec of other programs).
+  if (!path || !pid || strtoll(pid, nullptr, 10) != getpid()) return;
+  if (const char* ms = getenv("HEAPMARK_RECORD_RSS_MS")) g_rss_every_ms = strtoull(ms, nullptr, 10);
+  if (g_rss_every_ms == 0) g_rss_every_ms = UINT64_MAX / 2;
+  g_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (g_fd < 0) die("cannot open HEAPMARK_RECORD_FILE");
+  size_t log2 = 22;  // 4M slots (64 MiB reserved, touched as used): raise for programs with millions of live blocks
+  if (const char* t = getenv("HEAPMARK_RECORD_TABLE_LOG2")) log2 = strtoull(t, nullptr, 10);
+  if (log2 < 10 || log2 > 32) die("HEAPMARK_RECORD_TABLE_LOG2 must be in [10, 32]");
+  void* m = mmap(nullptr, sizeof(Slot) << log2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) die("cannot map the pointer table");
+  g_table = static_cast<Slot*>(m);
+  g_mask = (size_t{1} << log2) - 1;
+  g_start_ns = now_ns(CLOCK_MONOTONIC_COARSE);
+  g_pid = getpid();
+  if (pthread_key_create(&g_key, thread_exit) != 0) die("pthread_key_create failed");
+  struct stat st;
+  if (fstat(g_fd, &st) == 0 && st.st_size == 0) {
+    write_header();
+  } else {
+    // An exec'd image of the recorded process: the reader restarts ids here.
+    char exe[4096];
+    const ssize_t en = readlink("/proc/self/exe", exe, sizeof exe);
+    tr::ChunkHeader h{};
+    h.magic = tr::kChunkMagic;
+    h.kind = static_cast<uint32_t>(tr::ChunkKind::kImage);
+    h.payload_bytes = en > 0 ? static_cast<uint32_t>(en) : 0;
+    h.checksum = tr::chunk_checksum(h, reinterpret_cast<const uint8_t*>(exe));
+    uint8_t buf[sizeof h + sizeof exe];
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, exe, h.payload_bytes);
+    write_all(buf, sizeof h + h.payload_bytes);
+  }
+  pthread_atfork(nullptr, on_fork_parent, on_fork_child);
+  g_active.store(true, std::memory_order_release);
+}
+
+// Exit (return from main or exit() on any thread): flush every buffer, then the end chunk.
+__attribute__((destructor(101))) void finish() {
+  if (!g_active.load() || getpid() != g_pid) return;
+  g_stopping.store(true, std::memory_order_seq_cst);
+  uint64_t totals[tr::kEventKinds] = {};
+  const size_t n = g_buffer_count.load() < kMaxBuffers ? g_buffer_count.load() : kMaxBuffers;
+  for (size_t i = 0; i < n; ++i) {
+    Buffer* b = g_buffers[i].load(std::memory_order_acquire);
+    if (!b) continue;
+    while (b->busy.exchange(1, std::memory_order_acquire) != 0) {
+    }
+    if (b->state.load() == 1) flush(b);
+    b->state.store(2);
+    for (int k = 0; k < tr::kEventKinds; ++k) totals[k] += b->counts[k];
+  }
+  uint8_t buf[sizeof(tr::ChunkHeader) + tr::kEventKinds * 10];
+  uint8_t* p = buf + sizeof(tr::ChunkHeader);
+  for (uint64_t t : totals) p = tr::put_varint(p, t);
+  tr::ChunkHeader h{};
+  h.magic = tr::kChunkMagic;
+  h.kind = static_cast<uint32_t>(tr::ChunkKind::kEnd);
+  h.payload_bytes = static_cast<uint32_t>(p - buf - sizeof h);
+  h.checksum = tr::chunk_checksum(h, buf + sizeof h);
+  memcpy(buf, &h, sizeof h);
+  write_all(buf, static_cast<size_t>(p - buf));
+  if (g_table_full.load() > 0) {
+    const char msg[] = "libheapmark_record: pointer table full, some blocks went unrecorded: raise HEAPMARK_RECORD_TABLE_LOG2\n";
+    const ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+  }
+}
+
+}  // namespace
+
+HM_EXPORT void* malloc(size_t n) noexcept {
+  if (!ready()) return boot_alloc(n, 16);
+  void* p = g_real.malloc(n);
+  if (p) record_alloc(p, tr::Tag::kMalloc, n, 0);
+  return p;
+}
+
+HM_EXPORT void free(void* p) noexcept {
+  if (!p || is_boot(p)) return;
+  if (!ready()) return;
+  record_free(p);
+  g_real.free(p);
+}
+
+HM_EXPORT void* calloc(size_t c, size_t n) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(c, n, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (!ready()) return boot_alloc(total, 16);
+  void* p = g_real.calloc(c, n);
+  if (p) record_alloc(p, tr::Tag::kCalloc, total, 0);
+  return p;
+}
+
+HM_EXPORT void* realloc(void* p, size_t n) noexcept {
+  if (!ready() || is_boot(p)) {
+    // A bootstrap block moves to the real heap (its size is not known: copy what fits).
+    void* q = ready() ? malloc(n) : boot_alloc(n, 16);
+    if (q && p) {
+      const size_t avail = static_cast<size_t>(g_boot + sizeof g_boot - static_cast<char*>(p));
+      memcpy(q, p, n < avail ? n : avail);
+    }
+    return q;
+  }
+  if (!p) return malloc(n);
+  uint64_t old_id;
+  const bool tracked = g_active.load(std::memory_order_relaxed) && table_remove(p, old_id);
+  void* q = g_real.realloc(p, n);
+  if (!tracked) {
+    if (q) record_alloc(q, tr::Tag::kMalloc, n, 0);
+    return q;
+  }
+  if (!q) {
+    if (n == 0) {  // glibc: realloc(p, 0) frees p
+      if (Buffer* b = enter()) {
+        b->pos = tr::put_tag(b->pos, tr::Tag::kFree, back(b, old_id));
+        ++b->events;
+        ++b->counts[int(tr::EventKind::kFree)];
+        leave(b);
+      }
+    } else {
+      table_insert(p, old_id);  // failed: p is unchanged and still live
+    }
+    return q;
+  }
+  Buffer* b = enter();
+  if (!b) return q;
+  ensure_id(b);  // the reader resolves the back reference after any new batch, before the result's id
+  const uint64_t back_ref = back(b, old_id);
+  const uint64_t id = b->next_id++;
+  if (table_insert(q, id)) {
+    b->pos = tr::put_tag(b->pos, tr::Tag::kRealloc, back_ref);
+    b->pos = tr::put_varint(b->pos, n);
+    ++b->events;
+    ++b->counts[int(tr::EventKind::kRealloc)];
+  } else {
+    --b->next_id;
+  }
+  leave(b);
+  return q;
+}
+
+HM_EXPORT void* reallocarray(void* p, size_t c, size_t n) noexcept {
+  size_t total;
+  if (__builtin_mul_overflow(c, n, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, total);
+}
+
+HM_EXPORT void* memalign(size_t a, size_t n) noexcept {
+  if (!ready()) return boot_alloc(n, a);
+  void* p = g_real.memalign(a, n);
+  if (p) record_alloc(p, tr::Tag::kAligned, n, log2_of(a));
+  return p;
+}
+
+HM_EXPORT int posix_memalign(void** out, size_t a, size_t n) noexcept {
+  if (!ready()) {
+    *out = boot_alloc(n, a);
+    return *out ? 0 : ENOMEM;
+  }
+  const int r = g_real.posix_memalign(out, a, n);
+  if (r == 0 && *out) record_alloc(*out, tr::Tag::kAligned, n, log2_of(a));
+  return r;
+}
+
+HM_EXPORT void* aligned_alloc(size_t a, size_t n) noexcept {
+  if (!ready()) return boot_alloc(n, a);
+  void* p = g_real.aligned_alloc(a, n);
+  if (p) record_alloc(p, tr::Tag::kAligned, n, log2_of(a));
+  return p;
+}
+
+HM_EXPORT void* valloc(size_t n) noexcept {
+  if (!ready()) return boot_alloc(n, 4096);
+  void* p = g_real.valloc(n);
+  if (p) record_alloc(p, tr::Tag::kAligned, n, 12);
+  return p;
+}
+
+HM_EXPORT void* pvalloc(size_t n) noexcept {
+  if (!ready()) return boot_alloc((n + 4095) & ~size_t{4095}, 4096);
+  void* p = g_real.pvalloc(n);
+  // pvalloc rounds the size up to whole pages: the replay asks for what was given.
+  if (p) record_alloc(p, tr::Tag::kAligned, (n + 4095) & ~size_t{4095}, 12);
+  return p;
+}

@@ -1,0 +1,201 @@
+// The allocation trace format (.hmt) written by libheapmark_record.so and read
+// by the `trace` workload, `heapmark trace-info` and `heapmark replay`.
+//
+// File = FileHeader + header body, then chunks. Each chunk holds the events of
+// ONE recorded thread, in that thread's order, and is self-contained (its
+// header restores the decoder state), so threads flush their own buffers
+// without coordinating. Per thread the chunks appear in file order.
+//
+// Events are one tag byte (low 3 bits: kind, high 5 bits: a small inline value
+// 0..30, 31 = "a varint follows"), then varints. Block ids are never encoded
+// for allocations: each allocation takes the thread's next id (ids come from a
+// global counter in per-thread batches, announced by kIdBase), and a free names
+// its block as the distance back from that next id, so most events are 1-3 bytes.
+//
+// The encoding helpers below are header-only and allocation-free: the recorder
+// (which runs inside malloc) uses them; the Reader lives in trace_format.cc.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace heapmark::trace {
+
+inline constexpr char kMagic[8] = {'H', 'M', 'T', 'R', 'A', 'C', 'E', '\x1a'};
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kChunkMagic = 0x4b43'4d48;  // "HMCK" little-endian
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t body_bytes;     // header body that follows: varint-prefixed strings and numbers
+  uint32_t body_checksum;  // checksum32 of the body
+  uint32_t reserved;
+};
+static_assert(sizeof(FileHeader) == 24);
+
+enum class ChunkKind : uint32_t {
+  kEvents = 0,
+  kEnd = 1,    // written once at a clean exit: payload = the recorder's own counts (varints, EventKind order)
+  kImage = 2,  // the process exec'd a new image: ids restart, payload = the new program's path
+};
+
+struct ChunkHeader {
+  uint32_t magic;
+  uint32_t kind;
+  uint32_t thread;         // recorder's thread index (dense from 0)
+  uint32_t payload_bytes;
+  uint32_t events;
+  uint32_t checksum;       // checksum32 over this header (checksum field 0) and the payload
+  uint64_t start_ms;       // time of the first event, ms since the recording started
+  uint64_t next_id;        // the id the thread's next allocation takes
+};
+static_assert(sizeof(ChunkHeader) == 40);
+inline constexpr uint32_t kMaxChunkPayload = 1u << 20;
+inline constexpr uint32_t kMaxThreads = 4096;
+
+// Tag kinds (low 3 bits of the tag byte).
+enum class Tag : uint8_t {
+  kMalloc = 0,   // inline/varint: size
+  kCalloc = 1,   // inline/varint: size (count * size)
+  kFree = 2,     // inline/varint: zigzag(next_id - 1 - id) (signed: another thread's batch may be ahead)
+  kRealloc = 3,  // inline/varint: zigzag(next_id - 1 - old id); varint new size; the result takes next_id
+  kAligned = 4,  // inline: log2 alignment; varint size
+  kTime = 5,     // inline/varint: ms since the thread's previous time
+  kIdBase = 6,   // inline/varint: new next_id - next_id (a new batch of ids)
+  kExt = 7,      // inline: ExtKind
+};
+enum class ExtKind : uint8_t {
+  kRss = 0,   // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages)
+  kFork = 1,  // the process forked here (the child is not recorded)
+};
+
+// Counted kinds, in the order of the kEnd payload.
+enum class EventKind : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kCount };
+inline constexpr int kEventKinds = static_cast<int>(EventKind::kCount);
+const char* event_kind_name(EventKind k) noexcept;
+
+inline constexpr uint8_t kInlineMax = 30;
+inline constexpr uint8_t kInlineVarint = 31;
+
+// FNV-1a, 32 bits, over `n` bytes, continuing from `h`.
+inline uint32_t checksum32(const void* data, size_t n, uint32_t h = 0x811c9dc5u) noexcept {
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 0x01000193u;
+  }
+  return h;
+}
+inline uint32_t chunk_checksum(const ChunkHeader& h, const uint8_t* payload) noexcept {
+  ChunkHeader c = h;
+  c.checksum = 0;
+  return checksum32(payload, h.payload_bytes, checksum32(&c, sizeof c));
+}
+
+inline uint8_t* put_varint(uint8_t* p, uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+// A tag with its value inline when it fits, else followed by varint(v - 31).
+inline uint8_t* put_tag(uint8_t* p, Tag t, uint64_t v) noexcept {
+  if (v <= kInlineMax) {
+    *p++ = static_cast<uint8_t>(static_cast<uint8_t>(t) | (v << 3));
+    return p;
+  }
+  *p++ = static_cast<uint8_t>(static_cast<uint8_t>(t) | (kInlineVarint << 3));
+  return put_varint(p, v - kInlineVarint);
+}
+inline uint64_t zigzag(int64_t v) noexcept { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t unzigzag(uint64_t v) noexcept { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+inline constexpr size_t kMaxEventBytes = 1 + 10 + 10;
+
+// ---- Reading ----
+
+struct Header {
+  std::string program;
+  std::vector<std::string> argv;
+  std::string machine;
+  uint64_t start_unix_ns = 0;
+  uint64_t pid = 0;
+};
+
+enum class Op : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kFork };
+
+// One decoded event. Ids are made unique across exec'd images by the reader.
+struct Event {
+  Op op;
+  uint8_t align_log2 = 0;  // kAligned
+  uint32_t thread = 0;
+  uint64_t id = 0;         // the block allocated (kMalloc..kAligned, the realloc result) or freed
+  uint64_t old_id = 0;     // kRealloc: the block it replaced
+  uint64_t size = 0;       // requested bytes; kRss: resident bytes
+  uint64_t shared = 0;     // kRss: shared (file-backed) resident bytes
+  uint64_t t_ms = 0;
+  uint64_t offset = 0;     // byte offset of the event in the file (for messages)
+};
+
+// Reads a trace held in memory. Every problem (truncated, corrupted, foreign,
+// unknown version) throws heapmark::InputError with one message naming the file,
+// the byte offset and what was expected; no input makes it crash or read out of bounds.
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size, std::string name);
+  const Header& header() const { return header_; }
+
+  // Decodes the next event into `e`; false at the end of the file.
+  bool next(Event& e);
+
+  // Valid once next() returned false.
+  bool complete() const { return have_end_; }  // the recorder wrote its end chunk (clean exit)
+  const uint64_t* recorder_counts() const { return end_counts_; }  // kEventKinds figures, when complete()
+  uint32_t threads() const { return max_thread_ + 1; }
+  uint32_t images() const { return images_; }
+  uint64_t max_id() const { return max_id_; }  // every event's id is below this
+
+ private:
+  [[noreturn]] void fail(uint64_t offset, const std::string& expected) const;
+  bool next_chunk();
+  uint64_t varint(const char* what);
+
+  const uint8_t* data_;
+  size_t size_;
+  std::string name_;
+  Header header_;
+  size_t pos_ = 0;        // next chunk header
+  // Current chunk.
+  const uint8_t* p_ = nullptr;
+  const uint8_t* end_ = nullptr;
+  size_t chunk_offset_ = 0;
+  uint32_t thread_ = 0, left_ = 0;
+  uint64_t next_id_ = 0, t_ms_ = 0;
+  uint64_t id_offset_ = 0;  // added to ids of the current image
+  uint32_t images_ = 1;
+  uint32_t max_thread_ = 0;
+  uint64_t max_id_ = 0;
+  bool have_end_ = false;
+  uint64_t end_counts_[kEventKinds] = {};
+};
+
+// Maps a whole file read-only (no heap) and unmaps it when destroyed. Throws InputError.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace heapmark::trace
