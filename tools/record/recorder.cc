@@ -110,7 +110,8 @@ Slot* g_table = nullptr;
 size_t g_mask = 0;
 std::atomic<uint64_t> g_table_full{0};
 
-size_t slot_of(uintptr_t p) { return static_cast<size_t>((p >> 4) * 0x9E3779B97F4A7C15ull >> 20) & g_mask; }
+// Neighbouring blocks in neighbouring slots: the table is touched where the heap is, not everywhere.
+size_t slot_of(uintptr_t p) { return static_cast<size_t>(p >> 4) & g_mask; }
 
 bool table_insert(const void* ptr, uint64_t id) {
   const auto key = reinterpret_cast<uintptr_t>(ptr);
