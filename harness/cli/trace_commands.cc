@@ -283,14 +283,8 @@ struct ReplayState {
 
 int replay(ReplayState& st) {
   const std::string path = std::filesystem::absolute(st.trace).string();
-  {
-    // Bad input is reported here, once, rather than by every cell.
-    tr::MappedFile file(path);
-    tr::Reader r(file.data(), file.size(), path);
-    tr::Event e;
-    while (r.next(e)) {
-    }
-  }
+  // Bad input is reported here, once, rather than by every cell.
+  const Summary rec = summarize(path);
   heapmark::workloads::allow_trace_path(path);
   const std::string dir = heapmark::cli::self_dir();
   const auto known = heapmark::registry::builtin(dir);
@@ -301,7 +295,18 @@ int replay(ReplayState& st) {
   m.reps = st.reps;
   m.baseline = m.allocators[0].name;
   st.opts.cell_binary = dir + "/heapmark-cell";
-  return heapmark::runner::run(m, st.opts, known);
+  const int status = heapmark::runner::run(m, st.opts, known);
+  // The replays' RSS next to what the program itself had under its own allocator.
+  uint64_t peak_rss = 0, peak_anon = 0;
+  for (const auto& p : rec.rss) {
+    peak_rss = std::max(peak_rss, p.rss);
+    peak_anon = std::max(peak_anon, p.anon);
+  }
+  if (!st.opts.quiet)
+    std::printf("recorded program: peak live %s; under its own allocator peak RSS %s, anonymous %s (sampled%s)\n",
+                human(rec.peak_live).c_str(), human(peak_rss).c_str(), human(peak_anon).c_str(),
+                rec.rss.empty() ? ": no samples" : "");
+  return status;
 }
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {

@@ -94,6 +94,12 @@ if case == "sort":
         fail("replay on glibc peaked at %d live bytes, the recording at %d" % (peak, t["peak"]))
     if cells[0]["ops"]["free"] != t["free"]:
         fail("replay freed %d blocks, the trace %d" % (cells[0]["ops"]["free"], t["free"]))
+    # The same through `heapmark run` (the trace's path must be listed in HEAPMARK_TRACE_PATH), with the recorded gaps.
+    run([heapmark, "run", "--workloads", "trace", "-p", "path=" + path, "-p", "timing=as-recorded", "--allocators", "glibc",
+         "--cpu", "0", "--reps", "1", "--out", work, "--run-id", "run", "-q"], env=dict(os.environ, HEAPMARK_TRACE_PATH=path))
+    cell = json.loads(open(os.path.join(work, "run", "cells.jsonl")).readline())
+    if cell["status"] != "ok" or cell["memory"]["live_peak"] != t["peak"]:
+        fail("heapmark run --workloads trace: %s, live peak %s" % (cell["status"], cell.get("memory", {}).get("live_peak")))
     print("ok: sort peak %d bytes replayed exactly, %.2f bytes/event" % (peak, t["bytes_per_event"]))
 elif case == "python_threads":
     # PYTHONMALLOC=malloc sends every object through malloc: allocation-heavy, 3 workers and a consumer
