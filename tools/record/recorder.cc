@@ -237,14 +237,16 @@ Buffer* acquire_buffer() {
 // Exiting thread: write what it has; the buffer becomes reusable.
 void thread_exit(void* arg) {
   auto* b = static_cast<Buffer*>(arg);
-  while (b->busy.exchange(1, std::memory_order_acquire) != 0) {
-  }
+  tl_buf = nullptr;
+  // Once the exit flush has begun it owns every buffer: never wait for it (a
+  // later exit handler may be joining this thread).
+  for (int expected = 0; !b->busy.compare_exchange_weak(expected, 1, std::memory_order_acquire); expected = 0)
+    if (g_stopping.load()) return;
   if (!g_stopping.load() && b->state.load() == 1) {
     flush(b);
     b->state.store(0, std::memory_order_release);
   }
   b->busy.store(0, std::memory_order_release);
-  tl_buf = nullptr;
 }
 
 void sample_rss(Buffer* b);
