@@ -4,11 +4,13 @@
 # The reader's fuzz target builds everywhere (it needs only the format files):
 # a libFuzzer binary under HEAPMARK_FUZZ, else a plain executable replaying the
 # kept corpus (valid, truncated, corrupted inputs and every kept crasher).
+# Crashers found by hand (build-fuzz/fuzz_trace_reader -max_total_time=600 new/
+# tests/trace/corpus) go into tests/trace/corpus under a descriptive name.
 set(trace_fuzz_sources ${CMAKE_CURRENT_LIST_DIR}/fuzz_trace_reader.cc ${PROJECT_SOURCE_DIR}/workloads/trace_format.cc)
 if(HEAPMARK_FUZZ)
   add_executable(fuzz_trace_reader ${trace_fuzz_sources})
-  target_compile_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer)
-  target_link_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer)
+  target_compile_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_trace_reader PRIVATE -fsanitize=fuzzer,address,undefined)
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-new-trace-reader)
   add_test(NAME fuzz_trace_reader_short_run
            COMMAND fuzz_trace_reader -max_total_time=5 -seed=1 -rss_limit_mb=2048
@@ -18,6 +20,8 @@ else()
   add_executable(fuzz_trace_reader ${trace_fuzz_sources} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/replay_main.cc)
 endif()
 target_include_directories(fuzz_trace_reader PRIVATE ${PROJECT_SOURCE_DIR})
+# Checksums off in this target only, so mutated inputs reach the event decoder.
+target_compile_definitions(fuzz_trace_reader PRIVATE HEAPMARK_TRACE_FUZZING)
 add_test(NAME fuzz_trace_reader_corpus COMMAND fuzz_trace_reader ${CMAKE_CURRENT_LIST_DIR}/corpus)
 set_tests_properties(fuzz_trace_reader_corpus PROPERTIES LABELS core)
 
