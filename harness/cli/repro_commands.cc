@@ -25,14 +25,6 @@ std::vector<std::string> split_csv(const std::string& s) {
   return out;
 }
 
-std::string exe_dir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return std::filesystem::path(buf).parent_path().string();
-}
-
 struct State {
   heapmark::repro::Options o;
   std::string allocators, remedies;
@@ -57,7 +49,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     if (!*cmd) return std::nullopt;
     st->o.allocators = split_csv(st->allocators);
     st->o.remedies = split_csv(st->remedies);
-    const std::string dir = exe_dir();
+    const std::string dir = heapmark::cli::self_dir();
     st->o.cell_binary = dir + "/heapmark-cell";
     // The command as given (the runner records it in every scenario's run.json).
     auto& cl = st->o.command_line;

@@ -65,14 +65,7 @@ std::string env_text(const json::object& env) {
   return s;
 }
 
-std::string default_run_id() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char b[40];
-  std::strftime(b, sizeof b, "repro-%Y%m%d-%H%M%S", &tm);
-  return b;
-}
+std::string default_run_id() { return runner::utc_now("repro-%Y%m%d-%H%M%S"); }
 
 }  // namespace
 

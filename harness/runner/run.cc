@@ -182,7 +182,9 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   const auto cells = expand(matrix);  // validates everything before anything is written
 
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (o.cell_cpu < 0 && cpus >= 2) o.cell_cpu = static_cast<int>(cpus - 1);
+  // One cell at a time gets a CPU of its own; concurrent cells (--jobs, RSS-only
+  // work) are left to the scheduler rather than stacked on one CPU.
+  if (o.cell_cpu < 0 && cpus >= 2 && o.jobs == 1) o.cell_cpu = static_cast<int>(cpus - 1);
   if (o.cell_cpu >= cpus) throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
   if (o.cell_cpu >= 0 && cpus >= 2) {
     // The runner on another CPU than its cells, so sampling never preempts them.

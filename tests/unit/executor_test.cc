@@ -109,7 +109,10 @@ TEST(Executor, AThreadThatEndsEarlyLeavesThePhasesToTheOthers) {
   EXPECT_EQ(ends[2]->live_bytes, 0u);
   const auto& res = ms.back();
   ASSERT_EQ(res.type, cell::MsgType::kResult);
-  EXPECT_EQ(res.as<cell::Result>().live_peak, 100u * 10000 + 100u * 5000) << "both threads' blocks were live at once at most";
+  // The peak depends on how the threads interleave: at least thread 0's blocks,
+  // at most both threads' blocks at once.
+  EXPECT_GE(res.as<cell::Result>().live_peak, 100u * 10000);
+  EXPECT_LE(res.as<cell::Result>().live_peak, 100u * 10000 + 100u * 5000);
   EXPECT_EQ(res.as<cell::Result>().ops[static_cast<int>(OpKind::kAlloc)], 200u);
 }
 
