@@ -130,7 +130,15 @@ elif case == "fork":
     if t["forks"] != 1:
         fail("%d fork events, expected 1" % t["forks"])
     replay(path)
-    print("ok: fork")
+    # sh forks a child for the first sort (not recorded: another pid), then execs the second in its own
+    # process: the new image records on into the same file, and the buffered events of sh before the exec are lost.
+    path = record("exec", ["sh", "-c", "sort /etc/passwd > /dev/null; exec sort /etc/passwd > /dev/null"])
+    out = run([heapmark, "trace-info", path]).stdout
+    if not re.search(r"^images: 2$", out, re.M) or not re.search(r"^complete: yes$", out, re.M):
+        fail("exec: expected a complete trace of 2 images:\n" + out)
+    shutil.rmtree(os.path.join(work, "replay"))
+    replay(path)
+    print("ok: fork and exec")
 elif case == "bad_input":
     # A small real trace, then broken copies: exit 2 and one message naming the byte offset.
     path = record("good", ["sort", "/etc/passwd", "-o", os.path.join(work, "out.txt")])
