@@ -167,6 +167,7 @@ bool Reader::next(Event& e) {
     e = Event{};
     e.thread = thread_;
     e.offset = off;
+    e.image = images_ - 1;
     auto take_id = [&]() {
       if (next_id_ >= (uint64_t{1} << 48)) fail(off, "a block id below 2^48");
       e.id = next_id_++ + id_offset_;

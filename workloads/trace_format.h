@@ -139,6 +139,7 @@ struct Event {
   uint64_t shared = 0;     // kRss: shared (file-backed) resident bytes
   uint64_t t_ms = 0;
   uint64_t offset = 0;     // byte offset of the event in the file (for messages)
+  uint32_t image = 0;      // exec'd images before this event's
 };
 
 // Reads a trace held in memory. Every problem (truncated, corrupted, foreign,
@@ -154,7 +155,8 @@ class Reader {
 
   // Valid once next() returned false.
   bool complete() const { return have_end_; }  // the recorder wrote its end chunk (clean exit)
-  const uint64_t* recorder_counts() const { return end_counts_; }  // kEventKinds figures, when complete()
+  // kEventKinds figures when complete(): what the last image's recorder counted (earlier images ended in exec).
+  const uint64_t* recorder_counts() const { return end_counts_; }
   uint32_t threads() const { return max_thread_ + 1; }
   uint32_t images() const { return images_; }
   uint64_t max_id() const { return max_id_; }  // every event's id is below this

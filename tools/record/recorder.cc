@@ -13,8 +13,9 @@
 //   A per-buffer flag, uncontended except at exit, lets exit flush others' buffers.
 // - fork: the child stops recording (it forwards only, its buffers are dropped
 //   unwritten); the parent records a fork event. exec: the new image records
-//   on into the same file after an "image" chunk (ids restart there); events
-//   still buffered in the old image are lost. exit() from any thread, or return
+//   on into the same file after an "image" chunk (ids restart there). A call
+//   to execve writes the buffered events first; glibc's execv/execvp/execl*
+//   use an internal alias of execve, so before those they are lost. exit() from any thread, or return
 //   from main, flushes every buffer and writes the end chunk; _exit and fatal
 //   signals leave a trace without it (readers report it as incomplete).
 // - operator new/delete are not interposed: libstdc++ implements them with
@@ -527,7 +528,39 @@ __attribute__((destructor(101))) void finish() {
   }
 }
 
+// Before an exec: write every thread's buffered events (the image and its
+// buffers are about to vanish). Recording goes on if the exec fails.
+void flush_for_exec() {
+  if (!g_active.load() || g_stopping.load() || getpid() != g_pid) return;  // vfork/fork children do not write
+  const size_t n = g_buffer_count.load() < kMaxBuffers ? g_buffer_count.load() : kMaxBuffers;
+  for (size_t i = 0; i < n; ++i) {
+    Buffer* b = g_buffers[i].load(std::memory_order_acquire);
+    if (!b) continue;
+    int expected = 0;
+    bool held = false;
+    for (int tries = 0; tries < 1000000 && !held; ++tries, expected = 0)
+      held = b->busy.compare_exchange_weak(expected, 1, std::memory_order_acquire);
+    if (!held) continue;  // the exit flush has it
+    if (b->state.load() == 1) flush(b);
+    b->busy.store(0, std::memory_order_release);
+  }
+}
+
 }  // namespace
+
+// Only execve itself: glibc's execv/execvp/posix_spawn reach the kernel through
+// an internal alias, so events buffered before those are lost (see above).
+HM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
+  using ExecveFn = int (*)(const char*, char* const[], char* const[]);
+  static ExecveFn real_execve = nullptr;
+  if (!real_execve) real_execve = reinterpret_cast<ExecveFn>(dlsym(RTLD_NEXT, "execve"));
+  if (!real_execve) {
+    errno = ENOSYS;
+    return -1;
+  }
+  flush_for_exec();
+  return real_execve(path, argv, envp);
+}
 
 HM_EXPORT void* malloc(size_t n) noexcept {
   if (!ready()) return boot_alloc(n, 16);
