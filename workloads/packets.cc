@@ -27,13 +27,14 @@
 #include "workloads/catalog.h"
 #include "workloads/rng.h"
 #include "workloads/sizes.h"
+#include "workloads/stepped.h"
 
 namespace heapmark::workloads {
 namespace {
 
 constexpr uint64_t kFrames[4] = {64, 576, 1500, 9000};
 
-class Packets final : public Program {
+class Packets final : public SteppedProgram {
  public:
   Packets(const Params& p, uint64_t seed, Scratch& scratch, bool worker_mode, bool is_worker)
       : rng_(seed),
@@ -71,19 +72,6 @@ class Packets final : public Program {
   uint32_t phase_count() const noexcept override { return 2; }
   const char* phase_name(uint32_t i) const noexcept override { return i == 0 ? "traffic" : "drain"; }
 
-  size_t next(Op* out, size_t cap) noexcept override {
-    size_t n = 0;
-    while (n < cap) {
-      if (pend_pos_ < pend_len_) {
-        out[n++] = pend_[pend_pos_++];
-        continue;
-      }
-      pend_len_ = pend_pos_ = 0;
-      if (!step()) break;
-    }
-    return n;
-  }
-
  private:
   struct Conn {
     uint64_t msg_size;   // current message's size; 0: none started
@@ -95,7 +83,7 @@ class Packets final : public Program {
 
   // Ops go to the receive thread unless `worker` is set; each role keeps only its own.
   void emit(bool worker, OpKind kind, uint32_t id, uint64_t size) noexcept {
-    if (worker == is_worker_) pend_[pend_len_++] = Op{kind, 0, 0, id, size};
+    if (worker == is_worker_) push(Op{kind, 0, 0, id, size});
   }
   uint32_t buffer_id(uint32_t c) const noexcept { return buf_base_ + (worker_mode_ ? 2 * c + conn_[c].parity : c); }
   uint32_t token_id(uint32_t c) const noexcept { return token_base_ + 2 * c + conn_[c].parity; }
@@ -107,8 +95,8 @@ class Packets final : public Program {
     return kFrames[k];
   }
 
-  // One step of the shared generator into pend_; false once the program ended.
-  bool step() noexcept {
+  // One step of the shared generator; false once the program ended.
+  bool step() noexcept override {
     switch (stage_) {
       case Stage::kStart:
         emit(false, OpKind::kPhase, 0, 0);
@@ -220,8 +208,6 @@ class Packets final : public Program {
   Stage stage_ = Stage::kStart;
   uint32_t pos_ = 0;
   uint64_t packet_ = 0, burst_ = 0, burst_end_ = 0;
-  Op pend_[16];
-  size_t pend_len_ = 0, pend_pos_ = 0;
 };
 
 const WorkloadDef kPackets{

@@ -26,11 +26,12 @@
 #include "workloads/catalog.h"
 #include "workloads/rng.h"
 #include "workloads/sizes.h"
+#include "workloads/stepped.h"
 
 namespace heapmark::workloads {
 namespace {
 
-class Server final : public Program {
+class Server final : public SteppedProgram {
  public:
   Server(const Params& p, uint64_t seed, uint32_t thread, const char* names)
       : rng_(seed + 0x9e3779b97f4a7c15ull * (thread + 1)),
@@ -54,19 +55,6 @@ class Server final : public Program {
   uint32_t phase_count() const noexcept override { return rounds_; }
   const char* phase_name(uint32_t i) const noexcept override { return names_ + size_t{i} * kNameLen; }
 
-  size_t next(Op* out, size_t cap) noexcept override {
-    size_t n = 0;
-    while (n < cap) {
-      if (pend_pos_ < pend_len_) {
-        out[n++] = pend_[pend_pos_++];
-        continue;
-      }
-      pend_len_ = pend_pos_ = 0;
-      if (!step()) break;
-    }
-    return n;
-  }
-
  private:
   enum class Stage { kPhase, kFresh, kSteps, kEnd, kDone };
 
@@ -78,9 +66,9 @@ class Server final : public Program {
   uint64_t lag() const noexcept { return queue_ / 2; }
   uint32_t next_thread() const noexcept { return (t_ + 1) % threads_; }
   uint32_t prev_thread() const noexcept { return (t_ + threads_ - 1) % threads_; }
-  void emit(OpKind kind, uint32_t id, uint64_t size) noexcept { pend_[pend_len_++] = Op{kind, 0, 0, id, size}; }
+  void emit(OpKind kind, uint32_t id, uint64_t size) noexcept { push(Op{kind, 0, 0, id, size}); }
 
-  bool step() noexcept {
+  bool step() noexcept override {
     switch (stage_) {
       case Stage::kPhase:
         emit(OpKind::kPhase, round_, 0);
@@ -166,8 +154,6 @@ class Server final : public Program {
   Stage stage_ = Stage::kPhase;
   uint32_t round_ = 0, i_ = 0;
   uint64_t step_ = 0, inherited_ = 0, bled_ = 0, flushed_ = 0;
-  Op pend_[16];
-  size_t pend_len_ = 0, pend_pos_ = 0;
 };
 
 const WorkloadDef kServer{
