@@ -232,9 +232,9 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
 
   const bool tty = isatty(STDERR_FILENO) && !o.quiet;
   const std::set<std::string> varying = varying_params(cells);
-  const size_t todo = cells.size() - std::min(cells.size(), done.size());
+  const size_t to_run = cells.size() - std::min(cells.size(), done.size());
   if (!o.quiet) {
-    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), todo, dir.c_str());
+    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), to_run, dir.c_str());
     print_header();
   }
   const auto t_start = std::chrono::steady_clock::now();
@@ -250,8 +250,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   auto progress = [&](const CellPlan& c) {
     if (!tty) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(todo - ran)) : "?";
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, todo, c.allocator->name.c_str(),
+    const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(to_run - ran)) : "?";
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, to_run, c.allocator->name.c_str(),
                  c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
   };
   auto worker = [&] {
