@@ -147,7 +147,7 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, c
     auto cell = [](double v, int width, int prec) {
       char b[32];
       if (std::isnan(v)) std::snprintf(b, sizeof b, "%*s", width, "-");
-      else std::snprintf(b, sizeof b, "%*.*f", width, prec, v);
+      else std::snprintf(b, sizeof b, "%*.*f", width, prec, std::fabs(v) < 0.5 * std::pow(10.0, -prec) ? 0.0 : v);
       return std::string(b);
     };
     std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(),
