@@ -202,9 +202,11 @@ CellOutcome supervise(const SpawnSpec& spec) {
       kill(pid, SIGKILL);
     }
     pollfd fds[2] = {{ev_open ? ev_read.fd : -1, POLLIN, 0}, {err_open ? err_read.fd : -1, POLLIN, 0}};
+    // Sleep until the next sample is due (ppoll: nanosecond timeout, so a
+    // 1 kHz sampler sleeps between samples instead of spinning on the clock).
     const uint64_t wait_ns = next_sample > now ? next_sample - now : 0;
-    // poll's resolution is 1 ms; for sub-ms periods it returns at once and we spin on the clock.
-    const int r = poll(fds, 2, static_cast<int>(wait_ns / 1'000'000));
+    const timespec wait{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+    const int r = ppoll(fds, 2, &wait, nullptr);
     if (r < 0 && errno != EINTR) break;
     if (ev_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       const ssize_t n = ::read(ev_read.fd, buf, sizeof buf);
