@@ -9,6 +9,8 @@
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
 // 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program) crashed.
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -134,6 +136,10 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A cell never outlives its runner: if the runner dies (kill -9, crash),
+  // the kernel kills the cell too, instead of leaving it spinning orphaned.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return hm::cell::kExitRunnerGone;  // the runner died before the line above
   const Args args = parse(argc, argv);
 
   const hm::registry::Hooks hooks = hm::registry::Hooks::probe(args.kind, args.library.c_str());

@@ -230,6 +230,44 @@ TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
   fs::remove_all(out);
 }
 
+// Processes whose command line mentions `needle`.
+static int processes_mentioning(const std::string& needle) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    const std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    if (cmd.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+TEST(Run, ACellDoesNotOutliveItsKilledRunner) {
+  // A private copy of the hanging allocator gives the cell a command line no other test shares.
+  const std::string out = temp_dir();
+  const std::string lib = out + "/libhang-orphan-check.so";
+  fs::copy_file(HMTEST_HANG, lib);
+  std::vector<std::string> args_s = {HEAPMARK_BIN, "run", "--allocator", "hang=" + lib, "--workloads", "churn",
+                                     "-p", "count=100000", "--reps", "1", "--out", out, "--run-id", "r", "-q"};
+  std::vector<char*> argv;
+  for (auto& a : args_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, HEAPMARK_BIN, nullptr, nullptr, argv.data(), environ), 0);
+  const std::string cell_arg = std::string("--library") + '\0' + lib;  // in the cell's argv, not the runner's
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (processes_mentioning(cell_arg) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(processes_mentioning(cell_arg), 1) << "the hanging cell never started";
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (processes_mentioning(cell_arg) > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(processes_mentioning(cell_arg), 0) << "the cell outlived its runner";
+  fs::remove_all(out);
+}
+
 TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
   const std::string out = temp_dir() + "/never";
   const std::string bad_matrix = out + ".json";
