@@ -56,6 +56,12 @@ static void check(const std::string& workload, const ParamSpec& spec, const std:
         if (c == value) return;
       throw InputError(where + ": '" + value + "' is not one of: " + joined(spec.choices));
     }
+    case ParamType::kText: {
+      if (value.empty()) throw InputError(where + ": needs a value");
+      if (spec.validate)
+        if (const std::string why = spec.validate(value); !why.empty()) throw InputError(where + ": " + why);
+      break;
+    }
     case ParamType::kSizes: {
       std::string why;
       if (!SizeDist::parse(value, nullptr, &why)) throw InputError(where + ": " + why);

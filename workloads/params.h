@@ -2,6 +2,7 @@
 // validated before anything runs, and listed by `heapmark list workloads`.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,7 +11,7 @@
 
 namespace heapmark::workloads {
 
-enum class ParamType { kInt, kChoice, kSizes };
+enum class ParamType { kInt, kChoice, kSizes, kText };
 
 struct ParamSpec {
   std::string name;
@@ -20,6 +21,8 @@ struct ParamSpec {
   int64_t min = 0;                   // kInt: inclusive range
   int64_t max = INT64_MAX;
   std::vector<std::string> choices;  // kChoice
+  // kText: returns why `value` is not acceptable, or "" (e.g. a file that must exist).
+  std::function<std::string(const std::string& value)> validate = nullptr;
 };
 
 // Parsed "1000", "64K", "16M", "2G" (binary suffixes); false if malformed or negative.

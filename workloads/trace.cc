@@ -8,17 +8,13 @@
 // Everything is converted in make(), from the mapped file into Scratch: no
 // heap, and next() only copies ops. Block ids are renumbered densely, each
 // thread reusing the ids it freed, so max_ids tracks the peak live blocks.
-//
-// The parameter `path` is a choice among the traces named in HEAPMARK_TRACE_PATH
-// (':'-separated; `heapmark replay` sets it): workload parameters have no
-// free-text type yet.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
 #include "common/input_error.h"
 #include "workloads/catalog.h"
-#include "workloads/trace.h"
 #include "workloads/trace_format.h"
 
 namespace heapmark::workloads {
@@ -210,33 +206,23 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
   return programs;
 }
 
-std::vector<std::string> trace_choices() {
-  std::vector<std::string> out;
-  const char* env = std::getenv("HEAPMARK_TRACE_PATH");
-  std::string all = env ? env : "";
-  size_t start = 0;
-  while (start <= all.size()) {
-    const size_t p = all.find(':', start);
-    const std::string item = all.substr(start, p == std::string::npos ? std::string::npos : p - start);
-    if (!item.empty()) out.push_back(item);
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
+std::string readable_file(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(path.c_str(), R_OK) != 0)
+    return "'" + path + "' is not a readable file (record one with: heapmark record -o app.hmt -- ./app)";
+  return "";
 }
 
-WorkloadDef kTrace{
+const WorkloadDef kTrace{
     "trace",
     "replays a recorded allocation trace (heapmark record): threads, sizes, alignments and handoffs as recorded",
     {
-        {"path", trace_choices().empty() ? "" : trace_choices()[0],
-         "the .hmt trace (one of HEAPMARK_TRACE_PATH, ':'-separated; heapmark replay sets it)", ParamType::kChoice, 0, 0,
-         trace_choices()},
+        {"path", "", "the .hmt trace to replay (required)", ParamType::kText, 0, 0, {}, readable_file},
         {"timing", "compressed", "compressed: calls back to back; as-recorded: the recorded gaps as idle time",
          ParamType::kChoice, 0, 0, {"compressed", "as-recorded"}},
     },
     [](const Params& p, uint64_t, Scratch& s) -> std::vector<Program*> {
-      if (p.text("path").empty()) throw InputError("workload 'trace': no trace given (set HEAPMARK_TRACE_PATH or use heapmark replay)");
+      if (p.text("path").empty()) throw InputError("workload 'trace' needs its trace: -p path=app.hmt");
       return make_programs(p.text("path"), p.text("timing") == "as-recorded", s);
     },
     [](const Params& p) -> size_t {
@@ -249,14 +235,4 @@ WorkloadDef kTrace{
 const Registrar kRegister{kTrace};
 
 }  // namespace
-
-void allow_trace_path(const std::string& path) {
-  auto& choices = kTrace.params[0].choices;
-  for (const auto& c : choices)
-    if (c == path) return;
-  choices.push_back(path);
-  std::string env;
-  for (const auto& c : choices) env += (env.empty() ? "" : ":") + c;
-  setenv("HEAPMARK_TRACE_PATH", env.c_str(), 1);
-}
 }  // namespace heapmark::workloads

@@ -18,7 +18,6 @@
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
 #include "harness/runner/run.h"
-#include "workloads/trace.h"
 #include "workloads/trace_format.h"
 
 namespace {
@@ -294,7 +293,6 @@ int replay(ReplayState& st) {
   const std::string path = std::filesystem::absolute(st.trace).string();
   // Bad input is reported here, once, rather than by every cell.
   const Summary rec = summarize(path);
-  heapmark::workloads::allow_trace_path(path);
   const std::string dir = heapmark::cli::self_dir();
   const auto known = heapmark::registry::builtin(dir);
   heapmark::runner::Matrix m;

@@ -283,6 +283,8 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--matrix", bad_matrix}, "$.reps: expected an integer in [1, 1000]"},
       {{"--allocators", "glibc", "--workloads", "churn", "--env", "jemalloc:MALLOC_CONF=x"}, "allocator 'jemalloc' is not in this run"},
       {{"--allocators", "glibc", "--workloads", "churn", "--touch", "some"}, "--touch"},
+      {{"--allocators", "glibc", "--workloads", "trace", "-p", "path=/nonexistent/app.hmt"},
+       "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
       {{"--resume", "no-such-run"}, "run.json: cannot read"},
   };
   for (const auto& [args, expect] : cases) {
