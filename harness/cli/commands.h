@@ -30,4 +30,8 @@ std::vector<CommandAdder>& command_adders();
 // allocator libraries are built beside it.
 std::string self_dir();
 
+// "a,b,c" -> {a, b, c}. An empty string gives no items; otherwise every item
+// is kept, empty ones too, so "glibc,,jemalloc" is reported rather than ignored.
+std::vector<std::string> split_list(const std::string& s, char sep = ',');
+
 }  // namespace heapmark::cli

@@ -28,6 +28,17 @@ std::vector<CommandAdder>& command_adders() {
 }
 CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_back(std::move(add)); }
 
+std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  for (size_t start = 0;;) {
+    const size_t p = s.find(sep, start);
+    out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
+    if (p == std::string::npos) return out;
+    start = p + 1;
+  }
+}
+
 std::string self_dir() {
   char buf[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -51,17 +62,6 @@ int run_and_report(const hm::runner::Matrix& m, const hm::runner::RunOptions& op
   return status;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    const size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p - start));
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
 
 // "Probe" each found allocator in a cell, as a run would, for its real version.
 void list_allocators(const std::vector<hm::registry::Allocator>& all, const std::string& cell) {
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
     if (run->count("--seed") || matrix_file.empty()) m.seed = seed;
     if (!allocators_csv.empty()) {
       m.allocators.clear();
-      for (const auto& name : split(allocators_csv, ',')) m.allocators.push_back(hm::registry::find(known, name));
+      for (const auto& name : hm::cli::split_list(allocators_csv)) m.allocators.push_back(hm::registry::find(known, name));
     }
     for (const auto& u : user_allocs) {
       const std::string name = u.substr(0, u.find('='));
@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
     }
     if (!workloads_csv.empty()) {
       m.workloads.clear();
-      for (const auto& name : split(workloads_csv, ',')) {
+      for (const auto& name : hm::cli::split_list(workloads_csv)) {
         hm::workloads::find_workload(name);
         m.workloads.push_back({name, {}});
       }
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
           if (!scope.empty()) hm::workloads::Params::resolve(def.name, def.params, {{key, ""}});  // throws, naming valid keys
           continue;
         }
-        w.grid[key] = split(p.substr(eq + 1), '|');
+        w.grid[key] = p.size() > eq + 1 ? hm::cli::split_list(p.substr(eq + 1), '|') : std::vector<std::string>{""};
         applied = true;
       }
       if (!applied) throw hm::InputError("--param '" + p + "': no selected workload has a parameter '" + key + "'");

@@ -12,19 +12,6 @@
 
 namespace {
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t p = s.find(',', start);
-    const std::string item = s.substr(start, p == std::string::npos ? std::string::npos : p - start);
-    if (!item.empty()) out.push_back(item);
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
-
 struct State {
   heapmark::repro::Options o;
   std::string allocators, remedies;
@@ -47,8 +34,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_flag("-q,--quiet", st->o.quiet, "No tables");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
-    st->o.allocators = split_csv(st->allocators);
-    st->o.remedies = split_csv(st->remedies);
+    st->o.allocators = heapmark::cli::split_list(st->allocators);
+    st->o.remedies = heapmark::cli::split_list(st->remedies);
     const std::string dir = heapmark::cli::self_dir();
     st->o.cell_binary = dir + "/heapmark-cell";
     // The command as given (the runner records it in every scenario's run.json).

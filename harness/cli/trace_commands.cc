@@ -25,19 +25,6 @@ namespace {
 namespace tr = heapmark::trace;
 using heapmark::InputError;
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t p = s.find(',', start);
-    const std::string item = s.substr(start, p == std::string::npos ? std::string::npos : p - start);
-    if (!item.empty()) out.push_back(item);
-    if (p == std::string::npos) break;
-    start = p + 1;
-  }
-  return out;
-}
-
 // Everything trace-info reports, from one pass over the trace.
 struct Summary {
   tr::Header header;
@@ -296,7 +283,7 @@ int replay(ReplayState& st) {
   const std::string dir = heapmark::cli::self_dir();
   const auto known = heapmark::registry::builtin(dir);
   heapmark::runner::Matrix m;
-  for (const auto& name : split_csv(st.allocators)) m.allocators.push_back(heapmark::registry::find(known, name));
+  for (const auto& name : heapmark::cli::split_list(st.allocators)) m.allocators.push_back(heapmark::registry::find(known, name));
   if (m.allocators.empty()) throw InputError("replay: --allocators is empty");
   m.workloads.push_back({"trace", {{"path", {path}}, {"timing", {st.timing}}}});
   m.reps = st.reps;
