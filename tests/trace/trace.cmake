@@ -16,14 +16,18 @@ if(HEAPMARK_FUZZ)
            COMMAND fuzz_trace_reader -max_total_time=5 -seed=1 -rss_limit_mb=2048
                    ${CMAKE_BINARY_DIR}/fuzz-new-trace-reader ${CMAKE_CURRENT_LIST_DIR}/corpus)
   set_tests_properties(fuzz_trace_reader_short_run PROPERTIES LABELS core TIMEOUT 120)
+  # -runs=0: replay the corpus once. Without it libFuzzer fuzzes for ever and
+  # writes its new inputs into the source tree.
+  set(trace_replay_args -runs=0)
 else()
   add_executable(fuzz_trace_reader ${trace_fuzz_sources} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/replay_main.cc)
+  set(trace_replay_args "")
 endif()
 target_include_directories(fuzz_trace_reader PRIVATE ${PROJECT_SOURCE_DIR})
 # Checksums off in this target only, so mutated inputs reach the event decoder.
 target_compile_definitions(fuzz_trace_reader PRIVATE HEAPMARK_TRACE_FUZZING)
-add_test(NAME fuzz_trace_reader_corpus COMMAND fuzz_trace_reader ${CMAKE_CURRENT_LIST_DIR}/corpus)
-set_tests_properties(fuzz_trace_reader_corpus PROPERTIES LABELS core)
+add_test(NAME fuzz_trace_reader_corpus COMMAND fuzz_trace_reader ${trace_replay_args} ${CMAKE_CURRENT_LIST_DIR}/corpus)
+set_tests_properties(fuzz_trace_reader_corpus PROPERTIES LABELS core TIMEOUT 120)
 
 if(NOT HEAPMARK_CORE_ONLY)
   # Real programs recorded and replayed (seconds each): see trace_test.py.
