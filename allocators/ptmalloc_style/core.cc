@@ -980,7 +980,17 @@ bool grow_nonmain(Arena* av, size_t nb) {
       Chunk* nt = heap_first_chunk(h2);
       av->top = nt;
       set_head(nt, ((char*)h2 + heap_size(h2) - (char*)nt) | PREV_INUSE | NON_MAIN_ARENA);
-      int_free(av, top, old, false);
+      // glibc frees the old top with _int_free, whose first step is the tcache:
+      // a small remainder lands in this thread's tcache and stays "in use" just
+      // before the fencepost, so heap_trim cannot delete the heaps below it
+      // while this thread lives (repro scenario 10).
+      TCache* tc = tl_tc;
+      size_t ti = csize2tidx(old);
+      if (ti < TCACHE_BINS && tc->counts[ti] < tc->limit) {
+        tcache_put(tc, ti, top);
+      } else {
+        int_free(av, top, old, false);
+      }
     } else {
       set_head(top, (old + HDR) | PREV_INUSE | NON_MAIN_ARENA);
       h->last = top;
