@@ -521,11 +521,16 @@ bool trim_top(Arena* av, size_t pad);
 
 inline uint64_t decay_half_ms() { return g_set.decay_ms / 2 ? g_set.decay_ms / 2 : 1; }
 
+void malloc_consolidate(Arena* av);
+
 // One decay tick when half a period has passed: pages dirty for two ticks go back.
 void decay_advance(Arena* av, uint64_t now) {  // av lock held
   if (now - av->last_tick_ms < decay_half_ms()) return;
   av->last_tick_ms = now;
   ++av->epoch;
+  // Fastbin chunks look in use, so their pages could never decay: a tick merges
+  // them first (glibc consolidates only before a large request or free).
+  if (av->have_fastchunks) malloc_consolidate(av);
   sweep_free_pages(av, false);
   trim_top(av, g_set.top_pad);  // the top above the pad goes back once per tick
 }
@@ -821,7 +826,6 @@ bool heap_trim(Arena* av, size_t pad, bool check_threshold) {  // av lock held, 
 bool trim_top(Arena* av, size_t pad) { return av == &g_main_arena ? systrim(pad) : heap_trim(av, pad, false); }
 
 // ---------------------------------------------------------------- free
-void malloc_consolidate(Arena* av);
 
 // Coalesces p (size bytes, in use) with free neighbours and puts the result in
 // the unsorted bin or the top. Returns the merged size.

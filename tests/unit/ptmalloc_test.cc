@@ -315,6 +315,40 @@ TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
+// Fastbin-sized chunks look in use until a consolidation, which glibc runs only
+// before a large request (repro scenario 3): decay's tick consolidates them so
+// their pages decay too; glibc and eager keep them resident.
+TEST(PtPolicy, FastbinChunksDecayLikeOtherFreePages) {
+  const auto& s = Core::settings();
+  void* ticker = Core::alloc(3000);
+  std::vector<unsigned char*> v;
+  for (int i = 0; i < 65536; ++i) v.push_back(static_cast<unsigned char*>(Core::alloc(64)));  // ~5 MiB
+  void* guard = Core::alloc(64);  // keeps the blocks away from the top
+  for (auto* p : v) memset(p, 7, 64);
+  auto* lo = v[16];
+  const size_t span = v[v.size() - 16] - lo;
+  for (auto* p : v) Core::free(p);
+  size_t total;
+  const size_t resident = resident_pages(lo, span, &total);
+  ASSERT_GT(total, 1000u);
+  if (s.release != ReleasePolicy::decay) {
+    EXPECT_EQ(resident, total) << "fastbin chunks keep their pages until a consolidation";
+  } else {
+    bool returned = false;
+    for (int i = 0; i < 40 && !returned; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(s.decay_ms));
+      if (!s.decay_thread) {
+        for (int k = 0; k < 200; ++k) ASSERT_EQ(Core::realloc(ticker, 3000), ticker);
+      }
+      returned = resident_pages(lo, span, &total) < total / 10;
+    }
+    EXPECT_TRUE(returned) << "decay never returned the fastbin chunks' pages";
+  }
+  Core::free(guard);
+  Core::free(ticker);
+  ASSERT_EQ(Core::check_heap(), nullptr);
+}
+
 // A freed block next to the top: glibc keeps the top below the trim threshold,
 // eager trims it to the pad at once, decay at its next tick.
 TEST(PtPolicy, TopAboveThePadFollowsTheReleasePolicy) {
