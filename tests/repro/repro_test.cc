@@ -130,10 +130,17 @@ class Measured : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new std::string((fs::temp_directory_path() / ("repro_test_" + std::to_string(getpid()))).string());
-    const std::string common = " --mib 32 --idle-ms 50 --activity-ms 100 --jobs 2 -q --out " + *root_;
+    auto opts = [](int mib) {
+      return " --mib " + std::to_string(mib) + " --idle-ms 50 --activity-ms 100 --jobs 2 -q --out " + *root_;
+    };
+    const std::string common = opts(32);
     // Scenario 5 on every allocator this build has; 2, 4 and 6 on glibc, with the mmap_threshold remedy.
     status5_ = heapmark("repro 5 --allocators " + allocators() + " --run-id a" + common).status;
     status_ = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --run-id b" + common).status;
+    // The in-house model of glibc beside glibc. Scenario 10 needs several 64 MiB
+    // heaps in the producer's arena, so it runs at 160 MiB.
+    status_pt_ = heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --run-id c" + common).status;
+    status10_ = heapmark("repro 10 --allocators glibc,ptmalloc-style --remedies glibc-tcache-0 --run-id d" + opts(160)).status;
   }
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
@@ -172,11 +179,13 @@ class Measured : public ::testing::Test {
   }
   static double num(const json::object& o, const char* k) { return o.at(k).to_number<double>(); }
   static std::string* root_;
-  static int status_, status5_;
+  static int status_, status5_, status_pt_, status10_;
 };
 std::string* Measured::root_ = nullptr;
 int Measured::status_ = -1;
 int Measured::status5_ = -1;
+int Measured::status_pt_ = -1;
+int Measured::status10_ = -1;
 
 TEST_F(Measured, TopPinnedKeepsFreedMemoryUntilRelease) {
   ASSERT_EQ(status_, 0);
@@ -224,6 +233,36 @@ TEST_F(Measured, SparseFragmentationIsMostlyPagesWithNoLiveBlock) {
   const double kept = num(f, "r") - num(f, "live");
   EXPECT_GT(num(b, "retained"), 0.5 * kept);
   EXPECT_GT(num(b, "retained"), num(b, "fragmentation"));
+}
+
+// glibc 2.36 keeps the producer's heaps after a cross-thread free while the
+// producer lives (each heap's leftover top sits in its tcache); with
+// tcache_count=0 the same frees return them, and the model does as glibc does.
+TEST_F(Measured, CrossThreadFreeKeepsTheProducersHeapsUnlessTcacheIsOff) {
+  ASSERT_EQ(status10_, 0);
+  const auto sum = summary("d", "10-cross-thread-free");
+  const auto& g = row(sum, "glibc");
+  EXPECT_LE(returned(g, 1), 0.50);  // only the last heap's top goes at F
+  EXPECT_GE(returned(g, 4), 0.90);  // malloc_trim(0)
+  const auto& off = row(sum, "glibc-tcache-0");
+  EXPECT_GE(returned(off, 1), 0.90);
+  EXPECT_EQ(off.at("worked"), json::value(true));
+  const auto& pt = row(sum, "ptmalloc-style");
+  EXPECT_EQ(pt.at("verdict"), g.at("verdict"));
+  EXPECT_NEAR(returned(pt, 1), returned(g, 1), 0.05);
+}
+
+// The ptmalloc-style allocator in its glibc mode models glibc: the same verdicts.
+TEST_F(Measured, PtmallocStyleGivesGlibcsVerdicts) {
+  ASSERT_EQ(status_pt_, 0);
+  for (const char* dir : {"01-small-fifo", "02-top-pinned", "03-fastbins", "04-mmap-threshold", "09-thread-arenas",
+                          "11-thread-exit"}) {
+    const auto sum = summary("c", dir);
+    const auto& g = row(sum, "glibc");
+    const auto& pt = row(sum, "ptmalloc-style");
+    EXPECT_EQ(pt.at("verdict"), g.at("verdict")) << dir;
+    EXPECT_EQ(pt.at("when"), g.at("when")) << dir;
+  }
 }
 
 }  // namespace
