@@ -229,19 +229,26 @@ int main(int argc, char** argv) {
         hm::workloads::find_workload(scope);
       }
       bool applied = false;
+      std::string known;  // the selected workloads' parameters, for the error
       for (auto& w : m.workloads) {
         if (!scope.empty() && w.name != scope) continue;
         const auto& def = hm::workloads::find_workload(w.name);
         bool has = false;
-        for (const auto& s : def.params) has |= s.name == key;
+        std::string names;
+        for (const auto& s : def.params) {
+          has |= s.name == key;
+          names += (names.empty() ? "" : ", ") + s.name;
+        }
         if (!has) {
           if (!scope.empty()) hm::workloads::Params::resolve(def.name, def.params, {{key, ""}});  // throws, naming valid keys
+          if (known.find(def.name + ":") == std::string::npos) known += (known.empty() ? "" : "; ") + def.name + ": " + names;
           continue;
         }
         w.grid[key] = p.size() > eq + 1 ? hm::cli::split_list(p.substr(eq + 1), '|') : std::vector<std::string>{""};
         applied = true;
       }
-      if (!applied) throw hm::InputError("--param '" + p + "': no selected workload has a parameter '" + key + "'");
+      if (!applied)
+        throw hm::InputError("--param '" + p + "': no selected workload has a parameter '" + key + "' (" + known + ")");
     }
     for (const auto& e : envs) {
       const size_t colon = e.find(':'), eq = e.find('=');

@@ -275,7 +275,7 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--allocators", "glibc,nosuch", "--workloads", "churn"}, "unknown allocator 'nosuch' (valid: glibc, jemalloc"},
       {{"--allocators", "glibc", "--workloads", "nosuch"}, "unknown workload 'nosuch' (valid: churn"},
-      {{"--allocators", "glibc", "--workloads", "churn", "-p", "colour=red"}, "no selected workload has a parameter 'colour'"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "colour=red"}, "no selected workload has a parameter 'colour' (churn: count, sizes"},
       {{"--allocators", "glibc", "--workloads", "churn", "-p", "count=lots"}, "parameter 'count': 'lots' is not a whole number"},
       {{"--allocators", "glibc", "--workloads", "churn", "-p", "order=up"}, "'up' is not one of: fifo, lifo, random, keep-every-k"},
       {{"--allocator", "mine=/nonexistent/libmine.so", "--workloads", "churn"}, "'/nonexistent/libmine.so' is not a readable file"},
