@@ -7,7 +7,10 @@
 // i.e. under 16 bytes (the alignment quantum) up to 128 B and under 25% above.
 // Slab geometry: each class uses the smallest power-of-two slab in
 // [16 KiB, 256 KiB] holding at least 8 objects with the slab's unusable tail
-// (header + remainder) at most 1/8 of the slab.
+// (header + remainder) at most 1/8 of the slab. The header at the slab's end is
+// a fixed part plus one state byte per object (allocated or not), so the
+// hardening checks need no atomic read-modify-write: 1/17 of a 16 KiB slab of
+// 16 B objects, 1/65 of one of 64 B objects.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +19,7 @@ namespace heapmark::slab {
 
 inline constexpr unsigned kClasses = 36;
 inline constexpr size_t kMaxClass = 16384;
-inline constexpr size_t kSlabHeaderBytes = 256;  // sizeof(Slab), rounded; checked in slab_core.cc
+inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in slab_core.cc
 inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 
 constexpr size_t class_size(unsigned cls) {
@@ -38,18 +41,21 @@ struct Geometry {
   size_t slab_bytes;
   unsigned capacity;
   unsigned slab_order;
-  uint64_t inv;  // (2^40 / size) + 1: offset -> index without a division
+  uint64_t inv;         // (2^40 / size) + 1: offset -> index without a division
+  size_t header_bytes;  // fixed header + one state byte per object, 16-byte multiple
 };
+
+constexpr size_t header_bytes_for(size_t capacity) { return (kSlabFixedHeaderBytes + capacity + 15) & ~size_t(15); }
 
 constexpr Geometry geometry(unsigned cls) {
   size_t c = class_size(cls);
   for (unsigned order = 14; order <= 18; ++order) {
     size_t s = size_t(1) << order;
-    size_t cap = (s - kSlabHeaderBytes) / c;
+    size_t cap = (s - kSlabFixedHeaderBytes - 15) / (c + 1);
+    if (cap > kMaxObjectsPerSlab) cap = kMaxObjectsPerSlab;
     size_t waste = s - cap * c;
     if ((cap >= 8 && waste * 8 <= s) || order == 18)
-      return Geometry{s, unsigned(cap > kMaxObjectsPerSlab ? kMaxObjectsPerSlab : cap), order,
-                      (uint64_t(1) << 40) / c + 1};
+      return Geometry{s, unsigned(cap), order, (uint64_t(1) << 40) / c + 1, header_bytes_for(cap)};
   }
   return Geometry{};
 }

@@ -29,9 +29,14 @@ struct Slab {
   uint32_t capacity;
   uint16_t cls;
   uint8_t list;  // which cache list holds it
-  std::atomic<uint64_t> live[kMaxObjectsPerSlab / 64];
+  // One byte per object follows the struct: 1 while the object is allocated.
+  // Only the object's owner (the user, or the thread cache holding it) changes
+  // its byte, so plain loads and stores suffice: no locked read-modify-write on
+  // the fast path. Racing frees of one object may both pass, as in glibc.
+  std::atomic_ref<uint8_t> state(size_t idx) noexcept { return std::atomic_ref<uint8_t>(reinterpret_cast<uint8_t*>(this + 1)[idx]); }
+  bool allocated(size_t idx) noexcept { return state(idx).load(std::memory_order_relaxed) != 0; }
 };
-static_assert(sizeof(Slab) <= kSlabHeaderBytes);
+static_assert(sizeof(Slab) <= kSlabFixedHeaderBytes);
 
 enum : uint8_t { kPartial = 0, kEmpty = 1, kFull = 2 };
 
@@ -138,14 +143,14 @@ Slab* new_slab_locked(unsigned cls) noexcept {
   const Geometry& g = kGeo[cls];
   char* base = static_cast<char*>(g_heap.alloc(g.slab_bytes));
   if (!base) return nullptr;
-  Slab* s = reinterpret_cast<Slab*>(base + g.slab_bytes - kSlabHeaderBytes);
+  Slab* s = reinterpret_cast<Slab*>(base + g.slab_bytes - g.header_bytes);
   s->base = base;
   s->free_list = nullptr;
   s->free_count = g.capacity;
   s->carved = 0;
   s->capacity = g.capacity;
   s->cls = uint16_t(cls);
-  for (auto& w : s->live) w.store(0, std::memory_order_relaxed);
+  memset(s + 1, 0, g.capacity);
   set_pagemap(base, g.slab_bytes, s);
   g_slab_bytes.fetch_add(g.slab_bytes, std::memory_order_relaxed);
   return s;
@@ -214,7 +219,7 @@ void put_locked(unsigned cls, void* const* items, unsigned n) noexcept {
 inline void mark_live(void* p) noexcept {
   Slab* s = slab_of(p);
   size_t idx = (uint64_t(static_cast<char*>(p) - s->base) * kGeo[s->cls].inv) >> 40;
-  s->live[idx >> 6].fetch_or(uint64_t(1) << (idx & 63), std::memory_order_relaxed);
+  s->state(idx).store(1, std::memory_order_relaxed);
 }
 
 void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
@@ -335,9 +340,8 @@ void Core::free(void* p) noexcept {
     return;
   }
   size_t idx = object_index(s, p);
-  uint64_t bit = uint64_t(1) << (idx & 63);
-  if (!(s->live[idx >> 6].fetch_and(~bit, std::memory_order_relaxed) & bit))
-    fail("free(): double free detected (object is not allocated)");
+  if (!s->allocated(idx)) fail("free(): double free detected (object is not allocated)");
+  s->state(idx).store(0, std::memory_order_relaxed);
   const unsigned cls = s->cls;
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
@@ -368,7 +372,7 @@ bool Core::owns(const void* p) noexcept {
   size_t off = size_t(static_cast<const char*>(p) - s->base);
   size_t idx = (uint64_t(off) * kGeo[s->cls].inv) >> 40;
   if (idx * class_size(s->cls) != off || idx >= s->capacity) return false;
-  return (s->live[idx >> 6].load(std::memory_order_relaxed) >> (idx & 63)) & 1;
+  return s->allocated(idx);
 }
 
 void* Core::realloc(void* p, size_t n) noexcept {
@@ -461,9 +465,9 @@ constexpr ClassNames make_names() {
 }
 constexpr ClassNames kNames = make_names();
 
-size_t live_objects(const Slab* s) noexcept {
+size_t live_objects(Slab* s) noexcept {
   size_t n = 0;
-  for (const auto& w : s->live) n += __builtin_popcountll(w.load(std::memory_order_relaxed));
+  for (size_t i = 0; i < s->capacity; ++i) n += s->allocated(i);
   return n;
 }
 }  // namespace
@@ -535,7 +539,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
             o.put(where);
             ok = false;
           }
-          if (s->live[idx >> 6].load() >> (idx & 63) & 1) {
+          if (s->allocated(idx)) {
             o.put("object marked allocated is also on ");
             o.put(where);
             ok = false;
@@ -564,7 +568,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
         size_t nlive_bits = live_objects(s);
         total_live_bits += nlive_bits;
         for (size_t idx = 0; idx < s->capacity && ok; ++idx) {
-          bool allocated = s->live[idx >> 6].load() >> (idx & 63) & 1;
+          bool allocated = s->allocated(idx);
           bool elsewhere = seen[idx >> 6] >> (idx & 63) & 1;
           if (!allocated && !elsewhere) {
             o.put("object on no list and not allocated");
@@ -589,7 +593,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
     ++expected;
     size_t off = size_t(static_cast<const char*>(live[i]) - s->base);
     size_t idx = off / class_size(s->cls);
-    if (!(s->live[idx >> 6].load() >> (idx & 63) & 1)) {
+    if (!s->allocated(idx)) {
       o.put("a live block is not marked allocated");
       ok = false;
     }

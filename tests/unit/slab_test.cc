@@ -53,7 +53,9 @@ TEST(SlabClasses, GeometryAndFastIndex) {
     size_t size = class_size(c);
     EXPECT_GE(g.capacity, 7u) << size;
     EXPECT_LE(g.capacity, kMaxObjectsPerSlab);
-    EXPECT_LE(g.capacity * size + kSlabHeaderBytes, g.slab_bytes);
+    EXPECT_LE(g.capacity * size + g.header_bytes, g.slab_bytes);
+    EXPECT_GE(g.header_bytes, kSlabFixedHeaderBytes + g.capacity);  // a state byte per object
+    EXPECT_EQ(g.header_bytes % 16, 0u);
     if (g.slab_bytes < (size_t(1) << 18)) {
       EXPECT_LE((g.slab_bytes - g.capacity * size) * 8, g.slab_bytes) << size;
     }
