@@ -33,7 +33,8 @@ struct Slab {
   // Only the object's owner (the user, or the thread cache holding it) changes
   // its byte, so plain loads and stores suffice: no locked read-modify-write on
   // the fast path. Racing frees of one object may both pass, as in glibc.
-  std::atomic_ref<uint8_t> state(size_t idx) noexcept { return std::atomic_ref<uint8_t>(reinterpret_cast<uint8_t*>(this + 1)[idx]); }
+  uint8_t* state_byte(size_t idx) noexcept { return reinterpret_cast<uint8_t*>(this + 1) + idx; }
+  std::atomic_ref<uint8_t> state(size_t idx) noexcept { return std::atomic_ref<uint8_t>(*state_byte(idx)); }
   bool allocated(size_t idx) noexcept { return state(idx).load(std::memory_order_relaxed) != 0; }
 };
 static_assert(sizeof(Slab) <= kSlabFixedHeaderBytes);
@@ -46,10 +47,13 @@ struct alignas(64) Cache {
   size_t counts[3] = {};
 };
 
+// Each object carries its slab state byte's address, so malloc marks it
+// allocated without looking its slab up.
 struct Magazine {
   uint32_t count;
   uint32_t cap;
   void* items[64];
+  uint8_t* states[64];
 };
 
 struct ThreadCache {
@@ -164,8 +168,9 @@ void return_slab_locked(Slab* s) noexcept {
   g_heap.free(s->base);
 }
 
-// Takes up to n objects of class cls into out[]; returns how many.
-unsigned take_locked(unsigned cls, void** out, unsigned n) noexcept {
+// Takes up to n objects of class cls into out[] (and, if states is given, their
+// state bytes' addresses into states[]); returns how many.
+unsigned take_locked(unsigned cls, void** out, unsigned n, uint8_t** states = nullptr) noexcept {
   Cache& c = g_cache[cls];
   const size_t size = class_size(cls);
   unsigned got = 0;
@@ -178,13 +183,17 @@ unsigned take_locked(unsigned cls, void** out, unsigned n) noexcept {
     }
     while (got < n && s->free_count) {
       void* p;
+      size_t idx;
       if (s->free_list) {
         p = s->free_list;
         s->free_list = *static_cast<void**>(p);
+        idx = (uint64_t(static_cast<char*>(p) - s->base) * kGeo[cls].inv) >> 40;
       } else {
-        p = s->base + size_t(s->carved++) * size;
+        idx = s->carved++;
+        p = s->base + idx * size;
       }
       --s->free_count;
+      if (states) states[got] = s->state_byte(idx);
       out[got++] = p;
     }
     uint8_t want = list_for(s);
@@ -216,12 +225,6 @@ void put_locked(unsigned cls, void* const* items, unsigned n) noexcept {
   }
 }
 
-inline void mark_live(void* p) noexcept {
-  Slab* s = slab_of(p);
-  size_t idx = (uint64_t(static_cast<char*>(p) - s->base) * kGeo[s->cls].inv) >> 40;
-  s->state(idx).store(1, std::memory_order_relaxed);
-}
-
 void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
   // Flush the oldest n (bottom of the stack), keep the recently freed, cache-hot ones.
   Cache& c = g_cache[cls];
@@ -229,6 +232,7 @@ void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
   put_locked(cls, m.items, n);
   pthread_mutex_unlock(&c.mu);
   memmove(m.items, m.items + n, (m.count - n) * sizeof(void*));
+  memmove(m.states, m.states + n, (m.count - n) * sizeof(uint8_t*));
   m.count -= n;
 }
 
@@ -244,7 +248,7 @@ ThreadCache* init_thread() noexcept {
         (sizeof(ThreadCache) + os::page_size() - 1) & ~(os::page_size() - 1)));
   }
   if (tc) {
-    for (unsigned i = 0; i < kClasses; ++i) tc->mags[i] = Magazine{0, magazine_cap(i), {}};
+    for (unsigned i = 0; i < kClasses; ++i) tc->mags[i] = Magazine{0, magazine_cap(i), {}, {}};
     tc->prev_all = nullptr;
     tc->next_all = g_all;
     if (g_all) g_all->prev_all = tc;
@@ -281,14 +285,19 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   Cache& c = g_cache[cls];
   void* p = nullptr;
   pthread_mutex_lock(&c.mu);
+  uint8_t* state = nullptr;
   if (m.cap == 0) {
-    take_locked(cls, &p, 1);
+    take_locked(cls, &p, 1, &state);
   } else {
-    m.count = take_locked(cls, m.items, m.cap / 2);
-    if (m.count) p = m.items[--m.count];
+    m.count = take_locked(cls, m.items, m.cap / 2, m.states);
+    if (m.count) {
+      --m.count;
+      p = m.items[m.count];
+      state = m.states[m.count];
+    }
   }
   pthread_mutex_unlock(&c.mu);
-  if (p) mark_live(p);
+  if (p) std::atomic_ref<uint8_t>(*state).store(1, std::memory_order_relaxed);
   return p;
 }
 
@@ -296,9 +305,9 @@ inline void* alloc_small(unsigned cls) noexcept {
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   if (__builtin_expect(m.count != 0, 1)) {
-    void* p = m.items[--m.count];
-    mark_live(p);
-    return p;
+    --m.count;
+    std::atomic_ref<uint8_t>(*m.states[m.count]).store(1, std::memory_order_relaxed);
+    return m.items[m.count];
   }
   return alloc_small_slow(tc, cls);
 }
@@ -346,6 +355,7 @@ void Core::free(void* p) noexcept {
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   if (__builtin_expect(m.count < m.cap, 1)) {
+    m.states[m.count] = s->state_byte(idx);
     m.items[m.count++] = p;
     return;
   }
@@ -357,6 +367,7 @@ void Core::free(void* p) noexcept {
     return;
   }
   flush_magazine(cls, m, m.cap / 2);
+  m.states[m.count] = s->state_byte(idx);
   m.items[m.count++] = p;
 }
 
