@@ -7,8 +7,9 @@
 // Each slab keeps a free list (plus a bump pointer for never-used objects) and a
 // state byte per object (set on malloc, checked and cleared on free with plain
 // stores, since only an object's owner changes it; catches double frees from any
-// thread); it sits on its cache's full, partial or empty list. A free goes into the freeing thread's magazine; full magazines
-// flush to the owning slabs under the class lock, so cross-thread frees are safe.
+// thread); it sits on its cache's full, partial or empty list. A free goes into
+// the freeing thread's magazine; full magazines flush to the owning slabs under
+// the class lock, so cross-thread frees are safe.
 // Empty slabs beyond a reserve go back to the BuddyHeap and from there to the OS.
 //
 // Environment, read once at the first call:
