@@ -24,6 +24,9 @@ struct WorkloadDef {
   // Set instead of `make` for a workload that measures itself (Google
   // Benchmark): the cell runs it and passes on the JSON it returns.
   std::function<std::string(const Params&)> run_native = nullptr;
+  // The parameter that `--workloads NAME:VALUE` sets (trace:app.hmt sets path);
+  // empty: the workload takes no such shorthand.
+  std::string shorthand_param = "";
 };
 
 std::vector<const WorkloadDef*> all_workloads();  // sorted by name

@@ -231,6 +231,8 @@ const WorkloadDef kTrace{
       // At most 3 ops (48 bytes) per event and about 20 bytes per block id; an event is at least a byte.
       return static_cast<size_t>(st.st_size) * 80 + (size_t{1} << 20);
     },
+    nullptr,
+    "path",  // --workloads trace:app.hmt
 };
 const Registrar kRegister{kTrace};
 

@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   run->add_option("--matrix", matrix_file, "Matrix JSON file (workloads/matrices/*.json); flags below add to or override it");
   run->add_option("--allocators", allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
   run->add_option("--allocator", user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");
-  run->add_option("--workloads", workloads_csv, "Comma-separated workload names (see `heapmark list workloads`)");
+  run->add_option("--workloads", workloads_csv, "Comma-separated workload names (see `heapmark list workloads`); trace:app.hmt replays a recorded trace");
   run->add_option("-p,--param", params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
   run->add_option("--env", envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
   run->add_option("--reps", reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
@@ -212,9 +212,21 @@ int main(int argc, char** argv) {
     }
     if (!workloads_csv.empty()) {
       m.workloads.clear();
-      for (const auto& name : hm::cli::split_list(workloads_csv)) {
-        hm::workloads::find_workload(name);
-        m.workloads.push_back({name, {}});
+      for (const auto& item : hm::cli::split_list(workloads_csv)) {
+        // NAME or NAME:VALUE, the value going to the workload's shorthand parameter.
+        const size_t colon = item.find(':');
+        const std::string name = item.substr(0, colon);
+        const auto& def = hm::workloads::find_workload(name);
+        hm::runner::WorkloadSpec spec{name, {}};
+        if (colon != std::string::npos) {
+          if (def.shorthand_param.empty())
+            throw hm::InputError("--workloads '" + item + "': workload '" + name +
+                                 "' takes no NAME:VALUE form; give its parameters with -p KEY=VALUE");
+          const std::string value = item.substr(colon + 1);
+          hm::workloads::Params::resolve(def.name, def.params, {{def.shorthand_param, value}});  // throws naming the problem
+          spec.grid[def.shorthand_param] = {value};
+        }
+        m.workloads.push_back(spec);
       }
     }
     if (m.allocators.empty()) throw hm::InputError("no allocators: give --allocators, --allocator or --matrix");

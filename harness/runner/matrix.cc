@@ -58,11 +58,21 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   auto fail = [&](const std::string& path, const std::string& what) -> InputError {
     return InputError(source + ": " + path + ": " + what);
   };
+  // A misspelt field would otherwise be ignored and the run go on without it.
+  auto only = [&](const json::object& obj, const std::string& path, std::initializer_list<const char*> valid) {
+    for (const auto& [k, _] : obj) {
+      bool ok = false;
+      std::string list;
+      for (const char* f : valid) {
+        ok |= k == f;
+        list += (list.empty() ? "" : ", ") + std::string(f);
+      }
+      if (!ok) throw fail(path + "." + std::string(k), "unknown field (valid: " + list + ")");
+    }
+  };
   if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
   const auto& o = v.as_object();
-  for (const auto& [k, _] : o)
-    if (k != "allocators" && k != "workloads" && k != "reps" && k != "seed" && k != "baseline" && k != "description")
-      throw fail("$." + std::string(k), "unknown field (valid: allocators, workloads, reps, seed, baseline, description)");
+  only(o, "$", {"allocators", "workloads", "reps", "seed", "baseline", "description"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
   if (!allocs || !allocs->is_array() || allocs->as_array().empty()) throw fail("$.allocators", "expected a non-empty array");
@@ -81,6 +91,7 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     // or, as run.json records it, {"name", "kind", "library", "env"} taken as is.
     if (!a.is_object() || !a.as_object().if_contains("name") || !a.at("name").is_string())
       throw fail(path, "expected an allocator name or an object with \"name\" and \"base\" or \"library\"");
+    only(a.as_object(), path, {"name", "base", "library", "kind", "env"});
     registry::Allocator alloc;
     const std::string name(a.at("name").as_string());
     if (const auto* kind = a.as_object().if_contains("kind")) {
@@ -124,6 +135,7 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
       spec.name = std::string(w.as_string());
     } else if (w.is_object() && w.as_object().if_contains("name") && w.at("name").is_string()) {
       spec.name = std::string(w.at("name").as_string());
+      only(w.as_object(), path, {"name", "params"});
       if (const auto* params = w.as_object().if_contains("params")) {
         if (!params->is_object()) throw fail(path + ".params", "expected an object of parameter: value or [values]");
         for (const auto& [k, val] : params->as_object()) {

@@ -285,6 +285,9 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--allocators", "glibc", "--workloads", "churn", "--touch", "some"}, "--touch"},
       {{"--allocators", "glibc", "--workloads", "trace", "-p", "path=/nonexistent/app.hmt"},
        "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
+      {{"--allocators", "glibc", "--workloads", "trace:/nonexistent/app.hmt"},
+       "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
+      {{"--allocators", "glibc", "--workloads", "churn:5"}, "workload 'churn' takes no NAME:VALUE form"},
       {{"--resume", "no-such-run"}, "run.json: cannot read"},
   };
   for (const auto& [args, expect] : cases) {

@@ -103,6 +103,12 @@ if case == "sort":
     cell = json.loads(open(os.path.join(work, "run", "cells.jsonl")).readline())
     if cell["status"] != "ok" or cell["memory"]["live_peak"] != t["peak"]:
         fail("heapmark run --workloads trace: %s, live peak %s" % (cell["status"], cell.get("memory", {}).get("live_peak")))
+    # The shorthand form names the same trace.
+    run([heapmark, "run", "--workloads", "trace:" + path, "--allocators", "glibc", "--cpu", "0", "--reps", "1",
+         "--out", work, "--run-id", "run-shorthand", "-q"])
+    cell = json.loads(open(os.path.join(work, "run-shorthand", "cells.jsonl")).readline())
+    if cell["params"].get("path") != path or cell["memory"]["live_peak"] != t["peak"]:
+        fail("heapmark run --workloads trace:PATH: params %s, live peak %s" % (cell["params"], cell.get("memory", {}).get("live_peak")))
     print("ok: sort peak %d bytes replayed exactly, %.2f bytes/event" % (peak, t["bytes_per_event"]))
 elif case == "python_threads":
     # PYTHONMALLOC=malloc sends every object through malloc: allocation-heavy, 3 workers and a consumer

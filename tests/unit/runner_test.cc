@@ -82,6 +82,10 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": 0})"), "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
             "m.json: $.rpes: unknown field (valid: allocators, workloads, reps, seed, baseline, description)");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
+            "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
+  EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),
+            "m.json: $.allocators[0].evn: unknown field (valid: name, base, library, kind, env)");
   EXPECT_NE(error_of(R"({"allocators": ["gone"], "workloads": ["churn"]})").find("apt-get install gone"), std::string::npos);
   EXPECT_EQ(error_of(R"({"allocators": [], "workloads": ["churn"]})"), "m.json: $.allocators: expected a non-empty array");
 }
