@@ -103,6 +103,7 @@ void list_workloads() {
         for (const auto& c : p.choices) range += (range.empty() ? "" : "|") + c;
       if (p.type == hm::workloads::ParamType::kSizes) range = hm::workloads::SizeDist::kinds();
       if (p.type == hm::workloads::ParamType::kText) range = "text";
+      if (p.name == w->shorthand_param) range += " (also --workloads " + w->name + ":VALUE)";
       std::printf("  %-8s default %-16s %s  %s\n", p.name.c_str(), p.default_value.c_str(), p.help.c_str(), range.c_str());
     }
   }
