@@ -7,6 +7,7 @@
 //   rho = dR / dL over a phase: the fraction of freed bytes whose pages left RSS
 // Each returns NaN when its denominator is zero; JSON writes NaN as null.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -30,6 +31,14 @@ inline double rho(int64_t r_begin, int64_t r_end, int64_t l_begin, int64_t l_end
   const int64_t dl = l_end - l_begin;
   if (dl == 0) return std::numeric_limits<double>::quiet_NaN();
   return static_cast<double>(r_end - r_begin) / static_cast<double>(dl);
+}
+
+// Whether a phase (live bytes l_begin -> l_end) counts as "freeing" for the
+// headline "returned after free": it freed at least 1 MiB and 10% of the live
+// bytes. In a phase that mostly allocates and frees a little, rho divides RSS
+// growth by a tiny drop (values like -1400%).
+inline bool frees_a_real_share(int64_t l_begin, int64_t l_end) {
+  return l_begin - l_end >= std::max<int64_t>(int64_t{1} << 20, l_begin / 10);
 }
 
 }  // namespace heapmark::metrics

@@ -15,7 +15,7 @@ const std::vector<Figure>& headline_figures() {
       {"memory.peak_r", "peak R", "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)",
        Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
       {"memory.returned_after_free", "returned after free",
-       "share of freed bytes whose pages left RSS in the first phase that freed memory (higher is better)",
+       "share of freed bytes whose pages left RSS in the first phase that freed at least 1 MiB and 10% of the live bytes (higher is better)",
        Unit::kFraction, true, Scale::kDifference, "returns more", "returns less"},
       {"fragmentation.f4", "F4", "peak R over peak live bytes, minus 1 (lower is better)", Unit::kFraction, false,
        Scale::kDifference, "less fragmented", "more fragmented"},

@@ -125,7 +125,7 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                      {"lazy_free", e.smaps.lazy_free},
                                      {"metadata", e.metadata},
                                      {"live_page_bytes", e.live_page_bytes}};
-      if (l < prev_l && std::isnan(after_free_r)) {  // the first phase that frees
+      if (std::isnan(after_free_r) && metrics::frees_a_real_share(prev_l, l)) {  // the headline phase
         after_free_r = static_cast<double>(r);
         returned = rho;
       }

@@ -137,6 +137,13 @@ TEST(Fragmentation, FormulasAndUndefinedCases) {
   // 100 MiB freed, 80 MiB of pages left RSS: rho = 0.8
   EXPECT_DOUBLE_EQ(metrics::rho(120, 40, 100, 0), 0.8);
   EXPECT_TRUE(std::isnan(metrics::rho(1, 2, 5, 5)));
+  // The headline "returned after free" phase frees >= 1 MiB and >= 10% of the live bytes.
+  constexpr int64_t MiB = 1 << 20;
+  EXPECT_TRUE(metrics::frees_a_real_share(100 * MiB, 0));
+  EXPECT_TRUE(metrics::frees_a_real_share(100 * MiB, 90 * MiB));
+  EXPECT_FALSE(metrics::frees_a_real_share(100 * MiB, 95 * MiB));  // 5%
+  EXPECT_FALSE(metrics::frees_a_real_share(2 * MiB, MiB + 1));      // under 1 MiB
+  EXPECT_FALSE(metrics::frees_a_real_share(10 * MiB, 20 * MiB));    // grew
 }
 
 // The committed matrices must stay valid as workloads and allocators change.
