@@ -929,6 +929,19 @@ inline void tcache_put(TCache* tc, size_t ti, Chunk* c) {
   tc->entries[ti] = e;
   ++tc->counts[ti];
 }
+inline bool tcache_has_room(const TCache* tc, size_t ti) { return tc->counts[ti] < tc->limit; }
+
+// glibc's _int_free with the arena lock held: this thread's tcache first, if it
+// is set up and has room for the size, else the arena.
+void int_free_tcache_first(Arena* av, Chunk* p, size_t size, bool may_trim) {
+  TCache* tc = tl_tc;
+  const size_t ti = csize2tidx(size);
+  if (ti < TCACHE_BINS && tcache_has_room(tc, ti)) {
+    tcache_put(tc, ti, p);
+  } else {
+    int_free(av, p, size, may_trim);
+  }
+}
 
 void* split_top(Arena* av, size_t nb) {
   Chunk* victim = av->top;
@@ -984,17 +997,10 @@ bool grow_nonmain(Arena* av, size_t nb) {
       Chunk* nt = heap_first_chunk(h2);
       av->top = nt;
       set_head(nt, ((char*)h2 + heap_size(h2) - (char*)nt) | PREV_INUSE | NON_MAIN_ARENA);
-      // glibc frees the old top with _int_free, whose first step is the tcache:
-      // a small remainder lands in this thread's tcache and stays "in use" just
-      // before the fencepost, so heap_trim cannot delete the heaps below it
-      // while this thread lives (repro scenario 10).
-      TCache* tc = tl_tc;
-      size_t ti = csize2tidx(old);
-      if (ti < TCACHE_BINS && tc->counts[ti] < tc->limit) {
-        tcache_put(tc, ti, top);
-      } else {
-        int_free(av, top, old, false);
-      }
+      // As glibc's _int_free: a small remainder lands in this thread's tcache
+      // and stays "in use" just before the fencepost, so heap_trim cannot delete
+      // the heaps below it while this thread lives (repro scenario 10).
+      int_free_tcache_first(av, top, old, false);
     } else {
       set_head(top, (old + HDR) | PREV_INUSE | NON_MAIN_ARENA);
       h->last = top;
@@ -1025,7 +1031,7 @@ void* int_malloc(Arena* av, size_t nb, TCache* tc) {  // av lock held
       if (fastbin_index(chunksize(victim)) != idx) die("malloc(): memory corruption (fast)");
       size_t ti = csize2tidx(nb);
       Chunk* q;
-      while (tc->counts[ti] < tc->limit && (q = av->fastbins[idx])) {  // stash, as glibc
+      while (tcache_has_room(tc, ti) && (q = av->fastbins[idx])) {  // stash, as glibc
         if ((uintptr_t)q & ALIGN_MASK) die("malloc(): unaligned fastbin chunk detected 3");
         av->fastbins[idx] = reveal_ptr<Chunk>(&q->fd, (uintptr_t)q->fd);
         tcache_put(tc, ti, q);
@@ -1048,7 +1054,7 @@ void* int_malloc(Arena* av, size_t nb, TCache* tc) {  // av lock held
       size_t ti = csize2tidx(nb);
       if (ti < TCACHE_BINS) {
         Chunk* q;
-        while (tc->counts[ti] < tc->limit && (q = bin->bk) != bin) {
+        while (tcache_has_room(tc, ti) && (q = bin->bk) != bin) {
           Chunk* b2 = q->bk;
           if (b2->fd != q) die("malloc(): smallbin double linked list corrupted");
           set_inuse_at(q, nb);
@@ -1584,7 +1590,7 @@ void Core::free(void* p) noexcept {
       }
     }
     if (tc == &kEmptyTcache && !tl_shutdown) tc = tcache_init();
-    if (tc->counts[ti] < tc->limit && e->key != g_fast_key) {
+    if (tcache_has_room(tc, ti) && e->key != g_fast_key) {
       tcache_put(tc, ti, c);
       return;
     }

@@ -34,9 +34,13 @@ struct Slab {
   // its byte, so plain loads and stores suffice: no locked read-modify-write on
   // the fast path. Racing frees of one object may both pass, as in glibc.
   uint8_t* state_byte(size_t idx) noexcept { return reinterpret_cast<uint8_t*>(this + 1) + idx; }
-  std::atomic_ref<uint8_t> state(size_t idx) noexcept { return std::atomic_ref<uint8_t>(*state_byte(idx)); }
-  bool allocated(size_t idx) noexcept { return state(idx).load(std::memory_order_relaxed) != 0; }
+  bool allocated(size_t idx) noexcept {
+    return std::atomic_ref<uint8_t>(*state_byte(idx)).load(std::memory_order_relaxed) != 0;
+  }
 };
+inline void set_state(uint8_t* state, uint8_t allocated) noexcept {
+  std::atomic_ref<uint8_t>(*state).store(allocated, std::memory_order_relaxed);
+}
 static_assert(sizeof(Slab) <= kSlabFixedHeaderBytes);
 
 enum : uint8_t { kPartial = 0, kEmpty = 1, kFull = 2 };
@@ -168,9 +172,9 @@ void return_slab_locked(Slab* s) noexcept {
   g_heap.free(s->base);
 }
 
-// Takes up to n objects of class cls into out[] (and, if states is given, their
-// state bytes' addresses into states[]); returns how many.
-unsigned take_locked(unsigned cls, void** out, unsigned n, uint8_t** states = nullptr) noexcept {
+// Takes up to n objects of class cls into out[] and their state bytes'
+// addresses into states[]; returns how many.
+unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noexcept {
   Cache& c = g_cache[cls];
   const size_t size = class_size(cls);
   unsigned got = 0;
@@ -193,7 +197,7 @@ unsigned take_locked(unsigned cls, void** out, unsigned n, uint8_t** states = nu
         p = s->base + idx * size;
       }
       --s->free_count;
-      if (states) states[got] = s->state_byte(idx);
+      states[got] = s->state_byte(idx);
       out[got++] = p;
     }
     uint8_t want = list_for(s);
@@ -287,9 +291,9 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   pthread_mutex_lock(&c.mu);
   uint8_t* state = nullptr;
   if (m.cap == 0) {
-    take_locked(cls, &p, 1, &state);
+    take_locked(cls, &p, &state, 1);
   } else {
-    m.count = take_locked(cls, m.items, m.cap / 2, m.states);
+    m.count = take_locked(cls, m.items, m.states, m.cap / 2);
     if (m.count) {
       --m.count;
       p = m.items[m.count];
@@ -297,7 +301,7 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
     }
   }
   pthread_mutex_unlock(&c.mu);
-  if (p) std::atomic_ref<uint8_t>(*state).store(1, std::memory_order_relaxed);
+  if (p) set_state(state, 1);
   return p;
 }
 
@@ -306,7 +310,7 @@ inline void* alloc_small(unsigned cls) noexcept {
   Magazine& m = tc->mags[cls];
   if (__builtin_expect(m.count != 0, 1)) {
     --m.count;
-    std::atomic_ref<uint8_t>(*m.states[m.count]).store(1, std::memory_order_relaxed);
+    set_state(m.states[m.count], 1);
     return m.items[m.count];
   }
   return alloc_small_slow(tc, cls);
@@ -350,12 +354,13 @@ void Core::free(void* p) noexcept {
   }
   size_t idx = object_index(s, p);
   if (!s->allocated(idx)) fail("free(): double free detected (object is not allocated)");
-  s->state(idx).store(0, std::memory_order_relaxed);
+  uint8_t* state = s->state_byte(idx);
+  set_state(state, 0);
   const unsigned cls = s->cls;
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   if (__builtin_expect(m.count < m.cap, 1)) {
-    m.states[m.count] = s->state_byte(idx);
+    m.states[m.count] = state;
     m.items[m.count++] = p;
     return;
   }
@@ -367,7 +372,7 @@ void Core::free(void* p) noexcept {
     return;
   }
   flush_magazine(cls, m, m.cap / 2);
-  m.states[m.count] = s->state_byte(idx);
+  m.states[m.count] = state;
   m.items[m.count++] = p;
 }
 

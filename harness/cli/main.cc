@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "allocators/registry/registry.h"
 #include "harness/cli/commands.h"
@@ -223,9 +224,7 @@ int main(int argc, char** argv) {
           if (def.shorthand_param.empty())
             throw hm::InputError("--workloads '" + item + "': workload '" + name +
                                  "' takes no NAME:VALUE form; give its parameters with -p KEY=VALUE");
-          const std::string value = item.substr(colon + 1);
-          hm::workloads::Params::resolve(def.name, def.params, {{def.shorthand_param, value}});  // throws naming the problem
-          spec.grid[def.shorthand_param] = {value};
+          spec.grid[def.shorthand_param] = {item.substr(colon + 1)};  // validated with the grid by expand()
         }
         m.workloads.push_back(spec);
       }
@@ -242,26 +241,29 @@ int main(int argc, char** argv) {
         hm::workloads::find_workload(scope);
       }
       bool applied = false;
-      std::string known;  // the selected workloads' parameters, for the error
       for (auto& w : m.workloads) {
         if (!scope.empty() && w.name != scope) continue;
         const auto& def = hm::workloads::find_workload(w.name);
         bool has = false;
-        std::string names;
-        for (const auto& s : def.params) {
-          has |= s.name == key;
-          names += (names.empty() ? "" : ", ") + s.name;
-        }
+        for (const auto& s : def.params) has |= s.name == key;
         if (!has) {
           if (!scope.empty()) hm::workloads::Params::resolve(def.name, def.params, {{key, ""}});  // throws, naming valid keys
-          if (known.find(def.name + ":") == std::string::npos) known += (known.empty() ? "" : "; ") + def.name + ": " + names;
           continue;
         }
         w.grid[key] = p.size() > eq + 1 ? hm::cli::split_list(p.substr(eq + 1), '|') : std::vector<std::string>{""};
         applied = true;
       }
-      if (!applied)
+      if (!applied) {
+        std::string known;  // each selected workload's parameters, once
+        std::set<std::string> listed;
+        for (const auto& w : m.workloads) {
+          if (!listed.insert(w.name).second) continue;
+          std::string names;
+          for (const auto& s : hm::workloads::find_workload(w.name).params) names += (names.empty() ? "" : ", ") + s.name;
+          known += (known.empty() ? "" : "; ") + w.name + ": " + names;
+        }
         throw hm::InputError("--param '" + p + "': no selected workload has a parameter '" + key + "' (" + known + ")");
+      }
     }
     for (const auto& e : envs) {
       const size_t colon = e.find(':'), eq = e.find('=');

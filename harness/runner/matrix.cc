@@ -1,8 +1,10 @@
 #include "harness/runner/matrix.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "common/input_error.h"
 #include "workloads/catalog.h"
@@ -59,15 +61,12 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     return InputError(source + ": " + path + ": " + what);
   };
   // A misspelt field would otherwise be ignored and the run go on without it.
-  auto only = [&](const json::object& obj, const std::string& path, std::initializer_list<const char*> valid) {
+  auto only = [&](const json::object& obj, const std::string& path, std::initializer_list<std::string_view> valid) {
     for (const auto& [k, _] : obj) {
-      bool ok = false;
+      if (std::find(valid.begin(), valid.end(), std::string_view(k)) != valid.end()) continue;
       std::string list;
-      for (const char* f : valid) {
-        ok |= k == f;
-        list += (list.empty() ? "" : ", ") + std::string(f);
-      }
-      if (!ok) throw fail(path + "." + std::string(k), "unknown field (valid: " + list + ")");
+      for (auto f : valid) list += (list.empty() ? "" : ", ") + std::string(f);
+      throw fail(path + "." + std::string(k), "unknown field (valid: " + list + ")");
     }
   };
   if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
