@@ -15,20 +15,37 @@ enum class OpKind : uint8_t {
   kFree = 1,     // id
   kRealloc = 2,  // id, size
   kPhase = 3,    // id = phase index into Program::phase_name
-  kIdle = 4,     // size = milliseconds without allocator calls
+  kIdle = 4,     // size = milliseconds without allocator calls (kUntilReturned: see WaitSpec)
   kSend = 5,     // id: hand the live block to another thread (size = that thread's index)
   kRecv = 6,     // id: wait until the block was sent to this thread; it is then this thread's
   kRelease = 7,  // call the allocator's explicit release hook on this thread (malloc_trim(0), mi_collect(true), ...)
-  kActivity = 8, // light allocator activity: size = milliseconds; every millisecond one malloc+free of
-                 // id bytes (0 means 64), untimed and not counted as live: keeps decay timers ticking
+  kActivity = 8, // allocator activity like a program's (WaitSpec): size = milliseconds; untimed calls of
+                 // mixed sizes over a working set, counted as live while they are (kUntilReturned: see WaitSpec)
 };
 inline constexpr int kOpKinds = 9;
 const char* op_kind_name(OpKind k) noexcept;
 
+// Op::flags.
+// kUntilReturned on kIdle / kActivity: the phase waits for the allocator to give
+// the freed memory back. It ends once RSS is back near the live bytes, or when
+// the allocator's own return horizon (registry::Horizon, plus a margin) has
+// passed, or at WaitSpec::max_ms. An idle wait lasts beyond `size` only for an
+// allocator that returns memory from a background thread.
+inline constexpr uint16_t kUntilReturned = 1;
+
+// How a program's waits behave (Program::wait_spec).
+struct WaitSpec {
+  uint64_t max_ms = 30'000;       // the stated maximum of a kUntilReturned wait
+  uint32_t activity_rate = 64;    // allocator calls per millisecond of activity, per thread
+  uint32_t activity_slots = 256;  // working set: a call frees the slot's block if it is live, else fills it
+  uint64_t activity_min = 16, activity_max = 8192;  // log-uniform block sizes: every small size class
+};
+inline constexpr uint32_t kMaxActivitySlots = 4096;
+
 struct Op {
   OpKind kind;
   uint8_t align_log2;  // kAlloc: 0 for malloc, else aligned allocation of 2^align_log2
-  uint16_t reserved;
+  uint16_t flags;      // kUntilReturned
   uint32_t id;         // block id, dense in [0, Program::max_ids())
   uint64_t size;       // bytes (kAlloc, kRealloc) or milliseconds (kIdle)
 };
@@ -39,7 +56,8 @@ static_assert(sizeof(Op) == 16);
 struct Checksum {
   uint64_t h = 0xcbf29ce484222325ull;
   void add(const Op& op) noexcept {
-    const uint64_t words[3] = {static_cast<uint64_t>(op.kind) | (uint64_t{op.align_log2} << 8), op.id, op.size};
+    const uint64_t words[3] = {static_cast<uint64_t>(op.kind) | (uint64_t{op.align_log2} << 8) | (uint64_t{op.flags} << 16), op.id,
+                               op.size};
     for (uint64_t w : words)
       for (int i = 0; i < 8; ++i) {
         h ^= (w >> (8 * i)) & 0xff;
@@ -62,6 +80,11 @@ class Program {
   // Name of phase `index` (static storage).
   virtual const char* phase_name(uint32_t index) const noexcept = 0;
   virtual uint32_t phase_count() const noexcept = 0;
+  // How this program's idle and activity ops behave.
+  virtual const WaitSpec& wait_spec() const noexcept {
+    static const WaitSpec defaults;
+    return defaults;
+  }
 };
 
 }  // namespace heapmark::workloads

@@ -4,10 +4,14 @@
 // five phases, so every allocator is read at the same points:
 //   peak     (P) the allocation phase ends at the live peak
 //   free     (F) right after the frees
-//   idle     (I) `idle_ms` without allocator calls (decay timers, background threads)
-//   activity (A) `activity_ms` of one malloc+free per millisecond (allocators that
-//                purge or consolidate only when called)
+//   idle     (I) no allocator calls: `idle_ms`, or for an allocator that returns
+//                memory from a background thread, until it has (its return horizon)
+//   activity (A) allocator activity like a program's: `activity_rate` calls per ms
+//                per thread of mixed sizes over a working set, until the memory is
+//                back or the allocator's return horizon has passed (allocators that
+//                purge or consolidate only when called); or a fixed `activity_ms`
 //   release  (R) the allocator's explicit release hook, in every thread that allocated
+// Waits end early once RSS is back at the live level; `max_ms` bounds them.
 // Sizes scale with `mib` (the main allocation, 256 MiB as in the catalogue), so
 // tests can run the same recipes small. Threads share one id space; handoffs
 // and "in turn" ordering use kSend/kRecv tokens (ids above the block ids).
@@ -42,6 +46,8 @@ class ReproThread final : public Program {
   static constexpr uint32_t kMaxSegs = 12;
 
   uint32_t max_ids() const noexcept override { return ids_; }
+  const WaitSpec& wait_spec() const noexcept override { return wait_; }
+  void set_wait_spec(const WaitSpec& w) { wait_ = w; }
   uint32_t phase_count() const noexcept override { return kPhases; }
   const char* phase_name(uint32_t i) const noexcept override { return i < kPhases ? kPhaseNames[i] : "?"; }
 
@@ -122,6 +128,7 @@ class ReproThread final : public Program {
   };
   PhaseSegs segs_[kPhases];
   uint32_t ids_ = 1, phases_ = kPhases;
+  WaitSpec wait_;
   uint32_t phase_ = 0, seg_ = 0, pos_ = 0;
   bool started_ = false, pending_send_ = false;
   Op send_{};
@@ -130,16 +137,40 @@ class ReproThread final : public Program {
 enum P : uint32_t { kPeak = 0, kFreeP = 1, kIdleP = 2, kActP = 3, kRelP = 4 };
 
 struct Knobs {
-  uint64_t mib, idle_ms, activity_ms, activity_size;
+  uint64_t mib, idle_ms, activity_ms;
   uint32_t threads;
+  WaitSpec wait;
 };
 
-// The common tail: idle, light activity, release (every thread that allocated).
-void tail(ReproThread& t, const Knobs& k, bool activity = true) {
-  t.one(kIdleP, Op{OpKind::kIdle, 0, 0, 0, k.idle_ms});
-  if (activity) t.one(kActP, Op{OpKind::kActivity, 0, 0, static_cast<uint32_t>(k.activity_size), k.activity_ms});
-  else t.one(kActP, Op{OpKind::kIdle, 0, 0, 0, k.activity_ms});
+// The common tail: idle, activity, release (every thread that allocated). A
+// thread that only stays alive (the producer of scenario 10) waits at the
+// phase edges instead: alive, making no allocator calls.
+void tail(ReproThread& t, const Knobs& k, bool waits = true) {
+  t.set_wait_spec(k.wait);
+  if (waits) {
+    t.one(kIdleP, Op{OpKind::kIdle, 0, kUntilReturned, 0, k.idle_ms});
+    t.one(kActP, Op{OpKind::kActivity, 0, static_cast<uint16_t>(k.activity_ms ? 0 : kUntilReturned), 0, k.activity_ms});
+  }
   t.one(kRelP, Op{OpKind::kRelease, 0, 0, 0, 0});
+}
+
+// "LO-HI" of activity_sizes, validated by the parameter's own check.
+void size_range(const std::string& text, uint64_t& lo, uint64_t& hi) {
+  const size_t dash = text.find('-');
+  int64_t a = 0, b = 0;
+  parse_quantity(text.substr(0, dash), a);
+  parse_quantity(text.substr(dash + 1), b);
+  lo = static_cast<uint64_t>(a);
+  hi = static_cast<uint64_t>(b);
+}
+
+std::string check_size_range(const std::string& text) {
+  const size_t dash = text.find('-');
+  int64_t a, b;
+  if (dash == std::string::npos || !parse_quantity(text.substr(0, dash), a) || !parse_quantity(text.substr(dash + 1), b))
+    return "expected LO-HI, e.g. 16-8K";
+  if (a < 1 || b < a || b > (int64_t{1} << 30)) return "need 1 <= LO <= HI <= 1G";
+  return "";
 }
 
 uint32_t blocks(uint64_t bytes, uint64_t size) { return static_cast<uint32_t>(std::max<uint64_t>(1, bytes / size)); }
@@ -147,11 +178,12 @@ uint32_t blocks(uint64_t bytes, uint64_t size) { return static_cast<uint32_t>(st
 std::vector<Program*> make_repro(const Params& p, Scratch& s) {
   const int scenario = static_cast<int>(p.integer("scenario"));
   Knobs k{static_cast<uint64_t>(p.integer("mib")), static_cast<uint64_t>(p.integer("idle_ms")),
-          static_cast<uint64_t>(p.integer("activity_ms")), static_cast<uint64_t>(p.integer("activity_size")),
-          static_cast<uint32_t>(p.integer("threads"))};
+          static_cast<uint64_t>(p.integer("activity_ms")), static_cast<uint32_t>(p.integer("threads")), WaitSpec{}};
+  k.wait.max_ms = static_cast<uint64_t>(p.integer("max_ms"));
+  k.wait.activity_rate = static_cast<uint32_t>(p.integer("activity_rate"));
+  k.wait.activity_slots = static_cast<uint32_t>(p.integer("activity_slots"));
+  size_range(p.text("activity_sizes"), k.wait.activity_min, k.wait.activity_max);
   const uint64_t bytes = k.mib * kMiB;
-  // Scenario 3 needs a large-bin request outside glibc's tcache range (<= 1032 B): it consolidates the fastbins.
-  if (k.activity_size == 0) k.activity_size = scenario == 3 ? 4096 : 64;
   std::vector<Program*> out;
   auto thread = [&] {
     auto* t = s.make<ReproThread>();
@@ -161,7 +193,7 @@ std::vector<Program*> make_repro(const Params& p, Scratch& s) {
   switch (scenario) {
     case 1:   // small objects, freed in allocation order
     case 2:   // ... plus one block allocated last and kept: pins the top of glibc's heap
-    case 3:   // many fastbin/tcache-sized blocks; the activity includes a >= 1 KiB request
+    case 3:   // many fastbin/tcache-sized blocks (the activity's large-bin requests consolidate them)
     case 12: {  // as 1: the allocator's configuration (MADV_FREE) is the point
       const uint64_t size = scenario == 3 ? 64 : 200;
       const uint32_t n = blocks(bytes, size);
@@ -236,7 +268,7 @@ std::vector<Program*> make_repro(const Params& p, Scratch& s) {
       main->add(kPeak, recv);
       main->free_run(kFreeP, 0, n);
       tail(*main, k);
-      tail(*producer, k, /*activity=*/false);
+      tail(*producer, k, /*waits=*/false);
       break;
     }
     case 11: {  // thread exit: a worker allocates and frees small blocks, then its thread ends
@@ -262,9 +294,15 @@ const WorkloadDef kRepro{
     {
         {"scenario", "1", "recipe 1-12 (heapmark repro --list)", ParamType::kInt, 1, 12, {}},
         {"mib", "256", "size of the main allocation, MiB (scenario 9: a quarter per thread)", ParamType::kInt, 4, 16384, {}},
-        {"idle_ms", "2000", "idle phase: no allocator calls", ParamType::kInt, 0, 3'600'000, {}},
-        {"activity_ms", "9000", "activity phase: one malloc+free every millisecond", ParamType::kInt, 0, 3'600'000, {}},
-        {"activity_size", "0", "bytes per activity malloc (0: 64, scenario 3: 4096)", ParamType::kInt, 0, 1 << 30, {}},
+        {"idle_ms", "500", "idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
+         ParamType::kInt, 0, 3'600'000, {}},
+        {"activity_ms", "0", "activity phase: 0 until the memory is back or the allocator's return horizon has passed; N: N ms",
+         ParamType::kInt, 0, 3'600'000, {}},
+        {"max_ms", "30000", "longest an idle or activity phase waits for the allocator", ParamType::kInt, 1, 3'600'000, {}},
+        {"activity_rate", "64", "activity: allocator calls per millisecond per thread", ParamType::kInt, 1, 10'000, {}},
+        {"activity_sizes", "16-8K", "activity: block sizes, log-uniform LO-HI", ParamType::kText, 0, 0, {}, check_size_range},
+        {"activity_slots", "256", "activity: working set (a call frees a live slot's block, else fills the slot)", ParamType::kInt,
+         1, kMaxActivitySlots, {}},
         {"threads", "8", "scenario 9: threads allocating in turn", ParamType::kInt, 2, 64, {}},
     },
     [](const Params& p, uint64_t, Scratch& s) -> std::vector<Program*> { return make_repro(p, s); },

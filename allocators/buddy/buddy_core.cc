@@ -39,6 +39,26 @@ size_t parse_size(const char* s, size_t fallback) noexcept {
 
 BuddyHeap& global_heap() noexcept { return heap(); }
 
+size_t heap_config(const BuddyHeap& h, heapmark_stat* out, size_t max) noexcept {
+  const heapmark_stat items[] = {{"decommit_eager", h.policy() == Decommit::kEager},
+                                 {"decommit_never", h.policy() == Decommit::kNever},
+                                 {"decommit_threshold_bytes", h.threshold()},
+                                 {"min_block_bytes", size_t(1) << h.min_order()}};
+  size_t n = 0;
+  for (const auto& it : items)
+    if (n < max) out[n++] = it;
+  return n;
+}
+
+heapmark_horizon heap_horizon(const BuddyHeap& h) noexcept {
+  switch (h.policy()) {
+    case Decommit::kEager: return {0, 0, "none needed: free() decommits every free page run at once"};
+    case Decommit::kThreshold: return {0, 0, "no timer: free() decommits once dirty free pages exceed the threshold"};
+    case Decommit::kNever: return {~0ull, 0, "never: only the release hook decommits"};
+  }
+  return {0, 0, "?"};
+}
+
 void* Core::alloc(size_t n) noexcept { return heap().alloc(n); }
 void* Core::alloc_aligned(size_t align, size_t n) noexcept { return heap().alloc_aligned(align, n); }
 void Core::free(void* p) noexcept { heap().free(p); }
@@ -46,6 +66,8 @@ size_t Core::usable_size(const void* p) noexcept { return heap().usable_size(p);
 bool Core::owns(const void* p) noexcept { return heap().owns(p); }
 void Core::release() noexcept { heap().release(); }
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept { return heap().stats(out, max); }
+size_t Core::config(heapmark_stat* out, size_t max) noexcept { return heap_config(heap(), out, max); }
+heapmark_horizon Core::horizon() noexcept { return heap_horizon(heap()); }
 
 void* Core::realloc(void* p, size_t n) noexcept {
   BuddyHeap& h = heap();

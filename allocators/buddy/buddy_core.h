@@ -24,6 +24,11 @@ size_t parse_size(const char* s, size_t fallback) noexcept;
 
 BuddyHeap& global_heap() noexcept;  // initialised from the environment on first use
 
+// A heap's decommit settings and return horizon, for the introspection ABI
+// (the slab allocator reports its page heap's the same way).
+size_t heap_config(const BuddyHeap& h, heapmark_stat* out, size_t max) noexcept;
+heapmark_horizon heap_horizon(const BuddyHeap& h) noexcept;
+
 struct Core {
   static void* alloc(size_t n) noexcept;
   static void* alloc_aligned(size_t align, size_t n) noexcept;
@@ -33,6 +38,8 @@ struct Core {
   static bool owns(const void* p) noexcept;
   static void release() noexcept;
   static size_t stats(heapmark_stat* out, size_t max) noexcept;
+  static size_t config(heapmark_stat* out, size_t max) noexcept;
+  static heapmark_horizon horizon() noexcept;
   static void prefork() noexcept;
   static void postfork_parent() noexcept;
   static void postfork_child() noexcept;

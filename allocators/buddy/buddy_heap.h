@@ -94,6 +94,7 @@ class BuddyHeap {
 
   unsigned min_order() const noexcept { return min_order_; }
   Decommit policy() const noexcept { return policy_; }
+  size_t threshold() const noexcept { return threshold_; }
   size_t decommitted_bytes() const noexcept { return decommitted_.load(std::memory_order_relaxed); }
   size_t in_use_bytes() const noexcept { return in_use_.load(std::memory_order_relaxed); }
 

@@ -1677,6 +1677,40 @@ void Core::release() noexcept {
   unlock(&g_list_mu);
 }
 
+size_t Core::config(heapmark_stat* out, size_t max) noexcept {
+  ensure_init();
+  const Settings& s = g_set;
+  const heapmark_stat items[] = {{"release_policy", static_cast<unsigned long long>(s.release)},
+                                 {"decay_ms", s.decay_ms},
+                                 {"decay_thread", s.decay_thread},
+                                 {"trim_threshold", s.trim_threshold},
+                                 {"top_pad", s.top_pad},
+                                 {"mmap_threshold", s.mmap_threshold},
+                                 {"mmap_dynamic", s.mmap_dynamic},
+                                 {"arena_max", s.arena_max},
+                                 {"tcache_count", s.tcache_count},
+                                 {"max_fast", s.max_fast}};
+  size_t n = 0;
+  for (const auto& it : items)
+    if (n < max) out[n++] = it;
+  return n;
+}
+
+heapmark_horizon Core::horizon() noexcept {
+  ensure_init();
+  switch (g_set.release) {
+    case ReleasePolicy::glibc:
+      return {0, 0, "no timer, as glibc: free() trims the heap top, a later large malloc consolidates fastbins"};
+    case ReleasePolicy::eager:
+      return {0, 0, "none needed: free() decommits whole free pages at once"};
+    case ReleasePolicy::decay:
+      return {g_set.decay_ms, g_set.decay_thread ? 1 : 0,
+              g_set.decay_thread ? "page decay after HEAPMARK_PT_DECAY_MS, ticked by its decay thread"
+                                 : "page decay after HEAPMARK_PT_DECAY_MS, ticked only by allocator calls"};
+  }
+  return {0, 0, "?"};
+}
+
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   ensure_init();
   size_t committed = 0, free_bins = 0, free_count = 0, top = 0, fast_bytes = 0, fast_count = 0, arenas = 0, ticks = 0;

@@ -1,36 +1,42 @@
 // What allocators heapmark knows: their names, the library a cell preloads for
-// each, and the environment that configures them. The runner knows nothing of
-// an allocator beyond this table; the cell finds each one's introspection
-// (version, stats, release, identity probe) in allocators/registry/hooks.h.
+// each, and the environment that configures them. Every fact about a kind of
+// allocator lives in its family (allocators/registry/family.h, one file each in
+// families/); this table is what the families provide. The runner knows nothing
+// of an allocator beyond it; the cell finds each one's introspection through
+// its family (allocators/registry/hooks.h).
 #pragma once
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace heapmark::registry {
+#include "allocators/registry/family.h"
 
-// Which introspection family a library speaks. A user's .so is probed inside
-// the cell for each family's symbols, so a user-built jemalloc gets jemalloc's
-// stats too.
-enum class Kind { kGlibc, kJemalloc, kMimalloc, kTcmalloc, kInHouse, kUser };
-const char* kind_name(Kind k);
-bool parse_kind(const std::string& text, Kind& out);
+namespace heapmark::registry {
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
 struct Allocator {
-  std::string name;         // what users type: "glibc", "jemalloc", "je-bg", "mine"
-  Kind kind = Kind::kGlibc;
-  std::string library;      // absolute path to LD_PRELOAD; empty for glibc
-  Env env;                  // configuration passed to the cell's environment
-  std::string summary;      // one line for `heapmark list allocators`
-  bool found = true;        // the library exists on this machine
-  std::string missing_hint; // what to install when it does not
+  std::string name;                // what users type: "glibc", "jemalloc", "je-bg", "mine"
+  const Family* family = nullptr;  // never null once built
+  std::string library;             // absolute path to LD_PRELOAD; empty for the C library's malloc
+  Env env;                         // configuration passed to the cell's environment
+  std::string summary;             // one line for `heapmark list allocators`
+  bool found = true;               // the library exists on this machine
+  std::string missing_hint;        // what to install when it does not
+  std::string variant_of;          // empty for a base allocator; else the base it configures ("je-bg": "jemalloc")
+
+  const char* kind() const noexcept { return family->name(); }
+  bool is_base() const noexcept { return variant_of.empty(); }
 };
 
-// Built-in allocators. `libdir` is where the in-house libraries
-// (libheapmark_*.so) were built: the directory of the heapmark binary.
+// Built-in allocators, family by family. `libdir` is where the in-house
+// libraries (libheapmark_*.so) were built: the directory of the heapmark binary.
 std::vector<Allocator> builtin(const std::string& libdir);
+
+// The base allocators among `all` that exist on this machine, in the families'
+// order (glibc, jemalloc, mimalloc, tcmalloc, the in-house ones): what `repro`
+// runs by default.
+std::vector<Allocator> bases(const std::vector<Allocator>& all);
 
 // A user's allocator given as NAME=PATH. Throws heapmark::InputError when the
 // name is taken or malformed or the file is not a readable regular file.
@@ -39,5 +45,18 @@ Allocator user(const std::string& spec, const std::vector<Allocator>& known);
 // Finds `name`; throws InputError naming the valid names (and, for a known but
 // missing library, the Debian package to install).
 const Allocator& find(const std::vector<Allocator>& all, const std::string& name);
+
+// The family called `kind` (as recorded in results); throws InputError naming the valid ones.
+const Family& family_named(const std::string& kind);
+
+// LD_PRELOAD, or a variable some family reads for its configuration.
+bool is_allocator_config_var(std::string_view var);
+
+// Helpers for family files: an allocator whose library Debian installs under
+// the multiarch directory (found or not), and one built beside heapmark.
+Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package,
+                           const char* summary, Env env = {}, const char* variant_of = "");
+Allocator in_house_allocator(const Family& f, const std::string& libdir, const char* name, const char* file,
+                             const char* summary, Env env = {}, const char* variant_of = "");
 
 }  // namespace heapmark::registry

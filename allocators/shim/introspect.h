@@ -24,6 +24,18 @@ const char* heapmark_allocator_version(void);
 int heapmark_allocator_owns(const void* p);
 // Writes up to `max` figures into `out` and returns how many it wrote.
 size_t heapmark_allocator_stats(struct heapmark_stat* out, size_t max);
+// The allocator's own settings as figures (release policy, decay delay,
+// thresholds), for the results: what it configured itself to.
+size_t heapmark_allocator_config(struct heapmark_stat* out, size_t max);
+
+// How long, at most, freed memory takes to go back to the OS by itself, and
+// what does it (see Horizon in allocators/registry/family.h).
+struct heapmark_horizon {
+  unsigned long long ms;  // 0: no clock is involved
+  int background;         // 1: a thread of the allocator returns memory without allocator calls
+  const char* what;       // static storage
+};
+void heapmark_allocator_horizon(struct heapmark_horizon* out);
 // Returns every free page it can to the OS (the malloc_trim(0) equivalent),
 // for the calling thread's caches and the shared state.
 void heapmark_allocator_release(void);

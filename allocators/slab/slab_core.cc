@@ -488,6 +488,18 @@ size_t live_objects(Slab* s) noexcept {
 }
 }  // namespace
 
+size_t Core::config(heapmark_stat* out, size_t max) noexcept {
+  ensure_init();
+  size_t n = buddy::heap_config(g_heap, out, max);
+  if (n < max) out[n++] = heapmark_stat{"empty_slab_reserve", g_empty_reserve};
+  return n;
+}
+
+heapmark_horizon Core::horizon() noexcept {
+  ensure_init();
+  return buddy::heap_horizon(g_heap);
+}
+
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   ensure_init();
   size_t n = 0;

@@ -36,6 +36,8 @@ struct Core {
   static bool owns(const void* p) noexcept;
   static void release() noexcept;
   static size_t stats(heapmark_stat* out, size_t max) noexcept;
+  static size_t config(heapmark_stat* out, size_t max) noexcept;
+  static heapmark_horizon horizon() noexcept;
   static void prefork() noexcept;
   static void postfork_parent() noexcept;
   static void postfork_child() noexcept;

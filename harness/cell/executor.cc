@@ -9,12 +9,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
 #include "common/input_error.h"
+#include "harness/cell/placement.h"
+#include "harness/metrics/fragmentation.h"
 #include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
+#include "workloads/rng.h"
 
 namespace heapmark::cell {
 
@@ -73,7 +77,15 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
     t.hist = scratch.array<metrics::Histogram>(workloads::kOpKinds);
     for (int k = 0; k < workloads::kOpKinds; ++k) t.hist[k].clear();
     t.checksum = workloads::Checksum{};
+    const uint32_t slots = std::min(programs[i]->wait_spec().activity_slots, workloads::kMaxActivitySlots);
+    t.act_ptr = scratch.array<void*>(slots);
+    t.act_size = scratch.array<uint64_t>(slots);
+    t.act_rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    CPU_ZERO(&t.ran_on);
+    t.affinity[0] = '\0';
   }
+  threads_msg_ = scratch.array<ThreadsMsg>(1);
+  horizon_ = hooks.horizon();
   merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
   hist_wire_ = scratch.array<unsigned char>(sizeof(HistogramHead) + metrics::Histogram::kBuckets * sizeof(BucketCount));
   ranges_ = scratch.array<uint64_t>(2 * size_t{slot_count_});
@@ -264,6 +276,13 @@ void Executor::do_realloc(Thread& t, const Op& op) noexcept {
 void Executor::begin_phase(uint32_t index) noexcept {
   phase_ = index;
   phase_open_ = true;
+  wait_done_.store(false, std::memory_order_relaxed);
+  wait_kind_.store(0, std::memory_order_relaxed);
+  wait_stop_.store(0, std::memory_order_relaxed);
+  wait_planned_ms_.store(0, std::memory_order_relaxed);
+  returned_t_ns_.store(0, std::memory_order_relaxed);
+  activity_ops_.store(0, std::memory_order_relaxed);
+  activity_peak_live_.store(0, std::memory_order_relaxed);
   PhaseBegin m;
   m.index = index;
   std::strncpy(m.name, threads_[0].program->phase_name(index), sizeof m.name - 1);
@@ -280,6 +299,13 @@ void Executor::end_phase() noexcept {
   m.t_ns = tsc::monotonic_ns();
   result_.last_t_ns = m.t_ns;
   metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", m.smaps);
+  max_phase_r_ = std::max(max_phase_r_, static_cast<int64_t>(m.smaps.anonymous) - static_cast<int64_t>(r0_));
+  m.wait = wait_kind_.load(std::memory_order_relaxed);
+  m.wait_stop = wait_stop_.load(std::memory_order_relaxed);
+  m.wait_planned_ms = wait_planned_ms_.load(std::memory_order_relaxed);
+  m.returned_t_ns = returned_t_ns_.load(std::memory_order_relaxed);
+  m.activity_ops = activity_ops_.load(std::memory_order_relaxed);
+  m.activity_peak_live = activity_peak_live_.load(std::memory_order_relaxed);
   m.live_bytes = static_cast<uint64_t>(live_.load());
   m.live_usable = static_cast<uint64_t>(live_usable_.load());
   m.live_blocks = static_cast<uint64_t>(live_blocks_.load());
@@ -344,15 +370,123 @@ void Executor::breakdown(PhaseEnd& m) noexcept {
   m.live_page_bytes = resident * kPage;
 }
 
-void Executor::activity(uint64_t ms, uint64_t size) noexcept {
-  const uint64_t end = tsc::monotonic_ns() + ms * 1'000'000;
-  const timespec tick{0, 1'000'000};
-  while (tsc::monotonic_ns() < end) {
-    void* p = malloc(size ? size : 64);
+// How long a wait op may last. A fixed one: its own length. One that waits
+// for the memory to come back: for activity, the allocator's return horizon
+// plus a margin (its decay curve must have run out, so a slow start is not
+// judged "retained"); for idle, the same where a background thread returns
+// memory, else its own length (an idle process gets nothing back otherwise).
+uint64_t Executor::wait_plan_ms(const Op& op, const workloads::WaitSpec& w) const noexcept {
+  if (!(op.flags & workloads::kUntilReturned)) return op.size;
+  if (op.kind == OpKind::kIdle && !horizon_.background) return std::min(op.size, w.max_ms);
+  if (horizon_.ms == UINT64_MAX) return w.max_ms;
+  const uint64_t margin = std::max<uint64_t>(1000, horizon_.ms / 5);
+  return std::min(w.max_ms, horizon_.ms + margin);
+}
+
+// One millisecond of activity: `activity_rate` calls, each on a random slot of
+// the working set, freeing its block if it is live, else allocating one of a
+// log-uniform size (every small size class gets traffic, as in a program).
+void Executor::activity_step(Thread& t, const workloads::WaitSpec& w) noexcept {
+  const uint32_t slots = std::min(w.activity_slots, workloads::kMaxActivitySlots);
+  const double span = std::log(static_cast<double>(w.activity_max) / static_cast<double>(w.activity_min));
+  for (uint32_t i = 0; i < w.activity_rate; ++i) {
+    const uint64_t r = workloads::splitmix64(t.act_rng);
+    const uint32_t k = static_cast<uint32_t>(r % slots);
+    if (t.act_ptr[k]) {
+      free(t.act_ptr[k]);
+      add_live(-static_cast<int64_t>(t.act_size[k]), 0, -1, 0);
+      activity_live_.fetch_sub(t.act_size[k], std::memory_order_relaxed);
+      t.act_ptr[k] = nullptr;
+      continue;
+    }
+    const double u = static_cast<double>(r >> 11) * 0x1.0p-53;
+    const uint64_t size = static_cast<uint64_t>(static_cast<double>(w.activity_min) * std::exp(u * span));
+    void* p = malloc(size);
     g_sink = p;
-    free(p);
-    nanosleep(&tick, nullptr);
+    if (!p) continue;
+    static_cast<volatile unsigned char*>(p)[0] = 1;  // a program writes what it allocates
+    t.act_ptr[k] = p;
+    t.act_size[k] = size;
+    const uint64_t live = activity_live_.fetch_add(size, std::memory_order_relaxed) + size;
+    add_live(static_cast<int64_t>(size), 0, 1, 0);
+    uint64_t peak = activity_peak_live_.load(std::memory_order_relaxed);
+    while (live > peak && !activity_peak_live_.compare_exchange_weak(peak, live)) {
+    }
   }
+  activity_ops_.fetch_add(w.activity_rate, std::memory_order_relaxed);
+}
+
+void Executor::activity_drain(Thread& t) noexcept {
+  const uint32_t slots = std::min(t.program->wait_spec().activity_slots, workloads::kMaxActivitySlots);
+  for (uint32_t k = 0; k < slots; ++k)
+    if (t.act_ptr[k]) {
+      free(t.act_ptr[k]);
+      add_live(-static_cast<int64_t>(t.act_size[k]), 0, -1, 0);
+      activity_live_.fetch_sub(t.act_size[k], std::memory_order_relaxed);
+      t.act_ptr[k] = nullptr;
+    }
+}
+
+// The watcher's RSS check: notes when 3/4 of the returnable memory is back and
+// says whether the wait may end (RSS back at the live level, MADV_FREE'd pages
+// counted as back). smaps_rollup, not statm, for LazyFree; nothing is timed here.
+bool Executor::watch(uint64_t now) noexcept {
+  metrics::procfs::SmapsRollup s;
+  if (!metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", s)) return false;
+  const double r = static_cast<double>(static_cast<int64_t>(s.anonymous) - static_cast<int64_t>(r0_));
+  const double live = static_cast<double>(live_.load(std::memory_order_relaxed));
+  const double peak = static_cast<double>(max_phase_r_);
+  const auto real = metrics::returned_share(peak, r, live);
+  if (!real) return true;  // nothing worth waiting for
+  if (*real >= metrics::kReturnedShare && returned_t_ns_.load(std::memory_order_relaxed) == 0)
+    returned_t_ns_.store(now, std::memory_order_relaxed);
+  const auto back = metrics::returned_share(peak, r - static_cast<double>(s.lazy_free), live);
+  return back && *back >= metrics::kBackShare;
+}
+
+void Executor::wait(Thread& t, const Op& op) noexcept {
+  const workloads::WaitSpec& w = t.program->wait_spec();
+  const bool active = op.kind == OpKind::kActivity;
+  const bool until_returned = op.flags & workloads::kUntilReturned;
+  const uint64_t plan = wait_plan_ms(op, w);
+  const uint64_t start = tsc::monotonic_ns(), deadline = start + plan * 1'000'000;
+  const auto kind = static_cast<uint8_t>(active ? WaitKind::kActivity : WaitKind::kIdle);
+  for (uint8_t k = wait_kind_.load(); k < kind && !wait_kind_.compare_exchange_weak(k, kind);) {
+  }
+  // The first thread to wait in this phase watches RSS for every waiting thread.
+  uint32_t expected = watcher_phase_.load();
+  const bool watcher = until_returned && expected != phase_ + 1 && watcher_phase_.compare_exchange_strong(expected, phase_ + 1);
+  if (watcher) wait_planned_ms_.store(plan, std::memory_order_relaxed);
+  // Why it ends if it runs its course: its own length, the horizon, or the maximum.
+  const bool fixed = !until_returned || (!active && !horizon_.background);
+  WaitStop stop = fixed ? WaitStop::kFixed : plan == w.max_ms ? WaitStop::kMax : WaitStop::kHorizon;
+  constexpr uint64_t kCheckNs = 50'000'000;
+  uint64_t next_check = start, tick = start;
+  for (uint64_t now = start; now < deadline; now = tsc::monotonic_ns()) {
+    if (until_returned && now >= next_check) {
+      next_check = now + kCheckNs;
+      if (watcher && watch(now)) wait_done_.store(true, std::memory_order_relaxed);
+      if (wait_done_.load(std::memory_order_relaxed)) {
+        stop = WaitStop::kReturned;
+        break;
+      }
+    }
+    uint64_t wake;
+    if (active) {
+      activity_step(t, w);
+      tick = std::max(tick + 1'000'000, now);  // a millisecond grid; no burst after falling behind
+      wake = tick;
+    } else {
+      wake = until_returned ? next_check : deadline;
+    }
+    wake = std::min(wake, deadline);
+    const timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  }
+  if (active) activity_drain(t);
+  if (watcher) wait_stop_.store(static_cast<uint8_t>(stop), std::memory_order_relaxed);
+  else if (!until_returned && wait_stop_.load(std::memory_order_relaxed) == 0)
+    wait_stop_.store(static_cast<uint8_t>(WaitStop::kFixed), std::memory_order_relaxed);
 }
 
 // Every thread calls this at each phase op: the last to arrive closes the
@@ -392,6 +526,7 @@ void Executor::leave() noexcept {
 }
 
 void Executor::run_thread(Thread& t) noexcept {
+  current_cpus(t.affinity, sizeof t.affinity);
   for (;;) {
     const size_t n = t.program->next(t.buffer, kChunkOps);
     if (n == 0) break;
@@ -409,20 +544,26 @@ void Executor::run_thread(Thread& t) noexcept {
         case OpKind::kRealloc:
           do_realloc(t, op);
           break;
-        case OpKind::kPhase:
+        case OpKind::kPhase: {
+          const int cpu = sched_getcpu();
+          if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &t.ran_on);
           phase_edge(op.id);
           break;
+        }
         case OpKind::kRelease:
           hooks_.release();
           break;
         case OpKind::kActivity:
-          activity(op.size, op.id);
+          wait(t, op);
           break;
-        case OpKind::kIdle: {
-          const timespec ts{static_cast<time_t>(op.size / 1000), static_cast<long>(op.size % 1000) * 1'000'000};
-          nanosleep(&ts, nullptr);
+        case OpKind::kIdle:
+          if (op.flags & workloads::kUntilReturned) {
+            wait(t, op);
+          } else {  // a program's own gap (packets, a recorded trace): just the time
+            const timespec ts{static_cast<time_t>(op.size / 1000), static_cast<long>(op.size % 1000) * 1'000'000};
+            nanosleep(&ts, nullptr);
+          }
           break;
-        }
         case OpKind::kSend:
           slots_[op.id].sent.store(1, std::memory_order_release);
           break;
@@ -466,6 +607,13 @@ bool Executor::finish() noexcept {
     all.add(Op{OpKind::kPhase, 0, 0, i, t.checksum.h});
   }
   result_.checksum = thread_count_ == 1 ? threads_[0].checksum.h : all.h;
+  ThreadsMsg& tm = *threads_msg_;
+  tm.count = std::min<uint32_t>(thread_count_, ThreadsMsg::kMax);
+  for (uint32_t i = 0; i < tm.count; ++i) {
+    std::snprintf(tm.threads[i].affinity, sizeof tm.threads[i].affinity, "%s", threads_[i].affinity);
+    format_cpus(threads_[i].ran_on, tm.threads[i].ran_on, sizeof tm.threads[i].ran_on);
+  }
+  if (!write_message(config_.event_fd, MsgType::kThreads, &tm, sizeof tm)) return false;
   for (int k = 0; k < workloads::kOpKinds; ++k) {
     const metrics::Histogram& h = merged_[k];
     if (h.total == 0) continue;

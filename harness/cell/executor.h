@@ -13,6 +13,7 @@
 // the allocator is part of what is measured).
 #pragma once
 #include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdint>
@@ -60,10 +61,12 @@ class Executor {
   // Creates the worker threads (programs 1..n-1), parked until run(), so their
   // stacks are resident before the baseline R0 is read.
   void start_threads();
+  // The cell's anonymous RSS before the first phase (R0): waits judge R = anon - R0.
+  void set_baseline(uint64_t r0_anon) noexcept { r0_ = r0_anon; }
   // Runs every program to its end (the calling thread runs program 0). A verify
   // failure or a vanished runner ends the process from inside (see kExit*).
   void run() noexcept;
-  // Sends histograms (merged over threads) and the final Result.
+  // Sends histograms (merged over threads), where each thread ran, and the final Result.
   bool finish() noexcept;
   uint32_t threads() const noexcept { return thread_count_; }
 
@@ -89,6 +92,12 @@ class Executor {
     uint64_t phase_ops, phase_cycles;
     uint64_t failed_allocs;
     pthread_t tid;
+    // Activity working set (WaitSpec::activity_slots of them) and its generator.
+    void** act_ptr;
+    uint64_t* act_size;
+    uint64_t act_rng;
+    cpu_set_t ran_on;     // sched_getcpu() seen at every phase edge
+    char affinity[48];    // the thread's mask when it started
   };
 
   static void* thread_main(void* arg) noexcept;
@@ -96,7 +105,11 @@ class Executor {
   void phase_edge(uint32_t next_index) noexcept;
   void leave() noexcept;
   void breakdown(PhaseEnd& m) noexcept;
-  void activity(uint64_t ms, uint64_t size) noexcept;
+  void wait(Thread& t, const workloads::Op& op) noexcept;
+  uint64_t wait_plan_ms(const workloads::Op& op, const workloads::WaitSpec& w) const noexcept;
+  void activity_step(Thread& t, const workloads::WaitSpec& w) noexcept;
+  void activity_drain(Thread& t) noexcept;
+  bool watch(uint64_t now) noexcept;
   void begin_phase(uint32_t index) noexcept;
   void end_phase() noexcept;
   void do_alloc(Thread& t, const workloads::Op& op) noexcept;
@@ -134,6 +147,17 @@ class Executor {
   uint32_t phase_ = 0;
   uint64_t tsc_anchor_ = 0, ns_anchor_ = 0;
   bool started_ = false;
+
+  // Waiting phases. One thread per phase (the first to wait) watches RSS and
+  // tells the others when to stop; the figures go into that phase's PhaseEnd.
+  uint64_t r0_ = 0;
+  int64_t max_phase_r_ = 0;  // largest R at a phase end so far: what "returned" is measured against
+  std::atomic<uint32_t> watcher_phase_{0};  // phase index + 1 of the phase whose watcher is claimed
+  std::atomic<bool> wait_done_{false};
+  std::atomic<uint8_t> wait_kind_{0}, wait_stop_{0};
+  std::atomic<uint64_t> wait_planned_ms_{0}, returned_t_ns_{0}, activity_ops_{0}, activity_live_{0}, activity_peak_live_{0};
+  ThreadsMsg* threads_msg_ = nullptr;
+  registry::Horizon horizon_;
 };
 
 }  // namespace heapmark::cell

@@ -2,9 +2,9 @@
 // fresh process the runner spawned with that allocator preloaded. It proves
 // which allocator serves malloc, measures, and reports events on fd 3.
 //
-//   heapmark-cell --kind K [--library PATH] --workload W [--param k=v]... [--seed N]
+//   heapmark-cell --kind FAMILY [--library PATH] --workload W [--param k=v]... [--seed N]
 //                 [--cpu N] [--touch none|pages|full] [--verify] [--tsc-hz HZ]
-//   heapmark-cell --probe --kind K [--library PATH]     (identity + version only)
+//   heapmark-cell --probe --kind FAMILY [--library PATH]     (identity + version only)
 //
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
 // 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program) crashed.
@@ -24,6 +24,7 @@
 
 #include "allocators/registry/hooks.h"
 #include "harness/cell/executor.h"
+#include "harness/cell/placement.h"
 #include "harness/cell/protocol.h"
 #include "harness/cell/shared_page.h"
 #include "harness/metrics/procfs.h"
@@ -37,7 +38,7 @@ namespace {
 
 struct Args {
   bool probe = false;
-  hm::registry::Kind kind = hm::registry::Kind::kGlibc;
+  hm::registry::Family* family = nullptr;
   std::string library;
   std::string workload;
   std::map<std::string, std::string> params;
@@ -65,7 +66,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--verify") a.verify = true;
     else if (k == "--kind") {
       const std::string v = value();
-      if (!hm::registry::parse_kind(v, a.kind)) usage("unknown --kind '" + v + "'");
+      a.family = hm::registry::find_family(v);
+      if (!a.family) usage("unknown --kind '" + v + "'");
     } else if (k == "--library") a.library = value();
     else if (k == "--workload") a.workload = value();
     else if (k == "--param") {
@@ -84,7 +86,7 @@ Args parse(int argc, char** argv) {
       else usage("unknown --touch '" + v + "' (valid: none, pages, full)");
     } else usage("unknown argument '" + k + "'");
   }
-  if (a.kind != hm::registry::Kind::kGlibc && a.library.empty()) usage("--library is required for a preloaded allocator");
+  if (!a.family) usage("--kind is required");
   if (!a.probe && a.workload.empty()) usage("--workload is required");
   return a;
 }
@@ -96,27 +98,22 @@ void send_error(hm::cell::ErrorCode code, const std::string& text) {
   hm::cell::write_message(hm::cell::kEventFd, MsgType::kError, &m, sizeof m);
 }
 
-// A single-thread cell gets the CPU it was given. Threads of a multi-thread
-// cell must run at the same time, so it may use every CPU: it must say so
-// explicitly, as a spawned process inherits the runner's mask, which leaves
-// out the cell CPU.
-void place(int cpu, size_t threads, hm::cell::Hello& hello) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu >= 0 && threads == 1) {
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) == 0) hello.pinned_cpu = cpu;
-    return;
+void send_config(const hm::registry::Hooks& hooks) {
+  static hm::cell::ConfigMsg msg;
+  hm::registry::ConfigItem items[hm::cell::ConfigMsg::kMax];
+  msg.count = static_cast<uint32_t>(hooks.config(items, hm::cell::ConfigMsg::kMax));
+  for (uint32_t i = 0; i < msg.count; ++i) {
+    std::snprintf(msg.items[i].name, sizeof msg.items[i].name, "%s", items[i].name);
+    std::snprintf(msg.items[i].value, sizeof msg.items[i].value, "%s", items[i].value);
   }
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  for (long c = 0; c < cpus && c < CPU_SETSIZE; ++c) CPU_SET(c, &set);
-  sched_setaffinity(0, sizeof set, &set);
+  hm::cell::write_message(hm::cell::kEventFd, MsgType::kConfig, &msg, sizeof msg);
 }
 
 // A workload that measures itself: no op program, no executor. The cell still
 // proves identity (done by the caller), reports its baseline and final figures,
 // and passes the workload's own JSON report on.
-int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Params& params, hm::cell::Hello& hello) {
+int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Params& params, hm::cell::Hello& hello,
+               const hm::registry::Hooks& hooks) {
   hm::metrics::procfs::SmapsRollup r0;
   hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
   hello.r0_anon = r0.anonymous;
@@ -124,6 +121,7 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
   hello.threads = 1;
   hello.t_ns = hm::metrics::tsc::monotonic_ns();
   if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
+  send_config(hooks);
   hm::cell::Result res;
   res.first_t_ns = hm::metrics::tsc::monotonic_ns();
   const std::string json = def.run_native(params);
@@ -140,17 +138,30 @@ int main(int argc, char** argv) {
   // the kernel kills the cell too, instead of leaving it spinning orphaned.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return hm::cell::kExitRunnerGone;  // the runner died before the line above
+  // The mask the process was started with: what the allocator saw when it
+  // initialised (before main), and what multi-thread workloads keep.
+  cpu_set_t started_with;
+  CPU_ZERO(&started_with);
+  sched_getaffinity(0, sizeof started_with, &started_with);
   const Args args = parse(argc, argv);
 
-  const hm::registry::Hooks hooks = hm::registry::Hooks::probe(args.kind, args.library.c_str());
+  const hm::registry::Hooks hooks = hm::registry::Hooks::probe(*args.family, args.library.c_str());
   hm::cell::Hello hello;
+  hm::cell::format_cpus(started_with, hello.cpus_at_start, sizeof hello.cpus_at_start);
+  hello.cpus_online = static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
   hello.identity_ok = hooks.identity_ok();
   hello.tsc_invariant = hm::metrics::tsc::invariant();
-  std::snprintf(hello.family, sizeof hello.family, "%s", hm::registry::kind_name(hooks.family()));
+  std::snprintf(hello.family, sizeof hello.family, "%s", hooks.family().name());
   std::snprintf(hello.version, sizeof hello.version, "%s", hooks.version());
   std::snprintf(hello.malloc_from, sizeof hello.malloc_from, "%s", hooks.malloc_from());
   std::snprintf(hello.proof, sizeof hello.proof, "%s", hooks.proof());
   std::snprintf(hello.release_call, sizeof hello.release_call, "%s", hooks.release_name());
+  if (hooks.identity_ok()) {
+    const hm::registry::Horizon h = hooks.horizon();
+    hello.horizon_ms = h.ms;
+    hello.horizon_background = h.background;
+    std::snprintf(hello.horizon_what, sizeof hello.horizon_what, "%s", h.what);
+  }
 
   if (!hooks.identity_ok()) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
@@ -177,11 +188,11 @@ int main(int argc, char** argv) {
     const size_t scratch_cap = def.scratch_bytes(params) + (size_t{1} << 30) * 4;
     hm::workloads::Scratch scratch(scratch_cap);
     if (def.run_native) {
-      place(-1, 2, hello);  // micro runs threads of its own
-      return run_native(def, params, hello);
+      hm::cell::place(-1, 2, started_with);  // micro runs threads of its own
+      return run_native(def, params, hello, hooks);
     }
     auto programs = def.make(params, args.seed, scratch);
-    place(args.cpu, programs.size(), hello);
+    hello.pinned_cpu = hm::cell::place(args.cpu, programs.size(), started_with);
     hm::cell::ExecutorConfig cfg;
     cfg.shared = shared;
     cfg.touch = args.touch;
@@ -202,8 +213,10 @@ int main(int argc, char** argv) {
     hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
     hello.r0_anon = r0.anonymous;
     hello.r0_rss = r0.rss;
+    exec.set_baseline(r0.anonymous);
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
     if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
+    send_config(hooks);
 
     exec.run();
     if (!exec.finish()) return hm::cell::kExitRunnerGone;

@@ -18,8 +18,30 @@ size_t fixed_size(MsgType t) {
     case MsgType::kError: return sizeof(ErrorMsg);
     case MsgType::kHistogram: return 0;
     case MsgType::kNativeJson: return 0;
+    case MsgType::kConfig: return sizeof(ConfigMsg);
+    case MsgType::kThreads: return sizeof(ThreadsMsg);
   }
   return 0;
+}
+
+const char* wait_kind_name(WaitKind k) noexcept {
+  switch (k) {
+    case WaitKind::kNone: return "none";
+    case WaitKind::kIdle: return "idle";
+    case WaitKind::kActivity: return "activity";
+  }
+  return "?";
+}
+
+const char* wait_stop_name(WaitStop s) noexcept {
+  switch (s) {
+    case WaitStop::kNone: return "none";
+    case WaitStop::kFixed: return "fixed";
+    case WaitStop::kReturned: return "returned";
+    case WaitStop::kHorizon: return "horizon";
+    case WaitStop::kMax: return "max";
+  }
+  return "?";
 }
 
 void Reader::feed(const void* data, size_t n) {
@@ -35,7 +57,7 @@ bool Reader::next(Message& out) {
   if (pending() < sizeof(MsgHeader)) return false;
   MsgHeader h;
   std::memcpy(&h, buf_.data() + pos_, sizeof h);
-  if (h.type < static_cast<uint32_t>(MsgType::kHello) || h.type > static_cast<uint32_t>(MsgType::kNativeJson))
+  if (h.type < static_cast<uint32_t>(MsgType::kHello) || h.type > kLastMsgType)
     throw std::runtime_error("cell protocol: unknown message type " + std::to_string(h.type));
   const auto type = static_cast<MsgType>(h.type);
   const size_t want = fixed_size(type);

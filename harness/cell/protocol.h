@@ -3,8 +3,9 @@
 // the structs travel as raw bytes; the reader still checks every length, and a
 // stream cut short (a crashed cell) yields only whole messages.
 //
-// Order: kHello, then per phase kPhaseBegin / kPhaseEnd (+ kStats), then one
-// kHistogram per op kind that ran, then kResult. kError replaces the rest. A
+// Order: kHello, kConfig, then per phase kPhaseBegin / kPhaseEnd (+ kStats),
+// then one kHistogram per op kind that ran, kThreads, then kResult. kError
+// replaces the rest. A
 // workload that measures itself (micro) sends kNativeJson, its own JSON report
 // as text, instead of phases and histograms.
 #pragma once
@@ -20,7 +21,10 @@ namespace heapmark::cell {
 
 inline constexpr uint32_t kProtocolVersion = 1;
 
-enum class MsgType : uint32_t { kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson };
+enum class MsgType : uint32_t {
+  kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson, kConfig, kThreads
+};
+inline constexpr uint32_t kLastMsgType = static_cast<uint32_t>(MsgType::kThreads);
 
 struct MsgHeader {
   uint32_t type;
@@ -47,6 +51,35 @@ struct Hello {
   char malloc_from[256] = "";
   char proof[512] = "";
   char release_call[64] = "";
+  // The CPUs the process could run on when it started (before any pinning):
+  // what the allocator saw when it sized its arenas and caches.
+  char cpus_at_start[64] = "";
+  uint32_t cpus_online = 0;
+  // The allocator's return horizon (registry::Horizon), as configured here.
+  uint64_t horizon_ms = 0;
+  uint8_t horizon_background = 0;
+  char horizon_what[120] = "";
+};
+
+// What the allocator configured itself to, read once after it initialised.
+struct ConfigMsg {
+  static constexpr size_t kMax = 32;
+  uint32_t count = 0;
+  struct Item {
+    char name[40];
+    char value[40];
+  } items[kMax];
+};
+
+// Where each workload thread was allowed to run and where it was seen running
+// (sched_getcpu at every phase edge), as CPU lists ("0-1", "1").
+struct ThreadsMsg {
+  static constexpr size_t kMax = 64;
+  uint32_t count = 0;
+  struct Item {
+    char affinity[48];
+    char ran_on[48];
+  } threads[kMax];
 };
 
 struct PhaseBegin {
@@ -66,7 +99,24 @@ struct PhaseEnd {
   uint64_t op_cycles = 0;             // sum of their timed cycles
   uint64_t live_page_bytes = 0;       // resident bytes of the pages holding at least one live block (mincore)
   uint64_t metadata = 0;              // allocator metadata bytes where its stats report them, else 0
+  // A phase that waits for the allocator to return memory (idle or activity):
+  // how long it was planned to last, why it ended, when 3/4 of the returnable
+  // memory was back (0: never in this phase), and the activity's calls.
+  uint8_t wait = 0;                   // WaitKind
+  uint8_t wait_stop = 0;              // WaitStop
+  uint64_t wait_planned_ms = 0;
+  uint64_t returned_t_ns = 0;
+  uint64_t activity_ops = 0;
+  uint64_t activity_peak_live = 0;    // the activity's own working set at its largest, bytes
 };
+
+enum class WaitKind : uint8_t { kNone = 0, kIdle = 1, kActivity = 2 };
+// kFixed: the program's length. kReturned: memory was back (RSS within 5% of
+// the returnable amount of the live bytes). kHorizon: the allocator's horizon
+// plus a margin passed. kMax: the stated maximum.
+enum class WaitStop : uint8_t { kNone = 0, kFixed = 1, kReturned = 2, kHorizon = 3, kMax = 4 };
+const char* wait_kind_name(WaitKind k) noexcept;
+const char* wait_stop_name(WaitStop s) noexcept;
 
 struct StatsMsg {
   static constexpr size_t kMax = 48;

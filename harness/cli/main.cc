@@ -72,7 +72,7 @@ void list_allocators(const std::vector<hm::registry::Allocator>& all, const std:
     if (a.found) {
       hm::runner::SpawnSpec spec;
       spec.cell_binary = cell;
-      spec.args = {"--probe", "--kind", hm::registry::kind_name(a.kind)};
+      spec.args = {"--probe", "--kind", a.kind()};
       if (!a.library.empty()) spec.args.insert(spec.args.end(), {"--library", a.library});
       spec.env = a.env;
       if (!a.library.empty()) spec.env.emplace_back("LD_PRELOAD", a.library);
@@ -89,7 +89,7 @@ void list_allocators(const std::vector<hm::registry::Allocator>& all, const std:
     std::string where = a.library.empty() ? "(libc, no preload)" : a.library;
     for (const auto& [k, v] : a.env) where += "  " + k + "=" + v;
     if (!a.found) where += "  -> " + a.missing_hint;
-    std::printf("%-16s %-9s %-8s %-22s %s\n", a.name.c_str(), hm::registry::kind_name(a.kind), status.c_str(),
+    std::printf("%-16s %-9s %-8s %-22s %s\n", a.name.c_str(), a.kind(), status.c_str(),
                 version.c_str(), where.c_str());
   }
 }

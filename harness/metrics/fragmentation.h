@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace heapmark::metrics {
 
@@ -40,5 +41,20 @@ inline double rho(int64_t r_begin, int64_t r_end, int64_t l_begin, int64_t l_end
 inline bool frees_a_real_share(int64_t l_begin, int64_t l_end) {
   return l_begin - l_end >= std::max<int64_t>(int64_t{1} << 20, l_begin / 10);
 }
+
+// Share of the memory that was returnable at a peak and has left RSS since:
+// (R_peak - R) / (R_peak - L), clipped to [0, 1]; nullopt when less than 1 MiB
+// was returnable (page granularity, not the allocator). `resident` is R, or
+// R - LazyFree to count lazily freed pages as returned.
+inline std::optional<double> returned_share(double peak_r, double resident, double live) {
+  const double returnable = peak_r - live;
+  if (returnable < 1024.0 * 1024.0) return std::nullopt;
+  return std::clamp((peak_r - resident) / returnable, 0.0, 1.0);
+}
+// This share back counts as "returned" at a phase end (the repro verdicts) ...
+inline constexpr double kReturnedShare = 0.75;
+// ... and this much back ends a phase that waits for the allocator: RSS is
+// back at the live level but for what the allocator keeps for itself.
+inline constexpr double kBackShare = 0.95;
 
 }  // namespace heapmark::metrics

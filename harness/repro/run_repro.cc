@@ -239,9 +239,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   for (const auto& t : o.scenarios) scenarios.push_back(&find_scenario(t));
   std::vector<registry::Allocator> bases;
   if (o.allocators.empty()) {
-    for (const char* n : {"glibc", "jemalloc", "mimalloc", "tcmalloc", "ptmalloc-style", "buddy", "slab"})
-      for (const auto& a : known)
-        if (a.name == n && a.found) bases.push_back(a);
+    bases = registry::bases(known);
   } else {
     for (const auto& n : o.allocators) bases.push_back(registry::find(known, n));
   }
@@ -260,8 +258,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
     }
 
   const std::string run_id = o.run_id.empty() ? default_run_id() : o.run_id;
-  const std::string root = o.results_root + "/" + run_id;
-  if (fs::exists(root)) throw InputError("results directory '" + root + "' exists already: choose another --run-id");
+  const std::string root = runner::create_run_dir(o.results_root, run_id, false);  // refuses an existing one
   const auto t0 = std::chrono::steady_clock::now();
   std::string all_text;
   for (const auto* s : scenarios) {
@@ -269,7 +266,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
     for (const auto& b : bases) {
       registry::Allocator a = b;
       for (const auto& [who, env] : s->setups)
-        if (who == a.name || who == registry::kind_name(a.kind)) set_env(a.env, env);
+        if (who == a.name || who == a.kind()) set_env(a.env, env);
       m.allocators.push_back(a);
     }
     for (const auto& r : s->remedies) {

@@ -38,7 +38,7 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
   rec["index"] = plan.index;
   rec["block"] = plan.block;
   rec["allocator"] = plan.allocator->name;
-  rec["allocator_kind"] = registry::kind_name(plan.allocator->kind);
+  rec["allocator_kind"] = plan.allocator->kind();
   rec["library"] = plan.allocator->library;
   json::object env;
   for (const auto& [k, v] : plan.allocator->env) env[k] = v;
@@ -67,6 +67,18 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
                                  {"proof", cstr(h.proof, sizeof h.proof)},
                                  {"release_call", cstr(h.release_call, sizeof h.release_call)}};
   if (!h.identity_ok) return rec;
+  rec["return_horizon"] = json::object{{"ms", h.horizon_ms == UINT64_MAX ? json::value(nullptr) : json::value(h.horizon_ms)},
+                                       {"background", h.horizon_background != 0},
+                                       {"what", cstr(h.horizon_what, sizeof h.horizon_what)}};
+  json::object config;
+  for (const auto& [k, v] : out.allocator_config) config[k] = v;
+  rec["allocator_config"] = std::move(config);
+  json::array threads;
+  for (const auto& t : out.threads)
+    threads.push_back(json::object{{"affinity", cstr(t.affinity, sizeof t.affinity)}, {"ran_on", cstr(t.ran_on, sizeof t.ran_on)}});
+  rec["cpus"] = json::object{{"online", h.cpus_online}, {"at_start", cstr(h.cpus_at_start, sizeof h.cpus_at_start)},
+                             {"pinned", h.pinned_cpu >= 0 ? json::value(h.pinned_cpu) : json::value(nullptr)},
+                             {"threads", std::move(threads)}};
 
   const double hz = h.tsc_hz;
   // Percentiles are net of the overhead's median, means of its mean: each
@@ -114,6 +126,19 @@ json::object cell_record(const CellPlan& plan, const CellOutcome& out, const std
       po["live_usable"] = e.live_usable;
       po["live_blocks"] = e.live_blocks;
       po["rho"] = number_or_null(rho);
+      if (e.wait != 0) {
+        json::object w{{"kind", cell::wait_kind_name(static_cast<cell::WaitKind>(e.wait))},
+                       {"stop", cell::wait_stop_name(static_cast<cell::WaitStop>(e.wait_stop))},
+                       {"planned_ms", e.wait_planned_ms},
+                       {"lasted_s", static_cast<double>(e.t_ns - p.begin.t_ns) * 1e-9},
+                       {"returned_after_s", e.returned_t_ns ? json::value(static_cast<double>(e.returned_t_ns - p.begin.t_ns) * 1e-9)
+                                                            : json::value(nullptr)}};
+        if (e.wait == static_cast<uint8_t>(cell::WaitKind::kActivity)) {
+          w["activity_calls"] = e.activity_ops;
+          w["activity_peak_live"] = e.activity_peak_live;
+        }
+        po["wait"] = std::move(w);
+      }
       // Where R is: live data, empty parts of pages that hold live blocks, resident
       // pages holding none (what a release could return), LazyFree, metadata.
       const uint64_t r_pos = r > 0 ? static_cast<uint64_t>(r) : 0;

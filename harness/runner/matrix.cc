@@ -41,7 +41,9 @@ json::value Matrix::to_json() const {
   for (const auto& a : allocators) {
     json::object env;
     for (const auto& [k, v] : a.env) env[k] = v;
-    allocs.push_back(json::object{{"name", a.name}, {"kind", registry::kind_name(a.kind)}, {"library", a.library}, {"env", env}});
+    json::object entry{{"name", a.name}, {"kind", a.kind()}, {"library", a.library}, {"env", env}};
+    if (!a.is_base()) entry["variant_of"] = a.variant_of;
+    allocs.push_back(std::move(entry));
   }
   json::array works;
   for (const auto& w : workloads) {
@@ -90,16 +92,20 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     // or, as run.json records it, {"name", "kind", "library", "env"} taken as is.
     if (!a.is_object() || !a.as_object().if_contains("name") || !a.at("name").is_string())
       throw fail(path, "expected an allocator name or an object with \"name\" and \"base\" or \"library\"");
-    only(a.as_object(), path, {"name", "base", "library", "kind", "env"});
+    only(a.as_object(), path, {"name", "base", "library", "kind", "env", "variant_of"});
     registry::Allocator alloc;
     const std::string name(a.at("name").as_string());
     if (const auto* kind = a.as_object().if_contains("kind")) {
       alloc.name = name;
-      if (!kind->is_string() || !registry::parse_kind(std::string(kind->as_string()), alloc.kind))
-        throw fail(path + ".kind", "expected one of glibc, jemalloc, mimalloc, tcmalloc, in-house, user");
+      if (!kind->is_string()) throw fail(path + ".kind", "expected an allocator kind");
+      try {
+        alloc.family = &registry::family_named(std::string(kind->as_string()));
+      } catch (const InputError& e) {
+        throw fail(path + ".kind", e.what());
+      }
       const auto* lib = a.as_object().if_contains("library");
       alloc.library = lib && lib->is_string() ? std::string(lib->as_string()) : "";
-      if (alloc.kind != registry::Kind::kGlibc && alloc.library.empty()) throw fail(path + ".library", "expected a path");
+      if (const auto* v = a.as_object().if_contains("variant_of"); v && v->is_string()) alloc.variant_of = std::string(v->as_string());
     } else if (const auto* base = a.as_object().if_contains("base")) {
       if (!base->is_string()) throw fail(path + ".base", "expected an allocator name");
       try {
@@ -108,6 +114,7 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
         throw fail(path + ".base", e.what());
       }
       alloc.name = name;
+      alloc.variant_of = std::string(base->as_string());
     } else if (const auto* lib = a.as_object().if_contains("library")) {
       if (!lib->is_string()) throw fail(path + ".library", "expected a path");
       try {

@@ -3,6 +3,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -46,7 +48,7 @@ std::vector<std::pair<std::string, std::string>> cell_env(const registry::Alloca
 }
 
 std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocator& a, double tsc_hz) {
-  std::vector<std::string> args{"--kind", registry::kind_name(a.kind)};
+  std::vector<std::string> args{"--kind", a.kind()};
   if (!a.library.empty()) args.insert(args.end(), {"--library", a.library});
   if (o.cell_cpu >= 0) args.insert(args.end(), {"--cpu", std::to_string(o.cell_cpu)});
   char hz[64];
@@ -58,10 +60,11 @@ std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocato
 
 // Spawns a probe cell per allocator: version and identity proof for run.json,
 // and an early, clear failure for a library that cannot even start.
-json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz) {
+json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz, const cpu_set_t& deployed) {
   json::array out;
   for (const auto& a : m.allocators) {
     SpawnSpec spec;
+    spec.start_cpus = &deployed;
     spec.cell_binary = o.cell_binary;
     spec.args = cell_args(o, a, tsc_hz);
     spec.args.push_back("--probe");
@@ -71,7 +74,7 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
     const CellOutcome r = supervise(spec);
     json::object env;
     for (const auto& [k, v] : a.env) env[k] = v;
-    json::object entry{{"name", a.name}, {"kind", registry::kind_name(a.kind)}, {"library", a.library}, {"env", env}};
+    json::object entry{{"name", a.name}, {"kind", a.kind()}, {"library", a.library}, {"env", env}};
     if (r.have_hello) {
       entry["version"] = std::string(r.hello.version);
       entry["identity_ok"] = r.hello.identity_ok != 0;
@@ -163,9 +166,46 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, c
   std::fflush(stdout);
 }
 
+// The runner pins itself away from the cells' CPU for a run and gives its
+// mask back afterwards (repro runs one run per scenario from one process).
+class RunnerMask {
+ public:
+  RunnerMask() {
+    CPU_ZERO(&deployed_);
+    sched_getaffinity(0, sizeof deployed_, &deployed_);
+  }
+  ~RunnerMask() { sched_setaffinity(0, sizeof deployed_, &deployed_); }
+  RunnerMask(const RunnerMask&) = delete;
+  RunnerMask& operator=(const RunnerMask&) = delete;
+  // What the runner was started with: what any process started here would get.
+  const cpu_set_t& deployed() const { return deployed_; }
+
+ private:
+  cpu_set_t deployed_;
+};
+
 }  // namespace
 
+void check_run_id(const std::string& id) {
+  if (id.empty() || id == "." || id.find('/') != std::string::npos || id.find("..") != std::string::npos)
+    throw InputError("--run-id '" + id + "': a run id names one directory under --out; it may not be empty or contain '/' or '..'");
+}
+
+std::string create_run_dir(const std::string& root, const std::string& id, bool resumable) {
+  check_run_id(id);
+  fs::create_directories(root);
+  const std::string dir = root + "/" + id;
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST)
+      throw InputError("results directory '" + dir + "' exists already: choose another --run-id" +
+                       (resumable ? ", or add the missing cells with --resume " + dir : std::string()));
+    throw InputError("cannot create the results directory '" + dir + "': " + std::strerror(errno));
+  }
+  return dir;
+}
+
 int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
+  const RunnerMask mask;
   std::string dir;
   json::value run_json;
   bool resuming = !o.resume.empty();
@@ -177,6 +217,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     options_from_json(rj.at("options").as_object(), o);
   } else {
     if (o.run_id.empty()) o.run_id = new_run_id();
+    check_run_id(o.run_id);
     dir = o.results_root + "/" + o.run_id;
   }
   const auto cells = expand(matrix);  // validates everything before anything is written
@@ -204,7 +245,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (resuming) {
     done = finished_keys(dir);
   } else {
-    fs::create_directories(dir);
+    create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
     json::object rj{{"schema_version", kSchemaVersion},
                     {"run_id", o.run_id},
                     {"created_at", utc_now()},
@@ -218,7 +259,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
                     {"options", options_json(o)},
                     {"matrix", matrix.to_json()},
                     {"machine", machine_context(tsc)},
-                    {"allocators", probe_allocators(matrix, o, tsc.hz)},
+                    {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
                     {"cells_planned", cells.size()}};
     write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
   }
@@ -264,6 +305,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
         progress(*c);
       }
       SpawnSpec spec;
+      spec.start_cpus = &mask.deployed();
       spec.cell_binary = o.cell_binary;
       spec.args = cell_args(o, *c->allocator, tsc.hz);
       spec.args.insert(spec.args.end(), {"--workload", c->workload, "--seed", std::to_string(c->seed)});

@@ -26,6 +26,14 @@ struct RunOptions {
   int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)
 };
 
+// A run id names one directory under the results root: throws InputError for
+// an empty one or one with '/' or '..'.
+void check_run_id(const std::string& id);
+// Creates root/id (root as needed) and returns it; throws InputError when it
+// exists already: a run is never written over (`resumable`: the message
+// points to --resume, which adds a run's missing cells).
+std::string create_run_dir(const std::string& root, const std::string& id, bool resumable);
+
 // Returns the process exit status: 0 when the run completed (failed cells are
 // results, recorded with their cause), 130 when interrupted. `dir` receives the
 // results directory once it exists.

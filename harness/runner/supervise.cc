@@ -10,9 +10,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
+#include "allocators/registry/registry.h"
 #include "harness/cell/shared_page.h"
 #include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
@@ -80,6 +82,22 @@ void handle(CellOutcome& out, const cell::Message& m) {
     case MsgType::kNativeJson:
       out.native_json.assign(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
       break;
+    case MsgType::kConfig: {
+      const auto& c = m.as<cell::ConfigMsg>();
+      for (uint32_t i = 0; i < c.count && i < cell::ConfigMsg::kMax; ++i)
+        out.allocator_config.emplace_back(std::string(c.items[i].name, strnlen(c.items[i].name, sizeof c.items[i].name)),
+                                          std::string(c.items[i].value, strnlen(c.items[i].value, sizeof c.items[i].value)));
+      break;
+    }
+    case MsgType::kThreads: {
+      const auto& t = m.as<cell::ThreadsMsg>();
+      out.threads.assign(t.threads, t.threads + std::min<uint32_t>(t.count, cell::ThreadsMsg::kMax));
+      for (auto& item : out.threads) {  // terminate whatever came over the wire
+        item.affinity[sizeof item.affinity - 1] = '\0';
+        item.ran_on[sizeof item.ran_on - 1] = '\0';
+      }
+      break;
+    }
     case MsgType::kResult:
       out.result = m.as<cell::Result>();
       out.have_result = true;
@@ -97,22 +115,11 @@ void handle(CellOutcome& out, const cell::Message& m) {
 
 }  // namespace
 
-bool is_allocator_config_var(const std::string& n) {
-  static const char* const exact[] = {"LD_PRELOAD", "MALLOC_CONF", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST",
-                                      "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_",
-                                      "MALLOC_MMAP_MAX_", "MALLOC_PERTURB_", "MALLOC_CHECK_"};
-  for (const char* e : exact)
-    if (n == e) return true;
-  for (const char* prefix : {"MIMALLOC_", "TCMALLOC_", "HEAPMARK_PT_", "HEAPMARK_BUDDY_", "HEAPMARK_SLAB_", "JE_MALLOC_CONF"})
-    if (n.rfind(prefix, 0) == 0) return true;
-  return false;
-}
-
 std::vector<std::string> clean_environment() {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
-    if (!is_allocator_config_var(kv.substr(0, kv.find('=')))) env.push_back(kv);
+    if (!registry::is_allocator_config_var(std::string_view(kv).substr(0, kv.find('=')))) env.push_back(kv);
   }
   return env;
 }
@@ -150,9 +157,15 @@ CellOutcome supervise(const SpawnSpec& spec) {
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  // posix_spawn's child inherits the calling thread's mask: give it the
+  // deployed one for the moment of the spawn.
+  cpu_set_t own;
+  const bool remask = spec.start_cpus && sched_getaffinity(0, sizeof own, &own) == 0 &&
+                      sched_setaffinity(0, sizeof *spec.start_cpus, spec.start_cpus) == 0;
   pid_t pid;
   out.spawn_ns = metrics::tsc::monotonic_ns();
   const int rc = posix_spawn(&pid, spec.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  if (remask) sched_setaffinity(0, sizeof own, &own);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
     munmap(page, 4096);

@@ -3,6 +3,8 @@
 // configured rate, and enforces the wall timeout and the memory cap. The runner
 // never runs workload code.
 #pragma once
+#include <sched.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +22,10 @@ struct SpawnSpec {
   uint64_t mem_cap_bytes = 0;  // 0: none. Checked against sampled RSS.
   double sample_hz = 1000;     // 0: no RSS sampling (cap still checked at 10 Hz)
   size_t max_points = 2000;
+  // The CPU mask the cell starts with: a normal process's on this machine,
+  // not the runner's pinning (the allocator sizes itself from it). Null:
+  // the calling thread's.
+  const cpu_set_t* start_cpus = nullptr;
 };
 
 struct PhaseRecord {
@@ -51,15 +57,16 @@ struct CellOutcome {
   Timeline timeline;
   std::string stderr_tail;  // last few KiB the cell wrote to stderr
   std::string native_json;  // a self-measuring workload's own report (micro: Google Benchmark JSON)
+  std::vector<std::pair<std::string, std::string>> allocator_config;  // what the allocator configured itself to
+  std::vector<cell::ThreadsMsg::Item> threads;                        // where each workload thread ran
 };
 
 // Throws std::runtime_error only if the cell cannot be started at all.
 CellOutcome supervise(const SpawnSpec& spec);
 
 // The runner's own environment minus LD_PRELOAD and every allocator
-// configuration variable, so configuration reaches a cell only through the
-// registry and --env, where it is recorded.
+// configuration variable (registry::is_allocator_config_var), so configuration
+// reaches a cell only through the registry and --env, where it is recorded.
 std::vector<std::string> clean_environment();
-bool is_allocator_config_var(const std::string& name);
 
 }  // namespace heapmark::runner

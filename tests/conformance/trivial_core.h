@@ -86,6 +86,8 @@ struct TrivialCore {
     out[0] = {"in_use_bytes", in_use_.load()};
     return 1;
   }
+  static size_t config(heapmark_stat*, size_t) noexcept { return 0; }
+  static heapmark_horizon horizon() noexcept { return {0, 0, "none needed: nothing is ever reused"}; }
   static void prefork() noexcept {}
   static void postfork_parent() noexcept {}
   static void postfork_child() noexcept {}

@@ -55,7 +55,7 @@ std::vector<cell::Message> execute(std::vector<workloads::Program*> programs) {
     }
   });
   {
-    const auto hooks = registry::Hooks::probe(registry::Kind::kGlibc, "");
+    const auto hooks = registry::Hooks::probe(*registry::find_family("glibc"), "");
     workloads::Scratch scratch(64 << 20);
     cell::ExecutorConfig cfg;
     cfg.event_fd = p[1];

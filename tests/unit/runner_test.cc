@@ -19,10 +19,13 @@ namespace json = boost::json;
 namespace {
 
 std::vector<registry::Allocator> known() {
-  return {{"glibc", registry::Kind::kGlibc, "", {}, "", true, ""},
-          {"jemalloc", registry::Kind::kJemalloc, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", {}, "", true, ""},
-          {"mimalloc", registry::Kind::kMimalloc, "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", {}, "", true, ""},
-          {"gone", registry::Kind::kJemalloc, "/nonexistent/lib.so", {}, "", false, "apt-get install gone"}};
+  const auto* glibc = registry::find_family("glibc");
+  const auto* jemalloc = registry::find_family("jemalloc");
+  const auto* mimalloc = registry::find_family("mimalloc");
+  return {{"glibc", glibc, "", {}, "", true, "", ""},
+          {"jemalloc", jemalloc, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", {}, "", true, "", ""},
+          {"mimalloc", mimalloc, "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", {}, "", true, "", ""},
+          {"gone", jemalloc, "/nonexistent/lib.so", {}, "", false, "apt-get install gone", ""}};
 }
 
 std::string error_of(const std::string& text) {
@@ -85,7 +88,7 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
             "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
   EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),
-            "m.json: $.allocators[0].evn: unknown field (valid: name, base, library, kind, env)");
+            "m.json: $.allocators[0].evn: unknown field (valid: name, base, library, kind, env, variant_of)");
   EXPECT_NE(error_of(R"({"allocators": ["gone"], "workloads": ["churn"]})").find("apt-get install gone"), std::string::npos);
   EXPECT_EQ(error_of(R"({"allocators": [], "workloads": ["churn"]})"), "m.json: $.allocators: expected a non-empty array");
 }

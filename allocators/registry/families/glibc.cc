@@ -1,0 +1,72 @@
+// The C library's malloc (ptmalloc2): no preload; mallinfo2, malloc_trim.
+#include <gnu/libc-version.h>
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "allocators/registry/registry.h"
+
+namespace heapmark::registry {
+namespace {
+
+class Glibc final : public Family {
+ public:
+  const char* name() const noexcept override { return "glibc"; }
+  int order() const noexcept override { return 0; }
+
+  void builtins(const std::string&, std::vector<Allocator>& out) const override {
+    out.push_back(Allocator{"glibc", this, "", {}, "the C library's ptmalloc2 (no preload)", true, "", ""});
+  }
+  bool is_config_var(std::string_view v) const noexcept override {
+    for (const char* name : {"GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                             "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_PERTURB_", "MALLOC_CHECK_"})
+      if (v == name) return true;
+    return false;
+  }
+
+  bool bind(void*) noexcept override {
+    mallinfo2_ = reinterpret_cast<decltype(mallinfo2_)>(own_symbol(nullptr, "mallinfo2"));
+    trim_ = reinterpret_cast<decltype(trim_)>(own_symbol(nullptr, "malloc_trim"));
+    usable_ = reinterpret_cast<decltype(usable_)>(own_symbol(nullptr, "malloc_usable_size"));
+    return mallinfo2_ != nullptr;
+  }
+  bool claim(char* how, size_t len) noexcept override {
+    const size_t before = mallinfo2_().uordblks;
+    void* p = probe_allocation();
+    const size_t after = mallinfo2_().uordblks;
+    std::snprintf(how, len, "mallinfo2().uordblks grew by %zu for malloc(%zu)", after - before, kProbeSize);
+    free(p);
+    return after >= before + kProbeSize;
+  }
+  void version(char* out, size_t len) const noexcept override { std::snprintf(out, len, "glibc %s", gnu_get_libc_version()); }
+  size_t stats(StatItem* out, size_t max) const noexcept override {
+    const struct mallinfo2 m = mallinfo2_();
+    const StatItem items[] = {{"arena", m.arena},       {"hblkhd", m.hblkhd},          {"uordblks", m.uordblks},
+                              {"fordblks", m.fordblks}, {"fsmblks", m.fsmblks},        {"keepcost", m.keepcost},
+                              {"ordblks_count", m.ordblks}, {"hblks_count", m.hblks}};
+    size_t n = 0;
+    for (const auto& it : items)
+      if (n < max) out[n++] = it;
+    return n;
+  }
+  Horizon horizon() const noexcept override {
+    Horizon h;
+    std::snprintf(h.what, sizeof h.what, "no timer: free() trims the heap top, a later large malloc consolidates fastbins");
+    return h;
+  }
+  bool release() const noexcept override { return trim_ && (trim_(0), true); }
+  const char* release_name() const noexcept override { return "malloc_trim(0)"; }
+  size_t (*usable_size() const noexcept)(void*) override { return usable_; }
+
+ private:
+  struct mallinfo2 (*mallinfo2_)() = nullptr;
+  int (*trim_)(size_t) = nullptr;
+  size_t (*usable_)(void*) = nullptr;
+};
+
+Glibc g_family;
+const FamilyRegistrar g_reg{g_family};
+
+}  // namespace
+}  // namespace heapmark::registry

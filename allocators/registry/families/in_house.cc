@@ -1,0 +1,105 @@
+// heapmark's own allocators (ptmalloc-style, buddy, slab): the heapmark_allocator_*
+// ABI of allocators/shim/introspect.h.
+#include <cstdio>
+#include <cstdlib>
+
+#include "allocators/registry/registry.h"
+#include "allocators/shim/introspect.h"
+
+namespace heapmark::registry {
+namespace {
+
+class InHouse final : public Family {
+ public:
+  const char* name() const noexcept override { return "in-house"; }
+  int order() const noexcept override { return 40; }
+
+  void builtins(const std::string& dir, std::vector<Allocator>& out) const override {
+    const char* pt = "libheapmark_ptmalloc.so";
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-style", pt, "in-house ptmalloc-style allocator, glibc release policy"));
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-decay", pt, "in-house ptmalloc-style, returns free pages after a delay",
+                                     {{"HEAPMARK_PT_RELEASE", "decay"}}, "ptmalloc-style"));
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-eager", pt, "in-house ptmalloc-style, returns free pages at once",
+                                     {{"HEAPMARK_PT_RELEASE", "eager"}}, "ptmalloc-style"));
+    out.push_back(in_house_allocator(*this, dir, "buddy", "libheapmark_buddy.so",
+                                     "in-house binary buddy allocator (decommits free runs above 8 MiB)"));
+    out.push_back(in_house_allocator(*this, dir, "buddy-eager", "libheapmark_buddy.so",
+                                     "in-house buddy, decommits every free page run at once", {{"HEAPMARK_BUDDY_DECOMMIT", "eager"}},
+                                     "buddy"));
+    out.push_back(in_house_allocator(*this, dir, "slab", "libheapmark_slab.so", "in-house slab caches over the buddy allocator"));
+    out.push_back(in_house_allocator(*this, dir, "slab-eager", "libheapmark_slab.so", "in-house slab, decommits free slabs at once",
+                                     {{"HEAPMARK_SLAB_DECOMMIT", "eager"}}, "slab"));
+  }
+  bool is_config_var(std::string_view v) const noexcept override {
+    for (std::string_view prefix : {"HEAPMARK_PT_", "HEAPMARK_BUDDY_", "HEAPMARK_SLAB_"})
+      if (v.substr(0, prefix.size()) == prefix) return true;
+    return false;
+  }
+
+  bool bind(void* handle) noexcept override {
+    owns_ = reinterpret_cast<decltype(owns_)>(own_symbol(handle, "heapmark_allocator_owns"));
+    name_ = reinterpret_cast<decltype(name_)>(own_symbol(handle, "heapmark_allocator_name"));
+    version_ = reinterpret_cast<decltype(version_)>(own_symbol(handle, "heapmark_allocator_version"));
+    stats_ = reinterpret_cast<decltype(stats_)>(own_symbol(handle, "heapmark_allocator_stats"));
+    config_ = reinterpret_cast<decltype(config_)>(own_symbol(handle, "heapmark_allocator_config"));
+    horizon_ = reinterpret_cast<decltype(horizon_)>(own_symbol(handle, "heapmark_allocator_horizon"));
+    release_ = reinterpret_cast<decltype(release_)>(own_symbol(handle, "heapmark_allocator_release"));
+    usable_ = reinterpret_cast<decltype(usable_)>(own_symbol(handle, "malloc_usable_size"));
+    return owns_ && name_;
+  }
+  bool claim(char* how, size_t len) noexcept override {
+    void* p = probe_allocation();
+    const int owned = owns_(p);
+    std::snprintf(how, len, "heapmark_allocator_owns(probe block) is %d", owned);
+    free(p);
+    return owned == 1;
+  }
+  void version(char* out, size_t len) const noexcept override {
+    std::snprintf(out, len, "%s %s", name_(), version_ ? version_() : "?");
+  }
+  size_t stats(StatItem* out, size_t max) const noexcept override { return copy(stats_, out, max); }
+  size_t config(ConfigItem* out, size_t max) const noexcept override {
+    StatItem items[32];
+    const size_t got = copy(config_, items, max < 32 ? max : 32);
+    for (size_t i = 0; i < got; ++i) {
+      out[i].name = items[i].name;
+      set_value(out[i], static_cast<long long>(items[i].value));
+    }
+    return got;
+  }
+  Horizon horizon() const noexcept override {
+    heapmark_horizon in{};
+    if (horizon_) horizon_(&in);
+    Horizon h;
+    h.ms = in.ms;
+    h.background = in.background != 0;
+    std::snprintf(h.what, sizeof h.what, "%s", in.what ? in.what : "not reported");
+    return h;
+  }
+  bool release() const noexcept override { return release_ && (release_(), true); }
+  const char* release_name() const noexcept override { return "heapmark_allocator_release()"; }
+  size_t (*usable_size() const noexcept)(void*) override { return usable_; }
+
+ private:
+  static size_t copy(size_t (*get)(heapmark_stat*, size_t), StatItem* out, size_t max) noexcept {
+    if (!get) return 0;
+    heapmark_stat items[64];
+    const size_t got = get(items, max < 64 ? max : 64);
+    for (size_t i = 0; i < got; ++i) out[i] = StatItem{items[i].name, items[i].value};
+    return got;
+  }
+  int (*owns_)(const void*) = nullptr;
+  const char* (*name_)() = nullptr;
+  const char* (*version_)() = nullptr;
+  size_t (*stats_)(heapmark_stat*, size_t) = nullptr;
+  size_t (*config_)(heapmark_stat*, size_t) = nullptr;
+  void (*horizon_)(heapmark_horizon*) = nullptr;
+  void (*release_)() = nullptr;
+  size_t (*usable_)(void*) = nullptr;
+};
+
+InHouse g_family;
+const FamilyRegistrar g_reg{g_family};
+
+}  // namespace
+}  // namespace heapmark::registry

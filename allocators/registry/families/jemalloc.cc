@@ -1,0 +1,110 @@
+// jemalloc: mallctl for identity (arenas.lookup), stats, options and purging.
+#include <sys/types.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "allocators/registry/registry.h"
+
+namespace heapmark::registry {
+namespace {
+
+class Jemalloc final : public Family {
+ public:
+  const char* name() const noexcept override { return "jemalloc"; }
+  int order() const noexcept override { return 10; }
+
+  void builtins(const std::string&, std::vector<Allocator>& out) const override {
+    out.push_back(system_allocator(*this, "jemalloc", "libjemalloc.so.2", "libjemalloc2", "jemalloc (Debian libjemalloc2)"));
+    out.push_back(system_allocator(*this, "je-bg", "libjemalloc.so.2", "libjemalloc2", "jemalloc with a background purging thread",
+                                   {{"MALLOC_CONF", "background_thread:true"}}, "jemalloc"));
+  }
+  bool is_config_var(std::string_view v) const noexcept override { return v == "MALLOC_CONF" || v == "JE_MALLOC_CONF"; }
+
+  bool bind(void* handle) noexcept override {
+    mallctl_ = reinterpret_cast<decltype(mallctl_)>(own_symbol(handle, "mallctl"));
+    usable_ = reinterpret_cast<decltype(usable_)>(own_symbol(handle, "malloc_usable_size"));
+    return mallctl_ != nullptr;
+  }
+  bool claim(char* how, size_t len) noexcept override {
+    void* p = probe_allocation();
+    unsigned arena = 0;
+    size_t n = sizeof arena;
+    const bool ok = mallctl_("arenas.lookup", &arena, &n, &p, sizeof p) == 0;
+    std::snprintf(how, len, "mallctl(\"arenas.lookup\") places the probe block in arena %u", arena);
+    free(p);
+    return ok;
+  }
+  void version(char* out, size_t len) const noexcept override {
+    const char* v = nullptr;
+    std::snprintf(out, len, "jemalloc %s", get("version", v) && v ? v : "?");
+  }
+  size_t stats(StatItem* out, size_t max) const noexcept override {
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl_("epoch", &epoch, &len, &epoch, sizeof epoch);  // refresh the cached stats
+    size_t n = 0;
+    for (const char* name : {"stats.allocated", "stats.active", "stats.metadata", "stats.resident", "stats.mapped", "stats.retained"}) {
+      size_t v = 0;
+      if (n < max && get(name, v)) out[n++] = StatItem{name, v};
+    }
+    return n;
+  }
+  size_t config(ConfigItem* out, size_t max) const noexcept override {
+    size_t n = 0;
+    auto put = [&](const char* name, auto value) {
+      if (n >= max || !get(name, value)) return;
+      out[n].name = name;
+      if constexpr (std::is_same_v<decltype(value), const char*>) set_value(out[n], value);
+      else set_value(out[n], static_cast<long long>(value));
+      ++n;
+    };
+    put("opt.narenas", unsigned{});
+    put("arenas.narenas", unsigned{});
+    put("opt.dirty_decay_ms", ssize_t{});
+    put("opt.muzzy_decay_ms", ssize_t{});
+    put("background_thread", bool{});
+    put("opt.percpu_arena", static_cast<const char*>(nullptr));
+    put("opt.tcache", bool{});
+    put("opt.tcache_max", size_t{});
+    put("opt.thp", static_cast<const char*>(nullptr));
+    put("opt.retain", bool{});
+    put("opt.oversize_threshold", size_t{});
+    return n;
+  }
+  Horizon horizon() const noexcept override {
+    Horizon h;
+    ssize_t dirty = 0, muzzy = 0;
+    bool bg = false;
+    get("opt.dirty_decay_ms", dirty);
+    get("opt.muzzy_decay_ms", muzzy);
+    get("background_thread", bg);
+    // A negative decay time never purges: no horizon at all.
+    h.ms = dirty < 0 || muzzy < 0 ? UINT64_MAX : static_cast<uint64_t>(dirty + muzzy);
+    h.background = bg;
+    std::snprintf(h.what, sizeof h.what, "dirty-page decay (dirty_decay_ms %zd, muzzy_decay_ms %zd), %s", dirty, muzzy,
+                  bg ? "purged by the background thread" : "advanced only by allocator calls");
+    return h;
+  }
+  bool release() const noexcept override {
+    mallctl_("thread.tcache.flush", nullptr, nullptr, nullptr, 0);
+    return mallctl_("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;  // MALLCTL_ARENAS_ALL
+  }
+  const char* release_name() const noexcept override { return "thread.tcache.flush + arena.4096.purge"; }
+  size_t (*usable_size() const noexcept)(void*) override { return usable_; }
+
+ private:
+  template <class T>
+  bool get(const char* name, T& v) const noexcept {
+    size_t len = sizeof v;
+    return mallctl_(name, &v, &len, nullptr, 0) == 0;
+  }
+  int (*mallctl_)(const char*, void*, size_t*, void*, size_t) = nullptr;
+  size_t (*usable_)(void*) = nullptr;
+};
+
+Jemalloc g_family;
+const FamilyRegistrar g_reg{g_family};
+
+}  // namespace
+}  // namespace heapmark::registry

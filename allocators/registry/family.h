@@ -1,0 +1,101 @@
+// An allocator family: everything heapmark knows about one kind of allocator,
+// in one object. Runner side: the built-in allocators it provides and the
+// environment variables that configure it. Cell side: how to prove that it
+// serves malloc in this process, its version, statistics, self-configuration,
+// return horizon and explicit release hook.
+//
+// Each family is one file in allocators/registry/families/ that defines a
+// Family and registers it with a static FamilyRegistrar; nothing else in
+// heapmark names a family. The cell binds exactly one family per process
+// (bind() resolves its symbols once, so the other calls never dlsym and never
+// allocate: they run between measured operations).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace heapmark::registry {
+
+struct Allocator;
+
+struct StatItem {
+  const char* name;  // static storage
+  uint64_t value;
+};
+
+// One setting the allocator chose for itself (or was given), as text.
+struct ConfigItem {
+  const char* name;  // static storage, e.g. "opt.narenas"
+  char value[40];
+};
+
+// How long, at most, the allocator takes to give freed memory back by itself,
+// and what does it: a dirty-page decay (jemalloc), a purge delay (mimalloc), a
+// decay thread (the in-house ptmalloc-decay). 0 ms: no clock is involved (glibc
+// trims inside free; tcmalloc scavenges as pages are freed). `background`: a
+// thread returns memory without allocator calls, so an idle process sees it.
+struct Horizon {
+  uint64_t ms = 0;
+  bool background = false;
+  char what[120] = "";
+};
+
+class Family {
+ public:
+  virtual ~Family() = default;
+
+  // "glibc", "jemalloc", ...: recorded as an allocator's kind.
+  virtual const char* name() const noexcept = 0;
+  // Position in listings (the built-in table, the repro catalogue's columns)
+  // and in detection order for a user's library (lower first).
+  virtual int order() const noexcept = 0;
+
+  // ---- runner side
+  // Built-in allocators of this family; `libdir` holds the in-house libraries.
+  virtual void builtins(const std::string& libdir, std::vector<Allocator>& out) const = 0;
+  // True for an environment variable that configures this family's allocators:
+  // a cell gets it only through the registry, a matrix or --env.
+  virtual bool is_config_var(std::string_view var) const noexcept = 0;
+
+  // ---- cell side. handle: dlopen(library, RTLD_NOLOAD), or null for the C library.
+  // Resolves the family's introspection symbols; false when the library lacks them.
+  virtual bool bind(void* handle) noexcept = 0;
+  // Allocates a probe block and asks the allocator whether it is its own.
+  // Writes what was checked and seen into `how`.
+  virtual bool claim(char* how, size_t len) noexcept = 0;
+  virtual void version(char* out, size_t len) const noexcept = 0;
+  // Up to `max` figures (bytes unless the name says otherwise); returns how many.
+  virtual size_t stats(StatItem* out, size_t max) const noexcept { return 0; }
+  // Up to `max` self-chosen settings (arena counts, decay times); returns how many.
+  virtual size_t config(ConfigItem* out, size_t max) const noexcept { return 0; }
+  virtual Horizon horizon() const noexcept { return {}; }
+  // The allocator's own "give memory back" call; false when it has none.
+  virtual bool release() const noexcept { return false; }
+  virtual const char* release_name() const noexcept { return "none"; }
+  // malloc_usable_size of this allocator, or null.
+  virtual size_t (*usable_size() const noexcept)(void*) { return nullptr; }
+};
+
+// Every registered family, by order().
+const std::vector<Family*>& families();
+// The family called `name`, or null.
+Family* find_family(std::string_view name);
+
+struct FamilyRegistrar {
+  explicit FamilyRegistrar(Family& family);
+};
+
+// Helpers for family files.
+// The identity probe: a fresh malloc(kProbeSize) the compiler cannot elide.
+inline constexpr size_t kProbeSize = 4000;
+void* probe_allocation() noexcept;
+// dlsym in `handle` (or the global scope for null) that insists the symbol is
+// defined in that very object, not found through its dependencies.
+void* own_symbol(void* handle, const char* name) noexcept;
+// snprintf of a number into a ConfigItem.
+void set_value(ConfigItem& item, long long v) noexcept;
+void set_value(ConfigItem& item, const char* v) noexcept;
+
+}  // namespace heapmark::registry
