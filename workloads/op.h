@@ -39,6 +39,10 @@ struct WaitSpec {
   uint32_t activity_rate = 64;    // allocator calls per millisecond of activity, per thread
   uint32_t activity_slots = 256;  // working set: a call frees the slot's block if it is live, else fills it
   uint64_t activity_min = 16, activity_max = 8192;  // log-uniform block sizes: every small size class
+  // Seeds the activity's sequence: the program's seed, so each repetition of a
+  // block draws its own sequence and every allocator of the block the same one
+  // (what follows the frees decides, for glibc, whether they come back).
+  uint64_t seed = 0;
 };
 inline constexpr uint32_t kMaxActivitySlots = 4096;
 

@@ -175,11 +175,12 @@ std::string check_size_range(const std::string& text) {
 
 uint32_t blocks(uint64_t bytes, uint64_t size) { return static_cast<uint32_t>(std::max<uint64_t>(1, bytes / size)); }
 
-std::vector<Program*> make_repro(const Params& p, Scratch& s) {
+std::vector<Program*> make_repro(const Params& p, uint64_t seed, Scratch& s) {
   const int scenario = static_cast<int>(p.integer("scenario"));
   Knobs k{static_cast<uint64_t>(p.integer("mib")), static_cast<uint64_t>(p.integer("idle_ms")),
           static_cast<uint64_t>(p.integer("activity_ms")), static_cast<uint32_t>(p.integer("threads")), WaitSpec{}};
   k.wait.max_ms = static_cast<uint64_t>(p.integer("max_ms"));
+  k.wait.seed = seed;
   k.wait.activity_rate = static_cast<uint32_t>(p.integer("activity_rate"));
   k.wait.activity_slots = static_cast<uint32_t>(p.integer("activity_slots"));
   size_range(p.text("activity_sizes"), k.wait.activity_min, k.wait.activity_max);
@@ -305,7 +306,7 @@ const WorkloadDef kRepro{
          1, kMaxActivitySlots, {}},
         {"threads", "8", "scenario 9: threads allocating in turn", ParamType::kInt, 2, 64, {}},
     },
-    [](const Params& p, uint64_t, Scratch& s) -> std::vector<Program*> { return make_repro(p, s); },
+    [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> { return make_repro(p, seed, s); },
     [](const Params& p) -> size_t {
       const int scenario = static_cast<int>(p.integer("scenario"));
       const size_t threads = scenario == 9 ? static_cast<size_t>(p.integer("threads")) : 2;

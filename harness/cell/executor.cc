@@ -80,7 +80,7 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
     const uint32_t slots = std::min(programs[i]->wait_spec().activity_slots, workloads::kMaxActivitySlots);
     t.act_ptr = scratch.array<void*>(slots);
     t.act_size = scratch.array<uint64_t>(slots);
-    t.act_rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    t.act_rng = programs[i]->wait_spec().seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
     CPU_ZERO(&t.ran_on);
     t.affinity[0] = '\0';
   }
@@ -456,7 +456,7 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
   // The first thread to wait in this phase watches RSS for every waiting thread.
   uint32_t expected = watcher_phase_.load();
   const bool watcher = until_returned && expected != phase_ + 1 && watcher_phase_.compare_exchange_strong(expected, phase_ + 1);
-  if (watcher) wait_planned_ms_.store(plan, std::memory_order_relaxed);
+  if (watcher || !until_returned) wait_planned_ms_.store(plan, std::memory_order_relaxed);
   // Why it ends if it runs its course: its own length, the horizon, or the maximum.
   const bool fixed = !until_returned || (!active && !horizon_.background);
   WaitStop stop = fixed ? WaitStop::kFixed : plan == w.max_ms ? WaitStop::kMax : WaitStop::kHorizon;

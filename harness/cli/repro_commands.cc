@@ -26,7 +26,13 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
   cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(CLI::Range(4, 16384));
   cmd->add_option("--idle-ms", st->o.idle_ms, "Idle phase length (default: the scenario's)")->check(CLI::Range(0, 3600000));
-  cmd->add_option("--activity-ms", st->o.activity_ms, "Activity phase length (default: the scenario's)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--activity-ms", st->o.activity_ms,
+                  "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
+      ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--max-ms", st->o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
+      ->check(CLI::Range(1, 3600000));
+  cmd->add_option("--reps", st->o.reps, "Repetitions of every (scenario, allocator); verdicts come with their agreement")
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--jobs", st->o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
   cmd->add_option("--timeout", st->o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
   cmd->add_option("--out", st->o.results_root, "Results root directory");

@@ -25,6 +25,11 @@ svg.chart .tick{fill:#57606a;font-size:11px}svg.chart .alabel{font-size:12px}svg
 svg.chart .blabel{fill:#57606a;font-size:10px}svg.chart .grid{stroke:#eaeef2}svg.chart .axis{stroke:#57606a}
 svg.chart .band{fill:#dde4ee;opacity:.55}svg.chart .band.odd{fill:#f3f6fa}
 .pass{color:#1a7f37}.fail{color:#cf222e;font-weight:600}
+table.repro td:last-child{text-align:left;white-space:normal;min-width:260px;max-width:520px}
+table.verdicts td{text-align:center;white-space:normal;min-width:72px}table.verdicts td a{color:inherit}
+.v-returned{background:#c9efd2}.v-lazy{background:#e3f4c6}.v-retained-until-activity{background:#fbeeb8}
+.v-retained-until-release{background:#fbd3a8}.v-fragmentation,.v-not-returned{background:#f6b8b8}
+.v-split{background:repeating-linear-gradient(135deg,#eee,#eee 6px,#fff 6px,#fff 12px)}.v-unknown{background:#eee}
 )";
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +

@@ -40,8 +40,9 @@ std::string mib(double bytes) {
 
 Table verdict_table(const json::object& sum) {
   Table t;
-  t.head = {"allocator", "P MiB", "F MiB", "I MiB", "A MiB", "R MiB", "verdict"};
+  t.head = {"allocator", "P MiB", "F MiB", "I MiB", "A MiB", "R MiB", "verdict (agreement): how"};
   t.label_columns = 1;
+  t.css_class = "repro";
   for (const auto& rv : sum.at("rows").as_array()) {
     const auto& row = rv.as_object();
     std::vector<TableCell> cells{TableCell::heading(s(row, "allocator"))};
@@ -72,7 +73,9 @@ Table verdict_table(const json::object& sum) {
       }
       cells.push_back(std::move(c));
     }
-    TableCell v(s(row, "verdict_label") + (s(row, "when").empty() ? "" : " (" + s(row, "when") + ")"));
+    TableCell v(s(row, "verdict_label") + (s(row, "when").empty() ? "" : " (" + s(row, "when") + ")"), s(row, "agreement"));
+    if (!s(row, "how").empty()) v.note += (v.note.empty() ? "" : ": ") + s(row, "how");
+    v.css = "v-" + s(row, "verdict");
     if (s(row, "status") != "ok") v = TableCell("failed", s(row, "detail"));
     if (const auto* e = row.if_contains("explanation"); e && e->is_string()) v.title = std::string(e->as_string());
     cells.push_back(std::move(v));
@@ -103,35 +106,39 @@ std::vector<std::string> remedies(const json::object& sum) {
     std::string env;
     for (const auto& [k, v] : w.at("env").as_object())
       if (v.is_string()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
-    out.push_back(s(w, "remedy") + " [" + s(w, "allocator") + " " + env + "]: " + s(w, "verdict") + " (" + s(w, "when") +
-                  "), was " + s(w, "base_verdict") + "; " + s(w, "what"));
+    out.push_back(s(w, "remedy") + " [" + s(w, "allocator") + " " + env + "]: " + s(w, "verdict") + " (" + s(w, "when") + ") " +
+                  s(w, "agreement") + ", was " + s(w, "base_verdict") + "; " + s(w, "what"));
   }
   return out;
 }
 
 const char* kMethod =
     "RSS is R = anonymous RSS minus the cell's baseline, read at the end of each phase: P peak, F after the frees, "
-    "I after idling, A after light activity, R after the allocator's release hook. \"Returned\" is (R at P - R) / "
-    "(R at P - live): the share of what could have left RSS that did. The verdict names the first phase where at "
-    "least 75% was returned; after release, fragmentation when pages holding live blocks keep most of the rest. "
-    "Hover over a phase for its RSS breakdown and over a verdict for the mechanism (shown only when it matches the "
-    "measurement).";
+    "I after idling (idle_ms without allocator calls; an allocator that returns memory from a background thread "
+    "idles up to its return horizon), A after activity like a program's (activity_rate calls per ms per thread of "
+    "log-uniform activity_sizes over activity_slots live blocks) that lasts until RSS is back at the live level or "
+    "the allocator's own return horizon (its decay or purge delay, as it reports it) plus a margin has passed, at "
+    "most max_ms; R after the allocator's release hook. Each cell's parameters and horizon are in its results. "
+    "\"Returned\" is (R at P - R) / (R at P - live): the share of what could have left RSS that did; figures are "
+    "medians over the repetitions. A repetition's verdict names the first phase where at least 75% was returned; "
+    "after release, fragmentation when pages holding live blocks keep most of the rest. The verdict shown is the one "
+    "every repetition reached, with the agreement (3/3), or split; a remedy worked when every repetition of it beat "
+    "every repetition of its base. Hover over a phase for its RSS breakdown and over a verdict for the mechanism "
+    "(shown only when it matches the measurement).";
 
 }  // namespace
 
-std::string repro_section_html(const Run& run) {
-  const auto sum = load(run);
-  if (!sum) return "";
-  std::string b = "<h2 id=\"repro\">" + html_escape(heading(*sum)) + "</h2>\n<p>" + html_escape(s(*sum, "recipe")) +
-                  "</p>\n<p class=\"note\">" + html_escape(kMethod) + "</p>\n";
-  b += to_html(verdict_table(*sum));
-  const auto ex = explanations(*sum);
+std::string scenario_section_html(const json::object& sum, const std::string& id, const std::string& details) {
+  std::string b = "<h2 id=\"" + html_escape(id) + "\">" + html_escape(heading(sum)) + "</h2>\n<p>" + html_escape(s(sum, "recipe"));
+  if (!details.empty()) b += " <a href=\"" + html_escape(details) + "\">RSS timelines and every figure</a>";
+  b += "</p>\n" + to_html(verdict_table(sum));
+  const auto ex = explanations(sum);
   if (!ex.empty()) {
     b += "<h3>Why</h3>\n<ul>";
     for (const auto& e : ex) b += "<li>" + html_escape(e) + "</li>";
     b += "</ul>\n";
   }
-  const auto rem = remedies(*sum);
+  const auto rem = remedies(sum);
   b += "<h3>Remedies that worked</h3>\n";
   if (rem.empty()) b += "<p>None measured here.</p>\n";
   else {
@@ -142,20 +149,33 @@ std::string repro_section_html(const Run& run) {
   return b;
 }
 
-std::string repro_section_md(const Run& run) {
-  const auto sum = load(run);
-  if (!sum) return "";
-  std::string m = "\n## " + heading(*sum) + "\n\n" + s(*sum, "recipe") + "\n\n" + kMethod + "\n\n" + to_markdown(verdict_table(*sum));
-  const auto ex = explanations(*sum);
+std::string scenario_section_md(const json::object& sum, const std::string& details) {
+  std::string m = "\n## " + heading(sum) + "\n\n" + s(sum, "recipe") + (details.empty() ? "" : " [Details](" + details + ")") +
+                  "\n\n" + to_markdown(verdict_table(sum));
+  const auto ex = explanations(sum);
   if (!ex.empty()) {
     m += "\nWhy:\n\n";
     for (const auto& e : ex) m += "- " + e + "\n";
   }
   m += "\nRemedies that worked:\n\n";
-  const auto rem = remedies(*sum);
+  const auto rem = remedies(sum);
   if (rem.empty()) m += "None measured here.\n";
   for (const auto& r : rem) m += "- " + r + "\n";
   return m;
+}
+
+const char* repro_method_text() { return kMethod; }
+
+std::string repro_section_html(const Run& run) {
+  const auto sum = load(run);
+  if (!sum) return "";
+  return scenario_section_html(*sum, "repro", "") + "<p class=\"note\">" + html_escape(kMethod) + "</p>\n";
+}
+
+std::string repro_section_md(const Run& run) {
+  const auto sum = load(run);
+  if (!sum) return "";
+  return scenario_section_md(*sum, "") + "\n" + kMethod + "\n";
 }
 
 }  // namespace heapmark::report

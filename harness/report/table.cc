@@ -70,10 +70,12 @@ std::string to_html(const Table& t) {
       h += std::string("<") + tag;
       if (c.heat) h += " style=\"background:" + heat_colour(*c.heat) + "\"";
       if (!c.title.empty()) h += " title=\"" + html_escape(c.title) + "\"";
-      if (c.noisy) h += " class=\"noisy\"";
+      const std::string css = c.css + (c.noisy ? std::string(c.css.empty() ? "" : " ") + "noisy" : "");
+      if (!css.empty()) h += " class=\"" + css + "\"";
       h += ">";
       std::string text = html_escape(c.text);
       if (c.bold) text = "<b>" + text + "</b>";
+      if (!c.href.empty()) text = "<a href=\"" + html_escape(c.href) + "\">" + text + "</a>";
       if (c.noisy) text += "<span class=\"mark\" title=\"noisy\">~</span>";
       h += text;
       if (!c.note.empty()) h += "<br><small>" + html_escape(c.note) + "</small>";

@@ -21,6 +21,8 @@ struct TableCell {
   std::optional<double> heat;  // 0 = best .. 1 = worst: background colour in HTML
   bool noisy = false;          // marked "~" everywhere
   bool bold = false;
+  std::string href;            // HTML only: the text links here
+  std::string css;             // HTML only: class of the cell
 };
 
 struct Table {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/repro/verdicts.h"
 
 namespace heapmark::repro {
 
@@ -43,9 +44,10 @@ const std::vector<Scenario>& catalogue();
 // "2", "02" or "top-pinned"; throws InputError naming the valid ones.
 const Scenario& find_scenario(const std::string& text);
 
-// The five phase ends of one cell.
+// The five phase ends of one cell, by the repro workload's phase names.
 inline constexpr int kPhaseCount = 5;
 inline constexpr const char* kPhaseLetters[kPhaseCount] = {"P", "F", "I", "A", "R"};
+inline constexpr const char* kPhaseNames[kPhaseCount] = {"peak", "free", "idle", "activity", "release"};
 struct PhasePoint {
   bool present = false;
   double r = 0, live = 0, lazy_free = 0;
@@ -53,16 +55,9 @@ struct PhasePoint {
   double fragmentation = 0, retained = 0, metadata = 0;
 };
 
-// Verdict ids, in order of how late the memory came back.
-enum class Verdict { kReturned, kLazy, kUntilActivity, kUntilRelease, kFragmentation, kNotReturned, kUnknown };
-const char* verdict_id(Verdict v);     // "returned", "lazy", "retained-until-activity", ...
-const char* verdict_label(Verdict v);  // "returned", "retained until activity", ...
-
-// Share of the returnable memory given back at a phase end: (R_P - R_x) / (R_P - live_x),
-// clipped to [0, 1]; nullopt when less than 1 MiB was returnable.
+// Share of the returnable memory given back at a phase end (metrics::returned_share
+// against the peak): nullopt when less than 1 MiB was returnable.
 std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy_as_returned = false);
-
-inline constexpr double kReturnedThreshold = 0.75;  // this share back counts as "returned" at that phase
 
 struct Assessment {
   Verdict verdict = Verdict::kUnknown;
@@ -82,7 +77,9 @@ struct Options {
   std::vector<std::string> allocators;     // empty: every available base allocator
   std::vector<std::string> remedies;       // empty: every remedy of the chosen scenarios and allocators; "none": no remedy
   bool list = false;
-  int mib = 256, idle_ms = -1, activity_ms = -1;  // -1: the scenario's own durations
+  int mib = 256, idle_ms = -1, activity_ms = -1;  // -1: the scenario's own durations (activity 0: until returned)
+  int max_ms = -1;                                 // -1: the workload's maximum wait
+  int reps = 3;                                    // every (scenario, allocator) this many times: verdicts with agreement
   int jobs = 2;
   double timeout_s = 300;
   std::string results_root = "results", run_id;
@@ -95,8 +92,12 @@ struct Options {
 // InputError (exit 2) for an unknown scenario, allocator or remedy before any cell runs.
 int run_repro(const Options& o, const std::vector<registry::Allocator>& known);
 
-// The summary (verdicts and explanations) of one scenario's results directory,
-// written there as repro.json; also what the report's repro section reads.
+// The summary of one scenario's results directory, written there as
+// repro.json (also what the report's repro section and the catalogue page
+// read): per allocator the median phase figures over the repetitions, each
+// repetition's verdict, the verdict they agree on (or "split") with its
+// agreement, how the memory came back, the explanation when it matches, and
+// the remedies that worked in every repetition.
 boost::json::object scenario_summary(const Scenario& s, const std::string& run_dir);
 // The terminal text of one summary.
 std::string render_summary_text(const boost::json::object& summary);

@@ -2,43 +2,10 @@
 // after the peak left RSS, and what kept it when it did not.
 #include <algorithm>
 
+#include "harness/metrics/fragmentation.h"
 #include "harness/repro/repro.h"
 
 namespace heapmark::repro {
-
-const char* verdict_id(Verdict v) {
-  switch (v) {
-    case Verdict::kReturned: return "returned";
-    case Verdict::kLazy: return "lazy";
-    case Verdict::kUntilActivity: return "retained-until-activity";
-    case Verdict::kUntilRelease: return "retained-until-release";
-    case Verdict::kFragmentation: return "fragmentation";
-    case Verdict::kNotReturned: return "not-returned";
-    case Verdict::kUnknown: return "unknown";
-  }
-  return "unknown";
-}
-
-const char* verdict_label(Verdict v) {
-  switch (v) {
-    case Verdict::kReturned: return "returned";
-    case Verdict::kLazy: return "returned lazily (MADV_FREE, still in RSS)";
-    case Verdict::kUntilActivity: return "retained until activity";
-    case Verdict::kUntilRelease: return "retained until release";
-    case Verdict::kFragmentation: return "not returnable: fragmentation";
-    case Verdict::kNotReturned: return "retained even after release";
-    case Verdict::kUnknown: return "no measurement";
-  }
-  return "?";
-}
-
-std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy) {
-  if (!peak.present || !at.present) return std::nullopt;
-  const double returnable = peak.r - at.live;
-  if (returnable < 1024.0 * 1024.0) return std::nullopt;
-  const double resident = at.r - (count_lazy ? at.lazy_free : 0.0);
-  return std::clamp((peak.r - resident) / returnable, 0.0, 1.0);
-}
 
 Assessment assess(const PhasePoint (&ph)[kPhaseCount]) {
   if (!ph[0].present) return {};
@@ -46,13 +13,13 @@ Assessment assess(const PhasePoint (&ph)[kPhaseCount]) {
     const auto real = returned_share(ph[0], ph[i]);
     if (!real) continue;
     const std::string when = kPhaseLetters[i];
-    if (*real >= kReturnedThreshold) {
+    if (*real >= metrics::kReturnedShare) {
       if (i <= 2) return {Verdict::kReturned, when};
       return {i == 3 ? Verdict::kUntilActivity : Verdict::kUntilRelease, when};
     }
     // Released with MADV_FREE: gone for the kernel, still counted in RSS.
     const auto lazy = returned_share(ph[0], ph[i], true);
-    if (lazy && *lazy >= kReturnedThreshold) return {Verdict::kLazy, when};
+    if (lazy && *lazy >= metrics::kReturnedShare) return {Verdict::kLazy, when};
   }
   const PhasePoint& r = ph[kPhaseCount - 1];
   if (!r.present) return {};
@@ -64,7 +31,6 @@ Assessment assess(const PhasePoint (&ph)[kPhaseCount]) {
 }
 
 void phases_from_cell(const boost::json::object& cell, PhasePoint (&out)[kPhaseCount]) {
-  static const char* const names[kPhaseCount] = {"peak", "free", "idle", "activity", "release"};
   for (auto& p : out) p = PhasePoint{};
   const auto* phases = cell.if_contains("phases");
   if (!phases || !phases->is_array()) return;
@@ -79,7 +45,7 @@ void phases_from_cell(const boost::json::object& cell, PhasePoint (&out)[kPhaseC
     const auto* nm = po.if_contains("name");
     if (!nm || !nm->is_string()) continue;
     for (int i = 0; i < kPhaseCount; ++i) {
-      if (nm->as_string() != names[i]) continue;
+      if (nm->as_string() != kPhaseNames[i]) continue;
       PhasePoint& p = out[i];
       p.present = num(po, "r", p.r) && num(po, "live_bytes", p.live);
       num(po, "lazy_free", p.lazy_free);

@@ -289,6 +289,8 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
        "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
       {{"--allocators", "glibc", "--workloads", "churn:5"}, "workload 'churn' takes no NAME:VALUE form"},
       {{"--resume", "no-such-run"}, "run.json: cannot read"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "../escape"}, "may not be empty or contain '/' or '..'"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "a/b"}, "may not be empty or contain '/' or '..'"},
   };
   for (const auto& [args, expect] : cases) {
     std::vector<std::string> full{"run"};
@@ -302,4 +304,63 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
     EXPECT_FALSE(fs::exists(out)) << "nothing may be written for bad input";
   }
   fs::remove_all(fs::path(out).parent_path());
+}
+
+TEST(Run, AnExistingRunIsNeverWrittenOver) {
+  const std::string out = temp_dir();
+  const std::vector<std::string> args{"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=2000",
+                                      "--reps", "1", "--out", out, "--run-id", "keep", "-q"};
+  ASSERT_EQ(heapmark(args).status, 0);
+  std::ifstream in(out + "/keep/run.json");
+  const std::string before((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> again = args;
+  again[4] = "fastpath";  // another matrix under the same id
+  const auto r = heapmark(again);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("exists already"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--resume " + out + "/keep"), std::string::npos) << r.output;
+  std::ifstream in2(out + "/keep/run.json");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in2)), {}), before) << "run.json was rewritten";
+  EXPECT_EQ(cells(out + "/keep").size(), 1u) << "cells were appended to a finished run";
+  fs::remove_all(out);
+}
+
+// What jemalloc sizes from the CPU mask at start-up: a cell must see what a
+// process started here sees, whatever the runner pins itself to.
+static std::string bare_narenas() {
+  const std::string cmd = "LD_PRELOAD=" + std::string(JEMALLOC_LIB) + " " + quote(HMTEST_JEMALLOC_NARENAS);
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[64] = "";
+  const size_t n = fread(buf, 1, sizeof buf - 1, p);
+  pclose(p);
+  std::string s(buf, n);
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
+  const std::string bare = bare_narenas();
+  ASSERT_FALSE(bare.empty()) << "the bare jemalloc process printed nothing";
+  for (const char* jobs : {"1", "2"}) {
+    SCOPED_TRACE(std::string("--jobs ") + jobs);
+    const std::string out = temp_dir();
+    const auto r = heapmark({"run", "--allocators", "jemalloc", "--workloads", "churn,ring-buffer", "-p", "churn.count=2000",
+                             "-p", "ring-buffer.mode=pc", "-p", "ring-buffer.messages=2000", "--reps", "1", "--jobs", jobs,
+                             "--out", out, "--run-id", "r", "-q"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto all = cells(out + "/r");
+    ASSERT_EQ(all.size(), 2u);
+    for (const auto& c : all) {
+      SCOPED_TRACE(std::string(c.at("workload").as_string()));
+      ASSERT_EQ(c.at("status"), "ok") << c.at("detail");
+      EXPECT_EQ(c.at("allocator_config").at("opt.narenas").as_string(), bare);
+      EXPECT_EQ(c.at("cpus").at("online").to_number<int>(), sysconf(_SC_NPROCESSORS_ONLN));
+      // Every thread's mask and where it ran are recorded; a single-thread cell
+      // at --jobs 1 is pinned after start-up, never before.
+      const auto& threads = c.at("cpus").at("threads").as_array();
+      EXPECT_EQ(threads.size(), c.at("program").at("threads").to_number<size_t>());
+      for (const auto& t : threads) EXPECT_FALSE(t.at("ran_on").as_string().empty());
+    }
+    fs::remove_all(out);
+  }
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -79,6 +80,58 @@ TEST(Rules, ReturnedShareIsUndefinedBelowOneMiB) {
   EXPECT_DOUBLE_EQ(*rp::returned_share(pt(100, 100), pt(120, 0)), 0.0);  // clipped
 }
 
+// A results directory of made-up cells: `verdicts` gives each repetition of
+// each allocator the phase-end R (MiB) that makes it reach that verdict.
+std::string fake_run(const std::map<std::string, std::vector<std::string>>& verdicts) {
+  const std::string dir = (fs::temp_directory_path() / ("repro_summary_" + std::to_string(getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  json::array allocs;
+  for (const auto& [name, _] : verdicts) allocs.push_back(json::object{{"name", name}});
+  std::ofstream(dir + "/run.json") << json::serialize(json::object{{"schema_version", 1}, {"matrix", {{"allocators", allocs}}}});
+  std::ofstream cells(dir + "/cells.jsonl");
+  // R at P, F, I, A, R for each verdict (live 0 after the frees).
+  const std::map<std::string, std::vector<double>> shapes{{"F", {100, 1, 1, 1, 1}},
+                                                          {"A", {100, 100, 100, 1, 1}},
+                                                          {"R", {100, 100, 100, 100, 1}}};
+  for (const auto& [name, reps] : verdicts)
+    for (size_t rep = 0; rep < reps.size(); ++rep) {
+      json::array phases;
+      for (int i = 0; i < 5; ++i)
+        phases.push_back(json::object{{"name", rp::kPhaseNames[i]}, {"r", shapes.at(reps[rep])[i] * kMiB},
+                                      {"live_bytes", i == 0 ? 100 * kMiB : 0.0}, {"lazy_free", 0}});
+      cells << json::serialize(json::object{{"schema_version", 1}, {"allocator", name}, {"allocator_kind", "glibc"},
+                                            {"status", "ok"}, {"rep", rep + 1}, {"phases", phases}})
+            << "\n";
+    }
+  return dir;
+}
+
+TEST(Rules, VerdictsComeWithTheirAgreementAndASplitIsNeverPickedFromOneRep) {
+  // Scenario 1's remedies include glibc-trim-threshold (base glibc) and jemalloc-decay-0.
+  const std::string dir = fake_run({{"glibc", {"R", "R", "R"}},
+                                    {"glibc-trim-threshold", {"F", "F", "F"}},
+                                    {"jemalloc", {"A", "R", "A"}},
+                                    {"jemalloc-decay-0", {"F", "F", "A"}}});
+  const auto sum = rp::scenario_summary(rp::find_scenario("1"), dir);
+  fs::remove_all(dir);
+  std::map<std::string, json::object> rows;
+  for (const auto& r : sum.at("rows").as_array()) rows[std::string(r.at("allocator").as_string())] = r.as_object();
+  EXPECT_EQ(rows["glibc"].at("verdict"), "retained-until-release");
+  EXPECT_EQ(rows["glibc"].at("agreement"), "3/3");
+  EXPECT_EQ(rows["jemalloc"].at("verdict"), "split");
+  EXPECT_EQ(rows["jemalloc"].at("agreement"), "2/3");
+  EXPECT_NE(std::string(rows["jemalloc"].at("verdict_label").as_string()).find("2x retained until activity (A)"), std::string::npos);
+  EXPECT_TRUE(rows["jemalloc"].at("explanation").is_null()) << "no mechanism is claimed for a split verdict";
+  EXPECT_EQ(rows["jemalloc"].at("rep_verdicts").as_array().size(), 3u);
+  // glibc-trim-threshold beat glibc every time; jemalloc-decay-0's worst rep (A)
+  // does not beat jemalloc's best (A): not counted as having worked.
+  EXPECT_EQ(rows["glibc-trim-threshold"].at("worked"), json::value(true));
+  EXPECT_EQ(rows["jemalloc-decay-0"].at("worked"), json::value(false));
+  ASSERT_EQ(sum.at("remedies_worked").as_array().size(), 1u);
+  EXPECT_EQ(sum.at("remedies_worked").as_array()[0].at("agreement"), "3/3");
+}
+
 TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {
   const auto& all = rp::catalogue();
   ASSERT_EQ(all.size(), 12u);
@@ -135,12 +188,17 @@ class Measured : public ::testing::Test {
     };
     const std::string common = opts(32);
     // Scenario 5 on every allocator this build has; 2, 4 and 6 on glibc, with the mmap_threshold remedy.
-    status5_ = heapmark("repro 5 --allocators " + allocators() + " --run-id a" + common).status;
-    status_ = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --run-id b" + common).status;
+    status5_ = heapmark("repro 5 --allocators " + allocators() + " --reps 3 --run-id a" + common).status;
+    status_ = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --reps 1 --run-id b" + common).status;
     // The in-house model of glibc beside glibc. Scenario 10 needs several 64 MiB
     // heaps in the producer's arena, so it runs at 160 MiB.
-    status_pt_ = heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --run-id c" + common).status;
-    status10_ = heapmark("repro 10 --allocators glibc,ptmalloc-style --remedies glibc-tcache-0 --run-id d" + opts(160)).status;
+    status_pt_ = heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --reps 1 --run-id c" + common).status;
+    status10_ = heapmark("repro 10 --allocators glibc,ptmalloc-style --remedies glibc-tcache-0 --reps 1 --run-id d" + opts(160)).status;
+    // jemalloc sizes its arenas from the CPU mask it starts with: the verdict
+    // must not depend on how many cells run at once. Activity as by default.
+    for (const char* jobs : {"1", "2"})
+      status11_[jobs[0] - '1'] = heapmark(std::string("repro 11 --allocators jemalloc --remedies none --reps 1 --mib 64 -q --jobs ") +
+                                          jobs + " --out " + *root_ + " --run-id jobs" + jobs).status;
   }
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
@@ -179,13 +237,14 @@ class Measured : public ::testing::Test {
   }
   static double num(const json::object& o, const char* k) { return o.at(k).to_number<double>(); }
   static std::string* root_;
-  static int status_, status5_, status_pt_, status10_;
+  static int status_, status5_, status_pt_, status10_, status11_[2];
 };
 std::string* Measured::root_ = nullptr;
 int Measured::status_ = -1;
 int Measured::status5_ = -1;
 int Measured::status_pt_ = -1;
 int Measured::status10_ = -1;
+int Measured::status11_[2] = {-1, -1};
 
 TEST_F(Measured, TopPinnedKeepsFreedMemoryUntilRelease) {
   ASSERT_EQ(status_, 0);
@@ -222,6 +281,39 @@ TEST_F(Measured, DenseFragmentationIsNotReturnedByAnyAllocator) {
     EXPECT_GT(num(b, "fragmentation"), 0.5 * num(f, "r")) << name;
     EXPECT_EQ(r.at("verdict").as_string(), "fragmentation") << name;
   }
+}
+
+TEST_F(Measured, EveryRepetitionAgreesOnDenseFragmentationAndTheCataloguePageShowsIt) {
+  ASSERT_EQ(status5_, 0);
+  const auto sum = summary("a", "05-dense-fragmentation");
+  for (const auto& rv : sum.at("rows").as_array()) {
+    EXPECT_EQ(rv.at("agreement"), "3/3") << rv.at("allocator");
+    EXPECT_EQ(rv.at("rep_verdicts").as_array().size(), 3u);
+  }
+  std::ifstream in(*root_ + "/a/report.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(html.find("<table class=\"verdicts\">"), std::string::npos);
+  EXPECT_NE(html.find("href=\"#s5\""), std::string::npos) << "grid cells link to the scenario's section";
+  EXPECT_NE(html.find("id=\"s5\""), std::string::npos);
+  EXPECT_NE(html.find("class=\"v-fragmentation\""), std::string::npos) << "cells are coloured by verdict";
+  EXPECT_NE(html.find("05-dense-fragmentation/report.html"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  std::ifstream jin(*root_ + "/a/repro.json");
+  const auto cat = json::parse(std::string((std::istreambuf_iterator<char>(jin)), {})).as_object();
+  EXPECT_EQ(cat.at("scenarios").as_array().size(), 1u);
+  EXPECT_EQ(cat.at("reps"), 3);
+  EXPECT_TRUE(fs::exists(*root_ + "/a/summary.md"));
+}
+
+TEST_F(Measured, ThreadExitOnJemallocGivesTheSameVerdictAtEveryJobCount) {
+  ASSERT_EQ(status11_[0], 0);
+  ASSERT_EQ(status11_[1], 0);
+  const auto sum1 = summary("jobs1", "11-thread-exit"), sum2 = summary("jobs2", "11-thread-exit");
+  const auto& one = row(sum1, "jemalloc");
+  const auto& two = row(sum2, "jemalloc");
+  EXPECT_EQ(one.at("verdict"), two.at("verdict"));
+  EXPECT_EQ(one.at("when"), two.at("when"));
+  EXPECT_EQ(one.at("verdict"), "returned") << "jemalloc with its deployed arena count returns the exited thread's memory";
 }
 
 TEST_F(Measured, SparseFragmentationIsMostlyPagesWithNoLiveBlock) {

@@ -12,4 +12,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   # An allocator must not let the compiler turn its own malloc+memset into a
   # call to calloc (itself): infinite recursion.
   target_compile_options(hmtest_overlap PRIVATE -fno-builtin)
+  # A bare (non-heapmark) process that prints jemalloc's opt.narenas.
+  add_executable(hmtest_jemalloc_narenas ${CMAKE_CURRENT_LIST_DIR}/jemalloc_narenas.c)
+  target_link_libraries(hmtest_jemalloc_narenas PRIVATE ${CMAKE_DL_LIBS})
 endif()

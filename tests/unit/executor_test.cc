@@ -10,6 +10,7 @@
 
 #include "allocators/registry/hooks.h"
 #include "harness/cell/protocol.h"
+#include "harness/metrics/procfs.h"
 
 using namespace heapmark;
 using workloads::Op;
@@ -63,6 +64,9 @@ std::vector<cell::Message> execute(std::vector<workloads::Program*> programs) {
     cfg.verify = true;
     cell::Executor exec(cfg, hooks, programs, scratch);
     exec.start_threads();
+    metrics::procfs::SmapsRollup r0;
+    metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
+    exec.set_baseline(r0.anonymous);
     exec.run();
     EXPECT_TRUE(exec.finish());
   }
@@ -89,7 +93,7 @@ TEST(Executor, AThreadThatEndsEarlyLeavesThePhasesToTheOthers) {
   for (uint32_t i = 100; i < 200; ++i) t1.push_back(alloc(i, 5000));
   for (uint32_t i = 100; i < 200; ++i) t1.push_back(release(i));
   t0.push_back(phase(1));
-  t0.push_back(Op{OpKind::kActivity, 0, 0, 1024, 30});  // 30 ms of malloc(1024)+free
+  t0.push_back(Op{OpKind::kActivity, 0, 0, 0, 30});  // 30 ms of activity (a fixed length)
   t0.push_back(phase(2));
   t0.push_back(Op{OpKind::kRelease, 0, 0, 0, 0});
   for (uint32_t i = 0; i < 100; ++i) t0.push_back(release(i));
@@ -133,4 +137,47 @@ TEST(Executor, BreakdownCountsThePagesLiveBlocksPin) {
   EXPECT_EQ(ends[1]->live_bytes, live);
   EXPECT_GE(ends[1]->live_page_bytes, 32u * 4096) << "each kept block's page is resident";
   EXPECT_LE(ends[1]->live_page_bytes, 64u * 4096) << "a 4000-byte block spans at most two pages";
+}
+
+// Waits for the allocator: 8 MiB of 4 KiB blocks freed in order come straight
+// back under glibc (the top of the heap is trimmed), so an open-ended activity
+// ends at its first check; blocks that stay live make it run its length.
+TEST(Executor, AWaitEndsOnceTheMemoryIsBackAndActivityLeavesNothingLive) {
+  std::vector<Op> ops{phase(0)};
+  for (uint32_t i = 0; i < 2048; ++i) ops.push_back(alloc(i, 4096));
+  ops.push_back(phase(1));
+  for (uint32_t i = 0; i < 2048; ++i) ops.push_back(release(i));
+  ops.push_back(phase(2));
+  ops.push_back(Op{OpKind::kActivity, 0, workloads::kUntilReturned, 0, 0});
+  ops.push_back(phase(3));
+  ops.push_back(Op{OpKind::kActivity, 0, 0, 0, 40});  // fixed: runs its 40 ms
+  Script s(ops, 2048, 4);
+  const auto ends = phase_ends(execute({&s}));
+  ASSERT_EQ(ends.size(), 4u);
+  EXPECT_EQ(ends[2]->wait, static_cast<uint8_t>(cell::WaitKind::kActivity));
+  EXPECT_EQ(ends[2]->wait_stop, static_cast<uint8_t>(cell::WaitStop::kReturned));
+  EXPECT_GE(ends[2]->wait_planned_ms, 1000u) << "glibc has no timer: the horizon is the 1 s margin";
+  EXPECT_NE(ends[2]->returned_t_ns, 0u);
+  EXPECT_EQ(ends[3]->wait_stop, static_cast<uint8_t>(cell::WaitStop::kFixed));
+  EXPECT_EQ(ends[3]->wait_planned_ms, 40u);
+  EXPECT_GT(ends[3]->activity_ops, 0u);
+  EXPECT_EQ(ends[3]->activity_ops % workloads::WaitSpec{}.activity_rate, 0u) << "whole milliseconds of calls";
+  EXPECT_GT(ends[3]->activity_peak_live, 0u) << "the activity keeps a working set";
+  EXPECT_EQ(ends[3]->live_bytes, 0u) << "the working set is freed before the phase ends";
+  EXPECT_EQ(ends[3]->ops, 0u) << "activity calls are not measured ops";
+}
+
+TEST(Executor, AnIdleWaitWithoutABackgroundPurgerLastsItsOwnLength) {
+  // Every other 4 KiB block stays live: the freed half cannot all come back.
+  std::vector<Op> ops{phase(0)};
+  for (uint32_t i = 0; i < 2048; ++i) ops.push_back(alloc(i, 4096));
+  ops.push_back(phase(1));
+  for (uint32_t i = 0; i < 2048; i += 2) ops.push_back(release(i));
+  ops.push_back(Op{OpKind::kIdle, 0, workloads::kUntilReturned, 0, 30});
+  Script s(ops, 2048, 2);
+  const auto ends = phase_ends(execute({&s}));
+  ASSERT_EQ(ends.size(), 2u);
+  EXPECT_EQ(ends[1]->wait, static_cast<uint8_t>(cell::WaitKind::kIdle));
+  EXPECT_EQ(ends[1]->wait_stop, static_cast<uint8_t>(cell::WaitStop::kFixed));
+  EXPECT_EQ(ends[1]->wait_planned_ms, 30u);
 }

@@ -1,0 +1,354 @@
+// One scenario's results directory judged: every repetition's verdict from its
+// measured phase ends, the verdict they agree on (or "split"), how the memory
+// came back, and which remedies worked. Written as repro.json beside the cells.
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "harness/metrics/fragmentation.h"
+#include "harness/repro/repro.h"
+#include "harness/report/results.h"
+
+namespace json = boost::json;
+
+namespace heapmark::repro {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+std::string str(const json::object& o, const char* k) {
+  const auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<double> num_at(const json::object& o, const std::string& dotted) {
+  const json::value* v = report::find_path(o, dotted);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->to_number<double>();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+json::value num_or_null(double v) { return std::isnan(v) ? json::value(nullptr) : json::value(v); }
+
+// The phase object (by repro phase name) of one cell, or null.
+const json::object* phase_of(const json::object& cell, int index) {
+  const auto* phases = cell.if_contains("phases");
+  if (!phases || !phases->is_array()) return nullptr;
+  for (const auto& p : phases->as_array())
+    if (p.is_object() && str(p.as_object(), "name") == kPhaseNames[index]) return &p.as_object();
+  return nullptr;
+}
+
+// One repetition, judged.
+struct Rep {
+  const report::Cell* cell;
+  bool ok;
+  PhasePoint ph[kPhaseCount];
+  Assessment a;
+};
+
+Rep judge(const report::Cell& c) {
+  Rep r{&c, c.ok(), {}, {}};
+  phases_from_cell(c.raw, r.ph);
+  if (r.ok) r.a = assess(r.ph);
+  return r;
+}
+
+int phase_index(const std::string& letter) {
+  for (int i = 0; i < kPhaseCount; ++i)
+    if (letter == kPhaseLetters[i]) return i;
+  return -1;
+}
+
+// Median over the repetitions of a wait's figure ("returned_after_s", "lasted_s") in phase i.
+double wait_median(const std::vector<const Rep*>& reps, int i, const char* field) {
+  std::vector<double> v;
+  for (const Rep* r : reps)
+    if (const json::object* p = phase_of(r->cell->raw, i))
+      if (auto x = num_at(*p, std::string("wait.") + field)) v.push_back(*x);
+  return median(v);
+}
+
+std::string fmt(const char* f, double a, const std::string& b = "") {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, f, a, b.c_str());
+  return buf;
+}
+
+// How the memory came back (or what kept it), in the measurement's own terms:
+// the time it took and the mechanism the allocator reports for its horizon.
+std::string how(Verdict v, const std::string& when, const std::vector<const Rep*>& reps) {
+  if (reps.empty()) return "";
+  const json::object& raw = reps[0]->cell->raw;
+  const std::string what = raw.contains("return_horizon") ? str(raw.at("return_horizon").as_object(), "what") : "";
+  const bool background = raw.contains("return_horizon") && raw.at("return_horizon").at("background") == json::value(true);
+  const std::string release = raw.contains("identity") ? str(raw.at("identity").as_object(), "release_call") : "";
+  const int at = phase_index(when);
+  switch (v) {
+    case Verdict::kReturned:
+      if (when == "F") return "given back by the frees themselves";
+      if (when == "I")
+        return fmt("after %.1f s idle, with no allocator calls", wait_median(reps, 2, "returned_after_s")) +
+               (background ? ": " + what : "");
+      return fmt("after %.1f s of activity: %s", wait_median(reps, at, "returned_after_s"), what);
+    case Verdict::kUntilActivity:
+      return fmt("after %.1f s of activity: %s", wait_median(reps, 3, "returned_after_s"), what);
+    case Verdict::kLazy:
+      return "released with MADV_FREE by " + when + ": the kernel may take the pages, but they count in RSS until it does";
+    case Verdict::kUntilRelease: {
+      std::string s = "only " + release + " gave it back";
+      const double lasted = wait_median(reps, 3, "lasted_s");
+      if (!std::isnan(lasted)) s += fmt(" (activity ran %.1f s first; %s)", lasted, what);
+      return s;
+    }
+    case Verdict::kFragmentation:
+    case Verdict::kNotReturned: {
+      std::vector<double> kept;
+      for (const Rep* r : reps) kept.push_back((r->ph[4].r - r->ph[4].live) / kMiB);
+      return fmt("%.1f MiB stayed above the live bytes after %s", median(kept), release);
+    }
+    default:
+      return "";
+  }
+}
+
+json::array median_phases(const std::vector<const Rep*>& ok) {
+  json::array out;
+  for (int i = 0; i < kPhaseCount; ++i) {
+    std::vector<double> r, live, lazy, ret, frag, retained, meta;
+    bool breakdown = true;
+    for (const Rep* rep : ok) {
+      const PhasePoint& p = rep->ph[i];
+      if (!p.present) continue;
+      r.push_back(p.r);
+      live.push_back(p.live);
+      lazy.push_back(p.lazy_free);
+      if (const auto share = returned_share(rep->ph[0], p)) ret.push_back(*share);
+      breakdown &= p.has_breakdown;
+      frag.push_back(p.fragmentation);
+      retained.push_back(p.retained);
+      meta.push_back(p.metadata);
+    }
+    if (r.empty()) {
+      out.push_back(nullptr);
+      continue;
+    }
+    json::object p{{"phase", kPhaseLetters[i]}, {"r", median(r)}, {"live", median(live)}, {"lazy_free", median(lazy)},
+                   {"returned", num_or_null(median(ret))}};
+    if (breakdown)
+      p["breakdown"] = json::object{{"live", median(live)}, {"fragmentation", median(frag)}, {"retained", median(retained)},
+                                    {"lazy_free", median(lazy)}, {"metadata", median(meta)}};
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy) {
+  if (!peak.present || !at.present) return std::nullopt;
+  return metrics::returned_share(peak.r, at.r - (count_lazy ? at.lazy_free : 0.0), at.live);
+}
+
+json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
+  const report::Run run = report::read_run(run_dir);
+  json::object sum{{"scenario", s.id}, {"slug", s.slug}, {"title", s.title}, {"recipe", s.recipe},
+                   {"threshold", metrics::kReturnedShare}};
+  // Repetitions by allocator, in the run's allocator order.
+  std::map<std::string, std::vector<Rep>> by_alloc;
+  for (const auto& c : run.cells) by_alloc[c.allocator].push_back(judge(c));
+
+  json::array rows;
+  struct Base {
+    int best = 99;
+    std::string label;
+  };
+  std::map<std::string, Base> bases;
+  std::map<std::string, int> worst;  // allocator -> latest verdict over its ok reps
+  for (const auto& name : run.allocators) {
+    const auto it = by_alloc.find(name);
+    if (it == by_alloc.end()) continue;
+    const auto& reps = it->second;
+    const json::object& first = reps[0].cell->raw;
+    const Remedy* remedy = nullptr;
+    for (const auto& r : s.remedies)
+      if (r.name == name) remedy = &r;
+    std::vector<const Rep*> ok;
+    for (const auto& r : reps)
+      if (r.ok) ok.push_back(&r);
+
+    json::object row{{"allocator", name}, {"kind", str(first, "allocator_kind")},
+                     {"base", remedy ? remedy->allocator : name},
+                     {"remedy", remedy ? json::value(remedy->name) : json::value(nullptr)},
+                     {"reps", reps.size()}, {"ok_reps", ok.size()}};
+    if (const auto* e = first.if_contains("env"); e && e->is_object()) row["env"] = *e;
+    row["status"] = ok.empty() ? "failed" : "ok";
+    if (ok.size() < reps.size())
+      for (const auto& r : reps)
+        if (!r.ok) {
+          row["detail"] = r.cell->cause + ": " + r.cell->detail;
+          break;
+        }
+    json::array rep_verdicts;
+    std::map<std::pair<Verdict, std::string>, int> votes;
+    int latest = -1, earliest = 99;
+    for (const auto& r : reps) {
+      json::object rv{{"rep", r.cell->rep}, {"status", r.cell->status}};
+      if (r.ok) {
+        rv["verdict"] = verdict_id(r.a.verdict);
+        rv["when"] = r.a.when;
+        const int at = phase_index(r.a.when);
+        if (at == 2 || at == 3)
+          if (const json::object* p = phase_of(r.cell->raw, at))
+            if (auto t = num_at(*p, "wait.returned_after_s")) rv["after_s"] = *t;
+        ++votes[{r.a.verdict, r.a.when}];
+        latest = std::max(latest, lateness(r.a.verdict, r.a.when));
+        earliest = std::min(earliest, lateness(r.a.verdict, r.a.when));
+      }
+      rep_verdicts.push_back(std::move(rv));
+    }
+    row["rep_verdicts"] = std::move(rep_verdicts);
+    Verdict v = Verdict::kUnknown;
+    std::string when, label = verdict_label(Verdict::kUnknown);
+    if (votes.size() == 1) {
+      v = votes.begin()->first.first;
+      when = votes.begin()->first.second;
+      label = verdict_label(v);
+    } else if (votes.size() > 1) {
+      v = Verdict::kSplit;
+      label = "split:";
+      for (const auto& [vw, n] : votes)
+        label += (label.back() == ':' ? " " : ", ") + std::to_string(n) + "x " + verdict_label(vw.first) + " (" + vw.second + ")";
+    }
+    row["verdict"] = verdict_id(v);
+    row["verdict_label"] = label;
+    row["when"] = when;
+    row["agreement"] = std::to_string(votes.empty() ? 0 : std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) {
+                                                           return a.second < b.second;
+                                                         })->second) +
+                       "/" + std::to_string(reps.size());
+    row["how"] = v == Verdict::kSplit ? "" : how(v, when, ok);
+    row["phases"] = median_phases(ok);
+    const Explanation* ex = v == Verdict::kSplit ? nullptr : explanation_for(s, remedy ? remedy->allocator : name, str(first, "allocator_kind"), v);
+    row["explanation"] = ex ? json::value(ex->text) : json::value(nullptr);
+    if (remedy) {
+      row["remedy_what"] = remedy->what;
+      worst[name] = latest;
+    } else if (!ok.empty()) {
+      bases[name] = Base{earliest, label + (when.empty() ? "" : " (" + when + ")")};
+    }
+    rows.push_back(std::move(row));
+  }
+  // A remedy worked when even its latest repetition beat the base's earliest.
+  json::array worked;
+  for (auto& rv : rows) {
+    auto& row = rv.as_object();
+    if (row["remedy"].is_null() || row["status"] != "ok") continue;
+    const auto b = bases.find(str(row, "base"));
+    if (b == bases.end()) continue;
+    const bool better = worst[str(row, "allocator")] < b->second.best;
+    row["worked"] = better;
+    if (better)
+      worked.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
+                                    {"what", row["remedy_what"]}, {"verdict", row["verdict_label"]}, {"when", row["when"]},
+                                    {"agreement", row["agreement"]}, {"base_verdict", b->second.label}});
+  }
+  // Base allocators first, in the run's order, then the remedies.
+  std::stable_sort(rows.begin(), rows.end(), [](const json::value& a, const json::value& b) {
+    return a.as_object().at("remedy").is_null() && !b.as_object().at("remedy").is_null();
+  });
+  sum["rows"] = std::move(rows);
+  sum["remedies_worked"] = std::move(worked);
+  return sum;
+}
+
+std::string render_summary_text(const json::object& sum) {
+  std::string out;
+  char b[512];
+  std::snprintf(b, sizeof b, "Scenario %d %s: %s\n  %s\n", static_cast<int>(sum.at("scenario").to_number<int64_t>()),
+                str(sum, "slug").c_str(), str(sum, "title").c_str(), str(sum, "recipe").c_str());
+  out += b;
+  std::snprintf(b, sizeof b, "  %-28s %8s %14s %14s %14s %14s  %s\n", "allocator", "P MiB", "F MiB  ret", "I MiB  ret",
+                "A MiB  ret", "R MiB  ret", "verdict (agreement)");
+  out += b;
+  for (const auto& rv : sum.at("rows").as_array()) {
+    const auto& row = rv.as_object();
+    std::string line;
+    std::snprintf(b, sizeof b, "  %-28s", str(row, "allocator").c_str());
+    line += b;
+    if (str(row, "status") != "ok") {
+      out += line + " FAILED: " + str(row, "detail") + "\n";
+      continue;
+    }
+    const auto& ph = row.at("phases").as_array();
+    double lazy_max = 0;
+    for (int i = 0; i < kPhaseCount; ++i) {
+      if (ph[i].is_null()) {
+        std::snprintf(b, sizeof b, i == 0 ? " %8s" : " %14s", "-");
+      } else {
+        const auto& p = ph[i].as_object();
+        const double r = p.at("r").to_number<double>() / kMiB;
+        lazy_max = std::max(lazy_max, p.at("lazy_free").to_number<double>() / kMiB);
+        if (i == 0) std::snprintf(b, sizeof b, " %8.1f", r);
+        else if (p.at("returned").is_null()) std::snprintf(b, sizeof b, " %8.1f %5s", r, "-");
+        else std::snprintf(b, sizeof b, " %8.1f %4.0f%%", r, p.at("returned").to_number<double>() * 100);
+      }
+      line += b;
+    }
+    std::string verdict = str(row, "verdict_label");
+    if (!str(row, "when").empty()) verdict += " (" + str(row, "when") + ")";
+    out += line + "  " + verdict + " " + str(row, "agreement") + "\n";
+    if (!str(row, "how").empty()) out += "      how: " + str(row, "how") + "\n";
+    if (str(row, "verdict") == "split") {
+      std::string l = "      repetitions:";
+      for (const auto& r : row.at("rep_verdicts").as_array())
+        l += " " + (r.as_object().contains("verdict") ? str(r.as_object(), "verdict") + "(" + str(r.as_object(), "when") + ")"
+                                                      : str(r.as_object(), "status"));
+      out += l + "\n";
+    }
+    if (lazy_max >= 1) {
+      std::string l = "      LazyFree MiB (counted in RSS):";
+      for (int i = 0; i < kPhaseCount; ++i)
+        if (!ph[i].is_null()) {
+          std::snprintf(b, sizeof b, " %s %.1f", kPhaseLetters[i], ph[i].as_object().at("lazy_free").to_number<double>() / kMiB);
+          l += b;
+        }
+      out += l + "\n";
+    }
+    // Where R is after the frees: what no release can return versus what a release could.
+    if (!ph[1].is_null()) {
+      const auto& p = ph[1].as_object();
+      if (const auto* bd = p.if_contains("breakdown")) {
+        const auto& o = bd->as_object();
+        std::snprintf(b, sizeof b,
+                      "      at F, MiB: live %.1f | fragmentation %.1f | no live block %.1f | LazyFree %.1f | metadata %.1f\n",
+                      o.at("live").to_number<double>() / kMiB, o.at("fragmentation").to_number<double>() / kMiB,
+                      o.at("retained").to_number<double>() / kMiB, o.at("lazy_free").to_number<double>() / kMiB,
+                      o.at("metadata").to_number<double>() / kMiB);
+        out += b;
+      }
+    }
+    if (row.at("remedy").is_null() && !row.at("explanation").is_null())
+      out += "      why: " + std::string(row.at("explanation").as_string()) + "\n";
+  }
+  const auto& worked = sum.at("remedies_worked").as_array();
+  out += worked.empty() ? "  Remedies that worked: none measured here.\n" : "  Remedies that worked (in every repetition):\n";
+  for (const auto& wv : worked) {
+    const auto& w = wv.as_object();
+    std::string env;
+    for (const auto& [k, v] : w.at("env").as_object()) env += " " + std::string(k) + "=" + std::string(v.as_string());
+    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env + "]: " + str(w, "verdict") + " (" + str(w, "when") +
+           ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " + str(w, "what") + "\n";
+  }
+  return out;
+}
+
+}  // namespace heapmark::repro
