@@ -237,7 +237,8 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
                        "/" + std::to_string(reps.size());
     row["how"] = v == Verdict::kSplit ? "" : how(v, when, ok);
     row["phases"] = median_phases(ok);
-    const Explanation* ex = v == Verdict::kSplit ? nullptr : explanation_for(s, remedy ? remedy->allocator : name, str(first, "allocator_kind"), v);
+    // A split has its own explanation where the scenario wrote one (why repetitions disagree).
+    const Explanation* ex = explanation_for(s, remedy ? remedy->allocator : name, str(first, "allocator_kind"), v);
     row["explanation"] = ex ? json::value(ex->text) : json::value(nullptr);
     if (remedy) {
       row["remedy_what"] = remedy->what;

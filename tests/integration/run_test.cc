@@ -231,10 +231,13 @@ TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
 }
 
 // Processes whose command line mentions `needle`.
+// Processes come and go while /proc is listed (other tests run beside this
+// one): the listing must not throw when an entry vanishes under it.
 static int processes_mentioning(const std::string& needle) {
   int n = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    std::ifstream in(it->path() / "cmdline", std::ios::binary);
     const std::string cmd((std::istreambuf_iterator<char>(in)), {});
     if (cmd.find(needle) != std::string::npos) ++n;
   }
