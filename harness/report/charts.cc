@@ -61,7 +61,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
       if (cell.timeline.t_s[i] < 0) continue;  // setup, before R0 was taken: R means nothing there
       tmax = std::max(tmax, cell.timeline.t_s[i]);
-      ymax = std::max({ymax, std::fabs(cell.timeline.anon[i] - cell.r0_anon), cell.timeline.live[i]});
+      ymax = std::max({ymax, std::fabs(cell.timeline.anon[i] - static_cast<double>(cell.memory.r0_anon)), cell.timeline.live[i]});
     }
   }
   if (!band_source) return "";
@@ -74,7 +74,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   c.y.label = "R and live bytes (" + unit + ")";
   c.y.format = number_tick;
   for (const auto& p : band_source->phases)
-    c.bands.push_back({p.begin_s, p.end_s, p.name + " (" + band_source->allocator + ")"});
+    c.bands.push_back({p.begin_s, p.end ? p.end->end_s : p.begin_s, p.name + " (" + band_source->allocator + ")"});
   for (const auto& d : details) {
     if (!d.representative) continue;
     const Cell& cell = *d.representative;
@@ -84,7 +84,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
       if (cell.timeline.t_s[i] < 0) continue;
       r.x.push_back(cell.timeline.t_s[i]);
-      r.y.push_back(cell.timeline.anon[i] - cell.r0_anon);
+      r.y.push_back(cell.timeline.anon[i] - static_cast<double>(cell.memory.r0_anon));
       live.x.push_back(cell.timeline.t_s[i]);
       live.y.push_back(cell.timeline.live[i]);
     }
@@ -96,13 +96,14 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     ends.markers = true;
     ends.in_legend = false;
     for (const auto& p : cell.phases) {
-      if (!p.r) continue;
-      ends.x.push_back(p.end_s);
-      ends.y.push_back(*p.r);
-      ends.point_titles.push_back(d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) +
-                                  "): R " + format_bytes(*p.r) +
-                                  (p.live_bytes ? ", live " + format_bytes(*p.live_bytes) : "") +
-                                  (p.rho ? ", returned " + format_sig(*p.rho * 100, 3) + " % of freed bytes" : ""));
+      if (!p.end) continue;
+      const auto& e = *p.end;
+      ends.x.push_back(e.end_s);
+      ends.y.push_back(static_cast<double>(e.r));
+      ends.point_titles.push_back(d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) + "): R " +
+                                  format_bytes(static_cast<double>(e.r)) + ", live " +
+                                  format_bytes(static_cast<double>(e.live_bytes)) +
+                                  (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : ""));
     }
     c.series.push_back(std::move(r));
     c.series.push_back(std::move(live));
@@ -163,7 +164,7 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
   for (const auto& d : details)
     if (d.representative) {
       if (!longest || d.representative->phases.size() > longest->phases.size()) longest = d.representative;
-      for (const auto& p : d.representative->phases) ymax = std::max(ymax, std::fabs(p.r.value_or(0)));
+      for (const auto& p : d.representative->phases) ymax = std::max(ymax, p.end ? std::fabs(static_cast<double>(p.end->r)) : 0.0);
     }
   if (!longest) return "";
   const auto [div, unit] = byte_unit(ymax);
@@ -175,23 +176,24 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
     bg.label = longest->phases[i].name;
     for (const auto& d : details) {
       if (!d.representative || i >= d.representative->phases.size()) continue;
-      const Phase& p = d.representative->phases[i];
-      if (!p.r) continue;
-      const double r = std::max(0.0, *p.r);
-      const double live = std::min(r, std::max(0.0, p.live_bytes.value_or(0)));
-      const double lazy = std::min(r - live, std::max(0.0, p.lazy_free.value_or(0)));
+      const results::PhaseResult& p = d.representative->phases[i];
+      if (!p.end) continue;
+      const auto& e = *p.end;
+      const double r = std::max(0.0, static_cast<double>(e.r));
+      const double live = std::min(r, static_cast<double>(e.live_bytes));
+      const double lazy = std::min(r - live, static_cast<double>(e.lazy_free));
       svg::Bar bar;
       bar.label = d.allocator;
-      if (p.fragmentation && p.retained) {
+      if (const auto& b = e.breakdown) {
         // The cell's own split (mincore over the live blocks' pages).
-        bar.values = {live, std::max(0.0, *p.fragmentation), std::max(0.0, *p.retained), lazy,
-                      std::max(0.0, p.metadata.value_or(0))};
+        bar.values = {live, static_cast<double>(b->fragmentation), static_cast<double>(b->retained), lazy,
+                      static_cast<double>(b->metadata)};
       } else {
         // Results from before the breakdown existed: everything else is "retained".
         bar.values = {live, 0.0, std::max(0.0, r - live - lazy), lazy, 0.0};
       }
       bar.title = d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) + "): R " +
-                  format_bytes(*p.r);
+                  format_bytes(static_cast<double>(e.r));
       bar.colour = svg::colour(colour_index(allocators, d.allocator));
       bg.bars.push_back(std::move(bar));
     }

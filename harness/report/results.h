@@ -1,7 +1,7 @@
 // The report's view of one results directory (results/SCHEMA.md): run.json and
-// every complete line of cells.jsonl, read with Boost.JSON. Reports and
-// compare read only these files, so they work on interrupted runs and on runs
-// copied from other machines.
+// every complete line of cells.jsonl, read through the one reader
+// (harness/results). Reports and compare read only these files, so they work
+// on interrupted runs and on runs copied from other machines.
 #pragma once
 #include <boost/json/object.hpp>
 #include <map>
@@ -9,34 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "harness/results/cell_result.h"
+
 namespace heapmark::report {
 
-inline constexpr int kKnownSchemaVersion = 1;
-
-struct Phase {
-  int index = 0;
-  std::string name;
-  double begin_s = 0, end_s = 0;
-  std::optional<double> r, live_bytes, lazy_free, rho;  // absent when a failed cell never reached the phase end
-  // The phase-end breakdown of R (results/SCHEMA.md); absent in older results.
-  std::optional<double> fragmentation, retained, metadata;
-};
-
-struct Timeline {
-  std::vector<double> t_s, anon, live;  // parallel arrays, as stored
-};
-
-struct Cell {
-  boost::json::object raw;  // the whole line: cells.csv flattens it, figures are looked up in it
-  std::string key, allocator, workload, status, cause, detail;
-  std::map<std::string, std::string> params;
+// One cell: its typed result, plus the object as stored (cells.csv flattens
+// it; figures are looked up in it by dotted path).
+struct Cell : results::CellResult {
+  boost::json::object raw;
   std::string params_id;  // "k=v,k=v" over every parameter, sorted: cells with equal ids ran the same program family
-  int rep = 0, block = 0;
-  double r0_anon = 0;
-  std::vector<Phase> phases;
-  Timeline timeline;
 
-  bool ok() const { return status == "ok"; }
   // A scalar number at a dotted path ("latency_ns.alloc.p99"); nullopt when absent or null.
   std::optional<double> number(const std::string& dotted) const;
 };

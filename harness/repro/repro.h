@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/results/cell_result.h"
 #include "harness/repro/verdicts.h"
 
 namespace heapmark::repro {
@@ -69,8 +70,8 @@ Assessment assess(const PhasePoint (&phases)[kPhaseCount]);
 // The explanation written for this (allocator, kind, verdict), or null: shown only when they agree.
 const Explanation* explanation_for(const Scenario& s, const std::string& allocator, const std::string& kind, Verdict v);
 
-// Phase ends from one cells.jsonl record (by phase name: peak, free, idle, activity, release).
-void phases_from_cell(const boost::json::object& cell, PhasePoint (&out)[kPhaseCount]);
+// Phase ends of one cell result (by phase name: peak, free, idle, activity, release).
+void phases_from_cell(const results::CellResult& cell, PhasePoint (&out)[kPhaseCount]);
 
 struct Options {
   std::vector<std::string> scenarios;      // empty: all

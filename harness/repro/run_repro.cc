@@ -13,7 +13,7 @@
 #include "harness/report/catalogue.h"
 #include "harness/report/report.h"
 #include "harness/runner/run.h"
-#include "harness/runner/results.h"
+#include "harness/results/results_dir.h"
 
 namespace json = boost::json;
 
@@ -29,7 +29,7 @@ void set_env(registry::Env& env, const registry::Env& add) {
   }
 }
 
-std::string default_run_id() { return runner::utc_now("repro-%Y%m%d-%H%M%S"); }
+std::string default_run_id() { return results::utc_now("repro-%Y%m%d-%H%M%S"); }
 
 // The whole catalogue at the top of the run: repro.json (every scenario's
 // summary, for scripts), report.html and summary.md (the verdict grid).
@@ -42,7 +42,7 @@ report::CataloguePaths write_catalogue(const std::string& root, const Options& o
   const json::object cat{{"schema", "heapmark-repro-catalogue"}, {"schema_version", 1},
                          {"command_line", command}, {"reps", o.reps}, {"jobs", o.jobs}, {"mib", o.mib},
                          {"wall_s", wall_s}, {"allocators", names}, {"scenarios", summaries}};
-  runner::write_atomically(root + "/repro.json", json::serialize(cat) + "\n");
+  results::write_atomically(root + "/repro.json", json::serialize(cat) + "\n");
   return report::write_catalogue(root, cat);
 }
 
@@ -137,7 +137,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
     const int status = runner::run(m, ro, known, &dir);
     if (dir.empty()) return status;
     json::object sum = scenario_summary(*s, dir);
-    runner::write_atomically(dir + "/repro.json", json::serialize(sum) + "\n");
+    results::write_atomically(dir + "/repro.json", json::serialize(sum) + "\n");
     report::write_report(dir);
     const std::string text = render_summary_text(sum);
     all_text += text + "\n";

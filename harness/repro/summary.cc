@@ -23,12 +23,6 @@ std::string str(const json::object& o, const char* k) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-std::optional<double> num_at(const json::object& o, const std::string& dotted) {
-  const json::value* v = report::find_path(o, dotted);
-  if (!v || !v->is_number()) return std::nullopt;
-  return v->to_number<double>();
-}
-
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -38,12 +32,10 @@ double median(std::vector<double> v) {
 
 json::value num_or_null(double v) { return std::isnan(v) ? json::value(nullptr) : json::value(v); }
 
-// The phase object (by repro phase name) of one cell, or null.
-const json::object* phase_of(const json::object& cell, int index) {
-  const auto* phases = cell.if_contains("phases");
-  if (!phases || !phases->is_array()) return nullptr;
-  for (const auto& p : phases->as_array())
-    if (p.is_object() && str(p.as_object(), "name") == kPhaseNames[index]) return &p.as_object();
+// The wait of phase i of one cell, or null.
+const results::Wait* wait_of(const results::CellResult& cell, int i) {
+  for (const auto& p : cell.phases)
+    if (p.name == kPhaseNames[i] && p.end && p.end->wait) return &*p.end->wait;
   return nullptr;
 }
 
@@ -57,7 +49,7 @@ struct Rep {
 
 Rep judge(const report::Cell& c) {
   Rep r{&c, c.ok(), {}, {}};
-  phases_from_cell(c.raw, r.ph);
+  phases_from_cell(c, r.ph);
   if (r.ok) r.a = assess(r.ph);
   return r;
 }
@@ -68,12 +60,17 @@ int phase_index(const std::string& letter) {
   return -1;
 }
 
-// Median over the repetitions of a wait's figure ("returned_after_s", "lasted_s") in phase i.
-double wait_median(const std::vector<const Rep*>& reps, int i, const char* field) {
+// Median over the repetitions of the waits in phase i: when 75% was back, or how long they lasted.
+double returned_after_median(const std::vector<const Rep*>& reps, int i) {
   std::vector<double> v;
   for (const Rep* r : reps)
-    if (const json::object* p = phase_of(r->cell->raw, i))
-      if (auto x = num_at(*p, std::string("wait.") + field)) v.push_back(*x);
+    if (const results::Wait* w = wait_of(*r->cell, i); w && w->returned_after_s) v.push_back(*w->returned_after_s);
+  return median(v);
+}
+double lasted_median(const std::vector<const Rep*>& reps, int i) {
+  std::vector<double> v;
+  for (const Rep* r : reps)
+    if (const results::Wait* w = wait_of(*r->cell, i)) v.push_back(w->lasted_s);
   return median(v);
 }
 
@@ -87,25 +84,25 @@ std::string fmt(const char* f, double a, const std::string& b = "") {
 // the time it took and the mechanism the allocator reports for its horizon.
 std::string how(Verdict v, const std::string& when, const std::vector<const Rep*>& reps) {
   if (reps.empty()) return "";
-  const json::object& raw = reps[0]->cell->raw;
-  const std::string what = raw.contains("return_horizon") ? str(raw.at("return_horizon").as_object(), "what") : "";
-  const bool background = raw.contains("return_horizon") && raw.at("return_horizon").at("background") == json::value(true);
-  const std::string release = raw.contains("identity") ? str(raw.at("identity").as_object(), "release_call") : "";
+  const results::CellResult& cell = *reps[0]->cell;
+  const std::string& what = cell.return_horizon.what;
+  const bool background = cell.return_horizon.background;
+  const std::string release = cell.identity ? cell.identity->release_call : "";
   const int at = phase_index(when);
   switch (v) {
     case Verdict::kReturned:
       if (when == "F") return "given back by the frees themselves";
       if (when == "I")
-        return fmt("after %.1f s idle, with no allocator calls", wait_median(reps, 2, "returned_after_s")) +
+        return fmt("after %.1f s idle, with no allocator calls", returned_after_median(reps, 2)) +
                (background ? ": " + what : "");
-      return fmt("after %.1f s of activity: %s", wait_median(reps, at, "returned_after_s"), what);
+      return fmt("after %.1f s of activity: %s", returned_after_median(reps, at), what);
     case Verdict::kUntilActivity:
-      return fmt("after %.1f s of activity: %s", wait_median(reps, 3, "returned_after_s"), what);
+      return fmt("after %.1f s of activity: %s", returned_after_median(reps, 3), what);
     case Verdict::kLazy:
       return "released with MADV_FREE by " + when + ": the kernel may take the pages, but they count in RSS until it does";
     case Verdict::kUntilRelease: {
       std::string s = "only " + release + " gave it back";
-      const double lasted = wait_median(reps, 3, "lasted_s");
+      const double lasted = lasted_median(reps, 3);
       if (!std::isnan(lasted)) s += fmt(" (activity ran %.1f s first; %s)", lasted, what);
       return s;
     }
@@ -177,7 +174,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
     const auto it = by_alloc.find(name);
     if (it == by_alloc.end()) continue;
     const auto& reps = it->second;
-    const json::object& first = reps[0].cell->raw;
+    const results::CellResult& first = *reps[0].cell;
     const Remedy* remedy = nullptr;
     for (const auto& r : s.remedies)
       if (r.name == name) remedy = &r;
@@ -185,11 +182,13 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
     for (const auto& r : reps)
       if (r.ok) ok.push_back(&r);
 
-    json::object row{{"allocator", name}, {"kind", str(first, "allocator_kind")},
+    json::object row{{"allocator", name}, {"kind", first.allocator_kind},
                      {"base", remedy ? remedy->allocator : name},
                      {"remedy", remedy ? json::value(remedy->name) : json::value(nullptr)},
                      {"reps", reps.size()}, {"ok_reps", ok.size()}};
-    if (const auto* e = first.if_contains("env"); e && e->is_object()) row["env"] = *e;
+    json::object env;
+    for (const auto& [k, v] : first.env) env[k] = v;
+    row["env"] = std::move(env);
     row["status"] = ok.empty() ? "failed" : "ok";
     if (ok.size() < reps.size())
       for (const auto& r : reps)
@@ -207,8 +206,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
         rv["when"] = r.a.when;
         const int at = phase_index(r.a.when);
         if (at == 2 || at == 3)
-          if (const json::object* p = phase_of(r.cell->raw, at))
-            if (auto t = num_at(*p, "wait.returned_after_s")) rv["after_s"] = *t;
+          if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s) rv["after_s"] = *w->returned_after_s;
         ++votes[{r.a.verdict, r.a.when}];
         latest = std::max(latest, lateness(r.a.verdict, r.a.when));
         earliest = std::min(earliest, lateness(r.a.verdict, r.a.when));
@@ -238,7 +236,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
     row["how"] = v == Verdict::kSplit ? "" : how(v, when, ok);
     row["phases"] = median_phases(ok);
     // A split has its own explanation where the scenario wrote one (why repetitions disagree).
-    const Explanation* ex = explanation_for(s, remedy ? remedy->allocator : name, str(first, "allocator_kind"), v);
+    const Explanation* ex = explanation_for(s, remedy ? remedy->allocator : name, first.allocator_kind, v);
     row["explanation"] = ex ? json::value(ex->text) : json::value(nullptr);
     if (remedy) {
       row["remedy_what"] = remedy->what;

@@ -30,32 +30,24 @@ Assessment assess(const PhasePoint (&ph)[kPhaseCount]) {
   return {Verdict::kNotReturned, "R"};
 }
 
-void phases_from_cell(const boost::json::object& cell, PhasePoint (&out)[kPhaseCount]) {
+void phases_from_cell(const results::CellResult& cell, PhasePoint (&out)[kPhaseCount]) {
   for (auto& p : out) p = PhasePoint{};
-  const auto* phases = cell.if_contains("phases");
-  if (!phases || !phases->is_array()) return;
-  auto num = [](const boost::json::object& o, const char* k, double& dst) {
-    const auto* v = o.if_contains(k);
-    if (!v || !v->is_number()) return false;
-    dst = v->to_number<double>();
-    return true;
-  };
-  for (const auto& pv : phases->as_array()) {
-    const auto& po = pv.as_object();
-    const auto* nm = po.if_contains("name");
-    if (!nm || !nm->is_string()) continue;
+  for (const auto& ph : cell.phases)
     for (int i = 0; i < kPhaseCount; ++i) {
-      if (nm->as_string() != kPhaseNames[i]) continue;
+      if (ph.name != kPhaseNames[i] || !ph.end) continue;
+      const auto& e = *ph.end;
       PhasePoint& p = out[i];
-      p.present = num(po, "r", p.r) && num(po, "live_bytes", p.live);
-      num(po, "lazy_free", p.lazy_free);
-      if (const auto* b = po.if_contains("breakdown"); b && b->is_object()) {
-        const auto& bo = b->as_object();
-        p.has_breakdown = num(bo, "fragmentation", p.fragmentation) && num(bo, "retained", p.retained);
-        num(bo, "metadata", p.metadata);
+      p.present = true;
+      p.r = static_cast<double>(e.r);
+      p.live = static_cast<double>(e.live_bytes);
+      p.lazy_free = static_cast<double>(e.lazy_free);
+      if (const auto& b = e.breakdown) {
+        p.has_breakdown = true;
+        p.fragmentation = static_cast<double>(b->fragmentation);
+        p.retained = static_cast<double>(b->retained);
+        p.metadata = static_cast<double>(b->metadata);
       }
     }
-  }
 }
 
 }  // namespace heapmark::repro

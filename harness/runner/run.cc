@@ -22,7 +22,7 @@
 #include "common/input_error.h"
 #include "harness/runner/cell_record.h"
 #include "harness/runner/context.h"
-#include "harness/runner/results.h"
+#include "harness/results/results_dir.h"
 #include "harness/runner/supervise.h"
 
 namespace json = boost::json;
@@ -137,14 +137,13 @@ std::string shown_params(const CellPlan& c, const std::set<std::string>& varying
   return s;
 }
 
-void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, const std::set<std::string>& varying) {
+void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult& rec, const std::set<std::string>& varying) {
   const Headline h = headline(rec);
   char idx[16];
   std::snprintf(idx, sizeof idx, "%zu/%zu", i + 1, n);
   if (!h.ok) {
-    const auto* d = rec.if_contains("detail");
     std::printf("%-5s %-14s %-10s %3d FAILED %s: %s%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
-                h.cause.c_str(), d && d->is_string() ? d->as_string().c_str() : "", shown_params(c, varying).c_str());
+                h.cause.c_str(), rec.detail.c_str(), shown_params(c, varying).c_str());
   } else {
     // Undefined figures (no freeing phase, a live set too small for ratios) print as "-".
     auto cell = [](double v, int width, int prec) {
@@ -158,10 +157,9 @@ void print_row(size_t i, size_t n, const CellPlan& c, const json::object& rec, c
                 cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(), cell(h.live_peak_mib, 9, 1).c_str(),
                 cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str(),
                 shown_params(c, varying).c_str());
-    if (const auto* micro = rec.if_contains("micro"))
-      for (const auto& b : micro->as_array())
-        std::printf("        %-44s %12.1f ns/iter (cpu) %12.0f calls/s\n", b.at("name").as_string().c_str(),
-                    b.at("cpu_time_ns").to_number<double>(), b.at("calls_per_second").to_number<double>());
+    if (rec.micro)
+      for (const auto& b : *rec.micro)
+        std::printf("        %-44s %12.1f ns/iter (cpu) %12.0f calls/s\n", b.name.c_str(), b.cpu_time_ns, b.calls_per_second);
   }
   std::fflush(stdout);
 }
@@ -211,12 +209,12 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   bool resuming = !o.resume.empty();
   if (resuming) {
     dir = fs::is_directory(o.resume) ? o.resume : o.results_root + "/" + o.resume;
-    run_json = read_run_json(dir);  // throws InputError with the file name
+    run_json = results::read_run_json(dir);  // throws InputError with the file name
     const auto& rj = run_json.as_object();
     matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
     options_from_json(rj.at("options").as_object(), o);
   } else {
-    if (o.run_id.empty()) o.run_id = new_run_id();
+    if (o.run_id.empty()) o.run_id = results::new_run_id();
     check_run_id(o.run_id);
     dir = o.results_root + "/" + o.run_id;
   }
@@ -241,14 +239,20 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (!tsc.invariant)
     std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
 
+  // Cells already recorded (on --resume), and the program checksum each block
+  // ran: a resumed cell is compared with the cells recorded before the stop.
   std::set<std::string> done;
+  std::map<size_t, std::string> block_checksum;
   if (resuming) {
-    done = finished_keys(dir);
+    for (const auto& line : results::read_cells(dir).lines) {
+      done.insert(line.result.key);
+      if (line.result.program) block_checksum.emplace(line.result.block, line.result.program->checksum);
+    }
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
-    json::object rj{{"schema_version", kSchemaVersion},
+    json::object rj{{"schema_version", results::kSchemaVersion},
                     {"run_id", o.run_id},
-                    {"created_at", utc_now()},
+                    {"created_at", results::utc_now()},
                     {"heapmark", build_info()},
                     {"command_line", [&] {
                        json::array a;
@@ -261,9 +265,9 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
                     {"machine", machine_context(tsc)},
                     {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
                     {"cells_planned", cells.size()}};
-    write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
+    results::write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
   }
-  CellLog log(dir);
+  results::CellLog log(dir);
   if (dir_out) *dir_out = dir;
 
   struct sigaction sa {};
@@ -287,7 +291,6 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   // under one lock, in the order cells finish.
   std::mutex mu;
   size_t next = 0, ran = 0, failed = 0;
-  std::map<size_t, std::string> block_checksum;  // the first finished program of each block
   auto progress = [&](const CellPlan& c) {
     if (!tty) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -315,21 +318,20 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       spec.mem_cap_bytes = o.mem_cap_bytes;
       spec.sample_hz = o.sample_hz;
       spec.max_points = o.max_points;
-      const std::string started = utc_now();
+      const std::string started = results::utc_now();
       const CellOutcome out = supervise(spec);
       if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
-      json::object rec = cell_record(*c, out, started, o.sample_hz);
+      results::CellResult rec = cell_result(*c, out, started, o.sample_hz);
 
       std::lock_guard<std::mutex> lock(mu);
       // Same seed, same program: a differing checksum inside a block means two
       // allocators were not compared like with like.
-      if (auto* prog = rec.if_contains("program")) {
-        const std::string sum(prog->at("checksum").as_string());
-        auto [it, first] = block_checksum.emplace(c->block, sum);
-        prog->as_object()["matches_block"] = first || it->second == sum;
-        if (!first && it->second != sum)
+      if (auto& prog = rec.program) {
+        auto [it, first] = block_checksum.emplace(c->block, prog->checksum);
+        prog->matches_block = first || it->second == prog->checksum;
+        if (!*prog->matches_block)
           std::fprintf(stderr, "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
-                       c->key.c_str(), sum.c_str(), it->second.c_str());
+                       c->key.c_str(), prog->checksum.c_str(), it->second.c_str());
       }
       if (tty) std::fprintf(stderr, "\r\033[K");
       log.append(rec);

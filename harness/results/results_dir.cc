@@ -1,4 +1,4 @@
-#include "harness/runner/results.h"
+#include "harness/results/results_dir.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,10 +14,22 @@
 #include <stdexcept>
 
 #include "common/input_error.h"
+#include "harness/results/cell_json.h"
 
 namespace json = boost::json;
 
-namespace heapmark::runner {
+namespace heapmark::results {
+namespace {
+
+void check_schema(const json::object& o, const std::string& where) {
+  const auto* sv = o.if_contains("schema_version");
+  if (!sv || !sv->is_int64()) throw InputError(where + ": no schema_version");
+  if (sv->as_int64() != kSchemaVersion)
+    throw InputError(where + ": schema_version " + std::to_string(sv->as_int64()) + " is not supported (this heapmark reads " +
+                     std::to_string(kSchemaVersion) + ")");
+}
+
+}  // namespace
 
 std::string utc_now(const char* format) {
   const std::time_t now = std::time(nullptr);
@@ -70,8 +82,8 @@ CellLog::~CellLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void CellLog::append(const json::value& cell) {
-  const std::string line = json::serialize(cell) + "\n";
+void CellLog::append(const CellResult& cell) {
+  const std::string line = json::serialize(to_json(cell)) + "\n";
   // One write of the whole line (O_APPEND), then make it durable before the
   // next cell starts: an interrupted run keeps every finished cell.
   const ssize_t w = ::write(fd_, line.data(), line.size());
@@ -79,21 +91,38 @@ void CellLog::append(const json::value& cell) {
   fdatasync(fd_);
 }
 
-std::set<std::string> finished_keys(const std::string& dir) {
-  std::set<std::string> keys;
-  std::ifstream in(dir + "/cells.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (in.eof()) break;  // no trailing newline: an incomplete line
-    boost::system::error_code ec;
-    const json::value v = json::parse(line, ec);
-    if (ec || !v.is_object()) continue;
-    if (const auto* k = v.as_object().if_contains("key"); k && k->is_string()) keys.insert(std::string(k->as_string()));
+Cells read_cells(const std::string& dir) {
+  Cells out;
+  const std::string path = dir + "/cells.jsonl";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return out;  // no cell finished yet
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    ++line_no;
+    if (nl == std::string::npos) {  // incomplete last line: documented as ignored
+      out.ignored_partial_line = true;
+      break;
+    }
+    const std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    json::error_code ec;
+    auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) throw InputError(where + ": not valid JSON (" + (ec ? ec.message() : "not an object") + ")");
+    check_schema(v.get_object(), where);
+    CellResult r = from_json(v.get_object(), where);
+    out.lines.push_back({std::move(r), std::move(v.get_object())});
   }
-  return keys;
+  return out;
 }
 
-json::value read_run_json(const std::string& dir) {
+json::object read_run_json(const std::string& dir) {
   const std::string path = dir + "/run.json";
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read (is '" + dir + "' a heapmark results directory?)");
@@ -101,13 +130,9 @@ json::value read_run_json(const std::string& dir) {
   ss << in.rdbuf();
   boost::system::error_code ec;
   json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) throw InputError(path + ": not a valid JSON object");
-  const auto* sv = v.as_object().if_contains("schema_version");
-  if (!sv || !sv->is_int64()) throw InputError(path + ": missing schema_version");
-  if (sv->as_int64() != kSchemaVersion)
-    throw InputError(path + ": schema_version " + std::to_string(sv->as_int64()) + " is not supported (this heapmark reads " +
-                     std::to_string(kSchemaVersion) + ")");
-  return v;
+  if (ec || !v.is_object()) throw InputError(path + ": not valid JSON (" + (ec ? ec.message() : "not an object") + ")");
+  check_schema(v.as_object(), path);
+  return std::move(v.as_object());
 }
 
-}  // namespace heapmark::runner
+}  // namespace heapmark::results

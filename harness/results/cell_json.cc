@@ -1,0 +1,444 @@
+#include "harness/results/cell_json.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "common/input_error.h"
+
+namespace json = boost::json;
+
+namespace heapmark::results {
+namespace {
+
+// ---- writing
+json::value number_or_null(double v) {
+  if (std::isnan(v) || std::isinf(v)) return nullptr;
+  return v == 0.0 ? 0.0 : v;  // no "-0.0" in the files
+}
+json::value opt(const std::optional<double>& v) { return v ? number_or_null(*v) : json::value(nullptr); }
+template <class T>
+json::value opt_int(const std::optional<T>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+json::object pairs(const Pairs& p) {
+  json::object o;
+  for (const auto& [k, v] : p) o[k] = v;
+  return o;
+}
+
+json::object phase_json(const PhaseResult& p) {
+  json::object po{{"index", p.index}, {"name", p.name}, {"begin_s", p.begin_s}};
+  if (const auto& e = p.end) {
+    po["end_s"] = e->end_s;
+    po["ops"] = e->ops;
+    po["op_ns_mean"] = e->op_ns_mean;
+    po["rss"] = e->rss;
+    po["anonymous"] = e->anonymous;
+    po["lazy_free"] = e->lazy_free;
+    po["anon_huge_pages"] = e->anon_huge_pages;
+    po["r"] = e->r;
+    po["live_bytes"] = e->live_bytes;
+    po["live_usable"] = e->live_usable;
+    po["live_blocks"] = e->live_blocks;
+    po["rho"] = opt(e->rho);
+    if (const auto& w = e->wait) {
+      json::object wo{{"kind", w->kind}, {"stop", w->stop}, {"planned_ms", w->planned_ms}, {"lasted_s", w->lasted_s},
+                      {"returned_after_s", opt(w->returned_after_s)}};
+      if (w->activity_calls) wo["activity_calls"] = *w->activity_calls;
+      if (w->activity_peak_live) wo["activity_peak_live"] = *w->activity_peak_live;
+      po["wait"] = std::move(wo);
+    }
+    if (const auto& b = e->breakdown)
+      po["breakdown"] = json::object{{"live", b->live},           {"fragmentation", b->fragmentation}, {"retained", b->retained},
+                                     {"lazy_free", b->lazy_free}, {"metadata", b->metadata},           {"live_page_bytes", b->live_page_bytes}};
+  }
+  json::object st;
+  for (const auto& [k, v] : p.allocator_stats) st[k] = v;
+  po["allocator_stats"] = std::move(st);
+  return po;
+}
+
+json::object cpu_json(const CpuUse& c) {
+  return json::object{{"user_s", c.user_s}, {"sys_s", c.sys_s}, {"minflt", c.minflt},
+                      {"majflt", c.majflt}, {"nvcsw", c.nvcsw}, {"nivcsw", c.nivcsw}};
+}
+
+json::object memory_json(const Memory& m) {
+  json::object o{{"r0_anon", m.r0_anon}, {"r0_rss", m.r0_rss}};
+  if (m.harness_scratch) o["harness_scratch"] = *m.harness_scratch;
+  o["vm_hwm"] = m.vm_hwm;
+  if (!m.peak_r) return o;  // a micro cell's memory ends here
+  o["peak_rss_sampled"] = opt_int(m.peak_rss_sampled);
+  o["peak_anon_sampled"] = opt_int(m.peak_anon_sampled);
+  o["peak_r"] = *m.peak_r;
+  o["live_peak"] = opt_int(m.live_peak);
+  o["live_peak_s"] = opt(m.live_peak_s);
+  o["live_end"] = opt_int(m.live_end);
+  o["r_after_free"] = opt(m.r_after_free);
+  o["returned_after_free"] = opt(m.returned_after_free);
+  return o;
+}
+
+// ---- reading
+class Reader {
+ public:
+  explicit Reader(std::string where) : where_(std::move(where)) {}
+  [[noreturn]] void fail(const std::string& path, const char* want) const {
+    throw InputError(where_ + ": field '" + path + "': expected " + want);
+  }
+  const json::value* find(const json::object& o, const char* k) const {
+    const auto* v = o.if_contains(k);
+    return v && !v->is_null() ? v : nullptr;
+  }
+  std::string str(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return "";
+    if (!v->is_string()) fail(path + k, "a string");
+    return std::string(v->get_string());
+  }
+  std::optional<double> num(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) fail(path + k, "a number");
+    return v->to_number<double>();
+  }
+  template <class T>
+  std::optional<T> integer(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return std::nullopt;
+    if (v->is_int64()) return static_cast<T>(v->get_int64());
+    if (v->is_uint64()) return static_cast<T>(v->get_uint64());
+    if (v->is_double() && v->get_double() == std::floor(v->get_double())) return static_cast<T>(v->get_double());
+    fail(path + k, "an integer");
+  }
+  bool boolean(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return false;
+    if (!v->is_bool()) fail(path + k, "true or false");
+    return v->get_bool();
+  }
+  const json::object* object(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return nullptr;
+    if (!v->is_object()) fail(path + k, "an object");
+    return &v->get_object();
+  }
+  const json::array* array(const json::object& o, const char* k, const std::string& path) const {
+    const auto* v = find(o, k);
+    if (!v) return nullptr;
+    if (!v->is_array()) fail(path + k, "an array");
+    return &v->get_array();
+  }
+  Pairs text_pairs(const json::object& o, const std::string& path) const {
+    Pairs out;
+    for (const auto& [k, v] : o) out.emplace_back(std::string(k), v.is_string() ? std::string(v.get_string()) : json::serialize(v));
+    return out;
+  }
+  std::vector<double> numbers(const json::array& a, const std::string& path) const {
+    std::vector<double> out;
+    out.reserve(a.size());
+    for (const auto& e : a) {
+      if (!e.is_number()) fail(path, "an array of numbers");
+      out.push_back(e.to_number<double>());
+    }
+    return out;
+  }
+
+ private:
+  std::string where_;
+};
+
+PhaseResult read_phase(const Reader& rd, const json::object& po, const std::string& path) {
+  PhaseResult p;
+  p.index = rd.integer<int>(po, "index", path).value_or(0);
+  p.name = rd.str(po, "name", path);
+  p.begin_s = rd.num(po, "begin_s", path).value_or(0);
+  if (rd.find(po, "end_s") || rd.find(po, "r")) {  // a phase end was measured
+    PhaseEndResult e;
+    e.end_s = rd.num(po, "end_s", path).value_or(p.begin_s);
+    e.ops = rd.integer<uint64_t>(po, "ops", path).value_or(0);
+    e.op_ns_mean = rd.num(po, "op_ns_mean", path).value_or(0);
+    e.rss = rd.integer<uint64_t>(po, "rss", path).value_or(0);
+    e.anonymous = rd.integer<uint64_t>(po, "anonymous", path).value_or(0);
+    e.lazy_free = rd.integer<uint64_t>(po, "lazy_free", path).value_or(0);
+    e.anon_huge_pages = rd.integer<uint64_t>(po, "anon_huge_pages", path).value_or(0);
+    e.r = rd.integer<int64_t>(po, "r", path).value_or(0);
+    e.live_bytes = rd.integer<uint64_t>(po, "live_bytes", path).value_or(0);
+    e.live_usable = rd.integer<uint64_t>(po, "live_usable", path).value_or(0);
+    e.live_blocks = rd.integer<uint64_t>(po, "live_blocks", path).value_or(0);
+    e.rho = rd.num(po, "rho", path);
+    if (const auto* w = rd.object(po, "wait", path)) {
+      const std::string wp = path + "wait.";
+      e.wait = Wait{rd.str(*w, "kind", wp), rd.str(*w, "stop", wp), rd.integer<uint64_t>(*w, "planned_ms", wp).value_or(0),
+                    rd.num(*w, "lasted_s", wp).value_or(0), rd.num(*w, "returned_after_s", wp),
+                    rd.integer<uint64_t>(*w, "activity_calls", wp), rd.integer<uint64_t>(*w, "activity_peak_live", wp)};
+    }
+    if (const auto* b = rd.object(po, "breakdown", path)) {
+      const std::string bp = path + "breakdown.";
+      e.breakdown = Breakdown{rd.integer<uint64_t>(*b, "live", bp).value_or(0), rd.integer<uint64_t>(*b, "fragmentation", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "retained", bp).value_or(0), rd.integer<uint64_t>(*b, "lazy_free", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "metadata", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "live_page_bytes", bp).value_or(0)};
+    }
+    p.end = e;
+  }
+  if (const auto* st = rd.object(po, "allocator_stats", path))
+    for (const auto& [k, v] : *st)
+      if (v.is_number()) p.allocator_stats.emplace_back(std::string(k), v.to_number<uint64_t>());
+  return p;
+}
+
+}  // namespace
+
+const Latency* CellResult::latency(const std::string& op) const {
+  for (const auto& [name, l] : latency_ns)
+    if (name == op) return &l;
+  return nullptr;
+}
+
+json::object to_json(const CellResult& c) {
+  json::object rec;
+  rec["schema_version"] = c.schema_version;
+  rec["key"] = c.key;
+  rec["index"] = c.index;
+  rec["block"] = c.block;
+  rec["allocator"] = c.allocator;
+  rec["allocator_kind"] = c.allocator_kind;
+  rec["library"] = c.library;
+  rec["env"] = pairs(c.env);
+  rec["workload"] = c.workload;
+  json::object params;
+  for (const auto& [k, v] : c.params) params[k] = v;
+  rec["params"] = std::move(params);
+  rec["rep"] = c.rep;
+  rec["seed"] = c.seed;
+  rec["status"] = c.status;
+  rec["cause"] = c.cause.empty() ? json::value(nullptr) : json::value(c.cause);
+  rec["detail"] = c.detail;
+  rec["exit_code"] = c.exit_code;
+  rec["signal"] = opt_int(c.signal);
+  rec["started_at"] = c.started_at;
+  rec["wall_s"] = c.wall_s;
+  if (!c.stderr_tail.empty()) rec["stderr_tail"] = c.stderr_tail;
+  if (const auto& id = c.identity)
+    rec["identity"] = json::object{{"ok", id->ok},          {"family", id->family}, {"version", id->version},
+                                   {"malloc_from", id->malloc_from}, {"proof", id->proof}, {"release_call", id->release_call}};
+  if (c.proven()) {
+    const auto& h = c.return_horizon;
+    rec["return_horizon"] = json::object{{"ms", opt_int(h.ms)}, {"background", h.background}, {"what", h.what}};
+    rec["allocator_config"] = pairs(c.allocator_config);
+    json::array threads;
+    for (const auto& t : c.cpus.threads) threads.push_back(json::object{{"affinity", t.affinity}, {"ran_on", t.ran_on}});
+    rec["cpus"] = json::object{{"online", c.cpus.online}, {"at_start", c.cpus.at_start}, {"pinned", opt_int(c.cpus.pinned)},
+                               {"threads", std::move(threads)}};
+    const auto& t = c.timing;
+    rec["timing"] = json::object{{"tsc_hz", t.tsc_hz},
+                                 {"tsc_invariant", t.tsc_invariant},
+                                 {"timer_overhead_cycles", t.timer_overhead_cycles},
+                                 {"timer_overhead_ns", t.timer_overhead_ns},
+                                 {"timer_overhead_mean_cycles", t.timer_overhead_mean_cycles},
+                                 {"timer_resolution_cycles", t.timer_resolution_cycles},
+                                 {"timer_resolution_ns", t.timer_resolution_ns},
+                                 {"latency_net_of_timer_overhead", t.latency_net_of_timer_overhead},
+                                 {"histogram_relative_error", t.histogram_relative_error}};
+    json::array phases;
+    for (const auto& p : c.phases) phases.push_back(phase_json(p));
+    rec["phases"] = std::move(phases);
+  }
+  if (c.micro) {
+    json::array micro;
+    for (const auto& b : *c.micro)
+      micro.push_back(json::object{{"name", b.name},
+                                   {"iterations", b.iterations},
+                                   {"real_time_ns", b.real_time_ns},
+                                   {"cpu_time_ns", b.cpu_time_ns},
+                                   {"calls_per_second", b.calls_per_second},
+                                   {"threads", b.threads}});
+    rec["micro"] = std::move(micro);
+    rec["micro_source"] = c.micro_source;
+    rec["measured_s"] = c.measured_s;
+    rec["cpu"] = cpu_json(c.cpu);
+    rec["memory"] = memory_json(c.memory);
+  }
+  if (const auto& p = c.program) {
+    json::object po{{"checksum", p->checksum}, {"ops", p->ops}, {"phases", p->phases}, {"threads", p->threads},
+                    {"pinned_cpu", p->pinned_cpu}};
+    if (p->matches_block) po["matches_block"] = *p->matches_block;
+    rec["program"] = std::move(po);
+    json::object ops;
+    for (const auto& [k, v] : c.ops) ops[k] = v;
+    rec["ops"] = std::move(ops);
+    json::object lat, hists;
+    for (const auto& [k, l] : c.latency_ns)
+      lat[k] = json::object{{"count", l.count}, {"mean", l.mean}, {"min", l.min},   {"p50", l.p50},
+                            {"p90", l.p90},     {"p99", l.p99},   {"p999", l.p999}, {"max", l.max}};
+    for (const auto& [k, h] : c.latency_histogram) {
+      json::array buckets;
+      for (const auto& [low, n] : h.buckets) buckets.push_back(json::array{low, n});
+      hists[k] = json::object{{"unit", h.unit}, {"buckets", std::move(buckets)}};
+    }
+    rec["latency_ns"] = std::move(lat);
+    rec["latency_histogram"] = std::move(hists);
+    rec["measured_s"] = c.measured_s;
+    rec["throughput_ops_s"] = c.throughput_ops_s;
+    rec["cpu"] = cpu_json(c.cpu);
+    rec["memory"] = memory_json(c.memory);
+    const auto& f = c.fragmentation;
+    rec["fragmentation"] = json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
+    const auto& t = c.timeline;
+    auto arr = [](const std::vector<double>& v, bool integral) {
+      json::array a;
+      a.reserve(v.size());
+      for (double x : v) integral ? a.push_back(static_cast<uint64_t>(x)) : a.push_back(x);
+      return a;
+    };
+    rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples}, {"stride", t.stride},
+                                   {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)},  {"anon", arr(t.anon, true)},
+                                   {"live", arr(t.live, true)}};
+  }
+  return rec;
+}
+
+CellResult from_json(const json::object& o, const std::string& where) {
+  const Reader rd(where);
+  CellResult c;
+  c.schema_version = rd.integer<int>(o, "schema_version", "").value_or(0);
+  c.key = rd.str(o, "key", "");
+  c.index = rd.integer<uint64_t>(o, "index", "").value_or(0);
+  c.block = rd.integer<uint64_t>(o, "block", "").value_or(0);
+  c.allocator = rd.str(o, "allocator", "");
+  c.allocator_kind = rd.str(o, "allocator_kind", "");
+  c.library = rd.str(o, "library", "");
+  if (const auto* env = rd.object(o, "env", "")) c.env = rd.text_pairs(*env, "env.");
+  c.workload = rd.str(o, "workload", "");
+  if (const auto* p = rd.object(o, "params", ""))
+    for (const auto& [k, v] : rd.text_pairs(*p, "params.")) c.params[k] = v;
+  c.rep = rd.integer<int64_t>(o, "rep", "").value_or(0);
+  c.seed = rd.integer<uint64_t>(o, "seed", "").value_or(0);
+  c.status = rd.str(o, "status", "");
+  c.cause = rd.str(o, "cause", "");
+  c.detail = rd.str(o, "detail", "");
+  c.exit_code = rd.integer<int64_t>(o, "exit_code", "").value_or(-1);
+  c.signal = rd.integer<int64_t>(o, "signal", "");
+  c.started_at = rd.str(o, "started_at", "");
+  c.wall_s = rd.num(o, "wall_s", "").value_or(0);
+  c.stderr_tail = rd.str(o, "stderr_tail", "");
+  if (const auto* id = rd.object(o, "identity", ""))
+    c.identity = Identity{rd.boolean(*id, "ok", "identity."),          rd.str(*id, "family", "identity."),
+                          rd.str(*id, "version", "identity."),         rd.str(*id, "malloc_from", "identity."),
+                          rd.str(*id, "proof", "identity."),           rd.str(*id, "release_call", "identity.")};
+  if (const auto* h = rd.object(o, "return_horizon", ""))
+    c.return_horizon = ReturnHorizon{rd.integer<uint64_t>(*h, "ms", "return_horizon."), rd.boolean(*h, "background", "return_horizon."),
+                                     rd.str(*h, "what", "return_horizon.")};
+  if (const auto* ac = rd.object(o, "allocator_config", "")) c.allocator_config = rd.text_pairs(*ac, "allocator_config.");
+  if (const auto* cp = rd.object(o, "cpus", "")) {
+    Cpus cpus{rd.integer<uint64_t>(*cp, "online", "cpus.").value_or(0), rd.str(*cp, "at_start", "cpus."),
+              rd.integer<int64_t>(*cp, "pinned", "cpus."), {}};
+    if (const auto* ts = rd.array(*cp, "threads", "cpus."))
+      for (const auto& t : *ts)
+        if (t.is_object()) cpus.threads.push_back({rd.str(t.get_object(), "affinity", "cpus.threads[]."), rd.str(t.get_object(), "ran_on", "cpus.threads[].")});
+    c.cpus = std::move(cpus);
+  }
+  if (const auto* t = rd.object(o, "timing", "")) {
+    const std::string tp = "timing.";
+    c.timing = Timing{rd.num(*t, "tsc_hz", tp).value_or(0),
+                      rd.boolean(*t, "tsc_invariant", tp),
+                      rd.integer<uint64_t>(*t, "timer_overhead_cycles", tp).value_or(0),
+                      rd.num(*t, "timer_overhead_ns", tp).value_or(0),
+                      rd.num(*t, "timer_overhead_mean_cycles", tp).value_or(0),
+                      rd.integer<uint64_t>(*t, "timer_resolution_cycles", tp).value_or(0),
+                      rd.num(*t, "timer_resolution_ns", tp).value_or(0),
+                      rd.boolean(*t, "latency_net_of_timer_overhead", tp),
+                      rd.num(*t, "histogram_relative_error", tp).value_or(0)};
+  }
+  if (const auto* ph = rd.array(o, "phases", ""))
+    for (size_t i = 0; i < ph->size(); ++i) {
+      const std::string path = "phases[" + std::to_string(i) + "].";
+      if (!(*ph)[i].is_object()) rd.fail(path, "an object");
+      c.phases.push_back(read_phase(rd, (*ph)[i].get_object(), path));
+    }
+  if (const auto* mi = rd.array(o, "micro", "")) {
+    c.micro.emplace();
+    for (const auto& b : *mi) {
+      if (!b.is_object()) rd.fail("micro[]", "an object");
+      const auto& bo = b.get_object();
+      c.micro->push_back({rd.str(bo, "name", "micro[]."), rd.num(bo, "iterations", "micro[].").value_or(0),
+                          rd.num(bo, "real_time_ns", "micro[].").value_or(0), rd.num(bo, "cpu_time_ns", "micro[].").value_or(0),
+                          rd.num(bo, "calls_per_second", "micro[].").value_or(0), rd.num(bo, "threads", "micro[].").value_or(0)});
+    }
+    c.micro_source = rd.str(o, "micro_source", "");
+  }
+  if (const auto* p = rd.object(o, "program", ""))
+    c.program = ProgramInfo{rd.str(*p, "checksum", "program."), rd.integer<uint64_t>(*p, "ops", "program.").value_or(0),
+                            rd.integer<uint64_t>(*p, "phases", "program.").value_or(0),
+                            rd.integer<uint64_t>(*p, "threads", "program.").value_or(0),
+                            rd.integer<int64_t>(*p, "pinned_cpu", "program.").value_or(-1),
+                            rd.find(*p, "matches_block") ? std::optional<bool>(rd.boolean(*p, "matches_block", "program.")) : std::nullopt};
+  if (const auto* ops = rd.object(o, "ops", ""))
+    for (const auto& [k, v] : *ops) c.ops[std::string(k)] = rd.integer<uint64_t>(*ops, std::string(k).c_str(), "ops.").value_or(0);
+  if (const auto* lat = rd.object(o, "latency_ns", ""))
+    for (const auto& [k, v] : *lat) {
+      const std::string lp = "latency_ns." + std::string(k) + ".";
+      if (!v.is_object()) rd.fail(lp, "an object");
+      const auto& lo = v.get_object();
+      c.latency_ns.emplace_back(std::string(k), Latency{rd.integer<uint64_t>(lo, "count", lp).value_or(0), rd.num(lo, "mean", lp).value_or(0),
+                                                        rd.num(lo, "min", lp).value_or(0), rd.num(lo, "p50", lp).value_or(0),
+                                                        rd.num(lo, "p90", lp).value_or(0), rd.num(lo, "p99", lp).value_or(0),
+                                                        rd.num(lo, "p999", lp).value_or(0), rd.num(lo, "max", lp).value_or(0)});
+    }
+  if (const auto* hs = rd.object(o, "latency_histogram", ""))
+    for (const auto& [k, v] : *hs) {
+      const std::string hp = "latency_histogram." + std::string(k) + ".";
+      if (!v.is_object()) rd.fail(hp, "an object");
+      LatencyHistogram h{rd.str(v.get_object(), "unit", hp), {}};
+      if (const auto* b = rd.array(v.get_object(), "buckets", hp))
+        for (const auto& e : *b) {
+          if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_number() || !e.get_array()[1].is_number())
+            rd.fail(hp + "buckets", "[[lower bound, count], ...]");
+          h.buckets.emplace_back(e.get_array()[0].to_number<uint64_t>(), e.get_array()[1].to_number<uint64_t>());
+        }
+      c.latency_histogram.emplace_back(std::string(k), std::move(h));
+    }
+  c.measured_s = rd.num(o, "measured_s", "").value_or(0);
+  c.throughput_ops_s = rd.num(o, "throughput_ops_s", "").value_or(0);
+  if (const auto* cu = rd.object(o, "cpu", ""))
+    c.cpu = CpuUse{rd.num(*cu, "user_s", "cpu.").value_or(0), rd.num(*cu, "sys_s", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "minflt", "cpu.").value_or(0), rd.integer<uint64_t>(*cu, "majflt", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "nvcsw", "cpu.").value_or(0), rd.integer<uint64_t>(*cu, "nivcsw", "cpu.").value_or(0)};
+  if (const auto* m = rd.object(o, "memory", "")) {
+    const std::string mp = "memory.";
+    Memory mem;
+    mem.r0_anon = rd.integer<uint64_t>(*m, "r0_anon", mp).value_or(0);
+    mem.r0_rss = rd.integer<uint64_t>(*m, "r0_rss", mp).value_or(0);
+    mem.harness_scratch = rd.integer<uint64_t>(*m, "harness_scratch", mp);
+    mem.vm_hwm = rd.integer<uint64_t>(*m, "vm_hwm", mp).value_or(0);
+    mem.peak_rss_sampled = rd.integer<uint64_t>(*m, "peak_rss_sampled", mp);
+    mem.peak_anon_sampled = rd.integer<uint64_t>(*m, "peak_anon_sampled", mp);
+    mem.peak_r = rd.integer<uint64_t>(*m, "peak_r", mp);
+    mem.live_peak = rd.integer<uint64_t>(*m, "live_peak", mp);
+    mem.live_peak_s = rd.num(*m, "live_peak_s", mp);
+    mem.live_end = rd.integer<uint64_t>(*m, "live_end", mp);
+    mem.r_after_free = rd.num(*m, "r_after_free", mp);
+    mem.returned_after_free = rd.num(*m, "returned_after_free", mp);
+    c.memory = mem;
+  }
+  if (const auto* f = rd.object(o, "fragmentation", ""))
+    c.fragmentation = FragmentationFigures{rd.num(*f, "f4", "fragmentation."), rd.num(*f, "f3", "fragmentation."),
+                                           rd.num(*f, "f1", "fragmentation."), rd.num(*f, "internal", "fragmentation.")};
+  if (const auto* t = rd.object(o, "timeline", "")) {
+    TimelineSeries& tl = c.timeline;
+    tl.sample_hz = rd.num(*t, "sample_hz", "timeline.").value_or(0);
+    tl.samples = rd.integer<uint64_t>(*t, "samples", "timeline.").value_or(0);
+    tl.stride = rd.integer<uint64_t>(*t, "stride", "timeline.").value_or(1);
+    auto series = [&](const char* k, std::vector<double>& out) {
+      if (const auto* a = rd.array(*t, k, "timeline.")) out = rd.numbers(*a, std::string("timeline.") + k);
+    };
+    series("t_s", tl.t_s);
+    series("rss", tl.rss);
+    series("anon", tl.anon);
+    series("live", tl.live);
+  }
+  return c;
+}
+
+}  // namespace heapmark::results

@@ -1,0 +1,183 @@
+// One finished cell, typed: what was planned, how it ended, and every figure
+// derived from what the cell and the runner measured. The runner computes it
+// once (harness/runner/cell_record.h); cells.jsonl is its JSON (cell_json.h);
+// the terminal row, the report, cells.csv, compare and repro read it back
+// through one reader (results_dir.h). Field meanings: results/SCHEMA.md.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace heapmark::results {
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+struct Breakdown {
+  uint64_t live = 0, fragmentation = 0, retained = 0, lazy_free = 0, metadata = 0, live_page_bytes = 0;
+};
+
+// A phase that waited for the allocator (idle or activity).
+struct Wait {
+  std::string kind, stop;
+  uint64_t planned_ms = 0;
+  double lasted_s = 0;
+  std::optional<double> returned_after_s;
+  std::optional<uint64_t> activity_calls, activity_peak_live;
+};
+
+// What a phase end measured; absent for a phase a failed cell never finished.
+struct PhaseEndResult {
+  double end_s = 0;
+  uint64_t ops = 0;
+  double op_ns_mean = 0;
+  uint64_t rss = 0, anonymous = 0, lazy_free = 0, anon_huge_pages = 0;
+  int64_t r = 0;  // anonymous - R0
+  uint64_t live_bytes = 0, live_usable = 0, live_blocks = 0;
+  std::optional<double> rho;
+  std::optional<Wait> wait;
+  std::optional<Breakdown> breakdown;  // absent in results older than the breakdown
+};
+
+struct PhaseResult {
+  int index = 0;
+  std::string name;
+  double begin_s = 0;
+  std::optional<PhaseEndResult> end;
+  std::vector<std::pair<std::string, uint64_t>> allocator_stats;
+};
+
+struct Identity {
+  bool ok = false;
+  std::string family, version, malloc_from, proof, release_call;
+};
+
+struct ReturnHorizon {
+  std::optional<uint64_t> ms;  // null: never
+  bool background = false;
+  std::string what;
+};
+
+struct ThreadCpus {
+  std::string affinity, ran_on;
+};
+
+struct Cpus {
+  uint64_t online = 0;
+  std::string at_start;
+  std::optional<int64_t> pinned;
+  std::vector<ThreadCpus> threads;
+};
+
+struct Timing {
+  double tsc_hz = 0;
+  bool tsc_invariant = false;
+  uint64_t timer_overhead_cycles = 0;
+  double timer_overhead_ns = 0, timer_overhead_mean_cycles = 0;
+  uint64_t timer_resolution_cycles = 0;
+  double timer_resolution_ns = 0;
+  bool latency_net_of_timer_overhead = true;
+  double histogram_relative_error = 0;
+};
+
+struct ProgramInfo {
+  std::string checksum;  // 16 hex digits
+  uint64_t ops = 0, phases = 0, threads = 0;
+  int64_t pinned_cpu = -1;
+  std::optional<bool> matches_block;  // set by the runner against the block's first cell
+};
+
+struct Latency {
+  uint64_t count = 0;
+  double mean = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+};
+
+struct LatencyHistogram {
+  std::string unit;
+  std::vector<std::pair<uint64_t, uint64_t>> buckets;  // bucket lower bound (raw cycles), count
+};
+
+struct CpuUse {
+  double user_s = 0, sys_s = 0;
+  uint64_t minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
+};
+
+// `memory`; a self-measuring (micro) cell has only r0_anon, r0_rss and vm_hwm.
+struct Memory {
+  uint64_t r0_anon = 0, r0_rss = 0;
+  std::optional<uint64_t> harness_scratch;
+  uint64_t vm_hwm = 0;
+  std::optional<uint64_t> peak_rss_sampled, peak_anon_sampled, peak_r, live_peak;
+  std::optional<double> live_peak_s;
+  std::optional<uint64_t> live_end;
+  std::optional<double> r_after_free, returned_after_free;
+};
+
+struct FragmentationFigures {
+  std::optional<double> f4, f3, f1, internal;
+};
+
+struct TimelineSeries {
+  double sample_hz = 0;
+  uint64_t samples = 0, stride = 1;
+  std::vector<double> t_s, rss, anon, live;  // parallel arrays
+};
+
+struct MicroBenchmark {
+  std::string name;
+  double iterations = 0, real_time_ns = 0, cpu_time_ns = 0, calls_per_second = 0, threads = 0;
+};
+
+struct CellResult {
+  int schema_version = 0;
+  // The plan.
+  std::string key;
+  uint64_t index = 0, block = 0;
+  std::string allocator, allocator_kind, library;
+  Pairs env;
+  std::string workload;
+  std::map<std::string, std::string> params;
+  int64_t rep = 0;
+  uint64_t seed = 0;
+  // How it ended.
+  std::string status;  // "ok" or "failed"
+  std::string cause;   // empty when ok
+  std::string detail;
+  int64_t exit_code = -1;
+  std::optional<int64_t> signal;
+  std::string started_at;
+  double wall_s = 0;
+  std::string stderr_tail;
+  // Once the cell reported (identity even when it failed).
+  std::optional<Identity> identity;
+  // Written once identity was proven (identity->ok); empty before.
+  ReturnHorizon return_horizon;
+  Pairs allocator_config;
+  Cpus cpus;
+  Timing timing;
+  std::vector<PhaseResult> phases;
+  // Written once the program ran to its end (program present).
+  std::optional<ProgramInfo> program;
+  std::map<std::string, uint64_t> ops;  // alloc, free, realloc
+  std::vector<std::pair<std::string, Latency>> latency_ns;
+  std::vector<std::pair<std::string, LatencyHistogram>> latency_histogram;
+  double throughput_ops_s = 0;
+  FragmentationFigures fragmentation;
+  TimelineSeries timeline;
+  // A self-measuring workload's own figures (micro), instead of a program.
+  std::optional<std::vector<MicroBenchmark>> micro;
+  std::string micro_source;
+  // Written with a program or micro.
+  double measured_s = 0;
+  CpuUse cpu;
+  Memory memory;
+
+  bool proven() const { return identity && identity->ok; }
+  bool finished() const { return program.has_value() || micro.has_value(); }
+  bool ok() const { return status == "ok"; }
+  const Latency* latency(const std::string& op) const;
+};
+
+}  // namespace heapmark::results
