@@ -31,7 +31,7 @@ std::map<Key, Side> index_run(const Run& r) {
     Side& s = m[{c.workload, c.params_id, c.allocator}];
     if (c.ok()) s.ok.push_back(&c);
     else ++s.failed;
-    if (const auto* v = find_path(c.raw, "program.checksum"); v && v->is_string()) s.checksums.insert(std::string(v->get_string()));
+    if (c.program) s.checksums.insert(c.program->checksum);
   }
   return m;
 }

@@ -4,20 +4,22 @@
 #include <cmath>
 #include <cstdio>
 
+#include "harness/results/schema.h"
+
 namespace heapmark::report {
 
 const std::vector<Figure>& headline_figures() {
   static const std::vector<Figure> figs = {
-      {"throughput_ops_s", "throughput", "allocator calls per second of measured time (higher is better)",
+      {results::path::kThroughput, "throughput", "allocator calls per second of measured time (higher is better)",
        Unit::kOpsPerS, true, Scale::kRatio, "faster", "slower"},
-      {"latency_ns.alloc.p99", "alloc p99", "99th percentile latency of one malloc, net of timer overhead (lower is better)",
+      {results::path::kAllocP99, "alloc p99", "99th percentile latency of one malloc, net of timer overhead (lower is better)",
        Unit::kNs, false, Scale::kRatio, "faster", "slower"},
-      {"memory.peak_r", "peak R", "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)",
+      {results::path::kPeakR, "peak R", "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)",
        Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
-      {"memory.returned_after_free", "returned after free",
+      {results::path::kReturnedAfterFree, "returned after free",
        "share of freed bytes whose pages left RSS in the first phase that freed at least 1 MiB and 10% of the live bytes (higher is better)",
        Unit::kFraction, true, Scale::kDifference, "returns more", "returns less"},
-      {"fragmentation.f4", "F4", "peak R over peak live bytes, minus 1 (lower is better)", Unit::kFraction, false,
+      {results::path::kF4, "F4", "peak R over peak live bytes, minus 1 (lower is better)", Unit::kFraction, false,
        Scale::kDifference, "less fragmented", "more fragmented"},
   };
   return figs;
@@ -27,15 +29,15 @@ const std::vector<Figure>& compare_figures() {
   static const std::vector<Figure> figs = [] {
     std::vector<Figure> f = headline_figures();
     const std::vector<Figure> more = {
-        {"latency_ns.alloc.p50", "alloc p50", "median malloc latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
-        {"latency_ns.alloc.p999", "alloc p99.9", "99.9th percentile malloc latency", Unit::kNs, false, Scale::kRatio,
+        {results::path::kAllocP50, "alloc p50", "median malloc latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {results::path::kAllocP999, "alloc p99.9", "99.9th percentile malloc latency", Unit::kNs, false, Scale::kRatio,
          "faster", "slower"},
-        {"latency_ns.free.p50", "free p50", "median free latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
-        {"latency_ns.free.p99", "free p99", "99th percentile free latency", Unit::kNs, false, Scale::kRatio, "faster",
+        {results::path::kFreeP50, "free p50", "median free latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {results::path::kFreeP99, "free p99", "99th percentile free latency", Unit::kNs, false, Scale::kRatio, "faster",
          "slower"},
-        {"memory.vm_hwm", "VmHWM", "peak total RSS of the cell process", Unit::kBytes, false, Scale::kRatio, "smaller",
+        {results::path::kVmHwm, "VmHWM", "peak total RSS of the cell process", Unit::kBytes, false, Scale::kRatio, "smaller",
          "larger"},
-        {"cpu.sys_s", "sys CPU", "kernel CPU time of the cell", Unit::kSeconds, false, Scale::kRatio, "less", "more"},
+        {results::path::kSysCpu, "sys CPU", "kernel CPU time of the cell", Unit::kSeconds, false, Scale::kRatio, "less", "more"},
     };
     f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
     f.push_back(more[5]);

@@ -157,20 +157,19 @@ std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const
     if (!ok.empty()) {
       std::vector<const Cell*> by_peak = ok;
       std::stable_sort(by_peak.begin(), by_peak.end(), [](const Cell* x, const Cell* y) {
-        return x->number("memory.peak_r").value_or(0) < y->number("memory.peak_r").value_or(0);
+        return x->memory.peak_r.value_or(0) < y->memory.peak_r.value_or(0);
       });
       d.representative = by_peak[(by_peak.size() - 1) / 2];
       std::set<std::string> ops;
       for (const Cell* c : ok)
-        if (const auto* l = c->raw.if_contains("latency_ns"); l && l->is_object())
-          for (const auto& [op, v] : l->get_object())
-            if (c->number("latency_ns." + std::string(op) + ".count").value_or(0) > 0) ops.insert(std::string(op));
+        for (const auto& [op, l] : c->latency_ns)
+          if (l.count > 0) ops.insert(op);
       for (const auto& op : ops) {
         std::array<double, 5> med{};
-        for (size_t p = 0; p < kPercentileKeys.size(); ++p) {
+        for (size_t p = 0; p < kPercentiles.size(); ++p) {
           std::vector<double> vals;
           for (const Cell* c : ok)
-            if (auto v = c->number("latency_ns." + op + "." + kPercentileKeys[p])) vals.push_back(*v);
+            if (const results::Latency* l = c->latency(op)) vals.push_back(l->*kPercentiles[p]);
           med[p] = stats::median(vals);
         }
         d.latency[op] = med;

@@ -59,7 +59,9 @@ struct AllocatorDetail {
   // per op type: medians over ok repetitions of p50, p90, p99, p99.9, max (ns)
   std::map<std::string, std::array<double, 5>> latency;
 };
-inline constexpr std::array<const char*, 5> kPercentileKeys = {"p50", "p90", "p99", "p999", "max"};
+inline constexpr std::array<double results::Latency::*, 5> kPercentiles = {&results::Latency::p50, &results::Latency::p90,
+                                                                         &results::Latency::p99, &results::Latency::p999,
+                                                                         &results::Latency::max};
 inline constexpr std::array<const char*, 5> kPercentileLabels = {"p50", "p90", "p99", "p99.9", "max"};
 
 std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const std::vector<std::string>& allocators);

@@ -10,10 +10,9 @@
 #include <vector>
 
 #include "harness/results/cell_result.h"
+#include "harness/results/schema.h"
 
 namespace heapmark::results {
-
-inline constexpr int kSchemaVersion = 1;
 
 // The current UTC time formatted with strftime `format`; by default ISO 8601
 // as the results files record it ("2026-11-22T03:17:45Z").

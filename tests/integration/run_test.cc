@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "harness/results/schema.h"
+
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -32,7 +34,7 @@ struct Result {
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
-Result heapmark(const std::vector<std::string>& args) {
+Result run_heapmark(const std::vector<std::string>& args) {
   std::string cmd = quote(HEAPMARK_BIN);
   for (const auto& a : args) cmd += " " + quote(a);
   cmd += " 2>&1";
@@ -71,7 +73,7 @@ double num(const json::value& v) { return v.to_number<double>(); }
 
 TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
   const std::string out = temp_dir();
-  const auto r = heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "churn", "-p", "count=20000",
+  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "churn", "-p", "count=20000",
                            "--reps", "1", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("Results: " + out + "/r"), std::string::npos) << r.output;
@@ -122,7 +124,7 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
 
 TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
   const std::string out = temp_dir();
-  const auto r = heapmark({"run", "--allocator", std::string("mine=") + HMTEST_FORWARD, "--allocators", "jemalloc", "--workloads",
+  const auto r = run_heapmark({"run", "--allocator", std::string("mine=") + HMTEST_FORWARD, "--allocators", "jemalloc", "--workloads",
                            "churn", "-p", "count=5000", "-p", "rounds=1", "--reps", "1", "--env",
                            "jemalloc:MALLOC_CONF=stats_print:true", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
@@ -141,7 +143,7 @@ TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
 
 TEST(Run, MicroRunsGoogleBenchmarkInsideTheCellUnderThePreloadedAllocator) {
   const std::string out = temp_dir();
-  const auto r = heapmark({"run", "--allocators", "mimalloc", "--workloads", "micro", "-p", "min_time=0.05", "-p",
+  const auto r = run_heapmark({"run", "--allocators", "mimalloc", "--workloads", "micro", "-p", "min_time=0.05", "-p",
                            "filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = cells(out + "/r");
@@ -164,7 +166,7 @@ TEST(Run, MicroRunsGoogleBenchmarkInsideTheCellUnderThePreloadedAllocator) {
 
 TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   const std::string out = temp_dir();
-  const auto r = heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
+  const auto r = run_heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
                            "--allocator", std::string("hog=") + HMTEST_HOG, "--allocator", std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR,
                            "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "-p", "rounds=1", "--reps", "1",
                            "--timeout", "4", "--mem-cap", "400M", "--jobs", "2", "--out", out, "--run-id", "r"});
@@ -186,7 +188,7 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
 
 TEST(Run, VerifyCatchesAnAllocatorThatHandsOutOverlappingBlocks) {
   const std::string out = temp_dir();
-  const auto r = heapmark({"run", "--allocator", std::string("overlap=") + HMTEST_OVERLAP, "--allocators", "glibc", "--workloads",
+  const auto r = run_heapmark({"run", "--allocator", std::string("overlap=") + HMTEST_OVERLAP, "--allocators", "glibc", "--workloads",
                            "churn", "-p", "count=30000", "-p", "rounds=1", "--reps", "1", "--verify", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out + "/r"));
@@ -220,7 +222,7 @@ TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
   ASSERT_GE(before, 1u);
   ASSERT_LT(before, 6u) << "the runner finished before it could be killed; make the cells longer";
 
-  const auto r = heapmark({"run", "--resume", dir});
+  const auto r = run_heapmark({"run", "--resume", dir});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = cells(dir);
   std::set<std::string> keys;
@@ -299,7 +301,7 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
     std::vector<std::string> full{"run"};
     full.insert(full.end(), args.begin(), args.end());
     full.insert(full.end(), {"--out", out});
-    const auto r = heapmark(full);
+    const auto r = run_heapmark(full);
     SCOPED_TRACE(args.back());
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find(expect), std::string::npos) << r.output;
@@ -313,12 +315,12 @@ TEST(Run, AnExistingRunIsNeverWrittenOver) {
   const std::string out = temp_dir();
   const std::vector<std::string> args{"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=2000",
                                       "--reps", "1", "--out", out, "--run-id", "keep", "-q"};
-  ASSERT_EQ(heapmark(args).status, 0);
+  ASSERT_EQ(run_heapmark(args).status, 0);
   std::ifstream in(out + "/keep/run.json");
   const std::string before((std::istreambuf_iterator<char>(in)), {});
   std::vector<std::string> again = args;
   again[4] = "fastpath";  // another matrix under the same id
-  const auto r = heapmark(again);
+  const auto r = run_heapmark(again);
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("exists already"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--resume " + out + "/keep"), std::string::npos) << r.output;
@@ -347,7 +349,7 @@ TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
   for (const char* jobs : {"1", "2"}) {
     SCOPED_TRACE(std::string("--jobs ") + jobs);
     const std::string out = temp_dir();
-    const auto r = heapmark({"run", "--allocators", "jemalloc", "--workloads", "churn,ring-buffer", "-p", "churn.count=2000",
+    const auto r = run_heapmark({"run", "--allocators", "jemalloc", "--workloads", "churn,ring-buffer", "-p", "churn.count=2000",
                              "-p", "ring-buffer.mode=pc", "-p", "ring-buffer.messages=2000", "--reps", "1", "--jobs", jobs,
                              "--out", out, "--run-id", "r", "-q"});
     ASSERT_EQ(r.status, 0) << r.output;
@@ -366,4 +368,81 @@ TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
     }
     fs::remove_all(out);
   }
+}
+
+// Every field a real run writes into cells.jsonl is documented in
+// results/SCHEMA.md, and every figure path of harness/results/schema.h
+// resolves in an ok cell: a field added to the cell result but not to the
+// schema document fails here.
+static void key_paths(const json::value& v, const std::string& prefix, std::set<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, e] : v.get_object()) {
+      const std::string name = prefix + std::string(k);
+      out.insert(name);
+      // Maps keyed by data, not by schema: their keys are values.
+      if (name == "env" || name == "params" || name == "allocator_config" || name == "latency_ns" ||
+          name == "latency_histogram" || name == "ops")
+        for (const auto& [kk, ee] : e.get_object()) key_paths(ee, name + ".*.", out);
+      else if (std::string(k) != "allocator_stats")
+        key_paths(e, name + ".", out);
+    }
+  } else if (v.is_array()) {
+    for (const auto& e : v.get_array()) key_paths(e, prefix, out);
+  }
+}
+
+// A field is documented when SCHEMA.md names its dotted path, its own name
+// (`name`, or `.name` in a list of siblings), or uses it as a container (`name.`).
+static bool documented(const std::string& doc, const std::string& path) {
+  const size_t dot = path.rfind('.');
+  const std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+  std::string plain = path;  // without the [], .*. of arrays and maps
+  for (size_t p; (p = plain.find(".*")) != std::string::npos;) plain.erase(p, 2);
+  for (const std::string& t :
+       {"`" + plain + "`", "`" + leaf + "`", "`." + leaf + "`", "`" + plain + ".", "`" + leaf + ".", "`" + plain + "[]`"})
+    if (doc.find(t) != std::string::npos) return true;
+  return false;
+}
+
+TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
+  const std::string out = temp_dir();
+  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--allocator", "crash=" + std::string(HMTEST_CRASH),
+                           "--workloads", "churn,repro,micro", "-p", "churn.count=20000", "-p", "repro.mib=8", "-p",
+                           "repro.idle_ms=20", "-p", "repro.activity_ms=30", "-p", "micro.min_time=0.05", "-p",
+                           "micro.filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(std::string(HEAPMARK_SOURCE_DIR) + "/results/SCHEMA.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> keys;
+  bool failed = false, waited = false, micro = false;
+  for (const auto& c : cells(out + "/r")) {
+    key_paths(json::value(c), "", keys);
+    failed |= c.at("status") != "ok";
+    micro |= c.contains("micro");
+    for (const auto& p : c.contains("phases") ? c.at("phases").as_array() : json::array{}) waited |= p.as_object().contains("wait");
+    if (c.at("status") == "ok" && c.at("workload") == "churn")
+      for (const char* path : heapmark::results::path::kAll) {
+        const json::value whole = c;
+        const json::value* v = &whole;
+        for (size_t start = 0, dot;; start = dot + 1) {
+          dot = std::string(path).find('.', start);
+          v = v->as_object().if_contains(std::string(path).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+          if (!v || dot == std::string::npos) break;
+        }
+        EXPECT_TRUE(v && v->is_number()) << path << " does not resolve to a number in a churn cell";
+      }
+  }
+  EXPECT_TRUE(failed && waited && micro) << "the run must cover a failed cell, waits and a micro cell";
+  // run.json likewise (its matrix's parameters and environments are data).
+  std::ifstream rj(out + "/r/run.json");
+  json::value run = json::parse(std::string((std::istreambuf_iterator<char>(rj)), {}));
+  for (auto& w : run.at("matrix").at("workloads").as_array()) w.as_object().erase("params");
+  for (auto& a : run.at("matrix").at("allocators").as_array()) a.as_object().erase("env");
+  for (auto& a : run.at("allocators").as_array()) a.as_object().erase("env");
+  std::set<std::string> run_keys;
+  key_paths(run, "", run_keys);
+  for (const auto& k : run_keys) EXPECT_TRUE(documented(doc, k)) << "run.json field '" << k << "' is not in results/SCHEMA.md";
+  for (const auto& k : keys) EXPECT_TRUE(documented(doc, k)) << "cells.jsonl field '" << k << "' is not in results/SCHEMA.md";
+  fs::remove_all(out);
 }

@@ -1,0 +1,28 @@
+// The results schema in code: its version and the dotted paths of the cell
+// figures that readers look up by name (the report's figure catalogue,
+// compare, tests). Every field is documented in results/SCHEMA.md; a test
+// (Run.EveryFieldACellWritesIsDocumentedInSchemaMd) checks that a real run's
+// every field is, and that each path here resolves in its cells.
+#pragma once
+
+namespace heapmark::results {
+
+inline constexpr int kSchemaVersion = 1;
+
+namespace path {
+inline constexpr const char* kThroughput = "throughput_ops_s";
+inline constexpr const char* kAllocP50 = "latency_ns.alloc.p50";
+inline constexpr const char* kAllocP99 = "latency_ns.alloc.p99";
+inline constexpr const char* kAllocP999 = "latency_ns.alloc.p999";
+inline constexpr const char* kFreeP50 = "latency_ns.free.p50";
+inline constexpr const char* kFreeP99 = "latency_ns.free.p99";
+inline constexpr const char* kPeakR = "memory.peak_r";
+inline constexpr const char* kReturnedAfterFree = "memory.returned_after_free";
+inline constexpr const char* kVmHwm = "memory.vm_hwm";
+inline constexpr const char* kF4 = "fragmentation.f4";
+inline constexpr const char* kSysCpu = "cpu.sys_s";
+inline constexpr const char* kAll[] = {kThroughput, kAllocP50, kAllocP99, kAllocP999, kFreeP50, kFreeP99,
+                                       kPeakR,      kReturnedAfterFree, kVmHwm, kF4, kSysCpu};
+}  // namespace path
+
+}  // namespace heapmark::results
