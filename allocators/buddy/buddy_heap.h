@@ -83,7 +83,6 @@ class BuddyHeap {
   // Text map of every region: "(off:size)" free, "[off:size]" used, one line per
   // region. Returns the length it needed (writes at most len-1 chars + NUL).
   size_t dump_text(char* buf, size_t len) noexcept;
-  size_t region_slots() const noexcept { return nslots_; }
   // Full recount of every region's tree against the stored summaries; false
   // (and a reason in why) on the first disagreement or an uncoalesced free pair.
   bool check(char* why, size_t why_len) noexcept;

@@ -42,7 +42,7 @@ struct HistogramRecord {
 
 struct CellOutcome {
   // ok: exit 0 and a complete result. Otherwise cause is one of:
-  // signal, timeout, memory_cap, identity, error, exit, protocol.
+  // signal, timeout, memory_cap, identity, verify, error, exit, protocol.
   bool ok = false;
   std::string cause;
   std::string detail;

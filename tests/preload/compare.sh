@@ -8,9 +8,19 @@ lib=$1
 shift
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# Prove the preload takes effect: a process started under it maps the library.
-if ! LD_PRELOAD=$lib cat /proc/self/maps | grep -q "$(basename "$lib")"; then
-  echo "compare.sh: $lib is not mapped under LD_PRELOAD" >&2
+# Prove the preload takes effect: in a process started under it, the dynamic
+# linker binds every reference to malloc and free (the program's and libc's
+# own) to the library. Mapping it is not enough: a library that exports no
+# malloc is mapped too.
+bindings=$(LD_DEBUG=bindings LD_PRELOAD=$lib cat /dev/null 2>&1 | grep -E "normal symbol .(malloc|free)'" || true)
+if [ -z "$bindings" ]; then
+  echo "compare.sh: the dynamic linker reported no malloc or free bindings under LD_PRELOAD=$lib" >&2
+  exit 1
+fi
+elsewhere=$(printf '%s\n' "$bindings" | grep -v " to $lib \[" || true)
+if [ -n "$elsewhere" ]; then
+  echo "compare.sh: under LD_PRELOAD=$lib, malloc or free still bind elsewhere:" >&2
+  printf '%s\n' "$elsewhere" | head -3 >&2
   exit 1
 fi
 if ! "$@" >"$tmp/plain" 2>&1; then

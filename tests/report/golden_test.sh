@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerates summary.md and cells.csv from the committed fixture (a real run of
 # glibc, jemalloc, mimalloc and a crashing user allocator) and diffs them with
-# the committed golden files. HEAPMARK_UPDATE_GOLDEN=1 rewrites the golden files.
+# the committed golden files. It never writes into the source tree: after an
+# intended change, scripts/update-golden regenerates them for review.
 set -eu
 heapmark=$1
 dir=$2
@@ -10,11 +11,8 @@ trap 'rm -rf "$work"' EXIT
 "$heapmark" report "$dir/fixtures/run-a" --out "$work" -q
 status=0
 for f in summary.md cells.csv; do
-  if [ "${HEAPMARK_UPDATE_GOLDEN:-0}" = 1 ]; then
-    cp "$work/$f" "$dir/golden/$f"
-    echo "updated $dir/golden/$f"
-  elif ! diff -u "$dir/golden/$f" "$work/$f"; then
-    echo "FAIL: $f differs from $dir/golden/$f (HEAPMARK_UPDATE_GOLDEN=1 to accept)"
+  if ! diff -u "$dir/golden/$f" "$work/$f"; then
+    echo "FAIL: $f differs from $dir/golden/$f (after an intended change: scripts/update-golden, then review the diff)"
     status=1
   fi
 done

@@ -7,7 +7,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   gtest_discover_tests(report_test TEST_PREFIX "report.")
 
   # Golden files: summary.md and cells.csv of the committed fixture (a real run).
-  # HEAPMARK_UPDATE_GOLDEN=1 rewrites them after an intended change.
+  # scripts/update-golden regenerates them after an intended change.
   add_test(NAME report.golden
            COMMAND sh ${HM_REPORT_TESTS}/golden_test.sh $<TARGET_FILE:heapmark> ${HM_REPORT_TESTS})
   # Exit statuses and one-line errors of report and compare, including --fail-on-regression.

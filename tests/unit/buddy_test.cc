@@ -2,6 +2,8 @@
 // coalesces), the tree summary against a full recount, decommit policies,
 // region release, the region dump, huge mappings, hardening and threads.
 #include <gtest/gtest.h>
+
+#include <cerrno>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -33,7 +35,7 @@ void expect_check(BuddyHeap& h) {
 }
 size_t resident(void* p, size_t n) {
   std::vector<unsigned char> v(n / 4096);
-  mincore(p, n, v.data());
+  EXPECT_EQ(mincore(p, n, v.data()), 0) << "mincore(" << p << ", " << n << "): " << strerror(errno);
   size_t r = 0;
   for (auto c : v) r += c & 1;
   return r;

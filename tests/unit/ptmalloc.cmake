@@ -13,9 +13,9 @@ endfunction()
 heapmark_ptmalloc_env_test(release_glibc "PtPolicy.*" "HEAPMARK_PT_TRIM_THRESHOLD=1m")
 heapmark_ptmalloc_env_test(release_eager "PtPolicy.*:PtTrim.*" "HEAPMARK_PT_RELEASE=eager;HEAPMARK_PT_TRIM_THRESHOLD=1m")
 heapmark_ptmalloc_env_test(release_decay "PtPolicy.*:PtTrim.*"
-                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=40;HEAPMARK_PT_TRIM_THRESHOLD=1m")
+                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=200;HEAPMARK_PT_TRIM_THRESHOLD=1m")
 heapmark_ptmalloc_env_test(release_decay_no_thread "PtPolicy.*"
-                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=40;HEAPMARK_PT_TRIM_THRESHOLD=1m;HEAPMARK_PT_DECAY_THREAD=0")
+                           "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=200;HEAPMARK_PT_TRIM_THRESHOLD=1m;HEAPMARK_PT_DECAY_THREAD=0")
 heapmark_ptmalloc_env_test(release_eager_random "PtHeap.*" "HEAPMARK_PT_RELEASE=eager")
 heapmark_ptmalloc_env_test(release_decay_random "PtHeap.*" "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=2")
 heapmark_ptmalloc_env_test(arena_max_2 "PtArenas.*:PtHeap.RandomOpsInThreads*" "HEAPMARK_PT_ARENA_MAX=2")
