@@ -1,16 +1,17 @@
-// The buddy allocator's Core (alloc_interfaces.md section 2): one process-wide
-// BuddyHeap with 16-byte minimum blocks, configured once from the environment
-// at the first call:
+// The buddy allocator's Core (shim::AllocatorCore, shim/core_concept.h): one
+// process-wide BuddyHeap with 16-byte minimum blocks, configured once from the
+// environment at the first call (a malformed value aborts, naming it: shim/env.h):
 //   HEAPMARK_BUDDY_DECOMMIT=eager|threshold|never (default threshold)
 //     eager: every free page-or-larger block is decommitted at once (RSS follows
 //       frees exactly, one madvise per such free);
 //     threshold: free dirty pages accumulate up to HEAPMARK_BUDDY_DECOMMIT_THRESHOLD
-//       bytes (default 8M; suffixes k/m/g), then all are decommitted in one pass.
+//       bytes (default 8M; a size: 8388608, 8M, 8MiB, 8MB), then all are decommitted in one pass.
 //       The default: churn that frees and reallocates the same pages pays no
 //       syscalls, while the RSS held back stays bounded by the threshold;
 //     never: nothing is decommitted and wholly free regions are kept (a baseline);
 //       malloc_trim / heapmark_allocator_release still return everything.
-//   HEAPMARK_BUDDY_MIN_BLOCK=16..4096 (power of two, default 16): smallest block.
+//   HEAPMARK_BUDDY_MIN_BLOCK=16..4096 (a size, default 16): smallest block, rounded
+//     up to a power of two and clamped to that range.
 #pragma once
 #include <stddef.h>
 
@@ -19,15 +20,7 @@
 
 namespace heapmark::buddy {
 
-// Reads a byte count with an optional k/m/g suffix; `fallback` when unset or malformed.
-size_t parse_size(const char* s, size_t fallback) noexcept;
-
 BuddyHeap& global_heap() noexcept;  // initialised from the environment on first use
-
-// A heap's decommit settings and return horizon, for the introspection ABI
-// (the slab allocator reports its page heap's the same way).
-size_t heap_config(const BuddyHeap& h, heapmark_stat* out, size_t max) noexcept;
-heapmark_horizon heap_horizon(const BuddyHeap& h) noexcept;
 
 struct Core {
   static void* alloc(size_t n) noexcept;

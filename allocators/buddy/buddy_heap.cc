@@ -4,67 +4,15 @@
 
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "os/os.h"
+#include "shim/diag.h"
 
 namespace heapmark::buddy {
 
-// ---------------------------------------------------------------- diagnostics
-void die(const char* who, const char* what) noexcept {
-  char line[256];
-  TextOut o{line, sizeof line};
-  o.put(who);
-  o.put(": ");
-  o.put(what);
-  o.put("\n");
-  (void)!::write(2, line, o.pos < sizeof line ? o.pos : sizeof line - 1);
-  ::abort();
-}
+using shim::TextOut;
 
-void TextOut::put(const char* s) noexcept {
-  for (; *s; ++s, ++pos)
-    if (pos + 1 < len) buf[pos] = *s;
-}
-void TextOut::num(unsigned long long v) noexcept {
-  char t[24];
-  int n = 0;
-  do t[n++] = char('0' + v % 10); while ((v /= 10) != 0);
-  char s[24];
-  for (int i = 0; i < n; ++i) s[i] = t[n - 1 - i];
-  s[n] = 0;
-  put(s);
-}
-void TextOut::hex(unsigned long long v) noexcept {
-  char s[20] = "0x";
-  int n = 2;
-  bool started = false;
-  for (int sh = 60; sh >= 0; sh -= 4) {
-    unsigned d = (v >> sh) & 15;
-    if (d || started || sh == 0) {
-      s[n++] = "0123456789abcdef"[d];
-      started = true;
-    }
-  }
-  s[n] = 0;
-  put(s);
-}
-void TextOut::finish() noexcept {
-  if (len) buf[pos < len ? pos : len - 1] = 0;
-}
-
-void BuddyHeap::fail(const char* check) const noexcept { die(name_, check); }
-
-Decommit parse_decommit(const char* s, Decommit fallback) noexcept {
-  if (!s) return fallback;
-  if (strcmp(s, "eager") == 0) return Decommit::kEager;
-  if (strcmp(s, "threshold") == 0) return Decommit::kThreshold;
-  if (strcmp(s, "never") == 0) return Decommit::kNever;
-  return fallback;
-}
-const char* decommit_name(Decommit d) noexcept {
-  return d == Decommit::kEager ? "eager" : d == Decommit::kNever ? "never" : "threshold";
-}
+void BuddyHeap::fail(const char* check) const noexcept { shim::die(name_, check); }
 
 // ---------------------------------------------------------------- radix map
 // Maps p >> kRegionOrder to its Region* (low bit 0) or, for a huge mapping's
@@ -519,6 +467,26 @@ size_t BuddyHeap::stats(heapmark_stat* out, size_t max) noexcept {
   }
   unlock();
   return n;
+}
+
+size_t BuddyHeap::config(heapmark_stat* out, size_t max) const noexcept {
+  const heapmark_stat items[] = {{"decommit_eager", policy_ == Decommit::kEager},
+                                 {"decommit_never", policy_ == Decommit::kNever},
+                                 {"decommit_threshold_bytes", threshold_},
+                                 {"min_block_bytes", size_t(1) << min_order_}};
+  size_t n = 0;
+  for (const auto& it : items)
+    if (n < max) out[n++] = it;
+  return n;
+}
+
+heapmark_horizon BuddyHeap::horizon() const noexcept {
+  switch (policy_) {
+    case Decommit::kEager: return {0, 0, "none needed: free() decommits every free page run at once"};
+    case Decommit::kThreshold: return {0, 0, "no timer: free() decommits once dirty free pages exceed the threshold"};
+    case Decommit::kNever: return {~0ull, 0, "never: only the release hook decommits"};
+  }
+  return {0, 0, "?"};
 }
 
 // ---------------------------------------------------------------- dump and check

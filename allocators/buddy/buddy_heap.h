@@ -25,10 +25,9 @@ inline constexpr size_t kMaxRegions = size_t(1) << 14;  // 64 GiB of regions per
 
 // When free pages inside regions go back to the OS (HEAPMARK_*_DECOMMIT).
 enum class Decommit : uint8_t { kEager, kThreshold, kNever };
-
-// Parses "eager" / "threshold" / "never"; anything else gives `fallback`.
-Decommit parse_decommit(const char* s, Decommit fallback) noexcept;
-const char* decommit_name(Decommit d) noexcept;
+// The settings' spelling of each policy, indexed by its value (shim::env_choice).
+inline constexpr const char* kDecommitNames[] = {"eager", "threshold", "never"};
+inline const char* decommit_name(Decommit d) noexcept { return kDecommitNames[static_cast<int>(d)]; }
 
 // One entry of a region dump (preorder; children of a split node follow it).
 enum class BlockState : uint8_t { kFree = 1, kSplit = 2, kUsed = 3 };
@@ -76,6 +75,10 @@ class BuddyHeap {
   // Decommits every dirty free page and releases every wholly free region.
   void release() noexcept;
   size_t stats(heapmark_stat* out, size_t max) noexcept;
+  // Decommit settings and return horizon, for the introspection ABI (the buddy
+  // and slab Cores report their heap's).
+  size_t config(heapmark_stat* out, size_t max) const noexcept;
+  heapmark_horizon horizon() const noexcept;
 
   // Block dump of the region in slot `slot` (preorder). Returns the number of
   // entries in the region (may exceed max; only max are written).
@@ -132,20 +135,6 @@ class BuddyHeap {
   std::atomic<size_t> huge_bytes_{0}, huge_count_{0};
   std::atomic<size_t> decommitted_{0};
   size_t regions_released_ = 0;
-};
-
-// Writes "<who>: <what>\n" with raw write(2) and aborts.
-[[noreturn]] void die(const char* who, const char* what) noexcept;
-
-// Tiny formatter into a caller buffer (allocators may not use stdio).
-struct TextOut {
-  char* buf;
-  size_t len;
-  size_t pos = 0;
-  void put(const char* s) noexcept;
-  void num(unsigned long long v) noexcept;
-  void hex(unsigned long long v) noexcept;
-  void finish() noexcept;
 };
 
 }  // namespace heapmark::buddy

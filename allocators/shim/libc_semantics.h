@@ -1,9 +1,8 @@
 // C semantics of the malloc family over an allocator Core (the middle of the
 // three layers: core -> libc_semantics.h -> export_malloc.inc).
 //
-// How another allocator uses it: write a Core struct of static functions as in
-// /work/notes/alloc_interfaces.md section 2 (alloc, alloc_aligned, free, realloc,
-// usable_size, owns, release, stats, fork hooks, name, version), then call
+// How another allocator uses it: write a Core satisfying shim::AllocatorCore
+// (shim/core_concept.h: the functions and their preconditions), then call
 // heapmark::shim::LibC<Core>::malloc(...) etc. The Core only ever sees n > 0,
 // p != nullptr and alignments that are powers of two > 16; everything else
 // (errno, overflow, zero sizes, NULL pointers, page rounding) is handled here.
@@ -34,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shim/core_concept.h"
 #include "shim/introspect.h"
 
 namespace heapmark::shim {
@@ -50,6 +50,8 @@ inline size_t sys_page() noexcept {
 
 template <class Core>
 struct LibC {
+  static_assert(AllocatorCore<Core>, "the Core must satisfy heapmark::shim::AllocatorCore (shim/core_concept.h)");
+
   static void* fail_nomem() noexcept {
     errno = ENOMEM;
     return nullptr;

@@ -7,14 +7,15 @@
 
 #include <atomic>
 
-#include "buddy/buddy_core.h"
 #include "os/os.h"
+#include "shim/diag.h"
+#include "shim/env.h"
 
 namespace heapmark::slab {
 namespace {
 using buddy::BuddyHeap;
 using buddy::Region;
-using buddy::TextOut;
+using shim::TextOut;
 
 struct Cache;
 
@@ -92,16 +93,19 @@ ThreadCache g_dead{};
 
 __thread ThreadCache* t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
 
-[[noreturn]] void fail(const char* check) noexcept { buddy::die("slab", check); }
+[[noreturn]] void fail(const char* check) noexcept { shim::die("slab", check); }
 
 void thread_exit(void* v) noexcept;
 
 void init_global() noexcept {
   pthread_mutex_lock(&g_init_mu);
   if (!g_ready.load(std::memory_order_relaxed)) {
-    buddy::Decommit policy = buddy::parse_decommit(getenv("HEAPMARK_SLAB_DECOMMIT"), buddy::Decommit::kThreshold);
-    size_t threshold = buddy::parse_size(getenv("HEAPMARK_SLAB_DECOMMIT_THRESHOLD"), size_t(8) << 20);
-    g_empty_reserve = buddy::parse_size(getenv("HEAPMARK_SLAB_EMPTY_RESERVE"), 1);
+    constexpr const char* kWho = "heapmark slab";
+    buddy::Decommit policy = buddy::Decommit::kThreshold;
+    size_t threshold = size_t(8) << 20;
+    shim::env_choice(kWho, "HEAPMARK_SLAB_DECOMMIT", buddy::kDecommitNames, &policy);
+    shim::env_size(kWho, "HEAPMARK_SLAB_DECOMMIT_THRESHOLD", &threshold);
+    shim::env_count(kWho, "HEAPMARK_SLAB_EMPTY_RESERVE", &g_empty_reserve);
     g_heap.init("slab", buddy::kPageOrder, policy, threshold);
     pthread_key_create(&g_key, thread_exit);
     g_ready.store(true, std::memory_order_release);
@@ -490,14 +494,14 @@ size_t live_objects(Slab* s) noexcept {
 
 size_t Core::config(heapmark_stat* out, size_t max) noexcept {
   ensure_init();
-  size_t n = buddy::heap_config(g_heap, out, max);
+  size_t n = g_heap.config(out, max);
   if (n < max) out[n++] = heapmark_stat{"empty_slab_reserve", g_empty_reserve};
   return n;
 }
 
 heapmark_horizon Core::horizon() noexcept {
   ensure_init();
-  return buddy::heap_horizon(g_heap);
+  return g_heap.horizon();
 }
 
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {

@@ -1,4 +1,4 @@
-// The slab allocator's Core (alloc_interfaces.md section 2): object caches per
+// The slab allocator's Core (shim::AllocatorCore): object caches per
 // size class (size_classes.h) whose slabs are blocks taken from a BuddyHeap with
 // page-sized minimum blocks; per-thread magazines make the common malloc/free
 // path lock-free; sizes above the largest class go to that BuddyHeap (power of
@@ -12,11 +12,12 @@
 // the class lock, so cross-thread frees are safe.
 // Empty slabs beyond a reserve go back to the BuddyHeap and from there to the OS.
 //
-// Environment, read once at the first call:
+// Environment, read once at the first call (a malformed value aborts, naming
+// it: shim/env.h):
 //   HEAPMARK_SLAB_DECOMMIT=eager|threshold|never (default threshold): policy of
 //     the underlying BuddyHeap for pages of returned slabs and large blocks
 //     (same meaning as HEAPMARK_BUDDY_DECOMMIT);
-//   HEAPMARK_SLAB_DECOMMIT_THRESHOLD=<bytes>[k|m|g] (default 8m);
+//   HEAPMARK_SLAB_DECOMMIT_THRESHOLD=<size> (default 8M; 8388608, 8M, 8MiB, 8MB);
 //   HEAPMARK_SLAB_EMPTY_RESERVE=<n> empty slabs kept per class (default 1).
 #pragma once
 #include <stddef.h>

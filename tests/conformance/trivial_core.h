@@ -1,6 +1,7 @@
 // A deliberately trivial allocator Core (bump allocation in one reservation,
 // blocks never reused) used to check the shim layers and the shared test
-// harnesses independently of any real allocator.
+// harnesses independently of any real allocator. It meets the same contract as
+// the real cores (shim::AllocatorCore, asserted below the struct).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,8 @@
 #include <atomic>
 
 #include "os/os.h"
+#include "shim/core_concept.h"
+#include "shim/diag.h"
 #include "shim/introspect.h"
 
 namespace heapmark::testing {
@@ -27,10 +30,7 @@ struct TrivialCore {
   static inline std::atomic<size_t> top_{0};
   static inline std::atomic<size_t> in_use_{0};
 
-  static void die(const char* msg) noexcept {
-    (void)!write(2, msg, strlen(msg));
-    abort();
-  }
+  [[noreturn]] static void die(const char* msg) noexcept { shim::die("trivial", msg); }
   static char* arena() noexcept {
     char* b = base_.load(std::memory_order_acquire);
     if (b) return b;
@@ -64,10 +64,10 @@ struct TrivialCore {
   }
   static bool owns(const void* p) noexcept { return in_arena(p) && header(p)->state == kLive; }
   static void free(void* p) noexcept {
-    if (!in_arena(p)) die("trivial: free(): invalid pointer\n");
+    if (!in_arena(p)) die("free(): invalid pointer");
     Header* h = header(p);
-    if (h->state == kFreed) die("trivial: free(): double free detected\n");
-    if (h->state != kLive) die("trivial: free(): invalid pointer\n");
+    if (h->state == kFreed) die("free(): double free detected");
+    if (h->state != kLive) die("free(): invalid pointer");
     h->state = kFreed;
     in_use_ -= h->size;
   }
@@ -94,5 +94,6 @@ struct TrivialCore {
   static const char* name() noexcept { return "trivial"; }
   static const char* version() noexcept { return "0"; }
 };
+static_assert(shim::AllocatorCore<TrivialCore>);
 
 }  // namespace heapmark::testing

@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -16,6 +20,7 @@
 #include "buddy/buddy_core.h"
 #include "buddy/buddy_heap.h"
 #include "os/os.h"
+#include "shim/env.h"
 #include "fork_check.h"
 
 using namespace heapmark::buddy;
@@ -312,14 +317,66 @@ TEST(BuddyCore, ThreadsWithCrossThreadFrees) {
   EXPECT_TRUE(global_heap().check(why, sizeof why)) << why;
 }
 
+// The policy names through the shared strict parser (shim/env.h; its own
+// tests are tests/unit/core_contract_test.cc): an unknown name is an error, not a default.
 TEST(BuddyCore, ParseSettings) {
-  EXPECT_EQ(parse_decommit("eager", Decommit::kNever), Decommit::kEager);
-  EXPECT_EQ(parse_decommit("never", Decommit::kEager), Decommit::kNever);
-  EXPECT_EQ(parse_decommit("bogus", Decommit::kThreshold), Decommit::kThreshold);
-  EXPECT_EQ(parse_decommit(nullptr, Decommit::kThreshold), Decommit::kThreshold);
-  EXPECT_EQ(parse_size("8m", 0), size_t(8) << 20);
-  EXPECT_EQ(parse_size("123", 0), 123u);
-  EXPECT_EQ(parse_size("12x", 7), 7u);
+  using heapmark::shim::parse_choice;
+  using heapmark::shim::parse_size;
+  constexpr size_t n = std::size(kDecommitNames);
+  EXPECT_EQ(parse_choice("eager", kDecommitNames, n), int(Decommit::kEager));
+  EXPECT_EQ(parse_choice("threshold", kDecommitNames, n), int(Decommit::kThreshold));
+  EXPECT_EQ(parse_choice("never", kDecommitNames, n), int(Decommit::kNever));
+  EXPECT_EQ(parse_choice("bogus", kDecommitNames, n), -1);
+  EXPECT_EQ(parse_choice(nullptr, kDecommitNames, n), -1);
+  EXPECT_STREQ(decommit_name(Decommit::kNever), "never");
+  size_t v = 0;
+  EXPECT_TRUE(parse_size("8m", &v));
+  EXPECT_EQ(v, size_t(8) << 20);
+  EXPECT_TRUE(parse_size("123", &v));
+  EXPECT_EQ(v, 123u);
+  EXPECT_FALSE(parse_size("12x", &v));
+  EXPECT_EQ(v, 123u);
+}
+
+// The Core's settings come from the environment at its first call; each check
+// runs in a fresh process (threadsafe death-test style re-executes the test),
+// so the global heap is initialised there with the variable set.
+TEST(BuddyEnv, DecommitThresholdAcceptsEverySizeSpelling) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::pair<const char*, const char*> cases[] = {
+      {"8MiB", "8388608"}, {"3MiB", "3145728"}, {"3M", "3145728"},   {"3m", "3145728"},
+      {"3MB", "3145728"},  {"3072k", "3145728"}, {"3145728", "3145728"}, {"1GiB", "1073741824"}};
+  for (auto [value, bytes] : cases)
+    EXPECT_EXIT(
+        {
+          setenv("HEAPMARK_BUDDY_DECOMMIT_THRESHOLD", value, 1);
+          fprintf(stderr, "threshold=%zu\n", global_heap().threshold());
+          _exit(0);
+        },
+        ::testing::ExitedWithCode(0), std::string("threshold=") + bytes + "\n")
+        << value;
+}
+
+TEST(BuddyEnvDeath, MalformedSettingsAbortNamingTheVariable) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        setenv("HEAPMARK_BUDDY_DECOMMIT_THRESHOLD", "8XB", 1);
+        Core::free(Core::alloc(64));
+      },
+      "heapmark buddy: HEAPMARK_BUDDY_DECOMMIT_THRESHOLD='8XB' is not a size \\(e\\.g\\. 8M, 8MiB, 8388608\\)\n");
+  EXPECT_DEATH(
+      {
+        setenv("HEAPMARK_BUDDY_DECOMMIT", "lazy", 1);
+        Core::free(Core::alloc(64));
+      },
+      "heapmark buddy: HEAPMARK_BUDDY_DECOMMIT='lazy' is not one of eager\\|threshold\\|never\n");
+  EXPECT_DEATH(
+      {
+        setenv("HEAPMARK_BUDDY_MIN_BLOCK", "", 1);
+        Core::free(Core::alloc(64));
+      },
+      "heapmark buddy: HEAPMARK_BUDDY_MIN_BLOCK='' is not a size");
 }
 
 TEST(BuddyCore, ForkWhileThreadsAllocate) {
