@@ -25,7 +25,10 @@
 //   HEAPMARK_PT_MXFAST=<bytes>             M_MXFAST (default 128, max 160)
 //   HEAPMARK_PT_MAIN_HEAP=<bytes>          address space reserved for the main heap
 //        (default 64 GiB, halved until the reservation succeeds)
-// Sizes accept a k/m/g suffix.
+// Sizes are bytes, optionally with k/m/g, then optionally iB or B (8M = 8MiB =
+// 8MB); <n> is a plain number; DECAY_MS also takes 500ms or 2s. A malformed value
+// aborts with one line naming it (shim/env.h): a run never measures a default
+// it was not asked for.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +51,7 @@ struct Settings {
   size_t main_heap_reserve;  // what was actually reserved
 };
 
-// The Core concept of /work/notes/alloc_interfaces.md, plus helpers for tests.
+// The Core contract (shim::AllocatorCore, shim/core_concept.h), plus helpers for tests.
 struct Core {
   static void* alloc(size_t n) noexcept;
   static void* alloc_aligned(size_t align, size_t n) noexcept;
