@@ -1,5 +1,6 @@
 // Family registration and the helpers family files share (family.h, registry.h).
 #include <dlfcn.h>
+#include <glob.h>
 #include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,6 +79,22 @@ Allocator system_allocator(const Family& f, const char* name, const char* soname
   Allocator a{name, &f, system_library(soname), std::move(env), summary, true, "", variant_of};
   a.found = readable_file(a.library);
   if (!a.found) a.missing_hint = std::string("apt-get install ") + package;
+  return a;
+}
+
+Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates, const char* package,
+                          const char* summary) {
+  Allocator a{name, &f, *candidates.begin(), {}, summary, false, std::string("apt-get install ") + package, ""};
+  for (const char* pattern : candidates) {
+    glob_t g;
+    if (glob(pattern, 0, nullptr, &g) == 0 && g.gl_pathc > 0 && readable_file(g.gl_pathv[g.gl_pathc - 1])) {
+      a.library = g.gl_pathv[g.gl_pathc - 1];  // the newest when several versions are installed
+      a.found = true;
+      a.missing_hint.clear();
+    }
+    globfree(&g);
+    if (a.found) break;
+  }
   return a;
 }
 

@@ -36,7 +36,7 @@ std::vector<Allocator> builtin(const std::string& libdir) {
 std::vector<Allocator> bases(const std::vector<Allocator>& all) {
   std::vector<Allocator> out;
   for (const auto& a : all)
-    if (a.is_base() && a.found && a.family != find_family("user")) out.push_back(a);
+    if (a.is_base() && a.found && !a.on_request && a.family != find_family("user")) out.push_back(a);
   return out;
 }
 

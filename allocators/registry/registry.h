@@ -6,6 +6,7 @@
 // its family (allocators/registry/hooks.h).
 #pragma once
 #include <string>
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct Allocator {
   bool found = true;               // the library exists on this machine
   std::string missing_hint;        // what to install when it does not
   std::string variant_of;          // empty for a base allocator; else the base it configures ("je-bg": "jemalloc")
+  bool on_request = false;         // run only when named (not in repro's default set): scudo, tbbmalloc
 
   const char* kind() const noexcept { return family->name(); }
   bool is_base() const noexcept { return variant_of.empty(); }
@@ -34,8 +36,8 @@ struct Allocator {
 std::vector<Allocator> builtin(const std::string& libdir);
 
 // The base allocators among `all` that exist on this machine, in the families'
-// order (glibc, jemalloc, mimalloc, tcmalloc, the in-house ones): what `repro`
-// runs by default.
+// order (glibc, jemalloc, mimalloc, tcmalloc, the in-house ones), without the
+// ones run only on request: what `repro` runs by default.
 std::vector<Allocator> bases(const std::vector<Allocator>& all);
 
 // A user's allocator given as NAME=PATH. Throws heapmark::InputError when the
@@ -56,6 +58,9 @@ bool is_allocator_config_var(std::string_view var);
 // the multiarch directory (found or not), and one built beside heapmark.
 Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package,
                            const char* summary, Env env = {}, const char* variant_of = "");
+// The first of `candidates` (glob patterns) that exists, else the first pattern.
+Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates, const char* package,
+                          const char* summary);
 Allocator in_house_allocator(const Family& f, const std::string& libdir, const char* name, const char* file,
                              const char* summary, Env env = {}, const char* variant_of = "");
 

@@ -133,6 +133,8 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
 
 }  // namespace
 
+// The cell's life in order (identity, setup, baseline, run, report); one
+// function so the order that measurement depends on reads top to bottom.
 int main(int argc, char** argv) {
   // A cell never outlives its runner: if the runner dies (kill -9, crash),
   // the kernel kills the cell too, instead of leaving it spinning orphaned.

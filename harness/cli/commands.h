@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "common/text.h"
+#include "harness/runner/run.h"
+
 namespace heapmark::cli {
 
 using Action = std::function<std::optional<int>()>;
@@ -30,8 +33,13 @@ std::vector<CommandAdder>& command_adders();
 // allocator libraries are built beside it.
 std::string self_dir();
 
-// "a,b,c" -> {a, b, c}. An empty string gives no items; otherwise every item
-// is kept, empty ones too, so "glibc,,jemalloc" is reported rather than ignored.
-std::vector<std::string> split_list(const std::string& s, char sep = ',');
+using heapmark::split_list;  // common/text.h
+
+// argv of this heapmark invocation, recorded in every run.json.
+const std::vector<std::string>& command_line();
+
+// Runs a matrix and writes its report (also after an interruption: the report
+// reads only the results files, so a partial run reports what it has).
+int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts, const std::vector<registry::Allocator>& known);
 
 }  // namespace heapmark::cli

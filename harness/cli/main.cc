@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <climits>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include "harness/report/report.h"
 #include "common/input_error.h"
 #include "harness/runner/matrix.h"
+#include "harness/runner/matrix_builder.h"
+#include "common/text.h"
 #include "harness/runner/run.h"
 #include "harness/runner/supervise.h"
 #include "workloads/catalog.h"
@@ -29,16 +32,7 @@ std::vector<CommandAdder>& command_adders() {
 }
 CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_back(std::move(add)); }
 
-std::vector<std::string> split_list(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  for (size_t start = 0;;) {
-    const size_t p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
-    if (p == std::string::npos) return out;
-    start = p + 1;
-  }
-}
+std::vector<std::string> g_command_line;
 
 std::string self_dir() {
   char buf[PATH_MAX];
@@ -49,26 +43,32 @@ std::string self_dir() {
 }
 }  // namespace heapmark::cli
 
-namespace {
-
-// `heapmark run` ends with the report, also after an interruption: it reads
-// only the results files, so a partial run reports what it has.
-int run_and_report(const hm::runner::Matrix& m, const hm::runner::RunOptions& opts,
-                   const std::vector<hm::registry::Allocator>& known) {
+namespace heapmark::cli {
+int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts, const std::vector<registry::Allocator>& known) {
   std::string dir;
-  const int status = hm::runner::run(m, opts, known, &dir);
+  const int status = runner::run(m, opts, known, &dir);
   if (dir.empty()) return status;
-  const auto paths = hm::report::write_report(dir);
+  const auto paths = report::write_report(dir);
   if (!opts.quiet) std::printf("Report: %s (also %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
   return status;
 }
 
+const std::vector<std::string>& command_line() { return g_command_line; }
+}  // namespace heapmark::cli
+
+namespace {
+
 
 // "Probe" each found allocator in a cell, as a run would, for its real version.
-void list_allocators(const std::vector<hm::registry::Allocator>& all, const std::string& cell) {
-  std::printf("%-16s %-9s %-8s %-22s %s\n", "name", "kind", "status", "version", "library / configuration");
+struct Listed {
+  const hm::registry::Allocator* a;
+  std::string status, version;
+};
+
+std::vector<Listed> probe_all(const std::vector<hm::registry::Allocator>& all, const std::string& cell) {
+  std::vector<Listed> out;
   for (const auto& a : all) {
-    std::string version = "-", status = a.found ? "found" : "missing";
+    Listed l{&a, a.found ? "found" : "missing", ""};
     if (a.found) {
       hm::runner::SpawnSpec spec;
       spec.cell_binary = cell;
@@ -78,40 +78,94 @@ void list_allocators(const std::vector<hm::registry::Allocator>& all, const std:
       if (!a.library.empty()) spec.env.emplace_back("LD_PRELOAD", a.library);
       spec.timeout_s = 30;
       spec.sample_hz = 0;
-      const auto out = hm::runner::supervise(spec);
-      if (out.have_hello) {
-        version = out.hello.version;
-        if (!out.hello.identity_ok) status = "no-proof";
+      const auto r = hm::runner::supervise(spec);
+      if (r.have_hello) {
+        l.version = r.hello.version;
+        if (!r.hello.identity_ok) l.status = "no-proof";
       } else {
-        status = "broken";
+        l.status = "broken";
       }
     }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+void list_allocators(const std::vector<hm::registry::Allocator>& all, const std::string& cell, bool as_json) {
+  const auto listed = probe_all(all, cell);
+  if (as_json) {
+    boost::json::array arr;
+    for (const auto& l : listed) {
+      boost::json::object env;
+      for (const auto& [k, v] : l.a->env) env[k] = v;
+      arr.push_back(boost::json::object{{"name", l.a->name},       {"kind", l.a->kind()},     {"status", l.status},
+                                        {"version", l.version},     {"library", l.a->library}, {"env", std::move(env)},
+                                        {"variant_of", l.a->variant_of}, {"summary", l.a->summary},
+                                        {"missing_hint", l.a->missing_hint}});
+    }
+    std::printf("%s\n", boost::json::serialize(arr).c_str());
+    return;
+  }
+  std::printf("%-16s %-9s %-8s %-22s %s\n", "name", "kind", "status", "version", "library / configuration");
+  for (const auto& l : listed) {
+    const auto& a = *l.a;
     std::string where = a.library.empty() ? "(libc, no preload)" : a.library;
     for (const auto& [k, v] : a.env) where += "  " + k + "=" + v;
     if (!a.found) where += "  -> " + a.missing_hint;
-    std::printf("%-16s %-9s %-8s %-22s %s\n", a.name.c_str(), a.kind(), status.c_str(),
-                version.c_str(), where.c_str());
+    std::printf("%-16s %-9s %-8s %-22s %s\n", a.name.c_str(), a.kind(), l.status.c_str(), l.version.empty() ? "-" : l.version.c_str(),
+                where.c_str());
   }
 }
 
-void list_workloads() {
+std::string param_range(const hm::workloads::WorkloadDef& w, const hm::workloads::ParamSpec& p) {
+  std::string range;
+  if (p.type == hm::workloads::ParamType::kInt) range = "[" + std::to_string(p.min) + ", " + std::to_string(p.max) + "]";
+  if (p.type == hm::workloads::ParamType::kChoice)
+    for (const auto& c : p.choices) range += (range.empty() ? "" : "|") + c;
+  if (p.type == hm::workloads::ParamType::kSizes) range = hm::workloads::SizeDist::kinds();
+  if (p.type == hm::workloads::ParamType::kText) range = "text";
+  return range;
+}
+
+void list_workloads(bool as_json) {
+  if (as_json) {
+    boost::json::array arr;
+    for (const auto* w : hm::workloads::all_workloads()) {
+      boost::json::array params;
+      for (const auto& p : w->params) {
+        boost::json::object o{{"name", p.name}, {"default", p.default_value}, {"help", p.help}, {"valid", param_range(*w, p)}};
+        if (p.type == hm::workloads::ParamType::kInt) o["min"] = p.min, o["max"] = p.max;
+        if (p.type == hm::workloads::ParamType::kChoice) {
+          boost::json::array c;
+          for (const auto& x : p.choices) c.push_back(boost::json::string(x));
+          o["choices"] = std::move(c);
+        }
+        params.push_back(std::move(o));
+      }
+      arr.push_back(boost::json::object{{"name", w->name}, {"summary", w->summary}, {"shorthand", w->shorthand_param},
+                                        {"params", std::move(params)}});
+    }
+    std::printf("%s\n", boost::json::serialize(arr).c_str());
+    return;
+  }
   for (const auto* w : hm::workloads::all_workloads()) {
     std::printf("%s — %s\n", w->name.c_str(), w->summary.c_str());
+    size_t width = 8;  // parameter names keep their column however long they are
+    for (const auto& p : w->params) width = std::max(width, p.name.size());
     for (const auto& p : w->params) {
-      std::string range;
-      if (p.type == hm::workloads::ParamType::kInt) range = "[" + std::to_string(p.min) + ", " + std::to_string(p.max) + "]";
-      if (p.type == hm::workloads::ParamType::kChoice)
-        for (const auto& c : p.choices) range += (range.empty() ? "" : "|") + c;
-      if (p.type == hm::workloads::ParamType::kSizes) range = hm::workloads::SizeDist::kinds();
-      if (p.type == hm::workloads::ParamType::kText) range = "text";
+      std::string range = param_range(*w, p);
       if (p.name == w->shorthand_param) range += " (also --workloads " + w->name + ":VALUE)";
-      std::printf("  %-8s default %-16s %s  %s\n", p.name.c_str(), p.default_value.c_str(), p.help.c_str(), range.c_str());
+      std::printf("  %-*s default %-16s %s  %s\n", static_cast<int>(width), p.name.c_str(), p.default_value.c_str(), p.help.c_str(),
+                  range.c_str());
     }
   }
 }
 
 }  // namespace
 
+// Declares `list` and `run` with their options (other subcommands register
+// from their own files), parses, and dispatches: long because the option
+// declarations are the documentation of the flags.
 int main(int argc, char** argv) {
   const std::string bindir = hm::cli::self_dir();
   CLI::App app{"heapmark: allocator benchmarking and fragmentation analysis.\n"
@@ -123,7 +177,9 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "List what heapmark knows: allocators (with versions, probed in a cell) or workloads");
   std::string what;
+  bool list_json = false;
   list->add_option("what", what, "allocators | workloads")->required()->check(CLI::IsMember({"allocators", "workloads"}));
+  list->add_flag("--json", list_json, "One JSON array instead of the table (for scripts and shell completion)");
 
   auto* run = app.add_subcommand("run", "Run a benchmark matrix: allocators x workloads x params x reps, one process per cell");
   std::string matrix_file, allocators_csv, workloads_csv;
@@ -136,6 +192,18 @@ int main(int argc, char** argv) {
   run->add_option("--allocators", allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
   run->add_option("--allocator", user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");
   run->add_option("--workloads", workloads_csv, "Comma-separated workload names (see `heapmark list workloads`); trace:app.hmt replays a recorded trace");
+  std::vector<std::string> program_flags, suites;
+  run->add_option("--program", program_flags,
+                  "A real program as a workload: NAME='CMD ARGS' (split into words as a shell would; no shell runs it). "
+                  "Repeatable; mixes with --workloads")
+      ->type_name("NAME=CMD");
+  run->add_option("--suite", suites,
+                  "A suite file of programs (workloads/programs/*.json: debian.json ships; mimalloc-bench.json needs "
+                  "--suite-dir, the suite itself is not shipped)");
+  run->add_option("--suite-dir", opts.suite_dir,
+                  "Where you built a suite's programs ({dir} in its commands). For mimalloc-bench.json: a mimalloc-bench "
+                  "checkout after its ./build-bench-env.sh bench (heapmark does not ship mimalloc-bench)")
+      ->type_name("DIR");
   run->add_option("-p,--param", params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
   run->add_option("--env", envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
   run->add_option("--reps", reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
@@ -160,6 +228,7 @@ int main(int argc, char** argv) {
   std::vector<hm::cli::Action> actions;
   for (auto& add : hm::cli::command_adders()) actions.push_back(add(app));
 
+  for (int i = 0; i < argc; ++i) hm::cli::g_command_line.push_back(argv[i]);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -178,107 +247,40 @@ int main(int argc, char** argv) {
     for (auto& action : actions)
       if (auto status = action()) return *status;
     if (*list) {
-      if (what == "allocators") list_allocators(known, cell);
-      else list_workloads();
+      if (what == "allocators") list_allocators(known, cell, list_json);
+      else list_workloads(list_json);
       return 0;
     }
 
     // run
-    for (int i = 0; i < argc; ++i) opts.command_line.push_back(argv[i]);
+    opts.command_line = hm::cli::command_line();
     opts.cell_binary = cell;
+    opts.probe_library = bindir + "/libheapmark_probe.so";
     {
       int64_t cap = 0;
       if (!hm::workloads::parse_quantity(mem_cap, cap)) throw hm::InputError("--mem-cap '" + mem_cap + "': expected a size like 8G or 512M");
       opts.mem_cap_bytes = static_cast<uint64_t>(cap);
     }
-    for (const auto& u : user_allocs) known.push_back(hm::registry::user(u, known));
-
-    hm::runner::Matrix m;
     if (!opts.resume.empty()) {
-      if (!matrix_file.empty() || !allocators_csv.empty() || !workloads_csv.empty() || !params.empty() || !envs.empty())
+      if (!matrix_file.empty() || !allocators_csv.empty() || !workloads_csv.empty() || !params.empty() || !envs.empty() ||
+          !program_flags.empty() || !suites.empty())
         throw hm::InputError("--resume takes the matrix and options recorded in run.json; drop the other run flags");
-      return run_and_report(m, opts, known);
+      for (const auto& u : user_allocs) known.push_back(hm::registry::user(u, known));
+      return hm::cli::run_and_report(hm::runner::Matrix{}, opts, known);
     }
-    if (!matrix_file.empty()) m = hm::runner::Matrix::load(matrix_file, known);
-    if (run->count("--reps") || matrix_file.empty()) m.reps = reps;
-    if (run->count("--seed") || matrix_file.empty()) m.seed = seed;
-    if (!allocators_csv.empty()) {
-      m.allocators.clear();
-      for (const auto& name : hm::cli::split_list(allocators_csv)) m.allocators.push_back(hm::registry::find(known, name));
-    }
-    for (const auto& u : user_allocs) {
-      const std::string name = u.substr(0, u.find('='));
-      bool listed = false;
-      for (const auto& a : m.allocators) listed |= a.name == name;
-      if (!listed) m.allocators.push_back(hm::registry::find(known, name));
-    }
-    if (!workloads_csv.empty()) {
-      m.workloads.clear();
-      for (const auto& item : hm::cli::split_list(workloads_csv)) {
-        // NAME or NAME:VALUE, the value going to the workload's shorthand parameter.
-        const size_t colon = item.find(':');
-        const std::string name = item.substr(0, colon);
-        const auto& def = hm::workloads::find_workload(name);
-        hm::runner::WorkloadSpec spec{name, {}};
-        if (colon != std::string::npos) {
-          if (def.shorthand_param.empty())
-            throw hm::InputError("--workloads '" + item + "': workload '" + name +
-                                 "' takes no NAME:VALUE form; give its parameters with -p KEY=VALUE");
-          spec.grid[def.shorthand_param] = {item.substr(colon + 1)};  // validated with the grid by expand()
-        }
-        m.workloads.push_back(spec);
-      }
-    }
-    if (m.allocators.empty()) throw hm::InputError("no allocators: give --allocators, --allocator or --matrix");
-    if (m.workloads.empty()) throw hm::InputError("no workloads: give --workloads or --matrix");
-    for (const auto& p : params) {
-      const size_t eq = p.find('=');
-      if (eq == std::string::npos || eq == 0) throw hm::InputError("--param '" + p + "': expected KEY=VALUE or WORKLOAD.KEY=VALUE");
-      std::string key = p.substr(0, eq), scope;
-      if (const size_t dot = key.find('.'); dot != std::string::npos) {
-        scope = key.substr(0, dot);
-        key = key.substr(dot + 1);
-        hm::workloads::find_workload(scope);
-      }
-      bool applied = false;
-      for (auto& w : m.workloads) {
-        if (!scope.empty() && w.name != scope) continue;
-        const auto& def = hm::workloads::find_workload(w.name);
-        bool has = false;
-        for (const auto& s : def.params) has |= s.name == key;
-        if (!has) {
-          if (!scope.empty()) hm::workloads::Params::resolve(def.name, def.params, {{key, ""}});  // throws, naming valid keys
-          continue;
-        }
-        w.grid[key] = p.size() > eq + 1 ? hm::cli::split_list(p.substr(eq + 1), '|') : std::vector<std::string>{""};
-        applied = true;
-      }
-      if (!applied) {
-        std::string known;  // each selected workload's parameters, once
-        std::set<std::string> listed;
-        for (const auto& w : m.workloads) {
-          if (!listed.insert(w.name).second) continue;
-          std::string names;
-          for (const auto& s : hm::workloads::find_workload(w.name).params) names += (names.empty() ? "" : ", ") + s.name;
-          known += (known.empty() ? "" : "; ") + w.name + ": " + names;
-        }
-        throw hm::InputError("--param '" + p + "': no selected workload has a parameter '" + key + "' (" + known + ")");
-      }
-    }
-    for (const auto& e : envs) {
-      const size_t colon = e.find(':'), eq = e.find('=');
-      if (colon == std::string::npos || eq == std::string::npos || eq < colon || colon == 0 || eq == colon + 1)
-        throw hm::InputError("--env '" + e + "': expected ALLOCATOR:VAR=VALUE, e.g. jemalloc:MALLOC_CONF=background_thread:true");
-      const std::string name = e.substr(0, colon);
-      bool found = false;
-      for (auto& a : m.allocators)
-        if (a.name == name) {
-          a.env.emplace_back(e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1));
-          found = true;
-        }
-      if (!found) throw hm::InputError("--env '" + e + "': allocator '" + name + "' is not in this run");
-    }
-    return run_and_report(m, opts, known);
+    hm::runner::MatrixRequest req;
+    req.matrix_file = matrix_file;
+    req.allocators = hm::split_list(allocators_csv);
+    req.user_allocators = user_allocs;
+    req.workloads = hm::split_list(workloads_csv);
+    req.program_flags = program_flags;
+    req.suites = suites;
+    req.params = params;
+    req.envs = envs;
+    if (run->count("--reps")) req.reps = reps;
+    if (run->count("--seed")) req.seed = seed;
+    const hm::runner::Matrix m = hm::runner::build_matrix(req, known);
+    return hm::cli::run_and_report(m, opts, known);
   } catch (const hm::InputError& e) {
     std::fprintf(stderr, "heapmark: %s\n", e.what());
     return hm::kExitBadInput;

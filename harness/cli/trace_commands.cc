@@ -14,9 +14,12 @@
 #include <filesystem>
 #include <memory>
 
+#include <boost/json.hpp>
+
 #include "allocators/registry/registry.h"
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
 #include "workloads/trace_format.h"
 
@@ -46,6 +49,8 @@ struct Summary {
 // Live bytes need the calls in the order they happened. Each thread's events
 // are in order; across threads the coarse time orders them, and a free never
 // goes before its allocation (the recorded run could not do that).
+// One pass to count and bucket, then a merge of the threads in time order for
+// the live-byte curve: two halves of one computation over the same events.
 Summary summarize(const std::string& path) {
   tr::MappedFile file(path);
   tr::Reader r(file.data(), file.size(), path);
@@ -179,8 +184,61 @@ std::string human(uint64_t b) {
   return buf;
 }
 
-int trace_info(const std::string& path) {
+// trace-info --json: the same figures, for scripts and tests.
+boost::json::object summary_json(const std::string& path, const Summary& s) {
+  namespace json = boost::json;
+  json::array argv, sizes, rss;
+  for (const auto& a : s.header.argv) argv.push_back(json::string(a));
+  json::object counts, recorder;
+  bool counts_match = s.complete;
+  for (int k = 0; k < tr::kEventKinds; ++k) {
+    counts[tr::event_kind_name(tr::EventKind(k))] = s.counts[k];
+    recorder[tr::event_kind_name(tr::EventKind(k))] = s.recorder[k];
+    counts_match &= s.last_image[k] == s.recorder[k];
+  }
+  for (int b = 0; b < 65; ++b)
+    if (s.size_hist[b])
+      sizes.push_back(json::object{{"min", b == 0 ? 0 : uint64_t{1} << (b - 1)},
+                                   {"max", b == 0 ? 0 : b == 64 ? UINT64_MAX : (uint64_t{1} << b) - 1},
+                                   {"count", s.size_hist[b]}});
+  static const char* const kLife[] = {"same_tick", "under_10ms", "under_100ms", "under_1s", "under_10s", "10s_or_more",
+                                      "live_at_end", "freed_made_before_recording"};
+  json::object life;
+  for (int b = 0; b < 8; ++b) life[kLife[b]] = s.life_hist[b];
+  for (const auto& p : s.rss) rss.push_back(json::object{{"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}});
+  return json::object{{"trace", path},
+                      {"program", s.header.program},
+                      {"argv", std::move(argv)},
+                      {"machine", s.header.machine},
+                      {"pid", s.header.pid},
+                      {"start_unix_ns", s.header.start_unix_ns},
+                      {"complete", s.complete},
+                      {"events", s.events},
+                      {"counts", std::move(counts)},
+                      {"recorder_counts", s.complete ? json::value(std::move(recorder)) : json::value(nullptr)},
+                      {"recorder_counts_match", counts_match},
+                      {"forks", s.forks},
+                      {"threads", s.threads},
+                      {"images", s.images},
+                      {"duration_s", double(s.duration_ms) / 1000},
+                      {"file_bytes", s.file_bytes},
+                      {"bytes_per_event", s.events ? double(s.file_bytes) / double(s.events) : 0.0},
+                      {"peak_live", s.peak_live},
+                      {"peak_live_s", double(s.peak_ms) / 1000},
+                      {"peak_blocks", s.peak_blocks},
+                      {"live_end", s.live_end},
+                      {"blocks_end", s.blocks_end},
+                      {"sizes", std::move(sizes)},
+                      {"lifetimes", std::move(life)},
+                      {"rss", std::move(rss)}};
+}
+
+int trace_info(const std::string& path, bool as_json) {
   const Summary s = summarize(path);
+  if (as_json) {
+    std::printf("%s\n", boost::json::serialize(summary_json(path, s)).c_str());
+    return 0;
+  }
   std::string cmd;
   for (const auto& a : s.header.argv) cmd += (cmd.empty() ? "" : " ") + a;
   const time_t when = static_cast<time_t>(s.header.start_unix_ns / 1000000000);
@@ -281,15 +339,17 @@ int replay(ReplayState& st) {
   // Bad input is reported here, once, rather than by every cell.
   const Summary rec = summarize(path);
   const std::string dir = heapmark::cli::self_dir();
-  const auto known = heapmark::registry::builtin(dir);
-  heapmark::runner::Matrix m;
-  for (const auto& name : heapmark::cli::split_list(st.allocators)) m.allocators.push_back(heapmark::registry::find(known, name));
-  if (m.allocators.empty()) throw InputError("replay: --allocators is empty");
-  m.workloads.push_back({"trace", {{"path", {path}}, {"timing", {st.timing}}}});
-  m.reps = st.reps;
-  m.baseline = m.allocators[0].name;
+  auto known = heapmark::registry::builtin(dir);
+  heapmark::runner::MatrixRequest req;
+  req.allocators = heapmark::split_list(st.allocators);
+  if (req.allocators.empty()) throw InputError("replay: --allocators is empty");
+  req.workloads = {"trace"};
+  req.params = {"path=" + path, "timing=" + st.timing};
+  req.reps = st.reps;
+  req.baseline = req.allocators.front();
+  const heapmark::runner::Matrix m = heapmark::runner::build_matrix(req, known);
   st.opts.cell_binary = dir + "/heapmark-cell";
-  const int status = heapmark::runner::run(m, st.opts, known);
+  const int status = heapmark::cli::run_and_report(m, st.opts, known);
   // The replays' RSS next to what the program itself had under its own allocator.
   uint64_t peak_rss = 0, peak_anon = 0;
   for (const auto& p : rec.rss) {
@@ -309,6 +369,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     std::vector<std::string> command;
     unsigned rss_ms = 10;
     std::string info_path;
+    bool info_json = false;
     ReplayState replay;
   };
   auto st = std::make_shared<State>();
@@ -318,6 +379,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rec->add_option("command", st->command, "The program and its arguments (after --)");
   auto* info = app.add_subcommand("trace-info", "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
   info->add_option("trace", st->info_path, "Trace file (.hmt)")->required();
+  info->add_flag("--json", st->info_json, "One JSON object instead of text (for scripts)");
   auto* rep = app.add_subcommand("replay", "Replay a trace on each allocator (the trace workload in a run)");
   rep->add_option("trace", st->replay.trace, "Trace file (.hmt)")->required();
   rep->add_option("--allocators", st->replay.allocators, "Comma-separated allocator names (default glibc)");
@@ -330,9 +392,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");
   return [rec, info, rep, st]() -> std::optional<int> {
     if (*rec) return record(st->out, st->command, st->rss_ms);
-    if (*info) return trace_info(st->info_path);
+    if (*info) return trace_info(st->info_path, st->info_json);
     if (*rep) {
-      st->replay.opts.command_line = {"heapmark", "replay", st->replay.trace};
+      st->replay.opts.command_line = heapmark::cli::command_line();
       return replay(st->replay);
     }
     return std::nullopt;

@@ -8,13 +8,14 @@
 #include <sstream>
 
 #include "harness/report/table.h"
+#include "workloads/repro/engine.h"
 
 namespace json = boost::json;
 
 namespace heapmark::report {
 namespace {
 
-constexpr const char* kLetters[5] = {"P", "F", "I", "A", "R"};
+using workloads::repro::kPhaseLetters;
 
 std::optional<json::object> load(const Run& run) {
   std::ifstream in(run.dir + "/repro.json");
@@ -50,7 +51,7 @@ Table verdict_table(const json::object& sum) {
       for (const auto& [k, v] : e->as_object())
         if (v.is_string()) cells[0].note += (cells[0].note.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
     const auto& ph = row.at("phases").as_array();
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < static_cast<int>(workloads::repro::kPhases); ++i) {
       if (i >= static_cast<int>(ph.size()) || ph[i].is_null()) {
         cells.emplace_back("-");
         continue;
@@ -66,7 +67,7 @@ Table verdict_table(const json::object& sum) {
       }
       if (const auto* bd = p.if_contains("breakdown"); bd && bd->is_object()) {
         const auto& o = bd->as_object();
-        c.title = std::string(kLetters[i]) + ": live " + mib(o.at("live").to_number<double>()) + " MiB, fragmentation " +
+        c.title = std::string(kPhaseLetters[i]) + ": live " + mib(o.at("live").to_number<double>()) + " MiB, fragmentation " +
                   mib(o.at("fragmentation").to_number<double>()) + " MiB, no live block " +
                   mib(o.at("retained").to_number<double>()) + " MiB, LazyFree " + mib(o.at("lazy_free").to_number<double>()) +
                   " MiB, metadata " + mib(o.at("metadata").to_number<double>()) + " MiB";

@@ -1,7 +1,7 @@
-// `heapmark repro`: the "RES does not drop after free" catalogue. The scenarios
-// (recipe, workload parameters, remedies as named allocator environments, and
-// the mechanism explanations) are data, one JSON file per scenario in
-// harness/repro/scenarios/, embedded at build time. This library runs them
+// `heapmark repro`: the "RES does not drop after free" catalogue. Each scenario
+// (recipe, remedies as named allocator environments, the mechanism
+// explanations) is one file in harness/repro/scenarios/ (scenario.h). This
+// library runs them
 // through the ordinary runner, computes a verdict per (scenario, allocator)
 // from the measured phases, and shows an explanation only when the verdict it
 // was written for is the one measured.
@@ -14,41 +14,19 @@
 
 #include "allocators/registry/registry.h"
 #include "harness/results/cell_result.h"
+#include "harness/repro/scenario.h"
 #include "harness/repro/verdicts.h"
 
 namespace heapmark::repro {
-
-struct Remedy {
-  std::string name;       // unique in the catalogue per allocator+env: "glibc-mmap-threshold"
-  std::string allocator;  // the base allocator it configures
-  registry::Env env;
-  std::string what;
-};
-
-struct Explanation {
-  std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
-  std::string verdict;    // verdict id it explains (see Verdict)
-  std::string text;
-};
-
-struct Scenario {
-  int id = 0;
-  std::string slug, title, recipe;
-  std::map<std::string, std::string> params;      // workload parameters of "repro"
-  std::map<std::string, registry::Env> setups;    // env every cell of this allocator gets here (scenario 12)
-  std::vector<Remedy> remedies;
-  std::vector<Explanation> explanations;
-  std::string dir_name() const;                   // "02-top-pinned"
-};
 
 const std::vector<Scenario>& catalogue();
 // "2", "02" or "top-pinned"; throws InputError naming the valid ones.
 const Scenario& find_scenario(const std::string& text);
 
-// The five phase ends of one cell, by the repro workload's phase names.
-inline constexpr int kPhaseCount = 5;
-inline constexpr const char* kPhaseLetters[kPhaseCount] = {"P", "F", "I", "A", "R"};
-inline constexpr const char* kPhaseNames[kPhaseCount] = {"peak", "free", "idle", "activity", "release"};
+// The five phase ends of one cell, by the repro workload's phase names and letters.
+inline constexpr int kPhaseCount = static_cast<int>(workloads::repro::kPhases);
+using workloads::repro::kPhaseLetters;
+using workloads::repro::kPhaseNames;
 struct PhasePoint {
   bool present = false;
   double r = 0, live = 0, lazy_free = 0;

@@ -12,6 +12,7 @@
 #include "harness/repro/repro.h"
 #include "harness/report/catalogue.h"
 #include "harness/report/report.h"
+#include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
 #include "harness/results/results_dir.h"
 
@@ -19,15 +20,6 @@ namespace json = boost::json;
 
 namespace heapmark::repro {
 namespace {
-
-void set_env(registry::Env& env, const registry::Env& add) {
-  for (const auto& [k, v] : add) {
-    bool replaced = false;
-    for (auto& [k0, v0] : env)
-      if (k0 == k) v0 = v, replaced = true;
-    if (!replaced) env.emplace_back(k, v);
-  }
-}
 
 std::string default_run_id() { return results::utc_now("repro-%Y%m%d-%H%M%S"); }
 
@@ -46,18 +38,37 @@ report::CataloguePaths write_catalogue(const std::string& root, const Options& o
   return report::write_catalogue(root, cat);
 }
 
+
+void list_catalogue() {
+  for (const auto& s : catalogue()) {
+    std::printf("%2d %-22s %s\n   %s\n", s.id, s.slug.c_str(), s.title.c_str(), s.recipe_text.c_str());
+    for (const auto& r : s.remedies) {
+      std::string env;
+      for (const auto& [k, v] : r.env) env += " " + k + "=" + v;
+      std::printf("   remedy %-30s %-9s%s\n", r.name.c_str(), r.allocator.c_str(), env.c_str());
+    }
+  }
+}
+
+// --remedies names only remedies of the chosen scenarios.
+void check_remedies(const std::set<std::string>& wanted, const std::vector<const Scenario*>& scenarios) {
+  for (const auto& r : wanted) {
+    std::string valid;
+    bool found = false;
+    for (const auto* s : scenarios)
+      for (const auto& rem : s->remedies) {
+        found |= rem.name == r;
+        if (valid.find(rem.name) == std::string::npos) valid += (valid.empty() ? "" : ", ") + rem.name;
+      }
+    if (!found) throw InputError("unknown remedy '" + r + "' for the chosen scenarios (valid: " + (valid.empty() ? "none" : valid) + ", or none)");
+  }
+}
+
 }  // namespace
 
 int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   if (o.list) {
-    for (const auto& s : catalogue()) {
-      std::printf("%2d %-22s %s\n   %s\n", s.id, s.slug.c_str(), s.title.c_str(), s.recipe.c_str());
-      for (const auto& r : s.remedies) {
-        std::string env;
-        for (const auto& [k, v] : r.env) env += " " + k + "=" + v;
-        std::printf("   remedy %-30s %-9s%s\n", r.name.c_str(), r.allocator.c_str(), env.c_str());
-      }
-    }
+    list_catalogue();
     return 0;
   }
   // Everything is validated before the first cell runs.
@@ -73,17 +84,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   }
   const bool no_remedies = o.remedies.size() == 1 && o.remedies[0] == "none";
   std::set<std::string> wanted(o.remedies.begin(), o.remedies.end());
-  if (!no_remedies)
-    for (const auto& r : wanted) {
-      std::string valid;
-      bool found = false;
-      for (const auto* s : scenarios)
-        for (const auto& rem : s->remedies) {
-          found |= rem.name == r;
-          if (valid.find(rem.name) == std::string::npos) valid += (valid.empty() ? "" : ", ") + rem.name;
-        }
-      if (!found) throw InputError("unknown remedy '" + r + "' for the chosen scenarios (valid: " + (valid.empty() ? "none" : valid) + ", or none)");
-    }
+  if (!no_remedies) check_remedies(wanted, scenarios);
 
   const std::string run_id = o.run_id.empty() ? default_run_id() : o.run_id;
   const std::string root = runner::create_run_dir(o.results_root, run_id, false);  // refuses an existing one
@@ -92,34 +93,28 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   std::string all_text;
   json::array summaries;
   for (const auto* s : scenarios) {
-    runner::Matrix m;
+    runner::MatrixRequest req;
     for (const auto& b : bases) {
-      registry::Allocator a = b;
+      req.allocators.push_back(b.name);
       for (const auto& [who, env] : s->setups)
-        if (who == a.name || who == a.kind()) set_env(a.env, env);
-      m.allocators.push_back(a);
+        if (who == b.name || who == b.kind())
+          for (const auto& [k, v] : env) req.envs.push_back(b.name + ":" + k + "=" + v);
     }
     for (const auto& r : s->remedies) {
       if (no_remedies || (!wanted.empty() && !wanted.count(r.name))) continue;
-      for (const auto& a0 : m.allocators) {
-        if (a0.name != r.allocator) continue;
-        registry::Allocator a = a0;
-        a.name = r.name;
-        a.summary = r.what;
-        set_env(a.env, r.env);
-        m.allocators.push_back(a);
-        break;
-      }
+      for (const auto& b : bases)
+        if (b.name == r.allocator) req.variants.push_back({r.name, r.allocator, r.env, r.what});
     }
-    runner::WorkloadSpec w{"repro", {}};
-    for (const auto& [k, v] : s->params) w.grid[k] = {v};
-    w.grid["mib"] = {std::to_string(o.mib)};
-    if (o.idle_ms >= 0) w.grid["idle_ms"] = {std::to_string(o.idle_ms)};
-    if (o.activity_ms >= 0) w.grid["activity_ms"] = {std::to_string(o.activity_ms)};
-    if (o.max_ms >= 0) w.grid["max_ms"] = {std::to_string(o.max_ms)};
-    m.workloads.push_back(w);
-    m.reps = o.reps;
-    m.baseline = bases.empty() ? "glibc" : bases.front().name;
+    req.workloads = {"repro"};
+    for (const auto& [k, v] : s->params) req.params.push_back("repro." + k + "=" + v);
+    req.params.push_back("repro.mib=" + std::to_string(o.mib));
+    if (o.idle_ms >= 0) req.params.push_back("repro.idle_ms=" + std::to_string(o.idle_ms));
+    if (o.activity_ms >= 0) req.params.push_back("repro.activity_ms=" + std::to_string(o.activity_ms));
+    if (o.max_ms >= 0) req.params.push_back("repro.max_ms=" + std::to_string(o.max_ms));
+    req.reps = o.reps;
+    req.baseline = bases.empty() ? "glibc" : bases.front().name;
+    std::vector<registry::Allocator> all = known;
+    const runner::Matrix m = runner::build_matrix(req, all);
 
     runner::RunOptions ro;
     ro.results_root = root;

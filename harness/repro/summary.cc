@@ -148,6 +148,48 @@ json::array median_phases(const std::vector<const Rep*>& ok) {
   return out;
 }
 
+// What the repetitions of one allocator say together: the verdict all of them
+// reached (or split, with the count of each), the agreement, each one's verdict.
+struct Consensus {
+  Verdict verdict = Verdict::kUnknown;
+  std::string when, label = verdict_label(Verdict::kUnknown), agreement;
+  int latest = -1, earliest = 99;  // lateness over the ok repetitions
+  json::array rep_verdicts;
+};
+
+Consensus consensus(const std::vector<Rep>& reps) {
+  Consensus c;
+  std::map<std::pair<Verdict, std::string>, int> votes;
+  for (const auto& r : reps) {
+    json::object rv{{"rep", r.cell->rep}, {"status", r.cell->status}};
+    if (r.ok) {
+      rv["verdict"] = verdict_id(r.a.verdict);
+      rv["when"] = r.a.when;
+      const int at = phase_index(r.a.when);
+      if (at == 2 || at == 3)
+        if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s) rv["after_s"] = *w->returned_after_s;
+      ++votes[{r.a.verdict, r.a.when}];
+      c.latest = std::max(c.latest, lateness(r.a.verdict, r.a.when));
+      c.earliest = std::min(c.earliest, lateness(r.a.verdict, r.a.when));
+    }
+    c.rep_verdicts.push_back(std::move(rv));
+  }
+  if (votes.size() == 1) {
+    c.verdict = votes.begin()->first.first;
+    c.when = votes.begin()->first.second;
+    c.label = verdict_label(c.verdict);
+  } else if (votes.size() > 1) {
+    c.verdict = Verdict::kSplit;
+    c.label = "split:";
+    for (const auto& [vw, n] : votes)
+      c.label += (c.label.back() == ':' ? " " : ", ") + std::to_string(n) + "x " + verdict_label(vw.first) + " (" + vw.second + ")";
+  }
+  int most = 0;
+  for (const auto& [_, n] : votes) most = std::max(most, n);
+  c.agreement = std::to_string(most) + "/" + std::to_string(reps.size());
+  return c;
+}
+
 }  // namespace
 
 std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy) {
@@ -157,7 +199,7 @@ std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& a
 
 json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
   const report::Run run = report::read_run(run_dir);
-  json::object sum{{"scenario", s.id}, {"slug", s.slug}, {"title", s.title}, {"recipe", s.recipe},
+  json::object sum{{"scenario", s.id}, {"slug", s.slug}, {"title", s.title}, {"recipe", s.recipe_text},
                    {"threshold", metrics::kReturnedShare}};
   // Repetitions by allocator, in the run's allocator order.
   std::map<std::string, std::vector<Rep>> by_alloc;
@@ -196,43 +238,16 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
           row["detail"] = r.cell->cause + ": " + r.cell->detail;
           break;
         }
-    json::array rep_verdicts;
-    std::map<std::pair<Verdict, std::string>, int> votes;
-    int latest = -1, earliest = 99;
-    for (const auto& r : reps) {
-      json::object rv{{"rep", r.cell->rep}, {"status", r.cell->status}};
-      if (r.ok) {
-        rv["verdict"] = verdict_id(r.a.verdict);
-        rv["when"] = r.a.when;
-        const int at = phase_index(r.a.when);
-        if (at == 2 || at == 3)
-          if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s) rv["after_s"] = *w->returned_after_s;
-        ++votes[{r.a.verdict, r.a.when}];
-        latest = std::max(latest, lateness(r.a.verdict, r.a.when));
-        earliest = std::min(earliest, lateness(r.a.verdict, r.a.when));
-      }
-      rep_verdicts.push_back(std::move(rv));
-    }
-    row["rep_verdicts"] = std::move(rep_verdicts);
-    Verdict v = Verdict::kUnknown;
-    std::string when, label = verdict_label(Verdict::kUnknown);
-    if (votes.size() == 1) {
-      v = votes.begin()->first.first;
-      when = votes.begin()->first.second;
-      label = verdict_label(v);
-    } else if (votes.size() > 1) {
-      v = Verdict::kSplit;
-      label = "split:";
-      for (const auto& [vw, n] : votes)
-        label += (label.back() == ':' ? " " : ", ") + std::to_string(n) + "x " + verdict_label(vw.first) + " (" + vw.second + ")";
-    }
+    const Consensus c = consensus(reps);
+    const Verdict v = c.verdict;
+    const std::string& when = c.when;
+    const std::string& label = c.label;
+    const int latest = c.latest, earliest = c.earliest;
+    row["rep_verdicts"] = c.rep_verdicts;
     row["verdict"] = verdict_id(v);
     row["verdict_label"] = label;
     row["when"] = when;
-    row["agreement"] = std::to_string(votes.empty() ? 0 : std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) {
-                                                           return a.second < b.second;
-                                                         })->second) +
-                       "/" + std::to_string(reps.size());
+    row["agreement"] = c.agreement;
     row["how"] = v == Verdict::kSplit ? "" : how(v, when, ok);
     row["phases"] = median_phases(ok);
     // A split has its own explanation where the scenario wrote one (why repetitions disagree).

@@ -48,6 +48,7 @@ json::object phase_json(const PhaseResult& p) {
       if (w->activity_peak_live) wo["activity_peak_live"] = *w->activity_peak_live;
       po["wait"] = std::move(wo);
     }
+    if (!e->reported.empty()) po["reported"] = pairs(e->reported);
     if (const auto& b = e->breakdown)
       po["breakdown"] = json::object{{"live", b->live},           {"fragmentation", b->fragmentation}, {"retained", b->retained},
                                      {"lazy_free", b->lazy_free}, {"metadata", b->metadata},           {"live_page_bytes", b->live_page_bytes}};
@@ -180,6 +181,7 @@ PhaseResult read_phase(const Reader& rd, const json::object& po, const std::stri
                               rd.integer<uint64_t>(*b, "metadata", bp).value_or(0),
                               rd.integer<uint64_t>(*b, "live_page_bytes", bp).value_or(0)};
     }
+    if (const auto* rp = rd.object(po, "reported", path)) e.reported = rd.text_pairs(*rp, path + "reported.");
     p.end = e;
   }
   if (const auto* st = rd.object(po, "allocator_stats", path))
@@ -196,6 +198,8 @@ const Latency* CellResult::latency(const std::string& op) const {
   return nullptr;
 }
 
+// One field list in the documented order (results/SCHEMA.md): long, and
+// easier to check against the schema as one piece than split.
 json::object to_json(const CellResult& c) {
   json::object rec;
   rec["schema_version"] = c.schema_version;
@@ -256,9 +260,6 @@ json::object to_json(const CellResult& c) {
                                    {"threads", b.threads}});
     rec["micro"] = std::move(micro);
     rec["micro_source"] = c.micro_source;
-    rec["measured_s"] = c.measured_s;
-    rec["cpu"] = cpu_json(c.cpu);
-    rec["memory"] = memory_json(c.memory);
   }
   if (const auto& p = c.program) {
     json::object po{{"checksum", p->checksum}, {"ops", p->ops}, {"phases", p->phases}, {"threads", p->threads},
@@ -279,12 +280,30 @@ json::object to_json(const CellResult& c) {
     }
     rec["latency_ns"] = std::move(lat);
     rec["latency_histogram"] = std::move(hists);
-    rec["measured_s"] = c.measured_s;
-    rec["throughput_ops_s"] = c.throughput_ops_s;
-    rec["cpu"] = cpu_json(c.cpu);
-    rec["memory"] = memory_json(c.memory);
+  }
+  if (const auto& r = c.run) {
+    json::array cmd;
+    for (const auto& w : r->command) cmd.push_back(json::string(w));
+    rec["program_run"] = json::object{{"command", std::move(cmd)},
+                                      {"exit_code", r->exit_code},
+                                      {"stdout_bytes", r->stdout_bytes},
+                                      {"stdout_digest", r->stdout_digest},
+                                      {"check", r->check},
+                                      {"metric_name", r->metric_name},
+                                      {"metric", opt(r->metric)},
+                                      {"metric_higher_is_better", r->metric_higher_is_better},
+                                      {"vm_hwm_from", r->vm_hwm_from}};
+  }
+  if (!c.finished()) return rec;
+  rec["measured_s"] = c.measured_s;
+  if (c.program) rec["throughput_ops_s"] = c.throughput_ops_s;
+  rec["cpu"] = cpu_json(c.cpu);
+  rec["memory"] = memory_json(c.memory);
+  if (c.program) {
     const auto& f = c.fragmentation;
     rec["fragmentation"] = json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
+  }
+  if (c.program || c.run) {
     const auto& t = c.timeline;
     auto arr = [](const std::vector<double>& v, bool integral) {
       json::array a;
@@ -299,6 +318,7 @@ json::object to_json(const CellResult& c) {
   return rec;
 }
 
+// The mirror of to_json, field by field; kept in one piece for the same reason.
 CellResult from_json(const json::object& o, const std::string& where) {
   const Reader rd(where);
   CellResult c;
@@ -374,6 +394,21 @@ CellResult from_json(const json::object& o, const std::string& where) {
                             rd.integer<uint64_t>(*p, "threads", "program.").value_or(0),
                             rd.integer<int64_t>(*p, "pinned_cpu", "program.").value_or(-1),
                             rd.find(*p, "matches_block") ? std::optional<bool>(rd.boolean(*p, "matches_block", "program.")) : std::nullopt};
+  if (const auto* pr = rd.object(o, "program_run", "")) {
+    const std::string pp = "program_run.";
+    ProgramRun r;
+    if (const auto* cmd = rd.array(*pr, "command", pp))
+      for (const auto& w : *cmd) r.command.push_back(w.is_string() ? std::string(w.as_string()) : json::serialize(w));
+    r.exit_code = rd.integer<int64_t>(*pr, "exit_code", pp).value_or(-1);
+    r.stdout_bytes = rd.integer<uint64_t>(*pr, "stdout_bytes", pp).value_or(0);
+    r.stdout_digest = rd.str(*pr, "stdout_digest", pp);
+    r.check = rd.str(*pr, "check", pp);
+    r.metric_name = rd.str(*pr, "metric_name", pp);
+    r.metric = rd.num(*pr, "metric", pp);
+    r.metric_higher_is_better = !rd.find(*pr, "metric_higher_is_better") || rd.boolean(*pr, "metric_higher_is_better", pp);
+    r.vm_hwm_from = rd.str(*pr, "vm_hwm_from", pp);
+    c.run = std::move(r);
+  }
   if (const auto* ops = rd.object(o, "ops", ""))
     for (const auto& [k, v] : *ops) c.ops[std::string(k)] = rd.integer<uint64_t>(*ops, std::string(k).c_str(), "ops.").value_or(0);
   if (const auto* lat = rd.object(o, "latency_ns", ""))

@@ -39,6 +39,7 @@ struct PhaseEndResult {
   std::optional<double> rho;
   std::optional<Wait> wait;
   std::optional<Breakdown> breakdown;  // absent in results older than the breakdown
+  Pairs reported;  // a server's own figures at this phase end (Redis INFO memory), as text
 };
 
 struct PhaseResult {
@@ -130,6 +131,19 @@ struct MicroBenchmark {
   double iterations = 0, real_time_ns = 0, cpu_time_ns = 0, calls_per_second = 0, threads = 0;
 };
 
+// A real program's run (a `program` workload).
+struct ProgramRun {
+  std::vector<std::string> command;
+  int64_t exit_code = -1;
+  uint64_t stdout_bytes = 0;
+  std::string stdout_digest;  // FNV-1a 64, 16 hex digits
+  std::string check;          // same, digest, command, none
+  std::string metric_name;
+  std::optional<double> metric;
+  bool metric_higher_is_better = true;
+  std::string vm_hwm_from;    // "probe" (the process's VmHWM at exit) or "sampled"
+};
+
 struct CellResult {
   int schema_version = 0;
   // The plan.
@@ -166,6 +180,8 @@ struct CellResult {
   double throughput_ops_s = 0;
   FragmentationFigures fragmentation;
   TimelineSeries timeline;
+  // A real program's run, instead of an op program.
+  std::optional<ProgramRun> run;
   // A self-measuring workload's own figures (micro), instead of a program.
   std::optional<std::vector<MicroBenchmark>> micro;
   std::string micro_source;
@@ -175,7 +191,7 @@ struct CellResult {
   Memory memory;
 
   bool proven() const { return identity && identity->ok; }
-  bool finished() const { return program.has_value() || micro.has_value(); }
+  bool finished() const { return program.has_value() || micro.has_value() || run.has_value(); }
   bool ok() const { return status == "ok"; }
   const Latency* latency(const std::string& op) const;
 };

@@ -104,32 +104,10 @@ bool micro_figures(const std::string& native, results::CellResult& rec) {
   return !ec && !rec.micro->empty();
 }
 
-}  // namespace
 
-results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at, double sample_hz) {
-  results::CellResult rec;
-  rec.schema_version = results::kSchemaVersion;
-  rec.key = plan.key;
-  rec.index = plan.index;
-  rec.block = plan.block;
-  rec.allocator = plan.allocator->name;
-  rec.allocator_kind = plan.allocator->kind();
-  rec.library = plan.allocator->library;
-  rec.env = plan.allocator->env;
-  rec.workload = plan.workload;
-  rec.params = plan.params;
-  rec.rep = plan.rep;
-  rec.seed = plan.seed;
-  rec.status = out.ok ? "ok" : "failed";
-  rec.cause = out.ok ? "" : out.cause;
-  rec.detail = out.detail;
-  rec.exit_code = out.exit_code;
-  if (out.signal) rec.signal = out.signal;
-  rec.started_at = started_at;
-  rec.wall_s = static_cast<double>(out.exit_ns - out.spawn_ns) * 1e-9;
-  rec.stderr_tail = out.stderr_tail;
-
-  if (!out.have_hello) return rec;
+// What the cell says about its allocator: identity, and once proven its
+// return horizon, self-configuration, CPUs and timer.
+void describe_allocator(const CellOutcome& out, results::CellResult& rec) {
   const cell::Hello& h = out.hello;
   rec.identity = results::Identity{h.identity_ok != 0,
                                    cstr(h.family, sizeof h.family),
@@ -137,7 +115,7 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
                                    cstr(h.malloc_from, sizeof h.malloc_from),
                                    cstr(h.proof, sizeof h.proof),
                                    cstr(h.release_call, sizeof h.release_call)};
-  if (!h.identity_ok) return rec;
+  if (!h.identity_ok) return;
   rec.return_horizon = {h.horizon_ms == UINT64_MAX ? std::nullopt : std::optional<uint64_t>(h.horizon_ms),
                         h.horizon_background != 0, cstr(h.horizon_what, sizeof h.horizon_what)};
   rec.allocator_config = out.allocator_config;
@@ -145,60 +123,39 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
   rec.cpus.at_start = cstr(h.cpus_at_start, sizeof h.cpus_at_start);
   if (h.pinned_cpu >= 0) rec.cpus.pinned = h.pinned_cpu;
   for (const auto& t : out.threads) rec.cpus.threads.push_back({cstr(t.affinity, sizeof t.affinity), cstr(t.ran_on, sizeof t.ran_on)});
-
-  const double hz = h.tsc_hz;
-  const double overhead = static_cast<double>(h.timer_overhead_cycles);
-  const NetOfTimer net{hz, overhead, h.timer_overhead_mean_cycles > 0 ? h.timer_overhead_mean_cycles : overhead};
+  const double hz = h.tsc_hz, overhead = static_cast<double>(h.timer_overhead_cycles);
   rec.timing = results::Timing{hz,
                                h.tsc_invariant != 0,
                                h.timer_overhead_cycles,
                                hz > 0 ? overhead * 1e9 / hz : 0.0,
-                               net.overhead_mean,
+                               h.timer_overhead_mean_cycles > 0 ? h.timer_overhead_mean_cycles : overhead,
                                h.timer_resolution_cycles,
                                hz > 0 ? static_cast<double>(h.timer_resolution_cycles) * 1e9 / hz : 0.0,
                                true,
                                metrics::Histogram::kRelativeError};
+}
 
-  const uint64_t t0 = out.have_result && out.result.first_t_ns ? out.result.first_t_ns : h.t_ns;
-  // Phases with their RSS figures and return ratios; "returned after free" is
-  // the first phase that freed a real share of the live bytes.
+void phase_figures(const CellOutcome& out, uint64_t t0, const NetOfTimer& net, results::CellResult& rec) {
   int64_t prev_r = 0, prev_l = 0;
-  std::optional<double> after_free_r, returned;
   for (const auto& p : out.phases) {
     results::PhaseResult pr;
     pr.index = static_cast<int>(p.begin.index);
     pr.name = cstr(p.begin.name, sizeof p.begin.name);
     pr.begin_s = rel_seconds(p.begin.t_ns, t0);
     if (p.ended) {
-      pr.end = phase_end(p.end, p.begin, h.r0_anon, prev_r, prev_l, t0, net);
-      const int64_t r = pr.end->r, l = static_cast<int64_t>(p.end.live_bytes);
-      if (!after_free_r && metrics::frees_a_real_share(prev_l, l)) {
-        after_free_r = static_cast<double>(r);
-        returned = pr.end->rho;
-      }
-      prev_r = r;
-      prev_l = l;
+      pr.end = phase_end(p.end, p.begin, out.hello.r0_anon, prev_r, prev_l, t0, net);
+      prev_r = pr.end->r;
+      prev_l = static_cast<int64_t>(p.end.live_bytes);
     }
     pr.allocator_stats = p.stats;
     rec.phases.push_back(std::move(pr));
   }
+}
 
-  if (!out.have_result) return rec;
+// Calls and latencies of a program that ran to its end.
+void program_figures(const CellOutcome& out, const NetOfTimer& net, results::CellResult& rec) {
+  const cell::Hello& h = out.hello;
   const cell::Result& res = out.result;
-  rec.measured_s = static_cast<double>(res.last_t_ns - res.first_t_ns) * 1e-9;
-  rec.cpu = results::CpuUse{static_cast<double>(res.utime_us) * 1e-6, static_cast<double>(res.stime_us) * 1e-6, res.minflt, res.majflt,
-                            res.nvcsw, res.nivcsw};
-  rec.memory.r0_anon = h.r0_anon;
-  rec.memory.r0_rss = h.r0_rss;
-  rec.memory.vm_hwm = res.vm_hwm;
-  if (!out.native_json.empty()) {
-    if (!micro_figures(out.native_json, rec)) {
-      rec.status = "failed";
-      rec.cause = "protocol";
-      rec.detail = "the micro workload's report was not Google Benchmark JSON with benchmarks";
-    }
-    return rec;
-  }
   char checksum[24];
   std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(res.checksum));
   rec.program = results::ProgramInfo{checksum, res.program_ops, h.phase_count, h.threads, h.pinned_cpu, std::nullopt};
@@ -229,7 +186,12 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
     rec.latency_histogram.emplace_back(name, std::move(raw));
   }
   rec.throughput_ops_s = rec.measured_s > 0 ? static_cast<double>(calls) / rec.measured_s : 0.0;
+}
 
+// Peak R, live bytes, "returned after free", fragmentation and the timeline.
+void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, results::CellResult& rec) {
+  const cell::Hello& h = out.hello;
+  const cell::Result& res = out.result;
   // Peak R from the sampled timeline, or from phase ends if they saw more
   // (a short cell may finish between two samples).
   const Timeline& tl = out.timeline;
@@ -250,8 +212,18 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
   mem.live_peak = res.live_peak;
   if (res.live_peak_t_ns) mem.live_peak_s = rel_seconds(res.live_peak_t_ns, t0);
   mem.live_end = res.live_end;
-  mem.r_after_free = after_free_r;
-  mem.returned_after_free = returned;
+  // "Returned after free": the first phase that freed a real share of the live bytes.
+  int64_t prev_l = 0;
+  for (const auto& p : rec.phases) {
+    if (!p.end) continue;
+    const int64_t l = static_cast<int64_t>(p.end->live_bytes);
+    if (metrics::frees_a_real_share(prev_l, l)) {
+      mem.r_after_free = static_cast<double>(p.end->r);
+      mem.returned_after_free = p.end->rho;
+      break;
+    }
+    prev_l = l;
+  }
   const bool ratios = res.live_peak >= kMinLiveForRatios;
   auto frag = [&](double v) { return ratios ? defined(v) : std::nullopt; };
   rec.fragmentation = results::FragmentationFigures{frag(metrics::f4(peak_r, res.live_peak)), frag(metrics::f3(peak_r, live_at_peak_r)),
@@ -266,6 +238,62 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
     rec.timeline.anon.push_back(static_cast<double>(s.anon));
     rec.timeline.live.push_back(static_cast<double>(s.live));
   }
+}
+
+}  // namespace
+
+results::CellResult planned_result(const CellPlan& plan, const std::string& started_at) {
+  results::CellResult rec;
+  rec.schema_version = results::kSchemaVersion;
+  rec.key = plan.key;
+  rec.index = plan.index;
+  rec.block = plan.block;
+  rec.allocator = plan.allocator->name;
+  rec.allocator_kind = plan.allocator->kind();
+  rec.library = plan.allocator->library;
+  rec.env = plan.allocator->env;
+  rec.workload = plan.workload;
+  rec.params = plan.params;
+  rec.rep = plan.rep;
+  rec.seed = plan.seed;
+  rec.started_at = started_at;
+  return rec;
+}
+
+results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at, double sample_hz) {
+  results::CellResult rec = planned_result(plan, started_at);
+  rec.status = out.ok ? "ok" : "failed";
+  rec.cause = out.ok ? "" : out.cause;
+  rec.detail = out.detail;
+  rec.exit_code = out.exit_code;
+  if (out.signal) rec.signal = out.signal;
+  rec.wall_s = static_cast<double>(out.exit_ns - out.spawn_ns) * 1e-9;
+  rec.stderr_tail = out.stderr_tail;
+
+  if (!out.have_hello) return rec;
+  describe_allocator(out, rec);
+  if (!out.hello.identity_ok) return rec;
+  const NetOfTimer net = {rec.timing.tsc_hz, static_cast<double>(out.hello.timer_overhead_cycles), rec.timing.timer_overhead_mean_cycles};
+  const uint64_t t0 = out.have_result && out.result.first_t_ns ? out.result.first_t_ns : out.hello.t_ns;
+  phase_figures(out, t0, net, rec);
+  if (!out.have_result) return rec;
+  const cell::Result& res = out.result;
+  rec.measured_s = static_cast<double>(res.last_t_ns - res.first_t_ns) * 1e-9;
+  rec.cpu = results::CpuUse{static_cast<double>(res.utime_us) * 1e-6, static_cast<double>(res.stime_us) * 1e-6, res.minflt, res.majflt,
+                            res.nvcsw, res.nivcsw};
+  rec.memory.r0_anon = out.hello.r0_anon;
+  rec.memory.r0_rss = out.hello.r0_rss;
+  rec.memory.vm_hwm = res.vm_hwm;
+  if (!out.native_json.empty()) {
+    if (!micro_figures(out.native_json, rec)) {
+      rec.status = "failed";
+      rec.cause = "protocol";
+      rec.detail = "the micro workload's report was not Google Benchmark JSON with benchmarks";
+    }
+    return rec;
+  }
+  program_figures(out, net, rec);
+  memory_figures(out, t0, sample_hz, rec);
   return rec;
 }
 

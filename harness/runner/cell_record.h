@@ -10,6 +10,8 @@
 
 namespace heapmark::runner {
 
+// The plan's part of a result (who, what, which repetition, when).
+results::CellResult planned_result(const CellPlan& plan, const std::string& started_at);
 results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at, double sample_hz);
 
 // The headline figures of a result, for the terminal table (NaN: undefined).

@@ -1,8 +1,10 @@
 #include "harness/runner/matrix.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <boost/json.hpp>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string_view>
 
@@ -26,6 +28,65 @@ uint64_t mix(uint64_t seed, const std::string& text) {
   uint64_t h = seed ^ 0x9e3779b97f4a7c15ull;
   for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
   return workloads::splitmix64(h);
+}
+
+const json::value kNoWorkloads = json::array{};
+
+using Fail = std::function<InputError(const std::string& path, const std::string& what)>;
+using FieldCheck = std::function<void(const json::object&, const std::string& path, std::initializer_list<std::string_view> valid)>;
+
+// One entry of "allocators": a known name, {"name", "base", "env"} (a variant),
+// {"name", "library"} (a user's .so), or as run.json records it {"name", "kind",
+// "library", "env", "variant_of"}, taken as is.
+registry::Allocator allocator_from_json(const json::value& a, const std::string& path, const std::vector<registry::Allocator>& known,
+                                        const FieldCheck& only, const Fail& fail) {
+  if (a.is_string()) {
+    try {
+      return registry::find(known, std::string(a.as_string()));
+    } catch (const InputError& e) {
+      throw fail(path, e.what());
+    }
+  }
+  if (!a.is_object() || !a.as_object().if_contains("name") || !a.at("name").is_string())
+    throw fail(path, "expected an allocator name or an object with \"name\" and \"base\" or \"library\"");
+  only(a.as_object(), path, {"name", "base", "library", "kind", "env", "variant_of"});
+  registry::Allocator alloc;
+  const std::string name(a.at("name").as_string());
+  if (const auto* kind = a.as_object().if_contains("kind")) {
+    alloc.name = name;
+    if (!kind->is_string()) throw fail(path + ".kind", "expected an allocator kind");
+    try {
+      alloc.family = &registry::family_named(std::string(kind->as_string()));
+    } catch (const InputError& e) {
+      throw fail(path + ".kind", e.what());
+    }
+    const auto* lib = a.as_object().if_contains("library");
+    alloc.library = lib && lib->is_string() ? std::string(lib->as_string()) : "";
+    if (const auto* v = a.as_object().if_contains("variant_of"); v && v->is_string()) alloc.variant_of = std::string(v->as_string());
+  } else if (const auto* base = a.as_object().if_contains("base")) {
+    if (!base->is_string()) throw fail(path + ".base", "expected an allocator name");
+    try {
+      alloc = registry::find(known, std::string(base->as_string()));
+    } catch (const InputError& e) {
+      throw fail(path + ".base", e.what());
+    }
+    alloc.name = name;
+    alloc.variant_of = std::string(base->as_string());
+  } else if (const auto* lib = a.as_object().if_contains("library")) {
+    if (!lib->is_string()) throw fail(path + ".library", "expected a path");
+    try {
+      alloc = registry::user(name + "=" + std::string(lib->as_string()), known);
+    } catch (const InputError& e) {
+      throw fail(path + ".library", e.what());
+    }
+  } else {
+    throw fail(path, "needs \"base\" (a known allocator) or \"library\" (a .so path)");
+  }
+  if (const auto* env = a.as_object().if_contains("env")) {
+    if (!env->is_object()) throw fail(path + ".env", "expected an object of VARIABLE: value");
+    for (const auto& [k, val] : env->as_object()) alloc.env.emplace_back(std::string(k), scalar_text(val, path + ".env." + std::string(k)));
+  }
+  return alloc;
 }
 
 }  // namespace
@@ -55,15 +116,21 @@ json::value Matrix::to_json() const {
     }
     works.push_back(json::object{{"name", w.name}, {"params", grid}});
   }
-  return json::object{{"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
+  json::object out{{"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
+  if (!programs.empty()) {
+    json::array progs;
+    for (const auto& p : programs) progs.push_back(p.to_json());
+    out["programs"] = std::move(progs);
+  }
+  return out;
 }
 
 Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Allocator>& known, const std::string& source) {
-  auto fail = [&](const std::string& path, const std::string& what) -> InputError {
+  const Fail fail = [&](const std::string& path, const std::string& what) -> InputError {
     return InputError(source + ": " + path + ": " + what);
   };
   // A misspelt field would otherwise be ignored and the run go on without it.
-  auto only = [&](const json::object& obj, const std::string& path, std::initializer_list<std::string_view> valid) {
+  const FieldCheck only = [&](const json::object& obj, const std::string& path, std::initializer_list<std::string_view> valid) {
     for (const auto& [k, _] : obj) {
       if (std::find(valid.begin(), valid.end(), std::string_view(k)) != valid.end()) continue;
       std::string list;
@@ -73,66 +140,33 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   };
   if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
   const auto& o = v.as_object();
-  only(o, "$", {"allocators", "workloads", "reps", "seed", "baseline", "description"});
+  only(o, "$", {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
   if (!allocs || !allocs->is_array() || allocs->as_array().empty()) throw fail("$.allocators", "expected a non-empty array");
-  for (size_t i = 0; i < allocs->as_array().size(); ++i) {
-    const auto& a = allocs->as_array()[i];
-    const std::string path = "$.allocators[" + std::to_string(i) + "]";
-    if (a.is_string()) {
-      try {
-        m.allocators.push_back(registry::find(known, std::string(a.as_string())));
-      } catch (const InputError& e) {
-        throw fail(path, e.what());
-      }
-      continue;
+  for (size_t i = 0; i < allocs->as_array().size(); ++i)
+    m.allocators.push_back(
+        allocator_from_json(allocs->as_array()[i], "$.allocators[" + std::to_string(i) + "]", known, only, fail));
+  if (const auto* progs = o.if_contains("programs")) {
+    if (!progs->is_array()) throw fail("$.programs", "expected an array of programs");
+    for (size_t i = 0; i < progs->as_array().size(); ++i)
+      m.programs.push_back(program_from_json(progs->as_array()[i], source + ": $.programs[" + std::to_string(i) + "]"));
+  }
+  // Suite files, relative to the matrix file: their programs join the list
+  // (to_json writes them out inline, so run.json holds what ran).
+  if (const auto* suites = o.if_contains("suites")) {
+    if (!suites->is_array()) throw fail("$.suites", "expected an array of suite files");
+    const std::filesystem::path base = std::filesystem::absolute(source).parent_path();
+    for (size_t i = 0; i < suites->as_array().size(); ++i) {
+      const auto& f = suites->as_array()[i];
+      if (!f.is_string()) throw fail("$.suites[" + std::to_string(i) + "]", "expected a file name");
+      for (auto& p : load_suite((base / std::string(f.as_string())).lexically_normal().string())) m.programs.push_back(std::move(p));
     }
-    // {"name": "je-dirty0", "base": "jemalloc", "env": {...}}, {"name": "mine", "library": "/path.so"},
-    // or, as run.json records it, {"name", "kind", "library", "env"} taken as is.
-    if (!a.is_object() || !a.as_object().if_contains("name") || !a.at("name").is_string())
-      throw fail(path, "expected an allocator name or an object with \"name\" and \"base\" or \"library\"");
-    only(a.as_object(), path, {"name", "base", "library", "kind", "env", "variant_of"});
-    registry::Allocator alloc;
-    const std::string name(a.at("name").as_string());
-    if (const auto* kind = a.as_object().if_contains("kind")) {
-      alloc.name = name;
-      if (!kind->is_string()) throw fail(path + ".kind", "expected an allocator kind");
-      try {
-        alloc.family = &registry::family_named(std::string(kind->as_string()));
-      } catch (const InputError& e) {
-        throw fail(path + ".kind", e.what());
-      }
-      const auto* lib = a.as_object().if_contains("library");
-      alloc.library = lib && lib->is_string() ? std::string(lib->as_string()) : "";
-      if (const auto* v = a.as_object().if_contains("variant_of"); v && v->is_string()) alloc.variant_of = std::string(v->as_string());
-    } else if (const auto* base = a.as_object().if_contains("base")) {
-      if (!base->is_string()) throw fail(path + ".base", "expected an allocator name");
-      try {
-        alloc = registry::find(known, std::string(base->as_string()));
-      } catch (const InputError& e) {
-        throw fail(path + ".base", e.what());
-      }
-      alloc.name = name;
-      alloc.variant_of = std::string(base->as_string());
-    } else if (const auto* lib = a.as_object().if_contains("library")) {
-      if (!lib->is_string()) throw fail(path + ".library", "expected a path");
-      try {
-        alloc = registry::user(name + "=" + std::string(lib->as_string()), known);
-      } catch (const InputError& e) {
-        throw fail(path + ".library", e.what());
-      }
-    } else {
-      throw fail(path, "needs \"base\" (a known allocator) or \"library\" (a .so path)");
-    }
-    if (const auto* env = a.as_object().if_contains("env")) {
-      if (!env->is_object()) throw fail(path + ".env", "expected an object of VARIABLE: value");
-      for (const auto& [k, val] : env->as_object()) alloc.env.emplace_back(std::string(k), scalar_text(val, path + ".env." + std::string(k)));
-    }
-    m.allocators.push_back(alloc);
   }
   const json::value* works = o.if_contains("workloads");
-  if (!works || !works->is_array() || works->as_array().empty()) throw fail("$.workloads", "expected a non-empty array");
+  if (!works && !m.programs.empty()) works = &kNoWorkloads;
+  if (!works || !works->is_array() || (works->as_array().empty() && m.programs.empty()))
+    throw fail("$.workloads", "expected a non-empty array (or \"programs\")");
   for (size_t i = 0; i < works->as_array().size(); ++i) {
     const auto& w = works->as_array()[i];
     const std::string path = "$.workloads[" + std::to_string(i) + "]";
@@ -193,11 +227,42 @@ Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocat
   return from_json(v, known, path);
 }
 
+// One block per (program, rep): every allocator runs it back to back, in an
+// order shuffled per block as for generators.
+void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cells) {
+  for (const auto& p : m.programs) {
+    for (const auto& w : m.workloads)
+      if (w.name == p.name) throw InputError("program '" + p.name + "' has the name of a workload in the same run");
+    for (int rep = 1; rep <= m.reps; ++rep, ++block) {
+      const uint64_t seed = mix(m.seed, "program:" + p.name + "|" + std::to_string(rep));
+      std::vector<size_t> order(m.allocators.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      workloads::Rng rng(seed ^ 0x5bd1e995u);
+      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+      for (size_t i : order) {
+        CellPlan c;
+        c.allocator = &m.allocators[i];
+        c.workload = p.name;
+        c.program = &p;
+        c.rep = rep;
+        c.seed = seed;
+        c.block = block;
+        c.index = cells.size();
+        c.key = "program:" + p.name + "/rep" + std::to_string(rep) + "/" + c.allocator->name;
+        cells.push_back(std::move(c));
+      }
+    }
+  }
+}
+
 std::vector<CellPlan> expand(const Matrix& m) {
   for (size_t i = 0; i < m.allocators.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (m.allocators[i].name == m.allocators[j].name)
         throw InputError("allocator '" + m.allocators[i].name + "' is listed twice");
+  for (size_t i = 0; i < m.programs.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (m.programs[i].name == m.programs[j].name) throw InputError("program '" + m.programs[i].name + "' is listed twice");
   std::vector<CellPlan> cells;
   size_t block = 0;
   for (const auto& w : m.workloads) {
@@ -238,6 +303,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
       }
     }
   }
+  expand_programs(m, block, cells);
   return cells;
 }
 

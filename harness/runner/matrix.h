@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/runner/program.h"
 
 namespace heapmark::runner {
 
@@ -22,6 +23,7 @@ struct WorkloadSpec {
 struct Matrix {
   std::vector<registry::Allocator> allocators;  // resolved, configuration included
   std::vector<WorkloadSpec> workloads;
+  std::vector<ProgramSpec> programs;  // real programs as workloads (program.h)
   int reps = 3;
   uint64_t seed = 1;
   std::string baseline = "glibc";
@@ -39,8 +41,9 @@ struct CellPlan {
   size_t block = 0;
   size_t index = 0;  // position in the whole run
   const registry::Allocator* allocator = nullptr;
-  std::string workload;
-  std::map<std::string, std::string> params;  // complete (defaults filled in)
+  std::string workload;                        // a generator's name, or the program's
+  const ProgramSpec* program = nullptr;        // set for a real program's cell
+  std::map<std::string, std::string> params;  // complete (defaults filled in); empty for a program
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program
 };

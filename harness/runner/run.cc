@@ -22,6 +22,7 @@
 #include "common/input_error.h"
 #include "harness/runner/cell_record.h"
 #include "harness/runner/context.h"
+#include "harness/runner/program_cell.h"
 #include "harness/results/results_dir.h"
 #include "harness/runner/supervise.h"
 
@@ -95,7 +96,7 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
                       {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"cell_cpu", o.cell_cpu},
-                      {"jobs", o.jobs}};
+                      {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()}};
 }
 
 void options_from_json(const json::object& j, RunOptions& o) {
@@ -111,6 +112,7 @@ void options_from_json(const json::object& j, RunOptions& o) {
   o.jobs = static_cast<int>(num("jobs", o.jobs));
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
+  if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
 }
 
 void print_header() {
@@ -144,6 +146,12 @@ void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult&
   if (!h.ok) {
     std::printf("%-5s %-14s %-10s %3d FAILED %s: %s%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(), c.rep,
                 h.cause.c_str(), rec.detail.c_str(), shown_params(c, varying).c_str());
+  } else if (rec.run) {
+    // A real program: wall time, peak RSS, exit status and its own figure.
+    std::printf("%-5s %-14s %-10s %3d  wall %8.3f s  user %7.3f s  sys %7.3f s  peak RSS %9.1f MiB  exit %lld%s%s  ok\n", idx,
+                c.allocator->name.c_str(), c.workload.c_str(), c.rep, rec.wall_s, rec.cpu.user_s, rec.cpu.sys_s,
+                static_cast<double>(rec.memory.vm_hwm) / 1048576.0, static_cast<long long>(rec.run->exit_code),
+                rec.run->metric ? ("  " + rec.run->metric_name + " " + std::to_string(*rec.run->metric)).c_str() : "", "");
   } else {
     // Undefined figures (no freeing phase, a live set too small for ratios) print as "-".
     auto cell = [](double v, int width, int prec) {
@@ -202,6 +210,59 @@ std::string create_run_dir(const std::string& root, const std::string& id, bool 
   return dir;
 }
 
+namespace {
+
+// One cell at a time gets a CPU of its own and the runner the others, so
+// sampling never preempts a cell; concurrent cells (--jobs, RSS-only work)
+// are left to the scheduler rather than stacked on one CPU.
+void place_runner(RunOptions& o) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (o.cell_cpu < 0 && cpus >= 2 && o.jobs == 1) o.cell_cpu = static_cast<int>(cpus - 1);
+  if (o.cell_cpu >= cpus) throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
+  if (o.cell_cpu < 0 || cpus < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (long c = 0; c < cpus; ++c)
+    if (c != o.cell_cpu) CPU_SET(c, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask, size_t planned) {
+  json::array command;
+  for (const auto& s : o.command_line) command.push_back(json::string(s));
+  return json::object{{"schema_version", results::kSchemaVersion},
+                      {"run_id", o.run_id},
+                      {"created_at", results::utc_now()},
+                      {"heapmark", build_info()},
+                      {"command_line", std::move(command)},
+                      {"cwd", fs::current_path().string()},
+                      {"options", options_json(o)},
+                      {"matrix", matrix.to_json()},
+                      {"machine", machine_context(tsc)},
+                      {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
+                      {"cells_planned", planned}};
+}
+
+SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const RunnerMask& mask) {
+  SpawnSpec spec;
+  spec.start_cpus = &mask.deployed();
+  spec.cell_binary = o.cell_binary;
+  spec.args = cell_args(o, *c.allocator, tsc_hz);
+  spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
+  for (const auto& [k, v] : c.params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+  spec.env = cell_env(*c.allocator);
+  spec.timeout_s = o.timeout_s;
+  spec.mem_cap_bytes = o.mem_cap_bytes;
+  spec.sample_hz = o.sample_hz;
+  spec.max_points = o.max_points;
+  return spec;
+}
+
+}  // namespace
+
+// A run from start to end: the results directory (new, or resumed), the
+// cells in plan order on `jobs` workers, each recorded as it finishes. The
+// workers' loop shares the run's state by reference, so it stays here.
 int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
   const RunnerMask mask;
   std::string dir;
@@ -219,20 +280,13 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     dir = o.results_root + "/" + o.run_id;
   }
   const auto cells = expand(matrix);  // validates everything before anything is written
-
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  // One cell at a time gets a CPU of its own; concurrent cells (--jobs, RSS-only
-  // work) are left to the scheduler rather than stacked on one CPU.
-  if (o.cell_cpu < 0 && cpus >= 2 && o.jobs == 1) o.cell_cpu = static_cast<int>(cpus - 1);
-  if (o.cell_cpu >= cpus) throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
-  if (o.cell_cpu >= 0 && cpus >= 2) {
-    // The runner on another CPU than its cells, so sampling never preempts them.
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (long c = 0; c < cpus; ++c)
-      if (c != o.cell_cpu) CPU_SET(c, &set);
-    sched_setaffinity(0, sizeof set, &set);
+  if (!matrix.programs.empty()) {
+    if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
+      throw InputError("program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
+    check_programs(matrix, o);
   }
+
+  place_runner(o);
   if (o.mem_cap_bytes == 0) o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
 
   const TscInfo tsc = measure_tsc();
@@ -250,25 +304,12 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     }
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
-    json::object rj{{"schema_version", results::kSchemaVersion},
-                    {"run_id", o.run_id},
-                    {"created_at", results::utc_now()},
-                    {"heapmark", build_info()},
-                    {"command_line", [&] {
-                       json::array a;
-                       for (const auto& s : o.command_line) a.push_back(json::string(s));
-                       return a;
-                     }()},
-                    {"cwd", fs::current_path().string()},
-                    {"options", options_json(o)},
-                    {"matrix", matrix.to_json()},
-                    {"machine", machine_context(tsc)},
-                    {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
-                    {"cells_planned", cells.size()}};
-    results::write_atomically(dir + "/run.json", json::serialize(rj) + "\n");
+    results::write_atomically(dir + "/run.json", json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
   }
   results::CellLog log(dir);
   if (dir_out) *dir_out = dir;
+  const std::map<std::string, std::string> reference_digest =
+      matrix.programs.empty() ? std::map<std::string, std::string>{} : prepare_programs(matrix, o, dir + "/work");
 
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
@@ -307,21 +348,14 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
         c = pending[next++];
         progress(*c);
       }
-      SpawnSpec spec;
-      spec.start_cpus = &mask.deployed();
-      spec.cell_binary = o.cell_binary;
-      spec.args = cell_args(o, *c->allocator, tsc.hz);
-      spec.args.insert(spec.args.end(), {"--workload", c->workload, "--seed", std::to_string(c->seed)});
-      for (const auto& [k, v] : c->params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
-      spec.env = cell_env(*c->allocator);
-      spec.timeout_s = o.timeout_s;
-      spec.mem_cap_bytes = o.mem_cap_bytes;
-      spec.sample_hz = o.sample_hz;
-      spec.max_points = o.max_points;
-      const std::string started = results::utc_now();
-      const CellOutcome out = supervise(spec);
+      results::CellResult rec;
+      if (c->program) {
+        rec = run_program_cell(*c, o, dir, mask.deployed(), reference_digest);
+      } else {
+        const std::string started = results::utc_now();
+        rec = cell_result(*c, supervise(cell_spec(o, *c, tsc.hz, mask)), started, o.sample_hz);
+      }
       if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
-      results::CellResult rec = cell_result(*c, out, started, o.sample_hz);
 
       std::lock_guard<std::mutex> lock(mu);
       // Same seed, same program: a differing checksum inside a block means two
@@ -335,7 +369,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       }
       if (tty) std::fprintf(stderr, "\r\033[K");
       log.append(rec);
-      if (!out.ok) ++failed;
+      if (!rec.ok()) ++failed;
       if (!o.quiet) print_row(c->index, cells.size(), *c, rec, varying);
       ++ran;
     }

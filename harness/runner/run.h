@@ -21,6 +21,8 @@ struct RunOptions {
   bool verify = false;         // pattern-fill every block and check it before free
   int cell_cpu = -1;           // -1: the last CPU when there are two or more
   std::string cell_binary;     // heapmark-cell, next to heapmark
+  std::string probe_library;   // libheapmark_probe.so, preloaded into program cells
+  std::string suite_dir;       // --suite-dir: {dir} in program commands
   std::vector<std::string> command_line;
   bool quiet = false;
   int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)

@@ -1,5 +1,7 @@
 #include "harness/runner/supervise.h"
 
+#include "harness/runner/process.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -25,23 +27,6 @@ namespace heapmark::runner {
 namespace {
 
 constexpr size_t kStderrKeep = 4096;
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  void reset(int f = -1) {
-    if (fd >= 0) ::close(fd);
-    fd = f;
-  }
-};
-
-std::string signal_name(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
 
 void handle(CellOutcome& out, const cell::Message& m) {
   using cell::MsgType;
@@ -115,6 +100,11 @@ void handle(CellOutcome& out, const cell::Message& m) {
 
 }  // namespace
 
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
 std::vector<std::string> clean_environment() {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -124,35 +114,86 @@ std::vector<std::string> clean_environment() {
   return env;
 }
 
-CellOutcome supervise(const SpawnSpec& spec) {
-  CellOutcome out;
-  out.timeline = Timeline(spec.max_points);
+namespace {
 
+// One cell from spawn to reaped: the pipes and shared page it gets, the
+// sampling and event loop while it runs, and the cause it ended with.
+class Supervision {
+ public:
+  explicit Supervision(const SpawnSpec& spec) : spec_(spec) { out_.timeline = Timeline(spec.max_points); }
+  ~Supervision() {
+    if (page_) munmap(page_, 4096);
+  }
+  Supervision(const Supervision&) = delete;
+  Supervision& operator=(const Supervision&) = delete;
+
+  CellOutcome run() {
+    spawn();
+    watch();
+    reap();
+    classify();
+    return std::move(out_);
+  }
+
+ private:
+  void spawn();
+  void watch();
+  void reap();
+  void classify();
+  void sample(uint64_t now);
+  void kill_for(const char* cause, std::string detail) {
+    if (!killed_for_.empty()) return;
+    killed_for_ = cause;
+    out_.detail = std::move(detail);
+    kill(pid_, SIGKILL);
+  }
+  bool read_events();
+  bool read_stderr();
+
+  const SpawnSpec& spec_;
+  CellOutcome out_;
+  Fd ev_read_, ev_write_, err_read_, err_write_, shm_, statm_;
+  void* page_ = nullptr;
+  cell::SharedPage* shared_ = nullptr;
+  pid_t pid_ = -1;
+  uint64_t deadline_ = 0, page_size_ = 4096;
+  std::string killed_for_;
+  cell::Reader reader_;
+  char buf_[65536];
+};
+
+void Supervision::spawn() {
   int events[2], errs[2];
   if (pipe2(events, O_CLOEXEC) != 0 || pipe2(errs, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-  Fd ev_read(events[0]), ev_write(events[1]), err_read(errs[0]), err_write(errs[1]);
-  Fd shm(memfd_create("heapmark-cell-shared", MFD_CLOEXEC));
-  if (shm.fd < 0 || ftruncate(shm.fd, 4096) != 0) throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
-  void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm.fd, 0);
-  if (page == MAP_FAILED) throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
-  auto* shared = static_cast<cell::SharedPage*>(page);
+  ev_read_.reset(events[0]);
+  ev_write_.reset(events[1]);
+  err_read_.reset(errs[0]);
+  err_write_.reset(errs[1]);
+  shm_.reset(memfd_create("heapmark-cell-shared", MFD_CLOEXEC));
+  if (shm_.fd < 0 || ftruncate(shm_.fd, 4096) != 0) throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
+  page_ = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm_.fd, 0);
+  if (page_ == MAP_FAILED) {
+    page_ = nullptr;
+    throw std::runtime_error(std::string("mmap: ") + std::strerror(errno));
+  }
+  shared_ = static_cast<cell::SharedPage*>(page_);
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, err_write.fd, 2);
-  posix_spawn_file_actions_adddup2(&fa, ev_write.fd, cell::kEventFd);
-  posix_spawn_file_actions_adddup2(&fa, shm.fd, cell::kSharedFd);
+  posix_spawn_file_actions_adddup2(&fa, err_write_.fd, 2);
+  posix_spawn_file_actions_adddup2(&fa, ev_write_.fd, cell::kEventFd);
+  posix_spawn_file_actions_adddup2(&fa, shm_.fd, cell::kSharedFd);
 
-  std::vector<std::string> argv_s{spec.cell_binary};
-  argv_s.insert(argv_s.end(), spec.args.begin(), spec.args.end());
+  std::vector<std::string> argv_s{spec_.cell_binary};
+  argv_s.insert(argv_s.end(), spec_.args.begin(), spec_.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_s = clean_environment();
-  for (const auto& [k, v] : spec.env) env_s.push_back(k + "=" + v);
+  for (const auto& [k, v] : spec_.env) env_s.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -160,121 +201,110 @@ CellOutcome supervise(const SpawnSpec& spec) {
   // posix_spawn's child inherits the calling thread's mask: give it the
   // deployed one for the moment of the spawn.
   cpu_set_t own;
-  const bool remask = spec.start_cpus && sched_getaffinity(0, sizeof own, &own) == 0 &&
-                      sched_setaffinity(0, sizeof *spec.start_cpus, spec.start_cpus) == 0;
-  pid_t pid;
-  out.spawn_ns = metrics::tsc::monotonic_ns();
-  const int rc = posix_spawn(&pid, spec.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  const bool remask = spec_.start_cpus && sched_getaffinity(0, sizeof own, &own) == 0 &&
+                      sched_setaffinity(0, sizeof *spec_.start_cpus, spec_.start_cpus) == 0;
+  out_.spawn_ns = metrics::tsc::monotonic_ns();
+  const int rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
   if (remask) sched_setaffinity(0, sizeof own, &own);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    munmap(page, 4096);
-    throw std::runtime_error("cannot start " + spec.cell_binary + ": " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("cannot start " + spec_.cell_binary + ": " + std::strerror(rc));
+  ev_write_.reset();
+  err_write_.reset();
+  const std::string statm_path = "/proc/" + std::to_string(pid_) + "/statm";
+  statm_.reset(::open(statm_path.c_str(), O_RDONLY | O_CLOEXEC));
+  page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  deadline_ = out_.spawn_ns + static_cast<uint64_t>(spec_.timeout_s * 1e9);
+}
+
+void Supervision::sample(uint64_t now) {
+  metrics::procfs::Statm st;
+  if (statm_.fd < 0 || !metrics::procfs::read_statm(statm_.fd, page_size_, st)) return;
+  if (st.resident == 0) return;  // a zombie: its /proc is empty
+  if (spec_.sample_hz > 0)
+    out_.timeline.add(Sample{now, st.resident, st.anon(), shared_->live_bytes.load(std::memory_order_relaxed),
+                             shared_->phase.load(std::memory_order_relaxed)});
+  if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,
+                  static_cast<double>(spec_.mem_cap_bytes) / 1048576.0);
+    kill_for("memory_cap", msg);
   }
-  ev_write.reset();
-  err_write.reset();
+}
 
-  const std::string statm_path = "/proc/" + std::to_string(pid) + "/statm";
-  Fd statm(::open(statm_path.c_str(), O_RDONLY | O_CLOEXEC));
-  const uint64_t page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const uint64_t period_ns = spec.sample_hz > 0 ? static_cast<uint64_t>(1e9 / spec.sample_hz) : 100'000'000;
-  const uint64_t deadline = out.spawn_ns + static_cast<uint64_t>(spec.timeout_s * 1e9);
-  uint64_t next_sample = out.spawn_ns;
-  std::string killed_for;
-
-  cell::Reader reader;
-  char buf[65536];
-  bool ev_open = true, err_open = true;
-  auto sample = [&](uint64_t now) {
-    metrics::procfs::Statm st;
-    if (statm.fd < 0 || !metrics::procfs::read_statm(statm.fd, page_size, st)) return;
-    if (st.resident == 0) return;  // a zombie: its /proc is empty
-    if (spec.sample_hz > 0)
-      out.timeline.add(Sample{now, st.resident, st.anon(), shared->live_bytes.load(std::memory_order_relaxed),
-                              shared->phase.load(std::memory_order_relaxed)});
-    if (spec.mem_cap_bytes && st.resident > spec.mem_cap_bytes && killed_for.empty()) {
-      killed_for = "memory_cap";
-      char msg[128];
-      std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,
-                    static_cast<double>(spec.mem_cap_bytes) / 1048576.0);
-      out.detail = msg;
-      kill(pid, SIGKILL);
+// Returns false once the event pipe is closed (or the stream is malformed).
+bool Supervision::read_events() {
+  const ssize_t n = ::read(ev_read_.fd, buf_, sizeof buf_);
+  if (n <= 0) return false;
+  reader_.feed(buf_, static_cast<size_t>(n));
+  try {
+    cell::Message m;
+    while (reader_.next(m)) {
+      handle(out_, m);
+      // A phase edge is where RSS changes meaning: sample it right away.
+      if (m.type == cell::MsgType::kPhaseBegin || m.type == cell::MsgType::kPhaseEnd) sample(metrics::tsc::monotonic_ns());
     }
-  };
+  } catch (const std::exception& e) {
+    kill_for("protocol", e.what());
+    return false;
+  }
+  return true;
+}
 
+bool Supervision::read_stderr() {
+  const ssize_t n = ::read(err_read_.fd, buf_, sizeof buf_);
+  if (n <= 0) return false;
+  out_.stderr_tail.append(buf_, static_cast<size_t>(n));
+  if (out_.stderr_tail.size() > 2 * kStderrKeep) out_.stderr_tail.erase(0, out_.stderr_tail.size() - kStderrKeep);
+  return true;
+}
+
+// Until both pipes close: samples statm at the configured rate, reads events
+// and stderr, enforces the deadline and the memory cap.
+void Supervision::watch() {
+  const uint64_t period_ns = spec_.sample_hz > 0 ? static_cast<uint64_t>(1e9 / spec_.sample_hz) : 100'000'000;
+  uint64_t next_sample = out_.spawn_ns;
+  bool ev_open = true, err_open = true;
   while (ev_open || err_open) {
-    uint64_t now = metrics::tsc::monotonic_ns();
+    const uint64_t now = metrics::tsc::monotonic_ns();
     if (now >= next_sample) {
       sample(now);
       next_sample += period_ns;
       if (next_sample < now) next_sample = now + period_ns;  // fell behind: skip, don't burst
     }
-    if (now >= deadline && killed_for.empty()) {
-      killed_for = "timeout";
-      out.detail = "no exit within the " + std::to_string(static_cast<int>(spec.timeout_s)) + " s wall timeout";
-      kill(pid, SIGKILL);
-    }
-    pollfd fds[2] = {{ev_open ? ev_read.fd : -1, POLLIN, 0}, {err_open ? err_read.fd : -1, POLLIN, 0}};
+    if (now >= deadline_)
+      kill_for("timeout", "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
+    pollfd fds[2] = {{ev_open ? ev_read_.fd : -1, POLLIN, 0}, {err_open ? err_read_.fd : -1, POLLIN, 0}};
     // Sleep until the next sample is due (ppoll: nanosecond timeout, so a
     // 1 kHz sampler sleeps between samples instead of spinning on the clock).
     const uint64_t wait_ns = next_sample > now ? next_sample - now : 0;
     const timespec wait{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
-    const int r = ppoll(fds, 2, &wait, nullptr);
-    if (r < 0 && errno != EINTR) break;
-    if (ev_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-      const ssize_t n = ::read(ev_read.fd, buf, sizeof buf);
-      if (n <= 0) {
-        ev_open = false;
-      } else {
-        reader.feed(buf, static_cast<size_t>(n));
-        try {
-          cell::Message m;
-          while (reader.next(m)) {
-            handle(out, m);
-            // A phase edge is where RSS changes meaning: sample it right away.
-            if (m.type == cell::MsgType::kPhaseBegin || m.type == cell::MsgType::kPhaseEnd) sample(metrics::tsc::monotonic_ns());
-          }
-        } catch (const std::exception& e) {
-          killed_for = "protocol";
-          out.detail = e.what();
-          kill(pid, SIGKILL);
-          ev_open = false;
-        }
-      }
-    }
-    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      const ssize_t n = ::read(err_read.fd, buf, sizeof buf);
-      if (n <= 0) {
-        err_open = false;
-      } else {
-        out.stderr_tail.append(buf, static_cast<size_t>(n));
-        if (out.stderr_tail.size() > 2 * kStderrKeep) out.stderr_tail.erase(0, out.stderr_tail.size() - kStderrKeep);
-      }
-    }
+    if (ppoll(fds, 2, &wait, nullptr) < 0 && errno != EINTR) break;
+    if (ev_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) ev_open = read_events();
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) err_open = read_stderr();
   }
+}
 
-  // Both pipes closed: the cell has exited (or a child of it holds them; the
-  // deadline still applies).
+// Both pipes closed: the cell has exited (or a child of it holds them; the
+// deadline still applies).
+void Supervision::reap() {
   int status = 0;
   for (;;) {
-    const pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    const pid_t w = waitpid(pid_, &status, WNOHANG);
+    if (w == pid_) break;
     if (w < 0 && errno != EINTR) break;
-    if (metrics::tsc::monotonic_ns() >= deadline && killed_for.empty()) {
-      killed_for = "timeout";
-      out.detail = "no exit within the wall timeout";
-      kill(pid, SIGKILL);
-    }
+    if (metrics::tsc::monotonic_ns() >= deadline_) kill_for("timeout", "no exit within the wall timeout");
     usleep(1000);
   }
-  out.exit_ns = metrics::tsc::monotonic_ns();
-  munmap(page, 4096);
-  if (out.stderr_tail.size() > kStderrKeep) out.stderr_tail.erase(0, out.stderr_tail.size() - kStderrKeep);
+  out_.exit_ns = metrics::tsc::monotonic_ns();
+  if (out_.stderr_tail.size() > kStderrKeep) out_.stderr_tail.erase(0, out_.stderr_tail.size() - kStderrKeep);
+  if (WIFEXITED(status)) out_.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) out_.signal = WTERMSIG(status);
+}
 
-  if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
-  if (!killed_for.empty()) {
-    out.cause = killed_for;
+void Supervision::classify() {
+  CellOutcome& out = out_;
+  if (!killed_for_.empty()) {
+    out.cause = killed_for_;
   } else if (out.signal) {
     out.cause = "signal";
     out.detail = "killed by " + signal_name(out.signal);
@@ -294,7 +324,10 @@ CellOutcome supervise(const SpawnSpec& spec) {
     const size_t nl = last.rfind('\n');
     if (!last.empty()) out.detail += "; stderr: " + last.substr(nl == std::string::npos ? 0 : nl + 1);
   }
-  return out;
 }
+
+}  // namespace
+
+CellOutcome supervise(const SpawnSpec& spec) { return Supervision(spec).run(); }
 
 }  // namespace heapmark::runner

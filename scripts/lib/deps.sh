@@ -6,7 +6,7 @@
 HEAPMARK_RUN_PACKAGES=(
   build-essential cmake pkg-config git
   libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev
-  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
 )
 # Tests add: clang + libFuzzer for the fuzz targets, python3 for the
 # real-program tests, chromium for the report's browser check.

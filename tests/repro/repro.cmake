@@ -3,7 +3,7 @@
 # allocator core: skipped in the HEAPMARK_CORE_ONLY builds.
 if(NOT HEAPMARK_CORE_ONLY)
   add_executable(repro_test ${CMAKE_CURRENT_LIST_DIR}/repro_test.cc)
-  target_link_libraries(repro_test PRIVATE hm_repro GTest::gtest_main)
+  target_link_libraries(repro_test PRIVATE hm_repro hm_repro_scenarios hm_workloads GTest::gtest_main)
   target_compile_definitions(repro_test PRIVATE HEAPMARK_BIN="$<TARGET_FILE:heapmark>")
   add_dependencies(repro_test heapmark heapmark-cell heapmark_ptmalloc heapmark_buddy heapmark_slab)
   # The measured tests share one small catalogue run (set up once per process), so

@@ -37,23 +37,20 @@ def record(name, cmd, env=None):
 
 
 def info(path):
-    out = run([heapmark, "trace-info", path]).stdout
+    out = run([heapmark, "trace-info", path, "--json"]).stdout
     print(out)
-    def field(pattern):
-        m = re.search(pattern, out, re.M)
-        if not m:
-            fail("trace-info output lacks /%s/" % pattern)
-        return m.group(1)
+    t = json.loads(out)
     return {
-        "complete": field(r"^complete: (\w+)"),
-        "counts_match": field(r"^recorder counts match: (\w+)"),
-        "events": int(field(r"^events: (\d+)")),
-        "threads": int(field(r"^threads: (\d+)")),
-        "bytes_per_event": float(field(r"bytes, ([\d.]+) bytes/event")),
-        "peak": int(field(r"^peak live bytes: (\d+)")),
-        "malloc": int(field(r"^  malloc +(\d+)")),
-        "free": int(field(r"^  free +(\d+)")),
-        "forks": int(field(r"^forks: (\d+)")),
+        "complete": "yes" if t["complete"] else "no",
+        "counts_match": "yes" if t["recorder_counts_match"] else "no",
+        "events": t["events"],
+        "threads": t["threads"],
+        "bytes_per_event": t["bytes_per_event"],
+        "peak": t["peak_live"],
+        "malloc": t["counts"]["malloc"],
+        "free": t["counts"]["free"],
+        "forks": t["forks"],
+        "images": t["images"],
     }
 
 
@@ -142,10 +139,9 @@ elif case == "fork":
     # sh forks a child for the first sort (not recorded: another pid), then execs the second in its own
     # process: sh's events are written at execve and the new image records on into the same file.
     path = record("exec", ["sh", "-c", "sort /etc/passwd > /dev/null; exec sort /etc/passwd > /dev/null"])
-    out = run([heapmark, "trace-info", path]).stdout
-    if (not re.search(r"^images: 2$", out, re.M) or not re.search(r"^complete: yes$", out, re.M)
-            or not re.search(r"^recorder counts match: yes", out, re.M)):
-        fail("exec: expected a complete trace of 2 images:\n" + out)
+    t = info(path)
+    if t["images"] != 2 or t["complete"] != "yes" or t["counts_match"] != "yes":
+        fail("exec: expected a complete trace of 2 images: %s" % t)
     shutil.rmtree(os.path.join(work, "replay"))
     replay(path)
     print("ok: fork and exec")

@@ -84,7 +84,7 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
             0u);
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": 0})"), "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
-            "m.json: $.rpes: unknown field (valid: allocators, workloads, reps, seed, baseline, description)");
+            "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, description)");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
             "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
   EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),

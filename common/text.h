@@ -1,0 +1,21 @@
+// Small text helpers every layer shares.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace heapmark {
+
+// "a,b,c" -> {a, b, c}. An empty string gives no items; otherwise every item
+// is kept, empty ones too, so "glibc,,jemalloc" is reported rather than ignored.
+inline std::vector<std::string> split_list(const std::string& s, char sep = ',') {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  for (size_t start = 0;;) {
+    const size_t p = s.find(sep, start);
+    out.push_back(s.substr(start, p == std::string::npos ? std::string::npos : p - start));
+    if (p == std::string::npos) return out;
+    start = p + 1;
+  }
+}
+
+}  // namespace heapmark

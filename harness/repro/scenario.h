@@ -1,0 +1,49 @@
+// One `heapmark repro` scenario, defined once in its own file in
+// harness/repro/scenarios/: the recipe the cell runs (built from the repro
+// workload's machinery, workloads/repro/engine.h), its title and recipe text,
+// allocator setups, the remedies to try and the explanations shown when the
+// verdict they were written for is measured. Registering one registers its
+// recipe with the workload too, so a binary that links the scenario files
+// both runs and describes them.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "allocators/registry/registry.h"
+#include "workloads/repro/engine.h"
+
+namespace heapmark::repro {
+
+struct Remedy {
+  std::string name;       // unique among the scenario's remedies: "glibc-mmap-threshold"
+  std::string allocator;  // the base allocator it configures
+  registry::Env env;
+  std::string what;
+};
+
+struct Explanation {
+  std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
+  std::string verdict;    // verdict id it explains (verdicts.h), "split" included
+  std::string text;
+};
+
+struct Scenario {
+  int id = 0;
+  std::string slug, title, recipe_text;
+  std::map<std::string, registry::Env> setups;  // env every cell of this allocator (or kind) gets here
+  std::vector<Remedy> remedies;
+  std::vector<Explanation> explanations;
+  workloads::repro::Recipe recipe = nullptr;
+  std::map<std::string, std::string> params;  // the repro workload's parameters that select it (filled in)
+
+  std::string dir_name() const;  // "02-top-pinned"
+};
+
+struct ScenarioRegistrar {
+  explicit ScenarioRegistrar(Scenario s);
+};
+// Every registered scenario, by id.
+const std::vector<Scenario>& registered_scenarios();
+
+}  // namespace heapmark::repro

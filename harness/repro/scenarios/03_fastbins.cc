@@ -1,0 +1,90 @@
+// Scenario 3, fastbins: Many 64 B blocks (fastbin/tcache sized), all freed.
+// One definition: the recipe the cell runs, and what `heapmark repro` says
+// about it (remedies to try, explanations shown when their verdict is measured).
+#include "harness/repro/scenario.h"
+
+namespace heapmark::repro {
+namespace {
+using namespace workloads::repro;
+using workloads::Op;
+using workloads::OpKind;
+
+void recipe(const Knobs& k, Threads& threads) {
+  const uint32_t n = blocks(k.bytes(), 64);
+  auto& t = threads.add();
+  t.set_ids(n);
+  t.alloc_run(kPeak, 0, n, 64);
+  t.free_run(kFreeP, 0, n);
+  t.tail(k);
+}
+
+const ScenarioRegistrar kScenario{Scenario{
+    3,
+    "fastbins",
+    "Many 64 B blocks (fastbin/tcache sized), all freed",
+    "~256 MiB of 64 B blocks, all freed in allocation order. Whether glibc gives them back depends on "
+    "what the program allocates next (see the explanation).",
+    {},
+    {
+        {"glibc-mxfast-0", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mxfast=0"}},
+         "no fastbins: freed chunks coalesce at once and the top is trimmed on free"},
+        {"glibc-tcache-0", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.tcache_count=0"}},
+         "no per-thread cache: every free reaches _int_free (fastbins still hold the 64 B chunks until a "
+         "large request consolidates them)"},
+    },
+    {
+        {"glibc", "returned",
+         "With fastbins off (mxfast=0) freed chunks coalesce immediately into the top, which free() trims."},
+        {"jemalloc", "retained-until-release",
+         "Freed memory becomes dirty pages of the arena, purged over dirty_decay_ms (10 s) only as the "
+         "arena ticks (allocator calls in the threads using it) or a background thread runs; here nothing "
+         "ticked it enough, so only the explicit purge (arena.<i>.purge) returned the pages."},
+        {"mimalloc", "retained-until-release",
+         "Free pages stay in the owning thread's heap and segments until the heap collects; "
+         "mi_collect(true) in that thread returns them."},
+        {"tcmalloc", "retained-until-release",
+         "Freed memory goes back through the thread caches and central lists to the page heap, which "
+         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
+         "heap's free spans at once."},
+        {"ptmalloc-style", "retained-until-release",
+         "As glibc: a small request carved from the top before the fastbins were consolidated keeps the "
+         "merged chunk from the top; only the release hook returns its pages."},
+        {"glibc", "split",
+         "Chunks up to 128 B go to fastbins, which never coalesce on free, so free() trims nothing. What "
+         "comes back then depends on the first requests after the frees: a large-bin request (1 KiB or "
+         "more, above the tcache's 1032 B) runs malloc_consolidate, which merges the fastbins into the "
+         "top, and the next free() that reaches the top trims it; but a small request carved from the top "
+         "before that sits above the merged free chunk, keeps it from the top, and nothing is returned "
+         "until malloc_trim(0). Each repetition's activity draws its own sequence, so the repetitions "
+         "disagree: a program's own order decides."},
+        {"glibc", "retained-until-activity",
+         "Chunks up to 128 B go to fastbins, which never coalesce on free. The activity's first large-bin "
+         "request (1 KiB or more, above the tcache range) ran malloc_consolidate before any small request "
+         "was carved from the top: the fastbins merged into the top, and the next free() reaching the top "
+         "trimmed it."},
+        {"glibc", "retained-until-release",
+         "Chunks up to 128 B go to fastbins, which never coalesce on free. A small request of the activity "
+         "was carved from the top before the first large-bin request consolidated the fastbins: the merged "
+         "free chunk sits below it, never reaches the top, and only malloc_trim(0) returns its pages."},
+        {"ptmalloc-style", "split",
+         "As glibc (the model keeps glibc's fastbins, consolidation and top trimming): whether the "
+         "activity's first large-bin request comes before a small request carved from the top decides, "
+         "repetition by repetition."},
+        {"ptmalloc-style", "retained-until-activity",
+         "As glibc: the activity's first large-bin request consolidated the fastbins into the top before a "
+         "small request was carved from it, and the next free() reaching the top trimmed it."},
+        {"jemalloc", "retained-until-activity",
+         "Freed memory becomes dirty pages of the arena, purged on a smoothstep curve over dirty_decay_ms "
+         "(10 s) as the arena ticks: the activity's calls (thread-cache fills and flushes) tick it, idle "
+         "time does not, so RSS fell only once the program allocated again."},
+        {"buddy", "returned",
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
+         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+        {"slab", "returned",
+         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
+         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+    },
+    recipe}};
+
+}  // namespace
+}  // namespace heapmark::repro

@@ -1,0 +1,75 @@
+// Scenario 4, mmap-threshold: Dynamic mmap threshold.
+// One definition: the recipe the cell runs, and what `heapmark repro` says
+// about it (remedies to try, explanations shown when their verdict is measured).
+#include "harness/repro/scenario.h"
+
+namespace heapmark::repro {
+namespace {
+using namespace workloads::repro;
+using workloads::Op;
+using workloads::OpKind;
+
+void recipe(const Knobs& k, Threads& threads) {
+  // A freed 4 MiB mapping raises glibc's mmap threshold above 2 MiB.
+  const uint32_t pairs = blocks(k.bytes() / 2, 2 * kMiB);  // 256 MiB -> 64 x (2 MiB + 64 B kept)
+  auto& t = threads.add();
+  t.set_ids(1 + 2 * pairs);
+  t.alloc_run(kPeak, 0, 1, 4 * kMiB);
+  t.free_run(kPeak, 0, 1);
+  t.alloc_run(kPeak, 1, 2 * pairs, 2 * kMiB, 1, 64);  // ids 1+2i: 2 MiB, 2+2i: 64 B
+  t.free_run(kFreeP, 1, pairs, 0, 2);
+  t.tail(k);
+}
+
+const ScenarioRegistrar kScenario{Scenario{
+    4,
+    "mmap-threshold",
+    "Dynamic mmap threshold",
+    "malloc+free one 4 MiB block, then 64 x (2 MiB block + a 64 B block kept), the 2 MiB blocks "
+    "freed.",
+    {},
+    {
+        {"glibc-mmap-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
+         "a fixed mmap threshold (setting it turns the dynamic threshold off): 2 MiB blocks are mmapped "
+         "and munmapped on free"},
+        {"glibc-trim-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072"}},
+         "a fixed trim threshold: setting it also turns glibc's dynamic mmap threshold off, so the 2 MiB "
+         "blocks stay mmapped"},
+    },
+    {
+        {"glibc", "retained-until-release",
+         "Freeing the 4 MiB mmapped block raised glibc's mmap threshold to 4 MiB (and the trim threshold "
+         "to 8 MiB): the 2 MiB blocks then came from the heap, each followed by a kept 64 B block, so "
+         "every freed 2 MiB hole is inside the heap and never reaches the top. malloc_trim(0) returns the "
+         "free pages inside the holes."},
+        {"glibc", "returned",
+         "With a fixed mmap_threshold the 2 MiB blocks are separate mappings, unmapped by free()."},
+        {"jemalloc", "retained-until-release",
+         "Freed memory becomes dirty pages of the arena, purged over dirty_decay_ms (10 s) only as the "
+         "arena ticks (allocator calls in the threads using it) or a background thread runs; here nothing "
+         "ticked it enough, so only the explicit purge (arena.<i>.purge) returned the pages."},
+        {"mimalloc", "retained-until-release",
+         "Freed 2 MiB blocks stay in mimalloc's segments until later calls visit them or the heap collects "
+         "(the activity returned about a fifth here); mi_collect(true) returns them."},
+        {"tcmalloc", "retained-until-release",
+         "Freed memory goes back through the thread caches and central lists to the page heap, which "
+         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
+         "heap's free spans at once."},
+        {"ptmalloc-style", "retained-until-release",
+         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
+         "on free; its release hook returns whole free pages inside the heap."},
+        {"jemalloc", "retained-until-activity",
+         "Freed memory becomes dirty pages of the arena, purged on a smoothstep curve over dirty_decay_ms "
+         "(10 s) as the arena ticks: the activity's calls (thread-cache fills and flushes) tick it, idle "
+         "time does not, so RSS fell only once the program allocated again."},
+        {"buddy", "returned",
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
+         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+        {"slab", "returned",
+         "Blocks of 2 MiB come from the page-level buddy heap directly; freed, they exceed its 8 MiB "
+         "decommit threshold and are decommitted."},
+    },
+    recipe}};
+
+}  // namespace
+}  // namespace heapmark::repro

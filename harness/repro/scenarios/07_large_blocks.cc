@@ -1,0 +1,63 @@
+// Scenario 7, large-blocks: Large blocks: 16 x 16 MiB, freed, repeated.
+// One definition: the recipe the cell runs, and what `heapmark repro` says
+// about it (remedies to try, explanations shown when their verdict is measured).
+#include "harness/repro/scenario.h"
+
+namespace heapmark::repro {
+namespace {
+using namespace workloads::repro;
+using workloads::Op;
+using workloads::OpKind;
+
+void recipe(const Knobs& k, Threads& threads) {
+  // 16 x (mib/16) MiB, freed, allocated again.
+  const uint64_t size = std::max<uint64_t>(kMiB, k.bytes() / 16);
+  auto& t = threads.add();
+  t.set_ids(16);
+  for (int round = 0; round < 2; ++round) {
+    t.alloc_run(kPeak, 0, 16, size);
+    t.free_run(kPeak, 0, 16);
+  }
+  t.alloc_run(kPeak, 0, 16, size);
+  t.free_run(kFreeP, 0, 16);
+  t.tail(k);
+}
+
+const ScenarioRegistrar kScenario{Scenario{
+    7,
+    "large-blocks",
+    "Large blocks: 16 x 16 MiB, freed, repeated",
+    "16 x 16 MiB allocated and freed three times.",
+    {},
+    {
+        {"glibc-mmap-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
+         "fixed threshold: every 16 MiB block is its own mapping"},
+        {"tcmalloc-aggressive-decommit", "tcmalloc", {{"TCMALLOC_AGGRESSIVE_DECOMMIT", "true"}},
+         "decommit free spans at once"},
+        {"mimalloc-decommit-0", "mimalloc", {{"MIMALLOC_DECOMMIT_DELAY", "0"}, {"MIMALLOC_SEGMENT_DECOMMIT_DELAY", "0"}},
+         "decommit free memory without delay"},
+    },
+    {
+        {"glibc", "returned",
+         "The first round's 16 MiB blocks were mmapped; freeing them raised the mmap threshold, so later "
+         "rounds came from the heap, but they coalesce into the top, which free() trims above the (raised) "
+         "trim threshold."},
+        {"*", "returned",
+         "Blocks this large get their own mappings (or spans) that go back to the OS on free."},
+        {"jemalloc", "returned",
+         "Requests above opt.oversize_threshold (8 MiB) are served from a dedicated arena whose freed "
+         "extents are purged at once."},
+        {"mimalloc", "retained-until-release",
+         "Blocks this size get their own (huge) segments; freed segments stay in mimalloc's segment cache "
+         "for reuse (the activity returned about 6% here) until collected."},
+        {"tcmalloc", "retained-until-release",
+         "Large spans go back to the page heap, which returns free pages to the OS only at "
+         "TCMALLOC_RELEASE_RATE's pace as more memory is freed; ReleaseFreeMemory returns them at once."},
+        {"ptmalloc-style", "retained-until-release",
+         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
+         "on free; its release hook returns whole free pages inside the heap."},
+    },
+    recipe}};
+
+}  // namespace
+}  // namespace heapmark::repro

@@ -1,0 +1,78 @@
+// Scenario 11, thread-exit: Thread exit.
+// One definition: the recipe the cell runs, and what `heapmark repro` says
+// about it (remedies to try, explanations shown when their verdict is measured).
+#include "harness/repro/scenario.h"
+
+namespace heapmark::repro {
+namespace {
+using namespace workloads::repro;
+using workloads::Op;
+using workloads::OpKind;
+
+void recipe(const Knobs& k, Threads& threads) {
+  // A worker allocates and frees small blocks, then its thread ends.
+  const uint32_t n = blocks(k.bytes(), 200);
+  auto& main = threads.add();
+  auto& worker = threads.add();
+  main.set_ids(n);
+  worker.set_ids(n);
+  worker.alloc_run(kPeak, 0, n, 200);
+  worker.free_run(kFreeP, 0, n);
+  worker.set_phases(2);
+  main.tail(k);
+}
+
+const ScenarioRegistrar kScenario{Scenario{
+    11,
+    "thread-exit",
+    "Thread exit",
+    "A worker thread allocates ~256 MiB of 200 B blocks, frees them, then exits.",
+    {},
+    {
+        {"glibc-arena-max-1", "glibc", {{"MALLOC_ARENA_MAX", "1"}},
+         "the worker uses the main arena, whose top free() trims"},
+    },
+    {
+        {"glibc", "retained-until-release",
+         "The worker's arena outlives the thread (it goes on the free list for reuse); its heap is trimmed "
+         "only from the top, and nothing calls into it again until malloc_trim(0) walks every arena."},
+        {"glibc", "returned",
+         "At F the worker's frees still sat in its own arena (retained); when the worker exited, glibc's "
+         "thread shutdown freed its tcache, whose chunks coalesced with the free space around them, and "
+         "the arena's heaps were trimmed: RSS dropped by I with no call from the main thread. With "
+         "MALLOC_ARENA_MAX=1 the worker uses the main heap, whose top free() trims at once."},
+        {"mimalloc", "retained-until-release",
+         "The exiting thread's segments are abandoned, not freed: another thread reclaims them only when "
+         "it runs out of pages or collects."},
+        {"*", "retained-until-release",
+         "The exited thread's cache or arena kept the memory until a release call."},
+        {"jemalloc", "retained-until-release",
+         "The worker shared its arena with the main thread (as with opt.narenas 1, what a process started "
+         "on one CPU gets): its exit leaves a thread on the arena, so nothing forces a purge, and the "
+         "dirty pages wait for decay ticks or arena.<i>.purge."},
+        {"tcmalloc", "retained-until-release",
+         "Freed memory goes back through the thread caches and central lists to the page heap, which "
+         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
+         "heap's free spans at once."},
+        {"ptmalloc-style", "retained-until-release",
+         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
+         "on free; its release hook returns whole free pages inside the heap."},
+        {"jemalloc", "returned",
+         "The worker had an arena of its own (opt.narenas 8 here). When a thread exits, jemalloc destroys "
+         "its tcache and, if no thread is left on that arena and there is no background thread, purges the "
+         "arena's dirty pages at once (tcache_destroy in 5.3): RSS dropped by I with no call from the main "
+         "thread."},
+        {"ptmalloc-style", "returned",
+         "As glibc: the exiting worker's tcache chunks are freed into its arena, where they coalesce with "
+         "the free space around them, and the arena's heaps are trimmed."},
+        {"buddy", "returned",
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
+         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+        {"slab", "returned",
+         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
+         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+    },
+    recipe}};
+
+}  // namespace
+}  // namespace heapmark::repro

@@ -1,0 +1,131 @@
+#include "harness/runner/matrix_builder.h"
+
+#include <set>
+
+#include "common/input_error.h"
+#include "common/text.h"
+#include "workloads/catalog.h"
+
+namespace heapmark::runner {
+namespace {
+
+// NAME or NAME:VALUE, the value going to the workload's shorthand parameter.
+WorkloadSpec workload_spec(const std::string& item) {
+  const size_t colon = item.find(':');
+  const std::string name = item.substr(0, colon);
+  const auto& def = workloads::find_workload(name);
+  WorkloadSpec spec{name, {}};
+  if (colon != std::string::npos) {
+    if (def.shorthand_param.empty())
+      throw InputError("--workloads '" + item + "': workload '" + name +
+                       "' takes no NAME:VALUE form; give its parameters with -p KEY=VALUE");
+    spec.grid[def.shorthand_param] = {item.substr(colon + 1)};  // validated with the grid by expand()
+  }
+  return spec;
+}
+
+// KEY=VALUE (every selected workload that has KEY) or WORKLOAD.KEY=VALUE.
+void apply_param(const std::string& p, Matrix& m) {
+  const size_t eq = p.find('=');
+  if (eq == std::string::npos || eq == 0) throw InputError("--param '" + p + "': expected KEY=VALUE or WORKLOAD.KEY=VALUE");
+  std::string key = p.substr(0, eq), scope;
+  if (const size_t dot = key.find('.'); dot != std::string::npos) {
+    scope = key.substr(0, dot);
+    key = key.substr(dot + 1);
+    workloads::find_workload(scope);
+  }
+  bool applied = false;
+  for (auto& w : m.workloads) {
+    if (!scope.empty() && w.name != scope) continue;
+    const auto& def = workloads::find_workload(w.name);
+    bool has = false;
+    for (const auto& s : def.params) has |= s.name == key;
+    if (!has) {
+      if (!scope.empty()) workloads::Params::resolve(def.name, def.params, {{key, ""}});  // throws, naming valid keys
+      continue;
+    }
+    w.grid[key] = p.size() > eq + 1 ? split_list(p.substr(eq + 1), '|') : std::vector<std::string>{""};
+    applied = true;
+  }
+  if (applied) return;
+  std::string known;  // each selected workload's parameters, once
+  std::set<std::string> listed;
+  for (const auto& w : m.workloads) {
+    if (!listed.insert(w.name).second) continue;
+    std::string names;
+    for (const auto& s : workloads::find_workload(w.name).params) names += (names.empty() ? "" : ", ") + s.name;
+    known += (known.empty() ? "" : "; ") + w.name + ": " + names;
+  }
+  throw InputError("--param '" + p + "': no selected workload has a parameter '" + key + "' (" + known + ")");
+}
+
+// VAR=value replaces an existing VAR, else is added.
+void set_env(registry::Env& env, const registry::Env& add) {
+  for (const auto& [k, v] : add) {
+    bool replaced = false;
+    for (auto& [k0, v0] : env)
+      if (k0 == k) v0 = v, replaced = true;
+    if (!replaced) env.emplace_back(k, v);
+  }
+}
+
+void apply_env(const std::string& e, Matrix& m) {
+  const size_t colon = e.find(':'), eq = e.find('=');
+  if (colon == std::string::npos || eq == std::string::npos || eq < colon || colon == 0 || eq == colon + 1)
+    throw InputError("--env '" + e + "': expected ALLOCATOR:VAR=VALUE, e.g. jemalloc:MALLOC_CONF=background_thread:true");
+  const std::string name = e.substr(0, colon);
+  bool found = false;
+  for (auto& a : m.allocators)
+    if (a.name == name) {
+      set_env(a.env, {{e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1)}});  // --env overrides the registry's value
+      found = true;
+    }
+  if (!found) throw InputError("--env '" + e + "': allocator '" + name + "' is not in this run");
+}
+
+}  // namespace
+
+Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& known) {
+  for (const auto& u : r.user_allocators) known.push_back(registry::user(u, known));
+  Matrix m;
+  if (!r.matrix_file.empty()) m = Matrix::load(r.matrix_file, known);
+  if (r.reps || r.matrix_file.empty()) m.reps = r.reps.value_or(3);
+  if (r.seed || r.matrix_file.empty()) m.seed = r.seed.value_or(1);
+  if (!r.allocators.empty()) {
+    m.allocators.clear();
+    for (const auto& name : r.allocators) m.allocators.push_back(registry::find(known, name));
+  }
+  for (const auto& u : r.user_allocators) {
+    const std::string name = u.substr(0, u.find('='));
+    bool listed = false;
+    for (const auto& a : m.allocators) listed |= a.name == name;
+    if (!listed) m.allocators.push_back(registry::find(known, name));
+  }
+  if (m.allocators.empty()) throw InputError("no allocators: give --allocators, --allocator or --matrix");
+  // Environment first, so a variant inherits its base's (repro's setups).
+  for (const auto& e : r.envs) apply_env(e, m);
+  for (const auto& v : r.variants) {
+    const registry::Allocator* base = nullptr;
+    for (const auto& a : m.allocators)
+      if (a.name == v.base) base = &a;
+    registry::Allocator a = base ? *base : registry::find(known, v.base);
+    a.name = v.name;
+    a.variant_of = v.base;
+    if (!v.summary.empty()) a.summary = v.summary;
+    set_env(a.env, v.env);
+    m.allocators.push_back(std::move(a));
+  }
+  if (!r.workloads.empty()) {
+    m.workloads.clear();
+    for (const auto& item : r.workloads) m.workloads.push_back(workload_spec(item));
+  }
+  for (const auto& f : r.program_flags) m.programs.push_back(program_from_flag(f));
+  for (const auto& path : r.suites)
+    for (auto& p : load_suite(path)) m.programs.push_back(std::move(p));
+  if (m.workloads.empty() && m.programs.empty()) throw InputError("no workloads: give --workloads, --program, --suite or --matrix");
+  for (const auto& p : r.params) apply_param(p, m);
+  if (r.baseline) m.baseline = *r.baseline;
+  return m;
+}
+
+}  // namespace heapmark::runner

@@ -1,0 +1,63 @@
+// Runs one program cell: the program (or server) preloaded with the allocator
+// and libheapmark_probe.so, supervised as a generator cell is (1 kHz statm
+// timeline, wall timeout, memory cap) with stdout kept for the output check.
+// Phases: `phase NAME` lines the program writes to HEAPMARK_PHASE_FD, or a
+// server's client steps; at each phase end the runner reads the program's
+// /proc/PID/smaps_rollup from outside.
+#pragma once
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/metrics/procfs.h"
+#include "harness/runner/program.h"
+#include "harness/runner/timeline.h"
+
+namespace heapmark::runner {
+
+struct ProgramCellSpec {
+  ProgramSpec program;  // placeholders expanded
+  std::vector<std::pair<std::string, std::string>> env;  // allocator configuration and LD_PRELOAD (the probe included)
+  std::string expect_malloc_from;  // the allocator's library, or "" for the C library's
+  std::string stdout_path;         // the program's (or server's) stdout goes here
+  double timeout_s = 600;
+  uint64_t mem_cap_bytes = 0;
+  double sample_hz = 1000;
+  size_t max_points = 2000;
+  const cpu_set_t* start_cpus = nullptr;
+};
+
+struct ProgramPhase {
+  std::string name;
+  uint64_t begin_ns = 0, end_ns = 0;
+  bool ended = false;
+  metrics::procfs::SmapsRollup smaps;  // read from outside at the phase end (the last sample's statm for the program's last phase)
+  std::vector<std::pair<std::string, std::string>> figures;  // the server's own, from `figures` after the step
+};
+
+struct ProgramOutcome {
+  bool ok = false;
+  std::string cause, detail;  // causes: identity, signal, exit, timeout, memory_cap, not_ready, client, error
+  int exit_code = -1, signal = 0;
+  uint64_t spawn_ns = 0, exit_ns = 0;
+  bool identity_reported = false;
+  std::string malloc_from, free_from;
+  uint64_t vm_hwm = 0;  // the probe's, at exit (0: not reported)
+  rusage usage{};
+  Timeline timeline;
+  std::vector<ProgramPhase> phases;
+  uint64_t stdout_bytes = 0;
+  std::string stdout_digest;  // FNV-1a 64 of stdout, 16 hex digits
+  std::string client_output;  // a server's clients' stdout, concatenated (for the metric)
+  std::string stderr_tail;
+};
+
+ProgramOutcome supervise_program(const ProgramCellSpec& spec);
+
+// FNV-1a 64 of a file's bytes as 16 hex digits, and its size.
+std::string file_digest(const std::string& path, uint64_t* bytes = nullptr);
+
+}  // namespace heapmark::runner

@@ -1,0 +1,102 @@
+/* libheapmark_probe.so: preloaded after the allocator into a real program that
+ * heapmark runs as a cell (a `program` workload). It proves, in the program's
+ * own process, which object serves malloc and free, and reports the process's
+ * own peak RSS (VmHWM) at exit, when /proc still has it. It writes text lines
+ * to the descriptor named in HEAPMARK_PROBE_FD, only in the process the runner
+ * started (its parent is HEAPMARK_PROBE_PARENT): the program's children
+ * inherit LD_PRELOAD but stay silent.
+ *   identity malloc=<path> free=<path>
+ *   exit vm_hwm=<bytes> vm_rss=<bytes>
+ * It allocates nothing itself (raw open/read/write, static buffers); resolving
+ * through a canonical PLT entry calls dlopen, which may. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int g_fd = -1;
+
+static void say(const char* line) {
+  size_t n = strlen(line);
+  while (n > 0) {
+    const ssize_t w = write(g_fd, line, n);
+    if (w <= 0) return;
+    line += w;
+    n -= (size_t)w;
+  }
+}
+
+struct definer {
+  const char* symbol;
+  const char* found;
+};
+
+/* The first object after the executable, in load order (which is the global
+ * lookup order: preloads, then DT_NEEDED breadth first), that defines symbol. */
+static int first_definer(struct dl_phdr_info* obj, size_t size, void* arg) {
+  (void)size;
+  struct definer* d = arg;
+  if (d->found || !obj->dlpi_name || !obj->dlpi_name[0]) return d->found != NULL;
+  void* h = dlopen(obj->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+  if (!h) return 0;
+  Dl_info info;
+  const ElfW(Sym)* sym = NULL;
+  void* s = dlsym(h, d->symbol);
+  if (s && dladdr1(s, &info, (void**)&sym, RTLD_DL_SYMENT) && info.dli_fname && strcmp(info.dli_fname, obj->dlpi_name) == 0 &&
+      info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF)
+    d->found = obj->dlpi_name;
+  dlclose(h);
+  return d->found != NULL;
+}
+
+/* The object whose definition of symbol the program's calls bind to. A
+ * non-PIE executable that takes malloc's address (python3 on Debian) has a
+ * canonical PLT entry: dlsym then returns the stub in the executable, which
+ * defines nothing, and the definition its calls reach is the first one after
+ * it in lookup order. */
+static const char* object_of(const char* symbol) {
+  Dl_info info;
+  const ElfW(Sym)* sym = NULL;
+  void* s = dlsym(RTLD_DEFAULT, symbol);
+  if (!s || !dladdr1(s, &info, (void**)&sym, RTLD_DL_SYMENT) || !info.dli_fname) return "?";
+  /* A definition starts at the address (under this name or an alias: glibc's
+   * free is also cfree); a canonical PLT entry is an undefined symbol with a
+   * value, which dladdr reports too. */
+  if (info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF) return info.dli_fname[0] ? info.dli_fname : "(the executable)";
+  struct definer d = {symbol, NULL};
+  dl_iterate_phdr(first_definer, &d);
+  return d.found ? d.found : "?";
+}
+
+/* "VmHWM:   1234 kB" -> bytes. */
+static unsigned long long status_kb(const char* text, const char* key) {
+  const char* p = strstr(text, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) * 1024ull : 0;
+}
+
+__attribute__((destructor)) static void report_exit(void) {
+  if (g_fd < 0) return;
+  static char buf[4096];
+  const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  static char line[128];
+  snprintf(line, sizeof line, "exit vm_hwm=%llu vm_rss=%llu\n", status_kb(buf, "VmHWM:"), status_kb(buf, "VmRSS:"));
+  say(line);
+}
+
+__attribute__((constructor)) static void report_identity(void) {
+  const char* fd = getenv("HEAPMARK_PROBE_FD");
+  const char* parent = getenv("HEAPMARK_PROBE_PARENT");
+  if (!fd || !parent || getppid() != (pid_t)atol(parent)) return;
+  g_fd = atoi(fd);
+  fcntl(g_fd, F_SETFD, FD_CLOEXEC); /* the program's children do not inherit it */
+  static char line[1100];
+  snprintf(line, sizeof line, "identity malloc=%s free=%s\n", object_of("malloc"), object_of("free"));
+  say(line);
+}
