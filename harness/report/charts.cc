@@ -71,7 +71,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   c.x.format = number_tick;
   const auto [div, unit] = byte_unit(ymax);
   c.y.scale = div;
-  c.y.label = "R and live bytes (" + unit + ")";
+  c.y.label = g.program ? "anonymous RSS (" + unit + ")" : "R and live bytes (" + unit + ")";
   c.y.format = number_tick;
   for (const auto& p : band_source->phases)
     c.bands.push_back({p.begin_s, p.end ? p.end->end_s : p.begin_s, p.name + " (" + band_source->allocator + ")"});
@@ -100,20 +100,26 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
       const auto& e = *p.end;
       ends.x.push_back(e.end_s);
       ends.y.push_back(static_cast<double>(e.r));
-      ends.point_titles.push_back(d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) + "): R " +
-                                  format_bytes(static_cast<double>(e.r)) + ", live " +
-                                  format_bytes(static_cast<double>(e.live_bytes)) +
-                                  (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : ""));
+      ends.point_titles.push_back(
+          d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) + "): " +
+          (g.program ? "anonymous RSS " + format_bytes(static_cast<double>(e.anonymous)) + ", RSS " + format_bytes(static_cast<double>(e.rss))
+                     : "R " + format_bytes(static_cast<double>(e.r)) + ", live " + format_bytes(static_cast<double>(e.live_bytes)) +
+                           (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")));
     }
     c.series.push_back(std::move(r));
-    c.series.push_back(std::move(live));
+    if (!g.program) c.series.push_back(std::move(live));  // a real program's live bytes are not known
     c.series.push_back(std::move(ends));
   }
-  c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
-                            "solid: R = anonymous RSS − R0"});
-  c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.3\" "
-                            "stroke-dasharray=\"5 4\"/>",
-                            "dashed: live requested bytes"});
+  if (g.program) {
+    c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
+                              "solid: the program's anonymous RSS (statm, 1 kHz)"});
+  } else {
+    c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
+                              "solid: R = anonymous RSS − R0"});
+    c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.3\" "
+                              "stroke-dasharray=\"5 4\"/>",
+                              "dashed: live requested bytes"});
+  }
   c.legend_notes.push_back({"<circle cx=\"12\" cy=\"6\" r=\"3.5\" fill=\"#555\"/>", "dot: R at a phase end"});
   c.legend_notes.push_back({"<rect width=\"24\" height=\"12\" fill=\"#dde4ee\"/>", "bands: phases of " + band_source->allocator});
   return svg::render(c);
@@ -154,22 +160,30 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
   svg::StackedBarChart c;
   c.id = g.id + "-phases";
   c.title = "RSS at phase ends: " + g.label;
-  c.layer_names = {"live requested bytes", "fragmentation (rest of the pages that hold live blocks)",
-                   "retained (resident pages with no live block: a release could return them)",
-                   "LazyFree (freed with MADV_FREE, still resident)", "allocator metadata (where reported)"};
-  c.layer_colours = {"#4C78A8", "#E45756", "#F58518", "#B7B7B7", "#72B7B2"};
+  if (g.program) {
+    // A real program: what the kernel says, no split by live blocks.
+    c.layer_names = {"anonymous RSS (heap, stacks, private mappings), not LazyFree",
+                     "LazyFree (freed with MADV_FREE, still resident)", "file-backed RSS (binary, libraries, shared memory)"};
+    c.layer_colours = {"#4C78A8", "#B7B7B7", "#72B7B2"};
+  } else {
+    c.layer_names = {"live requested bytes", "fragmentation (rest of the pages that hold live blocks)",
+                     "retained (resident pages with no live block: a release could return them)",
+                     "LazyFree (freed with MADV_FREE, still resident)", "allocator metadata (where reported)"};
+    c.layer_colours = {"#4C78A8", "#E45756", "#F58518", "#B7B7B7", "#72B7B2"};
+  }
   // Phase order from the representative with the most phases.
   const Cell* longest = nullptr;
   double ymax = 0;
   for (const auto& d : details)
     if (d.representative) {
       if (!longest || d.representative->phases.size() > longest->phases.size()) longest = d.representative;
-      for (const auto& p : d.representative->phases) ymax = std::max(ymax, p.end ? std::fabs(static_cast<double>(p.end->r)) : 0.0);
+      for (const auto& p : d.representative->phases)
+        if (p.end) ymax = std::max(ymax, g.program ? static_cast<double>(p.end->rss) : std::fabs(static_cast<double>(p.end->r)));
     }
   if (!longest) return "";
   const auto [div, unit] = byte_unit(ymax);
   c.y.scale = div;
-  c.y.label = "R = anonymous RSS − R0 (" + unit + ")";
+  c.y.label = g.program ? "RSS (" + unit + ")" : "R = anonymous RSS − R0 (" + unit + ")";
   c.y.format = number_tick;
   for (size_t i = 0; i < longest->phases.size(); ++i) {
     svg::BarGroup bg;
@@ -184,6 +198,15 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
       const double lazy = std::min(r - live, static_cast<double>(e.lazy_free));
       svg::Bar bar;
       bar.label = d.allocator;
+      if (g.program) {
+        const double anon = static_cast<double>(e.anonymous), lazy_free = std::min(anon, static_cast<double>(e.lazy_free));
+        bar.values = {anon - lazy_free, lazy_free, std::max(0.0, static_cast<double>(e.rss) - anon)};
+        bar.title = d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) + "): RSS " +
+                    format_bytes(static_cast<double>(e.rss)) + ", anonymous " + format_bytes(anon);
+        bar.colour = svg::colour(colour_index(allocators, d.allocator));
+        bg.bars.push_back(std::move(bar));
+        continue;
+      }
       if (const auto& b = e.breakdown) {
         // The cell's own split (mincore over the live blocks' pages).
         bar.values = {live, static_cast<double>(b->fragmentation), static_cast<double>(b->retained), lazy,

@@ -152,7 +152,9 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
     if (sa.failed || sb.failed)
       c.warnings.push_back(name + ": failed cells left out (a: " + std::to_string(sa.failed) + ", b: " +
                            std::to_string(sb.failed) + ")");
+    const bool program = !sa.ok.empty() && sa.ok.front()->run.has_value();
     for (const auto& f : figures) {
+      if (!program && program_only(f)) continue;  // wall time of a generator cell is mostly its setup
       CompareRow r;
       r.workload = k.workload;
       r.params_id = k.params_id;
@@ -164,6 +166,7 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
       for (const Cell* cell : sb.ok)
         if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.b.push_back(*v);
       if (r.a.empty() && r.b.empty()) continue;
+      const bool higher = f.direction_from_program && program ? sa.ok.front()->run->metric_higher_is_better : f.higher_is_better;
       r.a_median = stats::median(r.a);
       r.b_median = stats::median(r.b);
       r.change = f.scale == Scale::kRatio ? stats::bootstrap_ratio_of_medians(r.a, r.b)
@@ -171,7 +174,7 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
       const double neutral = f.scale == Scale::kRatio ? 1 : 0;
       if (std::isfinite(r.change.point)) {
         const double delta = f.scale == Scale::kRatio ? (r.change.point - 1) * 100 : r.change.point * 100;
-        r.worse_by = f.higher_is_better ? -delta : delta;
+        r.worse_by = higher ? -delta : delta;
       }
       if (r.a.size() < 2 || r.b.size() < 2 || !std::isfinite(r.change.lo) || !std::isfinite(r.change.hi)) {
         r.verdict = Verdict::kUnknown;
@@ -179,7 +182,7 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
         r.verdict = Verdict::kSame;
       } else {
         const bool up = r.change.lo > neutral;
-        r.verdict = up == f.higher_is_better ? Verdict::kBetter : Verdict::kWorse;
+        r.verdict = up == higher ? Verdict::kBetter : Verdict::kWorse;
       }
       c.rows.push_back(std::move(r));
     }

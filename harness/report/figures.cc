@@ -1,6 +1,7 @@
 // The figure catalogue and unit formatting (see figures.h).
 #include "harness/report/figures.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -25,6 +26,25 @@ const std::vector<Figure>& headline_figures() {
   return figs;
 }
 
+const std::vector<Figure>& program_figures() {
+  static const std::vector<Figure> figs = {
+      {results::path::kWall, "wall", "the program's wall time, spawn to exit (lower is better)", Unit::kSeconds, false,
+       Scale::kRatio, "faster", "slower"},
+      {results::path::kUserCpu, "user CPU", "user CPU time of the program, from wait4 (lower is better)", Unit::kSeconds, false,
+       Scale::kRatio, "less", "more"},
+      {results::path::kSysCpu, "sys CPU", "kernel CPU time of the program: page faults, madvise, munmap (lower is better)",
+       Unit::kSeconds, false, Scale::kRatio, "less", "more"},
+      {results::path::kVmHwm, "peak RSS", "the program's own VmHWM as it exited: binary and libraries included (lower is better)",
+       Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
+      {results::path::kMinorFaults, "minor faults", "pages the kernel had to fault in (lower is better)", Unit::kCount, false,
+       Scale::kRatio, "fewer", "more"},
+      {results::path::kProgramMetric, "program's metric",
+       "the program's own figure, read from its output with the suite's regex (the column says which and its direction)",
+       Unit::kCount, true, Scale::kRatio, "better", "worse", true},
+  };
+  return figs;
+}
+
 const std::vector<Figure>& compare_figures() {
   static const std::vector<Figure> figs = [] {
     std::vector<Figure> f = headline_figures();
@@ -41,9 +61,17 @@ const std::vector<Figure>& compare_figures() {
     };
     f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
     f.push_back(more[5]);
+    // The program figures not already there (VmHWM and sys CPU are).
+    for (const auto& p : program_figures())
+      if (std::none_of(f.begin(), f.end(), [&](const Figure& x) { return x.path == p.path; })) f.push_back(p);
     return f;
   }();
   return figs;
+}
+
+bool program_only(const Figure& f) {
+  using namespace results::path;
+  return f.path == kWall || f.path == kUserCpu || f.path == kMinorFaults || f.path == kProgramMetric;
 }
 
 const Figure* find_figure(const std::string& path) {
@@ -109,6 +137,11 @@ std::string format_value(const Figure& f, double v) {
       return std::string(buf) == "-0.0 %" ? "0.0 %" : buf;
     }
     case Unit::kSeconds: return format_ns(v * 1e9);
+    case Unit::kCount:
+      if (std::fabs(v) >= 1e9) return format_sig(v / 1e9) + " G";
+      if (std::fabs(v) >= 1e6) return format_sig(v / 1e6) + " M";
+      if (std::fabs(v) >= 1e4) return format_sig(v / 1e3) + " k";
+      return format_sig(v, 4);
   }
   return format_sig(v);
 }

@@ -7,7 +7,7 @@
 
 namespace heapmark::report {
 
-enum class Unit { kOpsPerS, kNs, kBytes, kFraction, kSeconds };
+enum class Unit { kOpsPerS, kNs, kBytes, kFraction, kSeconds, kCount };
 enum class Scale { kRatio, kDifference };
 
 struct Figure {
@@ -18,12 +18,20 @@ struct Figure {
   bool higher_is_better;
   Scale scale;
   std::string better_word, worse_word;  // compare verdicts: "faster"/"slower", "smaller"/"larger", ...
+  // A program's own metric: which direction is better is the program's
+  // (program_run.metric_higher_is_better), not the figure's.
+  bool direction_from_program = false;
 };
 
 // Throughput, alloc p99, peak R, returned after free, F4: the matrix at a glance.
 const std::vector<Figure>& headline_figures();
-// What compare checks by default (a superset of the headline figures).
+// Real programs: wall, user and sys CPU, peak RSS, minor faults, and the
+// program's own metric where its suite entry declares one.
+const std::vector<Figure>& program_figures();
+// What compare checks by default (the headline and program figures and more).
 const std::vector<Figure>& compare_figures();
+// A figure only program cells have a meaning for (wall, user CPU, faults, metric).
+bool program_only(const Figure& f);
 // Looks a figure up by path among compare_figures(); nullptr if unknown.
 const Figure* find_figure(const std::string& path);
 

@@ -17,6 +17,10 @@ namespace fs = std::filesystem;
 
 namespace heapmark::report {
 namespace {
+constexpr const char* kProgramsNote =
+    "Each real program ran as its own process under the allocator, measured from outside: wall time, CPU and faults "
+    "from wait4, peak RSS from the process's own VmHWM. A cell whose output differed from the program's reference "
+    "run (nothing preloaded), or whose malloc was not the allocator's, failed and is not in these tables.";
 constexpr const char* kMicroNote =
     "Google Benchmark inside each cell, under the cell's allocator: allocator calls per CPU second (per real second "
     "for the two-thread cross-thread benchmark), median over the ok repetitions; CPU time per iteration below. "
@@ -41,15 +45,84 @@ void write_file(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
+// The figure tables of one matrix (generators or programs), HTML.
+std::string figure_tables_html(const Run& run, const Matrix& m) {
+  std::string b = "<div class=\"grid\">\n";
+  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
+    const Table t = matrix_table(run, m, f);
+    if (t.rows.empty()) continue;
+    b += "<div class=\"fig\"><h3>" + html_escape(m.figures[f].title) + "</h3>\n<p class=\"note\">" +
+         html_escape(m.figures[f].help) + "</p>\n" + to_html(t) + "</div>\n";
+  }
+  return b + "</div>\n";
+}
+
+std::string figure_tables_md(const Run& run, const Matrix& m) {
+  std::string s;
+  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
+    const Table t = matrix_table(run, m, f);
+    if (t.rows.empty()) continue;
+    s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n" + to_markdown(t);
+  }
+  return s;
+}
+
+std::string group_section_html(const Run& run, const Matrix& m, const Group& g) {
+  const auto details = group_details(run, g, m.allocators);
+  std::string b = "<h3 id=\"" + g.id + "\">" + html_escape(g.label) + "</h3>\n<p class=\"note\">";
+  b += g.program ? std::string("A real program. ") : "Parameters: " + html_escape(full_params(g)) + ". ";
+  b += "Charts of RSS show, per allocator, the repetition with the median peak " + std::string(g.program ? "anonymous RSS" : "R") + ":";
+  for (const auto& d : details) {
+    b += " " + html_escape(d.allocator) + " ";
+    b += d.representative ? "rep " + std::to_string(d.representative->rep) : std::string("none");
+    b += " (" + std::to_string(d.ok_reps) + " ok";
+    if (d.failed_reps) b += ", " + std::to_string(d.failed_reps) + " failed";
+    b += ");";
+  }
+  if (!g.program)
+    b += " Latency charts show medians over the ok repetitions, net of timer overhead; a 0 ns percentile (at or "
+         "below the timer's resolution) is drawn on the bottom of the log axis.";
+  b += "</p>\n" + rss_timeline_chart(g, details, m.allocators, m.baseline);
+  std::vector<std::string> ops;
+  for (const auto& d : details)
+    for (const auto& [op, v] : d.latency)
+      if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
+  if (!ops.empty()) {
+    b += "<div class=\"charts\">\n";
+    for (const auto& op : ops) b += latency_chart(g, details, m.allocators, op);
+    b += "</div>\n";
+  }
+  b += phase_bars_chart(g, details, m.allocators);
+  if (g.program) {
+    b += "<p class=\"note\">RSS at each phase end, read by the runner from /proc/PID/smaps_rollup (the last phase: "
+         "the program's last sample before it exited). Phases are the program's own marks on HEAPMARK_PHASE_FD, a "
+         "server's client steps, or one phase, run.</p>\n";
+    if (const Table t = server_figures_table(run, g, m.allocators); !t.rows.empty() && t.head.size() > 4)
+      b += "<p class=\"note\">The server's own figures at each phase end beside the RSS heapmark read, medians over "
+           "the ok repetitions.</p>\n" + to_html(t);
+  } else {
+    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end "
+         "and split by the cell: live requested bytes; fragmentation, the rest of the pages that hold at least one live "
+         "block (mincore over the live blocks' page ranges), which no release call can return; retained, resident "
+         "pages that hold no live block, which a release could return; LazyFree; metadata where the allocator "
+         "reports it.</p>\n";
+  }
+  return b;
+}
+
 }  // namespace
 
 std::string render_report_html(const Run& run) {
   const Matrix m = summarize(run, headline_figures());
+  const Matrix pm = summarize(run, program_figures(), true);
   std::string b;
   b += "<h1>heapmark report: run " + html_escape(run.run_id) + "</h1>\n";
   b += "<p class=\"note\">One self-contained page: no scripts, no network. Hover over table cells, chart lines and "
-       "points for the values behind them.</p>\n<nav><a href=\"#matrix\">Matrix</a>";
-  for (const auto& g : m.groups) b += "<a href=\"#" + g.id + "\">" + html_escape(g.label) + "</a>";
+       "points for the values behind them.</p>\n<nav>";
+  if (!m.groups.empty() || pm.groups.empty()) b += "<a href=\"#matrix\">Matrix</a>";
+  if (!pm.groups.empty()) b += "<a href=\"#programs\">Real programs</a>";
+  for (const Matrix* x : {&m, &pm})
+    for (const auto& g : x->groups) b += "<a href=\"#" + g.id + "\">" + html_escape(g.label) + "</a>";
   b += "<a href=\"#failed\">Failed cells</a><a href=\"#context\">Context</a></nav>\n";
 
   // The headline first; the full context closes the page.
@@ -62,49 +135,24 @@ std::string render_report_html(const Run& run) {
 
   b += repro_section_html(run);  // only when heapmark repro wrote repro.json here
 
-  b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
-  if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
-  b += "<div class=\"grid\">\n";
-  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
-    b += "<div class=\"fig\"><h3>" + html_escape(m.figures[f].title) + "</h3>\n<p class=\"note\">" +
-         html_escape(m.figures[f].help) + "</p>\n";
-    b += to_html(matrix_table(run, m, f)) + "</div>\n";
+  if (!m.groups.empty() || pm.groups.empty()) {
+    b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
+    if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
+    b += figure_tables_html(run, m);
   }
-  b += "</div>\n";
+  if (!pm.groups.empty()) {
+    b += "<h2 id=\"programs\">Real programs</h2>\n<p class=\"note\">" + html_escape(kProgramsNote) + " " +
+         html_escape(method_text(pm.baseline)) + "</p>\n";
+    b += figure_tables_html(run, pm);
+  }
 
   if (const Table micro = micro_table(run); !micro.rows.empty())
     b += "<h2 id=\"micro\">Fast paths (micro)</h2>\n<p class=\"note\">" + html_escape(kMicroNote) + "</p>\n" +
          to_html(micro);
 
   b += "<h2 id=\"workloads\">Per workload</h2>\n";
-  for (const auto& g : m.groups) {
-    const auto details = group_details(run, g, m.allocators);
-    b += "<h3 id=\"" + g.id + "\">" + html_escape(g.label) + "</h3>\n<p class=\"note\">Parameters: " +
-         html_escape(full_params(g)) + ". Charts of RSS show, per allocator, the repetition with the median peak R:";
-    for (const auto& d : details) {
-      b += " " + html_escape(d.allocator) + " ";
-      b += d.representative ? "rep " + std::to_string(d.representative->rep) : std::string("none");
-      b += " (" + std::to_string(d.ok_reps) + " ok";
-      if (d.failed_reps) b += ", " + std::to_string(d.failed_reps) + " failed";
-      b += ");";
-    }
-    b += " Latency charts show medians over the ok repetitions, net of timer overhead; a 0 ns percentile (at or "
-         "below the timer's resolution) is drawn on the bottom of the log axis.</p>\n";
-    b += rss_timeline_chart(g, details, m.allocators, m.baseline);
-    std::vector<std::string> ops;
-    for (const auto& d : details)
-      for (const auto& [op, v] : d.latency)
-        if (std::find(ops.begin(), ops.end(), op) == ops.end()) ops.push_back(op);
-    b += "<div class=\"charts\">\n";
-    for (const auto& op : ops) b += latency_chart(g, details, m.allocators, op);
-    b += "</div>\n";
-    b += phase_bars_chart(g, details, m.allocators);
-    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end "
-         "and split by the cell: live requested bytes; fragmentation, the rest of the pages that hold at least one live "
-         "block (mincore over the live blocks' page ranges), which no release call can return; retained, resident "
-         "pages that hold no live block, which a release could return; LazyFree; metadata where the allocator "
-         "reports it.</p>\n";
-  }
+  for (const Matrix* x : {&m, &pm})
+    for (const auto& g : x->groups) b += group_section_html(run, *x, g);
 
   b += "<h2 id=\"failed\">Failed cells</h2>\n";
   const Table failed = failed_table(run, true);
@@ -120,14 +168,18 @@ std::string render_report_html(const Run& run) {
 
 std::string render_summary_md(const Run& run) {
   const Matrix m = summarize(run, headline_figures());
+  const Matrix pm = summarize(run, program_figures(), true);
   std::string s = "# heapmark summary: run " + run.run_id + "\n\n";
   for (const auto& [k, v] : run_context(run)) s += "- " + k + ": " + v + "\n";
   s += "\n" + method_text(m.baseline) + "\n";
   s += repro_section_md(run);
-  if (m.groups.empty()) s += "\nNo cell has finished yet.\n";
-  for (size_t f = 0; f < m.figures.size() && !m.groups.empty(); ++f) {
-    s += "\n## " + m.figures[f].title + "\n\n" + m.figures[f].help + "\n\n";
-    s += to_markdown(matrix_table(run, m, f));
+  if (m.groups.empty() && pm.groups.empty()) s += "\nNo cell has finished yet.\n";
+  s += figure_tables_md(run, m);
+  if (!pm.groups.empty()) {
+    s += "\n# Real programs\n\n" + std::string(kProgramsNote) + "\n" + figure_tables_md(run, pm);
+    for (const auto& g : pm.groups)
+      if (const Table t = server_figures_table(run, g, pm.allocators); !t.rows.empty() && t.head.size() > 4)
+        s += "\n## " + g.label + ": RSS and the server's own figures at phase ends\n\n" + to_markdown(t);
   }
   if (const Table micro = micro_table(run); !micro.rows.empty())
     s += "\n## Fast paths (micro)\n\n" + std::string(kMicroNote) + "\n\n" + to_markdown(micro);

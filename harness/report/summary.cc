@@ -57,7 +57,17 @@ std::vector<Group> groups_of(const Run& run) {
     for (const auto& [k, v] : c.params) seen[c.workload][k].insert(v);
     bool known = false;
     for (const auto& g : groups) known |= g.workload == c.workload && g.params_id == c.params_id;
-    if (!known) groups.push_back({c.workload, c.params_id, c.params, "", ""});
+    if (known) continue;
+    Group g;
+    g.workload = c.workload;
+    g.params_id = c.params_id;
+    g.params = c.params;
+    if (c.run) {
+      g.program = true;
+      g.metric_name = c.run->metric_name;
+      g.metric_higher_is_better = c.run->metric_higher_is_better;
+    }
+    groups.push_back(std::move(g));
   }
   for (size_t i = 0; i < groups.size(); ++i) {
     auto& g = groups[i];
@@ -69,9 +79,10 @@ std::vector<Group> groups_of(const Run& run) {
   return groups;
 }
 
-Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
+Matrix summarize(const Run& run, const std::vector<Figure>& figures, bool programs) {
   Matrix m;
-  m.groups = groups_of(run);
+  for (auto& g : groups_of(run))
+    if (g.program == programs) m.groups.push_back(std::move(g));
   m.allocators = run.allocators;
   m.baseline = run.baseline;
   m.figures = figures;
@@ -80,7 +91,7 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
   auto group_index = [&](const Cell& c) -> size_t {
     for (size_t g = 0; g < m.groups.size(); ++g)
       if (m.groups[g].workload == c.workload && m.groups[g].params_id == c.params_id) return g;
-    return 0;
+    return m.groups.size();  // a group of the other kind
   };
   auto alloc_index = [&](const std::string& name) -> size_t {
     return static_cast<size_t>(std::find(m.allocators.begin(), m.allocators.end(), name) - m.allocators.begin());
@@ -96,6 +107,7 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
       const auto v = c.number(figures[f].path);
       if (!v || !std::isfinite(*v)) continue;
       const size_t g = group_index(c), a = alloc_index(c.allocator);
+      if (g == m.groups.size()) continue;
       m.at[f][g][a].values.push_back(*v);
       by_block[g][a][c.block] = *v;
     }
@@ -122,7 +134,8 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures) {
       std::vector<size_t> order;
       for (size_t a = 0; a < row.size(); ++a)
         if (row[a].present()) order.push_back(a);
-      const bool higher = figures[f].higher_is_better;
+      const bool higher =
+          figures[f].direction_from_program ? m.groups[g].metric_higher_is_better : figures[f].higher_is_better;
       std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
         return higher ? row[x].median > row[y].median : row[x].median < row[y].median;
       });

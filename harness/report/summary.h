@@ -21,6 +21,10 @@ struct Group {
   std::map<std::string, std::string> params;
   std::string label;  // workload plus only the parameters that vary within the run, e.g. "churn order=random"
   std::string id;     // safe for an HTML anchor
+  // A real program's group (program cells): its figures are program_figures().
+  bool program = false;
+  std::string metric_name;  // the program's own figure, if its suite entry declares one
+  bool metric_higher_is_better = true;
 };
 
 // One figure of one allocator in one group, over the ok repetitions.
@@ -44,7 +48,8 @@ struct Matrix {
   std::vector<std::vector<std::vector<FigureSummary>>> at;  // [figure][group][allocator]
 };
 
-Matrix summarize(const Run& run, const std::vector<Figure>& figures);
+// The groups of one kind: generator workloads (programs = false) or real programs.
+Matrix summarize(const Run& run, const std::vector<Figure>& figures, bool programs = false);
 
 // Groups in order of first appearance; cells of a group share workload and params_id.
 std::vector<Group> groups_of(const Run& run);

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 
 namespace heapmark::report {
 namespace {
@@ -41,12 +43,22 @@ Table matrix_table(const Run& run, const Matrix& m, size_t f) {
   Table t;
   t.css_class = "matrix";
   t.head.push_back("allocator");
-  for (const auto& g : m.groups) t.head.push_back(g.label);
   const Figure& fig = m.figures[f];
+  // A program's own metric: only the programs that declare one, named with its direction.
+  std::vector<size_t> shown;
+  for (size_t g = 0; g < m.groups.size(); ++g) {
+    const Group& gr = m.groups[g];
+    if (fig.direction_from_program && gr.metric_name.empty()) continue;
+    shown.push_back(g);
+    t.head.push_back(fig.direction_from_program ? gr.label + " (" + gr.metric_name + ", " +
+                                                      (gr.metric_higher_is_better ? "higher" : "lower") + " is better)"
+                                                : gr.label);
+  }
+  if (shown.empty()) return {};
   for (size_t a = 0; a < m.allocators.size(); ++a) {
     std::vector<TableCell> row;
     row.push_back(TableCell::heading(m.allocators[a], m.allocators[a] == m.baseline ? "baseline" : ""));
-    for (size_t g = 0; g < m.groups.size(); ++g) {
+    for (size_t g : shown) {
       const auto& s = m.at[f][g][a];
       TableCell c;
       if (!s.present()) {
@@ -77,6 +89,56 @@ Table matrix_table(const Run& run, const Matrix& m, size_t f) {
       row.push_back(c);
     }
     t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table server_figures_table(const Run& run, const Group& g, const std::vector<std::string>& allocators) {
+  // The keys the suite entry asked to show, from run.json's matrix.
+  std::vector<std::string> keys;
+  if (const auto* progs = find_path(run.run_json, "matrix.programs"); progs && progs->is_array())
+    for (const auto& p : progs->get_array())
+      if (const auto* show = find_path(p.get_object(), "server.show");
+          show && show->is_array() && p.get_object().if_contains("name") && p.at("name").as_string() == g.workload)
+        for (const auto& k : show->get_array()) keys.emplace_back(k.as_string());
+  Table t;
+  t.css_class = "server";
+  t.label_columns = 2;
+  t.head = {"allocator", "phase", "RSS", "anonymous"};
+  t.head.insert(t.head.end(), keys.begin(), keys.end());
+  for (const auto& name : allocators) {
+    std::vector<const Cell*> ok;
+    for (const auto& c : run.cells)
+      if (c.allocator == name && c.workload == g.workload && c.ok()) ok.push_back(&c);
+    if (ok.empty()) continue;
+    for (size_t i = 0; i < ok.front()->phases.size(); ++i) {
+      std::vector<double> rss, anon;
+      std::map<std::string, std::vector<double>> figures;
+      for (const Cell* c : ok) {
+        if (i >= c->phases.size() || !c->phases[i].end) continue;
+        const auto& e = *c->phases[i].end;
+        rss.push_back(static_cast<double>(e.rss));
+        anon.push_back(static_cast<double>(e.anonymous));
+        for (const auto& [k, v] : e.reported) {
+          char* end = nullptr;
+          const double x = std::strtod(v.c_str(), &end);
+          if (end != v.c_str()) figures[k].push_back(x);
+        }
+      }
+      if (rss.empty()) continue;
+      std::vector<TableCell> row{TableCell::heading(name), {ok.front()->phases[i].name},
+                                 {format_bytes(stats::median(rss))}, {format_bytes(stats::median(anon))}};
+      for (const auto& k : keys) {
+        const auto it = figures.find(k);
+        if (it == figures.end()) {
+          row.emplace_back("-");
+          continue;
+        }
+        row.emplace_back(format_sig(stats::median(it->second), 4));  // as the program printed it: units are its own
+      }
+      row[2].title = std::to_string(rss.size()) + " ok repetition(s): medians";
+      t.rows.push_back(std::move(row));
+    }
   }
   return t;
 }

@@ -11,6 +11,11 @@ namespace heapmark::report {
 // Allocator rows × group columns for one figure: median, rank colour, ratio to baseline with its interval.
 Table matrix_table(const Run& run, const Matrix& m, size_t figure);
 Table failed_table(const Run& run, bool with_stderr);
+// A program group's RSS at each phase end beside the figures the program
+// reported there (a server's `figures` command, the keys its `show` names):
+// allocator x phase rows, medians over the ok repetitions. Empty rows when no
+// cell reached a phase end.
+Table server_figures_table(const Run& run, const Group& g, const std::vector<std::string>& allocators);
 // Google Benchmark rows x allocator columns from the `micro` cells: median
 // calls/s over the ok repetitions, CPU ns per iteration below. Empty when the
 // run has no micro cells.

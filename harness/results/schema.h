@@ -23,6 +23,12 @@ inline constexpr const char* kF4 = "fragmentation.f4";
 inline constexpr const char* kSysCpu = "cpu.sys_s";
 inline constexpr const char* kAll[] = {kThroughput, kAllocP50, kAllocP99, kAllocP999, kFreeP50, kFreeP99,
                                        kPeakR,      kReturnedAfterFree, kVmHwm, kF4, kSysCpu};
+// Program cells (real programs): figures measured from outside the process.
+inline constexpr const char* kWall = "wall_s";
+inline constexpr const char* kUserCpu = "cpu.user_s";
+inline constexpr const char* kMinorFaults = "cpu.minflt";
+inline constexpr const char* kProgramMetric = "program_run.metric";
+inline constexpr const char* kProgram[] = {kWall, kUserCpu, kSysCpu, kVmHwm, kMinorFaults, kProgramMetric};
 }  // namespace path
 
 }  // namespace heapmark::results

@@ -57,7 +57,7 @@ json::array argv_json(const Argv& a) {
 }
 
 void read_server(const json::object& s, const std::string& where, ProgramSpec& p) {
-  only(s, where, {"command", "ready", "steps", "figures", "ready_timeout_s"});
+  only(s, where, {"command", "ready", "steps", "figures", "show", "ready_timeout_s"});
   p.server = true;
   if (!s.contains("command")) throw InputError(where + ".command: missing");
   p.command = command(s.at("command"), where + ".command");
@@ -72,6 +72,14 @@ void read_server(const json::object& s, const std::string& where, ProgramSpec& p
     p.ready_timeout_s = t->to_number<double>();
   }
   if (const auto* f = s.if_contains("figures")) p.figures = command(*f, where + ".figures");
+  if (const auto* sh = s.if_contains("show")) {
+    if (p.figures.empty()) throw InputError(where + ".show: names figures, but there is no \"figures\" command");
+    if (!sh->is_array()) throw InputError(where + ".show: expected a list of the figures command's keys");
+    for (const auto& k : sh->as_array()) {
+      if (!k.is_string()) throw InputError(where + ".show: every key must be a string");
+      p.show.emplace_back(k.as_string());
+    }
+  }
   const auto* steps = s.if_contains("steps");
   if (!steps || !steps->is_array() || steps->as_array().empty()) throw InputError(where + ".steps: expected a list of client steps");
   for (size_t i = 0; i < steps->as_array().size(); ++i) {
@@ -276,6 +284,11 @@ json::object ProgramSpec::to_json() const {
     json::object so{{"command", argv_json(command)}, {"ready", std::move(ready)}, {"ready_timeout_s", ready_timeout_s},
                     {"steps", std::move(st)}};
     if (!figures.empty()) so["figures"] = argv_json(figures);
+    if (!show.empty()) {
+      json::array keys;
+      for (const auto& k : show) keys.push_back(json::string(k));
+      so["show"] = std::move(keys);
+    }
     o["server"] = std::move(so);
   } else {
     o["command"] = argv_json(command);

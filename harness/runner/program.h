@@ -51,6 +51,7 @@ struct ProgramSpec {
   double ready_timeout_s = 30;
   std::vector<ClientStep> steps;
   Argv figures;  // after every step: its stdout's key:value lines are the server's own figures
+  std::vector<std::string> show;  // the figures the report shows (every one is recorded)
   double timeout_s = 0;  // 0: the run's
 
   boost::json::object to_json() const;

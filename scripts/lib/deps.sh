@@ -2,16 +2,19 @@
 # needs (as root), or prints the exact command to run. Nothing is downloaded
 # from anywhere but Debian's archive.
 
-# Build and run: compilers, CMake, the allocators under test, and the libraries.
+# Build and run: compilers, CMake, the allocators under test, the libraries, and
+# the real programs of workloads/programs/debian.json (python3, sqlite3, perl,
+# redis-server with redis-benchmark from redis-tools; time for comparisons).
 HEAPMARK_RUN_PACKAGES=(
   build-essential cmake pkg-config git
   libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
+  python3 sqlite3 perl redis-server redis-tools time
 )
-# Tests add: clang + libFuzzer for the fuzz targets, python3 for the
-# real-program tests, chromium for the report's browser check.
+# Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
+# browser check.
 HEAPMARK_TEST_PACKAGES=(
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev python3 chromium
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium
 )
 
 heapmark_missing_packages() {

@@ -109,7 +109,9 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
     EXPECT_EQ(t_s.size(), tl.at("anon").as_array().size());
     EXPECT_GE(num(tl.at("samples")), static_cast<double>(t_s.size()));
     for (size_t i = 0; i < t_s.size(); ++i) {
-      if (i > 0) EXPECT_GE(num(t_s[i]), num(t_s[i - 1]));
+      if (i > 0) {
+        EXPECT_GE(num(t_s[i]), num(t_s[i - 1]));
+      }
       EXPECT_LE(num(tl.at("anon").as_array()[i]), num(tl.at("rss").as_array()[i]));
     }
     EXPECT_EQ(c.at("phases").as_array().size(), 6u);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/results/schema.h"
+
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -39,7 +41,7 @@ Result shell(const std::string& cmd) {
   return r;
 }
 
-Result heapmark(const std::vector<std::string>& args) {
+Result run_heapmark(const std::vector<std::string>& args) {
   std::string cmd = quote(HEAPMARK_BIN);
   for (const auto& a : args) cmd += " " + quote(a);
   return shell(cmd);
@@ -87,7 +89,7 @@ uint64_t time_peak_bytes(const std::string& cmd, const std::string& dir) {
 TEST(Program, PeakRssAgreesWithUsrBinTimeOfTheSameProgram) {
   TempDir out;
   const std::string prog = std::string(PHASED_CHURN) + " 96";
-  const auto r = heapmark({"run", "--program", "churn=" + prog, "--allocators", "glibc,jemalloc", "--reps", "1", "--out", out.path,
+  const auto r = run_heapmark({"run", "--program", "churn=" + prog, "--allocators", "glibc,jemalloc", "--reps", "1", "--out", out.path,
                            "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
@@ -109,7 +111,7 @@ TEST(Program, PeakRssAgreesWithUsrBinTimeOfTheSameProgram) {
 
 TEST(Program, PhasesMarkedOnThePhaseFdCarryTheirSmapsFigures) {
   TempDir out;
-  const auto r = heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators", "glibc", "--reps", "1",
+  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators", "glibc", "--reps", "1",
                            "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto c = cells(out.path + "/r").at(0);
@@ -132,7 +134,7 @@ TEST(Program, ANonPieExecutableIsProvenByWhereItsCallsBind) {
   // Debian's python3 is not PIE and takes malloc's address: dlsym returns
   // its canonical PLT entry inside the executable, which defines nothing.
   TempDir out;
-  const auto r = heapmark({"run", "--program", "py=/usr/bin/python3 -c 'print(sum(range(1000)))'", "--allocators", "glibc,mimalloc",
+  const auto r = run_heapmark({"run", "--program", "py=/usr/bin/python3 -c 'print(sum(range(1000)))'", "--allocators", "glibc,mimalloc",
                            "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
@@ -144,7 +146,7 @@ TEST(Program, ANonPieExecutableIsProvenByWhereItsCallsBind) {
 
 TEST(Program, AStaticProgramFailsIdentityInsteadOfBeingMeasuredAsTheAllocator) {
   TempDir out;
-  const auto r = heapmark({"run", "--program", std::string("static=") + STATIC_PROGRAM + " 4", "--allocators", "mimalloc", "--reps",
+  const auto r = run_heapmark({"run", "--program", std::string("static=") + STATIC_PROGRAM + " 4", "--allocators", "mimalloc", "--reps",
                            "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto c = cells(out.path + "/r").at(0);
@@ -155,7 +157,7 @@ TEST(Program, AStaticProgramFailsIdentityInsteadOfBeingMeasuredAsTheAllocator) {
 
 TEST(Program, AProgramWithItsOwnMallocFailsIdentity) {
   TempDir out;
-  const auto r = heapmark({"run", "--program", std::string("own=") + OWN_MALLOC, "--allocators", "glibc,jemalloc", "--reps", "1",
+  const auto r = run_heapmark({"run", "--program", std::string("own=") + OWN_MALLOC, "--allocators", "glibc,jemalloc", "--reps", "1",
                            "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   for (const auto& [name, c] : by_allocator(cells(out.path + "/r"))) {
@@ -169,7 +171,7 @@ TEST(Program, OutputThatDependsOnTheAllocatorFailsWithOutputMismatch) {
   TempDir out;
   // Prints where malloc resolves: the reference run (nothing preloaded) and
   // the glibc cell print libc, the jemalloc cell prints libjemalloc.
-  const auto r = heapmark({"run", "--program", "who=" + std::string(PHASED_CHURN) + " 2 --print-allocator", "--allocators",
+  const auto r = run_heapmark({"run", "--program", "who=" + std::string(PHASED_CHURN) + " 2 --print-allocator", "--allocators",
                            "glibc,jemalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
@@ -188,7 +190,7 @@ TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
                                       "ready": {"port": "{port}"}, "steps": [{"phase": "x", "command": ["false"]}]}},
     {"name": "no-number", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "n", "regex": "nothing ([0-9]+)"}},
     {"name": "fine", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "blocks", "regex": "blocks ([0-9]+)"}}]})J");
-  const auto r = heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   std::map<std::string, json::object> by_workload;
   for (const auto& c : cells(out.path + "/r")) by_workload[text(c.at("workload"))] = c;
@@ -199,6 +201,12 @@ TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
   const auto& fine = by_workload.at("fine");
   ASSERT_EQ(text(fine.at("status")), "ok") << fine.at("detail");
   EXPECT_GT(num(fine.at("program_run").at("metric")), 100) << "phased_churn 1 builds 1 MiB of blocks of 16..4095 bytes";
+  // Every figure the report and compare read for programs is in the cell.
+  for (const char* path : heapmark::results::path::kProgram) {
+    const json::value* v = &fine.at(std::string(path).substr(0, std::string(path).find('.')));
+    if (const size_t dot = std::string(path).find('.'); dot != std::string::npos) v = &v->at(std::string(path).substr(dot + 1));
+    EXPECT_TRUE(v->is_number()) << path;
+  }
 }
 
 TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
@@ -220,7 +228,7 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
     std::vector<std::string> args{"run", "--allocators", "glibc", "--reps", "1", "--out", out.path, "--run-id", "r"};
     if (c.args[0] == "--matrix") args = {"run", "--out", out.path, "--run-id", "r"};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    const auto r = heapmark(args);
+    const auto r = run_heapmark(args);
     EXPECT_EQ(r.status, 2) << c.args[1] << ": " << r.output;
     EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out.path + "/r/cells.jsonl")) << c.args[1] << ": no cell ran";
@@ -230,7 +238,7 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
 
 TEST(Program, MimallocBenchSuiteRunsFromTheNamedDirectory) {
   TempDir out;
-  const auto r = heapmark({"run", "--suite", HEAPMARK_SOURCE_DIR "/workloads/programs/mimalloc-bench.json", "--suite-dir",
+  const auto r = run_heapmark({"run", "--suite", HEAPMARK_SOURCE_DIR "/workloads/programs/mimalloc-bench.json", "--suite-dir",
                            MIMALLOC_BENCH_DIR, "--allocators", "glibc,mimalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = cells(out.path + "/r");
@@ -257,12 +265,12 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
      "server": {"command": ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                             "--daemonize", "no", "--logfile", ""],
                 "ready": {"port": "{port}"},
-                "figures": ["redis-cli", "-p", "{port}", "INFO", "memory"],
+                "figures": ["redis-cli", "-p", "{port}", "INFO", "memory"], "show": ["used_memory", "used_memory_rss"],
                 "steps": [{"phase": "load", "command": ["redis-benchmark", "-p", "{port}", "-t", "set", "-n", "40000", "-r", "40000",
                                                         "-d", "512", "-q", "-P", "16"]},
                           {"phase": "flush", "command": ["redis-cli", "-p", "{port}", "FLUSHALL"]}]},
      "metric": {"name": "set_rps", "regex": "SET: ([0-9.]+) requests per second"}}]})J");
-  const auto r = heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   // Debian's redis-server links libjemalloc.so.2: without a preload its malloc
@@ -283,4 +291,11 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
     EXPECT_GT(num(phases[0].at("rss")), 15e6) << name;
     EXPECT_GT(num(c.at("program_run").at("metric")), 0) << name;
   }
+  // The report puts Redis's own figures beside the RSS heapmark read.
+  std::ifstream in(out.path + "/r/summary.md");
+  const std::string md((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(md.find("# Real programs"), std::string::npos);
+  EXPECT_NE(md.find("| allocator | redis (set_rps, higher is better) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("redis: RSS and the server's own figures at phase ends"), std::string::npos) << md;
+  EXPECT_NE(md.find("| used_memory | used_memory_rss |"), std::string::npos) << md;
 }
