@@ -158,9 +158,32 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     if (!suites->is_array()) throw fail("$.suites", "expected an array of suite files");
     const std::filesystem::path base = std::filesystem::absolute(source).parent_path();
     for (size_t i = 0; i < suites->as_array().size(); ++i) {
-      const auto& f = suites->as_array()[i];
-      if (!f.is_string()) throw fail("$.suites[" + std::to_string(i) + "]", "expected a file name");
-      for (auto& p : load_suite((base / std::string(f.as_string())).lexically_normal().string())) m.programs.push_back(std::move(p));
+      const std::string path = "$.suites[" + std::to_string(i) + "]";
+      const auto& item = suites->as_array()[i];
+      const json::value* file = &item;
+      std::vector<std::string> only_names;  // empty: every program of the suite
+      if (item.is_object()) {
+        only(item.as_object(), path, {"file", "only"});
+        file = item.as_object().if_contains("file");
+        if (const auto* names = item.as_object().if_contains("only")) {
+          if (!names->is_array()) throw fail(path + ".only", "expected a list of program names");
+          for (const auto& n : names->as_array()) {
+            if (!n.is_string()) throw fail(path + ".only", "expected a list of program names");
+            only_names.emplace_back(n.as_string());
+          }
+        }
+      }
+      if (!file || !file->is_string()) throw fail(path, "expected a suite file name, or {\"file\": ..., \"only\": [names]}");
+      std::vector<ProgramSpec> progs = load_suite((base / std::string(file->as_string())).lexically_normal().string());
+      for (const auto& n : only_names) {
+        if (std::any_of(progs.begin(), progs.end(), [&](const ProgramSpec& p) { return p.name == n; })) continue;
+        std::string valid;
+        for (const auto& p : progs) valid += (valid.empty() ? "" : ", ") + p.name;
+        throw fail(path + ".only", "'" + n + "' is not a program of " + std::string(file->as_string()) + " (valid: " + valid + ")");
+      }
+      for (auto& p : progs)
+        if (only_names.empty() || std::find(only_names.begin(), only_names.end(), p.name) != only_names.end())
+          m.programs.push_back(std::move(p));
     }
   }
   const json::value* works = o.if_contains("workloads");

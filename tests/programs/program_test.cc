@@ -213,6 +213,8 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
   TempDir out;
   write(out.path + "/suite.json", R"({"suite": "s", "programs": [{"name": "a", "command": ["true"], "comand": 1}]})");
   write(out.path + "/m.json", R"({"allocators": ["glibc"], "suites": ["nowhere.json"]})");
+  write(out.path + "/only.json", R"({"allocators": ["glibc"], "suites": [{"file": ")" HEAPMARK_SOURCE_DIR
+                                     R"(/workloads/programs/debian.json", "only": ["sqlite", "sqlit"]}]})");
   const struct {
     std::vector<std::string> args;
     std::string says;
@@ -223,6 +225,7 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
       {{"--suite", out.path + "/suite.json"}, "suite.json: $.programs[0].comand: unknown field"},
       {{"--suite", HEAPMARK_SOURCE_DIR "/workloads/programs/mimalloc-bench.json"}, "--suite-dir"},
       {{"--matrix", out.path + "/m.json"}, "nowhere.json"},
+      {{"--matrix", out.path + "/only.json"}, "$.suites[0].only: 'sqlit' is not a program of"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> args{"run", "--allocators", "glibc", "--reps", "1", "--out", out.path, "--run-id", "r"};
