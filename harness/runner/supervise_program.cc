@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,6 +119,7 @@ class ProgramSupervision {
   ProgramOutcome out_;
   pid_t pid_ = -1;
   Fd err_, probe_, phase_, statm_;
+  Fd exit_;  // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
   std::string probe_pending_, phase_pending_;
   uint64_t deadline_ = 0, page_size_ = 4096;
   std::string killed_for_;
@@ -159,6 +161,9 @@ void ProgramSupervision::start() {
   out_.spawn_ns = now_ns();
   pid_ = spawn(spec_.program.command, env, spec_.program.stdin_path, spec_.stdout_path, err_w.fd,
                {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}}, spec_.start_cpus);
+#ifdef SYS_pidfd_open
+  exit_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
+#endif
   const std::string statm = "/proc/" + std::to_string(pid_) + "/statm";
   statm_.reset(::open(statm.c_str(), O_RDONLY | O_CLOEXEC));
   page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -333,12 +338,15 @@ void ProgramSupervision::loop() {
     if (now >= deadline_) kill_for("timeout", "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
     if (stopping_ && now >= stop_deadline_) kill(pid_, SIGKILL);
     if (spec_.program.server) server_step(now);
-    pollfd fds[3] = {{err_open ? err_.fd : -1, POLLIN, 0}, {probe_open ? probe_.fd : -1, POLLIN, 0}, {phase_open ? phase_.fd : -1, POLLIN, 0}};
+    pollfd fds[4] = {{err_open ? err_.fd : -1, POLLIN, 0},
+                     {probe_open ? probe_.fd : -1, POLLIN, 0},
+                     {phase_open ? phase_.fd : -1, POLLIN, 0},
+                     {exit_.fd, POLLIN, 0}};
     // Sleep to the next sample, or 1 ms while a server's clients are driven.
     uint64_t wait = next_sample > now ? next_sample - now : 0;
     if (spec_.program.server) wait = std::min<uint64_t>(wait, 1'000'000);
     const timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
-    ppoll(fds, 3, &ts, nullptr);
+    ppoll(fds, 4, &ts, nullptr);
     if (err_open && fds[0].revents) {
       char buf[4096];
       ssize_t n;
