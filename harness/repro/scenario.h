@@ -11,16 +11,10 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/repro/remedies.h"
 #include "workloads/repro/engine.h"
 
 namespace heapmark::repro {
-
-struct Remedy {
-  std::string name;       // unique among the scenario's remedies: "glibc-mmap-threshold"
-  std::string allocator;  // the base allocator it configures
-  registry::Env env;
-  std::string what;
-};
 
 struct Explanation {
   std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
@@ -32,10 +26,10 @@ struct Scenario {
   int id = 0;
   std::string slug, title, recipe_text;
   std::map<std::string, registry::Env> setups;  // env every cell of this allocator (or kind) gets here
-  std::vector<Remedy> remedies;
+  std::vector<Remedy> remedies;  // from the catalogue (remedies.h): use("name") or use("name", "what it does here")
   std::vector<Explanation> explanations;
   workloads::repro::Recipe recipe = nullptr;
-  std::map<std::string, std::string> params;  // the repro workload's parameters that select it (filled in)
+  std::map<std::string, std::string> params = {};  // the repro workload's parameters that select it (filled in)
 
   std::string dir_name() const;  // "02-top-pinned"
 };

@@ -151,6 +151,26 @@ TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {
   EXPECT_EQ(rp::find_scenario("lazy-free").id, 12);
 }
 
+TEST(Rules, EachRemedyIsDefinedOnceAndTriedSomewhere) {
+  std::set<std::string> names, tried;
+  for (const auto& r : rp::remedy_catalogue()) {
+    EXPECT_TRUE(names.insert(r.name).second) << "remedy defined twice: " << r.name;
+    EXPECT_FALSE(r.env.empty()) << r.name;
+    EXPECT_EQ(r.name.rfind(r.allocator + "-", 0), 0u) << r.name << " configures " << r.allocator;
+  }
+  for (const auto& s : rp::catalogue())
+    for (const auto& r : s.remedies) {
+      tried.insert(r.name);
+      // A scenario may say what a remedy does there, never change what it sets.
+      const rp::Remedy def = rp::use(r.name);
+      EXPECT_EQ(r.allocator, def.allocator) << s.slug << ": " << r.name;
+      EXPECT_EQ(r.env, def.env) << s.slug << ": " << r.name;
+    }
+  EXPECT_EQ(tried, names) << "a catalogue remedy no scenario tries";
+  EXPECT_EQ(rp::use("glibc-arena-max-1", "here").what, "here");
+  EXPECT_DEATH(rp::use("no-such-remedy"), "no-such-remedy");
+}
+
 TEST(Rules, ExplanationShownOnlyForTheMeasuredVerdict) {
   const auto& s = rp::find_scenario("2");
   EXPECT_NE(rp::explanation_for(s, "glibc", "glibc", rp::Verdict::kUntilRelease), nullptr);

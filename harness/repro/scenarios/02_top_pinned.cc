@@ -27,12 +27,10 @@ const ScenarioRegistrar kScenario{Scenario{
     "~256 MiB of 200 B blocks, one more 200 B block allocated last and kept live, all others freed.",
     {},
     {
-        {"glibc-trim-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0"}},
-         "trim the top on every free that reaches it (does not help: the top is pinned)"},
-        {"jemalloc-decay-0", "jemalloc", {{"MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0"}},
-         "purge dirty pages at once"},
-        {"jemalloc-bg-1s", "jemalloc", {{"MALLOC_CONF", "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"}},
-         "background purging on a 1 s decay curve"},
+        use("glibc-trim-threshold",
+         "trim the top on every free that reaches it (does not help: the top is pinned)"),
+        use("jemalloc-decay-0"),
+        use("jemalloc-bg-1s"),
     },
     {
         {"glibc", "retained-until-release",

@@ -26,11 +26,10 @@ const ScenarioRegistrar kScenario{Scenario{
     "what the program allocates next (see the explanation).",
     {},
     {
-        {"glibc-mxfast-0", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mxfast=0"}},
-         "no fastbins: freed chunks coalesce at once and the top is trimmed on free"},
-        {"glibc-tcache-0", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.tcache_count=0"}},
+        use("glibc-mxfast-0"),
+        use("glibc-tcache-0",
          "no per-thread cache: every free reaches _int_free (fastbins still hold the 64 B chunks until a "
-         "large request consolidates them)"},
+         "large request consolidates them)"),
     },
     {
         {"glibc", "returned",

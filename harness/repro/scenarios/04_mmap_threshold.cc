@@ -29,12 +29,12 @@ const ScenarioRegistrar kScenario{Scenario{
     "freed.",
     {},
     {
-        {"glibc-mmap-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
+        use("glibc-mmap-threshold",
          "a fixed mmap threshold (setting it turns the dynamic threshold off): 2 MiB blocks are mmapped "
-         "and munmapped on free"},
-        {"glibc-trim-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072"}},
+         "and munmapped on free"),
+        use("glibc-fixed-trim-threshold",
          "a fixed trim threshold: setting it also turns glibc's dynamic mmap threshold off, so the 2 MiB "
-         "blocks stay mmapped"},
+         "blocks stay mmapped"),
     },
     {
         {"glibc", "retained-until-release",

@@ -26,10 +26,8 @@ const ScenarioRegistrar kScenario{Scenario{
     "1M blocks of 256 B, every 1024th kept: one live block per 256 KiB.",
     {},
     {
-        {"jemalloc-decay-0", "jemalloc", {{"MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0"}},
-         "purge dirty pages at once"},
-        {"tcmalloc-aggressive-decommit", "tcmalloc", {{"TCMALLOC_AGGRESSIVE_DECOMMIT", "true"}},
-         "decommit free spans at once"},
+        use("jemalloc-decay-0"),
+        use("tcmalloc-aggressive-decommit"),
     },
     {
         {"mimalloc", "not-returned",

@@ -30,12 +30,10 @@ const ScenarioRegistrar kScenario{Scenario{
     "16 x 16 MiB allocated and freed three times.",
     {},
     {
-        {"glibc-mmap-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
-         "fixed threshold: every 16 MiB block is its own mapping"},
-        {"tcmalloc-aggressive-decommit", "tcmalloc", {{"TCMALLOC_AGGRESSIVE_DECOMMIT", "true"}},
-         "decommit free spans at once"},
-        {"mimalloc-decommit-0", "mimalloc", {{"MIMALLOC_DECOMMIT_DELAY", "0"}, {"MIMALLOC_SEGMENT_DECOMMIT_DELAY", "0"}},
-         "decommit free memory without delay"},
+        use("glibc-mmap-threshold",
+         "fixed threshold: every 16 MiB block is its own mapping"),
+        use("tcmalloc-aggressive-decommit"),
+        use("mimalloc-decommit-0"),
     },
     {
         {"glibc", "returned",

@@ -29,8 +29,8 @@ const ScenarioRegistrar kScenario{Scenario{
     "16 x 1 MiB allocated and freed three times.",
     {},
     {
-        {"glibc-mmap-threshold", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
-         "fixed threshold: 1 MiB blocks stay mmapped"},
+        use("glibc-mmap-threshold",
+         "fixed threshold: 1 MiB blocks stay mmapped"),
     },
     {
         {"glibc", "returned",

@@ -35,10 +35,8 @@ const ScenarioRegistrar kScenario{Scenario{
     "8 threads in turn each allocate 64 MiB of 512 B; then in turn each frees all but its last block.",
     {},
     {
-        {"glibc-arena-max-1", "glibc", {{"MALLOC_ARENA_MAX", "1"}},
-         "one arena for every thread"},
-        {"glibc-tunable-arena-max-2", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.arena_max=2"}},
-         "at most two arenas"},
+        use("glibc-arena-max-1"),
+        use("glibc-tunable-arena-max-2"),
     },
     {
         {"glibc", "retained-until-release",

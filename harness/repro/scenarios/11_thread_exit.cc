@@ -29,8 +29,8 @@ const ScenarioRegistrar kScenario{Scenario{
     "A worker thread allocates ~256 MiB of 200 B blocks, frees them, then exits.",
     {},
     {
-        {"glibc-arena-max-1", "glibc", {{"MALLOC_ARENA_MAX", "1"}},
-         "the worker uses the main arena, whose top free() trims"},
+        use("glibc-arena-max-1",
+         "the worker uses the main arena, whose top free() trims"),
     },
     {
         {"glibc", "retained-until-release",

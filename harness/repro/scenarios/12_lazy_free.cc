@@ -31,8 +31,7 @@ const ScenarioRegistrar kScenario{Scenario{
         {"mimalloc", {{"MIMALLOC_PAGE_RESET", "1"}}},
     },
     {
-        {"jemalloc-muzzy-0", "jemalloc", {{"MALLOC_CONF", "dirty_decay_ms:1000,muzzy_decay_ms:0"}},
-         "no muzzy state: decayed dirty pages are purged with MADV_DONTNEED"},
+        use("jemalloc-muzzy-0"),
     },
     {
         {"jemalloc", "lazy",
