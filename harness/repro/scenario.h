@@ -11,23 +11,18 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/repro/mechanisms.h"
 #include "harness/repro/remedies.h"
 #include "workloads/repro/engine.h"
 
 namespace heapmark::repro {
-
-struct Explanation {
-  std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
-  std::string verdict;    // verdict id it explains (verdicts.h), "split" included
-  std::string text;
-};
 
 struct Scenario {
   int id = 0;
   std::string slug, title, recipe_text;
   std::map<std::string, registry::Env> setups;  // env every cell of this allocator (or kind) gets here
   std::vector<Remedy> remedies;  // from the catalogue (remedies.h): use("name") or use("name", "what it does here")
-  std::vector<Explanation> explanations;
+  std::vector<Explanation> explanations;  // its own, and mechanism("allocator", "verdict") from the catalogue
   workloads::repro::Recipe recipe = nullptr;
   std::map<std::string, std::string> params = {};  // the repro workload's parameters that select it (filled in)
 

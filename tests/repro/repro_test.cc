@@ -171,6 +171,20 @@ TEST(Rules, EachRemedyIsDefinedOnceAndTriedSomewhere) {
   EXPECT_DEATH(rp::use("no-such-remedy"), "no-such-remedy");
 }
 
+TEST(Rules, EachSharedMechanismIsWrittenOnceAndSharedByScenarios) {
+  std::map<std::pair<std::string, std::string>, int> uses;
+  for (const auto& e : rp::mechanism_catalogue())
+    EXPECT_TRUE(uses.emplace(std::make_pair(e.allocator, e.verdict), 0).second) << "defined twice: " << e.allocator << " " << e.verdict;
+  for (const auto& s : rp::catalogue())
+    for (const auto& e : s.explanations) {
+      // A scenario may give its own, more specific text for a pair the catalogue holds.
+      auto it = uses.find({e.allocator, e.verdict});
+      if (it != uses.end() && e.text == rp::mechanism(e.allocator, e.verdict).text) ++it->second;
+    }
+  for (const auto& [key, n] : uses) EXPECT_GE(n, 2) << key.first << " " << key.second << " belongs in its one scenario";
+  EXPECT_DEATH(rp::mechanism("glibc", "no-such-verdict"), "no-such-verdict");
+}
+
 TEST(Rules, ExplanationShownOnlyForTheMeasuredVerdict) {
   const auto& s = rp::find_scenario("2");
   EXPECT_NE(rp::explanation_for(s, "glibc", "glibc", rp::Verdict::kUntilRelease), nullptr);

@@ -51,10 +51,7 @@ const ScenarioRegistrar kScenario{Scenario{
          "The kept block pins only its own page; the other free pages stay in the thread's heap and "
          "segments until later calls visit them or the heap collects (the activity returned under 1% "
          "here); mi_collect(true) returns them."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
+        mechanism("tcmalloc", "retained-until-release"),
         {"buddy", "returned",
          "A buddy heap has no top: the kept block pins only its own 256 B block, its buddies' free runs "
          "coalesce around it, and dirty free pages above the 8 MiB threshold are decommitted by the frees."},

@@ -34,17 +34,9 @@ const ScenarioRegistrar kScenario{Scenario{
     {
         {"glibc", "returned",
          "With fastbins off (mxfast=0) freed chunks coalesce immediately into the top, which free() trims."},
-        {"jemalloc", "retained-until-release",
-         "Freed memory becomes dirty pages of the arena, purged over dirty_decay_ms (10 s) only as the "
-         "arena ticks (allocator calls in the threads using it) or a background thread runs; here nothing "
-         "ticked it enough, so only the explicit purge (arena.<i>.purge) returned the pages."},
-        {"mimalloc", "retained-until-release",
-         "Free pages stay in the owning thread's heap and segments until the heap collects; "
-         "mi_collect(true) in that thread returns them."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
+        mechanism("jemalloc", "retained-until-release"),
+        mechanism("mimalloc", "retained-until-release"),
+        mechanism("tcmalloc", "retained-until-release"),
         {"ptmalloc-style", "retained-until-release",
          "As glibc: a small request carved from the top before the fastbins were consolidated keeps the "
          "merged chunk from the top; only the release hook returns its pages."},
@@ -72,16 +64,9 @@ const ScenarioRegistrar kScenario{Scenario{
         {"ptmalloc-style", "retained-until-activity",
          "As glibc: the activity's first large-bin request consolidated the fastbins into the top before a "
          "small request was carved from it, and the next free() reaching the top trimmed it."},
-        {"jemalloc", "retained-until-activity",
-         "Freed memory becomes dirty pages of the arena, purged on a smoothstep curve over dirty_decay_ms "
-         "(10 s) as the arena ticks: the activity's calls (thread-cache fills and flushes) tick it, idle "
-         "time does not, so RSS fell only once the program allocated again."},
-        {"buddy", "returned",
-         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
-         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
-        {"slab", "returned",
-         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
-         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+        mechanism("jemalloc", "retained-until-activity"),
+        mechanism("buddy", "returned"),
+        mechanism("slab", "returned"),
     },
     recipe}};
 

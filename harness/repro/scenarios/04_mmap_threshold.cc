@@ -44,27 +44,14 @@ const ScenarioRegistrar kScenario{Scenario{
          "free pages inside the holes."},
         {"glibc", "returned",
          "With a fixed mmap_threshold the 2 MiB blocks are separate mappings, unmapped by free()."},
-        {"jemalloc", "retained-until-release",
-         "Freed memory becomes dirty pages of the arena, purged over dirty_decay_ms (10 s) only as the "
-         "arena ticks (allocator calls in the threads using it) or a background thread runs; here nothing "
-         "ticked it enough, so only the explicit purge (arena.<i>.purge) returned the pages."},
+        mechanism("jemalloc", "retained-until-release"),
         {"mimalloc", "retained-until-release",
          "Freed 2 MiB blocks stay in mimalloc's segments until later calls visit them or the heap collects "
          "(the activity returned about a fifth here); mi_collect(true) returns them."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
-        {"ptmalloc-style", "retained-until-release",
-         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
-         "on free; its release hook returns whole free pages inside the heap."},
-        {"jemalloc", "retained-until-activity",
-         "Freed memory becomes dirty pages of the arena, purged on a smoothstep curve over dirty_decay_ms "
-         "(10 s) as the arena ticks: the activity's calls (thread-cache fills and flushes) tick it, idle "
-         "time does not, so RSS fell only once the program allocated again."},
-        {"buddy", "returned",
-         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
-         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+        mechanism("tcmalloc", "retained-until-release"),
+        mechanism("ptmalloc-style", "retained-until-release"),
+        mechanism("jemalloc", "retained-until-activity"),
+        mechanism("buddy", "returned"),
         {"slab", "returned",
          "Blocks of 2 MiB come from the page-level buddy heap directly; freed, they exceed its 8 MiB "
          "decommit threshold and are decommitted."},

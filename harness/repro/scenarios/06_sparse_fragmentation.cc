@@ -46,22 +46,10 @@ const ScenarioRegistrar kScenario{Scenario{
          "again."},
         {"*", "returned",
          "Most pages held no live block, and the allocator returned them as they became free."},
-        {"jemalloc", "retained-until-release",
-         "Freed memory becomes dirty pages of the arena, purged over dirty_decay_ms (10 s) only as the "
-         "arena ticks (allocator calls in the threads using it) or a background thread runs; here nothing "
-         "ticked it enough, so only the explicit purge (arena.<i>.purge) returned the pages."},
-        {"mimalloc", "retained-until-release",
-         "Free pages stay in the thread's heap (page queues, retired pages, segment cache); mimalloc 2.0.9 "
-         "decommits them only as later calls in that heap visit them, after decommit_delay: a program's "
-         "activity returns little (1.5 s returned under 1% here, 20 s about 1% in scenario 1). "
-         "mi_collect(true) frees them to the OS."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
-        {"ptmalloc-style", "retained-until-release",
-         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
-         "on free; its release hook returns whole free pages inside the heap."},
+        mechanism("jemalloc", "retained-until-release"),
+        mechanism("mimalloc", "retained-until-release"),
+        mechanism("tcmalloc", "retained-until-release"),
+        mechanism("ptmalloc-style", "retained-until-release"),
         {"jemalloc", "retained-until-activity",
          "Most resident pages hold no live block: they are dirty pages of the arena, purged over "
          "dirty_decay_ms (10 s) as the arena ticks; the activity's calls tick it, idle time does not."},

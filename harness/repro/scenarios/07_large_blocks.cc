@@ -51,9 +51,7 @@ const ScenarioRegistrar kScenario{Scenario{
         {"tcmalloc", "retained-until-release",
          "Large spans go back to the page heap, which returns free pages to the OS only at "
          "TCMALLOC_RELEASE_RATE's pace as more memory is freed; ReleaseFreeMemory returns them at once."},
-        {"ptmalloc-style", "retained-until-release",
-         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
-         "on free; its release hook returns whole free pages inside the heap."},
+        mechanism("ptmalloc-style", "retained-until-release"),
     },
     recipe}};
 

@@ -51,16 +51,9 @@ const ScenarioRegistrar kScenario{Scenario{
          "Each thread's freed memory is dirty pages of its arena, purged over dirty_decay_ms only as that "
          "arena ticks; here they were not ticked enough, so only the explicit purge of every arena "
          "returned them."},
-        {"mimalloc", "retained-until-release",
-         "Free pages stay in the owning thread's heap and segments until the heap collects; "
-         "mi_collect(true) in that thread returns them."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
-        {"ptmalloc-style", "retained-until-release",
-         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
-         "on free; its release hook returns whole free pages inside the heap."},
+        mechanism("mimalloc", "retained-until-release"),
+        mechanism("tcmalloc", "retained-until-release"),
+        mechanism("ptmalloc-style", "retained-until-release"),
         {"jemalloc", "retained-until-activity",
          "jemalloc gives each thread an arena (opt.narenas is 4 per CPU: 8 here); each thread's frees "
          "leave dirty pages in its own arena, purged over dirty_decay_ms as that arena ticks. Every "

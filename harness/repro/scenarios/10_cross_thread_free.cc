@@ -60,10 +60,7 @@ const ScenarioRegistrar kScenario{Scenario{
          "here): their pages are dirty in that arena, whose decay advances only when a thread using it "
          "calls the allocator. The main thread's activity ticks its own arena; the idle producer never "
          "calls, so 12 s of activity returned nothing. arena.<i>.purge returns them."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
+        mechanism("tcmalloc", "retained-until-release"),
         {"ptmalloc-style", "retained-until-release",
          "As glibc: each heap's leftover top went to the producer's tcache when its arena grew into a new "
          "heap, and pins the heaps below the last one while the producer lives; only the last heap's top "

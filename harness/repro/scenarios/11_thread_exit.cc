@@ -50,13 +50,8 @@ const ScenarioRegistrar kScenario{Scenario{
          "The worker shared its arena with the main thread (as with opt.narenas 1, what a process started "
          "on one CPU gets): its exit leaves a thread on the arena, so nothing forces a purge, and the "
          "dirty pages wait for decay ticks or arena.<i>.purge."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which "
-         "releases to the OS only at TCMALLOC_RELEASE_RATE's slow pace; ReleaseFreeMemory returns the page "
-         "heap's free spans at once."},
-        {"ptmalloc-style", "retained-until-release",
-         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
-         "on free; its release hook returns whole free pages inside the heap."},
+        mechanism("tcmalloc", "retained-until-release"),
+        mechanism("ptmalloc-style", "retained-until-release"),
         {"jemalloc", "returned",
          "The worker had an arena of its own (opt.narenas 8 here). When a thread exits, jemalloc destroys "
          "its tcache and, if no thread is left on that arena and there is no background thread, purges the "
@@ -65,12 +60,8 @@ const ScenarioRegistrar kScenario{Scenario{
         {"ptmalloc-style", "returned",
          "As glibc: the exiting worker's tcache chunks are freed into its arena, where they coalesce with "
          "the free space around them, and the arena's heaps are trimmed."},
-        {"buddy", "returned",
-         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
-         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
-        {"slab", "returned",
-         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
-         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+        mechanism("buddy", "returned"),
+        mechanism("slab", "returned"),
     },
     recipe}};
 

@@ -47,11 +47,7 @@ const ScenarioRegistrar kScenario{Scenario{
         {"glibc", "returned",
          "glibc releases with munmap, sbrk trims and MADV_DONTNEED (malloc_trim): nothing is left as "
          "LazyFree."},
-        {"tcmalloc", "retained-until-release",
-         "Freed memory goes back through the thread caches and central lists to the page heap, which gives "
-         "pages to the OS only as it scavenges, paced by TCMALLOC_RELEASE_RATE and driven by spans freed "
-         "later; a program's small allocations rarely free a span (20 s of activity returned nothing in "
-         "scenario 1 here). ReleaseFreeMemory returns the page heap's free spans at once."},
+        mechanism("tcmalloc", "retained-until-release"),
     },
     recipe}};
 

@@ -1,0 +1,25 @@
+// How an allocator's own mechanism explains a verdict, written once for every
+// scenario whose measurement shows it: a scenario lists
+// mechanism("jemalloc", "retained-until-release") beside the explanations
+// only it can give (scenario.h).
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace heapmark::repro {
+
+struct Explanation {
+  std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
+  std::string verdict;    // verdict id it explains (verdicts.h), "split" included
+  std::string text;
+};
+
+// The explanations more than one scenario gives.
+const std::vector<Explanation>& mechanism_catalogue();
+
+// The catalogue's explanation for `allocator` and `verdict`. A pair it does not
+// hold is a defect in a scenario file: it aborts at start-up, naming it.
+Explanation mechanism(std::string_view allocator, std::string_view verdict);
+
+}  // namespace heapmark::repro
