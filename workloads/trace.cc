@@ -55,6 +55,9 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
     while (r.next(e)) ++events;
     threads = r.threads();
     max_id = r.max_id();
+    if (r.lost())
+      throw InputError(path + ": incomplete trace: " + std::to_string(r.lost()) + " events were not recorded (" +
+                       tr::lost_reason_text(r.lost_reasons()) + "): record it again");
   }
   if (max_id >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks: too long to replay");
   // Per recorded block: who made it, who consumed it (free/realloc), what a realloc made of it.
@@ -206,10 +209,24 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
   return programs;
 }
 
-std::string readable_file(const std::string& path) {
+// Checked in the runner before any cell: a readable file that decodes to its
+// end and lost no events (one pass, no memory beyond the mapping).
+std::string replayable_trace(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(path.c_str(), R_OK) != 0)
     return "'" + path + "' is not a readable file (record one with: heapmark record -o app.hmt -- ./app)";
+  try {
+    tr::MappedFile file(path);
+    tr::Reader r(file.data(), file.size(), path);
+    tr::Event e;
+    while (r.next(e)) {
+    }
+    if (r.lost())
+      return path + ": incomplete trace: " + std::to_string(r.lost()) + " events were not recorded (" +
+             tr::lost_reason_text(r.lost_reasons()) + "): record it again";
+  } catch (const InputError& err) {
+    return err.what();
+  }
   return "";
 }
 
@@ -217,7 +234,7 @@ const WorkloadDef kTrace{
     "trace",
     "replays a recorded allocation trace (heapmark record): threads, sizes, alignments and handoffs as recorded",
     {
-        {"path", "", "the .hmt trace to replay (required)", ParamType::kText, 0, 0, {}, readable_file},
+        {"path", "", "the .hmt trace to replay (required)", ParamType::kText, 0, 0, {}, replayable_trace},
         {"timing", "compressed", "compressed: calls back to back; as-recorded: the recorded gaps as idle time",
          ParamType::kChoice, 0, 0, {"compressed", "as-recorded"}},
     },

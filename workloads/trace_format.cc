@@ -13,6 +13,20 @@
 
 namespace heapmark::trace {
 
+std::string lost_reason_text(uint32_t bits) {
+  std::string out;
+  auto add = [&](uint32_t bit, const char* text) {
+    if (!(bits & bit)) return;
+    if (!out.empty()) out += "; ";
+    out += text;
+  };
+  add(kLostThreads, "more threads at once than the format's 4096");
+  add(kLostBufferMemory, "no memory for a thread's event buffer (mmap failed)");
+  add(kLostTableMemory, "no memory for the pointer table (mmap failed)");
+  if (bits & ~uint32_t{7}) out += out.empty() ? "an unknown reason" : "; an unknown reason";
+  return out;
+}
+
 const char* event_kind_name(EventKind k) noexcept {
   switch (k) {
     case EventKind::kMalloc: return "malloc";
@@ -140,13 +154,21 @@ bool Reader::next_chunk() {
         have_end_ = true;
         continue;
       }
+      case ChunkKind::kLost: {
+        Cursor c{payload, payload + h.payload_bytes};
+        uint64_t n = 0, why = 0;
+        if (!c.varint(n) || !c.varint(why) || why > 0xffffffffu) fail(chunk_offset_ + sizeof h, "the count and reasons of a lost-events chunk");
+        lost_ += n;
+        lost_why_ |= static_cast<uint32_t>(why);
+        continue;
+      }
       case ChunkKind::kImage:
         // ids restart in the new image: shift them above every id seen so far.
         id_offset_ = max_id_;
         ++images_;
         continue;
     }
-    fail(chunk_offset_ + 4, "a chunk kind 0 (events), 1 (end) or 2 (exec image)");
+    fail(chunk_offset_ + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image) or 3 (lost events)");
   }
 }
 

@@ -40,7 +40,12 @@ enum class ChunkKind : uint32_t {
   kEvents = 0,
   kEnd = 1,    // written once at a clean exit: payload = the recorder's own counts (varints, EventKind order)
   kImage = 2,  // the process exec'd a new image: ids restart, payload = the new program's path
+  kLost = 3,   // events the recorder could not record: payload = varint count, varint LostReason bits
 };
+// Why events went unrecorded (bits of a kLost chunk).
+enum LostReason : uint32_t { kLostThreads = 1, kLostBufferMemory = 2, kLostTableMemory = 4 };
+// "more than 4096 threads at once; ..." for the bits set.
+std::string lost_reason_text(uint32_t bits);
 
 struct ChunkHeader {
   uint32_t magic;
@@ -160,6 +165,9 @@ class Reader {
   uint32_t threads() const { return max_thread_ + 1; }
   uint32_t images() const { return images_; }
   uint64_t max_id() const { return max_id_; }  // every event's id is below this
+  // Events the recorder counted as not recorded (kLost chunks so far), and why.
+  uint64_t lost() const { return lost_; }
+  uint32_t lost_reasons() const { return lost_why_; }
 
  private:
   [[noreturn]] void fail(uint64_t offset, const std::string& expected) const;
@@ -183,6 +191,8 @@ class Reader {
   uint64_t max_id_ = 0;
   bool have_end_ = false;
   uint64_t end_counts_[kEventKinds] = {};
+  uint64_t lost_ = 0;
+  uint32_t lost_why_ = 0;
 };
 
 // Maps a whole file read-only (no heap) and unmaps it when destroyed. Throws InputError.

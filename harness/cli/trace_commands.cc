@@ -36,6 +36,8 @@ struct Summary {
   uint64_t last_image[tr::kEventKinds] = {};  // what the end chunk's counts cover
   bool complete = false;
   uint64_t recorder[tr::kEventKinds] = {};
+  uint64_t lost = 0;         // events the recorder could not record (its lost chunks)
+  std::string lost_reason;
   uint32_t threads = 0, images = 1;
   uint64_t forks = 0;
   uint64_t duration_ms = 0;
@@ -86,6 +88,8 @@ Summary summarize(const std::string& path) {
       ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
   }
   s.complete = r.complete();
+  s.lost = r.lost();
+  s.lost_reason = tr::lost_reason_text(r.lost_reasons());
   if (s.complete) std::copy(r.recorder_counts(), r.recorder_counts() + tr::kEventKinds, s.recorder);
   s.threads = r.threads();
   s.images = r.images();
@@ -213,6 +217,8 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
                       {"pid", s.header.pid},
                       {"start_unix_ns", s.header.start_unix_ns},
                       {"complete", s.complete},
+                      {"lost_events", s.lost},
+                      {"lost_reason", s.lost ? json::value(s.lost_reason) : json::value(nullptr)},
                       {"events", s.events},
                       {"counts", std::move(counts)},
                       {"recorder_counts", s.complete ? json::value(std::move(recorder)) : json::value(nullptr)},
@@ -249,6 +255,9 @@ int trace_info(const std::string& path, bool as_json) {
   std::printf("program: %s\ncommand: %s\nmachine: %s\nrecorded: %s (pid %" PRIu64 ")\n", s.header.program.c_str(), cmd.c_str(),
               s.header.machine.c_str(), date, s.header.pid);
   std::printf("complete: %s\n", s.complete ? "yes" : "no (no end chunk: _exit, a crash or a signal ended the recording)");
+  if (s.lost)
+    std::printf("INCOMPLETE: %" PRIu64 " events were not recorded (%s); replay refuses this trace\n", s.lost,
+                s.lost_reason.c_str());
   std::printf("events: %" PRIu64 "\n", s.events);
   for (int k = 0; k < tr::kEventKinds; ++k)
     std::printf("  %-8s %12" PRIu64 "%s\n", tr::event_kind_name(tr::EventKind(k)), s.counts[k],
@@ -322,6 +331,9 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     std::fprintf(stderr, "heapmark record: %s: %" PRIu64 " events, %u threads, %zu bytes (%.2f bytes/event)%s; program exit status %d\n",
                  abs_out.c_str(), n, r.threads(), file.size(), n ? double(file.size()) / double(n) : 0.0,
                  r.complete() ? "" : ", incomplete (the program did not exit normally)", code);
+    if (r.lost())
+      std::fprintf(stderr, "heapmark record: INCOMPLETE: %" PRIu64 " events were not recorded (%s)\n", r.lost(),
+                   tr::lost_reason_text(r.lost_reasons()).c_str());
   } catch (const InputError& err) {
     std::fprintf(stderr, "heapmark record: %s (program exit status %d)\n", err.what(), code);
   }
@@ -338,6 +350,9 @@ int replay(ReplayState& st) {
   const std::string path = std::filesystem::absolute(st.trace).string();
   // Bad input is reported here, once, rather than by every cell.
   const Summary rec = summarize(path);
+  if (rec.lost)
+    throw InputError(path + ": incomplete trace: " + std::to_string(rec.lost) + " events were not recorded (" + rec.lost_reason +
+                     "); a replay would free blocks it never made or keep blocks the program freed: record it again");
   const std::string dir = heapmark::cli::self_dir();
   auto known = heapmark::registry::builtin(dir);
   heapmark::runner::MatrixRequest req;

@@ -40,10 +40,16 @@ if(NOT HEAPMARK_CORE_ONLY)
   find_package(Python3 REQUIRED COMPONENTS Interpreter)
   add_executable(trace_workload_tests ${CMAKE_CURRENT_LIST_DIR}/trace_workload_test.cc)
   target_link_libraries(trace_workload_tests PRIVATE hm_workloads GTest::gtest_main)
-  foreach(case sort python_threads fork bad_input)
+  # Programs the recorder is tried on: millions of live blocks (the benchmark's
+  # program), and more threads alive at once than the format holds.
+  add_executable(trace_live_blocks ${PROJECT_SOURCE_DIR}/bench/live_blocks/live_blocks.c)
+  add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
+  target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
+  foreach(case sort python_threads fork bad_input live_blocks lost_events)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
-    set_tests_properties(trace_${case} PROPERTIES TIMEOUT 120)
+    set_tests_properties(trace_${case} PROPERTIES TIMEOUT 120
+      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>")
   endforeach()
 endif()

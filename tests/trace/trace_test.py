@@ -1,7 +1,8 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | fork | bad_input. Exits non-zero on the first failure.
+# CASE: sort | python_threads | fork | bad_input | live_blocks | lost_events.
+# Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread trace's programs are checked by trace_workload_tests (simulate()).
 import json
@@ -51,6 +52,8 @@ def info(path):
         "free": t["counts"]["free"],
         "forks": t["forks"],
         "images": t["images"],
+        "lost": t["lost_events"],
+        "lost_reason": t["lost_reason"],
     }
 
 
@@ -166,5 +169,39 @@ elif case == "bad_input":
             if not re.search(r"at byte \d+: expected", msg) or expect[name] not in msg or "\n" in msg:
                 fail("%s %s: message %r lacks the offset or '%s'" % (cmd[0], name, msg, expect[name]))
             print("ok: %s %s -> %s" % (cmd[0], name, msg))
+elif case == "live_blocks":
+    # 4.5 M blocks live at once: more than the 4 M-slot table the recorder had
+    # before, which then dropped blocks. Every one must be in the trace.
+    n = 4_500_000
+    path = record("live", [os.environ["HEAPMARK_TEST_LIVE_BLOCKS"], str(n), "0"])
+    t = info(path)
+    check_trace(t, 2 * n)
+    if t["lost"] != 0:
+        fail("%d events lost recording %d live blocks: %s" % (t["lost"], n, t["lost_reason"]))
+    # n blocks, the pointer array and stdio's buffer; each freed once.
+    if not n + 1 <= t["malloc"] <= n + 3 or t["free"] < n + 1:
+        fail("expected about %d mallocs and frees, got %d and %d" % (n + 1, t["malloc"], t["free"]))
+    if t["peak"] < n * 16:
+        fail("peak live %d below %d blocks of at least 16 bytes" % (t["peak"], n))
+    if t["bytes_per_event"] > 4:
+        fail("%.2f bytes per event (at most 4)" % t["bytes_per_event"])
+    print("ok: %d live blocks, %d events, %.2f bytes/event" % (n, t["events"], t["bytes_per_event"]))
+elif case == "lost_events":
+    # More threads alive at once than the format's 4096: the recorder cannot
+    # record some, and says so instead of leaving them out silently.
+    path = record("threads", [os.environ["HEAPMARK_TEST_MANY_THREADS"], "4200"])
+    t = info(path)
+    # Each refused thread's malloc is lost (its free then finds no recorded block: not an event).
+    if t["lost"] < 4200 - 4096 or "4096" not in (t["lost_reason"] or ""):
+        fail("expected at least 104 lost events for 104 threads over 4096, got %d (%r)" % (t["lost"], t["lost_reason"]))
+    text = run([heapmark, "trace-info", path]).stdout
+    if "INCOMPLETE: %d events were not recorded" % t["lost"] not in text:
+        fail("trace-info text does not say the trace is incomplete:\n" + text)
+    for cmd in (["replay", path, "--out", work, "-q"], ["run", "--allocators", "glibc", "--workloads", "trace:" + path, "--out", work, "-q"]):
+        r = run([heapmark] + cmd, expect=2)
+        msg = r.stderr.strip()
+        if "incomplete trace" not in msg or "\n" in msg:
+            fail("%s of an incomplete trace: message %r" % (cmd[0], msg))
+        print("ok: %s -> %s" % (cmd[0], msg))
 else:
     fail("unknown case " + case)

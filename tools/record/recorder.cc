@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -102,47 +103,156 @@ std::atomic<uint64_t> g_next_id{0};
 std::atomic<uint32_t> g_threads{0};
 constexpr uint64_t kIdBatch = 256;
 
-// pointer -> block id, open addressing; key 0 = empty, 1 = tombstone.
-struct Slot {
-  std::atomic<uintptr_t> key;
-  std::atomic<uint64_t> id;
-};
-Slot* g_table = nullptr;
-size_t g_mask = 0;
-std::atomic<uint64_t> g_table_full{0};
+// ---- events the recorder could not record ----
+// Never silent: counted with their reason and written as a "lost" chunk, so
+// trace-info reports the trace incomplete and replay refuses it.
+std::atomic<uint64_t> g_lost{0};
+std::atomic<uint32_t> g_lost_why{0};
+void lose(tr::LostReason why) {
+  g_lost.fetch_add(1, std::memory_order_relaxed);
+  g_lost_why.fetch_or(why, std::memory_order_relaxed);
+}
 
-// Neighbouring blocks in neighbouring slots: the table is touched where the heap is, not everywhere.
-size_t slot_of(uintptr_t p) { return static_cast<size_t>(p >> 4) & g_mask; }
+// ---- pointer -> block id ----
+// A two-level radix tree over the address, so its cost does not depend on how
+// many blocks are live: a root of one entry per 2 MiB region of the 47-bit user
+// address space (512 MiB reserved, touched sparsely) points to a leaf of one
+// 8-byte slot per 32 bytes (512 KiB reserved per region that ever held a
+// block; its pages are touched only where blocks land: at most a quarter of
+// the heap's span, and they count in the RSS samples). Insert is one CAS on an
+// empty slot and remove one CAS back to empty: no probing, no tombstones, no
+// capacity. A slot holds ((id + 1) << 2) | the block's 8-byte quarter of the
+// 32 bytes. glibc's chunks are 32 bytes apart at least, so under glibc a slot
+// never holds two blocks; a second block in the same 32 bytes (the 8 and 16
+// byte classes of jemalloc, mimalloc, tcmalloc), a block not 8-aligned or one
+// above 2^47 goes to a small locked overflow table instead.
+constexpr unsigned kRegionBits = 21, kAddressBits = 47, kSlotShift = 5;
+constexpr size_t kRootEntries = size_t{1} << (kAddressBits - kRegionBits);
+constexpr size_t kLeafSlots = size_t{1} << (kRegionBits - kSlotShift);
+using Leaf = std::atomic<uint64_t>[kLeafSlots];
+std::atomic<Leaf*>* g_root = nullptr;
+
+std::atomic<uint64_t>* slot_for(uintptr_t key, bool create) {
+  const size_t r = key >> kRegionBits;
+  Leaf* leaf = g_root[r].load(std::memory_order_acquire);
+  if (!leaf) {
+    if (!create) return nullptr;
+    void* m = mmap(nullptr, sizeof(Leaf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    Leaf* expected = nullptr;
+    if (g_root[r].compare_exchange_strong(expected, static_cast<Leaf*>(m), std::memory_order_acq_rel)) {
+      leaf = static_cast<Leaf*>(m);
+    } else {
+      munmap(m, sizeof(Leaf));
+      leaf = expected;
+    }
+  }
+  return &(*leaf)[(key & ((uintptr_t{1} << kRegionBits) - 1)) >> kSlotShift];
+}
+
+// Open addressing with backward-shift deletion under one lock (no malloc: a
+// pthread mutex and mmap'd storage), doubling at half full.
+class Overflow {
+ public:
+  bool insert(uintptr_t key, uint64_t id) {
+    Lock l(mu_);
+    if (2 * (used_ + 1) > cap_ && !grow()) return false;
+    put(key, id);
+    ++used_;
+    count_.store(used_, std::memory_order_release);
+    return true;
+  }
+  bool remove(uintptr_t key, uint64_t& id) {
+    if (count_.load(std::memory_order_acquire) == 0) return false;
+    Lock l(mu_);
+    if (cap_ == 0) return false;
+    size_t i = home(key);
+    while (e_[i].key != key) {
+      if (e_[i].key == 0) return false;
+      i = (i + 1) & (cap_ - 1);
+    }
+    id = e_[i].id;
+    // Backward shift: pull later entries of the run into the hole, so no tombstone is left.
+    for (size_t j = (i + 1) & (cap_ - 1); e_[j].key != 0; j = (j + 1) & (cap_ - 1)) {
+      const size_t h = home(e_[j].key);
+      if (((j - h) & (cap_ - 1)) >= ((j - i) & (cap_ - 1))) {
+        e_[i] = e_[j];
+        i = j;
+      }
+    }
+    e_[i] = Entry{};
+    --used_;
+    count_.store(used_, std::memory_order_release);
+    return true;
+  }
+
+ private:
+  struct Entry {
+    uintptr_t key;
+    uint64_t id;
+  };
+  struct Lock {
+    explicit Lock(pthread_mutex_t& m) : m_(m) { pthread_mutex_lock(&m_); }
+    ~Lock() { pthread_mutex_unlock(&m_); }
+    pthread_mutex_t& m_;
+  };
+  size_t home(uintptr_t key) const { return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> shift_); }
+  void put(uintptr_t key, uint64_t id) {
+    size_t i = home(key);
+    while (e_[i].key != 0) i = (i + 1) & (cap_ - 1);
+    e_[i] = Entry{key, id};
+  }
+  bool grow() {
+    const size_t cap = cap_ ? 2 * cap_ : 4096;
+    void* m = mmap(nullptr, cap * sizeof(Entry), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return false;
+    Entry* old = e_;
+    const size_t old_cap = cap_;
+    e_ = static_cast<Entry*>(m);
+    cap_ = cap;
+    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
+    for (size_t i = 0; i < old_cap; ++i)
+      if (old[i].key != 0) put(old[i].key, old[i].id);
+    if (old) munmap(old, old_cap * sizeof(Entry));
+    return true;
+  }
+
+  pthread_mutex_t mu_ = PTHREAD_MUTEX_INITIALIZER;
+  Entry* e_ = nullptr;
+  size_t cap_ = 0, used_ = 0;
+  unsigned shift_ = 64;
+  std::atomic<size_t> count_{0};
+};
+Overflow g_overflow;
 
 bool table_insert(const void* ptr, uint64_t id) {
   const auto key = reinterpret_cast<uintptr_t>(ptr);
-  size_t i = slot_of(key);
-  for (size_t probes = 0; probes <= g_mask; ++probes, i = (i + 1) & g_mask) {
-    uintptr_t k = g_table[i].key.load(std::memory_order_relaxed);
-    if (k > 1) continue;
-    if (g_table[i].key.compare_exchange_strong(k, key, std::memory_order_acquire)) {
-      g_table[i].id.store(id, std::memory_order_release);
-      return true;
+  if ((key & 7) == 0 && key < (uintptr_t{1} << kAddressBits)) {
+    if (std::atomic<uint64_t>* s = slot_for(key, true)) {
+      uint64_t empty = 0;
+      if (s->compare_exchange_strong(empty, ((id + 1) << 2) | ((key >> 3) & 3), std::memory_order_acq_rel)) return true;
     }
   }
-  g_table_full.fetch_add(1, std::memory_order_relaxed);
+  if (g_overflow.insert(key, id)) return true;
+  lose(tr::kLostTableMemory);
   return false;
 }
 
-// Removes `ptr`; false when it was never recorded (allocated before recording, or dropped).
+// Removes `ptr`; false when it was never recorded (allocated before recording).
 bool table_remove(const void* ptr, uint64_t& id) {
   const auto key = reinterpret_cast<uintptr_t>(ptr);
-  size_t i = slot_of(key);
-  for (size_t probes = 0; probes <= g_mask; ++probes, i = (i + 1) & g_mask) {
-    const uintptr_t k = g_table[i].key.load(std::memory_order_acquire);
-    if (k == 0) return false;
-    if (k == key) {
-      id = g_table[i].id.load(std::memory_order_acquire);
-      g_table[i].key.store(1, std::memory_order_release);
-      return true;
+  if ((key & 7) == 0 && key < (uintptr_t{1} << kAddressBits)) {
+    if (std::atomic<uint64_t>* s = slot_for(key, false)) {
+      // A slot whose quarter matches holds this block: a block in another
+      // quarter lives at another address, so it cannot be this one.
+      uint64_t v = s->load(std::memory_order_acquire);
+      if (v != 0 && (v & 3) == ((key >> 3) & 3) && s->compare_exchange_strong(v, 0, std::memory_order_acq_rel)) {
+        id = (v >> 2) - 1;
+        return true;
+      }
     }
   }
-  return false;
+  return g_overflow.remove(key, id);
 }
 
 constexpr size_t kBufferBytes = 64 * 1024;
@@ -210,7 +320,8 @@ void thread_exit(void* arg);
 // A new thread's first event: a buffer (reused from an exited thread when one is free).
 Buffer* acquire_buffer() {
   Buffer* b = nullptr;
-  const size_t n = g_buffer_count.load(std::memory_order_acquire);
+  // The count goes past kMaxBuffers once threads are refused: never read past the array.
+  const size_t n = std::min(g_buffer_count.load(std::memory_order_acquire), kMaxBuffers);
   for (size_t i = 0; i < n && !b; ++i) {
     Buffer* c = g_buffers[i].load(std::memory_order_acquire);
     int expected = 0;
@@ -218,9 +329,15 @@ Buffer* acquire_buffer() {
   }
   if (!b) {
     const size_t i = g_buffer_count.fetch_add(1);
-    if (i >= kMaxBuffers) return nullptr;  // more live threads than the format allows: not recorded
+    if (i >= kMaxBuffers) {  // more live threads than the format allows: not recorded
+      lose(tr::kLostThreads);
+      return nullptr;
+    }
     void* m = mmap(nullptr, sizeof(Buffer), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return nullptr;
+    if (m == MAP_FAILED) {
+      lose(tr::kLostBufferMemory);
+      return nullptr;
+    }
     b = new (m) Buffer;
     b->state.store(1);
     g_buffers[i].store(b, std::memory_order_release);
@@ -338,10 +455,17 @@ void record_alloc(void* p, tr::Tag tag, size_t size, unsigned align_log2) {
 // Called BEFORE the real free, so another thread reusing the address cannot collide with it.
 void record_free(void* p) {
   if (!g_active.load(std::memory_order_relaxed)) return;
+  // A free of a random old block misses the cache twice, on its slot and on the
+  // allocator's header before the block: fetch both at once rather than one
+  // after the other (bench_live_blocks: the second miss overlaps the first).
+  const auto key = reinterpret_cast<uintptr_t>(p);
+  if (key < (uintptr_t{1} << kAddressBits))
+    if (std::atomic<uint64_t>* s = slot_for(key, false)) __builtin_prefetch(s, 1);
+  __builtin_prefetch(static_cast<char*>(p) - 16, 1);
   uint64_t id;
   if (!table_remove(p, id)) return;
   Buffer* b = enter();
-  if (!b) return;
+  if (!b) return;  // no buffer: acquire_buffer counted it lost; or the exit flush has begun
   b->pos = tr::put_tag(b->pos, tr::Tag::kFree, back(b, id));
   ++b->events;
   ++b->counts[int(tr::EventKind::kFree)];
@@ -465,13 +589,10 @@ void start_recording() {
   if (g_rss_every_ms == 0) g_rss_every_ms = UINT64_MAX / 2;
   g_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (g_fd < 0) die("cannot open HEAPMARK_RECORD_FILE");
-  size_t log2 = 22;  // 4M slots (64 MiB reserved, touched as used): raise for programs with millions of live blocks
-  if (const char* t = getenv("HEAPMARK_RECORD_TABLE_LOG2")) log2 = strtoull(t, nullptr, 10);
-  if (log2 < 10 || log2 > 32) die("HEAPMARK_RECORD_TABLE_LOG2 must be in [10, 32]");
-  void* m = mmap(nullptr, sizeof(Slot) << log2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) die("cannot map the pointer table");
-  g_table = static_cast<Slot*>(m);
-  g_mask = (size_t{1} << log2) - 1;
+  void* root = mmap(nullptr, kRootEntries * sizeof(std::atomic<Leaf*>), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (root == MAP_FAILED) die("cannot reserve the pointer table's root (512 MiB of address space)");
+  g_root = static_cast<std::atomic<Leaf*>*>(root);
   g_start_ns = now_ns(CLOCK_MONOTONIC_COARSE);
   g_pid = getpid();
   if (pthread_key_create(&g_key, thread_exit) != 0) die("pthread_key_create failed");
@@ -496,6 +617,28 @@ void start_recording() {
   g_active.store(true, std::memory_order_release);
 }
 
+// What could not be recorded, as a "lost" chunk (count, reason bits), once per
+// image: the reader adds them up, trace-info says why, replay refuses.
+void write_lost() {
+  const uint64_t lost = g_lost.exchange(0);
+  const uint32_t why = g_lost_why.exchange(0);
+  if (lost == 0) return;
+  uint8_t buf[sizeof(tr::ChunkHeader) + 20];
+  uint8_t* p = buf + sizeof(tr::ChunkHeader);
+  p = tr::put_varint(p, lost);
+  p = tr::put_varint(p, why);
+  tr::ChunkHeader h{};
+  h.magic = tr::kChunkMagic;
+  h.kind = static_cast<uint32_t>(tr::ChunkKind::kLost);
+  h.payload_bytes = static_cast<uint32_t>(p - buf - sizeof h);
+  h.checksum = tr::chunk_checksum(h, buf + sizeof h);
+  memcpy(buf, &h, sizeof h);
+  write_all(buf, static_cast<size_t>(p - buf));
+  const char msg[] = "libheapmark_record: some events could not be recorded; the trace says how many and why (heapmark trace-info)\n";
+  const ssize_t r = write(2, msg, sizeof msg - 1);
+  (void)r;
+}
+
 // Exit (return from main or exit() on any thread): flush every buffer, then the end chunk.
 __attribute__((destructor(101))) void finish() {
   if (!g_active.load() || getpid() != g_pid) return;
@@ -511,6 +654,7 @@ __attribute__((destructor(101))) void finish() {
     b->state.store(2);
     for (int k = 0; k < tr::kEventKinds; ++k) totals[k] += b->counts[k];
   }
+  write_lost();
   uint8_t buf[sizeof(tr::ChunkHeader) + tr::kEventKinds * 10];
   uint8_t* p = buf + sizeof(tr::ChunkHeader);
   for (uint64_t t : totals) p = tr::put_varint(p, t);
@@ -521,11 +665,6 @@ __attribute__((destructor(101))) void finish() {
   h.checksum = tr::chunk_checksum(h, buf + sizeof h);
   memcpy(buf, &h, sizeof h);
   write_all(buf, static_cast<size_t>(p - buf));
-  if (g_table_full.load() > 0) {
-    const char msg[] = "libheapmark_record: pointer table full, some blocks went unrecorded: raise HEAPMARK_RECORD_TABLE_LOG2\n";
-    const ssize_t r = write(2, msg, sizeof msg - 1);
-    (void)r;
-  }
 }
 
 // Before an exec: write every thread's buffered events (the image and its
@@ -544,6 +683,7 @@ void flush_for_exec() {
     if (b->state.load() == 1) flush(b);
     b->busy.store(0, std::memory_order_release);
   }
+  write_lost();
 }
 
 }  // namespace
