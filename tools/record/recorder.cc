@@ -619,21 +619,26 @@ void start_recording() {
 
 // What could not be recorded, as a "lost" chunk (count, reason bits), once per
 // image: the reader adds them up, trace-info says why, replay refuses.
-void write_lost() {
-  const uint64_t lost = g_lost.exchange(0);
-  const uint32_t why = g_lost_why.exchange(0);
-  if (lost == 0) return;
-  uint8_t buf[sizeof(tr::ChunkHeader) + 20];
+// Writes one chunk of varints (`n` values) in one write.
+void write_varint_chunk(tr::ChunkKind kind, const uint64_t* values, size_t n) {
+  uint8_t buf[sizeof(tr::ChunkHeader) + 10 * 16];
   uint8_t* p = buf + sizeof(tr::ChunkHeader);
-  p = tr::put_varint(p, lost);
-  p = tr::put_varint(p, why);
+  for (size_t i = 0; i < n && i < 16; ++i) p = tr::put_varint(p, values[i]);
   tr::ChunkHeader h{};
   h.magic = tr::kChunkMagic;
-  h.kind = static_cast<uint32_t>(tr::ChunkKind::kLost);
+  h.kind = static_cast<uint32_t>(kind);
   h.payload_bytes = static_cast<uint32_t>(p - buf - sizeof h);
   h.checksum = tr::chunk_checksum(h, buf + sizeof h);
   memcpy(buf, &h, sizeof h);
   write_all(buf, static_cast<size_t>(p - buf));
+}
+
+void write_lost() {
+  const uint64_t lost = g_lost.exchange(0);
+  const uint64_t why = g_lost_why.exchange(0);
+  if (lost == 0) return;
+  const uint64_t payload[2] = {lost, why};
+  write_varint_chunk(tr::ChunkKind::kLost, payload, 2);
   const char msg[] = "libheapmark_record: some events could not be recorded; the trace says how many and why (heapmark trace-info)\n";
   const ssize_t r = write(2, msg, sizeof msg - 1);
   (void)r;
@@ -655,16 +660,8 @@ __attribute__((destructor(101))) void finish() {
     for (int k = 0; k < tr::kEventKinds; ++k) totals[k] += b->counts[k];
   }
   write_lost();
-  uint8_t buf[sizeof(tr::ChunkHeader) + tr::kEventKinds * 10];
-  uint8_t* p = buf + sizeof(tr::ChunkHeader);
-  for (uint64_t t : totals) p = tr::put_varint(p, t);
-  tr::ChunkHeader h{};
-  h.magic = tr::kChunkMagic;
-  h.kind = static_cast<uint32_t>(tr::ChunkKind::kEnd);
-  h.payload_bytes = static_cast<uint32_t>(p - buf - sizeof h);
-  h.checksum = tr::chunk_checksum(h, buf + sizeof h);
-  memcpy(buf, &h, sizeof h);
-  write_all(buf, static_cast<size_t>(p - buf));
+  static_assert(tr::kEventKinds <= 16);
+  write_varint_chunk(tr::ChunkKind::kEnd, totals, tr::kEventKinds);
 }
 
 // Before an exec: write every thread's buffered events (the image and its
