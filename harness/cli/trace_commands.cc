@@ -189,6 +189,29 @@ std::string human(uint64_t b) {
 }
 
 // trace-info --json: the same figures, for scripts and tests.
+// The traces of a recording's forked children ("<trace>.<pid>", --follow-forks), by name.
+std::vector<std::string> trace_family(const std::string& trace) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  const fs::path p = fs::absolute(trace);
+  const std::string prefix = p.filename().string() + ".";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(p.parent_path(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) continue;
+    out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+boost::json::array family_json(const std::string& trace) {
+  boost::json::array out;
+  for (const auto& f : trace_family(trace)) out.emplace_back(f);
+  return out;
+}
+
 boost::json::object summary_json(const std::string& path, const Summary& s) {
   namespace json = boost::json;
   json::array argv, sizes, rss;
@@ -224,6 +247,7 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
                       {"recorder_counts", s.complete ? json::value(std::move(recorder)) : json::value(nullptr)},
                       {"recorder_counts_match", counts_match},
                       {"forks", s.forks},
+                      {"family", family_json(path)},
                       {"threads", s.threads},
                       {"images", s.images},
                       {"duration_s", double(s.duration_ms) / 1000},
@@ -266,7 +290,10 @@ int trace_info(const std::string& path, bool as_json) {
   for (int k = 0; k < tr::kEventKinds; ++k) counts_match &= s.last_image[k] == s.recorder[k];
   std::printf("recorder counts match: %s%s\n", counts_match ? "yes" : "no",
               s.images > 1 ? " (the recorder's counts cover the last exec'd image)" : "");
-  std::printf("forks: %" PRIu64 " (children not recorded)\n", s.forks);
+  const auto family = trace_family(path);
+  std::printf("forks: %" PRIu64 " (%s)\n", s.forks,
+              family.empty() ? "children not recorded" : "children recorded with --follow-forks: the family below");
+  for (const auto& f : family) std::printf("  family: %s\n", f.c_str());
   std::printf("threads: %u\nimages: %u\nduration: %.3f s\n", s.threads, s.images, double(s.duration_ms) / 1000);
   std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes, s.events ? double(s.file_bytes) / double(s.events) : 0.0);
   std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000, s.peak_blocks);
@@ -291,7 +318,7 @@ int trace_info(const std::string& path, bool as_json) {
   return 0;
 }
 
-int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms) {
+int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
   const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
   if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
@@ -300,6 +327,7 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     FILE* f = std::fopen(abs_out.c_str(), "w");  // the recorder appends: start from an empty file
     if (!f) throw InputError("record: cannot write " + abs_out);
     std::fclose(f);
+    for (const auto& old : trace_family(abs_out)) std::filesystem::remove(old);  // an earlier recording's children
   }
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -310,6 +338,8 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("HEAPMARK_RECORD_FILE", abs_out.c_str(), 1);
     setenv("HEAPMARK_RECORD_PID", std::to_string(getpid()).c_str(), 1);
+    if (follow_forks) setenv("HEAPMARK_RECORD_FAMILY", abs_out.c_str(), 1);
+    else unsetenv("HEAPMARK_RECORD_FAMILY");
     setenv("HEAPMARK_RECORD_RSS_MS", std::to_string(rss_ms).c_str(), 1);
     std::vector<char*> argv;
     for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
@@ -383,6 +413,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     std::string out = "app.hmt";
     std::vector<std::string> command;
     unsigned rss_ms = 10;
+    bool follow_forks = false;
     std::string info_path;
     bool info_json = false;
     ReplayState replay;
@@ -391,6 +422,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   auto* rec = app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
   rec->add_option("-o,--out", st->out, "Trace file to write");
   rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(CLI::Range(0u, 3600000u));
+  rec->add_flag("--follow-forks", st->follow_forks,
+                "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
+                "started with vfork or posix_spawn are not followed)");
   rec->add_option("command", st->command, "The program and its arguments (after --)");
   auto* info = app.add_subcommand("trace-info", "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
   info->add_option("trace", st->info_path, "Trace file (.hmt)")->required();
@@ -406,7 +440,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");
   return [rec, info, rep, st]() -> std::optional<int> {
-    if (*rec) return record(st->out, st->command, st->rss_ms);
+    if (*rec) return record(st->out, st->command, st->rss_ms, st->follow_forks);
     if (*info) return trace_info(st->info_path, st->info_json);
     if (*rep) {
       st->replay.opts.command_line = heapmark::cli::command_line();

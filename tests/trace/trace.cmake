@@ -45,7 +45,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_executable(trace_live_blocks ${PROJECT_SOURCE_DIR}/bench/live_blocks/live_blocks.c)
   add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads fork bad_input live_blocks lost_events)
+  foreach(case sort python_threads fork follow_forks bad_input live_blocks lost_events)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)

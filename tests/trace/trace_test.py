@@ -1,7 +1,7 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | fork | bad_input | live_blocks | lost_events.
+# CASE: sort | python_threads | fork | follow_forks | bad_input | live_blocks | lost_events.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread trace's programs are checked by trace_workload_tests (simulate()).
@@ -169,6 +169,49 @@ elif case == "bad_input":
             if not re.search(r"at byte \d+: expected", msg) or expect[name] not in msg or "\n" in msg:
                 fail("%s %s: message %r lacks the offset or '%s'" % (cmd[0], name, msg, expect[name]))
             print("ok: %s %s -> %s" % (cmd[0], name, msg))
+elif case == "follow_forks":
+    # --follow-forks: the Python child and bash's forked sort each get their own
+    # complete trace, <trace>.<pid>, and trace-info lists the family.
+    script = ("import os, sys\n"
+              "keep = [bytearray(1000 + i) for i in range(2000)]\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n"
+              "    junk = [bytearray(5000) for i in range(3000)]\n"
+              "    del junk\n"
+              "    sys.exit(0)\n"  # a normal exit: the child's trace gets its end chunk (os._exit would leave it incomplete)
+              "os.waitpid(pid, 0)\n"
+              "del keep\n")
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    path = os.path.join(work, "follow.hmt")
+    stale = path + ".99999999"
+    open(stale, "w").write("an earlier recording's child")
+    run([heapmark, "record", "--follow-forks", "-o", path, "--", sys.executable, "-c", script], env=env)
+    if os.path.exists(stale):
+        fail("record --follow-forks left an earlier recording's child trace in place")
+    t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+    family = t["family"]
+    if t["forks"] != 1 or len(family) != 1:
+        fail("python: expected 1 fork and 1 child trace, got %d and %s" % (t["forks"], family))
+    child = info(family[0])
+    check_trace(child, 3000, threads=1)
+    # The child made 3000 blocks of 5000 bytes: its own peak, none of the parent's 2000 kept blocks.
+    if not 3000 * 5000 <= child["peak"] < 3000 * 5000 + 2000 * 1000:
+        fail("child trace peak %d: expected its 3000 x 5000 B blocks only" % child["peak"])
+    replay(family[0])
+    text = run([heapmark, "trace-info", path]).stdout
+    if "family: " + family[0] not in text:
+        fail("trace-info text does not list the child trace:\n" + text)
+    # bash forks, and the child execs sort: the child's trace is sort's (2 images: bash's child, then
+    # sort). Not sh: Debian's dash starts commands with vfork, which runs no fork handlers.
+    path = os.path.join(work, "sh.hmt")
+    run([heapmark, "record", "--follow-forks", "-o", path, "--", "bash", "-c", "sort /etc/passwd > /dev/null; true"])
+    family = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)["family"]
+    if len(family) != 1:
+        fail("bash: expected one child trace, got %s" % family)
+    child = info(family[0])
+    if child["images"] != 2 or child["complete"] != "yes" or child["malloc"] < 10:
+        fail("bash's forked sort: expected a complete 2-image trace with sort's mallocs: %s" % child)
+    print("ok: follow-forks: python child and bash's sort each in their own trace")
 elif case == "live_blocks":
     # 4.5 M blocks live at once: more than the 4 M-slot table the recorder had
     # before, which then dropped blocks. Every one must be in the trace.

@@ -2,7 +2,7 @@
 // malloc family, FORWARDS every call to the next allocator (dlsym RTLD_NEXT)
 // and appends one event per call to a per-thread buffer in the .hmt format
 // (workloads/trace_format.h). It is not an allocator and knows nothing of the
-// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS at start-up.
+// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS / _FAMILY at start-up.
 //
 // Behaviour worth knowing:
 // - Bootstrap: dlsym may call calloc before the real one is known; those calls
@@ -11,8 +11,11 @@
 //   O_APPEND write; the only shared writes on the fast path are the pointer->id
 //   table (lock-free, CAS on the slot) and an id batch every 256 allocations.
 //   A per-buffer flag, uncontended except at exit, lets exit flush others' buffers.
-// - fork: the child stops recording (it forwards only, its buffers are dropped
-//   unwritten); the parent records a fork event. exec: the new image records
+// - fork: the parent records a fork event. The child stops recording (it
+//   forwards only, its buffers are dropped unwritten), or with
+//   HEAPMARK_RECORD_FAMILY set (heapmark record --follow-forks) starts a trace
+//   of its own, "<family>.<pid>". vfork and posix_spawn run no fork handlers:
+//   a child started that way is followed only if it is the recorded pid. exec: the new image records
 //   on into the same file after an "image" chunk (ids restart there). A call
 //   to execve writes the buffered events first; glibc's execv/execvp/execl*
 //   use an internal alias of execve, so before those they are lost. exit() from any thread, or return
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -523,9 +527,58 @@ void on_fork_parent() {
   ++b->events;
   leave(b);
 }
+// --follow-forks: the family's base path (HEAPMARK_RECORD_FAMILY); each forked
+// child records to "<base>.<pid>".
+char g_family[4096] = "";
+void write_header();
+
 void on_fork_child() {
-  // The child forwards only: its copies of the buffers are never written.
-  g_active.store(false);
+  // The child's copies of the buffers hold the parent's events: never written.
+  if (!g_family[0]) {
+    g_active.store(false);  // not following: the child forwards only
+    return;
+  }
+  // A trace of its own: ids, threads and time from zero; the blocks it
+  // inherited are the parent's (their frees are not events here, as for blocks
+  // made before recording started). Only the forking thread exists now.
+  char path[sizeof g_family + 24];
+  const int n = snprintf(path, sizeof path, "%s.%d", g_family, static_cast<int>(getpid()));
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof path) {
+    g_active.store(false);
+    return;
+  }
+  close(g_fd);
+  g_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (g_fd < 0) {
+    g_active.store(false);
+    return;
+  }
+  const size_t count = std::min(g_buffer_count.load(), kMaxBuffers);
+  for (size_t i = 0; i < count; ++i) {
+    Buffer* b = g_buffers[i].load();
+    if (!b) continue;
+    b->busy.store(0);
+    b->state.store(0);
+    for (auto& c : b->counts) c = 0;
+  }
+  tl_buf = nullptr;
+  tl_thread_plus1 = 0;
+  g_threads.store(0);
+  g_next_id.store(0);
+  g_lost.store(0);
+  g_lost_why.store(0);
+  new (&g_overflow) Overflow;  // its lock may have been held by a thread that is gone
+  void* root = mmap(nullptr, kRootEntries * sizeof(std::atomic<Leaf*>), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (root == MAP_FAILED) {
+    g_active.store(false);
+    return;
+  }
+  g_root = static_cast<std::atomic<Leaf*>*>(root);  // the parent's leaves stay mapped, unread
+  g_pid = getpid();
+  g_start_ns = now_ns(CLOCK_MONOTONIC_COARSE);
+  g_next_rss_ms.store(0);
+  write_header();  // an exec in this child records on into this file: start_recording finds it by pid
 }
 
 // One write of the whole header so a reader never sees half of it.
@@ -583,12 +636,25 @@ void write_header() {
 void start_recording() {
   const char* path = getenv("HEAPMARK_RECORD_FILE");
   const char* pid = getenv("HEAPMARK_RECORD_PID");
-  // Only the process `heapmark record` started records: not its children (fork+exec of other programs).
-  if (!path || !pid || strtoll(pid, nullptr, 10) != getpid()) return;
+  const char* family = getenv("HEAPMARK_RECORD_FAMILY");
+  // Only the process `heapmark record` started records, and with --follow-forks
+  // a forked child that exec'd: its trace, "<family>.<pid>", was started by
+  // on_fork_child in this process (found by pid: a shell execs with its own
+  // copy of the environment, not the one the fork handler could change).
+  char child[sizeof g_family + 24];
+  if (!path || !pid) return;
+  if (strtoll(pid, nullptr, 10) != getpid()) {
+    if (!family || snprintf(child, sizeof child, "%s.%d", family, static_cast<int>(getpid())) >= static_cast<int>(sizeof child) ||
+        access(child, F_OK) != 0)
+      return;
+    path = child;
+  }
   if (const char* ms = getenv("HEAPMARK_RECORD_RSS_MS")) g_rss_every_ms = strtoull(ms, nullptr, 10);
   if (g_rss_every_ms == 0) g_rss_every_ms = UINT64_MAX / 2;
+  if (const char* family = getenv("HEAPMARK_RECORD_FAMILY"); family && strlen(family) < sizeof g_family)
+    memcpy(g_family, family, strlen(family) + 1);
   g_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (g_fd < 0) die("cannot open HEAPMARK_RECORD_FILE");
+  if (g_fd < 0) die("cannot open the trace file (HEAPMARK_RECORD_FILE)");
   void* root = mmap(nullptr, kRootEntries * sizeof(std::atomic<Leaf*>), PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (root == MAP_FAILED) die("cannot reserve the pointer table's root (512 MiB of address space)");
