@@ -263,13 +263,13 @@ TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
 // Processes whose command line mentions `needle`.
 // Processes come and go while /proc is listed (other tests run beside this
 // one): the listing must not throw when an entry vanishes under it.
-static int processes_mentioning(const std::string& needle) {
+static int processes_mentioning(const std::string& needle, const std::string& also = "") {
   int n = 0;
   std::error_code ec;
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     std::ifstream in(it->path() / "cmdline", std::ios::binary);
     const std::string cmd((std::istreambuf_iterator<char>(in)), {});
-    if (cmd.find(needle) != std::string::npos) ++n;
+    if (cmd.find(needle) != std::string::npos && cmd.find(also) != std::string::npos) ++n;
   }
   return n;
 }
@@ -287,13 +287,16 @@ TEST(Run, ACellDoesNotOutliveItsKilledRunner) {
   pid_t pid;
   ASSERT_EQ(posix_spawn(&pid, HEAPMARK_BIN, nullptr, nullptr, argv.data(), environ), 0);
   const std::string cell_arg = std::string("--library") + '\0' + lib;  // in the cell's argv, not the runner's
+  // The measuring cell, not the short-lived probe of the library the runner starts first (same --library).
+  const std::string workload_arg = std::string("--workload") + '\0' + "churn";
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (processes_mentioning(cell_arg) == 0 && std::chrono::steady_clock::now() < deadline)
+  while (processes_mentioning(cell_arg, workload_arg) == 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_GE(processes_mentioning(cell_arg), 1) << "the hanging cell never started";
-  kill(pid, SIGKILL);
+  const bool started = processes_mentioning(cell_arg, workload_arg) >= 1;
+  kill(pid, SIGKILL);  // also when the cell never started: a runner left behind would hold ctest's pipe
   int st;
   waitpid(pid, &st, 0);
+  ASSERT_TRUE(started) << "the hanging cell never started";
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (processes_mentioning(cell_arg) > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
