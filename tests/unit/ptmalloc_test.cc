@@ -208,9 +208,17 @@ TEST(PtHeap, LargeBinsBestFitAndConsolidation) {
   void* guard = Core::alloc(56);
   size_t fast0 = Core::stat("fastbin_count");  // other arenas' figures stay as they are
   for (void* p : small) Core::free(p);
-  EXPECT_GE(Core::stat("fastbin_count"), fast0 + 20);
+  // A decay thread's tick consolidates the fastbins too (every 2 ms in the
+  // release_decay_random run), so only without one must they still hold the 20.
+  if (!Core::settings().decay_thread) {
+    EXPECT_GE(Core::stat("fastbin_count"), fast0 + 20);
+  }
   void* big = Core::alloc(5000);  // a large request consolidates the fastbins first
-  EXPECT_EQ(Core::stat("fastbin_count"), fast0);
+  if (Core::settings().decay_thread) {
+    EXPECT_LE(Core::stat("fastbin_count"), fast0);  // a tick may have emptied other arenas' fastbins too
+  } else {
+    EXPECT_EQ(Core::stat("fastbin_count"), fast0);
+  }
   ASSERT_EQ(Core::check_heap(), nullptr);
   Core::free(big);
   Core::free(guard);
@@ -309,7 +317,9 @@ TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
       EXPECT_GE(after.decommitted - before.decommitted, total * 4096);
       break;
     case ReleasePolicy::decay: {
-      if (early) EXPECT_EQ(now_resident, total) << "decay must not return pages at once";
+      if (early) {
+        EXPECT_EQ(now_resident, total) << "decay must not return pages at once";
+      }
       // The background thread ticks an idle process; without it arena activity
       // (reallocs in place) drives the clock. No release() call either way.
       const bool returned = decays(s, ticker, [&] { return resident_pages(b + 64, kN - 64, &total) == 0; });
