@@ -252,17 +252,23 @@ Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocat
 
 // One block per (program, rep): every allocator runs it back to back, in an
 // order shuffled per block as for generators.
+// The order a block runs its allocators in: a shuffle seeded by the block's
+// seed, so drift does not always favour the same allocator.
+static std::vector<size_t> block_order(size_t allocators, uint64_t seed) {
+  std::vector<size_t> order(allocators);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  workloads::Rng rng(seed ^ 0x5bd1e995u);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
 void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cells) {
   for (const auto& p : m.programs) {
     for (const auto& w : m.workloads)
       if (w.name == p.name) throw InputError("program '" + p.name + "' has the name of a workload in the same run");
     for (int rep = 1; rep <= m.reps; ++rep, ++block) {
       const uint64_t seed = mix(m.seed, "program:" + p.name + "|" + std::to_string(rep));
-      std::vector<size_t> order(m.allocators.size());
-      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-      workloads::Rng rng(seed ^ 0x5bd1e995u);
-      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-      for (size_t i : order) {
+      for (size_t i : block_order(m.allocators.size(), seed)) {
         CellPlan c;
         c.allocator = &m.allocators[i];
         c.workload = p.name;
@@ -307,11 +313,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
       const std::string pkey = params_key(params);
       for (int rep = 1; rep <= m.reps; ++rep, ++block) {
         const uint64_t seed = mix(m.seed, w.name + "|" + pkey + "|" + std::to_string(rep));
-        std::vector<size_t> order(m.allocators.size());
-        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-        workloads::Rng rng(seed ^ 0x5bd1e995u);
-        for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-        for (size_t i : order) {
+        for (size_t i : block_order(m.allocators.size(), seed)) {
           CellPlan c;
           c.allocator = &m.allocators[i];
           c.workload = w.name;

@@ -96,6 +96,27 @@ ReproThread& Threads::add() {
 
 uint32_t blocks(uint64_t bytes, uint64_t size) { return static_cast<uint32_t>(std::max<uint64_t>(1, bytes / size)); }
 
+void fill_then_free(const Knobs& k, Threads& threads, uint64_t size, uint32_t keep) {
+  const uint32_t n = blocks(k.bytes(), size);
+  auto& t = threads.add();
+  t.set_ids(n);
+  t.alloc_run(kPeak, 0, n, size);
+  t.free_run(kFreeP, 0, n, keep);
+  t.tail(k);
+}
+
+void sixteen_blocks_three_times(const Knobs& k, Threads& threads, uint64_t size) {
+  auto& t = threads.add();
+  t.set_ids(16);
+  for (int round = 0; round < 2; ++round) {
+    t.alloc_run(kPeak, 0, 16, size);
+    t.free_run(kPeak, 0, 16);
+  }
+  t.alloc_run(kPeak, 0, 16, size);
+  t.free_run(kFreeP, 0, 16);
+  t.tail(k);
+}
+
 namespace {
 std::map<int, Recipe>& recipes() {
   static std::map<int, Recipe> all;

@@ -105,6 +105,13 @@ class Threads {
 // max(1, bytes / size) blocks.
 uint32_t blocks(uint64_t bytes, uint64_t size);
 
+// Recipes several scenarios share, on one thread:
+// k.bytes() in blocks of `size` at P, then freed in allocation order at F,
+// every `keep`-th kept (0: all freed).
+void fill_then_free(const Knobs& k, Threads& threads, uint64_t size, uint32_t keep = 0);
+// 16 blocks of `size` allocated and freed three times (all at P but the last frees, at F).
+void sixteen_blocks_three_times(const Knobs& k, Threads& threads, uint64_t size);
+
 using Recipe = void (*)(const Knobs&, Threads&);
 // Registered by each scenario's file; the repro workload runs scenario `id`'s.
 struct RecipeRegistrar {

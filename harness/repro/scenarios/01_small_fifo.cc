@@ -1,22 +1,11 @@
 // Scenario 1, small-fifo: Small objects, all freed in allocation order.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
-void recipe(const Knobs& k, Threads& threads) {
-  const uint32_t n = blocks(k.bytes(), 200);
-  auto& t = threads.add();
-  t.set_ids(n);
-  t.alloc_run(kPeak, 0, n, 200);
-  t.free_run(kFreeP, 0, n);
-  t.tail(k);
-}
+void recipe(const Knobs& k, Threads& threads) { fill_then_free(k, threads, 200); }
 
 const ScenarioRegistrar kScenario{Scenario{
     1,

@@ -1,13 +1,9 @@
 // Scenario 2, top-pinned: As 1, plus one small block allocated last and kept.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
 void recipe(const Knobs& k, Threads& threads) {
   // ... plus one block allocated last and kept: it pins the top of glibc's heap.

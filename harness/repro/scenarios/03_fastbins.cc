@@ -1,13 +1,9 @@
 // Scenario 3, fastbins: Many 64 B blocks (fastbin/tcache sized), all freed.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
 void recipe(const Knobs& k, Threads& threads) {
   const uint32_t n = blocks(k.bytes(), 64);

@@ -1,13 +1,9 @@
 // Scenario 4, mmap-threshold: Dynamic mmap threshold.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
 void recipe(const Knobs& k, Threads& threads) {
   // A freed 4 MiB mapping raises glibc's mmap threshold above 2 MiB.

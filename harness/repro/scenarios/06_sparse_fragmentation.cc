@@ -1,23 +1,12 @@
 // Scenario 6, sparse-fragmentation: Sparse fragmentation: 1M x 256 B, keep every 1024th.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
-void recipe(const Knobs& k, Threads& threads) {
-  // Keep every 1024th 256 B block: one per 256 KiB.
-  const uint32_t n = blocks(k.bytes(), 256);
-  auto& t = threads.add();
-  t.set_ids(n);
-  t.alloc_run(kPeak, 0, n, 256);
-  t.free_run(kFreeP, 0, n, 1024);
-  t.tail(k);
-}
+// Keep every 1024th 256 B block: one per 256 KiB.
+void recipe(const Knobs& k, Threads& threads) { fill_then_free(k, threads, 256, 1024); }
 
 const ScenarioRegistrar kScenario{Scenario{
     6,

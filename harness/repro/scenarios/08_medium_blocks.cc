@@ -1,26 +1,12 @@
 // Scenario 8, medium-blocks: Medium blocks: 16 x 1 MiB, freed, repeated.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
 namespace {
 using namespace workloads::repro;
-using workloads::Op;
-using workloads::OpKind;
 
-void recipe(const Knobs& k, Threads& threads) {
-  // 16 x 1 MiB, freed, allocated again.
-  auto& t = threads.add();
-  t.set_ids(16);
-  for (int round = 0; round < 2; ++round) {
-    t.alloc_run(kPeak, 0, 16, kMiB);
-    t.free_run(kPeak, 0, 16);
-  }
-  t.alloc_run(kPeak, 0, 16, kMiB);
-  t.free_run(kFreeP, 0, 16);
-  t.tail(k);
-}
+// 16 x 1 MiB, freed, allocated again.
+void recipe(const Knobs& k, Threads& threads) { sixteen_blocks_three_times(k, threads, kMiB); }
 
 const ScenarioRegistrar kScenario{Scenario{
     8,

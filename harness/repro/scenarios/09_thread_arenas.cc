@@ -1,6 +1,4 @@
 // Scenario 9, thread-arenas: Per-thread arenas.
-// One definition: the recipe the cell runs, and what `heapmark repro` says
-// about it (remedies to try, explanations shown when their verdict is measured).
 #include "harness/repro/scenario.h"
 
 namespace heapmark::repro {
