@@ -84,6 +84,9 @@ class Program {
   // Name of phase `index` (static storage).
   virtual const char* phase_name(uint32_t index) const noexcept = 0;
   virtual uint32_t phase_count() const noexcept = 0;
+  // Whether block ids are part of the program's checksum: false for a program
+  // whose ids depend on how its threads interleave (the ops' kinds and sizes do not).
+  virtual bool ids_in_checksum() const noexcept { return true; }
   // How this program's idle and activity ops behave.
   virtual const WaitSpec& wait_spec() const noexcept {
     static const WaitSpec defaults;

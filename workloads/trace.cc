@@ -1,229 +1,544 @@
-// trace: replays a recorded allocation trace (.hmt, `heapmark record`) as op
-// programs, one per recorded thread. Sizes and alignments are kept; a block
-// freed (or reallocated) by another thread than the one that made it is handed
-// over with kSend right after it is made and kRecv right before it is used,
-// which orders the threads the way the recorded run did. timing=as-recorded
-// inserts the recorded gaps between a thread's calls as kIdle.
+// trace: replays a recorded allocation trace (.hmt, `heapmark record`), one
+// program per recorded thread, streaming: each thread decodes its own chunks
+// with pread as the executor asks for ops, so the harness holds a few buffers
+// and about 100 bytes per live block, however many events the trace has.
 //
-// Everything is converted in make(), from the mapped file into Scratch: no
-// heap, and next() only copies ops. Block ids are renumbered densely, each
-// thread reusing the ids it freed, so max_ids tracks the peak live blocks.
+// Block ids. Ops name executor slots, not recorded ids: a shared map takes a
+// recorded id to its slot while the block is live, and slots are reused as
+// blocks die. A thread reuses the slots it freed at once (its ops run in
+// order); it gives them to others only after its executor has run those frees.
+//
+// Cross-thread frees. An op chunk that next() returns is executed before the
+// thread's next call, so each call first publishes: the allocations it
+// decoded last time now exist (a per-thread executed count, and every map
+// entry carries the count of the chunk that made it). A thread that must free
+// a block another thread made and has not yet executed ends its chunk there
+// and, with nothing of its own outstanding, waits. The recorded run happened
+// in one order, so some thread can always go on.
+//
+// Memory. The slots needed are bounded before the replay starts (one pass over
+// the trace): the live blocks of any interleaving are at most the sum over
+// threads of each thread's peak (its allocations minus its frees). Where that
+// sum is much larger than the trace's live blocks (one thread allocates, others
+// free), the threads are kept within a window of recorded time of each other,
+// which bounds the slots by the live blocks over any window plus the window's
+// allocations. timing=as-recorded inserts the recorded gaps as kIdle.
+#include <sched.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/input_error.h"
 #include "workloads/catalog.h"
-#include "workloads/trace_format.h"
+#include "workloads/trace_stream.h"
 
 namespace heapmark::workloads {
 namespace {
 
 namespace tr = heapmark::trace;
 
-class TraceProgram final : public Program {
- public:
-  TraceProgram(const Op* ops, size_t n, const uint32_t* max_ids) : ops_(ops), n_(n), max_ids_(max_ids) {}
-  size_t next(Op* out, size_t cap) noexcept override {
-    size_t k = 0;
-    while (k < cap && pos_ < n_) out[k++] = ops_[pos_++];
-    return k;
-  }
-  uint32_t max_ids() const noexcept override { return *max_ids_ > 0 ? *max_ids_ : 1; }
-  const char* phase_name(uint32_t) const noexcept override { return "replay"; }
-  uint32_t phase_count() const noexcept override { return 1; }
-
- private:
-  const Op* ops_;
-  size_t n_;
-  size_t pos_ = 0;
-  const uint32_t* max_ids_;
-};
+constexpr uint64_t kNever = UINT64_MAX;
+constexpr uint32_t kLocalSlots = 64;      // a thread keeps up to 2x this many free slots before sharing them
+constexpr uint64_t kWindowFromSlots = 1u << 16;  // below this many slots the replay runs unwindowed
+constexpr uint64_t kBuckets = 1u << 16;   // of recorded time, for the windowed bound
+constexpr uint64_t kStallSeconds = 60;    // no thread made progress: the trace contradicts itself
 
 bool is_alloc(tr::Op op) { return op == tr::Op::kMalloc || op == tr::Op::kCalloc || op == tr::Op::kAligned; }
+bool is_block_event(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork; }
 
-std::vector<Program*> make_programs(const std::string& path, bool as_recorded, Scratch& s) {
-  tr::MappedFile file(path);
-  tr::Event e;
-  // Pass 1: shape (threads, ids).
-  uint64_t events = 0;
+inline uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// A spinlock that is not taken when the replay has one thread.
+class Lock {
+ public:
+  void lock(bool shared) noexcept {
+    if (!shared) return;
+    while (word_.exchange(1, std::memory_order_acquire) != 0)
+      while (word_.load(std::memory_order_relaxed) != 0) __builtin_ia32_pause();
+  }
+  void unlock(bool shared) noexcept {
+    if (shared) word_.store(0, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<uint32_t> word_{0};
+};
+
+// Per replay thread, what the others read: where its executed ops have got to.
+struct alignas(64) Lane {
+  std::atomic<uint64_t> executed{0};   // op chunks the executor has run
+  std::atomic<uint64_t> clock{0};      // recorded ms of its first event not yet run (kNever: done)
+};
+
+// Recorded id -> slot of the live blocks: partitions of linear probing tables
+// with backward-shift deletion (no tombstones), each under its own lock.
+class LiveMap {
+ public:
+  struct Entry {
+    uint64_t key;   // recorded id + 1; 0 = empty
+    uint32_t slot;
+    uint32_t owner;  // the thread that made the block
+    uint64_t chunk;  // the owner's op chunk that made it: it exists once the owner's executed count reaches this
+  };
+  enum class Take { kTaken, kPending, kAbsent };
+
+  static size_t bytes(uint64_t blocks, uint32_t parts) { return parts * (sizeof(Part) + part_capacity(blocks, parts) * sizeof(Entry)); }
+
+  LiveMap(uint64_t blocks, uint32_t parts, bool shared, const Lane* lanes, Scratch& s)
+      : parts_(s.array<Part>(parts)), part_bits_(__builtin_ctz(parts)), shared_(shared), lanes_(lanes) {
+    const uint64_t cap = part_capacity(blocks, parts);
+    for (uint32_t i = 0; i < parts; ++i) {
+      new (&parts_[i]) Part;
+      parts_[i].mask = cap - 1;
+      parts_[i].e = s.array<Entry>(cap);
+    }
+  }
+
+  // False when the partition is full (the slot bound was wrong).
+  bool insert(uint64_t id, uint32_t slot, uint32_t owner, uint64_t chunk) noexcept {
+    const uint64_t h = mix(id + 1);
+    Part& p = part(h);
+    p.lock.lock(shared_);
+    const bool ok = p.used < p.mask;
+    if (ok) {
+      uint64_t i = h & p.mask;
+      while (p.e[i].key != 0) i = (i + 1) & p.mask;
+      p.e[i] = Entry{id + 1, slot, owner, chunk};
+      ++p.used;
+    }
+    p.lock.unlock(shared_);
+    return ok;
+  }
+
+  // Removes the block `id` for thread `self` when it exists by now (made by
+  // self, or made in a chunk its owner has executed).
+  Take take(uint64_t id, uint32_t self, uint32_t& slot) noexcept {
+    const uint64_t h = mix(id + 1);
+    Part& p = part(h);
+    p.lock.lock(shared_);
+    Take r = Take::kAbsent;
+    uint64_t i = h & p.mask;
+    for (; p.e[i].key != 0; i = (i + 1) & p.mask) {
+      if (p.e[i].key != id + 1) continue;
+      const Entry& x = p.e[i];
+      if (x.owner != self && lanes_[x.owner].executed.load(std::memory_order_acquire) < x.chunk) {
+        r = Take::kPending;
+        break;
+      }
+      slot = x.slot;
+      erase_at(p, i);
+      r = Take::kTaken;
+      break;
+    }
+    p.lock.unlock(shared_);
+    return r;
+  }
+
+ private:
+  struct alignas(64) Part {
+    Lock lock;
+    uint64_t mask = 0;
+    uint64_t used = 0;
+    Entry* e = nullptr;
+  };
+  static uint64_t part_capacity(uint64_t blocks, uint32_t parts) {
+    const uint64_t want = 2 * (blocks / parts) + 64;
+    uint64_t cap = 64;
+    while (cap < want) cap <<= 1;
+    return cap;
+  }
+  Part& part(uint64_t h) noexcept { return parts_[part_bits_ ? h >> (64 - part_bits_) : 0]; }
+  static void erase_at(Part& p, uint64_t i) noexcept {
+    // Backward shift: move later entries of the run up so no probe sequence breaks.
+    for (uint64_t j = (i + 1) & p.mask; p.e[j].key != 0; j = (j + 1) & p.mask) {
+      const uint64_t home = mix(p.e[j].key) & p.mask;
+      // e[j] may fill the hole at i when its home is not in (i, j] (cyclically).
+      if (((j - home) & p.mask) >= ((j - i) & p.mask)) {
+        p.e[i] = p.e[j];
+        i = j;
+      }
+    }
+    p.e[i].key = 0;
+    --p.used;
+  }
+
+  Part* parts_;
+  int part_bits_;
+  bool shared_;
+  const Lane* lanes_;
+};
+
+// Free slots shared between threads (a stack under a lock), and the slots never used yet.
+struct SlotPool {
+  Lock lock;
+  uint32_t top = 0;
+  uint32_t* stack = nullptr;
+  std::atomic<uint64_t> fresh{0};
+  uint64_t capacity = 0;
+};
+
+// What the replay threads share.
+struct Replay {
+  const tr::TraceFile* file = nullptr;
   uint32_t threads = 0;
-  uint64_t max_id = 0;
-  {
-    tr::Reader r(file.data(), file.size(), path);
-    while (r.next(e)) ++events;
-    threads = r.threads();
-    max_id = r.max_id();
-    if (r.lost())
-      throw InputError(path + ": incomplete trace: " + std::to_string(r.lost()) + " events were not recorded (" +
-                       tr::lost_reason_text(r.lost_reasons()) + "): record it again");
-  }
-  if (max_id >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks: too long to replay");
-  // Per recorded block: who made it, who consumed it (free/realloc), what a realloc made of it.
-  auto* creator = s.array<uint16_t>(max_id + 1);  // thread + 1, 0 = never made in the trace
-  auto* consumer = s.array<uint16_t>(max_id + 1);
-  auto* successor = s.array<uint32_t>(max_id + 1);
-  auto* pred = s.array<uint32_t>(max_id + 1);     // realloc source + 1
-  auto* rebirth = s.array<uint8_t>(max_id + 1);   // made by a realloc replayed as free + alloc
-  {
-    tr::Reader r(file.data(), file.size(), path);
-    while (r.next(e)) {
-      const auto t1 = static_cast<uint16_t>(e.thread + 1);
-      if (is_alloc(e.op)) creator[e.id] = t1;
-      if (e.op == tr::Op::kFree && consumer[e.id] == 0) consumer[e.id] = t1;
-      if (e.op == tr::Op::kRealloc) {
-        creator[e.id] = t1;
-        if (consumer[e.old_id] == 0) {
-          consumer[e.old_id] = t1;
-          successor[e.old_id] = static_cast<uint32_t>(e.id);
-          pred[e.id] = static_cast<uint32_t>(e.old_id) + 1;
-        }
-      }
+  bool shared = false;        // more than one thread: locks taken
+  bool as_recorded = false;
+  uint64_t window_ms = 0;     // 0: unwindowed
+  uint64_t slots = 0;         // max_ids
+  Lane* lanes = nullptr;
+  LiveMap* map = nullptr;
+  SlotPool pool;
+  std::atomic<uint64_t> progress{0};  // op chunks returned by any thread (stall detection)
+};
+
+// Waits a little longer each round: spin, then yield, then sleep.
+struct Backoff {
+  uint32_t rounds = 0;
+  uint64_t since_ns = 0, seen_progress = 0;
+  void pause(Replay& r) noexcept {
+    ++rounds;
+    if (rounds < 64) {
+      __builtin_ia32_pause();
+    } else if (rounds < 1024) {
+      sched_yield();
+    } else {
+      const timespec ts{0, 50'000};
+      nanosleep(&ts, nullptr);
+    }
+    if (rounds % 1024 != 0) return;
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(now.tv_nsec);
+    const uint64_t p = r.progress.load(std::memory_order_relaxed);
+    if (since_ns == 0 || p != seen_progress) {
+      since_ns = ns;
+      seen_progress = p;
+    } else if (ns - since_ns > kStallSeconds * 1'000'000'000ull) {
+      std::fprintf(stderr, "heapmark: trace %s: no replay thread could go on for %llu s: the trace's cross-thread frees "
+                   "contradict its times (a corrupted or hand-made trace)\n", r.file->name().c_str(),
+                   static_cast<unsigned long long>(kStallSeconds));
+      std::abort();
     }
   }
-  // The executor's handoff flag is per id, not per receiver, so an id may be
-  // sent only once in its life: where a realloc chain would hand the same id
-  // over a second time, that realloc is replayed as free + alloc (the live
-  // bytes after it are the same) and the chain goes on under a new id.
-  for (uint64_t r = 0; r < max_id; ++r) {
-    if (creator[r] == 0 || (pred[r] != 0 && creator[pred[r] - 1] != 0)) continue;  // not a chain's first block
-    int sends = 0;
-    for (uint64_t x = r;;) {
-      if (consumer[x] != 0 && consumer[x] != creator[x]) {
-        if (sends > 0) {
-          rebirth[x] = 1;
-          sends = 0;
-        }
-        ++sends;
-      }
-      if (consumer[x] == 0 || successor[x] == 0 || pred[successor[x]] != x + 1) break;
-      x = successor[x];
+};
+
+class TraceProgram final : public Program {
+ public:
+  TraceProgram(Replay& r, uint32_t index, const tr::ChunkRef* chunks, size_t count, uint8_t* buffer, uint32_t* local)
+      : r_(r), index_(index), lane_(r.lanes[index]), cursor_(*r.file, chunks, count, buffer), local_(local) {}
+
+  size_t next(Op* out, size_t cap) noexcept override {
+    try {
+      return fill(out, cap);
+    } catch (const std::exception& e) {  // the file changed or broke after it was checked
+      std::fprintf(stderr, "heapmark: %s\n", e.what());
+      std::abort();
     }
   }
-  // A consume is replayed when the block was made in the trace and this is its (one) consumer.
-  auto consumes = [&](uint64_t id, uint32_t t) { return creator[id] != 0 && consumer[id] == t + 1; };
-  auto hands_over = [&](uint64_t id, uint32_t t) { return consumer[id] != 0 && consumer[id] != t + 1; };
-  // Pass 2: ops per thread; pass 3 writes them with recorded ids.
-  auto* count = s.array<uint64_t>(threads);
-  auto* last_ms = s.array<uint64_t>(threads);
-  auto* seen = s.array<uint8_t>(threads);
-  auto visit = [&](auto&& emit) {
-    tr::Reader r(file.data(), file.size(), path);
-    while (r.next(e)) {
-      const uint32_t t = e.thread;
-      if (as_recorded && seen[t] && e.t_ms > last_ms[t])
-        emit(t, Op{OpKind::kIdle, 0, 0, 0, e.t_ms - last_ms[t]});
-      seen[t] = 1;
-      last_ms[t] = e.t_ms;
-      const auto id = static_cast<uint32_t>(e.id);
+  uint32_t max_ids() const noexcept override { return static_cast<uint32_t>(r_.slots); }
+  const char* phase_name(uint32_t) const noexcept override { return "replay"; }
+  uint32_t phase_count() const noexcept override { return 1; }
+  // Slot numbers depend on how the threads interleave; the ops' kinds and sizes do not.
+  bool ids_in_checksum() const noexcept override { return r_.threads == 1; }
+
+ private:
+  // Loads the next block event (rss samples and fork marks are not replayed).
+  bool peek() {
+    if (have_) return true;
+    if (ended_) return false;
+    while (cursor_.next(ev_))
+      if (is_block_event(ev_.op)) return have_ = true;
+    ended_ = true;
+    return false;
+  }
+
+  // Everything returned by the last call has run: make it visible.
+  void publish() {
+    lane_.executed.store(chunk_, std::memory_order_release);
+    ++chunk_;
+    lane_.clock.store(peek() ? ev_.t_ms : kNever, std::memory_order_release);
+    if (local_count_ >= 2 * kLocalSlots) {
+      r_.pool.lock.lock(r_.shared);
+      while (local_count_ > kLocalSlots) r_.pool.stack[r_.pool.top++] = local_[--local_count_];
+      r_.pool.lock.unlock(r_.shared);
+    }
+  }
+
+  uint64_t min_clock() const {
+    uint64_t m = kNever;
+    for (uint32_t t = 0; t < r_.threads; ++t) m = std::min(m, r_.lanes[t].clock.load(std::memory_order_acquire));
+    return m;
+  }
+  // No other thread can still make a block at time `t` (ms): their next events are later.
+  bool others_past(uint64_t t) const {
+    for (uint32_t u = 0; u < r_.threads; ++u)
+      if (u != index_ && r_.lanes[u].clock.load(std::memory_order_acquire) <= t) return false;
+    return true;
+  }
+
+  bool take_slot(uint32_t& slot) {
+    if (local_count_ > 0) {
+      slot = local_[--local_count_];
+      return true;
+    }
+    r_.pool.lock.lock(r_.shared);
+    const bool shared = r_.pool.top > 0;
+    if (shared) slot = r_.pool.stack[--r_.pool.top];
+    r_.pool.lock.unlock(r_.shared);
+    if (shared) return true;
+    const uint64_t f = r_.pool.fresh.fetch_add(1, std::memory_order_relaxed);
+    if (f < r_.pool.capacity) {
+      slot = static_cast<uint32_t>(f);
+      return true;
+    }
+    r_.pool.fresh.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void give_slot(uint32_t slot) { local_[local_count_++] = slot; }
+
+  void insert(uint64_t id, uint32_t slot) {
+    if (!r_.map->insert(id, slot, index_, chunk_))
+      throw InputError(r_.file->name() + ": replay: more live blocks than the trace's bound (a corrupted trace)");
+  }
+
+  size_t fill(Op* out, size_t cap) {
+    if (!started_) {
+      started_ = true;
+      lane_.clock.store(peek() ? ev_.t_ms : kNever, std::memory_order_release);
+      out[0] = Op{OpKind::kPhase, 0, 0, 0, 0};
+      return finish(1);
+    }
+    publish();
+    size_t k = 0;
+    uint64_t limit = r_.window_ms ? min_clock() + r_.window_ms : kNever;
+    Backoff wait;
+    // Ends the chunk where this thread would have to wait; waits only with nothing outstanding.
+    auto blocked = [&]() {
+      if (k > 0) return true;
+      wait.pause(r_);
+      if (r_.window_ms) limit = min_clock() + r_.window_ms;
+      return false;
+    };
+    while (k < cap && local_count_ < 2 * kLocalSlots && peek()) {
+      const tr::Event& e = ev_;
+      if (e.t_ms > limit) {
+        if (blocked()) break;
+        continue;
+      }
+      if (r_.as_recorded && seen_ && e.t_ms > last_ms_) {
+        if (k > 0) break;
+        // Alone in its chunk: all of this thread's events before the gap have run.
+        out[k++] = Op{OpKind::kIdle, 0, 0, 0, e.t_ms - last_ms_};
+        last_ms_ = e.t_ms;
+        lane_.clock.store(e.t_ms, std::memory_order_release);
+        break;
+      }
+      uint32_t slot = 0;
       if (is_alloc(e.op)) {
-        emit(t, Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, id, e.size});
-        if (hands_over(e.id, t)) emit(t, Op{OpKind::kSend, 0, 0, id, consumer[e.id] - 1u});
-      } else if (e.op == tr::Op::kFree) {
-        if (!consumes(e.id, t)) continue;
-        if (creator[e.id] != t + 1) emit(t, Op{OpKind::kRecv, 0, 0, id, 0});
-        emit(t, Op{OpKind::kFree, 0, 0, id, 0});
-      } else if (e.op == tr::Op::kRealloc) {
-        if (consumes(e.old_id, t)) {
-          const auto old = static_cast<uint32_t>(e.old_id);
-          if (creator[e.old_id] != t + 1) emit(t, Op{OpKind::kRecv, 0, 0, old, 0});
-          if (rebirth[e.id]) {
-            emit(t, Op{OpKind::kFree, 0, 0, old, 0});
-            emit(t, Op{OpKind::kAlloc, 0, 0, id, e.size});
+        if (!take_slot(slot)) {
+          if (blocked()) break;
+          continue;
+        }
+        insert(e.id, slot);
+        out[k++] = Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, slot, e.size};
+      } else {
+        const uint64_t victim = e.op == tr::Op::kFree ? e.id : e.old_id;
+        auto got = r_.map->take(victim, index_, slot);
+        bool never_made = false;  // no thread can still make it: look once more, after their clocks
+        if (got == LiveMap::Take::kAbsent && others_past(e.t_ms)) {
+          got = r_.map->take(victim, index_, slot);
+          never_made = got == LiveMap::Take::kAbsent;
+        }
+        if (got == LiveMap::Take::kTaken) {
+          if (e.op == tr::Op::kFree) {
+            out[k++] = Op{OpKind::kFree, 0, 0, slot, 0};
+            give_slot(slot);
           } else {
-            emit(t, Op{OpKind::kRealloc, 0, 0, old, e.size});  // renumbered to the result's id later
+            insert(e.id, slot);
+            out[k++] = Op{OpKind::kRealloc, 0, 0, slot, e.size};
+          }
+        } else if (never_made) {
+          // Made before the recording started (or freed twice): a free is dropped, a realloc makes a new block.
+          if (e.op == tr::Op::kRealloc) {
+            if (!take_slot(slot)) {
+              if (blocked()) break;
+              continue;
+            }
+            insert(e.id, slot);
+            out[k++] = Op{OpKind::kAlloc, 0, 0, slot, e.size};
           }
         } else {
-          emit(t, Op{OpKind::kAlloc, 0, 0, id, e.size});  // its source was never recorded
+          if (blocked()) break;
+          continue;
         }
-        if (hands_over(e.id, t)) emit(t, Op{OpKind::kSend, 0, 0, id, consumer[e.id] - 1u});
       }
+      seen_ = true;
+      last_ms_ = e.t_ms;
+      have_ = false;
+      wait = Backoff{};
     }
-  };
-  for (uint32_t t = 0; t < threads; ++t) count[t] = 1;  // the phase mark
-  visit([&](uint32_t t, const Op&) { ++count[t]; });
-  auto** ops = s.array<Op*>(threads);
-  auto* fill = s.array<uint64_t>(threads);
-  for (uint32_t t = 0; t < threads; ++t) {
-    ops[t] = s.array<Op>(count[t]);
-    ops[t][0] = Op{OpKind::kPhase, 0, 0, 0, 0};
-    fill[t] = 1;
-    seen[t] = 0;
+    return finish(k);
   }
-  visit([&](uint32_t t, const Op& op) { ops[t][fill[t]++] = op; });
 
-  // Renumber: run the threads' programs in an order the handoffs allow (the
-  // recorded run was one), giving each allocation an id its thread freed,
-  // else a new one. An id that was ever sent is not reused (see above).
-  auto* rid = s.array<uint32_t>(max_id + 1);
-  auto* sent = s.array<uint8_t>(max_id + 1);
-  auto* rid_sent = s.array<uint8_t>(max_id + 1);
-  auto* pool_next = s.array<uint32_t>(max_id + 2);  // free-list links by replay id + 1
-  auto* pool_head = s.array<uint32_t>(threads);
-  auto* cursor = s.array<uint64_t>(threads);
-  auto* max_ids = s.array<uint32_t>(1);
-  uint32_t next_rid = 0;
-  auto take = [&](uint32_t t) {
-    if (pool_head[t] == 0) return next_rid++;
-    const uint32_t r = pool_head[t] - 1;
-    pool_head[t] = pool_next[r];
-    return r;
-  };
-  for (uint32_t t = 0; t < threads; ++t) cursor[t] = 1;
-  for (uint64_t done = 0; done < threads;) {
-    bool progress = false;
-    done = 0;
-    for (uint32_t t = 0; t < threads; ++t) {
-      for (; cursor[t] < count[t]; ++cursor[t], progress = true) {
-        Op& op = ops[t][cursor[t]];
-        const uint32_t rec = op.id;
-        switch (op.kind) {
-          case OpKind::kAlloc: rid[rec] = take(t); break;
-          case OpKind::kRecv:
-            if (!sent[rec]) goto blocked;
-            break;
-          case OpKind::kSend:
-            sent[rec] = 1;
-            rid_sent[rid[rec]] = 1;
-            break;
-          case OpKind::kFree:
-            if (rid_sent[rid[rec]]) break;
-            pool_next[rid[rec]] = pool_head[t];
-            pool_head[t] = rid[rec] + 1;
-            break;
-          case OpKind::kRealloc: rid[successor[rec]] = rid[rec]; break;
-          default: continue;
-        }
-        op.id = rid[rec];
-      }
-      ++done;
-    blocked:;
-    }
-    if (!progress && done < threads)
-      throw InputError(path + ": bad trace: its cross-thread frees form a cycle (no thread can proceed)");
+  size_t finish(size_t k) {
+    if (k > 0) r_.progress.fetch_add(1, std::memory_order_relaxed);
+    else lane_.clock.store(kNever, std::memory_order_release);
+    return k;
   }
-  *max_ids = next_rid;
+
+  Replay& r_;
+  uint32_t index_;
+  Lane& lane_;
+  tr::ThreadCursor cursor_;
+  uint32_t* local_;
+  uint32_t local_count_ = 0;
+  tr::Event ev_;
+  bool have_ = false, ended_ = false, started_ = false, seen_ = false;
+  uint64_t last_ms_ = 0;
+  uint64_t chunk_ = 1;  // the op chunk being decoded; entries made in it exist once `executed` reaches it
+};
+
+// The shape of a trace for its replay: its chunks by thread, and the slots a replay needs.
+struct Shape {
+  tr::Layout layout;
+  uint64_t* first = nullptr;  // per thread: index of its first chunk in `chunks`
+  uint64_t* count = nullptr;  // per thread: its chunks
+  uint32_t* payload = nullptr;  // per thread: its largest chunk payload
+  tr::ChunkRef* chunks = nullptr;
+  uint64_t peak_sum = 0;      // sum over threads of each thread's peak (allocations - frees)
+  uint64_t max_ms = 0;
+};
+
+Shape shape_of(const tr::TraceFile& file, Scratch& s) {
+  Shape sh;
+  // Chunk headers twice (counting, then placing), no heap.
+  auto* per_thread = s.array<uint64_t>(tr::kMaxThreads);
+  sh.layout = tr::scan_chunks(file, [&](uint32_t t, const tr::ChunkRef&) { ++per_thread[t]; });
+  if (sh.layout.lost)
+    throw InputError(file.name() + ": incomplete trace: " + std::to_string(sh.layout.lost) + " events were not recorded (" +
+                     tr::lost_reason_text(sh.layout.lost_reasons) + "): record it again");
+  const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
+  sh.first = s.array<uint64_t>(threads);
+  sh.count = s.array<uint64_t>(threads);
+  sh.payload = s.array<uint32_t>(threads);
+  sh.chunks = s.array<tr::ChunkRef>(sh.layout.event_chunks);
+  for (uint32_t t = 1; t < threads; ++t) sh.first[t] = sh.first[t - 1] + per_thread[t - 1];
+  tr::scan_chunks(file, [&](uint32_t t, const tr::ChunkRef& c) {
+    sh.chunks[sh.first[t] + sh.count[t]++] = c;
+    sh.payload[t] = std::max(sh.payload[t], c.payload_bytes);
+  });
+  return sh;
+}
+
+// One pass per thread: each thread's peak of allocations minus frees, and the
+// recorded time span; with `buckets`, allocations and frees per time bucket.
+void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_t bucket_ms, uint64_t* allocs,
+                  uint64_t* frees) {
+  const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
+  sh.peak_sum = 0;
+  for (uint32_t t = 0; t < threads; ++t) {
+    tr::ThreadCursor c(file, sh.chunks + sh.first[t], sh.count[t], buffer);
+    tr::Event e;
+    int64_t net = 0, peak = 0;
+    while (c.next(e)) {
+      if (!is_block_event(e.op)) continue;
+      sh.max_ms = std::max(sh.max_ms, e.t_ms);
+      const uint64_t b = bucket_ms ? std::min(e.t_ms / bucket_ms, kBuckets - 1) : 0;
+      if (is_alloc(e.op)) {
+        peak = std::max(peak, ++net);
+        if (allocs) ++allocs[b];
+      } else if (e.op == tr::Op::kFree) {
+        --net;
+        if (frees) ++frees[b];
+      } else {  // a realloc frees one block and makes another: for the bound, the new one first
+        peak = std::max(peak, net + 1);
+        if (allocs) ++allocs[b];
+        if (frees) ++frees[b];
+      }
+    }
+    sh.peak_sum += static_cast<uint64_t>(peak);
+  }
+}
+
+std::vector<Program*> make_programs(const std::string& path, bool as_recorded, Scratch& s) {
+  auto* file = s.make<tr::TraceFile>(path);
+  Shape sh = shape_of(*file, s);
+  const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
+  auto* buffer = s.array<uint8_t>(sizeof(tr::ChunkHeader) + sh.layout.max_payload);
+  count_events(*file, sh, buffer, 0, nullptr, nullptr);
+
+  auto* r = s.make<Replay>();
+  r->file = file;
+  r->threads = threads;
+  r->shared = threads > 1;
+  r->as_recorded = as_recorded;
+  uint64_t live_bound = sh.peak_sum;
+  if (threads > 1 && sh.peak_sum > kWindowFromSlots) {
+    // Within a window of W ms (the bucket), a thread runs an event only when it is at most W after every
+    // thread's next unrun event (T). Then the live blocks are at most those made by T + W less those freed
+    // before T: at most allocs up to bucket(T) + 1 less frees before bucket(T).
+    const uint64_t bucket_ms = std::max<uint64_t>(16, sh.max_ms / kBuckets + 1);
+    auto* allocs = s.array<uint64_t>(kBuckets);
+    auto* frees = s.array<uint64_t>(kBuckets);
+    count_events(*file, sh, buffer, bucket_ms, allocs, frees);
+    uint64_t windowed = 0, made = allocs[0], freed = 0;  // made: buckets 0..i+1; freed: buckets 0..i-1
+    for (uint64_t i = 0; i < kBuckets; ++i) {
+      if (i + 1 < kBuckets) made += allocs[i + 1];
+      if (i >= 1) freed += frees[i - 1];
+      windowed = std::max(windowed, made > freed ? made - freed : 0);
+    }
+    if (2 * windowed < sh.peak_sum) {
+      live_bound = windowed;
+      r->window_ms = bucket_ms;
+    }
+  }
+  const uint64_t slots = live_bound + uint64_t{threads} * (2 * kLocalSlots + 1) + 16;
+  if (slots >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks live at once: too many to replay");
+  r->slots = slots;
+  r->pool.capacity = slots;
+  r->pool.stack = s.array<uint32_t>(slots);
+  r->lanes = s.array<Lane>(threads);
+  for (uint32_t t = 0; t < threads; ++t) new (&r->lanes[t]) Lane;
+  uint32_t parts = 1;
+  while (r->shared && parts < 64 && parts < 4 * threads) parts <<= 1;
+  r->map = s.make<LiveMap>(slots, parts, r->shared, r->lanes, s);
+
   std::vector<Program*> programs;
-  for (uint32_t t = 0; t < threads; ++t) programs.push_back(s.make<TraceProgram>(ops[t], count[t], max_ids));
+  for (uint32_t t = 0; t < threads; ++t) {
+    auto* buf = s.array<uint8_t>(sizeof(tr::ChunkHeader) + sh.payload[t]);
+    auto* local = s.array<uint32_t>(2 * kLocalSlots + 1);
+    programs.push_back(s.make<TraceProgram>(*r, t, sh.chunks + sh.first[t], sh.count[t], buf, local));
+  }
   return programs;
 }
 
 // Checked in the runner before any cell: a readable file that decodes to its
-// end and lost no events (one pass, no memory beyond the mapping).
+// end and lost no events (one pass, reading a chunk at a time).
 std::string replayable_trace(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(path.c_str(), R_OK) != 0)
     return "'" + path + "' is not a readable file (record one with: heapmark record -o app.hmt -- ./app)";
   try {
-    tr::MappedFile file(path);
-    tr::Reader r(file.data(), file.size(), path);
+    tr::TraceFile file(path);
+    std::vector<tr::ChunkRef> chunks;
+    const tr::Layout layout = tr::scan_chunks(file, [&](uint32_t, const tr::ChunkRef& c) { chunks.push_back(c); });
+    if (layout.lost)
+      return path + ": incomplete trace: " + std::to_string(layout.lost) + " events were not recorded (" +
+             tr::lost_reason_text(layout.lost_reasons) + "): record it again";
+    std::vector<uint8_t> buffer(sizeof(tr::ChunkHeader) + layout.max_payload);
+    tr::ThreadCursor all(file, chunks.data(), chunks.size(), buffer.data());  // file order: every chunk decodes
     tr::Event e;
-    while (r.next(e)) {
+    while (all.next(e)) {
     }
-    if (r.lost())
-      return path + ": incomplete trace: " + std::to_string(r.lost()) + " events were not recorded (" +
-             tr::lost_reason_text(r.lost_reasons()) + "): record it again";
   } catch (const InputError& err) {
     return err.what();
   }
@@ -245,8 +560,9 @@ const WorkloadDef kTrace{
     [](const Params& p) -> size_t {
       struct stat st;
       if (stat(p.text("path").c_str(), &st) != 0) return size_t{1} << 20;
-      // At most 3 ops (48 bytes) per event and about 20 bytes per block id; an event is at least a byte.
-      return static_cast<size_t>(st.st_size) * 80 + (size_t{1} << 20);
+      // Address space only (pages are touched as used): per live block about 100 bytes with the executor's
+      // slot, and a block is at least a byte of the file; buffers, the chunk index and the buckets besides.
+      return static_cast<size_t>(st.st_size) * 128 + (size_t{64} << 20);
     },
     nullptr,
     "path",  // --workloads trace:app.hmt

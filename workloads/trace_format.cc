@@ -52,16 +52,7 @@ constexpr bool kVerifyChecksums = true;
 struct Cursor {
   const uint8_t* p;
   const uint8_t* end;
-  bool varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p >= end) return false;
-      const uint8_t b = *p++;
-      v |= uint64_t{b & 0x7fu} << shift;
-      if (!(b & 0x80)) return shift < 63 || b <= 1;
-    }
-    return false;
-  }
+  bool varint(uint64_t& v) { return get_varint(p, end, v); }
   bool string(std::string& s) {
     uint64_t n;
     if (!varint(n) || n > static_cast<uint64_t>(end - p)) return false;
@@ -73,8 +64,54 @@ struct Cursor {
 
 }  // namespace
 
+bool parse_header_body(const uint8_t* body, size_t n, Header& out) {
+  Cursor c{body, body + n};
+  uint64_t argc = 0;
+  bool ok = c.string(out.program) && c.varint(argc) && argc <= n;
+  for (uint64_t i = 0; ok && i < argc; ++i) ok = c.string(out.argv.emplace_back());
+  return ok && c.string(out.machine) && c.varint(out.start_unix_ns) && c.varint(out.pid);
+}
+
+bool parse_end_payload(const uint8_t* payload, size_t n, uint64_t (&counts)[kEventKinds]) {
+  Cursor c{payload, payload + n};
+  for (auto& v : counts)
+    if (!c.varint(v)) return false;
+  return true;
+}
+
+bool parse_lost_payload(const uint8_t* payload, size_t n, uint64_t& count, uint32_t& why) {
+  Cursor c{payload, payload + n};
+  uint64_t w = 0;
+  if (!c.varint(count) || !c.varint(w) || w > 0xffffffffu) return false;
+  why = static_cast<uint32_t>(w);
+  return true;
+}
+
+void check_chunk_header(const ChunkHeader& h, uint64_t offset, uint64_t file_size, const std::string& name) {
+  auto fail = [&](uint64_t at, const std::string& expected) {
+    throw InputError(name + ": bad trace at byte " + std::to_string(at) + ": expected " + expected);
+  };
+  if (h.magic != kChunkMagic) fail(offset, "a chunk header (magic \"HMCK\")");
+  if (h.payload_bytes > kMaxChunkPayload)
+    fail(offset + 12, "a chunk payload of at most " + std::to_string(kMaxChunkPayload) + " bytes");
+  if (h.payload_bytes > file_size - offset - sizeof h)
+    fail(file_size, "the rest of a " + std::to_string(h.payload_bytes) + "-byte chunk payload starting at byte " +
+                        std::to_string(offset + sizeof h) + " (the file is truncated)");
+  if (h.thread >= kMaxThreads) fail(offset + 8, "a thread index below " + std::to_string(kMaxThreads));
+  if (h.kind == static_cast<uint32_t>(ChunkKind::kEvents) && h.events > h.payload_bytes)
+    fail(offset + 16, "at most one event per payload byte");
+}
+
+void check_chunk_payload(const ChunkHeader& h, const uint8_t* payload, uint64_t offset, const std::string& name) {
+  if (kVerifyChecksums && chunk_checksum(h, payload) != h.checksum)
+    throw InputError(name + ": bad trace at byte " + std::to_string(offset) + ": expected a chunk matching its checksum (corrupted chunk)");
+}
+
 Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data), size_(size), name_(std::move(name)) {
   FileHeader h;
+  auto fail = [&](uint64_t at, const std::string& expected) {
+    throw InputError(name_ + ": bad trace at byte " + std::to_string(at) + ": expected " + expected);
+  };
   if (size_ < sizeof h) {
     if (size_ >= 8 && std::memcmp(data_, kMagic, 8) != 0) fail(0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
     fail(size_, "a " + std::to_string(sizeof h) + "-byte file header (the file is truncated)");
@@ -87,23 +124,86 @@ Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data)
     fail(size_, "a header body of " + std::to_string(h.body_bytes) + " bytes (the file is truncated)");
   const uint8_t* body = data_ + sizeof h;
   if (kVerifyChecksums && checksum32(body, h.body_bytes) != h.body_checksum) fail(sizeof h, "a header body matching its checksum (corrupted)");
-  Cursor c{body, body + h.body_bytes};
-  uint64_t argc = 0;
-  bool ok = c.string(header_.program) && c.varint(argc) && argc <= h.body_bytes;
-  for (uint64_t i = 0; ok && i < argc; ++i) ok = c.string(header_.argv.emplace_back());
-  ok = ok && c.string(header_.machine) && c.varint(header_.start_unix_ns) && c.varint(header_.pid);
-  if (!ok) fail(sizeof h + static_cast<size_t>(c.p - body), "a well-formed header field (corrupted header)");
+  if (!parse_header_body(body, h.body_bytes, header_)) fail(sizeof h, "a well-formed header body (corrupted header)");
   pos_ = sizeof h + h.body_bytes;
 }
 
-void Reader::fail(uint64_t offset, const std::string& expected) const {
-  throw InputError(name_ + ": bad trace at byte " + std::to_string(offset) + ": expected " + expected);
+bool Reader::next_chunk() {
+  for (;;) {
+    if (pos_ == size_) return false;
+    if (have_end_)
+      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) + ": expected the end of the file after the end chunk");
+    ChunkHeader h;
+    if (size_ - pos_ < sizeof h)
+      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) + ": expected a " + std::to_string(sizeof h) +
+                       "-byte chunk header (the file is truncated: " + std::to_string(size_ - pos_) + " bytes left)");
+    std::memcpy(&h, data_ + pos_, sizeof h);
+    check_chunk_header(h, pos_, size_, name_);
+    const uint8_t* payload = data_ + pos_ + sizeof h;
+    check_chunk_payload(h, payload, pos_, name_);
+    const size_t chunk_offset = pos_;
+    pos_ += sizeof h + h.payload_bytes;
+    auto fail = [&](uint64_t at, const std::string& expected) {
+      throw InputError(name_ + ": bad trace at byte " + std::to_string(at) + ": expected " + expected);
+    };
+    switch (static_cast<ChunkKind>(h.kind)) {
+      case ChunkKind::kEvents:
+        decoder_.start(h, payload, chunk_offset + sizeof h, image_, &name_);
+        if (h.thread > max_thread_) max_thread_ = h.thread;
+        return true;
+      case ChunkKind::kEnd:
+        if (!parse_end_payload(payload, h.payload_bytes, end_counts_))
+          fail(chunk_offset + sizeof h, "the recorder's event counts in the end chunk");
+        have_end_ = true;
+        continue;
+      case ChunkKind::kLost: {
+        uint64_t n = 0;
+        uint32_t why = 0;
+        if (!parse_lost_payload(payload, h.payload_bytes, n, why))
+          fail(chunk_offset + sizeof h, "the count and reasons of a lost-events chunk");
+        lost_ += n;
+        lost_why_ |= why;
+        continue;
+      }
+      case ChunkKind::kImage:
+        if (image_.index + 1 >= (1u << (63 - kImageIdShift))) fail(chunk_offset, "fewer exec'd images");
+        ++image_.index;
+        image_.t_offset = h.start_ms;
+        continue;
+    }
+    fail(chunk_offset + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image) or 3 (lost events)");
+  }
 }
 
-uint64_t Reader::varint(const char* what) {
+bool Reader::next(Event& e) {
+  while (!decoder_.next(e))
+    if (!next_chunk()) return false;
+  return true;
+}
+
+void ChunkDecoder::start(const ChunkHeader& h, const uint8_t* payload, uint64_t payload_offset, const ImageBase& image,
+                         const std::string* name) {
+  p_ = base_ = payload;
+  end_ = payload + h.payload_bytes;
+  base_offset_ = payload_offset;
+  name_ = name;
+  thread_ = h.thread;
+  left_ = h.events;
+  next_id_ = h.next_id;
+  t_ms_ = h.start_ms;
+  image_ = image;
+  if (left_ == 0 && p_ != end_) fail(base_ - sizeof(ChunkHeader), "an empty payload for a chunk of 0 events");
+}
+
+void ChunkDecoder::fail(const uint8_t* at, const std::string& expected) const {
+  throw InputError(*name_ + ": bad trace at byte " + std::to_string(base_offset_ + static_cast<uint64_t>(at - base_)) +
+                   ": expected " + expected);
+}
+
+uint64_t ChunkDecoder::varint(const char* what) {
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
-    if (p_ >= end_) fail(static_cast<uint64_t>(p_ - data_), std::string(what) + " (the chunk ends mid-event)");
+    if (p_ >= end_) fail(p_, std::string(what) + " (the chunk ends mid-event)");
     const uint8_t b = *p_++;
     v |= uint64_t{b & 0x7fu} << shift;
     if (!(b & 0x80)) {
@@ -111,95 +211,41 @@ uint64_t Reader::varint(const char* what) {
       return v;
     }
   }
-  fail(static_cast<uint64_t>(p_ - data_), std::string(what) + " as a varint of at most 64 bits");
+  fail(p_, std::string(what) + " as a varint of at most 64 bits");
 }
 
-bool Reader::next_chunk() {
-  for (;;) {
-    if (pos_ == size_) return false;
-    if (have_end_) fail(pos_, "the end of the file after the end chunk");
-    ChunkHeader h;
-    if (size_ - pos_ < sizeof h)
-      fail(pos_, "a " + std::to_string(sizeof h) + "-byte chunk header (the file is truncated: " +
-                     std::to_string(size_ - pos_) + " bytes left)");
-    std::memcpy(&h, data_ + pos_, sizeof h);
-    if (h.magic != kChunkMagic) fail(pos_, "a chunk header (magic \"HMCK\")");
-    if (h.payload_bytes > kMaxChunkPayload)
-      fail(pos_ + 12, "a chunk payload of at most " + std::to_string(kMaxChunkPayload) + " bytes");
-    if (h.payload_bytes > size_ - pos_ - sizeof h)
-      fail(size_, "the rest of a " + std::to_string(h.payload_bytes) + "-byte chunk payload starting at byte " +
-                      std::to_string(pos_ + sizeof h) + " (the file is truncated)");
-    const uint8_t* payload = data_ + pos_ + sizeof h;
-    if (kVerifyChecksums && chunk_checksum(h, payload) != h.checksum) fail(pos_, "a chunk matching its checksum (corrupted chunk)");
-    if (h.thread >= kMaxThreads) fail(pos_ + 8, "a thread index below " + std::to_string(kMaxThreads));
-    chunk_offset_ = pos_;
-    pos_ += sizeof h + h.payload_bytes;
-    switch (static_cast<ChunkKind>(h.kind)) {
-      case ChunkKind::kEvents:
-        if (h.events > h.payload_bytes) fail(chunk_offset_ + 16, "at most one event per payload byte");
-        p_ = payload;
-        end_ = payload + h.payload_bytes;
-        thread_ = h.thread;
-        left_ = h.events;
-        next_id_ = h.next_id;
-        t_ms_ = h.start_ms;
-        if (thread_ > max_thread_) max_thread_ = thread_;
-        if (left_ > 0) return true;
-        if (p_ != end_) fail(chunk_offset_, "an empty payload for a chunk of 0 events");
-        continue;
-      case ChunkKind::kEnd: {
-        Cursor c{payload, payload + h.payload_bytes};
-        for (auto& n : end_counts_)
-          if (!c.varint(n)) fail(chunk_offset_ + sizeof h, "the recorder's event counts in the end chunk");
-        have_end_ = true;
-        continue;
-      }
-      case ChunkKind::kLost: {
-        Cursor c{payload, payload + h.payload_bytes};
-        uint64_t n = 0, why = 0;
-        if (!c.varint(n) || !c.varint(why) || why > 0xffffffffu) fail(chunk_offset_ + sizeof h, "the count and reasons of a lost-events chunk");
-        lost_ += n;
-        lost_why_ |= static_cast<uint32_t>(why);
-        continue;
-      }
-      case ChunkKind::kImage:
-        // ids restart in the new image: shift them above every id seen so far.
-        id_offset_ = max_id_;
-        ++images_;
-        continue;
-    }
-    fail(chunk_offset_ + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image) or 3 (lost events)");
-  }
+void ChunkDecoder::count_down() {
+  if (--left_ == 0 && p_ != end_) fail(p_, "the end of the chunk after its last event");
 }
 
-bool Reader::next(Event& e) {
-  while (left_ == 0)
-    if (!next_chunk()) return false;
-  for (;;) {
-    const uint64_t off = static_cast<uint64_t>(p_ - data_);
-    if (p_ >= end_) fail(off, "another event (the chunk header promised " + std::to_string(left_) + " more)");
+bool ChunkDecoder::next(Event& e) {
+  constexpr uint64_t kRawIds = uint64_t{1} << kImageIdShift;
+  const uint64_t id_base = uint64_t{image_.index} << kImageIdShift;
+  while (left_ > 0) {
+    const uint8_t* at = p_;
+    if (p_ >= end_) fail(at, "another event (the chunk header promised " + std::to_string(left_) + " more)");
     const uint8_t tag = *p_++;
     const auto kind = static_cast<Tag>(tag & 7);
     uint64_t v = tag >> 3;
     if (v == kInlineVarint && kind != Tag::kExt && kind != Tag::kAligned) {
       v = varint("an event value");
-      if (v > UINT64_MAX - kInlineVarint) fail(off, "an event value below 2^64");
+      if (v > UINT64_MAX - kInlineVarint) fail(at, "an event value below 2^64");
       v += kInlineVarint;
     }
     e = Event{};
     e.thread = thread_;
-    e.offset = off;
-    e.image = images_ - 1;
+    e.offset = base_offset_ + static_cast<uint64_t>(at - base_);
+    e.image = image_.index;
     auto take_id = [&]() {
-      if (next_id_ >= (uint64_t{1} << 48)) fail(off, "a block id below 2^48");
-      e.id = next_id_++ + id_offset_;
+      if (next_id_ >= kRawIds) fail(at, "a block id below 2^" + std::to_string(kImageIdShift));
+      e.id = next_id_++ + id_base;
       if (e.id + 1 > max_id_) max_id_ = e.id + 1;
     };
     auto back_id = [&](uint64_t z) {
       const int64_t d = unzigzag(z);
       const uint64_t id = next_id_ - 1 - static_cast<uint64_t>(d);
-      if (d >= static_cast<int64_t>(next_id_) || id >= (uint64_t{1} << 48)) fail(off, "a block id in range for this chunk");
-      return id + id_offset_;
+      if (d >= static_cast<int64_t>(next_id_) || id >= kRawIds) fail(at, "a block id in range for this chunk");
+      return id + id_base;
     };
     switch (kind) {
       case Tag::kMalloc:
@@ -219,44 +265,42 @@ bool Reader::next(Event& e) {
         take_id();
         break;
       case Tag::kAligned:
-        if (v > 40) fail(off, "an alignment of at most 2^40");
+        if (v > 40) fail(at, "an alignment of at most 2^40");
         e.op = Op::kAligned;
         e.align_log2 = static_cast<uint8_t>(v);
         e.size = varint("an aligned allocation size");
         take_id();
         break;
       case Tag::kTime:
-        if (t_ms_ + v < t_ms_) fail(off, "a time below 2^64 ms");
+        if (t_ms_ + v < t_ms_) fail(at, "a time below 2^64 ms");
         t_ms_ += v;
-        if (--left_ == 0 && p_ != end_) fail(static_cast<uint64_t>(p_ - data_), "the end of the chunk after its last event");
-        while (left_ == 0)
-          if (!next_chunk()) return false;
+        count_down();
         continue;
       case Tag::kIdBase:
-        if (next_id_ + v < next_id_ || next_id_ + v >= (uint64_t{1} << 48)) fail(off, "an id batch below 2^48");
+        if (next_id_ + v < next_id_ || next_id_ + v >= kRawIds) fail(at, "an id batch below 2^" + std::to_string(kImageIdShift));
         next_id_ += v;
-        if (--left_ == 0 && p_ != end_) fail(static_cast<uint64_t>(p_ - data_), "the end of the chunk after its last event");
-        while (left_ == 0)
-          if (!next_chunk()) return false;
+        count_down();
         continue;
       case Tag::kExt:
         if (v == static_cast<uint64_t>(ExtKind::kRss)) {
           e.op = Op::kRss;
           const uint64_t rss = varint("resident pages"), shared = varint("shared pages");
-          if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40)) fail(off, "a page count below 2^40");
+          if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40)) fail(at, "a page count below 2^40");
           e.size = rss * 4096;
           e.shared = shared * 4096;
         } else if (v == static_cast<uint64_t>(ExtKind::kFork)) {
           e.op = Op::kFork;
         } else {
-          fail(off, "an extension event of kind 0 (rss) or 1 (fork)");
+          fail(at, "an extension event of kind 0 (rss) or 1 (fork)");
         }
         break;
     }
-    e.t_ms = t_ms_;
-    if (--left_ == 0 && p_ != end_) fail(static_cast<uint64_t>(p_ - data_), "the end of the chunk after its last event");
+    if (t_ms_ > UINT64_MAX - image_.t_offset) fail(at, "a time below 2^64 ms");
+    e.t_ms = t_ms_ + image_.t_offset;
+    count_down();
     return true;
   }
+  return false;
 }
 
 MappedFile::MappedFile(const std::string& path) {

@@ -121,6 +121,32 @@ inline uint64_t zigzag(int64_t v) noexcept { return (static_cast<uint64_t>(v) <<
 inline int64_t unzigzag(uint64_t v) noexcept { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 inline constexpr size_t kMaxEventBytes = 1 + 10 + 10;
 
+// Reads a varint at p (not past end); false when it is cut off or longer than 64 bits.
+inline bool get_varint(const uint8_t*& p, const uint8_t* end, uint64_t& v) noexcept {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p >= end) return false;
+    const uint8_t b = *p++;
+    v |= uint64_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) return shift < 63 || b <= 1;
+  }
+  return false;
+}
+// The recording's start (Header::start_unix_ns) from a header body, without
+// allocating (an exec'd image's recorder times its image from it).
+inline bool header_start_unix_ns(const uint8_t* p, const uint8_t* end, uint64_t& out) noexcept {
+  uint64_t n = 0, argc = 0;
+  auto skip_string = [&]() {
+    if (!get_varint(p, end, n) || n > static_cast<uint64_t>(end - p)) return false;
+    p += n;
+    return true;
+  };
+  if (!skip_string() || !get_varint(p, end, argc)) return false;
+  for (uint64_t i = 0; i < argc; ++i)
+    if (!skip_string()) return false;
+  return skip_string() && get_varint(p, end, out);
+}
+
 // ---- Reading ----
 
 struct Header {
@@ -147,6 +173,50 @@ struct Event {
   uint32_t image = 0;      // exec'd images before this event's
 };
 
+// Raw ids restart at 0 in each exec'd image; the reader makes them unique by
+// adding image << kImageIdShift (a raw id is below 2^kImageIdShift).
+inline constexpr int kImageIdShift = 40;
+
+// Checks a chunk header read at byte `offset` of a `file_size`-byte file
+// (magic, payload bounds, thread index); the payload's checksum is checked by
+// check_chunk_payload. Both throw InputError naming `name` and the offset.
+void check_chunk_header(const ChunkHeader& h, uint64_t offset, uint64_t file_size, const std::string& name);
+void check_chunk_payload(const ChunkHeader& h, const uint8_t* payload, uint64_t offset, const std::string& name);
+
+// Where an exec'd image's ids and times start (from its kImage chunk).
+struct ImageBase {
+  uint32_t index = 0;     // images before this one
+  uint64_t t_offset = 0;  // ms from the recording's start to the image's start
+};
+
+// Decodes the events of one events chunk whose payload is in memory: the part
+// of reading shared by the whole-file Reader and the per-thread streaming
+// cursors (workloads/trace_stream.h). Allocation-free.
+class ChunkDecoder {
+ public:
+  // `payload` holds the chunk's payload, which starts at byte `payload_offset` of the file `name` (for messages).
+  void start(const ChunkHeader& h, const uint8_t* payload, uint64_t payload_offset, const ImageBase& image,
+             const std::string* name);
+  // Decodes the chunk's next event into `e`; false once its events are done.
+  bool next(Event& e);
+  uint64_t max_id() const { return max_id_; }  // every id decoded so far is below this
+
+ private:
+  [[noreturn]] void fail(const uint8_t* at, const std::string& expected) const;
+  uint64_t varint(const char* what);
+  void count_down();
+
+  const uint8_t* p_ = nullptr;
+  const uint8_t* end_ = nullptr;
+  const uint8_t* base_ = nullptr;  // payload start
+  uint64_t base_offset_ = 0;
+  const std::string* name_ = nullptr;
+  uint32_t thread_ = 0, left_ = 0;
+  uint64_t next_id_ = 0, t_ms_ = 0;
+  ImageBase image_;
+  uint64_t max_id_ = 0;
+};
+
 // Reads a trace held in memory. Every problem (truncated, corrupted, foreign,
 // unknown version) throws heapmark::InputError with one message naming the file,
 // the byte offset and what was expected; no input makes it crash or read out of bounds.
@@ -163,37 +233,34 @@ class Reader {
   // kEventKinds figures when complete(): what the last image's recorder counted (earlier images ended in exec).
   const uint64_t* recorder_counts() const { return end_counts_; }
   uint32_t threads() const { return max_thread_ + 1; }
-  uint32_t images() const { return images_; }
-  uint64_t max_id() const { return max_id_; }  // every event's id is below this
+  uint32_t images() const { return image_.index + 1; }
+  uint64_t max_id() const { return decoder_.max_id(); }  // every event's id is below this
   // Events the recorder counted as not recorded (kLost chunks so far), and why.
   uint64_t lost() const { return lost_; }
   uint32_t lost_reasons() const { return lost_why_; }
 
  private:
-  [[noreturn]] void fail(uint64_t offset, const std::string& expected) const;
   bool next_chunk();
-  uint64_t varint(const char* what);
 
   const uint8_t* data_;
   size_t size_;
   std::string name_;
   Header header_;
-  size_t pos_ = 0;        // next chunk header
-  // Current chunk.
-  const uint8_t* p_ = nullptr;
-  const uint8_t* end_ = nullptr;
-  size_t chunk_offset_ = 0;
-  uint32_t thread_ = 0, left_ = 0;
-  uint64_t next_id_ = 0, t_ms_ = 0;
-  uint64_t id_offset_ = 0;  // added to ids of the current image
-  uint32_t images_ = 1;
+  size_t pos_ = 0;  // next chunk header
+  ChunkDecoder decoder_;
+  ImageBase image_;
   uint32_t max_thread_ = 0;
-  uint64_t max_id_ = 0;
   bool have_end_ = false;
   uint64_t end_counts_[kEventKinds] = {};
   uint64_t lost_ = 0;
   uint32_t lost_why_ = 0;
 };
+
+// Parses the header body of a trace (everything after the FileHeader); false when it is malformed.
+bool parse_header_body(const uint8_t* body, size_t n, Header& out);
+// The payload of a kEnd chunk (the recorder's counts) and of a kLost chunk (count, reason bits); false when malformed.
+bool parse_end_payload(const uint8_t* payload, size_t n, uint64_t (&counts)[kEventKinds]);
+bool parse_lost_payload(const uint8_t* payload, size_t n, uint64_t& count, uint32_t& why);
 
 // Maps a whole file read-only (no heap) and unmaps it when destroyed. Throws InputError.
 class MappedFile {

@@ -22,6 +22,7 @@
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
 #include "workloads/trace_format.h"
+#include "workloads/trace_stream.h"
 
 namespace {
 
@@ -48,28 +49,25 @@ struct Summary {
   std::vector<Point> rss;
 };
 
-// Live bytes need the calls in the order they happened. Each thread's events
-// are in order; across threads the coarse time orders them, and a free never
-// goes before its allocation (the recorded run could not do that).
-// One pass to count and bucket, then a merge of the threads in time order for
-// the live-byte curve: two halves of one computation over the same events.
+// One pass over the events in an order the recorded run could have had (by
+// time; a free never before its allocation), reading a chunk per thread at a
+// time: memory grows with the live blocks, not with the trace.
 Summary summarize(const std::string& path) {
-  tr::MappedFile file(path);
-  tr::Reader r(file.data(), file.size(), path);
+  tr::TraceFile file(path);
+  tr::TimeMerge merge(file);
   Summary s;
-  s.header = r.header();
+  s.header = file.header();
   s.file_bytes = file.size();
-  std::vector<std::vector<tr::Event>> per_thread;
-  tr::Event e;
   uint64_t t_min = UINT64_MAX, t_max = 0;
   uint32_t image = 0;
-  while (r.next(e)) {
+  std::vector<tr::TimeMerge::Step> rss;  // kept until t_min is known
+  tr::TimeMerge::Step x;
+  while (merge.next(x)) {
+    const tr::Event& e = x.e;
     if (e.image != image) {
       std::fill(std::begin(s.last_image), std::end(s.last_image), 0);
       image = e.image;
     }
-    if (per_thread.size() <= e.thread) per_thread.resize(e.thread + 1);
-    per_thread[e.thread].push_back(e);
     ++s.events;
     t_min = std::min(t_min, e.t_ms);
     t_max = std::max(t_max, e.t_ms);
@@ -86,96 +84,38 @@ Summary summarize(const std::string& path) {
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
     if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork)
       ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
-  }
-  s.complete = r.complete();
-  s.lost = r.lost();
-  s.lost_reason = tr::lost_reason_text(r.lost_reasons());
-  if (s.complete) std::copy(r.recorder_counts(), r.recorder_counts() + tr::kEventKinds, s.recorder);
-  s.threads = r.threads();
-  s.images = r.images();
-  s.duration_ms = s.events ? t_max - t_min : 0;
-
-  const uint64_t ids = r.max_id();
-  std::vector<uint64_t> size_of(ids, 0), born(ids, 0);
-  std::vector<uint8_t> state(ids, 0);  // 0 not yet made, 1 live, 2 gone
-  std::vector<uint8_t> made_somewhere(ids, 0);
-  for (const auto& v : per_thread)
-    for (const auto& x : v)
-      if (x.op != tr::Op::kFree && x.op != tr::Op::kRss && x.op != tr::Op::kFork) made_somewhere[x.id] = 1;
-  std::vector<size_t> cur(per_thread.size(), 0);
-  uint64_t live = 0, blocks = 0;
-  auto consumed = [&](const tr::Event& x) -> int64_t {
-    return x.op == tr::Op::kFree ? static_cast<int64_t>(x.id) : x.op == tr::Op::kRealloc ? static_cast<int64_t>(x.old_id) : -1;
-  };
-  auto lifetime = [&](uint64_t id, uint64_t t) {
-    const uint64_t d = t - born[id];
-    const int b = d == 0 ? 0 : d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 10000 ? 4 : 5;
-    ++s.life_hist[b];
-  };
-  for (;;) {
-    // The thread whose next event is earliest and may run (its consumed block exists by now).
-    int best = -1;
-    bool best_ready = false;
-    for (size_t t = 0; t < per_thread.size(); ++t) {
-      if (cur[t] >= per_thread[t].size()) continue;
-      const auto& x = per_thread[t][cur[t]];
-      const int64_t c = consumed(x);
-      const bool ready = c < 0 || !made_somewhere[c] || state[c] != 0;
-      if (best < 0 || (ready && !best_ready) ||
-          (ready == best_ready && x.t_ms < per_thread[best][cur[best]].t_ms)) {
-        best = static_cast<int>(t);
-        best_ready = ready;
+    if (e.op == tr::Op::kFree) {
+      if (x.consumed_live) {
+        const uint64_t d = e.t_ms - x.born_ms;
+        ++s.life_hist[d == 0 ? 0 : d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 10000 ? 4 : 5];
+      } else {
+        ++s.life_hist[7];
       }
     }
-    if (best < 0) break;
-    const auto& x = per_thread[best][cur[best]++];
-    switch (x.op) {
-      case tr::Op::kMalloc:
-      case tr::Op::kCalloc:
-      case tr::Op::kAligned:
-        size_of[x.id] = x.size;
-        born[x.id] = x.t_ms;
-        state[x.id] = 1;
-        live += x.size;
-        ++blocks;
-        break;
-      case tr::Op::kFree:
-        if (state[x.id] == 1) {
-          live -= size_of[x.id];
-          --blocks;
-          state[x.id] = 2;
-          lifetime(x.id, x.t_ms);
-        } else {
-          ++s.life_hist[7];
-        }
-        break;
-      case tr::Op::kRealloc:
-        if (state[x.old_id] == 1) {
-          live -= size_of[x.old_id];
-          state[x.old_id] = 2;
-          born[x.id] = born[x.old_id];
-        } else {
-          born[x.id] = x.t_ms;
-          ++blocks;
-        }
-        size_of[x.id] = x.size;
-        state[x.id] = 1;
-        live += x.size;
-        break;
-      case tr::Op::kRss:
-        s.rss.push_back({x.t_ms - t_min, x.size, x.size - std::min(x.size, x.shared), live});
-        break;
-      case tr::Op::kFork: break;
+    if (e.op == tr::Op::kRss) {
+      x.consumed_size = merge.live_bytes();
+      rss.push_back(x);
     }
-    if (live > s.peak_live) {
-      s.peak_live = live;
-      s.peak_ms = x.t_ms - t_min;
-      s.peak_blocks = blocks;
+    if (merge.live_bytes() > s.peak_live) {
+      s.peak_live = merge.live_bytes();
+      s.peak_ms = e.t_ms;
+      s.peak_blocks = merge.live_blocks();
     }
   }
-  s.live_end = live;
-  s.blocks_end = blocks;
-  s.life_hist[6] = blocks;
+  const tr::Layout& layout = merge.layout();
+  s.complete = layout.complete;
+  s.lost = layout.lost;
+  s.lost_reason = tr::lost_reason_text(layout.lost_reasons);
+  if (s.complete) std::copy(layout.recorder_counts, layout.recorder_counts + tr::kEventKinds, s.recorder);
+  s.threads = std::max<uint32_t>(layout.threads, 1);
+  s.images = layout.images;
+  s.duration_ms = s.events ? t_max - t_min : 0;
+  if (s.events) s.peak_ms -= std::min(s.peak_ms, t_min);
+  for (const auto& p : rss)
+    s.rss.push_back({p.e.t_ms - t_min, p.e.size, p.e.size - std::min(p.e.size, p.e.shared), p.consumed_size});
+  s.live_end = merge.live_bytes();
+  s.blocks_end = merge.live_blocks();
+  s.life_hist[6] = s.blocks_end;
   return s;
 }
 

@@ -633,6 +633,24 @@ void write_header() {
   write_all(buf, static_cast<size_t>(p - buf));
 }
 
+// An exec'd image records on into its process's file: the ms from that
+// recording's start (its header's wall-clock start) to now, or 0 if unreadable.
+uint64_t ms_since_file_start(const char* path) {
+  uint8_t buf[16384];
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const ssize_t n = pread(fd, buf, sizeof buf, 0);
+  close(fd);
+  tr::FileHeader h;
+  if (n < static_cast<ssize_t>(sizeof h)) return 0;
+  memcpy(&h, buf, sizeof h);
+  const size_t body = h.body_bytes < static_cast<size_t>(n) - sizeof h ? h.body_bytes : static_cast<size_t>(n) - sizeof h;
+  uint64_t start_ns = 0;
+  if (!tr::header_start_unix_ns(buf + sizeof h, buf + sizeof h + body, start_ns)) return 0;
+  const uint64_t now = now_ns(CLOCK_REALTIME);
+  return now > start_ns ? (now - start_ns) / 1'000'000 : 0;
+}
+
 void start_recording() {
   const char* path = getenv("HEAPMARK_RECORD_FILE");
   const char* pid = getenv("HEAPMARK_RECORD_PID");
@@ -672,6 +690,7 @@ void start_recording() {
     tr::ChunkHeader h{};
     h.magic = tr::kChunkMagic;
     h.kind = static_cast<uint32_t>(tr::ChunkKind::kImage);
+    h.start_ms = ms_since_file_start(path);  // this image's times follow on from the earlier images'
     h.payload_bytes = en > 0 ? static_cast<uint32_t>(en) : 0;
     h.checksum = tr::chunk_checksum(h, reinterpret_cast<const uint8_t*>(exe));
     uint8_t buf[sizeof h + sizeof exe];
