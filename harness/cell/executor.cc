@@ -185,18 +185,27 @@ void Executor::check(const Slot& s, uint32_t id, uint64_t upto, const char* befo
 }
 
 void Executor::add_live(int64_t bytes, int64_t usable, int64_t blocks, uint64_t tsc_now) noexcept {
-  const int64_t now = live_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  const int64_t now_usable = live_usable_.fetch_add(usable, std::memory_order_relaxed) + usable;
-  live_blocks_.fetch_add(blocks, std::memory_order_relaxed);
+  // One thread: plain loads and stores (the watcher and the runner only read), no locked adds.
+  auto add = [this](std::atomic<int64_t>& a, int64_t d) {
+    if (thread_count_ > 1) return a.fetch_add(d, std::memory_order_relaxed) + d;
+    const int64_t v = a.load(std::memory_order_relaxed) + d;
+    a.store(v, std::memory_order_relaxed);
+    return v;
+  };
+  const int64_t now = add(live_, bytes);
+  const int64_t now_usable = add(live_usable_, usable);
+  add(live_blocks_, blocks);
   if (now > 0 && static_cast<uint64_t>(now) > peak_.load(std::memory_order_relaxed)) {
-    while (peak_lock_.test_and_set(std::memory_order_acquire)) {
-    }
+    const bool locked = thread_count_ > 1;
+    if (locked)
+      while (peak_lock_.test_and_set(std::memory_order_acquire)) {
+      }
     if (static_cast<uint64_t>(now) > peak_.load(std::memory_order_relaxed)) {
       peak_.store(static_cast<uint64_t>(now), std::memory_order_relaxed);
       peak_usable_ = static_cast<uint64_t>(now_usable);
       peak_tsc_ = tsc_now;
     }
-    peak_lock_.clear(std::memory_order_release);
+    if (locked) peak_lock_.clear(std::memory_order_release);
   }
   if (config_.shared) config_.shared->live_bytes.store(static_cast<uint64_t>(now > 0 ? now : 0), std::memory_order_relaxed);
 }
