@@ -44,12 +44,14 @@ if(NOT HEAPMARK_CORE_ONLY)
   # program), and more threads alive at once than the format holds.
   add_executable(trace_live_blocks ${PROJECT_SOURCE_DIR}/bench/live_blocks/live_blocks.c)
   add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
+  add_executable(trace_handoff ${CMAKE_CURRENT_LIST_DIR}/handoff.c)
+  target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads fork follow_forks bad_input live_blocks lost_events)
+  foreach(case sort python_threads handoff fork follow_forks bad_input live_blocks lost_events)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
     set_tests_properties(trace_${case} PROPERTIES TIMEOUT 120
-      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>")
+      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>")
   endforeach()
 endif()

@@ -1,10 +1,10 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | fork | follow_forks | bad_input | live_blocks | lost_events.
+# CASE: sort | python_threads | handoff | fork | follow_forks | bad_input | live_blocks | lost_events.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
-# multi-thread trace's programs are checked by trace_workload_tests (simulate()).
+# multi-thread traces' programs are also drained on threads by trace_workload_tests.
 import json
 import os
 import re
@@ -49,6 +49,7 @@ def info(path):
         "bytes_per_event": t["bytes_per_event"],
         "peak": t["peak_live"],
         "malloc": t["counts"]["malloc"],
+        "allocs": t["counts"]["malloc"] + t["counts"]["calloc"] + t["counts"]["aligned"],
         "free": t["counts"]["free"],
         "forks": t["forks"],
         "images": t["images"],
@@ -121,6 +122,26 @@ elif case == "python_threads":
     if "1 test" not in p.stdout or "PASSED" not in p.stdout or "SKIPPED" in p.stdout:
         fail("trace_workload_tests did not run:\n" + p.stdout)
     print("ok: python %d events on %d threads, %.2f bytes/event" % (t["events"], t["threads"], t["bytes_per_event"]))
+elif case == "handoff":
+    # One thread makes a million blocks and another frees every one; few are live at once. Unwindowed, a
+    # replay would need a slot per block (about 90 MB of harness memory); kept within a window of recorded
+    # time it needs those live over the window.
+    n = 1_000_000
+    path = record("handoff", [os.environ["HEAPMARK_TEST_HANDOFF"], str(n)])
+    t = info(path)
+    check_trace(t, 2 * n, threads=2)
+    cells = replay(path)
+    c = cells[0]
+    if c["ops"]["free"] != t["free"] or c["ops"]["alloc"] != t["allocs"]:
+        fail("replay made %d and freed %d blocks, the trace %d and %d" % (c["ops"]["alloc"], c["ops"]["free"], t["allocs"], t["free"]))
+    scratch = c["memory"]["harness_scratch"]
+    if scratch > 32 << 20:
+        fail("replaying %d handed-over blocks took %d bytes of harness memory (at most 32 MiB: it must not grow with the blocks made)" % (n, scratch))
+    p = run([workload_tests], env=dict(os.environ, HEAPMARK_TRACE_PATH=path))
+    if "PASSED" not in p.stdout:
+        fail("trace_workload_tests on the handoff trace:\n" + p.stdout)
+    print("ok: %d blocks handed over, replayed with %.1f MiB of harness memory, live peak %d (recorded %d)"
+          % (n, scratch / 2**20, c["memory"]["live_peak"], t["peak"]))
 elif case == "fork":
     # The child allocates and exits without recording; the parent's trace stays whole and replays.
     script = ("import os\n"
