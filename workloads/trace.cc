@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/input_error.h"
 #include "workloads/catalog.h"
@@ -49,7 +50,8 @@ constexpr uint64_t kBuckets = 1u << 16;   // of recorded time, for the windowed 
 constexpr uint64_t kStallSeconds = 60;    // no thread made progress: the trace contradicts itself
 
 bool is_alloc(tr::Op op) { return op == tr::Op::kMalloc || op == tr::Op::kCalloc || op == tr::Op::kAligned; }
-bool is_block_event(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork; }
+bool is_block_event(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork && op != tr::Op::kPhase; }
+bool is_replayed(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork; }  // block events and phase marks
 
 inline uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -77,7 +79,18 @@ class Lock {
 struct alignas(64) Lane {
   std::atomic<uint64_t> executed{0};   // op chunks the executor has run
   std::atomic<uint64_t> clock{0};      // recorded ms of its first event not yet run (kNever: done)
+  std::atomic<uint32_t> phases{0};     // phase ops it has emitted
+  std::atomic<uint32_t> stuck{0};      // 1 while it waits for another thread
 };
+
+// A `phase NAME` mark of the trace: in its thread's stream where the program
+// wrote it; the other threads start that phase at their first event after its time.
+struct Mark {
+  uint64_t t_ms;
+  uint32_t thread, seq;  // seq: the mark's place among its thread's marks
+  char name[32];
+};
+constexpr uint32_t kMaxMarks = 1024;
 
 // Recorded id -> slot of the live blocks: partitions of linear probing tables
 // with backward-shift deletion (no tombstones), each under its own lock.
@@ -208,6 +221,8 @@ struct Replay {
   LiveMap* map = nullptr;
   SlotPool pool;
   std::atomic<uint64_t> progress{0};  // op chunks returned by any thread (stall detection)
+  Mark* marks = nullptr;              // sorted by time, then thread and seq
+  uint32_t mark_count = 0;
 };
 
 // Waits a little longer each round: spin, then yield, then sleep.
@@ -255,8 +270,12 @@ class TraceProgram final : public Program {
     }
   }
   uint32_t max_ids() const noexcept override { return static_cast<uint32_t>(r_.slots); }
-  const char* phase_name(uint32_t) const noexcept override { return "replay"; }
-  uint32_t phase_count() const noexcept override { return 1; }
+  // Without marks one phase, "replay"; with them "start", then each mark's phase.
+  const char* phase_name(uint32_t i) const noexcept override {
+    if (r_.mark_count == 0) return "replay";
+    return i == 0 ? "start" : r_.marks[i - 1].name;
+  }
+  uint32_t phase_count() const noexcept override { return 1 + r_.mark_count; }
   // Slot numbers depend on how the threads interleave; the ops' kinds and sizes do not.
   bool ids_in_checksum() const noexcept override { return r_.threads == 1; }
 
@@ -280,8 +299,8 @@ class TraceProgram final : public Program {
         ended_ = true;
         break;
       }
-      if (!is_block_event(e.op)) continue;
-      r_.map->prefetch(e.op == tr::Op::kFree ? e.id : e.op == tr::Op::kRealloc ? e.old_id : e.id);
+      if (!is_replayed(e.op)) continue;
+      if (e.op != tr::Op::kPhase) r_.map->prefetch(e.op == tr::Op::kFree ? e.id : e.op == tr::Op::kRealloc ? e.old_id : e.id);
       ++size_;
     }
   }
@@ -307,6 +326,39 @@ class TraceProgram final : public Program {
   bool others_past(uint64_t t) const {
     for (uint32_t u = 0; u < r_.threads; ++u)
       if (u != index_ && r_.lanes[u].clock.load(std::memory_order_acquire) <= t) return false;
+    return true;
+  }
+
+  // How many marks must have begun before event `e` runs: through its own mark
+  // when `e` is one, else those of other threads recorded before e's time.
+  uint32_t marks_due(const tr::Event& e) const {
+    if (e.op == tr::Op::kPhase) {
+      for (uint32_t i = 0; i < r_.mark_count; ++i)
+        if (r_.marks[i].thread == index_ && r_.marks[i].seq == own_marks_) return std::max(next_mark_, i + 1);
+      return next_mark_;
+    }
+    uint32_t due = next_mark_;
+    while (due < r_.mark_count && r_.marks[due].thread != index_ && e.t_ms > r_.marks[due].t_ms) ++due;
+    return due;
+  }
+  // Phase ops through mark `due` (alone in their chunk: what came before has run and is published).
+  size_t begin_phases(Op* out, size_t cap, uint32_t due) {
+    size_t k = 0;
+    while (next_mark_ < due && k < cap) out[k++] = Op{OpKind::kPhase, 0, 0, ++next_mark_, 0};
+    lane_.phases.store(next_mark_ + 1, std::memory_order_release);
+    return k;
+  }
+  // Every other thread waits at the next phase, or for another thread, or has
+  // ended: where a mark's clock tick leaves the order open, this thread's wait
+  // can only end after the phase begins.
+  bool all_others_held() const {
+    for (uint32_t u = 0; u < r_.threads; ++u) {
+      if (u == index_) continue;
+      const Lane& l = r_.lanes[u];
+      if (l.clock.load(std::memory_order_acquire) != kNever && l.phases.load(std::memory_order_acquire) <= next_mark_ + 1 &&
+          l.stuck.load(std::memory_order_acquire) == 0)
+        return false;
+    }
     return true;
   }
 
@@ -340,6 +392,7 @@ class TraceProgram final : public Program {
       started_ = true;
       lane_.clock.store(peek() ? front().t_ms : kNever, std::memory_order_release);
       out[0] = Op{OpKind::kPhase, 0, 0, 0, 0};
+      lane_.phases.store(1, std::memory_order_release);
       return finish(1);
     }
     publish();
@@ -347,14 +400,38 @@ class TraceProgram final : public Program {
     uint64_t limit = r_.window_ms ? min_clock() + r_.window_ms : kNever;
     Backoff wait;
     // Ends the chunk where this thread would have to wait; waits only with nothing outstanding.
+    bool phase_now = false;
     auto blocked = [&]() {
       if (k > 0) return true;
+      lane_.stuck.store(1, std::memory_order_release);
+      if (next_mark_ < r_.mark_count && all_others_held()) {
+        phase_now = true;
+        return true;
+      }
       wait.pause(r_);
       if (r_.window_ms) limit = min_clock() + r_.window_ms;
       return false;
     };
+    lane_.stuck.store(0, std::memory_order_release);
     while (k < cap && local_count_ < 2 * kLocalSlots && peek()) {
       const tr::Event& e = front();
+      if (r_.mark_count > 0) {
+        const uint32_t due = marks_due(e);
+        if (due > next_mark_) {
+          if (k > 0) break;
+          k = begin_phases(out, cap, due);
+          if (e.op == tr::Op::kPhase) {
+            ++own_marks_;
+            pop();
+          }
+          break;
+        }
+        if (e.op == tr::Op::kPhase) {  // begun already (see all_others_held)
+          ++own_marks_;
+          pop();
+          continue;
+        }
+      }
       if (e.t_ms > limit) {
         if (blocked()) break;
         continue;
@@ -411,6 +488,10 @@ class TraceProgram final : public Program {
       pop();
       wait = Backoff{};
     }
+    if (phase_now) {
+      lane_.stuck.store(0, std::memory_order_release);
+      k = begin_phases(out, cap, next_mark_ + 1);
+    }
     return finish(k);
   }
 
@@ -430,6 +511,8 @@ class TraceProgram final : public Program {
   tr::Event ahead_[kAhead];
   uint32_t head_ = 0, size_ = 0;
   bool ended_ = false, started_ = false, seen_ = false;
+  uint32_t next_mark_ = 0;  // marks whose phase this thread has begun
+  uint32_t own_marks_ = 0;  // this thread's own marks passed
   uint64_t last_ms_ = 0;
   uint64_t chunk_ = 1;  // the op chunk being decoded; entries made in it exist once `executed` reaches it
 };
@@ -468,15 +551,28 @@ Shape shape_of(const tr::TraceFile& file, Scratch& s) {
 
 // One pass per thread: each thread's peak of allocations minus frees, and the
 // recorded time span; with `buckets`, allocations and frees per time bucket.
+// With `marks`, collects the phase marks (at most kMaxMarks) into them.
 void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_t bucket_ms, uint64_t* allocs,
-                  uint64_t* frees) {
+                  uint64_t* frees, Replay* marks) {
   const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
   sh.peak_sum = 0;
   for (uint32_t t = 0; t < threads; ++t) {
     tr::ThreadCursor c(file, sh.chunks + sh.first[t], sh.count[t], buffer);
     tr::Event e;
     int64_t net = 0, peak = 0;
+    uint32_t seq = 0;
     while (c.next(e)) {
+      if (marks && e.op == tr::Op::kPhase) {
+        if (marks->mark_count == kMaxMarks)
+          throw InputError(file.name() + ": more than " + std::to_string(kMaxMarks) + " phase marks (at byte " +
+                           std::to_string(e.offset) + "): mark fewer phases");
+        Mark& m = marks->marks[marks->mark_count++];
+        m.t_ms = e.t_ms;
+        m.thread = t;
+        m.seq = seq++;
+        if (e.name_len > 0) std::memcpy(m.name, e.name, std::min<size_t>(e.name_len, sizeof m.name - 1));
+        else std::snprintf(m.name, sizeof m.name, "phase%u", marks->mark_count);
+      }
       if (!is_block_event(e.op)) continue;
       sh.max_ms = std::max(sh.max_ms, e.t_ms);
       const uint64_t b = bucket_ms ? std::min(e.t_ms / bucket_ms, kBuckets - 1) : 0;
@@ -501,9 +597,13 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
   Shape sh = shape_of(*file, s);
   const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
   auto* buffer = s.array<uint8_t>(sizeof(tr::ChunkHeader) + sh.layout.max_payload);
-  count_events(*file, sh, buffer, 0, nullptr, nullptr);
-
   auto* r = s.make<Replay>();
+  r->marks = s.array<Mark>(kMaxMarks);
+  count_events(*file, sh, buffer, 0, nullptr, nullptr, r);
+  std::stable_sort(r->marks, r->marks + r->mark_count, [](const Mark& a, const Mark& b) {
+    return a.t_ms != b.t_ms ? a.t_ms < b.t_ms : a.thread != b.thread ? a.thread < b.thread : a.seq < b.seq;
+  });
+
   r->file = file;
   r->threads = threads;
   r->shared = threads > 1;
@@ -516,7 +616,7 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
     const uint64_t bucket_ms = std::max<uint64_t>(16, sh.max_ms / kBuckets + 1);
     auto* allocs = s.array<uint64_t>(kBuckets);
     auto* frees = s.array<uint64_t>(kBuckets);
-    count_events(*file, sh, buffer, bucket_ms, allocs, frees);
+    count_events(*file, sh, buffer, bucket_ms, allocs, frees, nullptr);
     uint64_t windowed = 0, made = allocs[0], freed = 0;  // made: buckets 0..i+1; freed: buckets 0..i-1
     for (uint64_t i = 0; i < kBuckets; ++i) {
       if (i + 1 < kBuckets) made += allocs[i + 1];

@@ -290,8 +290,16 @@ bool ChunkDecoder::next(Event& e) {
           e.shared = shared * 4096;
         } else if (v == static_cast<uint64_t>(ExtKind::kFork)) {
           e.op = Op::kFork;
+        } else if (v == static_cast<uint64_t>(ExtKind::kPhase)) {
+          e.op = Op::kPhase;
+          const uint64_t n = varint("a phase name's length");
+          if (n > kMaxPhaseName || n > static_cast<uint64_t>(end_ - p_))
+            fail(at, "a phase name of at most " + std::to_string(kMaxPhaseName) + " bytes inside the chunk");
+          e.name = reinterpret_cast<const char*>(p_);
+          e.name_len = static_cast<uint8_t>(n);
+          p_ += n;
         } else {
-          fail(at, "an extension event of kind 0 (rss) or 1 (fork)");
+          fail(at, "an extension event of kind 0 (rss), 1 (fork) or 2 (phase)");
         }
         break;
     }

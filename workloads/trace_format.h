@@ -73,9 +73,11 @@ enum class Tag : uint8_t {
   kExt = 7,      // inline: ExtKind
 };
 enum class ExtKind : uint8_t {
-  kRss = 0,   // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages)
-  kFork = 1,  // the process forked here (the child is not recorded)
+  kRss = 0,    // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages)
+  kFork = 1,   // the process forked here (the child is not recorded)
+  kPhase = 2,  // varint length, then the name: a `phase NAME` line the thread wrote to HEAPMARK_PHASE_FD
 };
+inline constexpr size_t kMaxPhaseName = 31;  // longer names are cut (the cell's phase names hold 31 bytes)
 
 // Counted kinds, in the order of the kEnd payload.
 enum class EventKind : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kCount };
@@ -157,7 +159,7 @@ struct Header {
   uint64_t pid = 0;
 };
 
-enum class Op : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kFork };
+enum class Op : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kFork, kPhase };
 
 // One decoded event. Ids are made unique across exec'd images by the reader.
 struct Event {
@@ -171,6 +173,8 @@ struct Event {
   uint64_t t_ms = 0;
   uint64_t offset = 0;     // byte offset of the event in the file (for messages)
   uint32_t image = 0;      // exec'd images before this event's
+  const char* name = nullptr;  // kPhase: the mark's name (name_len bytes, valid until the reader moves on)
+  uint8_t name_len = 0;
 };
 
 // Raw ids restart at 0 in each exec'd image; the reader makes them unique by

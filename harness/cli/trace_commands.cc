@@ -2,6 +2,8 @@
 //   heapmark record -o app.hmt -- ./app args    run ./app under libheapmark_record.so
 //   heapmark trace-info app.hmt                  events, threads, sizes, lifetimes, peak live, RSS vs live
 //   heapmark replay app.hmt [--allocators ...]   the `trace` workload on each allocator (runner::run)
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +49,8 @@ struct Summary {
   uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
   struct Point { uint64_t t_ms, rss, anon, live; };
   std::vector<Point> rss;
+  struct Mark { uint64_t t_ms; uint32_t thread; std::string name; uint64_t live; };
+  std::vector<Mark> phases;  // `phase NAME` lines the program wrote to HEAPMARK_PHASE_FD, in time order
 };
 
 // One pass over the events in an order the recorded run could have had (by
@@ -79,10 +83,11 @@ Summary summarize(const std::string& path) {
       case tr::Op::kFree: ++s.counts[int(tr::EventKind::kFree)]; break;
       case tr::Op::kRss: ++s.counts[int(tr::EventKind::kRss)]; break;
       case tr::Op::kFork: ++s.forks; break;
+      case tr::Op::kPhase: s.phases.push_back({e.t_ms, e.thread, std::string(e.name, e.name_len), merge.live_bytes()}); break;
     }
     // Op and EventKind share their first six values (kFork is not counted).
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
-    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork)
+    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork && e.op != tr::Op::kPhase)
       ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
     if (e.op == tr::Op::kFree) {
       if (x.consumed_live) {
@@ -111,6 +116,7 @@ Summary summarize(const std::string& path) {
   s.images = layout.images;
   s.duration_ms = s.events ? t_max - t_min : 0;
   if (s.events) s.peak_ms -= std::min(s.peak_ms, t_min);
+  for (auto& m : s.phases) m.t_ms -= std::min(m.t_ms, t_min);
   for (const auto& p : rss)
     s.rss.push_back({p.e.t_ms - t_min, p.e.size, p.e.size - std::min(p.e.size, p.e.shared), p.consumed_size});
   s.live_end = merge.live_bytes();
@@ -173,6 +179,9 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
   json::object life;
   for (int b = 0; b < 8; ++b) life[kLife[b]] = s.life_hist[b];
   for (const auto& p : s.rss) rss.push_back(json::object{{"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}});
+  json::array phases;
+  for (const auto& m : s.phases)
+    phases.push_back(json::object{{"name", m.name}, {"t_s", double(m.t_ms) / 1000}, {"thread", m.thread}, {"live", m.live}});
   return json::object{{"trace", path},
                       {"program", s.header.program},
                       {"argv", std::move(argv)},
@@ -200,6 +209,7 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
                       {"blocks_end", s.blocks_end},
                       {"sizes", std::move(sizes)},
                       {"lifetimes", std::move(life)},
+                      {"phases", std::move(phases)},
                       {"rss", std::move(rss)}};
 }
 
@@ -238,6 +248,9 @@ int trace_info(const std::string& path, bool as_json) {
   std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes, s.events ? double(s.file_bytes) / double(s.events) : 0.0);
   std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000, s.peak_blocks);
   std::printf("live at end: %" PRIu64 " bytes in %" PRIu64 " blocks\n", s.live_end, s.blocks_end);
+  std::printf("phase marks: %zu%s\n", s.phases.size(), s.phases.empty() ? " (the program wrote no `phase NAME` line to HEAPMARK_PHASE_FD)" : "");
+  for (const auto& m : s.phases)
+    std::printf("  %10.3f s  thread %-4u %-32s live %s\n", double(m.t_ms) / 1000, m.thread, m.name.c_str(), human(m.live).c_str());
   std::printf("size histogram (requested bytes):\n");
   for (int b = 0; b < 65; ++b)
     if (s.size_hist[b])
@@ -258,6 +271,34 @@ int trace_info(const std::string& path, bool as_json) {
   return 0;
 }
 
+constexpr int kPhaseFd = 4;  // the descriptor number heapmark run's program cells use too
+
+// Reads `phase NAME` lines from the program's phase pipe until the program has
+// exited (its own children may keep the pipe open: not waited for), counting them.
+uint64_t count_marks_until_exit(int fd, pid_t pid) {
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  uint64_t marks = 0;
+  std::string partial;
+  char buf[4096];
+  auto drain = [&]() {
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) {
+      partial.append(buf, static_cast<size_t>(n));
+      for (size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1))
+        marks += partial.compare(0, 6, "phase ") == 0;
+    }
+  };
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    poll(&p, 1, 100);
+    drain();
+    if (p.revents & POLLHUP) break;
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid) break;
+  }
+  drain();
+  return marks;
+}
+
 int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
   const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
@@ -269,10 +310,17 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     std::fclose(f);
     for (const auto& old : trace_family(abs_out)) std::filesystem::remove(old);  // an earlier recording's children
   }
+  // The program marks phases on HEAPMARK_PHASE_FD as under `heapmark run`; the
+  // recorder puts each mark in the trace, and this end counts what arrived.
+  int marks_pipe[2];
+  if (pipe2(marks_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // dup2 clears close-on-exec on the copy (and does nothing when it is already that descriptor)
+    if (marks_pipe[1] == kPhaseFd ? fcntl(kPhaseFd, F_SETFD, 0) != 0 : dup2(marks_pipe[1], kPhaseFd) < 0) _exit(127);
+    setenv("HEAPMARK_PHASE_FD", std::to_string(kPhaseFd).c_str(), 1);
     const char* old = getenv("LD_PRELOAD");
     const std::string preload = old && *old ? lib + ":" + old : lib;
     setenv("LD_PRELOAD", preload.c_str(), 1);
@@ -288,6 +336,9 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     std::fprintf(stderr, "heapmark record: cannot run %s: %s\n", argv[0], std::strerror(errno));
     _exit(127);
   }
+  close(marks_pipe[1]);
+  const uint64_t sent_marks = count_marks_until_exit(marks_pipe[0], pid);
+  close(marks_pipe[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -296,8 +347,15 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     tr::MappedFile file(abs_out);
     tr::Reader r(file.data(), file.size(), abs_out);
     tr::Event e;
-    uint64_t n = 0;
-    while (r.next(e)) ++n;
+    uint64_t n = 0, marks = 0;
+    while (r.next(e)) {
+      ++n;
+      marks += e.op == tr::Op::kPhase;
+    }
+    if (sent_marks != marks)
+      std::fprintf(stderr, "heapmark record: warning: the program wrote %" PRIu64 " phase marks to HEAPMARK_PHASE_FD and %" PRIu64
+                   " are in the trace: the recorder sees a mark when the program calls write() or fflush() on that descriptor "
+                   "(flush after each mark; stdio's implicit flushes and raw syscalls are not seen)\n", sent_marks, marks);
     std::fprintf(stderr, "heapmark record: %s: %" PRIu64 " events, %u threads, %zu bytes (%.2f bytes/event)%s; program exit status %d\n",
                  abs_out.c_str(), n, r.threads(), file.size(), n ? double(file.size()) / double(n) : 0.0,
                  r.complete() ? "" : ", incomplete (the program did not exit normally)", code);

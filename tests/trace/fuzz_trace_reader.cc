@@ -13,8 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     uint64_t n = 0;
     while (r.next(e)) {
       if (e.id >= r.max_id() && e.op != heapmark::trace::Op::kFree && e.op != heapmark::trace::Op::kRss &&
-          e.op != heapmark::trace::Op::kFork)
+          e.op != heapmark::trace::Op::kFork && e.op != heapmark::trace::Op::kPhase)
         __builtin_trap();  // the reader's own bound on ids must hold
+      if (e.op == heapmark::trace::Op::kPhase && e.name_len > heapmark::trace::kMaxPhaseName) __builtin_trap();
       ++n;
     }
     if (n > size) __builtin_trap();  // every event takes at least one byte

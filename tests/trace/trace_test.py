@@ -55,6 +55,7 @@ def info(path):
         "images": t["images"],
         "lost": t["lost_events"],
         "lost_reason": t["lost_reason"],
+        "phases": [m["name"] for m in t["phases"]],
     }
 
 
@@ -118,6 +119,16 @@ elif case == "python_threads":
     path = record("py", [sys.executable, os.path.join(HERE, "alloc_threads.py"), "1000"], env=env)
     t = info(path)
     check_trace(t, 100000, threads=5)
+    if t["phases"] != ["work", "drop", "dropped"]:
+        fail("phase marks in the trace: %s, the program wrote work, drop, dropped" % t["phases"])
+    # Replayed on its five threads, the marks become the cell's phases; "drop" ends 2000 kept bytearrays lighter.
+    c = replay(path)[0]
+    names = [p["name"] for p in c["phases"]]
+    if names != ["start", "work", "drop", "dropped"]:
+        fail("replay phases %s, expected start, work, drop, dropped" % names)
+    live = [p["live_bytes"] for p in c["phases"]]
+    if not live[2] + 2000 * 1000 <= live[1]:
+        fail("live bytes at the phase ends %s: the kept bytearrays (over 2 MB) were not dropped in 'drop'" % live)
     p = run([workload_tests], env=dict(os.environ, HEAPMARK_TRACE_PATH=path))
     if "1 test" not in p.stdout or "PASSED" not in p.stdout or "SKIPPED" in p.stdout:
         fail("trace_workload_tests did not run:\n" + p.stdout)

@@ -26,7 +26,7 @@ std::string trace_path() {
 }
 
 struct Counts {
-  uint64_t allocs = 0, frees = 0, reallocs = 0, live = 0, peak_live = 0;
+  uint64_t allocs = 0, frees = 0, reallocs = 0, live = 0, peak_live = 0, marks = 0;
 };
 
 TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
@@ -41,6 +41,7 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
     want.allocs += e.op == tr::Op::kMalloc || e.op == tr::Op::kCalloc || e.op == tr::Op::kAligned;
     want.frees += e.op == tr::Op::kFree;
     want.reallocs += e.op == tr::Op::kRealloc;
+    want.marks += e.op == tr::Op::kPhase;
   }
   ASSERT_GT(reader.threads(), 1u);
 
@@ -56,7 +57,8 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
     std::mutex mu;
     std::vector<char> live(slots, 0);
     Counts got;
-    uint64_t bad_slot = 0, alloc_live = 0, free_dead = 0, not_first_phase = 0;
+    uint64_t bad_slot = 0, alloc_live = 0, free_dead = 0, not_first_phase = 0, phase_out_of_order = 0;
+    std::vector<uint32_t> last_phase(programs.size(), 0);
     auto drain = [&](size_t t) {
       wl::Op buf[97];  // an odd chunk size exercises resumption
       bool first = true;
@@ -64,7 +66,9 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
         std::lock_guard<std::mutex> hold(mu);
         for (size_t i = 0; i < n; ++i) {
           const wl::Op& op = buf[i];
-          if (first) not_first_phase += op.kind != wl::OpKind::kPhase;
+          if (first) not_first_phase += op.kind != wl::OpKind::kPhase || op.id != 0;
+          else if (op.kind == wl::OpKind::kPhase) phase_out_of_order += op.id != last_phase[t] + 1;
+          if (op.kind == wl::OpKind::kPhase) last_phase[t] = op.id;
           first = false;
           if (op.kind != wl::OpKind::kAlloc && op.kind != wl::OpKind::kFree && op.kind != wl::OpKind::kRealloc) continue;
           if (op.id >= slots) {
@@ -95,7 +99,10 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
     for (auto& th : threads) th.join();
 
     EXPECT_EQ(bad_slot, 0u) << "a slot at or above max_ids " << slots;
-    EXPECT_EQ(not_first_phase, 0u) << "every program opens with its phase";
+    EXPECT_EQ(not_first_phase, 0u) << "every program opens with phase 0";
+    EXPECT_EQ(phase_out_of_order, 0u) << "each program's phases go 0, 1, 2, ... (the executor starts each on all threads)";
+    EXPECT_EQ(programs[0]->phase_count(), 1 + want.marks);
+    for (size_t t = 0; t < programs.size(); ++t) EXPECT_LT(last_phase[t], programs[0]->phase_count());
     EXPECT_EQ(alloc_live, 0u) << "a slot allocated while its block was live";
     EXPECT_EQ(free_dead, 0u) << "a free or realloc ran before its block's allocation had run";
     EXPECT_EQ(got.allocs, want.allocs);

@@ -23,6 +23,11 @@
 //   signals leave a trace without it (readers report it as incomplete).
 // - operator new/delete are not interposed: libstdc++ implements them with
 //   malloc/free through the PLT, so they are recorded as malloc/free.
+// - Phase marks: `phase NAME` lines written to the descriptor in
+//   HEAPMARK_PHASE_FD are recorded in the writing thread's stream, where it
+//   wrote them, by interposing write() and fflush() (stdio's own flushes at
+//   exit or of a full buffer use glibc's internal write and are not seen, so a
+//   program flushes after each mark, as the README's snippet does).
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +107,7 @@ std::atomic<bool> g_stopping{false};  // exit flush has begun: drop further even
 int g_fd = -1;
 pid_t g_pid = 0;
 uint64_t g_start_ns = 0;
+int g_phase_fd = -1;  // HEAPMARK_PHASE_FD while recording
 uint64_t g_rss_every_ms = 10;
 std::atomic<uint64_t> g_next_rss_ms{0};
 std::atomic<uint64_t> g_next_id{0};
@@ -668,6 +675,7 @@ void start_recording() {
     path = child;
   }
   if (const char* ms = getenv("HEAPMARK_RECORD_RSS_MS")) g_rss_every_ms = strtoull(ms, nullptr, 10);
+  if (const char* fd = getenv("HEAPMARK_PHASE_FD"); fd && *fd) g_phase_fd = atoi(fd);
   if (g_rss_every_ms == 0) g_rss_every_ms = UINT64_MAX / 2;
   if (const char* family = getenv("HEAPMARK_RECORD_FAMILY"); family && strlen(family) < sizeof g_family)
     memcpy(g_family, family, strlen(family) + 1);
@@ -769,6 +777,64 @@ void flush_for_exec() {
 }
 
 }  // namespace
+
+namespace {
+
+// Each `phase NAME` line of a write to the phase descriptor, as a phase event
+// of the writing thread (before the bytes go out: the mark sits between the
+// calls made before and after it).
+void record_phase_lines(const char* p, size_t n) {
+  if (!g_active.load(std::memory_order_relaxed)) return;
+  while (n > 0) {
+    const char* nl = static_cast<const char*>(memchr(p, '\n', n));
+    const size_t len = nl ? static_cast<size_t>(nl - p) : n;
+    if (len >= 6 && memcmp(p, "phase ", 6) == 0) {
+      size_t name = len - 6;
+      if (name > 0 && p[len - 1] == '\r') --name;
+      if (name > tr::kMaxPhaseName) name = tr::kMaxPhaseName;
+      if (Buffer* b = enter()) {
+        b->pos = tr::put_tag(b->pos, tr::Tag::kExt, static_cast<uint64_t>(tr::ExtKind::kPhase));
+        b->pos = tr::put_varint(b->pos, name);
+        memcpy(b->pos, p + 6, name);
+        b->pos += name;
+        ++b->events;
+        leave(b);
+      }
+    }
+    if (!nl) break;
+    n -= len + 1;
+    p = nl + 1;
+  }
+}
+
+using WriteFn = ssize_t (*)(int, const void*, size_t);
+using FflushFn = int (*)(FILE*);
+std::atomic<WriteFn> g_real_write{nullptr};
+std::atomic<FflushFn> g_real_fflush{nullptr};
+
+}  // namespace
+
+HM_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  if (fd == g_phase_fd && fd >= 0 && buf) record_phase_lines(static_cast<const char*>(buf), n);
+  WriteFn real = g_real_write.load(std::memory_order_acquire);
+  if (!real && !tl_resolving && g_init.load(std::memory_order_acquire) == 2) {
+    real = reinterpret_cast<WriteFn>(dlsym(RTLD_NEXT, "write"));
+    g_real_write.store(real, std::memory_order_release);
+  }
+  if (real) return real(fd, buf, n);
+  return syscall(SYS_write, fd, buf, n);  // while the malloc family is being resolved
+}
+
+HM_EXPORT int fflush(FILE* f) {
+  if (f && g_phase_fd >= 0 && f->_fileno == g_phase_fd && f->_IO_write_ptr > f->_IO_write_base)
+    record_phase_lines(f->_IO_write_base, static_cast<size_t>(f->_IO_write_ptr - f->_IO_write_base));
+  FflushFn real = g_real_fflush.load(std::memory_order_acquire);
+  if (!real) {
+    real = reinterpret_cast<FflushFn>(dlsym(RTLD_NEXT, "fflush"));
+    g_real_fflush.store(real, std::memory_order_release);
+  }
+  return real ? real(f) : EOF;
+}
 
 // Only execve itself: glibc's execv/execvp/posix_spawn reach the kernel through
 // an internal alias, so events buffered before those are lost (see above).
