@@ -23,6 +23,13 @@
 // free), the threads are kept within a window of recorded time of each other,
 // which bounds the slots by the live blocks over any window plus the window's
 // allocations. timing=as-recorded inserts the recorded gaps as kIdle.
+//
+// Phases. Without marks one phase; with the program's `phase NAME` marks,
+// "start" and then one phase per mark. With diagnose=yes (heapmark diagnose)
+// the five phases of `heapmark repro` instead: peak (up to peak_ms, the
+// recorded live peak), free (up to final_ms: the trace's end, a mark or --at;
+// later events are not replayed), then idle, activity and release as in
+// repro, run by the threads still alive at final_ms and always by thread 0.
 #include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -36,6 +43,7 @@
 
 #include "common/input_error.h"
 #include "workloads/catalog.h"
+#include "workloads/repro/engine.h"
 #include "workloads/trace_stream.h"
 
 namespace heapmark::workloads {
@@ -87,10 +95,11 @@ struct alignas(64) Lane {
 // wrote it; the other threads start that phase at their first event after its time.
 struct Mark {
   uint64_t t_ms;
-  uint32_t thread, seq;  // seq: the mark's place among its thread's marks
+  uint32_t thread, seq;  // seq: the mark's place among its thread's marks; thread kAnyThread: a time for every thread
   char name[32];
 };
 constexpr uint32_t kMaxMarks = 1024;
+constexpr uint32_t kAnyThread = UINT32_MAX;
 
 // Recorded id -> slot of the live blocks: partitions of linear probing tables
 // with backward-shift deletion (no tombstones), each under its own lock.
@@ -223,6 +232,11 @@ struct Replay {
   std::atomic<uint64_t> progress{0};  // op chunks returned by any thread (stall detection)
   Mark* marks = nullptr;              // sorted by time, then thread and seq
   uint32_t mark_count = 0;
+  // diagnose=yes: repro's five phases (marks = the peak point only), replayed up to final_ms.
+  bool diagnose = false;
+  uint64_t final_ms = kNever;
+  uint64_t idle_ms = 0, activity_ms = 0;
+  WaitSpec wait;
 };
 
 // Waits a little longer each round: spin, then yield, then sleep.
@@ -270,12 +284,14 @@ class TraceProgram final : public Program {
     }
   }
   uint32_t max_ids() const noexcept override { return static_cast<uint32_t>(r_.slots); }
-  // Without marks one phase, "replay"; with them "start", then each mark's phase.
+  // Without marks one phase, "replay"; with them "start", then each mark's phase; diagnosing, repro's five.
   const char* phase_name(uint32_t i) const noexcept override {
+    if (r_.diagnose) return i < repro::kPhases ? repro::kPhaseNames[i] : "?";
     if (r_.mark_count == 0) return "replay";
     return i == 0 ? "start" : r_.marks[i - 1].name;
   }
-  uint32_t phase_count() const noexcept override { return 1 + r_.mark_count; }
+  uint32_t phase_count() const noexcept override { return r_.diagnose ? repro::kPhases : 1 + r_.mark_count; }
+  const WaitSpec& wait_spec() const noexcept override { return r_.wait; }
   // Slot numbers depend on how the threads interleave; the ops' kinds and sizes do not.
   bool ids_in_checksum() const noexcept override { return r_.threads == 1; }
 
@@ -340,6 +356,22 @@ class TraceProgram final : public Program {
     uint32_t due = next_mark_;
     while (due < r_.mark_count && r_.marks[due].thread != index_ && e.t_ms > r_.marks[due].t_ms) ++due;
     return due;
+  }
+  // diagnose: at final_ms the replay stops; the phases left and repro's waits
+  // follow (idle, activity, release), alone in their chunk.
+  size_t final_phases(Op* out) {
+    size_t k = 0;
+    while (next_mark_ + 1 < repro::kIdleP) out[k++] = Op{OpKind::kPhase, 0, 0, ++next_mark_, 0};
+    out[k++] = Op{OpKind::kPhase, 0, 0, repro::kIdleP, 0};
+    out[k++] = Op{OpKind::kIdle, 0, kUntilReturned, 0, r_.idle_ms};
+    out[k++] = Op{OpKind::kPhase, 0, 0, repro::kActP, 0};
+    out[k++] = Op{OpKind::kActivity, 0, static_cast<uint16_t>(r_.activity_ms ? 0 : kUntilReturned), 0, r_.activity_ms};
+    out[k++] = Op{OpKind::kPhase, 0, 0, repro::kRelP, 0};
+    out[k++] = Op{OpKind::kRelease, 0, 0, 0, 0};
+    next_mark_ = repro::kRelP;
+    lane_.phases.store(repro::kPhases, std::memory_order_release);
+    tail_done_ = true;
+    return k;
   }
   // Phase ops through mark `due` (alone in their chunk: what came before has run and is published).
   size_t begin_phases(Op* out, size_t cap, uint32_t due) {
@@ -413,8 +445,17 @@ class TraceProgram final : public Program {
       return false;
     };
     lane_.stuck.store(0, std::memory_order_release);
+    if (tail_done_) return finish(0);
     while (k < cap && local_count_ < 2 * kLocalSlots && peek()) {
       const tr::Event& e = front();
+      if (r_.diagnose && (e.t_ms > r_.final_ms)) {  // alive at final_ms: this thread waits out the tail too
+        if (k > 0) break;
+        return finish(final_phases(out));
+      }
+      if (r_.diagnose && e.op == tr::Op::kPhase) {  // the program's own marks are not phases here
+        pop();
+        continue;
+      }
       if (r_.mark_count > 0) {
         const uint32_t due = marks_due(e);
         if (due > next_mark_) {
@@ -492,6 +533,8 @@ class TraceProgram final : public Program {
       lane_.stuck.store(0, std::memory_order_release);
       k = begin_phases(out, cap, next_mark_ + 1);
     }
+    // The trace ended (for this thread) before final_ms: the process's first thread still waits out the tail.
+    if (k == 0 && r_.diagnose && index_ == 0 && !peek()) k = final_phases(out);
     return finish(k);
   }
 
@@ -513,6 +556,7 @@ class TraceProgram final : public Program {
   bool ended_ = false, started_ = false, seen_ = false;
   uint32_t next_mark_ = 0;  // marks whose phase this thread has begun
   uint32_t own_marks_ = 0;  // this thread's own marks passed
+  bool tail_done_ = false;  // diagnose: the final phases are out
   uint64_t last_ms_ = 0;
   uint64_t chunk_ = 1;  // the op chunk being decoded; entries made in it exist once `executed` reaches it
 };
@@ -592,7 +636,13 @@ void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_
   }
 }
 
-std::vector<Program*> make_programs(const std::string& path, bool as_recorded, Scratch& s) {
+struct Diagnose {
+  bool on = false;
+  uint64_t peak_ms = 0, final_ms = kNever, idle_ms = 500, activity_ms = 0;
+  WaitSpec wait;
+};
+
+std::vector<Program*> make_programs(const std::string& path, bool as_recorded, const Diagnose& d, Scratch& s) {
   auto* file = s.make<tr::TraceFile>(path);
   Shape sh = shape_of(*file, s);
   const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
@@ -603,6 +653,15 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, S
   std::stable_sort(r->marks, r->marks + r->mark_count, [](const Mark& a, const Mark& b) {
     return a.t_ms != b.t_ms ? a.t_ms < b.t_ms : a.thread != b.thread ? a.thread < b.thread : a.seq < b.seq;
   });
+  if (d.on) {  // the peak point is the one mark; the program's own are skipped
+    r->diagnose = true;
+    r->mark_count = 1;
+    r->marks[0] = Mark{d.peak_ms, kAnyThread, 0, "peak"};
+    r->final_ms = d.final_ms;
+    r->idle_ms = d.idle_ms;
+    r->activity_ms = d.activity_ms;
+    r->wait = d.wait;
+  }
 
   r->file = file;
   r->threads = threads;
@@ -679,10 +738,30 @@ const WorkloadDef kTrace{
         {"path", "", "the .hmt trace to replay (required)", ParamType::kText, 0, 0, {}, replayable_trace},
         {"timing", "compressed", "compressed: calls back to back; as-recorded: the recorded gaps as idle time",
          ParamType::kChoice, 0, 0, {"compressed", "as-recorded"}},
+        {"diagnose", "no", "yes: the five phases of heapmark repro (peak, free, idle, activity, release), as heapmark diagnose runs it",
+         ParamType::kChoice, 0, 0, {"no", "yes"}},
+        {"peak_ms", "0", "diagnose: the recorded time (ms) where the peak phase ends", ParamType::kInt, 0, INT64_MAX, {}},
+        {"final_ms", "0", "diagnose: the recorded time (ms) the replay stops at; 0: the trace's end", ParamType::kInt, 0,
+         INT64_MAX, {}},
+        {"idle_ms", "500", "diagnose: idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
+         ParamType::kInt, 0, 3'600'000, {}},
+        {"activity_ms", "0", "diagnose: activity phase: 0 until the memory is back or the return horizon has passed; N: N ms",
+         ParamType::kInt, 0, 3'600'000, {}},
+        {"max_ms", "30000", "diagnose: longest an idle or activity phase waits for the allocator", ParamType::kInt, 1, 3'600'000, {}},
     },
-    [](const Params& p, uint64_t, Scratch& s) -> std::vector<Program*> {
+    [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
       if (p.text("path").empty()) throw InputError("workload 'trace' needs its trace: -p path=app.hmt");
-      return make_programs(p.text("path"), p.text("timing") == "as-recorded", s);
+      Diagnose d;
+      d.on = p.text("diagnose") == "yes";
+      d.peak_ms = static_cast<uint64_t>(p.integer("peak_ms"));
+      d.final_ms = p.integer("final_ms") == 0 ? kNever : static_cast<uint64_t>(p.integer("final_ms"));
+      d.idle_ms = static_cast<uint64_t>(p.integer("idle_ms"));
+      d.activity_ms = static_cast<uint64_t>(p.integer("activity_ms"));
+      d.wait.max_ms = static_cast<uint64_t>(p.integer("max_ms"));
+      d.wait.seed = seed;
+      if (d.on && d.peak_ms > d.final_ms)
+        throw InputError("workload 'trace': peak_ms " + std::to_string(d.peak_ms) + " is after final_ms " + std::to_string(d.final_ms));
+      return make_programs(p.text("path"), p.text("timing") == "as-recorded", d, s);
     },
     [](const Params& p) -> size_t {
       struct stat st;

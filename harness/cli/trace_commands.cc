@@ -23,116 +23,16 @@
 #include "harness/cli/commands.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
+#include "harness/cli/trace_summary.h"
 #include "workloads/trace_format.h"
-#include "workloads/trace_stream.h"
 
 namespace {
 
 namespace tr = heapmark::trace;
 using heapmark::InputError;
-
-// Everything trace-info reports, from one pass over the trace.
-struct Summary {
-  tr::Header header;
-  uint64_t file_bytes = 0, events = 0;
-  uint64_t counts[tr::kEventKinds] = {};
-  uint64_t last_image[tr::kEventKinds] = {};  // what the end chunk's counts cover
-  bool complete = false;
-  uint64_t recorder[tr::kEventKinds] = {};
-  uint64_t lost = 0;         // events the recorder could not record (its lost chunks)
-  std::string lost_reason;
-  uint32_t threads = 0, images = 1;
-  uint64_t forks = 0;
-  uint64_t duration_ms = 0;
-  uint64_t size_hist[65] = {};      // by bit length of the requested size
-  uint64_t life_hist[8] = {};       // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
-  uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
-  struct Point { uint64_t t_ms, rss, anon, live; };
-  std::vector<Point> rss;
-  struct Mark { uint64_t t_ms; uint32_t thread; std::string name; uint64_t live; };
-  std::vector<Mark> phases;  // `phase NAME` lines the program wrote to HEAPMARK_PHASE_FD, in time order
-};
-
-// One pass over the events in an order the recorded run could have had (by
-// time; a free never before its allocation), reading a chunk per thread at a
-// time: memory grows with the live blocks, not with the trace.
-Summary summarize(const std::string& path) {
-  tr::TraceFile file(path);
-  tr::TimeMerge merge(file);
-  Summary s;
-  s.header = file.header();
-  s.file_bytes = file.size();
-  uint64_t t_min = UINT64_MAX, t_max = 0;
-  uint32_t image = 0;
-  std::vector<tr::TimeMerge::Step> rss;  // kept until t_min is known
-  tr::TimeMerge::Step x;
-  while (merge.next(x)) {
-    const tr::Event& e = x.e;
-    if (e.image != image) {
-      std::fill(std::begin(s.last_image), std::end(s.last_image), 0);
-      image = e.image;
-    }
-    ++s.events;
-    t_min = std::min(t_min, e.t_ms);
-    t_max = std::max(t_max, e.t_ms);
-    switch (e.op) {
-      case tr::Op::kMalloc: ++s.counts[int(tr::EventKind::kMalloc)]; break;
-      case tr::Op::kCalloc: ++s.counts[int(tr::EventKind::kCalloc)]; break;
-      case tr::Op::kRealloc: ++s.counts[int(tr::EventKind::kRealloc)]; break;
-      case tr::Op::kAligned: ++s.counts[int(tr::EventKind::kAligned)]; break;
-      case tr::Op::kFree: ++s.counts[int(tr::EventKind::kFree)]; break;
-      case tr::Op::kRss: ++s.counts[int(tr::EventKind::kRss)]; break;
-      case tr::Op::kFork: ++s.forks; break;
-      case tr::Op::kPhase: s.phases.push_back({e.t_ms, e.thread, std::string(e.name, e.name_len), merge.live_bytes()}); break;
-    }
-    // Op and EventKind share their first six values (kFork is not counted).
-    if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
-    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork && e.op != tr::Op::kPhase)
-      ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
-    if (e.op == tr::Op::kFree) {
-      if (x.consumed_live) {
-        const uint64_t d = e.t_ms - x.born_ms;
-        ++s.life_hist[d == 0 ? 0 : d < 10 ? 1 : d < 100 ? 2 : d < 1000 ? 3 : d < 10000 ? 4 : 5];
-      } else {
-        ++s.life_hist[7];
-      }
-    }
-    if (e.op == tr::Op::kRss) {
-      x.consumed_size = merge.live_bytes();
-      rss.push_back(x);
-    }
-    if (merge.live_bytes() > s.peak_live) {
-      s.peak_live = merge.live_bytes();
-      s.peak_ms = e.t_ms;
-      s.peak_blocks = merge.live_blocks();
-    }
-  }
-  const tr::Layout& layout = merge.layout();
-  s.complete = layout.complete;
-  s.lost = layout.lost;
-  s.lost_reason = tr::lost_reason_text(layout.lost_reasons);
-  if (s.complete) std::copy(layout.recorder_counts, layout.recorder_counts + tr::kEventKinds, s.recorder);
-  s.threads = std::max<uint32_t>(layout.threads, 1);
-  s.images = layout.images;
-  s.duration_ms = s.events ? t_max - t_min : 0;
-  if (s.events) s.peak_ms -= std::min(s.peak_ms, t_min);
-  for (auto& m : s.phases) m.t_ms -= std::min(m.t_ms, t_min);
-  for (const auto& p : rss)
-    s.rss.push_back({p.e.t_ms - t_min, p.e.size, p.e.size - std::min(p.e.size, p.e.shared), p.consumed_size});
-  s.live_end = merge.live_bytes();
-  s.blocks_end = merge.live_blocks();
-  s.life_hist[6] = s.blocks_end;
-  return s;
-}
-
-std::string human(uint64_t b) {
-  char buf[32];
-  if (b >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1 << 30));
-  else if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1 << 20));
-  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024);
-  else std::snprintf(buf, sizeof buf, "%" PRIu64 " B", b);
-  return buf;
-}
+using heapmark::cli::human;
+using heapmark::cli::Summary;
+using heapmark::cli::summarize;
 
 // trace-info --json: the same figures, for scripts and tests.
 // The traces of a recording's forked children ("<trace>.<pid>", --follow-forks), by name.

@@ -70,6 +70,10 @@ struct Options {
 // Runs the catalogue and prints the tables; returns the exit status. Throws
 // InputError (exit 2) for an unknown scenario, allocator or remedy before any cell runs.
 int run_repro(const Options& o, const std::vector<registry::Allocator>& known);
+// The same for scenarios given here (heapmark diagnose: the user's trace);
+// o.scenarios is not read. `summaries` receives each scenario's summary.
+int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o, const std::vector<registry::Allocator>& known,
+                  boost::json::array* summaries = nullptr);
 
 // The summary of one scenario's results directory, written there as
 // repro.json (also what the report's repro section and the catalogue page

@@ -76,6 +76,11 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   if (o.scenarios.empty())
     for (const auto& s : catalogue()) scenarios.push_back(&s);
   for (const auto& t : o.scenarios) scenarios.push_back(&find_scenario(t));
+  return run_scenarios(scenarios, o, known);
+}
+
+int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o, const std::vector<registry::Allocator>& known,
+                  json::array* summaries_out) {
   std::vector<registry::Allocator> bases;
   if (o.allocators.empty()) {
     bases = registry::bases(known);
@@ -105,12 +110,13 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
       for (const auto& b : bases)
         if (b.name == r.allocator) req.variants.push_back({r.name, r.allocator, r.env, r.what});
     }
-    req.workloads = {"repro"};
-    for (const auto& [k, v] : s->params) req.params.push_back("repro." + k + "=" + v);
-    req.params.push_back("repro.mib=" + std::to_string(o.mib));
-    if (o.idle_ms >= 0) req.params.push_back("repro.idle_ms=" + std::to_string(o.idle_ms));
-    if (o.activity_ms >= 0) req.params.push_back("repro.activity_ms=" + std::to_string(o.activity_ms));
-    if (o.max_ms >= 0) req.params.push_back("repro.max_ms=" + std::to_string(o.max_ms));
+    const std::string w = s->workload + ".";
+    req.workloads = {s->workload};
+    for (const auto& [k, v] : s->params) req.params.push_back(w + k + "=" + v);
+    if (s->workload == "repro") req.params.push_back(w + "mib=" + std::to_string(o.mib));
+    if (o.idle_ms >= 0) req.params.push_back(w + "idle_ms=" + std::to_string(o.idle_ms));
+    if (o.activity_ms >= 0) req.params.push_back(w + "activity_ms=" + std::to_string(o.activity_ms));
+    if (o.max_ms >= 0) req.params.push_back(w + "max_ms=" + std::to_string(o.max_ms));
     req.reps = o.reps;
     req.baseline = bases.empty() ? "glibc" : bases.front().name;
     std::vector<registry::Allocator> all = known;
@@ -145,6 +151,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
       return status;
     }
   }
+  if (summaries_out) *summaries_out = summaries;
   const auto page = write_catalogue(root, o, bases, summaries, wall_s());
   char b[512];
   std::snprintf(b, sizeof b, "%zu scenarios x %zu allocators x %d reps in %.0f s (--jobs %d).\nCatalogue: %s (also %s); each scenario: %s/NN-name/report.html\n",

@@ -24,7 +24,10 @@ struct Scenario {
   std::vector<Remedy> remedies;  // from the catalogue (remedies.h): use("name") or use("name", "what it does here")
   std::vector<Explanation> explanations;  // its own, and mechanism("allocator", "verdict") from the catalogue
   workloads::repro::Recipe recipe = nullptr;
-  std::map<std::string, std::string> params = {};  // the repro workload's parameters that select it (filled in)
+  std::map<std::string, std::string> params = {};  // the workload's parameters that select it (filled in)
+  // The workload that runs it: `repro` for the catalogue; `trace` (diagnose=yes)
+  // for `heapmark diagnose`, whose scenario is the user's trace, built at run time.
+  std::string workload = "repro";
 
   std::string dir_name() const;  // "02-top-pinned"
 };

@@ -1,0 +1,242 @@
+// `heapmark diagnose app.hmt`: the repro machinery applied to the user's own
+// trace. The trace replays on each allocator with repro's five phases
+//   P  up to the recorded live peak (before F)
+//   F  up to the end of the trace, a phase mark (--at NAME) or --at TIME
+//   I  idle, A  light activity, R  the allocator's release hook
+// and every remedy of the catalogue that applies to an allocator runs as its
+// own variant. The verdicts, breakdowns and remedies are repro's (one
+// scenario, built here from the trace); a recommendation line per allocator
+// says what stays after the frees and which remedy gave it back, at what cost
+// in allocator time.
+//   heapmark diagnose app.hmt
+//   heapmark diagnose app.hmt --allocators glibc,jemalloc --at after-burst
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "common/input_error.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/trace_summary.h"
+#include "harness/report/results.h"
+#include "harness/repro/repro.h"
+#include "harness/results/results_dir.h"
+
+namespace {
+
+namespace json = boost::json;
+using heapmark::InputError;
+using heapmark::cli::human;
+
+struct State {
+  std::string trace, at, allocators, remedies;
+  heapmark::repro::Options o;
+};
+
+// --at: "12.5" or "12.5s" (seconds), "800ms", else the name of a phase mark. Returns ms after the first event.
+uint64_t parse_at(const std::string& at, const heapmark::cli::Summary& s, const std::string& path) {
+  const double span_s = double(s.duration_ms) / 1000;
+  char* end = nullptr;
+  const double v = std::strtod(at.c_str(), &end);
+  const std::string unit = end ? std::string(end) : "";
+  if (end != at.c_str() && (unit.empty() || unit == "s" || unit == "ms")) {
+    const double ms = unit == "ms" ? v : v * 1000;
+    if (!(ms >= 0) || ms > double(s.duration_ms) || std::isnan(ms)) {
+      char b[256];
+      std::snprintf(b, sizeof b, "--at %s is outside the trace %s (it spans 0 to %.3f s)", at.c_str(), path.c_str(), span_s);
+      throw InputError(b);
+    }
+    return static_cast<uint64_t>(ms);
+  }
+  std::string names;
+  for (const auto& m : s.phases) {
+    if (m.name == at) return m.t_ms;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  throw InputError("--at '" + at + "' is neither a time (12.5, 12.5s, 800ms) nor a phase mark of " + path +
+                   (names.empty() ? " (it has no marks)" : " (its marks: " + names + ")"));
+}
+
+// Median of the allocator time (timed calls) of the replay phases P and F over the ok cells of one allocator.
+double replay_call_seconds(const heapmark::report::Run& run, const std::string& allocator) {
+  std::vector<double> v;
+  for (const auto& c : run.cells) {
+    if (c.allocator != allocator || !c.ok()) continue;
+    double s = 0;
+    for (const auto& p : c.phases)
+      if ((p.name == "peak" || p.name == "free") && p.end) s += double(p.end->ops) * p.end->op_ns_mean * 1e-9;
+    v.push_back(s);
+  }
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+double num(const json::value& v) { return v.is_number() ? v.to_number<double>() : NAN; }
+std::string text(const json::object& o, const char* k) {
+  const auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+// Median figure `key` ("r", or a breakdown part) at phase i of a summary row.
+double at_phase(const json::object& row, int i, const char* key) {
+  const auto& ph = row.at("phases").as_array();
+  if (i >= static_cast<int>(ph.size()) || !ph[i].is_object()) return NAN;
+  const auto& p = ph[i].as_object();
+  if (std::string(key) == "r") return num(p.at("r"));
+  const auto* b = p.if_contains("breakdown");
+  return b && b->is_object() && b->as_object().if_contains(key) ? num(b->as_object().at(key)) : NAN;
+}
+std::string mib(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.0f MiB", bytes / 1048576.0);
+  return b;
+}
+
+// One line per base allocator: what it keeps after the frees (F), of what, and
+// the remedies that gave memory back, with what they returned and their cost.
+std::vector<std::string> recommendations(const json::object& sum, const heapmark::report::Run& run) {
+  std::vector<std::string> out;
+  const auto& rows = sum.at("rows").as_array();
+  for (const auto& bv : rows) {
+    const auto& base = bv.as_object();
+    if (!base.at("remedy").is_null() || text(base, "status") != "ok") continue;
+    const std::string name = text(base, "allocator");
+    const double keep = at_phase(base, 1, "r"), live = at_phase(base, 1, "live");
+    const double retained = at_phase(base, 1, "retained"), frag = at_phase(base, 1, "fragmentation");
+    std::string line = name + " keeps " + mib(keep) + " after the frees (F) for " + mib(live) + " live";
+    if (!std::isnan(retained)) line += ": " + mib(retained) + " retained free, " + mib(frag) + " fragmentation";
+    line += "; " + text(base, "verdict_label") + (text(base, "when").empty() ? "" : " (" + text(base, "when") + ")");
+    const double base_calls = replay_call_seconds(run, name);
+    std::vector<std::string> fixes;
+    for (const auto& rv : rows) {
+      const auto& r = rv.as_object();
+      if (r.at("remedy").is_null() || text(r, "base") != name || text(r, "status") != "ok") continue;
+      const auto* worked = r.if_contains("worked");
+      const double r_keep = at_phase(r, 1, "r");
+      const double gain = keep - r_keep;
+      if (!(worked && worked->is_bool() && worked->as_bool()) && !(gain > 1048576.0)) continue;
+      std::string env;
+      for (const auto& [k, v] : r.at("env").as_object()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
+      char b[512];
+      const double speed = base_calls / replay_call_seconds(run, text(r, "allocator"));
+      std::snprintf(b, sizeof b, "%s returns %s more at F (%s)%s, allocator time %.2fx of %s's", env.c_str(),
+                    mib(std::max(0.0, gain)).c_str(), text(r, "verdict_label").c_str(),
+                    text(r, "when").empty() ? "" : (" by " + text(r, "when")).c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed,
+                    name.c_str());
+      fixes.push_back(b);
+    }
+    if (!fixes.empty()) {
+      line += ". Remedies: ";
+      for (size_t i = 0; i < fixes.size(); ++i) line += (i ? "; " : "") + fixes[i];
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+int diagnose(State& st) {
+  namespace fs = std::filesystem;
+  const std::string path = fs::absolute(st.trace).string();
+  const heapmark::cli::Summary s = heapmark::cli::summarize(path);  // a bad trace is refused here, exit 2
+  if (s.lost)
+    throw InputError(path + ": incomplete trace: " + std::to_string(s.lost) + " events were not recorded (" + s.lost_reason +
+                     "): record it again");
+  if (s.events == 0) throw InputError(path + ": the trace holds no events to diagnose");
+  const uint64_t final_rel = st.at.empty() ? s.duration_ms : parse_at(st.at, s, path);
+  const uint64_t final_abs = s.t0_ms + final_rel;
+  const heapmark::cli::PeakPoint peak = heapmark::cli::peak_until(path, final_abs);
+
+  heapmark::repro::Scenario sc;
+  sc.id = 0;
+  sc.slug = "diagnose";
+  sc.workload = "trace";
+  sc.title = "your trace: " + s.header.program + " (" + fs::path(path).filename().string() + ")";
+  char recipe[512];
+  std::snprintf(recipe, sizeof recipe,
+                "replay of %s: P at the recorded live peak, %.3f s (%s live); F at %s, %.3f s (%s live); then idle, "
+                "activity and the release hook",
+                path.c_str(), double(peak.t_ms - s.t0_ms) / 1000, human(peak.live).c_str(),
+                st.at.empty() ? "the trace's end" : ("--at " + st.at).c_str(), double(final_rel) / 1000,
+                human(peak.live_at_final).c_str());
+  sc.recipe_text = recipe;
+  for (const auto& r : heapmark::repro::remedy_catalogue()) sc.remedies.push_back(r);
+  sc.explanations = heapmark::repro::mechanism_catalogue();
+  sc.params = {{"path", path},
+               {"diagnose", "yes"},
+               {"peak_ms", std::to_string(peak.t_ms)},
+               {"final_ms", st.at.empty() ? "0" : std::to_string(std::max<uint64_t>(final_abs, 1))}};
+
+  const std::string dir = heapmark::cli::self_dir();
+  const auto known = heapmark::registry::builtin(dir);
+  st.o.allocators = heapmark::cli::split_list(st.allocators);
+  st.o.remedies = heapmark::cli::split_list(st.remedies);
+  st.o.cell_binary = dir + "/heapmark-cell";
+  st.o.command_line = heapmark::cli::command_line();
+  if (st.o.run_id.empty()) st.o.run_id = heapmark::results::utc_now("diagnose-%Y%m%d-%H%M%S");
+  json::array summaries;
+  const int status = heapmark::repro::run_scenarios({&sc}, st.o, known, &summaries);
+  if (summaries.empty()) return status;
+  const std::string root = st.o.results_root + "/" + st.o.run_id;
+  const std::string run_dir = root + "/" + sc.dir_name();
+  const heapmark::report::Run run = heapmark::report::read_run(run_dir);
+  const auto lines = recommendations(summaries[0].as_object(), run);
+  // The recommendation: on the terminal, in diagnose.json and at the end of summary.md.
+  json::array rec;
+  std::string md = "\n## Recommendation\n\n";
+  if (!st.o.quiet) std::printf("\nRecommendation:\n");
+  for (const auto& l : lines) {
+    rec.push_back(json::string(l));
+    md += "- " + l + "\n";
+    if (!st.o.quiet) std::printf("  %s\n", l.c_str());
+  }
+  const json::object out{{"schema", "heapmark-diagnose"},
+                         {"schema_version", 1},
+                         {"trace", path},
+                         {"program", s.header.program},
+                         {"events", s.events},
+                         {"threads", s.threads},
+                         {"peak_s", double(peak.t_ms - s.t0_ms) / 1000},
+                         {"peak_live", peak.live},
+                         {"final_s", double(final_rel) / 1000},
+                         {"final_live", peak.live_at_final},
+                         {"at", st.at},
+                         {"recommendation", std::move(rec)},
+                         {"summary", summaries[0]}};
+  heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(out) + "\n");
+  std::ofstream(root + "/summary.md", std::ios::app) << md;
+  if (!st.o.quiet) std::printf("\nResults: %s (diagnose.json, summary.md, report.html; the cells in %s)\n", root.c_str(), run_dir.c_str());
+  return status;
+}
+
+const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
+  auto st = std::make_shared<State>();
+  st->o.reps = 3;
+  auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies");
+  cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)")->required();
+  cmd->add_option("--at", st->at, "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
+  cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
+  cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
+  cmd->add_option("--idle-ms", st->o.idle_ms, "Idle phase length, ms (default 500)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--activity-ms", st->o.activity_ms,
+                  "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
+      ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--max-ms", st->o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
+      ->check(CLI::Range(1, 3600000));
+  cmd->add_option("--reps", st->o.reps, "Repetitions of every allocator and remedy (default 3); verdicts come with their agreement")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--jobs", st->o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
+  cmd->add_option("--timeout", st->o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--out", st->o.results_root, "Results root directory");
+  cmd->add_option("--run-id", st->o.run_id, "Name of the results directory (default: diagnose-<UTC time>)");
+  cmd->add_flag("-q,--quiet", st->o.quiet, "No tables");
+  return [cmd, st]() -> std::optional<int> {
+    if (!*cmd) return std::nullopt;
+    return diagnose(*st);
+  };
+}};
+
+}  // namespace

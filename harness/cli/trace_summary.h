@@ -1,0 +1,49 @@
+// What `heapmark trace-info` reports about a trace, computed in one streaming
+// pass (workloads/trace_stream.h: TimeMerge); also what `replay` prints beside
+// its cells and where `diagnose` finds the trace's peak and marks.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/trace_format.h"
+
+namespace heapmark::cli {
+
+// Everything trace-info reports, from one pass over the trace.
+struct Summary {
+  trace::Header header;
+  uint64_t file_bytes = 0, events = 0;
+  uint64_t counts[trace::kEventKinds] = {};
+  uint64_t last_image[trace::kEventKinds] = {};  // what the end chunk's counts cover
+  bool complete = false;
+  uint64_t recorder[trace::kEventKinds] = {};
+  uint64_t lost = 0;         // events the recorder could not record (its lost chunks)
+  std::string lost_reason;
+  uint32_t threads = 0, images = 1;
+  uint64_t forks = 0;
+  uint64_t t0_ms = 0;        // the first event's time on the trace's clock; the times below are relative to it
+  uint64_t duration_ms = 0;
+  uint64_t size_hist[65] = {};      // by bit length of the requested size
+  uint64_t life_hist[8] = {};       // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
+  uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
+  struct Point { uint64_t t_ms, rss, anon, live; };
+  std::vector<Point> rss;
+  struct Mark { uint64_t t_ms; uint32_t thread; std::string name; uint64_t live; };
+  std::vector<Mark> phases;  // `phase NAME` lines the program wrote to HEAPMARK_PHASE_FD, in time order
+};
+
+// Reads the whole trace once (throws InputError for a malformed one).
+Summary summarize(const std::string& path);
+
+// The recorded time (ms, on the trace's clock) of the live-byte peak among the
+// events up to `final_ms`, and the live bytes there and at `final_ms`.
+struct PeakPoint {
+  uint64_t t_ms = 0, live = 0, live_at_final = 0;
+};
+PeakPoint peak_until(const std::string& path, uint64_t final_ms);
+
+// "1.50 MiB".
+std::string human(uint64_t bytes);
+
+}  // namespace heapmark::cli
