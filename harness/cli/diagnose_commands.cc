@@ -123,10 +123,10 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
       for (const auto& [k, v] : r.at("env").as_object()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
       char b[512];
       const double speed = base_calls / replay_call_seconds(run, text(r, "allocator"));
-      std::snprintf(b, sizeof b, "%s returns %s more at F (%s)%s, allocator time %.2fx of %s's", env.c_str(),
-                    mib(std::max(0.0, gain)).c_str(), text(r, "verdict_label").c_str(),
-                    text(r, "when").empty() ? "" : (" by " + text(r, "when")).c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed,
-                    name.c_str());
+      const std::string when = text(r, "when");
+      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s less than %s at F, at %.2fx its allocator time", env.c_str(),
+                    text(r, "allocator").c_str(), text(r, "verdict_label").c_str(), when.empty() ? "" : (" (" + when + ")").c_str(),
+                    mib(std::max(0.0, gain)).c_str(), name.c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed);
       fixes.push_back(b);
     }
     if (!fixes.empty()) {

@@ -45,13 +45,14 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_executable(trace_live_blocks ${PROJECT_SOURCE_DIR}/bench/live_blocks/live_blocks.c)
   add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
   add_executable(trace_handoff ${CMAKE_CURRENT_LIST_DIR}/handoff.c)
+  add_executable(trace_pin_top ${CMAKE_CURRENT_LIST_DIR}/pin_top.c)
   target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads handoff fork follow_forks bad_input live_blocks lost_events)
+  foreach(case sort python_threads handoff diagnose fork follow_forks bad_input live_blocks lost_events)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
-    set_tests_properties(trace_${case} PROPERTIES TIMEOUT 120
-      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>")
+    set_tests_properties(trace_${case} PROPERTIES TIMEOUT 300
+      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>;HEAPMARK_TEST_PIN_TOP=$<TARGET_FILE:trace_pin_top>")
   endforeach()
 endif()

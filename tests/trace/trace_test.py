@@ -1,7 +1,7 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | handoff | fork | follow_forks | bad_input | live_blocks | lost_events.
+# CASE: sort | python_threads | handoff | diagnose | fork | follow_forks | bad_input | live_blocks | lost_events.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread traces' programs are also drained on threads by trace_workload_tests.
@@ -24,7 +24,7 @@ def fail(msg):
 
 
 def run(args, env=None, expect=0):
-    p = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=100)
+    p = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=250)
     if expect is not None and p.returncode != expect:
         fail("%s exited %d (expected %d)\nstdout:\n%s\nstderr:\n%s" % (args, p.returncode, expect, p.stdout, p.stderr))
     return p
@@ -153,6 +153,49 @@ elif case == "handoff":
         fail("trace_workload_tests on the handoff trace:\n" + p.stdout)
     print("ok: %d blocks handed over, replayed with %.1f MiB of harness memory, live peak %d (recorded %d)"
           % (n, scratch / 2**20, c["memory"]["live_peak"], t["peak"]))
+elif case == "diagnose":
+    # A program doing what repro's scenario 2 does (one block kept last pins the top, the rest freed):
+    # diagnose on its trace must reach the verdicts repro reaches for the scenario, allocator by allocator.
+    path = record("pin", [os.environ["HEAPMARK_TEST_PIN_TOP"], "32"])
+    allocators = "glibc,jemalloc,mimalloc,tcmalloc"
+    common = ["--allocators", allocators, "--reps", "1", "--out", work, "-q", "--max-ms", "5000"]
+    run([heapmark, "diagnose", path, "--remedies", "jemalloc-decay-0,glibc-trim-threshold", "--run-id", "diag"] + common)
+    d = json.load(open(os.path.join(work, "diag", "diagnose.json")))
+    run([heapmark, "repro", "2", "--mib", "32", "--remedies", "none", "--run-id", "repro"] + common)
+    r = json.load(open(os.path.join(work, "repro", "repro.json")))
+    verdicts = lambda rows: {x["allocator"]: (x["verdict"], x["when"]) for x in rows if x["remedy"] is None}
+    dv, rv = verdicts(d["summary"]["rows"]), verdicts(r["scenarios"][0]["rows"])
+    print("diagnose:", dv, "\nrepro 2: ", rv)
+    if dv != rv:
+        fail("diagnose's verdicts %s differ from repro scenario 2's %s" % (dv, rv))
+    # The peak: 32 MiB of blocks and the 1.3 MB array of their pointers; at the end one 200-byte block.
+    if not 32 * 2**20 <= d["peak_live"] <= 34 * 2**20 or d["final_live"] != 200:
+        fail("diagnose put P at %d live bytes and F at %d (the program peaks at 32 MiB and keeps one block)" % (d["peak_live"], d["final_live"]))
+    worked = {x["remedy"] for x in d["summary"]["remedies_worked"]}
+    if "jemalloc-decay-0" not in worked or "glibc-trim-threshold" in worked:
+        fail("remedies that worked: %s (jemalloc-decay-0 returns the memory at F; trimming cannot pass the pinned top)" % worked)
+    rec = [l for l in d["recommendation"] if l.startswith("jemalloc ")]
+    if not rec or "dirty_decay_ms:0" not in rec[0]:
+        fail("no recommendation of dirty_decay_ms:0 for jemalloc: %s" % d["recommendation"])
+    md = open(os.path.join(work, "diag", "summary.md")).read()
+    if "## Recommendation" not in md or rec[0] not in md:
+        fail("summary.md lacks the recommendation")
+    # Bad input: one line naming the value and the valid choices, exit 2, no results directory.
+    bad = [(["--at", "99999"], "outside the trace"), (["--at", "no-such-mark"], "neither a time"),
+           (["--allocators", "nosuch"], "nosuch"), (["--remedies", "nosuch"], "valid:")]
+    for args, want in bad:
+        p = run([heapmark, "diagnose", path, "--run-id", "bad", "--out", work] + args, expect=2)
+        msg = p.stderr.strip()
+        if want not in msg or "\n" in msg or os.path.exists(os.path.join(work, "bad")):
+            fail("diagnose %s: %r (expected one line with %r and nothing written)" % (args, msg, want))
+    corrupt = os.path.join(work, "corrupt.hmt")
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xff
+    open(corrupt, "wb").write(data)
+    p = run([heapmark, "diagnose", corrupt, "--run-id", "bad", "--out", work], expect=2)
+    if "bad trace at byte" not in p.stderr or os.path.exists(os.path.join(work, "bad")):
+        fail("diagnose of a corrupted trace: %r" % p.stderr)
+    print("ok: diagnose agrees with repro 2 on %s; %s" % (allocators, rec[0]))
 elif case == "fork":
     # The child allocates and exits without recording; the parent's trace stays whole and replays.
     script = ("import os\n"
