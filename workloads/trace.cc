@@ -29,7 +29,8 @@
 // the five phases of `heapmark repro` instead: peak (up to peak_ms, the
 // recorded live peak), free (up to final_ms: the trace's end, a mark or --at;
 // later events are not replayed), then idle, activity and release as in
-// repro, run by the threads still alive at final_ms and always by thread 0.
+// repro, run by thread 0 and by the threads that have events after final_ms
+// (a thread whose events end before it ends there, as it did when recorded).
 #include <sched.h>
 #include <sys/stat.h>
 #include <time.h>

@@ -197,6 +197,8 @@ bool TimeMerge::next(Step& s) {
   if (best < 0) return false;
   s = Step{};
   s.e = head_[best];
+  if (s.e.op == Op::kPhase) s.name.assign(s.e.name, s.e.name_len);
+  s.e.name = nullptr;
   has_[best] = cursors_[best].next(head_[best]);
   const Event& e = s.e;
   if (e.op == Op::kFree || e.op == Op::kRealloc) {

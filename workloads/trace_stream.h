@@ -109,6 +109,7 @@ class TimeMerge {
     bool consumed_live = false;  // kFree / kRealloc: the block it names was live (else made before the recording)
     uint64_t consumed_size = 0;  // its size
     uint64_t born_ms = 0;        // kFree / kRealloc of a live block: when that block (or its realloc chain) was made
+    std::string name;            // kPhase: the mark's name (e.name points into a buffer the merge has moved past)
   };
   // The next event, with the live bytes and blocks updated; false at the end.
   bool next(Step& s);

@@ -334,6 +334,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       ->check(CLI::IsMember({"compressed", "as-recorded"}));
   rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)");
   rep->add_option("--reps", st->replay.reps, "Repetitions")->check(CLI::Range(1, 1000));
+  rep->add_option("--timeout", st->replay.opts.timeout_s, "Wall timeout per cell, seconds (a long trace replays at about 1-3 M events/s)")
+      ->check(CLI::Range(1.0, 86400.0));
   rep->add_option("--out", st->replay.opts.results_root, "Results root directory");
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");

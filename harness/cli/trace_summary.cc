@@ -40,7 +40,7 @@ Summary summarize(const std::string& path) {
       case tr::Op::kFree: ++s.counts[int(tr::EventKind::kFree)]; break;
       case tr::Op::kRss: ++s.counts[int(tr::EventKind::kRss)]; break;
       case tr::Op::kFork: ++s.forks; break;
-      case tr::Op::kPhase: s.phases.push_back({e.t_ms, e.thread, std::string(e.name, e.name_len), merge.live_bytes()}); break;
+      case tr::Op::kPhase: s.phases.push_back({e.t_ms, e.thread, x.name, merge.live_bytes()}); break;
     }
     // Op and EventKind share their first six values (kFork is not counted).
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];

@@ -29,7 +29,8 @@ target_compile_definitions(fuzz_trace_reader PRIVATE HEAPMARK_TRACE_FUZZING)
 add_test(NAME fuzz_trace_reader_corpus COMMAND fuzz_trace_reader ${trace_replay_args} ${CMAKE_CURRENT_LIST_DIR}/corpus)
 set_tests_properties(fuzz_trace_reader_corpus PROPERTIES LABELS core TIMEOUT 120)
 # The corpus's named inputs through the real reader (checksums on): each one's outcome asserted.
-add_executable(trace_corpus_tests ${CMAKE_CURRENT_LIST_DIR}/corpus_test.cc ${PROJECT_SOURCE_DIR}/workloads/trace_format.cc)
+add_executable(trace_corpus_tests ${CMAKE_CURRENT_LIST_DIR}/corpus_test.cc ${PROJECT_SOURCE_DIR}/workloads/trace_format.cc
+               ${PROJECT_SOURCE_DIR}/workloads/trace_stream.cc)
 target_include_directories(trace_corpus_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(trace_corpus_tests PRIVATE HEAPMARK_TRACE_CORPUS="${CMAKE_CURRENT_LIST_DIR}/corpus")
 target_link_libraries(trace_corpus_tests PRIVATE GTest::gtest_main)
