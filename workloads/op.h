@@ -86,9 +86,10 @@ class Program {
   // Name of phase `index` (static storage).
   virtual const char* phase_name(uint32_t index) const noexcept = 0;
   virtual uint32_t phase_count() const noexcept = 0;
-  // Whether block ids are part of the program's checksum: false for a program
-  // whose ids depend on how its threads interleave (the ops' kinds and sizes do not).
-  virtual bool ids_in_checksum() const noexcept { return true; }
+  // False for a program whose block ids, and where its phases fall among its
+  // calls, depend on how its threads interleave (a recorded trace of several
+  // threads): its checksum then covers the other ops' kinds and sizes, in order.
+  virtual bool checksum_exact() const noexcept { return true; }
   // How this program's idle and activity ops behave.
   virtual const WaitSpec& wait_spec() const noexcept {
     static const WaitSpec defaults;

@@ -293,8 +293,9 @@ class TraceProgram final : public Program {
   }
   uint32_t phase_count() const noexcept override { return r_.diagnose ? repro::kPhases : 1 + r_.mark_count; }
   const WaitSpec& wait_spec() const noexcept override { return r_.wait; }
-  // Slot numbers depend on how the threads interleave; the ops' kinds and sizes do not.
-  bool ids_in_checksum() const noexcept override { return r_.threads == 1; }
+  // With several threads, slot numbers and where the other threads begin a
+  // mark's phase depend on how they interleave; each thread's calls do not.
+  bool checksum_exact() const noexcept override { return r_.threads == 1; }
 
  private:
   // The next block event (rss samples and fork marks are not replayed). Events

@@ -536,14 +536,14 @@ void Executor::leave() noexcept {
 
 void Executor::run_thread(Thread& t) noexcept {
   current_cpus(t.affinity, sizeof t.affinity);
-  const bool ids_in_checksum = t.program->ids_in_checksum();
+  const bool exact = t.program->checksum_exact();
   for (;;) {
     const size_t n = t.program->next(t.buffer, kChunkOps);
     if (n == 0) break;
     for (size_t i = 0; i < n; ++i) {
       const Op& op = t.buffer[i];
-      if (ids_in_checksum) t.checksum.add(op);
-      else t.checksum.add(Op{op.kind, op.align_log2, op.flags, 0, op.size});
+      if (exact) t.checksum.add(op);
+      else if (op.kind != OpKind::kPhase) t.checksum.add(Op{op.kind, op.align_log2, op.flags, 0, op.size});
       ++t.program_ops;
       switch (op.kind) {
         case OpKind::kAlloc:
