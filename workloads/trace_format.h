@@ -39,7 +39,8 @@ static_assert(sizeof(FileHeader) == 24);
 enum class ChunkKind : uint32_t {
   kEvents = 0,
   kEnd = 1,    // written once at a clean exit: payload = the recorder's own counts (varints, EventKind order)
-  kImage = 2,  // the process exec'd a new image: ids restart, payload = the new program's path
+  kImage = 2,  // the process exec'd a new image: ids restart, payload = the new program's path, start_ms =
+               // the image's start on the recording's clock (its events' times count from there; 0 before Dec 2026)
   kLost = 3,   // events the recorder could not record: payload = varint count, varint LostReason bits
 };
 // Why events went unrecorded (bits of a kLost chunk).

@@ -19,6 +19,10 @@
 #include "common/text.h"
 #include "harness/runner/run.h"
 
+namespace heapmark::repro {
+struct Options;
+}
+
 namespace heapmark::cli {
 
 using Action = std::function<std::optional<int>()>;
@@ -37,6 +41,11 @@ using heapmark::split_list;  // common/text.h
 
 // argv of this heapmark invocation, recorded in every run.json.
 const std::vector<std::string>& command_line();
+
+// The options `repro` and `diagnose` share (their phases' waits, repetitions,
+// jobs, timeout, where results go), bound to `o`; `run_id_default` names the
+// results directory when --run-id is not given ("repro-<UTC time>").
+void add_repro_options(CLI::App* cmd, repro::Options& o, const std::string& run_id_default);
 
 // Runs a matrix and writes its report (also after an interruption: the report
 // reads only the results files, so a partial run reports what it has).

@@ -214,25 +214,12 @@ int diagnose(State& st) {
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto st = std::make_shared<State>();
-  st->o.reps = 3;
   auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies");
   cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)")->required();
   cmd->add_option("--at", st->at, "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
-  cmd->add_option("--idle-ms", st->o.idle_ms, "Idle phase length, ms (default 500)")->check(CLI::Range(0, 3600000));
-  cmd->add_option("--activity-ms", st->o.activity_ms,
-                  "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
-      ->check(CLI::Range(0, 3600000));
-  cmd->add_option("--max-ms", st->o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
-      ->check(CLI::Range(1, 3600000));
-  cmd->add_option("--reps", st->o.reps, "Repetitions of every allocator and remedy (default 3); verdicts come with their agreement")
-      ->check(CLI::Range(1, 100));
-  cmd->add_option("--jobs", st->o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
-  cmd->add_option("--timeout", st->o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
-  cmd->add_option("--out", st->o.results_root, "Results root directory");
-  cmd->add_option("--run-id", st->o.run_id, "Name of the results directory (default: diagnose-<UTC time>)");
-  cmd->add_flag("-q,--quiet", st->o.quiet, "No tables");
+  heapmark::cli::add_repro_options(cmd, st->o, "diagnose-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
     return diagnose(*st);

@@ -25,19 +25,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
   cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(CLI::Range(4, 16384));
-  cmd->add_option("--idle-ms", st->o.idle_ms, "Idle phase length (default: the scenario's)")->check(CLI::Range(0, 3600000));
-  cmd->add_option("--activity-ms", st->o.activity_ms,
-                  "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
-      ->check(CLI::Range(0, 3600000));
-  cmd->add_option("--max-ms", st->o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
-      ->check(CLI::Range(1, 3600000));
-  cmd->add_option("--reps", st->o.reps, "Repetitions of every (scenario, allocator); verdicts come with their agreement")
-      ->check(CLI::Range(1, 100));
-  cmd->add_option("--jobs", st->o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
-  cmd->add_option("--timeout", st->o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
-  cmd->add_option("--out", st->o.results_root, "Results root directory");
-  cmd->add_option("--run-id", st->o.run_id, "Name of the results directory (default: repro-<UTC time>)");
-  cmd->add_flag("-q,--quiet", st->o.quiet, "No tables");
+  heapmark::cli::add_repro_options(cmd, st->o, "repro-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
     st->o.allocators = heapmark::cli::split_list(st->allocators);
@@ -59,3 +47,19 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
 }};
 
 }  // namespace
+
+void heapmark::cli::add_repro_options(CLI::App* cmd, repro::Options& o, const std::string& run_id_default) {
+  cmd->add_option("--idle-ms", o.idle_ms, "Idle phase length, ms (default: the scenario's; 500 for a trace)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--activity-ms", o.activity_ms,
+                  "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
+      ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--max-ms", o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
+      ->check(CLI::Range(1, 3600000));
+  cmd->add_option("--reps", o.reps, "Repetitions of every allocator and remedy (default 3); verdicts come with their agreement")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--jobs", o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
+  cmd->add_option("--timeout", o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
+  cmd->add_option("--out", o.results_root, "Results root directory");
+  cmd->add_option("--run-id", o.run_id, "Name of the results directory (default: " + run_id_default + ")");
+  cmd->add_flag("-q,--quiet", o.quiet, "No tables");
+}
