@@ -114,7 +114,6 @@ class LiveMap {
   };
   enum class Take { kTaken, kPending, kAbsent };
 
-  static size_t bytes(uint64_t blocks, uint32_t parts) { return parts * (sizeof(Part) + part_capacity(blocks, parts) * sizeof(Entry)); }
 
   LiveMap(uint64_t blocks, uint32_t parts, bool shared, const Lane* lanes, Scratch& s)
       : parts_(s.array<Part>(parts)), part_bits_(__builtin_ctz(parts)), shared_(shared), lanes_(lanes) {
@@ -216,7 +215,7 @@ struct SlotPool {
   uint32_t top = 0;
   uint32_t* stack = nullptr;
   std::atomic<uint64_t> fresh{0};
-  uint64_t capacity = 0;
+  uint64_t capacity = 0;  // slots in all: the programs' max_ids
 };
 
 // What the replay threads share.
@@ -226,7 +225,6 @@ struct Replay {
   bool shared = false;        // more than one thread: locks taken
   bool as_recorded = false;
   uint64_t window_ms = 0;     // 0: unwindowed
-  uint64_t slots = 0;         // max_ids
   Lane* lanes = nullptr;
   LiveMap* map = nullptr;
   SlotPool pool;
@@ -284,7 +282,7 @@ class TraceProgram final : public Program {
       std::abort();
     }
   }
-  uint32_t max_ids() const noexcept override { return static_cast<uint32_t>(r_.slots); }
+  uint32_t max_ids() const noexcept override { return static_cast<uint32_t>(r_.pool.capacity); }
   // Without marks one phase, "replay"; with them "start", then each mark's phase; diagnosing, repro's five.
   const char* phase_name(uint32_t i) const noexcept override {
     if (r_.diagnose) return i < repro::kPhases ? repro::kPhaseNames[i] : "?";
@@ -691,7 +689,6 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, c
   }
   const uint64_t slots = live_bound + uint64_t{threads} * (2 * kLocalSlots + 1) + 16;
   if (slots >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks live at once: too many to replay");
-  r->slots = slots;
   r->pool.capacity = slots;
   r->pool.stack = s.array<uint32_t>(slots);
   r->lanes = s.array<Lane>(threads);

@@ -148,7 +148,9 @@ int diagnose(State& st) {
   if (s.events == 0) throw InputError(path + ": the trace holds no events to diagnose");
   const uint64_t final_rel = st.at.empty() ? s.duration_ms : parse_at(st.at, s, path);
   const uint64_t final_abs = s.t0_ms + final_rel;
-  const heapmark::cli::PeakPoint peak = heapmark::cli::peak_until(path, final_abs);
+  // F at the end: the summary's peak is P; an earlier F needs the peak before it (one more pass).
+  const heapmark::cli::PeakPoint peak = st.at.empty() ? heapmark::cli::PeakPoint{s.t0_ms + s.peak_ms, s.peak_live, s.live_end}
+                                                      : heapmark::cli::peak_until(path, final_abs);
 
   heapmark::repro::Scenario sc;
   sc.id = 0;
