@@ -2,7 +2,7 @@
 // malloc family, FORWARDS every call to the next allocator (dlsym RTLD_NEXT)
 // and appends one event per call to a per-thread buffer in the .hmt format
 // (workloads/trace_format.h). It is not an allocator and knows nothing of the
-// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS / _FAMILY at start-up.
+// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS / _FAMILY and HEAPMARK_PHASE_FD at start-up.
 //
 // Behaviour worth knowing:
 // - Bootstrap: dlsym may call calloc before the real one is known; those calls
