@@ -166,8 +166,14 @@ elif case == "diagnose":
     verdicts = lambda rows: {x["allocator"]: (x["verdict"], x["when"]) for x in rows if x["remedy"] is None}
     dv, rv = verdicts(d["summary"]["rows"]), verdicts(r["scenarios"][0]["rows"])
     print("diagnose:", dv, "\nrepro 2: ", rv)
-    if dv != rv:
-        fail("diagnose's verdicts %s differ from repro scenario 2's %s" % (dv, rv))
+    # mimalloc gives the memory back during activity when its delayed decommit (25 ms / 500 ms) lands inside
+    # the phase, which under load it may or may not, in either run: for it, "until activity" and "until
+    # release" are the same finding (kept after the frees, returned later). Every other verdict must match.
+    later = {("retained-until-activity", "A"), ("retained-until-release", "R")}
+    for name in set(dv) | set(rv):
+        same = dv.get(name) == rv.get(name) or (name == "mimalloc" and dv.get(name) in later and rv.get(name) in later)
+        if not same:
+            fail("diagnose's verdicts %s differ from repro scenario 2's %s (%s)" % (dv, rv, name))
     # The peak: 32 MiB of blocks and the 1.3 MB array of their pointers; at the end one 200-byte block.
     if not 32 * 2**20 <= d["peak_live"] <= 34 * 2**20 or d["final_live"] != 200:
         fail("diagnose put P at %d live bytes and F at %d (the program peaks at 32 MiB and keeps one block)" % (d["peak_live"], d["final_live"]))
