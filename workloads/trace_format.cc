@@ -170,8 +170,10 @@ bool Reader::next_chunk() {
         ++image_.index;
         image_.t_offset = h.start_ms;
         continue;
+      case ChunkKind::kSites:  // read by read_sites (workloads/trace_sites.h)
+        continue;
     }
-    fail(chunk_offset + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image) or 3 (lost events)");
+    fail(chunk_offset + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image), 3 (lost events) or 4 (sites)");
   }
 }
 
@@ -191,6 +193,7 @@ void ChunkDecoder::start(const ChunkHeader& h, const uint8_t* payload, uint64_t 
   left_ = h.events;
   next_id_ = h.next_id;
   t_ms_ = h.start_ms;
+  site_ = 0;
   image_ = image;
   if (left_ == 0 && p_ != end_) fail(base_ - sizeof(ChunkHeader), "an empty payload for a chunk of 0 events");
 }
@@ -253,6 +256,7 @@ bool ChunkDecoder::next(Event& e) {
         e.op = kind == Tag::kMalloc ? Op::kMalloc : Op::kCalloc;
         e.size = v;
         take_id();
+        e.site = site_;
         break;
       case Tag::kFree:
         e.op = Op::kFree;
@@ -263,6 +267,7 @@ bool ChunkDecoder::next(Event& e) {
         e.old_id = back_id(v);
         e.size = varint("a realloc size");
         take_id();
+        e.site = site_;
         break;
       case Tag::kAligned:
         if (v > 40) fail(at, "an alignment of at most 2^40");
@@ -270,6 +275,7 @@ bool ChunkDecoder::next(Event& e) {
         e.align_log2 = static_cast<uint8_t>(v);
         e.size = varint("an aligned allocation size");
         take_id();
+        e.site = site_;
         break;
       case Tag::kTime:
         if (t_ms_ + v < t_ms_) fail(at, "a time below 2^64 ms");
@@ -282,6 +288,13 @@ bool ChunkDecoder::next(Event& e) {
         count_down();
         continue;
       case Tag::kExt:
+        if (v == static_cast<uint64_t>(ExtKind::kSite)) {
+          const uint64_t site = varint("a stack id");
+          if (site > UINT32_MAX) fail(at, "a stack id below 2^32");
+          site_ = static_cast<uint32_t>(site);
+          count_down();
+          continue;
+        }
         if (v == static_cast<uint64_t>(ExtKind::kRss)) {
           e.op = Op::kRss;
           const uint64_t rss = varint("resident pages"), shared = varint("shared pages");
@@ -299,7 +312,7 @@ bool ChunkDecoder::next(Event& e) {
           e.name_len = static_cast<uint8_t>(n);
           p_ += n;
         } else {
-          fail(at, "an extension event of kind 0 (rss), 1 (fork) or 2 (phase)");
+          fail(at, "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site)");
         }
         break;
     }

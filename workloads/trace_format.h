@@ -42,6 +42,7 @@ enum class ChunkKind : uint32_t {
   kImage = 2,  // the process exec'd a new image: ids restart, payload = the new program's path, start_ms =
                // the image's start on the recording's clock (its events' times count from there; 0 before Dec 2026)
   kLost = 3,   // events the recorder could not record: payload = varint count, varint LostReason bits
+  kSites = 4,  // allocation sites (heapmark record --stacks): payload = SiteRecords, see below
 };
 // Why events went unrecorded (bits of a kLost chunk).
 enum LostReason : uint32_t { kLostThreads = 1, kLostBufferMemory = 2, kLostTableMemory = 4 };
@@ -77,8 +78,25 @@ enum class ExtKind : uint8_t {
   kRss = 0,    // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages)
   kFork = 1,   // the process forked here (the child is not recorded)
   kPhase = 2,  // varint length, then the name: a `phase NAME` line the thread wrote to HEAPMARK_PHASE_FD
+  kSite = 3,   // varint stack id (1-based, 0 = unknown): the site of this chunk's following allocations,
+               // until the next kSite (a chunk starts at site 0, so it stays self-contained)
 };
 inline constexpr size_t kMaxPhaseName = 31;  // longer names are cut (the cell's phase names hold 31 bytes)
+
+// The records of a kSites chunk, each a varint SiteRecord then its fields. The
+// recorder writes them under one lock in the order it learns them, so a stack
+// follows the modules its frames lie in, and a module loaded later (dlopen)
+// comes before the first stack that needs it. Stack ids count from 1 in each
+// exec'd image.
+enum class SiteRecord : uint8_t {
+  kWalker = 1,  // varint depth, varint name length, name ("libunwind" or "frame-pointers")
+  kModule = 2,  // varint bias (load address minus link address), varint lo, varint hi (mapped span),
+                // varint path length, path, varint build-id length, build-id bytes
+  kStack = 3,   // varint id, varint depth, then depth frames: the first a varint address, each next
+                // a varint zigzag(address - previous); return addresses, innermost first
+  kDropped = 4, // varint count: allocations whose stack did not fit in the recorder's table (site 0)
+};
+inline constexpr uint32_t kMaxStackDepth = 64;
 
 // Counted kinds, in the order of the kEnd payload.
 enum class EventKind : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kCount };
@@ -176,6 +194,7 @@ struct Event {
   uint32_t image = 0;      // exec'd images before this event's
   const char* name = nullptr;  // kPhase: the mark's name (name_len bytes, valid until the reader moves on)
   uint8_t name_len = 0;
+  uint32_t site = 0;       // allocations: the recorded stack id in this image (1-based), 0 when unknown
 };
 
 // Raw ids restart at 0 in each exec'd image; the reader makes them unique by
@@ -218,6 +237,7 @@ class ChunkDecoder {
   const std::string* name_ = nullptr;
   uint32_t thread_ = 0, left_ = 0;
   uint64_t next_id_ = 0, t_ms_ = 0;
+  uint32_t site_ = 0;  // the site of the chunk's next allocation (ExtKind::kSite)
   ImageBase image_;
   uint64_t max_id_ = 0;
 };

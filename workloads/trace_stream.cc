@@ -121,8 +121,11 @@ Layout scan_chunks(const TraceFile& file, const std::function<void(uint32_t, con
         ++out.images;
         break;
       }
+      case ChunkKind::kSites:
+        out.site_chunks.push_back(ChunkRef{pos, h.payload_bytes, image});
+        break;
       default:
-        bad(file.name(), pos + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image) or 3 (lost events)");
+        bad(file.name(), pos + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image), 3 (lost events) or 4 (sites)");
     }
     pos = payload_at + h.payload_bytes;
   }
@@ -207,12 +210,13 @@ bool TimeMerge::next(Step& s) {
       s.consumed_live = true;
       s.consumed_size = it->second.size;
       s.born_ms = it->second.born_ms;
+      s.consumed_site = it->second.site;
       live_bytes_ -= it->second.size;
       live_.erase(it);
     }
   }
   if (e.op == Op::kMalloc || e.op == Op::kCalloc || e.op == Op::kAligned || e.op == Op::kRealloc) {
-    live_.emplace(e.id, Block{e.size, s.consumed_live ? s.born_ms : e.t_ms});
+    live_.emplace(e.id, Block{e.size, s.consumed_live ? s.born_ms : e.t_ms, e.site});
     live_bytes_ += e.size;
   }
   return true;

@@ -61,6 +61,7 @@ struct Layout {
   uint32_t lost_reasons = 0;
   bool complete = false;     // the end chunk is there (the program exited normally)
   uint64_t recorder_counts[kEventKinds] = {};
+  std::vector<ChunkRef> site_chunks;  // kSites chunks in file order (their payloads are read by read_sites)
 };
 
 // Reads every chunk header in file order and calls `on_events(thread, ref)`
@@ -109,6 +110,7 @@ class TimeMerge {
     bool consumed_live = false;  // kFree / kRealloc: the block it names was live (else made before the recording)
     uint64_t consumed_size = 0;  // its size
     uint64_t born_ms = 0;        // kFree / kRealloc of a live block: when that block (or its realloc chain) was made
+    uint32_t consumed_site = 0;  // its recorded site (Event::site; its image is its id >> kImageIdShift)
     std::string name;            // kPhase: the mark's name (e.name points into a buffer the merge has moved past)
   };
   // The next event, with the live bytes and blocks updated; false at the end.
@@ -119,6 +121,7 @@ class TimeMerge {
  private:
   struct Block {
     uint64_t size, born_ms;
+    uint32_t site;
   };
   bool ready(uint32_t t) const;
 

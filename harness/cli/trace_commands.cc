@@ -24,6 +24,7 @@
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
 #include "harness/cli/trace_summary.h"
+#include "harness/symbols/symbolize.h"
 #include "workloads/trace_format.h"
 
 namespace {
@@ -56,6 +57,77 @@ boost::json::array family_json(const std::string& trace) {
   boost::json::array out;
   for (const auto& f : trace_family(trace)) out.emplace_back(f);
   return out;
+}
+
+// The sites with the most of `key`, largest first (ties by id), at most `n`, none with 0.
+std::vector<uint32_t> top_sites(const Summary& s, uint64_t Summary::SiteStat::*key, size_t n) {
+  std::vector<uint32_t> ids;
+  for (uint32_t i = 1; i < s.site_stats.size(); ++i)
+    if (s.site_stats[i].*key > 0) ids.push_back(i);
+  std::sort(ids.begin(), ids.end(), [&](uint32_t a, uint32_t b) {
+    return s.site_stats[a].*key != s.site_stats[b].*key ? s.site_stats[a].*key > s.site_stats[b].*key : a < b;
+  });
+  if (ids.size() > n) ids.resize(n);
+  return ids;
+}
+
+boost::json::value frame_json(const heapmark::symbols::Frame& f) {
+  return boost::json::object{{"function", f.function}, {"file", f.file}, {"line", f.line}, {"module", f.module},
+                             {"offset", f.offset}, {"text", f.text()}};
+}
+
+// trace-info's allocation sites: null without --stacks.
+boost::json::value sites_json(const Summary& s, heapmark::symbols::Symbolizer& sym) {
+  namespace json = boost::json;
+  if (s.sites.empty()) return nullptr;
+  auto list = [&](uint64_t Summary::SiteStat::*key) {
+    json::array out;
+    for (uint32_t id : top_sites(s, key, 10)) {
+      const auto& st = s.site_stats[id];
+      json::array frames;
+      for (const auto& f : sym.stack(id)) frames.push_back(frame_json(f));
+      out.push_back(json::object{{"site", id}, {"allocs", st.allocs}, {"bytes", st.bytes}, {"live_end", st.live_end},
+                                 {"blocks_end", st.blocks_end}, {"frames", std::move(frames)}});
+    }
+    return out;
+  };
+  json::array warnings;
+  json::object o{{"walker", s.sites.walker()},
+                 {"depth", s.sites.depth()},
+                 {"stacks", s.sites.count()},
+                 {"modules", s.sites.modules().size()},
+                 {"allocs_without_stack", s.site_stats[0].allocs},
+                 {"dropped", s.sites.dropped()},
+                 {"top_allocated", list(&Summary::SiteStat::bytes)},
+                 {"top_live_at_end", list(&Summary::SiteStat::live_end)}};
+  for (const auto& w : sym.warnings()) warnings.push_back(json::string(w));
+  o["warnings"] = std::move(warnings);
+  return o;
+}
+
+void print_sites(const Summary& s, heapmark::symbols::Symbolizer& sym) {
+  if (s.sites.empty()) {
+    std::printf("allocation sites: not recorded (record with --stacks)\n");
+    return;
+  }
+  std::printf("allocation sites: %u stacks (%s, depth %u), %zu modules; %" PRIu64 " allocations without a stack%s\n",
+              s.sites.count(), s.sites.walker().c_str(), s.sites.depth(), s.sites.modules().size(), s.site_stats[0].allocs,
+              s.sites.dropped() ? " (the recorder's stack table was full)" : "");
+  auto show = [&](const char* title, uint64_t Summary::SiteStat::*key) {
+    const auto ids = top_sites(s, key, 5);
+    if (ids.empty()) return;
+    std::printf("%s\n", title);
+    for (uint32_t id : ids) {
+      const auto& st = s.site_stats[id];
+      std::printf("  %10s  %8" PRIu64 " blocks  site %u\n", human(st.*key).c_str(), key == &Summary::SiteStat::bytes ? st.allocs : st.blocks_end, id);
+      const auto frames = sym.stack(id);
+      for (size_t i = 0; i < frames.size() && i < 4; ++i) std::printf("      %s\n", frames[i].text().c_str());
+      if (frames.size() > 4) std::printf("      ... %zu more frames\n", frames.size() - 4);
+    }
+  };
+  show("top sites by bytes allocated:", &Summary::SiteStat::bytes);
+  show("top sites by bytes live at the end:", &Summary::SiteStat::live_end);
+  for (const auto& w : sym.warnings()) std::fprintf(stderr, "heapmark trace-info: warning: %s\n", w.c_str());
 }
 
 boost::json::object summary_json(const std::string& path, const Summary& s) {
@@ -115,8 +187,11 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
 
 int trace_info(const std::string& path, bool as_json) {
   const Summary s = summarize(path);
+  heapmark::symbols::Symbolizer sym(s.sites);
   if (as_json) {
-    std::printf("%s\n", boost::json::serialize(summary_json(path, s)).c_str());
+    boost::json::object o = summary_json(path, s);
+    o["sites"] = sites_json(s, sym);
+    std::printf("%s\n", boost::json::serialize(o).c_str());
     return 0;
   }
   std::string cmd;
@@ -160,6 +235,7 @@ int trace_info(const std::string& path, bool as_json) {
                                       "freed, made before recording"};
   std::printf("lifetime histogram (coarse clock, 1-4 ms ticks):\n");
   for (int b = 0; b < 8; ++b) std::printf("  %-28s %12" PRIu64 "\n", kLife[b], s.life_hist[b]);
+  print_sites(s, sym);
   if (!s.rss.empty()) {
     std::printf("program RSS under its own allocator vs its live bytes:\n  %10s %12s %12s %12s\n", "t_s", "rss", "anon", "live");
     const size_t step = std::max<size_t>(1, s.rss.size() / 20);
@@ -199,7 +275,8 @@ uint64_t count_marks_until_exit(int fd, pid_t pid) {
   return marks;
 }
 
-int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks) {
+int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks, unsigned stacks,
+           const std::string& walker) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
   const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
   if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
@@ -229,6 +306,8 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     if (follow_forks) setenv("HEAPMARK_RECORD_FAMILY", abs_out.c_str(), 1);
     else unsetenv("HEAPMARK_RECORD_FAMILY");
     setenv("HEAPMARK_RECORD_RSS_MS", std::to_string(rss_ms).c_str(), 1);
+    setenv("HEAPMARK_RECORD_STACKS", std::to_string(stacks).c_str(), 1);
+    setenv("HEAPMARK_RECORD_WALKER", walker.c_str(), 1);
     std::vector<char*> argv;
     for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -312,6 +391,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     std::vector<std::string> command;
     unsigned rss_ms = 10;
     bool follow_forks = false;
+    unsigned stacks = 0;
+    std::string walker = "libunwind";
     std::string info_path;
     bool info_json = false;
     ReplayState replay;
@@ -323,6 +404,14 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rec->add_flag("--follow-forks", st->follow_forks,
                 "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
                 "started with vfork or posix_spawn are not followed)");
+  rec->add_flag("--stacks{16}", st->stacks,
+                "Record each allocation's call stack, DEPTH frames deep (--stacks=DEPTH, default 16), for allocation "
+                "sites in trace-info and diagnose")
+      ->check(CLI::Range(1u, heapmark::trace::kMaxStackDepth));
+  rec->add_option("--stack-walker", st->walker,
+                  "libunwind: DWARF unwind info, works on Debian's binaries (default); frame-pointers: faster, but only "
+                  "through code built with -fno-omit-frame-pointer")
+      ->check(CLI::IsMember({"libunwind", "frame-pointers"}));
   rec->add_option("command", st->command, "The program and its arguments (after --)");
   auto* info = app.add_subcommand("trace-info", "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
   info->add_option("trace", st->info_path, "Trace file (.hmt)")->required();
@@ -340,7 +429,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");
   return [rec, info, rep, st]() -> std::optional<int> {
-    if (*rec) return record(st->out, st->command, st->rss_ms, st->follow_forks);
+    if (*rec) return record(st->out, st->command, st->rss_ms, st->follow_forks, st->stacks, st->walker);
     if (*info) return trace_info(st->info_path, st->info_json);
     if (*rep) {
       st->replay.opts.command_line = heapmark::cli::command_line();

@@ -19,6 +19,9 @@ Summary summarize(const std::string& path) {
   Summary s;
   s.header = file.header();
   s.file_bytes = file.size();
+  s.sites = tr::read_sites(file, merge.layout());
+  s.site_stats.resize(s.sites.count() + 1);
+  auto site_of = [&](uint64_t id, uint32_t raw) { return s.sites.dense(static_cast<uint32_t>(id >> tr::kImageIdShift), raw); };
   uint64_t t_min = UINT64_MAX, t_max = 0;
   uint32_t image = 0;
   std::vector<tr::TimeMerge::Step> rss;  // kept until t_min is known
@@ -44,8 +47,19 @@ Summary summarize(const std::string& path) {
     }
     // Op and EventKind share their first six values (kFork is not counted).
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
-    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork && e.op != tr::Op::kPhase)
+    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork && e.op != tr::Op::kPhase) {
       ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
+      Summary::SiteStat& st = s.site_stats[site_of(e.id, e.site)];
+      ++st.allocs;
+      st.bytes += e.size;
+      st.live_end += e.size;
+      ++st.blocks_end;
+    }
+    if (x.consumed_live) {
+      Summary::SiteStat& st = s.site_stats[site_of(e.op == tr::Op::kFree ? e.id : e.old_id, x.consumed_site)];
+      st.live_end -= x.consumed_size;
+      --st.blocks_end;
+    }
     if (e.op == tr::Op::kFree) {
       if (x.consumed_live) {
         const uint64_t d = e.t_ms - x.born_ms;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "workloads/trace_format.h"
+#include "workloads/trace_sites.h"
 
 namespace heapmark::cli {
 
@@ -31,6 +32,11 @@ struct Summary {
   std::vector<Point> rss;
   struct Mark { uint64_t t_ms; uint32_t thread; std::string name; uint64_t live; };
   std::vector<Mark> phases;  // `phase NAME` lines the program wrote to HEAPMARK_PHASE_FD, in time order
+  // Allocation sites (recorded with --stacks): the stack table, and per dense
+  // site id (0 = no stack) what it allocated and what of it was live at the end.
+  trace::SiteTable sites;
+  struct SiteStat { uint64_t allocs = 0, bytes = 0, live_end = 0, blocks_end = 0; };
+  std::vector<SiteStat> site_stats;
 };
 
 // Reads the whole trace once (throws InputError for a malformed one).

@@ -4,17 +4,18 @@
 
 # Build and run: compilers, CMake, the allocators under test, the libraries, and
 # the real programs of workloads/programs/debian.json (python3, sqlite3, perl,
-# redis-server with redis-benchmark from redis-tools; time for comparisons).
+# redis-server with redis-benchmark from redis-tools; time for comparisons);
+# libunwind-dev walks stacks in the recorder, libdw-dev symbolises them.
 HEAPMARK_RUN_PACKAGES=(
   build-essential cmake pkg-config git
-  libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev
+  libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev libunwind-dev libdw-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
   python3 sqlite3 perl redis-server redis-tools time
 )
 # Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
-# browser check.
+# browser check, heaptrack for the import test.
 HEAPMARK_TEST_PACKAGES=(
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack
 )
 
 heapmark_missing_packages() {

@@ -2,7 +2,8 @@
 // malloc family, FORWARDS every call to the next allocator (dlsym RTLD_NEXT)
 // and appends one event per call to a per-thread buffer in the .hmt format
 // (workloads/trace_format.h). It is not an allocator and knows nothing of the
-// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS / _FAMILY and HEAPMARK_PHASE_FD at start-up.
+// runner: it only reads HEAPMARK_RECORD_FILE / _PID / _RSS_MS / _FAMILY / _STACKS / _WALKER and
+// HEAPMARK_PHASE_FD at start-up.
 //
 // Behaviour worth knowing:
 // - Bootstrap: dlsym may call calloc before the real one is known; those calls
@@ -28,6 +29,9 @@
 //   wrote them, by interposing write() and fflush() (stdio's own flushes at
 //   exit or of a full buffer use glibc's internal write and are not seen, so a
 //   program flushes after each mark, as the README's snippet does).
+// - Stacks (HEAPMARK_RECORD_STACKS=DEPTH): each allocation's stack is walked
+//   before its event is buffered and named by a site event when it differs
+//   from the thread's previous allocation's (tools/record/stacks.h).
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +50,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tools/record/stacks.h"
 #include "workloads/trace_format.h"
 
 namespace tr = heapmark::trace;
@@ -274,6 +279,7 @@ struct Buffer {
   uint32_t events = 0;
   uint64_t next_id = 0, end_id = 0;
   uint64_t now_ms = 0;        // time of the last event
+  uint32_t site = 0;          // the site the chunk's next allocation takes unless a site event changes it
   uint64_t counts[tr::kEventKinds] = {};
   uint8_t* pos = nullptr;     // next payload byte
   tr::ChunkHeader header{};   // immediately followed by the payload
@@ -309,6 +315,7 @@ void begin_chunk(Buffer* b) {
   b->events = 0;
   b->header.start_ms = b->now_ms;
   b->header.next_id = b->next_id;
+  b->site = 0;
 }
 
 // Writes the buffered events as one chunk (one write on an O_APPEND file: chunks never interleave).
@@ -322,6 +329,7 @@ void flush(Buffer* b) {
     h.events = b->events;
     h.checksum = tr::chunk_checksum(h, b->payload);
     write_all(&h, sizeof h + h.payload_bytes);
+    heapmark::record::stacks_flush();  // the stacks it names, soon after (a crash loses fewer)
   }
   begin_chunk(b);
 }
@@ -443,11 +451,23 @@ void sample_rss(Buffer* b) {
   ++b->counts[int(tr::EventKind::kRss)];
 }
 
+// Names the allocation's site when it is not the one the decoder holds.
+void put_site(Buffer* b, uint32_t site) {
+  if (site == b->site) return;
+  b->pos = tr::put_tag(b->pos, tr::Tag::kExt, static_cast<uint64_t>(tr::ExtKind::kSite));
+  b->pos = tr::put_varint(b->pos, site);
+  ++b->events;
+  b->site = site;
+}
+
 void record_alloc(void* p, tr::Tag tag, size_t size, unsigned align_log2) {
+  if (!g_active.load(std::memory_order_relaxed)) return;
+  const uint32_t site = heapmark::record::stacks_site();  // before enter(): walking may allocate
   Buffer* b = enter();
   if (!b) return;
   const uint64_t id = take_id(b);
   if (table_insert(p, id)) {
+    put_site(b, site);
     if (tag == tr::Tag::kAligned) {
       *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kAligned) | (align_log2 << 3));
       b->pos = tr::put_varint(b->pos, size);
@@ -585,7 +605,8 @@ void on_fork_child() {
   g_pid = getpid();
   g_start_ns = now_ns(CLOCK_MONOTONIC_COARSE);
   g_next_rss_ms.store(0);
-  write_header();  // an exec in this child records on into this file: start_recording finds it by pid
+  write_header();
+  heapmark::record::stacks_restart_in_child();  // an exec in this child records on into this file: start_recording finds it by pid
 }
 
 // One write of the whole header so a reader never sees half of it.
@@ -679,6 +700,10 @@ void start_recording() {
   if (g_rss_every_ms == 0) g_rss_every_ms = UINT64_MAX / 2;
   if (const char* family = getenv("HEAPMARK_RECORD_FAMILY"); family && strlen(family) < sizeof g_family)
     memcpy(g_family, family, strlen(family) + 1);
+  const char* stacks = getenv("HEAPMARK_RECORD_STACKS");
+  const unsigned depth = stacks ? static_cast<unsigned>(strtoul(stacks, nullptr, 10)) : 0;
+  const char* walker = getenv("HEAPMARK_RECORD_WALKER");
+  const bool fp = walker && strcmp(walker, "frame-pointers") == 0;
   g_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (g_fd < 0) die("cannot open the trace file (HEAPMARK_RECORD_FILE)");
   void* root = mmap(nullptr, kRootEntries * sizeof(std::atomic<Leaf*>), PROT_READ | PROT_WRITE,
@@ -706,6 +731,9 @@ void start_recording() {
     memcpy(buf + sizeof h, exe, h.payload_bytes);
     write_all(buf, sizeof h + h.payload_bytes);
   }
+  if (depth > 0)
+    heapmark::record::stacks_start(depth, fp ? heapmark::record::Walker::kFramePointers : heapmark::record::Walker::kLibunwind,
+                                   write_all);
   pthread_atfork(nullptr, on_fork_parent, on_fork_child);
   g_active.store(true, std::memory_order_release);
 }
@@ -752,6 +780,7 @@ __attribute__((destructor(101))) void finish() {
     b->state.store(2);
     for (int k = 0; k < tr::kEventKinds; ++k) totals[k] += b->counts[k];
   }
+  heapmark::record::stacks_flush();
   write_lost();
   static_assert(tr::kEventKinds <= 16);
   write_varint_chunk(tr::ChunkKind::kEnd, totals, tr::kEventKinds);
@@ -773,6 +802,7 @@ void flush_for_exec() {
     if (b->state.load() == 1) flush(b);
     b->busy.store(0, std::memory_order_release);
   }
+  heapmark::record::stacks_flush();
   write_lost();
 }
 
@@ -907,12 +937,14 @@ HM_EXPORT void* realloc(void* p, size_t n) noexcept {
     }
     return q;
   }
+  const uint32_t site = heapmark::record::stacks_site();
   Buffer* b = enter();
   if (!b) return q;
   ensure_id(b);  // the reader resolves the back reference after any new batch, before the result's id
   const uint64_t back_ref = back(b, old_id);
   const uint64_t id = b->next_id++;
   if (table_insert(q, id)) {
+    put_site(b, site);
     b->pos = tr::put_tag(b->pos, tr::Tag::kRealloc, back_ref);
     b->pos = tr::put_varint(b->pos, n);
     ++b->events;
