@@ -52,8 +52,13 @@ struct Op {
   uint16_t flags;      // kUntilReturned
   uint32_t id;         // block id, dense in [0, Program::max_ids())
   uint64_t size;       // bytes (kAlloc, kRealloc) or milliseconds (kIdle)
+  // kAlloc, kRealloc: where the block comes from, carried with it for the
+  // attribution at phase ends. Not part of the checksum: the same program with
+  // or without sites is the same program.
+  uint32_t site = 0;     // allocation site, 1..Program::site_count(); 0 = none
+  uint32_t born_ms = 0;  // the program's clock (Program::clock_ms) when it was made
 };
-static_assert(sizeof(Op) == 16);
+static_assert(sizeof(Op) == 24);
 
 // Incremental checksum over the program's ops: equal checksums mean equal
 // programs, so comparisons can prove they compared like with like. A word at a
@@ -90,6 +95,10 @@ class Program {
   // calls, depend on how its threads interleave (a recorded trace of several
   // threads): its checksum then covers the other ops' kinds and sizes, in order.
   virtual bool checksum_exact() const noexcept { return true; }
+  // Allocation sites its ops name (Op::site), and the program's own clock in ms
+  // (a trace's recorded time; Op::born_ms counts on it), 0 where it has none.
+  virtual uint32_t site_count() const noexcept { return 0; }
+  virtual uint64_t clock_ms() const noexcept { return 0; }
   // How this program's idle and activity ops behave.
   virtual const WaitSpec& wait_spec() const noexcept {
     static const WaitSpec defaults;

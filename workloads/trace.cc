@@ -45,6 +45,7 @@
 #include "common/input_error.h"
 #include "workloads/catalog.h"
 #include "workloads/repro/engine.h"
+#include "workloads/trace_sites.h"
 #include "workloads/trace_stream.h"
 
 namespace heapmark::workloads {
@@ -236,6 +237,15 @@ struct Replay {
   uint64_t final_ms = kNever;
   uint64_t idle_ms = 0, activity_ms = 0;
   WaitSpec wait;
+  // Allocation sites (a trace recorded with --stacks): dense ids as SiteTable's.
+  uint32_t* site_base = nullptr;  // per image
+  uint32_t images = 1;
+  uint32_t site_count = 0;
+  uint32_t site(const tr::Event& e) const noexcept {
+    if (e.site == 0 || e.image >= images) return 0;
+    const uint32_t end = e.image + 1 < images ? site_base[e.image + 1] : site_count;
+    return e.site <= end - site_base[e.image] ? site_base[e.image] + e.site : 0;
+  }
 };
 
 // Waits a little longer each round: spin, then yield, then sleep.
@@ -294,6 +304,8 @@ class TraceProgram final : public Program {
   // With several threads, slot numbers and where the other threads begin a
   // mark's phase depend on how they interleave; each thread's calls do not.
   bool checksum_exact() const noexcept override { return r_.threads == 1; }
+  uint32_t site_count() const noexcept override { return r_.site_count; }
+  uint64_t clock_ms() const noexcept override { return last_ms_; }
 
  private:
   // The next block event (rss samples and fork marks are not replayed). Events
@@ -492,7 +504,7 @@ class TraceProgram final : public Program {
           continue;
         }
         insert(e.id, slot);
-        out[k++] = Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, slot, e.size};
+        out[k++] = Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, slot, e.size, r_.site(e), born(e)};
       } else {
         const uint64_t victim = e.op == tr::Op::kFree ? e.id : e.old_id;
         auto got = r_.map->take(victim, index_, slot);
@@ -507,7 +519,7 @@ class TraceProgram final : public Program {
             give_slot(slot);
           } else {
             insert(e.id, slot);
-            out[k++] = Op{OpKind::kRealloc, 0, 0, slot, e.size};
+            out[k++] = Op{OpKind::kRealloc, 0, 0, slot, e.size, r_.site(e), born(e)};
           }
         } else if (never_made) {
           // Made before the recording started (or freed twice): a free is dropped, a realloc makes a new block.
@@ -517,7 +529,7 @@ class TraceProgram final : public Program {
               continue;
             }
             insert(e.id, slot);
-            out[k++] = Op{OpKind::kAlloc, 0, 0, slot, e.size};
+            out[k++] = Op{OpKind::kAlloc, 0, 0, slot, e.size, r_.site(e), born(e)};
           }
         } else {
           if (blocked()) break;
@@ -537,6 +549,8 @@ class TraceProgram final : public Program {
     if (k == 0 && r_.diagnose && index_ == 0 && !peek()) k = final_phases(out);
     return finish(k);
   }
+
+  static uint32_t born(const tr::Event& e) noexcept { return static_cast<uint32_t>(std::min<uint64_t>(e.t_ms, UINT32_MAX)); }
 
   size_t finish(size_t k) {
     if (k > 0) r_.progress.fetch_add(1, std::memory_order_relaxed);
@@ -663,6 +677,12 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, c
     r->wait = d.wait;
   }
 
+  r->images = sh.layout.images;
+  r->site_base = s.array<uint32_t>(r->images);
+  if (!sh.layout.site_chunks.empty()) {
+    auto* site_buffer = s.array<uint8_t>(tr::kMaxChunkPayload);
+    r->site_count = tr::site_bases(*file, sh.layout, site_buffer, r->site_base);
+  }
   r->file = file;
   r->threads = threads;
   r->shared = threads > 1;

@@ -111,4 +111,56 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
   return t;
 }
 
+uint32_t site_bases(const TraceFile& file, const Layout& layout, uint8_t* buffer, uint32_t* base) {
+  uint32_t total = 0, image = 0, in_image = 0;
+  base[0] = 0;
+  auto next_image = [&](uint32_t to) {
+    while (image < to) {
+      total += in_image;
+      in_image = 0;
+      base[++image] = total;
+    }
+  };
+  for (const ChunkRef& ref : layout.site_chunks) {
+    next_image(ref.image.index);
+    ChunkHeader h;
+    file.read(ref.offset, &h, sizeof h);
+    file.read(ref.offset + sizeof h, buffer, h.payload_bytes);
+    check_chunk_payload(h, buffer, ref.offset, file.name());
+    const uint8_t* p = buffer;
+    const uint8_t* const end = buffer + h.payload_bytes;
+    uint64_t kind = 0, v = 0;
+    auto skip_varints = [&](int n) {
+      for (int i = 0; i < n; ++i)
+        if (!get_varint(p, end, v)) bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a varint");
+    };
+    auto skip_bytes = [&]() {
+      skip_varints(1);
+      if (v > static_cast<uint64_t>(end - p)) bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "bytes inside the chunk");
+      p += v;
+    };
+    while (p < end) {
+      skip_varints(1);
+      kind = v;
+      switch (static_cast<SiteRecord>(kind)) {
+        case SiteRecord::kWalker: skip_varints(1); skip_bytes(); break;
+        case SiteRecord::kModule: skip_varints(3); skip_bytes(); skip_bytes(); break;
+        case SiteRecord::kStack: {
+          skip_varints(1);
+          if (v != uint64_t{in_image} + 1) bad(file.name(), ref.offset + sizeof h, "stack ids counting up from 1 in each image");
+          ++in_image;
+          skip_varints(1);
+          if (v > kMaxStackDepth) bad(file.name(), ref.offset + sizeof h, "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
+          skip_varints(static_cast<int>(v));
+          break;
+        }
+        case SiteRecord::kDropped: skip_varints(1); break;
+        default: bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a site record of kind 1 to 4");
+      }
+    }
+  }
+  next_image(layout.images - 1);
+  return total + in_image;
+}
+
 }  // namespace heapmark::trace

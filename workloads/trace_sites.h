@@ -58,4 +58,10 @@ class SiteTable {
 // naming the file and byte offset for a corrupt table.
 SiteTable read_sites(const TraceFile& file, const Layout& layout);
 
+// What a replay needs of the table, without the heap (the cell sets up before
+// measuring, inside the allocator under test): per image, the dense id of its
+// stack 1 minus 1, into `base` (layout.images entries); returns the stack
+// count. `buffer` holds kMaxChunkPayload bytes. The same ids as SiteTable::dense.
+uint32_t site_bases(const TraceFile& file, const Layout& layout, uint8_t* buffer, uint32_t* base);
+
 }  // namespace heapmark::trace

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/input_error.h"
+#include "harness/cell/attribution.h"
 #include "harness/cell/placement.h"
 #include "harness/metrics/fragmentation.h"
 #include "harness/metrics/procfs.h"
@@ -88,7 +89,16 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
   horizon_ = hooks.horizon();
   merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
   hist_wire_ = scratch.array<unsigned char>(sizeof(HistogramHead) + metrics::Histogram::kBuckets * sizeof(BucketCount));
-  ranges_ = scratch.array<uint64_t>(2 * size_t{slot_count_});
+  if (config_.attribute) {
+    uint32_t sites = 0;
+    for (auto* p : programs) sites = std::max(sites, p->site_count());
+    attribution_ = scratch.make<Attribution>(sites, slot_count_, thread_count_, scratch);
+    attribution_->exclude_range(scratch.begin(), scratch.end());
+    sites_msg_ = scratch.array<SitesMsg>(1);
+    page_map_msg_ = scratch.array<PageMapMsg>(1);
+  } else {
+    ranges_ = scratch.array<uint64_t>(2 * size_t{slot_count_});
+  }
   participants_ = thread_count_;
   pthread_barrier_init(&start_, nullptr, thread_count_);
   tsc_anchor_ = tsc::begin();
@@ -111,6 +121,7 @@ void Executor::start_threads() {
 
 void* Executor::thread_main(void* arg) noexcept {
   auto& t = *static_cast<Thread*>(arg);
+  t.stack_probe = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   pthread_barrier_wait(&t.exec->start_);  // released by run()
   t.exec->run_thread(t);
   return nullptr;
@@ -237,6 +248,8 @@ void Executor::do_alloc(Thread& t, const Op& op) noexcept {
   s.p = p;
   s.size = op.size;
   s.usable = usable;
+  s.site = op.site;
+  s.born_ms = op.born_ms;
   prepare(p, op.id, 0, op.size);
   add_live(static_cast<int64_t>(op.size), static_cast<int64_t>(usable), 1, t1);
 }
@@ -277,6 +290,8 @@ void Executor::do_realloc(Thread& t, const Op& op) noexcept {
   s.p = p;
   s.size = op.size;
   s.usable = usable;
+  s.site = op.site;
+  s.born_ms = op.born_ms;
   if (config_.verify && old_size) check(s, op.id, old_size < op.size ? old_size : op.size, "use after realloc (contents not preserved)");
   prepare(p, op.id, old_size, op.size);  // only the grown part is new
   add_live(static_cast<int64_t>(op.size) - static_cast<int64_t>(old_size), d_usable, d_blocks, t1);
@@ -337,6 +352,12 @@ void Executor::end_phase() noexcept {
   breakdown(m);
   if (!write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m)) _exit(kExitRunnerGone);
   if (!write_message(config_.event_fd, MsgType::kStats, &stats, sizeof stats)) _exit(kExitRunnerGone);
+  if (attribution_) {
+    sites_msg_->phase_index = page_map_msg_->phase_index = phase_;
+    if (!write_message(config_.event_fd, MsgType::kSites, sites_msg_, sizeof *sites_msg_) ||
+        !write_message(config_.event_fd, MsgType::kPageMap, page_map_msg_, sizeof *page_map_msg_))
+      _exit(kExitRunnerGone);
+  }
 }
 
 // Which resident pages hold a live block: the union of the live blocks' page
@@ -344,6 +365,22 @@ void Executor::end_phase() noexcept {
 // LazyFree this splits RSS into live, fragmentation and retained memory for
 // any allocator, a user's own included.
 void Executor::breakdown(PhaseEnd& m) noexcept {
+  if (attribution_) {
+    if (!stacks_excluded_) {  // every thread wrote its probe before the start barrier
+      for (uint32_t i = 0; i < thread_count_; ++i) attribution_->exclude_mapping_of(threads_[i].stack_probe);
+      stacks_excluded_ = true;
+    }
+    LiveBlock* blocks = attribution_->blocks();
+    size_t n = 0;
+    uint64_t clock = 0;
+    for (uint32_t i = 0; i < thread_count_; ++i) clock = std::max(clock, threads_[i].program->clock_ms());
+    for (uint32_t id = 0; id < slot_count_; ++id) {
+      const Slot& s = slots_[id];
+      if (s.p) blocks[n++] = LiveBlock{reinterpret_cast<uintptr_t>(s.p), s.size, s.site, s.born_ms};
+    }
+    m.live_page_bytes = attribution_->run(n, clock, m.smaps.lazy_free, *sites_msg_, *page_map_msg_);
+    return;
+  }
   size_t n = 0;
   for (uint32_t id = 0; id < slot_count_; ++id) {
     const Slot& s = slots_[id];
@@ -597,6 +634,7 @@ void Executor::run_thread(Thread& t) noexcept {
 }
 
 void Executor::run() noexcept {
+  threads_[0].stack_probe = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   if (!started_) start_threads();
   if (thread_count_ > 1) pthread_barrier_wait(&start_);  // release the parked workers
   run_thread(threads_[0]);

@@ -35,6 +35,7 @@ struct ExecutorConfig {
   SharedPage* shared = nullptr;  // may be null (tests)
   Touch touch = Touch::kPages;
   bool verify = false;           // fill every block with a pattern from its id; check it before free/realloc
+  bool attribute = false;        // at every phase end: pinned memory by site and the heap's page map (attribution.h)
   double tsc_hz = 0;
 };
 
@@ -79,6 +80,8 @@ class Executor {
     uint64_t size;
     uint64_t usable;
     std::atomic<uint32_t> sent;  // kSend stores 1 (release); kRecv waits for it (acquire)
+    uint32_t site;               // Op::site and Op::born_ms of the op that made it
+    uint32_t born_ms;
   };
   struct Thread {
     Executor* exec;
@@ -98,6 +101,7 @@ class Executor {
     uint64_t act_rng;
     cpu_set_t ran_on;     // sched_getcpu() seen at every phase edge
     char affinity[48];    // the thread's mask when it started
+    uintptr_t stack_probe;  // an address on the thread's stack (its mapping is not the heap)
   };
 
   static void* thread_main(void* arg) noexcept;
@@ -130,6 +134,10 @@ class Executor {
   metrics::Histogram* merged_;
   unsigned char* hist_wire_;
   uint64_t* ranges_;  // page ranges of live blocks, two words per slot, for the breakdown
+  class Attribution* attribution_ = nullptr;  // --attribute
+  SitesMsg* sites_msg_ = nullptr;
+  PageMapMsg* page_map_msg_ = nullptr;
+  bool stacks_excluded_ = false;
 
   // Phase barrier whose party shrinks as threads finish.
   pthread_mutex_t barrier_mu_ = PTHREAD_MUTEX_INITIALIZER;

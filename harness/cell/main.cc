@@ -3,7 +3,7 @@
 // which allocator serves malloc, measures, and reports events on fd 3.
 //
 //   heapmark-cell --kind FAMILY [--library PATH] --workload W [--param k=v]... [--seed N]
-//                 [--cpu N] [--touch none|pages|full] [--verify] [--tsc-hz HZ]
+//                 [--cpu N] [--touch none|pages|full] [--verify] [--attribute] [--tsc-hz HZ]
 //   heapmark-cell --probe --kind FAMILY [--library PATH]     (identity + version only)
 //
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
@@ -46,6 +46,7 @@ struct Args {
   int cpu = -1;
   hm::cell::Touch touch = hm::cell::Touch::kPages;
   bool verify = false;
+  bool attribute = false;  // pinned memory by site and the page map at every phase end
   double tsc_hz = 0;
 };
 
@@ -64,6 +65,7 @@ Args parse(int argc, char** argv) {
     };
     if (k == "--probe") a.probe = true;
     else if (k == "--verify") a.verify = true;
+    else if (k == "--attribute") a.attribute = true;
     else if (k == "--kind") {
       const std::string v = value();
       a.family = hm::registry::find_family(v);
@@ -199,6 +201,7 @@ int main(int argc, char** argv) {
     cfg.shared = shared;
     cfg.touch = args.touch;
     cfg.verify = args.verify;
+    cfg.attribute = args.attribute;
     cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
     hm::cell::Executor exec(cfg, hooks, programs, scratch);
     exec.start_threads();

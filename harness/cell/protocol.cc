@@ -20,6 +20,8 @@ size_t fixed_size(MsgType t) {
     case MsgType::kNativeJson: return 0;
     case MsgType::kConfig: return sizeof(ConfigMsg);
     case MsgType::kThreads: return sizeof(ThreadsMsg);
+    case MsgType::kSites: return sizeof(SitesMsg);
+    case MsgType::kPageMap: return sizeof(PageMapMsg);
   }
   return 0;
 }

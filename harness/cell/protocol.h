@@ -3,7 +3,8 @@
 // the structs travel as raw bytes; the reader still checks every length, and a
 // stream cut short (a crashed cell) yields only whole messages.
 //
-// Order: kHello, kConfig, then per phase kPhaseBegin / kPhaseEnd (+ kStats),
+// Order: kHello, kConfig, then per phase kPhaseBegin / kPhaseEnd (+ kStats,
+// and with --attribute kSites and kPageMap),
 // then one kHistogram per op kind that ran, kThreads, then kResult. kError
 // replaces the rest. A
 // workload that measures itself (micro) sends kNativeJson, its own JSON report
@@ -22,9 +23,9 @@ namespace heapmark::cell {
 inline constexpr uint32_t kProtocolVersion = 1;
 
 enum class MsgType : uint32_t {
-  kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson, kConfig, kThreads
+  kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson, kConfig, kThreads, kSites, kPageMap
 };
-inline constexpr uint32_t kLastMsgType = static_cast<uint32_t>(MsgType::kThreads);
+inline constexpr uint32_t kLastMsgType = static_cast<uint32_t>(MsgType::kPageMap);
 
 struct MsgHeader {
   uint32_t type;
@@ -126,6 +127,49 @@ struct StatsMsg {
     char name[56];
     uint64_t value;
   } items[kMax];
+};
+
+// Who holds the resident memory at a phase end (--attribute; harness/cell/
+// attribution.h): per allocation site, its live bytes and blocks, and the
+// pinned bytes (the non-live rest of each resident page holding live blocks,
+// shared equally among those blocks). The sites with the most pinned and the
+// most live bytes travel; the rest are summed in `other`.
+struct SiteFigures {
+  uint32_t site = 0;
+  uint32_t pad = 0;
+  uint64_t blocks = 0, live = 0;
+  double pinned = 0;
+  int64_t median_age_ms = -1;  // on the program's clock; -1 when it has none
+};
+struct SitesMsg {
+  static constexpr size_t kMax = 64;
+  uint32_t phase_index = 0;
+  uint32_t count = 0;
+  uint32_t site_count = 0;     // sites the program names (0: none; everything is site 0)
+  uint32_t pad = 0;
+  uint64_t clock_ms = 0;       // the program's clock at the phase end
+  SiteFigures unknown;         // site 0: blocks without a site
+  SiteFigures other;           // every site not listed
+  SiteFigures items[kMax];
+  double seconds = 0;          // what the attribution cost (outside every timed window)
+};
+
+// The heap's pages in address order, in buckets of equal page counts, by
+// state. Runs of 1024 or more pages that are not resident are shown as 64
+// (a reserved but released range would drown the rest).
+enum class PageState : uint8_t { kDense = 0, kSparse = 1, kRetained = 2, kLazyFree = 3, kReleased = 4 };
+inline constexpr int kPageStates = 5;
+struct PageMapMsg {
+  static constexpr size_t kBuckets = 512;
+  uint32_t phase_index = 0;
+  uint32_t buckets = 0;          // used
+  uint64_t pages_per_bucket = 0;
+  uint64_t pages[kPageStates] = {};  // every heap page by state, before shortening
+  uint64_t shown_pages = 0;
+  uint64_t mappings = 0;         // heap mappings read from /proc/self/maps
+  uint8_t lazyfree_known = 0;    // 1: LazyFree pages told apart (/proc/kpageflags); 0: shown as retained
+  uint8_t pad[7] = {};
+  uint32_t counts[kBuckets][kPageStates] = {};
 };
 
 // Sparse histogram: only non-empty buckets travel.

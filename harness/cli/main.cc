@@ -216,6 +216,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "pages", "full"}));
   run->add_flag("--verify", opts.verify,
                 "Fill every block with a pattern from its id and check it before free: catches overlapping blocks (slower)");
+  run->add_flag("--attribute", opts.attribute,
+                "At every phase end, who holds the resident memory: live and pinned bytes per allocation site (a trace "
+                "recorded with --stacks) and the heap's page map, for the report's flame graphs and page strips");
   run->add_option("--cpu", opts.cell_cpu, "CPU the cells are pinned to (default: the last; the runner uses the others)");
   run->add_option("--out", opts.results_root, "Results root directory");
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");

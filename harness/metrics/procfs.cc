@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace heapmark::metrics::procfs {
@@ -117,6 +118,66 @@ bool parse_status(const char* text, size_t len, Status& out) noexcept {
 bool read_status(const char* path, Status& out) noexcept {
   const ssize_t n = read_file(path, g_buf, sizeof g_buf);
   return n > 0 && parse_status(g_buf, static_cast<size_t>(n), out);
+}
+
+bool parse_maps_line(const char* line, size_t len, Mapping& out) noexcept {
+  // lo-hi perms offset dev inode [path]
+  const char* p = line;
+  const char* const end = line + len;
+  auto hex = [&](uint64_t& v) {
+    v = 0;
+    const char* start = p;
+    for (; p < end; ++p) {
+      const char c = *p;
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) break;
+      v = v * 16 + static_cast<uint64_t>(d);
+    }
+    return p > start;
+  };
+  out = Mapping{};
+  if (!hex(out.lo) || p >= end || *p++ != '-' || !hex(out.hi) || p >= end || *p++ != ' ') return false;
+  if (end - p < 4) return false;
+  out.readable = p[0] == 'r';
+  out.writable = p[1] == 'w';
+  out.shared = p[3] == 's';
+  p += 4;
+  for (int field = 0; field < 3; ++field) {  // offset, dev, inode
+    while (p < end && *p == ' ') ++p;
+    while (p < end && *p != ' ') ++p;
+  }
+  while (p < end && *p == ' ') ++p;
+  out.anonymous = p == end || *p == '[';
+  if (p < end && *p == '[') {
+    size_t n = 0;
+    while (p < end && n + 1 < sizeof out.name) out.name[n++] = *p++;
+    out.name[n] = '\0';
+  }
+  return out.hi > out.lo;
+}
+
+size_t read_maps(Mapping* out, size_t cap) noexcept {
+  const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  static char buf[64 * 1024];
+  size_t have = 0, n = 0;
+  for (;;) {
+    const ssize_t r = ::read(fd, buf + have, sizeof buf - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    have += static_cast<size_t>(r);
+    size_t start = 0;
+    for (size_t i = 0; i < have; ++i) {
+      if (buf[i] != '\n') continue;
+      if (n < cap && parse_maps_line(buf + start, i - start, out[n])) ++n;
+      start = i + 1;
+    }
+    std::memmove(buf, buf + start, have - start);
+    have -= start;
+    if (have == sizeof buf) have = 0;  // a line longer than the buffer: not a mapping we need
+  }
+  ::close(fd);
+  return n;
 }
 
 }  // namespace heapmark::metrics::procfs

@@ -40,6 +40,18 @@ struct Status {
 bool parse_status(const char* text, size_t len, Status& out) noexcept;
 bool read_status(const char* path, Status& out) noexcept;
 
+// One line of /proc/PID/maps.
+struct Mapping {
+  uint64_t lo = 0, hi = 0;
+  bool readable = false, writable = false, shared = false;
+  bool anonymous = false;  // no file: no path, or a [name] the kernel gave it
+  char name[16] = "";      // "[heap]", "[stack]", "[vdso]"...; the file's path is not kept
+};
+bool parse_maps_line(const char* line, size_t len, Mapping& out) noexcept;
+// Reads /proc/self/maps (raw reads into a static buffer) into `out`; returns
+// the number of mappings (at most `cap`), or 0 when the file cannot be read.
+size_t read_maps(Mapping* out, size_t cap) noexcept;
+
 // Reads a whole small file into buf (NUL-terminated); returns bytes read or -1.
 ssize_t read_file(const char* path, char* buf, size_t cap) noexcept;
 

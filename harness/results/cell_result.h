@@ -4,6 +4,7 @@
 // the terminal row, the report, cells.csv, compare and repro read it back
 // through one reader (results_dir.h). Field meanings: results/SCHEMA.md.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -28,6 +29,31 @@ struct Wait {
   std::optional<uint64_t> activity_calls, activity_peak_live;
 };
 
+// Who holds the memory at a phase end (--attribute): per allocation site its
+// live bytes and blocks, and its share of the pinned bytes (the non-live rest
+// of resident pages holding live blocks, shared equally among their blocks).
+struct SiteShare {
+  uint32_t site = 0;  // the trace's dense site id (trace_sites.h); 0 = no stack
+  uint64_t blocks = 0, live = 0;
+  double pinned = 0;
+  std::optional<int64_t> median_age_ms;  // on the program's clock (a trace's recorded time)
+};
+struct Attribution {
+  uint32_t site_count = 0;
+  std::optional<uint64_t> clock_ms;
+  double seconds = 0;              // what the attribution cost the cell
+  std::vector<SiteShare> sites;    // the listed sites, most pinned first
+  SiteShare unknown, other;        // site 0; every site not listed
+};
+// The heap's pages in address order, bucketed, by state (protocol.h PageState).
+inline constexpr const char* kPageStateNames[5] = {"dense", "sparse", "retained", "lazy_free", "released"};
+struct PageMap {
+  uint64_t pages_per_bucket = 0, shown_pages = 0, mappings = 0;
+  bool lazyfree_known = false;
+  uint64_t pages[5] = {};
+  std::vector<std::array<uint32_t, 5>> buckets;
+};
+
 // What a phase end measured; absent for a phase a failed cell never finished.
 struct PhaseEndResult {
   double end_s = 0;
@@ -39,6 +65,8 @@ struct PhaseEndResult {
   std::optional<double> rho;
   std::optional<Wait> wait;
   std::optional<Breakdown> breakdown;  // absent in results older than the breakdown
+  std::optional<Attribution> attribution;  // with --attribute
+  std::optional<PageMap> page_map;
   Pairs reported;  // a server's own figures at this phase end (Redis INFO memory), as text
 };
 

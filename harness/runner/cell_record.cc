@@ -135,6 +135,41 @@ void describe_allocator(const CellOutcome& out, results::CellResult& rec) {
                                metrics::Histogram::kRelativeError};
 }
 
+results::SiteShare site_share(const cell::SiteFigures& f) {
+  results::SiteShare s{f.site, f.blocks, f.live, f.pinned, std::nullopt};
+  if (f.median_age_ms >= 0) s.median_age_ms = f.median_age_ms;
+  return s;
+}
+
+results::Attribution attribution(const cell::SitesMsg& m) {
+  results::Attribution a;
+  a.site_count = m.site_count;
+  if (m.clock_ms) a.clock_ms = m.clock_ms;
+  a.seconds = m.seconds;
+  for (uint32_t i = 0; i < m.count && i < cell::SitesMsg::kMax; ++i) a.sites.push_back(site_share(m.items[i]));
+  std::sort(a.sites.begin(), a.sites.end(), [](const results::SiteShare& x, const results::SiteShare& y) {
+    return x.pinned != y.pinned ? x.pinned > y.pinned : x.live != y.live ? x.live > y.live : x.site < y.site;
+  });
+  a.unknown = site_share(m.unknown);
+  a.other = site_share(m.other);
+  return a;
+}
+
+results::PageMap page_map(const cell::PageMapMsg& m) {
+  results::PageMap pm;
+  pm.pages_per_bucket = m.pages_per_bucket;
+  pm.shown_pages = m.shown_pages;
+  pm.mappings = m.mappings;
+  pm.lazyfree_known = m.lazyfree_known != 0;
+  for (int s = 0; s < cell::kPageStates; ++s) pm.pages[s] = m.pages[s];
+  for (uint32_t b = 0; b < m.buckets && b < cell::PageMapMsg::kBuckets; ++b) {
+    std::array<uint32_t, 5> c{};
+    for (int s = 0; s < cell::kPageStates; ++s) c[s] = m.counts[b][s];
+    pm.buckets.push_back(c);
+  }
+  return pm;
+}
+
 void phase_figures(const CellOutcome& out, uint64_t t0, const NetOfTimer& net, results::CellResult& rec) {
   int64_t prev_r = 0, prev_l = 0;
   for (const auto& p : out.phases) {
@@ -144,6 +179,8 @@ void phase_figures(const CellOutcome& out, uint64_t t0, const NetOfTimer& net, r
     pr.begin_s = rel_seconds(p.begin.t_ns, t0);
     if (p.ended) {
       pr.end = phase_end(p.end, p.begin, out.hello.r0_anon, prev_r, prev_l, t0, net);
+      if (p.sites) pr.end->attribution = attribution(*p.sites);
+      if (p.page_map) pr.end->page_map = page_map(*p.page_map);
       prev_r = pr.end->r;
       prev_l = static_cast<int64_t>(p.end.live_bytes);
     }

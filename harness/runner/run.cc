@@ -56,6 +56,7 @@ std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocato
   std::snprintf(hz, sizeof hz, "%.0f", tsc_hz);
   args.insert(args.end(), {"--tsc-hz", hz, "--touch", o.touch});
   if (o.verify) args.push_back("--verify");
+  if (o.attribute) args.push_back("--attribute");
   return args;
 }
 
@@ -95,7 +96,7 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"cell_cpu", o.cell_cpu},
+                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"attribute", o.attribute}, {"cell_cpu", o.cell_cpu},
                       {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()}};
 }
 
@@ -112,6 +113,7 @@ void options_from_json(const json::object& j, RunOptions& o) {
   o.jobs = static_cast<int>(num("jobs", o.jobs));
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
+  if (const auto* v = j.if_contains("attribute"); v && v->is_bool()) o.attribute = v->as_bool();
   if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
 }
 

@@ -19,6 +19,7 @@ struct RunOptions {
   size_t max_points = 2000;    // stored timeline points per cell
   std::string touch = "pages";
   bool verify = false;         // pattern-fill every block and check it before free
+  bool attribute = false;      // pinned memory by site and the heap's page map at every phase end
   int cell_cpu = -1;           // -1: the last CPU when there are two or more
   std::string cell_binary;     // heapmark-cell, next to heapmark
   std::string probe_library;   // libheapmark_probe.so, preloaded into program cells

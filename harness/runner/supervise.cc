@@ -56,6 +56,12 @@ void handle(CellOutcome& out, const cell::Message& m) {
                                                s.items[i].value);
       break;
     }
+    case MsgType::kSites:
+      if (!out.phases.empty()) out.phases.back().sites = m.as<cell::SitesMsg>();
+      break;
+    case MsgType::kPageMap:
+      if (!out.phases.empty()) out.phases.back().page_map = m.as<cell::PageMapMsg>();
+      break;
     case MsgType::kHistogram: {
       HistogramRecord h;
       h.head = m.as<cell::HistogramHead>();

@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct PhaseRecord {
   cell::PhaseEnd end{};
   bool ended = false;
   std::vector<std::pair<std::string, uint64_t>> stats;
+  std::optional<cell::SitesMsg> sites;       // --attribute
+  std::optional<cell::PageMapMsg> page_map;
 };
 
 struct HistogramRecord {
