@@ -22,6 +22,7 @@
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/trace_summary.h"
+#include "harness/report/holders.h"
 #include "harness/report/results.h"
 #include "harness/repro/repro.h"
 #include "harness/results/results_dir.h"
@@ -186,6 +187,36 @@ int diagnose(State& st) {
   const std::string run_dir = root + "/" + sc.dir_name();
   const heapmark::report::Run run = heapmark::report::read_run(run_dir);
   const auto lines = recommendations(summaries[0].as_object(), run);
+  // Who pins what stays: the sites behind the pinned bytes at F (a trace recorded with --stacks).
+  const auto holders = heapmark::report::holders(run);
+  json::array holders_json;
+  bool named = false;
+  for (const auto& h : holders) {
+    if (h.variant) continue;
+    named |= h.site_count > 0;
+    json::array sites;
+    for (size_t i = 0; i < h.sites.size() && i < 10; ++i) {
+      const auto& x = h.sites[i];
+      json::array frames;
+      for (const auto& f : x.frames) frames.push_back(json::string(f));
+      sites.push_back(json::object{{"site", x.site}, {"name", x.name()}, {"frames", std::move(frames)}, {"pinned", x.pinned},
+                                   {"pinned_share", h.pinned_total > 0 ? x.pinned / h.pinned_total : 0.0}, {"live", x.live},
+                                   {"blocks", x.blocks}, {"median_age_s", x.median_age_s ? json::value(*x.median_age_s) : json::value(nullptr)}});
+    }
+    holders_json.push_back(json::object{{"allocator", h.allocator}, {"phase", h.phase}, {"cells", h.cells}, {"r", h.r},
+                                        {"pinned", h.pinned_total}, {"live", h.live_total}, {"site_count", h.site_count},
+                                        {"sites", std::move(sites)},
+                                        {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
+                                        {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
+  }
+  if (!st.o.quiet) {
+    if (named) {
+      std::printf("\nWho pins the memory at F (top sites; flame graphs and page maps in the report, svg/):\n%s",
+                  heapmark::report::to_text(heapmark::report::pinning_table(holders, 5)).c_str());
+    } else {
+      std::printf("\nAllocation sites: not in this trace (record it with heapmark record --stacks to see which code pins the memory)\n");
+    }
+  }
   // The recommendation: on the terminal, in diagnose.json and at the end of summary.md.
   json::array rec;
   std::string md = "\n## Recommendation\n\n";
@@ -207,6 +238,7 @@ int diagnose(State& st) {
                          {"final_live", peak.live_at_final},
                          {"at", st.at},
                          {"recommendation", std::move(rec)},
+                         {"holders", std::move(holders_json)},
                          {"summary", summaries[0]}};
   heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(out) + "\n");
   std::ofstream(root + "/summary.md", std::ios::app) << md;

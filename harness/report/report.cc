@@ -9,6 +9,7 @@
 #include "common/input_error.h"
 #include "harness/report/charts.h"
 #include "harness/report/page.h"
+#include "harness/report/holders.h"
 #include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
 #include "harness/report/views.h"
@@ -134,6 +135,7 @@ std::string render_report_html(const Run& run) {
   b += "</p>\n";
 
   b += repro_section_html(run);  // only when heapmark repro wrote repro.json here
+  b += holders_section_html(run);  // only when the cells ran with --attribute
 
   if (!m.groups.empty() || pm.groups.empty()) {
     b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
@@ -173,6 +175,7 @@ std::string render_summary_md(const Run& run) {
   for (const auto& [k, v] : run_context(run)) s += "- " + k + ": " + v + "\n";
   s += "\n" + method_text(m.baseline) + "\n";
   s += repro_section_md(run);
+  s += holders_section_md(run);
   if (m.groups.empty() && pm.groups.empty()) s += "\nNo cell has finished yet.\n";
   s += figure_tables_md(run, m);
   if (!pm.groups.empty()) {
@@ -199,6 +202,7 @@ ReportPaths write_report(const std::string& run_dir, const std::string& out_dir)
   write_file(p.html, render_report_html(run));
   write_file(p.markdown, render_summary_md(run));
   write_file(p.csv, render_cells_csv(run));
+  write_holder_svgs(run, out.string());
   return p;
 }
 

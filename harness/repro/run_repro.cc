@@ -131,6 +131,7 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
     ro.cell_binary = o.cell_binary;
     ro.command_line = o.command_line;
     ro.quiet = true;
+    ro.attribute = true;  // who pins the memory, and the page map, at every phase end
     if (!o.quiet)
       std::fprintf(stderr, "heapmark repro: scenario %d %s, %zu allocators x %d reps\n", s->id, s->slug.c_str(),
                    m.allocators.size(), o.reps);

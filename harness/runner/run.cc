@@ -1,4 +1,5 @@
 #include "harness/runner/run.h"
+#include "harness/runner/sites.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -385,6 +386,10 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     return 130;
   }
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  if (o.attribute) {
+    const std::string warnings = write_sites(dir);  // symbols for the report, while the modules are where they were
+    if (!o.quiet && !warnings.empty()) std::fprintf(stderr, "heapmark: sites: %s", warnings.c_str());
+  }
   if (!o.quiet)
     std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran, fmt_duration(el).c_str(),
                 failed, dir.c_str());

@@ -1,0 +1,337 @@
+#include "harness/report/holders.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "harness/report/flame.h"
+
+namespace heapmark::report {
+namespace {
+
+namespace json = boost::json;
+
+const char* const kStateNames[5] = {"dense live", "sparse (pinned)", "retained free", "LazyFree", "released"};
+const char* const kStateColours[5] = {"#1b7837", "#e08214", "#92c5de", "#b2abd2", "#f0f0f0"};
+
+std::string mib(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f MiB", bytes / 1048576.0);
+  return b;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// sites.json: trace path -> site -> frames' text.
+using Names = std::map<std::string, std::map<uint32_t, std::vector<std::string>>>;
+Names read_names(const std::string& dir) {
+  Names out;
+  std::ifstream in(dir + "/sites.json");
+  if (!in) return out;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  boost::system::error_code ec;
+  const json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return out;  // names are a convenience: without them sites are numbers
+  const auto* traces = v.as_object().if_contains("traces");
+  if (!traces || !traces->is_object()) return out;
+  for (const auto& [path, t] : traces->as_object()) {
+    const auto* sites = t.is_object() ? t.as_object().if_contains("sites") : nullptr;
+    if (!sites || !sites->is_object()) continue;
+    for (const auto& [id, frames] : sites->as_object()) {
+      if (!frames.is_array()) continue;
+      auto& list = out[std::string(path)][static_cast<uint32_t>(std::strtoul(std::string(id).c_str(), nullptr, 10))];
+      for (const auto& f : frames.as_array())
+        if (f.is_object() && f.as_object().if_contains("text") && f.as_object().at("text").is_string())
+          list.push_back(std::string(f.as_object().at("text").as_string()));
+    }
+  }
+  return out;
+}
+
+std::string trace_of(const Cell& c) {
+  const auto it = c.params.find("path");
+  return it == c.params.end() ? "" : it->second;
+}
+
+const results::PhaseEndResult* phase_f(const Cell& c, std::string* name) {
+  const results::PhaseResult* last = nullptr;
+  for (const auto& p : c.phases) {
+    if (!p.end || !p.end->attribution) continue;
+    if (p.name == "free") {
+      *name = p.name;
+      return &*p.end;
+    }
+    last = &p;
+  }
+  if (!last) return nullptr;
+  *name = last->name;
+  return &*last->end;
+}
+
+// A frame's function alone, for flame-graph boxes: "fn (file.c:12)" -> "fn".
+std::string function_of(const std::string& text) {
+  const size_t paren = text.rfind(" (");
+  return paren == std::string::npos ? text : text.substr(0, paren);
+}
+std::string where_of(const std::string& text) {
+  const size_t paren = text.rfind(" (");
+  return paren == std::string::npos ? "" : text.substr(paren + 2, text.size() - paren - 3);
+}
+
+bool any_attribution(const Run& run) {
+  for (const auto& c : run.cells)
+    for (const auto& p : c.phases)
+      if (p.end && p.end->attribution) return true;
+  return false;
+}
+
+svg::Icicle flame(const Holders& h, bool pinned, const std::string& id) {
+  svg::Icicle ic;
+  ic.id = id;
+  ic.title = h.allocator + ": " + (pinned ? "pinned bytes" : "live bytes") + " by allocation stack at " + h.phase + " (one cell)";
+  ic.root = pinned ? "all pinned" : "all live";
+  std::string ph;
+  const results::PhaseEndResult* e = h.picture ? phase_f(*h.picture, &ph) : nullptr;
+  if (!e) return ic;
+  std::map<uint32_t, const Holder*> named;
+  for (const auto& s : h.sites) named[s.site] = &s;
+  auto add = [&](const results::SiteShare& s, const std::vector<std::string>& frames) {
+    svg::WeightedStack w;
+    w.value = pinned ? s.pinned : static_cast<double>(s.live);
+    for (auto f = frames.rbegin(); f != frames.rend(); ++f) {
+      w.frames.push_back(function_of(*f));
+      w.titles.push_back(where_of(*f));
+    }
+    ic.stacks.push_back(std::move(w));
+  };
+  for (const auto& s : e->attribution->sites) {
+    const auto it = named.find(s.site);
+    add(s, it != named.end() && !it->second->frames.empty() ? it->second->frames : std::vector<std::string>{"site " + std::to_string(s.site)});
+  }
+  add(e->attribution->unknown, {e->attribution->site_count ? "(no stack recorded)" : "(the workload names no sites)"});
+  add(e->attribution->other, {"(other sites)"});
+  return ic;
+}
+
+svg::PageStrip strip(const Holders& h, const std::string& id) {
+  svg::PageStrip s;
+  s.id = id;
+  s.title = h.allocator + ": the heap's pages in address order at each phase end (one cell)";
+  s.state_names.assign(kStateNames, kStateNames + 5);
+  s.state_colours.assign(kStateColours, kStateColours + 5);
+  if (!h.picture) return s;
+  for (const auto& p : h.picture->phases) {
+    if (!p.end || !p.end->page_map) continue;
+    const auto& m = *p.end->page_map;
+    svg::StripRow row;
+    row.label = p.name;
+    char note[256];
+    std::snprintf(note, sizeof note, "%s: %.1f MiB dense, %.1f sparse, %.1f retained, %.1f LazyFree%s, %.1f released; %llu pages per column",
+                  p.name.c_str(), m.pages[0] / 256.0, m.pages[1] / 256.0, m.pages[2] / 256.0, m.pages[3] / 256.0,
+                  m.lazyfree_known ? "" : " (not told apart here: shown as retained)", m.pages[4] / 256.0,
+                  static_cast<unsigned long long>(m.pages_per_bucket));
+    row.note = note;
+    for (const auto& b : m.buckets) row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
+    s.rows.push_back(std::move(row));
+  }
+  return s;
+}
+
+std::string slug(const std::string& s) {
+  std::string o;
+  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  return o;
+}
+
+const char* kHoldersNote =
+    "Each phase end lays every live block over the heap's pages (mincore tells which are resident). A resident page "
+    "holding live blocks gives their bytes to their allocation sites; its other bytes are pinned (the allocator "
+    "cannot return the page while any of them lives) and are shared equally among the blocks on it. Resident pages "
+    "with no live block are the allocator's: retained free, or LazyFree. Figures are medians over the allocator's "
+    "cells; the pictures are of its first cell.";
+
+}  // namespace
+
+std::string Holder::name() const {
+  if (frames.empty()) return site == 0 ? "(no stack recorded)" : "site " + std::to_string(site);
+  return frames.size() == 1 ? frames[0] : frames[0] + " \u2190 " + frames[1];
+}
+
+std::vector<Holders> holders(const Run& run) {
+  const Names names = read_names(run.dir);
+  std::map<std::string, bool> variant;
+  if (const auto* m = run.run_json.if_contains("matrix"); m && m->is_object())
+    if (const auto* list = m->as_object().if_contains("allocators"); list && list->is_array())
+      for (const auto& a : list->as_array())
+        if (a.is_object() && a.as_object().if_contains("name"))
+          variant[std::string(a.as_object().at("name").as_string())] = a.as_object().if_contains("variant_of") != nullptr;
+  std::vector<Holders> out;
+  for (const auto& alloc : run.allocators) {
+    Holders h;
+    h.allocator = alloc;
+    h.variant = variant[alloc];
+    std::map<uint32_t, std::vector<double>> live, pinned, blocks, age;
+    std::vector<double> pt, lt, rt, ul, up, ub, ol, op, ob;
+    std::vector<const Cell*> cells;
+    for (const auto& c : run.cells) {
+      std::string ph;
+      const results::PhaseEndResult* e = c.allocator == alloc && c.ok() ? phase_f(c, &ph) : nullptr;
+      if (!e) continue;
+      cells.push_back(&c);
+      if (!h.picture) {
+        h.picture = &c;
+        h.phase = ph;
+      }
+      const auto& a = *e->attribution;
+      h.site_count = std::max(h.site_count, a.site_count);
+      double total = a.unknown.pinned + a.other.pinned;
+      for (const auto& s : a.sites) total += s.pinned;
+      pt.push_back(total);
+      lt.push_back(static_cast<double>(e->live_bytes));
+      rt.push_back(static_cast<double>(e->r));
+      ul.push_back(double(a.unknown.live)), up.push_back(a.unknown.pinned), ub.push_back(double(a.unknown.blocks));
+      ol.push_back(double(a.other.live)), op.push_back(a.other.pinned), ob.push_back(double(a.other.blocks));
+      for (const auto& s : a.sites) {
+        live[s.site];
+        pinned[s.site];
+        blocks[s.site];
+        if (s.median_age_ms) age[s.site].push_back(double(*s.median_age_ms) / 1000);
+      }
+    }
+    if (cells.empty()) continue;
+    h.cells = cells.size();
+    // Per site, a value per cell (0 where a cell did not list it), then the median.
+    for (auto& [site, v] : live) {
+      for (const Cell* c : cells) {
+        std::string ph;
+        const auto& a = *phase_f(*c, &ph)->attribution;
+        double l = 0, p = 0, b = 0;
+        for (const auto& s : a.sites)
+          if (s.site == site) l = double(s.live), p = s.pinned, b = double(s.blocks);
+        v.push_back(l);
+        pinned[site].push_back(p);
+        blocks[site].push_back(b);
+      }
+      Holder x;
+      x.site = site;
+      x.live = median(v);
+      x.pinned = median(pinned[site]);
+      x.blocks = median(blocks[site]);
+      if (!age[site].empty()) x.median_age_s = median(age[site]);
+      const auto t = names.find(trace_of(*h.picture));
+      if (t != names.end())
+        if (const auto f = t->second.find(site); f != t->second.end()) x.frames = f->second;
+      h.sites.push_back(std::move(x));
+    }
+    std::sort(h.sites.begin(), h.sites.end(), [](const Holder& a, const Holder& b) {
+      return a.pinned != b.pinned ? a.pinned > b.pinned : a.live != b.live ? a.live > b.live : a.site < b.site;
+    });
+    h.pinned_total = median(pt);
+    h.live_total = median(lt);
+    h.r = median(rt);
+    h.unknown = Holder{0, median(ul), median(up), median(ub), std::nullopt, {}};
+    h.other = Holder{0, median(ol), median(op), median(ob), std::nullopt, {"(other sites)"}};
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+Table pinning_table(const std::vector<Holders>& hs, size_t top) {
+  Table t;
+  t.head = {"allocator", "site", "pinned", "share of pinned", "share of R", "live", "blocks", "median age"};
+  t.label_columns = 2;
+  for (const auto& h : hs) {
+    if (h.variant) continue;  // a remedy's cells keep their attribution in cells.jsonl
+    bool first = true;
+    auto row = [&](const Holder& s) {
+      std::vector<TableCell> r;
+      r.push_back(first ? TableCell::heading(h.allocator, h.phase + ", " + std::to_string(h.cells) + " cells") : TableCell(""));
+      first = false;
+      TableCell name(s.name());
+      for (const auto& f : s.frames) name.title += f + "\n";
+      r.push_back(name);
+      r.push_back(TableCell(mib(s.pinned)));
+      char share[32];
+      std::snprintf(share, sizeof share, "%.1f%%", h.pinned_total > 0 ? 100.0 * s.pinned / h.pinned_total : 0.0);
+      r.push_back(TableCell(share));
+      std::snprintf(share, sizeof share, "%.1f%%", h.r > 0 ? 100.0 * s.pinned / h.r : 0.0);
+      r.push_back(TableCell(share));
+      r.push_back(TableCell(mib(s.live)));
+      r.push_back(TableCell(std::to_string(static_cast<uint64_t>(s.blocks))));
+      char age[32] = "";
+      if (s.median_age_s) std::snprintf(age, sizeof age, "%.3g s", *s.median_age_s);
+      r.push_back(TableCell(age));
+      t.rows.push_back(std::move(r));
+    };
+    size_t n = 0;
+    for (const auto& s : h.sites)
+      if (n++ < top) row(s);
+    if (h.unknown.blocks > 0) row(h.unknown);
+    if (h.other.blocks > 0) row(h.other);
+  }
+  return t;
+}
+
+std::string holders_section_html(const Run& run) {
+  if (!any_attribution(run)) return "";
+  const auto hs = holders(run);
+  std::string b = "<h2 id=\"holders\">Who holds the memory</h2>\n<p class=\"note\">" + html_escape(kHoldersNote) + "</p>\n";
+  bool sites = false;
+  for (const auto& h : hs) sites |= h.site_count > 0;
+  if (sites) {
+    b += "<h3>Top sites pinning memory</h3>\n" + to_html(pinning_table(hs));
+    for (const auto& h : hs) {
+      if (h.variant || h.site_count == 0) continue;
+      b += svg::icicle(flame(h, true, "flame-pinned-" + slug(h.allocator)));
+      b += svg::icicle(flame(h, false, "flame-live-" + slug(h.allocator)));
+    }
+  }
+  b += "<h3>Heap page map</h3>\n<p class=\"note\">Each column is a run of the heap's pages (its private anonymous mappings, "
+       "less heapmark's own tables and thread stacks), in address order, split by state. Non-resident runs longer "
+       "than 64 pages are drawn as 64. Hover a row's name for its totals.</p>\n";
+  for (const auto& h : hs)
+    if (!h.variant) b += svg::page_strip(strip(h, "pagemap-" + slug(h.allocator)));
+  return b;
+}
+
+std::string holders_section_md(const Run& run) {
+  if (!any_attribution(run)) return "";
+  const auto hs = holders(run);
+  bool sites = false;
+  for (const auto& h : hs) sites |= h.site_count > 0;
+  if (!sites) return "";
+  return "\n## Who holds the memory: top sites pinning memory\n\n" + std::string(kHoldersNote) + "\n\n" + to_markdown(pinning_table(hs));
+}
+
+std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir) {
+  std::vector<std::string> files;
+  if (!any_attribution(run)) return files;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(out_dir) / "svg";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  auto put = [&](const std::string& name, const std::string& svg) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path, std::ios::trunc) << svg::standalone(svg);
+    files.push_back(path);
+  };
+  for (const auto& h : holders(run)) {
+    if (h.variant) continue;
+    if (h.site_count > 0) {
+      put("flame-pinned-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, true, "flame-pinned-" + slug(h.allocator))));
+      put("flame-live-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "flame-live-" + slug(h.allocator))));
+    }
+    put("pagemap-" + slug(h.allocator) + ".svg", svg::page_strip(strip(h, "pagemap-" + slug(h.allocator))));
+  }
+  return files;
+}
+
+}  // namespace heapmark::report

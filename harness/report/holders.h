@@ -1,0 +1,51 @@
+// Who holds the memory: the report's view of the cells' attribution (cells
+// run with --attribute: heapmark repro and diagnose). At the frees' end (F) of
+// each allocator, the sites pinning memory and the sites holding live bytes,
+// named from the run's sites.json, as a table and as flame graphs; and the
+// heap's page map at every phase end. Reads only results files.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/report/results.h"
+#include "harness/report/table.h"
+
+namespace heapmark::report {
+
+struct Holder {
+  uint32_t site = 0;
+  double live = 0, pinned = 0, blocks = 0;  // medians over the allocator's ok cells
+  std::optional<double> median_age_s;
+  std::vector<std::string> frames;  // innermost first, as sites.json names them ("fn (file.c:12)"); empty: unnamed
+  std::string name() const;         // its two innermost frames, "site N" without names
+};
+
+struct Holders {
+  std::string allocator;
+  bool variant = false;   // a remedy's configuration of a base allocator
+  std::string phase;      // the phase these figures are from
+  size_t cells = 0;
+  double pinned_total = 0, live_total = 0;
+  double r = 0;               // anonymous RSS above the cell's baseline R0 at the phase
+  std::vector<Holder> sites;  // most pinned first
+  Holder unknown, other;
+  uint32_t site_count = 0;    // 0: the program names no sites (every block is "unknown")
+  const Cell* picture = nullptr;  // the first ok cell: its flame graphs and page map are drawn
+};
+
+// F: the phase "free" when the run has it (repro's phases), else each cell's last.
+std::vector<Holders> holders(const Run& run);
+
+// The top sites pinning memory, with each one's share of the pinned bytes.
+Table pinning_table(const std::vector<Holders>& h, size_t top = 8);
+
+// "" when no cell carries attribution.
+std::string holders_section_html(const Run& run);
+std::string holders_section_md(const Run& run);
+// The pictures as standalone files in out_dir/svg/ (flame graphs of pinned
+// and live bytes at F, the page map of every phase end), per base allocator.
+// Returns the files written.
+std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir);
+
+}  // namespace heapmark::report
