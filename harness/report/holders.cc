@@ -93,16 +93,28 @@ bool any_attribution(const Run& run) {
   return false;
 }
 
-svg::Icicle flame(const Holders& h, bool pinned, const std::string& id) {
+// The picture cell's phase `phase` ("" = F).
+const results::PhaseEndResult* phase_of(const Holders& h, const std::string& phase, std::string* name) {
+  if (!h.picture) return nullptr;
+  if (phase.empty()) return phase_f(*h.picture, name);
+  for (const auto& p : h.picture->phases)
+    if (p.name == phase && p.end && p.end->attribution) {
+      *name = p.name;
+      return &*p.end;
+    }
+  return nullptr;
+}
+
+// pinned or live bytes by stack at `phase` ("" = F).
+svg::Icicle flame(const Holders& h, bool pinned, const std::string& phase, const std::string& id) {
   svg::Icicle ic;
   ic.id = id;
-  ic.title = h.allocator + ": " + (pinned ? "pinned bytes" : "live bytes") + " by allocation stack at " + h.phase + " (one cell)";
-  ic.root = pinned ? "all pinned" : "all live";
   std::string ph;
-  const results::PhaseEndResult* e = h.picture ? phase_f(*h.picture, &ph) : nullptr;
+  const results::PhaseEndResult* e = phase_of(h, phase, &ph);
+  ic.title = h.allocator + ": " + (pinned ? "pinned bytes" : "live bytes") + " by allocation stack at " + ph + " (one cell)";
+  ic.root = pinned ? "all pinned" : "all live";
   if (!e) return ic;
-  std::map<uint32_t, const Holder*> named;
-  for (const auto& s : h.sites) named[s.site] = &s;
+  const auto& named = h.names;
   auto add = [&](const results::SiteShare& s, const std::vector<std::string>& frames) {
     svg::WeightedStack w;
     w.value = pinned ? s.pinned : static_cast<double>(s.live);
@@ -114,7 +126,7 @@ svg::Icicle flame(const Holders& h, bool pinned, const std::string& id) {
   };
   for (const auto& s : e->attribution->sites) {
     const auto it = named.find(s.site);
-    add(s, it != named.end() && !it->second->frames.empty() ? it->second->frames : std::vector<std::string>{"site " + std::to_string(s.site)});
+    add(s, it != named.end() && !it->second.empty() ? it->second : std::vector<std::string>{"site " + std::to_string(s.site)});
   }
   add(e->attribution->unknown, {e->attribution->site_count ? "(no stack recorded)" : "(the workload names no sites)"});
   add(e->attribution->other, {"(other sites)"});
@@ -189,6 +201,7 @@ std::vector<Holders> holders(const Run& run) {
       if (!h.picture) {
         h.picture = &c;
         h.phase = ph;
+        if (const auto t = names.find(trace_of(c)); t != names.end()) h.names = t->second;
       }
       const auto& a = *e->attribution;
       h.site_count = std::max(h.site_count, a.site_count);
@@ -226,9 +239,7 @@ std::vector<Holders> holders(const Run& run) {
       x.pinned = median(pinned[site]);
       x.blocks = median(blocks[site]);
       if (!age[site].empty()) x.median_age_s = median(age[site]);
-      const auto t = names.find(trace_of(*h.picture));
-      if (t != names.end())
-        if (const auto f = t->second.find(site); f != t->second.end()) x.frames = f->second;
+      if (const auto f = h.names.find(site); f != h.names.end()) x.frames = f->second;
       h.sites.push_back(std::move(x));
     }
     std::sort(h.sites.begin(), h.sites.end(), [](const Holder& a, const Holder& b) {
@@ -288,10 +299,14 @@ std::string holders_section_html(const Run& run) {
   for (const auto& h : hs) sites |= h.site_count > 0;
   if (sites) {
     b += "<h3>Top sites pinning memory</h3>\n" + to_html(pinning_table(hs));
+    b += "<h3>Flame graphs</h3>\n<p class=\"note\">Icicles: the whole on top, each stack's outermost frame below it, "
+         "the allocating function at the bottom; widths are bytes. Hover a box for its bytes, share and source line.</p>\n";
     for (const auto& h : hs) {
       if (h.variant || h.site_count == 0) continue;
-      b += svg::icicle(flame(h, true, "flame-pinned-" + slug(h.allocator)));
-      b += svg::icicle(flame(h, false, "flame-live-" + slug(h.allocator)));
+      b += svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator)));
+      b += svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator)));
+      std::string ph;
+      if (phase_of(h, "peak", &ph)) b += svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator)));
     }
   }
   b += "<h3>Heap page map</h3>\n<p class=\"note\">Each column is a run of the heap's pages (its private anonymous mappings, "
@@ -326,8 +341,11 @@ std::vector<std::string> write_holder_svgs(const Run& run, const std::string& ou
   for (const auto& h : holders(run)) {
     if (h.variant) continue;
     if (h.site_count > 0) {
-      put("flame-pinned-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, true, "flame-pinned-" + slug(h.allocator))));
-      put("flame-live-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "flame-live-" + slug(h.allocator))));
+      put("flame-pinned-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator))));
+      put("flame-live-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator))));
+      std::string ph;
+      if (phase_of(h, "peak", &ph))
+        put("flame-peak-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator))));
     }
     put("pagemap-" + slug(h.allocator) + ".svg", svg::page_strip(strip(h, "pagemap-" + slug(h.allocator))));
   }

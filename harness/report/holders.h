@@ -4,6 +4,7 @@
 // named from the run's sites.json, as a table and as flame graphs; and the
 // heap's page map at every phase end. Reads only results files.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct Holders {
   Holder unknown, other;
   uint32_t site_count = 0;    // 0: the program names no sites (every block is "unknown")
   const Cell* picture = nullptr;  // the first ok cell: its flame graphs and page map are drawn
+  std::map<uint32_t, std::vector<std::string>> names;  // every named site of its trace (sites.json)
 };
 
 // F: the phase "free" when the run has it (repro's phases), else each cell's last.
@@ -44,7 +46,8 @@ Table pinning_table(const std::vector<Holders>& h, size_t top = 8);
 std::string holders_section_html(const Run& run);
 std::string holders_section_md(const Run& run);
 // The pictures as standalone files in out_dir/svg/ (flame graphs of pinned
-// and live bytes at F, the page map of every phase end), per base allocator.
+// and live bytes at F and of live bytes at the peak, the page map of every
+// phase end), per base allocator.
 // Returns the files written.
 std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir);
 

@@ -7,6 +7,7 @@
 // (mimalloc) returns B's pages and A's are dense.
 //   three_sites [MIB_OF_B]
 #include <stdlib.h>
+#include <time.h>
 
 #define N_MAX 65536
 
@@ -28,6 +29,10 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < 8; ++i)
     if (!(c[i] = site_c_large())) return 1;
+  // A pause at the peak: the recorded clock ticks in milliseconds, and diagnose's
+  // peak phase must end before the first of B's frees, not in the same tick.
+  const struct timespec pause = {0, 50 * 1000 * 1000};
+  nanosleep(&pause, NULL);
   for (long i = 0; i < n; ++i) free(b[i]);
   return 0;  // a[] and c[] live on to the end: what pins memory there
 }

@@ -47,13 +47,26 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
   add_executable(trace_handoff ${CMAKE_CURRENT_LIST_DIR}/handoff.c)
   add_executable(trace_pin_top ${CMAKE_CURRENT_LIST_DIR}/pin_top.c)
+  # Allocation sites (record --stacks): three sites for the attribution test, and a PIE, a shared library
+  # and a dlopen'ed C++ plugin for symbolisation. No sibling calls: `return malloc(n)` would become a jump
+  # and the site's own frame would not be on the stack.
+  add_executable(trace_three_sites ${CMAKE_CURRENT_LIST_DIR}/three_sites.c)
+  add_library(trace_sites_lib SHARED ${CMAKE_CURRENT_LIST_DIR}/sites_lib.c)
+  add_library(trace_sites_plugin MODULE ${CMAKE_CURRENT_LIST_DIR}/sites_plugin.cc)
+  add_executable(trace_sites_pie ${CMAKE_CURRENT_LIST_DIR}/sites_pie.c)
+  target_link_libraries(trace_sites_pie PRIVATE trace_sites_lib ${CMAKE_DL_LIBS})
+  set_target_properties(trace_sites_pie PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  foreach(t trace_three_sites trace_sites_lib trace_sites_plugin trace_sites_pie)
+    target_compile_options(${t} PRIVATE -fno-optimize-sibling-calls -g)
+  endforeach()
   target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads handoff diagnose fork follow_forks bad_input live_blocks lost_events)
+  foreach(case sort python_threads handoff diagnose fork follow_forks bad_input live_blocks lost_events sites symbols
+               bad_stacks)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
     set_tests_properties(trace_${case} PROPERTIES TIMEOUT 300
-      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>;HEAPMARK_TEST_PIN_TOP=$<TARGET_FILE:trace_pin_top>")
+      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>;HEAPMARK_TEST_PIN_TOP=$<TARGET_FILE:trace_pin_top>;HEAPMARK_TEST_THREE_SITES=$<TARGET_FILE:trace_three_sites>;HEAPMARK_TEST_SITES_PIE=$<TARGET_FILE:trace_sites_pie>;HEAPMARK_TEST_SITES_PLUGIN=$<TARGET_FILE:trace_sites_plugin>;HEAPMARK_TEST_SITES_LIB=$<TARGET_FILE:trace_sites_lib>")
   endforeach()
 endif()

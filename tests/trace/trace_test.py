@@ -1,7 +1,8 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | handoff | diagnose | fork | follow_forks | bad_input | live_blocks | lost_events.
+# CASE: sort | python_threads | handoff | diagnose | fork | follow_forks | bad_input | live_blocks | lost_events |
+#       sites | symbols | bad_stacks.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread traces' programs are also drained on threads by trace_workload_tests.
@@ -327,5 +328,141 @@ elif case == "lost_events":
         if "incomplete trace" not in msg or "\n" in msg:
             fail("%s of an incomplete trace: message %r" % (cmd[0], msg))
         print("ok: %s -> %s" % (cmd[0], msg))
+elif case == "sites":
+    # Three sites (three_sites.c): A, 64-byte blocks kept, interleaved with B, 4 KiB blocks freed, and C, large
+    # blocks kept. After B's frees glibc keeps the pages A's blocks sit on: A pins them. mimalloc keeps 64-byte
+    # and 4 KiB blocks on different pages, so A's pages are dense and B's are not A's to pin.
+    path = os.path.join(work, "three.hmt")
+    p = run([heapmark, "record", "--stacks", "-o", path, "--", os.environ["HEAPMARK_TEST_THREE_SITES"], "16"])
+    sys.stdout.write(p.stderr)
+    t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+    sites = t["sites"]
+    if not sites or sites["walker"] != "libunwind" or sites["depth"] != 16:
+        fail("trace-info shows no stack table of depth 16: %r" % (sites,))
+    named = {f["function"] for s in sites["top_allocated"] for f in s["frames"][:1]}
+    want = {"site_a_small_long_lived", "site_b_page_short_lived", "site_c_large"}
+    if not want <= named:
+        fail("the top allocation sites are %r, expected the three of three_sites.c" % named)
+    if t["bytes_per_event"] > 6:
+        fail("%.2f bytes per event with stacks (goal <= 6)" % t["bytes_per_event"])
+    run([heapmark, "diagnose", path, "--allocators", "glibc,mimalloc", "--reps", "1", "--remedies", "none",
+         "--idle-ms", "100", "--max-ms", "3000", "--out", work, "--run-id", "d", "-q"])
+    d = json.load(open(os.path.join(work, "d", "diagnose.json")))
+    holders = {h["allocator"]: h for h in d["holders"]}
+
+    def a_pinned(h):
+        return sum(s["pinned"] for s in h["sites"] if "site_a_small_long_lived" in s["name"])
+
+    g, m = holders["glibc"], holders["mimalloc"]
+    top = g["sites"][0]
+    print("glibc: top %s pins %.1f MiB, %.1f%% of %.1f MiB pinned; mimalloc: A pins %.3f MiB of %.3f MiB" % (
+        top["name"], top["pinned"] / 2**20, 100 * top["pinned_share"], g["pinned"] / 2**20, a_pinned(m) / 2**20, m["pinned"] / 2**20))
+    if "site_a_small_long_lived" not in top["name"] or top["pinned_share"] < 0.9:
+        fail("glibc: the top pinning site is %r with %.1f%% of the pinned bytes (expected A with >= 90%%)" % (top["name"], 100 * top["pinned_share"]))
+    if a_pinned(g) < 8 * 2**20:
+        fail("glibc: A pins only %.1f MiB of B's 16 MiB of freed pages" % (a_pinned(g) / 2**20))
+    if a_pinned(m) > 0.1 * a_pinned(g) or a_pinned(m) / max(m["r"], 1) > 0.1 * a_pinned(g) / g["r"]:
+        fail("mimalloc: A still pins %.2f MiB (glibc %.2f MiB)" % (a_pinned(m) / 2**20, a_pinned(g) / 2**20))
+    cells = [json.loads(l) for l in open(os.path.join(work, "d", "00-diagnose", "cells.jsonl"))]
+    for c in cells:
+        if c["status"] != "ok":
+            fail("cell %s failed: %s" % (c["allocator"], c.get("detail")))
+        f = [p for p in c["phases"] if p["name"] == "free"][0]
+        sparse = f["page_map"]["pages"]["sparse"]
+        # Against the cell's own RSS: the page map never shows more live-block pages than are resident.
+        if (f["page_map"]["pages"]["dense"] + sparse) * 4096 > f["anonymous"]:
+            fail("%s: page map has more pages with live blocks than the anonymous RSS" % c["allocator"])
+        if c["allocator"] == "glibc" and sparse < 0.8 * 16 * 256:
+            fail("glibc: %d sparse pages at F, expected about 4096 (A's 64-byte blocks on B's freed pages)" % sparse)
+        if c["allocator"] == "mimalloc" and sparse > 64:
+            fail("mimalloc: %d sparse pages at F (A's pages should be dense)" % sparse)
+    svg = os.path.join(work, "d", "00-diagnose", "svg")
+    peak = open(os.path.join(svg, "flame-peak-glibc.svg")).read()
+    for fn in want:
+        if fn not in peak:
+            fail("the flame graph of live bytes at the peak lacks %s" % fn)
+    if "site_a_small_long_lived" not in open(os.path.join(svg, "flame-pinned-glibc.svg")).read():
+        fail("the pinned flame graph lacks A")
+    if "#e08214" not in open(os.path.join(svg, "pagemap-glibc.svg")).read():
+        fail("glibc's page map shows no sparse (pinned) pages")
+    html = open(os.path.join(work, "d", "00-diagnose", "report.html")).read()
+    if "Top sites pinning memory" not in html or "<svg class=\"chart flame\"" not in html or "chart pagemap" not in html:
+        fail("report.html lacks the pinning table, the flame graphs or the page map")
+    print("ok: A pins %.1f%% under glibc; mimalloc %.3f MiB" % (100 * top["pinned_share"], a_pinned(m) / 2**20))
+elif case == "symbols":
+    # A PIE executable, a shared library it links and a C++ plugin dlopen'ed after start-up: each site
+    # named with function, file and line (C++ demangled), and the offsets agree with addr2line.
+    exe = os.environ["HEAPMARK_TEST_SITES_PIE"]
+    with open(exe, "rb") as f:
+        head = f.read(18)
+    if head[16] != 3:
+        fail("%s is not a PIE (ELF type %d)" % (exe, head[16]))
+    path = os.path.join(work, "pie.hmt")
+    run([heapmark, "record", "--stacks", "-o", path, "--", exe, os.environ["HEAPMARK_TEST_SITES_PLUGIN"]])
+    t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+    frames = [f for s in t["sites"]["top_live_at_end"] for f in s["frames"]]
+    want = {"pie_local_alloc": "sites_pie.c", "lib_make_record": "sites_lib.c", "plugin::make_widget(int)": "sites_plugin.cc"}
+    for fn, src in want.items():
+        got = [f for f in frames if f["function"] == fn]
+        if not got or not got[0]["file"].endswith(src) or got[0]["line"] <= 0:
+            fail("no frame %s (%s:line) among %r" % (fn, src, [f["text"] for f in frames]))
+    pie = [f for f in frames if f["function"] == "pie_local_alloc"][0]
+    a2l = subprocess.run(["addr2line", "-f", "-e", exe, hex(pie["offset"] - 1)], capture_output=True, text=True).stdout.split()
+    if not a2l or a2l[0] != "pie_local_alloc":
+        fail("addr2line at %s+%#x says %r, heapmark says pie_local_alloc" % (exe, pie["offset"] - 1, a2l))
+    # python3's own C frames (Debian's build keeps its symbols)
+    py = os.path.join(work, "py.hmt")
+    run([heapmark, "record", "--stacks", "-o", py, "--", sys.executable, "-c", "d = {i: str(i) * 3 for i in range(100000)}"])
+    pt = json.loads(run([heapmark, "trace-info", py, "--json"]).stdout)
+    fns = {f["function"] for s in pt["sites"]["top_allocated"] for f in s["frames"]}
+    if not any(f.startswith("_PyObject_") or f.startswith("PyObject_") or f.startswith("_PyMem") for f in fns):
+        fail("no python3 allocator frame named among %r" % sorted(fns))
+    print("ok: %s" % ", ".join(sorted(want)))
+elif case == "bad_stacks":
+    # Stacks from a module rebuilt since the recording (build-id differs) or gone: a warning naming it and
+    # module+offset frames, exit 0. A corrupt stack table: one line, exit 2, the file untouched.
+    plugin = os.path.join(work, "plugin.so")
+    shutil.copy(os.environ["HEAPMARK_TEST_SITES_PLUGIN"], plugin)
+    path = os.path.join(work, "pie.hmt")
+    run([heapmark, "record", "--stacks", "-o", path, "--", os.environ["HEAPMARK_TEST_SITES_PIE"], plugin])
+    shutil.copy(os.environ["HEAPMARK_TEST_SITES_LIB"], plugin)  # another library at the same path: a new build-id
+    r = run([heapmark, "trace-info", path, "--json"])
+    t = json.loads(r.stdout)
+    warn = " ".join(t["sites"]["warnings"])
+    if "plugin.so" not in warn or "differs from the recording" not in warn:
+        fail("no build-id warning for the replaced plugin: %r" % t["sites"]["warnings"])
+    texts = [f["text"] for s in t["sites"]["top_live_at_end"] for f in s["frames"]]
+    if not any(x.startswith("plugin.so+0x") for x in texts) or any("make_widget" in x for x in texts):
+        fail("the replaced plugin's frames should be plugin.so+offset: %r" % texts)
+    text = run([heapmark, "trace-info", path])
+    if "differs from the recording" not in text.stderr:
+        fail("trace-info text does not warn on stderr: %r" % text.stderr)
+    os.remove(plugin)
+    t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+    if not any("plugin.so" in w and "No such file" in w for w in t["sites"]["warnings"]):
+        fail("no warning for the missing plugin: %r" % t["sites"]["warnings"])
+    # Corrupt a byte inside the first sites chunk's payload.
+    data = bytearray(open(path, "rb").read())
+    pos = 24 + int.from_bytes(data[12:16], "little")
+    at = None
+    while pos + 40 <= len(data):
+        kind = int.from_bytes(data[pos + 4:pos + 8], "little")
+        n = int.from_bytes(data[pos + 12:pos + 16], "little")
+        if kind == 4 and n > 8:
+            at = pos + 40 + n // 2
+            break
+        pos += 40 + n
+    if at is None:
+        fail("no sites chunk found in %s" % path)
+    data[at] ^= 0x5a
+    bad = os.path.join(work, "bad.hmt")
+    open(bad, "wb").write(data)
+    r = run([heapmark, "trace-info", bad], expect=2)
+    msg = r.stderr.strip()
+    if "bad.hmt" not in msg or "\n" in msg or "byte" not in msg:
+        fail("corrupt stack table: message %r" % msg)
+    if open(bad, "rb").read() != bytes(data):
+        fail("trace-info changed the file it rejected")
+    print("ok: %s" % msg)
 else:
     fail("unknown case " + case)

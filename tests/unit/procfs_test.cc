@@ -38,6 +38,37 @@ TEST(Procfs, ParsesSmapsRollupIncludingTheHeaderLine) {
   EXPECT_FALSE(pf::parse_smaps_rollup(missing.data(), missing.size(), r));
 }
 
+TEST(Procfs, ParsesMapsLines) {
+  pf::Mapping m;
+  const std::string heap = "55d0c3a5e000-55d0c3a7f000 rw-p 00000000 00:00 0                          [heap]";
+  ASSERT_TRUE(pf::parse_maps_line(heap.data(), heap.size(), m));
+  EXPECT_EQ(m.lo, 0x55d0c3a5e000u);
+  EXPECT_EQ(m.hi, 0x55d0c3a7f000u);
+  EXPECT_TRUE(m.readable && m.writable && !m.shared && m.anonymous);
+  EXPECT_STREQ(m.name, "[heap]");
+  const std::string anon = "7f1c2a000000-7f1c2a021000 rw-p 00000000 00:00 0 ";
+  ASSERT_TRUE(pf::parse_maps_line(anon.data(), anon.size(), m));
+  EXPECT_TRUE(m.anonymous);
+  EXPECT_STREQ(m.name, "");
+  const std::string file = "7f1c2b000000-7f1c2b022000 r-xp 00002000 fe:01 1234567  /usr/lib/x86_64-linux-gnu/libc.so.6";
+  ASSERT_TRUE(pf::parse_maps_line(file.data(), file.size(), m));
+  EXPECT_FALSE(m.anonymous);
+  EXPECT_FALSE(m.writable);
+  const std::string shared = "7f1c2c000000-7f1c2c001000 rw-s 00000000 00:01 99 /dev/zero (deleted)";
+  ASSERT_TRUE(pf::parse_maps_line(shared.data(), shared.size(), m));
+  EXPECT_TRUE(m.shared);
+  const std::string bad = "not a mapping";
+  EXPECT_FALSE(pf::parse_maps_line(bad.data(), bad.size(), m));
+  // And this process's own: at least its stack and one anonymous mapping.
+  static pf::Mapping maps[4096];
+  const size_t n = pf::read_maps(maps, 4096);
+  ASSERT_GT(n, 4u);
+  bool stack = false;
+  for (size_t i = 0; i < n; ++i) stack |= std::strcmp(maps[i].name, "[stack]") == 0;
+  EXPECT_TRUE(stack);
+  for (size_t i = 1; i < n; ++i) EXPECT_LE(maps[i - 1].hi, maps[i].lo);
+}
+
 TEST(Procfs, SeesItsOwnAnonymousMemoryGrow) {
   pf::SmapsRollup before, after;
   ASSERT_TRUE(pf::read_smaps_rollup("/proc/self/smaps_rollup", before));
