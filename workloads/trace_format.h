@@ -95,6 +95,8 @@ enum class SiteRecord : uint8_t {
   kStack = 3,   // varint id, varint depth, then depth frames: the first a varint address, each next
                 // a varint zigzag(address - previous); return addresses, innermost first
   kDropped = 4, // varint count: allocations whose stack did not fit in the recorder's table (site 0)
+  kSymbol = 5,  // varint address, function, file (varint length + bytes each), varint line, module: a frame
+                // named already (an imported recording); such frames need no module record
 };
 inline constexpr uint32_t kMaxStackDepth = 64;
 

@@ -76,6 +76,7 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
           const uint64_t depth = varint("a stack's depth");
           if (depth > kMaxStackDepth) bad(file.name(), at(), "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
           Stack s;
+          s.image = image;
           s.frames.reserve(depth);
           uint64_t addr = 0;
           for (uint64_t i = 0; i < depth; ++i) {
@@ -99,8 +100,20 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
         case SiteRecord::kDropped:
           t.dropped_ += varint("a dropped-stack count");
           break;
+        case SiteRecord::kSymbol: {
+          const uint64_t address = varint("a frame address");
+          Symbol sym;
+          sym.function = bytes("a function name of at most 64 KiB", 65536);
+          sym.file = bytes("a file name of at most 4096 bytes", 4096);
+          const uint64_t line = varint("a line number");
+          if (line > UINT32_MAX) bad(file.name(), at(), "a line number below 2^32");
+          sym.line = static_cast<uint32_t>(line);
+          sym.module = bytes("a module name of at most 4096 bytes", 4096);
+          t.symbols_[{image, address}] = std::move(sym);
+          break;
+        }
         default:
-          bad(file.name(), at(), "a site record of kind 1 (walker), 2 (module), 3 (stack) or 4 (dropped)");
+          bad(file.name(), at(), "a site record of kind 1 (walker), 2 (module), 3 (stack), 4 (dropped) or 5 (symbol)");
       }
     }
   }
@@ -155,7 +168,8 @@ uint32_t site_bases(const TraceFile& file, const Layout& layout, uint8_t* buffer
           break;
         }
         case SiteRecord::kDropped: skip_varints(1); break;
-        default: bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a site record of kind 1 to 4");
+        case SiteRecord::kSymbol: skip_varints(1); skip_bytes(); skip_bytes(); skip_varints(1); skip_bytes(); break;
+        default: bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a site record of kind 1 to 5");
       }
     }
   }

@@ -4,6 +4,7 @@
 // raw here; harness/symbols turns them into function, file and line offline.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct Module {
 struct Stack {
   std::vector<uint64_t> frames;   // return addresses, innermost first (the first is in the allocating function)
   std::vector<int32_t> module;    // per frame: index into SiteTable::modules(), -1 where no module held it
+  uint32_t image = 0;
+};
+
+// A frame the trace names itself (SiteRecord::kSymbol: an imported recording).
+struct Symbol {
+  std::string function, file, module;
+  uint32_t line = 0;
 };
 
 // Site ids are dense over the whole trace: 0 is "unknown" (no stack recorded),
@@ -40,6 +48,11 @@ class SiteTable {
   }
   const Stack& stack(uint32_t dense) const { return stacks_[dense - 1]; }
   const std::vector<Module>& modules() const { return modules_; }
+  // The name the trace gives the frame at `address` in `image`, or null.
+  const Symbol* symbol(uint32_t image, uint64_t address) const {
+    const auto it = symbols_.find({image, address});
+    return it == symbols_.end() ? nullptr : &it->second;
+  }
   uint32_t depth() const { return depth_; }             // the recording's --stacks depth
   const std::string& walker() const { return walker_; }  // how the recorder walked the stack
   uint64_t dropped() const { return dropped_; }         // allocations recorded without a stack (table full)
@@ -49,6 +62,7 @@ class SiteTable {
   std::vector<Stack> stacks_;
   std::vector<uint32_t> image_base_;  // per image: dense id of its stack 1, minus 1
   std::vector<Module> modules_;
+  std::map<std::pair<uint32_t, uint64_t>, Symbol> symbols_;
   uint32_t depth_ = 0;
   std::string walker_;
   uint64_t dropped_ = 0;

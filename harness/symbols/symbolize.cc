@@ -125,6 +125,14 @@ const Frame& Symbolizer::frame(uint32_t dense, size_t i) {
   if (!fresh) return it->second;
   Frame& f = it->second;
   f.address = addr;
+  if (const trace::Symbol* named = sites_.symbol(s.image, addr)) {  // an imported recording names its frames
+    // Without a function name the module is all there is (no load address to make an offset from).
+    f.function = named->function.empty() ? "[" + base_name(named->module) + "]" : named->function;
+    f.file = named->file;
+    f.line = named->line;
+    f.module = base_name(named->module);
+    return f;
+  }
   if (module >= 0) {
     const trace::Module& m = sites_.modules()[static_cast<size_t>(module)];
     f.module = base_name(m.path);

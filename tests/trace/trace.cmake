@@ -62,7 +62,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
   foreach(case sort python_threads handoff diagnose fork follow_forks bad_input live_blocks lost_events sites symbols
-               bad_stacks)
+               bad_stacks heaptrack)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)

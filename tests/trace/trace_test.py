@@ -412,7 +412,8 @@ elif case == "symbols":
         fail("addr2line at %s+%#x says %r, heapmark says pie_local_alloc" % (exe, pie["offset"] - 1, a2l))
     # python3's own C frames (Debian's build keeps its symbols)
     py = os.path.join(work, "py.hmt")
-    run([heapmark, "record", "--stacks", "-o", py, "--", sys.executable, "-c", "d = {i: str(i) * 3 for i in range(100000)}"])
+    python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable  # Debian's python3
+    run([heapmark, "record", "--stacks", "-o", py, "--", python, "-c", "d = {i: str(i) * 3 for i in range(100000)}"])
     pt = json.loads(run([heapmark, "trace-info", py, "--json"]).stdout)
     fns = {f["function"] for s in pt["sites"]["top_allocated"] for f in s["frames"]}
     if not any(f.startswith("_PyObject_") or f.startswith("PyObject_") or f.startswith("_PyMem") for f in fns):
@@ -464,5 +465,46 @@ elif case == "bad_stacks":
     if open(bad, "rb").read() != bytes(data):
         fail("trace-info changed the file it rejected")
     print("ok: %s" % msg)
+elif case == "heaptrack":
+    # A heaptrack recording (heaptrack 1.4, Debian's) imports and replays; the imported trace's sizes, sites
+    # and peak agree with heapmark's own recording of the same program.
+    exe = os.environ["HEAPMARK_TEST_THREE_SITES"]
+    run(["heaptrack", "-o", os.path.join(work, "ht"), exe, "4"])
+    ht = os.path.join(work, "ht.zst")
+    imported = os.path.join(work, "imported.hmt")
+    r = run([heapmark, "import", "heaptrack", ht, "-o", imported])
+    if "no threads" not in r.stderr:
+        fail("import does not say what the format lacks: %r" % r.stderr)
+    t = json.loads(run([heapmark, "trace-info", imported, "--json"]).stdout)
+    own = record("own", [exe, "4"])
+    o = json.loads(run([heapmark, "trace-info", own, "--json"]).stdout)
+    fns = {s["frames"][0]["function"] for s in t["sites"]["top_allocated"] if s["frames"]}
+    for fn in ("site_a_small_long_lived", "site_b_page_short_lived", "site_c_large"):
+        if fn not in fns:
+            fail("imported sites lack %s: %r" % (fn, fns))
+    # heaptrack starts recording after the loader's first allocations: compare what the program itself made.
+    if abs(t["peak_live"] - o["peak_live"]) > 0.02 * o["peak_live"]:
+        fail("imported peak live %d, recorded %d" % (t["peak_live"], o["peak_live"]))
+    cells = replay(imported, "glibc,mimalloc")
+    print("ok: imported %d events, peak %d (own recording %d), replayed on %s" % (
+        t["events"], t["peak_live"], o["peak_live"], ", ".join(c["allocator"] for c in cells)))
+    # Bad input: one line, exit 2, an existing output untouched and no partial file left.
+    keep = os.path.join(work, "keep.hmt")
+    shutil.copy(imported, keep)
+    before = open(keep, "rb").read()
+    newer = os.path.join(work, "newer.txt")
+    open(newer, "w").write("v 20000 9\nX ./app\n")
+    gz = os.path.join(work, "old.gz")
+    open(gz, "wb").write(bytes([0x1f, 0x8b, 8, 0]) + bytes(16))
+    cut = os.path.join(work, "cut.zst")
+    open(cut, "wb").write(open(ht, "rb").read()[:-200])
+    for bad, want in ((newer, "format version 9"), (gz, "gzip"), (cut, "truncated"), (os.path.join(work, "none.zst"), "cannot open")):
+        r = run([heapmark, "import", "heaptrack", bad, "-o", keep], expect=2)
+        msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        if want not in msg or len(r.stderr.strip().splitlines()) != 1:
+            fail("import of %s: expected one line with %r, got %r" % (bad, want, r.stderr))
+        if open(keep, "rb").read() != before or os.path.exists(keep + ".partial"):
+            fail("a failed import changed %s or left a partial file" % keep)
+        print("ok: %s" % msg)
 else:
     fail("unknown case " + case)
