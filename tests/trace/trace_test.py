@@ -418,6 +418,15 @@ elif case == "symbols":
     fns = {f["function"] for s in pt["sites"]["top_allocated"] for f in s["frames"]}
     if not any(f.startswith("_PyObject_") or f.startswith("PyObject_") or f.startswith("_PyMem") for f in fns):
         fail("no python3 allocator frame named among %r" % sorted(fns))
+    # Frame pointers through code built without them (Debian's python3 and libc): the walk stops early,
+    # inside the thread's stack, and never faults (a frame pointer of garbage once wrapped the bound check).
+    fp = os.path.join(work, "fp.hmt")
+    env = dict(os.environ, PYTHONMALLOC="malloc")
+    run([heapmark, "record", "--stacks", "--stack-walker", "frame-pointers", "-o", fp, "--", python,
+         os.path.join(HERE, "alloc_threads.py"), "5000"], env=env)
+    ft = json.loads(run([heapmark, "trace-info", fp, "--json"]).stdout)
+    if ft["complete"] is not True or ft["sites"]["walker"] != "frame-pointers":
+        fail("frame-pointer recording of python3: complete %r, walker %r" % (ft["complete"], ft["sites"]["walker"]))
     print("ok: %s" % ", ".join(sorted(want)))
 elif case == "bad_stacks":
     # Stacks from a module rebuilt since the recording (build-id differs) or gone: a warning naming it and

@@ -222,7 +222,8 @@ __attribute__((noinline)) int walk_frame_pointers(void** out, int max) {
   int n = 0;
   while (n < max) {
     const auto at = reinterpret_cast<uintptr_t>(fp);
-    if (at % sizeof(uintptr_t) != 0 || at + 2 * sizeof(uintptr_t) > tl_stack_hi) break;
+    // (no `at + 16 > hi`: a garbage frame pointer near 2^64 would wrap around)
+    if (at % sizeof(uintptr_t) != 0 || at >= tl_stack_hi || tl_stack_hi - at < 2 * sizeof(uintptr_t)) break;
     const uintptr_t ra = fp[1];
     if (ra < 4096) break;
     out[n++] = reinterpret_cast<void*>(ra);
