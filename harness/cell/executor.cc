@@ -376,7 +376,7 @@ void Executor::breakdown(PhaseEnd& m) noexcept {
     for (uint32_t i = 0; i < thread_count_; ++i) clock = std::max(clock, threads_[i].program->clock_ms());
     for (uint32_t id = 0; id < slot_count_; ++id) {
       const Slot& s = slots_[id];
-      if (s.p) blocks[n++] = LiveBlock{reinterpret_cast<uintptr_t>(s.p), s.size, s.site, s.born_ms};
+      if (s.p && s.size > 0) blocks[n++] = LiveBlock{reinterpret_cast<uintptr_t>(s.p), s.size, s.site, s.born_ms};  // as below
     }
     m.live_page_bytes = attribution_->run(n, clock, m.smaps.lazy_free, *sites_msg_, *page_map_msg_);
     return;
