@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "harness/report/flame.h"
 
@@ -190,66 +191,69 @@ std::vector<Holders> holders(const Run& run) {
     Holders h;
     h.allocator = alloc;
     h.variant = variant[alloc];
-    std::map<uint32_t, std::vector<double>> live, pinned, blocks, age;
-    std::vector<double> pt, lt, rt, ul, up, ub, ol, op, ob;
-    std::vector<const Cell*> cells;
+    std::vector<const results::Attribution*> cells;  // F's attribution of each ok cell
+    std::vector<double> pinned, live, r;
+    std::set<uint32_t> listed;
     for (const auto& c : run.cells) {
       std::string ph;
       const results::PhaseEndResult* e = c.allocator == alloc && c.ok() ? phase_f(c, &ph) : nullptr;
       if (!e) continue;
-      cells.push_back(&c);
       if (!h.picture) {
         h.picture = &c;
         h.phase = ph;
         if (const auto t = names.find(trace_of(c)); t != names.end()) h.names = t->second;
       }
       const auto& a = *e->attribution;
+      cells.push_back(&a);
       h.site_count = std::max(h.site_count, a.site_count);
       double total = a.unknown.pinned + a.other.pinned;
-      for (const auto& s : a.sites) total += s.pinned;
-      pt.push_back(total);
-      lt.push_back(static_cast<double>(e->live_bytes));
-      rt.push_back(static_cast<double>(e->r));
-      ul.push_back(double(a.unknown.live)), up.push_back(a.unknown.pinned), ub.push_back(double(a.unknown.blocks));
-      ol.push_back(double(a.other.live)), op.push_back(a.other.pinned), ob.push_back(double(a.other.blocks));
       for (const auto& s : a.sites) {
-        live[s.site];
-        pinned[s.site];
-        blocks[s.site];
-        if (s.median_age_ms) age[s.site].push_back(double(*s.median_age_ms) / 1000);
+        total += s.pinned;
+        listed.insert(s.site);
       }
+      pinned.push_back(total);
+      live.push_back(static_cast<double>(e->live_bytes));
+      r.push_back(static_cast<double>(e->r));
     }
     if (cells.empty()) continue;
     h.cells = cells.size();
-    // Per site, a value per cell (0 where a cell did not list it), then the median.
-    for (auto& [site, v] : live) {
-      for (const Cell* c : cells) {
-        std::string ph;
-        const auto& a = *phase_f(*c, &ph)->attribution;
-        double l = 0, p = 0, b = 0;
-        for (const auto& s : a.sites)
-          if (s.site == site) l = double(s.live), p = s.pinned, b = double(s.blocks);
-        v.push_back(l);
-        pinned[site].push_back(p);
-        blocks[site].push_back(b);
+    // One figure per cell (0 where a cell did not list the site), then the median of each.
+    auto over_cells = [&](auto figures_of, Holder& x) {
+      std::vector<double> l, p, b, age;
+      for (const results::Attribution* a : cells) {
+        const results::SiteShare* s = figures_of(*a);
+        l.push_back(s ? double(s->live) : 0);
+        p.push_back(s ? s->pinned : 0);
+        b.push_back(s ? double(s->blocks) : 0);
+        if (s && s->median_age_ms) age.push_back(double(*s->median_age_ms) / 1000);
       }
+      x.live = median(l);
+      x.pinned = median(p);
+      x.blocks = median(b);
+      if (!age.empty()) x.median_age_s = median(age);
+    };
+    for (uint32_t site : listed) {
       Holder x;
       x.site = site;
-      x.live = median(v);
-      x.pinned = median(pinned[site]);
-      x.blocks = median(blocks[site]);
-      if (!age[site].empty()) x.median_age_s = median(age[site]);
+      over_cells([site](const results::Attribution& a) -> const results::SiteShare* {
+        for (const auto& s : a.sites)
+          if (s.site == site) return &s;
+        return nullptr;
+      }, x);
       if (const auto f = h.names.find(site); f != h.names.end()) x.frames = f->second;
       h.sites.push_back(std::move(x));
     }
     std::sort(h.sites.begin(), h.sites.end(), [](const Holder& a, const Holder& b) {
       return a.pinned != b.pinned ? a.pinned > b.pinned : a.live != b.live ? a.live > b.live : a.site < b.site;
     });
-    h.pinned_total = median(pt);
-    h.live_total = median(lt);
-    h.r = median(rt);
-    h.unknown = Holder{0, median(ul), median(up), median(ub), std::nullopt, {}};
-    h.other = Holder{0, median(ol), median(op), median(ob), std::nullopt, {"(other sites)"}};
+    over_cells([](const results::Attribution& a) { return &a.unknown; }, h.unknown);
+    over_cells([](const results::Attribution& a) { return &a.other; }, h.other);
+    h.unknown.median_age_s.reset();
+    h.other.median_age_s.reset();
+    h.other.frames = {"(other sites)"};
+    h.pinned_total = median(pinned);
+    h.live_total = median(live);
+    h.r = median(r);
     out.push_back(std::move(h));
   }
   return out;
