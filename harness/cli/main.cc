@@ -15,6 +15,7 @@
 #include "common/input_error.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/matrix_builder.h"
+#include "harness/runner/plan.h"
 #include "common/text.h"
 #include "harness/runner/run.h"
 #include "harness/runner/supervise.h"
@@ -161,9 +162,55 @@ void list_workloads(bool as_json) {
   }
 }
 
+// The flags that make a matrix, shared by `run` and `plan`.
+struct MatrixFlags {
+  std::string matrix_file, allocators_csv, workloads_csv;
+  std::vector<std::string> user_allocs, envs, params, program_flags, suites;
+  int reps = 3;
+  uint64_t seed = 1;
+  bool any() const {
+    return !matrix_file.empty() || !allocators_csv.empty() || !workloads_csv.empty() || !params.empty() || !envs.empty() ||
+           !program_flags.empty() || !suites.empty();
+  }
+};
+
+void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
+  app->add_option("--matrix", f.matrix_file, "Matrix JSON file (workloads/matrices/*.json); flags below add to or override it");
+  app->add_option("--allocators", f.allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
+  app->add_option("--allocator", f.user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");
+  app->add_option("--workloads", f.workloads_csv,
+                  "Comma-separated workload names (see `heapmark list workloads`); trace:app.hmt replays a recorded trace");
+  app->add_option("--program", f.program_flags,
+                  "A real program as a workload: NAME='CMD ARGS' (split into words as a shell would; no shell runs it). "
+                  "Repeatable; mixes with --workloads")
+      ->type_name("NAME=CMD");
+  app->add_option("--suite", f.suites,
+                  "A suite file of programs (workloads/programs/*.json: debian.json ships; mimalloc-bench.json needs "
+                  "--suite-dir, the suite itself is not shipped)");
+  app->add_option("-p,--param", f.params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
+  app->add_option("--env", f.envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
+  app->add_option("--reps", f.reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
+  app->add_option("--seed", f.seed, "Seed for every generated program");
+}
+
+hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
+  hm::runner::MatrixRequest req;
+  req.matrix_file = f.matrix_file;
+  req.allocators = hm::split_list(f.allocators_csv);
+  req.user_allocators = f.user_allocs;
+  req.workloads = hm::split_list(f.workloads_csv);
+  req.program_flags = f.program_flags;
+  req.suites = f.suites;
+  req.params = f.params;
+  req.envs = f.envs;
+  if (app->count("--reps")) req.reps = f.reps;
+  if (app->count("--seed")) req.seed = f.seed;
+  return req;
+}
+
 }  // namespace
 
-// Declares `list` and `run` with their options (other subcommands register
+// Declares `list`, `run` and `plan` with their options (other subcommands register
 // from their own files), parses, and dispatches: long because the option
 // declarations are the documentation of the flags.
 int main(int argc, char** argv) {
@@ -182,32 +229,14 @@ int main(int argc, char** argv) {
   list->add_flag("--json", list_json, "One JSON array instead of the table (for scripts and shell completion)");
 
   auto* run = app.add_subcommand("run", "Run a benchmark matrix: allocators x workloads x params x reps, one process per cell");
-  std::string matrix_file, allocators_csv, workloads_csv;
-  std::vector<std::string> user_allocs, envs, params;
-  int reps = 3;
-  uint64_t seed = 1;
-  std::string mem_cap = "0";
+  MatrixFlags run_matrix;
+  add_matrix_flags(run, run_matrix);
+  std::string mem_cap = "0", shard;
   hm::runner::RunOptions opts;
-  run->add_option("--matrix", matrix_file, "Matrix JSON file (workloads/matrices/*.json); flags below add to or override it");
-  run->add_option("--allocators", allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
-  run->add_option("--allocator", user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");
-  run->add_option("--workloads", workloads_csv, "Comma-separated workload names (see `heapmark list workloads`); trace:app.hmt replays a recorded trace");
-  std::vector<std::string> program_flags, suites;
-  run->add_option("--program", program_flags,
-                  "A real program as a workload: NAME='CMD ARGS' (split into words as a shell would; no shell runs it). "
-                  "Repeatable; mixes with --workloads")
-      ->type_name("NAME=CMD");
-  run->add_option("--suite", suites,
-                  "A suite file of programs (workloads/programs/*.json: debian.json ships; mimalloc-bench.json needs "
-                  "--suite-dir, the suite itself is not shipped)");
   run->add_option("--suite-dir", opts.suite_dir,
                   "Where you built a suite's programs ({dir} in its commands). For mimalloc-bench.json: a mimalloc-bench "
                   "checkout after its ./build-bench-env.sh bench (heapmark does not ship mimalloc-bench)")
       ->type_name("DIR");
-  run->add_option("-p,--param", params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
-  run->add_option("--env", envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
-  run->add_option("--reps", reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
-  run->add_option("--seed", seed, "Seed for every generated program");
   run->add_option("--timeout", opts.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
   run->add_option("--mem-cap", mem_cap, "RSS cap per cell, e.g. 8G (default: 3/4 of physical memory)");
   run->add_option("--sample-hz", opts.sample_hz, "RSS sampling rate from /proc/PID/statm; 0 turns sampling off")->check(CLI::Range(0.0, 10000.0));
@@ -223,6 +252,15 @@ int main(int argc, char** argv) {
   run->add_option("--out", opts.results_root, "Results root directory");
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");
   run->add_option("--resume", opts.resume, "Finish an interrupted run (run id or directory) without repeating finished cells");
+  run->add_option("--shard", shard,
+                  "Run only shard K of N (1 <= K <= N): the blocks whose index is K-1 modulo N, each block whole "
+                  "(see heapmark plan); an ordinary results directory, merged with heapmark merge")
+      ->type_name("K/N");
+  auto* plan = app.add_subcommand("plan", "Print a matrix's cells grouped in blocks, as JSON (the same matrix flags as run)");
+  MatrixFlags plan_matrix;
+  add_matrix_flags(plan, plan_matrix);
+  int plan_shards = 0;
+  plan->add_option("--shards", plan_shards, "Also say which of N shards each block goes to (run --shard K/N)")->check(CLI::Range(1, 100000));
   run->add_flag("-q,--quiet", opts.quiet, "No table, no progress");
   run->add_option("-j,--jobs", opts.jobs,
                   "Cells run at once (default 1). Above 1 only for RSS-only figures: concurrent cells disturb each other's timings")
@@ -264,25 +302,19 @@ int main(int argc, char** argv) {
       if (!hm::workloads::parse_quantity(mem_cap, cap)) throw hm::InputError("--mem-cap '" + mem_cap + "': expected a size like 8G or 512M");
       opts.mem_cap_bytes = static_cast<uint64_t>(cap);
     }
+    if (*plan) {
+      const hm::runner::Matrix m = hm::runner::build_matrix(request(plan, plan_matrix), known);
+      std::printf("%s\n", boost::json::serialize(hm::runner::plan_json(m, hm::runner::expand(m), plan_shards)).c_str());
+      return 0;
+    }
+    if (!shard.empty()) opts.shard = hm::runner::parse_shard(shard);
     if (!opts.resume.empty()) {
-      if (!matrix_file.empty() || !allocators_csv.empty() || !workloads_csv.empty() || !params.empty() || !envs.empty() ||
-          !program_flags.empty() || !suites.empty())
+      if (run_matrix.any())
         throw hm::InputError("--resume takes the matrix and options recorded in run.json; drop the other run flags");
-      for (const auto& u : user_allocs) known.push_back(hm::registry::user(u, known));
+      for (const auto& u : run_matrix.user_allocs) known.push_back(hm::registry::user(u, known));
       return hm::cli::run_and_report(hm::runner::Matrix{}, opts, known);
     }
-    hm::runner::MatrixRequest req;
-    req.matrix_file = matrix_file;
-    req.allocators = hm::split_list(allocators_csv);
-    req.user_allocators = user_allocs;
-    req.workloads = hm::split_list(workloads_csv);
-    req.program_flags = program_flags;
-    req.suites = suites;
-    req.params = params;
-    req.envs = envs;
-    if (run->count("--reps")) req.reps = reps;
-    if (run->count("--seed")) req.seed = seed;
-    const hm::runner::Matrix m = hm::runner::build_matrix(req, known);
+    const hm::runner::Matrix m = hm::runner::build_matrix(request(run, run_matrix), known);
     return hm::cli::run_and_report(m, opts, known);
   } catch (const hm::InputError& e) {
     std::fprintf(stderr, "heapmark: %s\n", e.what());

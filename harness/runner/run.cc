@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -98,7 +99,8 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
                       {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"attribute", o.attribute}, {"cell_cpu", o.cell_cpu},
-                      {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()}};
+                      {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()},
+                      {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}};
 }
 
 void options_from_json(const json::object& j, RunOptions& o) {
@@ -116,6 +118,7 @@ void options_from_json(const json::object& j, RunOptions& o) {
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
   if (const auto* v = j.if_contains("attribute"); v && v->is_bool()) o.attribute = v->as_bool();
   if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
+  if (const auto* s = j.if_contains("shard"); s && s->is_string()) o.shard = parse_shard(std::string(s->as_string()));
 }
 
 void print_header() {
@@ -241,6 +244,8 @@ json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInf
                       {"cwd", fs::current_path().string()},
                       {"options", options_json(o)},
                       {"matrix", matrix.to_json()},
+                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)}, {"seed", matrix.seed},
+                                            {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}}},
                       {"machine", machine_context(tsc)},
                       {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
                       {"cells_planned", planned}};
@@ -282,7 +287,10 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     check_run_id(o.run_id);
     dir = o.results_root + "/" + o.run_id;
   }
-  const auto cells = expand(matrix);  // validates everything before anything is written
+  // Everything is validated before anything is written; a shard keeps its blocks whole.
+  std::vector<CellPlan> cells = expand(matrix);
+  if (!o.shard.whole()) cells.erase(std::remove_if(cells.begin(), cells.end(), [&](const CellPlan& c) { return !o.shard.holds(c.block); }),
+                                    cells.end());
   if (!matrix.programs.empty()) {
     if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
       throw InputError("program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "harness/runner/matrix.h"
+#include "harness/runner/plan.h"
 
 namespace heapmark::runner {
 
@@ -13,6 +14,7 @@ struct RunOptions {
   std::string results_root = "results";
   std::string run_id;          // empty: a new one
   std::string resume;          // run id or directory to finish
+  Shard shard;                 // --shard K/N: only these blocks (plan.h)
   double timeout_s = 600;      // per cell, wall
   uint64_t mem_cap_bytes = 0;  // per cell, RSS; 0 picks 3/4 of physical memory
   double sample_hz = 1000;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -521,5 +522,56 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   EXPECT_EQ(half.at("status"), "failed");
   EXPECT_EQ(half.at("cause"), "identity");
   EXPECT_NE(std::string(half.at("detail").as_string()).find("libc.so"), std::string::npos) << half.at("detail");
+  fs::remove_all(out);
+}
+
+TEST(Run, ShardsOfAPlanHoldWholeBlocksAndTogetherExactlyThePlansCells) {
+  const std::string out = temp_dir();
+  const std::vector<std::string> matrix = {"--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=2000|4000", "--reps", "2"};
+  std::vector<std::string> plan_args = {"plan", "--shards", "3"};
+  plan_args.insert(plan_args.end(), matrix.begin(), matrix.end());
+  const auto p = run_heapmark(plan_args);
+  ASSERT_EQ(p.status, 0) << p.output;
+  const json::object plan = json::parse(p.output).as_object();
+  EXPECT_EQ(plan.at("schema"), "heapmark-plan");
+  std::map<std::string, int> shard_of;  // cell key -> its block's shard
+  std::map<int64_t, std::set<std::string>> block_allocators;
+  for (const auto& b : plan.at("blocks").as_array())
+    for (const auto& c : b.at("cells").as_array()) {
+      shard_of[std::string(c.at("key").as_string())] = static_cast<int>(b.at("shard").to_number<int64_t>());
+      block_allocators[b.at("block").to_number<int64_t>()].insert(std::string(c.at("allocator").as_string()));
+    }
+  ASSERT_EQ(shard_of.size(), 8u);  // 2 allocators x 2 counts x 2 reps
+  for (const auto& [b, allocs] : block_allocators) EXPECT_EQ(allocs.size(), 2u) << "block " << b << " holds every allocator";
+  std::map<std::string, int> ran;
+  for (int k = 1; k <= 3; ++k) {
+    std::vector<std::string> args = {"run", "--shard", std::to_string(k) + "/3", "--out", out, "--run-id", "s" + std::to_string(k), "-q"};
+    args.insert(args.end(), matrix.begin(), matrix.end());
+    const auto r = run_heapmark(args);
+    ASSERT_EQ(r.status, 0) << r.output;
+    std::ifstream in(out + "/s" + std::to_string(k) + "/run.json");
+    const json::object run_json = json::parse(std::string((std::istreambuf_iterator<char>(in)), {})).as_object();
+    EXPECT_EQ(run_json.at("plan").at("matrix_digest"), plan.at("matrix_digest"));
+    EXPECT_EQ(std::string(run_json.at("plan").at("shard").as_string()), std::to_string(k) + "/3");
+    for (const auto& c : cells(out + "/s" + std::to_string(k))) {
+      const std::string key(c.at("key").as_string());
+      EXPECT_EQ(shard_of[key], k) << key << " ran in the wrong shard";
+      ++ran[key];
+    }
+  }
+  EXPECT_EQ(ran.size(), shard_of.size()) << "the shards together ran every cell of the plan";
+  for (const auto& [key, n] : ran) EXPECT_EQ(n, 1) << key << " ran " << n << " times";
+  // A retried shard (resume) adds nothing it already has.
+  const auto again = run_heapmark({"run", "--resume", out + "/s1", "-q"});
+  ASSERT_EQ(again.status, 0) << again.output;
+  size_t s1 = 0;
+  for (const auto& [key, k] : shard_of) s1 += k == 1;
+  EXPECT_EQ(cells(out + "/s1").size(), s1);
+  for (const std::string bad : {"4/3", "0/0", "1/", "x", "2/1"}) {
+    const auto r = run_heapmark({"run", "--workloads", "churn", "--shard", bad, "--out", out, "-q"});
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_NE(r.output.find("--shard '" + bad + "'"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
   fs::remove_all(out);
 }
