@@ -4,6 +4,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -99,6 +102,7 @@ json::object machine_context(const TscInfo& tsc) {
       {"thp_defrag", bracketed(read_trimmed("/sys/kernel/mm/transparent_hugepage/defrag"))},
       {"clocksource", read_trimmed("/sys/devices/system/clocksource/clocksource0/current_clocksource")},
       {"glibc_version", gnu_get_libc_version()},
+      {"microcode", cpuinfo_field("microcode")},
       {"tsc", json::object{{"invariant", tsc.invariant},
                            {"constant_tsc_flag", flags.find("constant_tsc") != std::string::npos},
                            {"nonstop_tsc_flag", flags.find("nonstop_tsc") != std::string::npos},
@@ -110,6 +114,55 @@ json::object machine_context(const TscInfo& tsc) {
                            {"timer_overhead_ns", tsc.hz > 0 ? static_cast<double>(tsc.overhead_cycles) * 1e9 / tsc.hz : 0.0}}},
       {"loadavg_at_start", json::array{load[0], load[1], load[2]}},
   };
+}
+
+json::object fingerprint(const json::object& machine, const json::array& allocators) {
+  auto text = [&](const char* k) {
+    const auto* v = machine.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  auto number = [&](const char* k) {
+    const auto* v = machine.if_contains(k);
+    return v && v->is_number() ? v->to_number<double>() : 0.0;
+  };
+  std::string kernel = text("kernel");  // "Linux 6.1.0-13-amd64 #1 SMP ..." -> "Linux 6.1.0-13-amd64"
+  if (const size_t sp = kernel.find(' '); sp != std::string::npos)
+    if (const size_t sp2 = kernel.find(' ', sp + 1); sp2 != std::string::npos) kernel.resize(sp2);
+  json::object allocs;
+  for (const auto& a : allocators)
+    if (a.is_object() && a.as_object().if_contains("name")) {
+      const auto* v = a.as_object().if_contains("version");
+      allocs[a.as_object().at("name").as_string()] = v && v->is_string() ? v->as_string() : json::string();
+    }
+  json::object f{{"cpu_model", text("cpu_model")},
+                 {"cpus_online", number("cpus_online")},
+                 {"microcode", text("microcode")},
+                 {"memory_gib", std::round(number("memory_total_bytes") / (1024.0 * 1024 * 1024))},
+                 {"kernel", kernel},
+                 {"thp_enabled", text("thp_enabled")},
+                 {"thp_defrag", text("thp_defrag")},
+                 {"glibc_version", text("glibc_version")},
+                 {"allocators", std::move(allocs)},
+                 {"heapmark_commit", HEAPMARK_GIT_COMMIT}};
+  const std::string all = json::serialize(f);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : all) h = (h ^ c) * 0x100000001b3ull;
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
+  f["digest"] = digest;
+  return f;
+}
+
+std::string fingerprint_difference(const json::object& a, const json::object& b) {
+  std::string out;
+  for (const auto& [k, v] : a) {
+    if (k == "digest") continue;
+    const auto* w = b.if_contains(k);
+    if (w && *w == v) continue;
+    if (!out.empty()) out += "; ";
+    out += std::string(k) + ": " + json::serialize(v) + " vs " + (w ? json::serialize(*w) : std::string("(none)"));
+  }
+  return out;
 }
 
 }  // namespace heapmark::runner

@@ -1,7 +1,9 @@
 // What machine and build produced a run: recorded in run.json so a result can
 // be read, and compared, away from the machine that made it.
 #pragma once
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <string>
 
 namespace heapmark::runner {
 
@@ -18,5 +20,13 @@ TscInfo measure_tsc();
 // version, compiler, TSC, heapmark version and commit, load average.
 boost::json::object machine_context(const TscInfo& tsc);
 boost::json::object build_info();
+
+// The machine type a run's figures belong to: CPU model, count and microcode,
+// memory (GiB), kernel release, THP settings, glibc, each allocator's version
+// and heapmark's commit, and their digest (FNV-1a 64). Not the host name:
+// identical machines of a fleet share it. `allocators`: run.json's probes.
+boost::json::object fingerprint(const boost::json::object& machine, const boost::json::array& allocators);
+// The fields of two fingerprints that differ, "cpu_model: A vs B; kernel: ..." ("" when none).
+std::string fingerprint_difference(const boost::json::object& a, const boost::json::object& b);
 
 }  // namespace heapmark::runner

@@ -234,6 +234,8 @@ void place_runner(RunOptions& o) {
 }
 
 json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask, size_t planned) {
+  const json::object machine = machine_context(tsc);
+  const json::array allocators = probe_allocators(matrix, o, tsc.hz, mask.deployed());
   json::array command;
   for (const auto& s : o.command_line) command.push_back(json::string(s));
   return json::object{{"schema_version", results::kSchemaVersion},
@@ -246,8 +248,9 @@ json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInf
                       {"matrix", matrix.to_json()},
                       {"plan", json::object{{"matrix_digest", matrix_digest(matrix)}, {"seed", matrix.seed},
                                             {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}}},
-                      {"machine", machine_context(tsc)},
-                      {"allocators", probe_allocators(matrix, o, tsc.hz, mask.deployed())},
+                      {"machine", machine},
+                      {"allocators", allocators},
+                      {"fingerprint", fingerprint(machine, allocators)},
                       {"cells_planned", planned}};
 }
 
@@ -301,6 +304,18 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (o.mem_cap_bytes == 0) o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
 
   const TscInfo tsc = measure_tsc();
+  if (resuming)
+    if (const auto* f = run_json.as_object().if_contains("fingerprint"); f && f->is_object()) {
+      // A block's cells must come from one machine: a run is finished where it started.
+      json::object here = fingerprint(machine_context(tsc), json::array{});
+      json::object there = f->as_object();
+      there.erase("allocators");
+      there.erase("digest");
+      here.erase("allocators");
+      here.erase("digest");
+      if (const std::string diff = fingerprint_difference(there, here); !diff.empty())
+        throw InputError(dir + " was started on another machine (" + diff + "): resume it there, or run its shard anew here");
+    }
   if (!tsc.invariant)
     std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
 

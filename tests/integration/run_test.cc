@@ -472,6 +472,7 @@ TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
   for (auto& w : run.at("matrix").at("workloads").as_array()) w.as_object().erase("params");
   for (auto& a : run.at("matrix").at("allocators").as_array()) a.as_object().erase("env");
   for (auto& a : run.at("allocators").as_array()) a.as_object().erase("env");
+  run.at("fingerprint").at("allocators") = json::object{};  // keyed by allocator name: data
   std::set<std::string> run_keys;
   key_paths(run, "", run_keys);
   for (const auto& k : run_keys) EXPECT_TRUE(documented(doc, k)) << "run.json field '" << k << "' is not in results/SCHEMA.md";
@@ -525,7 +526,7 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   fs::remove_all(out);
 }
 
-TEST(Run, ShardsOfAPlanHoldWholeBlocksAndTogetherExactlyThePlansCells) {
+TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
   const std::string out = temp_dir();
   const std::vector<std::string> matrix = {"--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=2000|4000", "--reps", "2"};
   std::vector<std::string> plan_args = {"plan", "--shards", "3"};
@@ -567,6 +568,49 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndTogetherExactlyThePlansCells) {
   size_t s1 = 0;
   for (const auto& [key, k] : shard_of) s1 += k == 1;
   EXPECT_EQ(cells(out + "/s1").size(), s1);
+  // Merged: exactly the plan's cells, once each, an exact duplicate (a shard given twice) dropped.
+  const auto merged = run_heapmark({"merge", out + "/s1", out + "/s2", out + "/s3", out + "/s1", "-o", out + "/all"});
+  ASSERT_EQ(merged.status, 0) << merged.output;
+  std::set<std::string> merged_keys;
+  for (const auto& c : cells(out + "/all")) EXPECT_TRUE(merged_keys.insert(std::string(c.at("key").as_string())).second);
+  EXPECT_EQ(merged_keys.size(), shard_of.size());
+  EXPECT_TRUE(fs::exists(out + "/all/report.html"));
+  // A missing shard: refused with the missing blocks named, written only with --partial.
+  const auto missing = run_heapmark({"merge", out + "/s1", out + "/s2", "-o", out + "/part"});
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_NE(missing.output.find("blocks of the plan are missing"), std::string::npos) << missing.output;
+  EXPECT_FALSE(fs::exists(out + "/part/cells.jsonl"));
+  EXPECT_EQ(run_heapmark({"merge", out + "/s1", out + "/s2", "-o", out + "/part", "--partial"}).status, 0);
+  // One block's cells from two machines: s1's first cell moved to a copy whose fingerprint says another machine.
+  fs::copy(out + "/s1", out + "/s1b", fs::copy_options::recursive);
+  std::ifstream in1(out + "/s1/cells.jsonl");
+  std::string first_line, rest, line;
+  std::getline(in1, first_line);
+  while (std::getline(in1, line)) rest += line + "\n";
+  std::ofstream(out + "/s1a.cells", std::ios::trunc) << rest;
+  fs::rename(out + "/s1a.cells", out + "/s1/cells.jsonl");
+  std::ofstream(out + "/s1b/cells.jsonl", std::ios::trunc) << first_line << "\n";
+  {
+    std::ifstream rj(out + "/s1b/run.json");
+    json::object r = json::parse(std::string((std::istreambuf_iterator<char>(rj)), {})).as_object();
+    r["fingerprint"].as_object()["cpu_model"] = "Other CPU 9000";
+    r["fingerprint"].as_object()["digest"] = "0123456789abcdef";
+    std::ofstream(out + "/s1b/run.json", std::ios::trunc) << json::serialize(r) << "\n";
+  }
+  for (const bool by_machine : {false, true}) {
+    std::vector<std::string> args = {"merge", out + "/s1", out + "/s1b", out + "/s2", out + "/s3", "-o", out + "/mixed"};
+    if (by_machine) args.push_back("--by-machine");
+    const auto mixed = run_heapmark(args);
+    EXPECT_EQ(mixed.status, 2) << mixed.output;
+    EXPECT_NE(mixed.output.find("ran on two machines"), std::string::npos) << mixed.output;
+    EXPECT_NE(mixed.output.find("Other CPU 9000"), std::string::npos) << mixed.output;
+    EXPECT_EQ(std::count(mixed.output.begin(), mixed.output.end(), '\n'), 1) << mixed.output;
+  }
+  EXPECT_EQ(run_heapmark({"merge", out + "/s1", "/tmp", "-o", out + "/x"}).status, 2);
+  // A run resumes only on a machine of its fingerprint (its blocks would mix machines).
+  const auto moved = run_heapmark({"run", "--resume", out + "/s1b", "-q"});
+  EXPECT_EQ(moved.status, 2) << moved.output;
+  EXPECT_NE(moved.output.find("was started on another machine (cpu_model"), std::string::npos) << moved.output;
   for (const std::string bad : {"4/3", "0/0", "1/", "x", "2/1"}) {
     const auto r = run_heapmark({"run", "--workloads", "churn", "--shard", bad, "--out", out, "-q"});
     EXPECT_EQ(r.status, 2) << bad;
