@@ -153,16 +153,4 @@ json::object fingerprint(const json::object& machine, const json::array& allocat
   return f;
 }
 
-std::string fingerprint_difference(const json::object& a, const json::object& b) {
-  std::string out;
-  for (const auto& [k, v] : a) {
-    if (k == "digest") continue;
-    const auto* w = b.if_contains(k);
-    if (w && *w == v) continue;
-    if (!out.empty()) out += "; ";
-    out += std::string(k) + ": " + json::serialize(v) + " vs " + (w ? json::serialize(*w) : std::string("(none)"));
-  }
-  return out;
-}
-
 }  // namespace heapmark::runner

@@ -26,7 +26,6 @@ boost::json::object build_info();
 // and heapmark's commit, and their digest (FNV-1a 64). Not the host name:
 // identical machines of a fleet share it. `allocators`: run.json's probes.
 boost::json::object fingerprint(const boost::json::object& machine, const boost::json::array& allocators);
-// The fields of two fingerprints that differ, "cpu_model: A vs B; kernel: ..." ("" when none).
-std::string fingerprint_difference(const boost::json::object& a, const boost::json::object& b);
+// (What differs between two: results::fingerprint_difference, harness/results/fingerprint.h.)
 
 }  // namespace heapmark::runner

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/input_error.h"
+#include "harness/results/fingerprint.h"
 #include "harness/results/results_dir.h"
 #include "harness/runner/context.h"
 #include "harness/runner/matrix.h"
@@ -100,7 +101,7 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
     if (digests.size() > 1) {
       const ShardDir& a = shards[digests.begin()->second];
       const ShardDir& b = shards[std::next(digests.begin())->second];
-      const std::string diff = fingerprint_difference(a.fingerprint, b.fingerprint);
+      const std::string diff = results::fingerprint_difference(a.fingerprint, b.fingerprint);
       throw InputError("block " + std::to_string(block) + " ran on two machines: " + machine_name(a) + " and " + machine_name(b) +
                        (diff.empty() ? "" : " (" + diff + ")") + "; its ratios would compare machines, not allocators");
     }

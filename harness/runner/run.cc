@@ -25,6 +25,7 @@
 #include "harness/runner/cell_record.h"
 #include "harness/runner/context.h"
 #include "harness/runner/program_cell.h"
+#include "harness/results/fingerprint.h"
 #include "harness/results/results_dir.h"
 #include "harness/runner/supervise.h"
 
@@ -313,7 +314,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       there.erase("digest");
       here.erase("allocators");
       here.erase("digest");
-      if (const std::string diff = fingerprint_difference(there, here); !diff.empty())
+      if (const std::string diff = results::fingerprint_difference(there, here); !diff.empty())
         throw InputError(dir + " was started on another machine (" + diff + "): resume it there, or run its shard anew here");
     }
   if (!tsc.invariant)

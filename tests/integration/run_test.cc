@@ -607,6 +607,10 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
     EXPECT_EQ(std::count(mixed.output.begin(), mixed.output.end(), '\n'), 1) << mixed.output;
   }
   EXPECT_EQ(run_heapmark({"merge", out + "/s1", "/tmp", "-o", out + "/x"}).status, 2);
+  // compare says when two runs come from different machines, and what differs.
+  const auto cmp = run_heapmark({"compare", out + "/s1", out + "/s1b"});
+  EXPECT_NE(cmp.output.find("the runs come from different machines: cpu_model: "), std::string::npos) << cmp.output;
+  EXPECT_NE(cmp.output.find("Other CPU 9000"), std::string::npos) << cmp.output;
   // A run resumes only on a machine of its fingerprint (its blocks would mix machines).
   const auto moved = run_heapmark({"run", "--resume", out + "/s1b", "-q"});
   EXPECT_EQ(moved.status, 2) << moved.output;
