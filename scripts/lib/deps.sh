@@ -14,9 +14,10 @@ HEAPMARK_RUN_PACKAGES=(
   python3 sqlite3 perl redis-server redis-tools time
 )
 # Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
-# browser check, heaptrack for the import test, GNU parallel for the cluster test.
+# browser check, heaptrack for the import test, GNU parallel, Slurm and munge
+# for the cluster tests (a single-node Slurm started and stopped by the test).
 HEAPMARK_TEST_PACKAGES=(
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge
 )
 
 heapmark_missing_packages() {
