@@ -10,6 +10,7 @@
 #include "harness/report/charts.h"
 #include "harness/report/page.h"
 #include "harness/report/holders.h"
+#include "harness/report/machines.h"
 #include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
 #include "harness/report/views.h"
@@ -136,6 +137,7 @@ std::string render_report_html(const Run& run) {
 
   b += repro_section_html(run);  // only when heapmark repro wrote repro.json here
   b += holders_section_html(run);  // only when the cells ran with --attribute
+  b += machines_section_html(run);  // only for a run merged --by-machine from several machine types
 
   if (!m.groups.empty() || pm.groups.empty()) {
     b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
@@ -176,6 +178,7 @@ std::string render_summary_md(const Run& run) {
   s += "\n" + method_text(m.baseline) + "\n";
   s += repro_section_md(run);
   s += holders_section_md(run);
+  s += machines_section_md(run);
   if (m.groups.empty() && pm.groups.empty()) s += "\nNo cell has finished yet.\n";
   s += figure_tables_md(run, m);
   if (!pm.groups.empty()) {

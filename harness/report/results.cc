@@ -53,6 +53,14 @@ Run read_run(const std::string& dir) {
       for (const auto& a : as->get_array())
         if (a.is_object()) run.allocators.push_back(str(a.get_object(), "name"));
   }
+  // A run merged --by-machine: each cell names its machine by fingerprint digest; its figures group by machine too.
+  if (const auto* from = run.run_json.if_contains("merged_from"); from && from->is_array())
+    for (const auto& f : from->get_array()) {
+      const auto* fp = f.is_object() ? f.get_object().if_contains("fingerprint") : nullptr;
+      if (!fp || !fp->is_object()) continue;
+      const std::string digest = str(fp->get_object(), "digest");
+      run.machines[digest] = str(fp->get_object(), "cpu_model") + " (" + digest.substr(0, 6) + ")";
+    }
   results::Cells cells = results::read_cells(dir);
   run.ignored_partial_line = cells.ignored_partial_line;
   for (auto& line : cells.lines) {
@@ -60,6 +68,10 @@ Run read_run(const std::string& dir) {
     static_cast<results::CellResult&>(c) = std::move(line.result);
     c.raw = std::move(line.raw);
     for (const auto& [k, v] : c.params) c.params_id += (c.params_id.empty() ? "" : ",") + k + "=" + v;
+    if (!c.machine.empty()) {
+      const auto m = run.machines.find(c.machine);
+      c.params_id += (c.params_id.empty() ? "" : ",") + std::string("machine=") + (m != run.machines.end() ? m->second : c.machine);
+    }
     run.cells.push_back(std::move(c));
   }
   for (const auto& c : run.cells) {

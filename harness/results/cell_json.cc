@@ -270,6 +270,7 @@ json::object to_json(const CellResult& c) {
   json::object rec;
   rec["schema_version"] = c.schema_version;
   rec["key"] = c.key;
+  if (!c.machine.empty()) rec["machine"] = c.machine;
   rec["index"] = c.index;
   rec["block"] = c.block;
   rec["allocator"] = c.allocator;
@@ -390,6 +391,7 @@ CellResult from_json(const json::object& o, const std::string& where) {
   CellResult c;
   c.schema_version = rd.integer<int>(o, "schema_version", "").value_or(0);
   c.key = rd.str(o, "key", "");
+  c.machine = rd.str(o, "machine", "");
   c.index = rd.integer<uint64_t>(o, "index", "").value_or(0);
   c.block = rd.integer<uint64_t>(o, "block", "").value_or(0);
   c.allocator = rd.str(o, "allocator", "");

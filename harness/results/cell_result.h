@@ -177,6 +177,7 @@ struct CellResult {
   // The plan.
   std::string key;
   uint64_t index = 0, block = 0;
+  std::string machine;  // in a run merged with --by-machine: the fingerprint digest of the machine it ran on
   std::string allocator, allocator_kind, library;
   Pairs env;
   std::string workload;

@@ -607,6 +607,34 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
     EXPECT_EQ(std::count(mixed.output.begin(), mixed.output.end(), '\n'), 1) << mixed.output;
   }
   EXPECT_EQ(run_heapmark({"merge", out + "/s1", "/tmp", "-o", out + "/x"}).status, 2);
+  // Whole shards from two machine types: merged only --by-machine, each cell naming its machine, and the
+  // report's rankings by machine type for the parameters both ran (count=4000: blocks of shards 1 and 3).
+  fs::copy(out + "/s3", out + "/s3m", fs::copy_options::recursive);
+  {
+    std::ifstream rj(out + "/s3m/run.json");
+    json::object r = json::parse(std::string((std::istreambuf_iterator<char>(rj)), {})).as_object();
+    r["fingerprint"].as_object()["cpu_model"] = "Other CPU 9000";
+    r["fingerprint"].as_object()["digest"] = "fedcba9876543210";
+    std::ofstream(out + "/s3m/run.json", std::ios::trunc) << json::serialize(r) << "\n";
+  }
+  fs::copy(out + "/s1b/cells.jsonl", out + "/s1.first");  // s1 whole again for this merge
+  {
+    std::ifstream a(out + "/s1.first"), b(out + "/s1/cells.jsonl");
+    const std::string whole = std::string((std::istreambuf_iterator<char>(a)), {}) + std::string((std::istreambuf_iterator<char>(b)), {});
+    std::ofstream(out + "/s1/cells.jsonl", std::ios::trunc) << whole;
+  }
+  const auto two = run_heapmark({"merge", out + "/s1", out + "/s2", out + "/s3m", "-o", out + "/two"});
+  EXPECT_EQ(two.status, 2) << two.output;
+  EXPECT_NE(two.output.find("--by-machine"), std::string::npos) << two.output;
+  const auto by = run_heapmark({"merge", out + "/s1", out + "/s2", out + "/s3m", "-o", out + "/two", "--by-machine"});
+  ASSERT_EQ(by.status, 0) << by.output;
+  std::set<std::string> machines;
+  for (const auto& c : cells(out + "/two")) machines.insert(std::string(c.at("machine").as_string()));
+  EXPECT_EQ(machines.size(), 2u);
+  std::ifstream md(out + "/two/summary.md");
+  const std::string summary((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(summary.find("Rankings by machine type"), std::string::npos) << summary.substr(0, 2000);
+  EXPECT_NE(summary.find("Other CPU 9000 (fedcba)"), std::string::npos);
   // compare says when two runs come from different machines, and what differs.
   const auto cmp = run_heapmark({"compare", out + "/s1", out + "/s1b"});
   EXPECT_NE(cmp.output.find("the runs come from different machines: cpu_model: "), std::string::npos) << cmp.output;
