@@ -138,7 +138,6 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
   json::object run = first.run;
   run["run_id"] = fs::path(o.out).filename().string();
   if (auto* opts = run.if_contains("options"); opts && opts->is_object()) opts->as_object()["shard"] = nullptr;
-  if (auto* p = run.if_contains("plan"); p && p->is_object()) p->as_object()["shard"] = nullptr;
   run["cells_planned"] = plan.size();
   json::array from;
   for (const auto& s : shards) {

@@ -1,5 +1,4 @@
 #include "harness/runner/run.h"
-#include "harness/runner/sites.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -25,6 +24,7 @@
 #include "harness/runner/cell_record.h"
 #include "harness/runner/context.h"
 #include "harness/runner/program_cell.h"
+#include "harness/runner/sites.h"
 #include "harness/results/fingerprint.h"
 #include "harness/results/results_dir.h"
 #include "harness/runner/supervise.h"
@@ -247,8 +247,7 @@ json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInf
                       {"cwd", fs::current_path().string()},
                       {"options", options_json(o)},
                       {"matrix", matrix.to_json()},
-                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)}, {"seed", matrix.seed},
-                                            {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}}},
+                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)}, {"seed", matrix.seed}}},  // the shard: options.shard
                       {"machine", machine},
                       {"allocators", allocators},
                       {"fingerprint", fingerprint(machine, allocators)},

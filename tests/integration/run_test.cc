@@ -553,7 +553,7 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
     std::ifstream in(out + "/s" + std::to_string(k) + "/run.json");
     const json::object run_json = json::parse(std::string((std::istreambuf_iterator<char>(in)), {})).as_object();
     EXPECT_EQ(run_json.at("plan").at("matrix_digest"), plan.at("matrix_digest"));
-    EXPECT_EQ(std::string(run_json.at("plan").at("shard").as_string()), std::to_string(k) + "/3");
+    EXPECT_EQ(std::string(run_json.at("options").at("shard").as_string()), std::to_string(k) + "/3");
     for (const auto& c : cells(out + "/s" + std::to_string(k))) {
       const std::string key(c.at("key").as_string());
       EXPECT_EQ(shard_of[key], k) << key << " ran in the wrong shard";
