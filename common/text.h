@@ -1,5 +1,7 @@
 // Small text helpers every layer shares.
 #pragma once
+#include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,15 @@ inline std::vector<std::string> split_list(const std::string& s, char sep = ',')
     if (p == std::string::npos) return out;
     start = p + 1;
   }
+}
+
+// FNV-1a 64 of `text` as 16 hex digits: a digest that names content (a plan, a machine type).
+inline std::string digest_hex(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
 }
 
 }  // namespace heapmark

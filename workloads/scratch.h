@@ -28,7 +28,6 @@ class Scratch {
     return new (allocate(sizeof(T))) T(std::forward<Args>(args)...);
   }
   size_t used() const noexcept { return used_; }
-  bool contains(const void* p) const noexcept { return p >= base_ && p < base_ + capacity_; }
   uintptr_t begin() const noexcept { return reinterpret_cast<uintptr_t>(base_); }
   uintptr_t end() const noexcept { return reinterpret_cast<uintptr_t>(base_) + capacity_; }
 

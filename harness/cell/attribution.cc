@@ -49,6 +49,7 @@ Attribution::Attribution(uint32_t sites, size_t max_blocks, uint32_t threads, wo
   ages_ = scratch.array<uint32_t>((kMaxListed + 1) * kAgeBuckets);
   stacks_ = scratch.array<uintptr_t>(stack_cap_);
   maps_ = scratch.array<metrics::procfs::Mapping>(kMaxMappings);
+  heap_ = scratch.array<uint8_t>(kMaxMappings);
   window_ = scratch.array<unsigned char>(kWindow);
 }
 
@@ -131,6 +132,7 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
     ++c.blocks;
   }
   map_count_ = metrics::procfs::read_maps(maps_, kMaxMappings);
+  for (size_t i = 0; i < map_count_; ++i) heap_[i] = heap_mapping(i);  // once: both walks and the count use it
   window_lo_ = window_hi_ = 0;
   lazy_known_ = false;
   const bool try_lazy = lazy_free > 0 && pagemap_fd_ != -1;
@@ -138,7 +140,7 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
   // First walk: how many pages the map shows (the same rule as below, on residency alone).
   uint64_t shown = 0;
   for (size_t i = 0; i < map_count_; ++i) {
-    if (!heap_mapping(i)) continue;
+    if (!heap_[i]) continue;
     uint64_t run = 0;
     for (uint64_t p = maps_[i].lo / kPage; p < maps_[i].hi / kPage; ++p) {
       if (excluded_page(p)) continue;
@@ -191,7 +193,7 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
     }
   };
   for (size_t i = 0; i < map_count_; ++i) {
-    if (!heap_mapping(i)) continue;
+    if (!heap_[i]) continue;
     drain(maps_[i].lo);
     uint64_t run = 0;
     for (uint64_t p = maps_[i].lo / kPage; p < maps_[i].hi / kPage; ++p) {
@@ -208,7 +210,7 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
     done_page = maps_[i].hi / kPage;
   }
   drain(UINT64_MAX);
-  for (size_t i = 0; i < map_count_; ++i) map.mappings += heap_mapping(i);
+  for (size_t i = 0; i < map_count_; ++i) map.mappings += heap_[i];
   map.lazyfree_known = lazy_known_;
   select_sites(clock_ms, n, sites);
   sites.seconds = seconds_now() - t0;

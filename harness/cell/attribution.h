@@ -65,6 +65,7 @@ class Attribution {
   uint32_t stack_count_ = 0, stack_cap_;
   uintptr_t range_lo_ = 0, range_hi_ = 0;  // the Scratch tables
   metrics::procfs::Mapping* maps_;
+  uint8_t* heap_;  // per mapping: heap_mapping(), for this run
   size_t map_count_ = 0;
   // mincore over a window of one mapping at a time
   static constexpr size_t kWindow = 4096;

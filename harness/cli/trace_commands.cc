@@ -71,11 +71,6 @@ std::vector<uint32_t> top_sites(const Summary& s, uint64_t Summary::SiteStat::*k
   return ids;
 }
 
-boost::json::value frame_json(const heapmark::symbols::Frame& f) {
-  return boost::json::object{{"function", f.function}, {"file", f.file}, {"line", f.line}, {"module", f.module},
-                             {"offset", f.offset}, {"text", f.text()}};
-}
-
 // trace-info's allocation sites: null without --stacks.
 boost::json::value sites_json(const Summary& s, heapmark::symbols::Symbolizer& sym) {
   namespace json = boost::json;
@@ -85,7 +80,7 @@ boost::json::value sites_json(const Summary& s, heapmark::symbols::Symbolizer& s
     for (uint32_t id : top_sites(s, key, 10)) {
       const auto& st = s.site_stats[id];
       json::array frames;
-      for (const auto& f : sym.stack(id)) frames.push_back(frame_json(f));
+      for (const auto& f : sym.stack(id)) frames.push_back(f.to_json());
       out.push_back(json::object{{"site", id}, {"allocs", st.allocs}, {"bytes", st.bytes}, {"live_end", st.live_end},
                                  {"blocks_end", st.blocks_end}, {"frames", std::move(frames)}});
     }

@@ -80,7 +80,8 @@ std::string icicle(const Icicle& c) {
                     "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" + html_escape(c.title) + "</title>\n";
   out += "<text x=\"1\" y=\"16\" font-size=\"13\" font-weight=\"bold\">" + html_escape(c.title) + "</text>\n";
   if (!(root.value > 0)) return out + "<text x=\"1\" y=\"" + num(kTop + 12) + "\">nothing to show</text>\n</svg>\n";
-  // Breadth by recursion: a node's children share its width in proportion to their values.
+  // Every box once, from a worklist (no recursion: depth is bounded only by the stacks); a child's
+  // box starts where its elder sibling's ends and is as wide as its share of the whole.
   struct Item {
     const Node* n;
     double x;
@@ -91,7 +92,7 @@ std::string icicle(const Icicle& c) {
     const Item it = todo.back();
     todo.pop_back();
     const double bw = it.n->value / root.value * w;
-    if (bw < 0.3) continue;  // too thin to see
+    if (bw < 0.3) continue;  // too thin to see, and so are its callees
     const double y = kTop + kRow * static_cast<double>(it.d);
     const std::string share = num(100.0 * it.n->value / root.value) + "%";
     std::string tip = it.n->name + (it.n->title.empty() ? "" : " (" + it.n->title + ")") + ": " + amount(it.n->value, c.unit, c.scale) +
@@ -102,12 +103,10 @@ std::string icicle(const Icicle& c) {
     if (!label.empty()) out += "<text x=\"" + num(it.x + 2) + "\" y=\"" + num(y + 12.5) + "\">" + html_escape(label) + "</text>";
     out += "</g>\n";
     double x = it.x;
-    std::vector<Item> kids;
-    for (const auto& ch : it.n->children) {
-      kids.push_back({ch.get(), x, it.d + 1});
+    for (const auto& ch : it.n->children) {  // boxes do not overlap: the drawing order is free
+      todo.push_back({ch.get(), x, it.d + 1});
       x += ch->value / root.value * w;
     }
-    for (auto k = kids.rbegin(); k != kids.rend(); ++k) todo.push_back(*k);
   }
   return out + "</svg>\n";
 }

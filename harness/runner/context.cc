@@ -6,11 +6,11 @@
 
 #include <boost/json.hpp>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "common/text.h"
 #include "harness/metrics/tsc.h"
 
 #ifndef HEAPMARK_GIT_COMMIT
@@ -144,12 +144,7 @@ json::object fingerprint(const json::object& machine, const json::array& allocat
                  {"glibc_version", text("glibc_version")},
                  {"allocators", std::move(allocs)},
                  {"heapmark_commit", HEAPMARK_GIT_COMMIT}};
-  const std::string all = json::serialize(f);
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : all) h = (h ^ c) * 0x100000001b3ull;
-  char digest[17];
-  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
-  f["digest"] = digest;
+  f["digest"] = digest_hex(json::serialize(f));
   return f;
 }
 

@@ -1,11 +1,10 @@
 #include "harness/runner/plan.h"
 
 #include <boost/json.hpp>
-#include <cinttypes>
-#include <cstdio>
 #include <cstdlib>
 
 #include "common/input_error.h"
+#include "common/text.h"
 
 namespace heapmark::runner {
 
@@ -26,14 +25,7 @@ Shard parse_shard(const std::string& text) {
   return s;
 }
 
-std::string matrix_digest(const Matrix& m) {
-  const std::string text = json::serialize(m.to_json());
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
-  char out[17];
-  std::snprintf(out, sizeof out, "%016" PRIx64, h);
-  return out;
-}
+std::string matrix_digest(const Matrix& m) { return digest_hex(json::serialize(m.to_json())); }
 
 json::object plan_json(const Matrix& m, const std::vector<CellPlan>& cells, int shards) {
   json::array blocks;

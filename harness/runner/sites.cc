@@ -37,8 +37,7 @@ std::string write_sites(const std::string& dir) {
         if (id == 0 || id > table.count()) continue;
         json::array frames;
         for (const auto& f : sym.stack(id))
-          frames.push_back(json::object{{"function", f.function}, {"file", f.file}, {"line", f.line}, {"module", f.module},
-                                        {"offset", f.offset}, {"text", f.text()}});
+          frames.push_back(f.to_json());
         sites[std::to_string(id)] = std::move(frames);
       }
       json::array w;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -62,9 +63,8 @@ std::string Frame::text() const {
   return function + " (" + where + ")";
 }
 
-std::string Frame::label() const {
-  if (!function.empty()) return function;
-  return module.empty() ? hex(address) : module + "+" + hex(offset);
+boost::json::object Frame::to_json() const {
+  return boost::json::object{{"function", function}, {"file", file}, {"line", line}, {"module", module}, {"offset", offset}, {"text", text()}};
 }
 
 struct Symbolizer::Open {

@@ -5,6 +5,7 @@
 // that is missing or was rebuilt since the recording (its build-id differs)
 // is not trusted: its frames stay module+offset, with one warning per module.
 #pragma once
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,8 +25,8 @@ struct Frame {
   uint64_t address = 0;
   // "fn (file.c:12)", "fn (libx.so+0x1a2b)", "libx.so+0x1a2b" or "0x7f12...".
   std::string text() const;
-  // The short label a flame graph shows: the function, else module+offset.
-  std::string label() const;
+  // {"function","file","line","module","offset","text"}: as trace-info --json and sites.json write it.
+  boost::json::object to_json() const;
 };
 
 class Symbolizer {

@@ -251,8 +251,6 @@ void stacks_start(unsigned depth, Walker walker, void (*write)(const void*, size
   g_on.store(true, std::memory_order_release);
 }
 
-bool stacks_on() noexcept { return g_on.load(std::memory_order_relaxed); }
-
 uint32_t stacks_site() noexcept {
   if (!g_on.load(std::memory_order_relaxed) || tl_walking) return 0;  // an allocation made while walking
   tl_walking = 1;

@@ -14,7 +14,6 @@ enum class Walker { kLibunwind, kFramePointers };
 
 // Starts capture (depth 1..kMaxStackDepth). `write` writes one whole chunk (header and payload).
 void stacks_start(unsigned depth, Walker walker, void (*write)(const void* data, size_t n)) noexcept;
-bool stacks_on() noexcept;
 // The calling allocation's site: its stack's id (from 1), or 0 when stacks are
 // off, the stack could not be walked, or the table is full (counted).
 uint32_t stacks_site() noexcept;
