@@ -4,12 +4,12 @@
 #pragma once
 #include <stdexcept>
 
+#include "common/exit_status.h"
+
 namespace heapmark {
 
 struct InputError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-inline constexpr int kExitBadInput = 2;
 
 }  // namespace heapmark

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "allocators/registry/elf_exports.h"
 #include "common/input_error.h"
 
 namespace heapmark::registry {
@@ -62,6 +63,8 @@ Allocator user(const std::string& spec, const std::vector<Allocator>& known) {
   for (const auto& k : known)
     if (k.name == a.name) throw InputError("--allocator '" + spec + "': name '" + a.name + "' is already taken by a built-in allocator");
   if (!readable_file(a.library)) throw InputError("--allocator '" + spec + "': '" + a.library + "' is not a readable file");
+  if (const std::string why = preload_problem(a.library); !why.empty())
+    throw InputError("--allocator '" + spec + "': '" + a.library + "' " + why);
   if (a.library[0] != '/') {
     char buf[4096];
     if (realpath(a.library.c_str(), buf)) a.library = buf;

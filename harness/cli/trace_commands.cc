@@ -270,11 +270,26 @@ uint64_t count_marks_until_exit(int fd, pid_t pid) {
   return marks;
 }
 
+// Whether execvp would find `program` (checked before the output file is
+// touched, so a mistyped command leaves an earlier recording in place).
+bool runnable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return access(program.c_str(), X_OK) == 0 && !std::filesystem::is_directory(program);
+  const char* path = getenv("PATH");
+  for (const auto& dir : heapmark::split_list(path ? path : "/usr/bin:/bin", ':')) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) return true;
+  }
+  return false;
+}
+
 int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks, unsigned stacks,
            const std::string& walker) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
   const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
   if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
+  if (!runnable(command[0]))
+    throw InputError("record: cannot run '" + command[0] + "': " +
+                     (command[0].find('/') == std::string::npos ? "not found in PATH" : "no such executable file"));
   const std::string abs_out = std::filesystem::absolute(out).string();
   {
     FILE* f = std::fopen(abs_out.c_str(), "w");  // the recorder appends: start from an empty file
@@ -284,12 +299,14 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
   }
   // The program marks phases on HEAPMARK_PHASE_FD as under `heapmark run`; the
   // recorder puts each mark in the trace, and this end counts what arrived.
-  int marks_pipe[2];
-  if (pipe2(marks_pipe, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  int marks_pipe[2], exec_pipe[2];
+  if (pipe2(marks_pipe, O_CLOEXEC) != 0 || pipe2(exec_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    close(exec_pipe[0]);
     // dup2 clears close-on-exec on the copy (and does nothing when it is already that descriptor)
     if (marks_pipe[1] == kPhaseFd ? fcntl(kPhaseFd, F_SETFD, 0) != 0 : dup2(marks_pipe[1], kPhaseFd) < 0) _exit(127);
     setenv("HEAPMARK_PHASE_FD", std::to_string(kPhaseFd).c_str(), 1);
@@ -307,10 +324,24 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execvp(argv[0], argv.data());
-    std::fprintf(stderr, "heapmark record: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    const int err = errno;  // the exec pipe closes on a successful exec; a failed one sends its errno
+    if (write(exec_pipe[1], &err, sizeof err) != sizeof err) _exit(126);
     _exit(127);
   }
   close(marks_pipe[1]);
+  close(exec_pipe[1]);
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = read(exec_pipe[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  close(exec_pipe[0]);
+  if (got == sizeof exec_errno) {  // nothing ran: no trace, and the file made for it goes
+    close(marks_pipe[0]);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    std::filesystem::remove(abs_out);
+    throw InputError("record: cannot run '" + command[0] + "': " + std::strerror(exec_errno));
+  }
   const uint64_t sent_marks = count_marks_until_exit(marks_pipe[0], pid);
   close(marks_pipe[0]);
   int status = 0;

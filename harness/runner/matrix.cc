@@ -13,6 +13,7 @@
 #include "workloads/rng.h"
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace heapmark::runner {
 namespace {
@@ -240,6 +241,14 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
 }
 
 Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocator>& known) {
+  std::error_code ec_dir;
+  if (fs::is_directory(path, ec_dir)) {
+    std::string files;
+    for (const auto& e : fs::directory_iterator(path, ec_dir))
+      if (e.path().extension() == ".json") files += (files.empty() ? "" : ", ") + e.path().filename().string();
+    throw InputError("--matrix '" + path + "' is a directory: give one matrix file" +
+                     (files.empty() ? std::string() : " (there: " + files + ")"));
+  }
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the matrix file");
   std::stringstream ss;

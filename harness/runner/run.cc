@@ -206,7 +206,11 @@ void check_run_id(const std::string& id) {
 
 std::string create_run_dir(const std::string& root, const std::string& id, bool resumable) {
   check_run_id(id);
-  fs::create_directories(root);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec || !fs::is_directory(root))
+    throw InputError("--out '" + root + "': cannot create the results root there: " +
+                     (ec ? ec.message() : std::string("it exists and is not a directory")));
   const std::string dir = root + "/" + id;
   if (::mkdir(dir.c_str(), 0755) != 0) {
     if (errno == EEXIST)
@@ -281,6 +285,9 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   bool resuming = !o.resume.empty();
   if (resuming) {
     dir = fs::is_directory(o.resume) ? o.resume : o.results_root + "/" + o.resume;
+    if (!fs::is_directory(dir))
+      throw InputError("--resume '" + o.resume + "': no such results directory" +
+                       (o.resume.find('/') == std::string::npos ? " (nor " + dir + ")" : std::string()));
     run_json = results::read_run_json(dir);  // throws InputError with the file name
     const auto& rj = run_json.as_object();
     matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
@@ -406,7 +413,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   for (auto& w : workers) w.join();
   if (g_interrupted) {
     std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: heapmark run --resume %s\n", ran, dir.c_str());
-    return 130;
+    return kExitInterrupted;
   }
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (o.attribute) {
@@ -416,7 +423,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (!o.quiet)
     std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran, fmt_duration(el).c_str(),
                 failed, dir.c_str());
-  return 0;
+  return failed ? kExitCellsFailed : kExitOk;
 }
 
 }  // namespace heapmark::runner

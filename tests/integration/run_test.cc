@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -183,7 +184,7 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
                            "--allocator", std::string("hog=") + HMTEST_HOG, "--allocator", std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR,
                            "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "-p", "rounds=1", "--reps", "1",
                            "--timeout", "4", "--mem-cap", "400M", "--jobs", "2", "--out", out, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "cells failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 5u) << r.output;
   auto cause = [&](const std::string& a) { return std::string(all.at(a).at("cause").is_null() ? "" : all.at(a).at("cause").as_string()); };
@@ -309,6 +310,9 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
   const std::string out = temp_dir() + "/never";
   const std::string bad_matrix = out + ".json";
   std::ofstream(bad_matrix) << R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": "three"})";
+  const std::string text_lib = out + ".so", corrupt_trace = out + ".hmt";
+  std::ofstream(text_lib) << "not a library\n";
+  std::ofstream(corrupt_trace) << "this is no heapmark trace, though it is long enough to hold a header";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--allocators", "glibc,nosuch", "--workloads", "churn"}, "unknown allocator 'nosuch' (valid: glibc, jemalloc"},
       {{"--allocators", "glibc", "--workloads", "nosuch"}, "unknown workload 'nosuch' (valid: churn"},
@@ -325,7 +329,13 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--allocators", "glibc", "--workloads", "trace:/nonexistent/app.hmt"},
        "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
       {{"--allocators", "glibc", "--workloads", "churn:5"}, "workload 'churn' takes no NAME:VALUE form"},
-      {{"--resume", "no-such-run"}, "run.json: cannot read"},
+      {{"--resume", "no-such-run"}, "--resume 'no-such-run': no such results directory (nor "},
+      {{"--resume", "/nonexistent/run"}, "--resume '/nonexistent/run': no such results directory"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--mem-cap", "0"}, "--mem-cap '0': expected a size above 0"},
+      {{"--allocator", std::string("half=") + HMTEST_MALLOC_ONLY, "--workloads", "churn"}, "exports no 'free'"},
+      {{"--allocator", "txt=" + text_lib, "--workloads", "churn"}, "'" + text_lib + "' is not an ELF file"},
+      {{"--matrix", fs::path(out).parent_path().string()}, "is a directory: give one matrix file (there: never.json)"},
+      {{"--allocators", "glibc", "--workloads", "trace:" + corrupt_trace}, "bad trace at byte 0"},
       {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "../escape"}, "may not be empty or contain '/' or '..'"},
       {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "a/b"}, "may not be empty or contain '/' or '..'"},
   };
@@ -341,6 +351,55 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
     EXPECT_FALSE(fs::exists(out)) << "nothing may be written for bad input";
   }
   fs::remove_all(fs::path(out).parent_path());
+}
+
+TEST(Run, AnOutThatCannotHoldResultsIsBadInputNamingIt) {
+  const std::string dir = temp_dir(), file = dir + "/a-file";
+  std::ofstream(file) << "x";
+  for (const std::string& out : {file, file + "/below"}) {
+    const auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=1000", "--reps", "1", "--out", out});
+    SCOPED_TRACE(out);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--out '" + out + "': cannot create the results root there"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("filesystem error"), std::string::npos) << r.output;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Run, CommandLineConventions) {
+  auto r = run_heapmark({"frobnicate"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("unknown subcommand 'frobnicate' (valid: list, run, plan"), std::string::npos) << r.output;
+  r = run_heapmark({});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("a subcommand is required (valid: list, run"), std::string::npos) << r.output;
+  r = run_heapmark({"--version"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("heapmark " HEAPMARK_VERSION " (commit ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find(" build"), std::string::npos) << r.output;
+  r = run_heapmark({"run", "--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("--reps INT:INT in [1 - 1000]=3"), std::string::npos) << "--help shows defaults\n" << r.output;
+  EXPECT_EQ(r.output.find("=[]"), std::string::npos) << "no empty defaults\n" << r.output;
+  // Within a workload, the default and help columns line up however long a name or default is.
+  r = run_heapmark({"list", "workloads"});
+  ASSERT_EQ(r.status, 0);
+  std::istringstream lines(r.output);
+  std::string line, workload;
+  std::map<std::string, std::set<size_t>> default_col, help_col;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  ", 0) != 0) {
+      workload = line.substr(0, line.find(' '));
+      continue;
+    }
+    const size_t d = line.find(" default ");
+    ASSERT_NE(d, std::string::npos) << line;
+    default_col[workload].insert(d);
+    help_col[workload].insert(line.find_first_not_of(' ', line.find(' ', line.find_first_not_of(' ', d + 9))));
+  }
+  ASSERT_TRUE(default_col.count("packets"));
+  for (const auto& [w, cols] : default_col) EXPECT_EQ(cols.size(), 1u) << w << ": the default column moves";
+  for (const auto& [w, cols] : help_col) EXPECT_EQ(cols.size(), 1u) << w << ": the help column moves";
 }
 
 TEST(Run, AnExistingRunIsNeverWrittenOver) {
@@ -508,10 +567,12 @@ TEST(Run, ResumeComparesResumedCellsWithTheProgramTheirBlockRecorded) {
 // process's allocator.
 TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   const std::string out = temp_dir();
+  // The impostor defines malloc and free, at a symbol version nothing binds to:
+  // it passes the up-front check, and only where they resolve tells.
   const auto r = run_heapmark({"run", "--allocator", std::string("fwd=") + HMTEST_FORWARD, "--allocator",
-                               std::string("half=") + HMTEST_MALLOC_ONLY, "--workloads", "churn", "-p", "count=20000", "--reps",
+                               std::string("half=") + HMTEST_NOT_AN_ALLOCATOR, "--workloads", "churn", "-p", "count=20000", "--reps",
                                "1", "--out", out, "--run-id", "r", "-q"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a failed cell: exit status 4, after running every cell\n" << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 2u);
   const auto& fwd = all.at("fwd");

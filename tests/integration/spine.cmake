@@ -5,7 +5,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   target_link_libraries(spine_integration_tests PRIVATE Boost::json GTest::gtest_main)
   target_include_directories(spine_integration_tests PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_definitions(spine_integration_tests PRIVATE
-    HEAPMARK_BIN="$<TARGET_FILE:heapmark>"
+    HEAPMARK_BIN="$<TARGET_FILE:heapmark>" HEAPMARK_VERSION="${PROJECT_VERSION}"
     HMTEST_FORWARD="$<TARGET_FILE:hmtest_forward>" HMTEST_CRASH="$<TARGET_FILE:hmtest_crash>"
     HMTEST_HANG="$<TARGET_FILE:hmtest_hang>" HMTEST_HOG="$<TARGET_FILE:hmtest_hog>"
     HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>" HMTEST_OVERLAP="$<TARGET_FILE:hmtest_overlap>"

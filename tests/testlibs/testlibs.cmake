@@ -8,6 +8,7 @@ if(NOT HEAPMARK_CORE_ONLY)
     target_compile_definitions(hmtest_${mode} PRIVATE HM_MODE_${MODE})
   endforeach()
   add_library(hmtest_not_an_allocator SHARED ${CMAKE_CURRENT_LIST_DIR}/not_an_allocator.c)
+  target_link_options(hmtest_not_an_allocator PRIVATE -Wl,--version-script=${CMAKE_CURRENT_LIST_DIR}/not_an_allocator.map)
   add_library(hmtest_malloc_only SHARED ${CMAKE_CURRENT_LIST_DIR}/malloc_only.c)
   add_library(hmtest_overlap SHARED ${CMAKE_CURRENT_LIST_DIR}/overlapping_alloc.c)
   # An allocator must not let the compiler turn its own malloc+memset into a

@@ -1,0 +1,14 @@
+// heapmark's exit statuses, one list for every command (README "Exit statuses").
+// Scripts and CI gate on them, so a value never changes meaning.
+#pragma once
+
+namespace heapmark {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;     // a bug or an environment failure heapmark could not name better
+inline constexpr int kExitBadInput = 2;     // bad input: one line naming the file, field or value (InputError)
+inline constexpr int kExitRegression = 3;   // compare --fail-above: a figure regressed beyond the threshold
+inline constexpr int kExitCellsFailed = 4;  // run: every cell ran, and at least one failed (recorded with its cause)
+inline constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM: finish with --resume
+
+}  // namespace heapmark
