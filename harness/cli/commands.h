@@ -33,9 +33,16 @@ struct CommandRegistrar {
 };
 std::vector<CommandAdder>& command_adders();
 
-// Directory of the heapmark executable: heapmark-cell and the in-house
-// allocator libraries are built beside it.
+// Where heapmark's parts are: heapmark-cell, the in-house allocator, probe and
+// recorder libraries (beside heapmark in the build tree, lib/heapmark/ when
+// installed).
 std::string self_dir();
+// Where the shipped matrices and suites are (workloads/ in the source tree,
+// share/heapmark/ when installed).
+std::string data_dir();
+// A --matrix or --suite argument: a path as given, or the name of a shipped
+// file ("default" -> <data_dir>/matrices/default.json).
+std::string shipped_file(const std::string& given, const std::string& folder);
 
 using heapmark::split_list;  // common/text.h
 

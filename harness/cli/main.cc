@@ -13,6 +13,7 @@
 #include "harness/cli/commands.h"
 #include "harness/report/report.h"
 #include "common/input_error.h"
+#include "harness/runner/context.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/plan.h"
@@ -35,12 +36,50 @@ CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_bac
 
 std::vector<std::string> g_command_line;
 
-std::string self_dir() {
+namespace {
+fs::path exe_dir() {
   char buf[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return ".";
   buf[n] = '\0';
-  return std::filesystem::path(buf).parent_path().string();
+  return fs::path(buf).parent_path();
+}
+}  // namespace
+
+// In the build tree every part sits beside heapmark; installed, bin/heapmark
+// finds them at the install layout's relative paths (CMake's GNUInstallDirs),
+// so a relocated prefix (dpkg --instdir, a tarball) works too.
+std::string self_dir() {
+  static const std::string dir = [] {
+    const fs::path exe = exe_dir();
+    if (fs::exists(exe / "heapmark-cell")) return exe.string();
+    return (exe / HEAPMARK_INSTALL_PARTS_REL).lexically_normal().string();
+  }();
+  return dir;
+}
+
+std::string data_dir() {
+  static const std::string dir = [] {
+    const fs::path exe = exe_dir();
+    if (fs::exists(exe / "heapmark-cell")) return std::string(HEAPMARK_SOURCE_DATA_DIR);
+    return (exe / HEAPMARK_INSTALL_DATA_REL).lexically_normal().string();
+  }();
+  return dir;
+}
+
+std::string shipped_file(const std::string& given, const std::string& folder) {
+  if (given.find('/') != std::string::npos || fs::exists(given)) return given;
+  const std::string name = given.ends_with(".json") ? given : given + ".json";
+  const std::string dir = data_dir() + "/" + folder, shipped = dir + "/" + name;
+  if (fs::exists(shipped)) return shipped;
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") names.insert(e.path().stem().string());
+  std::string valid;
+  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  throw InputError("--" + std::string(folder == "matrices" ? "matrix" : "suite") + " '" + given + "': no such file, nor a shipped one (" +
+                   dir + ": " + (valid.empty() ? "none" : valid) + ")");
 }
 }  // namespace heapmark::cli
 
@@ -107,14 +146,17 @@ void list_allocators(const std::vector<hm::registry::Allocator>& all, const std:
     std::printf("%s\n", boost::json::serialize(arr).c_str());
     return;
   }
-  std::printf("%-16s %-9s %-8s %-22s %s\n", "name", "kind", "status", "version", "library / configuration");
+  int name_w = 16, version_w = 22;  // columns stay aligned for long names and versions (jemalloc's has its git hash)
+  for (const auto& l : listed)
+    name_w = std::max(name_w, static_cast<int>(l.a->name.size())), version_w = std::max(version_w, static_cast<int>(l.version.size()));
+  std::printf("%-*s %-9s %-8s %-*s %s\n", name_w, "name", "kind", "status", version_w, "version", "library / configuration");
   for (const auto& l : listed) {
     const auto& a = *l.a;
     std::string where = a.library.empty() ? "(libc, no preload)" : a.library;
     for (const auto& [k, v] : a.env) where += "  " + k + "=" + v;
     if (!a.found) where += "  -> " + a.missing_hint;
-    std::printf("%-16s %-9s %-8s %-22s %s\n", a.name.c_str(), a.kind(), l.status.c_str(), l.version.empty() ? "-" : l.version.c_str(),
-                where.c_str());
+    std::printf("%-*s %-9s %-8s %-*s %s\n", name_w, a.name.c_str(), a.kind(), l.status.c_str(), version_w,
+                l.version.empty() ? "-" : l.version.c_str(), where.c_str());
   }
 }
 
@@ -151,13 +193,14 @@ void list_workloads(bool as_json) {
   }
   for (const auto* w : hm::workloads::all_workloads()) {
     std::printf("%s — %s\n", w->name.c_str(), w->summary.c_str());
-    size_t width = 8;  // parameter names keep their column however long they are
-    for (const auto& p : w->params) width = std::max(width, p.name.size());
+    size_t width = 8, dwidth = 8;  // names and defaults keep their columns however long they are
+    auto shown = [](const std::string& d) { return d.empty() ? std::string("-") : d; };  // "-": no default
+    for (const auto& p : w->params) width = std::max(width, p.name.size()), dwidth = std::max(dwidth, shown(p.default_value).size());
     for (const auto& p : w->params) {
       std::string range = param_range(*w, p);
       if (p.name == w->shorthand_param) range += " (also --workloads " + w->name + ":VALUE)";
-      std::printf("  %-*s default %-16s %s  %s\n", static_cast<int>(width), p.name.c_str(), p.default_value.c_str(), p.help.c_str(),
-                  range.c_str());
+      std::printf("  %-*s default %-*s  %s  %s\n", static_cast<int>(width), p.name.c_str(), static_cast<int>(dwidth),
+                  shown(p.default_value).c_str(), p.help.c_str(), range.c_str());
     }
   }
 }
@@ -175,7 +218,10 @@ struct MatrixFlags {
 };
 
 void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
-  app->add_option("--matrix", f.matrix_file, "Matrix JSON file (workloads/matrices/*.json); flags below add to or override it");
+  app->add_option("--matrix", f.matrix_file,
+                  "Matrix JSON file, or the name of a shipped one (default, quick, inhouse, programs); flags below add to or "
+                  "override it")
+      ->type_name("FILE|NAME");
   app->add_option("--allocators", f.allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
   app->add_option("--allocator", f.user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");
   app->add_option("--workloads", f.workloads_csv,
@@ -185,8 +231,9 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
                   "Repeatable; mixes with --workloads")
       ->type_name("NAME=CMD");
   app->add_option("--suite", f.suites,
-                  "A suite file of programs (workloads/programs/*.json: debian.json ships; mimalloc-bench.json needs "
-                  "--suite-dir, the suite itself is not shipped)");
+                  "A suite file of programs, or a shipped one's name (debian; mimalloc-bench needs --suite-dir, the suite "
+                  "itself is not shipped)")
+      ->type_name("FILE|NAME");
   app->add_option("-p,--param", f.params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
   app->add_option("--env", f.envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
   app->add_option("--reps", f.reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
@@ -195,12 +242,12 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
 
 hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
   hm::runner::MatrixRequest req;
-  req.matrix_file = f.matrix_file;
+  req.matrix_file = f.matrix_file.empty() ? "" : hm::cli::shipped_file(f.matrix_file, "matrices");
   req.allocators = hm::split_list(f.allocators_csv);
   req.user_allocators = f.user_allocs;
   req.workloads = hm::split_list(f.workloads_csv);
   req.program_flags = f.program_flags;
-  req.suites = f.suites;
+  for (const auto& s : f.suites) req.suites.push_back(hm::cli::shipped_file(s, "programs"));
   req.params = f.params;
   req.envs = f.envs;
   if (app->count("--reps")) req.reps = f.reps;
@@ -209,6 +256,13 @@ hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
 }
 
 }  // namespace
+
+// --help shows each option's default; a list or text option with nothing by
+// default would show "=[]" or "=": those show none.
+void hide_empty_defaults(CLI::App& app) {
+  for (auto* opt : app.get_options())
+    if (opt->get_default_str() == "[]" || opt->get_default_str().empty()) opt->default_str("");
+}
 
 // Declares `list`, `run` and `plan` with their options (other subcommands register
 // from their own files), parses, and dispatches: long because the option
@@ -219,7 +273,10 @@ int main(int argc, char** argv) {
                "Each cell runs one workload under one allocator in a fresh process (LD_PRELOAD),\n"
                "measuring per-op latency (TSC), RSS over time, RSS returned after frees and fragmentation.",
                "heapmark"};
-  app.require_subcommand(1);
+  app.option_defaults()->always_capture_default();  // --help shows each option's default
+  app.require_subcommand(0, 1);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print heapmark's version, commit and build type");
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
 
   auto* list = app.add_subcommand("list", "List what heapmark knows: allocators (with versions, probed in a cell) or workloads");
@@ -231,7 +288,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run a benchmark matrix: allocators x workloads x params x reps, one process per cell");
   MatrixFlags run_matrix;
   add_matrix_flags(run, run_matrix);
-  std::string mem_cap = "0", shard;
+  std::string mem_cap, shard;
   hm::runner::RunOptions opts;
   run->add_option("--suite-dir", opts.suite_dir,
                   "Where you built a suite's programs ({dir} in its commands). For mimalloc-bench.json: a mimalloc-bench "
@@ -270,6 +327,17 @@ int main(int argc, char** argv) {
   for (auto& add : hm::cli::command_adders()) actions.push_back(add(app));
 
   for (int i = 0; i < argc; ++i) hm::cli::g_command_line.push_back(argv[i]);
+  std::string valid_commands;
+  bool known_command = argc < 2 || argv[1][0] == '-';
+  for (auto* sub : app.get_subcommands({})) {
+    valid_commands += (valid_commands.empty() ? "" : ", ") + sub->get_name();
+    known_command |= sub->check_name(argv[1] ? argv[1] : "");
+    hide_empty_defaults(*sub);
+  }
+  if (!known_command) {
+    std::fprintf(stderr, "heapmark: unknown subcommand '%s' (valid: %s)\n", argv[1], valid_commands.c_str());
+    return hm::kExitBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -282,6 +350,16 @@ int main(int argc, char** argv) {
     return hm::kExitBadInput;
   }
 
+  if (show_version) {
+    const auto b = hm::runner::build_info();
+    std::printf("heapmark %s (commit %s, %s build, %s)\n", b.at("version").as_string().c_str(), b.at("commit").as_string().c_str(),
+                b.at("build_type").as_string().c_str(), b.at("compiler").as_string().c_str());
+    return hm::kExitOk;
+  }
+  if (app.get_subcommands().empty()) {
+    std::fprintf(stderr, "heapmark: a subcommand is required (valid: %s; see heapmark --help)\n", valid_commands.c_str());
+    return hm::kExitBadInput;
+  }
   try {
     auto known = hm::registry::builtin(bindir);
     const std::string cell = bindir + "/heapmark-cell";
@@ -297,9 +375,10 @@ int main(int argc, char** argv) {
     opts.command_line = hm::cli::command_line();
     opts.cell_binary = cell;
     opts.probe_library = bindir + "/libheapmark_probe.so";
-    {
+    if (!mem_cap.empty()) {  // not given: 3/4 of physical memory (the runner decides)
       int64_t cap = 0;
-      if (!hm::workloads::parse_quantity(mem_cap, cap)) throw hm::InputError("--mem-cap '" + mem_cap + "': expected a size like 8G or 512M");
+      if (!hm::workloads::parse_quantity(mem_cap, cap) || cap <= 0)
+        throw hm::InputError("--mem-cap '" + mem_cap + "': expected a size above 0 like 8G or 512M (leave it out for 3/4 of memory)");
       opts.mem_cap_bytes = static_cast<uint64_t>(cap);
     }
     if (*plan) {
@@ -321,6 +400,6 @@ int main(int argc, char** argv) {
     return hm::kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "heapmark: error: %s\n", e.what());
-    return 1;
+    return hm::kExitInternal;
   }
 }

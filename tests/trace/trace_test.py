@@ -251,6 +251,19 @@ elif case == "bad_input":
             if not re.search(r"at byte \d+: expected", msg) or expect[name] not in msg or "\n" in msg:
                 fail("%s %s: message %r lacks the offset or '%s'" % (cmd[0], name, msg, expect[name]))
             print("ok: %s %s -> %s" % (cmd[0], name, msg))
+        # run takes the same file as bad input too, before any cell runs
+        r = run([heapmark, "run", "--allocators", "glibc", "--workloads", "trace:" + p, "--out", os.path.join(work, "never")], expect=2)
+        if expect[name] not in r.stderr or os.path.exists(os.path.join(work, "never")):
+            fail("run of %s: %r (or it wrote results)" % (name, r.stderr))
+    # A program that cannot run: one line, exit 2, and an earlier recording at -o stays as it was.
+    before = open(path, "rb").read()
+    for missing in ("/nonexistent/prog", "no-such-program-anywhere"):
+        r = run([heapmark, "record", "-o", path, "--", missing], expect=2)
+        if "cannot run '%s'" % missing not in r.stderr or len(r.stderr.strip().splitlines()) != 1 or "bad trace" in r.stderr:
+            fail("record of %s: %r" % (missing, r.stderr))
+        if open(path, "rb").read() != before:
+            fail("record of a missing program changed the earlier recording %s" % path)
+    print("ok: record of a missing program: %s" % r.stderr.strip())
 elif case == "follow_forks":
     # --follow-forks: the Python child and bash's forked sort each get their own
     # complete trace, <trace>.<pid>, and trace-info lists the family.
