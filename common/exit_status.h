@@ -11,4 +11,18 @@ inline constexpr int kExitRegression = 3;   // compare --fail-above: a figure re
 inline constexpr int kExitCellsFailed = 4;  // run: every cell ran, and at least one failed (recorded with its cause)
 inline constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM: finish with --resume
 
+// What `heapmark --help` (and so the man page) says of each status.
+struct ExitStatusDoc {
+  int status;
+  const char* meaning;
+};
+inline constexpr ExitStatusDoc kExitStatusDocs[] = {
+    {kExitOk, "success (run: every cell ran and is ok)"},
+    {kExitInternal, "internal error"},
+    {kExitBadInput, "bad input, named in one line; nothing already written is lost"},
+    {kExitRegression, "compare --fail-above: a figure regressed beyond the threshold"},
+    {kExitCellsFailed, "run: every cell ran and at least one failed (recorded with its cause)"},
+    {kExitInterrupted, "interrupted: finish with heapmark run --resume DIR"},
+};
+
 }  // namespace heapmark

@@ -278,6 +278,11 @@ int main(int argc, char** argv) {
   bool show_version = false;
   app.add_flag("--version", show_version, "Print heapmark's version, commit and build type");
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  {
+    std::string footer = "\nExit status:";
+    for (const auto& e : hm::kExitStatusDocs) footer += "\n  " + std::to_string(e.status) + "  " + e.meaning;
+    app.footer(footer);
+  }
 
   auto* list = app.add_subcommand("list", "List what heapmark knows: allocators (with versions, probed in a cell) or workloads");
   std::string what;

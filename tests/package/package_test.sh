@@ -41,7 +41,9 @@ grep -q "no such file, nor a shipped one ($tmp/root/usr/share/heapmark/matrices:
 [[ -s $tmp/results/tiny/report.html ]] || fail "no report.html"
 
 man=$tmp/root/usr/share/man/man1/heapmark.1
-grep -q '^\.SH "EXIT STATUS"' "$man" || fail "the man page has no EXIT STATUS section"
+grep -q '^\.SS "Exit status:"' "$man" || fail "the man page has no exit statuses (the --help footer)"
+grep -q 'run: every cell ran and at least one failed' "$man" || fail "the man page does not explain exit status 4"
+grep -q '^\.SH FILES' "$man" || fail "the man page has no FILES section"
 grep -q 'Run a benchmark matrix' "$man" || fail "the man page lacks the run subcommand (help2man of --help-all)"
 
 # The completion, as bash calls it (COMP_WORDS, COMP_CWORD), with the unpacked heapmark.
