@@ -148,7 +148,7 @@ TEST(Program, AStaticProgramFailsIdentityInsteadOfBeingMeasuredAsTheAllocator) {
   TempDir out;
   const auto r = run_heapmark({"run", "--program", std::string("static=") + STATIC_PROGRAM + " 4", "--allocators", "mimalloc", "--reps",
                            "1", "--out", out.path, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto c = cells(out.path + "/r").at(0);
   EXPECT_EQ(text(c.at("status")), "failed");
   EXPECT_EQ(text(c.at("cause")), "identity");
@@ -159,7 +159,7 @@ TEST(Program, AProgramWithItsOwnMallocFailsIdentity) {
   TempDir out;
   const auto r = run_heapmark({"run", "--program", std::string("own=") + OWN_MALLOC, "--allocators", "glibc,jemalloc", "--reps", "1",
                            "--out", out.path, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   for (const auto& [name, c] : by_allocator(cells(out.path + "/r"))) {
     EXPECT_EQ(text(c.at("cause")), "identity") << name;
     EXPECT_NE(text(c.at("detail")).find("its own allocator"), std::string::npos) << c.at("detail");
@@ -173,7 +173,7 @@ TEST(Program, OutputThatDependsOnTheAllocatorFailsWithOutputMismatch) {
   // the glibc cell print libc, the jemalloc cell prints libjemalloc.
   const auto r = run_heapmark({"run", "--program", "who=" + std::string(PHASED_CHURN) + " 2 --print-allocator", "--allocators",
                            "glibc,jemalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   EXPECT_EQ(text(all.at("glibc").at("status")), "ok") << all.at("glibc").at("detail");
   EXPECT_EQ(text(all.at("jemalloc").at("cause")), "output_mismatch");
@@ -191,7 +191,7 @@ TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
     {"name": "no-number", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "n", "regex": "nothing ([0-9]+)"}},
     {"name": "fine", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "blocks", "regex": "blocks ([0-9]+)"}}]})J");
   const auto r = run_heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   std::map<std::string, json::object> by_workload;
   for (const auto& c : cells(out.path + "/r")) by_workload[text(c.at("workload"))] = c;
   ASSERT_EQ(by_workload.size(), 4u) << r.output;
@@ -274,7 +274,7 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
                           {"phase": "flush", "command": ["redis-cli", "-p", "{port}", "FLUSHALL"]}]},
      "metric": {"name": "set_rps", "regex": "SET: ([0-9.]+) requests per second"}}]})J");
   const auto r = run_heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   // Debian's redis-server links libjemalloc.so.2: without a preload its malloc
   // is jemalloc's, so the glibc cell cannot be glibc.
