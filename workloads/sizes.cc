@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "workloads/params.h"
 
@@ -46,6 +47,34 @@ static std::string trimmed(const std::string& s) {
   return s.substr(a, b - a);
 }
 
+// The column layouts an empirical CSV may have. The weight column weights the
+// sampled sizes; fleetbench's num_live (the live heap at a snapshot) is checked
+// but not sampled from: which blocks stay live is the workload's lifetime model.
+struct CsvLayout {
+  const char* header;  // "size,weight"
+  const char* weight;  // the field that weights the sizes
+  size_t fields;
+};
+static constexpr CsvLayout kLayouts[] = {{"size,weight", "weight", 2}, {"size,alloc_rate,num_live", "alloc_rate", 3}};
+static constexpr const char* kLayoutsText = "'size,weight' or fleetbench's 'size,alloc_rate,num_live'";
+
+static std::vector<std::string> split_fields(const std::string& t) {
+  std::vector<std::string> f;
+  size_t a = 0;
+  for (;;) {
+    const size_t comma = t.find(',', a);
+    f.push_back(trimmed(t.substr(a, comma == std::string::npos ? std::string::npos : comma - a)));
+    if (comma == std::string::npos) return f;
+    a = comma + 1;
+  }
+}
+
+static bool parse_nonnegative(const std::string& text, double& v) {
+  char* end = nullptr;
+  v = std::strtod(text.c_str(), &end);
+  return !text.empty() && *end == '\0' && std::isfinite(v) && v >= 0;
+}
+
 bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDist& d, std::string* why) {
   auto fail = [&](const std::string& where, const std::string& msg) {
     if (why) *why = "size distribution '" + text + "': " + where + ": " + msg;
@@ -54,8 +83,8 @@ bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDi
   std::ifstream in(path);
   if (!in) return fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
   std::string line;
-  size_t line_no = 0;
-  bool seen_row = false;
+  size_t line_no = 0, layout_line = 0;
+  const CsvLayout* layout = nullptr;  // fixed by the header or by the first row's field count
   double total = 0;
   d.rows_ = 0;
   d.lo_ = UINT64_MAX;
@@ -65,25 +94,43 @@ bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDi
     const std::string where = path + ":" + std::to_string(line_no);
     const std::string t = trimmed(line);
     if (t.empty() || t[0] == '#') continue;
-    const size_t comma = t.find(',');
-    if (comma == std::string::npos) return fail(where, "expected 'size,weight', got '" + t + "'");
-    const std::string size_text = trimmed(t.substr(0, comma));
-    std::string weight_text = trimmed(t.substr(comma + 1));
-    if (!seen_row) {
-      seen_row = true;
-      std::string lower = size_text;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower == "size") continue;  // header
+    const std::vector<std::string> f = split_fields(t);
+    if (!layout) {
+      std::string first = f[0];
+      for (auto& c : first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (first == "size") {  // a header names the layout
+        std::string names;
+        for (const auto& x : f) names += (names.empty() ? "" : ",") + x;
+        for (auto& c : names) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (const auto& l : kLayouts)
+          if (names == l.header) layout = &l;
+        if (!layout) return fail(where, "unknown column layout '" + t + "' (expected " + kLayoutsText + ")");
+        layout_line = line_no;
+        continue;
+      }
+      if (f.size() == 1) return fail(where, std::string("expected ") + kLayoutsText + ", got '" + t + "'");
+      for (const auto& l : kLayouts)
+        if (f.size() == l.fields) layout = &l;
+      if (!layout)
+        return fail(where, "field " + std::to_string(f.size()) + ": unknown column layout (" + std::to_string(f.size()) +
+                               " fields; expected " + kLayoutsText + ")");
+      layout_line = line_no;
     }
-    if (weight_text.find(',') != std::string::npos)
-      return fail(where, "field 3: unexpected extra field (rows are 'size,weight')");
+    auto rows_are = [&] { return std::string("rows are '") + layout->header + "' from line " + std::to_string(layout_line); };
+    if (f.size() > layout->fields)
+      return fail(where, "field " + std::to_string(layout->fields + 1) + ": unexpected extra field (" + rows_are() + ")");
+    if (f.size() < layout->fields) {
+      const std::string missing = split_fields(layout->header)[f.size()];
+      return fail(where, "field " + std::to_string(f.size() + 1) + " (" + missing + "): missing (" + rows_are() + ")");
+    }
     int64_t size;
-    if (!parse_quantity(size_text, size) || size < 1 || size > kMaxSize)
-      return fail(where, "field 1 (size): '" + size_text + "' is not a size in [1, 1T] (K/M/G suffixes allowed)");
-    char* end = nullptr;
-    const double w = std::strtod(weight_text.c_str(), &end);
-    if (weight_text.empty() || *end != '\0' || !std::isfinite(w) || w < 0)
-      return fail(where, "field 2 (weight): '" + weight_text + "' is not a number >= 0");
+    if (!parse_quantity(f[0], size) || size < 1 || size > kMaxSize)
+      return fail(where, "field 1 (size): '" + f[0] + "' is not a size in [1, 1T] (K/M/G suffixes allowed)");
+    double w, live;
+    if (!parse_nonnegative(f[1], w))
+      return fail(where, std::string("field 2 (") + layout->weight + "): '" + f[1] + "' is not a number >= 0");
+    if (layout->fields == 3 && !parse_nonnegative(f[2], live))
+      return fail(where, "field 3 (num_live): '" + f[2] + "' is not a number >= 0");
     if (d.rows_ == kEmpiricalCapacity)
       return fail(where, "more than " + std::to_string(kEmpiricalCapacity) + " rows (the table's capacity)");
     total += w;
@@ -96,8 +143,8 @@ bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDi
     }
   }
   if (in.bad()) return fail(path, "read error");
-  if (d.rows_ == 0) return fail(path, "no 'size,weight' rows");
-  if (!(total > 0)) return fail(path, "every weight is 0");
+  if (d.rows_ == 0) return fail(path, std::string("no rows (expected ") + kLayoutsText + ")");
+  if (!(total > 0)) return fail(path, std::string("every ") + layout->weight + " is 0");
   return true;
 }
 

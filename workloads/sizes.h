@@ -9,9 +9,16 @@
 //                       (default 0.01) uniform over the second (services: many small
 //                       objects, a few large buffers)
 //   empirical:/path/sizes.csv
-//                       sizes with weights from a CSV of "size,weight" rows (an optional
-//                       "size,weight" header, '#' comments and blank lines allowed; sizes
-//                       take K/M/G suffixes; weights are numbers >= 0, not all 0)
+//                       sizes with weights from a CSV of "size,weight" rows, or of
+//                       fleetbench's "size,alloc_rate,num_live" rows (its
+//                       fleetbench/tcmalloc/distributions/TCMALLOC_*.csv, no header):
+//                       alloc_rate weights the sizes (it is how often each size is
+//                       allocated); num_live, the live heap at a snapshot, is checked but
+//                       not sampled from, since which blocks stay live is the workload's
+//                       lifetime model. The first row's field count fixes the layout, or
+//                       an optional header naming it; '#' comments and blank lines
+//                       allowed; sizes take K/M/G suffixes; weights and num_live are
+//                       numbers >= 0, the weights not all 0.
 // Bounds take K/M/G suffixes. Sampling is noexcept and allocation-free, so a
 // generator may call it between measured operations: the empirical CSV is read
 // once when the spec is parsed (before measurement) into a fixed table inside
@@ -29,8 +36,9 @@ class SizeDist {
  public:
   enum class Kind : uint8_t { kFixed, kUniform, kPow2, kPareto, kInvSquare, kMixed, kEmpirical };
   // Rows an empirical CSV may have (16 bytes each: the table is part of every
-  // SizeDist). A larger file is rejected with its file and line.
-  static constexpr size_t kEmpiricalCapacity = 1024;
+  // SizeDist). A larger file is rejected with its file and line. fleetbench's
+  // largest distribution has 1228 rows.
+  static constexpr size_t kEmpiricalCapacity = 2048;
 
   // Parses `text`; on failure returns false and says why in one line (naming the
   // valid kinds, or for a CSV the file, line and field).
