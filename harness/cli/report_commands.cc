@@ -1,5 +1,6 @@
 // `heapmark report <run-dir>` and `heapmark compare <run-a> <run-b>`: thin
 // command-line wrappers over harness/report (hm_report).
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -13,10 +14,6 @@
 namespace {
 
 namespace rep = heapmark::report;
-
-// Exit status of `compare --fail-on-regression` when a figure regressed
-// (2 stays "bad input", 1 "other error").
-constexpr int kExitRegression = 3;
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -60,8 +57,10 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--markdown", o->markdown, "Also write the comparison as Markdown to this file");
   cmd->add_option("--html", o->html, "Also write the comparison as an HTML page to this file");
-  cmd->add_option("--format", o->format, "What to print: text (aligned table) or md")
-      ->check(CLI::IsMember({"text", "md"}));
+  cmd->add_option("--format", o->format,
+                  "What to print: text (aligned table), md, or json (every row, the overall verdict and the exit "
+                  "status, for scripts; results/SCHEMA.md)")
+      ->check(CLI::IsMember({"text", "md", "json"}));
   std::string known;
   for (const auto& f : rep::compare_figures()) known += (known.empty() ? "" : ", ") + f.path;
   cmd->add_option("--figures", o->figures, "Figures to compare (default: all of " + known + ")")->delimiter(',');
@@ -77,9 +76,13 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
     const auto a = rep::read_run(o->a);
     const auto b = rep::read_run(o->b);
     const auto cmp = rep::compare_runs(a, b, figs);
-    std::fputs((o->format == "md" ? rep::compare_markdown(cmp) : rep::compare_text(cmp)).c_str(), stdout);
     if (!o->markdown.empty()) write_text(o->markdown, rep::compare_markdown(cmp));
     if (!o->html.empty()) write_text(o->html, rep::compare_html(cmp));
+    if (o->format == "json") {  // stdout is the JSON alone; it carries the regressions and the exit status
+      std::fputs((boost::json::serialize(rep::compare_json(cmp, o->fail_pct)) + "\n").c_str(), stdout);
+      return rep::compare_exit_status(cmp, o->fail_pct);
+    }
+    std::fputs((o->format == "md" ? rep::compare_markdown(cmp) : rep::compare_text(cmp)).c_str(), stdout);
     if (o->fail_pct < 0) return 0;
     const auto bad = rep::regressions(cmp, o->fail_pct);
     if (bad.empty()) {
@@ -90,7 +93,7 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
     for (const auto* r : bad)
       std::printf("  %s / %s / %s: %s (%s)\n", r->label.c_str(), r->allocator.c_str(), r->figure.title.c_str(),
                   rep::format_change(r->figure, r->change.point).c_str(), r->verdict_text().c_str());
-    return kExitRegression;
+    return rep::compare_exit_status(cmp, o->fail_pct);
   };
 }};
 

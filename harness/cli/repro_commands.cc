@@ -14,7 +14,7 @@ namespace {
 
 struct State {
   heapmark::repro::Options o;
-  std::string allocators, remedies;
+  std::string allocators, remedies, format = "text";
 };
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
@@ -25,12 +25,16 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
   cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(CLI::Range(4, 16384));
+  cmd->add_option("--format", st->format,
+                  "What to print: text (the tables) or json (the catalogue's repro.json, for scripts; results/SCHEMA.md)")
+      ->check(CLI::IsMember({"text", "json"}));
   heapmark::cli::add_repro_options(cmd, st->o, "repro-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
+    st->o.json = st->format == "json";
     st->o.allocators = heapmark::cli::split_list(st->allocators);
     st->o.remedies = heapmark::cli::split_list(st->remedies);
-    const std::string dir = heapmark::cli::self_dir();
+    const std::string dir = heapmark::cli::parts_dir();
     st->o.cell_binary = dir + "/heapmark-cell";
     // The command as given (the runner records it in every scenario's run.json).
     auto& cl = st->o.command_line;

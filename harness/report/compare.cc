@@ -2,6 +2,7 @@
 #include "harness/report/compare.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <map>
 #include <set>
@@ -24,6 +25,7 @@ struct Side {
   std::vector<const Cell*> ok;
   int failed = 0;
   std::set<std::string> checksums;
+  std::map<std::string, std::string> params;
 };
 
 std::map<Key, Side> index_run(const Run& r) {
@@ -33,6 +35,7 @@ std::map<Key, Side> index_run(const Run& r) {
     if (c.ok()) s.ok.push_back(&c);
     else ++s.failed;
     if (c.program) s.checksums.insert(c.program->checksum);
+    s.params = c.params;
   }
   return m;
 }
@@ -82,14 +85,23 @@ Table rows_table(const Comparison& c) {
   return t;
 }
 
-std::string tally(const Comparison& c) {
+struct Tally {
   int better = 0, worse = 0, same = 0, unknown = 0;
+};
+
+Tally count(const Comparison& c) {
+  Tally t;
   for (const auto& r : c.rows) {
-    better += r.verdict == Verdict::kBetter;
-    worse += r.verdict == Verdict::kWorse;
-    same += r.verdict == Verdict::kSame;
-    unknown += r.verdict == Verdict::kUnknown;
+    t.better += r.verdict == Verdict::kBetter;
+    t.worse += r.verdict == Verdict::kWorse;
+    t.same += r.verdict == Verdict::kSame;
+    t.unknown += r.verdict == Verdict::kUnknown;
   }
+  return t;
+}
+
+std::string tally(const Comparison& c) {
+  const auto [better, worse, same, unknown] = count(c);
   return std::to_string(c.rows.size()) + " comparisons: " + std::to_string(better) + " better, " + std::to_string(worse) +
          " worse, " + std::to_string(same) + " same within noise" +
          (unknown ? ", " + std::to_string(unknown) + " undecided (fewer than 2 repetitions on a side, or no value)" : "");
@@ -167,6 +179,7 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
       r.params_id = k.params_id;
       r.label = label.at({k.workload, k.params_id});
       r.allocator = k.allocator;
+      r.params = sa.params;
       r.figure = f;
       for (const Cell* cell : sa.ok)
         if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.a.push_back(*v);
@@ -174,6 +187,7 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
         if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.b.push_back(*v);
       if (r.a.empty() && r.b.empty()) continue;
       const bool higher = f.direction_from_program && program ? sa.ok.front()->run->metric_higher_is_better : f.higher_is_better;
+      r.higher_is_better = higher;
       r.a_median = stats::median(r.a);
       r.b_median = stats::median(r.b);
       r.change = f.scale == Scale::kRatio ? stats::bootstrap_ratio_of_medians(r.a, r.b)
@@ -204,6 +218,108 @@ std::vector<const CompareRow*> regressions(const Comparison& c, double pct) {
   for (const auto& r : c.rows)
     if (r.verdict == Verdict::kWorse && r.worse_by > pct) out.push_back(&r);
   return out;
+}
+
+int compare_exit_status(const Comparison& c, double fail_pct) {
+  return fail_pct >= 0 && !regressions(c, fail_pct).empty() ? kExitRegression : 0;
+}
+
+namespace {
+
+namespace json = boost::json;
+
+json::value number_or_null(double v) { return std::isfinite(v) ? json::value(v == 0.0 ? 0.0 : v) : json::value(nullptr); }
+
+const char* unit_id(Unit u) {
+  switch (u) {
+    case Unit::kOpsPerS: return "ops/s";
+    case Unit::kNs: return "ns";
+    case Unit::kBytes: return "bytes";
+    case Unit::kFraction: return "fraction";
+    case Unit::kSeconds: return "s";
+    case Unit::kCount: return "count";
+  }
+  return "";
+}
+
+const char* verdict_id(Verdict v) {
+  switch (v) {
+    case Verdict::kSame: return "same";
+    case Verdict::kBetter: return "better";
+    case Verdict::kWorse: return "worse";
+    case Verdict::kUnknown: return "undecided";
+  }
+  return "";
+}
+
+json::object side_json(const std::vector<double>& values, double median) {
+  json::array v;
+  for (double x : values) v.push_back(number_or_null(x));
+  return {{"n", values.size()}, {"median", number_or_null(median)}, {"values", std::move(v)}};
+}
+
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.push_back(json::string(s));
+  return a;
+}
+
+}  // namespace
+
+json::object compare_json(const Comparison& c, double fail_pct) {
+  const auto bad = fail_pct >= 0 ? regressions(c, fail_pct) : std::vector<const CompareRow*>{};
+  json::array rows;
+  for (const auto& r : c.rows) {
+    json::object params;
+    for (const auto& [k, v] : r.params) params[k] = v;
+    const bool ratio = r.figure.scale == Scale::kRatio;
+    rows.push_back(json::object{
+        {"workload", r.workload},
+        {"params_id", r.params_id},
+        {"params", std::move(params)},
+        {"label", r.label},
+        {"allocator", r.allocator},
+        {"figure", json::object{{"path", r.figure.path},
+                                {"title", r.figure.title},
+                                {"unit", unit_id(r.figure.unit)},
+                                {"higher_is_better", r.higher_is_better},
+                                {"scale", ratio ? "ratio" : "difference"}}},
+        {"a", side_json(r.a, r.a_median)},
+        {"b", side_json(r.b, r.b_median)},
+        {"change", json::object{{"point", number_or_null(r.change.point)},
+                                {"lo", number_or_null(r.change.lo)},
+                                {"hi", number_or_null(r.change.hi)}}},
+        {"verdict", verdict_id(r.verdict)},
+        {"verdict_text", r.verdict_text()},
+        {"worse_by", number_or_null(r.worse_by)},
+        {"regression", std::find(bad.begin(), bad.end(), &r) != bad.end()}});
+  }
+  const Tally t = count(c);
+  // The most severe verdict of any row: what a CI gate reads first.
+  const char* overall = !bad.empty() ? "regression"
+                        : t.worse     ? "worse"
+                        : t.better    ? "better"
+                        : t.same      ? "same"
+                                      : "undecided";
+  return json::object{
+      {"schema", "heapmark-compare"},
+      {"schema_version", 1},
+      {"a", json::object{{"dir", c.a_dir}, {"run_id", c.a_id}}},
+      {"b", json::object{{"dir", c.b_dir}, {"run_id", c.b_id}}},
+      {"method", compare_method_text()},
+      {"fail_on_regression_pct", fail_pct >= 0 ? json::value(fail_pct) : json::value(nullptr)},
+      {"rows", std::move(rows)},
+      {"tally", json::object{{"comparisons", c.rows.size()},
+                             {"better", t.better},
+                             {"worse", t.worse},
+                             {"same", t.same},
+                             {"undecided", t.unknown}}},
+      {"regressions", bad.size()},
+      {"only_in_a", strings(c.only_in_a)},
+      {"only_in_b", strings(c.only_in_b)},
+      {"warnings", strings(c.warnings)},
+      {"verdict", overall},
+      {"exit_status", compare_exit_status(c, fail_pct)}};
 }
 
 std::string compare_text(const Comparison& c) {

@@ -63,6 +63,8 @@ struct Options {
   double timeout_s = 300;
   std::string results_root = "results", run_id;
   bool quiet = false;
+  // `repro --format json`: stdout is the catalogue's repro.json (the same object, written once), no tables.
+  bool json = false;
   std::string cell_binary;
   std::vector<std::string> command_line;
 };

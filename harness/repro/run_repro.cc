@@ -24,17 +24,26 @@ namespace {
 std::string default_run_id() { return results::utc_now("repro-%Y%m%d-%H%M%S"); }
 
 // The whole catalogue at the top of the run: repro.json (every scenario's
-// summary, for scripts), report.html and summary.md (the verdict grid).
+// summary, for scripts; also stdout under --format json), report.html and
+// summary.md (the verdict grid). `status` is what repro exits with; a run cut
+// short (interrupted) is not complete and holds the scenarios that finished.
 report::CataloguePaths write_catalogue(const std::string& root, const Options& o, const std::vector<registry::Allocator>& bases,
-                                       const json::array& summaries, double wall_s) {
+                                       const json::array& summaries, double wall_s, size_t scenarios_chosen, int status) {
   json::array names;
   for (const auto& b : bases) names.push_back(json::string(b.name));
   json::array command;
   for (const auto& c : o.command_line) command.push_back(json::string(c));
   const json::object cat{{"schema", "heapmark-repro-catalogue"}, {"schema_version", 1},
-                         {"command_line", command}, {"reps", o.reps}, {"jobs", o.jobs}, {"mib", o.mib},
-                         {"wall_s", wall_s}, {"allocators", names}, {"scenarios", summaries}};
-  results::write_atomically(root + "/repro.json", json::serialize(cat) + "\n");
+                         {"command_line", command}, {"dir", root}, {"reps", o.reps}, {"jobs", o.jobs}, {"mib", o.mib},
+                         {"wall_s", wall_s}, {"allocators", names},
+                         {"complete", status != kExitInterrupted && summaries.size() == scenarios_chosen}, {"exit_status", status},
+                         {"scenarios", summaries}};
+  const std::string text = json::serialize(cat) + "\n";
+  results::write_atomically(root + "/repro.json", text);
+  if (o.json) {
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+  }
   return report::write_catalogue(root, cat);
 }
 
@@ -97,6 +106,7 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
   auto wall_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   std::string all_text;
   json::array summaries;
+  int worst = kExitOk;
   for (const auto* s : scenarios) {
     runner::MatrixRequest req;
     for (const auto& b : bases) {
@@ -143,24 +153,25 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
     report::write_report(dir);
     const std::string text = render_summary_text(sum);
     all_text += text + "\n";
-    if (!o.quiet) std::printf("%s\n", text.c_str());
+    if (!o.quiet && !o.json) std::printf("%s\n", text.c_str());
     std::fflush(stdout);
     sum["dir"] = s->dir_name();
     summaries.push_back(std::move(sum));
-    if (status != 0) {  // interrupted: what ran is recorded and reported
-      write_catalogue(root, o, bases, summaries, wall_s());
+    if (status == kExitInterrupted) {  // what ran is recorded and reported
+      write_catalogue(root, o, bases, summaries, wall_s(), scenarios.size(), status);
       return status;
     }
+    if (status != kExitOk) worst = status;  // a failed cell: the scenarios go on, repro exits with it at the end
   }
   if (summaries_out) *summaries_out = summaries;
-  const auto page = write_catalogue(root, o, bases, summaries, wall_s());
+  const auto page = write_catalogue(root, o, bases, summaries, wall_s(), scenarios.size(), worst);
   char b[512];
   std::snprintf(b, sizeof b, "%zu scenarios x %zu allocators x %d reps in %.0f s (--jobs %d).\nCatalogue: %s (also %s); each scenario: %s/NN-name/report.html\n",
                 scenarios.size(), bases.size(), o.reps, wall_s(), o.jobs, page.html.c_str(), page.markdown.c_str(), root.c_str());
   all_text += page.grid_text + "\n" + b;
   std::ofstream(root + "/repro.txt", std::ios::trunc) << all_text;
-  if (!o.quiet) std::printf("%s\n%s", page.grid_text.c_str(), b);
-  return 0;
+  if (!o.quiet && !o.json) std::printf("%s\n%s", page.grid_text.c_str(), b);
+  return worst;
 }
 
 }  // namespace heapmark::repro

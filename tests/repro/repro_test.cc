@@ -207,6 +207,10 @@ TEST(Cli, UnknownScenarioOrRemedyIsOneLineAndExit2) {
   fs::remove_all(dir);
   EXPECT_EQ(taken.status, 2);
   EXPECT_NE(taken.err.find("exists already"), std::string::npos);
+  const Result format = heapmark("repro 2 --format yaml");
+  EXPECT_EQ(format.status, 2);
+  EXPECT_EQ(format.err.find('\n'), format.err.size() - 1) << format.err;
+  EXPECT_NE(format.err.find("json"), std::string::npos) << format.err;
   const Result list = heapmark("repro --list");
   EXPECT_EQ(list.status, 0);
   EXPECT_NE(list.out.find("12 lazy-free"), std::string::npos);
@@ -223,7 +227,10 @@ class Measured : public ::testing::Test {
     const std::string common = opts(32);
     // Scenario 5 on every allocator this build has; 2, 4 and 6 on glibc, with the mmap_threshold remedy.
     status5_ = heapmark("repro 5 --allocators " + allocators() + " --reps 3 --run-id a" + common).status;
-    status_ = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --reps 1 --run-id b" + common).status;
+    // --format json: stdout is the catalogue's repro.json.
+    const Result b = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --reps 1 --run-id b --format json" + common);
+    status_ = b.status;
+    stdout_b_ = new std::string(b.out);
     // The in-house model of glibc beside glibc. Scenario 10 needs several 64 MiB
     // heaps in the producer's arena, so it runs at 160 MiB.
     status_pt_ = heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --reps 1 --run-id c" + common).status;
@@ -237,6 +244,7 @@ class Measured : public ::testing::Test {
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
     delete root_;
+    delete stdout_b_;
   }
   // Every base allocator the registry knows (glibc, jemalloc, mimalloc,
   // tcmalloc, the in-house ones). scripts/test installs them all: a missing
@@ -272,9 +280,11 @@ class Measured : public ::testing::Test {
   }
   static double num(const json::object& o, const char* k) { return o.at(k).to_number<double>(); }
   static std::string* root_;
+  static std::string* stdout_b_;
   static int status_, status5_, status_pt_, status10_, status11_[2];
 };
 std::string* Measured::root_ = nullptr;
+std::string* Measured::stdout_b_ = nullptr;
 int Measured::status_ = -1;
 int Measured::status5_ = -1;
 int Measured::status_pt_ = -1;
@@ -340,6 +350,37 @@ TEST_F(Measured, EveryRepetitionAgreesOnDenseFragmentationAndTheCataloguePageSho
   EXPECT_EQ(cat.at("scenarios").as_array().size(), 1u);
   EXPECT_EQ(cat.at("reps"), 3);
   EXPECT_TRUE(fs::exists(*root_ + "/a/summary.md"));
+}
+
+// `repro --format json` prints the catalogue's repro.json (and nothing else) for
+// scripts: complete, its exit status, and each scenario's verdicts as written
+// beside its cells.
+TEST_F(Measured, FormatJsonPrintsTheCatalogueAsWritten) {
+  ASSERT_EQ(status_, 0);
+  json::value printed;
+  ASSERT_NO_THROW(printed = json::parse(*stdout_b_)) << "stdout is not one JSON document:\n" << *stdout_b_;
+  std::ifstream in(*root_ + "/b/repro.json");
+  const json::value written = json::parse(std::string((std::istreambuf_iterator<char>(in)), {}));
+  EXPECT_EQ(printed, written);
+  const auto& cat = printed.as_object();
+  EXPECT_EQ(cat.at("schema"), "heapmark-repro-catalogue");
+  EXPECT_EQ(cat.at("complete"), json::value(true));
+  EXPECT_EQ(cat.at("exit_status"), 0);
+  EXPECT_EQ(std::string(cat.at("dir").as_string()), *root_ + "/b");
+  EXPECT_EQ(cat.at("allocators"), json::array{"glibc"});
+  const auto& scenarios = cat.at("scenarios").as_array();
+  ASSERT_EQ(scenarios.size(), 3u);
+  std::vector<int64_t> ids;
+  for (const auto& sv : scenarios) {
+    const auto& sc = sv.as_object();
+    ids.push_back(sc.at("scenario").to_number<int64_t>());
+    // The scenario's own repro.json, plus where it is.
+    auto own = summary("b", std::string(sc.at("dir").as_string()));
+    own["dir"] = sc.at("dir");
+    EXPECT_EQ(sc, own) << sc.at("dir");
+  }
+  EXPECT_EQ(ids, (std::vector<int64_t>{2, 4, 6}));
+  EXPECT_EQ(row(scenarios[0].as_object(), "glibc").at("verdict"), "retained-until-release");
 }
 
 TEST_F(Measured, ThreadExitOnJemallocGivesTheSameVerdictAtEveryJobCount) {
