@@ -71,8 +71,13 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   c.x.format = number_tick;
   const auto [div, unit] = byte_unit(ymax);
   c.y.scale = div;
-  c.y.label = g.program ? "anonymous RSS (" + unit + ")" : "R and live bytes (" + unit + ")";
+  const std::string what = g.program ? "anonymous RSS" : "R and live bytes";
+  c.y.label = what + " (" + unit + ")";
   c.y.format = number_tick;
+  // The log axis shows small retained sizes beside large peaks; R can be zero or below R0, so it has a floor.
+  c.y_log = c.y;
+  c.y_log->log = true;
+  c.y_log->label = what + " (" + unit + ", log scale; ≤ " + number_tick(c.y_log->log_floor) + " on the bottom edge)";
   for (const auto& p : band_source->phases)
     c.bands.push_back({p.begin_s, p.end ? p.end->end_s : p.begin_s, p.name + " (" + band_source->allocator + ")"});
   for (const auto& d : details) {
@@ -81,6 +86,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     const size_t ci = colour_index(allocators, d.allocator);
     svg::Series r = series(d.allocator, svg::colour(ci), svg::dash(ci), {}, {}, 2);
     svg::Series live = series(d.allocator + ": live requested bytes", svg::colour(ci), "5 4", {}, {}, 1.3);
+    live.key = d.allocator;
     for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
       if (cell.timeline.t_s[i] < 0) continue;
       r.x.push_back(cell.timeline.t_s[i]);
@@ -95,6 +101,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     ends.line = false;
     ends.markers = true;
     ends.in_legend = false;
+    ends.key = d.allocator;
     for (const auto& p : cell.phases) {
       if (!p.end) continue;
       const auto& e = *p.end;

@@ -24,6 +24,7 @@ svg.chart text{font:12px system-ui,sans-serif;fill:#1b1f24}svg.chart .ctitle{fon
 svg.chart .tick{fill:#57606a;font-size:11px}svg.chart .alabel{font-size:12px}svg.chart .glabel{font-size:12px;font-weight:600}
 svg.chart .blabel{fill:#57606a;font-size:10px}svg.chart .grid{stroke:#eaeef2}svg.chart .axis{stroke:#57606a}
 svg.chart .band{fill:#dde4ee;opacity:.55}svg.chart .band.odd{fill:#f3f6fa}
+svg.chart .key[role=button]{cursor:pointer}svg.chart .key.off{opacity:.35}.axis-switch{display:block;font-size:13px;margin-top:6px}
 .pass{color:#1a7f37}.fail{color:#cf222e;font-weight:600}
 table.repro td:last-child{text-align:left;white-space:normal;min-width:260px;max-width:520px}
 table.verdicts td{text-align:center;white-space:normal;min-width:72px}table.verdicts td a{color:inherit}

@@ -13,6 +13,7 @@
 #include "harness/report/machines.h"
 #include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
+#include "harness/report/svg.h"
 #include "harness/report/views.h"
 
 namespace fs = std::filesystem;
@@ -119,8 +120,9 @@ std::string render_report_html(const Run& run) {
   const Matrix pm = summarize(run, program_figures(), true);
   std::string b;
   b += "<h1>heapmark report: run " + html_escape(run.run_id) + "</h1>\n";
-  b += "<p class=\"note\">One self-contained page: no scripts, no network. Hover over table cells, chart lines and "
-       "points for the values behind them.</p>\n<nav>";
+  b += "<p class=\"note\">One self-contained page, no network. Hover over table cells, chart lines and points for "
+       "the values behind them. With scripts on, a chart's legend entries hide and show their series and an RSS chart "
+       "offers a log y axis.</p>\n<nav>";
   if (!m.groups.empty() || pm.groups.empty()) b += "<a href=\"#matrix\">Matrix</a>";
   if (!pm.groups.empty()) b += "<a href=\"#programs\">Real programs</a>";
   for (const Matrix* x : {&m, &pm})
@@ -167,6 +169,7 @@ std::string render_report_html(const Run& run) {
          "was ignored.</p>\n";
   b += "<h2 id=\"context\">Run context</h2>\n" + to_html(context_table(run));
   b += "<h3>Allocators</h3>\n" + to_html(allocator_table(run));
+  b += svg::script();
   return html_page("heapmark report " + run.run_id, b);
 }
 

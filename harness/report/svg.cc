@@ -41,13 +41,13 @@ struct Scale {
   }
 };
 
-// Domain and tick positions for data in [mn, mx].
+// Domain and tick positions for data in [mn, mx] on axis a.
 // tight: the domain is exactly [mn, mx] (time axes); else it is widened to whole steps.
-std::vector<double> ticks_for(Scale& s, double mn, double mx, bool include_zero, bool tight = false) {
+std::vector<double> ticks_for(Scale& s, const Axis& a, double mn, double mx, bool include_zero, bool tight = false) {
   std::vector<double> t;
   if (!std::isfinite(mn) || !std::isfinite(mx)) mn = 0, mx = 1;
   if (s.log) {
-    mn = std::max(mn, 1e-3);
+    mn = std::max(mn, a.log_floor);
     mx = std::max(mx, mn * 10);
     s.lo = std::pow(10.0, std::floor(std::log10(mn)));
     s.hi = std::pow(10.0, std::ceil(std::log10(mx)));
@@ -73,6 +73,7 @@ std::vector<double> ticks_for(Scale& s, double mn, double mx, bool include_zero,
 struct LegendItem {
   std::string swatch;  // SVG for a 24x12 swatch at the origin
   std::string text;
+  std::string key;  // a series' entry: the script makes it hide and show that series
 };
 
 // Lays legend items out in rows under the plot; returns the SVG and the rows used.
@@ -87,7 +88,8 @@ std::pair<std::string, int> legend(const std::vector<LegendItem>& items, double 
       y += kLegendRow;
       ++rows;
     }
-    s += "<g transform=\"translate(" + fmt(x) + "," + fmt(y) + ")\">" + it.swatch + "<text x=\"30\" y=\"10\">" +
+    s += "<g" + (it.key.empty() ? "" : " class=\"key\" data-series=\"" + html_escape(it.key) + "\"") +
+         " transform=\"translate(" + fmt(x) + "," + fmt(y) + ")\">" + it.swatch + "<text x=\"30\" y=\"10\">" +
          html_escape(it.text) + "</text></g>";
     x += w;
   }
@@ -121,6 +123,52 @@ std::string y_axis(const Axis& a, const Scale& sy, const std::vector<double>& ti
   s += "<line class=\"axis\" x1=\"" + fmt(x0) + "\" x2=\"" + fmt(x0) + "\" y1=\"" + fmt(plot_top) + "\" y2=\"" +
        fmt(plot_bottom) + "\"/>";
   return s;
+}
+
+std::string series_key(const Series& s) { return s.key.empty() ? s.name : s.key; }
+
+// What a line chart draws on one y axis: the axis (under the x axis) and the series (over it).
+struct Plot {
+  std::string axis, series;
+};
+
+Plot plot(const LineChart& c, const Axis& ya, const Scale& sx, double x0, double x1, double top, double bottom) {
+  double ymin = std::numeric_limits<double>::infinity(), ymax = -ymin;
+  for (const auto& ser : c.series)
+    for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
+      const double y = ser.y[i] / ya.scale;
+      if (!std::isfinite(ser.x[i]) || !std::isfinite(y) || (ya.log && y <= 0)) continue;
+      ymin = std::min(ymin, y);
+      ymax = std::max(ymax, y);
+    }
+  Scale sy{0, 1, bottom, top, ya.log};
+  const auto yticks = ticks_for(sy, ya, ymin, ymax, !ya.log);
+  Plot p{y_axis(ya, sy, yticks, x0, x1, top, bottom), "<g clip-path=\"url(#" + html_escape(c.id) + "-clip)\">\n"};
+  for (const auto& ser : c.series) {
+    std::string pts;
+    size_t count = 0;
+    for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
+      if (!std::isfinite(ser.x[i]) || !std::isfinite(ser.y[i])) continue;
+      pts += (pts.empty() ? "" : " ") + fmt(sx(ser.x[i] / c.x.scale)) + "," + fmt(sy(ser.y[i] / ya.scale));
+      ++count;
+    }
+    if (count == 0) continue;
+    p.series += "<g data-series=\"" + html_escape(series_key(ser)) + "\">";
+    if (ser.line)
+      p.series += "<polyline class=\"series\" fill=\"none\" stroke=\"" + ser.colour + "\" stroke-width=\"" +
+                  fmt(ser.stroke_width) + "\"" + (ser.dash.empty() ? "" : " stroke-dasharray=\"" + ser.dash + "\"") +
+                  " points=\"" + pts + "\"><title>" + html_escape(ser.name) + "</title></polyline>";
+    if (ser.markers)
+      for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
+        if (!std::isfinite(ser.x[i]) || !std::isfinite(ser.y[i])) continue;
+        p.series += "<circle cx=\"" + fmt(sx(ser.x[i] / c.x.scale)) + "\" cy=\"" + fmt(sy(ser.y[i] / ya.scale)) +
+                    "\" r=\"3.5\" fill=\"" + ser.colour + "\"><title>" +
+                    html_escape(i < ser.point_titles.size() ? ser.point_titles[i] : ser.name) + "</title></circle>";
+      }
+    p.series += "</g>\n";
+  }
+  p.series += "</g>\n";
+  return p;
 }
 
 }  // namespace
@@ -165,35 +213,37 @@ void decimate(std::vector<double>& x, std::vector<double>& y, size_t max_points)
 
 std::string render(const LineChart& c) {
   const double x0 = kLeft, x1 = c.width - kRight, top = kTop, bottom = c.height - kBottom;
-  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin;
   for (const auto& s : c.series)
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-      const double y = s.y[i] / c.y.scale;
-      if (c.y.log && y <= 0) continue;
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (c.y.log && s.y[i] <= 0)) continue;
       xmin = std::min(xmin, s.x[i] / c.x.scale);
       xmax = std::max(xmax, s.x[i] / c.x.scale);
-      ymin = std::min(ymin, y);
-      ymax = std::max(ymax, y);
     }
   for (const auto& b : c.bands) {
     xmin = std::min(xmin, b.x0 / c.x.scale);
     xmax = std::max(xmax, b.x1 / c.x.scale);
   }
-  Scale sx{0, 1, x0, x1, c.x.log}, sy{0, 1, bottom, top, c.y.log};
+  Scale sx{0, 1, x0, x1, c.x.log};
   std::vector<double> xticks;
   if (!c.x_categories.empty()) {
     sx.lo = -0.5;
     sx.hi = static_cast<double>(c.x_categories.size()) - 0.5;
   } else {
-    xticks = ticks_for(sx, xmin, xmax, false, true);
+    xticks = ticks_for(sx, c.x, xmin, xmax, false, true);
   }
-  const auto yticks = ticks_for(sy, ymin, ymax, !c.y.log);
+  Plot on_y = plot(c, c.y, sx, x0, x1, top, bottom);
+  if (c.y_log) {  // everything drawn on y comes twice: on the linear axis, shown, and on the log one, hidden
+    const Plot log = plot(c, *c.y_log, sx, x0, x1, top, bottom);
+    for (auto part : {&Plot::axis, &Plot::series})
+      on_y.*part =
+          "<g class=\"y-linear\">" + on_y.*part + "</g><g class=\"y-log\" display=\"none\">" + log.*part + "</g>\n";
+  }
 
   std::vector<LegendItem> items;
   for (const auto& s : c.series)
-    if (s.in_legend) items.push_back({line_swatch(s.colour, s.dash, s.stroke_width), s.name});
-  for (const auto& [style, text] : c.legend_notes) items.push_back({style, text});
+    if (s.in_legend) items.push_back({line_swatch(s.colour, s.dash, s.stroke_width), s.name, series_key(s)});
+  for (const auto& [style, text] : c.legend_notes) items.push_back({style, text, ""});
   auto [legend_svg, rows] = legend(items, x0, c.height, x1 - x0);
   const double total_h = c.height + rows * kLegendRow + 4;
 
@@ -210,7 +260,7 @@ std::string render(const LineChart& c) {
       s += "<text class=\"blabel\" x=\"" + fmt((bx0 + bx1) / 2) + "\" y=\"" + fmt(top + 12) +
            "\" text-anchor=\"middle\">" + html_escape(b.label.substr(0, b.label.find(' '))) + "</text>";
   }
-  s += "\n" + y_axis(c.y, sy, yticks, x0, x1, top, bottom);
+  s += "\n" + on_y.axis;
   s += "<line class=\"axis\" x1=\"" + fmt(x0) + "\" x2=\"" + fmt(x1) + "\" y1=\"" + fmt(bottom) + "\" y2=\"" +
        fmt(bottom) + "\"/>";
   if (!c.x_categories.empty()) {
@@ -224,31 +274,7 @@ std::string render(const LineChart& c) {
   }
   s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) + "\" text-anchor=\"middle\">" +
        html_escape(c.x.label) + "</text>\n";
-
-  s += "<g clip-path=\"url(#" + html_escape(c.id) + "-clip)\">\n";
-  for (const auto& ser : c.series) {
-    std::string pts;
-    size_t count = 0;
-    for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
-      if (!std::isfinite(ser.x[i]) || !std::isfinite(ser.y[i])) continue;
-      pts += (pts.empty() ? "" : " ") + fmt(sx(ser.x[i] / c.x.scale)) + "," + fmt(sy(ser.y[i] / c.y.scale));
-      ++count;
-    }
-    if (count == 0) continue;
-    if (ser.line)
-      s += "<polyline class=\"series\" fill=\"none\" stroke=\"" + ser.colour + "\" stroke-width=\"" + fmt(ser.stroke_width) +
-         "\"" + (ser.dash.empty() ? "" : " stroke-dasharray=\"" + ser.dash + "\"") + " points=\"" + pts + "\"><title>" +
-         html_escape(ser.name) + "</title></polyline>\n";
-    if (!ser.markers) continue;
-    for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
-      if (!std::isfinite(ser.x[i]) || !std::isfinite(ser.y[i])) continue;
-      s += "<circle cx=\"" + fmt(sx(ser.x[i] / c.x.scale)) + "\" cy=\"" + fmt(sy(ser.y[i] / c.y.scale)) +
-           "\" r=\"3.5\" fill=\"" + ser.colour + "\"><title>" +
-           html_escape(i < ser.point_titles.size() ? ser.point_titles[i] : ser.name) + "</title></circle>";
-    }
-    s += "\n";
-  }
-  s += "</g>\n" + legend_svg + "\n</svg>\n";
+  s += on_y.series + legend_svg + "\n</svg>\n";
   return s;
 }
 
@@ -268,9 +294,9 @@ std::string render(const IntervalChart& c) {
     mn = c.reference / span;
     mx = c.reference * span;
   }
-  const auto ticks = ticks_for(sx, mn, mx, false);
+  const auto ticks = ticks_for(sx, c.x, mn, mx, false);
   std::vector<LegendItem> items;
-  for (const auto& [style, text] : c.legend_notes) items.push_back({style, text});
+  for (const auto& [style, text] : c.legend_notes) items.push_back({style, text, ""});
   auto [legend_svg, rows] = legend(items, x0, height, x1 - x0);
   std::string s = open_svg(c.id, c.title, c.width, height + rows * kLegendRow + 4);
   for (double t : ticks) {
@@ -313,10 +339,10 @@ std::string render(const StackedBarChart& c) {
       ++bars;
     }
   Scale sy{0, 1, bottom, top, false};
-  const auto yticks = ticks_for(sy, 0, ymax, true);
+  const auto yticks = ticks_for(sy, c.y, 0, ymax, true);
   std::vector<LegendItem> items;
   for (size_t l = 0; l < c.layer_names.size(); ++l)
-    items.push_back({"<rect width=\"24\" height=\"12\" fill=\"" + c.layer_colours[l] + "\"/>", c.layer_names[l]});
+    items.push_back({"<rect width=\"24\" height=\"12\" fill=\"" + c.layer_colours[l] + "\"/>", c.layer_names[l], ""});
   auto [legend_svg, rows] = legend(items, x0, c.height, x1 - x0);
   std::string s = open_svg(c.id, c.title, c.width, c.height + rows * kLegendRow + 4);
   s += y_axis(c.y, sy, yticks, x0, x1, top, bottom);
@@ -353,6 +379,47 @@ std::string render(const StackedBarChart& c) {
   }
   s += legend_svg + "\n</svg>\n";
   return s;
+}
+
+std::string script() {
+  // Plain DOM, no libraries or network, so the page stays one self-contained file. It only adds behaviour
+  // to what the SVG already draws (class "key" and data-series on legend entries and series, the hidden
+  // g.y-log copies of a chart drawn on a log axis), so with scripts off nothing is missing.
+  return R"js(<script>
+for (const svg of document.querySelectorAll('svg.chart')) {
+  for (const key of svg.querySelectorAll('g.key')) {
+    const name = key.getAttribute('data-series');
+    const parts = [...svg.querySelectorAll('g[data-series]:not(.key)')]
+                    .filter(g => g.getAttribute('data-series') === name);
+    const toggle = () => {
+      const off = key.classList.toggle('off');
+      key.setAttribute('aria-pressed', String(!off));
+      for (const g of parts) g.setAttribute('display', off ? 'none' : 'inline');
+    };
+    key.setAttribute('role', 'button');
+    key.setAttribute('tabindex', '0');
+    key.setAttribute('aria-pressed', 'true');
+    key.addEventListener('click', toggle);
+    key.addEventListener('keydown', e => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      e.preventDefault();
+      toggle();
+    });
+  }
+  const log = svg.querySelectorAll('g.y-log'), linear = svg.querySelectorAll('g.y-linear');
+  if (!log.length) continue;
+  const label = document.createElement('label'), box = document.createElement('input');
+  box.type = 'checkbox';
+  box.addEventListener('change', () => {
+    for (const g of log) g.setAttribute('display', box.checked ? 'inline' : 'none');
+    for (const g of linear) g.setAttribute('display', box.checked ? 'none' : 'inline');
+  });
+  label.className = 'axis-switch';
+  label.append(box, ' log y axis');
+  svg.before(label);
+}
+</script>
+)js";
 }
 
 }  // namespace heapmark::report::svg

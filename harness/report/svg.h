@@ -1,8 +1,10 @@
 // Chart drawing as inline SVG: line charts (linear or log axes, categorical x,
 // shaded bands) and stacked bar charts, with titles, axis labels, legends and
-// <title> hover text. Knows nothing of heapmark's results: callers pass numbers.
+// <title> hover text, and the page script that lets a reader hide series and
+// switch axes. Knows nothing of heapmark's results: callers pass numbers.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,7 @@ struct Axis {
   bool log = false;
   std::function<std::string(double)> format;  // tick text; default: 3 significant digits
   double scale = 1;                           // data are divided by this before drawing (e.g. 1 MiB)
+  double log_floor = 1e-3;                    // log axes start no lower (axis units, a power of ten); values below lie on the bottom edge
 };
 
 struct Series {
@@ -29,6 +32,7 @@ struct Series {
   bool line = true;  // false: markers only
   std::vector<std::string> point_titles;  // hover text per point (markers only)
   bool in_legend = true;
+  std::string key;  // series with the same key share one legend entry, which hides and shows them all; empty: name
 };
 
 struct Band {
@@ -43,6 +47,7 @@ struct LineChart {
   std::vector<Series> series;
   std::vector<Band> bands;
   std::vector<std::pair<std::string, std::string>> legend_notes;  // (swatch style, text), e.g. dashed = live bytes
+  std::optional<Axis> y_log;  // a log y axis: the chart is also drawn on it, hidden until the reader switches (script())
   int width = 880, height = 380;
 };
 
@@ -82,6 +87,12 @@ struct IntervalChart {
 std::string render(const LineChart& c);
 std::string render(const IntervalChart& c);
 std::string render(const StackedBarChart& c);
+
+// The page script, an inline <script> element for the end of a page's body:
+// each line chart's series legend entries become buttons that hide and show
+// their series, and a chart with a y_log gets a checkbox that switches to it.
+// With scripts off the page shows every series on the linear axis.
+std::string script();
 
 // Keeps at most max_points points: the first, the last, and per bucket the
 // minimum and maximum, so peaks and troughs survive.

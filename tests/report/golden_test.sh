@@ -16,9 +16,14 @@ for f in summary.md cells.csv; do
     status=1
   fi
 done
-# The HTML is not golden (layout changes often) but must be self-contained.
-if grep -Eq '<script|<link|https?://[^"]*\.(js|css)|@import|url\(http' "$work/report.html"; then
+# The HTML is not golden (layout changes often) but must be self-contained: its
+# one script is inline (svg::script(); tests/report/browser_test.py runs it).
+if grep -Eq '<script[^>]*src|<link|https?://[^"]*\.(js|css)|@import|url\(http|fetch\(|XMLHttpRequest' "$work/report.html"; then
   echo "FAIL: report.html refers to external resources or scripts"
+  status=1
+fi
+if [ "$(grep -c '<script' "$work/report.html")" -ne 1 ]; then
+  echo "FAIL: report.html should hold exactly one (inline) script"
   status=1
 fi
 exit $status
