@@ -36,7 +36,7 @@ std::vector<CommandAdder>& command_adders();
 // Where heapmark's parts are: heapmark-cell, the in-house allocator, probe and
 // recorder libraries (beside heapmark in the build tree, lib/heapmark/ when
 // installed).
-std::string self_dir();
+std::string parts_dir();
 // Where the shipped matrices and suites are (workloads/ in the source tree,
 // share/heapmark/ when installed).
 std::string data_dir();

@@ -173,7 +173,7 @@ int diagnose(State& st) {
                {"peak_ms", std::to_string(peak.t_ms)},
                {"final_ms", st.at.empty() ? "0" : std::to_string(std::max<uint64_t>(final_abs, 1))}};
 
-  const std::string dir = heapmark::cli::self_dir();
+  const std::string dir = heapmark::cli::parts_dir();
   const auto known = heapmark::registry::builtin(dir);
   st.o.allocators = heapmark::cli::split_list(st.allocators);
   st.o.remedies = heapmark::cli::split_list(st.remedies);

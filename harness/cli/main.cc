@@ -49,7 +49,7 @@ fs::path exe_dir() {
 // In the build tree every part sits beside heapmark; installed, bin/heapmark
 // finds them at the install layout's relative paths (CMake's GNUInstallDirs),
 // so a relocated prefix (dpkg --instdir, a tarball) works too.
-std::string self_dir() {
+std::string parts_dir() {
   static const std::string dir = [] {
     const fs::path exe = exe_dir();
     if (fs::exists(exe / "heapmark-cell")) return exe.string();
@@ -268,7 +268,7 @@ void hide_empty_defaults(CLI::App& app) {
 // from their own files), parses, and dispatches: long because the option
 // declarations are the documentation of the flags.
 int main(int argc, char** argv) {
-  const std::string bindir = hm::cli::self_dir();
+  const std::string parts = hm::cli::parts_dir();
   CLI::App app{"heapmark: allocator benchmarking and fragmentation analysis.\n"
                "Each cell runs one workload under one allocator in a fresh process (LD_PRELOAD),\n"
                "measuring per-op latency (TSC), RSS over time, RSS returned after frees and fragmentation.",
@@ -366,8 +366,8 @@ int main(int argc, char** argv) {
     return hm::kExitBadInput;
   }
   try {
-    auto known = hm::registry::builtin(bindir);
-    const std::string cell = bindir + "/heapmark-cell";
+    auto known = hm::registry::builtin(parts);
+    const std::string cell = parts + "/heapmark-cell";
     for (auto& action : actions)
       if (auto status = action()) return *status;
     if (*list) {
@@ -379,7 +379,7 @@ int main(int argc, char** argv) {
     // run
     opts.command_line = hm::cli::command_line();
     opts.cell_binary = cell;
-    opts.probe_library = bindir + "/libheapmark_probe.so";
+    opts.probe_library = parts + "/libheapmark_probe.so";
     if (!mem_cap.empty()) {  // not given: 3/4 of physical memory (the runner decides)
       int64_t cap = 0;
       if (!hm::workloads::parse_quantity(mem_cap, cap) || cap <= 0)

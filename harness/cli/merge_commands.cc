@@ -18,7 +18,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
                 "Allow shards from several machine types: each cell then records its machine's fingerprint");
   return [cmd, o]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
-    const auto known = heapmark::registry::builtin(heapmark::cli::self_dir());
+    const auto known = heapmark::registry::builtin(heapmark::cli::parts_dir());
     const auto sum = heapmark::runner::merge_runs(*o, known);
     std::fprintf(stderr, "heapmark merge: %zu of %zu planned cells from %zu directories into %s (%zu exact duplicates dropped, %zu machine types)\n",
                  sum.cells, sum.planned, o->dirs.size(), o->out.c_str(), sum.duplicates, sum.machines);

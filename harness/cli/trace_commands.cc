@@ -285,7 +285,7 @@ bool runnable(const std::string& program) {
 int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks, unsigned stacks,
            const std::string& walker) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
-  const std::string lib = heapmark::cli::self_dir() + "/libheapmark_record.so";
+  const std::string lib = heapmark::cli::parts_dir() + "/libheapmark_record.so";
   if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
   if (!runnable(command[0]))
     throw InputError("record: cannot run '" + command[0] + "': " +
@@ -386,7 +386,7 @@ int replay(ReplayState& st) {
   if (rec.lost)
     throw InputError(path + ": incomplete trace: " + std::to_string(rec.lost) + " events were not recorded (" + rec.lost_reason +
                      "); a replay would free blocks it never made or keep blocks the program freed: record it again");
-  const std::string dir = heapmark::cli::self_dir();
+  const std::string dir = heapmark::cli::parts_dir();
   auto known = heapmark::registry::builtin(dir);
   heapmark::runner::MatrixRequest req;
   req.allocators = heapmark::split_list(st.allocators);
