@@ -8,7 +8,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;     // a bug or an environment failure heapmark could not name better
 inline constexpr int kExitBadInput = 2;     // bad input: one line naming the file, field or value (InputError)
 inline constexpr int kExitRegression = 3;   // compare --fail-on-regression: a figure regressed beyond the threshold
-inline constexpr int kExitCellsFailed = 4;  // run: every cell ran, and at least one failed (recorded with its cause)
+inline constexpr int kExitCellsFailed = 4;  // run (and repro, replay, diagnose): every cell ran, and at least one failed (recorded with its cause)
 inline constexpr int kExitInterrupted = 130;  // SIGINT/SIGTERM: finish with --resume
 
 // What `heapmark --help` (and so the man page) says of each status.
@@ -21,7 +21,7 @@ inline constexpr ExitStatusDoc kExitStatusDocs[] = {
     {kExitInternal, "internal error"},
     {kExitBadInput, "bad input, named in one line; nothing already written is lost"},
     {kExitRegression, "compare --fail-on-regression: a figure regressed beyond the threshold"},
-    {kExitCellsFailed, "run: every cell ran and at least one failed (recorded with its cause)"},
+    {kExitCellsFailed, "run, repro, replay, diagnose: every cell ran and at least one failed (recorded with its cause)"},
     {kExitInterrupted, "interrupted: finish with heapmark run --resume DIR"},
 };
 

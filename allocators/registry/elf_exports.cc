@@ -40,15 +40,19 @@ std::string preload_problem(const std::string& path) {
   if (!img.read(0, eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) return "is not an ELF file";
   if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != kMachine) return "is an ELF file for another architecture";
   if (eh.e_type != ET_DYN) return "is an ELF file but not a shared object (build it with -shared -fPIC)";
-  // Find .dynsym and its string table through the section headers.
+  // Find .dynsym and its string table through the section headers. A library
+  // stripped of them (sstrip) still loads through PT_DYNAMIC: not judged here,
+  // the cell's identity probe decides.
+  if (eh.e_shnum == 0 || eh.e_shoff == 0) return "";
+  if (eh.e_shentsize != sizeof(Elf64_Shdr)) return "is a malformed ELF file (section header size)";
   Elf64_Shdr dynsym{}, dynstr{};
   bool have_dynsym = false;
   for (uint16_t i = 0; i < eh.e_shnum; ++i) {
     Elf64_Shdr sh;
     if (!img.read(eh.e_shoff + uint64_t{i} * eh.e_shentsize, sh)) return "is a truncated ELF file";
-    if (sh.sh_type == SHT_DYNSYM) {
+    if (sh.sh_type == SHT_DYNSYM && sh.sh_link < eh.e_shnum) {
       dynsym = sh;
-      have_dynsym = img.read(eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, dynstr);
+      have_dynsym = img.read(eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, dynstr) && dynstr.sh_type == SHT_STRTAB;
     }
   }
   if (!have_dynsym || dynsym.sh_entsize != sizeof(Elf64_Sym)) return "has no dynamic symbol table";

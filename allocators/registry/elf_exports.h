@@ -8,8 +8,9 @@
 namespace heapmark::registry {
 
 // "" when `path` is an ELF shared object for this machine (64-bit, this
-// architecture, ET_DYN) whose dynamic symbol table defines malloc and free;
-// else what is wrong, e.g. "not an ELF file", "exports no 'free'".
+// architecture, ET_DYN) whose dynamic symbol table defines malloc and free (or
+// which has no section headers to tell); else what is wrong, e.g. "is not an
+// ELF file", "exports no 'free' ...".
 std::string preload_problem(const std::string& path);
 
 }  // namespace heapmark::registry

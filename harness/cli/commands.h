@@ -43,6 +43,8 @@ std::string data_dir();
 // A --matrix or --suite argument: a path as given, or the name of a shipped
 // file ("default" -> <data_dir>/matrices/default.json).
 std::string shipped_file(const std::string& given, const std::string& folder);
+// The shipped files' names in data_dir()/folder, sorted: "default, inhouse, ...".
+std::string shipped_names(const std::string& folder);
 
 using heapmark::split_list;  // common/text.h
 

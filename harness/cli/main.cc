@@ -47,12 +47,13 @@ fs::path exe_dir() {
 }  // namespace
 
 // In the build tree every part sits beside heapmark; installed, bin/heapmark
-// finds them at the install layout's relative paths (CMake's GNUInstallDirs),
+// finds them at the install layout's relative paths (packaging/CMakeLists.txt),
 // so a relocated prefix (dpkg --instdir, a tarball) works too.
 std::string parts_dir() {
   static const std::string dir = [] {
     const fs::path exe = exe_dir();
-    if (fs::exists(exe / "heapmark-cell")) return exe.string();
+    std::error_code ec;  // an unreadable directory reads as "installed": the parts' absence is then named where used
+    if (fs::exists(exe / "heapmark-cell", ec)) return exe.string();
     return (exe / HEAPMARK_INSTALL_PARTS_REL).lexically_normal().string();
   }();
   return dir;
@@ -61,7 +62,8 @@ std::string parts_dir() {
 std::string data_dir() {
   static const std::string dir = [] {
     const fs::path exe = exe_dir();
-    if (fs::exists(exe / "heapmark-cell")) return std::string(HEAPMARK_SOURCE_DATA_DIR);
+    std::error_code ec;
+    if (fs::exists(exe / "heapmark-cell", ec)) return std::string(HEAPMARK_SOURCE_DATA_DIR);
     return (exe / HEAPMARK_INSTALL_DATA_REL).lexically_normal().string();
   }();
   return dir;
@@ -72,14 +74,19 @@ std::string shipped_file(const std::string& given, const std::string& folder) {
   const std::string name = given.ends_with(".json") ? given : given + ".json";
   const std::string dir = data_dir() + "/" + folder, shipped = dir + "/" + name;
   if (fs::exists(shipped)) return shipped;
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".json") names.insert(e.path().stem().string());
-  std::string valid;
-  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  const std::string valid = shipped_names(folder);
   throw InputError("--" + std::string(folder == "matrices" ? "matrix" : "suite") + " '" + given + "': no such file, nor a shipped one (" +
                    dir + ": " + (valid.empty() ? "none" : valid) + ")");
+}
+
+std::string shipped_names(const std::string& folder) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(data_dir() + "/" + folder, ec))
+    if (e.path().extension() == ".json") names.insert(e.path().stem().string());
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
 }
 }  // namespace heapmark::cli
 
@@ -219,8 +226,8 @@ struct MatrixFlags {
 
 void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
   app->add_option("--matrix", f.matrix_file,
-                  "Matrix JSON file, or the name of a shipped one (default, quick, inhouse, programs); flags below add to or "
-                  "override it")
+                  "Matrix JSON file, or the name of a shipped one (" + hm::cli::shipped_names("matrices") +
+                      "); flags below add to or override it")
       ->type_name("FILE|NAME");
   app->add_option("--allocators", f.allocators_csv, "Comma-separated allocator names (see `heapmark list allocators`)");
   app->add_option("--allocator", f.user_allocs, "Your own allocator: NAME=/path/to/lib.so (repeatable)");

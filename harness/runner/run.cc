@@ -330,9 +330,11 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   // ran: a resumed cell is compared with the cells recorded before the stop.
   std::set<std::string> done;
   std::map<size_t, std::string> block_checksum;
+  size_t failed_before = 0;  // a resumed run's exit status counts the cells that failed before the stop too
   if (resuming) {
     for (const auto& line : results::read_cells(dir).lines) {
       done.insert(line.result.key);
+      failed_before += !line.result.ok();
       if (line.result.program) block_checksum.emplace(line.result.block, line.result.program->checksum);
     }
   } else {
@@ -423,7 +425,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (!o.quiet)
     std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran, fmt_duration(el).c_str(),
                 failed, dir.c_str());
-  return failed ? kExitCellsFailed : kExitOk;
+  return failed + failed_before ? kExitCellsFailed : kExitOk;
 }
 
 }  // namespace heapmark::runner

@@ -563,8 +563,9 @@ TEST(Run, ResumeComparesResumedCellsWithTheProgramTheirBlockRecorded) {
 
 // A user library's identity rests on where malloc and free resolve. One that
 // exports no malloc_usable_size must not borrow glibc's through its
-// dependencies, and one that interposes malloc but not free is not the
-// process's allocator.
+// dependencies, and one whose malloc and free nothing binds to is not the
+// process's allocator (one exporting no free is refused before any cell runs:
+// BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing).
 TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   const std::string out = temp_dir();
   // The impostor defines malloc and free, at a symbol version nothing binds to:
@@ -573,6 +574,8 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
                                std::string("half=") + HMTEST_NOT_AN_ALLOCATOR, "--workloads", "churn", "-p", "count=20000", "--reps",
                                "1", "--out", out, "--run-id", "r", "-q"});
   ASSERT_EQ(r.status, 4) << "a failed cell: exit status 4, after running every cell\n" << r.output;
+  const auto resumed = run_heapmark({"run", "--resume", out + "/r", "-q"});
+  EXPECT_EQ(resumed.status, 4) << "nothing left to run, but a recorded cell failed\n" << resumed.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 2u);
   const auto& fwd = all.at("fwd");

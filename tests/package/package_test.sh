@@ -42,7 +42,7 @@ grep -q "no such file, nor a shipped one ($tmp/root/usr/share/heapmark/matrices:
 
 man=$tmp/root/usr/share/man/man1/heapmark.1
 grep -q '^\.SS "Exit status:"' "$man" || fail "the man page has no exit statuses (the --help footer)"
-grep -q 'run: every cell ran and at least one failed' "$man" || fail "the man page does not explain exit status 4"
+grep -q 'every cell ran and at least one failed' "$man" || fail "the man page does not explain exit status 4"
 grep -q '^\.SH FILES' "$man" || fail "the man page has no FILES section"
 grep -q 'Run a benchmark matrix' "$man" || fail "the man page lacks the run subcommand (help2man of --help-all)"
 
@@ -63,6 +63,7 @@ expect_completion --workloads heapmark run --work
 expect_completion --stacks heapmark record --st
 expect_completion glibc heapmark run --allocators gl
 expect_completion glibc,jemalloc heapmark run --allocators glibc,je
+expect_completion glibc heapmark run --allocators = gl   # --allocators=gl, as bash splits it at '='
 expect_completion packets heapmark run --workloads pa
 expect_completion connections= heapmark run -p conn
 expect_completion workloads heapmark list wo

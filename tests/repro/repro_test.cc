@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "harness/repro/repro.h"
+#include "tests/support/heapmark_command.h"
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -22,27 +23,9 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
+using Result = heapmark::test::CommandResult;
 
-Result heapmark(const std::string& args) {
-  const std::string err_file = (fs::temp_directory_path() / ("repro_test_err_" + std::to_string(getpid()))).string();
-  Result r;
-  FILE* p = popen((std::string(HEAPMARK_BIN) + " " + args + " 2>" + err_file).c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  return r;
-}
+Result heapmark(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
 
 rp::PhasePoint pt(double r_mib, double live_mib, double lazy_mib = 0) {
   rp::PhasePoint p;

@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/support/heapmark_command.h"
 #include "workloads/sizes.h"
 
 namespace fs = std::filesystem;
@@ -138,27 +139,9 @@ TEST(SizesFleetbench, BadFilesNameLineAndField) {
   EXPECT_NE(parse_error("64, 0, 5\n128, 0, 1\n").find(": every alloc_rate is 0"), std::string::npos);
 }
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
+using Result = heapmark::test::CommandResult;
 
-Result heapmark(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "hm_fleet_err_" + std::to_string(getpid());
-  Result r;
-  FILE* p = popen((std::string(HEAPMARK_BIN) + " " + args + " 2>" + err_file).c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(err_file);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_file);
-  return r;
-}
+Result heapmark(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
 
 TEST(SizesFleetbench, HeapmarkRunTakesTheFileAndRefusesABadOne) {
   const std::string root = ::testing::TempDir() + "hm_fleet_run_" + std::to_string(getpid());
