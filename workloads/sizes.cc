@@ -10,6 +10,7 @@
 #include <fstream>
 #include <vector>
 
+#include "common/text.h"
 #include "workloads/params.h"
 
 namespace heapmark::workloads {
@@ -59,14 +60,9 @@ static constexpr CsvLayout kLayouts[] = {{"size,weight", "weight", 2}, {"size,al
 static constexpr const char* kLayoutsText = "'size,weight' or fleetbench's 'size,alloc_rate,num_live'";
 
 static std::vector<std::string> split_fields(const std::string& t) {
-  std::vector<std::string> f;
-  size_t a = 0;
-  for (;;) {
-    const size_t comma = t.find(',', a);
-    f.push_back(trimmed(t.substr(a, comma == std::string::npos ? std::string::npos : comma - a)));
-    if (comma == std::string::npos) return f;
-    a = comma + 1;
-  }
+  std::vector<std::string> f = split_list(t);  // every field kept, empty ones too
+  for (auto& x : f) x = trimmed(x);
+  return f;
 }
 
 static bool parse_nonnegative(const std::string& text, double& v) {
@@ -96,12 +92,10 @@ bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDi
     if (t.empty() || t[0] == '#') continue;
     const std::vector<std::string> f = split_fields(t);
     if (!layout) {
-      std::string first = f[0];
-      for (auto& c : first) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (first == "size") {  // a header names the layout
-        std::string names;
-        for (const auto& x : f) names += (names.empty() ? "" : ",") + x;
-        for (auto& c : names) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string names;  // the fields, lower case, as a header would name them
+      for (const auto& x : f) names += (names.empty() ? "" : ",") + x;
+      for (auto& c : names) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (names.starts_with("size,") || names == "size") {  // a header names the layout
         for (const auto& l : kLayouts)
           if (names == l.header) layout = &l;
         if (!layout) return fail(where, "unknown column layout '" + t + "' (expected " + kLayoutsText + ")");

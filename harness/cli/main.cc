@@ -37,37 +37,30 @@ CommandRegistrar::CommandRegistrar(CommandAdder add) { command_adders().push_bac
 std::vector<std::string> g_command_line;
 
 namespace {
-fs::path exe_dir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return fs::path(buf).parent_path();
+// Where this heapmark runs from: in the build tree every part sits beside it;
+// installed, bin/heapmark finds them at the install layout's relative paths
+// (packaging/CMakeLists.txt), so a relocated prefix (dpkg --instdir, a
+// tarball) works too.
+struct Layout {
+  std::string parts, data;
+};
+
+const Layout& layout() {
+  static const Layout l = [] {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    const fs::path exe = n > 0 ? fs::path(std::string(buf, static_cast<size_t>(n))).parent_path() : fs::path(".");
+    std::error_code ec;  // an unreadable directory reads as "installed": a missing part is then named where it is used
+    if (fs::exists(exe / "heapmark-cell", ec)) return Layout{exe.string(), HEAPMARK_SOURCE_DATA_DIR};
+    return Layout{(exe / HEAPMARK_INSTALL_PARTS_REL).lexically_normal().string(),
+                  (exe / HEAPMARK_INSTALL_DATA_REL).lexically_normal().string()};
+  }();
+  return l;
 }
 }  // namespace
 
-// In the build tree every part sits beside heapmark; installed, bin/heapmark
-// finds them at the install layout's relative paths (packaging/CMakeLists.txt),
-// so a relocated prefix (dpkg --instdir, a tarball) works too.
-std::string parts_dir() {
-  static const std::string dir = [] {
-    const fs::path exe = exe_dir();
-    std::error_code ec;  // an unreadable directory reads as "installed": the parts' absence is then named where used
-    if (fs::exists(exe / "heapmark-cell", ec)) return exe.string();
-    return (exe / HEAPMARK_INSTALL_PARTS_REL).lexically_normal().string();
-  }();
-  return dir;
-}
-
-std::string data_dir() {
-  static const std::string dir = [] {
-    const fs::path exe = exe_dir();
-    std::error_code ec;
-    if (fs::exists(exe / "heapmark-cell", ec)) return std::string(HEAPMARK_SOURCE_DATA_DIR);
-    return (exe / HEAPMARK_INSTALL_DATA_REL).lexically_normal().string();
-  }();
-  return dir;
-}
+std::string parts_dir() { return layout().parts; }
+std::string data_dir() { return layout().data; }
 
 std::string shipped_file(const std::string& given, const std::string& folder) {
   if (given.find('/') != std::string::npos || fs::exists(given)) return given;
@@ -80,12 +73,8 @@ std::string shipped_file(const std::string& given, const std::string& folder) {
 }
 
 std::string shipped_names(const std::string& folder) {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(data_dir() + "/" + folder, ec))
-    if (e.path().extension() == ".json") names.insert(e.path().stem().string());
   std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  for (const auto& f : runner::json_files_in(data_dir() + "/" + folder)) out += (out.empty() ? "" : ", ") + fs::path(f).stem().string();
   return out;
 }
 }  // namespace heapmark::cli
@@ -344,8 +333,8 @@ int main(int argc, char** argv) {
   for (auto* sub : app.get_subcommands({})) {
     valid_commands += (valid_commands.empty() ? "" : ", ") + sub->get_name();
     known_command |= sub->check_name(argv[1] ? argv[1] : "");
-    hide_empty_defaults(*sub);
   }
+  for (auto* sub : app.get_subcommands({})) hide_empty_defaults(*sub);
   if (!known_command) {
     std::fprintf(stderr, "heapmark: unknown subcommand '%s' (valid: %s)\n", argv[1], valid_commands.c_str());
     return hm::kExitBadInput;

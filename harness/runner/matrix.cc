@@ -240,12 +240,19 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   return m;
 }
 
+std::vector<std::string> json_files_in(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocator>& known) {
-  std::error_code ec_dir;
-  if (fs::is_directory(path, ec_dir)) {
+  if (std::error_code ec_dir; fs::is_directory(path, ec_dir)) {
     std::string files;
-    for (const auto& e : fs::directory_iterator(path, ec_dir))
-      if (e.path().extension() == ".json") files += (files.empty() ? "" : ", ") + e.path().filename().string();
+    for (const auto& f : json_files_in(path)) files += (files.empty() ? "" : ", ") + f;
     throw InputError("--matrix '" + path + "' is a directory: give one matrix file" +
                      (files.empty() ? std::string() : " (there: " + files + ")"));
   }

@@ -36,6 +36,10 @@ struct Matrix {
   static Matrix load(const std::string& path, const std::vector<registry::Allocator>& known);
 };
 
+// The names of the *.json files in `dir` ("default.json", ...), sorted; none
+// when it cannot be read. What a directory of matrices or suites offers.
+std::vector<std::string> json_files_in(const std::string& dir);
+
 struct CellPlan {
   std::string key;  // stable identity: workload/params/rep/allocator; resume matches on it
   size_t block = 0;

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "tests/support/heapmark_command.h"
+#include "tests/support/temp_file.h"
 #include "workloads/sizes.h"
 
 namespace fs = std::filesystem;
@@ -50,14 +51,9 @@ std::vector<Row> fixture_rows() {
   return rows;
 }
 
-struct TempCsv {
-  std::string path;
-  explicit TempCsv(const std::string& body) {
-    static int serial = 0;
-    path = ::testing::TempDir() + "hm_fleet_" + std::to_string(getpid()) + "_" + std::to_string(serial++) + ".csv";
-    std::ofstream(path) << body;
-  }
-  ~TempCsv() { std::remove(path.c_str()); }
+// A CSV in the test's temp dir; removed at the end of the test.
+struct TempCsv : heapmark::test::TempFile {
+  explicit TempCsv(const std::string& body) : TempFile(body, ".csv") {}
 };
 
 std::string parse_error(const std::string& body) {

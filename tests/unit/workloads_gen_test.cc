@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/temp_file.h"
 #include "tests/unit/workload_sim.h"
 #include "workloads/catalog.h"
 #include "workloads/sizes.h"
@@ -37,14 +38,8 @@ double quantile(const std::vector<uint64_t>& sorted, double q) {
 }
 
 // A CSV in the test's temp dir; removed at the end of the test.
-struct TempCsv {
-  std::string path;
-  explicit TempCsv(const std::string& body) {
-    static int serial = 0;
-    path = ::testing::TempDir() + "hm_sizes_" + std::to_string(getpid()) + "_" + std::to_string(serial++) + ".csv";
-    std::ofstream(path) << body;
-  }
-  ~TempCsv() { std::remove(path.c_str()); }
+struct TempCsv : heapmark::test::TempFile {
+  explicit TempCsv(const std::string& body) : TempFile(body, ".csv") {}
 };
 
 std::string parse_error(const std::string& spec) {
