@@ -30,7 +30,7 @@ namespace heapmark::runner {
 namespace {
 
 constexpr size_t kStderrKeep = 4096;
-constexpr int kProbeFd = 3, kPhaseFd = 4;
+constexpr int kProbeFd = 3, kPhaseFd = 4, kProbeAckFd = 5;
 
 uint64_t now_ns() { return metrics::tsc::monotonic_ns(); }
 
@@ -111,6 +111,7 @@ class ProgramSupervision {
   void mark_phase(const std::string& name);
   void begin_phase(const std::string& name, uint64_t t);
   void end_phase(uint64_t t);
+  void hold_exit();
   void server_step(uint64_t now);
   bool drain(Fd& fd, std::string& pending, bool probe);
   std::string run_quiet(const Argv& argv, const std::string& what);
@@ -119,12 +120,16 @@ class ProgramSupervision {
   ProgramOutcome out_;
   pid_t pid_ = -1;
   Fd err_, probe_, phase_, statm_;
+  Fd ack_;  // the probe waits at exit for a byte here (see hold_exit)
   Fd exit_;  // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
   std::string probe_pending_, phase_pending_;
   uint64_t deadline_ = 0, page_size_ = 4096;
   std::string killed_for_;
   bool exited_ = false;
   bool marked_ = false;  // the program wrote a phase mark
+  bool exit_reported_ = false;  // the probe's exit line came; the program waits for the ack
+  bool exit_smaps_read_ = false;
+  metrics::procfs::SmapsRollup exit_smaps_;  // read from outside while the program waited at exit
   int status_ = 0;
   metrics::procfs::Statm last_{};
   // A server's progress through its client steps.
@@ -145,22 +150,27 @@ void ProgramSupervision::kill_for(const char* cause, const std::string& detail) 
 }
 
 void ProgramSupervision::start() {
-  int ep[2], pp[2], hp[2];
-  if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(pp, O_CLOEXEC) != 0 || pipe2(hp, O_CLOEXEC) != 0)
+  int ep[2], pp[2], hp[2], ap[2];
+  // The ack goes over a socket so that sending to a program already gone is
+  // EPIPE (MSG_NOSIGNAL), not a SIGPIPE.
+  if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(pp, O_CLOEXEC) != 0 || pipe2(hp, O_CLOEXEC) != 0 ||
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ap) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   err_.reset(ep[0]);
   probe_.reset(pp[0]);
   phase_.reset(hp[0]);
-  Fd err_w(ep[1]), probe_w(pp[1]), phase_w(hp[1]);
+  ack_.reset(ap[1]);
+  Fd err_w(ep[1]), probe_w(pp[1]), phase_w(hp[1]), ack_r(ap[0]);
   std::vector<std::string> env = clean_environment();
   for (const auto& [k, v] : spec_.env) env.push_back(k + "=" + v);
   for (const auto& [k, v] : spec_.program.env) env.push_back(k + "=" + v);
   env.push_back("HEAPMARK_PROBE_FD=" + std::to_string(kProbeFd));
   env.push_back("HEAPMARK_PHASE_FD=" + std::to_string(kPhaseFd));
+  env.push_back("HEAPMARK_PROBE_ACK_FD=" + std::to_string(kProbeAckFd));
   env.push_back("HEAPMARK_PROBE_PARENT=" + std::to_string(getpid()));
   out_.spawn_ns = now_ns();
   pid_ = spawn(spec_.program.command, env, spec_.program.stdin_path, spec_.stdout_path, err_w.fd,
-               {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}}, spec_.start_cpus);
+               {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}}, spec_.start_cpus);
 #ifdef SYS_pidfd_open
   exit_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
 #endif
@@ -204,19 +214,39 @@ void ProgramSupervision::begin_phase(const std::string& name, uint64_t t) {
 }
 
 // At a phase end RSS is read from outside: smaps_rollup while the process
-// lives, else (its last phase, ended by the exit) the last statm sample.
+// lives; for its last phase, ended by the exit, the reading taken while the
+// probe held it at exit, else (killed, _exit, no probe) the last statm sample.
 void ProgramSupervision::end_phase(uint64_t t) {
   if (out_.phases.empty() || out_.phases.back().ended) return;
   ProgramPhase& p = out_.phases.back();
   p.end_ns = t;
   p.ended = true;
   const std::string path = "/proc/" + std::to_string(pid_) + "/smaps_rollup";
-  if (exited_ || !metrics::procfs::read_smaps_rollup(path.c_str(), p.smaps) || p.smaps.rss == 0) {
+  if (exited_ && exit_smaps_read_) {
+    p.smaps = exit_smaps_;
+  } else if (exited_ || !metrics::procfs::read_smaps_rollup(path.c_str(), p.smaps) || p.smaps.rss == 0) {
     p.smaps = {};
     p.smaps.rss = last_.resident;
     p.smaps.anonymous = last_.anon();
   }
   sample(t);
+}
+
+// The probe wrote its exit line and waits: the phase marks the program wrote
+// before exit() are all in the pipe now, so they are read (each phase end's
+// smaps_rollup from the living process) before the program may go on and
+// exit. Without the hold, a program that marks its last phase and exits at
+// once is gone before the runner reads, and that phase would get a stale
+// statm sample (the runner loses that race on a loaded machine).
+void ProgramSupervision::hold_exit() {
+  drain(phase_, phase_pending_, false);
+  const std::string path = "/proc/" + std::to_string(pid_) + "/smaps_rollup";
+  exit_smaps_read_ = metrics::procfs::read_smaps_rollup(path.c_str(), exit_smaps_) && exit_smaps_.rss > 0;
+  const char go = 1;
+  if (::send(ack_.fd, &go, 1, MSG_NOSIGNAL) != 1) {
+    // The program gave up waiting (2 s) or is gone: nothing to release.
+  }
+  ack_.reset();
 }
 
 void ProgramSupervision::on_probe_line(const std::string& line) {
@@ -235,6 +265,7 @@ void ProgramSupervision::on_probe_line(const std::string& line) {
                                ", not " + (libc ? std::string("the C library") : spec_.expect_malloc_from) +
                                ": the program brings or links its own allocator");
   } else if (line.rfind("exit ", 0) == 0) {
+    exit_reported_ = true;
     const size_t h = line.find("vm_hwm=");
     if (h != std::string::npos) out_.vm_hwm = std::strtoull(line.c_str() + h + 7, nullptr, 10);
   }
@@ -358,6 +389,7 @@ void ProgramSupervision::loop() {
     }
     if (probe_open && fds[1].revents) probe_open = drain(probe_, probe_pending_, true);
     if (phase_open && fds[2].revents) phase_open = drain(phase_, phase_pending_, false);
+    if (exit_reported_ && ack_.fd >= 0) hold_exit();
     if (wait4(pid_, &status_, WNOHANG, &out_.usage) == pid_) exited_ = true;
   }
   out_.exit_ns = now_ns();

@@ -4,21 +4,29 @@
  * own peak RSS (VmHWM) at exit, when /proc still has it. It writes text lines
  * to the descriptor named in HEAPMARK_PROBE_FD, only in the process the runner
  * started (its parent is HEAPMARK_PROBE_PARENT): the program's children
- * inherit LD_PRELOAD but stay silent.
+ * inherit LD_PRELOAD but stay silent, and so does a forked copy of it.
  *   identity malloc=<path> free=<path>
  *   exit vm_hwm=<bytes> vm_rss=<bytes>
+ * After the exit line the process waits (at most 2 s) for one byte on
+ * HEAPMARK_PROBE_ACK_FD: the runner first reads the phase marks the program
+ * wrote before it exited and each phase's smaps_rollup while the process still
+ * has its memory, which a program marking its last phase just before exit()
+ * would otherwise win the race against. A program ending in _exit() skips
+ * destructors, and so this hold.
  * It allocates nothing itself (raw open/read/write, static buffers); resolving
  * through a canonical PLT entry calls dlopen, which may. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int g_fd = -1;
+static int g_fd = -1, g_ack_fd = -1;
+static pid_t g_pid; /* the process the runner started, not a fork of it */
 
 static void say(const char* line) {
   size_t n = strlen(line);
@@ -79,7 +87,7 @@ static unsigned long long status_kb(const char* text, const char* key) {
 }
 
 __attribute__((destructor)) static void report_exit(void) {
-  if (g_fd < 0) return;
+  if (g_fd < 0 || getpid() != g_pid) return;
   static char buf[4096];
   const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
@@ -88,6 +96,13 @@ __attribute__((destructor)) static void report_exit(void) {
   static char line[128];
   snprintf(line, sizeof line, "exit vm_hwm=%llu vm_rss=%llu\n", status_kb(buf, "VmHWM:"), status_kb(buf, "VmRSS:"));
   say(line);
+  if (g_ack_fd < 0) return;
+  struct pollfd p = {g_ack_fd, POLLIN, 0};
+  if (poll(&p, 1, 2000) == 1) {
+    char ack;
+    const ssize_t r = read(g_ack_fd, &ack, 1);
+    (void)r; /* the byte, or end of file if the runner is gone: either way, exit */
+  }
 }
 
 __attribute__((constructor)) static void report_identity(void) {
@@ -95,7 +110,13 @@ __attribute__((constructor)) static void report_identity(void) {
   const char* parent = getenv("HEAPMARK_PROBE_PARENT");
   if (!fd || !parent || getppid() != (pid_t)atol(parent)) return;
   g_fd = atoi(fd);
+  g_pid = getpid();
   fcntl(g_fd, F_SETFD, FD_CLOEXEC); /* the program's children do not inherit it */
+  const char* ack = getenv("HEAPMARK_PROBE_ACK_FD");
+  if (ack) {
+    g_ack_fd = atoi(ack);
+    fcntl(g_ack_fd, F_SETFD, FD_CLOEXEC);
+  }
   static char line[1100];
   snprintf(line, sizeof line, "identity malloc=%s free=%s\n", object_of("malloc"), object_of("free"));
   say(line);
