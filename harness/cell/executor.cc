@@ -75,8 +75,14 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
     t.index = i;
     t.program = programs[i];
     t.buffer = scratch.array<Op>(kChunkOps);
-    t.hist = scratch.array<metrics::Histogram>(workloads::kOpKinds);
-    for (int k = 0; k < workloads::kOpKinds; ++k) t.hist[k].clear();
+    t.hist = scratch.array<metrics::Histogram>(workloads::kOpKinds + 1);  // + the batch histogram
+    for (int k = 0; k <= workloads::kOpKinds; ++k) t.hist[k].clear();
+    if (config_.batch_calls > 0) {
+      t.batch_ptr = scratch.array<void*>(config_.batch_calls);
+      t.batch_old = scratch.array<void*>(config_.batch_calls);
+    }
+    t.batch_calls = t.batch_cycles = 0;
+    t.batch_seq = 0;
     t.checksum = workloads::Checksum{};
     const uint32_t slots = std::min(programs[i]->wait_spec().activity_slots, workloads::kMaxActivitySlots);
     t.act_ptr = scratch.array<void*>(slots);
@@ -87,7 +93,7 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, c
   }
   threads_msg_ = scratch.array<ThreadsMsg>(1);
   horizon_ = hooks.horizon();
-  merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds);
+  merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds + 1);
   hist_wire_ = scratch.array<unsigned char>(sizeof(HistogramHead) + metrics::Histogram::kBuckets * sizeof(BucketCount));
   if (config_.attribute) {
     uint32_t sites = 0;
@@ -310,6 +316,7 @@ void Executor::begin_phase(uint32_t index) noexcept {
   PhaseBegin m;
   m.index = index;
   std::strncpy(m.name, threads_[0].program->phase_name(index), sizeof m.name - 1);
+  if (config_.counters) config_.counters->read(counters_at_begin_);
   m.t_ns = tsc::monotonic_ns();
   if (result_.first_t_ns == 0) result_.first_t_ns = m.t_ns;
   if (config_.shared) config_.shared->phase.store(index + 1, std::memory_order_relaxed);
@@ -322,6 +329,14 @@ void Executor::end_phase() noexcept {
   m.index = phase_;
   m.t_ns = tsc::monotonic_ns();
   result_.last_t_ns = m.t_ns;
+  if (config_.counters) {  // first, so the phase's own reading stays out of its counts
+    metrics::perf::Reading now;
+    config_.counters->read(now);
+    bool multiplexed = false;
+    for (size_t i = 0; i < metrics::perf::kEvents; ++i)
+      m.counters[i] = metrics::perf::delta(counters_at_begin_, now, i, &multiplexed);
+    m.counters_multiplexed = multiplexed;
+  }
   metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", m.smaps);
   max_phase_r_ = std::max(max_phase_r_, static_cast<int64_t>(m.smaps.anonymous) - static_cast<int64_t>(r0_));
   m.wait = wait_kind_.load(std::memory_order_relaxed);
@@ -571,6 +586,119 @@ void Executor::leave() noexcept {
   pthread_mutex_unlock(&barrier_mu_);
 }
 
+// Every op, timed or not: the checksum and the counts.
+void Executor::account(Thread& t, const Op& op, bool exact) noexcept {
+  if (exact) t.checksum.add(op);
+  else if (op.kind != OpKind::kPhase) t.checksum.add(Op{op.kind, op.align_log2, op.flags, 0, op.size});
+  ++t.program_ops;
+  ++t.ops[static_cast<int>(op.kind)];
+}
+
+namespace {
+bool is_call(OpKind k) noexcept { return k == OpKind::kAlloc || k == OpKind::kFree || k == OpKind::kRealloc; }
+}  // namespace
+
+// --timing batch: the allocator calls among ops[first..n), up to batch_calls
+// of them in a row, run back to back between one unfenced timestamp pair (a
+// benchmark loop's timing: the calls overlap in the pipeline as they would in
+// a program). The window holds the calls and the pointers they return or
+// take, nothing else; live bytes, usable sizes and touching the memory are
+// worked out after it from those pointers. Returns the index of the first op
+// after the batch.
+size_t Executor::run_batch(Thread& t, const Op* ops, size_t first, size_t n) noexcept {
+  const bool exact = t.program->checksum_exact();
+  size_t end = first;
+  while (end < n && end - first < config_.batch_calls && is_call(ops[end].kind)) account(t, ops[end++], exact);
+  const uint32_t calls = static_cast<uint32_t>(end - first);
+  void** got = t.batch_ptr;  // alloc, realloc: the new block (null: failed); free: the block freed (null: none)
+  void** old = t.batch_old;  // realloc: the block it was given
+  const uint64_t t0 = __rdtsc();
+  for (size_t i = first; i < end; ++i) {
+    const Op& op = ops[i];
+    Slot& s = slots_[op.id];
+    switch (op.kind) {
+      case OpKind::kAlloc: {
+        void* p;
+        if (op.align_log2 == 0) p = malloc(op.size);
+        else if (posix_memalign(&p, size_t{1} << op.align_log2, op.size) != 0) p = nullptr;
+        s.p = got[i - first] = p;
+        break;
+      }
+      case OpKind::kFree:
+        got[i - first] = s.p;
+        free(s.p);  // free(NULL) when its allocation failed: nothing
+        s.p = nullptr;
+        break;
+      default: {
+        void* q = realloc(old[i - first] = s.p, op.size);
+        got[i - first] = q;
+        if (q) s.p = q;  // else the old block stays valid and live
+        break;
+      }
+    }
+  }
+  const uint64_t t1 = __rdtsc();
+  const uint64_t cycles = t1 - t0;
+  t.batch_calls += calls;
+  t.batch_cycles += cycles;
+  t.phase_ops += calls;
+  t.phase_cycles += cycles;
+  if (config_.tsc_hz > 0)
+    t.hist[workloads::kOpKinds].record(static_cast<uint64_t>(static_cast<double>(cycles) * 1e12 / config_.tsc_hz / calls));
+  // The sizes, in call order: a slot's size and usable size stay as they were
+  // before the batch until a call of the batch changes them.
+  int64_t live_delta = 0, usable_delta = 0, blocks_delta = 0;
+  for (size_t i = first; i < end; ++i) {
+    const Op& op = ops[i];
+    Slot& s = slots_[op.id];
+    void* p = got[i - first];
+    if (op.kind == OpKind::kAlloc) {
+      if (!p) {
+        ++t.failed_allocs;
+        continue;
+      }
+      live_delta += static_cast<int64_t>(op.size);
+      ++blocks_delta;
+      s.size = op.size;
+      s.usable = 0;  // until settled below
+    } else if (op.kind == OpKind::kFree) {
+      if (!p) continue;
+      live_delta -= static_cast<int64_t>(s.size);
+      usable_delta -= static_cast<int64_t>(s.usable);
+      --blocks_delta;
+      s.size = s.usable = 0;
+    } else if (!p) {
+      ++t.failed_allocs;
+    } else {
+      const bool had = old[i - first] != nullptr;
+      live_delta += static_cast<int64_t>(op.size) - static_cast<int64_t>(had ? s.size : 0);
+      usable_delta -= static_cast<int64_t>(had ? s.usable : 0);
+      blocks_delta += had ? 0 : 1;
+      old[i - first] = reinterpret_cast<void*>(had ? s.size : 0);  // now: where the new bytes start
+      s.size = op.size;
+      s.usable = 0;
+    }
+  }
+  // The blocks still live, from the last call back: a slot is settled by the
+  // last call of this batch that names it (the stamp); a live block is sized
+  // and touched there. A block freed within its own batch is never touched.
+  const uint32_t stamp = ++t.batch_seq * thread_count_ + t.index;  // unique among the threads' batches
+  for (size_t i = end; i-- > first;) {
+    const Op& op = ops[i];
+    Slot& s = slots_[op.id];
+    if (s.batch_stamp == stamp) continue;
+    s.batch_stamp = stamp;
+    if (op.kind == OpKind::kFree || !s.p || got[i - first] != s.p) continue;
+    s.usable = hooks_.usable_size ? hooks_.usable_size(s.p) : 0;
+    usable_delta += static_cast<int64_t>(s.usable);
+    s.site = op.site;
+    s.born_ms = op.born_ms;
+    prepare(s.p, op.id, op.kind == OpKind::kRealloc ? reinterpret_cast<uintptr_t>(old[i - first]) : 0, s.size);
+  }
+  add_live(live_delta, usable_delta, blocks_delta, t1);
+  return end;
+}
+
 void Executor::run_thread(Thread& t) noexcept {
   current_cpus(t.affinity, sizeof t.affinity);
   const bool exact = t.program->checksum_exact();
@@ -579,9 +707,11 @@ void Executor::run_thread(Thread& t) noexcept {
     if (n == 0) break;
     for (size_t i = 0; i < n; ++i) {
       const Op& op = t.buffer[i];
-      if (exact) t.checksum.add(op);
-      else if (op.kind != OpKind::kPhase) t.checksum.add(Op{op.kind, op.align_log2, op.flags, 0, op.size});
-      ++t.program_ops;
+      if (config_.batch_calls > 0 && is_call(op.kind)) {
+        i = run_batch(t, t.buffer, i, n) - 1;
+        continue;
+      }
+      account(t, op, exact);
       switch (op.kind) {
         case OpKind::kAlloc:
           do_alloc(t, op);
@@ -626,7 +756,6 @@ void Executor::run_thread(Thread& t) noexcept {
           break;
         }
       }
-      ++t.ops[static_cast<int>(op.kind)];
     }
     if (config_.shared && t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
   }
@@ -643,13 +772,16 @@ void Executor::run() noexcept {
 
 bool Executor::finish() noexcept {
   workloads::Checksum all;
-  for (int k = 0; k < workloads::kOpKinds; ++k) merged_[k].clear();
+  for (int k = 0; k <= workloads::kOpKinds; ++k) merged_[k].clear();
   for (uint32_t i = 0; i < thread_count_; ++i) {
     const Thread& t = threads_[i];
     for (int k = 0; k < workloads::kOpKinds; ++k) {
       merged_[k].merge(t.hist[k]);
       result_.ops[k] += t.ops[k];
     }
+    merged_[workloads::kOpKinds].merge(t.hist[workloads::kOpKinds]);
+    result_.batch_calls += t.batch_calls;
+    result_.batch_cycles += t.batch_cycles;
     result_.program_ops += t.program_ops;
     result_.failed_allocs += t.failed_allocs;
     // A program of several threads is identified by its per-thread checksums, in order.
@@ -663,7 +795,7 @@ bool Executor::finish() noexcept {
     format_cpus(threads_[i].ran_on, tm.threads[i].ran_on, sizeof tm.threads[i].ran_on);
   }
   if (!write_message(config_.event_fd, MsgType::kThreads, &tm, sizeof tm)) return false;
-  for (int k = 0; k < workloads::kOpKinds; ++k) {
+  for (int k = 0; k <= workloads::kOpKinds; ++k) {  // the op kinds', then the batch histogram
     const metrics::Histogram& h = merged_[k];
     if (h.total == 0) continue;
     auto* head = reinterpret_cast<HistogramHead*>(hist_wire_);

@@ -23,6 +23,7 @@
 #include "harness/cell/protocol.h"
 #include "harness/cell/shared_page.h"
 #include "harness/metrics/histogram.h"
+#include "harness/metrics/perf.h"
 #include "workloads/op.h"
 #include "workloads/scratch.h"
 
@@ -37,6 +38,13 @@ struct ExecutorConfig {
   bool verify = false;           // fill every block with a pattern from its id; check it before free/realloc
   bool attribute = false;        // at every phase end: pinned memory by site and the heap's page map (attribution.h)
   double tsc_hz = 0;
+  // 0: every allocator call timed on its own with fenced timestamps (latency).
+  // K: throughput timing. Runs of up to K consecutive calls go back to back
+  // between one unfenced timestamp pair, as a benchmark loop runs them; the
+  // bookkeeping (usable size, touching the memory, live bytes) follows the
+  // batch, so a block freed within its own batch is never touched. Needs verify off.
+  uint32_t batch_calls = 0;
+  const metrics::perf::Counters* counters = nullptr;  // read at every phase edge; may be null
 };
 
 // Exit statuses of heapmark-cell (the runner takes the cause from the events;
@@ -72,6 +80,8 @@ class Executor {
   uint32_t threads() const noexcept { return thread_count_; }
 
   const metrics::Histogram& histogram(workloads::OpKind k) const noexcept { return merged_[static_cast<int>(k)]; }
+  // --timing batch: picoseconds per call of each timed batch, over every thread.
+  const metrics::Histogram& batch_histogram() const noexcept { return merged_[workloads::kOpKinds]; }
   const Result& result() const noexcept { return result_; }
 
  private:
@@ -82,6 +92,7 @@ class Executor {
     std::atomic<uint32_t> sent;  // kSend stores 1 (release); kRecv waits for it (acquire)
     uint32_t site;               // Op::site and Op::born_ms of the op that made it
     uint32_t born_ms;
+    uint32_t batch_stamp;        // --timing batch: the last batch whose bookkeeping settled this slot
   };
   struct Thread {
     Executor* exec;
@@ -94,6 +105,12 @@ class Executor {
     uint64_t program_ops;
     uint64_t phase_ops, phase_cycles;
     uint64_t failed_allocs;
+    // --timing batch: the current batch's calls (id and where its new bytes
+    // start) for the bookkeeping after it, and the totals of every batch.
+    void** batch_ptr;
+    void** batch_old;
+    uint64_t batch_calls, batch_cycles;
+    uint32_t batch_seq;
     pthread_t tid;
     // Activity working set (WaitSpec::activity_slots of them) and its generator.
     void** act_ptr;
@@ -116,6 +133,8 @@ class Executor {
   bool watch(uint64_t now) noexcept;
   void begin_phase(uint32_t index) noexcept;
   void end_phase() noexcept;
+  size_t run_batch(Thread& t, const workloads::Op* ops, size_t first, size_t n) noexcept;
+  void account(Thread& t, const workloads::Op& op, bool exact) noexcept;
   void do_alloc(Thread& t, const workloads::Op& op) noexcept;
   void do_free(Thread& t, const workloads::Op& op) noexcept;
   void do_realloc(Thread& t, const workloads::Op& op) noexcept;
@@ -166,6 +185,7 @@ class Executor {
   std::atomic<uint64_t> wait_planned_ms_{0}, returned_t_ns_{0}, activity_ops_{0}, activity_live_{0}, activity_peak_live_{0};
   ThreadsMsg* threads_msg_ = nullptr;
   registry::Horizon horizon_;
+  metrics::perf::Reading counters_at_begin_;  // the counters at the open phase's begin edge
 };
 
 }  // namespace heapmark::cell

@@ -4,6 +4,7 @@
 //
 //   heapmark-cell --kind FAMILY [--library PATH] --workload W [--param k=v]... [--seed N]
 //                 [--cpu N] [--touch none|pages|full] [--verify] [--attribute] [--tsc-hz HZ]
+//                 [--batch-calls K] [--no-counters]
 //   heapmark-cell --probe --kind FAMILY [--library PATH]     (identity + version only)
 //
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
@@ -15,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +29,7 @@
 #include "harness/cell/placement.h"
 #include "harness/cell/protocol.h"
 #include "harness/cell/shared_page.h"
+#include "harness/metrics/perf.h"
 #include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
 #include "workloads/catalog.h"
@@ -48,6 +51,8 @@ struct Args {
   bool verify = false;
   bool attribute = false;  // pinned memory by site and the page map at every phase end
   double tsc_hz = 0;
+  uint32_t batch_calls = 0;  // --timing batch:K (executor.h)
+  bool counters = true;      // event counters at every phase edge (metrics/perf.h)
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -80,6 +85,11 @@ Args parse(int argc, char** argv) {
     } else if (k == "--seed") a.seed = std::strtoull(value().c_str(), nullptr, 10);
     else if (k == "--cpu") a.cpu = std::atoi(value().c_str());
     else if (k == "--tsc-hz") a.tsc_hz = std::strtod(value().c_str(), nullptr);
+    else if (k == "--batch-calls") {
+      const long v = std::strtol(value().c_str(), nullptr, 10);
+      if (v < 2 || v > 65536) usage("--batch-calls must be 2-65536");
+      a.batch_calls = static_cast<uint32_t>(v);
+    } else if (k == "--no-counters") a.counters = false;
     else if (k == "--touch") {
       const std::string v = value();
       if (v == "none") a.touch = hm::cell::Touch::kNone;
@@ -90,6 +100,7 @@ Args parse(int argc, char** argv) {
   }
   if (!a.family) usage("--kind is required");
   if (!a.probe && a.workload.empty()) usage("--workload is required");
+  if (a.verify && a.batch_calls) usage("--verify checks every block between calls; --batch-calls runs them back to back");
   return a;
 }
 
@@ -151,6 +162,7 @@ int main(int argc, char** argv) {
 
   const hm::registry::Hooks hooks = hm::registry::Hooks::probe(*args.family, args.library.c_str());
   hm::cell::Hello hello;
+  for (auto& e : hello.counter_error) e = ENODATA;  // not opened (until the executor's cell opens them)
   hm::cell::format_cpus(started_with, hello.cpus_at_start, sizeof hello.cpus_at_start);
   hello.cpus_online = static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
   hello.identity_ok = hooks.identity_ok();
@@ -203,6 +215,18 @@ int main(int argc, char** argv) {
     cfg.verify = args.verify;
     cfg.attribute = args.attribute;
     cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
+    cfg.batch_calls = args.batch_calls;
+    hello.batch_calls = args.batch_calls;
+    // Opened before the workload threads exist, so their events are counted too.
+    hm::metrics::perf::Counters counters;
+    if (args.counters) {
+      counters.open();
+      cfg.counters = &counters;
+    }
+    for (size_t i = 0; args.counters && i < hm::metrics::perf::kEvents; ++i) {
+      hello.counter_error[i] = counters.availability(i).error;
+      hello.counter_user_only[i] = counters.availability(i).user_only;
+    }
     hm::cell::Executor exec(cfg, hooks, programs, scratch);
     exec.start_threads();
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/metrics/perf.h"
 #include "harness/metrics/procfs.h"
 #include "workloads/op.h"
 
@@ -60,6 +61,13 @@ struct Hello {
   uint64_t horizon_ms = 0;
   uint8_t horizon_background = 0;
   char horizon_what[120] = "";
+  // The event counters (metrics/perf.h): errno per event (0: counted), and
+  // whether it counts user space only. All errors are ENOSYS-like when the
+  // cell opened none (a self-measuring workload).
+  int32_t counter_error[metrics::perf::kEvents] = {};
+  uint8_t counter_user_only[metrics::perf::kEvents] = {};
+  // --timing batch: calls per timed batch (0: per-call latency timing).
+  uint32_t batch_calls = 0;
 };
 
 // What the allocator configured itself to, read once after it initialised.
@@ -109,6 +117,9 @@ struct PhaseEnd {
   uint64_t returned_t_ns = 0;
   uint64_t activity_ops = 0;
   uint64_t activity_peak_live = 0;    // the activity's own working set at its largest, bytes
+  // Event counts over the phase, begin edge to end edge (available events only).
+  double counters[metrics::perf::kEvents] = {};
+  uint8_t counters_multiplexed = 0;   // a hardware count was scaled (the PMU was shared)
 };
 
 enum class WaitKind : uint8_t { kNone = 0, kIdle = 1, kActivity = 2 };
@@ -197,7 +208,13 @@ struct Result {
   uint64_t utime_us = 0, stime_us = 0, minflt = 0, majflt = 0, nvcsw = 0, nivcsw = 0;
   uint64_t vm_hwm = 0;
   uint64_t failed_allocs = 0;
+  // --timing batch: calls timed in batches and their cycles, every batch.
+  uint64_t batch_calls = 0, batch_cycles = 0;
 };
+
+// The kHistogram op_kind of --timing batch's histogram (picoseconds per call
+// of each batch), after the op kinds' own.
+inline constexpr uint32_t kBatchHistogram = workloads::kOpKinds;
 
 static_assert(workloads::kOpKinds <= 16, "Result::ops holds one counter per op kind");
 

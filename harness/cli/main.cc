@@ -301,6 +301,18 @@ int main(int argc, char** argv) {
   run->add_option("--points", opts.max_points, "Timeline points stored per cell")->check(CLI::Range(16, 1000000));
   run->add_option("--touch", opts.touch, "Memory touched after each allocation, outside the timed window")
       ->check(CLI::IsMember({"none", "pages", "full"}));
+  run->add_option_function<std::string>(
+         "--timing", [&opts](const std::string& v) { opts.batch_calls = hm::runner::parse_timing(v); },
+         "How allocator calls are timed. latency: each call between fenced timestamps (per-call latency percentiles; "
+         "about twice a benchmark loop's time per call, since fences serialise the calls). batch[:K]: runs of K "
+         "consecutive calls (default " +
+             std::to_string(hm::runner::kDefaultBatchCalls) +
+             ") between one unfenced timestamp pair, as a benchmark loop times them: ns per call and its spread over "
+             "batches, no per-call percentiles")
+      ->type_name("latency|batch[:K]")
+      ->default_str("latency");
+  run->add_flag("--no-counters", [&opts](int64_t) { opts.counters = false; },
+                "Do not open the kernel event counters (perf_event_open) the cells read at every phase edge");
   run->add_flag("--verify", opts.verify,
                 "Fill every block with a pattern from its id and check it before free: catches overlapping blocks (slower)");
   run->add_flag("--attribute", opts.attribute,
@@ -348,6 +360,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "heapmark: %s (see heapmark %s--help)\n", e.what(),
                  app.get_subcommands().empty() ? "" : (app.get_subcommands()[0]->get_name() + " ").c_str());
+    return hm::kExitBadInput;
+  } catch (const hm::InputError& e) {  // an option's own parser (--timing)
+    std::fprintf(stderr, "heapmark: %s\n", e.what());
     return hm::kExitBadInput;
   }
 

@@ -74,6 +74,12 @@ json::object phase_json(const PhaseResult& p) {
                                      {"lazy_free", b->lazy_free}, {"metadata", b->metadata},           {"live_page_bytes", b->live_page_bytes}};
     if (e->attribution) po["attribution"] = attribution_json(*e->attribution);
     if (e->page_map) po["page_map"] = page_map_json(*e->page_map);
+    if (!e->counters.empty()) {
+      json::object co;
+      for (const auto& [k, v] : e->counters) co[k] = v;
+      po["counters"] = std::move(co);
+      if (e->counters_multiplexed) po["counters_multiplexed"] = true;
+    }
   }
   json::object st;
   for (const auto& [k, v] : p.allocator_stats) st[k] = v;
@@ -248,6 +254,9 @@ PhaseResult read_phase(const Reader& rd, const json::object& po, const std::stri
     if (const auto* rp = rd.object(po, "reported", path)) e.reported = rd.text_pairs(*rp, path + "reported.");
     if (const auto* a = rd.object(po, "attribution", path)) e.attribution = read_attribution(rd, *a, path + "attribution.");
     if (const auto* m = rd.object(po, "page_map", path)) e.page_map = read_page_map(rd, *m, path + "page_map.");
+    if (const auto* co = rd.object(po, "counters", path))
+      for (const auto& [k, v] : *co) e.counters.emplace_back(std::string(k), rd.num(*co, std::string(k).c_str(), path + "counters.").value_or(0));
+    e.counters_multiplexed = rd.boolean(po, "counters_multiplexed", path);
     p.end = e;
   }
   if (const auto* st = rd.object(po, "allocator_stats", path))
@@ -311,20 +320,29 @@ json::object to_json(const CellResult& c) {
                                  {"timer_resolution_cycles", t.timer_resolution_cycles},
                                  {"timer_resolution_ns", t.timer_resolution_ns},
                                  {"latency_net_of_timer_overhead", t.latency_net_of_timer_overhead},
-                                 {"histogram_relative_error", t.histogram_relative_error}};
+                                 {"histogram_relative_error", t.histogram_relative_error},
+                                 {"timer", t.timer}};
+    if (t.batch_calls) rec["timing"].as_object()["batch_calls"] = t.batch_calls;
     json::array phases;
     for (const auto& p : c.phases) phases.push_back(phase_json(p));
     rec["phases"] = std::move(phases);
   }
   if (c.micro) {
     json::array micro;
-    for (const auto& b : *c.micro)
-      micro.push_back(json::object{{"name", b.name},
-                                   {"iterations", b.iterations},
-                                   {"real_time_ns", b.real_time_ns},
-                                   {"cpu_time_ns", b.cpu_time_ns},
-                                   {"calls_per_second", b.calls_per_second},
-                                   {"threads", b.threads}});
+    for (const auto& b : *c.micro) {
+      json::object mo{{"name", b.name},
+                      {"iterations", b.iterations},
+                      {"real_time_ns", b.real_time_ns},
+                      {"cpu_time_ns", b.cpu_time_ns},
+                      {"calls_per_second", b.calls_per_second},
+                      {"threads", b.threads}};
+      if (!b.counters.empty()) {
+        json::object counters;
+        for (const auto& [k, v] : b.counters) counters[k] = v;
+        mo["counters"] = std::move(counters);
+      }
+      micro.push_back(std::move(mo));
+    }
     rec["micro"] = std::move(micro);
     rec["micro_source"] = c.micro_source;
   }
@@ -347,6 +365,21 @@ json::object to_json(const CellResult& c) {
     }
     rec["latency_ns"] = std::move(lat);
     rec["latency_histogram"] = std::move(hists);
+    if (const auto& b = c.batch_ns)
+      rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean}, {"min", b->min},
+                                              {"p50", b->p50},     {"p90", b->p90},         {"p99", b->p99},   {"max", b->max}};
+  }
+  if (const auto& k = c.counters) {
+    json::object events;
+    for (const auto& e : k->events) {
+      if (e.available)
+        events[e.name] = json::object{{"total", e.total}, {"per_1k_calls", opt(e.per_1k_calls)}, {"user_only", e.user_only}};
+      else
+        events[e.name] = json::object{{"unavailable", true}, {"errno", e.error}, {"reason", e.reason}};
+    }
+    json::object ko{{"events", std::move(events)}, {"multiplexed", k->multiplexed}};
+    if (k->ipc) ko["ipc"] = *k->ipc;
+    rec["counters"] = std::move(ko);
   }
   if (const auto& r = c.run) {
     json::array cmd;
@@ -437,7 +470,9 @@ CellResult from_json(const json::object& o, const std::string& where) {
                       rd.integer<uint64_t>(*t, "timer_resolution_cycles", tp).value_or(0),
                       rd.num(*t, "timer_resolution_ns", tp).value_or(0),
                       rd.boolean(*t, "latency_net_of_timer_overhead", tp),
-                      rd.num(*t, "histogram_relative_error", tp).value_or(0)};
+                      rd.num(*t, "histogram_relative_error", tp).value_or(0),
+                      rd.find(*t, "timer") ? rd.str(*t, "timer", tp) : "latency",
+                      rd.integer<uint64_t>(*t, "batch_calls", tp).value_or(0)};
   }
   if (const auto* ph = rd.array(o, "phases", ""))
     for (size_t i = 0; i < ph->size(); ++i) {
@@ -452,7 +487,10 @@ CellResult from_json(const json::object& o, const std::string& where) {
       const auto& bo = b.get_object();
       c.micro->push_back({rd.str(bo, "name", "micro[]."), rd.num(bo, "iterations", "micro[].").value_or(0),
                           rd.num(bo, "real_time_ns", "micro[].").value_or(0), rd.num(bo, "cpu_time_ns", "micro[].").value_or(0),
-                          rd.num(bo, "calls_per_second", "micro[].").value_or(0), rd.num(bo, "threads", "micro[].").value_or(0)});
+                          rd.num(bo, "calls_per_second", "micro[].").value_or(0), rd.num(bo, "threads", "micro[].").value_or(0), {}});
+      if (const auto* cs = rd.object(bo, "counters", "micro[]."))
+        for (const auto& [k, v] : *cs)
+          if (v.is_number()) c.micro->back().counters.emplace_back(std::string(k), v.to_number<double>());
     }
     c.micro_source = rd.str(o, "micro_source", "");
   }
@@ -502,6 +540,33 @@ CellResult from_json(const json::object& o, const std::string& where) {
         }
       c.latency_histogram.emplace_back(std::string(k), std::move(h));
     }
+  if (const auto* b = rd.object(o, "batch_ns_per_call", "")) {
+    const std::string bp = "batch_ns_per_call.";
+    c.batch_ns = BatchTiming{rd.integer<uint64_t>(*b, "calls", bp).value_or(0), rd.integer<uint64_t>(*b, "batches", bp).value_or(0),
+                             rd.num(*b, "mean", bp).value_or(0), rd.num(*b, "min", bp).value_or(0), rd.num(*b, "p50", bp).value_or(0),
+                             rd.num(*b, "p90", bp).value_or(0), rd.num(*b, "p99", bp).value_or(0), rd.num(*b, "max", bp).value_or(0)};
+  }
+  if (const auto* k = rd.object(o, "counters", "")) {
+    Counters cs;
+    if (const auto* ev = rd.object(*k, "events", "counters."))
+      for (const auto& [name, v] : *ev) {
+        const std::string ep = "counters.events." + std::string(name) + ".";
+        if (!v.is_object()) rd.fail(ep, "an object");
+        const auto& eo = v.get_object();
+        CounterFigure f;
+        f.name = std::string(name);
+        f.available = !rd.boolean(eo, "unavailable", ep);
+        f.total = rd.num(eo, "total", ep).value_or(0);
+        f.per_1k_calls = rd.num(eo, "per_1k_calls", ep);
+        f.user_only = rd.boolean(eo, "user_only", ep);
+        f.error = rd.integer<int>(eo, "errno", ep).value_or(0);
+        f.reason = rd.str(eo, "reason", ep);
+        cs.events.push_back(std::move(f));
+      }
+    cs.ipc = rd.num(*k, "ipc", "counters.");
+    cs.multiplexed = rd.boolean(*k, "multiplexed", "counters.");
+    c.counters = std::move(cs);
+  }
   c.measured_s = rd.num(o, "measured_s", "").value_or(0);
   c.throughput_ops_s = rd.num(o, "throughput_ops_s", "").value_or(0);
   if (const auto* cu = rd.object(o, "cpu", ""))

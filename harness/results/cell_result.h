@@ -67,6 +67,9 @@ struct PhaseEndResult {
   std::optional<Breakdown> breakdown;  // absent in results older than the breakdown
   std::optional<Attribution> attribution;  // with --attribute
   std::optional<PageMap> page_map;
+  // Event counts over the phase (perf_event_open), available events only.
+  std::vector<std::pair<std::string, double>> counters;
+  bool counters_multiplexed = false;
   Pairs reported;  // a server's own figures at this phase end (Redis INFO memory), as text
 };
 
@@ -109,6 +112,33 @@ struct Timing {
   double timer_resolution_ns = 0;
   bool latency_net_of_timer_overhead = true;
   double histogram_relative_error = 0;
+  std::string timer = "latency";  // "latency": each call fenced on its own; "batch": runs of batch_calls calls per timestamp pair
+  uint64_t batch_calls = 0;
+};
+
+// --timing batch: nanoseconds per allocator call, from runs of batch_calls
+// consecutive calls timed by one unfenced timestamp pair. `mean` is every
+// batch's cycles over every batched call; the quantiles are of the batches'
+// own per-call times.
+struct BatchTiming {
+  uint64_t calls = 0, batches = 0;
+  double mean = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+// One kernel event counter over the cell's phases (metrics/perf.h).
+struct CounterFigure {
+  std::string name;
+  bool available = false;
+  double total = 0;                    // sum over the phases, begin edge to end edge
+  std::optional<double> per_1k_calls;  // per thousand allocator calls
+  bool user_only = false;              // counted with exclude_kernel
+  int error = 0;                       // errno when unavailable
+  std::string reason;
+};
+struct Counters {
+  std::vector<CounterFigure> events;
+  std::optional<double> ipc;  // instructions / cycles where both are counted
+  bool multiplexed = false;
 };
 
 struct ProgramInfo {
@@ -157,6 +187,7 @@ struct TimelineSeries {
 struct MicroBenchmark {
   std::string name;
   double iterations = 0, real_time_ns = 0, cpu_time_ns = 0, calls_per_second = 0, threads = 0;
+  std::vector<std::pair<std::string, double>> counters;  // the workload's own figures (Google Benchmark's user counters), by name
 };
 
 // A real program's run (a `program` workload).
@@ -206,6 +237,8 @@ struct CellResult {
   std::map<std::string, uint64_t> ops;  // alloc, free, realloc
   std::vector<std::pair<std::string, Latency>> latency_ns;
   std::vector<std::pair<std::string, LatencyHistogram>> latency_histogram;
+  std::optional<BatchTiming> batch_ns;  // --timing batch, instead of latency_ns
+  std::optional<Counters> counters;     // event counters, where the cell opened them
   double throughput_ops_s = 0;
   FragmentationFigures fragmentation;
   TimelineSeries timeline;

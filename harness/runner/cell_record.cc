@@ -1,12 +1,15 @@
 #include "harness/runner/cell_record.h"
 
 #include <boost/json.hpp>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "harness/metrics/fragmentation.h"
 #include "harness/metrics/histogram.h"
+#include "harness/metrics/perf.h"
 #include "harness/results/results_dir.h"
 #include "workloads/op.h"
 
@@ -98,9 +101,20 @@ bool micro_figures(const std::string& native, results::CellResult& rec) {
         // Google Benchmark's items/s: per CPU second, or per real second for
         // the UseRealTime (threaded) ones; real_time_ns includes waiting for a CPU.
         rec.micro->push_back({std::string(o.at("name").as_string()), n("iterations"), n("real_time") * scale,
-                              n("cpu_time") * scale, n("items_per_second"), n("threads")});
+                              n("cpu_time") * scale, n("items_per_second"), n("threads"), {}});
+        // Every other number is the workload's own figure (a user counter).
+        static const std::set<std::string> kGoogleBenchmarkKeys = {
+            "iterations", "real_time", "cpu_time", "items_per_second", "bytes_per_second", "threads", "repetitions",
+            "repetition_index", "family_index", "per_family_instance_index", "time_unit"};
+        for (const auto& [k, v] : o)
+          if (v.is_number() && !kGoogleBenchmarkKeys.count(std::string(k)))
+            rec.micro->back().counters.emplace_back(std::string(k), v.to_number<double>());
       }
-  rec.micro_source = "Google Benchmark JSON, loop time per iteration (no per-op timer); items = allocator calls";
+  // A self-measuring workload other than Google Benchmark says how it measured.
+  const auto* source = !ec && gb.is_object() ? gb.as_object().if_contains("source") : nullptr;
+  rec.micro_source = source && source->is_string()
+                         ? std::string(source->as_string())
+                         : "Google Benchmark JSON, loop time per iteration (no per-op timer); items = allocator calls";
   return !ec && !rec.micro->empty();
 }
 
@@ -131,8 +145,10 @@ void describe_allocator(const CellOutcome& out, results::CellResult& rec) {
                                h.timer_overhead_mean_cycles > 0 ? h.timer_overhead_mean_cycles : overhead,
                                h.timer_resolution_cycles,
                                hz > 0 ? static_cast<double>(h.timer_resolution_cycles) * 1e9 / hz : 0.0,
-                               true,
-                               metrics::Histogram::kRelativeError};
+                               h.batch_calls == 0,
+                               metrics::Histogram::kRelativeError,
+                               h.batch_calls ? "batch" : "latency",
+                               h.batch_calls};
 }
 
 results::SiteShare site_share(const cell::SiteFigures& f) {
@@ -181,6 +197,9 @@ void phase_figures(const CellOutcome& out, uint64_t t0, const NetOfTimer& net, r
       pr.end = phase_end(p.end, p.begin, out.hello.r0_anon, prev_r, prev_l, t0, net);
       if (p.sites) pr.end->attribution = attribution(*p.sites);
       if (p.page_map) pr.end->page_map = page_map(*p.page_map);
+      for (size_t i = 0; i < metrics::perf::kEvents; ++i)
+        if (out.hello.counter_error[i] == 0) pr.end->counters.emplace_back(metrics::perf::event_info(i).name, p.end.counters[i]);
+      pr.end->counters_multiplexed = p.end.counters_multiplexed != 0;
       prev_r = pr.end->r;
       prev_l = static_cast<int64_t>(p.end.live_bytes);
     }
@@ -216,6 +235,19 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
     hist->min = hr.head.min;
     hist->max = hr.head.max;
     hist->sum = hr.head.sum;
+    if (hr.head.op_kind == cell::kBatchHistogram) {  // picoseconds per call, one value per batch
+      auto ns = [&](uint64_t ps) { return static_cast<double>(ps) * 1e-3; };
+      const double hz = out.hello.tsc_hz;
+      rec.batch_ns = results::BatchTiming{res.batch_calls,
+                                          hist->total,
+                                          hz > 0 && res.batch_calls ? static_cast<double>(res.batch_cycles) * 1e9 / hz / static_cast<double>(res.batch_calls) : 0.0,
+                                          ns(hist->min),
+                                          ns(hist->quantile(0.5)),
+                                          ns(hist->quantile(0.9)),
+                                          ns(hist->quantile(0.99)),
+                                          ns(hist->max)};
+      continue;
+    }
     const std::string name = workloads::op_kind_name(static_cast<workloads::OpKind>(hr.head.op_kind));
     auto q = [&](double p) { return net.ns(static_cast<double>(hist->quantile(p))); };
     rec.latency_ns.emplace_back(name, results::Latency{hist->total, net.ns_mean(hist->mean()), net.ns(static_cast<double>(hist->min)),
@@ -223,6 +255,48 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
     rec.latency_histogram.emplace_back(name, std::move(raw));
   }
   rec.throughput_ops_s = rec.measured_s > 0 ? static_cast<double>(calls) / rec.measured_s : 0.0;
+}
+
+// The event counters over the phases: per event its total and count per 1k
+// allocator calls, or why it is unavailable; IPC where cycles and
+// instructions both counted.
+void counter_figures(const CellOutcome& out, results::CellResult& rec) {
+  namespace perf = metrics::perf;
+  bool any_opened = false;
+  for (size_t i = 0; i < perf::kEvents; ++i) any_opened |= out.hello.counter_error[i] != ENODATA;
+  if (!any_opened) return;  // --no-counters
+  uint64_t calls = 0;
+  for (const auto& [k, v] : rec.ops) calls += v;
+  results::Counters cs;
+  double total[perf::kEvents] = {};
+  for (const auto& p : out.phases)
+    if (p.ended) {
+      for (size_t i = 0; i < perf::kEvents; ++i) total[i] += p.end.counters[i];
+      cs.multiplexed |= p.end.counters_multiplexed != 0;
+    }
+  for (size_t i = 0; i < perf::kEvents; ++i) {
+    results::CounterFigure f;
+    f.name = perf::event_info(i).name;
+    const perf::Availability a{out.hello.counter_error[i], out.hello.counter_user_only[i] != 0};
+    f.available = a.error == 0;
+    if (f.available) {
+      f.total = total[i];
+      if (calls) f.per_1k_calls = total[i] * 1000.0 / static_cast<double>(calls);
+      f.user_only = a.user_only;
+    } else {
+      char why[256];
+      f.error = a.error;
+      f.reason = perf::unavailable_reason(i, a, why, sizeof why);
+    }
+    cs.events.push_back(std::move(f));
+  }
+  auto event = [&](const char* name) -> const results::CounterFigure* {
+    for (const auto& e : cs.events)
+      if (e.name == name && e.available) return &e;
+    return nullptr;
+  };
+  if (const auto *cyc = event("cycles"), *ins = event("instructions"); cyc && ins && cyc->total > 0) cs.ipc = ins->total / cyc->total;
+  rec.counters = std::move(cs);
 }
 
 // Peak R, live bytes, "returned after free", fragmentation and the timeline.
@@ -330,6 +404,7 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
     return rec;
   }
   program_figures(out, net, rec);
+  counter_figures(out, rec);
   memory_figures(out, t0, sample_hz, rec);
   return rec;
 }

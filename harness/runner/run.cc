@@ -3,6 +3,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <cctype>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -51,6 +53,25 @@ std::vector<std::pair<std::string, std::string>> cell_env(const registry::Alloca
   return env;
 }
 
+}  // namespace
+
+uint32_t parse_timing(const std::string& text) {
+  if (text == "latency") return 0;
+  if (text == "batch") return kDefaultBatchCalls;
+  if (text.rfind("batch:", 0) == 0) {
+    const std::string k = text.substr(6);
+    char* end = nullptr;
+    const unsigned long v = k.empty() || !std::isdigit(static_cast<unsigned char>(k[0])) ? 0 : std::strtoul(k.c_str(), &end, 10);
+    if (end && *end == '\0' && v >= 2 && v <= 65536) return static_cast<uint32_t>(v);
+  }
+  throw InputError("--timing '" + text + "': expected latency (each call timed on its own), batch (runs of " +
+                   std::to_string(kDefaultBatchCalls) + " calls per timestamp pair) or batch:K with K from 2 to 65536");
+}
+
+std::string timing_text(uint32_t batch_calls) { return batch_calls ? "batch:" + std::to_string(batch_calls) : "latency"; }
+
+namespace {
+
 std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocator& a, double tsc_hz) {
   std::vector<std::string> args{"--kind", a.kind()};
   if (!a.library.empty()) args.insert(args.end(), {"--library", a.library});
@@ -60,6 +81,8 @@ std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocato
   args.insert(args.end(), {"--tsc-hz", hz, "--touch", o.touch});
   if (o.verify) args.push_back("--verify");
   if (o.attribute) args.push_back("--attribute");
+  if (o.batch_calls) args.insert(args.end(), {"--batch-calls", std::to_string(o.batch_calls)});
+  if (!o.counters) args.push_back("--no-counters");
   return args;
 }
 
@@ -99,7 +122,8 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 
 json::object options_json(const RunOptions& o) {
   return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"attribute", o.attribute}, {"cell_cpu", o.cell_cpu},
+                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"attribute", o.attribute},
+                      {"timing", timing_text(o.batch_calls)}, {"counters", o.counters}, {"cell_cpu", o.cell_cpu},
                       {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()},
                       {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}};
 }
@@ -118,6 +142,8 @@ void options_from_json(const json::object& j, RunOptions& o) {
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
   if (const auto* v = j.if_contains("attribute"); v && v->is_bool()) o.attribute = v->as_bool();
+  if (const auto* v = j.if_contains("timing"); v && v->is_string()) o.batch_calls = parse_timing(std::string(v->as_string()));
+  if (const auto* v = j.if_contains("counters"); v && v->is_bool()) o.counters = v->as_bool();
   if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
   if (const auto* s = j.if_contains("shard"); s && s->is_string()) o.shard = parse_shard(std::string(s->as_string()));
 }
@@ -279,6 +305,9 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
 // cells in plan order on `jobs` workers, each recorded as it finishes. The
 // workers' loop shares the run's state by reference, so it stays here.
 int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
+  if (o.verify && o.batch_calls)
+    throw InputError("--verify checks every block between allocator calls and --timing " + timing_text(o.batch_calls) +
+                     " runs them back to back: use one of them (--timing latency with --verify)");
   const RunnerMask mask;
   std::string dir;
   json::value run_json;

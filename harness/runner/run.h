@@ -22,6 +22,8 @@ struct RunOptions {
   std::string touch = "pages";
   bool verify = false;         // pattern-fill every block and check it before free
   bool attribute = false;      // pinned memory by site and the heap's page map at every phase end
+  uint32_t batch_calls = 0;    // --timing batch[:K]: calls per timed batch; 0 = per-call latency timing
+  bool counters = true;        // kernel event counters at every phase edge
   int cell_cpu = -1;           // -1: the last CPU when there are two or more
   std::string cell_binary;     // heapmark-cell, next to heapmark
   std::string probe_library;   // libheapmark_probe.so, preloaded into program cells
@@ -30,6 +32,12 @@ struct RunOptions {
   bool quiet = false;
   int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)
 };
+
+// `--timing`: "latency" -> 0, "batch" -> kDefaultBatchCalls, "batch:K" -> K
+// (2..65536). Throws InputError naming the value and the valid forms.
+inline constexpr uint32_t kDefaultBatchCalls = 256;
+uint32_t parse_timing(const std::string& text);
+std::string timing_text(uint32_t batch_calls);
 
 // A run id names one directory under the results root: throws InputError for
 // an empty one or one with '/' or '..'.

@@ -472,7 +472,7 @@ static void key_paths(const json::value& v, const std::string& prefix, std::set<
       out.insert(name);
       // Maps keyed by data, not by schema: their keys are values.
       if (name == "env" || name == "params" || name == "allocator_config" || name == "latency_ns" ||
-          name == "latency_histogram" || name == "ops")
+          name == "latency_histogram" || name == "ops" || name == "counters.events" || name == "phases.counters")
         for (const auto& [kk, ee] : e.get_object()) key_paths(ee, name + ".*.", out);
       else if (std::string(k) != "allocator_stats")
         key_paths(e, name + ".", out);
