@@ -338,6 +338,13 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--allocators", "glibc", "--workloads", "trace:" + corrupt_trace}, "bad trace at byte 0"},
       {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "../escape"}, "may not be empty or contain '/' or '..'"},
       {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "a/b"}, "may not be empty or contain '/' or '..'"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "fenced"},
+       "--timing 'fenced': expected latency (each call timed on its own), batch (runs of 256 calls per timestamp pair) or batch:K with K from 2 to 65536"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:1"}, "--timing 'batch:1': expected latency"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:99999"}, "--timing 'batch:99999': expected latency"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:", "--verify"}, "--timing 'batch:': expected latency"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch", "--verify"},
+       "--verify checks every block between allocator calls and --timing batch:256 runs them back to back"},
   };
   for (const auto& [args, expect] : cases) {
     std::vector<std::string> full{"run"};
@@ -713,5 +720,91 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
     EXPECT_NE(r.output.find("--shard '" + bad + "'"), std::string::npos) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   }
+  fs::remove_all(out);
+}
+
+// --timing batch: the cell reports ns per call from batches instead of
+// per-call latencies, says which timer produced them, and its bookkeeping is
+// the per-call run's (same program, same live bytes at every phase end).
+TEST(Run, BatchTimingReportsNsPerCallAndKeepsTheProgramsFigures) {
+  const std::string out = temp_dir();
+  for (const char* timing : {"latency", "batch:64"}) {
+    const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=20000", "--reps", "1",
+                                 "--timing", timing, "--out", out, "--run-id", timing[0] == 'l' ? "l" : "b", "-q"});
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  const auto lat = by_allocator(cells(out + "/l")), bat = by_allocator(cells(out + "/b"));
+  for (const char* a : {"glibc", "jemalloc"}) {
+    SCOPED_TRACE(a);
+    const auto &l = lat.at(a), &b = bat.at(a);
+    EXPECT_EQ(l.at("timing").at("timer"), "latency");
+    EXPECT_EQ(b.at("timing").at("timer"), "batch");
+    EXPECT_EQ(b.at("timing").at("batch_calls").to_number<int>(), 64);
+    EXPECT_FALSE(b.at("timing").at("latency_net_of_timer_overhead").as_bool());
+    EXPECT_TRUE(b.at("latency_ns").as_object().empty());
+    EXPECT_FALSE(l.contains("batch_ns_per_call"));
+    const auto& bn = b.at("batch_ns_per_call");
+    const double calls = b.at("ops").at("alloc").to_number<double>() + b.at("ops").at("free").to_number<double>();
+    EXPECT_EQ(bn.at("calls").to_number<double>(), calls) << "every call is timed in a batch";
+    EXPECT_GE(bn.at("batches").to_number<double>(), calls / 64);
+    EXPECT_GT(bn.at("mean").to_number<double>(), 0);
+    EXPECT_LE(bn.at("min").to_number<double>(), bn.at("p50").to_number<double>());
+    EXPECT_LE(bn.at("p50").to_number<double>(), bn.at("p99").to_number<double>());
+    EXPECT_EQ(b.at("program").at("checksum"), l.at("program").at("checksum"));
+    const auto &pl = l.at("phases").as_array(), &pb = b.at("phases").as_array();
+    ASSERT_EQ(pl.size(), pb.size());
+    for (size_t i = 0; i < pl.size(); ++i) {
+      EXPECT_EQ(pb[i].at("live_bytes"), pl[i].at("live_bytes")) << "phase " << i;
+      EXPECT_EQ(pb[i].at("live_blocks"), pl[i].at("live_blocks")) << "phase " << i;
+    }
+  }
+  fs::remove_all(out);
+}
+
+// The counters: software events counted, each checked against what the
+// kernel's getrusage says of the same cell (a superset: it covers the setup
+// too); hardware events counted or unavailable with a reason, never 0; the
+// phases' counts add up to the cell's; --no-counters leaves them out.
+TEST(Run, EventCountersAgreeWithRusageAndSayWhyAnEventIsMissing) {
+  const std::string out = temp_dir();
+  auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "--reps", "1", "--out", out,
+                         "--run-id", "on", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=20000", "--reps", "1", "--no-counters",
+                    "--out", out, "--run-id", "off", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto off = cells(out + "/off").at(0);
+  EXPECT_FALSE(off.contains("counters"));
+  for (const auto& p : off.at("phases").as_array()) EXPECT_FALSE(p.as_object().contains("counters"));
+
+  const auto c = cells(out + "/on").at(0);
+  const auto& ev = c.at("counters").at("events").as_object();
+  ASSERT_EQ(ev.size(), 12u);
+  const double calls = c.at("ops").at("alloc").to_number<double>() + c.at("ops").at("free").to_number<double>();
+  for (const auto& [name, e] : ev) {
+    SCOPED_TRACE(std::string(name));
+    const auto& o = e.as_object();
+    if (o.contains("unavailable")) {
+      EXPECT_FALSE(o.contains("total")) << "an event that could not be counted has no number";
+      EXPECT_GT(o.at("errno").to_number<int>(), 0);
+      EXPECT_NE(std::string(o.at("reason").as_string()).find("perf_event_open: "), std::string::npos);
+      continue;
+    }
+    double sum = 0;
+    for (const auto& p : c.at("phases").as_array()) sum += p.at("counters").at(name).to_number<double>();
+    EXPECT_NEAR(sum, o.at("total").to_number<double>(), 1e-6 * sum + 1e-9);
+    EXPECT_NEAR(o.at("per_1k_calls").to_number<double>(), o.at("total").to_number<double>() * 1000 / calls, 1e-9 * calls);
+  }
+  for (const char* sw : {"task-clock", "page-faults", "minor-faults", "major-faults"})
+    ASSERT_TRUE(ev.at(sw).as_object().contains("total")) << sw << " is a software event: counted on every Linux";
+  const double task_s = ev.at("task-clock").at("total").to_number<double>() * 1e-9;
+  const double cpu_s = c.at("cpu").at("user_s").to_number<double>() + c.at("cpu").at("sys_s").to_number<double>();
+  EXPECT_GT(task_s, 0.2 * c.at("measured_s").to_number<double>()) << "the phases ran on a CPU";
+  EXPECT_LE(task_s, cpu_s * 1.05 + 0.01) << "the phases' CPU time is part of the process's";
+  const double minflt = ev.at("minor-faults").at("total").to_number<double>();
+  EXPECT_GT(minflt, 100) << "churn faults its heap in";
+  EXPECT_LE(minflt, c.at("cpu").at("minflt").to_number<double>()) << "the phases' faults are part of the process's";
+  EXPECT_FALSE(c.at("counters").as_object().contains("ipc") && !ev.at("cycles").as_object().contains("total"))
+      << "no IPC without cycles";
   fs::remove_all(out);
 }

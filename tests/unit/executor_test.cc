@@ -3,6 +3,8 @@
 #include "harness/cell/executor.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
@@ -40,8 +42,10 @@ Op phase(uint32_t i) { return Op{OpKind::kPhase, 0, 0, i, 0}; }
 Op alloc(uint32_t id, uint64_t size) { return Op{OpKind::kAlloc, 0, 0, id, size}; }
 Op release(uint32_t id) { return Op{OpKind::kFree, 0, 0, id, 0}; }
 
-// Runs the programs and returns every message the executor sent.
-std::vector<cell::Message> execute(std::vector<workloads::Program*> programs) {
+// Runs the programs and returns every message the executor sent (with
+// verify on, unless `batch_calls` asks for batch timing, which excludes it).
+std::vector<cell::Message> execute(std::vector<workloads::Program*> programs, uint32_t batch_calls = 0,
+                                   const metrics::perf::Counters* counters = nullptr) {
   int p[2];
   EXPECT_EQ(pipe(p), 0);
   std::vector<cell::Message> got;
@@ -61,7 +65,9 @@ std::vector<cell::Message> execute(std::vector<workloads::Program*> programs) {
     cell::ExecutorConfig cfg;
     cfg.event_fd = p[1];
     cfg.tsc_hz = 1e9;
-    cfg.verify = true;
+    cfg.verify = batch_calls == 0;
+    cfg.batch_calls = batch_calls;
+    cfg.counters = counters;
     cell::Executor exec(cfg, hooks, programs, scratch);
     exec.start_threads();
     metrics::procfs::SmapsRollup r0;
@@ -180,4 +186,105 @@ TEST(Executor, AnIdleWaitWithoutABackgroundPurgerLastsItsOwnLength) {
   EXPECT_EQ(ends[1]->wait, static_cast<uint8_t>(cell::WaitKind::kIdle));
   EXPECT_EQ(ends[1]->wait_stop, static_cast<uint8_t>(cell::WaitStop::kFixed));
   EXPECT_EQ(ends[1]->wait_planned_ms, 30u);
+}
+
+// Figures of one execution in a child forked from this process: two
+// executions forked from the same state start from the same heap, so glibc
+// lays their blocks out alike (run one after the other in one process, the
+// first one's freed chunks would change the second's usable sizes).
+struct Figures {
+  uint64_t live[2], blocks[2], usable[2], ops[2], checksum, live_end, batch_calls, batches, latency_histograms;
+};
+Figures figures_in_child(const std::vector<Op>& ops, uint32_t batch_calls) {
+  int p[2];
+  EXPECT_EQ(pipe(p), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(p[0]);
+    Script s(ops, 300, 2);
+    const auto ms = execute({&s}, batch_calls);
+    const auto ends = phase_ends(ms);
+    Figures f{};
+    for (size_t i = 0; i < 2 && i < ends.size(); ++i) {
+      f.live[i] = ends[i]->live_bytes;
+      f.blocks[i] = ends[i]->live_blocks;
+      f.usable[i] = ends[i]->live_usable;
+      f.ops[i] = ends[i]->ops;
+    }
+    const auto& r = ms.back().as<cell::Result>();
+    f.checksum = r.checksum;
+    f.live_end = r.live_end;
+    f.batch_calls = r.batch_calls;
+    for (const auto& m : ms)
+      if (m.type == cell::MsgType::kHistogram) {
+        const auto& h = *reinterpret_cast<const cell::HistogramHead*>(m.payload.data());
+        if (h.op_kind == cell::kBatchHistogram) f.batches = h.total;
+        else ++f.latency_histograms;
+      }
+    _exit(write(p[1], &f, sizeof f) == sizeof f ? 0 : 1);
+  }
+  close(p[1]);
+  Figures f{};
+  EXPECT_EQ(read(p[0], &f, sizeof f), static_cast<ssize_t>(sizeof f));
+  close(p[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return f;
+}
+
+// --timing batch changes how calls are timed, not what the program does: the
+// same script gives the same live bytes, blocks and usable bytes at every
+// phase end, every call is counted in a batch, and a run of calls is cut at
+// K calls and at every op that is not a call.
+TEST(Executor, BatchTimingKeepsTheBookkeepingOfPerCallTiming) {
+  std::vector<Op> ops{phase(0)};
+  for (uint32_t i = 0; i < 300; ++i) ops.push_back(alloc(i, 16 + (i * 37) % 3000));
+  for (uint32_t i = 0; i < 300; i += 3) ops.push_back(release(i));
+  for (uint32_t i = 0; i < 300; i += 3) ops.push_back(alloc(i, 24));  // freed ids again; with K = 1000 in the batch of their frees
+  ops.push_back(Op{OpKind::kRealloc, 0, 0, 1, 9000});  // a block of an earlier batch (K = 7) or of its own (K = 1000)
+  ops.push_back(phase(1));
+  for (uint32_t i = 0; i < 300; i += 2) ops.push_back(release(i));
+  const Figures a = figures_in_child(ops, 0);
+  for (uint32_t k : {7u, 1000u}) {
+    const Figures b = figures_in_child(ops, k);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(b.live[i], a.live[i]) << "K " << k << " phase " << i;
+      EXPECT_EQ(b.blocks[i], a.blocks[i]) << "K " << k << " phase " << i;
+      EXPECT_EQ(b.usable[i], a.usable[i]) << "K " << k << " phase " << i << ": the survivors' usable sizes, settled after each batch";
+      EXPECT_EQ(b.ops[i], a.ops[i]) << "K " << k << " phase " << i;
+    }
+    EXPECT_EQ(b.checksum, a.checksum) << "the same program";
+    EXPECT_EQ(b.live_end, a.live_end);
+    EXPECT_EQ(b.batch_calls, 300u + 100 + 100 + 1 + 150);
+    EXPECT_EQ(b.latency_histograms, 0u) << "batch timing has no per-call latencies";
+    // Phase a's 501 calls in runs of K, then phase b's 150.
+    EXPECT_EQ(b.batches, (501 + k - 1) / k + (150 + k - 1) / k) << "K " << k;
+  }
+  EXPECT_EQ(a.batch_calls, 0u);
+  EXPECT_GT(a.latency_histograms, 0u);
+}
+
+// A phase that touches N new pages counts about N minor faults. 64 blocks of
+// 1 MiB above a fixed mmap threshold are 64 fresh mappings, 257 pages each
+// (the chunk header spills into one more page), every page touched once.
+TEST(Executor, APhaseThatTouchesNNewPagesCountsAboutNMinorFaults) {
+  metrics::perf::Counters counters;
+  counters.open();
+  if (counters.availability(2).error != 0) GTEST_SKIP() << "minor-faults cannot be counted here";
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 256 * 1024), 1);  // fixed: glibc's threshold no longer rises after frees
+  std::vector<Op> ops{phase(0)};
+  for (uint32_t i = 0; i < 64; ++i) ops.push_back(alloc(i, 1 << 20));
+  ops.push_back(phase(1));
+  for (uint32_t i = 0; i < 64; ++i) ops.push_back(release(i));
+  Script s(ops, 64, 2);
+  const auto ends = phase_ends(execute({&s}, 0, &counters));
+  ASSERT_EQ(ends.size(), 2u);
+  const double pages = 64.0 * ((1 << 20) / 4096 + 1);
+  EXPECT_EQ(std::string(metrics::perf::event_info(2).name), "minor-faults");
+  EXPECT_GE(ends[0]->counters[2], 0.98 * pages);
+  EXPECT_LE(ends[0]->counters[2], 1.05 * pages) << "the executor's own work in the phase faults in next to nothing";
+  EXPECT_EQ(ends[0]->counters[1], ends[0]->counters[2] + ends[0]->counters[3]) << "page-faults = minor + major";
+  EXPECT_LT(ends[1]->counters[2], 0.02 * pages) << "freeing (munmap) faults nothing in";
+  EXPECT_GT(ends[0]->counters[0], 0) << "task-clock ran";
 }
