@@ -136,12 +136,14 @@ std::string latency_chart(const Group& g, const std::vector<AllocatorDetail>& de
                           const std::vector<std::string>& allocators, const std::string& op) {
   svg::LineChart c;
   c.id = g.id + "-lat-" + op;
-  c.title = op + " latency percentiles: " + g.label;
+  const bool batch = op == kBatchOp;
+  c.title = batch ? "ns per call, batch timer (runs of consecutive calls, one timestamp pair each): " + g.label
+                  : op + " latency percentiles, per-call timer: " + g.label;
   c.width = 560;
   c.height = 340;
-  c.x.label = "percentile (median over repetitions)";
+  c.x.label = batch ? "percentile over batches (median over repetitions)" : "percentile (median over repetitions)";
   for (const char* l : kPercentileLabels) c.x_categories.push_back(l);
-  c.y.label = "latency (ns, log scale)";
+  c.y.label = batch ? "ns per call (log scale)" : "latency (ns, log scale)";
   c.y.log = true;
   c.y.format = [](double v) { return trim_zeros(format_ns(v)); };
   for (const auto& d : details) {

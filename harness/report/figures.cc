@@ -61,6 +61,16 @@ const std::vector<Figure>& compare_figures() {
     };
     f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
     f.push_back(more[5]);
+    const std::vector<Figure> measured_where_possible = {
+        {results::path::kBatchNsPerCall, "ns/call (batch)",
+         "mean ns per allocator call from --timing batch (runs of consecutive calls, one timestamp pair each)", Unit::kNs, false,
+         Scale::kRatio, "faster", "slower"},
+        {results::path::kPageFaultsPer1k, "faults/1k calls", "page faults per thousand allocator calls (perf_event_open)",
+         Unit::kCount, false, Scale::kRatio, "fewer", "more"},
+        {results::path::kIpc, "IPC", "instructions per cycle over the phases, where the machine has a PMU", Unit::kCount, true,
+         Scale::kRatio, "higher", "lower"},
+    };
+    f.insert(f.end(), measured_where_possible.begin(), measured_where_possible.end());
     // The program figures not already there (VmHWM and sys CPU are).
     for (const auto& p : program_figures())
       if (std::none_of(f.begin(), f.end(), [&](const Figure& x) { return x.path == p.path; })) f.push_back(p);

@@ -83,8 +83,10 @@ std::string group_section_html(const Run& run, const Matrix& m, const Group& g) 
     b += ");";
   }
   if (!g.program)
-    b += " Latency charts show medians over the ok repetitions, net of timer overhead; a 0 ns percentile (at or "
-         "below the timer's resolution) is drawn on the bottom of the log axis.";
+    b += " Latency charts (per-call timer: each call between fenced timestamps) show medians over the ok repetitions, "
+         "net of timer overhead; a 0 ns percentile (at or below the timer's resolution) is drawn on the bottom of the "
+         "log axis. With --timing batch the chart is ns per call of runs of consecutive calls timed together "
+         "(a benchmark loop's timing), its percentiles over the batches, not net of anything.";
   b += "</p>\n" + rss_timeline_chart(g, details, m.allocators, m.baseline);
   std::vector<std::string> ops;
   for (const auto& d : details)
@@ -96,6 +98,11 @@ std::string group_section_html(const Run& run, const Matrix& m, const Group& g) 
     b += "</div>\n";
   }
   b += phase_bars_chart(g, details, m.allocators);
+  if (const Table t = counters_table(run, g, m.allocators); !t.rows.empty())
+    b += "<p class=\"note\">Kernel event counters (perf_event_open, inherited by the workload threads), read by the "
+         "cell at every phase edge outside the timed windows: counts per thousand allocator calls, medians over the ok "
+         "repetitions. An event the machine or its perf_event_paranoid setting would not count is unavailable (hover "
+         "for why), never 0.</p>\n" + to_html(t);
   if (g.program) {
     b += "<p class=\"note\">RSS at each phase end, read by the runner from /proc/PID/smaps_rollup (the last phase: "
          "the program's last sample before it exited). Phases are the program's own marks on HEAPMARK_PHASE_FD, a "

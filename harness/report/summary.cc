@@ -187,6 +187,22 @@ std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const
         }
         d.latency[op] = med;
       }
+      // --timing batch: ns per call over batches, under its own name (charts say which timer).
+      std::vector<const results::BatchTiming*> batched;
+      for (const Cell* c : ok)
+        if (c->batch_ns) batched.push_back(&*c->batch_ns);
+      if (!batched.empty()) {
+        std::array<double, 5> med{};
+        const std::array<double results::BatchTiming::*, 5> quantiles = {&results::BatchTiming::p50, &results::BatchTiming::p90,
+                                                                         &results::BatchTiming::p99, &results::BatchTiming::p999,
+                                                                         &results::BatchTiming::max};
+        for (size_t p = 0; p < quantiles.size(); ++p) {
+          std::vector<double> vals;
+          for (const auto* b : batched) vals.push_back(b->*quantiles[p]);
+          med[p] = stats::median(vals);
+        }
+        d.latency[kBatchOp] = med;
+      }
     }
     out.push_back(std::move(d));
   }

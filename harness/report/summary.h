@@ -68,6 +68,9 @@ inline constexpr std::array<double results::Latency::*, 5> kPercentiles = {&resu
                                                                          &results::Latency::p99, &results::Latency::p999,
                                                                          &results::Latency::max};
 inline constexpr std::array<const char*, 5> kPercentileLabels = {"p50", "p90", "p99", "p99.9", "max"};
+// AllocatorDetail::latency's entry for --timing batch: ns per call of each
+// batch of consecutive calls, its percentiles over the batches.
+inline constexpr const char* kBatchOp = "batch";
 
 std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const std::vector<std::string>& allocators);
 

@@ -165,6 +165,51 @@ Table failed_table(const Run& run, bool with_stderr) {
   return t;
 }
 
+Table counters_table(const Run& run, const Group& g, const std::vector<std::string>& allocators) {
+  Table t;
+  t.css_class = "counters";
+  t.head = {"event (per 1k calls)"};
+  std::vector<std::vector<const Cell*>> ok;
+  for (const auto& name : allocators) {
+    std::vector<const Cell*> cs;
+    for (const auto& c : run.cells)
+      if (c.allocator == name && c.workload == g.workload && c.params_id == g.params_id && c.ok() && c.counters) cs.push_back(&c);
+    if (cs.empty()) continue;
+    t.head.push_back(name);
+    ok.push_back(std::move(cs));
+  }
+  if (ok.empty()) return t;
+  auto row_of = [&](const std::string& label, auto value_of) {
+    std::vector<TableCell> row{TableCell::heading(label)};
+    for (const auto& cs : ok) {
+      std::vector<double> vals;
+      std::string why;
+      for (const Cell* c : cs) {
+        const std::optional<double> v = value_of(*c, why);
+        if (v) vals.push_back(*v);
+      }
+      TableCell cell(vals.empty() ? (why.empty() ? "-" : "unavailable") : format_sig(stats::median(vals)));
+      cell.title = vals.empty() ? why : std::to_string(vals.size()) + " repetition" + (vals.size() == 1 ? "" : "s");
+      row.push_back(std::move(cell));
+    }
+    t.rows.push_back(std::move(row));
+  };
+  for (const auto& e : ok.front().front()->counters->events)
+    row_of(e.name, [&](const Cell& c, std::string& why) -> std::optional<double> {
+      for (const auto& x : c.counters->events)
+        if (x.name == e.name) {
+          if (!x.available) why = x.reason;
+          return x.available ? x.per_1k_calls : std::nullopt;
+        }
+      return std::nullopt;
+    });
+  row_of("IPC (instructions per cycle)", [](const Cell& c, std::string& why) -> std::optional<double> {
+    if (!c.counters->ipc) why = "needs cycles and instructions, which these cells could not count";
+    return c.counters->ipc;
+  });
+  return t;
+}
+
 Table micro_table(const Run& run) {
   // benchmark name -> allocator -> per-repetition (calls/s, cpu ns per iteration)
   std::vector<std::string> names;

@@ -20,6 +20,11 @@ Table server_figures_table(const Run& run, const Group& g, const std::vector<std
 // calls/s over the ok repetitions, CPU ns per iteration below. Empty when the
 // run has no micro cells.
 Table micro_table(const Run& run);
+// Kernel event counters of a group's cells: event rows x allocator columns,
+// the median count per 1k allocator calls over the ok repetitions, IPC where
+// cycles and instructions were counted; an event the cells could not count
+// says "unavailable" with the reason as its hover text. Empty without counters.
+Table counters_table(const Run& run, const Group& g, const std::vector<std::string>& allocators);
 Table context_table(const Run& run);
 Table allocator_table(const Run& run);
 

@@ -367,7 +367,8 @@ json::object to_json(const CellResult& c) {
     rec["latency_histogram"] = std::move(hists);
     if (const auto& b = c.batch_ns)
       rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean}, {"min", b->min},
-                                              {"p50", b->p50},     {"p90", b->p90},         {"p99", b->p99},   {"max", b->max}};
+                                              {"p50", b->p50},     {"p90", b->p90},         {"p99", b->p99},   {"p999", b->p999},
+                                              {"max", b->max}};
   }
   if (const auto& k = c.counters) {
     json::object events;
@@ -544,7 +545,8 @@ CellResult from_json(const json::object& o, const std::string& where) {
     const std::string bp = "batch_ns_per_call.";
     c.batch_ns = BatchTiming{rd.integer<uint64_t>(*b, "calls", bp).value_or(0), rd.integer<uint64_t>(*b, "batches", bp).value_or(0),
                              rd.num(*b, "mean", bp).value_or(0), rd.num(*b, "min", bp).value_or(0), rd.num(*b, "p50", bp).value_or(0),
-                             rd.num(*b, "p90", bp).value_or(0), rd.num(*b, "p99", bp).value_or(0), rd.num(*b, "max", bp).value_or(0)};
+                             rd.num(*b, "p90", bp).value_or(0), rd.num(*b, "p99", bp).value_or(0), rd.num(*b, "p999", bp).value_or(0),
+                             rd.num(*b, "max", bp).value_or(0)};
   }
   if (const auto* k = rd.object(o, "counters", "")) {
     Counters cs;

@@ -122,7 +122,7 @@ struct Timing {
 // own per-call times.
 struct BatchTiming {
   uint64_t calls = 0, batches = 0;
-  double mean = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
+  double mean = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 
 // One kernel event counter over the cell's phases (metrics/perf.h).

@@ -23,6 +23,10 @@ inline constexpr const char* kF4 = "fragmentation.f4";
 inline constexpr const char* kSysCpu = "cpu.sys_s";
 inline constexpr const char* kAll[] = {kThroughput, kAllocP50, kAllocP99, kAllocP999, kFreeP50, kFreeP99,
                                        kPeakR,      kReturnedAfterFree, kVmHwm, kF4, kSysCpu};
+// Present only where measured: --timing batch, and event counters the machine could count.
+inline constexpr const char* kBatchNsPerCall = "batch_ns_per_call.mean";
+inline constexpr const char* kPageFaultsPer1k = "counters.events.page-faults.per_1k_calls";
+inline constexpr const char* kIpc = "counters.ipc";
 // Program cells (real programs): figures measured from outside the process.
 inline constexpr const char* kWall = "wall_s";
 inline constexpr const char* kUserCpu = "cpu.user_s";

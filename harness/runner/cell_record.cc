@@ -245,6 +245,7 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
                                           ns(hist->quantile(0.5)),
                                           ns(hist->quantile(0.9)),
                                           ns(hist->quantile(0.99)),
+                                          ns(hist->quantile(0.999)),
                                           ns(hist->max)};
       continue;
     }
@@ -428,6 +429,10 @@ Headline headline(const results::CellResult& r) {
   h.alloc_p50_ns = a ? a->p50 : nan;
   h.alloc_p99_ns = a ? a->p99 : nan;
   h.free_p50_ns = f ? f->p50 : nan;
+  if (r.batch_ns) {  // --timing batch: the columns are ns per call over batches (the header says so)
+    h.alloc_p50_ns = r.batch_ns->p50;
+    h.alloc_p99_ns = r.batch_ns->p99;
+  }
   const auto& m = r.memory;
   constexpr double kMiB = 1048576.0;
   h.peak_r_mib = m.peak_r ? static_cast<double>(*m.peak_r) / kMiB : nan;

@@ -18,7 +18,7 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
 struct Headline {
   bool ok = false;
   std::string cause;
-  double ops_per_s = 0, alloc_p50_ns = 0, alloc_p99_ns = 0, free_p50_ns = 0;
+  double ops_per_s = 0, alloc_p50_ns = 0, alloc_p99_ns = 0, free_p50_ns = 0;  // --timing batch: alloc_p50/p99 hold ns per call over batches
   double peak_r_mib = 0, live_peak_mib = 0, after_free_mib = 0, returned = 0, f4 = 0;
 };
 Headline headline(const results::CellResult& r);

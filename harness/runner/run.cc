@@ -148,9 +148,10 @@ void options_from_json(const json::object& j, RunOptions& o) {
   if (const auto* s = j.if_contains("shard"); s && s->is_string()) o.shard = parse_shard(std::string(s->as_string()));
 }
 
-void print_header() {
+// With --timing batch the latency columns are ns per call over batches (b.).
+void print_header(bool batch) {
   std::printf("%-5s %-14s %-10s %3s %11s %8s %8s %8s %9s %9s %9s %6s %7s  %s\n", "cell", "allocator", "workload", "rep",
-              "ops/s", "a.p50ns", "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
+              "ops/s", batch ? "b.p50ns" : "a.p50ns", batch ? "b.p99ns" : "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
 }
 
 // The parameters whose value differs between cells of one workload: the ones
@@ -385,7 +386,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   const size_t to_run = cells.size() - std::min(cells.size(), done.size());
   if (!o.quiet) {
     std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), to_run, dir.c_str());
-    print_header();
+    print_header(o.batch_calls > 0);
   }
   const auto t_start = std::chrono::steady_clock::now();
   std::vector<const CellPlan*> pending;
