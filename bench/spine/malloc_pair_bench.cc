@@ -1,4 +1,4 @@
-// malloc(64)+free as Google Benchmark measures it: no per-call timer, the
+// malloc(SIZE)+free as Google Benchmark measures it: no per-call timer, the
 // loop's mean time per iteration. DoNotOptimize keeps the compiler from
 // deleting the pair (it may elide malloc/free whose pointer never escapes).
 #include <benchmark/benchmark.h>
@@ -13,6 +13,6 @@ static void BM_MallocFree(benchmark::State& state) {
     std::free(p);
   }
 }
-BENCHMARK(BM_MallocFree)->Arg(64);
+BENCHMARK(BM_MallocFree)->Arg(64)->Arg(1024)->Arg(16384);
 
 BENCHMARK_MAIN();

@@ -612,6 +612,11 @@ size_t Executor::run_batch(Thread& t, const Op* ops, size_t first, size_t n) noe
   const uint32_t calls = static_cast<uint32_t>(end - first);
   void** got = t.batch_ptr;  // alloc, realloc: the new block (null: failed); free: the block freed (null: none)
   void** old = t.batch_old;  // realloc: the block it was given
+  // The block the previous call made stays in a register: a free of it (the
+  // malloc+free pair) does not wait for its pointer to come back from the
+  // slot through memory, as a loop's own `free(p)` would not.
+  uint32_t last_id = UINT32_MAX;
+  void* last_p = nullptr;
   const uint64_t t0 = __rdtsc();
   for (size_t i = first; i < end; ++i) {
     const Op& op = ops[i];
@@ -621,18 +626,23 @@ size_t Executor::run_batch(Thread& t, const Op* ops, size_t first, size_t n) noe
         void* p;
         if (op.align_log2 == 0) p = malloc(op.size);
         else if (posix_memalign(&p, size_t{1} << op.align_log2, op.size) != 0) p = nullptr;
-        s.p = got[i - first] = p;
+        s.p = got[i - first] = last_p = p;
+        last_id = op.id;
         break;
       }
-      case OpKind::kFree:
-        got[i - first] = s.p;
-        free(s.p);  // free(NULL) when its allocation failed: nothing
+      case OpKind::kFree: {
+        void* p = op.id == last_id ? last_p : s.p;
+        got[i - first] = p;
+        free(p);  // free(NULL) when its allocation failed: nothing
         s.p = nullptr;
+        last_id = UINT32_MAX;
         break;
+      }
       default: {
         void* q = realloc(old[i - first] = s.p, op.size);
         got[i - first] = q;
         if (q) s.p = q;  // else the old block stays valid and live
+        last_id = UINT32_MAX;
         break;
       }
     }
