@@ -36,7 +36,7 @@ const Event kTable[kEvents] = {
     {{"branch-misses", true, false}, PERF_TYPE_HARDWARE, PERF_COUNT_HW_BRANCH_MISSES},
 };
 
-int open_event(const Event& e, bool exclude_kernel) noexcept {
+int open_event(const Event& e, bool exclude_kernel, int pid) noexcept {
   perf_event_attr attr;
   std::memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
@@ -46,7 +46,7 @@ int open_event(const Event& e, bool exclude_kernel) noexcept {
   attr.exclude_hv = 1;
   attr.exclude_kernel = exclude_kernel ? 1 : 0;
   attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
-  return static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+  return static_cast<int>(syscall(SYS_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
 int paranoid_level() noexcept {
@@ -67,10 +67,10 @@ Counters::~Counters() {
     if (fd >= 0) ::close(fd);
 }
 
-void Counters::open() noexcept {
+void Counters::open(int pid) noexcept {
   for (size_t i = 0; i < kEvents; ++i) {
     const Event& e = kTable[i];
-    int fd = open_event(e, false);
+    int fd = open_event(e, false, pid);
     avail_[i] = {};
     if (fd < 0 && (errno == EACCES || errno == EPERM)) {
       // perf_event_paranoid >= 2 allows only user-space counting to the unprivileged.
@@ -79,7 +79,7 @@ void Counters::open() noexcept {
         avail_[i].error = first;  // with exclude_kernel it would read 0: unavailable, not a zero
         continue;
       }
-      fd = open_event(e, true);
+      fd = open_event(e, true, pid);
       avail_[i].user_only = fd >= 0;
     }
     if (fd < 0) {

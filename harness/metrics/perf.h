@@ -1,5 +1,6 @@
-// Kernel event counters (perf_event_open) for the calling process and the
-// threads it creates after open(): software events always, hardware events
+// Kernel event counters (perf_event_open) for a process (the calling one, or a
+// child the caller started) and the threads it creates after open(): software
+// events always, hardware events
 // where the machine has a PMU. An event that cannot be opened is recorded as
 // unavailable with its errno, never as a zero. Counting costs nothing per
 // allocator call; a reading is one read(2) per event, done at phase edges,
@@ -42,9 +43,10 @@ class Counters {
   Counters(const Counters&) = delete;
   Counters& operator=(const Counters&) = delete;
 
-  // Opens every event for this process (pid 0, any CPU, inherit): call before
-  // creating the threads it should count.
-  void open() noexcept;
+  // Opens every event for process `pid` (0: this one; any CPU, inherit): call
+  // before it creates the threads it should count. The counts stay readable
+  // after that process exits (its final counts, as perf stat reads them).
+  void open(int pid = 0) noexcept;
   bool any() const noexcept;
   const Availability& availability(size_t i) const noexcept { return avail_[i]; }
   // One reading of every open counter (unopened ones read 0 and stay unavailable).

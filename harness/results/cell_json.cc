@@ -380,6 +380,7 @@ json::object to_json(const CellResult& c) {
     }
     json::object ko{{"events", std::move(events)}, {"multiplexed", k->multiplexed}};
     if (k->ipc) ko["ipc"] = *k->ipc;
+    if (k->threads_at_attach) ko["threads_at_attach"] = *k->threads_at_attach;
     rec["counters"] = std::move(ko);
   }
   if (const auto& r = c.run) {
@@ -567,6 +568,7 @@ CellResult from_json(const json::object& o, const std::string& where) {
       }
     cs.ipc = rd.num(*k, "ipc", "counters.");
     cs.multiplexed = rd.boolean(*k, "multiplexed", "counters.");
+    cs.threads_at_attach = rd.integer<uint32_t>(*k, "threads_at_attach", "counters.");
     c.counters = std::move(cs);
   }
   c.measured_s = rd.num(o, "measured_s", "").value_or(0);

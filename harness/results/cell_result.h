@@ -139,6 +139,9 @@ struct Counters {
   std::vector<CounterFigure> events;
   std::optional<double> ipc;  // instructions / cycles where both are counted
   bool multiplexed = false;
+  // A real program's counters are opened on it once started, before its main (the probe waits for them): threads it
+  // had by then are not counted (1: none missed).
+  std::optional<uint32_t> threads_at_attach;
 };
 
 struct ProgramInfo {

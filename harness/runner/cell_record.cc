@@ -258,46 +258,26 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
   rec.throughput_ops_s = rec.measured_s > 0 ? static_cast<double>(calls) / rec.measured_s : 0.0;
 }
 
-// The event counters over the phases: per event its total and count per 1k
-// allocator calls, or why it is unavailable; IPC where cycles and
-// instructions both counted.
+// The event counters over a generator cell's phases.
 void counter_figures(const CellOutcome& out, results::CellResult& rec) {
   namespace perf = metrics::perf;
+  perf::Availability avail[perf::kEvents];
   bool any_opened = false;
-  for (size_t i = 0; i < perf::kEvents; ++i) any_opened |= out.hello.counter_error[i] != ENODATA;
+  for (size_t i = 0; i < perf::kEvents; ++i) {
+    avail[i] = {out.hello.counter_error[i], out.hello.counter_user_only[i] != 0};
+    any_opened |= avail[i].error != ENODATA;
+  }
   if (!any_opened) return;  // --no-counters
   uint64_t calls = 0;
   for (const auto& [k, v] : rec.ops) calls += v;
-  results::Counters cs;
   double total[perf::kEvents] = {};
+  bool multiplexed = false;
   for (const auto& p : out.phases)
     if (p.ended) {
       for (size_t i = 0; i < perf::kEvents; ++i) total[i] += p.end.counters[i];
-      cs.multiplexed |= p.end.counters_multiplexed != 0;
+      multiplexed |= p.end.counters_multiplexed != 0;
     }
-  for (size_t i = 0; i < perf::kEvents; ++i) {
-    results::CounterFigure f;
-    f.name = perf::event_info(i).name;
-    const perf::Availability a{out.hello.counter_error[i], out.hello.counter_user_only[i] != 0};
-    f.available = a.error == 0;
-    if (f.available) {
-      f.total = total[i];
-      if (calls) f.per_1k_calls = total[i] * 1000.0 / static_cast<double>(calls);
-      f.user_only = a.user_only;
-    } else {
-      char why[256];
-      f.error = a.error;
-      f.reason = perf::unavailable_reason(i, a, why, sizeof why);
-    }
-    cs.events.push_back(std::move(f));
-  }
-  auto event = [&](const char* name) -> const results::CounterFigure* {
-    for (const auto& e : cs.events)
-      if (e.name == name && e.available) return &e;
-    return nullptr;
-  };
-  if (const auto *cyc = event("cycles"), *ins = event("instructions"); cyc && ins && cyc->total > 0) cs.ipc = ins->total / cyc->total;
-  rec.counters = std::move(cs);
+  rec.counters = counter_summary(avail, total, multiplexed, calls);
 }
 
 // Peak R, live bytes, "returned after free", fragmentation and the timeline.
@@ -353,6 +333,34 @@ void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, resul
 }
 
 }  // namespace
+
+results::Counters counter_summary(const metrics::perf::Availability* avail, const double* totals, bool multiplexed, uint64_t calls) {
+  namespace perf = metrics::perf;
+  results::Counters cs;
+  cs.multiplexed = multiplexed;
+  for (size_t i = 0; i < perf::kEvents; ++i) {
+    results::CounterFigure f;
+    f.name = perf::event_info(i).name;
+    f.available = avail[i].error == 0;
+    if (f.available) {
+      f.total = totals[i];
+      if (calls) f.per_1k_calls = totals[i] * 1000.0 / static_cast<double>(calls);
+      f.user_only = avail[i].user_only;
+    } else {
+      char why[256];
+      f.error = avail[i].error;
+      f.reason = perf::unavailable_reason(i, avail[i], why, sizeof why);
+    }
+    cs.events.push_back(std::move(f));
+  }
+  auto event = [&](const char* name) -> const results::CounterFigure* {
+    for (const auto& e : cs.events)
+      if (e.name == name && e.available) return &e;
+    return nullptr;
+  };
+  if (const auto *cyc = event("cycles"), *ins = event("instructions"); cyc && ins && cyc->total > 0) cs.ipc = ins->total / cyc->total;
+  return cs;
+}
 
 results::CellResult planned_result(const CellPlan& plan, const std::string& started_at) {
   results::CellResult rec;

@@ -4,6 +4,7 @@
 #pragma once
 #include <string>
 
+#include "harness/metrics/perf.h"
 #include "harness/results/cell_result.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/supervise.h"
@@ -13,6 +14,11 @@ namespace heapmark::runner {
 // The plan's part of a result (who, what, which repetition, when).
 results::CellResult planned_result(const CellPlan& plan, const std::string& started_at);
 results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at, double sample_hz);
+
+// The event counters of a cell, summed over its phases: per event its total
+// and count per 1k allocator calls (calls 0: unknown, a real program's), or
+// why it is unavailable; IPC where cycles and instructions both counted.
+results::Counters counter_summary(const metrics::perf::Availability* avail, const double* totals, bool multiplexed, uint64_t calls);
 
 // The headline figures of a result, for the terminal table (NaN: undefined).
 struct Headline {

@@ -165,6 +165,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   spec.sample_hz = o.sample_hz;
   spec.max_points = o.max_points;
   spec.start_cpus = &deployed;
+  spec.counters = o.counters;
   results::CellResult r = planned_result(c, results::utc_now());
   const ProgramOutcome out = supervise_program(spec);
 
@@ -195,9 +196,23 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
       e.anon_huge_pages = p.smaps.anon_huge_pages;
       e.r = static_cast<int64_t>(p.smaps.anonymous);
       e.reported = p.figures;
+      for (size_t k = 0; out.counters_opened && k < metrics::perf::kEvents; ++k)
+        if (out.counter_avail[k].error == 0) e.counters.emplace_back(metrics::perf::event_info(k).name, p.counters[k]);
+      e.counters_multiplexed = p.counters_multiplexed;
       pr.end = std::move(e);
     }
     r.phases.push_back(std::move(pr));
+  }
+  if (out.counters_opened) {  // a program's allocator calls are not counted: no per-1k figures
+    double total[metrics::perf::kEvents] = {};
+    bool multiplexed = false;
+    for (const auto& p : out.phases)
+      if (p.ended) {
+        for (size_t k = 0; k < metrics::perf::kEvents; ++k) total[k] += p.counters[k];
+        multiplexed |= p.counters_multiplexed;
+      }
+    r.counters = counter_summary(out.counter_avail, total, multiplexed, 0);
+    r.counters->threads_at_attach = out.threads_at_attach;
   }
   results::ProgramRun run;
   run.command = spec.program.command;

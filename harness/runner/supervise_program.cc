@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -130,6 +131,8 @@ class ProgramSupervision {
   bool exit_reported_ = false;  // the probe's exit line came; the program waits for the ack
   bool exit_smaps_read_ = false;
   metrics::procfs::SmapsRollup exit_smaps_;  // read from outside while the program waited at exit
+  metrics::perf::Counters counters_;
+  metrics::perf::Reading counters_at_begin_;
   int status_ = 0;
   metrics::procfs::Statm last_{};
   // A server's progress through its client steps.
@@ -174,6 +177,21 @@ void ProgramSupervision::start() {
 #ifdef SYS_pidfd_open
   exit_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
 #endif
+  if (spec_.counters) {
+    counters_.open(pid_);
+    out_.counters_opened = true;
+    for (size_t i = 0; i < metrics::perf::kEvents; ++i) out_.counter_avail[i] = counters_.availability(i);
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+      (void)t;
+      ++out_.threads_at_attach;
+    }
+  }
+  // The probe waits before main for this byte: from there on the program's events are counted.
+  const char attached = 1;
+  if (::send(ack_.fd, &attached, 1, MSG_NOSIGNAL) != 1) {
+    // The program is gone already: its exit is seen in the loop.
+  }
   const std::string statm = "/proc/" + std::to_string(pid_) + "/statm";
   statm_.reset(::open(statm.c_str(), O_RDONLY | O_CLOEXEC));
   page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -210,6 +228,7 @@ void ProgramSupervision::begin_phase(const std::string& name, uint64_t t) {
   ProgramPhase p;
   p.name = name.empty() ? "phase" + std::to_string(out_.phases.size() + 1) : name;
   p.begin_ns = t;
+  counters_.read(counters_at_begin_);
   out_.phases.push_back(std::move(p));
 }
 
@@ -221,6 +240,10 @@ void ProgramSupervision::end_phase(uint64_t t) {
   ProgramPhase& p = out_.phases.back();
   p.end_ns = t;
   p.ended = true;
+  metrics::perf::Reading now;  // after the program exited: its final counts
+  counters_.read(now);
+  for (size_t i = 0; i < metrics::perf::kEvents; ++i)
+    p.counters[i] = metrics::perf::delta(counters_at_begin_, now, i, &p.counters_multiplexed);
   const std::string path = "/proc/" + std::to_string(pid_) + "/smaps_rollup";
   if (exited_ && exit_smaps_read_) {
     p.smaps = exit_smaps_;

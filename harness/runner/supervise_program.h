@@ -3,7 +3,8 @@
 // timeline, wall timeout, memory cap) with stdout kept for the output check.
 // Phases: `phase NAME` lines the program writes to HEAPMARK_PHASE_FD, or a
 // server's client steps; at each phase end the runner reads the program's
-// /proc/PID/smaps_rollup from outside.
+// /proc/PID/smaps_rollup from outside, and the kernel event counters it
+// opened on the program right after starting it.
 #pragma once
 #include <sched.h>
 #include <sys/resource.h>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/metrics/perf.h"
 #include "harness/metrics/procfs.h"
 #include "harness/runner/program.h"
 #include "harness/runner/timeline.h"
@@ -28,6 +30,7 @@ struct ProgramCellSpec {
   double sample_hz = 1000;
   size_t max_points = 2000;
   const cpu_set_t* start_cpus = nullptr;
+  bool counters = true;
 };
 
 struct ProgramPhase {
@@ -35,6 +38,8 @@ struct ProgramPhase {
   uint64_t begin_ns = 0, end_ns = 0;
   bool ended = false;
   metrics::procfs::SmapsRollup smaps;  // read from outside at the phase end (the last sample's statm for the program's last phase)
+  double counters[metrics::perf::kEvents] = {};  // event counts over the phase (available events only)
+  bool counters_multiplexed = false;
   std::vector<std::pair<std::string, std::string>> figures;  // the server's own, from `figures` after the step
 };
 
@@ -49,6 +54,12 @@ struct ProgramOutcome {
   rusage usage{};
   Timeline timeline;
   std::vector<ProgramPhase> phases;
+  // The event counters, opened on the program (pid, inherit) as soon as it was
+  // started: threads it made before then, in its first microseconds, are not
+  // counted (threads_at_attach says how many there were; 1 is the usual).
+  bool counters_opened = false;
+  metrics::perf::Availability counter_avail[metrics::perf::kEvents];
+  uint32_t threads_at_attach = 0;
   uint64_t stdout_bytes = 0;
   std::string stdout_digest;  // FNV-1a 64 of stdout, 16 hex digits
   std::string client_output;  // a server's clients' stdout, concatenated (for the metric)

@@ -130,6 +130,34 @@ TEST(Program, PhasesMarkedOnThePhaseFdCarryTheirSmapsFigures) {
   for (const auto& p : phases) EXPECT_LE(num(p.at("begin_s")), num(p.at("end_s")));
 }
 
+// A program cell's counters are opened on the program before its main runs
+// (the probe waits for them): its minor faults agree with what wait4 says of
+// the whole process, and the build phase's with the pages it faulted in.
+TEST(Program, EventCountersOfARealProgramAgreeWithItsRusage) {
+  TempDir out;
+  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators", "glibc,jemalloc",
+                               "--reps", "1", "--out", out.path, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const auto& [name, c] : by_allocator(cells(out.path + "/r"))) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(text(c.at("status")), "ok") << c.at("detail");
+    const auto& k = c.at("counters").as_object();
+    EXPECT_EQ(num(k.at("threads_at_attach")), 1) << "attached before the program made threads";
+    const double counted = num(k.at("events").at("minor-faults").at("total"));
+    const double rusage = num(c.at("cpu").at("minflt"));
+    // Only the loader's start-up before the probe's constructor goes uncounted.
+    EXPECT_LE(counted, rusage);
+    EXPECT_GT(counted, 0.97 * rusage) << counted << " counted, " << rusage << " in wait4's rusage";
+    EXPECT_TRUE(k.at("events").at("minor-faults").at("per_1k_calls").is_null()) << "a program's calls are not counted";
+    const auto& phases = c.at("phases").as_array();
+    ASSERT_EQ(phases.size(), 4u);
+    const double grown = num(phases[1].at("anonymous")) - num(phases[0].at("anonymous"));
+    const double build_faults = num(phases[1].at("counters").at("minor-faults"));
+    EXPECT_GT(build_faults, 0.9 * grown / 4096) << "the build phase faults its heap in page by page";
+    EXPECT_LT(build_faults, 1.2 * grown / 4096 + 100);
+  }
+}
+
 TEST(Program, ANonPieExecutableIsProvenByWhereItsCallsBind) {
   // Debian's python3 is not PIE and takes malloc's address: dlsym returns
   // its canonical PLT entry inside the executable, which defines nothing.

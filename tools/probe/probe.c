@@ -7,8 +7,11 @@
  * inherit LD_PRELOAD but stay silent, and so does a forked copy of it.
  *   identity malloc=<path> free=<path>
  *   exit vm_hwm=<bytes> vm_rss=<bytes>
- * After the exit line the process waits (at most 2 s) for one byte on
- * HEAPMARK_PROBE_ACK_FD: the runner first reads the phase marks the program
+ * Before main the process waits (at most 2 s) for one byte on
+ * HEAPMARK_PROBE_ACK_FD: the runner sends it once its event counters are
+ * attached to the process, so everything from here on is counted. After the
+ * exit line the process waits (at most 2 s) for a second byte: the runner
+ * first reads the phase marks the program
  * wrote before it exited and each phase's smaps_rollup while the process still
  * has its memory, which a program marking its last phase just before exit()
  * would otherwise win the race against. A program ending in _exit() skips
@@ -86,6 +89,17 @@ static unsigned long long status_kb(const char* text, const char* key) {
   return p ? strtoull(p + strlen(key), NULL, 10) * 1024ull : 0;
 }
 
+/* One byte from the runner, or end of file if it is gone, or 2 s: go on. */
+static void wait_for_runner(void) {
+  if (g_ack_fd < 0) return;
+  struct pollfd p = {g_ack_fd, POLLIN, 0};
+  if (poll(&p, 1, 2000) == 1) {
+    char ack;
+    const ssize_t r = read(g_ack_fd, &ack, 1);
+    (void)r;
+  }
+}
+
 __attribute__((destructor)) static void report_exit(void) {
   if (g_fd < 0 || getpid() != g_pid) return;
   static char buf[4096];
@@ -96,13 +110,7 @@ __attribute__((destructor)) static void report_exit(void) {
   static char line[128];
   snprintf(line, sizeof line, "exit vm_hwm=%llu vm_rss=%llu\n", status_kb(buf, "VmHWM:"), status_kb(buf, "VmRSS:"));
   say(line);
-  if (g_ack_fd < 0) return;
-  struct pollfd p = {g_ack_fd, POLLIN, 0};
-  if (poll(&p, 1, 2000) == 1) {
-    char ack;
-    const ssize_t r = read(g_ack_fd, &ack, 1);
-    (void)r; /* the byte, or end of file if the runner is gone: either way, exit */
-  }
+  wait_for_runner();
 }
 
 __attribute__((constructor)) static void report_identity(void) {
@@ -120,4 +128,5 @@ __attribute__((constructor)) static void report_identity(void) {
   static char line[1100];
   snprintf(line, sizeof line, "identity malloc=%s free=%s\n", object_of("malloc"), object_of("free"));
   say(line);
+  wait_for_runner(); /* its counters are attached */
 }
