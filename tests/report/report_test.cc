@@ -274,3 +274,30 @@ TEST(Sections, PhaseBarsDrawTheBreakdown) {
   // Without micro cells there is no micro section.
   EXPECT_EQ(html.find("id=\"micro\""), std::string::npos);
 }
+
+// The counters table: per 1k calls where counted, "unavailable" with the
+// reason as hover text where not (never a 0), IPC only where cycles and
+// instructions were both counted; the batch timer's chart says which timer.
+TEST(Sections, CountersTableAndBatchTimerSayWhatMeasuredThem) {
+  TempDir d;
+  d.write("run.json", R"({"schema_version":1,"run_id":"c","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"pmu"}]}})");
+  auto cell = [](const std::string& alloc, const std::string& cycles) {
+    return R"({"schema_version":1,"key":"churn/rep1/)" + alloc + R"(","allocator":")" + alloc +
+           R"(","workload":"churn","params":{},"rep":1,"block":0,"status":"ok","timing":{"timer":"batch","batch_calls":256},)"
+           R"("batch_ns_per_call":{"calls":1000,"batches":4,"mean":5,"min":4,"p50":5,"p90":6,"p99":7,"p999":8,"max":9},)"
+           R"("counters":{"events":{"page-faults":{"total":2000,"per_1k_calls":2000,"user_only":false},"cycles":)" + cycles +
+           R"(,"instructions":{"total":3000,"per_1k_calls":3000,"user_only":false}},"multiplexed":false)" +
+           (cycles[2] == 't' ? R"(,"ipc":1.5)" : "") + R"(}})" + "\n";
+  };
+  d.write("cells.jsonl",
+          cell("glibc", R"({"unavailable":true,"errno":2,"reason":"perf_event_open: No such file or directory (errno 2): this machine has no hardware PMU"})") +
+              cell("pmu", R"({"total":2000,"per_1k_calls":2000,"user_only":false})"));
+  const std::string html = rep::render_report_html(rep::read_run(d.str()));
+  EXPECT_NE(html.find("title=\"perf_event_open: No such file or directory (errno 2): this machine has no hardware PMU\">unavailable"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find(">IPC (instructions per cycle)<"), std::string::npos);
+  EXPECT_NE(html.find(">1.50<"), std::string::npos) << "the PMU cell's IPC";
+  EXPECT_NE(html.find("ns per call, batch timer"), std::string::npos);
+  EXPECT_EQ(html.find("alloc latency percentiles"), std::string::npos) << "no per-call chart for batch cells";
+}
