@@ -342,12 +342,12 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--allocators", "glibc", "--workloads", "false-sharing", "-p", "threads=1"}, "parameter 'threads'"},
       {{"--allocators", "glibc", "--workloads", "false-sharing", "-p", "mode=sideways"}, "'sideways' is not one of: passive, active"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "fenced"},
-       "--timing 'fenced': expected latency (each call timed on its own), batch (runs of 256 calls per timestamp pair) or batch:K with K from 2 to 65536"},
+       "--timing 'fenced': expected latency (each call timed on its own), batch (runs of 1024 calls per timestamp pair) or batch:K with K from 2 to 65536"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:1"}, "--timing 'batch:1': expected latency"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:99999"}, "--timing 'batch:99999': expected latency"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:", "--verify"}, "--timing 'batch:': expected latency"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch", "--verify"},
-       "--verify checks every block between allocator calls and --timing batch:256 runs them back to back"},
+       "--verify checks every block between allocator calls and --timing batch:1024 runs them back to back"},
   };
   for (const auto& [args, expect] : cases) {
     std::vector<std::string> full{"run"};
