@@ -159,6 +159,7 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
     size_t q = p;
     while (q < end && ((r->dirty[q >> 6] >> (q & 63)) & 1)) {
       r->dirty[q >> 6] &= ~(uint64_t(1) << (q & 63));
+      r->decommitted[q >> 6] |= uint64_t(1) << (q & 63);
       ++q;
     }
     os::decommit(r->base + (p << kPageOrder), (q - p) << kPageOrder);
@@ -170,6 +171,24 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
   dirty_free_bytes_ = dirty_free_bytes_ > bytes ? dirty_free_bytes_ - bytes : 0;
   decommitted_.fetch_add(bytes, std::memory_order_relaxed);
   return bytes;
+}
+
+// Recommits the decommitted pages among [first, first+n) before they are handed
+// out (os.h: a no-op on Linux, MEM_COMMIT on Windows). False if the OS refused.
+bool BuddyHeap::recommit_locked(Region* r, size_t first, size_t n) noexcept {
+  const size_t end = first + n;
+  for (size_t p = first; p < end;) {
+    if (!((r->decommitted[p >> 6] >> (p & 63)) & 1)) {
+      ++p;
+      continue;
+    }
+    size_t q = p;
+    while (q < end && ((r->decommitted[q >> 6] >> (q & 63)) & 1)) ++q;
+    if (!os::recommit(r->base + (p << kPageOrder), (q - p) << kPageOrder)) return false;
+    for (size_t k = p; k < q; ++k) r->decommitted[k >> 6] &= ~(uint64_t(1) << (k & 63));
+    p = q;
+  }
+  return true;
 }
 
 void BuddyHeap::purge_all_locked() noexcept {
@@ -248,6 +267,10 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   }
   mark_dirty(r, first, n);
   in_use_.fetch_add(size_t(1) << order, std::memory_order_relaxed);
+  if (!recommit_locked(r, first, n)) {  // out of commit: the block goes back
+    free_in_region_locked(r, r->base + off);
+    return nullptr;
+  }
   return r->base + off;
 }
 

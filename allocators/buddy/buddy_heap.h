@@ -46,6 +46,7 @@ struct Region {
   uint32_t slot;
   uint32_t dirty_pages;                          // pages written since last decommit
   uint64_t dirty[kRegionPages / 64];             // 1 bit per page
+  uint64_t decommitted[kRegionPages / 64];       // decommitted, not yet recommitted
   std::atomic<uintptr_t> pagemap[kRegionPages];  // free for the heap's user (slab: page -> slab)
   // The tree follows the struct: 2^levels bytes, heap-indexed from 1 (root).
   std::atomic<uint8_t>* tree() noexcept { return reinterpret_cast<std::atomic<uint8_t>*>(this + 1); }
@@ -109,6 +110,7 @@ class BuddyHeap {
   void release_region_locked(Region* r) noexcept;
   void free_in_region_locked(Region* r, void* p) noexcept;
   size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
+  bool recommit_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void purge_all_locked() noexcept;
   void* alloc_huge(size_t align, size_t n) noexcept;
 

@@ -2,8 +2,6 @@
 // the 64 MiB heaps of non-main arenas and their registry, and how a thread
 // gets an arena (arena_get2) and gives it back (thread_exit).
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #include "ptmalloc_style/internal.h"
 
@@ -104,12 +102,7 @@ Arena* new_arena() {  // g_list_mu held
 }
 
 uint64_t random64(uint64_t salt) {
-  uint64_t r = 0;
-  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    r = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&r ^ (uint64_t)getpid() << 32;
-  }
+  uint64_t r = os::entropy();
   r ^= salt * 0xBF58476D1CE4E5B9ull;
   return r | 1;
 }

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <atomic>
 
@@ -253,7 +252,7 @@ inline void on_free_chunk(Arena* av, Chunk* p, size_t size, uintptr_t lo_hint, u
       uintptr_t a = align_down(lo_hint, g_page), b = align_up(hi_hint, g_page);
       if (a < lo) a = lo;
       if (b > hi) b = hi;
-      if (a < b) os::decommit((void*)a, b - a);
+      if (a < b) os::purge((void*)a, b - a);  // the chunk is reused without notice
       p->page_tag = g_tag_clean ^ (uintptr_t)p;
       break;
     }
@@ -266,11 +265,7 @@ inline void on_free_chunk(Arena* av, Chunk* p, size_t size, uintptr_t lo_hint, u
 
 inline uint64_t decay_half_ms() { return g_set.decay_ms / 2 ? g_set.decay_ms / 2 : 1; }
 
-inline uint64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+inline uint64_t now_ms() { return os::monotonic_ms(); }
 
 void decay_advance(Arena* av, uint64_t now);  // release.cc
 

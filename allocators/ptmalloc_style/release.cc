@@ -2,8 +2,6 @@
 // decay thread, and trimming an arena's top (systrim / heap_trim, as glibc).
 // The hook on every free that creates free pages, on_free_chunk, is inline in
 // internal.h: it runs on the free path.
-#include <signal.h>
-
 #include "ptmalloc_style/internal.h"
 
 namespace heapmark::pt::detail {
@@ -24,7 +22,7 @@ void sweep_free_pages(Arena* av, bool all) {
         }
         if (c->decay_epoch + 2 > av->epoch) continue;
       }
-      os::decommit((void*)lo, hi - lo);
+      os::purge((void*)lo, hi - lo);  // the chunk is reused without notice
       c->page_tag = g_tag_clean ^ (uintptr_t)c;
     }
   }
@@ -56,9 +54,7 @@ __attribute__((constructor)) void mark_constructed() { g_constructed = true; }
 
 void* decay_thread_main(void*) {
   for (;;) {
-    uint64_t half = decay_half_ms();
-    timespec ts{(time_t)(half / 1000), (long)(half % 1000) * 1000000};
-    nanosleep(&ts, nullptr);
+    os::sleep_ms(decay_half_ms());
     uint64_t now = now_ms();
     lock(&g_list_mu);
     for (Arena* av = &g_main_arena; av; av = av->next) {
@@ -76,17 +72,7 @@ void start_decay_thread() {
   if (!g_constructed) return;
   int expected = 0;
   if (!g_decay_thread.compare_exchange_strong(expected, 1)) return;
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread never takes the process's signals
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  pthread_t t;
-  if (pthread_create(&t, &attr, decay_thread_main, nullptr) != 0) g_decay_thread.store(2);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!os::start_helper_thread(decay_thread_main, 64 * 1024)) g_decay_thread.store(2);
 }
 
 // ---------------------------------------------------------------- trimming

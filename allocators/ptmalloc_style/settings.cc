@@ -1,6 +1,5 @@
 // Settings: read once from the environment at init (core.h lists them; a
 // malformed value aborts, naming it: shim/env.h) and reported through the Core.
-#include <sched.h>
 
 #include "ptmalloc_style/internal.h"
 #include "shim/env.h"
@@ -14,14 +13,6 @@ namespace {
 // HEAPMARK_PT_RELEASE's spelling of each policy, indexed by its value.
 constexpr const char* kReleaseNames[] = {"glibc", "eager", "decay"};
 
-unsigned online_cpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return (unsigned)n;
-  }
-  return 1;
-}
 }  // namespace
 
 void read_settings() {
@@ -52,7 +43,7 @@ void read_settings() {
     s.mmap_dynamic = false;  // as mallopt(M_TOP_PAD)
   }
   if (shim::env_flag(kWho, "HEAPMARK_PT_MMAP_DYNAMIC", &on)) s.mmap_dynamic = on;
-  s.arena_max = 8 * online_cpus();
+  s.arena_max = 8 * os::online_cpus();
   if (shim::env_count(kWho, "HEAPMARK_PT_ARENA_MAX", &x) && x > 0) s.arena_max = (unsigned)x;
   s.tcache_count = 7;
   if (shim::env_count(kWho, "HEAPMARK_PT_TCACHE_COUNT", &x)) s.tcache_count = x > 65535 ? 65535 : (unsigned)x;

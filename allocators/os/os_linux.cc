@@ -2,8 +2,13 @@
 // allocators that calls mmap, munmap, madvise or mprotect.
 #include "os.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,6 +35,8 @@ size_t page_size() noexcept {
   }
   return p;
 }
+
+size_t allocation_granularity() noexcept { return page_size(); }
 
 void* reserve(size_t size, size_t align) noexcept {
   const size_t page = page_size();
@@ -66,6 +73,15 @@ void decommit(void* addr, size_t size) noexcept {
   g_decommitted.fetch_add(size, std::memory_order_relaxed);
 }
 
+bool recommit(void* addr, size_t size) noexcept {
+  // MADV_DONTNEED left the range readable and writable: nothing to do.
+  g_committed.fetch_add(size, std::memory_order_relaxed);
+  (void)addr;
+  return true;
+}
+
+void purge(void* addr, size_t size) noexcept { decommit(addr, size); }
+
 void decommit_lazy(void* addr, size_t size) noexcept {
   // MADV_FREE needs Linux 4.5; fall back to DONTNEED where it is refused.
   if (::madvise(addr, size, MADV_FREE) != 0) ::madvise(addr, size, MADV_DONTNEED);
@@ -90,6 +106,52 @@ void* reserve_committed(size_t size, size_t align) noexcept {
     return nullptr;
   }
   return p;
+}
+
+unsigned online_cpus() noexcept {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return unsigned(n);
+  }
+  return 1;
+}
+
+uint64_t entropy() noexcept {
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != ssize_t(sizeof r)) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    r = uint64_t(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^ uint64_t(uintptr_t(&r)) ^ uint64_t(getpid()) << 32;
+  }
+  return r;
+}
+
+uint64_t monotonic_ms() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+void sleep_ms(uint64_t ms) noexcept {
+  timespec ts{time_t(ms / 1000), long(ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+bool start_helper_thread(void* (*fn)(void*), size_t stack_bytes) noexcept {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the new thread inherits the full mask
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_t t;
+  bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok;
 }
 
 }  // namespace heapmark::os
