@@ -2,10 +2,11 @@
 # builds lib<target>.so into the build dir root for LD_PRELOAD: hidden visibility
 # so only the symbols of export_malloc.inc are exported, static libraries' symbols
 # kept private, initial-exec TLS, immediate binding (no lazy PLT resolution
-# inside malloc). Sanitizer builds skip it: the sanitizers own malloc there.
+# inside malloc). Sanitizer builds skip it: the sanitizers own malloc there;
+# so does the Windows build, which has no LD_PRELOAD.
 function(heapmark_add_preload_library target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
-  if(HEAPMARK_SANITIZE)
+  if(HEAPMARK_SANITIZE OR WIN32)
     return()
   endif()
   add_library(${target} SHARED ${ARG_SOURCES})

@@ -31,10 +31,21 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "os/os.h"
 #include "shim/core_concept.h"
 #include "shim/introspect.h"
+
+#if !defined(__GLIBC__)
+// Outside glibc (the Windows build) the mallinfo structs are not declared:
+// these have glibc's layout, so the same code reports the same fields.
+struct mallinfo2 {
+  size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+struct mallinfo {
+  int arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+#endif
 
 namespace heapmark::shim {
 
@@ -42,11 +53,6 @@ inline constexpr size_t kMinAlign = 16;
 
 inline bool is_pow2(size_t x) noexcept { return x != 0 && (x & (x - 1)) == 0; }
 
-inline size_t sys_page() noexcept {
-  static size_t page = 0;  // benign race: every thread computes the same value
-  if (page == 0) page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return page;
-}
 
 template <class Core>
 struct LibC {
@@ -127,10 +133,10 @@ struct LibC {
     return 0;
   }
 
-  static void* valloc(size_t n) noexcept { return aligned(sys_page(), n); }
+  static void* valloc(size_t n) noexcept { return aligned(os::page_size(), n); }
 
   static void* pvalloc(size_t n) noexcept {
-    const size_t page = sys_page();
+    const size_t page = os::page_size();
     if (n > PTRDIFF_MAX - page) return fail_nomem();
     size_t r = (n + page - 1) & ~(page - 1);
     return aligned(page, r == 0 ? page : r);

@@ -16,10 +16,16 @@ HEAPMARK_RUN_PACKAGES=(
 )
 # Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
 # browser check, heaptrack for the import test, GNU parallel, Slurm and munge
-# for the cluster tests (a single-node Slurm started and stopped by the test).
+# for the cluster tests (a single-node Slurm started and stopped by the test),
+# and the Windows build's packages.
 HEAPMARK_TEST_PACKAGES=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge
 )
+# The Windows build of the allocator cores (preset windows): mingw-w64 with
+# posix threads (the cores use pthreads, winpthreads provides them) and wine64
+# to run its tests; the googletest package has the GoogleTest source it builds.
+HEAPMARK_WINDOWS_PACKAGES=(g++-mingw-w64-x86-64-posix wine64 googletest)
+HEAPMARK_TEST_PACKAGES+=("${HEAPMARK_WINDOWS_PACKAGES[@]}")
 
 heapmark_missing_packages() {
   local p missing=()

@@ -1,25 +1,15 @@
 // The "API" type the shared harnesses (conformance, stress, fuzz) are written
-// against: either a Core wrapped in the shim's C semantics (prefixed API, no
-// symbol override: runs under ASan/TSan) or the process's own malloc symbols
-// (run under LD_PRELOAD of an allocator .so).
+// against: either a Core wrapped in the shim's C semantics (core_api.h) or the
+// process's own malloc symbols (run under LD_PRELOAD of an allocator .so).
 #pragma once
 #include <dlfcn.h>
 #include <malloc.h>
 #include <stdlib.h>
 
+#include "core_api.h"
 #include "shim/introspect.h"
-#include "shim/libc_semantics.h"
 
 namespace heapmark::testing {
-
-template <class Core>
-struct CoreApi : heapmark::shim::LibC<Core> {
-  static constexpr bool kPreload = false;
-  static bool owns(const void* p) { return Core::owns(p); }
-  static void release() { Core::release(); }
-  static size_t stats(heapmark_stat* out, size_t max) { return Core::stats(out, max); }
-  static const char* name() { return Core::name(); }
-};
 
 // Calls through the global symbols; introspection found with dlsym as the harness does.
 struct PreloadApi {

@@ -6,6 +6,7 @@
 
 #include <new>
 
+#include "api.h"
 #include "conformance_suite.h"
 
 namespace heapmark::testing {

@@ -6,11 +6,18 @@
 #include <gtest/gtest.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <windows.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <vector>
 
-#include "api.h"
+#include "core_api.h"
 
 namespace heapmark::testing {
 
@@ -19,6 +26,17 @@ class Conformance : public ::testing::Test {};
 TYPED_TEST_SUITE_P(Conformance);
 
 inline bool aligned_to(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
+
+// The page size as the system states it, not as the code under test computes it.
+inline size_t system_page_size() {
+#ifdef _WIN32
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  return si.dwPageSize;
+#else
+  return static_cast<size_t>(sysconf(_SC_PAGESIZE));
+#endif
+}
 
 // Sizes around every power of two up to 16 MiB plus every size up to 1 KiB:
 // covers every size class / order boundary of the in-house allocators.
@@ -191,7 +209,7 @@ TYPED_TEST_P(Conformance, AlignedAllocAndMemalign) {
 
 TYPED_TEST_P(Conformance, VallocPvalloc) {
   using A = TypeParam;
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t page = system_page_size();
   void* v = A::valloc(10);
   ASSERT_TRUE(aligned_to(v, page));
   void* pv = A::pvalloc(page + 1);

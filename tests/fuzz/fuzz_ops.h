@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "api.h"
+#include "core_api.h"
 
 namespace heapmark::testing {
 

@@ -1,5 +1,5 @@
 // Self-checking multi-threaded stress program, typed over an API
-// (tests/conformance/api.h). Every block gets a header (size, key) and a
+// (tests/conformance/core_api.h or api.h). Every block gets a header (size, key) and a
 // pattern derived from the key; the pattern is verified before every free and
 // after every realloc, so corruption shows without a sanitizer. Threads swap
 // blocks through a shared exchange table, so many frees happen on another
@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "api.h"
+#include "core_api.h"
 
 namespace heapmark::testing {
 
