@@ -1,6 +1,7 @@
 // Linux implementation of the OS contract (os.h): the only file in the
 // allocators that calls mmap, munmap, madvise or mprotect.
 #include "os.h"
+#include "tally.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -17,7 +18,6 @@ namespace heapmark::os {
 namespace {
 
 std::atomic<size_t> g_page{0};
-std::atomic<size_t> g_reserved{0}, g_committed{0}, g_decommitted{0}, g_released{0};
 
 void* map_none(size_t size) noexcept {
   void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -43,7 +43,7 @@ void* reserve(size_t size, size_t align) noexcept {
   if (size == 0 || size % page != 0) return nullptr;
   if (align <= page) {
     void* p = map_none(size);
-    if (p) g_reserved.fetch_add(size, std::memory_order_relaxed);
+    if (p) tally::add(tally::reserved, size);
     return p;
   }
   if ((align & (align - 1)) != 0) return nullptr;
@@ -58,24 +58,24 @@ void* reserve(size_t size, size_t align) noexcept {
   const size_t tail = total - head - size;
   if (head) ::munmap(raw, head);
   if (tail) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
-  g_reserved.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::reserved, size);
   return reinterpret_cast<void*>(aligned);
 }
 
 bool commit(void* addr, size_t size) noexcept {
   if (::mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) return false;
-  g_committed.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::committed, size);
   return true;
 }
 
 void decommit(void* addr, size_t size) noexcept {
   ::madvise(addr, size, MADV_DONTNEED);
-  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::decommitted, size);
 }
 
 bool recommit(void* addr, size_t size) noexcept {
   // MADV_DONTNEED left the range readable and writable: nothing to do.
-  g_committed.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::committed, size);
   (void)addr;
   return true;
 }
@@ -85,27 +85,12 @@ void purge(void* addr, size_t size) noexcept { decommit(addr, size); }
 void decommit_lazy(void* addr, size_t size) noexcept {
   // MADV_FREE needs Linux 4.5; fall back to DONTNEED where it is refused.
   if (::madvise(addr, size, MADV_FREE) != 0) ::madvise(addr, size, MADV_DONTNEED);
-  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::decommitted, size);
 }
 
 void release(void* addr, size_t size) noexcept {
   ::munmap(addr, size);
-  g_released.fetch_add(size, std::memory_order_relaxed);
-}
-
-Counters counters() noexcept {
-  return Counters{g_reserved.load(std::memory_order_relaxed), g_committed.load(std::memory_order_relaxed),
-                  g_decommitted.load(std::memory_order_relaxed), g_released.load(std::memory_order_relaxed)};
-}
-
-void* reserve_committed(size_t size, size_t align) noexcept {
-  void* p = reserve(size, align);
-  if (!p) return nullptr;
-  if (!commit(p, size)) {
-    release(p, size);
-    return nullptr;
-  }
-  return p;
+  tally::add(tally::released, size);
 }
 
 unsigned online_cpus() noexcept {

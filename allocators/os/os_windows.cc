@@ -6,21 +6,24 @@
 #include <bcrypt.h>
 #include <pthread.h>
 
-#include <atomic>
-
 #include "os.h"
+#include "tally.h"
 
 namespace heapmark::os {
 namespace {
 
-std::atomic<size_t> g_page{0}, g_granularity{0};
-std::atomic<size_t> g_reserved{0}, g_committed{0}, g_decommitted{0}, g_released{0};
+struct SystemInfo {
+  size_t page, granularity;
+};
 
-void read_system_info() noexcept {
-  SYSTEM_INFO si;
-  GetSystemInfo(&si);
-  g_granularity.store(si.dwAllocationGranularity ? si.dwAllocationGranularity : 65536, std::memory_order_relaxed);
-  g_page.store(si.dwPageSize ? si.dwPageSize : 4096, std::memory_order_relaxed);
+// Read once; the static's guard takes no allocator lock and allocates nothing.
+const SystemInfo& system_info() noexcept {
+  static const SystemInfo info = [] {
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    return SystemInfo{si.dwPageSize ? si.dwPageSize : 4096, si.dwAllocationGranularity ? si.dwAllocationGranularity : 65536};
+  }();
+  return info;
 }
 
 void* reserve_at(void* addr, size_t size) noexcept {
@@ -29,30 +32,16 @@ void* reserve_at(void* addr, size_t size) noexcept {
 
 }  // namespace
 
-size_t page_size() noexcept {
-  size_t p = g_page.load(std::memory_order_relaxed);
-  if (p == 0) {
-    read_system_info();
-    p = g_page.load(std::memory_order_relaxed);
-  }
-  return p;
-}
+size_t page_size() noexcept { return system_info().page; }
 
-size_t allocation_granularity() noexcept {
-  size_t g = g_granularity.load(std::memory_order_relaxed);
-  if (g == 0) {
-    read_system_info();
-    g = g_granularity.load(std::memory_order_relaxed);
-  }
-  return g;
-}
+size_t allocation_granularity() noexcept { return system_info().granularity; }
 
 void* reserve(size_t size, size_t align) noexcept {
   const size_t page = page_size();
   if (size == 0 || size % page != 0 || (align & (align - 1)) != 0) return nullptr;
   if (align <= allocation_granularity()) {
     void* p = reserve_at(nullptr, size);
-    if (p) g_reserved.fetch_add(size, std::memory_order_relaxed);
+    if (p) tally::add(tally::reserved, size);
     return p;
   }
   if (size + align < size) return nullptr;
@@ -65,7 +54,7 @@ void* reserve(size_t size, size_t align) noexcept {
     VirtualFree(probe, 0, MEM_RELEASE);
     void* p = reserve_at(reinterpret_cast<void*>(aligned), size);
     if (p == reinterpret_cast<void*>(aligned)) {
-      g_reserved.fetch_add(size, std::memory_order_relaxed);
+      tally::add(tally::reserved, size);
       return p;
     }
     if (p) VirtualFree(p, 0, MEM_RELEASE);
@@ -75,13 +64,13 @@ void* reserve(size_t size, size_t align) noexcept {
 
 bool commit(void* addr, size_t size) noexcept {
   if (!VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE)) return false;
-  g_committed.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::committed, size);
   return true;
 }
 
 void decommit(void* addr, size_t size) noexcept {
   VirtualFree(addr, size, MEM_DECOMMIT);
-  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::decommitted, size);
 }
 
 bool recommit(void* addr, size_t size) noexcept { return commit(addr, size); }
@@ -91,32 +80,17 @@ void purge(void* addr, size_t size) noexcept {
   // (reads zero), so the commit charge stays where it was.
   VirtualFree(addr, size, MEM_DECOMMIT);
   VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE);
-  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::decommitted, size);
 }
 
 void decommit_lazy(void* addr, size_t size) noexcept {
   VirtualAlloc(addr, size, MEM_RESET, PAGE_READWRITE);
-  g_decommitted.fetch_add(size, std::memory_order_relaxed);
+  tally::add(tally::decommitted, size);
 }
 
 void release(void* addr, size_t size) noexcept {
   VirtualFree(addr, 0, MEM_RELEASE);  // the size of a release is always the whole reservation
-  g_released.fetch_add(size, std::memory_order_relaxed);
-}
-
-Counters counters() noexcept {
-  return Counters{g_reserved.load(std::memory_order_relaxed), g_committed.load(std::memory_order_relaxed),
-                  g_decommitted.load(std::memory_order_relaxed), g_released.load(std::memory_order_relaxed)};
-}
-
-void* reserve_committed(size_t size, size_t align) noexcept {
-  void* p = reserve(size, align);
-  if (!p) return nullptr;
-  if (!commit(p, size)) {
-    release(p, size);
-    return nullptr;
-  }
-  return p;
+  tally::add(tally::released, size);
 }
 
 unsigned online_cpus() noexcept {

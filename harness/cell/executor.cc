@@ -617,30 +617,36 @@ size_t Executor::run_batch(Thread& t, const Op* ops, size_t first, size_t n) noe
   // slot through memory, as a loop's own `free(p)` would not.
   uint32_t last_id = UINT32_MAX;
   void* last_p = nullptr;
+  // Locals, not members, in the window: the allocator is an opaque call that
+  // could change any member, so each would be loaded again after every call.
+  Slot* const slots = slots_;
+  const Op* const op_end = ops + end;
+  void** g = got;
+  void** o = old;
   const uint64_t t0 = __rdtsc();
-  for (size_t i = first; i < end; ++i) {
-    const Op& op = ops[i];
-    Slot& s = slots_[op.id];
-    switch (op.kind) {
+  for (const Op* op = ops + first; op != op_end; ++op, ++g, ++o) {
+    switch (op->kind) {
       case OpKind::kAlloc: {
         void* p;
-        if (op.align_log2 == 0) p = malloc(op.size);
-        else if (posix_memalign(&p, size_t{1} << op.align_log2, op.size) != 0) p = nullptr;
-        s.p = got[i - first] = last_p = p;
-        last_id = op.id;
+        if (op->align_log2 == 0) p = malloc(op->size);
+        else if (posix_memalign(&p, size_t{1} << op->align_log2, op->size) != 0) p = nullptr;
+        slots[op->id].p = *g = last_p = p;
+        last_id = op->id;
         break;
       }
       case OpKind::kFree: {
-        void* p = op.id == last_id ? last_p : s.p;
-        got[i - first] = p;
-        free(p);  // free(NULL) when its allocation failed: nothing
-        s.p = nullptr;
+        Slot& s = slots[op->id];
+        void* p = op->id == last_id ? last_p : s.p;
+        *g = p;
+        s.p = nullptr;  // before the call: the slot's address need not survive it
+        free(p);        // free(NULL) when its allocation failed: nothing
         last_id = UINT32_MAX;
         break;
       }
       default: {
-        void* q = realloc(old[i - first] = s.p, op.size);
-        got[i - first] = q;
+        Slot& s = slots[op->id];
+        void* q = realloc(*o = s.p, op->size);
+        *g = q;
         if (q) s.p = q;  // else the old block stays valid and live
         last_id = UINT32_MAX;
         break;
