@@ -1,8 +1,10 @@
-// The part of the OS contract (os.h) every platform shares: the byte counters
-// and reserve_committed. The system calls are in os_linux.cc and os_windows.cc.
+// The part of the OS contract (os.h) every platform shares: the byte counters,
+// reserve_committed and the pthread part of a helper thread. The system calls are in os_linux.cc and os_windows.cc.
 #include "os.h"
 
-#include "tally.h"
+#include <pthread.h>
+
+#include "shared.h"
 
 namespace heapmark::os {
 
@@ -23,6 +25,17 @@ void* reserve_committed(size_t size, size_t align) noexcept {
     return nullptr;
   }
   return p;
+}
+
+bool start_detached_thread(void* (*fn)(void*), size_t stack_bytes) noexcept {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, stack_bytes);
+  pthread_t t;
+  const bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
+  pthread_attr_destroy(&attr);
+  return ok;
 }
 
 }  // namespace heapmark::os

@@ -2,7 +2,8 @@
 // of address space, and the few other things the cores ask of the platform.
 // Allocators never call mmap/munmap/madvise/mprotect (or VirtualAlloc/
 // VirtualFree) anywhere else, so tests can count mapped bytes here and a port
-// touches one file: os_linux.cc or os_windows.cc, chosen at build time.
+// touches one file: os_linux.cc or os_windows.cc, chosen at build time (os.cc
+// holds what they share).
 //
 // Linux merges what Windows keeps apart. Windows has three page states: free,
 // reserved (address space only) and committed (charged against the commit

@@ -1,9 +1,8 @@
 // Linux implementation of the OS contract (os.h): the only file in the
 // allocators that calls mmap, munmap, madvise or mprotect.
 #include "os.h"
-#include "tally.h"
+#include "shared.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -128,13 +127,7 @@ bool start_helper_thread(void* (*fn)(void*), size_t stack_bytes) noexcept {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);  // the new thread inherits the full mask
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, stack_bytes);
-  pthread_t t;
-  bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
-  pthread_attr_destroy(&attr);
+  bool ok = start_detached_thread(fn, stack_bytes);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return ok;
 }

@@ -4,10 +4,9 @@
 #include <windows.h>
 // After windows.h: bcrypt.h needs its types.
 #include <bcrypt.h>
-#include <pthread.h>
 
 #include "os.h"
-#include "tally.h"
+#include "shared.h"
 
 namespace heapmark::os {
 namespace {
@@ -117,14 +116,7 @@ uint64_t monotonic_ms() noexcept { return GetTickCount64(); }
 void sleep_ms(uint64_t ms) noexcept { Sleep(ms > 0xFFFFFFF0u ? 0xFFFFFFF0u : DWORD(ms)); }
 
 bool start_helper_thread(void* (*fn)(void*), size_t stack_bytes) noexcept {
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, stack_bytes);
-  pthread_t t;
-  bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
-  pthread_attr_destroy(&attr);
-  return ok;
+  return start_detached_thread(fn, stack_bytes);
 }
 
 }  // namespace heapmark::os
