@@ -12,7 +12,6 @@ constinit std::atomic<size_t> g_mmap_threshold{0}, g_trim_threshold{0};
 namespace {
 // HEAPMARK_PT_RELEASE's spelling of each policy, indexed by its value.
 constexpr const char* kReleaseNames[] = {"glibc", "eager", "decay"};
-
 }  // namespace
 
 void read_settings() {
