@@ -1,5 +1,6 @@
 // The part of the OS contract (os.h) every platform shares: the byte counters,
-// reserve_committed and the pthread part of a helper thread. The system calls are in os_linux.cc and os_windows.cc.
+// reserve_committed and the pthread part of a helper thread. The system calls
+// are in os_linux.cc and os_windows.cc.
 #include "os.h"
 
 #include <pthread.h>

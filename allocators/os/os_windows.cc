@@ -4,6 +4,8 @@
 #include <windows.h>
 // After windows.h: bcrypt.h needs its types.
 #include <bcrypt.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "os.h"
 #include "shared.h"
@@ -23,6 +25,13 @@ const SystemInfo& system_info() noexcept {
     return SystemInfo{si.dwPageSize ? si.dwPageSize : 4096, si.dwAllocationGranularity ? si.dwAllocationGranularity : 65536};
   }();
   return info;
+}
+
+// One line on stderr, with no heap and no stdio (the caller may be malloc), then abort.
+[[noreturn]] void fatal(const char* line) noexcept {
+  DWORD written;
+  WriteFile(GetStdHandle(STD_ERROR_HANDLE), line, DWORD(strlen(line)), &written, nullptr);
+  abort();
 }
 
 void* reserve_at(void* addr, size_t size) noexcept {
@@ -76,9 +85,12 @@ bool recommit(void* addr, size_t size) noexcept { return commit(addr, size); }
 
 void purge(void* addr, size_t size) noexcept {
   // Decommit drops the pages; committing again at once keeps the range usable
-  // (reads zero), so the commit charge stays where it was.
+  // (reads zero), so the commit charge stays where it was. That commit fails
+  // only if another thread took the charge in between: the caller will touch
+  // the range without asking, so stop here rather than fault somewhere later.
   VirtualFree(addr, size, MEM_DECOMMIT);
-  VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE);
+  if (!VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE))
+    fatal("heapmark os: purge could not commit the range again (commit limit reached)\n");
   tally::add(tally::decommitted, size);
 }
 

@@ -53,7 +53,6 @@ inline constexpr size_t kMinAlign = 16;
 
 inline bool is_pow2(size_t x) noexcept { return x != 0 && (x & (x - 1)) == 0; }
 
-
 template <class Core>
 struct LibC {
   static_assert(AllocatorCore<Core>, "the Core must satisfy heapmark::shim::AllocatorCore (shim/core_concept.h)");

@@ -1,7 +1,7 @@
 // Self-checking multi-threaded stress program, typed over an API
-// (tests/conformance/core_api.h or api.h). Every block gets a header (size, key) and a
-// pattern derived from the key; the pattern is verified before every free and
-// after every realloc, so corruption shows without a sanitizer. Threads swap
+// (tests/conformance/core_api.h or api.h). Every block gets a header (size,
+// key) and a pattern derived from the key; the pattern is verified before
+// every free and after every realloc, so corruption shows without a sanitizer. Threads swap
 // blocks through a shared exchange table, so many frees happen on another
 // thread than the allocation. Sizes: mostly small, some medium, rare large
 // (up to 1 MiB), some aligned (memalign / posix_memalign / aligned_alloc) and

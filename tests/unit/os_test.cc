@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <thread>
 #include <vector>
 
 #include "os/os.h"
@@ -112,6 +113,7 @@ TEST(Os, PurgeDropsResidencyAndZeroesKeepingTheRangeUsable) {
 
 TEST(Os, PlatformHelpers) {
   EXPECT_GE(os::online_cpus(), 1u);
+  EXPECT_LE(os::online_cpus(), std::thread::hardware_concurrency());  // the affinity mask, not more
   EXPECT_NE(os::entropy(), os::entropy());
   const uint64_t t0 = os::monotonic_ms();
   os::sleep_ms(30);
