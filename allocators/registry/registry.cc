@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +47,19 @@ bool is_allocator_config_var(std::string_view var) {
   for (const Family* f : families())
     if (f->is_config_var(var)) return true;
   return false;
+}
+
+std::string env_entry_problem(std::string_view var, std::string_view value) {
+  if (var == "LD_PRELOAD")
+    return "LD_PRELOAD is the allocator's library, which heapmark sets: name your library with --allocator NAME=PATH";
+  if (var.starts_with("HEAPMARK_")) return std::string(var) + " belongs to heapmark itself, not to an allocator";
+  bool ident = !var.empty() && !std::isdigit(static_cast<unsigned char>(var[0]));
+  for (char c : var) ident &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  if (!ident) return "'" + std::string(var) + "' is not a variable name (letters, digits and _, not starting with a digit)";
+  for (char c : value)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return "the value of " + std::string(var) + " holds a control character (newline, tab, ...): give it on one line";
+  return {};
 }
 
 Allocator user(const std::string& spec, const std::vector<Allocator>& known) {

@@ -54,6 +54,13 @@ const Family& family_named(const std::string& kind);
 // LD_PRELOAD, or a variable some family reads for its configuration.
 bool is_allocator_config_var(std::string_view var);
 
+// Why VAR=VALUE cannot be an allocator's environment, or "" when it can:
+// LD_PRELOAD is the allocator's own library (set from the registry, or
+// --allocator NAME=PATH), HEAPMARK_* belong to the harness, a name must be a
+// shell-style identifier, and a value with a control character (newline, tab)
+// would not survive the one-line forms results and logs keep it in.
+std::string env_entry_problem(std::string_view var, std::string_view value);
+
 // Helpers for family files: an allocator whose library Debian installs under
 // the multiarch directory (found or not), and one built beside heapmark.
 Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package,

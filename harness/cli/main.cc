@@ -1,4 +1,5 @@
 // heapmark: the one command users run. Subcommands: list, run.
+#include <sched.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,12 +12,14 @@
 
 #include "allocators/registry/registry.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/validators.h"
 #include "harness/report/report.h"
 #include "common/input_error.h"
 #include "harness/runner/context.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/plan.h"
+#include "harness/runner/program_cell.h"
 #include "common/text.h"
 #include "harness/runner/run.h"
 #include "harness/runner/supervise.h"
@@ -232,7 +235,7 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
       ->type_name("FILE|NAME");
   app->add_option("-p,--param", f.params, "Workload parameter KEY=VALUE or WORKLOAD.KEY=VALUE; VALUE may be a|b|c to sweep (repeatable)");
   app->add_option("--env", f.envs, "Allocator configuration ALLOCATOR:VAR=VALUE, recorded with the results (repeatable)");
-  app->add_option("--reps", f.reps, "Repetitions of every (workload, params, allocator)")->check(CLI::Range(1, 1000));
+  app->add_option("--reps", f.reps, "Repetitions of every (workload, params, allocator)")->check(heapmark::cli::within(1, 1000));
   app->add_option("--seed", f.seed, "Seed for every generated program");
 }
 
@@ -295,10 +298,10 @@ int main(int argc, char** argv) {
                   "Where you built a suite's programs ({dir} in its commands). For mimalloc-bench.json: a mimalloc-bench "
                   "checkout after its ./build-bench-env.sh bench (heapmark does not ship mimalloc-bench)")
       ->type_name("DIR");
-  run->add_option("--timeout", opts.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
+  run->add_option("--timeout", opts.timeout_s, "Wall timeout per cell, seconds")->check(heapmark::cli::within(1.0, 86400.0));
   run->add_option("--mem-cap", mem_cap, "RSS cap per cell, e.g. 8G (default: 3/4 of physical memory)");
-  run->add_option("--sample-hz", opts.sample_hz, "RSS sampling rate from /proc/PID/statm; 0 turns sampling off")->check(CLI::Range(0.0, 10000.0));
-  run->add_option("--points", opts.max_points, "Timeline points stored per cell")->check(CLI::Range(16, 1000000));
+  run->add_option("--sample-hz", opts.sample_hz, "RSS sampling rate from /proc/PID/statm; 0 turns sampling off")->check(heapmark::cli::within(0.0, 10000.0));
+  run->add_option("--points", opts.max_points, "Timeline points stored per cell")->check(heapmark::cli::within(16, 1000000));
   run->add_option("--touch", opts.touch, "Memory touched after each allocation, outside the timed window")
       ->check(CLI::IsMember({"none", "pages", "full"}));
   run->add_option_function<std::string>(
@@ -318,7 +321,8 @@ int main(int argc, char** argv) {
   run->add_flag("--attribute", opts.attribute,
                 "At every phase end, who holds the resident memory: live and pinned bytes per allocation site (a trace "
                 "recorded with --stacks) and the heap's page map, for the report's flame graphs and page strips");
-  run->add_option("--cpu", opts.cell_cpu, "CPU the cells are pinned to (default: the last; the runner uses the others)");
+  run->add_option("--cpu", opts.cell_cpu, "CPU the cells are pinned to (default: the last; the runner uses the others)")
+      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1));
   run->add_option("--out", opts.results_root, "Results root directory");
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");
   run->add_option("--resume", opts.resume, "Finish an interrupted run (run id or directory) without repeating finished cells");
@@ -330,14 +334,17 @@ int main(int argc, char** argv) {
   MatrixFlags plan_matrix;
   add_matrix_flags(plan, plan_matrix);
   int plan_shards = 0;
-  plan->add_option("--shards", plan_shards, "Also say which of N shards each block goes to (run --shard K/N)")->check(CLI::Range(1, 100000));
+  plan->add_option("--shards", plan_shards, "Also say which of N shards each block goes to (run --shard K/N)")->check(heapmark::cli::within(1, 100000));
+  std::string plan_suite_dir;
+  plan->add_option("--suite-dir", plan_suite_dir, "As for run: programs are checked as run checks them")->type_name("DIR");
   run->add_flag("-q,--quiet", opts.quiet, "No table, no progress");
   run->add_option("-j,--jobs", opts.jobs,
                   "Cells run at once (default 1). Above 1 only for RSS-only figures: concurrent cells disturb each other's timings")
-      ->check(CLI::Range(1, 64));
+      ->check(heapmark::cli::within(1, 64));
 
   std::vector<hm::cli::Action> actions;
   for (auto& add : hm::cli::command_adders()) actions.push_back(add(app));
+  hm::cli::guard_numbers(app);
 
   for (int i = 0; i < argc; ++i) hm::cli::g_command_line.push_back(argv[i]);
   std::string valid_commands;
@@ -365,6 +372,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "heapmark: %s\n", e.what());
     return hm::kExitBadInput;
   }
+
+  // An option given with an empty value where a default would be used silently.
+  for (const CLI::App* sub : app.get_subcommands())
+    for (const char* name : {"--run-id", "--out", "--resume"})
+      if (const CLI::Option* opt = sub->get_option_no_throw(name); opt && opt->count() && opt->as<std::string>().empty()) {
+        std::fprintf(stderr, "heapmark: %s '': give a non-empty value or leave the option out\n", name);
+        return hm::kExitBadInput;
+      }
 
   if (show_version) {
     const auto b = hm::runner::build_info();
@@ -399,13 +414,22 @@ int main(int argc, char** argv) {
     }
     if (*plan) {
       const hm::runner::Matrix m = hm::runner::build_matrix(request(plan, plan_matrix), known);
+      if (!m.programs.empty()) {  // what run would refuse, plan refuses too
+        hm::runner::RunOptions checked;
+        checked.suite_dir = plan_suite_dir;
+        hm::runner::check_programs(m, checked);
+      }
       std::printf("%s\n", boost::json::serialize(hm::runner::plan_json(m, hm::runner::expand(m), plan_shards)).c_str());
       return 0;
     }
     if (!shard.empty()) opts.shard = hm::runner::parse_shard(shard);
     if (!opts.resume.empty()) {
-      if (run_matrix.any())
-        throw hm::InputError("--resume takes the matrix and options recorded in run.json; drop the other run flags");
+      // Everything else a run takes is recorded in run.json: a flag given here would be silently ignored.
+      for (const CLI::Option* given : run->get_options())
+        if (given->count() && !given->check_name("--resume") && !given->check_name("--out") && !given->check_name("--quiet") &&
+            !given->check_name("--allocator"))
+          throw hm::InputError("--resume takes the matrix and options recorded in run.json; drop " + given->get_name() +
+                               " (only --out, --allocator and --quiet go with --resume)");
       for (const auto& u : run_matrix.user_allocs) known.push_back(hm::registry::user(u, known));
       return hm::cli::run_and_report(hm::runner::Matrix{}, opts, known);
     }
@@ -414,6 +438,9 @@ int main(int argc, char** argv) {
   } catch (const hm::InputError& e) {
     std::fprintf(stderr, "heapmark: %s\n", e.what());
     return hm::kExitBadInput;
+  } catch (const hm::EnvironmentError& e) {
+    std::fprintf(stderr, "heapmark: %s\n", e.what());
+    return hm::kExitEnvironment;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "heapmark: error: %s\n", e.what());
     return hm::kExitInternal;

@@ -2,35 +2,36 @@
 // command-line wrappers over harness/report (hm_report).
 #include <boost/json/serialize.hpp>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/validators.h"
 #include "harness/report/compare.h"
 #include "harness/report/report.h"
+#include "harness/results/output_file.h"
 
 namespace {
 
 namespace rep = heapmark::report;
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out || !(out << text) || !out.flush()) throw heapmark::InputError("cannot write '" + path + "'");
-}
 
 const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::cli::Action {
   auto* cmd = app.add_subcommand(
       "report", "Write report.html, summary.md and cells.csv for a results directory (works on interrupted runs too)");
   auto dir = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
-  auto quiet = std::make_shared<bool>(false);
+  auto quiet = std::make_shared<bool>(false), force = std::make_shared<bool>(false);
   cmd->add_option("run-dir", *dir, "Results directory, e.g. results/20261122-031745-a3f9")->required();
-  cmd->add_option("--out", *out, "Write the three files here instead of into the results directory");
+  cmd->add_option("--out", *out,
+                  "Write the three files here instead of into the results directory (never into another run's directory; "
+                  "files already there are replaced only with --force)");
+  cmd->add_flag("--force", *force, "Replace report files that are already in --out");
   cmd->add_flag("-q,--quiet", *quiet, "Do not print the paths written");
-  return [cmd, dir, out, quiet]() -> std::optional<int> {
+  return [cmd, dir, out, quiet, force]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
+    if (!out->empty()) rep::claim_report_dir(*dir, *out, *force);
     const auto paths = rep::write_report(*dir, *out);
     if (paths.ignored_partial_line)
       std::fprintf(stderr, "heapmark: note: %s/cells.jsonl ends with an incomplete line; it was ignored\n", dir->c_str());
@@ -46,6 +47,7 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
   struct Opts {
     std::string a, b, markdown, html, format = "text";
     double fail_pct = -1;
+    bool force = false;
     std::vector<std::string> figures;
   };
   auto o = std::make_shared<Opts>();
@@ -54,9 +56,10 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
   cmd->add_option("--fail-on-regression", o->fail_pct,
                   "Exit with status 3 if any figure got worse (interval excluding 'same') by more than PCT percent "
                   "(percentage points for fractions such as F4)")
-      ->check(CLI::Range(0.0, 1e9));
+      ->check(heapmark::cli::within(0.0, 1e9));
   cmd->add_option("--markdown", o->markdown, "Also write the comparison as Markdown to this file");
   cmd->add_option("--html", o->html, "Also write the comparison as an HTML page to this file");
+  cmd->add_flag("--force", o->force, "Replace the --markdown and --html files if they exist");
   cmd->add_option("--format", o->format,
                   "What to print: text (aligned table), md, or json (every row, the overall verdict and the exit "
                   "status, for scripts; results/SCHEMA.md)")
@@ -73,11 +76,14 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
       figs.push_back(*f);
     }
     if (figs.empty()) figs = rep::compare_figures();
+    if (!o->markdown.empty()) heapmark::results::claim_output(o->markdown, o->force, "--markdown");
+    if (!o->html.empty()) heapmark::results::claim_output(o->html, o->force, "--html");
+    if (!o->markdown.empty() && o->markdown == o->html) throw heapmark::InputError("--markdown and --html name one file: give two");
     const auto a = rep::read_run(o->a);
     const auto b = rep::read_run(o->b);
     const auto cmp = rep::compare_runs(a, b, figs);
-    if (!o->markdown.empty()) write_text(o->markdown, rep::compare_markdown(cmp));
-    if (!o->html.empty()) write_text(o->html, rep::compare_html(cmp));
+    if (!o->markdown.empty()) heapmark::results::write_atomically(o->markdown, rep::compare_markdown(cmp));
+    if (!o->html.empty()) heapmark::results::write_atomically(o->html, rep::compare_html(cmp));
     if (o->format == "json") {  // stdout is the JSON alone; it carries the regressions and the exit status
       std::fputs((boost::json::serialize(rep::compare_json(cmp, o->fail_pct)) + "\n").c_str(), stdout);
       return rep::compare_exit_status(cmp, o->fail_pct);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "harness/cli/commands.h"
+#include "harness/cli/validators.h"
 #include "harness/repro/repro.h"
 
 namespace {
@@ -24,7 +25,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_flag("--list", st->o.list, "List the scenarios and their remedies");
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
-  cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(CLI::Range(4, 16384));
+  cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")->check(heapmark::cli::within(4, 16384));
   cmd->add_option("--format", st->format,
                   "What to print: text (the tables) or json (the catalogue's repro.json, for scripts; results/SCHEMA.md)")
       ->check(CLI::IsMember({"text", "json"}));
@@ -53,16 +54,16 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
 }  // namespace
 
 void heapmark::cli::add_repro_options(CLI::App* cmd, repro::Options& o, const std::string& run_id_default) {
-  cmd->add_option("--idle-ms", o.idle_ms, "Idle phase length, ms (default: the scenario's; 500 for a trace)")->check(CLI::Range(0, 3600000));
+  cmd->add_option("--idle-ms", o.idle_ms, "Idle phase length, ms (default: the scenario's; 500 for a trace)")->check(heapmark::cli::within(0, 3600000));
   cmd->add_option("--activity-ms", o.activity_ms,
                   "Activity phase length, ms; 0 (default): until the memory is back or the allocator's return horizon has passed")
-      ->check(CLI::Range(0, 3600000));
+      ->check(heapmark::cli::within(0, 3600000));
   cmd->add_option("--max-ms", o.max_ms, "Longest an idle or activity phase waits for the allocator (default 30000)")
-      ->check(CLI::Range(1, 3600000));
+      ->check(heapmark::cli::within(1, 3600000));
   cmd->add_option("--reps", o.reps, "Repetitions of every allocator and remedy (default 3); verdicts come with their agreement")
-      ->check(CLI::Range(1, 100));
-  cmd->add_option("--jobs", o.jobs, "Cells run at once (RSS does not depend on timing)")->check(CLI::Range(1, 64));
-  cmd->add_option("--timeout", o.timeout_s, "Wall timeout per cell, seconds")->check(CLI::Range(1.0, 86400.0));
+      ->check(heapmark::cli::within(1, 100));
+  cmd->add_option("--jobs", o.jobs, "Cells run at once (RSS does not depend on timing)")->check(heapmark::cli::within(1, 64));
+  cmd->add_option("--timeout", o.timeout_s, "Wall timeout per cell, seconds")->check(heapmark::cli::within(1.0, 86400.0));
   cmd->add_option("--out", o.results_root, "Results root directory");
   cmd->add_option("--run-id", o.run_id, "Name of the results directory (default: " + run_id_default + ")");
   cmd->add_flag("-q,--quiet", o.quiet, "No tables");

@@ -21,6 +21,7 @@
 #include "allocators/registry/registry.h"
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/validators.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
 #include "harness/cli/trace_summary.h"
@@ -426,14 +427,14 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   auto st = std::make_shared<State>();
   auto* rec = app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
   rec->add_option("-o,--out", st->out, "Trace file to write");
-  rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(CLI::Range(0u, 3600000u));
+  rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(heapmark::cli::within(0u, 3600000u));
   rec->add_flag("--follow-forks", st->follow_forks,
                 "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
                 "started with vfork or posix_spawn are not followed)");
   rec->add_flag("--stacks{16}", st->stacks,
                 "Record each allocation's call stack, DEPTH frames deep (--stacks=DEPTH, default 16), for allocation "
                 "sites in trace-info and diagnose")
-      ->check(CLI::Range(1u, heapmark::trace::kMaxStackDepth));
+      ->check(heapmark::cli::within(1u, heapmark::trace::kMaxStackDepth));
   rec->add_option("--stack-walker", st->walker,
                   "libunwind: DWARF unwind info, works on Debian's binaries (default); frame-pointers: faster, but only "
                   "through code built with -fno-omit-frame-pointer")
@@ -447,10 +448,11 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_option("--allocators", st->replay.allocators, "Comma-separated allocator names (default glibc)");
   rep->add_option("--timing", st->replay.timing, "compressed: calls back to back; as-recorded: recorded gaps as idle time")
       ->check(CLI::IsMember({"compressed", "as-recorded"}));
-  rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)");
-  rep->add_option("--reps", st->replay.reps, "Repetitions")->check(CLI::Range(1, 1000));
+  rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)")
+      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1));
+  rep->add_option("--reps", st->replay.reps, "Repetitions")->check(heapmark::cli::within(1, 1000));
   rep->add_option("--timeout", st->replay.opts.timeout_s, "Wall timeout per cell, seconds (a long trace replays at about 1-3 M events/s)")
-      ->check(CLI::Range(1.0, 86400.0));
+      ->check(heapmark::cli::within(1.0, 86400.0));
   rep->add_option("--out", st->replay.opts.results_root, "Results root directory");
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");

@@ -1,3 +1,4 @@
+#include "harness/results/output_file.h"
 #include "harness/report/catalogue.h"
 
 #include <boost/json.hpp>
@@ -58,15 +59,6 @@ std::string legend() {
              "the release hook). n/m: repetitions that reached this verdict.";
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw InputError("cannot write '" + path + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw InputError("cannot write '" + path + "'");
-}
 
 }  // namespace
 
@@ -118,8 +110,8 @@ std::string render_catalogue_md(const json::object& cat) {
 
 CataloguePaths write_catalogue(const std::string& dir, const json::object& cat) {
   CataloguePaths p{dir + "/report.html", dir + "/summary.md", to_text(catalogue_grid(cat))};
-  write_file(p.html, render_catalogue_html(cat));
-  write_file(p.markdown, render_catalogue_md(cat));
+  results::write_atomically(p.html, render_catalogue_html(cat));
+  results::write_atomically(p.markdown, render_catalogue_md(cat));
   return p;
 }
 

@@ -1,5 +1,6 @@
 // Composes report.html and summary.md from the model, views and charts, and
 // writes the three report files (see report.h).
+#include "harness/results/output_file.h"
 #include "harness/report/report.h"
 
 #include <algorithm>
@@ -37,16 +38,6 @@ std::string full_params(const Group& g) {
   return s.empty() ? "no parameters" : s;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError("cannot write '" + path + "'");
-    out << text;
-    if (!out.flush()) throw InputError("cannot write '" + path + "'");
-  }
-  fs::rename(tmp, path);
-}
 
 // The figure tables of one matrix (generators or programs), HTML.
 std::string figure_tables_html(const Run& run, const Matrix& m) {
@@ -205,6 +196,19 @@ std::string render_summary_md(const Run& run) {
   return s;
 }
 
+void claim_report_dir(const std::string& run_dir, const std::string& out_dir, bool force) {
+  std::error_code ec;
+  if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
+    throw InputError("--out '" + out_dir + "' is not a directory: give a directory for report.html, summary.md and cells.csv");
+  if (fs::equivalent(run_dir, out_dir, ec)) return;  // the run's own report, made anew
+  if (fs::exists(fs::path(out_dir) / "run.json", ec) || fs::exists(fs::path(out_dir) / "cells.jsonl", ec))
+    throw InputError("--out '" + out_dir + "' is another run's results directory: its report is its own; give an empty directory");
+  if (force) return;
+  for (const char* f : {"report.html", "summary.md", "cells.csv"})
+    if (fs::exists(fs::path(out_dir) / f, ec))
+      throw InputError("--out '" + out_dir + "' holds " + f + " already: give --force to replace the report there, or another directory");
+}
+
 ReportPaths write_report(const std::string& run_dir, const std::string& out_dir) {
   const Run run = read_run(run_dir);
   const fs::path out = out_dir.empty() ? fs::path(run_dir) : fs::path(out_dir);
@@ -212,9 +216,9 @@ ReportPaths write_report(const std::string& run_dir, const std::string& out_dir)
   fs::create_directories(out, ec);
   ReportPaths p{(out / "report.html").string(), (out / "summary.md").string(), (out / "cells.csv").string(),
                 run.ignored_partial_line};
-  write_file(p.html, render_report_html(run));
-  write_file(p.markdown, render_summary_md(run));
-  write_file(p.csv, render_cells_csv(run));
+  results::write_atomically(p.html, render_report_html(run));
+  results::write_atomically(p.markdown, render_summary_md(run));
+  results::write_atomically(p.csv, render_cells_csv(run));
   write_holder_svgs(run, out.string());
   return p;
 }

@@ -17,6 +17,10 @@ struct ReportPaths {
 // results (exit status 2 in the CLI).
 ReportPaths write_report(const std::string& run_dir, const std::string& out_dir = "");
 
+// Throws InputError unless `out_dir` may receive run_dir's report: it is not
+// another run's results directory, and holds no report files unless `force`.
+void claim_report_dir(const std::string& run_dir, const std::string& out_dir, bool force);
+
 // The three documents, for tests and other callers.
 std::string render_report_html(const Run& run);
 std::string render_summary_md(const Run& run);

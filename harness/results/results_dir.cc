@@ -1,6 +1,7 @@
 #include "harness/results/results_dir.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,19 +48,35 @@ std::string new_run_id() {
   return utc_now("%Y%m%d-%H%M%S") + "-" + suffix;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+DirLock::DirLock(const std::string& dir) {
+  const std::string path = dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw InputError("cannot write in the results directory '" + dir + "': " + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char pid[32] = {};
+    const ssize_t n = pread(fd_, pid, sizeof pid - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      const std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string("?");
+      throw InputError("results directory '" + dir + "' is being written by another heapmark (pid " +
+                       holder.substr(0, holder.find_first_of("\n ")) + "): wait for it to finish, or stop it, then --resume");
+    }
+    throw InputError("cannot lock the results directory '" + dir + "': " + std::strerror(err));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  const std::string me = std::to_string(getpid()) + "\n";
+  // The pid is only for a refused writer's message: the lock holds without it.
+  if (ftruncate(fd_, 0) == 0 && pwrite(fd_, me.data(), me.size(), 0) < 0) return;
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
 }
 
 CellLog::CellLog(const std::string& dir) : path_(dir + "/cells.jsonl") {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
+  if (fd_ < 0) throw EnvironmentError("open", path_, errno);
   struct stat st;
   if (fstat(fd_, &st) == 0 && st.st_size > 0) {
     // Find the end of the last complete line and cut anything after it.
@@ -74,7 +91,7 @@ CellLog::CellLog(const std::string& dir) : path_(dir + "/cells.jsonl") {
       }
     }
     if (keep != end && ftruncate(fd_, keep) != 0)
-      throw std::runtime_error("cannot truncate the partial last line of " + path_ + ": " + std::strerror(errno));
+      throw EnvironmentError("cut the partial last line of", path_, errno);
   }
 }
 
@@ -85,10 +102,18 @@ CellLog::~CellLog() {
 void CellLog::append(const CellResult& cell) {
   const std::string line = json::serialize(to_json(cell)) + "\n";
   // One write of the whole line (O_APPEND), then make it durable before the
-  // next cell starts: an interrupted run keeps every finished cell.
+  // next cell starts: an interrupted run keeps every finished cell. A write the
+  // system cuts short (ENOSPC) is taken back, so no torn line is left behind.
+  struct stat st;
+  const off_t before = fstat(fd_, &st) == 0 ? st.st_size : -1;
   const ssize_t w = ::write(fd_, line.data(), line.size());
-  if (w != static_cast<ssize_t>(line.size())) throw std::runtime_error("cannot append to " + path_ + ": " + std::strerror(errno));
-  fdatasync(fd_);
+  int err = w < 0 ? errno : (w != static_cast<ssize_t>(line.size()) ? ENOSPC : 0);
+  if (!err && fdatasync(fd_) != 0) err = errno;
+  if (err) {
+    // Should even this fail, readers skip a partial last line and the next CellLog cuts it.
+    if (w > 0 && before >= 0) (void)!ftruncate(fd_, before);
+    throw EnvironmentError("append a cell to", path_, err);
+  }
 }
 
 Cells read_cells(const std::string& dir) {

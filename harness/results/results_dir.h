@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "harness/results/cell_result.h"
+#include "harness/results/output_file.h"
 #include "harness/results/schema.h"
 
 namespace heapmark::results {
@@ -21,8 +22,22 @@ std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
 // A fresh run id: UTC time plus a short random suffix, e.g. 20261122-031745-a3f9.
 std::string new_run_id();
 
-// Writes `text` to `path` via a temporary file and rename: never a half file.
-void write_atomically(const std::string& path, const std::string& text);
+
+// Holds dir/.lock (flock, exclusive) while this process writes the results
+// directory: a second writer (two --resume at once, a resume while the run is
+// still going) is refused with InputError naming the holder's pid. The kernel
+// drops the lock when its holder dies, kill -9 included, so a stale lock file
+// never blocks a resume.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 class CellLog {
  public:

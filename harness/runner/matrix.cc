@@ -85,7 +85,12 @@ registry::Allocator allocator_from_json(const json::value& a, const std::string&
   }
   if (const auto* env = a.as_object().if_contains("env")) {
     if (!env->is_object()) throw fail(path + ".env", "expected an object of VARIABLE: value");
-    for (const auto& [k, val] : env->as_object()) alloc.env.emplace_back(std::string(k), scalar_text(val, path + ".env." + std::string(k)));
+    for (const auto& [k, val] : env->as_object()) {
+      const std::string where = path + ".env." + std::string(k);
+      alloc.env.emplace_back(std::string(k), scalar_text(val, where));
+      if (const std::string why = registry::env_entry_problem(alloc.env.back().first, alloc.env.back().second); !why.empty())
+        throw fail(where, why);
+    }
   }
   return alloc;
 }
@@ -300,6 +305,24 @@ void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cell
   }
 }
 
+// Resume, reports and merge know a cell by its key: two cells with one key
+// would be run once and counted twice. Names both, as the user wrote them.
+static void check_unique_keys(const Matrix& m, const std::vector<CellPlan>& cells) {
+  auto source = [&](const CellPlan& c) {
+    if (c.program) return "program '" + c.workload + "'";
+    std::string given;
+    for (size_t w = 0; w < m.workloads.size(); ++w)
+      if (m.workloads[w].name == c.workload) given += (given.empty() ? "" : " and ") + std::to_string(w + 1);
+    return "workload '" + c.workload + "' (listed as workload " + given + ") with " + params_key(c.params);
+  };
+  std::map<std::string, const CellPlan*> seen;
+  for (const auto& c : cells)
+    if (auto [it, fresh] = seen.emplace(c.key, &c); !fresh)
+      throw InputError("two cells would have the key '" + c.key + "': " + source(*it->second) +
+                       " twice; a workload listed twice or a swept value repeated (-p KEY=a|a) gives the same cell twice: "
+                       "list each once");
+}
+
 std::vector<CellPlan> expand(const Matrix& m) {
   for (size_t i = 0; i < m.allocators.size(); ++i)
     for (size_t j = 0; j < i; ++j)
@@ -345,6 +368,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
     }
   }
   expand_programs(m, block, cells);
+  check_unique_keys(m, cells);
   return cells;
 }
 

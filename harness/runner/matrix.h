@@ -26,7 +26,9 @@ struct Matrix {
   std::vector<ProgramSpec> programs;  // real programs as workloads (program.h)
   int reps = 3;
   uint64_t seed = 1;
-  std::string baseline = "glibc";
+  // What the report compares against. Empty until build_matrix resolves it:
+  // glibc when it is in the run, else the first allocator.
+  std::string baseline;
 
   boost::json::value to_json() const;
   // Reads a matrix file; `known` supplies allocators by name. Throws InputError

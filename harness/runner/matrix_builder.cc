@@ -73,6 +73,8 @@ void apply_env(const std::string& e, Matrix& m) {
   const size_t colon = e.find(':'), eq = e.find('=');
   if (colon == std::string::npos || eq == std::string::npos || eq < colon || colon == 0 || eq == colon + 1)
     throw InputError("--env '" + e + "': expected ALLOCATOR:VAR=VALUE, e.g. jemalloc:MALLOC_CONF=background_thread:true");
+  if (const std::string why = registry::env_entry_problem(e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1)); !why.empty())
+    throw InputError("--env '" + e + "': " + why);
   const std::string name = e.substr(0, colon);
   bool found = false;
   for (auto& a : m.allocators)
@@ -125,6 +127,16 @@ Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& kn
   if (m.workloads.empty() && m.programs.empty()) throw InputError("no workloads: give --workloads, --program, --suite or --matrix");
   for (const auto& p : r.params) apply_param(p, m);
   if (r.baseline) m.baseline = *r.baseline;
+  std::string names;
+  bool has_glibc = false, has_baseline = false;
+  for (const auto& a : m.allocators) {
+    names += (names.empty() ? "" : ", ") + a.name;
+    has_glibc |= a.name == "glibc";
+    has_baseline |= a.name == m.baseline;
+  }
+  if (m.baseline.empty()) m.baseline = has_glibc ? "glibc" : m.allocators.front().name;
+  else if (!has_baseline)
+    throw InputError("baseline '" + m.baseline + "' is not an allocator of this run (its allocators: " + names + ")");
   return m;
 }
 

@@ -132,6 +132,32 @@ Argv split_words(const std::string& s, const std::string& where) {
   return out;
 }
 
+// Every {word} in a program's commands is one of kPlaceholderNames.
+static void check_placeholders(const ProgramSpec& p) {
+  auto check = [&](const std::string& w) {
+    for (size_t open = w.find('{'); open != std::string::npos; open = w.find('{', open + 1)) {
+      const size_t close = w.find('}', open);
+      if (close == std::string::npos) return;
+      const std::string name = w.substr(open + 1, close - open - 1);
+      if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) continue;
+      bool known = false;
+      std::string valid;
+      for (const char* k : kPlaceholderNames) known |= name == k, valid += (valid.empty() ? "{" : ", {") + std::string(k) + "}";
+      if (!known) throw InputError(p.source + ": '{" + name + "}' in '" + w + "' is not a placeholder (valid: " + valid + ")");
+    }
+  };
+  auto each = [&](const Argv& a) {
+    for (const auto& w : a) check(w);
+  };
+  each(p.command);
+  each(p.check_command);
+  each(p.figures);
+  for (const auto& a : p.prepare) each(a);
+  for (const auto& st : p.steps) each(st.command);
+  check(p.stdin_path);
+  check(p.ready_port);
+}
+
 ProgramSpec program_from_json(const json::value& v, const std::string& where) {
   if (!v.is_object()) throw InputError(where + ": expected a program object with \"name\" and \"command\" (or \"server\")");
   const auto& o = v.as_object();
@@ -194,6 +220,7 @@ ProgramSpec program_from_json(const json::value& v, const std::string& where) {
     if (!t->is_number() || t->to_number<double>() <= 0) throw InputError(where + ".timeout_s: expected seconds > 0");
     p.timeout_s = t->to_number<double>();
   }
+  check_placeholders(p);
   return p;
 }
 

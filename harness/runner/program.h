@@ -67,6 +67,10 @@ ProgramSpec program_from_flag(const std::string& flag);
 std::vector<ProgramSpec> load_suite(const std::string& path);
 Argv split_words(const std::string& text, const std::string& where);
 
+// The placeholders above, by name: a suite program naming any other {word} is
+// refused when it is read (it would reach the program literally).
+inline constexpr const char* kPlaceholderNames[] = {"suite_dir", "dir", "work", "port", "cpus", "cpus_x2"};
+
 // Replaces the placeholders (see above) in every word.
 Argv expand(const Argv& words, const std::map<std::string, std::string>& values);
 // Throws InputError unless argv[0] (after expansion with `values`) is an

@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <csignal>
@@ -311,6 +313,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
                      " runs them back to back: use one of them (--timing latency with --verify)");
   const RunnerMask mask;
   std::string dir;
+  std::optional<results::DirLock> lock;  // held while this process writes the directory
   json::value run_json;
   bool resuming = !o.resume.empty();
   if (resuming) {
@@ -318,6 +321,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     if (!fs::is_directory(dir))
       throw InputError("--resume '" + o.resume + "': no such results directory" +
                        (o.resume.find('/') == std::string::npos ? " (nor " + dir + ")" : std::string()));
+    lock.emplace(dir);  // before reading what is done: a second writer is refused, not interleaved
     run_json = results::read_run_json(dir);  // throws InputError with the file name
     const auto& rj = run_json.as_object();
     matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
@@ -369,6 +373,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     }
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
+    lock.emplace(dir);
     results::write_atomically(dir + "/run.json", json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
   }
   results::CellLog log(dir);
@@ -404,12 +409,13 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, to_run, c.allocator->name.c_str(),
                  c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
   };
-  auto worker = [&] {
+  std::exception_ptr failure;  // the first error a worker met (a full disk): the run stops and says how to finish
+  auto work = [&] {
     for (;;) {
       const CellPlan* c;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (g_interrupted || next >= pending.size()) return;
+        if (g_interrupted || failure || next >= pending.size()) return;
         c = pending[next++];
         progress(*c);
       }
@@ -423,6 +429,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
 
       std::lock_guard<std::mutex> lock(mu);
+      if (failure) return;
       // Same seed, same program: a differing checksum inside a block means two
       // allocators were not compared like with like.
       if (auto& prog = rec.program) {
@@ -439,10 +446,23 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       ++ran;
     }
   };
+  auto worker = [&] {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!failure) failure = std::current_exception();
+    }
+  };
   std::vector<std::thread> workers;
   for (int j = 1; j < o.jobs; ++j) workers.emplace_back(worker);
   worker();
   for (auto& w : workers) w.join();
+  if (failure) {
+    std::fprintf(stderr, "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: heapmark run --resume %s\n",
+                 ran, dir.c_str());
+    std::rethrow_exception(failure);
+  }
   if (g_interrupted) {
     std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: heapmark run --resume %s\n", ran, dir.c_str());
     return kExitInterrupted;

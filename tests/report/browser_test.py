@@ -220,6 +220,9 @@ def main():
     ap.add_argument("--screenshot-out", help="keep the screenshot here (e.g. docs/report.png)")
     ap.add_argument("--size", default="1280,2400")
     args = ap.parse_args()
+    if not args.chromium or args.chromium.endswith("-NOTFOUND") or not shutil.which(args.chromium):
+        print("skipped: chromium is not installed (apt-get install chromium; scripts/test installs it)")
+        return 77
     failures = []
     work = tempfile.mkdtemp(prefix="hm-browser-")
     try:
