@@ -55,6 +55,9 @@ const std::vector<std::string>& command_line();
 // jobs, timeout, where results go), bound to `o`; `run_id_default` names the
 // results directory when --run-id is not given ("repro-<UTC time>").
 void add_repro_options(CLI::App* cmd, repro::Options& o, const std::string& run_id_default);
+// Throws InputError when `cmd` (repro, diagnose) was given --resume with an
+// option that would be ignored: the options come from invocation.json.
+void refuse_beside_resume(const CLI::App& cmd, const std::string& name);
 
 // Runs a matrix and writes its report (also after an interruption: the report
 // reads only the results files, so a partial run reports what it has).

@@ -141,6 +141,22 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
 
 int diagnose(State& st) {
   namespace fs = std::filesystem;
+  if (!st.o.resume.empty()) {  // the trace, --at and every option as the diagnose started
+    heapmark::repro::read_invocation(st.o.resume, "diagnose", st.o);
+    auto text = [&](const char* k) {
+      const auto* v = st.o.extra.if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    st.trace = text("trace");
+    st.at = text("at");
+  } else {
+    if (st.trace.empty()) throw InputError("diagnose: give the trace file (or --resume DIR to finish one)");
+    st.o.allocators = heapmark::cli::split_list(st.allocators);
+    st.o.remedies = heapmark::cli::split_list(st.remedies);
+    st.o.command_line = heapmark::cli::command_line();
+    st.o.extra = json::object{{"trace", fs::absolute(st.trace).string()}, {"at", st.at}};
+  }
+  st.o.command = "diagnose";
   const std::string path = fs::absolute(st.trace).string();
   const heapmark::cli::Summary s = heapmark::cli::summarize(path);  // a bad trace is refused here, exit 2
   if (s.lost)
@@ -175,10 +191,7 @@ int diagnose(State& st) {
 
   const std::string dir = heapmark::cli::parts_dir();
   const auto known = heapmark::registry::builtin(dir);
-  st.o.allocators = heapmark::cli::split_list(st.allocators);
-  st.o.remedies = heapmark::cli::split_list(st.remedies);
   st.o.cell_binary = dir + "/heapmark-cell";
-  st.o.command_line = heapmark::cli::command_line();
   if (st.o.run_id.empty()) st.o.run_id = heapmark::results::utc_now("diagnose-%Y%m%d-%H%M%S");
   json::array summaries;
   const int status = heapmark::repro::run_scenarios({&sc}, st.o, known, &summaries);
@@ -249,13 +262,14 @@ int diagnose(State& st) {
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto st = std::make_shared<State>();
   auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies");
-  cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)")->required();
+  cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)");
   cmd->add_option("--at", st->at, "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
   heapmark::cli::add_repro_options(cmd, st->o, "diagnose-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
+    if (!st->o.resume.empty()) heapmark::cli::refuse_beside_resume(*cmd, "diagnose");
     return diagnose(*st);
   };
 }};

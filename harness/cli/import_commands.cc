@@ -10,6 +10,7 @@
 //   - alignments and calloc/realloc: every allocation is a malloc (heaptrack
 //     records realloc as a free and a malloc).
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cinttypes>
@@ -24,6 +25,7 @@
 
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/results/output_file.h"
 #include "workloads/trace_writer.h"
 
 namespace {
@@ -34,7 +36,13 @@ namespace tr = heapmark::trace;
 // Lines of a heaptrack data file, zstd-compressed or plain, in bounded memory.
 class Lines {
  public:
-  explicit Lines(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+  explicit Lines(const std::string& path) : path_(path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot open: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+      throw InputError(path + ": not a regular file (" + (S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, socket or device") +
+                       "): give heaptrack's data file");
+    in_.open(path, std::ios::binary);
     if (!in_) throw InputError(path + ": cannot open: " + std::strerror(errno));
     char magic[4] = {};
     in_.read(magic, 4);
@@ -63,17 +71,21 @@ class Lines {
       }
       text_.erase(0, pos_);
       pos_ = 0;
+      // heaptrack ends every line with a newline: text without one at the end
+      // is a recording cut short, and a line this long is not heaptrack's.
+      if (text_.size() > kMaxLine)
+        throw InputError(path_ + ": line " + std::to_string(number_ + 1) + " is longer than 64 MiB: not a heaptrack data file");
       if (!fill()) {
         if (text_.empty()) return false;
-        line.swap(text_);
-        ++number_;
-        return true;
+        throw InputError(path_ + ": line " + std::to_string(number_ + 1) +
+                         " is cut short (no newline at the end of the file): the recording is incomplete");
       }
     }
   }
   uint64_t number() const { return number_; }
 
  private:
+  static constexpr size_t kMaxLine = 64u << 20;
   struct FreeStream {
     void operator()(ZSTD_DStream* d) const { ZSTD_freeDStream(d); }
   };
@@ -187,7 +199,15 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   struct stat st;  // heaptrack keeps no wall-clock start: the file's last write is close to the recording's end
   if (stat(in_path.c_str(), &st) == 0)
     header.start_unix_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(st.st_mtim.tv_nsec);
-  tr::Writer w(out_path, header);
+  const std::string tmp = out_path + ".importing-" + std::to_string(getpid());
+  struct Discard {  // the partial trace goes unless the import finished
+    const std::string& path;
+    bool keep = false;
+    ~Discard() {
+      if (!keep) std::remove(path.c_str());
+    }
+  } discard{tmp};
+  tr::Writer w(tmp, header);
   w.walker(tr::kMaxStackDepth, "heaptrack");
 
   std::vector<std::string> strings{""};  // 1-based
@@ -292,6 +312,8 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
     }
   }
   w.finish();
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) throw heapmark::EnvironmentError("rename the trace to", out_path, errno);
+  discard.keep = true;
   std::fprintf(stderr, "heapmark import: %s: %" PRIu64 " allocations, %zu stacks, %" PRIu64 " events from %s (heaptrack format %" PRIu64 ")\n",
                out_path.c_str(), allocations, site_of_trace.size(), w.events(), in_path.c_str(), format);
   std::fprintf(stderr, "heapmark import: warning: heaptrack records no threads (all events are on one thread), no alignments "
@@ -306,14 +328,17 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   struct State {
     std::string format, in, out = "app.hmt";
+    bool force = false;
   };
   auto st = std::make_shared<State>();
   auto* cmd = app.add_subcommand("import", "Convert another tool's recording into a heapmark trace: heapmark import heaptrack heaptrack.app.1234.zst -o app.hmt");
   cmd->add_option("format", st->format, "The recording's tool: heaptrack")->required()->check(CLI::IsMember({"heaptrack"}));
   cmd->add_option("file", st->in, "The recording (heaptrack: the .zst data file heaptrack writes)")->required();
-  cmd->add_option("-o,--out", st->out, "Trace file to write");
+  cmd->add_option("-o,--out", st->out, "Trace file to write (an existing file is replaced only with --force)");
+  cmd->add_flag("--force", st->force, "Replace the -o file if it exists");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
+    heapmark::results::claim_output(st->out, st->force, "import -o");
     return import_heaptrack(st->in, st->out);
   };
 }};

@@ -322,7 +322,8 @@ int main(int argc, char** argv) {
                 "At every phase end, who holds the resident memory: live and pinned bytes per allocation site (a trace "
                 "recorded with --stacks) and the heap's page map, for the report's flame graphs and page strips");
   run->add_option("--cpu", opts.cell_cpu, "CPU the cells are pinned to (default: the last; the runner uses the others)")
-      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1));
+      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1))
+      ->default_str("last");
   run->add_option("--out", opts.results_root, "Results root directory");
   run->add_option("--run-id", opts.run_id, "Name of the results directory (default: UTC time + random suffix)");
   run->add_option("--resume", opts.resume, "Finish an interrupted run (run id or directory) without repeating finished cells");

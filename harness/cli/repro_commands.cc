@@ -9,6 +9,7 @@
 
 #include "harness/cli/commands.h"
 #include "harness/cli/validators.h"
+#include "common/input_error.h"
 #include "harness/repro/repro.h"
 
 namespace {
@@ -33,10 +34,21 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
     st->o.json = st->format == "json";
-    st->o.allocators = heapmark::cli::split_list(st->allocators);
-    st->o.remedies = heapmark::cli::split_list(st->remedies);
     const std::string dir = heapmark::cli::parts_dir();
     st->o.cell_binary = dir + "/heapmark-cell";
+    if (!st->o.resume.empty()) {
+      heapmark::cli::refuse_beside_resume(*cmd, "repro");
+      heapmark::repro::read_invocation(st->o.resume, "repro", st->o);
+      if (const auto* sc = st->o.extra.if_contains("scenarios"); sc && sc->is_array())
+        for (const auto& x : sc->as_array())
+          if (x.is_string()) st->o.scenarios.emplace_back(x.as_string());
+      return heapmark::repro::run_repro(st->o, heapmark::registry::builtin(dir));
+    }
+    st->o.allocators = heapmark::cli::split_list(st->allocators);
+    st->o.remedies = heapmark::cli::split_list(st->remedies);
+    boost::json::array scenarios;
+    for (const auto& x : st->o.scenarios) scenarios.push_back(boost::json::string(x));
+    st->o.extra["scenarios"] = std::move(scenarios);
     // The command as given (the runner records it in every scenario's run.json).
     auto& cl = st->o.command_line;
     cl = {"heapmark", "repro"};
@@ -67,4 +79,16 @@ void heapmark::cli::add_repro_options(CLI::App* cmd, repro::Options& o, const st
   cmd->add_option("--out", o.results_root, "Results root directory");
   cmd->add_option("--run-id", o.run_id, "Name of the results directory (default: " + run_id_default + ")");
   cmd->add_flag("-q,--quiet", o.quiet, "No tables");
+  cmd->add_option("--resume", o.resume,
+                  "Finish an interrupted " + cmd->get_name() + " (its results directory): the options it started with, "
+                  "finished cells kept, the rest run")
+      ->type_name("DIR");
+}
+
+void heapmark::cli::refuse_beside_resume(const CLI::App& cmd, const std::string& name) {
+  for (const CLI::Option* given : cmd.get_options())
+    if (given->count() && !given->check_name("--resume") && !given->check_name("--quiet") && !given->check_name("--format"))
+      throw heapmark::InputError("--resume takes the options " + name + " started with (invocation.json); drop " +
+                                 (given->get_name().empty() ? std::string("the arguments") : given->get_name()) +
+                                 " (only --quiet and --format go with --resume)");
 }

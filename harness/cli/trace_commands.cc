@@ -4,10 +4,12 @@
 //   heapmark replay app.hmt [--allocators ...]   the `trace` workload on each allocator (runner::run)
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -24,6 +26,7 @@
 #include "harness/cli/validators.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
+#include "harness/results/output_file.h"
 #include "harness/cli/trace_summary.h"
 #include "harness/symbols/symbolize.h"
 #include "workloads/trace_format.h"
@@ -283,20 +286,40 @@ bool runnable(const std::string& program) {
   return false;
 }
 
-int record(const std::string& out, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks, unsigned stacks,
-           const std::string& walker) {
+// Puts a finished recording in place: `tmp` becomes `out`, and its forked
+// children's traces (tmp.<pid>) become out.<pid>; an earlier recording's
+// children (replaced only under --force) go first.
+void install_recording(const std::string& tmp, const std::string& out) {
+  for (const auto& old : trace_family(out)) std::filesystem::remove(old);
+  for (const auto& child : trace_family(tmp))
+    if (std::rename(child.c_str(), (out + child.substr(tmp.size())).c_str()) != 0)
+      throw heapmark::EnvironmentError("rename a child's trace to", out + child.substr(tmp.size()), errno);
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) throw heapmark::EnvironmentError("rename the trace to", out, errno);
+}
+
+void discard_recording(const std::string& tmp) {
+  for (const auto& child : trace_family(tmp)) std::filesystem::remove(child);
+  std::filesystem::remove(tmp);
+}
+
+// The recording is written under a temporary name beside `out` and renamed
+// over it only when it is a trace: a program that cannot be recorded, a full
+// disk or an interrupted recorder leave an earlier `out` as it was.
+int record(const std::string& out, bool force, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks,
+           unsigned stacks, const std::string& walker) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
+  heapmark::results::claim_output(out, force, "record -o");
   const std::string lib = heapmark::cli::parts_dir() + "/libheapmark_record.so";
   if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
   if (!runnable(command[0]))
     throw InputError("record: cannot run '" + command[0] + "': " +
                      (command[0].find('/') == std::string::npos ? "not found in PATH" : "no such executable file"));
   const std::string abs_out = std::filesystem::absolute(out).string();
+  const std::string tmp = abs_out + ".recording-" + std::to_string(getpid());
   {
-    FILE* f = std::fopen(abs_out.c_str(), "w");  // the recorder appends: start from an empty file
-    if (!f) throw InputError("record: cannot write " + abs_out);
-    std::fclose(f);
-    for (const auto& old : trace_family(abs_out)) std::filesystem::remove(old);  // an earlier recording's children
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);  // the recorder appends to it
+    if (fd < 0) throw heapmark::EnvironmentError("write", tmp, errno);
+    ::close(fd);
   }
   // The program marks phases on HEAPMARK_PHASE_FD as under `heapmark run`; the
   // recorder puts each mark in the trace, and this end counts what arrived.
@@ -308,15 +331,17 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     close(exec_pipe[0]);
+    std::signal(SIGINT, SIG_DFL);  // an ignored signal would stay ignored across exec
+    std::signal(SIGQUIT, SIG_DFL);
     // dup2 clears close-on-exec on the copy (and does nothing when it is already that descriptor)
     if (marks_pipe[1] == kPhaseFd ? fcntl(kPhaseFd, F_SETFD, 0) != 0 : dup2(marks_pipe[1], kPhaseFd) < 0) _exit(127);
     setenv("HEAPMARK_PHASE_FD", std::to_string(kPhaseFd).c_str(), 1);
     const char* old = getenv("LD_PRELOAD");
     const std::string preload = old && *old ? lib + ":" + old : lib;
     setenv("LD_PRELOAD", preload.c_str(), 1);
-    setenv("HEAPMARK_RECORD_FILE", abs_out.c_str(), 1);
+    setenv("HEAPMARK_RECORD_FILE", tmp.c_str(), 1);
     setenv("HEAPMARK_RECORD_PID", std::to_string(getpid()).c_str(), 1);
-    if (follow_forks) setenv("HEAPMARK_RECORD_FAMILY", abs_out.c_str(), 1);
+    if (follow_forks) setenv("HEAPMARK_RECORD_FAMILY", tmp.c_str(), 1);
     else unsetenv("HEAPMARK_RECORD_FAMILY");
     setenv("HEAPMARK_RECORD_RSS_MS", std::to_string(rss_ms).c_str(), 1);
     setenv("HEAPMARK_RECORD_STACKS", std::to_string(stacks).c_str(), 1);
@@ -329,6 +354,10 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     if (write(exec_pipe[1], &err, sizeof err) != sizeof err) _exit(126);
     _exit(127);
   }
+  // Ctrl-C reaches the program (same process group) and ends it; this side
+  // stays to keep what was recorded, as time(1) does.
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGQUIT, SIG_IGN);
   close(marks_pipe[1]);
   close(exec_pipe[1]);
   int exec_errno = 0;
@@ -340,7 +369,7 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
     close(marks_pipe[0]);
     while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    std::filesystem::remove(abs_out);
+    discard_recording(tmp);
     throw InputError("record: cannot run '" + command[0] + "': " + std::strerror(exec_errno));
   }
   const uint64_t sent_marks = count_marks_until_exit(marks_pipe[0], pid);
@@ -349,14 +378,32 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const std::string dir = std::filesystem::path(abs_out).parent_path().string();
+  auto disk_full = [&] {
+    struct statvfs vfs;
+    return statvfs(dir.c_str(), &vfs) == 0 && vfs.f_bavail * vfs.f_frsize < (1u << 20);
+  };
+  std::error_code ec;
+  if (std::filesystem::file_size(tmp, ec) == 0) {
+    const bool full = disk_full();
+    discard_recording(tmp);
+    if (full) throw heapmark::EnvironmentError("record a trace in", dir, ENOSPC);
+    throw InputError("record: '" + command[0] + "' (exit status " + std::to_string(code) +
+                     ") made no allocator call the recorder saw: it is statically linked, clears LD_PRELOAD, or never "
+                     "calls malloc; nothing was written");
+  }
   try {
-    tr::MappedFile file(abs_out);
+    tr::MappedFile file(tmp);
     tr::Reader r(file.data(), file.size(), abs_out);
     tr::Event e;
     uint64_t n = 0, marks = 0;
     while (r.next(e)) {
       ++n;
       marks += e.op == tr::Op::kPhase;
+    }
+    if (!r.complete() && disk_full()) {  // the recorder's writes were refused: not a trace to keep
+      discard_recording(tmp);
+      throw heapmark::EnvironmentError("record a trace in", dir, ENOSPC);
     }
     if (sent_marks != marks)
       std::fprintf(stderr, "heapmark record: warning: the program wrote %" PRIu64 " phase marks to HEAPMARK_PHASE_FD and %" PRIu64
@@ -369,8 +416,12 @@ int record(const std::string& out, const std::vector<std::string>& command, unsi
       std::fprintf(stderr, "heapmark record: INCOMPLETE: %" PRIu64 " events were not recorded (%s)\n", r.lost(),
                    tr::lost_reason_text(r.lost_reasons()).c_str());
   } catch (const InputError& err) {
-    std::fprintf(stderr, "heapmark record: %s (program exit status %d)\n", err.what(), code);
+    discard_recording(tmp);
+    if (disk_full()) throw heapmark::EnvironmentError("record a trace in", dir, ENOSPC);
+    throw InputError(std::string("record: the recording is not a readable trace (") + err.what() + "; program exit status " +
+                     std::to_string(code) + "); nothing was written");
   }
+  install_recording(tmp, abs_out);
   return code;
 }
 
@@ -415,6 +466,7 @@ int replay(ReplayState& st) {
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   struct State {
     std::string out = "app.hmt";
+    bool force = false;
     std::vector<std::string> command;
     unsigned rss_ms = 10;
     bool follow_forks = false;
@@ -426,7 +478,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   };
   auto st = std::make_shared<State>();
   auto* rec = app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
-  rec->add_option("-o,--out", st->out, "Trace file to write");
+  rec->add_option("-o,--out", st->out, "Trace file to write (an existing file is replaced only with --force, and only by a good recording)");
+  rec->add_flag("--force", st->force, "Replace the -o file (and its --follow-forks children) if it exists");
   rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(heapmark::cli::within(0u, 3600000u));
   rec->add_flag("--follow-forks", st->follow_forks,
                 "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
@@ -449,7 +502,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_option("--timing", st->replay.timing, "compressed: calls back to back; as-recorded: recorded gaps as idle time")
       ->check(CLI::IsMember({"compressed", "as-recorded"}));
   rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)")
-      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1));
+      ->check(heapmark::cli::within(0, CPU_SETSIZE - 1))
+      ->default_str("last");
   rep->add_option("--reps", st->replay.reps, "Repetitions")->check(heapmark::cli::within(1, 1000));
   rep->add_option("--timeout", st->replay.opts.timeout_s, "Wall timeout per cell, seconds (a long trace replays at about 1-3 M events/s)")
       ->check(heapmark::cli::within(1.0, 86400.0));
@@ -457,7 +511,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");
   rep->add_flag("-q,--quiet", st->replay.opts.quiet, "No table, no progress");
   return [rec, info, rep, st]() -> std::optional<int> {
-    if (*rec) return record(st->out, st->command, st->rss_ms, st->follow_forks, st->stacks, st->walker);
+    if (*rec) return record(st->out, st->force, st->command, st->rss_ms, st->follow_forks, st->stacks, st->walker);
     if (*info) return trace_info(st->info_path, st->info_json);
     if (*rep) {
       st->replay.opts.command_line = heapmark::cli::command_line();

@@ -67,7 +67,20 @@ struct Options {
   bool json = false;
   std::string cell_binary;
   std::vector<std::string> command_line;
+  // --resume DIR: finish this catalogue (or diagnose) where it stopped; the
+  // options come from DIR/invocation.json, `extra` with them.
+  std::string resume;
+  // What the command needs beyond these options to start again (repro: the
+  // scenarios; diagnose: the trace and --at), kept in invocation.json.
+  boost::json::object extra;
+  // "repro" or "diagnose": the command an interruption message names.
+  std::string command = "repro";
 };
+
+// Reads DIR/invocation.json (written when the catalogue started) into `o`:
+// every option as first given, o.resume = DIR. Throws InputError naming the
+// file when DIR is not a catalogue of `command`.
+void read_invocation(const std::string& dir, const std::string& command, Options& o);
 
 // Runs the catalogue and prints the tables; returns the exit status. Throws
 // InputError (exit 2) for an unknown scenario, allocator or remedy before any cell runs.

@@ -5,7 +5,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <set>
 
 #include "common/input_error.h"
@@ -73,7 +75,67 @@ void check_remedies(const std::set<std::string>& wanted, const std::vector<const
   }
 }
 
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& x : v) a.push_back(json::string(x));
+  return a;
+}
+
+// What starts the catalogue again, written once when it starts: every option
+// that shapes its cells (not how it prints).
+void write_invocation(const std::string& root, const Options& o) {
+  const json::object inv{{"schema", "heapmark-invocation"}, {"schema_version", 1}, {"command", o.command},
+                         {"allocators", strings(o.allocators)}, {"remedies", strings(o.remedies)}, {"mib", o.mib},
+                         {"idle_ms", o.idle_ms}, {"activity_ms", o.activity_ms}, {"max_ms", o.max_ms}, {"reps", o.reps},
+                         {"jobs", o.jobs}, {"timeout_s", o.timeout_s}, {"command_line", strings(o.command_line)},
+                         {"extra", o.extra}};
+  results::write_atomically(root + "/invocation.json", json::serialize(inv) + "\n");
+}
+
 }  // namespace
+
+void read_invocation(const std::string& dir, const std::string& command, Options& o) {
+  const std::string path = dir + "/invocation.json";
+  std::ifstream in(path);
+  if (!in) throw InputError("--resume '" + dir + "': no " + command + " started there (" + path + " cannot be read)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  const json::value v = json::parse(ss.str(), ec);
+  const json::object* inv = !ec && v.is_object() ? &v.as_object() : nullptr;
+  auto str_list = [&](const char* k) {
+    std::vector<std::string> out;
+    if (const auto* a = inv->if_contains(k); a && a->is_array())
+      for (const auto& x : a->as_array())
+        if (x.is_string()) out.emplace_back(x.as_string());
+    return out;
+  };
+  auto num = [&](const char* k, auto dflt) {
+    const auto* x = inv->if_contains(k);
+    return x && x->is_number() ? x->to_number<decltype(dflt)>() : dflt;
+  };
+  if (!inv || !inv->if_contains("command") || !inv->at("command").is_string())
+    throw InputError(path + ": not valid JSON of heapmark's (" + (ec ? ec.message() : std::string("no command")) + ")");
+  if (inv->at("command").as_string() != command)
+    throw InputError("--resume '" + dir + "' is a " + std::string(inv->at("command").as_string()) + " run: finish it with heapmark " +
+                     std::string(inv->at("command").as_string()) + " --resume " + dir);
+  o.command = command;
+  o.allocators = str_list("allocators");
+  o.remedies = str_list("remedies");
+  o.mib = num("mib", o.mib);
+  o.idle_ms = num("idle_ms", o.idle_ms);
+  o.activity_ms = num("activity_ms", o.activity_ms);
+  o.max_ms = num("max_ms", o.max_ms);
+  o.reps = num("reps", o.reps);
+  o.jobs = num("jobs", o.jobs);
+  o.timeout_s = num("timeout_s", o.timeout_s);
+  o.command_line = str_list("command_line");
+  if (const auto* e = inv->if_contains("extra"); e && e->is_object()) o.extra = e->as_object();
+  const std::filesystem::path d(dir);
+  o.results_root = d.parent_path().empty() ? "." : d.parent_path().string();
+  o.run_id = d.filename().string();
+  o.resume = dir;
+}
 
 int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   if (o.list) {
@@ -101,7 +163,10 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
   if (!no_remedies) check_remedies(wanted, scenarios);
 
   const std::string run_id = o.run_id.empty() ? default_run_id() : o.run_id;
-  const std::string root = runner::create_run_dir(o.results_root, run_id, false);  // refuses an existing one
+  const std::string root = o.resume.empty() ? runner::create_run_dir(o.results_root, run_id, true) : o.resume;
+  const results::DirLock lock(root);  // one writer at a time, a resume included
+  if (o.resume.empty()) write_invocation(root, o);
+  const std::string finish = "heapmark " + o.command + " --resume " + root;
   const auto t0 = std::chrono::steady_clock::now();
   auto wall_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   std::string all_text;
@@ -141,12 +206,16 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
     ro.cell_binary = o.cell_binary;
     ro.command_line = o.command_line;
     ro.quiet = true;
+    ro.finish_command = finish;
     ro.attribute = true;  // who pins the memory, and the page map, at every phase end
     if (!o.quiet)
       std::fprintf(stderr, "heapmark repro: scenario %d %s, %zu allocators x %d reps\n", s->id, s->slug.c_str(),
                    m.allocators.size(), o.reps);
+    // A scenario that started before the stop is resumed (its finished cells
+    // kept), one that did not starts now.
+    if (!o.resume.empty() && std::filesystem::exists(root + "/" + s->dir_name() + "/run.json")) ro.resume = root + "/" + s->dir_name();
     std::string dir;
-    const int status = runner::run(m, ro, known, &dir);
+    const int status = runner::run(ro.resume.empty() ? m : runner::Matrix{}, ro, known, &dir);
     if (dir.empty()) return status;
     json::object sum = scenario_summary(*s, dir);
     results::write_atomically(dir + "/repro.json", json::serialize(sum) + "\n");

@@ -459,12 +459,13 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   worker();
   for (auto& w : workers) w.join();
   if (failure) {
-    std::fprintf(stderr, "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: heapmark run --resume %s\n",
-                 ran, dir.c_str());
+    std::fprintf(stderr, "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: %s\n", ran,
+                 o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
     std::rethrow_exception(failure);
   }
   if (g_interrupted) {
-    std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: heapmark run --resume %s\n", ran, dir.c_str());
+    std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: %s\n", ran,
+                 o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
     return kExitInterrupted;
   }
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

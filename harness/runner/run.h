@@ -30,6 +30,8 @@ struct RunOptions {
   std::string suite_dir;       // --suite-dir: {dir} in program commands
   std::vector<std::string> command_line;
   bool quiet = false;
+  // What an interruption message tells the user to run; empty: heapmark run --resume DIR.
+  std::string finish_command;
   int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)
 };
 

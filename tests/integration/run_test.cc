@@ -400,7 +400,7 @@ TEST(Run, CommandLineConventions) {
   EXPECT_NE(r.output.find(" build"), std::string::npos) << r.output;
   r = run_heapmark({"run", "--help"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.output.find("--reps INT:INT in [1 - 1000]=3"), std::string::npos) << "--help shows defaults\n" << r.output;
+  EXPECT_NE(r.output.find("--reps INT:in [1 to 1000]=3"), std::string::npos) << "--help shows defaults\n" << r.output;
   EXPECT_EQ(r.output.find("=[]"), std::string::npos) << "no empty defaults\n" << r.output;
   // Within a workload, the default and help columns line up however long a name or default is.
   r = run_heapmark({"list", "workloads"});

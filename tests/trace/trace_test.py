@@ -255,10 +255,14 @@ elif case == "bad_input":
         r = run([heapmark, "run", "--allocators", "glibc", "--workloads", "trace:" + p, "--out", os.path.join(work, "never")], expect=2)
         if expect[name] not in r.stderr or os.path.exists(os.path.join(work, "never")):
             fail("run of %s: %r (or it wrote results)" % (name, r.stderr))
-    # A program that cannot run: one line, exit 2, and an earlier recording at -o stays as it was.
+    # A program that cannot run: one line, exit 2, and an earlier recording at -o
+    # stays as it was, --force or not (a failed recording replaces nothing).
     before = open(path, "rb").read()
+    r = run([heapmark, "record", "-o", path, "--", "true"], expect=2)
+    if "exists: give --force" not in r.stderr or open(path, "rb").read() != before:
+        fail("record over an existing trace without --force: %r" % r.stderr)
     for missing in ("/nonexistent/prog", "no-such-program-anywhere"):
-        r = run([heapmark, "record", "-o", path, "--", missing], expect=2)
+        r = run([heapmark, "record", "--force", "-o", path, "--", missing], expect=2)
         if "cannot run '%s'" % missing not in r.stderr or len(r.stderr.strip().splitlines()) != 1 or "bad trace" in r.stderr:
             fail("record of %s: %r" % (missing, r.stderr))
         if open(path, "rb").read() != before:
@@ -520,12 +524,18 @@ elif case == "heaptrack":
     open(gz, "wb").write(bytes([0x1f, 0x8b, 8, 0]) + bytes(16))
     cut = os.path.join(work, "cut.zst")
     open(cut, "wb").write(open(ht, "rb").read()[:-200])
-    for bad, want in ((newer, "format version 9"), (gz, "gzip"), (cut, "truncated"), (os.path.join(work, "none.zst"), "cannot open")):
-        r = run([heapmark, "import", "heaptrack", bad, "-o", keep], expect=2)
+    cut_line = os.path.join(work, "cut-line.txt")
+    open(cut_line, "w").write("v 10200 3\nX ./app\n+ 1")
+    r = run([heapmark, "import", "heaptrack", newer, "-o", keep], expect=2)
+    if "exists: give --force" not in r.stderr:
+        fail("import over an existing trace without --force: %r" % r.stderr)
+    for bad, want in ((newer, "format version 9"), (gz, "gzip"), (cut, "truncated"), (os.path.join(work, "none.zst"), "cannot open"),
+                      (cut_line, "cut short"), ("/dev/zero", "not a regular file"), (work, "a directory")):
+        r = run([heapmark, "import", "heaptrack", bad, "--force", "-o", keep], expect=2)
         msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
         if want not in msg or len(r.stderr.strip().splitlines()) != 1:
             fail("import of %s: expected one line with %r, got %r" % (bad, want, r.stderr))
-        if open(keep, "rb").read() != before or os.path.exists(keep + ".partial"):
+        if open(keep, "rb").read() != before or any(n.startswith("keep.hmt.") for n in os.listdir(work)):
             fail("a failed import changed %s or left a partial file" % keep)
         print("ok: %s" % msg)
 else:
