@@ -325,12 +325,13 @@ bool ChunkDecoder::next(Event& e) {
 }
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer forever.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw InputError(path + ": cannot open trace: " + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    throw InputError(path + ": not a regular file");
+    throw InputError(path + ": not a regular file (a directory, FIFO or device): give a trace file");
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {

@@ -20,12 +20,13 @@ namespace {
 }  // namespace
 
 TraceFile::TraceFile(const std::string& path) : name_(path) {
-  fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer forever.
+  fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) throw InputError(path + ": cannot open trace: " + std::strerror(errno));
   struct stat st;
   if (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd_);
-    throw InputError(path + ": not a regular file");
+    throw InputError(path + ": not a regular file (a directory, FIFO or device): give a trace file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
   FileHeader h;

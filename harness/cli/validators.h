@@ -25,7 +25,8 @@ std::string shown(T v) {
 // Reads `text` as a T: false for anything but a whole, finite number of T's range.
 template <typename T>
 bool read_number(const std::string& text, T& out) {
-  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  // Decimal only: strtod would also take hex ("0x10"), "infinity" and "nan(...)".
+  if (text.empty() || text.find_first_not_of("0123456789.eE+-") != std::string::npos) return false;
   char* end = nullptr;
   errno = 0;
   if constexpr (std::is_floating_point_v<T>) {

@@ -261,6 +261,8 @@ Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocat
     throw InputError("--matrix '" + path + "' is a directory: give one matrix file" +
                      (files.empty() ? std::string() : " (there: " + files + ")"));
   }
+  if (std::error_code ec; fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
+    throw InputError("--matrix '" + path + "' is not a regular file (a FIFO or device): give a matrix file");
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the matrix file");
   std::stringstream ss;

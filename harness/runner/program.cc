@@ -239,6 +239,8 @@ ProgramSpec program_from_flag(const std::string& flag) {
 }
 
 std::vector<ProgramSpec> load_suite(const std::string& path) {
+  if (std::error_code ec; fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
+    throw InputError("--suite '" + path + "' is not a regular file (a directory, FIFO or device): give a suite file");
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the suite file");
   std::stringstream ss;

@@ -14,4 +14,10 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_dependencies(spine_integration_tests heapmark heapmark-cell hmtest_forward hmtest_crash hmtest_hang hmtest_hog
                    hmtest_not_an_allocator hmtest_overlap hmtest_jemalloc_narenas hmtest_malloc_only)
   gtest_discover_tests(spine_integration_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
+
+  # Every bad input in bad_inputs.tsv: its exit status, one line naming it, nothing written lost.
+  find_package(Python3 COMPONENTS Interpreter REQUIRED)
+  add_test(NAME bad_inputs COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.py $<TARGET_FILE:heapmark>
+                                   ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.tsv)
+  set_tests_properties(bad_inputs PROPERTIES LABELS integration TIMEOUT 600)
 endif()
