@@ -99,7 +99,7 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
     spec.args = cell_args(o, a, tsc_hz);
     spec.args.push_back("--probe");
     spec.env = cell_env(a);
-    spec.timeout_s = 30;
+    spec.timeout_s = std::min(30.0, o.timeout_s);  // a probe is quick; it never outwaits the run's own --timeout
     spec.sample_hz = 0;
     const CellOutcome r = supervise(spec);
     json::object env;

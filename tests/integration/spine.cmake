@@ -15,6 +15,14 @@ if(NOT HEAPMARK_CORE_ONLY)
                    hmtest_not_an_allocator hmtest_overlap hmtest_jemalloc_narenas hmtest_malloc_only)
   gtest_discover_tests(spine_integration_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
 
+  # Interruptions (SIGINT, a second writer, a full disk) finished with the command heapmark prints.
+  add_executable(interrupt_tests ${CMAKE_CURRENT_LIST_DIR}/interrupt_test.cc)
+  target_link_libraries(interrupt_tests PRIVATE Boost::json GTest::gtest_main)
+  target_include_directories(interrupt_tests PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_definitions(interrupt_tests PRIVATE HEAPMARK_BIN="$<TARGET_FILE:heapmark>")
+  add_dependencies(interrupt_tests heapmark heapmark-cell heapmark_record)
+  gtest_discover_tests(interrupt_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
+
   # Every bad input in bad_inputs.tsv: its exit status, one line naming it, nothing written lost.
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
   add_test(NAME bad_inputs COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.py $<TARGET_FILE:heapmark>
