@@ -1,5 +1,6 @@
 #include "allocators/registry/registry.h"
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,13 @@ bool is_allocator_config_var(std::string_view var) {
   for (const Family* f : families())
     if (f->is_config_var(var)) return true;
   return false;
+}
+
+std::string program_preload(const Allocator& a) {
+  if (!a.library.empty()) return a.library;
+  Dl_info info{};  // heapmark itself runs on the C library's malloc: where that is, is the C library
+  if (dladdr(reinterpret_cast<void*>(&::free), &info) && info.dli_fname && std::strstr(info.dli_fname, "/libc.so")) return info.dli_fname;
+  return "";
 }
 
 std::string env_entry_problem(std::string_view var, std::string_view value) {

@@ -54,6 +54,14 @@ const Family& family_named(const std::string& kind);
 // LD_PRELOAD, or a variable some family reads for its configuration.
 bool is_allocator_config_var(std::string_view var);
 
+// What a real program's cell preloads so that `a` serves its malloc: the
+// allocator's library, or for the C library's malloc (no library of its own)
+// the C library itself. A program that links another allocator (Debian's
+// redis-server links libjemalloc) is then served by glibc's malloc in its
+// "glibc" cell too, since a preloaded object comes before the program's own
+// libraries in symbol lookup; the cell's identity check proves it.
+std::string program_preload(const Allocator& a);
+
 // Why VAR=VALUE cannot be an allocator's environment, or "" when it can:
 // LD_PRELOAD is the allocator's own library (set from the registry, or
 // --allocator NAME=PATH), HEAPMARK_* belong to the harness, a name must be a

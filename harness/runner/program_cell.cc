@@ -155,7 +155,8 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   const std::string work = run_dir + "/work";
   spec.program = expanded(*c.program, placeholders(o, work, free_port()));
   spec.env = a.env;
-  spec.env.emplace_back("LD_PRELOAD", a.library.empty() ? o.probe_library : a.library + ":" + o.probe_library);
+  const std::string preload = registry::program_preload(a);
+  spec.env.emplace_back("LD_PRELOAD", preload.empty() ? o.probe_library : preload + ":" + o.probe_library);
   spec.expect_malloc_from = a.library;
   fs::create_directories(run_dir + "/out");
   spec.stdout_path = run_dir + "/out/" + std::to_string(c.index) + ".stdout";

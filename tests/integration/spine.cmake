@@ -23,6 +23,14 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_dependencies(interrupt_tests heapmark heapmark-cell heapmark_record)
   gtest_discover_tests(interrupt_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
 
+  # Real cells for the variants, workloads and scenarios the other suites reach only as generators.
+  add_executable(coverage_tests ${CMAKE_CURRENT_LIST_DIR}/coverage_test.cc)
+  target_link_libraries(coverage_tests PRIVATE Boost::json GTest::gtest_main)
+  target_include_directories(coverage_tests PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_definitions(coverage_tests PRIVATE HEAPMARK_BIN="$<TARGET_FILE:heapmark>")
+  add_dependencies(coverage_tests heapmark heapmark-cell heapmark_record heapmark_ptmalloc heapmark_buddy heapmark_slab)
+  gtest_discover_tests(coverage_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
+
   # Every bad input in bad_inputs.tsv: its exit status, one line naming it, nothing written lost.
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
   add_test(NAME bad_inputs COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/bad_inputs.py $<TARGET_FILE:heapmark>
