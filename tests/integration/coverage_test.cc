@@ -1,7 +1,8 @@
 // Real cells for what the other suites only reached as generators or not at
 // all: the allocator variants (each shown to differ from its base where the
 // variant is meant to), the workloads packets, server, large, realloc-growth
-// and fastpath, repro scenarios 7, 8 and 12, and diagnose --at a phase mark.
+// and fastpath, repro scenarios 7, 8 and 12, diagnose --at a phase mark, and
+// the shipped matrix of real programs.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -136,4 +137,15 @@ TEST(Coverage, DiagnoseAtAPhaseMarkPutsFThere) {
   const double peak = dj.at("peak_live").to_number<double>(), fin = dj.at("final_live").to_number<double>();
   EXPECT_GT(fin, 0.35 * peak) << fin << " of " << peak;
   EXPECT_LT(fin, 0.65 * peak) << fin << " of " << peak;
+}
+
+// The shipped matrix of real programs (the Debian suite on every allocator it
+// lists) succeeds as shipped: every cell ok, redis's glibc cell included.
+TEST(Coverage, TheShippedProgramsMatrixRunsOnEveryAllocatorItLists) {
+  TempDir out;
+  const auto r = heapmark_cmd("run --matrix programs --reps 1 -q --out " + out.path + " --run-id r");
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto all = cells(out.path + "/r");
+  EXPECT_EQ(all.size(), 63u) << "7 programs x 9 allocators";
+  for (const auto& c : all) EXPECT_EQ(text(c.at("status")), "ok") << text(c.at("key")) << ": " << text(c.at("detail"));
 }
