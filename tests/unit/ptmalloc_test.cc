@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
 #include <vector>
@@ -129,6 +131,35 @@ size_t resident_pages(void* p, size_t n, size_t* total) {
 
 }  // namespace
 
+// The settings a ctest entry asked for (tests/unit/ptmalloc.cmake sets
+// HEAPMARK_PT_*), read here by the test itself: the core's defaults for what
+// the entry left alone, the entry's values for the rest. Expectations come
+// from this, never from Core::settings() alone, so a core that ignored its
+// variable fails the observations (pages, mappings, arenas) below.
+heapmark::pt::Settings stated() {
+  heapmark::pt::Settings s = Core::settings();
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  auto bytes = [](const char* v) {
+    char* end = nullptr;
+    size_t n = std::strtoull(v, &end, 10);
+    if (*end == 'k' || *end == 'K') n <<= 10;
+    if (*end == 'm' || *end == 'M') n <<= 20;
+    return n;
+  };
+  if (const char* v = env("HEAPMARK_PT_RELEASE"))
+    s.release = std::strcmp(v, "eager") == 0 ? ReleasePolicy::eager : std::strcmp(v, "decay") == 0 ? ReleasePolicy::decay : ReleasePolicy::glibc;
+  if (const char* v = env("HEAPMARK_PT_DECAY_MS")) s.decay_ms = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+  if (s.release == ReleasePolicy::decay) s.decay_thread = !(env("HEAPMARK_PT_DECAY_THREAD") && std::strcmp(env("HEAPMARK_PT_DECAY_THREAD"), "0") == 0);
+  if (const char* v = env("HEAPMARK_PT_TRIM_THRESHOLD")) s.trim_threshold = bytes(v), s.mmap_dynamic = false;
+  if (const char* v = env("HEAPMARK_PT_MMAP_THRESHOLD")) s.mmap_threshold = bytes(v), s.mmap_dynamic = false;
+  if (const char* v = env("HEAPMARK_PT_ARENA_MAX")) s.arena_max = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+  if (const char* v = env("HEAPMARK_PT_TCACHE_COUNT")) s.tcache_count = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+  return s;
+}
+
 TEST(PtHeap, RandomOpsKeepBoundaryTagsAndBinsConsistent) {
   random_ops(1, 4000, 25);
   ASSERT_EQ(Core::check_heap(), nullptr);
@@ -210,11 +241,11 @@ TEST(PtHeap, LargeBinsBestFitAndConsolidation) {
   for (void* p : small) Core::free(p);
   // A decay thread's tick consolidates the fastbins too (every 2 ms in the
   // release_decay_random run), so only without one must they still hold the 20.
-  if (!Core::settings().decay_thread) {
+  if (!stated().decay_thread) {
     EXPECT_GE(Core::stat("fastbin_count"), fast0 + 20);
   }
   void* big = Core::alloc(5000);  // a large request consolidates the fastbins first
-  if (Core::settings().decay_thread) {
+  if (stated().decay_thread) {
     EXPECT_LE(Core::stat("fastbin_count"), fast0);  // a tick may have emptied other arenas' fastbins too
   } else {
     EXPECT_EQ(Core::stat("fastbin_count"), fast0);
@@ -240,7 +271,7 @@ TEST(PtTrim, FreeingTheTopReturnsMemory) {
   Core::free(Core::alloc(70000));  // a big free runs the trim check, as in glibc
   auto after = heapmark::os::counters();
   EXPECT_GE(after.decommitted - before.decommitted, size_t(3) << 20);
-  EXPECT_LE(Core::stat("committed_bytes"), committed0 + Core::trim_threshold() + Core::settings().top_pad + 4096);
+  EXPECT_LE(Core::stat("committed_bytes"), committed0 + Core::trim_threshold() + stated().top_pad + 4096);
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
@@ -290,7 +321,7 @@ bool too_early_for_decay(const heapmark::pt::Settings& s, std::chrono::steady_cl
 
 // Run once per policy (ctest sets HEAPMARK_PT_RELEASE): asserts what that policy must do.
 TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
-  const auto& s = Core::settings();
+  const heapmark::pt::Settings s = stated();
   const size_t kN = std::min<size_t>(100000, Core::mmap_threshold() - 8192);  // heap chunks
   auto* a = static_cast<unsigned char*>(Core::alloc(kN));
   auto* b = static_cast<unsigned char*>(Core::alloc(kN));
@@ -347,7 +378,7 @@ TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
 // before a large request (repro scenario 3): decay's tick consolidates them so
 // their pages decay too; glibc and eager keep them resident.
 TEST(PtPolicy, FastbinChunksDecayLikeOtherFreePages) {
-  const auto& s = Core::settings();
+  const heapmark::pt::Settings s = stated();
   void* ticker = Core::alloc(3000);
   std::vector<unsigned char*> v;
   for (int i = 0; i < 65536; ++i) v.push_back(static_cast<unsigned char*>(Core::alloc(64)));  // ~5 MiB
@@ -373,7 +404,7 @@ TEST(PtPolicy, FastbinChunksDecayLikeOtherFreePages) {
 // A freed block next to the top: glibc keeps the top below the trim threshold,
 // eager trims it to the pad at once, decay at its next tick.
 TEST(PtPolicy, TopAboveThePadFollowsTheReleasePolicy) {
-  const auto& s = Core::settings();
+  const heapmark::pt::Settings s = stated();
   const size_t kN = std::min<size_t>(100000, Core::mmap_threshold() - 8192);
   void* ticker = Core::alloc(3000);
   Core::release();  // the top starts at its minimum
@@ -444,7 +475,7 @@ TEST(PtPolicy, FreeChunkInteriorsAfterFreesAndRelease) {
   random_ops(77, 3000, 0, &left);
   for (size_t i = 0; i < left.size(); i += 2) Core::free(left[i].p);  // holes between live blocks
   size_t checked = 0;
-  if (Core::settings().release == ReleasePolicy::eager) {
+  if (stated().release == ReleasePolicy::eager) {
     EXPECT_EQ(resident_free_interior_pages(&checked), 0u);
     EXPECT_GT(checked, 0u);
   }
@@ -459,9 +490,10 @@ TEST(PtPolicy, FreeChunkInteriorsAfterFreesAndRelease) {
 }
 
 TEST(PtThreshold, MmapThresholdAndDynamicRule) {
-  const auto& s = Core::settings();
+  const heapmark::pt::Settings s = stated();
   size_t t0 = Core::mmap_threshold();
   size_t mapped0 = Core::stat("mapped_count");
+  if (!s.mmap_dynamic && s.mmap_threshold) EXPECT_EQ(t0, s.mmap_threshold);
   void* big = Core::alloc(t0 * 4);
   EXPECT_EQ(Core::stat("mapped_count"), mapped0 + 1);
   EXPECT_GE(Core::stat("mapped_bytes"), t0 * 4);
@@ -475,14 +507,19 @@ TEST(PtThreshold, MmapThresholdAndDynamicRule) {
     EXPECT_EQ(Core::stat("mapped_count"), mapped0);
     Core::free(again);
   } else {
+    // Where the block lands again: a fixed threshold did not move, so it is
+    // mapped again (a dynamic one would now serve it from the heap).
     EXPECT_EQ(Core::mmap_threshold(), t0);
+    void* again = Core::alloc(t0 * 4);
+    EXPECT_EQ(Core::stat("mapped_count"), mapped0 + 1) << "under a fixed threshold the same request is mapped again";
+    Core::free(again);
   }
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
 TEST(PtArenas, BoundedByArenaMaxAndReusedAfterThreadExit) {
   Core::free(Core::alloc(1));  // the main thread keeps the main arena, as in a real program
-  const unsigned max = Core::settings().arena_max;
+  const unsigned max = stated().arena_max;
   std::vector<std::thread> ts;
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
