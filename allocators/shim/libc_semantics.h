@@ -21,7 +21,7 @@
 //    heapmark interface asks for EINVAL); alignments <= 16 are plain malloc;
 //  - valloc aligns to the page; pvalloc also rounds the size up to pages
 //    (pvalloc(0) returns one page);
-//  - malloc_usable_size(NULL) == 0; malloc_trim calls Core::release and returns 1;
+//  - malloc_usable_size(NULL) == 0; malloc_trim calls Core::release and returns 1 when it gave memory back;
 //  - mallinfo2 is filled from the Core's stats() by name: "in_use_bytes" ->
 //    uordblks, "free_bytes" -> fordblks, "mapped_bytes" -> hblkhd,
 //    "mapped_count" -> hblks, "committed_bytes" -> arena (absent names give 0).
@@ -143,9 +143,13 @@ struct LibC {
 
   static size_t malloc_usable_size(void* p) noexcept { return p ? Core::usable_size(p) : 0; }
 
+  // glibc's contract: 1 when memory went back to the system, else 0. The OS
+  // contract's tallies say whether the release decommitted or released anything.
   static int malloc_trim(size_t) noexcept {
+    const os::Counters before = os::counters();
     Core::release();
-    return 1;
+    const os::Counters after = os::counters();
+    return after.decommitted + after.released > before.decommitted + before.released ? 1 : 0;
   }
 
   static unsigned long long stat_named(const heapmark_stat* s, size_t n, const char* name) noexcept {

@@ -14,6 +14,12 @@ namespace heapmark::testing {
 // Calls through the global symbols; introspection found with dlsym as the harness does.
 struct PreloadApi {
   static constexpr bool kPreload = true;
+  // Whether the preloaded allocator gives pages back on trim: the ctest entry
+  // says HMTEST_RELEASES=0 for one that never does (the trivial test core).
+  static bool releases() {
+    const char* v = std::getenv("HMTEST_RELEASES");
+    return !(v && v[0] == '0');
+  }
   template <class F>
   static F sym(const char* n) {
     return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, n));

@@ -11,6 +11,11 @@ namespace heapmark::testing {
 template <class Core>
 struct CoreApi : heapmark::shim::LibC<Core> {
   static constexpr bool kPreload = false;
+  // Whether the core gives free pages back on release (a core says so with kReleases = false).
+  static constexpr bool kReleases = [] {
+    if constexpr (requires { Core::kReleases; }) return Core::kReleases;
+    return true;
+  }();
   static bool owns(const void* p) { return Core::owns(p); }
   static void release() { Core::release(); }
   static size_t stats(heapmark_stat* out, size_t max) { return Core::stats(out, max); }

@@ -15,5 +15,5 @@ if(TARGET heapmark_trivial AND NOT HEAPMARK_CORE_ONLY)
   heapmark_preload_binaries()
   add_test(NAME preload_trivial_conformance COMMAND conformance_preload)
   set_tests_properties(preload_trivial_conformance PROPERTIES
-    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapmark_trivial>;HEAPMARK_EXPECT_ALLOCATOR=trivial" TIMEOUT 120)
+    ENVIRONMENT "LD_PRELOAD=$<TARGET_FILE:heapmark_trivial>;HEAPMARK_EXPECT_ALLOCATOR=trivial;HMTEST_RELEASES=0" TIMEOUT 120)
 endif()

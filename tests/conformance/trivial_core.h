@@ -80,6 +80,7 @@ struct TrivialCore {
     free(p);
     return q;
   }
+  static constexpr bool kReleases = false;  // nothing is ever given back: trim has nothing to return
   static void release() noexcept {}
   static size_t stats(heapmark_stat* out, size_t max) noexcept {
     if (max < 1) return 0;

@@ -870,6 +870,13 @@ TEST(Run, ForkCowAndFalseSharingRunUnderEveryAllocator) {
     SCOPED_TRACE(who);
     ASSERT_EQ(c.at("status"), "ok") << c.at("detail");
     EXPECT_NE(std::string(c.at("micro_source").as_string()).find(std::string(c.at("workload").as_string())), std::string::npos);
+    std::set<std::string> rows;
+    for (const auto& b : c.at("micro").as_array()) rows.insert(std::string(b.at("name").as_string()));
+    // Every row the workload reports is there: a missing one fails here rather than skipping its checks.
+    const std::set<std::string> want = c.at("workload") == "fork-cow"
+                                           ? std::set<std::string>{"fork-cow/idle", "fork-cow/touch", "fork-cow/alloc", "fork-cow/both"}
+                                           : std::set<std::string>{"false-sharing/passive"};
+    for (const auto& w : want) EXPECT_TRUE(rows.count(w)) << "no row " << w;
     for (const auto& b : c.at("micro").as_array()) {
       const auto& k = b.at("counters").as_object();
       const std::string name(b.at("name").as_string());

@@ -2,6 +2,10 @@
 // commit making memory usable, decommit dropping residency and zeroing, and the
 // byte counters moving by exactly what each call was given.
 #include <gtest/gtest.h>
+#include <cstdlib>
+#include <cstdio>
+#include <string>
+#include <fstream>
 #include <sys/mman.h>
 #include <stdint.h>
 #include <string.h>
@@ -121,13 +125,41 @@ TEST(Os, PlatformHelpers) {
   EXPECT_EQ(os::allocation_granularity(), os::page_size());
 }
 
+// LazyFree of the mapping holding `p`, in bytes, from /proc/self/smaps (the kernel's view).
+static size_t lazy_free_bytes_of(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+      inside = a >= lo && a < hi;
+    } else if (inside && line.rfind("LazyFree:", 0) == 0) {
+      return std::strtoull(line.c_str() + 9, nullptr, 10) * 1024;
+    }
+  }
+  return 0;
+}
+
+// decommit_lazy is MADV_FREE: the kernel counts the pages as LazyFree (it may
+// take them without a write-back) and the range stays usable; where MADV_FREE
+// is refused, the DONTNEED fallback drops them at once (mincore: not resident).
+// The kernel moves pages to the lazy-free list in per-CPU batches (at most 31
+// folios wait in one), so 4 MiB is used and the last batch's pages are allowed for.
 TEST(Os, LazyDecommitKeepsRangeUsable) {
   const size_t page = os::page_size();
-  const size_t n = 8 * page;
+  const size_t pages = 1024, n = pages * page;
   char* p = static_cast<char*>(os::reserve_committed(n));
   ASSERT_NE(p, nullptr);
   memset(p, 1, n);
+  const size_t lazy0 = lazy_free_bytes_of(p);
   os::decommit_lazy(p, n);
+  std::vector<unsigned char> in(pages);
+  ASSERT_EQ(mincore(p, n, in.data()), 0);
+  size_t resident = 0;
+  for (unsigned char r : in) resident += r & 1;
+  EXPECT_TRUE(lazy_free_bytes_of(p) >= lazy0 + n - 32 * page || resident == 0)
+      << "LazyFree " << lazy_free_bytes_of(p) << " B (before " << lazy0 << "), " << resident << " of " << pages << " pages resident";
   p[0] = 7;
   EXPECT_EQ(p[0], 7);
   os::release(p, n);
