@@ -293,12 +293,20 @@ struct WorkReport {
   char line[128];
   const int n = std::snprintf(line, sizeof line, "heapmark fork-cow: child %d %s holding %d ms\n",
                               static_cast<int>(getpid()), kChildNames[static_cast<int>(kind)], hold_ms);
+  // Held until the reader says it is done (SIGUSR1), at most hold_ms. The
+  // signal is blocked, and the wait's arguments set, before the parent
+  // measures too (a first write to a stack page after it would be copied):
+  // a SIGUSR1 sent as soon as the line is read is kept until the wait.
+  sigset_t done;
+  sigemptyset(&done);
+  sigaddset(&done, SIGUSR1);
+  if (hold_ms > 0) sigprocmask(SIG_BLOCK, &done, nullptr);
+  const timespec hold{hold_ms / 1000, (hold_ms % 1000) * 1'000'000L};
   char released;
   if (write(sock, &r, sizeof r) != sizeof r || read(sock, &released, 1) != 1) _exit(1);
   if (hold_ms > 0) {
     if (write(STDERR_FILENO, line, static_cast<size_t>(n)) < 0) _exit(1);
-    timespec ts{hold_ms / 1000, (hold_ms % 1000) * 1'000'000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    while (sigtimedwait(&done, nullptr, &hold) < 0 && errno == EINTR) {
     }
   }
   _exit(0);
@@ -436,7 +444,7 @@ const WorkloadDef kForkCow{
          ParamType::kChoice, 0, 0, {"default", "never"}},
         {"hold_ms", "0",
          "after being measured each child prints 'heapmark fork-cow: child PID NAME holding MS ms' to stderr and "
-         "sleeps this long, so its /proc can be read independently",
+         "waits until it gets SIGUSR1 or this long has passed, so its /proc can be read independently",
          ParamType::kInt, 0, 60'000, {}},
     },
     nullptr,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "workloads/catalog.h"
 
@@ -213,18 +214,21 @@ double smaps_private_dirty(const std::string& pid) {
 
 // The goal of fork-cow: its figures agree with an independent smaps reading of
 // the child within 5%. With hold_ms each child announces itself on stderr once
-// the parent has measured it, and sleeps; the test reads its smaps meanwhile.
+// the parent has measured it, and waits; the test reads its smaps, then lets it go.
 // Measured equal to the page: the parent's reader buffer and results are
 // MADV_DONTFORK, since its writes into pages it still shared with the child
 // would have moved them into the child's Private_Dirty after the parent's
 // reading (2 pages, +25% for the idle child, before that).
 TEST(ForkCow, AgreesWithAnIndependentSmapsReadingOfEachHeldChild) {
   std::map<std::string, double> outside;  // child name -> smaps Private_Dirty
-  const auto doc = run_fresh({"fork-cow", "heap_mib=8", "child_ops=20000", "hold_ms=700"}, [&](const std::string& line) {
+  // Each child holds until the test has read it (SIGUSR1); 60 s is only the deadline.
+  const auto doc = run_fresh({"fork-cow", "heap_mib=8", "child_ops=20000", "hold_ms=60000"}, [&](const std::string& line) {
     std::istringstream words(line);
     std::string w1, w2, w3, child_pid, name;
     words >> w1 >> w2 >> w3 >> child_pid >> name;
-    if (w1 + " " + w2 + " " + w3 == "heapmark fork-cow: child") outside[name] = smaps_private_dirty(child_pid);
+    if (w1 + " " + w2 + " " + w3 != "heapmark fork-cow: child") return;
+    outside[name] = smaps_private_dirty(child_pid);
+    kill(static_cast<pid_t>(std::stol(child_pid)), SIGUSR1);
   });
   ASSERT_EQ(outside.size(), 4u);
   for (const char* name : {"idle", "touch", "alloc", "both"}) {
