@@ -31,7 +31,7 @@ namespace heapmark::runner {
 namespace {
 
 constexpr size_t kStderrKeep = 4096;
-constexpr int kProbeFd = 3, kPhaseFd = 4, kProbeAckFd = 5;
+constexpr int kProbeFd = 3, kPhaseFd = 4, kProbeAckFd = 5, kPhaseAckFd = 6;
 
 uint64_t now_ns() { return metrics::tsc::monotonic_ns(); }
 
@@ -122,6 +122,7 @@ class ProgramSupervision {
   pid_t pid_ = -1;
   Fd err_, probe_, phase_, statm_;
   Fd ack_;  // the probe waits at exit for a byte here (see hold_exit)
+  Fd phase_ack_;  // one byte per phase mark, once its figures are read (HEAPMARK_PHASE_ACK_FD)
   Fd exit_;  // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
   std::string probe_pending_, phase_pending_;
   uint64_t deadline_ = 0, page_size_ = 4096;
@@ -153,27 +154,30 @@ void ProgramSupervision::kill_for(const char* cause, const std::string& detail) 
 }
 
 void ProgramSupervision::start() {
-  int ep[2], pp[2], hp[2], ap[2];
-  // The ack goes over a socket so that sending to a program already gone is
+  int ep[2], pp[2], hp[2], ap[2], mp[2];
+  // The acks go over sockets so that sending to a program already gone is
   // EPIPE (MSG_NOSIGNAL), not a SIGPIPE.
   if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(pp, O_CLOEXEC) != 0 || pipe2(hp, O_CLOEXEC) != 0 ||
-      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ap) != 0)
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ap) != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mp) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   err_.reset(ep[0]);
   probe_.reset(pp[0]);
   phase_.reset(hp[0]);
   ack_.reset(ap[1]);
-  Fd err_w(ep[1]), probe_w(pp[1]), phase_w(hp[1]), ack_r(ap[0]);
+  phase_ack_.reset(mp[1]);
+  Fd err_w(ep[1]), probe_w(pp[1]), phase_w(hp[1]), ack_r(ap[0]), phase_ack_r(mp[0]);
   std::vector<std::string> env = clean_environment();
   for (const auto& [k, v] : spec_.env) env.push_back(k + "=" + v);
   for (const auto& [k, v] : spec_.program.env) env.push_back(k + "=" + v);
   env.push_back("HEAPMARK_PROBE_FD=" + std::to_string(kProbeFd));
   env.push_back("HEAPMARK_PHASE_FD=" + std::to_string(kPhaseFd));
   env.push_back("HEAPMARK_PROBE_ACK_FD=" + std::to_string(kProbeAckFd));
+  env.push_back("HEAPMARK_PHASE_ACK_FD=" + std::to_string(kPhaseAckFd));
   env.push_back("HEAPMARK_PROBE_PARENT=" + std::to_string(getpid()));
   out_.spawn_ns = now_ns();
   pid_ = spawn(spec_.program.command, env, spec_.program.stdin_path, spec_.stdout_path, err_w.fd,
-               {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}}, spec_.start_cpus);
+               {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}, {phase_ack_r.fd, kPhaseAckFd}},
+               spec_.start_cpus);
 #ifdef SYS_pidfd_open
   exit_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
 #endif
@@ -217,10 +221,18 @@ void ProgramSupervision::sample(uint64_t now) {
 
 // A `phase NAME` line: the implicit first phase becomes "start" (the
 // program's time before its first mark), and NAME begins.
+// A program may wait for one byte on HEAPMARK_PHASE_ACK_FD after each mark:
+// it comes once the previous phase's figures are read, so what the program
+// does next cannot leak into them. One that never reads loses nothing (the
+// send does not block; a full socket drops the byte).
 void ProgramSupervision::mark_phase(const std::string& name) {
   if (!marked_ && !out_.phases.empty()) out_.phases.back().name = "start";
   marked_ = true;
   begin_phase(name, now_ns());
+  const char read_it = 1;
+  if (::send(phase_ack_.fd, &read_it, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+    // Gone, or not reading: nothing waits for this byte.
+  }
 }
 
 void ProgramSupervision::begin_phase(const std::string& name, uint64_t t) {

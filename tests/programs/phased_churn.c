@@ -8,21 +8,35 @@
 //   phased_churn MIB [--print-allocator]
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static FILE* phase_fd;
+static int phase_ack_fd = -1;
 
+// Marks a phase and, where heapmark offers it (HEAPMARK_PHASE_ACK_FD), waits
+// until the runner has read the figures of the phase that ends here, so the
+// next phase's work cannot leak into them (at most 60 s: a deadline, not a wait).
 static void phase(const char* name) {
-  if (phase_fd) fprintf(phase_fd, "phase %s\n", name), fflush(phase_fd);
+  if (!phase_fd) return;
+  fprintf(phase_fd, "phase %s\n", name), fflush(phase_fd);
+  if (phase_ack_fd >= 0) {
+    struct pollfd p = {phase_ack_fd, POLLIN, 0};
+    char c;
+    if (poll(&p, 1, 60000) == 1 && read(phase_ack_fd, &c, 1) != 1) phase_ack_fd = -1;
+  }
 }
 
 int main(int argc, char** argv) {
   const long mib = argc > 1 ? atol(argv[1]) : 16;
   const char* fd = getenv("HEAPMARK_PHASE_FD");
   if (fd) phase_fd = fdopen(atoi(fd), "w");
+  const char* ack = getenv("HEAPMARK_PHASE_ACK_FD");
+  if (ack) phase_ack_fd = atoi(ack);
   const size_t total = (size_t)mib << 20;
   size_t n = 0, cap = 1024, used = 0;
   char** blocks = malloc(cap * sizeof *blocks);

@@ -203,8 +203,15 @@ int stress_main(int argc, char** argv) {
   for (unsigned t = 0; t < threads; ++t) ts.emplace_back([&st, t] { st.run_thread(t); });
   for (auto& th : ts) th.join();
   st.drain();
+  // What the run gave back to the system while it ran and what the final
+  // release() added (the OS contract's tallies: a core's own pages; through a
+  // preload they live in the preloaded library and read 0 here).
+  size_t before = 0, after = 0;
+  if constexpr (!Api::kPreload) before = heapmark::os::counters().decommitted;
   Api::release();
-  printf("stress: %u threads x %zu ops, seed %llu: ok (%s)\n", threads, ops, (unsigned long long)seed, Api::name());
+  if constexpr (!Api::kPreload) after = heapmark::os::counters().decommitted;
+  printf("stress: %u threads x %zu ops, seed %llu: ok (%s), %zu bytes decommitted during the run, %zu by release()\n", threads,
+         ops, (unsigned long long)seed, Api::name(), before, after - before);
   return 0;
 }
 
