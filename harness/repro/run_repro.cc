@@ -213,7 +213,11 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
                    m.allocators.size(), o.reps);
     // A scenario that started before the stop is resumed (its finished cells
     // kept), one that did not starts now.
-    if (!o.resume.empty() && std::filesystem::exists(root + "/" + s->dir_name() + "/run.json")) ro.resume = root + "/" + s->dir_name();
+    if (!o.resume.empty()) {
+      const std::string sd = root + "/" + s->dir_name();
+      if (std::filesystem::exists(sd + "/run.json")) ro.resume = sd;
+      else if (!std::filesystem::exists(sd + "/cells.jsonl")) std::filesystem::remove_all(sd);  // stopped before its run.json: nothing in it
+    }
     std::string dir;
     const int status = runner::run(ro.resume.empty() ? m : runner::Matrix{}, ro, known, &dir);
     if (dir.empty()) return status;

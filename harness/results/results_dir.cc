@@ -51,7 +51,7 @@ std::string new_run_id() {
 DirLock::DirLock(const std::string& dir) {
   const std::string path = dir + "/.lock";
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw InputError("cannot write in the results directory '" + dir + "': " + std::strerror(errno));
+  if (fd_ < 0) throw EnvironmentError("write in the results directory", dir, errno);
   if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     char pid[32] = {};

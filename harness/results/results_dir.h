@@ -22,10 +22,11 @@ std::string utc_now(const char* format = "%Y-%m-%dT%H:%M:%SZ");
 // A fresh run id: UTC time plus a short random suffix, e.g. 20261122-031745-a3f9.
 std::string new_run_id();
 
-
 // Holds dir/.lock (flock, exclusive) while this process writes the results
 // directory: a second writer (two --resume at once, a resume while the run is
-// still going) is refused with InputError naming the holder's pid. The kernel
+// still going) is refused with InputError naming the holder's pid; a
+// directory the system will not let us write in (EROFS, EACCES) is an
+// EnvironmentError naming the reason. The kernel
 // drops the lock when its holder dies, kill -9 included, so a stale lock file
 // never blocks a resume.
 class DirLock {

@@ -313,7 +313,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
                      " runs them back to back: use one of them (--timing latency with --verify)");
   const RunnerMask mask;
   std::string dir;
-  std::optional<results::DirLock> lock;  // held while this process writes the directory
+  std::optional<results::DirLock> dir_lock;  // held while this process writes the directory
   json::value run_json;
   bool resuming = !o.resume.empty();
   if (resuming) {
@@ -321,7 +321,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     if (!fs::is_directory(dir))
       throw InputError("--resume '" + o.resume + "': no such results directory" +
                        (o.resume.find('/') == std::string::npos ? " (nor " + dir + ")" : std::string()));
-    lock.emplace(dir);  // before reading what is done: a second writer is refused, not interleaved
+    dir_lock.emplace(dir);  // before reading what is done: a second writer is refused, not interleaved
     run_json = results::read_run_json(dir);  // throws InputError with the file name
     const auto& rj = run_json.as_object();
     matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
@@ -373,7 +373,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     }
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
-    lock.emplace(dir);
+    dir_lock.emplace(dir);
     results::write_atomically(dir + "/run.json", json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
   }
   results::CellLog log(dir);
