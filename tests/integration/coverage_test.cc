@@ -119,10 +119,12 @@ TEST(Coverage, DiagnoseAtAPhaseMarkPutsFThere) {
   TempDir out;
   const std::string trace = out.path + "/app.hmt";
   // A program that builds, marks "half", frees half, marks "done", frees the rest.
+  // --at takes the mark's time, and the trace's clock ticks in milliseconds: the
+  // program pauses around "done" so no free shares its millisecond.
   const std::string prog = out.path + "/p.py";
-  std::ofstream(prog) << "import os\nfd = int(os.environ['HEAPMARK_PHASE_FD'])\n"
+  std::ofstream(prog) << "import os, time\nfd = int(os.environ['HEAPMARK_PHASE_FD'])\n"
                          "x = [bytes(200) for _ in range(100000)]\nos.write(fd, b'phase half\\n')\n"
-                         "del x[:50000]\nos.write(fd, b'phase done\\n')\ndel x\n";
+                         "del x[:50000]\ntime.sleep(0.1)\nos.write(fd, b'phase done\\n')\ntime.sleep(0.1)\ndel x\n";
   const auto rec = heapmark_cmd("record -o " + trace + " -- env PYTHONMALLOC=malloc python3 " + prog);
   ASSERT_EQ(rec.status, 0) << rec.err;
   const auto d = heapmark_cmd("diagnose " + trace + " --at done --allocators glibc --remedies none --reps 1 -q --out " + out.path +

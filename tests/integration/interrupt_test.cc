@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -98,16 +99,18 @@ void expect_each_key_once(const std::vector<json::object>& cs, size_t n) {
 
 heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
 
-const std::vector<std::string> kSlowRun = {"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=200000",
-                                           "--reps", "4", "-q"};
+// A run of 8 cells long enough to be caught running, started in the background into out/r.
+pid_t start_slow_run(const std::string& out, const std::string& log) {
+  return start({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=200000", "--reps", "4", "-q", "--out", out,
+                "--run-id", "r"},
+               log);
+}
 
 }  // namespace
 
 TEST(Interrupt, SigintStopsARunWithStatus130AndTheCommandItPrintsFinishesIt) {
   const std::string out = temp_dir(), dir = out + "/r", log = out + "/log";
-  auto args = kSlowRun;
-  args.insert(args.end(), {"--out", out, "--run-id", "r"});
-  const pid_t pid = start(args, log);
+  const pid_t pid = start_slow_run(out, log);
   ASSERT_TRUE(wait_for([&] { return complete_lines(dir) >= 1; })) << slurp(log);
   kill(pid, SIGINT);
   EXPECT_EQ(wait_status(pid), 130) << slurp(log);
@@ -125,9 +128,7 @@ TEST(Interrupt, SigintStopsARunWithStatus130AndTheCommandItPrintsFinishesIt) {
 
 TEST(Interrupt, ASecondWriterIsRefusedNamingTheHolderAndTheRunIsUntouched) {
   const std::string out = temp_dir(), dir = out + "/r", log = out + "/log";
-  auto args = kSlowRun;
-  args.insert(args.end(), {"--out", out, "--run-id", "r"});
-  const pid_t pid = start(args, log);
+  const pid_t pid = start_slow_run(out, log);
   // run.json is written after the directory is locked: from then on the lock is held.
   ASSERT_TRUE(wait_for([&] { return fs::exists(dir + "/run.json"); })) << slurp(log);
   const auto second = heapmark_cmd("run --resume " + dir + " -q");
@@ -180,6 +181,9 @@ class FullDisk : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void grow() { ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0) << std::strerror(errno); }
+  void read_only(bool ro) {
+    ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT | (ro ? MS_RDONLY : 0), "size=64m"), 0) << std::strerror(errno);
+  }
   std::string dir_;
   bool mounted_ = false;
 };
@@ -212,4 +216,20 @@ TEST_F(FullDisk, ARecordingThatDoesNotFitKeepsTheEarlierTrace) {
   std::vector<std::string> left;
   for (const auto& e : fs::directory_iterator(dir_)) left.push_back(e.path().filename().string());
   EXPECT_EQ(left, std::vector<std::string>{"app.hmt"}) << "no partial recording left behind";
+}
+
+TEST_F(FullDisk, AResumeOnAReadOnlyFilesystemSaysSoAndChangesNothing) {
+  grow();
+  const std::string dir = dir_ + "/r";
+  ASSERT_EQ(heapmark_cmd("run --allocators glibc --workloads churn -p count=2000 -p rounds=1 --reps 1 -q --out " + dir_ + " --run-id r")
+                .status,
+            0);
+  const std::string before = slurp(dir + "/cells.jsonl");
+  read_only(true);
+  const auto r = heapmark_cmd("run --resume " + dir + " -q");
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_NE(r.err.find("Read-only file system"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  read_only(false);
+  EXPECT_TRUE(slurp(dir + "/cells.jsonl") == before);
 }
