@@ -168,8 +168,9 @@ OutsideView read_outside(pid_t pid, const std::vector<std::string>& allocator_li
   std::set<std::string> mapped;
   for (const auto& r : regions)
     if (r.file_backed()) mapped.insert(real(r.path));
+  std::set<std::string> seen;  // variants share their base's library: each library once
   for (const auto& lib : allocator_libraries)
-    if (!lib.empty() && mapped.count(real(lib))) v.allocator_libraries.push_back(lib);
+    if (!lib.empty() && mapped.count(real(lib)) && seen.insert(real(lib)).second) v.allocator_libraries.push_back(lib);
   return v;
 }
 

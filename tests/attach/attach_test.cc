@@ -93,6 +93,20 @@ TEST(Attach, TheOutsideViewAddsUpAndFindsTheHeapsAndStacks) {
   EXPECT_GT(parts.at("file").to_number<double>(), 0);
   EXPECT_EQ(v.at("threads").to_number<int>(), 5);
   EXPECT_EQ(kill(t.pid, 0), 0) << "the process runs on";
+  EXPECT_TRUE(v.at("allocator_libraries").as_array().empty()) << "glibc's malloc: none of the registry's libraries";
+}
+
+// Under a preloaded allocator its library is named, once (je-bg shares jemalloc's).
+TEST(Attach, APreloadedAllocatorsLibraryIsNamedOnce) {
+  setenv("LD_PRELOAD", JEMALLOC_LIB, 1);
+  Target t(2, 4, 4);
+  unsetenv("LD_PRELOAD");
+  ASSERT_TRUE(t.ready());
+  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto libs = json::parse(r.out).at("allocator_libraries").as_array();
+  ASSERT_EQ(libs.size(), 1u) << json::serialize(libs);
+  EXPECT_NE(std::string(libs[0].as_string()).find("libjemalloc"), std::string::npos);
 }
 
 TEST(Attach, WhatCannotBeLookedAtIsRefusedInOneLine) {
