@@ -24,6 +24,24 @@ for tool in ("munged", "slurmctld", "slurmd", "sbatch"):
     if not shutil.which(tool):
         print("FAIL: %s is missing (Debian packages slurm-wlm and munge; scripts/lib/deps.sh installs them)" % tool)
         sys.exit(1)
+
+def stop_leftovers(where):
+    """A run of this test that was killed (a ctest timeout, a stopped session)
+    leaves its daemons holding the cluster's fixed ports: stop every process
+    whose command line names this test's directory before starting anew."""
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if where in cmd and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+stop_leftovers(work)
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 T = os.path.join(work, "slurm")
