@@ -19,7 +19,10 @@ grep -q "^Recommends:.*libjemalloc2" <<<"$control" || fail "Recommends lacks lib
 dpkg-deb -x "$deb" "$tmp/root"
 hm=$tmp/root/usr/bin/heapmark
 
-"$hm" --version | grep -Eq '^heapmark [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]' || fail "--version: $("$hm" --version)"
+# Output is captured before grep reads it: under pipefail, grep -q leaving early
+# would end the writer with SIGPIPE and fail the pipeline when it matched.
+version=$("$hm" --version)
+grep -Eq '^heapmark [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]' <<<"$version" || fail "--version: $version"
 "$hm" list allocators >"$tmp/list" || fail "list allocators exited $?"
 grep -Eq "^ptmalloc-style +in-house +found .* $tmp/root/usr/lib/heapmark/libheapmark_ptmalloc.so" "$tmp/list" ||
   fail "the in-house allocators are not found in the unpacked lib/heapmark: $(cat "$tmp/list")"
@@ -55,7 +58,9 @@ complete_words() {  # prints COMPREPLY for the words given, the last being compl
 }
 expect_completion() {  # $1 = a word expected; the rest: the words
   local want=$1; shift
-  complete_words "$@" | grep -qx -- "$want" || fail "completing '$*' offers no '$want': $(complete_words "$@" | tr '\n' ' ')"
+  local got
+  got=$(complete_words "$@")
+  grep -qx -- "$want" <<<"$got" || fail "completing '$*' offers no '$want': $(tr '\n' ' ' <<<"$got")"
 }
 expect_completion run heapmark ru
 expect_completion trace-info heapmark tr

@@ -228,7 +228,9 @@ TEST(PtHeap, LargeBinsBestFitAndConsolidation) {
   size_t committed = Core::stat("committed_bytes");
   std::vector<void*> again;
   for (size_t i = 0; i < 40; ++i) again.push_back(Core::alloc(1200 + (39 - i) * 700));
-  EXPECT_EQ(Core::stat("committed_bytes"), committed);
+  // No growth; under decay (2 ms in release_decay_random) the tick may have given
+  // pages back in between, so the heap may also be smaller than it was.
+  EXPECT_LE(Core::stat("committed_bytes"), committed);
   ASSERT_EQ(Core::check_heap(), nullptr);
   for (void* p : again) Core::free(p);
   for (void* p : keep) Core::free(p);
