@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "harness/metrics/procfs.h"
+
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
@@ -28,14 +30,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// "Key:   N kB" of a /proc file, in bytes; 0 when absent.
-uint64_t kb_field(const std::string& text, const std::string& key) {
-  size_t at = text.rfind(key + ":", 0) == 0 ? 0 : text.find("\n" + key + ":");
-  if (at == std::string::npos) return 0;
-  if (at != 0) ++at;
-  return std::strtoull(text.c_str() + at + key.size() + 1, nullptr, 10) * 1024;
 }
 
 bool anonymous_mapping(const Region& r) { return r.path.empty(); }
@@ -163,8 +157,11 @@ OutsideView read_outside(pid_t pid, const std::vector<std::string>& allocator_li
   }
   const std::vector<Region> regions = parse_smaps(slurp(proc + "/smaps"));
   classify(regions, sps, v);
-  v.vm_rss = kb_field(slurp(proc + "/status"), "VmRSS");
-  v.rollup_rss = kb_field(slurp(proc + "/smaps_rollup"), "Rss");
+  // The cross-checks through the readers the cells use (harness/metrics/procfs).
+  metrics::procfs::Status status;
+  if (metrics::procfs::read_status((proc + "/status").c_str(), status)) v.vm_rss = status.vm_rss;
+  metrics::procfs::SmapsRollup rollup;
+  if (metrics::procfs::read_smaps_rollup((proc + "/smaps_rollup").c_str(), rollup)) v.rollup_rss = rollup.rss;
   std::set<std::string> mapped;
   for (const auto& r : regions)
     if (r.file_backed()) mapped.insert(real(r.path));
