@@ -474,6 +474,7 @@ size_t BuddyHeap::stats(heapmark_stat* out, size_t max) noexcept {
   size_t free_bytes = 0;
   for (unsigned o = min_order_; o <= kRegionOrder; ++o) free_bytes += free_blocks_[o] << o;
   add("in_use_bytes", in_use_.load(std::memory_order_relaxed));
+  add("live_bytes", in_use_.load(std::memory_order_relaxed));  // huge blocks are in in_use_ already
   add("free_bytes", free_bytes);
   add("committed_bytes", live_regions_ * kRegionSize + huge_bytes_.load(std::memory_order_relaxed));
   add("mapped_bytes", huge_bytes_.load(std::memory_order_relaxed));
@@ -482,6 +483,7 @@ size_t BuddyHeap::stats(heapmark_stat* out, size_t max) noexcept {
   add("regions_released", regions_released_);
   add("decommitted_bytes", decommitted_.load(std::memory_order_relaxed));
   add("dirty_free_bytes", dirty_free_bytes_);
+  add("releasable_bytes", dirty_free_bytes_);  // release() decommits exactly these
   add("purges", purges_);
   add("min_block_bytes", size_t(1) << min_order_);
   for (unsigned o = min_order_; o <= kRegionOrder; ++o) {

@@ -44,6 +44,7 @@ using namespace detail;
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   ensure_init();
   size_t committed = 0, free_bins = 0, free_count = 0, top = 0, fast_bytes = 0, fast_count = 0, arenas = 0, ticks = 0;
+  size_t releasable = 0;  // what release() would give back now: dirty free-chunk interiors and the tops (pad 0)
   size_t bin_counts[NFASTBINS + NBINS] = {};
   lock(&g_list_mu);
   for (Arena* av = &g_main_arena; av; av = av->next) {
@@ -52,6 +53,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
     ticks += av->epoch;
     committed += av->system_mem;
     top += chunksize(av->top);
+    if (chunksize(av->top) > MINSIZE + 1) releasable += align_down(chunksize(av->top) - MINSIZE - 1, g_page);
     for (size_t i = 0; i < NFASTBINS; ++i)
       for (Chunk* c = av->fastbins[i]; c; c = reveal_ptr<Chunk>(&c->fd, (uintptr_t)c->fd)) {
         fast_bytes += chunksize(c);
@@ -63,6 +65,8 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
       for (Chunk* c = bin->fd; c != bin; c = c->fd) {
         free_bins += chunksize(c);
         ++free_count;
+        const uintptr_t lo = interior_lo(c), hi = interior_hi(c, chunksize(c));
+        if (lo < hi && c->page_tag != (g_tag_clean ^ (uintptr_t)c)) releasable += hi - lo;
         ++bin_counts[NFASTBINS + i];
       }
     }
@@ -85,6 +89,8 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   };
   put("committed_bytes", committed);  // glibc mallinfo2.arena
   put("in_use_bytes", committed - free_all);  // uordblks: tcache chunks count as in use, as in glibc
+  put("live_bytes", committed - free_all + mapped);  // what the program holds: in use + mmapped chunks
+  put("releasable_bytes", releasable);
   put("free_bytes", free_all);                // fordblks: bins + fastbins + top
   put("top_bytes", top);
   put("fastbin_bytes", fast_bytes);

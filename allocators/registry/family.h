@@ -36,6 +36,47 @@ struct ConfigItem {
 // decay thread (the in-house ptmalloc-decay). 0 ms: no clock is involved (glibc
 // trims inside free; tcmalloc scavenges as pages are freed). `background`: a
 // thread returns memory without allocator calls, so an idle process sees it.
+// The allocator's own account of its memory, read inside the process
+// (heapmark attach's helper): what the program holds and the free memory the
+// allocator keeps, by mechanism. Bytes; kUnknown where it does not say.
+inline constexpr uint64_t kUnknown = UINT64_MAX;
+struct Kept {
+  const char* mechanism = "";    // static storage: "top chunk", "dirty pages", ...
+  uint64_t bytes = 0;
+  bool resident = true;          // counted in resident pages (not address space only)
+  bool release_returns = false;  // the family's release() gives these back
+  bool pinned = false;           // free bytes on pages that live blocks hold: nothing returns them
+};
+struct Accounting {
+  uint64_t live = kUnknown;      // bytes the program holds, as the allocator counts them
+  uint64_t metadata = kUnknown;  // the allocator's own structures
+  uint64_t retained = kUnknown;  // address space kept without resident pages
+  Kept kept[8];
+  size_t kept_count = 0;
+  const char* note = "";  // static storage: what the figures leave out
+  void keep(const char* mechanism, uint64_t bytes, bool release_returns, bool resident = true) noexcept {
+    if (kept_count < sizeof kept / sizeof kept[0]) kept[kept_count++] = Kept{mechanism, bytes, resident, release_returns, false};
+  }
+  void pin(const char* mechanism, uint64_t bytes) noexcept {
+    if (kept_count < sizeof kept / sizeof kept[0]) kept[kept_count++] = Kept{mechanism, bytes, true, false, true};
+  }
+};
+
+// A walk of the allocator's heap from inside (families whose block layout
+// heapmark knows: glibc). Bytes; pages are resident pages (mincore).
+struct HeapWalk {
+  bool ok = false;
+  char why[160] = "";       // when !ok: what stopped the walk
+  size_t heaps = 0;         // brk heap + arena heaps walked
+  uint64_t chunks_in_use = 0, in_use_bytes = 0;  // tcache and fastbin chunks count as in use, as in mallinfo
+  uint64_t chunks_free = 0, free_bytes = 0;      // free chunks and tops
+  uint64_t resident = 0;          // resident bytes of the heaps
+  uint64_t live_pages = 0;        // resident bytes of pages holding part of a chunk in use
+  uint64_t free_pages = 0;        // resident bytes of pages inside free chunks (and tops), touching no chunk in use
+  uint64_t release_returns = 0;   // resident bytes release() would give back (predicted)
+  uint64_t top_resident = 0;      // resident bytes of the tops
+};
+
 struct Horizon {
   uint64_t ms = 0;
   bool background = false;
@@ -74,6 +115,14 @@ class Family {
   // The allocator's own "give memory back" call; false when it has none.
   virtual bool release() const noexcept { return false; }
   virtual const char* release_name() const noexcept { return "none"; }
+  // release() acts on the calling thread's caches or heap only (attach then
+  // calls it in every thread of the process).
+  virtual bool release_per_thread() const noexcept { return false; }
+  // ---- attach (inside a running process, every thread stopped outside the allocator)
+  // The allocator's own account; false when it exposes none.
+  virtual bool accounting(Accounting& out) const noexcept { return false; }
+  // A walk of its heap; false when the family has no walker. Allocates nothing.
+  virtual bool walk(HeapWalk& out) const noexcept { return false; }
   // malloc_usable_size of this allocator, or null.
   virtual size_t (*usable_size() const noexcept)(void*) { return nullptr; }
 };

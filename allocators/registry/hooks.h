@@ -29,6 +29,7 @@ class Hooks {
   Horizon horizon() const noexcept { return family_->horizon(); }
   bool release() const noexcept { return family_->release(); }
   const char* release_name() const noexcept { return family_->release_name(); }
+  bool release_per_thread() const noexcept { return family_->release_per_thread(); }
   // malloc_usable_size of the serving allocator, or nullptr when it has none.
   size_t (*usable_size)(void*) = nullptr;
 

@@ -24,6 +24,10 @@ const char* heapmark_allocator_version(void);
 int heapmark_allocator_owns(const void* p);
 // Writes up to `max` figures into `out` and returns how many it wrote.
 size_t heapmark_allocator_stats(struct heapmark_stat* out, size_t max);
+// Every in-house allocator reports "live_bytes" (what the program holds,
+// mmapped blocks included), "free_bytes" (free memory it keeps, resident or
+// not) and "releasable_bytes" (what heapmark_allocator_release would give
+// back now).
 // The allocator's own settings as figures (release policy, decay delay,
 // thresholds), for the results: what it configured itself to.
 size_t heapmark_allocator_config(struct heapmark_stat* out, size_t max);

@@ -510,7 +510,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   auto add = [&](const char* name, unsigned long long v) {
     if (n < max) out[n++] = heapmark_stat{name, v};
   };
-  size_t live_bytes = 0, slabs = 0, empty = 0;
+  size_t live_bytes = 0, slabs = 0, empty = 0, empty_bytes = 0;
   size_t per_slabs[kClasses] = {}, per_live[kClasses] = {};
   for (unsigned i = 0; i < kClasses; ++i) {
     Cache& c = g_cache[i];
@@ -521,6 +521,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
         per_live[i] += live_objects(s);
       }
     empty += c.counts[kEmpty];
+    empty_bytes += c.counts[kEmpty] * kGeo[i].slab_bytes;
     pthread_mutex_unlock(&c.mu);
     slabs += per_slabs[i];
     live_bytes += per_live[i] * class_size(i);
@@ -535,11 +536,16 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   const size_t slab_bytes = g_slab_bytes.load(std::memory_order_relaxed);
   const size_t heap_in_use = g_heap.in_use_bytes();
   add("in_use_bytes", live_bytes + (heap_in_use > slab_bytes ? heap_in_use - slab_bytes : 0));
+  add("live_bytes", live_bytes + (heap_in_use > slab_bytes ? heap_in_use - slab_bytes : 0));
   add("free_bytes", heap_stat("free_bytes") + (slab_bytes - live_bytes));
   add("committed_bytes", heap_stat("committed_bytes"));
   add("mapped_bytes", heap_stat("mapped_bytes"));
   add("mapped_count", heap_stat("mapped_count"));
   add("slab_bytes", slab_bytes);
+  // release() hands the empty slabs to the page heap, which then decommits its dirty free pages.
+  add("releasable_bytes", empty_bytes + heap_stat("dirty_free_bytes"));
+  // Free slots of slabs that hold live objects: resident, and no release reaches them.
+  add("pinned_bytes", slab_bytes > live_bytes + empty_bytes ? slab_bytes - live_bytes - empty_bytes : 0);
   add("slabs", slabs);
   add("empty_slabs", empty);
   add("slabs_returned", g_slabs_returned.load(std::memory_order_relaxed));

@@ -39,13 +39,6 @@ std::string real(const std::string& p) {
   return realpath(p.c_str(), buf) ? std::string(buf) : p;
 }
 
-std::string human(uint64_t b) {
-  char s[32];
-  if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
-  else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
-  else std::snprintf(s, sizeof s, "%.0f KiB", double(b) / 1024.0);
-  return s;
-}
 
 }  // namespace
 
@@ -163,8 +156,10 @@ OutsideView read_outside(pid_t pid, const std::vector<std::string>& allocator_li
   metrics::procfs::SmapsRollup rollup;
   if (metrics::procfs::read_smaps_rollup((proc + "/smaps_rollup").c_str(), rollup)) v.rollup_rss = rollup.rss;
   std::set<std::string> mapped;
-  for (const auto& r : regions)
+  for (const auto& r : regions) {
     if (r.file_backed()) mapped.insert(real(r.path));
+    if (r.path.find("/ld-linux") != std::string::npos) v.dynamic_loader = true;
+  }
   std::set<std::string> seen;  // variants share their base's library: each library once
   for (const auto& lib : allocator_libraries)
     if (!lib.empty() && mapped.count(real(lib)) && seen.insert(real(lib)).second) v.allocator_libraries.push_back(lib);
@@ -180,7 +175,15 @@ json::object to_json(const OutsideView& v) {
                       {"threads", v.threads}, {"resident", v.total}, {"parts", std::move(parts)},
                       {"arena_heaps", v.arena_heaps}, {"thread_stacks", v.thread_stacks}, {"lazy_free", v.lazy_free},
                       {"swap", v.swap}, {"anon_huge_pages", v.anon_huge}, {"vm_rss", v.vm_rss}, {"smaps_rollup_rss", v.rollup_rss},
-                      {"allocator_libraries", std::move(libs)}};
+                      {"allocator_libraries", std::move(libs)}, {"dynamic", v.dynamic_loader}};
+}
+
+std::string human(uint64_t b) {
+  char s[32];
+  if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
+  else std::snprintf(s, sizeof s, "%.0f KiB", double(b) / 1024.0);
+  return s;
 }
 
 std::string render_text(const OutsideView& v) {
@@ -206,7 +209,7 @@ std::string render_text(const OutsideView& v) {
   std::string libs;
   for (const auto& l : v.allocator_libraries) libs += (libs.empty() ? "" : ", ") + fs::path(l).filename().string();
   s += "  allocator libraries mapped: " + (libs.empty() ? std::string("none of heapmark's (glibc's malloc, or one it does not know)") : libs) +
-       "\n  which one serves malloc, its own accounting and a verdict need heapmark's helper inside the process (not built yet)\n";
+       "\n";
   return s;
 }
 

@@ -56,6 +56,7 @@ struct OutsideView {
   uint64_t vm_rss = 0, rollup_rss = 0;  // cross-checks read beside the walk
   size_t arena_heaps = 0, thread_stacks = 0;  // how many mappings each part counted
   std::vector<std::string> allocator_libraries;  // allocator libraries mapped in the process (the registry's)
+  bool dynamic_loader = false;  // ld.so is mapped: not a static binary, dlopen exists
 };
 
 // Assigns every region to a part. `stack_pointers` are threads' stack
@@ -68,6 +69,8 @@ void classify(const std::vector<Region>& regions, const std::vector<uint64_t>& s
 OutsideView read_outside(pid_t pid, const std::vector<std::string>& allocator_libraries);
 
 boost::json::object to_json(const OutsideView& v);
+// "1.5 MiB", "2.00 GiB", "12 KiB".
+std::string human(uint64_t bytes);
 std::string render_text(const OutsideView& v);
 
 }  // namespace heapmark::attach

@@ -27,6 +27,19 @@ const std::vector<Explanation>& mechanism_catalogue() {
        "pages to the OS only as it scavenges, paced by TCMALLOC_RELEASE_RATE and driven by spans freed "
        "later; a program's small allocations rarely free a span (20 s of activity returned nothing in "
        "scenario 1 here). ReleaseFreeMemory returns the page heap's free spans at once."},
+      {"glibc", "retained-until-release",
+       "The free pages between live blocks sit inside the heap, never at its top, so free() cannot trim "
+       "them; malloc_trim(0) madvises every whole free page inside the heap away."},
+      {"*", "retained-until-release",
+       "Most resident pages hold no live block: the allocator keeps them as free memory; its release "
+       "call returns them."},
+      {"*", "fragmentation",
+       "About one live block per page: every page still holds live data, so no allocator and no release "
+       "call can return it. Only moving the live objects (compaction, an arena per lifetime) fixes this."},
+      {"*", "not-returned",
+       "The allocator keeps this free memory where its release call does not reach (other threads' "
+       "caches, partly used slabs and pages): it goes back only as those threads allocate and free "
+       "again, or exit."},
       {"ptmalloc-style", "retained-until-release",
        "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
        "on free; its release hook returns whole free pages inside the heap."},
@@ -38,6 +51,13 @@ const std::vector<Explanation>& mechanism_catalogue() {
        "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
   };
   return catalogue;
+}
+
+const Explanation* find_mechanism(std::string_view allocator, std::string_view verdict) {
+  for (std::string_view who : {allocator, std::string_view("*")})
+    for (const auto& e : mechanism_catalogue())
+      if (e.allocator == who && e.verdict == verdict) return &e;
+  return nullptr;
 }
 
 Explanation mechanism(std::string_view allocator, std::string_view verdict) {

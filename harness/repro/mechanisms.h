@@ -18,6 +18,10 @@ struct Explanation {
 // The explanations more than one scenario gives.
 const std::vector<Explanation>& mechanism_catalogue();
 
+// The explanation for `allocator` and `verdict`, else the catalogue's general
+// one ("*") for `verdict`, else null (heapmark attach, for any allocator).
+const Explanation* find_mechanism(std::string_view allocator, std::string_view verdict);
+
 // The catalogue's explanation for `allocator` and `verdict`. A pair it does not
 // hold is a defect in a scenario file: it aborts at start-up, naming it.
 Explanation mechanism(std::string_view allocator, std::string_view verdict);

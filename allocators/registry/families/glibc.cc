@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "allocators/registry/glibc_heap.h"
 #include "allocators/registry/registry.h"
 
 namespace heapmark::registry {
@@ -54,6 +55,21 @@ class Glibc final : public Family {
     Horizon h;
     std::snprintf(h.what, sizeof h.what, "no timer: free() trims the heap top, a later large malloc consolidates fastbins");
     return h;
+  }
+  bool accounting(Accounting& out) const noexcept override {
+    const struct mallinfo2 m = mallinfo2_();
+    out.live = m.uordblks + m.hblkhd;
+    // mallinfo2 counts free bytes whether their pages are resident or not (a
+    // trimmed free chunk keeps its size): the walk says which are.
+    out.keep("the main arena's top chunk", m.keepcost, true, false);
+    out.keep("fastbins", m.fsmblks, true, false);
+    out.keep("free chunks in bins and other arenas' tops", m.fordblks - m.fsmblks - m.keepcost, true, false);
+    out.note = "glibc counts free bytes, resident or not; the heap walk counts resident pages";
+    return true;
+  }
+  bool walk(HeapWalk& out) const noexcept override {
+    walk_glibc_heaps(out);
+    return true;
   }
   bool release() const noexcept override { return trim_ && (trim_(0), true); }
   const char* release_name() const noexcept override { return "malloc_trim(0)"; }

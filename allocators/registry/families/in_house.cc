@@ -2,6 +2,7 @@
 // ABI of allocators/shim/introspect.h.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "allocators/registry/registry.h"
 #include "allocators/shim/introspect.h"
@@ -75,6 +76,26 @@ class InHouse final : public Family {
     h.background = in.background != 0;
     std::snprintf(h.what, sizeof h.what, "%s", in.what ? in.what : "not reported");
     return h;
+  }
+  bool accounting(Accounting& out) const noexcept override {
+    heapmark_stat items[64];
+    const size_t got = stats_ ? stats_(items, 64) : 0;
+    uint64_t live = kUnknown, free_bytes = kUnknown, releasable = kUnknown, pinned = 0;
+    for (size_t i = 0; i < got; ++i) {
+      if (std::strcmp(items[i].name, "live_bytes") == 0) live = items[i].value;
+      if (std::strcmp(items[i].name, "free_bytes") == 0) free_bytes = items[i].value;
+      if (std::strcmp(items[i].name, "releasable_bytes") == 0) releasable = items[i].value;
+      if (std::strcmp(items[i].name, "pinned_bytes") == 0) pinned = items[i].value;
+    }
+    if (live == kUnknown) return false;
+    out.live = live;
+    // Free pages release() reaches are committed and not yet purged: resident.
+    if (releasable != kUnknown) out.keep("free pages its release call reaches (not yet purged)", releasable, true);
+    if (pinned) out.pin("free slots in slabs that hold live objects", pinned);
+    if (free_bytes != kUnknown && releasable != kUnknown && free_bytes > releasable + pinned)
+      out.keep("other free bytes (inside partly used pages, or purged already)", free_bytes - releasable - pinned, false, false);
+    out.note = "free bytes outside whole unpurged pages are counted, resident or not";
+    return true;
   }
   bool release() const noexcept override { return release_ && (release_(), true); }
   const char* release_name() const noexcept override { return "heapmark_allocator_release()"; }

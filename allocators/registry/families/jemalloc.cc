@@ -86,11 +86,35 @@ class Jemalloc final : public Family {
                   bg ? "purged by the background thread" : "advanced only by allocator calls");
     return h;
   }
+  bool accounting(Accounting& out) const noexcept override {
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    mallctl_("epoch", &epoch, &len, &epoch, sizeof epoch);
+    size_t allocated = 0, active = 0, metadata = 0, retained = 0, page = 4096, dirty = 0, muzzy = 0, tcache = 0;
+    if (!get("stats.allocated", allocated) || !get("stats.active", active)) return false;
+    get("stats.metadata", metadata);
+    get("stats.retained", retained);
+    get("arenas.page", page);
+    get("stats.arenas.4096.pdirty", dirty);  // 4096: MALLCTL_ARENAS_ALL, every arena merged
+    get("stats.arenas.4096.pmuzzy", muzzy);
+    get("stats.arenas.4096.tcache_bytes", tcache);
+    // allocated counts the blocks thread caches hold: the program does not.
+    out.live = allocated > tcache ? allocated - tcache : allocated;
+    out.metadata = metadata;
+    out.retained = retained;
+    out.keep("dirty pages (freed, not yet purged: the decay)", dirty * page, true);
+    out.keep("muzzy pages (MADV_FREE'd, resident until the kernel needs them)", muzzy * page, true);
+    out.keep("thread caches (tcache)", tcache, false);
+    out.pin("partly used slabs and size-class rounding (active - allocated)", active > allocated ? active - allocated : 0);
+    out.note = "thread.tcache.flush acts on the calling thread's cache: heapmark attach calls the hook in every thread";
+    return true;
+  }
   bool release() const noexcept override {
     mallctl_("thread.tcache.flush", nullptr, nullptr, nullptr, 0);
     return mallctl_("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;  // MALLCTL_ARENAS_ALL
   }
   const char* release_name() const noexcept override { return "thread.tcache.flush + arena.4096.purge"; }
+  bool release_per_thread() const noexcept override { return true; }  // the tcache flush is the calling thread's
   size_t (*usable_size() const noexcept)(void*) override { return usable_; }
 
  private:

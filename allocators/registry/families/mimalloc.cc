@@ -85,8 +85,17 @@ class Mimalloc final : public Family {
                   page, segment);
     return h;
   }
+  bool accounting(Accounting& out) const noexcept override {
+    if (!info_) return false;
+    size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
+    info_(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
+    out.keep("committed by mimalloc (live and free together)", commit, false, false);
+    out.note = "mimalloc 2.0 counts committed memory, not live bytes, in a release build: live and free are not told apart";
+    return true;
+  }
   bool release() const noexcept override { return collect_ && (collect_(true), true); }
   const char* release_name() const noexcept override { return "mi_collect(true)"; }
+  bool release_per_thread() const noexcept override { return true; }  // it collects the calling thread's heap
   size_t (*usable_size() const noexcept)(void*) override { return usable_; }
 
  private:

@@ -61,6 +61,18 @@ class Tcmalloc final : public Family {
     std::snprintf(h.what, sizeof h.what, "no timer: the page heap returns free spans as later frees reach it (TCMALLOC_RELEASE_RATE)");
     return h;
   }
+  bool accounting(Accounting& out) const noexcept override {
+    StatItem s[7];
+    if (stats(s, 7) != 7) return false;  // in stats()'s order
+    out.live = s[0].value;
+    out.retained = s[3].value;
+    out.keep("page heap free spans", s[2].value, true);
+    out.keep("thread caches", s[4].value, false);
+    out.keep("central cache free lists", s[5].value, false);
+    out.keep("transfer cache", s[6].value, false);
+    out.metadata = kUnknown;
+    return true;
+  }
   bool release() const noexcept override { return release_ && (release_(), true); }
   const char* release_name() const noexcept override { return "MallocExtension_ReleaseFreeMemory()"; }
   size_t (*usable_size() const noexcept)(void*) override { return usable_; }

@@ -16,9 +16,7 @@ const ScenarioRegistrar kScenario{Scenario{
     {},
     {},
     {
-        {"*", "fragmentation",
-         "About one live block per page: every page still holds live data, so no allocator and no release "
-         "call can return it. Only moving the live objects (compaction, an arena per lifetime) fixes this."},
+        mechanism("*", "fragmentation"),
     },
     recipe}};
 

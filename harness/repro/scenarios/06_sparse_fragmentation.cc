@@ -24,12 +24,8 @@ const ScenarioRegistrar kScenario{Scenario{
          "leaves a live page in every few. The activity let it decommit some free pages (about a fifth in "
          "1.5 s, a third in 20 s here), but mi_collect(true) left this much resident: 2.0.9 decommits the "
          "free pages of a segment that still has live pages only through its delayed decommit."},
-        {"glibc", "retained-until-release",
-         "The free pages between live blocks sit inside the heap, never at its top, so free() cannot trim "
-         "them; malloc_trim(0) madvises every whole free page inside the heap away."},
-        {"*", "retained-until-release",
-         "Most resident pages hold no live block: the allocator keeps them as free memory; its release "
-         "call returns them."},
+        mechanism("glibc", "retained-until-release"),
+        mechanism("*", "retained-until-release"),
         {"*", "retained-until-activity",
          "Most resident pages hold no live block; the allocator's decay returned them once it was called "
          "again."},

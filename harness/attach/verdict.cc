@@ -1,0 +1,154 @@
+#include "harness/attach/verdict.h"
+
+#include <cstdio>
+
+#include "harness/repro/mechanisms.h"
+#include "harness/repro/verdicts.h"
+
+namespace heapmark::attach {
+namespace json = boost::json;
+namespace {
+
+constexpr uint64_t kLittle = 8ull << 20;
+
+// The catalogue keys its texts by allocator: the family, or for the in-house
+// family the allocator's own name (the first word of its version).
+std::string catalogue_key(const InsideView& in) {
+  if (in.family != "in-house") return in.family;
+  return in.version.substr(0, in.version.find(' '));
+}
+
+std::string percent(uint64_t part, uint64_t whole) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.0f%%", whole ? 100.0 * double(part) / double(whole) : 0.0);
+  return s;
+}
+
+}  // namespace
+
+Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
+  Assessment a;
+  a.rss = outside.total;
+  using repro::Verdict;
+  Verdict v = Verdict::kUnknown;
+  if (in.injection.ok && in.identity_ok && in.accounting) {
+    const AllocatorAccounting& acc = *in.accounting;
+    a.live = acc.live;
+    if (in.walk && in.walk->ok) {
+      a.free_resident = in.walk->free_pages;
+      a.release_returns = in.walk->release_returns;
+      a.pinned = in.walk->live_pages > in.walk->in_use_bytes ? in.walk->live_pages - in.walk->in_use_bytes : 0;
+      a.predicted_from = "heap walk";
+    } else {
+      uint64_t kept = 0, returns = 0, pinned = 0;
+      bool any_resident = false;
+      for (const auto& k : acc.kept) {
+        if (!k.resident) continue;
+        any_resident = true;
+        if (k.pinned) pinned += k.bytes;
+        else kept += k.bytes;
+        if (k.release_returns) returns += k.bytes;
+      }
+      if (any_resident && acc.live) {
+        a.free_resident = kept;
+        a.pinned = pinned;
+        a.release_returns = returns;
+        a.predicted_from = "allocator accounting";
+      }
+    }
+    if (a.free_resident) {
+      const uint64_t kept = *a.free_resident, pinned = a.pinned.value_or(0);
+      const bool little = kept < kLittle || kept * 10 < a.rss;
+      if (pinned > kept && pinned >= kLittle && pinned * 10 >= a.rss) v = Verdict::kFragmentation;
+      else if (little) v = Verdict::kReturned;
+      else if (*a.release_returns * 2 >= kept) v = Verdict::kUntilRelease;
+      else v = Verdict::kNotReturned;
+    }
+  }
+  a.verdict = repro::verdict_id(v);
+  a.label = repro::verdict_label(v);
+  if (v == Verdict::kUnknown) {
+    a.why = in.missing().empty() ? in.family + " does not tell live from free memory" : in.missing();
+  } else if (v == Verdict::kReturned) {
+    a.why = "The allocator keeps " + human(*a.free_resident) + " of free memory resident: RES is what the program holds (" +
+            human(a.live.value_or(0)) + " live) and memory outside the allocator (see the parts above).";
+  } else if (const repro::Explanation* e = repro::find_mechanism(catalogue_key(in), a.verdict)) {
+    a.why = e->text;
+  }
+  if (!in.injection.ok || !in.identity_ok) {
+    a.remedy = "none measured: the inside view is missing";
+  } else if (in.release_name == "none") {
+    a.remedy = in.family + " has no release call heapmark knows";
+  } else if (a.release_returns) {
+    a.remedy = in.release_name + " would return " + human(*a.release_returns) + " now (predicted from the " + a.predicted_from +
+               "): heapmark attach " + std::to_string(pid) + " --apply release";
+  } else {
+    a.remedy = in.release_name + " may return memory, but " + in.family + " gives no figure to predict it: heapmark attach " +
+               std::to_string(pid) + " --apply release measures it";
+  }
+  return a;
+}
+
+json::object to_json(const Assessment& a) {
+  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
+  return {{"rss", a.rss},
+          {"live", opt(a.live)},
+          {"free_resident", opt(a.free_resident)},
+          {"pinned", opt(a.pinned)},
+          {"release_returns", opt(a.release_returns)},
+          {"predicted_from", a.predicted_from},
+          {"verdict", a.verdict},
+          {"label", a.label},
+          {"why", a.why},
+          {"remedy", a.remedy}};
+}
+
+std::string render_text(const InsideView& in, const Assessment& a) {
+  std::string s;
+  const Injection& i = in.injection;
+  char line[512];
+  if (!i.ok) {
+    std::snprintf(line, sizeof line, "\ninside view: missing: %s\n  (the process was stopped %.0f ms; it runs on unchanged)\n",
+                  i.error.c_str(), i.stopped_ms);
+    return s + line;
+  }
+  std::snprintf(line, sizeof line, "\ninside view (helper loaded through gdb; process stopped %.0f ms, %d thread%s stepped out of the allocator first)\n",
+                i.stopped_ms, i.stepped, i.stepped == 1 ? "" : "s");
+  s += line;
+  s += "  malloc is " + (in.version.empty() ? in.family : in.version) + " (" + in.family + " family)" +
+       (in.identity_ok ? "" : " - NOT proved") + ": " + in.proof + "\n";
+  if (in.accounting) {
+    const auto& acc = *in.accounting;
+    s += "  live (the allocator's count): " + (acc.live ? human(*acc.live) : std::string("not counted")) + "\n";
+    for (const auto& k : acc.kept) {
+      std::snprintf(line, sizeof line, "  %-10s %-62s %12s%s%s\n", k.pinned ? "pinned:" : "kept free:", k.mechanism.c_str(), human(k.bytes).c_str(),
+                    k.resident ? "" : " (resident or not)", k.release_returns ? ", the release hook returns it" : "");
+      s += line;
+    }
+    if (acc.metadata) s += "  metadata: " + human(*acc.metadata) + "\n";
+    if (acc.retained) s += "  retained address space (not resident): " + human(*acc.retained) + "\n";
+    if (!acc.note.empty()) s += "  note: " + acc.note + "\n";
+  }
+  if (in.walk) {
+    const PageWalk& w = *in.walk;
+    if (w.ok) {
+      std::snprintf(line, sizeof line,
+                    "  heap walk (%llu heaps, %.1f ms): %s resident; pages holding live chunks %s, free pages %s; "
+                    "%llu chunks in use (%s), %llu free (%s)\n",
+                    static_cast<unsigned long long>(w.heaps), w.ms, human(w.resident).c_str(), human(w.live_pages).c_str(),
+                    human(w.free_pages).c_str(), static_cast<unsigned long long>(w.chunks_in_use), human(w.in_use_bytes).c_str(),
+                    static_cast<unsigned long long>(w.chunks_free), human(w.free_bytes).c_str());
+      s += line;
+    } else {
+      s += "  heap walk: stopped: " + w.why + "\n";
+    }
+  }
+  s += "\nverdict: " + a.label;
+  if (a.live && a.free_resident)
+    s += " - of RES " + human(a.rss) + ": " + human(*a.live) + " live (" + percent(*a.live, a.rss) + "), " + human(*a.free_resident) +
+         " free kept resident (" + percent(*a.free_resident, a.rss) + ")" + (a.pinned ? ", " + human(*a.pinned) + " free on pages live blocks pin" : "");
+  s += "\n  why: " + a.why + "\n  remedy: " + a.remedy + "\n";
+  return s;
+}
+
+}  // namespace heapmark::attach
