@@ -1,6 +1,7 @@
 #include "allocators/registry/hooks.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -18,16 +19,33 @@ bool same_file(const char* a, const char* b) {
   return std::strcmp(ra, rb) == 0;
 }
 
-// Which object defines the process-wide `name`.
+// Which object defines the process-wide `name`. A non-PIE executable that
+// takes malloc's address (python3) holds a canonical PLT entry for it, which
+// dlsym finds first; calls still reach the first library in the global scope
+// that defines it, so that library is the answer.
 bool resolves_to(const char* name, char* from, size_t len) {
   Dl_info info{};
+  link_map* map = nullptr;
   void* s = dlsym(RTLD_DEFAULT, name);
-  if (!s || !dladdr(s, &info) || !info.dli_fname) return false;
+  if (!s || !dladdr1(s, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !info.dli_fname) return false;
+  if (map && map->l_prev == nullptr)  // the main program
+    for (link_map* m = map->l_next; m; m = m->l_next) {
+      void* h = m->l_name && m->l_name[0] ? dlopen(m->l_name, RTLD_NOW | RTLD_NOLOAD) : nullptr;
+      if (!h) continue;
+      const bool defines = own_symbol(h, name) != nullptr;
+      dlclose(h);
+      if (defines) {
+        std::snprintf(from, len, "%s", m->l_name);
+        return true;
+      }
+    }
   std::snprintf(from, len, "%s", info.dli_fname);
   return true;
 }
 
 }  // namespace
+
+bool Hooks::malloc_object(char* out, size_t len) noexcept { return resolves_to("malloc", out, len); }
 
 Hooks Hooks::probe(Family& family, const char* library) noexcept {
   Hooks h;

@@ -17,6 +17,9 @@ class Hooks {
   // claim a probe allocation. A "user" library is tried against every family's
   // introspection first, so a user-built jemalloc gets jemalloc's stats.
   static Hooks probe(Family& family, const char* library) noexcept;
+  // The object the process's malloc calls reach (heapmark attach: which
+  // family to probe). False when there is no malloc.
+  static bool malloc_object(char* out, size_t len) noexcept;
 
   bool identity_ok() const noexcept { return identity_ok_; }
   const char* proof() const noexcept { return proof_; }  // what was checked and seen

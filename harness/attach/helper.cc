@@ -110,15 +110,6 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Which object defines the process-wide malloc.
-bool malloc_object(char* out, size_t len) {
-  Dl_info info{};
-  void* s = dlsym(RTLD_DEFAULT, "malloc");
-  if (!s || !dladdr(s, &info) || !info.dli_fname) return false;
-  std::snprintf(out, len, "%s", info.dli_fname);
-  return true;
-}
-
 void write_accounting(Out& o, const heapmark::registry::Family& family) {
   heapmark::registry::Accounting a;
   o.key("accounting");
@@ -175,13 +166,13 @@ void write_walk(Out& o, const heapmark::registry::Family& family) {
 }  // namespace
 
 // action: "snapshot" (with the heap walk), "accounting" (without it),
-// "release", or "release-thread" (the hook only, for a family whose release
+// "release" (the snapshot's figures, then the hook), or "release-thread" (the hook only, for a family whose release
 // acts on the calling thread; nothing written). Returns 0 when `out_path` got
 // the JSON object, -1 otherwise.
 extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const char* action, const char* out_path) {
   namespace reg = heapmark::registry;
   char from[512] = "";
-  const bool found = malloc_object(from, sizeof from);
+  const bool found = reg::Hooks::malloc_object(from, sizeof from);
   // The family serving malloc here, proved as a cell proves it.
   const bool libc = std::strstr(from, "/libc.so") != nullptr;
   const reg::Hooks hooks = found ? reg::Hooks::probe(*reg::find_family(libc ? "glibc" : "user"), libc ? "" : from) : reg::Hooks{};
@@ -204,11 +195,8 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
   o.flag("release_per_thread", hooks.release_per_thread());
   if (hooks.identity_ok()) {
     const reg::Family& f = hooks.family();
-    if (std::strcmp(action, "release") == 0) {
-      const uint64_t t0 = now_ns();
-      o.flag("released", hooks.release());
-      o.num("release_ns", now_ns() - t0);
-    }
+    // Everything below describes the allocator before the release, if any:
+    // the prediction and the call share one stop.
     reg::StatItem stats[96];
     const size_t ns = hooks.stats(stats, 96);
     o.key("stats");
@@ -229,7 +217,12 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
     o.text("what", h.what);
     o.close();
     write_accounting(o, f);
-    if (std::strcmp(action, "snapshot") == 0) write_walk(o, f);
+    if (std::strcmp(action, "accounting") != 0) write_walk(o, f);
+    if (std::strcmp(action, "release") == 0) {
+      const uint64_t t0 = now_ns();
+      o.flag("released", hooks.release());
+      o.num("release_ns", now_ns() - t0);
+    }
   }
   o.close();
   return o.write_to(out_path) ? 0 : -1;

@@ -149,6 +149,7 @@ std::string gdb_failure(const std::string& output, pid_t pid) {
 std::string InsideView::missing() const {
   if (!injection.ok) return injection.error;
   if (!identity_ok) return "no family of the registry claims this process's malloc (" + proof + ")";
+  if (family == "user") return "malloc comes from " + malloc_from + ", which speaks none of the registry's families";
   if (!accounting) return family + " exposes no accounting heapmark reads";
   return "";
 }

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "allocators/registry/registry.h"
@@ -48,7 +49,7 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
     doc["inside"] = attach::to_json(inside);
     doc["assessment"] = attach::to_json(verdict);
     text += attach::render_text(inside, verdict);
-    if (inside.injection.ok && !inside.identity_ok)
+    if (inside.injection.ok && (!inside.identity_ok || inside.family == "user"))
       refusal = "PID " + std::to_string(pid) + "'s malloc (" + inside.malloc_from +
                 ") is an allocator heapmark does not know: the outside view is given, the inside parts are missing";
     else if (!inside.injection.ok)
@@ -61,6 +62,10 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
       const attach::InsideView done = attach::read_inside(pid, rel);
       const uint64_t after = attach::read_outside(pid, libraries).total;
       const uint64_t returned = before > after ? before - after : 0;
+      // The prediction made in the same stop as the call (a background
+      // thread may have purged some of it since the snapshot).
+      const attach::Assessment at_call = attach::assess(outside, done, pid);
+      const std::optional<uint64_t> predicted = at_call.release_returns ? at_call.release_returns : verdict.release_returns;
       json::object a{{"remedy", apply},
                      {"hook", inside.release_name},
                      {"ok", done.injection.ok && done.released.value_or(false)},
@@ -68,7 +73,8 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
                      {"rss_before", before},
                      {"rss_after", after},
                      {"returned", returned},
-                     {"predicted", verdict.release_returns ? json::value(*verdict.release_returns) : json::value(nullptr)},
+                     {"predicted", predicted ? json::value(*predicted) : json::value(nullptr)},
+                     {"predicted_at_snapshot", verdict.release_returns ? json::value(*verdict.release_returns) : json::value(nullptr)},
                      {"release_ms", done.release_ms},
                      {"threads", done.injection.threads_released ? done.injection.threads_released : 1},
                      {"stopped_ms", done.injection.stopped_ms}};
@@ -83,9 +89,9 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
                       inside.release_name.c_str(), threads, threads == 1 ? "" : "s", done.release_ms, done.injection.stopped_ms, attach::human(before).c_str(),
                       attach::human(after).c_str(), attach::human(returned).c_str());
         text += line;
-        if (verdict.release_returns && *verdict.release_returns > 0)
-          std::snprintf(line, sizeof line, "; predicted %s (measured %.1f%% of it)\n", attach::human(*verdict.release_returns).c_str(),
-                        100.0 * double(returned) / double(*verdict.release_returns));
+        if (predicted && *predicted > 0)
+          std::snprintf(line, sizeof line, "; predicted %s (measured %.1f%% of it)\n", attach::human(*predicted).c_str(),
+                        100.0 * double(returned) / double(*predicted));
         else
           std::snprintf(line, sizeof line, "; no prediction (%s)\n", verdict.predicted_from.empty() ? "no figure" : verdict.predicted_from.c_str());
       }

@@ -7,12 +7,13 @@
 # redis-server with redis-benchmark from redis-tools; time for comparisons);
 # libunwind-dev walks stacks in the recorder, libdw-dev symbolises them,
 # libzstd-dev reads heaptrack recordings (heapmark import heaptrack); help2man
-# writes the man page from --help-all at build time.
+# writes the man page from --help-all at build time; gdb loads heapmark's helper
+# into a running process (heapmark attach), as heaptrack and memray do.
 HEAPMARK_RUN_PACKAGES=(
   build-essential cmake pkg-config git
   libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev libunwind-dev libdw-dev libzstd-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
-  python3 sqlite3 perl redis-server redis-tools time help2man
+  python3 sqlite3 perl redis-server redis-tools time help2man gdb
 )
 # Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
 # browser check, heaptrack for the import test, GNU parallel, Slurm and munge

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/attach/fixture.h"
 #include "tests/support/heapmark_command.h"
 
 namespace json = boost::json;
@@ -22,41 +23,10 @@ extern char** environ;
 
 namespace {
 
-heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
+using heapmark::test::Preloaded;
+using heapmark::test::Target;
 
-// The fixture, running until its stdin closes; ready once it printed "ready".
-struct Target {
-  pid_t pid = -1;
-  int in = -1;
-  FILE* out = nullptr;
-  Target(int threads, int thread_mib, int main_mib) {
-    int to[2], from[2];
-    if (pipe(to) != 0 || pipe(from) != 0) return;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-    posix_spawn_file_actions_addclose(&fa, to[1]);
-    posix_spawn_file_actions_addclose(&fa, from[0]);
-    std::string a = std::to_string(threads), b = std::to_string(thread_mib), c = std::to_string(main_mib);
-    char* argv[] = {const_cast<char*>(ATTACH_TARGET), a.data(), b.data(), c.data(), nullptr};
-    posix_spawn(&pid, ATTACH_TARGET, &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(to[0]);
-    close(from[1]);
-    in = to[1];
-    out = fdopen(from[0], "r");
-  }
-  bool ready() {
-    char line[64] = "";
-    return out && fgets(line, sizeof line, out) && std::string(line) == "ready\n";
-  }
-  ~Target() {
-    if (in >= 0) close(in);
-    if (out) fclose(out);
-    if (pid > 0) waitpid(pid, nullptr, 0);
-  }
-};
+heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
 
 uint64_t kb(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -98,9 +68,7 @@ TEST(Attach, TheOutsideViewAddsUpAndFindsTheHeapsAndStacks) {
 
 // Under a preloaded allocator its library is named, once (je-bg shares jemalloc's).
 TEST(Attach, APreloadedAllocatorsLibraryIsNamedOnce) {
-  setenv("LD_PRELOAD", JEMALLOC_LIB, 1);
-  Target t(2, 4, 4);
-  unsetenv("LD_PRELOAD");
+  Preloaded t(JEMALLOC_LIB, 2, 4, 4);
   ASSERT_TRUE(t.ready());
   const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json");
   ASSERT_EQ(r.status, 0) << r.err;
