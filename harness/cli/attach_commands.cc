@@ -13,6 +13,8 @@
 #include "harness/attach/outside.h"
 #include "harness/attach/target.h"
 #include "harness/attach/verdict.h"
+#include "harness/attach/watch.h"
+#include "harness/results/output_file.h"
 #include "harness/cli/commands.h"
 
 namespace {
@@ -28,8 +30,17 @@ std::string not_injectable(const attach::OutsideView& v) {
   return "";
 }
 
-int attach_main(const std::string& pid_text, bool as_json, bool outside_only, const std::string& apply, const std::string& gdb) {
-  const pid_t pid = attach::check_target(pid_text);
+struct Options {
+  std::string pid, apply, gdb = "gdb", out;
+  bool json = false, outside_only = false, force = false;
+  double watch_s = 0, hz = 1000, accounting_every_s = 10;
+};
+
+int attach_main(const Options& o) {
+  const bool as_json = o.json, outside_only = o.outside_only;
+  const std::string& apply = o.apply;
+  if (!o.out.empty()) heapmark::results::claim_output(o.out, o.force, "--out");
+  const pid_t pid = attach::check_target(o.pid);
   std::vector<std::string> libraries;
   for (const auto& a : heapmark::registry::builtin(heapmark::cli::parts_dir()))
     if (a.found && !a.library.empty()) libraries.push_back(a.library);
@@ -40,7 +51,7 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
   int status = 0;
   if (!outside_only && refusal.empty()) {
     attach::InjectOptions opt;
-    opt.gdb = gdb;
+    opt.gdb = o.gdb;
     opt.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
     opt.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
     opt.allocator_libraries = libraries;
@@ -98,6 +109,20 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
       text += line;
     }
   }
+  if (o.watch_s > 0) {
+    attach::WatchOptions w;
+    w.seconds = o.watch_s;
+    w.hz = o.hz;
+    w.accounting_every_s = outside_only || !refusal.empty() ? 0 : o.accounting_every_s;
+    w.inject.gdb = o.gdb;
+    w.inject.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
+    w.inject.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
+    w.inject.allocator_libraries = libraries;
+    const attach::Watch watched = attach::watch(pid, w);
+    doc["watch"] = attach::to_json(watched);
+    text += attach::render_text(watched);
+  }
+  if (!o.out.empty()) heapmark::results::write_atomically(o.out, json::serialize(doc) + "\n");
   if (as_json) std::printf("%s\n", json::serialize(doc).c_str());
   else std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
@@ -110,11 +135,7 @@ int attach_main(const std::string& pid_text, bool as_json, bool outside_only, co
 }
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
-  struct State {
-    std::string pid, apply, gdb = "gdb";
-    bool json = false, outside_only = false;
-  };
-  auto st = std::make_shared<State>();
+  auto st = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("attach",
                                  "Why a running process's RES is high, without restarting it: where RES is (from /proc), what its "
                                  "allocator keeps and why, and what its release call would return");
@@ -126,6 +147,17 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       ->check(CLI::IsMember({"release"}))
       ->type_name("REMEDY");
   cmd->add_option("--gdb", st->gdb, "The gdb to inject with (default: gdb on PATH)")->type_name("PATH");
+  cmd->add_option("--watch", st->watch_s, "Then sample its RSS from outside for SECONDS, and the allocator's accounting inside every --accounting-every seconds")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->type_name("SECONDS");
+  cmd->add_option("--hz", st->hz, "--watch: RSS samples per second (/proc/PID/statm), up to 1000 (default 1000)")
+      ->check(CLI::Range(0.1, 1000.0));
+  cmd->add_option("--accounting-every", st->accounting_every_s,
+                  "--watch: seconds between the allocator's accounting (each a stop of the process, reported); 0: never enter it (default 10)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS");
+  cmd->add_option("--out", st->out, "Also write the JSON document (snapshot, verdict, --apply, --watch timeline) to FILE")->type_name("FILE");
+  cmd->add_flag("--force", st->force, "Let --out replace an existing file");
   cmd->footer(
       "\nOutside (from /proc, the process never stops): every resident byte of its mappings in one part (brk heap,\n"
       "glibc arena heaps, thread stacks, file pages, private copies of file pages, other anonymous memory), adding up to\n"
@@ -141,12 +173,15 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       "Example:\n"
       "  heapmark attach $(pidof myservice)                 # where RES is and why\n"
       "  heapmark attach $(pidof myservice) --apply release # call malloc_trim(0) (or the family's hook), measure it\n"
+      "  heapmark attach $(pidof myservice) --watch 60 --out watch.json  # RSS at 1 kHz, accounting every 10 s\n"
       "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for a\n"
       "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is printed).");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
     if (st->outside_only && !st->apply.empty()) throw heapmark::InputError("--apply needs the inside view: drop --outside-only");
-    return attach_main(st->pid, st->json, st->outside_only, st->apply, st->gdb);
+    if (st->watch_s == 0 && (cmd->count("--hz") || cmd->count("--accounting-every")))
+      throw heapmark::InputError("--hz and --accounting-every shape --watch: add --watch SECONDS");
+    return attach_main(*st);
   };
 }};
 

@@ -1,6 +1,7 @@
 // The attach fixture (attach_target.c) as a child of the test: started with
 // pipes on its stdin and stdout, ready once it printed its own figures.
 #pragma once
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ struct Target {
   uint64_t live = 0, in_use = 0;  // the fixture's own count, and glibc's mallinfo2
   Target(int threads, int thread_mib, int main_mib, bool hammer = false, const char* program = ATTACH_TARGET) {
     int to[2], from[2];
-    if (pipe(to) != 0 || pipe(from) != 0) return;
+    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) return;  // no other child inherits them
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, to[0], 0);

@@ -14,7 +14,10 @@
 
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "tests/attach/fixture.h"
 #include "tests/support/heapmark_command.h"
@@ -166,6 +169,58 @@ TEST(InsideViewRefusals, ApplyWithoutTheInsideViewIsBadInput) {
   EXPECT_NE(bad.err.find("release"), std::string::npos) << "names the valid choice: " << bad.err;
 }
 
+// --watch: RSS from outside at the rate asked, the allocator's accounting at
+// its interval, into --out; a process that ends during the watch ends it.
+TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutFile) {
+  Target t(2, 4, 8);
+  ASSERT_TRUE(t.ready());
+  const std::string out = ::testing::TempDir() + "attach_watch_" + std::to_string(getpid()) + ".json";
+  std::remove(out.c_str());
+  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json --watch 2 --hz 200 --accounting-every 1 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto v = json::parse(r.out).as_object();
+  const auto& w = v.at("watch").as_object();
+  // 400 samples planned; a busy machine delays some (and each accounting stop pauses sampling).
+  EXPECT_GE(w.at("samples").to_number<int>(), 100);
+  EXPECT_LE(w.at("samples").to_number<int>(), 401);
+  const auto& tl = w.at("timeline").as_object();
+  EXPECT_EQ(tl.at("t_s").as_array().size(), tl.at("rss").as_array().size());
+  EXPECT_FALSE(w.at("exited").as_bool());
+  // statm against VmRSS read here (the helper, once loaded, adds its own pages and libstdc++'s to the snapshot's RES).
+  uint64_t vm_rss = 0;
+  std::ifstream status("/proc/" + std::to_string(t.pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) vm_rss = std::stoull(line.substr(6)) * 1024;
+  EXPECT_NEAR(w.at("peak_rss").to_number<double>(), double(vm_rss), 0.05 * double(vm_rss));
+  const auto& acc = w.at("accounting").as_array();
+  ASSERT_GE(acc.size(), 1u);
+  for (const auto& a : acc) {
+    EXPECT_TRUE(a.at("ok").as_bool()) << json::serialize(a);
+    EXPECT_NEAR(number(a.at("live")), double(t.in_use), 1.0 * (1 << 20)) << json::serialize(a);
+    EXPECT_GT(number(a.at("stopped_ms")), 0.0);
+  }
+  std::ifstream f(out);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_EQ(json::parse(ss.str()), json::parse(r.out)) << "--out holds the same document";
+  const auto again = heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --out " + out);
+  EXPECT_EQ(again.status, 2) << "an existing --out needs --force";
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  // The process ends while watched: the watch stops there, and says so.
+  const pid_t pid = t.pid;
+  std::thread closer([&t] {
+    usleep(300000);
+    t.finish();
+  });
+  const auto ended = heapmark_cmd("attach " + std::to_string(pid) + " --outside-only --json --watch 30 --hz 100");
+  closer.join();
+  ASSERT_EQ(ended.status, 0) << ended.err;
+  const auto e = json::parse(ended.out).at("watch").as_object();
+  EXPECT_TRUE(e.at("exited").as_bool());
+  EXPECT_TRUE(e.at("accounting").as_array().empty()) << "--outside-only never enters the process";
+  std::remove(out.c_str());
+}
+
 // ---------------------------------------------------------------- real programs
 
 // A child with its stdout on a pipe, its stdin held open.
@@ -175,7 +230,7 @@ struct Program {
   FILE* out = nullptr;
   Program(std::vector<std::string> args, const std::vector<std::string>& env) {
     int to[2], from[2];
-    if (pipe(to) != 0 || pipe(from) != 0) return;
+    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) return;  // no other child inherits them
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, to[0], 0);
