@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
@@ -56,27 +57,28 @@ char state_of(const std::string& stat_path) {
   return paren && paren[1] == ' ' ? paren[2] : '?';
 }
 
-// The longest span in which the process's main thread was stopped by a
-// tracer, polled every half millisecond from another thread.
+// How long the process was in gdb's hands: from the first to the last moment
+// its main thread was seen stopped by a tracer, polled every half millisecond
+// from another thread. The helper's call runs in between (gdb resumes the
+// calling thread alone for it), so the span holds it: the program's own code
+// ran nowhere in that time but in the threads stepped out of the allocator.
 class StopWatch {
  public:
   explicit StopWatch(pid_t pid) : path_("/proc/" + std::to_string(pid) + "/stat"), thread_([this] { run(); }) {}
   double stop_and_get() {
     done_ = true;
     thread_.join();
-    return longest_;
+    return span_;
   }
 
  private:
   void run() {
-    double since = -1;
+    double first = -1;
     while (!done_) {
       const double t = now_ms();
       if (state_of(path_) == 't') {
-        if (since < 0) since = t;
-        longest_ = std::max(longest_, t - since);
-      } else {
-        since = -1;
+        if (first < 0) first = t;
+        span_ = t - first;
       }
       struct timespec half = {0, 500000};
       nanosleep(&half, nullptr);
@@ -84,7 +86,7 @@ class StopWatch {
   }
   std::string path_;
   std::atomic<bool> done_{false};
-  double longest_ = 0;
+  double span_ = 0;
   std::thread thread_;
 };
 
@@ -315,6 +317,9 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
     if (const auto* q = r.if_contains("quiesce_ms")) inj.quiesce_ms = q->to_number<double>();
     if (const auto* t = r.if_contains("threads_released")) inj.threads_released = static_cast<int>(t->to_number<int64_t>());
     if (const auto* c = r.if_contains("call_ms")) inj.call_ms = c->to_number<double>();
+    // The script ran with the process stopped from its first line to the detach: a floor for the
+    // watcher's figure, should a busy machine keep the watcher from seeing the last stopped moment.
+    if (const auto* s = r.if_contains("script_ms")) inj.stopped_ms = std::max(inj.stopped_ms, s->to_number<double>());
   } catch (const std::exception& e) {
     inj.ok = false;
     inj.error = std::string("gdb's report is not readable: ") + e.what();

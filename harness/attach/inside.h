@@ -26,7 +26,7 @@ struct Injection {
   int threads_released = 0;  // action release of a per-thread hook: the threads it ran in
   std::vector<std::string> busy_first;  // threads inside the allocator when gdb stopped them
   double quiesce_ms = 0, call_ms = 0;
-  double stopped_ms = 0;  // longest span the main thread was in tracing stop (/proc/PID/stat 't')
+  double stopped_ms = 0;  // first to last moment the main thread was seen in tracing stop (/proc/PID/stat 't')
   double gdb_ms = 0;      // gdb's whole run, start to exit
 };
 

@@ -189,8 +189,8 @@ std::string human(uint64_t b) {
 std::string render_text(const OutsideView& v) {
   std::string s;
   char line[256];
-  std::snprintf(line, sizeof line, "heapmark attach %d (%s, %s), %zu threads: where RES is, from outside (smaps)\n",
-                static_cast<int>(v.pid), v.comm.c_str(), v.exe.c_str(), v.threads);
+  std::snprintf(line, sizeof line, "heapmark attach %d (%s, %s), %zu thread%s: where RES is, from outside (smaps)\n",
+                static_cast<int>(v.pid), v.comm.c_str(), v.exe.c_str(), v.threads, v.threads == 1 ? "" : "s");
   s += line;
   std::snprintf(line, sizeof line, "  resident %s (every mapping's Rss; VmRSS %s, smaps_rollup %s)\n", human(v.total).c_str(),
                 human(v.vm_rss).c_str(), human(v.rollup_rss).c_str());

@@ -32,7 +32,7 @@ std::string not_injectable(const attach::OutsideView& v) {
 
 struct Options {
   std::string pid, apply, gdb = "gdb", out;
-  bool json = false, outside_only = false, force = false;
+  bool json = false, outside_only = false, force = false, no_walk = false;
   double watch_s = 0, hz = 1000, accounting_every_s = 10;
 };
 
@@ -55,6 +55,7 @@ int attach_main(const Options& o) {
     opt.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
     opt.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
     opt.allocator_libraries = libraries;
+    if (o.no_walk) opt.action = attach::Action::kAccounting;
     const attach::InsideView inside = attach::read_inside(pid, opt);
     const attach::Assessment verdict = attach::assess(outside, inside, pid);
     doc["inside"] = attach::to_json(inside);
@@ -146,6 +147,8 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
                   "Apply a remedy in the process and measure RES before and after from outside; prints predicted against measured")
       ->check(CLI::IsMember({"release"}))
       ->type_name("REMEDY");
+  cmd->add_flag("--no-walk", st->no_walk,
+                "The allocator's accounting only, no heap walk (glibc): a shorter stop for a heap of many GiB");
   cmd->add_option("--gdb", st->gdb, "The gdb to inject with (default: gdb on PATH)")->type_name("PATH");
   cmd->add_option("--watch", st->watch_s, "Then sample its RSS from outside for SECONDS, and the allocator's accounting inside every --accounting-every seconds")
       ->check(CLI::Range(0.001, 86400.0))
