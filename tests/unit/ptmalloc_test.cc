@@ -495,7 +495,9 @@ TEST(PtThreshold, MmapThresholdAndDynamicRule) {
   const heapmark::pt::Settings s = stated();
   size_t t0 = Core::mmap_threshold();
   size_t mapped0 = Core::stat("mapped_count");
-  if (!s.mmap_dynamic && s.mmap_threshold) EXPECT_EQ(t0, s.mmap_threshold);
+  if (!s.mmap_dynamic && s.mmap_threshold) {
+    EXPECT_EQ(t0, s.mmap_threshold);
+  }
   void* big = Core::alloc(t0 * 4);
   EXPECT_EQ(Core::stat("mapped_count"), mapped0 + 1);
   EXPECT_GE(Core::stat("mapped_bytes"), t0 * 4);
