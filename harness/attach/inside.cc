@@ -148,6 +148,13 @@ std::string gdb_failure(const std::string& output, pid_t pid) {
 
 }  // namespace
 
+// The walk's counts, by their name in the helper's report and in attach's JSON.
+constexpr std::pair<const char*, uint64_t PageWalk::*> kWalkCounts[] = {
+    {"heaps", &PageWalk::heaps},           {"chunks_in_use", &PageWalk::chunks_in_use}, {"in_use_bytes", &PageWalk::in_use_bytes},
+    {"chunks_free", &PageWalk::chunks_free}, {"free_bytes", &PageWalk::free_bytes},     {"resident", &PageWalk::resident},
+    {"live_pages", &PageWalk::live_pages}, {"free_pages", &PageWalk::free_pages},       {"top_resident", &PageWalk::top_resident},
+    {"release_returns", &PageWalk::release_returns}};
+
 std::string InsideView::missing() const {
   if (!injection.ok) return injection.error;
   if (!identity_ok) return "no family of the registry claims this process's malloc (" + proof + ")";
@@ -194,16 +201,7 @@ void parse_helper(const json::object& h, InsideView& v) {
     pw.ok = flag(o, "ok");
     pw.why = text(o, "why");
     pw.ms = static_cast<double>(u64(o, "ns")) / 1e6;
-    pw.heaps = u64(o, "heaps");
-    pw.chunks_in_use = u64(o, "chunks_in_use");
-    pw.in_use_bytes = u64(o, "in_use_bytes");
-    pw.chunks_free = u64(o, "chunks_free");
-    pw.free_bytes = u64(o, "free_bytes");
-    pw.resident = u64(o, "resident");
-    pw.live_pages = u64(o, "live_pages");
-    pw.free_pages = u64(o, "free_pages");
-    pw.top_resident = u64(o, "top_resident");
-    pw.release_returns = u64(o, "release_returns");
+    for (const auto& [name, member] : kWalkCounts) pw.*member = u64(o, name);
     v.walk = pw;
   }
 }
@@ -386,19 +384,9 @@ json::object to_json(const InsideView& v) {
   }
   if (v.walk) {
     const PageWalk& w = *v.walk;
-    o["walk"] = {{"ok", w.ok},
-                 {"why", w.why},
-                 {"ms", w.ms},
-                 {"heaps", w.heaps},
-                 {"chunks_in_use", w.chunks_in_use},
-                 {"in_use_bytes", w.in_use_bytes},
-                 {"chunks_free", w.chunks_free},
-                 {"free_bytes", w.free_bytes},
-                 {"resident", w.resident},
-                 {"live_pages", w.live_pages},
-                 {"free_pages", w.free_pages},
-                 {"top_resident", w.top_resident},
-                 {"release_returns", w.release_returns}};
+    json::object walk{{"ok", w.ok}, {"why", w.why}, {"ms", w.ms}};
+    for (const auto& [name, member] : kWalkCounts) walk[name] = w.*member;
+    o["walk"] = std::move(walk);
   } else {
     o["walk"] = nullptr;
   }

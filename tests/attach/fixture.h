@@ -16,6 +16,26 @@ extern char** environ;
 
 namespace heapmark::test {
 
+// Spawns argv[0] with `envp`, its stdin and stdout on pipes (close-on-exec
+// here, so no other child inherits them): `in` writes its stdin, `out` reads
+// its stdout. Returns its pid, or -1.
+inline pid_t spawn_piped(char* const argv[], char* const envp[], int& in, FILE*& out) {
+  int to[2], from[2];
+  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, to[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, from[1], 1);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv, envp) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  close(to[0]);
+  close(from[1]);
+  in = to[1];
+  out = fdopen(from[0], "r");
+  return pid;
+}
+
 // The fixture, running until its stdin closes; ready once it printed "ready LIVE INUSE".
 struct Target {
   pid_t pid = -1;
@@ -23,22 +43,9 @@ struct Target {
   FILE* out = nullptr;
   uint64_t live = 0, in_use = 0;  // the fixture's own count, and glibc's mallinfo2
   Target(int threads, int thread_mib, int main_mib, bool hammer = false, const char* program = ATTACH_TARGET) {
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) return;  // no other child inherits them
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-    posix_spawn_file_actions_addclose(&fa, to[1]);
-    posix_spawn_file_actions_addclose(&fa, from[0]);
     std::string a = std::to_string(threads), b = std::to_string(thread_mib), c = std::to_string(main_mib), d = "hammer";
     char* argv[] = {const_cast<char*>(program), a.data(), b.data(), c.data(), hammer ? d.data() : nullptr, nullptr};
-    posix_spawn(&pid, program, &fa, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(to[0]);
-    close(from[1]);
-    in = to[1];
-    out = fdopen(from[0], "r");
+    pid = spawn_piped(argv, environ, in, out);
   }
   bool ready() {
     char line[128] = "";

@@ -229,14 +229,6 @@ struct Program {
   int in = -1;
   FILE* out = nullptr;
   Program(std::vector<std::string> args, const std::vector<std::string>& env) {
-    int to[2], from[2];
-    if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) return;  // no other child inherits them
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, to[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, from[1], 1);
-    posix_spawn_file_actions_addclose(&fa, to[1]);
-    posix_spawn_file_actions_addclose(&fa, from[0]);
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -244,12 +236,7 @@ struct Program {
     for (char** p = environ; *p; ++p) e.emplace_back(*p);
     for (auto& x : e) envp.push_back(x.data());
     envp.push_back(nullptr);
-    posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    close(to[0]);
-    close(from[1]);
-    in = to[1];
-    out = fdopen(from[0], "r");
+    pid = heapmark::test::spawn_piped(argv.data(), envp.data(), in, out);
   }
   std::string line() {
     char buf[512] = "";
