@@ -89,6 +89,61 @@ Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
   return a;
 }
 
+Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options, const InsideView& snapshot,
+              const Assessment& at_snapshot, const std::vector<std::string>& libraries) {
+  Applied a;
+  a.remedy = remedy;
+  a.hook = snapshot.release_name;
+  InjectOptions rel = options;
+  rel.action = Action::kRelease;
+  const OutsideView before = read_outside(pid, libraries);
+  const InsideView done = read_inside(pid, rel);
+  a.rss_before = before.total;
+  a.rss_after = read_outside(pid, libraries).total;
+  a.returned = a.rss_before > a.rss_after ? a.rss_before - a.rss_after : 0;
+  a.ok = done.injection.ok && done.released.value_or(false);
+  a.error = done.injection.ok ? (a.ok ? "" : "the release hook reported failure") : done.injection.error;
+  // The prediction made in the same stop as the call (a background thread may
+  // have purged some of it since the snapshot).
+  a.predicted = assess(before, done, pid).release_returns;
+  a.predicted_at_snapshot = at_snapshot.release_returns;
+  if (!a.predicted) a.predicted = a.predicted_at_snapshot;
+  a.release_ms = done.release_ms;
+  a.stopped_ms = done.injection.stopped_ms;
+  a.threads = done.injection.threads_released ? done.injection.threads_released : 1;
+  return a;
+}
+
+json::object to_json(const Applied& a) {
+  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
+  return {{"remedy", a.remedy},        {"hook", a.hook},
+          {"ok", a.ok},                {"error", a.error},
+          {"rss_before", a.rss_before}, {"rss_after", a.rss_after},
+          {"returned", a.returned},    {"predicted", opt(a.predicted)},
+          {"predicted_at_snapshot", opt(a.predicted_at_snapshot)},
+          {"release_ms", a.release_ms}, {"threads", a.threads},
+          {"stopped_ms", a.stopped_ms}};
+}
+
+std::string render_text(const Applied& a) {
+  char line[512];
+  if (!a.ok) {
+    std::snprintf(line, sizeof line, "\napplied %s: not done: %s\n", a.hook.c_str(), a.error.c_str());
+    return line;
+  }
+  std::string s;
+  std::snprintf(line, sizeof line, "\napplied %s (in %d thread%s; %.1f ms inside the call, process stopped %.0f ms): RES %s -> %s, returned %s",
+                a.hook.c_str(), a.threads, a.threads == 1 ? "" : "s", a.release_ms, a.stopped_ms, human(a.rss_before).c_str(),
+                human(a.rss_after).c_str(), human(a.returned).c_str());
+  s += line;
+  if (a.predicted && *a.predicted > 0)
+    std::snprintf(line, sizeof line, "; predicted %s (measured %.1f%% of it)\n", human(*a.predicted).c_str(),
+                  100.0 * double(a.returned) / double(*a.predicted));
+  else
+    std::snprintf(line, sizeof line, "; no prediction (the allocator gives no figure)\n");
+  return s + line;
+}
+
 json::object to_json(const Assessment& a) {
   const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   return {{"rss", a.rss},

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "harness/attach/inside.h"
 #include "harness/attach/outside.h"
@@ -32,6 +33,24 @@ struct Assessment {
   std::string why;                         // the catalogue's mechanism text
   std::string remedy;                      // the live remedy, with its prediction, or why none
 };
+
+// --apply: the remedy, and the change in RES measured from outside.
+struct Applied {
+  std::string remedy, hook, error;
+  bool ok = false;
+  uint64_t rss_before = 0, rss_after = 0, returned = 0;
+  std::optional<uint64_t> predicted;              // in the same stop as the call
+  std::optional<uint64_t> predicted_at_snapshot;  // the snapshot's, before it
+  double release_ms = 0, stopped_ms = 0;
+  int threads = 1;
+};
+
+// Applies `remedy` (only "release": the family's release hook) in the process
+// and measures every mapping's Rss before and after.
+Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options, const InsideView& snapshot,
+              const Assessment& at_snapshot, const std::vector<std::string>& allocator_libraries);
+boost::json::object to_json(const Applied& a);
+std::string render_text(const Applied& a);
 
 // Thresholds: "little" free memory is under 10% of RES and under 8 MiB;
 // the hook "returns most" when it reaches half of what is kept.

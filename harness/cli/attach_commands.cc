@@ -3,6 +3,7 @@
 // verdict in the catalogue's words and the live remedy (harness/attach).
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,8 +13,7 @@
 #include "harness/attach/inside.h"
 #include "harness/attach/outside.h"
 #include "harness/attach/target.h"
-#include "harness/attach/verdict.h"
-#include "harness/attach/watch.h"
+#include "harness/attach/snapshot.h"
 #include "harness/results/output_file.h"
 #include "harness/cli/commands.h"
 
@@ -36,103 +36,76 @@ struct Options {
   double watch_s = 0, hz = 1000, accounting_every_s = 10;
 };
 
+// --out DIR: attach.json and report.html in it (created; files in it replaced only with --force).
+std::pair<std::string, std::string> claim_out(const Options& o) {
+  if (o.out.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  if (ec || !std::filesystem::is_directory(o.out))
+    throw heapmark::InputError("--out '" + o.out + "' is not a directory heapmark can create or use: " +
+                               (ec ? ec.message() : std::string("a file of that name exists")));
+  const std::string json_path = o.out + "/attach.json", html_path = o.out + "/report.html";
+  heapmark::results::claim_output(json_path, o.force, "--out");
+  heapmark::results::claim_output(html_path, o.force, "--out");
+  return {json_path, html_path};
+}
+
 int attach_main(const Options& o) {
-  const bool as_json = o.json, outside_only = o.outside_only;
-  const std::string& apply = o.apply;
-  if (!o.out.empty()) heapmark::results::claim_output(o.out, o.force, "--out");
+  const auto [json_path, html_path] = claim_out(o);
   const pid_t pid = attach::check_target(o.pid);
   std::vector<std::string> libraries;
   for (const auto& a : heapmark::registry::builtin(heapmark::cli::parts_dir()))
     if (a.found && !a.library.empty()) libraries.push_back(a.library);
-  const attach::OutsideView outside = attach::read_outside(pid, libraries);
-  json::object doc = attach::to_json(outside);
-  std::string text = attach::render_text(outside);
-  std::string refusal = outside_only ? "" : not_injectable(outside);
-  int status = 0;
-  if (!outside_only && refusal.empty()) {
-    attach::InjectOptions opt;
-    opt.gdb = o.gdb;
-    opt.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
-    opt.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
-    opt.allocator_libraries = libraries;
-    if (o.no_walk) opt.action = attach::Action::kAccounting;
-    const attach::InsideView inside = attach::read_inside(pid, opt);
-    const attach::Assessment verdict = attach::assess(outside, inside, pid);
-    doc["inside"] = attach::to_json(inside);
-    doc["assessment"] = attach::to_json(verdict);
-    text += attach::render_text(inside, verdict);
+  attach::Snapshot snap;
+  snap.outside = attach::read_outside(pid, libraries);
+  std::string refusal = o.outside_only ? "" : not_injectable(snap.outside);
+  std::string missing;
+  attach::InjectOptions opt;
+  opt.gdb = o.gdb;
+  opt.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
+  opt.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
+  opt.allocator_libraries = libraries;
+  if (!o.outside_only && refusal.empty()) {
+    attach::InjectOptions snapshot_opt = opt;
+    if (o.no_walk) snapshot_opt.action = attach::Action::kAccounting;
+    const attach::InsideView& inside = snap.inside.emplace(attach::read_inside(pid, snapshot_opt));
+    const attach::Assessment& verdict = snap.assessment.emplace(attach::assess(snap.outside, inside, pid));
     if (inside.injection.ok && (!inside.identity_ok || inside.family == "user"))
       refusal = "PID " + std::to_string(pid) + "'s malloc (" + inside.malloc_from +
                 ") is an allocator heapmark does not know: the outside view is given, the inside parts are missing";
     else if (!inside.injection.ok)
-      status = 1;
-    if (!apply.empty() && inside.injection.ok && inside.identity_ok) {
-      // The remedy, then the change measured from outside (every mapping's Rss before and after).
-      attach::InjectOptions rel = opt;
-      rel.action = attach::Action::kRelease;
-      const uint64_t before = attach::read_outside(pid, libraries).total;
-      const attach::InsideView done = attach::read_inside(pid, rel);
-      const uint64_t after = attach::read_outside(pid, libraries).total;
-      const uint64_t returned = before > after ? before - after : 0;
-      // The prediction made in the same stop as the call (a background
-      // thread may have purged some of it since the snapshot).
-      const attach::Assessment at_call = attach::assess(outside, done, pid);
-      const std::optional<uint64_t> predicted = at_call.release_returns ? at_call.release_returns : verdict.release_returns;
-      json::object a{{"remedy", apply},
-                     {"hook", inside.release_name},
-                     {"ok", done.injection.ok && done.released.value_or(false)},
-                     {"error", done.injection.error},
-                     {"rss_before", before},
-                     {"rss_after", after},
-                     {"returned", returned},
-                     {"predicted", predicted ? json::value(*predicted) : json::value(nullptr)},
-                     {"predicted_at_snapshot", verdict.release_returns ? json::value(*verdict.release_returns) : json::value(nullptr)},
-                     {"release_ms", done.release_ms},
-                     {"threads", done.injection.threads_released ? done.injection.threads_released : 1},
-                     {"stopped_ms", done.injection.stopped_ms}};
-      doc["apply"] = std::move(a);
-      char line[512];
-      if (!done.injection.ok) {
-        std::snprintf(line, sizeof line, "\napplied %s: not done: %s\n", inside.release_name.c_str(), done.injection.error.c_str());
-        status = 1;
-      } else {
-        const int threads = done.injection.threads_released ? done.injection.threads_released : 1;
-        std::snprintf(line, sizeof line, "\napplied %s (in %d thread%s; %.1f ms inside the call, process stopped %.0f ms): RES %s -> %s, returned %s",
-                      inside.release_name.c_str(), threads, threads == 1 ? "" : "s", done.release_ms, done.injection.stopped_ms, attach::human(before).c_str(),
-                      attach::human(after).c_str(), attach::human(returned).c_str());
-        text += line;
-        if (predicted && *predicted > 0)
-          std::snprintf(line, sizeof line, "; predicted %s (measured %.1f%% of it)\n", attach::human(*predicted).c_str(),
-                        100.0 * double(returned) / double(*predicted));
-        else
-          std::snprintf(line, sizeof line, "; no prediction (%s)\n", verdict.predicted_from.empty() ? "no figure" : verdict.predicted_from.c_str());
-      }
-      text += line;
+      missing = inside.injection.error;
+    if (!o.apply.empty() && inside.injection.ok && inside.identity_ok && refusal.empty()) {
+      const attach::Applied& applied = snap.applied.emplace(attach::apply(pid, o.apply, opt, inside, verdict, libraries));
+      if (!applied.ok) missing = "--apply " + o.apply + ": " + applied.error;
     }
   }
   if (o.watch_s > 0) {
     attach::WatchOptions w;
     w.seconds = o.watch_s;
     w.hz = o.hz;
-    w.accounting_every_s = outside_only || !refusal.empty() ? 0 : o.accounting_every_s;
-    w.inject.gdb = o.gdb;
-    w.inject.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
-    w.inject.script = heapmark::cli::parts_dir() + "/heapmark_attach.py";
-    w.inject.allocator_libraries = libraries;
-    const attach::Watch watched = attach::watch(pid, w);
-    doc["watch"] = attach::to_json(watched);
-    text += attach::render_text(watched);
+    w.accounting_every_s = o.outside_only || !refusal.empty() ? 0 : o.accounting_every_s;
+    w.inject = opt;
+    snap.watch = attach::watch(pid, w);
   }
-  if (!o.out.empty()) heapmark::results::write_atomically(o.out, json::serialize(doc) + "\n");
-  if (as_json) std::printf("%s\n", json::serialize(doc).c_str());
-  else std::fputs(text.c_str(), stdout);
+  const std::string doc = json::serialize(attach::to_json(snap));
+  if (!json_path.empty()) {
+    heapmark::results::write_atomically(json_path, doc + "\n");
+    heapmark::results::write_atomically(html_path, attach::render_html(snap));
+  }
+  if (o.json) std::printf("%s\n", doc.c_str());
+  else std::fputs(attach::render_text(snap).c_str(), stdout);
+  if (!json_path.empty() && !o.json) std::printf("\nwritten: %s, %s\n", json_path.c_str(), html_path.c_str());
   std::fflush(stdout);
   if (!refusal.empty()) {
     std::fprintf(stderr, "heapmark: attach: %s\n", refusal.c_str());
     return heapmark::kExitBadInput;
   }
-  if (status != 0) std::fprintf(stderr, "heapmark: attach: the inside view is missing: %s\n", doc.contains("inside") ? json::serialize(doc["inside"].at("injection").at("error")).c_str() : "");
-  return status;
+  if (!missing.empty()) {
+    std::fprintf(stderr, "heapmark: attach: the inside view is missing: %s\n", missing.c_str());
+    return heapmark::kExitInternal;
+  }
+  return 0;
 }
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
@@ -159,8 +132,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
                   "--watch: seconds between the allocator's accounting (each a stop of the process, reported); 0: never enter it (default 10)")
       ->check(CLI::Range(0.0, 86400.0))
       ->type_name("SECONDS");
-  cmd->add_option("--out", st->out, "Also write the JSON document (snapshot, verdict, --apply, --watch timeline) to FILE")->type_name("FILE");
-  cmd->add_flag("--force", st->force, "Let --out replace an existing file");
+  cmd->add_option("--out", st->out, "Also write DIR/attach.json (the whole document) and DIR/report.html (charts of RES, the verdict, --apply, --watch)")
+      ->type_name("DIR");
+  cmd->add_flag("--force", st->force, "Let --out replace attach.json and report.html in DIR");
   cmd->footer(
       "\nOutside (from /proc, the process never stops): every resident byte of its mappings in one part (brk heap,\n"
       "glibc arena heaps, thread stacks, file pages, private copies of file pages, other anonymous memory), adding up to\n"
@@ -176,7 +150,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       "Example:\n"
       "  heapmark attach $(pidof myservice)                 # where RES is and why\n"
       "  heapmark attach $(pidof myservice) --apply release # call malloc_trim(0) (or the family's hook), measure it\n"
-      "  heapmark attach $(pidof myservice) --watch 60 --out watch.json  # RSS at 1 kHz, accounting every 10 s\n"
+      "  heapmark attach $(pidof myservice) --watch 60 --out watched/   # RSS at 1 kHz, accounting every 10 s; report.html\n"
       "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for a\n"
       "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is printed).");
   return [cmd, st]() -> std::optional<int> {

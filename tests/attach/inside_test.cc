@@ -14,6 +14,7 @@
 
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -170,13 +171,15 @@ TEST(InsideViewRefusals, ApplyWithoutTheInsideViewIsBadInput) {
 }
 
 // --watch: RSS from outside at the rate asked, the allocator's accounting at
-// its interval, into --out; a process that ends during the watch ends it.
-TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutFile) {
+// its interval, into --out DIR (attach.json, report.html); a process that ends
+// during the watch ends it.
+TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   Target t(2, 4, 8);
   ASSERT_TRUE(t.ready());
-  const std::string out = ::testing::TempDir() + "attach_watch_" + std::to_string(getpid()) + ".json";
-  std::remove(out.c_str());
-  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json --watch 2 --hz 200 --accounting-every 1 --out " + out);
+  const std::string dir = ::testing::TempDir() + "attach_watch_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const std::string out = dir + "/attach.json";
+  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json --watch 2 --hz 200 --accounting-every 1 --out " + dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto v = json::parse(r.out).as_object();
   const auto& w = v.at("watch").as_object();
@@ -203,9 +206,19 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutFile) {
   std::stringstream ss;
   ss << f.rdbuf();
   EXPECT_EQ(json::parse(ss.str()), json::parse(r.out)) << "--out holds the same document";
-  const auto again = heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --out " + out);
-  EXPECT_EQ(again.status, 2) << "an existing --out needs --force";
+  // report.html: the verdict in its words, the RES chart and the watch chart.
+  std::ifstream h(dir + "/report.html");
+  std::stringstream html;
+  html << h.rdbuf();
+  const std::string page = html.str();
+  EXPECT_NE(page.find("Verdict: " + std::string(v.at("assessment").at("label").as_string())), std::string::npos);
+  size_t charts = 0;
+  for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++charts;
+  EXPECT_EQ(charts, 2u) << "where RES is, and the watch";
+  const auto again = heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --out " + dir);
+  EXPECT_EQ(again.status, 2) << "files in an existing --out need --force";
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  EXPECT_EQ(heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --force --out " + dir).status, 0);
   // The process ends while watched: the watch stops there, and says so.
   const pid_t pid = t.pid;
   std::thread closer([&t] {
@@ -218,7 +231,7 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutFile) {
   const auto e = json::parse(ended.out).at("watch").as_object();
   EXPECT_TRUE(e.at("exited").as_bool());
   EXPECT_TRUE(e.at("accounting").as_array().empty()) << "--outside-only never enters the process";
-  std::remove(out.c_str());
+  std::filesystem::remove_all(dir);
 }
 
 // ---------------------------------------------------------------- real programs
