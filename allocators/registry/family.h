@@ -2,7 +2,9 @@
 // in one object. Runner side: the built-in allocators it provides and the
 // environment variables that configure it. Cell side: how to prove that it
 // serves malloc in this process, its version, statistics, self-configuration,
-// return horizon and explicit release hook.
+// return horizon and explicit release hook. Attach side (heapmark attach's
+// helper, inside a running process): its accounting of live and kept-free
+// memory by mechanism, and for glibc a walk of its heap.
 //
 // Each family is one file in allocators/registry/families/ that defines a
 // Family and registers it with a static FamilyRegistrar; nothing else in
@@ -31,11 +33,6 @@ struct ConfigItem {
   char value[40];
 };
 
-// How long, at most, the allocator takes to give freed memory back by itself,
-// and what does it: a dirty-page decay (jemalloc), a purge delay (mimalloc), a
-// decay thread (the in-house ptmalloc-decay). 0 ms: no clock is involved (glibc
-// trims inside free; tcmalloc scavenges as pages are freed). `background`: a
-// thread returns memory without allocator calls, so an idle process sees it.
 // The allocator's own account of its memory, read inside the process
 // (heapmark attach's helper): what the program holds and the free memory the
 // allocator keeps, by mechanism. Bytes; kUnknown where it does not say.
@@ -75,8 +72,22 @@ struct HeapWalk {
   uint64_t free_pages = 0;        // resident bytes of pages inside free chunks (and tops), touching no chunk in use
   uint64_t release_returns = 0;   // resident bytes release() would give back (predicted)
   uint64_t top_resident = 0;      // resident bytes of the tops
+  // The heaps' pages in address order (heap after heap), in buckets of equal
+  // page counts, by state as the catalogue's page map draws them: dense (live
+  // bytes fill half the page or more), sparse (fewer: the rest is pinned),
+  // retained (resident, no live byte), LazyFree (not told apart here: 0),
+  // released (not resident).
+  static constexpr size_t kMapBuckets = 512;
+  uint64_t map_pages_per_bucket = 0, map_buckets = 0;
+  uint64_t map_pages[5] = {};
+  uint32_t map[kMapBuckets][5] = {};
 };
 
+// How long, at most, the allocator takes to give freed memory back by itself,
+// and what does it: a dirty-page decay (jemalloc), a purge delay (mimalloc), a
+// decay thread (the in-house ptmalloc-decay). 0 ms: no clock is involved (glibc
+// trims inside free; tcmalloc scavenges as pages are freed). `background`: a
+// thread returns memory without allocator calls, so an idle process sees it.
 struct Horizon {
   uint64_t ms = 0;
   bool background = false;

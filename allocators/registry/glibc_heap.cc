@@ -40,14 +40,41 @@ struct Scratch {
   unsigned char* bytes() const { return static_cast<unsigned char*>(p); }
 };
 
+// Page states of the page map, heap after heap (HeapWalk's map), and the
+// buckets they fall in once the total is known.
+enum : unsigned char { kDense = 0, kSparse = 1, kRetained = 2, kReleased = 4 };
+class PageStates {
+ public:
+  explicit PageStates(uint64_t max_pages) : states_(max_pages + 1) {}
+  void add(unsigned char state) {
+    if (states_.ok() && n_ < states_.len) states_.bytes()[n_++] = state;
+  }
+  void bucket(HeapWalk& out) const {
+    if (n_ == 0) return;
+    out.map_pages_per_bucket = (n_ + HeapWalk::kMapBuckets - 1) / HeapWalk::kMapBuckets;
+    out.map_buckets = (n_ + out.map_pages_per_bucket - 1) / out.map_pages_per_bucket;
+    for (uint64_t i = 0; i < n_; ++i) {
+      ++out.map[i / out.map_pages_per_bucket][states_.bytes()[i]];
+      ++out.map_pages[states_.bytes()[i]];
+    }
+  }
+
+ private:
+  Scratch states_;
+  uint64_t n_ = 0;
+};
+
 // One heap: [lo, end) holds chunks from `first`; its resident pages, one byte
-// each (bit 0 from mincore, bit 1 set here for a page holding a chunk in use).
+// each (bit 0 from mincore, bit 1 set here for a page holding a chunk in use),
+// and the live bytes on each page.
 class Heap {
  public:
-  Heap(uint64_t lo, uint64_t end, bool main) : lo_(down(lo)), end_(end), main_(main), map_((up(end) - down(lo)) / page_size() + 1) {}
+  Heap(uint64_t lo, uint64_t end, bool main)
+      : lo_(down(lo)), end_(end), main_(main), map_((up(end) - down(lo)) / page_size() + 1),
+        live_(((up(end) - down(lo)) / page_size() + 1) * sizeof(uint16_t)) {}
 
   bool load() {
-    if (!map_.ok()) return false;
+    if (!map_.ok() || !live_.ok()) return false;
     return mincore(reinterpret_cast<void*>(lo_), up(end_) - lo_, map_.bytes()) == 0;
   }
   // The chain of chunk sizes from `first` lands on the heap's end: at its top
@@ -63,7 +90,7 @@ class Heap {
       p += size;
     }
   }
-  void walk(uint64_t first, HeapWalk& out) {
+  void walk(uint64_t first, HeapWalk& out, PageStates& states) {
     mark_live(lo_, first);  // heap_info and malloc_state: the allocator's own
     uint64_t p = first;
     for (;;) {
@@ -93,18 +120,30 @@ class Heap {
       }
       p += size;
     }
+    const uint16_t* live = reinterpret_cast<const uint16_t*>(live_.bytes());
     for (uint64_t i = 0, n = (up(end_) - lo_) / page_size(); i < n; ++i) {
-      if (!(map_.bytes()[i] & 1)) continue;
+      if (!(map_.bytes()[i] & 1)) {
+        states.add(kReleased);
+        continue;
+      }
       out.resident += page_size();
       if (map_.bytes()[i] & 2) out.live_pages += page_size();
       else out.free_pages += page_size();
+      states.add(!(map_.bytes()[i] & 2) ? kRetained : 2u * live[i] >= page_size() ? kDense : kSparse);
     }
     ++out.heaps;
   }
 
  private:
+  // [a, b) is in use: its pages hold live bytes.
   void mark_live(uint64_t a, uint64_t b) {
-    for (uint64_t pg = down(a); pg < b; pg += page_size()) map_.bytes()[(pg - lo_) / page_size()] |= 2;
+    uint16_t* live = reinterpret_cast<uint16_t*>(live_.bytes());
+    for (uint64_t pg = down(a); pg < b; pg += page_size()) {
+      const uint64_t i = (pg - lo_) / page_size();
+      map_.bytes()[i] |= 2;
+      const uint64_t lo = a > pg ? a : pg, hi = b < pg + page_size() ? b : pg + page_size();
+      live[i] = static_cast<uint16_t>(live[i] + (hi - lo));
+    }
   }
   uint64_t resident(uint64_t a, uint64_t b) const {
     uint64_t n = 0;
@@ -113,7 +152,7 @@ class Heap {
   }
   uint64_t lo_, end_;
   bool main_;
-  Scratch map_;
+  Scratch map_, live_;
 };
 
 // /proc/self/maps, read into scratch; a line at a time.
@@ -129,6 +168,7 @@ class Maps {
     text_.bytes()[len_] = 0;
   }
   bool ok() const { return len_ > 0; }
+  void rewind() { pos_ = 0; }  // lines already read end in '\0': next() reads them again
   // Next mapping; false at the end.
   bool next(uint64_t& lo, uint64_t& hi, char perms[5], const char*& path) {
     while (pos_ < len_) {
@@ -167,6 +207,13 @@ void walk_glibc_heaps(HeapWalk& out) noexcept {
   uint64_t lo, hi, prev_lo = 0, prev_hi = 0;
   char perms[5] = "";
   const char* path;
+  // The page map's room: every page the heaps could have (each candidate mapping whole).
+  uint64_t max_pages = 0;
+  while (maps.next(lo, hi, perms, path))
+    if (std::strcmp(path, "[heap]") == 0 || (path[0] == 0 && std::strcmp(perms, "rw-p") == 0 && lo % kHeapMax == 0))
+      max_pages += (hi - lo) / page_size() + 1;
+  maps.rewind();
+  PageStates states(max_pages);
   bool prev_candidate = false;
   // An arena heap: an anonymous read-write mapping at a 64 MiB boundary, its
   // PROT_NONE rest right after it (or none, when it grew to the whole 64 MiB).
@@ -176,7 +223,7 @@ void walk_glibc_heaps(HeapWalk& out) noexcept {
     Heap heap(a, a + used, false);
     if (!heap.load()) return fail(out, "mincore failed", a);
     for (uint64_t first = a + 32; first < a + 8192 && first + kChunkHeader < a + used; first += 16)
-      if ((word(first + 8) & kFlags) == 5 && heap.lands(first)) return heap.walk(first, out);  // NON_MAIN_ARENA | PREV_INUSE
+      if ((word(first + 8) & kFlags) == 5 && heap.lands(first)) return heap.walk(first, out, states);  // NON_MAIN_ARENA | PREV_INUSE
     fail(out, "no chain of chunk sizes lands on the heap's end", a);
   };
   while (out.ok && maps.next(lo, hi, perms, path)) {
@@ -192,7 +239,7 @@ void walk_glibc_heaps(HeapWalk& out) noexcept {
       Heap heap(lo, end, true);
       if (!heap.load()) fail(out, "mincore failed", lo);
       else if (!heap.lands(lo)) fail(out, "the chain of chunk sizes from [heap]'s start does not reach sbrk(0)", lo);
-      else heap.walk(lo, out);
+      else heap.walk(lo, out, states);
     } else if (path[0] == 0 && std::strcmp(perms, "rw-p") == 0 && lo % kHeapMax == 0) {
       if (hi - lo == kHeapMax) arena_heap(lo, hi);
       else prev_candidate = true;
@@ -201,6 +248,7 @@ void walk_glibc_heaps(HeapWalk& out) noexcept {
     prev_hi = hi;
   }
   if (out.ok && out.heaps == 0) fail(out, "no brk heap and no arena heap", 0);
+  if (out.ok) states.bucket(out);
 }
 
 }  // namespace heapmark::registry

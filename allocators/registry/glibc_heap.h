@@ -16,6 +16,11 @@
 // stops the walk with a reason, so a glibc with another layout is reported,
 // never misread.
 //
+// The page map (HeapWalk's map) puts every page of the walked heaps in one
+// state, in address order heap after heap: pages holding live chunks are
+// dense or sparse by their live bytes, resident pages without are retained,
+// the rest released.
+//
 // What malloc_trim(0) returns, as glibc 2.36's mtrim and systrim do: the whole
 // pages inside each free chunk past its first 48 bytes (sizeof(struct
 // malloc_chunk)), and the main arena's top beyond MINSIZE, from the end.

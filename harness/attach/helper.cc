@@ -139,7 +139,7 @@ void write_accounting(Out& o, const heapmark::registry::Family& family) {
 }
 
 void write_walk(Out& o, const heapmark::registry::Family& family) {
-  heapmark::registry::HeapWalk w;
+  static heapmark::registry::HeapWalk w;  // 10 KiB of page map: not on the borrowed stack
   const uint64_t t0 = now_ns();
   o.key("walk");
   if (!family.walk(w)) {
@@ -160,6 +160,18 @@ void write_walk(Out& o, const heapmark::registry::Family& family) {
   o.num("free_pages", w.free_pages);
   o.num("top_resident", w.top_resident);
   o.num("release_returns", w.release_returns);
+  o.key("page_map");
+  o.open();
+  o.num("pages_per_bucket", w.map_pages_per_bucket);
+  o.key("pages");
+  o.raw("[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", w.map_pages[0], w.map_pages[1], w.map_pages[2], w.map_pages[3],
+        w.map_pages[4]);
+  o.key("buckets");
+  o.raw("[");
+  for (uint64_t b = 0; b < w.map_buckets; ++b)
+    o.raw("%s[%u,%u,%u,%u,%u]", b ? "," : "", w.map[b][0], w.map[b][1], w.map[b][2], w.map[b][3], w.map[b][4]);
+  o.raw("]");
+  o.close();
   o.close();
 }
 

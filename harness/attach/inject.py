@@ -11,9 +11,10 @@
 #    locking) to a breakpoint at the return address of its outermost allocator
 #    frame; a thread that never returns (an allocator's own thread) gets a
 #    short slice and is looked at again. A thread parked in a condition wait
-#    (jemalloc's background thread sleeping) holds no lock and stays. Each run
-#    is bounded by a timer that interrupts it (a thread waiting for a lock
-#    another stopped thread holds gets its turn again after that one ran).
+#    (jemalloc's background thread sleeping) holds no lock and stays. Threads
+#    asleep in futex(2) (waiting for a lock) go after the others, which may
+#    hold it; each run is bounded by a timer that interrupts it (a waiter whose
+#    lock another stopped thread holds gets its turn again after that one ran).
 # 2. With every thread outside and only the calling thread allowed to run,
 #    call dlopen(helper), dlsym(handle, "heapmark_attach_run") and that
 #    function; the strings are written below the calling thread's stack
@@ -116,18 +117,40 @@ def run_alone(thread, seconds, return_pc):
     bp = None
     if return_pc is not None:
         bp = gdb.Breakpoint("*0x%x" % return_pc, internal=True, temporary=True)
-        bp.thread = thread.num
-    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+        bp.thread = thread.global_num
+    fired = threading.Event()
+
+    def interrupt():
+        fired.set()
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: gdb stops the running thread
+
+    timer = threading.Timer(seconds, interrupt)
     thread.switch()
     timer.start()
     try:
         gdb.execute("continue", to_string=True)
-    except gdb.error:
-        result["interrupted"] += 1
+    except (gdb.error, KeyboardInterrupt):  # the timer's SIGINT: gdb stopped the thread where it was
+        pass
     finally:
         timer.cancel()
+        result["interrupted"] += fired.is_set()
+        if fired.is_set():  # a SIGINT that came as the thread stopped by itself: let it land here
+            try:
+                time.sleep(0.01)
+                gdb.execute("echo", to_string=True)
+            except (gdb.error, KeyboardInterrupt):
+                pass
         if bp is not None and bp.is_valid():
             bp.delete()
+
+
+def waiting_on_futex(thread):
+    """The thread sleeps in futex(2): waiting for a lock (or a condition) another thread holds."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (gdb.selected_inferior().pid, thread.ptid[1])) as f:
+            return f.read().split()[0] == "202"  # __NR_futex on x86-64
+    except (OSError, IndexError):
+        return False
 
 
 def quiesce(deadline):
@@ -145,12 +168,14 @@ def quiesce(deadline):
             return None
         if time.monotonic() > deadline:
             return "; ".join("thread %d: %s" % (t.num, s[0]) for t, s in busy)
+        # Lock holders first: a thread asleep on a futex waits for one of them, and leaves once they have.
+        busy.sort(key=lambda b: waiting_on_futex(b[0]))
         for t, (where, return_pc) in busy:
             if not t.is_valid():
                 continue
             if return_pc is not None:
                 result["stepped"] += 1
-                run_alone(t, 0.2, return_pc)
+                run_alone(t, 0.05, return_pc)
             else:
                 result["sliced"] += 1
                 run_alone(t, 0.02, None)
@@ -273,7 +298,7 @@ def inject():
 
 try:
     inject()
-except Exception as e:  # anything unexpected still reports one line
+except BaseException as e:  # anything unexpected still reports one line
     finish(error="gdb script: %s: %s" % (type(e).__name__, e))
 finally:
     try:

@@ -202,6 +202,16 @@ void parse_helper(const json::object& h, InsideView& v) {
     pw.why = text(o, "why");
     pw.ms = static_cast<double>(u64(o, "ns")) / 1e6;
     for (const auto& [name, member] : kWalkCounts) pw.*member = u64(o, name);
+    if (const auto* m = o.if_contains("page_map"); m && m->is_object()) {
+      const auto& mo = m->get_object();
+      pw.pages_per_bucket = u64(mo, "pages_per_bucket");
+      for (size_t i = 0; i < 5; ++i) pw.pages[i] = mo.at("pages").as_array().at(i).to_number<uint64_t>();
+      for (const auto& b : mo.at("buckets").as_array()) {
+        std::array<uint32_t, 5> counts{};
+        for (size_t i = 0; i < 5; ++i) counts[i] = b.as_array().at(i).to_number<uint32_t>();
+        pw.buckets.push_back(counts);
+      }
+    }
     v.walk = pw;
   }
 }
@@ -386,6 +396,10 @@ json::object to_json(const InsideView& v) {
     const PageWalk& w = *v.walk;
     json::object walk{{"ok", w.ok}, {"why", w.why}, {"ms", w.ms}};
     for (const auto& [name, member] : kWalkCounts) walk[name] = w.*member;
+    json::array pages, buckets;
+    for (uint64_t n : w.pages) pages.push_back(n);
+    for (const auto& b : w.buckets) buckets.push_back(json::array(b.begin(), b.end()));
+    walk["page_map"] = {{"pages_per_bucket", w.pages_per_bucket}, {"pages", std::move(pages)}, {"buckets", std::move(buckets)}};
     o["walk"] = std::move(walk);
   } else {
     o["walk"] = nullptr;

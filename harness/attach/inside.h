@@ -9,6 +9,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <array>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
@@ -50,6 +51,11 @@ struct PageWalk {
   double ms = 0;
   uint64_t heaps = 0, chunks_in_use = 0, in_use_bytes = 0, chunks_free = 0, free_bytes = 0;
   uint64_t resident = 0, live_pages = 0, free_pages = 0, top_resident = 0, release_returns = 0;
+  // The page map: pages per state (dense, sparse, retained, LazyFree, released)
+  // over all the heaps, and per bucket of pages_per_bucket pages in address order.
+  uint64_t pages_per_bucket = 0;
+  std::array<uint64_t, 5> pages{};
+  std::vector<std::array<uint32_t, 5>> buckets;
 };
 
 struct InsideView {

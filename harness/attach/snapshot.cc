@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "harness/report/flame.h"
 #include "harness/report/page.h"
 #include "harness/report/svg.h"
 #include "harness/report/table.h"
@@ -112,6 +113,26 @@ std::string watch_chart(const Watch& w) {
   return svg::render(c);
 }
 
+// The catalogue's page map of the heaps glibc's walk went through, now.
+std::string page_map(const PageWalk& w, const std::string& allocator) {
+  svg::PageStrip strip;
+  strip.id = "pagemap";
+  strip.title = allocator + ": the heaps' pages in address order, now (heap after heap)";
+  strip.state_names.assign(svg::kPageStateLabels, svg::kPageStateLabels + 5);
+  strip.state_colours.assign(svg::kPageStateColours, svg::kPageStateColours + 5);
+  strip.pages_per_bucket = double(w.pages_per_bucket);
+  svg::StripRow row;
+  row.label = "now";
+  char note[256];
+  std::snprintf(note, sizeof note, "%.1f MiB dense, %.1f sparse, %.1f retained, %.1f released (LazyFree not told apart); %llu pages per column",
+                w.pages[0] / 256.0, w.pages[1] / 256.0, w.pages[2] / 256.0, w.pages[4] / 256.0,
+                static_cast<unsigned long long>(w.pages_per_bucket));
+  row.note = note;
+  for (const auto& b : w.buckets) row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
+  strip.rows.push_back(std::move(row));
+  return svg::page_strip(strip);
+}
+
 }  // namespace
 
 std::string render_html(const Snapshot& s) {
@@ -142,6 +163,7 @@ std::string render_html(const Snapshot& s) {
       b += "<p>Heap walk (" + std::to_string(w.heaps) + " heaps): " + human(w.resident) + " resident, of it " + human(w.live_pages) +
            " in pages holding live chunks and " + human(w.free_pages) + " in pages holding none; " + std::to_string(w.chunks_in_use) +
            " chunks in use, " + std::to_string(w.chunks_free) + " free.</p>\n";
+      if (!w.buckets.empty()) b += page_map(w, in.version);
     }
   } else if (s.inside) {
     b += "<p>The inside view is missing: " + html_escape(s.inside->injection.error) + "</p>\n";

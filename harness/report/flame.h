@@ -24,6 +24,11 @@ struct Icicle {
 };
 std::string icicle(const Icicle& c);
 
+// The page states' words and colours, in results::kPageStateNames' order
+// (dense, sparse, retained, LazyFree, released): every page map draws them so.
+inline constexpr const char* kPageStateLabels[5] = {"dense live", "sparse (pinned)", "retained free", "LazyFree", "released"};
+inline constexpr const char* kPageStateColours[5] = {"#1b7837", "#e08214", "#92c5de", "#b2abd2", "#f0f0f0"};
+
 struct StripRow {
   std::string label;                          // the phase
   std::vector<std::vector<double>> buckets;   // per bucket: pages per state

@@ -16,8 +16,6 @@ namespace {
 
 namespace json = boost::json;
 
-const char* const kStateNames[5] = {"dense live", "sparse (pinned)", "retained free", "LazyFree", "released"};
-const char* const kStateColours[5] = {"#1b7837", "#e08214", "#92c5de", "#b2abd2", "#f0f0f0"};
 
 std::string mib(double bytes) {
   char b[32];
@@ -138,8 +136,8 @@ svg::PageStrip strip(const Holders& h, const std::string& id) {
   svg::PageStrip s;
   s.id = id;
   s.title = h.allocator + ": the heap's pages in address order at each phase end (one cell)";
-  s.state_names.assign(kStateNames, kStateNames + 5);
-  s.state_colours.assign(kStateColours, kStateColours + 5);
+  s.state_names.assign(svg::kPageStateLabels, svg::kPageStateLabels + 5);
+  s.state_colours.assign(svg::kPageStateColours, svg::kPageStateColours + 5);
   if (!h.picture) return s;
   for (const auto& p : h.picture->phases) {
     if (!p.end || !p.end->page_map) continue;

@@ -69,7 +69,15 @@ TEST_P(InsideView, AccountingAgreesWithTheFixtureAndApplyWithThePrediction) {
       // glibc: its own mallinfo2, read by the fixture, against the helper's (which adds its probe and dlopen's blocks).
       EXPECT_NEAR(live, double(t.in_use), 1.0 * (1 << 20)) << "fixture's mallinfo2 " << t.in_use;
       // The heap walk counts the same chunks in use.
-      EXPECT_NEAR(number(in.at("walk").at("in_use_bytes")), live, 0.01 * live);
+      const auto& walk = in.at("walk").as_object();
+      EXPECT_NEAR(number(walk.at("in_use_bytes")), live, 0.01 * live);
+      // Its page map puts every resident page in one state: the main thread's 64 KiB blocks fill their pages
+      // (dense), the arenas keep one 1 KiB block in 32 (sparse pages between retained ones).
+      const auto& pages = walk.at("page_map").at("pages").as_array();
+      EXPECT_EQ(number(pages[0]) + number(pages[1]) + number(pages[2]), number(walk.at("resident")) / 4096);
+      EXPECT_GE(number(pages[0]) * 4096, 15.0 * (1 << 20)) << "dense: the 16 MiB the main thread keeps";
+      EXPECT_GT(number(pages[1]), 0) << "sparse";
+      EXPECT_GE(number(pages[2]) * 4096, 32.0 * (1 << 20)) << "retained: most of the arenas";
     }
     // The fixture's own count of what it holds: the allocator's live bytes round each block up to a size class.
     EXPECT_GE(live, 0.99 * double(t.live)) << "fixture holds " << t.live;
@@ -128,6 +136,26 @@ TEST(InsideViewStress, TwoHundredAttachesWhileFourThreadsHammerMalloc) {
     stepped += in.at("injection").at("stepped_out").to_number<int>();
   }
   EXPECT_GT(stepped, 0) << "threads caught inside malloc were stepped out before the helper ran";
+  const auto [rest, status] = t.finish();
+  EXPECT_EQ(status, 0) << rest;
+  EXPECT_NE(rest.find("checked "), std::string::npos) << rest;
+}
+
+// The same with one arena for all four threads (arena_max 1): threads stopped
+// while they wait for its lock must be stepped out after the one holding it.
+TEST(InsideViewStress, FiftyAttachesWhileFourThreadsFightForOneArenaLock) {
+  setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=1", 1);
+  Target t(4, 2, 2, true);
+  unsetenv("GLIBC_TUNABLES");
+  ASSERT_TRUE(t.ready());
+  for (int i = 0; i < 50; ++i) {
+    const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json");
+    ASSERT_EQ(r.status, 0) << "attach " << i << ": " << r.err;
+    const auto in = json::parse(r.out).at("inside").as_object();
+    ASSERT_TRUE(in.at("injection").at("ok").as_bool()) << "attach " << i << ": " << json::serialize(in.at("injection"));
+    ASSERT_TRUE(in.at("walk").at("ok").as_bool()) << "attach " << i << ": " << json::serialize(in.at("walk"));
+    ASSERT_EQ(in.at("walk").at("heaps").to_number<int>(), 1) << "one arena: the brk heap only";
+  }
   const auto [rest, status] = t.finish();
   EXPECT_EQ(status, 0) << rest;
   EXPECT_NE(rest.find("checked "), std::string::npos) << rest;
@@ -214,7 +242,7 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   EXPECT_NE(page.find("Verdict: " + std::string(v.at("assessment").at("label").as_string())), std::string::npos);
   size_t charts = 0;
   for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++charts;
-  EXPECT_EQ(charts, 2u) << "where RES is, and the watch";
+  EXPECT_EQ(charts, 3u) << "where RES is, the heap's page map, and the watch";
   const auto again = heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --out " + dir);
   EXPECT_EQ(again.status, 2) << "files in an existing --out need --force";
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
