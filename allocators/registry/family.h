@@ -129,6 +129,12 @@ class Family {
   // release() acts on the calling thread's caches or heap only (attach then
   // calls it in every thread of the process).
   virtual bool release_per_thread() const noexcept { return false; }
+  // The allocator's own return delay, set in a running process (jemalloc's
+  // dirty and muzzy decay): every arena's and the default for new ones. 0:
+  // free pages go back at once, now and on every later free. False when the
+  // family has no such setting.
+  virtual bool set_decay(int64_t ms) const noexcept { return false; }
+  virtual const char* decay_name() const noexcept { return "none"; }
   // ---- attach (inside a running process, every thread stopped outside the allocator)
   // The allocator's own account; false when it exposes none.
   virtual bool accounting(Accounting& out) const noexcept { return false; }

@@ -33,6 +33,8 @@ class Hooks {
   bool release() const noexcept { return family_->release(); }
   const char* release_name() const noexcept { return family_->release_name(); }
   bool release_per_thread() const noexcept { return family_->release_per_thread(); }
+  bool set_decay(int64_t ms) const noexcept { return family_->set_decay(ms); }
+  const char* decay_name() const noexcept { return family_->decay_name(); }
   // malloc_usable_size of the serving allocator, or nullptr when it has none.
   size_t (*usable_size)(void*) = nullptr;
 

@@ -19,6 +19,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "allocators/registry/hooks.h"
@@ -178,7 +179,8 @@ void write_walk(Out& o, const heapmark::registry::Family& family) {
 }  // namespace
 
 // action: "snapshot" (with the heap walk), "accounting" (without it),
-// "release" (the snapshot's figures, then the hook), or "release-thread" (the hook only, for a family whose release
+// "release" (the snapshot's figures, then the hook), "decay:MS" (the
+// accounting, then the family's decay setting), or "release-thread" (the hook only, for a family whose release
 // acts on the calling thread; nothing written). Returns 0 when `out_path` got
 // the JSON object, -1 otherwise.
 extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const char* action, const char* out_path) {
@@ -205,6 +207,7 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
   o.text("version", hooks.version());
   o.text("release_name", hooks.release_name());
   o.flag("release_per_thread", hooks.release_per_thread());
+  o.text("decay_name", hooks.decay_name());
   if (hooks.identity_ok()) {
     const reg::Family& f = hooks.family();
     // Everything below describes the allocator before the release, if any:
@@ -229,7 +232,13 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
     o.text("what", h.what);
     o.close();
     write_accounting(o, f);
-    if (std::strcmp(action, "accounting") != 0) write_walk(o, f);
+    const bool decay = std::strncmp(action, "decay:", 6) == 0;
+    if (std::strcmp(action, "accounting") != 0 && !decay) write_walk(o, f);
+    if (decay) {
+      const uint64_t t0 = now_ns();
+      o.flag("released", hooks.set_decay(std::strtoll(action + 6, nullptr, 10)));
+      o.num("release_ns", now_ns() - t0);
+    }
     if (std::strcmp(action, "release") == 0) {
       const uint64_t t0 = now_ns();
       o.flag("released", hooks.release());

@@ -109,11 +109,12 @@ bool flag(const json::object& o, const char* key) {
   return v && v->is_bool() && v->get_bool();
 }
 
-const char* action_name(Action a) {
-  switch (a) {
+std::string action_name(const InjectOptions& o) {
+  switch (o.action) {
     case Action::kSnapshot: return "snapshot";
     case Action::kAccounting: return "accounting";
     case Action::kRelease: return "release";
+    case Action::kDecay: return "decay:" + std::to_string(o.decay_ms);
   }
   return "snapshot";
 }
@@ -170,6 +171,7 @@ void parse_helper(const json::object& h, InsideView& v) {
   v.proof = text(h, "proof");
   v.version = text(h, "version");
   v.release_name = text(h, "release_name");
+  v.decay_name = text(h, "decay_name");
   v.identity_ok = flag(h, "identity_ok");
   if (h.contains("released")) v.released = flag(h, "released");
   if (h.contains("release_ns")) v.release_ms = static_cast<double>(u64(h, "release_ns")) / 1e6;
@@ -244,7 +246,7 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
     if (std::strncmp(*e, "HEAPMARK_ATTACH_", 16) != 0) env_items.emplace_back(*e);
   env_items.push_back("HEAPMARK_ATTACH_HELPER=" + opt.helper);
   env_items.push_back("HEAPMARK_ATTACH_OUT=" + std::string(out_path));
-  env_items.push_back(std::string("HEAPMARK_ATTACH_ACTION=") + action_name(opt.action));
+  env_items.push_back("HEAPMARK_ATTACH_ACTION=" + action_name(opt));
   env_items.push_back("HEAPMARK_ATTACH_LIBS=" + libs);
   env_items.push_back("HEAPMARK_ATTACH_DEADLINE_MS=" + std::to_string(opt.deadline_ms));
   // No debug symbols, no auto-loaded scripts, no debuginfod: a production
@@ -372,6 +374,7 @@ json::object to_json(const InsideView& v) {
   o["proof"] = v.proof;
   o["version"] = v.version;
   o["release_hook"] = v.release_name;
+  o["decay_setting"] = v.decay_name;
   json::object stats, config;
   for (const auto& [k, val] : v.stats) stats[k] = val;
   for (const auto& [k, val] : v.config) config[k] = val;

@@ -61,7 +61,7 @@ struct PageWalk {
 struct InsideView {
   Injection injection;
   // From the helper (empty when the injection failed).
-  std::string family, malloc_from, proof, version, release_name;
+  std::string family, malloc_from, proof, version, release_name, decay_name;
   bool identity_ok = false;
   std::vector<std::pair<std::string, uint64_t>> stats;
   std::vector<std::pair<std::string, std::string>> config;
@@ -76,7 +76,7 @@ struct InsideView {
   std::string missing() const;
 };
 
-enum class Action { kSnapshot, kAccounting, kRelease };
+enum class Action { kSnapshot, kAccounting, kRelease, kDecay };
 
 struct InjectOptions {
   std::string gdb = "gdb";
@@ -84,6 +84,7 @@ struct InjectOptions {
   std::string script;  // heapmark_attach.py
   std::vector<std::string> allocator_libraries;
   Action action = Action::kSnapshot;
+  int64_t decay_ms = 0;  // kDecay: the setting
   int deadline_ms = 5000;  // for bringing every thread out of the allocator
 };
 

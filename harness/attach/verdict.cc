@@ -82,6 +82,8 @@ Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
   } else if (a.release_returns) {
     a.remedy = in.release_name + " would return " + human(*a.release_returns) + " now (predicted from the " + a.predicted_from +
                "): heapmark attach " + std::to_string(pid) + " --apply release";
+    if (in.decay_name != "none")
+      a.remedy += "; or, to return freed pages at once from now on (a cost on every free), --apply decay:0 (" + in.decay_name + ")";
   } else {
     a.remedy = in.release_name + " may return memory, but " + in.family + " gives no figure to predict it: heapmark attach " +
                std::to_string(pid) + " --apply release measures it";
@@ -93,21 +95,31 @@ Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options
               const Assessment& at_snapshot, const std::vector<std::string>& libraries) {
   Applied a;
   a.remedy = remedy;
-  a.hook = snapshot.release_name;
   InjectOptions rel = options;
-  rel.action = Action::kRelease;
+  const bool decay = remedy.rfind("decay:", 0) == 0;
+  if (decay) {
+    rel.action = Action::kDecay;
+    rel.decay_ms = std::stoll(remedy.substr(6));
+    a.hook = snapshot.decay_name + " = " + std::to_string(rel.decay_ms) + " ms";
+  } else {
+    rel.action = Action::kRelease;
+    a.hook = snapshot.release_name;
+  }
   const OutsideView before = read_outside(pid, libraries);
   const InsideView done = read_inside(pid, rel);
   a.rss_before = before.total;
   a.rss_after = read_outside(pid, libraries).total;
   a.returned = a.rss_before > a.rss_after ? a.rss_before - a.rss_after : 0;
   a.ok = done.injection.ok && done.released.value_or(false);
-  a.error = done.injection.ok ? (a.ok ? "" : "the release hook reported failure") : done.injection.error;
+  a.error = done.injection.ok ? (a.ok ? "" : "the allocator refused it") : done.injection.error;
   // The prediction made in the same stop as the call (a background thread may
-  // have purged some of it since the snapshot).
-  a.predicted = assess(before, done, pid).release_returns;
+  // have purged some of it since the snapshot). A decay of 0 purges what the
+  // hook would; a longer one returns it over its time, so nothing is predicted now.
   a.predicted_at_snapshot = at_snapshot.release_returns;
-  if (!a.predicted) a.predicted = a.predicted_at_snapshot;
+  if (!decay || rel.decay_ms == 0) {
+    a.predicted = assess(before, done, pid).release_returns;
+    if (!a.predicted) a.predicted = a.predicted_at_snapshot;
+  }
   a.release_ms = done.release_ms;
   a.stopped_ms = done.injection.stopped_ms;
   a.threads = done.injection.threads_released ? done.injection.threads_released : 1;

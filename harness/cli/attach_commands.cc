@@ -3,6 +3,7 @@
 // verdict in the catalogue's words and the live remedy (harness/attach).
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -75,6 +76,9 @@ int attach_main(const Options& o) {
                 ") is an allocator heapmark does not know: the outside view is given, the inside parts are missing";
     else if (!inside.injection.ok)
       missing = inside.injection.error;
+    if (o.apply.rfind("decay:", 0) == 0 && inside.injection.ok && inside.decay_name == "none" && refusal.empty())
+      refusal = "--apply " + o.apply + ": " + inside.family +
+                " has no decay setting heapmark can change in a running process (jemalloc's has): use --apply release";
     if (!o.apply.empty() && inside.injection.ok && inside.identity_ok && refusal.empty()) {
       const attach::Applied& applied = snap.applied.emplace(attach::apply(pid, o.apply, opt, inside, verdict, libraries));
       if (!applied.ok) missing = "--apply " + o.apply + ": " + applied.error;
@@ -117,8 +121,18 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_flag("--json", st->json, "One JSON object instead of text (for scripts)");
   cmd->add_flag("--outside-only", st->outside_only, "Only the outside view: read /proc, never stop or enter the process");
   cmd->add_option("--apply", st->apply,
-                  "Apply a remedy in the process and measure RES before and after from outside; prints predicted against measured")
-      ->check(CLI::IsMember({"release"}))
+                  "Apply a remedy in the process and measure RES before and after from outside; prints predicted against measured: "
+                  "release (the allocator's release call: malloc_trim(0), jemalloc's purge, ...) or decay:MS (jemalloc's dirty "
+                  "and muzzy decay time in every arena; 0 returns freed pages at once from now on)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v == "release") return "";
+            char* end = nullptr;
+            if (v.rfind("decay:", 0) == 0 && v.size() > 6 && std::strtoll(v.c_str() + 6, &end, 10) >= -1 && *end == 0) return "";
+            return "--apply '" + v + "': the remedies are release (the allocator's release call) and decay:MS (jemalloc's decay "
+                   "time, -1 = never)";
+          },
+          "release|decay:MS"))
       ->type_name("REMEDY");
   cmd->add_flag("--no-walk", st->no_walk,
                 "The allocator's accounting only, no heap walk (glibc): a shorter stop for a heap of many GiB");
@@ -150,6 +164,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       "Example:\n"
       "  heapmark attach $(pidof myservice)                 # where RES is and why\n"
       "  heapmark attach $(pidof myservice) --apply release # call malloc_trim(0) (or the family's hook), measure it\n"
+      "  heapmark attach $(pidof redis-server) --apply decay:0  # jemalloc: purge now and on every free from now on\n"
       "  heapmark attach $(pidof myservice) --watch 60 --out watched/   # RSS at 1 kHz, accounting every 10 s; report.html\n"
       "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for a\n"
       "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is printed).");

@@ -262,6 +262,30 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   std::filesystem::remove_all(dir);
 }
 
+// jemalloc's decay set to 0 in the running process: the dirty pages go at
+// once, as predicted; glibc has no such setting and says so.
+TEST(InsideViewDecay, JemallocsDecayOfZeroPurgesWhatWasPredicted) {
+  Preloaded t(kJemalloc.c_str(), 4, 16, 16);
+  ASSERT_TRUE(t.ready());
+  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json --apply decay:0");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto v = json::parse(r.out).as_object();
+  EXPECT_NE(std::string(v.at("assessment").at("remedy").as_string()).find("--apply decay:0"), std::string::npos);
+  const auto& apply = v.at("apply").as_object();
+  ASSERT_TRUE(apply.at("ok").as_bool()) << json::serialize(apply);
+  const double returned = number(apply.at("returned")), predicted = number(apply.at("predicted"));
+  ASSERT_GT(predicted, 16.0 * (1 << 20)) << json::serialize(apply);
+  EXPECT_NEAR(returned, predicted, 0.05 * predicted) << json::serialize(apply);
+  EXPECT_EQ(t.finish().second, 0);
+
+  Target g(1, 1, 1);
+  ASSERT_TRUE(g.ready());
+  const auto refused = heapmark_cmd("attach " + std::to_string(g.pid) + " --apply decay:0");
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("glibc has no decay setting"), std::string::npos) << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+}
+
 // ---------------------------------------------------------------- real programs
 
 // A child with its stdout on a pipe, its stdin held open.

@@ -115,6 +115,21 @@ class Jemalloc final : public Family {
   }
   const char* release_name() const noexcept override { return "thread.tcache.flush + arena.4096.purge"; }
   bool release_per_thread() const noexcept override { return true; }  // the tcache flush is the calling thread's
+  bool set_decay(int64_t ms) const noexcept override {
+    ssize_t v = static_cast<ssize_t>(ms);
+    bool ok = mallctl_("arenas.dirty_decay_ms", nullptr, nullptr, &v, sizeof v) == 0;
+    ok = mallctl_("arenas.muzzy_decay_ms", nullptr, nullptr, &v, sizeof v) == 0 && ok;
+    unsigned narenas = 0;
+    get("arenas.narenas", narenas);
+    char name[64];
+    for (unsigned i = 0; i < narenas; ++i)  // an arena not initialised yet answers EFAULT: it takes the default
+      for (const char* which : {"dirty", "muzzy"}) {
+        std::snprintf(name, sizeof name, "arena.%u.%s_decay_ms", i, which);
+        mallctl_(name, nullptr, nullptr, &v, sizeof v);
+      }
+    return ok;
+  }
+  const char* decay_name() const noexcept override { return "arenas.dirty_decay_ms and muzzy_decay_ms, every arena"; }
   size_t (*usable_size() const noexcept)(void*) override { return usable_; }
 
  private:
