@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/input_error.h"
+#include "harness/metrics/tsc.h"
 
 extern char** environ;
 
@@ -29,11 +30,7 @@ namespace heapmark::attach {
 namespace json = boost::json;
 namespace {
 
-double now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
+double now_ms() { return static_cast<double>(metrics::tsc::monotonic_ns()) / 1e6; }
 
 std::string find_program(const std::string& name) {
   if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";

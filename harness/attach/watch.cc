@@ -8,17 +8,14 @@
 #include <cstdlib>
 
 #include "harness/attach/outside.h"
+#include "harness/metrics/tsc.h"
 #include "harness/runner/timeline.h"
 
 namespace heapmark::attach {
 namespace json = boost::json;
 namespace {
 
-uint64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t now_ns() { return metrics::tsc::monotonic_ns(); }
 
 // resident and shared pages from statm: false once the process is gone (a
 // zombie, or reaped while the file was open, reads as all zeros: no memory).
