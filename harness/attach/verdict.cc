@@ -73,7 +73,10 @@ Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
     a.why = "The allocator keeps " + human(*a.free_resident) + " of free memory resident: RES is what the program holds (" +
             human(a.live.value_or(0)) + " live) and memory outside the allocator (see the parts above).";
   } else if (const repro::Explanation* e = repro::find_mechanism(catalogue_key(in), a.verdict)) {
-    a.why = e->text;
+    a.why = e->text;  // one of repro::kAttachExplains
+  } else if (v == Verdict::kNotReturned) {  // no scenario measures this in general: attach's own words
+    a.why = "The allocator keeps this free memory where its release call does not reach (other threads' caches, partly "
+            "used slabs and pages): it goes back only as those threads allocate and free again, or exit.";
   }
   if (!in.injection.ok || !in.identity_ok) {
     a.remedy = "none measured: the inside view is missing";

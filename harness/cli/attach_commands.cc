@@ -52,15 +52,15 @@ std::pair<std::string, std::string> claim_out(const Options& o) {
 }
 
 int attach_main(const Options& o) {
-  const auto [json_path, html_path] = claim_out(o);
   const pid_t pid = attach::check_target(o.pid);
+  const auto [json_path, html_path] = claim_out(o);  // before the process is stopped or watched
   std::vector<std::string> libraries;
   for (const auto& a : heapmark::registry::builtin(heapmark::cli::parts_dir()))
     if (a.found && !a.library.empty()) libraries.push_back(a.library);
   attach::Snapshot snap;
   snap.outside = attach::read_outside(pid, libraries);
   std::string refusal = o.outside_only ? "" : not_injectable(snap.outside);
-  std::string missing;
+  std::string failure;  // the inside view, or the remedy, could not be done: exit 1
   attach::InjectOptions opt;
   opt.gdb = o.gdb;
   opt.helper = heapmark::cli::parts_dir() + "/libheapmark_attach.so";
@@ -75,13 +75,13 @@ int attach_main(const Options& o) {
       refusal = "PID " + std::to_string(pid) + "'s malloc (" + inside.malloc_from +
                 ") is an allocator heapmark does not know: the outside view is given, the inside parts are missing";
     else if (!inside.injection.ok)
-      missing = inside.injection.error;
+      failure = "the inside view is missing: " + inside.injection.error;
     if (o.apply.rfind("decay:", 0) == 0 && inside.injection.ok && inside.decay_name == "none" && refusal.empty())
       refusal = "--apply " + o.apply + ": " + inside.family +
                 " has no decay setting heapmark can change in a running process (jemalloc's has): use --apply release";
     if (!o.apply.empty() && inside.injection.ok && inside.identity_ok && refusal.empty()) {
       const attach::Applied& applied = snap.applied.emplace(attach::apply(pid, o.apply, opt, inside, verdict, libraries));
-      if (!applied.ok) missing = "--apply " + o.apply + ": " + applied.error;
+      if (!applied.ok) failure = "--apply " + o.apply + " was not done: " + applied.error;
     }
   }
   if (o.watch_s > 0) {
@@ -105,8 +105,8 @@ int attach_main(const Options& o) {
     std::fprintf(stderr, "heapmark: attach: %s\n", refusal.c_str());
     return heapmark::kExitBadInput;
   }
-  if (!missing.empty()) {
-    std::fprintf(stderr, "heapmark: attach: the inside view is missing: %s\n", missing.c_str());
+  if (!failure.empty()) {
+    std::fprintf(stderr, "heapmark: attach: %s\n", failure.c_str());
     return heapmark::kExitInternal;
   }
   return 0;

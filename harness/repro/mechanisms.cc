@@ -36,10 +36,6 @@ const std::vector<Explanation>& mechanism_catalogue() {
       {"*", "fragmentation",
        "About one live block per page: every page still holds live data, so no allocator and no release "
        "call can return it. Only moving the live objects (compaction, an arena per lifetime) fixes this."},
-      {"*", "not-returned",
-       "The allocator keeps this free memory where its release call does not reach (other threads' "
-       "caches, partly used slabs and pages): it goes back only as those threads allocate and free "
-       "again, or exit."},
       {"ptmalloc-style", "retained-until-release",
        "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
        "on free; its release hook returns whole free pages inside the heap."},

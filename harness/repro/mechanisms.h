@@ -15,7 +15,10 @@ struct Explanation {
   std::string text;
 };
 
-// The explanations more than one scenario gives.
+// The explanations more than one reader gives: two scenarios or more, or
+// scenarios and heapmark attach, which explains these verdicts of a running
+// process with the catalogue's text for its allocator (or the general "*" one).
+inline constexpr const char* kAttachExplains[] = {"retained-until-release", "fragmentation", "not-returned"};
 const std::vector<Explanation>& mechanism_catalogue();
 
 // The explanation for `allocator` and `verdict`, else the catalogue's general

@@ -42,6 +42,9 @@ struct Case {
   const char* verdicts; // the verdicts this state may get ('|'-separated)
 };
 
+// Test names and failure messages show the case by its name.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 const std::string kLibDir = SYSTEM_LIBDIR;
 const std::string kJemalloc = kLibDir + "/libjemalloc.so.2", kTcmalloc = kLibDir + "/libtcmalloc.so.4",
                   kMimalloc = kLibDir + "/libmimalloc.so.2";
