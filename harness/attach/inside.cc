@@ -13,7 +13,6 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -22,7 +21,10 @@
 #include <thread>
 
 #include "common/input_error.h"
+#include "harness/attach/outside.h"
+#include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
+#include "harness/runner/program.h"
 
 extern char** environ;
 
@@ -32,24 +34,10 @@ namespace {
 
 double now_ms() { return static_cast<double>(metrics::tsc::monotonic_ns()) / 1e6; }
 
-std::string find_program(const std::string& name) {
-  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && access((dir + "/" + name).c_str(), X_OK) == 0) return dir + "/" + name;
-  return "";
-}
-
 // The state letter of /proc/PID/stat ('t': stopped by a tracer).
 char state_of(const std::string& stat_path) {
-  const int fd = ::open(stat_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return '?';
   char buf[512];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return '?';
-  buf[n] = 0;
+  if (metrics::procfs::read_file(stat_path.c_str(), buf, sizeof buf) <= 0) return '?';
   const char* paren = std::strrchr(buf, ')');
   return paren && paren[1] == ' ' ? paren[2] : '?';
 }
@@ -218,7 +206,7 @@ void parse_helper(const json::object& h, InsideView& v) {
 InsideView read_inside(pid_t pid, const InjectOptions& opt) {
   InsideView view;
   Injection& inj = view.injection;
-  const std::string gdb = find_program(opt.gdb);
+  const std::string gdb = runner::find_executable(opt.gdb);
   if (gdb.empty())
     throw EnvironmentError("find gdb for the inside view (Debian package gdb; --outside-only skips the inside view) as", opt.gdb, ENOENT);
 
@@ -378,15 +366,14 @@ json::object to_json(const InsideView& v) {
   o["stats"] = std::move(stats);
   o["config"] = std::move(config);
   o["horizon"] = {{"ms", v.horizon_ms}, {"background", v.horizon_background}, {"what", v.horizon_what}};
-  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   if (v.accounting) {
     json::array kept;
     for (const auto& k : v.accounting->kept)
       kept.push_back(
           {{"mechanism", k.mechanism}, {"bytes", k.bytes}, {"resident", k.resident}, {"release_returns", k.release_returns}, {"pinned", k.pinned}});
-    o["accounting"] = {{"live", opt(v.accounting->live)},
-                       {"metadata", opt(v.accounting->metadata)},
-                       {"retained", opt(v.accounting->retained)},
+    o["accounting"] = {{"live", or_null(v.accounting->live)},
+                       {"metadata", or_null(v.accounting->metadata)},
+                       {"retained", or_null(v.accounting->retained)},
                        {"note", v.accounting->note},
                        {"kept", std::move(kept)}};
   } else {

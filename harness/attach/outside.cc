@@ -178,6 +178,8 @@ json::object to_json(const OutsideView& v) {
                       {"allocator_libraries", std::move(libs)}, {"dynamic", v.dynamic_loader}};
 }
 
+json::value or_null(const std::optional<uint64_t>& bytes) { return bytes ? json::value(*bytes) : json::value(nullptr); }
+
 std::string human(uint64_t b) {
   char s[32];
   if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));

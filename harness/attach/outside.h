@@ -24,6 +24,7 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,8 @@ OutsideView read_outside(pid_t pid, const std::vector<std::string>& allocator_li
 boost::json::object to_json(const OutsideView& v);
 // "1.5 MiB", "2.00 GiB", "12 KiB".
 std::string human(uint64_t bytes);
+// A figure for attach's JSON, null where it is not known.
+boost::json::value or_null(const std::optional<uint64_t>& bytes);
 std::string render_text(const OutsideView& v);
 
 }  // namespace heapmark::attach

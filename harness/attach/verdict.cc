@@ -130,12 +130,11 @@ Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options
 }
 
 json::object to_json(const Applied& a) {
-  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   return {{"remedy", a.remedy},        {"hook", a.hook},
           {"ok", a.ok},                {"error", a.error},
           {"rss_before", a.rss_before}, {"rss_after", a.rss_after},
-          {"returned", a.returned},    {"predicted", opt(a.predicted)},
-          {"predicted_at_snapshot", opt(a.predicted_at_snapshot)},
+          {"returned", a.returned},    {"predicted", or_null(a.predicted)},
+          {"predicted_at_snapshot", or_null(a.predicted_at_snapshot)},
           {"release_ms", a.release_ms}, {"threads", a.threads},
           {"stopped_ms", a.stopped_ms}};
 }
@@ -160,12 +159,11 @@ std::string render_text(const Applied& a) {
 }
 
 json::object to_json(const Assessment& a) {
-  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   return {{"rss", a.rss},
-          {"live", opt(a.live)},
-          {"free_resident", opt(a.free_resident)},
-          {"pinned", opt(a.pinned)},
-          {"release_returns", opt(a.release_returns)},
+          {"live", or_null(a.live)},
+          {"free_resident", or_null(a.free_resident)},
+          {"pinned", or_null(a.pinned)},
+          {"release_returns", or_null(a.release_returns)},
           {"predicted_from", a.predicted_from},
           {"verdict", a.verdict},
           {"label", a.label},

@@ -4,10 +4,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "harness/attach/outside.h"
+#include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
 #include "harness/runner/timeline.h"
 
@@ -17,19 +19,10 @@ namespace {
 
 uint64_t now_ns() { return metrics::tsc::monotonic_ns(); }
 
-// resident and shared pages from statm: false once the process is gone (a
-// zombie, or reaped while the file was open, reads as all zeros: no memory).
-bool read_statm(int fd, uint64_t& rss, uint64_t& anon) {
-  char buf[256];
-  const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  unsigned long long size = 0, resident = 0, shared = 0;
-  if (std::sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3 || size == 0) return false;
+// A zombie, or a process reaped while its statm was open, reads as all zeros: no memory, it has ended.
+bool sample(int fd, metrics::procfs::Statm& m) {
   static const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  rss = resident * page;
-  anon = (resident - shared) * page;
-  return true;
+  return metrics::procfs::read_statm(fd, page, m) && m.size != 0;
 }
 
 AccountingSample take_accounting(pid_t pid, const InjectOptions& opt, double t_s) {
@@ -74,22 +67,22 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     timespec at{static_cast<time_t>(next / 1000000000ull), static_cast<long>(next % 1000000000ull)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
     const uint64_t t = now_ns();
-    uint64_t rss = 0, anon = 0;
-    if (!read_statm(fd, rss, anon)) {
+    metrics::procfs::Statm m;
+    if (!sample(fd, m)) {
       w.exited = true;
       break;
     }
-    timeline.add(runner::Sample{t - start, rss, anon, 0, 1});
-    if (rss < w.min_rss) w.min_rss = rss;
+    timeline.add(runner::Sample{t - start, m.resident, m.anon(), 0, 1});
+    w.min_rss = std::min(w.min_rss, m.resident);
     last_t = t;
-    last_anon = anon;
+    last_anon = m.anon();
     if (o.accounting_every_s > 0 && t >= next_accounting) {
       w.accounting.push_back(take_accounting(pid, acc, double(t - start) * 1e-9));
       w.stopped_ms_total += w.accounting.back().stopped_ms;
       next_accounting = now_ns() + static_cast<uint64_t>(o.accounting_every_s * 1e9);
     }
     if (t >= next_progress) {
-      std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds, human(rss).c_str());
+      std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds, human(m.resident).c_str());
       next_progress += 10000000000ull;
     }
     next += period;
@@ -115,9 +108,8 @@ json::object to_json(const Watch& w) {
   for (double x : w.t_s) t.push_back(x);
   for (uint64_t x : w.rss) rss.push_back(x);
   for (uint64_t x : w.anon) anon.push_back(x);
-  const auto opt = [](const std::optional<uint64_t>& x) { return x ? json::value(*x) : json::value(nullptr); };
   for (const auto& a : w.accounting)
-    acc.push_back({{"t_s", a.t_s}, {"ok", a.ok}, {"live", opt(a.live)}, {"kept", opt(a.kept)}, {"kept_resident", a.kept_resident}, {"stopped_ms", a.stopped_ms}});
+    acc.push_back({{"t_s", a.t_s}, {"ok", a.ok}, {"live", or_null(a.live)}, {"kept", or_null(a.kept)}, {"kept_resident", a.kept_resident}, {"stopped_ms", a.stopped_ms}});
   return {{"hz", w.hz},       {"seconds", w.seconds},   {"samples", w.samples},     {"stride", w.stride},
           {"exited", w.exited}, {"peak_rss", w.peak_rss}, {"min_rss", w.min_rss},     {"mean_anon", w.mean_anon},
           {"stopped_ms_total", w.stopped_ms_total},       {"accounting", std::move(acc)},

@@ -201,6 +201,20 @@ TEST(InsideViewRefusals, ApplyWithoutTheInsideViewIsBadInput) {
   EXPECT_NE(bad.err.find("release"), std::string::npos) << "names the valid choice: " << bad.err;
 }
 
+// Some heapmark process has /proc/PID/statm open: its --watch is sampling.
+bool statm_open_by_heapmark(pid_t pid) {
+  const std::string statm = "/proc/" + std::to_string(pid) + "/statm";
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream comm(proc.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "heapmark") continue;
+    for (const auto& fd : std::filesystem::directory_iterator(proc.path() / "fd", ec))
+      if (std::filesystem::read_symlink(fd.path(), ec) == statm) return true;
+  }
+  return false;
+}
+
 // --watch: RSS from outside at the rate asked, the allocator's accounting at
 // its interval, into --out DIR (attach.json, report.html); a process that ends
 // during the watch ends it.
@@ -250,10 +264,11 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   EXPECT_EQ(again.status, 2) << "files in an existing --out need --force";
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
   EXPECT_EQ(heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --force --out " + dir).status, 0);
-  // The process ends while watched: the watch stops there, and says so.
+  // The process ends while watched: the watch stops there, and says so. It is
+  // ended once heapmark holds its statm open (the watch has begun), not after a delay.
   const pid_t pid = t.pid;
-  std::thread closer([&t] {
-    usleep(300000);
+  std::thread closer([&t, pid] {
+    for (int i = 0; i < 6000 && !statm_open_by_heapmark(pid); ++i) usleep(10000);  // a deadline, not a wait
     t.finish();
   });
   const auto ended = heapmark_cmd("attach " + std::to_string(pid) + " --outside-only --json --watch 30 --hz 100");
