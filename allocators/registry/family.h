@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace heapmark::registry {
@@ -61,10 +62,8 @@ struct Accounting {
 
 // A walk of the allocator's heap from inside (families whose block layout
 // heapmark knows: glibc). Bytes; pages are resident pages (mincore).
-struct HeapWalk {
-  bool ok = false;
-  char why[160] = "";       // when !ok: what stopped the walk
-  size_t heaps = 0;         // brk heap + arena heaps walked
+struct WalkCounts {
+  uint64_t heaps = 0;             // brk heap + arena heaps walked
   uint64_t chunks_in_use = 0, in_use_bytes = 0;  // tcache and fastbin chunks count as in use, as in mallinfo
   uint64_t chunks_free = 0, free_bytes = 0;      // free chunks and tops
   uint64_t resident = 0;          // resident bytes of the heaps
@@ -72,6 +71,16 @@ struct HeapWalk {
   uint64_t free_pages = 0;        // resident bytes of pages inside free chunks (and tops), touching no chunk in use
   uint64_t release_returns = 0;   // resident bytes release() would give back (predicted)
   uint64_t top_resident = 0;      // resident bytes of the tops
+};
+// The counts by the names heapmark attach's helper writes and the harness reads.
+inline constexpr std::pair<const char*, uint64_t WalkCounts::*> kWalkCounts[] = {
+    {"heaps", &WalkCounts::heaps},           {"chunks_in_use", &WalkCounts::chunks_in_use}, {"in_use_bytes", &WalkCounts::in_use_bytes},
+    {"chunks_free", &WalkCounts::chunks_free}, {"free_bytes", &WalkCounts::free_bytes},     {"resident", &WalkCounts::resident},
+    {"live_pages", &WalkCounts::live_pages}, {"free_pages", &WalkCounts::free_pages},       {"top_resident", &WalkCounts::top_resident},
+    {"release_returns", &WalkCounts::release_returns}};
+struct HeapWalk : WalkCounts {
+  bool ok = false;
+  char why[160] = "";       // when !ok: what stopped the walk
   // The heaps' pages in address order (heap after heap), in buckets of equal
   // page counts, by state as the catalogue's page map draws them: dense (live
   // bytes fill half the page or more), sparse (fewer: the rest is pinned),

@@ -151,16 +151,7 @@ void write_walk(Out& o, const heapmark::registry::Family& family) {
   o.flag("ok", w.ok);
   o.text("why", w.why);
   o.num("ns", now_ns() - t0);
-  o.num("heaps", w.heaps);
-  o.num("chunks_in_use", w.chunks_in_use);
-  o.num("in_use_bytes", w.in_use_bytes);
-  o.num("chunks_free", w.chunks_free);
-  o.num("free_bytes", w.free_bytes);
-  o.num("resident", w.resident);
-  o.num("live_pages", w.live_pages);
-  o.num("free_pages", w.free_pages);
-  o.num("top_resident", w.top_resident);
-  o.num("release_returns", w.release_returns);
+  for (const auto& [name, member] : heapmark::registry::kWalkCounts) o.num(name, w.*member);
   o.key("page_map");
   o.open();
   o.num("pages_per_bucket", w.map_pages_per_bucket);

@@ -134,13 +134,6 @@ std::string gdb_failure(const std::string& output, pid_t pid) {
 
 }  // namespace
 
-// The walk's counts, by their name in the helper's report and in attach's JSON.
-constexpr std::pair<const char*, uint64_t PageWalk::*> kWalkCounts[] = {
-    {"heaps", &PageWalk::heaps},           {"chunks_in_use", &PageWalk::chunks_in_use}, {"in_use_bytes", &PageWalk::in_use_bytes},
-    {"chunks_free", &PageWalk::chunks_free}, {"free_bytes", &PageWalk::free_bytes},     {"resident", &PageWalk::resident},
-    {"live_pages", &PageWalk::live_pages}, {"free_pages", &PageWalk::free_pages},       {"top_resident", &PageWalk::top_resident},
-    {"release_returns", &PageWalk::release_returns}};
-
 std::string InsideView::missing() const {
   if (!injection.ok) return injection.error;
   if (!identity_ok) return "no family of the registry claims this process's malloc (" + proof + ")";
@@ -188,7 +181,7 @@ void parse_helper(const json::object& h, InsideView& v) {
     pw.ok = flag(o, "ok");
     pw.why = text(o, "why");
     pw.ms = static_cast<double>(u64(o, "ns")) / 1e6;
-    for (const auto& [name, member] : kWalkCounts) pw.*member = u64(o, name);
+    for (const auto& [name, member] : registry::kWalkCounts) pw.*member = u64(o, name);
     if (const auto* m = o.if_contains("page_map"); m && m->is_object()) {
       const auto& mo = m->get_object();
       pw.pages_per_bucket = u64(mo, "pages_per_bucket");
@@ -382,7 +375,7 @@ json::object to_json(const InsideView& v) {
   if (v.walk) {
     const PageWalk& w = *v.walk;
     json::object walk{{"ok", w.ok}, {"why", w.why}, {"ms", w.ms}};
-    for (const auto& [name, member] : kWalkCounts) walk[name] = w.*member;
+    for (const auto& [name, member] : registry::kWalkCounts) walk[name] = w.*member;
     json::array pages, buckets;
     for (uint64_t n : w.pages) pages.push_back(n);
     for (const auto& b : w.buckets) buckets.push_back(json::array(b.begin(), b.end()));

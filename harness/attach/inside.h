@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "allocators/registry/family.h"
+
 namespace heapmark::attach {
 
 // How the helper got in (inject.py's report and the watcher's figures).
@@ -44,13 +46,12 @@ struct AllocatorAccounting {
   std::vector<KeptBytes> kept;
 };
 
-// The registry's HeapWalk, as the helper reported it.
-struct PageWalk {
+// The registry's HeapWalk, as the helper reported it (its counts by
+// registry::kWalkCounts, the names both ends use).
+struct PageWalk : registry::WalkCounts {
   bool ok = false;
   std::string why;
   double ms = 0;
-  uint64_t heaps = 0, chunks_in_use = 0, in_use_bytes = 0, chunks_free = 0, free_bytes = 0;
-  uint64_t resident = 0, live_pages = 0, free_pages = 0, top_resident = 0, release_returns = 0;
   // The page map: pages per state (dense, sparse, retained, LazyFree, released)
   // over all the heaps, and per bucket of pages_per_bucket pages in address order.
   uint64_t pages_per_bucket = 0;
