@@ -99,6 +99,9 @@ class Program {
   // (a trace's recorded time; Op::born_ms counts on it), 0 where it has none.
   virtual uint32_t site_count() const noexcept { return 0; }
   virtual uint64_t clock_ms() const noexcept { return 0; }
+  // The time on that clock that the whole program has reached: every event
+  // before it, of any thread, has been handed out (the RSS timeline's clock).
+  virtual uint64_t reached_ms() const noexcept { return clock_ms(); }
   // How this program's idle and activity ops behave.
   virtual const WaitSpec& wait_spec() const noexcept {
     static const WaitSpec defaults;

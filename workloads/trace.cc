@@ -24,20 +24,35 @@
 // which bounds the slots by the live blocks over any window plus the window's
 // allocations. timing=as-recorded inserts the recorded gaps as kIdle.
 //
+// Thread lifetimes (a trace of format 2 says where each thread began and
+// ended). A replay thread begins once every other thread has run its events
+// recorded before the begin and the threads whose ends the recording wrote
+// before it began have exited (the ends are counted: the clock's ticks are too
+// coarse to order a begin after an end), and ends (returns from its start routine, so the
+// allocator runs its thread-exit path: tcache flush, arena detach, heap
+// abandonment) after its last event; no other thread runs an event recorded
+// after that end until the thread has exited (the kernel no longer knows its
+// tid). An older trace has neither: every thread starts at once and ends after
+// its last event, unwaited for.
+//
 // Phases. Without marks one phase; with the program's `phase NAME` marks,
 // "start" and then one phase per mark. With diagnose=yes (heapmark diagnose)
 // the five phases of `heapmark repro` instead: peak (up to peak_ms, the
 // recorded live peak), free (up to final_ms: the trace's end, a mark or --at;
 // later events are not replayed), then idle, activity and release as in
 // repro, run by thread 0 and by the threads that have events after final_ms
-// (a thread whose events end before it ends there, as it did when recorded).
+// (a thread whose events end before it ends there, as it did when recorded;
+// with lifetimes, one that was alive at final_ms waits out the tail too).
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -60,8 +75,7 @@ constexpr uint64_t kBuckets = 1u << 16;   // of recorded time, for the windowed 
 constexpr uint64_t kStallSeconds = 60;    // no thread made progress: the trace contradicts itself
 
 bool is_alloc(tr::Op op) { return op == tr::Op::kMalloc || op == tr::Op::kCalloc || op == tr::Op::kAligned; }
-bool is_block_event(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork && op != tr::Op::kPhase; }
-bool is_replayed(tr::Op op) { return op != tr::Op::kRss && op != tr::Op::kFork; }  // block events and phase marks
+bool is_replayed(tr::Op op) { return tr::is_block_op(op) || op == tr::Op::kPhase; }  // block events and phase marks
 
 inline uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -91,6 +105,14 @@ struct alignas(64) Lane {
   std::atomic<uint64_t> clock{0};      // recorded ms of its first event not yet run (kNever: done)
   std::atomic<uint32_t> phases{0};     // phase ops it has emitted
   std::atomic<uint32_t> stuck{0};      // 1 while it waits for another thread
+  std::atomic<int32_t> tid{0};         // its kernel thread id once its program has ended (it is exiting)
+  std::atomic<uint32_t> exited{0};     // 1 once that thread is gone (its exit path has run)
+};
+
+// A recorded thread's end (format 2), for the threads that must not pass it before it has exited.
+struct End {
+  uint64_t t_ms;
+  uint32_t thread;
 };
 
 // A `phase NAME` mark of the trace: in its thread's stream where the program
@@ -101,6 +123,7 @@ struct Mark {
   char name[32];
 };
 constexpr uint32_t kMaxMarks = 1024;
+constexpr uint32_t kNoThread = UINT32_MAX;
 constexpr uint32_t kAnyThread = UINT32_MAX;
 
 // Recorded id -> slot of the live blocks: partitions of linear probing tables
@@ -237,6 +260,16 @@ struct Replay {
   uint64_t final_ms = kNever;
   uint64_t idle_ms = 0, activity_ms = 0;
   WaitSpec wait;
+  // Thread lifetimes (format 2): per thread, the recorded begin and end (kNever:
+  // none; a thread's end is its last event's time), and the ends in time order.
+  bool lifetimes = false;
+  uint64_t* begin_ms = nullptr;
+  uint64_t* begin_after = nullptr;  // per thread: the recording's thread ends before its begin
+  uint64_t* end_ms = nullptr;
+  End* end_order = nullptr;
+  uint32_t end_count = 0;
+  uint32_t* ended = nullptr;        // the thread of each thread end, in the recording's order (kNoThread: unseen)
+  uint64_t ended_cap = 0;
   // Allocation sites (a trace recorded with --stacks): dense ids as SiteTable's.
   uint32_t* site_base = nullptr;  // per image
   uint32_t images = 1;
@@ -306,6 +339,11 @@ class TraceProgram final : public Program {
   bool checksum_exact() const noexcept override { return r_.threads == 1; }
   uint32_t site_count() const noexcept override { return r_.site_count; }
   uint64_t clock_ms() const noexcept override { return last_ms_; }
+  // The earliest event not yet run by any thread (once all have run: this thread's last).
+  uint64_t reached_ms() const noexcept override {
+    const uint64_t m = min_clock();
+    return m == kNever ? last_ms_ : m;
+  }
 
  private:
   // The next block event (rss samples and fork marks are not replayed). Events
@@ -355,6 +393,41 @@ class TraceProgram final : public Program {
     for (uint32_t u = 0; u < r_.threads; ++u)
       if (u != index_ && r_.lanes[u].clock.load(std::memory_order_acquire) <= t) return false;
     return true;
+  }
+
+  // Every other thread has run its events recorded before `t` (ms).
+  bool others_reached(uint64_t t) const {
+    for (uint32_t u = 0; u < r_.threads; ++u)
+      if (u != index_ && r_.lanes[u].clock.load(std::memory_order_acquire) < t) return false;
+    return true;
+  }
+  // Thread u has exited: its program ended and the kernel no longer knows its tid.
+  bool exited(uint32_t u) const {
+    Lane& l = r_.lanes[u];
+    if (l.exited.load(std::memory_order_acquire)) return true;
+    const int32_t tid = l.tid.load(std::memory_order_acquire);
+    if (tid == 0 || syscall(SYS_tgkill, static_cast<pid_t>(getpid()), static_cast<pid_t>(tid), 0) == 0 || errno != ESRCH) return false;
+    l.exited.store(1, std::memory_order_release);
+    return true;
+  }
+  // The threads whose ends the recording wrote before this one began have exited here.
+  bool ended_before_begin() {
+    const uint64_t n = std::min(r_.begin_after[index_], r_.ended_cap);
+    for (; begin_checked_ < n; ++begin_checked_) {
+      const uint32_t u = r_.ended[begin_checked_];
+      if (u != kNoThread && u != index_ && !exited(u)) return false;
+    }
+    return true;
+  }
+  // The threads recorded as ended before time `t` have exited here.
+  bool ends_passed(uint64_t t) {
+    for (; next_end_ < r_.end_count && r_.end_order[next_end_].t_ms < t; ++next_end_)
+      if (r_.end_order[next_end_].thread != index_ && !exited(r_.end_order[next_end_].thread)) return false;
+    return true;
+  }
+  // diagnose: this thread was alive at final_ms (it has events after it, or, with lifetimes, it had not ended there).
+  bool alive_at_final() const {
+    return index_ == 0 || (r_.lifetimes && r_.end_ms[index_] > r_.final_ms);
   }
 
   // How many marks must have begun before event `e` runs: through its own mark
@@ -489,6 +562,15 @@ class TraceProgram final : public Program {
         if (blocked()) break;
         continue;
       }
+      if (!begun_ && !(r_.begin_ms[index_] == kNever || (others_reached(r_.begin_ms[index_]) && ended_before_begin()))) {
+        if (blocked()) break;
+        continue;
+      }
+      begun_ = true;
+      if (r_.end_count > 0 && !ends_passed(e.t_ms)) {
+        if (blocked()) break;
+        continue;
+      }
       if (r_.as_recorded && seen_ && e.t_ms > last_ms_) {
         if (k > 0) break;
         // Alone in its chunk: all of this thread's events before the gap have run.
@@ -545,8 +627,10 @@ class TraceProgram final : public Program {
       lane_.stuck.store(0, std::memory_order_release);
       k = begin_phases(out, cap, next_mark_ + 1);
     }
-    // The trace ended (for this thread) before final_ms: the process's first thread still waits out the tail.
-    if (k == 0 && r_.diagnose && index_ == 0 && !peek()) k = final_phases(out);
+    // The trace ended (for this thread) before final_ms: a thread alive there still waits out the tail.
+    if (k == 0 && r_.diagnose && !peek() && alive_at_final()) k = final_phases(out);
+    // Its last call: the thread ends now; threads that must not pass its end wait until this tid is gone.
+    if (k == 0) lane_.tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_release);
     return finish(k);
   }
 
@@ -571,6 +655,9 @@ class TraceProgram final : public Program {
   uint32_t next_mark_ = 0;  // marks whose phase this thread has begun
   uint32_t own_marks_ = 0;  // this thread's own marks passed
   bool tail_done_ = false;  // diagnose: the final phases are out
+  bool begun_ = false;      // past its recorded begin
+  uint32_t next_end_ = 0;   // ends (Replay::end_order) this thread has seen pass
+  uint64_t begin_checked_ = 0;  // ends before its begin (Replay::ended) seen exited
   uint64_t last_ms_ = 0;
   uint64_t chunk_ = 1;  // the op chunk being decoded; entries made in it exist once `executed` reaches it
 };
@@ -609,9 +696,11 @@ Shape shape_of(const tr::TraceFile& file, Scratch& s) {
 
 // One pass per thread: each thread's peak of allocations minus frees, and the
 // recorded time span; with `buckets`, allocations and frees per time bucket.
-// With `marks`, collects the phase marks (at most kMaxMarks) into them.
+// With `into`, collects the phase marks (at most kMaxMarks) into them, and the
+// threads' begins and ends (the first thread's end is the process's: it runs
+// the cell, so it never ends here).
 void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_t bucket_ms, uint64_t* allocs,
-                  uint64_t* frees, Replay* marks) {
+                  uint64_t* frees, Replay* into) {
   const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
   sh.peak_sum = 0;
   for (uint32_t t = 0; t < threads; ++t) {
@@ -619,19 +708,32 @@ void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_
     tr::Event e;
     int64_t net = 0, peak = 0;
     uint32_t seq = 0;
+    uint64_t last_ms = 0;
+    bool ended = false;
+    if (into) {
+      into->begin_ms[t] = into->end_ms[t] = kNever;
+      into->begin_after[t] = 0;
+    }
     while (c.next(e)) {
-      if (marks && e.op == tr::Op::kPhase) {
-        if (marks->mark_count == kMaxMarks)
+      last_ms = e.t_ms;
+      if (into && e.op == tr::Op::kThreadBegin && into->begin_ms[t] == kNever) {
+        into->begin_ms[t] = e.t_ms;
+        into->begin_after[t] = e.size;
+      }
+      if (into && e.op == tr::Op::kThreadEnd && e.size < into->ended_cap) into->ended[e.size] = t;
+      ended |= e.op == tr::Op::kThreadEnd;
+      if (into && e.op == tr::Op::kPhase) {
+        if (into->mark_count == kMaxMarks)
           throw InputError(file.name() + ": more than " + std::to_string(kMaxMarks) + " phase marks (at byte " +
                            std::to_string(e.offset) + "): mark fewer phases");
-        Mark& m = marks->marks[marks->mark_count++];
+        Mark& m = into->marks[into->mark_count++];
         m.t_ms = e.t_ms;
         m.thread = t;
         m.seq = seq++;
         if (e.name_len > 0) std::memcpy(m.name, e.name, std::min<size_t>(e.name_len, sizeof m.name - 1));
-        else std::snprintf(m.name, sizeof m.name, "phase%u", marks->mark_count);
+        else std::snprintf(m.name, sizeof m.name, "phase%u", into->mark_count);
       }
-      if (!is_block_event(e.op)) continue;
+      if (!tr::is_block_op(e.op)) continue;
       sh.max_ms = std::max(sh.max_ms, e.t_ms);
       const uint64_t b = bucket_ms ? std::min(e.t_ms / bucket_ms, kBuckets - 1) : 0;
       if (is_alloc(e.op)) {
@@ -647,6 +749,10 @@ void count_events(const tr::TraceFile& file, Shape& sh, uint8_t* buffer, uint64_
       }
     }
     sh.peak_sum += static_cast<uint64_t>(peak);
+    if (into && ended && t != 0) {
+      into->end_ms[t] = last_ms;
+      into->end_order[into->end_count++] = End{last_ms, t};
+    }
   }
 }
 
@@ -663,7 +769,16 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, c
   auto* buffer = s.array<uint8_t>(sizeof(tr::ChunkHeader) + sh.layout.max_payload);
   auto* r = s.make<Replay>();
   r->marks = s.array<Mark>(kMaxMarks);
+  r->lifetimes = file->header().version >= 2;
+  r->begin_ms = s.array<uint64_t>(threads);
+  r->end_ms = s.array<uint64_t>(threads);
+  r->end_order = s.array<End>(threads);
+  r->begin_after = s.array<uint64_t>(threads);
+  r->ended_cap = uint64_t{threads} * 8;  // a thread ends once, or again per round of exit destructors that allocate
+  r->ended = s.array<uint32_t>(r->ended_cap);
+  std::fill(r->ended, r->ended + r->ended_cap, kNoThread);
   count_events(*file, sh, buffer, 0, nullptr, nullptr, r);
+  std::sort(r->end_order, r->end_order + r->end_count, [](const End& a, const End& b) { return a.t_ms < b.t_ms; });
   std::stable_sort(r->marks, r->marks + r->mark_count, [](const Mark& a, const Mark& b) {
     return a.t_ms != b.t_ms ? a.t_ms < b.t_ms : a.thread != b.thread ? a.thread < b.thread : a.seq < b.seq;
   });

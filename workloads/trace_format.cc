@@ -20,7 +20,7 @@ std::string lost_reason_text(uint32_t bits) {
     if (!out.empty()) out += "; ";
     out += text;
   };
-  add(kLostThreads, "more threads at once than the format's 4096");
+  add(kLostThreads, "more threads than the format's 4096 (at once, or over the whole recording)");
   add(kLostBufferMemory, "no memory for a thread's event buffer (mmap failed)");
   add(kLostTableMemory, "no memory for the pointer table (mmap failed)");
   if (bits & ~uint32_t{7}) out += out.empty() ? "an unknown reason" : "; an unknown reason";
@@ -64,12 +64,21 @@ struct Cursor {
 
 }  // namespace
 
-bool parse_header_body(const uint8_t* body, size_t n, Header& out) {
+bool parse_header_body(const uint8_t* body, size_t n, uint32_t version, Header& out) {
   Cursor c{body, body + n};
   uint64_t argc = 0;
+  out.version = version;
   bool ok = c.string(out.program) && c.varint(argc) && argc <= n;
   for (uint64_t i = 0; ok && i < argc; ++i) ok = c.string(out.argv.emplace_back());
-  return ok && c.string(out.machine) && c.varint(out.start_unix_ns) && c.varint(out.pid);
+  ok = ok && c.string(out.machine) && c.varint(out.start_unix_ns) && c.varint(out.pid);
+  if (ok && version >= 2) ok = c.string(out.allocator);
+  return ok;
+}
+
+std::string unreadable_version(uint32_t version) {
+  if (version >= kOldestVersion && version <= kVersion) return "";
+  return "format version " + std::to_string(kOldestVersion) + " to " + std::to_string(kVersion) + ", found version " +
+         std::to_string(version) + " (written by a newer heapmark?)";
 }
 
 bool parse_end_payload(const uint8_t* payload, size_t n, uint64_t (&counts)[kEventKinds]) {
@@ -118,13 +127,12 @@ Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data)
   }
   std::memcpy(&h, data_, sizeof h);
   if (std::memcmp(h.magic, kMagic, 8) != 0) fail(0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
-  if (h.version != kVersion)
-    fail(8, "format version " + std::to_string(kVersion) + ", found version " + std::to_string(h.version));
+  if (const std::string v = unreadable_version(h.version); !v.empty()) fail(8, v);
   if (h.body_bytes > size_ - sizeof h)
     fail(size_, "a header body of " + std::to_string(h.body_bytes) + " bytes (the file is truncated)");
   const uint8_t* body = data_ + sizeof h;
   if (kVerifyChecksums && checksum32(body, h.body_bytes) != h.body_checksum) fail(sizeof h, "a header body matching its checksum (corrupted)");
-  if (!parse_header_body(body, h.body_bytes, header_)) fail(sizeof h, "a well-formed header body (corrupted header)");
+  if (!parse_header_body(body, h.body_bytes, h.version, header_)) fail(sizeof h, "a well-formed header body (corrupted header)");
   pos_ = sizeof h + h.body_bytes;
 }
 
@@ -148,7 +156,7 @@ bool Reader::next_chunk() {
     };
     switch (static_cast<ChunkKind>(h.kind)) {
       case ChunkKind::kEvents:
-        decoder_.start(h, payload, chunk_offset + sizeof h, image_, &name_);
+        decoder_.start(h, payload, chunk_offset + sizeof h, image_, &name_, header_.version);
         if (h.thread > max_thread_) max_thread_ = h.thread;
         return true;
       case ChunkKind::kEnd:
@@ -184,8 +192,9 @@ bool Reader::next(Event& e) {
 }
 
 void ChunkDecoder::start(const ChunkHeader& h, const uint8_t* payload, uint64_t payload_offset, const ImageBase& image,
-                         const std::string* name) {
+                         const std::string* name, uint32_t version) {
   p_ = base_ = payload;
+  version_ = version;
   end_ = payload + h.payload_bytes;
   base_offset_ = payload_offset;
   name_ = name;
@@ -298,11 +307,20 @@ bool ChunkDecoder::next(Event& e) {
         if (v == static_cast<uint64_t>(ExtKind::kRss)) {
           e.op = Op::kRss;
           const uint64_t rss = varint("resident pages"), shared = varint("shared pages");
-          if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40)) fail(at, "a page count below 2^40");
+          const uint64_t own = version_ >= 2 ? varint("the recorder's own resident pages") : 0;
+          if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40) || own > (uint64_t{1} << 40))
+            fail(at, "a page count below 2^40");
           e.size = rss * 4096;
           e.shared = shared * 4096;
+          e.own = own * 4096;
         } else if (v == static_cast<uint64_t>(ExtKind::kFork)) {
           e.op = Op::kFork;
+        } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadBegin)) {
+          e.op = Op::kThreadBegin;
+          e.size = varint("the thread ends before a thread's begin");
+        } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadEnd)) {
+          e.op = Op::kThreadEnd;
+          e.size = varint("a thread end's place");
         } else if (v == static_cast<uint64_t>(ExtKind::kPhase)) {
           e.op = Op::kPhase;
           const uint64_t n = varint("a phase name's length");
@@ -312,7 +330,8 @@ bool ChunkDecoder::next(Event& e) {
           e.name_len = static_cast<uint8_t>(n);
           p_ += n;
         } else {
-          fail(at, "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site)");
+          fail(at, version_ >= 2 ? "an extension event of kind 0 (rss), 1 (fork), 2 (phase), 3 (site), 4 (thread begin) or 5 (thread end)"
+                                 : "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site) (format version 1)");
         }
         break;
     }

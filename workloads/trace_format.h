@@ -24,7 +24,11 @@
 namespace heapmark::trace {
 
 inline constexpr char kMagic[8] = {'H', 'M', 'T', 'R', 'A', 'C', 'E', '\x1a'};
-inline constexpr uint32_t kVersion = 1;
+// Version 2 (Dec 2026) added the allocator in the header body, thread begin and
+// end events, and the recorder's own resident pages in RSS samples. Readers
+// take both versions; a version-1 trace simply has none of these.
+inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kOldestVersion = 1;
 inline constexpr uint32_t kChunkMagic = 0x4b43'4d48;  // "HMCK" little-endian
 
 struct FileHeader {
@@ -75,11 +79,18 @@ enum class Tag : uint8_t {
   kExt = 7,      // inline: ExtKind
 };
 enum class ExtKind : uint8_t {
-  kRss = 0,    // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages)
+  kRss = 0,    // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages); version 2:
+               // varint pages of the recorder's own that were resident in them (its buffers and pointer table)
   kFork = 1,   // the process forked here (the child is not recorded)
   kPhase = 2,  // varint length, then the name: a `phase NAME` line the thread wrote to HEAPMARK_PHASE_FD
   kSite = 3,   // varint stack id (1-based, 0 = unknown): the site of this chunk's following allocations,
                // until the next kSite (a chunk starts at site 0, so it stays self-contained)
+  kThreadBegin = 4,  // (version 2) varint: thread ends recorded before it. The thread's first event: it began
+                     // here, at its first allocator call, after that many kThreadEnd events (of any thread)
+  kThreadEnd = 5,    // (version 2) varint: its place among the recording's thread ends (from 0). The thread is
+                     // exiting (its thread-exit destructors run); a thread whose destructors allocate again
+                     // ends again later: its last kThreadEnd is its end. The clock's 1-4 ms ticks cannot order
+                     // a begin after an end in the same tick: these counts do
 };
 inline constexpr size_t kMaxPhaseName = 31;  // longer names are cut (the cell's phase names hold 31 bytes)
 
@@ -173,14 +184,20 @@ inline bool header_start_unix_ns(const uint8_t* p, const uint8_t* end, uint64_t&
 // ---- Reading ----
 
 struct Header {
+  uint32_t version = kVersion;  // of the file
   std::string program;
   std::vector<std::string> argv;
   std::string machine;
   uint64_t start_unix_ns = 0;
   uint64_t pid = 0;
+  // Version 2: the file of the allocator that served the program's malloc when
+  // recording began (the object defining the next malloc after the recorder's); "" when unknown.
+  std::string allocator;
 };
 
-enum class Op : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kFork, kPhase };
+enum class Op : uint8_t { kMalloc, kCalloc, kRealloc, kAligned, kFree, kRss, kFork, kPhase, kThreadBegin, kThreadEnd };
+// An allocator call (the rest are samples and marks).
+inline bool is_block_op(Op op) noexcept { return op <= Op::kFree; }
 
 // One decoded event. Ids are made unique across exec'd images by the reader.
 struct Event {
@@ -189,8 +206,9 @@ struct Event {
   uint32_t thread = 0;
   uint64_t id = 0;         // the block allocated (kMalloc..kAligned, the realloc result) or freed
   uint64_t old_id = 0;     // kRealloc: the block it replaced
-  uint64_t size = 0;       // requested bytes; kRss: resident bytes
+  uint64_t size = 0;       // requested bytes; kRss: resident bytes; kThreadBegin: ends before it; kThreadEnd: its place
   uint64_t shared = 0;     // kRss: shared (file-backed) resident bytes
+  uint64_t own = 0;        // kRss (version 2): the recorder's own resident bytes among them; 0 in version 1
   uint64_t t_ms = 0;
   uint64_t offset = 0;     // byte offset of the event in the file (for messages)
   uint32_t image = 0;      // exec'd images before this event's
@@ -220,9 +238,10 @@ struct ImageBase {
 // cursors (workloads/trace_stream.h). Allocation-free.
 class ChunkDecoder {
  public:
-  // `payload` holds the chunk's payload, which starts at byte `payload_offset` of the file `name` (for messages).
+  // `payload` holds the chunk's payload, which starts at byte `payload_offset` of the file `name` (for
+  // messages); `version` is the file's.
   void start(const ChunkHeader& h, const uint8_t* payload, uint64_t payload_offset, const ImageBase& image,
-             const std::string* name);
+             const std::string* name, uint32_t version);
   // Decodes the chunk's next event into `e`; false once its events are done.
   bool next(Event& e);
   uint64_t max_id() const { return max_id_; }  // every id decoded so far is below this
@@ -240,6 +259,7 @@ class ChunkDecoder {
   uint32_t thread_ = 0, left_ = 0;
   uint64_t next_id_ = 0, t_ms_ = 0;
   uint32_t site_ = 0;  // the site of the chunk's next allocation (ExtKind::kSite)
+  uint32_t version_ = kVersion;
   ImageBase image_;
   uint64_t max_id_ = 0;
 };
@@ -283,8 +303,10 @@ class Reader {
   uint32_t lost_why_ = 0;
 };
 
-// Parses the header body of a trace (everything after the FileHeader); false when it is malformed.
-bool parse_header_body(const uint8_t* body, size_t n, Header& out);
+// Parses the header body of a trace (everything after the FileHeader) of format `version`; false when it is malformed.
+bool parse_header_body(const uint8_t* body, size_t n, uint32_t version, Header& out);
+// "" when a reader takes format `version`, else what it expected ("format version 1 or 2, found version 9").
+std::string unreadable_version(uint32_t version);
 // The payload of a kEnd chunk (the recorder's counts) and of a kLost chunk (count, reason bits); false when malformed.
 bool parse_end_payload(const uint8_t* payload, size_t n, uint64_t (&counts)[kEventKinds]);
 bool parse_lost_payload(const uint8_t* payload, size_t n, uint64_t& count, uint32_t& why);

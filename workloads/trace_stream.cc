@@ -40,14 +40,13 @@ TraceFile::TraceFile(const std::string& path) : name_(path) {
   try {
     read(0, &h, sizeof h);
     if (std::memcmp(h.magic, kMagic, 8) != 0) bad(path, 0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
-    if (h.version != kVersion)
-      bad(path, 8, "format version " + std::to_string(kVersion) + ", found version " + std::to_string(h.version));
+    if (const std::string v = unreadable_version(h.version); !v.empty()) bad(path, 8, v);
     if (h.body_bytes > size_ - sizeof h)
       bad(path, size_, "a header body of " + std::to_string(h.body_bytes) + " bytes (the file is truncated)");
     std::vector<uint8_t> body(h.body_bytes);
     read(sizeof h, body.data(), body.size());
     if (checksum32(body.data(), body.size()) != h.body_checksum) bad(path, sizeof h, "a header body matching its checksum (corrupted)");
-    if (!parse_header_body(body.data(), body.size(), header_)) bad(path, sizeof h, "a well-formed header body (corrupted header)");
+    if (!parse_header_body(body.data(), body.size(), h.version, header_)) bad(path, sizeof h, "a well-formed header body (corrupted header)");
   } catch (...) {
     close(fd_);
     throw;
@@ -147,7 +146,7 @@ bool ThreadCursor::next(Event& e) {
     std::memcpy(&h, buffer_, sizeof h);
     if (h.payload_bytes != c.payload_bytes) bad(file_->name(), c.offset, "the chunk header it had (the file changed while it was read)");
     check_chunk_payload(h, buffer_ + sizeof h, c.offset, file_->name());
-    decoder_.start(h, buffer_ + sizeof h, c.offset + sizeof h, c.image, &file_->name());
+    decoder_.start(h, buffer_ + sizeof h, c.offset + sizeof h, c.image, &file_->name(), file_->header().version);
     started_ = true;
   }
 }

@@ -44,6 +44,7 @@ Writer::Writer(const std::string& path, const Header& header) : path_(path), tmp
   str(header.machine);
   varint(header.start_unix_ns);
   varint(header.pid);
+  str(header.allocator);
   FileHeader fh{};
   std::memcpy(fh.magic, kMagic, sizeof fh.magic);
   fh.version = kVersion;
@@ -136,7 +137,8 @@ void Writer::rss(uint64_t resident_bytes) {
   uint8_t* p = b;
   *p++ = static_cast<uint8_t>(static_cast<uint8_t>(Tag::kExt) | (static_cast<uint8_t>(ExtKind::kRss) << 3));
   p = put_varint(p, resident_bytes / 4096);
-  p = put_varint(p, 0);
+  p = put_varint(p, 0);  // shared pages
+  p = put_varint(p, 0);  // the recorder's own: none here
   events_buf_.insert(events_buf_.end(), b, p);
   ++chunk_events_;
   ++events_;

@@ -94,6 +94,23 @@ Allocator user(const std::string& spec, const std::vector<Allocator>& known) {
   return a;
 }
 
+const Allocator* serving(const std::vector<Allocator>& all, const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const bool libc = path.compare(slash == std::string::npos ? 0 : slash + 1, 7, "libc.so") == 0;
+  struct stat want;
+  if (!libc && stat(path.c_str(), &want) != 0) return nullptr;
+  for (const auto& a : all) {
+    if (!a.is_base() || !a.found) continue;
+    if (libc) {
+      if (a.library.empty() && a.family == find_family("glibc")) return &a;
+      continue;
+    }
+    struct stat got;
+    if (!a.library.empty() && stat(a.library.c_str(), &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino) return &a;
+  }
+  return nullptr;
+}
+
 const Allocator& find(const std::vector<Allocator>& all, const std::string& name) {
   std::string valid;
   for (const auto& a : all) {

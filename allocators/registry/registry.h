@@ -44,6 +44,11 @@ std::vector<Allocator> bases(const std::vector<Allocator>& all);
 // name is taken or malformed or the file is not a readable regular file.
 Allocator user(const std::string& spec, const std::vector<Allocator>& known);
 
+// The base allocator among `all` that is the file `path` (the object that
+// served a program's malloc, as a trace or attach names it): the C library's
+// for a libc.so, else the one whose library is that same file. Null when none is.
+const Allocator* serving(const std::vector<Allocator>& all, const std::string& path);
+
 // Finds `name`; throws InputError naming the valid names (and, for a known but
 // missing library, the Debian package to install).
 const Allocator& find(const std::vector<Allocator>& all, const std::string& name);

@@ -550,39 +550,46 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
     wait_stop_.store(static_cast<uint8_t>(WaitStop::kFixed), std::memory_order_relaxed);
 }
 
-// Every thread calls this at each phase op: the last to arrive closes the
+// Every thread calls this at each phase op: the last to arrive (or, when the
+// last one to come left instead, a waiting thread woken by leave) closes the
 // open phase and opens the next while the others wait.
 void Executor::phase_edge(uint32_t next_index) noexcept {
   pthread_mutex_lock(&barrier_mu_);
-  if (++arrived_ == participants_) {
-    if (phase_open_) end_phase();
-    begin_phase(next_index);
-    arrived_ = 0;
-    ++generation_;
-    pthread_cond_broadcast(&barrier_cv_);
-  } else {
-    const uint64_t gen = generation_;
-    while (gen == generation_) pthread_cond_wait(&barrier_cv_, &barrier_mu_);
+  ++arrived_;
+  for (const uint64_t gen = generation_; gen == generation_;) {
+    if (arrived_ == participants_) {
+      join_leavers();
+      if (phase_open_) end_phase();
+      begin_phase(next_index);
+      arrived_ = 0;
+      ++generation_;
+      pthread_cond_broadcast(&barrier_cv_);
+      break;
+    }
+    pthread_cond_wait(&barrier_cv_, &barrier_mu_);
   }
   pthread_mutex_unlock(&barrier_mu_);
 }
 
-// A thread's program has ended. If the others are all waiting at a phase edge
-// it completes that edge for them; the last thread out closes the last phase.
-void Executor::leave() noexcept {
-  pthread_mutex_lock(&barrier_mu_);
-  --participants_;
-  if (participants_ == 0) {
-    if (phase_open_) end_phase();
-  } else if (arrived_ == participants_) {
-    // Every remaining thread waits at an edge whose next phase this thread never reached;
-    // they all carry the same index, which only the waiting threads know: the next one in order.
-    if (phase_open_) end_phase();
-    begin_phase(phase_ + 1);
-    arrived_ = 0;
-    ++generation_;
-    pthread_cond_broadcast(&barrier_cv_);
+// Joins the worker threads whose programs have ended (under barrier_mu_; they
+// no longer take it). The first thread is the cell's own and is not joined.
+void Executor::join_leavers() noexcept {
+  for (uint32_t i = 1; i < thread_count_; ++i) {
+    Thread& t = threads_[i];
+    if (!t.left || t.joined) continue;
+    pthread_join(t.tid, nullptr);
+    t.joined = true;
   }
+}
+
+// A thread's program has ended. If the others are all waiting at a phase edge,
+// one of them completes it once this thread has exited; the last phase is
+// closed by run() after every thread has.
+void Executor::leave(Thread& t) noexcept {
+  pthread_mutex_lock(&barrier_mu_);
+  t.left = true;
+  --participants_;
+  if (participants_ == 0 || arrived_ == participants_) pthread_cond_broadcast(&barrier_cv_);
   pthread_mutex_unlock(&barrier_mu_);
 }
 
@@ -773,9 +780,16 @@ void Executor::run_thread(Thread& t) noexcept {
         }
       }
     }
-    if (config_.shared && t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
+    if (config_.shared) {
+      if (t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
+      // The time the whole program has reached on its own clock (a replay's recorded time), for the timeline.
+      const uint64_t clock = t.program->reached_ms();
+      uint64_t seen = config_.shared->clock_ms.load(std::memory_order_relaxed);
+      while (clock > seen && !config_.shared->clock_ms.compare_exchange_weak(seen, clock, std::memory_order_relaxed)) {
+      }
+    }
   }
-  leave();
+  leave(t);
 }
 
 void Executor::run() noexcept {
@@ -783,7 +797,11 @@ void Executor::run() noexcept {
   if (!started_) start_threads();
   if (thread_count_ > 1) pthread_barrier_wait(&start_);  // release the parked workers
   run_thread(threads_[0]);
-  for (uint32_t i = 1; i < thread_count_; ++i) pthread_join(threads_[i].tid, nullptr);
+  pthread_mutex_lock(&barrier_mu_);
+  while (participants_ > 0) pthread_cond_wait(&barrier_cv_, &barrier_mu_);
+  join_leavers();  // every worker has left: no phase edge is open to race with
+  if (phase_open_) end_phase();
+  pthread_mutex_unlock(&barrier_mu_);
 }
 
 bool Executor::finish() noexcept {

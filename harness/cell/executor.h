@@ -112,6 +112,8 @@ class Executor {
     uint64_t batch_calls, batch_cycles;
     uint32_t batch_seq;
     pthread_t tid;
+    bool left;    // its program has ended (it is exiting); under barrier_mu_
+    bool joined;  // pthread_join has returned for it; under barrier_mu_
     // Activity working set (WaitSpec::activity_slots of them) and its generator.
     void** act_ptr;
     uint64_t* act_size;
@@ -124,7 +126,8 @@ class Executor {
   static void* thread_main(void* arg) noexcept;
   void run_thread(Thread& t) noexcept;
   void phase_edge(uint32_t next_index) noexcept;
-  void leave() noexcept;
+  void leave(Thread& t) noexcept;
+  void join_leavers() noexcept;
   void breakdown(PhaseEnd& m) noexcept;
   void wait(Thread& t, const workloads::Op& op) noexcept;
   uint64_t wait_plan_ms(const workloads::Op& op, const workloads::WaitSpec& w) const noexcept;
@@ -158,7 +161,9 @@ class Executor {
   PageMapMsg* page_map_msg_ = nullptr;
   bool stacks_excluded_ = false;
 
-  // Phase barrier whose party shrinks as threads finish.
+  // Phase barrier whose party shrinks as threads finish. A phase closes only
+  // after every thread that left it has exited (joined), so its figures include
+  // what the allocator did on their way out (tcache flush, arena detach).
   pthread_mutex_t barrier_mu_ = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t barrier_cv_ = PTHREAD_COND_INITIALIZER;
   uint32_t participants_ = 0, arrived_ = 0;

@@ -21,9 +21,12 @@
 
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/replay_check.h"
 #include "harness/cli/trace_summary.h"
+#include "harness/report/catalogue.h"
 #include "harness/report/holders.h"
 #include "harness/report/results.h"
+#include "harness/report/table.h"
 #include "harness/repro/repro.h"
 #include "harness/results/results_dir.h"
 
@@ -139,6 +142,25 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
   return out;
 }
 
+// The self-check above the catalogue's grid, in report.html and summary.md (rewritten from repro.json).
+void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& check) {
+  std::ifstream in(root + "/repro.json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return;  // the catalogue stays as the run wrote it
+  json::object& cat = v.as_object();
+  std::string md = "## Self-check against the recording\n\n" + check.line() + "\n";
+  std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" + heapmark::report::html_escape(check.line()) + "</p>\n";
+  for (size_t i = 1; i < check.causes.size(); ++i) {
+    md += "- also possible: " + check.causes[i] + "\n";
+    html += "<p class=\"note\">Also possible: " + heapmark::report::html_escape(check.causes[i]) + "</p>\n";
+  }
+  cat["preface_md"] = md;
+  cat["preface_html"] = html + check.chart_svg();
+  heapmark::report::write_catalogue(root, cat);
+}
+
 int diagnose(State& st) {
   namespace fs = std::filesystem;
   if (!st.o.resume.empty()) {  // the trace, --at and every option as the diagnose started
@@ -199,6 +221,11 @@ int diagnose(State& st) {
   const std::string root = st.o.results_root + "/" + st.o.run_id;
   const std::string run_dir = root + "/" + sc.dir_name();
   const heapmark::report::Run run = heapmark::report::read_run(run_dir);
+  // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
+  const heapmark::cli::ReplayCheck check =
+      heapmark::cli::check_replay(s, run, known, peak.t_ms, st.at.empty() ? s.t0_ms + s.duration_ms : final_abs);
+  if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
+  add_preface(root, check);
   const auto lines = recommendations(summaries[0].as_object(), run);
   // Who pins what stays: the sites behind the pinned bytes at F (a trace recorded with --stacks).
   const auto holders = heapmark::report::holders(run);
@@ -250,6 +277,7 @@ int diagnose(State& st) {
                          {"final_s", double(final_rel) / 1000},
                          {"final_live", peak.live_at_final},
                          {"at", st.at},
+                         {"self_check", check.to_json()},
                          {"recommendation", std::move(rec)},
                          {"holders", std::move(holders_json)},
                          {"summary", summaries[0]}};

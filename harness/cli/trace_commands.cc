@@ -149,7 +149,8 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
                                       "live_at_end", "freed_made_before_recording"};
   json::object life;
   for (int b = 0; b < 8; ++b) life[kLife[b]] = s.life_hist[b];
-  for (const auto& p : s.rss) rss.push_back(json::object{{"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}});
+  for (const auto& p : s.rss)
+    rss.push_back(json::object{{"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}, {"recorder", p.own}});
   json::array phases;
   for (const auto& m : s.phases)
     phases.push_back(json::object{{"name", m.name}, {"t_s", double(m.t_ms) / 1000}, {"thread", m.thread}, {"live", m.live}});
@@ -157,6 +158,11 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
                       {"program", s.header.program},
                       {"argv", std::move(argv)},
                       {"machine", s.header.machine},
+                      {"format_version", s.header.version},
+                      {"recorded_allocator", s.header.allocator.empty() ? json::value(nullptr) : json::value(s.header.allocator)},
+                      {"thread_lifetimes", s.header.version >= 2},
+                      {"thread_begins", s.thread_begins},
+                      {"thread_ends", s.thread_ends},
                       {"pid", s.header.pid},
                       {"start_unix_ns", s.header.start_unix_ns},
                       {"complete", s.complete},
@@ -218,7 +224,18 @@ int trace_info(const std::string& path, bool as_json) {
   std::printf("forks: %" PRIu64 " (%s)\n", s.forks,
               family.empty() ? "children not recorded" : "children recorded with --follow-forks: the family below");
   for (const auto& f : family) std::printf("  family: %s\n", f.c_str());
-  std::printf("threads: %u\nimages: %u\nduration: %.3f s\n", s.threads, s.images, double(s.duration_ms) / 1000);
+  std::printf("format: version %u\n", s.header.version);
+  std::printf("recorded under: %s\n", !s.header.allocator.empty() ? s.header.allocator.c_str()
+                                       : s.header.version >= 2 ? "unknown (the recorder could not name the object serving malloc)"
+                                                               : "not recorded (format version 1)");
+  std::printf("threads: %u\n", s.threads);
+  if (s.header.version >= 2)
+    std::printf("thread lifetimes: %" PRIu64 " began, %" PRIu64 " ended before the program did (replays start and end each thread "
+                "where it did)\n", s.thread_begins, s.thread_ends);
+  else
+    std::printf("thread lifetimes: not in this trace (format version 1): replays start every thread at once and end it after "
+                "its last event\n");
+  std::printf("images: %u\nduration: %.3f s\n", s.images, double(s.duration_ms) / 1000);
   std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes, s.events ? double(s.file_bytes) / double(s.events) : 0.0);
   std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000, s.peak_blocks);
   std::printf("live at end: %" PRIu64 " bytes in %" PRIu64 " blocks\n", s.live_end, s.blocks_end);
@@ -236,11 +253,14 @@ int trace_info(const std::string& path, bool as_json) {
   for (int b = 0; b < 8; ++b) std::printf("  %-28s %12" PRIu64 "\n", kLife[b], s.life_hist[b]);
   print_sites(s, sym);
   if (!s.rss.empty()) {
-    std::printf("program RSS under its own allocator vs its live bytes:\n  %10s %12s %12s %12s\n", "t_s", "rss", "anon", "live");
+    std::printf("program RSS under its own allocator vs its live bytes (recorder: the recorder's own pages among them%s):\n"
+                "  %10s %12s %12s %12s %12s\n", s.header.version >= 2 ? "" : ", not in format version 1", "t_s", "rss", "anon",
+                "live", "recorder");
     const size_t step = std::max<size_t>(1, s.rss.size() / 20);
     for (size_t i = 0; i < s.rss.size(); i += step) {
       const auto& p = s.rss[i];
-      std::printf("  %10.3f %12s %12s %12s\n", double(p.t_ms) / 1000, human(p.rss).c_str(), human(p.anon).c_str(), human(p.live).c_str());
+      std::printf("  %10.3f %12s %12s %12s %12s\n", double(p.t_ms) / 1000, human(p.rss).c_str(), human(p.anon).c_str(),
+                  human(p.live).c_str(), s.header.version >= 2 ? human(p.own).c_str() : "-");
     }
   }
   return 0;

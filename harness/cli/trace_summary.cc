@@ -44,10 +44,12 @@ Summary summarize(const std::string& path) {
       case tr::Op::kRss: ++s.counts[int(tr::EventKind::kRss)]; break;
       case tr::Op::kFork: ++s.forks; break;
       case tr::Op::kPhase: s.phases.push_back({e.t_ms, e.thread, x.name, merge.live_bytes()}); break;
+      case tr::Op::kThreadBegin: ++s.thread_begins; break;
+      case tr::Op::kThreadEnd: ++s.thread_ends; break;
     }
     // Op and EventKind share their first six values (kFork is not counted).
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
-    if (e.op != tr::Op::kFree && e.op != tr::Op::kRss && e.op != tr::Op::kFork && e.op != tr::Op::kPhase) {
+    if (tr::is_block_op(e.op) && e.op != tr::Op::kFree) {
       ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
       Summary::SiteStat& st = s.site_stats[site_of(e.id, e.site)];
       ++st.allocs;
@@ -90,7 +92,7 @@ Summary summarize(const std::string& path) {
   if (s.events) s.peak_ms -= std::min(s.peak_ms, t_min);
   for (auto& m : s.phases) m.t_ms -= std::min(m.t_ms, t_min);
   for (const auto& p : rss)
-    s.rss.push_back({p.e.t_ms - t_min, p.e.size, p.e.size - std::min(p.e.size, p.e.shared), p.consumed_size});
+    s.rss.push_back({p.e.t_ms - t_min, p.e.size, p.e.size - std::min(p.e.size, p.e.shared), p.consumed_size, p.e.own});
   s.live_end = merge.live_bytes();
   s.blocks_end = merge.live_blocks();
   s.life_hist[6] = s.blocks_end;

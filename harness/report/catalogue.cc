@@ -86,7 +86,9 @@ std::string render_catalogue_html(const json::object& cat) {
                 static_cast<long long>(cat.at("reps").to_number<int64_t>()), cat.at("wall_s").to_number<double>());
   std::string b = "<h1>Why RES does not drop after free: the heapmark repro catalogue</h1>\n<p class=\"note\">" +
                   html_escape(head) + " One self-contained page: no scripts, no network. Each cell links to its scenario; "
-                  "hover for how the memory came back.</p>\n<nav>";
+                  "hover for how the memory came back.</p>\n";
+  if (const auto* p = cat.if_contains("preface_html"); p && p->is_string()) b += std::string(p->as_string());  // diagnose's self-check
+  b += "<nav>";
   for (const auto& sv : cat.at("scenarios").as_array())
     b += "<a href=\"#" + anchor(sv.as_object()) + "\">" + std::to_string(sv.at("scenario").to_number<int64_t>()) + "</a>";
   b += "</nav>\n<h2 id=\"grid\">Verdicts</h2>\n" + to_html(catalogue_grid(cat)) + "<p class=\"note\">" + html_escape(legend()) +
@@ -99,7 +101,9 @@ std::string render_catalogue_html(const json::object& cat) {
 }
 
 std::string render_catalogue_md(const json::object& cat) {
-  std::string m = "# Why RES does not drop after free: the heapmark repro catalogue\n\n" + to_markdown(catalogue_grid(cat)) +
+  std::string m = "# Why RES does not drop after free: the heapmark repro catalogue\n\n";
+  if (const auto* p = cat.if_contains("preface_md"); p && p->is_string()) m += std::string(p->as_string()) + "\n";
+  m += to_markdown(catalogue_grid(cat)) +
                   "\n" + legend() + "\n\n" + repro_method_text() + "\n";
   for (const auto& sv : cat.at("scenarios").as_array()) {
     const auto& sum = sv.as_object();

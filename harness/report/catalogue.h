@@ -2,6 +2,8 @@
 // grid (scenario x allocator, coloured by verdict, with agreement and the
 // remedies that worked, each linking to the scenario's section), then every
 // scenario's section, from the catalogue's repro.json. Renders; judges nothing.
+// A catalogue may carry "preface_html" and "preface_md": a section its writer
+// puts above the grid (diagnose's self-check against the recording).
 #pragma once
 #include <boost/json/object.hpp>
 #include <string>

@@ -110,6 +110,9 @@ std::vector<std::string> remedies(const json::object& sum) {
     out.push_back(s(w, "remedy") + " [" + s(w, "allocator") + " " + env + "]: " + s(w, "verdict") + " (" + s(w, "when") + ") " +
                   s(w, "agreement") + ", was " + s(w, "base_verdict") + "; " + s(w, "what"));
   }
+  // Remedies that kept materially less without changing the verdict (repro's summary words each one).
+  if (const auto* h = sum.if_contains("remedies_helped"); h && h->is_array())
+    for (const auto& x : h->as_array()) out.push_back("helped, verdict unchanged: " + s(x.as_object(), "text"));
   return out;
 }
 
@@ -140,7 +143,7 @@ std::string scenario_section_html(const json::object& sum, const std::string& id
     b += "</ul>\n";
   }
   const auto rem = remedies(sum);
-  b += "<h3>Remedies that worked</h3>\n";
+  b += "<h3>Remedies that worked or helped</h3>\n";
   if (rem.empty()) b += "<p>None measured here.</p>\n";
   else {
     b += "<ul>";
@@ -158,7 +161,7 @@ std::string scenario_section_md(const json::object& sum, const std::string& deta
     m += "\nWhy:\n\n";
     for (const auto& e : ex) m += "- " + e + "\n";
   }
-  m += "\nRemedies that worked:\n\n";
+  m += "\nRemedies that worked or helped:\n\n";
   const auto rem = remedies(sum);
   if (rem.empty()) m += "None measured here.\n";
   for (const auto& r : rem) m += "- " + r + "\n";

@@ -17,10 +17,18 @@ namespace heapmark::repro {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
+constexpr double kHelpedShare = 0.25;  // of what the base keeps above live at a phase: see remedies_helped
+using workloads::repro::kActP;
+using workloads::repro::kFreeP;
 
 std::string str(const json::object& o, const char* k) {
   const auto* v = o.if_contains(k);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+double number(const json::value& v, const char* k) {
+  const auto* x = v.is_object() ? v.as_object().if_contains(k) : nullptr;
+  return x && x->is_number() ? x->to_number<double>() : NAN;
 }
 
 double median(std::vector<double> v) {
@@ -209,6 +217,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
   struct Base {
     int best = 99;
     std::string label;
+    json::array phases;  // medians
   };
   std::map<std::string, Base> bases;
   std::map<std::string, int> worst;  // allocator -> latest verdict over its ok reps
@@ -257,7 +266,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
       row["remedy_what"] = remedy->what;
       worst[name] = latest;
     } else if (!ok.empty()) {
-      bases[name] = Base{earliest, label + (when.empty() ? "" : " (" + when + ")")};
+      bases[name] = Base{earliest, label + (when.empty() ? "" : " (" + when + ")"), row["phases"].as_array()};
     }
     rows.push_back(std::move(row));
   }
@@ -275,12 +284,47 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
                                     {"what", row["remedy_what"]}, {"verdict", row["verdict_label"]}, {"when", row["when"]},
                                     {"agreement", row["agreement"]}, {"base_verdict", b->second.label}});
   }
+  // A remedy helped when, at a phase after the frees (F, I or A), it kept at
+  // least kHelpedShare less of what its base kept above the live bytes (and at
+  // least 1 MiB; medians), even where the verdict's words stay the same.
+  json::array helped;
+  for (auto& rv : rows) {
+    auto& row = rv.as_object();
+    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool())) continue;
+    const auto b = bases.find(str(row, "base"));
+    if (b == bases.end()) continue;
+    const auto& mine = row["phases"].as_array();
+    int best = -1;
+    double best_less = 0;
+    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), b->second.phases.size())); ++i) {
+      const double base_r = number(b->second.phases[i], "r"), base_live = number(b->second.phases[i], "live"), r = number(mine[i], "r");
+      const double less = base_r - r;
+      if (less >= kHelpedShare * (base_r - base_live) && less >= 1048576.0 && less > best_less) {
+        best = i;
+        best_less = less;
+      }
+    }
+    if (best < 0) continue;
+    row["helped"] = json::object{{"phase", kPhaseLetters[best]}, {"less", best_less}};
+    std::string env;
+    for (const auto& [k, v] : row["env"].as_object())
+      if (v.is_string()) env += " " + std::string(k) + "=" + std::string(v.as_string());
+    char text[768];
+    std::snprintf(text, sizeof text, "%s [%s%s]: %.1f MiB less at %s than %s (%.1f vs %.1f MiB), verdict still %s; %s",
+                  str(row, "remedy").c_str(), str(row, "base").c_str(), env.c_str(), best_less / kMiB, kPhaseLetters[best],
+                  str(row, "base").c_str(), number(mine[best], "r") / kMiB, number(b->second.phases[best], "r") / kMiB,
+                  str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
+    helped.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
+                                  {"phase", kPhaseLetters[best]}, {"less", best_less}, {"kept", number(mine[best], "r")},
+                                  {"base_kept", number(b->second.phases[best], "r")}, {"text", text}});
+  }
   // Base allocators first, in the run's order, then the remedies.
   std::stable_sort(rows.begin(), rows.end(), [](const json::value& a, const json::value& b) {
     return a.as_object().at("remedy").is_null() && !b.as_object().at("remedy").is_null();
   });
   sum["rows"] = std::move(rows);
   sum["remedies_worked"] = std::move(worked);
+  sum["remedies_helped"] = std::move(helped);
   return sum;
 }
 
@@ -354,7 +398,11 @@ std::string render_summary_text(const json::object& sum) {
       out += "      why: " + std::string(row.at("explanation").as_string()) + "\n";
   }
   const auto& worked = sum.at("remedies_worked").as_array();
-  out += worked.empty() ? "  Remedies that worked: none measured here.\n" : "  Remedies that worked (in every repetition):\n";
+  static const json::array kNone;
+  const auto* hp = sum.if_contains("remedies_helped");
+  const json::array& helped = hp && hp->is_array() ? hp->as_array() : kNone;
+  if (worked.empty() && helped.empty()) out += "  Remedies that worked: none measured here.\n";
+  else if (!worked.empty()) out += "  Remedies that worked (in every repetition):\n";
   for (const auto& wv : worked) {
     const auto& w = wv.as_object();
     std::string env;
@@ -362,6 +410,8 @@ std::string render_summary_text(const json::object& sum) {
     out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env + "]: " + str(w, "verdict") + " (" + str(w, "when") +
            ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " + str(w, "what") + "\n";
   }
+  if (!helped.empty()) out += "  Remedies that helped (verdict unchanged; a quarter or more less kept above live at a phase):\n";
+  for (const auto& h : helped) out += "    " + str(h.as_object(), "text") + "\n";
   return out;
 }
 

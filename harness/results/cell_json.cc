@@ -416,6 +416,7 @@ json::object to_json(const CellResult& c) {
     rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples}, {"stride", t.stride},
                                    {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)},  {"anon", arr(t.anon, true)},
                                    {"live", arr(t.live, true)}};
+    if (!t.clock_s.empty()) rec["timeline"].as_object()["clock_s"] = arr(t.clock_s, false);
   }
   return rec;
 }
@@ -609,6 +610,8 @@ CellResult from_json(const json::object& o, const std::string& where) {
     series("rss", tl.rss);
     series("anon", tl.anon);
     series("live", tl.live);
+    series("clock_s", tl.clock_s);
+    if (!tl.clock_s.empty() && tl.clock_s.size() != tl.t_s.size()) rd.fail("timeline.clock_s", "as many points as timeline.t_s");
   }
   return c;
 }

@@ -185,6 +185,7 @@ struct TimelineSeries {
   double sample_hz = 0;
   uint64_t samples = 0, stride = 1;
   std::vector<double> t_s, rss, anon, live;  // parallel arrays
+  std::vector<double> clock_s;  // parallel too when the workload has a clock (a replay: the recorded time reached), else empty
 };
 
 struct MicroBenchmark {

@@ -324,12 +324,16 @@ void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, resul
   rec.timeline.sample_hz = sample_hz;
   rec.timeline.samples = tl.samples();
   rec.timeline.stride = tl.stride();
+  bool clocked = false;
   for (const auto& s : tl.points()) {
     rec.timeline.t_s.push_back(rel_seconds(s.t_ns, t0));
     rec.timeline.rss.push_back(static_cast<double>(s.rss));
     rec.timeline.anon.push_back(static_cast<double>(s.anon));
     rec.timeline.live.push_back(static_cast<double>(s.live));
+    rec.timeline.clock_s.push_back(static_cast<double>(s.clock_ms) / 1000);
+    clocked |= s.clock_ms > 0;
   }
+  if (!clocked) rec.timeline.clock_s.clear();
 }
 
 }  // namespace

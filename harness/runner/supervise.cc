@@ -228,7 +228,7 @@ void Supervision::sample(uint64_t now) {
   if (st.resident == 0) return;  // a zombie: its /proc is empty
   if (spec_.sample_hz > 0)
     out_.timeline.add(Sample{now, st.resident, st.anon(), shared_->live_bytes.load(std::memory_order_relaxed),
-                             shared_->phase.load(std::memory_order_relaxed)});
+                             shared_->phase.load(std::memory_order_relaxed), shared_->clock_ms.load(std::memory_order_relaxed)});
   if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,

@@ -17,6 +17,7 @@ struct Sample {
   uint64_t anon;  // resident - shared, bytes
   uint64_t live;  // live requested bytes
   uint32_t phase; // running phase + 1, 0 outside phases
+  uint64_t clock_ms = 0;  // the program's own clock (a replay's recorded time); 0: none
 };
 
 class Timeline {

@@ -47,6 +47,9 @@ if(NOT HEAPMARK_CORE_ONLY)
   add_executable(trace_many_threads ${CMAKE_CURRENT_LIST_DIR}/many_threads.c)
   add_executable(trace_handoff ${CMAKE_CURRENT_LIST_DIR}/handoff.c)
   add_executable(trace_pin_top ${CMAKE_CURRENT_LIST_DIR}/pin_top.c)
+  # Workers that fill, free most and exit before the program measures itself (thread lifetimes).
+  add_executable(trace_thread_exit ${CMAKE_CURRENT_LIST_DIR}/thread_exit.c)
+  target_link_libraries(trace_thread_exit PRIVATE Threads::Threads)
   # Allocation sites (record --stacks): three sites for the attribution test, and a PIE, a shared library
   # and a dlopen'ed C++ plugin for symbolisation. No sibling calls: `return malloc(n)` would become a jump
   # and the site's own frame would not be on the stack.
@@ -61,12 +64,12 @@ if(NOT HEAPMARK_CORE_ONLY)
   endforeach()
   target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads handoff diagnose fork follow_forks bad_input live_blocks lost_events sites symbols
+  foreach(case sort python_threads handoff diagnose thread_lifetimes self_check old_format fork follow_forks bad_input live_blocks lost_events sites symbols
                bad_stacks heaptrack)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>
                      ${CMAKE_CURRENT_BINARY_DIR}/trace-${case} $<TARGET_FILE:trace_workload_tests>)
     set_tests_properties(trace_${case} PROPERTIES TIMEOUT 300
-      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>;HEAPMARK_TEST_PIN_TOP=$<TARGET_FILE:trace_pin_top>;HEAPMARK_TEST_THREE_SITES=$<TARGET_FILE:trace_three_sites>;HEAPMARK_TEST_SITES_PIE=$<TARGET_FILE:trace_sites_pie>;HEAPMARK_TEST_SITES_PLUGIN=$<TARGET_FILE:trace_sites_plugin>;HEAPMARK_TEST_SITES_LIB=$<TARGET_FILE:trace_sites_lib>")
+      ENVIRONMENT "HEAPMARK_TEST_LIVE_BLOCKS=$<TARGET_FILE:trace_live_blocks>;HEAPMARK_TEST_MANY_THREADS=$<TARGET_FILE:trace_many_threads>;HEAPMARK_TEST_HANDOFF=$<TARGET_FILE:trace_handoff>;HEAPMARK_TEST_PIN_TOP=$<TARGET_FILE:trace_pin_top>;HEAPMARK_TEST_THREAD_EXIT=$<TARGET_FILE:trace_thread_exit>;HEAPMARK_TEST_THREE_SITES=$<TARGET_FILE:trace_three_sites>;HEAPMARK_TEST_SITES_PIE=$<TARGET_FILE:trace_sites_pie>;HEAPMARK_TEST_SITES_PLUGIN=$<TARGET_FILE:trace_sites_plugin>;HEAPMARK_TEST_SITES_LIB=$<TARGET_FILE:trace_sites_lib>")
   endforeach()
 endif()

@@ -1,8 +1,8 @@
 # Records real programs with `heapmark record`, checks the trace with
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
-# CASE: sort | python_threads | handoff | diagnose | fork | follow_forks | bad_input | live_blocks | lost_events |
-#       sites | symbols | bad_stacks.
+# CASE: sort | python_threads | handoff | diagnose | thread_lifetimes | self_check | old_format | fork | follow_forks |
+#       bad_input | live_blocks | lost_events | sites | symbols | bad_stacks | heaptrack.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread traces' programs are also drained on threads by trace_workload_tests.
@@ -80,6 +80,61 @@ def check_trace(t, min_events, threads=None):
         fail("%.2f bytes/event, goal <= 4" % t["bytes_per_event"])
     if threads is not None and t["threads"] < threads:
         fail("%d threads recorded, expected >= %d" % (t["threads"], threads))
+
+
+def drop_frees(src, dst):
+    """Writes `src` without its free events (a test-only damaged trace; format 2): every events chunk is
+    decoded tag by tag (trace_format.h), its frees left out, and its count and checksum made good again."""
+    import struct
+
+    def fnv(data, h=0x811C9DC5):
+        for b in data:
+            h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+        return h
+
+    def varint(buf, i):
+        while buf[i] & 0x80:
+            i += 1
+        return i + 1
+
+    data = open(src, "rb").read()
+    version, body = struct.unpack_from("<II", data, 8)
+    if version != 2:
+        fail("drop_frees reads format 2, %s is format %d" % (src, version))
+    out = bytearray(data[:24 + body])
+    pos = 24 + body
+    while pos < len(data):
+        magic, kind, thread, size, events, _, start, next_id = struct.unpack_from("<IIIIIIQQ", data, pos)
+        payload = data[pos + 40:pos + 40 + size]
+        if kind == 0:
+            kept, i = bytearray(), 0
+            while i < len(payload):
+                tag, at = payload[i], i
+                k, v = tag & 7, tag >> 3
+                i += 1
+                if v == 31 and k not in (4, 7):
+                    i = varint(payload, i)
+                if k in (3, 4):
+                    i = varint(payload, i)
+                elif k == 7:
+                    if v == 0:
+                        for _ in range(3):
+                            i = varint(payload, i)
+                    elif v == 2:
+                        n = payload[i]
+                        i += 1 + n
+                    elif v == 3:
+                        i = varint(payload, i)
+                if k == 2:
+                    events -= 1
+                else:
+                    kept += payload[at:i]
+            payload = bytes(kept)
+            size = len(payload)
+        head = struct.pack("<IIIIIIQQ", magic, kind, thread, size, events, 0, start, next_id)
+        out += struct.pack("<IIIIIIQQ", magic, kind, thread, size, events, fnv(payload, fnv(head)), start, next_id) + payload
+        pos += 40 + len(data[pos + 40:pos + 40 + struct.unpack_from("<I", data, pos + 12)[0]])
+    open(dst, "wb").write(out)
 
 
 if case == "sort":
@@ -203,6 +258,87 @@ elif case == "diagnose":
     if "bad trace at byte" not in p.stderr or os.path.exists(os.path.join(work, "bad")):
         fail("diagnose of a corrupted trace: %r" % p.stderr)
     print("ok: diagnose agrees with repro 2 on %s; %s" % (allocators, rec[0]))
+elif case == "thread_lifetimes":
+    # Workers fill, free 31 of 32 blocks and exit; the program then measures itself. diagnose's F (what the
+    # replay keeps after the frees) must be the program's own figure on every allocator: the replay starts and
+    # ends each worker where it did (one by one: each after the last has exited; together: all exited before F).
+    prog = os.environ["HEAPMARK_TEST_THREAD_EXIT"]
+    libs = {"glibc": None, "jemalloc": "libjemalloc.so.2", "mimalloc": "libmimalloc.so.2", "tcmalloc": "libtcmalloc_minimal.so.4"}
+
+    def own(args, lib):
+        # The program's own figure, bare (no recorder): the median of three runs.
+        env = dict(os.environ)
+        if lib:
+            env["LD_PRELOAD"] = "/usr/lib/x86_64-linux-gnu/" + lib
+        got = []
+        for _ in range(3):
+            f = dict(kv.split("=") for kv in run([prog] + args, env=env).stdout.split())
+            got.append(int(f["anon_end"]) - int(f["anon_start"]))
+        return sorted(got)[1]
+
+    for mode, allocs in (("one-by-one", ["glibc", "jemalloc", "mimalloc", "tcmalloc"]), ("together", ["glibc", "jemalloc"])):
+        args = ["4", "32", mode]
+        path = record("exit-" + mode, [prog] + args)
+        t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+        if not t["thread_lifetimes"] or t["thread_begins"] != 5 or t["thread_ends"] != 4:
+            fail("%s: expected 5 thread begins and 4 ends, got %s/%s" % (mode, t["thread_begins"], t["thread_ends"]))
+        if not t["recorded_allocator"] or "libc.so" not in t["recorded_allocator"]:
+            fail("%s: the trace does not name glibc as its allocator: %r" % (mode, t["recorded_allocator"]))
+        run([heapmark, "diagnose", path, "--allocators", ",".join(allocs), "--remedies", "none", "--reps", "1",
+             "--out", work, "--run-id", "d-" + mode, "-q"])
+        d = json.load(open(os.path.join(work, "d-" + mode, "diagnose.json")))
+        rows = {r["allocator"]: r for r in d["summary"]["rows"] if r["remedy"] is None}
+        for a in allocs:
+            want = own(args, libs[a])
+            got = rows[a]["phases"][1]["r"]
+            print("%s %s: program %.1f MiB, diagnose F %.1f MiB" % (mode, a, want / 2**20, got / 2**20))
+            if abs(got - want) > 0.05 * want:
+                fail("%s on %s: diagnose's F %.1f MiB is not within 5%% of the program's own %.1f MiB" % (mode, a, got / 2**20, want / 2**20))
+        sc = d["self_check"]
+        if not sc["checked"] or sc["allocator"] != "glibc" or sc["flagged"]:
+            fail("%s: the self-check against the recording is not a pass on glibc: %s" % (mode, sc))
+        for e in sc["phase_ends"]:
+            if abs(e["diff_pct"]) > 5:
+                fail("%s: self-check %s differs by %.1f%%" % (mode, e["phase"], e["diff_pct"]))
+    print("ok: thread lifetimes replayed; F within 5% of the program's own figure")
+elif case == "self_check":
+    # A trace with one event kind dropped (every free, test-only): the replay keeps what the program freed,
+    # and diagnose's self-check must say so, naming a missing event kind.
+    prog = os.environ["HEAPMARK_TEST_THREAD_EXIT"]
+    path = record("whole", [prog, "2", "16", "one-by-one"])
+    dropped = os.path.join(work, "no-frees.hmt")
+    drop_frees(path, dropped)
+    t = json.loads(run([heapmark, "trace-info", dropped, "--json"]).stdout)
+    if t["counts"]["free"] != 0 or t["counts"]["malloc"] < 1000:
+        fail("the rewritten trace still has frees or lost its mallocs: %s" % t["counts"])
+    p = run([heapmark, "diagnose", dropped, "--allocators", "glibc", "--remedies", "none", "--reps", "1", "--out", work,
+             "--run-id", "dropped"])
+    sc = json.load(open(os.path.join(work, "dropped", "diagnose.json")))["self_check"]
+    if not sc["checked"] or not sc["flagged"] or not any("missing event kind" in c for c in sc["causes"]):
+        fail("a trace without its frees was not flagged with a missing event kind: %s" % sc)
+    line = [l for l in p.stdout.splitlines() if l.startswith("Self-check")]
+    if not line or "DIFFERS" not in line[0]:
+        fail("diagnose did not print the failed self-check: %r" % p.stdout[-2000:])
+    html = open(os.path.join(work, "dropped", "report.html")).read()
+    if 'id="self-check"' not in html or "<svg" not in html.split('id="self-check"')[1][:20000]:
+        fail("the report has no self-check section with its chart")
+    print("ok: " + line[0])
+elif case == "old_format":
+    # A trace of format 1 (before thread lifetimes): trace-info says what it lacks and it replays as before.
+    old = os.path.join(HERE, "corpus", "sort-small")
+    text = run([heapmark, "trace-info", old]).stdout
+    if "thread lifetimes: not in this trace (format version 1)" not in text or "recorded under: not recorded" not in text:
+        fail("trace-info of a format 1 trace:\n" + text)
+    t = json.loads(run([heapmark, "trace-info", old, "--json"]).stdout)
+    if t["format_version"] != 1 or t["thread_lifetimes"]:
+        fail("trace-info --json of a format 1 trace: %s" % t)
+    cells = replay(old)
+    if cells[0]["memory"]["live_peak"] != t["peak_live"]:
+        fail("format 1 replay peaked at %d live bytes, the trace at %d" % (cells[0]["memory"]["live_peak"], t["peak_live"]))
+    allocs = sum(cells[0]["ops"][k] for k in ("alloc", "realloc"))
+    if allocs != t["counts"]["malloc"] + t["counts"]["calloc"] + t["counts"]["aligned"] + t["counts"]["realloc"]:
+        fail("format 1 replay made %d allocations, the trace has %s" % (allocs, t["counts"]))
+    print("ok: a format 1 trace replays, and trace-info says it has no thread lifetimes")
 elif case == "fork":
     # The child allocates and exits without recording; the parent's trace stays whole and replays.
     script = ("import os\n"

@@ -117,6 +117,7 @@ uint64_t g_rss_every_ms = 10;
 std::atomic<uint64_t> g_next_rss_ms{0};
 std::atomic<uint64_t> g_next_id{0};
 std::atomic<uint32_t> g_threads{0};
+std::atomic<uint64_t> g_thread_ends{0};  // thread-end events written: each thread's begin says how many came before it
 constexpr uint64_t kIdBatch = 256;
 
 // ---- events the recorder could not record ----
@@ -142,11 +143,30 @@ void lose(tr::LostReason why) {
 // never holds two blocks; a second block in the same 32 bytes (the 8 and 16
 // byte classes of jemalloc, mimalloc, tcmalloc), a block not 8-aligned or one
 // above 2^47 goes to a small locked overflow table instead.
+//
+// The recorder's own resident pages (they are in the program's RSS samples, so
+// each sample says how many are the recorder's): the pages of the table it has
+// touched, counted as they are first touched (a bit per page; pages are never
+// given back), the buffers and the overflow table.
 constexpr unsigned kRegionBits = 21, kAddressBits = 47, kSlotShift = 5;
 constexpr size_t kRootEntries = size_t{1} << (kAddressBits - kRegionBits);
 constexpr size_t kLeafSlots = size_t{1} << (kRegionBits - kSlotShift);
-using Leaf = std::atomic<uint64_t>[kLeafSlots];
+constexpr size_t kSlotsPerPage = 4096 / sizeof(uint64_t);
+struct Leaf {
+  std::atomic<uint64_t> slot[kLeafSlots];
+  std::atomic<uint64_t> touched[kLeafSlots / kSlotsPerPage / 64];  // a bit per page of `slot`
+};
 std::atomic<Leaf*>* g_root = nullptr;
+std::atomic<uint64_t> g_root_touched[kRootEntries * sizeof(void*) / 4096 / 64];
+std::atomic<uint64_t> g_own_pages{0};  // table pages touched (root, leaves with their bit page) and overflow pages
+
+// Counts page `page` of a bitmap's region once, when its bit is first set.
+void touch_page(std::atomic<uint64_t>* bits, size_t page) {
+  const uint64_t bit = uint64_t{1} << (page % 64);
+  std::atomic<uint64_t>& w = bits[page / 64];
+  if ((w.load(std::memory_order_relaxed) & bit) == 0 && (w.fetch_or(bit, std::memory_order_relaxed) & bit) == 0)
+    g_own_pages.fetch_add(1, std::memory_order_relaxed);
+}
 
 std::atomic<uint64_t>* slot_for(uintptr_t key, bool create) {
   const size_t r = key >> kRegionBits;
@@ -158,12 +178,16 @@ std::atomic<uint64_t>* slot_for(uintptr_t key, bool create) {
     Leaf* expected = nullptr;
     if (g_root[r].compare_exchange_strong(expected, static_cast<Leaf*>(m), std::memory_order_acq_rel)) {
       leaf = static_cast<Leaf*>(m);
+      touch_page(g_root_touched, r * sizeof(void*) / 4096);
+      g_own_pages.fetch_add(1, std::memory_order_relaxed);  // the page of its bits
     } else {
       munmap(m, sizeof(Leaf));
       leaf = expected;
     }
   }
-  return &(*leaf)[(key & ((uintptr_t{1} << kRegionBits) - 1)) >> kSlotShift];
+  const size_t i = (key & ((uintptr_t{1} << kRegionBits) - 1)) >> kSlotShift;
+  if (create) touch_page(leaf->touched, i / kSlotsPerPage);
+  return &leaf->slot[i];
 }
 
 // Open addressing with backward-shift deletion under one lock (no malloc: a
@@ -222,6 +246,7 @@ class Overflow {
     const size_t cap = cap_ ? 2 * cap_ : 4096;
     void* m = mmap(nullptr, cap * sizeof(Entry), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return false;
+    g_own_pages.fetch_add((cap - cap_) * sizeof(Entry) / 4096, std::memory_order_relaxed);  // the old table goes
     Entry* old = e_;
     const size_t old_cap = cap_;
     e_ = static_cast<Entry*>(m);
@@ -280,6 +305,7 @@ struct Buffer {
   uint64_t next_id = 0, end_id = 0;
   uint64_t now_ms = 0;        // time of the last event
   uint32_t site = 0;          // the site the chunk's next allocation takes unless a site event changes it
+  bool begins = false;        // a new thread: its first event is preceded by a thread-begin event
   uint64_t counts[tr::kEventKinds] = {};
   uint8_t* pos = nullptr;     // next payload byte
   tr::ChunkHeader header{};   // immediately followed by the payload
@@ -335,6 +361,20 @@ void flush(Buffer* b) {
 }
 
 void thread_exit(void* arg);
+void sample_rss(Buffer* b);
+
+// Before an event: room for it, and the time (with an RSS sample when one is due).
+void advance_clock(Buffer* b) {
+  if (static_cast<size_t>(b->payload + sizeof b->payload - b->pos) < 4 * tr::kMaxEventBytes) flush(b);
+  const uint64_t ms = (now_ns(CLOCK_MONOTONIC_COARSE) - g_start_ns) / 1'000'000;
+  if (ms > b->now_ms) {
+    b->pos = tr::put_tag(b->pos, tr::Tag::kTime, ms - b->now_ms);
+    ++b->events;
+    b->now_ms = ms;
+    uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
+    if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
+  }
+}
 
 // A new thread's first event: a buffer (reused from an exited thread when one is free).
 Buffer* acquire_buffer() {
@@ -361,7 +401,17 @@ Buffer* acquire_buffer() {
     b->state.store(1);
     g_buffers[i].store(b, std::memory_order_release);
   }
-  if (tl_thread_plus1 == 0) tl_thread_plus1 = g_threads.fetch_add(1) + 1;
+  b->begins = tl_thread_plus1 == 0;
+  if (b->begins) {
+    const uint32_t index = g_threads.fetch_add(1);
+    if (index >= tr::kMaxThreads) {  // the format's thread indices are below this (over the whole recording)
+      g_threads.fetch_sub(1);
+      b->state.store(0, std::memory_order_release);
+      lose(tr::kLostThreads);
+      return nullptr;
+    }
+    tl_thread_plus1 = index + 1;
+  }
   b->thread = tl_thread_plus1 - 1;
   b->next_id = b->end_id = 0;
   b->now_ms = 0;
@@ -380,13 +430,15 @@ void thread_exit(void* arg) {
   for (int expected = 0; !b->busy.compare_exchange_weak(expected, 1, std::memory_order_acquire); expected = 0)
     if (g_stopping.load()) return;
   if (!g_stopping.load() && b->state.load() == 1) {
+    advance_clock(b);
+    *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kThreadEnd) << 3));
+    b->pos = tr::put_varint(b->pos, g_thread_ends.fetch_add(1, std::memory_order_acq_rel));
+    ++b->events;
     flush(b);
     b->state.store(0, std::memory_order_release);
   }
   b->busy.store(0, std::memory_order_release);
 }
-
-void sample_rss(Buffer* b);
 
 // Holds the thread's buffer for one event, or null when the event is not recorded.
 Buffer* enter() {
@@ -401,14 +453,12 @@ Buffer* enter() {
     b->busy.store(0, std::memory_order_release);
     return nullptr;
   }
-  if (static_cast<size_t>(b->payload + sizeof b->payload - b->pos) < 4 * tr::kMaxEventBytes) flush(b);
-  const uint64_t ms = (now_ns(CLOCK_MONOTONIC_COARSE) - g_start_ns) / 1'000'000;
-  if (ms > b->now_ms) {
-    b->pos = tr::put_tag(b->pos, tr::Tag::kTime, ms - b->now_ms);
+  advance_clock(b);
+  if (b->begins) {
+    *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kThreadBegin) << 3));
+    b->pos = tr::put_varint(b->pos, g_thread_ends.load(std::memory_order_acquire));
     ++b->events;
-    b->now_ms = ms;
-    uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
-    if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
+    b->begins = false;
   }
   return b;
 }
@@ -447,6 +497,8 @@ void sample_rss(Buffer* b) {
   *b->pos++ = static_cast<uint8_t>(static_cast<uint8_t>(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kRss) << 3));
   b->pos = tr::put_varint(b->pos, f[1]);
   b->pos = tr::put_varint(b->pos, f[2]);
+  const uint64_t buffers = std::min(g_buffer_count.load(std::memory_order_relaxed), kMaxBuffers);
+  b->pos = tr::put_varint(b->pos, g_own_pages.load(std::memory_order_relaxed) + buffers * ((sizeof(Buffer) + 4095) / 4096));
   ++b->events;
   ++b->counts[int(tr::EventKind::kRss)];
 }
@@ -591,6 +643,7 @@ void on_fork_child() {
   tl_buf = nullptr;
   tl_thread_plus1 = 0;
   g_threads.store(0);
+  g_thread_ends.store(0);
   g_next_id.store(0);
   g_lost.store(0);
   g_lost_why.store(0);
@@ -652,6 +705,9 @@ void write_header() {
   put_string(machine, strlen(machine));
   p = tr::put_varint(p, now_ns(CLOCK_REALTIME));
   p = tr::put_varint(p, static_cast<uint64_t>(getpid()));
+  Dl_info where{};  // the allocator recorded: the object defining the malloc the recorder forwards to
+  const bool named = dladdr(reinterpret_cast<void*>(g_real.malloc), &where) != 0 && where.dli_fname;
+  put_string(named ? where.dli_fname : "", named ? strlen(where.dli_fname) : 0);
   tr::FileHeader h{};
   memcpy(h.magic, tr::kMagic, sizeof h.magic);
   h.version = tr::kVersion;

@@ -1,0 +1,212 @@
+#include "harness/cli/replay_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "harness/report/svg.h"
+
+namespace heapmark::cli {
+namespace {
+
+namespace json = boost::json;
+
+std::string mib(double bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f MiB", bytes / 1048576.0);
+  return b;
+}
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.1f%%", 100 * v);
+  return b;
+}
+
+// The program's heap RSS at each sample: anonymous RSS less the recorder's
+// pages, from the first sample on (what its allocator calls made resident).
+struct Recorded {
+  std::vector<double> t_ms, heap, live;
+  double at(double t) const {  // between the samples around t, on a straight line (the first or last outside them)
+    const auto it = std::upper_bound(t_ms.begin(), t_ms.end(), t);
+    if (it == t_ms.begin()) return heap.front();
+    if (it == t_ms.end()) return heap.back();
+    const size_t i = static_cast<size_t>(it - t_ms.begin());
+    const double f = (t - t_ms[i - 1]) / (t_ms[i] - t_ms[i - 1]);
+    return heap[i - 1] + f * (heap[i] - heap[i - 1]);
+  }
+};
+
+Recorded recorded_curve(const Summary& s) {
+  Recorded r;
+  const double base = double(s.rss[0].anon) - double(s.rss[0].own);
+  for (const auto& p : s.rss) {
+    r.t_ms.push_back(double(s.t0_ms + p.t_ms));
+    r.heap.push_back(std::max(0.0, double(p.anon) - double(p.own) - base));
+    r.live.push_back(double(p.live));
+  }
+  return r;
+}
+
+double final_r(const report::Cell& c) { return c.phases.size() > 1 && c.phases[1].end ? double(c.phases[1].end->r) : NAN; }
+
+}  // namespace
+
+double ReplayCheck::End::diff_pct() const { return (replayed - recorded) / std::max(recorded, 1048576.0); }
+double ReplayCheck::run_diff_pct() const { return run_diff / std::max(recorded_peak, 1048576.0); }
+
+ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
+                         uint64_t peak_ms, uint64_t final_ms) {
+  ReplayCheck k;
+  if (s.header.allocator.empty()) {
+    k.not_checked = s.header.version < 2 ? "the trace does not name the allocator it was recorded under (format 1: record it again)"
+                                         : "the recorder could not name the allocator it ran under";
+    return k;
+  }
+  const registry::Allocator* a = registry::serving(known, s.header.allocator);
+  if (!a) {
+    k.not_checked = "recorded under " + s.header.allocator + ", which is none of heapmark's allocators";
+    return k;
+  }
+  k.allocator = a->name;
+  if (s.rss.empty()) {
+    k.not_checked = "the trace has no RSS samples (recorded with --rss-ms 0)";
+    return k;
+  }
+  std::vector<const report::Cell*> cells;
+  for (const auto& c : run.cells)
+    if (c.allocator == a->name && c.ok() && !std::isnan(final_r(c)) && !c.timeline.clock_s.empty()) cells.push_back(&c);
+  if (cells.empty()) {
+    k.not_checked = "recorded under " + a->name + ", which this diagnose did not replay on (add it to --allocators)";
+    return k;
+  }
+  std::sort(cells.begin(), cells.end(), [](const report::Cell* x, const report::Cell* y) { return final_r(*x) < final_r(*y); });
+  const report::Cell& c = *cells[cells.size() / 2];
+  k.checked = true;
+  k.cells = static_cast<int>(cells.size());
+
+  const Recorded rec = recorded_curve(s);
+  k.recorded_peak = *std::max_element(rec.heap.begin(), rec.heap.end());
+  const char* names[2] = {"peak", "free"};
+  const uint64_t at[2] = {peak_ms, final_ms};
+  for (int i = 0; i < 2; ++i)
+    if (c.phases.size() > static_cast<size_t>(i) && c.phases[i].end)
+      k.ends.push_back({names[i], double(at[i] - s.t0_ms) / 1000, rec.at(double(at[i])), double(c.phases[i].end->r)});
+  // Over the run: each replayed point up to F's end, against the recording at the time it had reached.
+  const double f_end = c.phases[1].end->end_s;
+  const double r0 = double(c.memory.r0_anon);
+  const auto& tl = c.timeline;
+  for (size_t i = 0; i < tl.t_s.size(); ++i) {
+    if (tl.t_s[i] > f_end || tl.clock_s[i] <= 0) continue;
+    const double t = tl.clock_s[i] * 1000, r = std::max(0.0, tl.anon[i] - r0);
+    k.rep_t.push_back((t - double(s.t0_ms)) / 1000);
+    k.rep_y.push_back(r);
+    const double d = r - rec.at(t);
+    if (std::fabs(d) > std::fabs(k.run_diff)) {
+      k.run_diff = d;
+      k.run_diff_t_s = (t - double(s.t0_ms)) / 1000;
+    }
+  }
+  for (size_t i = 0; i < rec.t_ms.size(); ++i) {
+    k.rec_t.push_back((rec.t_ms[i] - double(s.t0_ms)) / 1000);
+    k.rec_y.push_back(rec.heap[i]);
+  }
+  bool below = false, above = false;
+  for (const auto& e : k.ends) {
+    const bool off = std::fabs(e.diff_pct()) > kReplayTolerance;
+    k.flagged |= off;
+    below |= off && e.replayed < e.recorded;
+    above |= off && e.replayed > e.recorded;
+  }
+  if (std::fabs(k.run_diff_pct()) > kReplayTolerance) {
+    k.run_over = true;
+    (k.run_diff < 0 ? below : above) = true;
+  }
+  if (!k.flagged && !k.run_over) return k;
+
+  // Likely causes, with what points to each.
+  double unexplained = 0;  // live bytes the trace holds beyond what the program had resident
+  for (size_t i = 0; i < rec.heap.size(); ++i) unexplained = std::max(unexplained, rec.live[i] - rec.heap[i]);
+  if (unexplained > kReplayTolerance * k.recorded_peak)
+    k.causes.push_back("a missing event kind: at one point the trace holds " + mib(unexplained) +
+                       " more live bytes than the program had resident (frees or reallocs missing from the trace, or "
+                       "blocks the program never wrote: the replay writes every block it makes)");
+  if (below && s.header.version < 2)
+    k.causes.push_back("heapmark's own memory: the recorded RSS includes the recorder's pointer table (up to a quarter of the "
+                       "heap's span), which a format 1 trace does not count");
+  else if (below)
+    k.causes.push_back("memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
+                       "before recording began (a missing event kind)");
+  if (s.threads > 1)
+    k.causes.push_back("a thread timing difference: " + std::to_string(s.threads) + " threads replayed back to back, not at their "
+                       "recorded pace" + std::string(s.header.version < 2 ? ", and without thread lifetimes (format 1): every "
+                                                                              "thread starts at once and none ends where it did"
+                                                                            : ""));
+  if (above)
+    k.causes.push_back("time: memory an allocator returns on a timer (decay, a background thread) had less time to go in a "
+                       "compressed replay");
+  return k;
+}
+
+std::string ReplayCheck::line() const {
+  if (!checked) return "Self-check: not possible: " + not_checked + ".";
+  std::string l = std::string("Self-check against the recording (replayed on ") + allocator + ", the allocator it was recorded under): ";
+  l += flagged ? "DIFFERS by more than 5%" : "within 5%";
+  for (const auto& e : ends)
+    l += "; " + std::string(e.phase == "peak" ? "P" : "F") + " replayed " + mib(e.replayed) + " vs recorded " + mib(e.recorded) +
+         " (" + pct(e.diff_pct()) + ")";
+  char b[256];
+  std::snprintf(b, sizeof b, "; largest over the run %s at %.3f s (%s of the recorded peak%s)", mib(std::fabs(run_diff)).c_str(),
+                run_diff_t_s, pct(run_diff_pct()).c_str(),
+                run_over && !flagged ? "; between phase ends a compressed replay's threads need not keep the recorded pace" : "");
+  l += b;
+  if (!causes.empty()) l += std::string(flagged ? ". Likely: " : ". Between phase ends, likely: ") + causes.front();
+  return l + ".";
+}
+
+json::object ReplayCheck::to_json() const {
+  json::object o{{"checked", checked}, {"tolerance", kReplayTolerance}};
+  if (!checked) {
+    o["not_checked"] = not_checked;
+    return o;
+  }
+  json::array e, c;
+  for (const auto& x : ends)
+    e.push_back(json::object{{"phase", x.phase}, {"t_s", x.t_s}, {"recorded", x.recorded}, {"replayed", x.replayed},
+                             {"diff", x.replayed - x.recorded}, {"diff_pct", 100 * x.diff_pct()}});
+  for (const auto& x : causes) c.push_back(json::string(x));
+  o["allocator"] = allocator;
+  o["cells"] = cells;
+  o["phase_ends"] = std::move(e);
+  o["run"] = json::object{{"diff", run_diff}, {"t_s", run_diff_t_s}, {"recorded_peak", recorded_peak}, {"diff_pct", 100 * run_diff_pct()}};
+  o["flagged"] = flagged;
+  o["run_over_tolerance"] = run_over;
+  o["causes"] = std::move(c);
+  o["line"] = line();
+  return o;
+}
+
+std::string ReplayCheck::chart_svg() const {
+  if (!checked) return "";
+  namespace svg = report::svg;
+  svg::LineChart ch;
+  ch.title = "Replay on " + allocator + " against the recording: RSS above the start";
+  ch.id = "self-check";
+  ch.x.label = "recorded time (s)";
+  ch.y.label = "RSS above the start (MiB)";
+  ch.y.scale = 1048576.0;
+  svg::Series r, p;
+  r.name = "recorded (the program, less the recorder's pages)";
+  r.colour = svg::colour(0);
+  r.x = rec_t;
+  r.y = rec_y;
+  p.name = "replayed (R at the recorded time reached)";
+  p.colour = svg::colour(1);
+  p.x = rep_t;
+  p.y = rep_y;
+  svg::decimate(r.x, r.y, 600);
+  svg::decimate(p.x, p.y, 600);
+  ch.series = {std::move(r), std::move(p)};
+  return svg::render(ch);
+}
+
+}  // namespace heapmark::cli

@@ -1,0 +1,58 @@
+// How far a replay can be trusted: the replay on the allocator the trace was
+// recorded under, against the program's own RSS that the trace carries.
+//
+// The recorded curve is the program's anonymous RSS (statm resident - shared)
+// less the recorder's own pages (format 2 counts them in every sample), from
+// its first sample; the replayed curve is the cell's R (anonymous - R0) at the
+// recorded time its threads had reached (the timeline's clock_s). Compared at
+// the ends of the replayed phases P and F (the figures the verdicts read) and
+// over the run up to F. A replay that differs by more than kReplayTolerance at a
+// phase end is flagged with its likely causes; between phase ends a compressed
+// replay's threads need not keep their recorded pace, so a larger difference
+// there is reported (with its causes) but not flagged.
+#pragma once
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "allocators/registry/registry.h"
+#include "harness/cli/trace_summary.h"
+#include "harness/report/results.h"
+
+namespace heapmark::cli {
+
+inline constexpr double kReplayTolerance = 0.05;
+
+struct ReplayCheck {
+  bool checked = false;
+  std::string not_checked;  // why not, when !checked ("the trace does not name its allocator (format 1)")
+  std::string allocator;    // the registry's name for the recording's allocator
+  int cells = 0;            // replays compared (the one with the median F is shown)
+  struct End {
+    std::string phase;      // "peak", "free"
+    double t_s = 0;         // recorded time, from the trace's first event
+    double recorded = 0, replayed = 0;  // bytes
+    double diff_pct() const;            // (replayed - recorded) / recorded
+  };
+  std::vector<End> ends;
+  double run_diff = 0;      // the largest |replayed - recorded| up to F, bytes (signed: replayed - recorded)
+  double run_diff_t_s = 0;
+  double recorded_peak = 0; // the run's difference is a share of this
+  double run_diff_pct() const;
+  bool flagged = false;      // a phase end differs by more than kReplayTolerance
+  bool run_over = false;     // the run does, somewhere between phase ends
+  std::vector<std::string> causes;  // likely, most likely first
+  // The two curves on the recorded clock (seconds, bytes), for the chart.
+  std::vector<double> rec_t, rec_y, rep_t, rep_y;
+
+  std::string line() const;   // the one line diagnose prints first
+  boost::json::object to_json() const;
+  std::string chart_svg() const;  // "" when not checked
+};
+
+// `peak_ms` and `final_ms` are where P and F ended, on the trace's clock.
+ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
+                         uint64_t peak_ms, uint64_t final_ms);
+
+}  // namespace heapmark::cli
