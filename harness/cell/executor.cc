@@ -550,14 +550,20 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
     wait_stop_.store(static_cast<uint8_t>(WaitStop::kFixed), std::memory_order_relaxed);
 }
 
-// Every thread calls this at each phase op: the last to arrive (or, when the
-// last one to come left instead, a waiting thread woken by leave) closes the
-// open phase and opens the next while the others wait.
-void Executor::phase_edge(uint32_t next_index) noexcept {
+// Every thread calls this at each phase op; once all have arrived (or the
+// rest left), one closes the open phase and opens the next while the others
+// wait: the first thread when it is there, else the last to arrive. Closing
+// calls the allocator (its statistics), which binds a thread that never
+// allocated to an arena: the first thread is bound already, so which thread
+// came last does not change where a worker's later blocks go.
+void Executor::phase_edge(const Thread& t, uint32_t next_index) noexcept {
   pthread_mutex_lock(&barrier_mu_);
   ++arrived_;
+  if (t.index == 0) first_at_edge_ = true;
+  if (arrived_ == participants_) pthread_cond_broadcast(&barrier_cv_);
   for (const uint64_t gen = generation_; gen == generation_;) {
-    if (arrived_ == participants_) {
+    if (arrived_ == participants_ && (t.index == 0 || !first_at_edge_)) {
+      first_at_edge_ = false;
       join_leavers();
       if (phase_open_) end_phase();
       begin_phase(next_index);
@@ -748,7 +754,7 @@ void Executor::run_thread(Thread& t) noexcept {
         case OpKind::kPhase: {
           const int cpu = sched_getcpu();
           if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &t.ran_on);
-          phase_edge(op.id);
+          phase_edge(t, op.id);
           break;
         }
         case OpKind::kRelease:

@@ -125,7 +125,7 @@ class Executor {
 
   static void* thread_main(void* arg) noexcept;
   void run_thread(Thread& t) noexcept;
-  void phase_edge(uint32_t next_index) noexcept;
+  void phase_edge(const Thread& t, uint32_t next_index) noexcept;
   void leave(Thread& t) noexcept;
   void join_leavers() noexcept;
   void breakdown(PhaseEnd& m) noexcept;
@@ -167,6 +167,7 @@ class Executor {
   pthread_mutex_t barrier_mu_ = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t barrier_cv_ = PTHREAD_COND_INITIALIZER;
   uint32_t participants_ = 0, arrived_ = 0;
+  bool first_at_edge_ = false;  // the first thread waits at the edge: it closes it
   uint64_t generation_ = 0;
   pthread_barrier_t start_;
 

@@ -100,8 +100,18 @@ std::string mib(double bytes) {
   return b;
 }
 
-// One line per base allocator: what it keeps after the frees (F), of what, and
-// the remedies that gave memory back, with what they returned and their cost.
+// The allocator's own release call as the cells name it ("malloc_trim(0)").
+std::string release_call(const heapmark::report::Run& run, const std::string& allocator) {
+  for (const auto& c : run.cells)
+    if (c.allocator == allocator && c.identity && !c.identity->release_call.empty()) return c.identity->release_call;
+  return "the release hook";
+}
+
+// One line per base allocator: what it keeps after the frees (F), of what; the
+// release hook first where it is the fix (it gives back at least the share of
+// what stays above live by which repro's summary judges a remedy to help); then
+// the remedies that worked or helped (repro's rule), with what they kept less
+// and their cost in allocator time.
 std::vector<std::string> recommendations(const json::object& sum, const heapmark::report::Run& run) {
   std::vector<std::string> out;
   const auto& rows = sum.at("rows").as_array();
@@ -114,23 +124,31 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
     std::string line = name + " keeps " + mib(keep) + " after the frees (F) for " + mib(live) + " live";
     if (!std::isnan(retained)) line += ": " + mib(retained) + " retained free, " + mib(frag) + " fragmentation";
     line += "; " + text(base, "verdict_label") + (text(base, "when").empty() ? "" : " (" + text(base, "when") + ")");
+    const double after_release = at_phase(base, 4, "r");
+    if (keep - after_release >= heapmark::repro::kHelpedShare * (keep - live) && keep - after_release > 1048576.0)
+      line += ". First: " + release_call(run, name) + " gives back " + mib(keep - after_release) + " of it (R): call it after "
+              "bursts of frees (in a running process, heapmark attach PID --apply release calls it once)";
     const double base_calls = replay_call_seconds(run, name);
     std::vector<std::string> fixes;
     for (const auto& rv : rows) {
       const auto& r = rv.as_object();
       if (r.at("remedy").is_null() || text(r, "base") != name || text(r, "status") != "ok") continue;
       const auto* worked = r.if_contains("worked");
+      const auto* helped = r.if_contains("helped");
       const double r_keep = at_phase(r, 1, "r");
       const double gain = keep - r_keep;
-      if (!(worked && worked->is_bool() && worked->as_bool()) && !(gain > 1048576.0)) continue;
+      if (!(worked && worked->is_bool() && worked->as_bool()) && !(helped && helped->is_object())) continue;
       std::string env;
       for (const auto& [k, v] : r.at("env").as_object()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
       char b[512];
       const double speed = base_calls / replay_call_seconds(run, text(r, "allocator"));
       const std::string when = text(r, "when");
-      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s less than %s at F, at %.2fx its allocator time", env.c_str(),
-                    text(r, "allocator").c_str(), text(r, "verdict_label").c_str(), when.empty() ? "" : (" (" + when + ")").c_str(),
-                    mib(std::max(0.0, gain)).c_str(), name.c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed);
+      std::string less = mib(std::max(0.0, gain)) + " less than " + name + " at F";
+      if (helped && helped->is_object() && text(helped->as_object(), "phase") != "F")
+        less += ", " + mib(num(helped->as_object().at("less"))) + " less at " + text(helped->as_object(), "phase");
+      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.c_str(), text(r, "allocator").c_str(),
+                    text(r, "verdict_label").c_str(), when.empty() ? "" : (" (" + when + ")").c_str(), less.c_str(),
+                    std::isnan(speed) ? 0.0 : 1.0 / speed);
       fixes.push_back(b);
     }
     if (!fixes.empty()) {

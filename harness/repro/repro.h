@@ -27,6 +27,10 @@ const Scenario& find_scenario(const std::string& text);
 inline constexpr int kPhaseCount = static_cast<int>(workloads::repro::kPhases);
 using workloads::repro::kPhaseLetters;
 using workloads::repro::kPhaseNames;
+// A remedy helps when, at a phase after the frees, it keeps at least this share
+// less of what its base keeps above the live bytes (and at least 1 MiB);
+// diagnose holds the release hook to the same share before naming it first.
+inline constexpr double kHelpedShare = 0.25;
 struct PhasePoint {
   bool present = false;
   double r = 0, live = 0, lazy_free = 0;

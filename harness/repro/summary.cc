@@ -17,7 +17,6 @@ namespace heapmark::repro {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-constexpr double kHelpedShare = 0.25;  // of what the base keeps above live at a phase: see remedies_helped
 using workloads::repro::kActP;
 using workloads::repro::kFreeP;
 

@@ -262,6 +262,9 @@ elif case == "thread_lifetimes":
     # Workers fill, free 31 of 32 blocks and exit; the program then measures itself. diagnose's F (what the
     # replay keeps after the frees) must be the program's own figure on every allocator: the replay starts and
     # ends each worker where it did (one by one: each after the last has exited; together: all exited before F).
+    # Together, only jemalloc: how many arenas glibc makes for threads that run at once depends on lock
+    # contention, so neither the program's own figure nor a replay's is repeatable there; jemalloc assigns
+    # arenas by thread count and purges an exiting thread's arena (what a replay with live threads at F missed).
     prog = os.environ["HEAPMARK_TEST_THREAD_EXIT"]
     libs = {"glibc": None, "jemalloc": "libjemalloc.so.2", "mimalloc": "libmimalloc.so.2", "tcmalloc": "libtcmalloc_minimal.so.4"}
 
@@ -276,7 +279,7 @@ elif case == "thread_lifetimes":
             got.append(int(f["anon_end"]) - int(f["anon_start"]))
         return sorted(got)[1]
 
-    for mode, allocs in (("one-by-one", ["glibc", "jemalloc", "mimalloc", "tcmalloc"]), ("together", ["glibc", "jemalloc"])):
+    for mode, allocs in (("one-by-one", ["glibc", "jemalloc", "mimalloc", "tcmalloc"]), ("together", ["jemalloc"])):
         args = ["4", "32", mode]
         path = record("exit-" + mode, [prog] + args)
         t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
@@ -291,10 +294,18 @@ elif case == "thread_lifetimes":
         for a in allocs:
             want = own(args, libs[a])
             got = rows[a]["phases"][1]["r"]
+            # mimalloc 2.0 resets freed pages after a delay (reset_delay): how much is back by F depends on how
+            # long the replay took, which two busy cores stretch (measured: 1.3% idle, -6.9% beside two busy loops).
+            tolerance = 0.10 if a == "mimalloc" else 0.05
             print("%s %s: program %.1f MiB, diagnose F %.1f MiB" % (mode, a, want / 2**20, got / 2**20))
-            if abs(got - want) > 0.05 * want:
-                fail("%s on %s: diagnose's F %.1f MiB is not within 5%% of the program's own %.1f MiB" % (mode, a, got / 2**20, want / 2**20))
+            if abs(got - want) > tolerance * want:
+                fail("%s on %s: diagnose's F %.1f MiB is not within %d%% of the program's own %.1f MiB" %
+                     (mode, a, got / 2**20, 100 * tolerance, want / 2**20))
         sc = d["self_check"]
+        if "glibc" not in allocs:
+            if sc["checked"] or "did not replay on" not in sc["not_checked"]:
+                fail("%s: a self-check without the recording's allocator: %s" % (mode, sc))
+            continue
         if not sc["checked"] or sc["allocator"] != "glibc" or sc["flagged"]:
             fail("%s: the self-check against the recording is not a pass on glibc: %s" % (mode, sc))
         for e in sc["phase_ends"]:

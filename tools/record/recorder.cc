@@ -824,6 +824,10 @@ void write_lost() {
 // Exit (return from main or exit() on any thread): flush every buffer, then the end chunk.
 __attribute__((destructor(101))) void finish() {
   if (!g_active.load() || getpid() != g_pid) return;
+  if (Buffer* b = enter()) {  // the program's RSS at its end, whenever the last sample was
+    sample_rss(b);
+    leave(b);
+  }
   g_stopping.store(true, std::memory_order_seq_cst);
   uint64_t totals[tr::kEventKinds] = {};
   const size_t n = g_buffer_count.load() < kMaxBuffers ? g_buffer_count.load() : kMaxBuffers;
