@@ -11,11 +11,7 @@ namespace {
 
 namespace json = boost::json;
 
-std::string mib(double bytes) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f MiB", bytes / 1048576.0);
-  return b;
-}
+std::string mib(double bytes) { return human(static_cast<uint64_t>(std::fabs(bytes))); }
 std::string pct(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%+.1f%%", 100 * v);
