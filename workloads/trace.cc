@@ -410,12 +410,13 @@ class TraceProgram final : public Program {
     l.exited.store(1, std::memory_order_release);
     return true;
   }
-  // The threads whose ends the recording wrote before this one began have exited here.
+  // The threads whose ends the recording wrote before this one began have exited here
+  // (the first thread's end is the process's: it runs the cell and never ends here).
   bool ended_before_begin() {
     const uint64_t n = std::min(r_.begin_after[index_], r_.ended_cap);
     for (; begin_checked_ < n; ++begin_checked_) {
       const uint32_t u = r_.ended[begin_checked_];
-      if (u != kNoThread && u != index_ && !exited(u)) return false;
+      if (u != kNoThread && u != 0 && u != index_ && !exited(u)) return false;
     }
     return true;
   }
@@ -518,10 +519,13 @@ class TraceProgram final : public Program {
     Backoff wait;
     // Ends the chunk where this thread would have to wait; waits only with nothing outstanding.
     bool phase_now = false;
-    auto blocked = [&]() {
+    // A wait for a begin or an exit (`lifetime`) ends once threads whose next
+    // events are earlier have run them: such a thread is not held, and never
+    // begins the next phase early for want of progress elsewhere.
+    auto blocked = [&](bool lifetime = false) {
       if (k > 0) return true;
-      lane_.stuck.store(1, std::memory_order_release);
-      if (next_mark_ < r_.mark_count && all_others_held()) {
+      lane_.stuck.store(lifetime ? 0 : 1, std::memory_order_release);
+      if (!lifetime && next_mark_ < r_.mark_count && all_others_held()) {
         phase_now = true;
         return true;
       }
@@ -563,12 +567,12 @@ class TraceProgram final : public Program {
         continue;
       }
       if (!begun_ && !(r_.begin_ms[index_] == kNever || (others_reached(r_.begin_ms[index_]) && ended_before_begin()))) {
-        if (blocked()) break;
+        if (blocked(true)) break;
         continue;
       }
       begun_ = true;
       if (r_.end_count > 0 && !ends_passed(e.t_ms)) {
-        if (blocked()) break;
+        if (blocked(true)) break;
         continue;
       }
       if (r_.as_recorded && seen_ && e.t_ms > last_ms_) {

@@ -7,7 +7,8 @@
 // own variant. The verdicts, breakdowns and remedies are repro's (one
 // scenario, built here from the trace); a recommendation line per allocator
 // says what stays after the frees and which remedy gave it back, at what cost
-// in allocator time.
+// in allocator time. First comes the self-check (cli/replay_check.h): the
+// replay on the recording's own allocator against the program's own RSS.
 //   heapmark diagnose app.hmt
 //   heapmark diagnose app.hmt --allocators glibc,jemalloc --at after-burst
 #include <algorithm>
@@ -241,7 +242,7 @@ int diagnose(State& st) {
   const heapmark::report::Run run = heapmark::report::read_run(run_dir);
   // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
   const heapmark::cli::ReplayCheck check =
-      heapmark::cli::check_replay(s, run, known, peak.t_ms, st.at.empty() ? s.t0_ms + s.duration_ms : final_abs);
+      heapmark::cli::check_replay(s, run, known, {{0, "P", peak.t_ms}, {1, "F", st.at.empty() ? s.t0_ms + s.duration_ms : final_abs}});
   if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
   add_preface(root, check);
   const auto lines = recommendations(summaries[0].as_object(), run);
@@ -307,7 +308,8 @@ int diagnose(State& st) {
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto st = std::make_shared<State>();
-  auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies");
+  auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies, after checking the "
+                                  "replay against the program's own RSS on the allocator it was recorded under");
   cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)");
   cmd->add_option("--at", st->at, "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
   cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");

@@ -83,9 +83,11 @@ std::string shipped_names(const std::string& folder) {
 }  // namespace heapmark::cli
 
 namespace heapmark::cli {
-int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts, const std::vector<registry::Allocator>& known) {
+int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts, const std::vector<registry::Allocator>& known,
+                   std::string* run_dir) {
   std::string dir;
   const int status = runner::run(m, opts, known, &dir);
+  if (run_dir) *run_dir = dir;
   if (dir.empty()) return status;
   const auto paths = report::write_report(dir);
   if (!opts.quiet) std::printf("Report: %s (also %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());

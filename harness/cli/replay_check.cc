@@ -43,7 +43,10 @@ Recorded recorded_curve(const Summary& s) {
   return r;
 }
 
-double final_r(const report::Cell& c) { return c.phases.size() > 1 && c.phases[1].end ? double(c.phases[1].end->r) : NAN; }
+// R at the end of phase i, NaN when the cell has no such end.
+double r_at(const report::Cell& c, int i) {
+  return i >= 0 && static_cast<size_t>(i) < c.phases.size() && c.phases[i].end ? double(c.phases[i].end->r) : NAN;
+}
 
 }  // namespace
 
@@ -51,8 +54,10 @@ double ReplayCheck::End::diff_pct() const { return (replayed - recorded) / std::
 double ReplayCheck::run_diff_pct() const { return run_diff / std::max(recorded_peak, 1048576.0); }
 
 ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
-                         uint64_t peak_ms, uint64_t final_ms) {
+                         const std::vector<PhaseAt>& phases) {
   ReplayCheck k;
+  if (phases.empty()) return k;
+  const int last = phases.back().index;
   if (s.header.allocator.empty()) {
     k.not_checked = s.header.version < 2 ? "the trace does not name the allocator it was recorded under (format 1: record it again)"
                                          : "the recorder could not name the allocator it ran under";
@@ -70,25 +75,23 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   }
   std::vector<const report::Cell*> cells;
   for (const auto& c : run.cells)
-    if (c.allocator == a->name && c.ok() && !std::isnan(final_r(c)) && !c.timeline.clock_s.empty()) cells.push_back(&c);
+    if (c.allocator == a->name && c.ok() && !std::isnan(r_at(c, last)) && !c.timeline.clock_s.empty()) cells.push_back(&c);
   if (cells.empty()) {
     k.not_checked = "recorded under " + a->name + ", which this diagnose did not replay on (add it to --allocators)";
     return k;
   }
-  std::sort(cells.begin(), cells.end(), [](const report::Cell* x, const report::Cell* y) { return final_r(*x) < final_r(*y); });
+  std::sort(cells.begin(), cells.end(), [&](const report::Cell* x, const report::Cell* y) { return r_at(*x, last) < r_at(*y, last); });
   const report::Cell& c = *cells[cells.size() / 2];
   k.checked = true;
   k.cells = static_cast<int>(cells.size());
 
   const Recorded rec = recorded_curve(s);
   k.recorded_peak = *std::max_element(rec.heap.begin(), rec.heap.end());
-  const char* names[2] = {"peak", "free"};
-  const uint64_t at[2] = {peak_ms, final_ms};
-  for (int i = 0; i < 2; ++i)
-    if (c.phases.size() > static_cast<size_t>(i) && c.phases[i].end)
-      k.ends.push_back({names[i], double(at[i] - s.t0_ms) / 1000, rec.at(double(at[i])), double(c.phases[i].end->r)});
-  // Over the run: each replayed point up to F's end, against the recording at the time it had reached.
-  const double f_end = c.phases[1].end->end_s;
+  for (const auto& p : phases)
+    if (!std::isnan(r_at(c, p.index)))
+      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, rec.at(double(p.t_ms)), r_at(c, p.index)});
+  // Over the run: each replayed point up to the last phase's end, against the recording at the time it had reached.
+  const double f_end = c.phases[last].end->end_s;
   const double r0 = double(c.memory.r0_anon);
   const auto& tl = c.timeline;
   for (size_t i = 0; i < tl.t_s.size(); ++i) {
@@ -148,7 +151,7 @@ std::string ReplayCheck::line() const {
   std::string l = std::string("Self-check against the recording (replayed on ") + allocator + ", the allocator it was recorded under): ";
   l += flagged ? "DIFFERS by more than 5%" : "within 5%";
   for (const auto& e : ends)
-    l += "; " + std::string(e.phase == "peak" ? "P" : "F") + " replayed " + mib(e.replayed) + " vs recorded " + mib(e.recorded) +
+    l += "; " + e.phase + " replayed " + mib(e.replayed) + " vs recorded " + mib(e.recorded) +
          " (" + pct(e.diff_pct()) + ")";
   char b[256];
   std::snprintf(b, sizeof b, "; largest over the run %s at %.3f s (%s of the recorded peak%s)", mib(std::fabs(run_diff)).c_str(),

@@ -5,8 +5,9 @@
 // less the recorder's own pages (format 2 counts them in every sample), from
 // its first sample; the replayed curve is the cell's R (anonymous - R0) at the
 // recorded time its threads had reached (the timeline's clock_s). Compared at
-// the ends of the replayed phases P and F (the figures the verdicts read) and
-// over the run up to F. A replay that differs by more than kReplayTolerance at a
+// the ends of the phases the caller names (diagnose: P and F, the figures the
+// verdicts read; replay: its last phase, at the trace's end) and over the run
+// up to the last of them. A replay that differs by more than kReplayTolerance at a
 // phase end is flagged with its likely causes; between phase ends a compressed
 // replay's threads need not keep their recorded pace, so a larger difference
 // there is reported (with its causes) but not flagged.
@@ -30,7 +31,7 @@ struct ReplayCheck {
   std::string allocator;    // the registry's name for the recording's allocator
   int cells = 0;            // replays compared (the one with the median F is shown)
   struct End {
-    std::string phase;      // "peak", "free"
+    std::string phase;      // "P", "F", "end"
     double t_s = 0;         // recorded time, from the trace's first event
     double recorded = 0, replayed = 0;  // bytes
     double diff_pct() const;            // (replayed - recorded) / recorded
@@ -51,8 +52,14 @@ struct ReplayCheck {
   std::string chart_svg() const;  // "" when not checked
 };
 
-// `peak_ms` and `final_ms` are where P and F ended, on the trace's clock.
+// A replayed phase to compare at its end: its index in the cells, its label, and
+// the recorded time (ms, on the trace's clock) it ended at.
+struct PhaseAt {
+  int index;
+  std::string label;
+  uint64_t t_ms;
+};
 ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
-                         uint64_t peak_ms, uint64_t final_ms);
+                         const std::vector<PhaseAt>& phases);
 
 }  // namespace heapmark::cli

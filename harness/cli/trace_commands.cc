@@ -23,9 +23,11 @@
 #include "allocators/registry/registry.h"
 #include "common/input_error.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/replay_check.h"
 #include "harness/cli/validators.h"
 #include "harness/runner/matrix_builder.h"
 #include "harness/runner/run.h"
+#include "harness/report/results.h"
 #include "harness/results/output_file.h"
 #include "harness/cli/trace_summary.h"
 #include "harness/symbols/symbolize.h"
@@ -469,7 +471,8 @@ int replay(ReplayState& st) {
   req.baseline = req.allocators.front();
   const heapmark::runner::Matrix m = heapmark::runner::build_matrix(req, known);
   st.opts.cell_binary = dir + "/heapmark-cell";
-  const int status = heapmark::cli::run_and_report(m, st.opts, known);
+  std::string run_dir;
+  const int status = heapmark::cli::run_and_report(m, st.opts, known, &run_dir);
   // The replays' RSS next to what the program itself had under its own allocator.
   uint64_t peak_rss = 0, peak_anon = 0;
   for (const auto& p : rec.rss) {
@@ -480,6 +483,16 @@ int replay(ReplayState& st) {
     std::printf("recorded program: peak live %s; under its own allocator peak RSS %s, anonymous %s (sampled%s)\n",
                 human(rec.peak_live).c_str(), human(peak_rss).c_str(), human(peak_anon).c_str(),
                 rec.rss.empty() ? ": no samples" : "");
+  // The replay on the recording's own allocator against the program's RSS, at the trace's end and over the run.
+  if (!run_dir.empty()) {
+    const heapmark::report::Run run = heapmark::report::read_run(run_dir);
+    int last = -1;
+    for (const auto& c : run.cells) last = std::max(last, static_cast<int>(c.phases.size()) - 1);
+    const heapmark::cli::ReplayCheck check =
+        heapmark::cli::check_replay(rec, run, known, {{last, "end", rec.t0_ms + rec.duration_ms}});
+    heapmark::results::write_atomically(run_dir + "/self_check.json", boost::json::serialize(check.to_json()) + "\n");
+    if (!st.opts.quiet) std::printf("%s\n", check.line().c_str());
+  }
   return status;
 }
 

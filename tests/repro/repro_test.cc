@@ -113,6 +113,15 @@ TEST(Rules, VerdictsComeWithTheirAgreementAndASplitIsNeverPickedFromOneRep) {
   EXPECT_EQ(rows["jemalloc-decay-0"].at("worked"), json::value(false));
   ASSERT_EQ(sum.at("remedies_worked").as_array().size(), 1u);
   EXPECT_EQ(sum.at("remedies_worked").as_array()[0].at("agreement"), "3/3");
+  // It still kept 99 MiB less at F in the median (1 against 100, live 0): at least a quarter of what jemalloc
+  // kept above live, so it is listed as having helped, with how much and where, though its verdict is a split.
+  ASSERT_TRUE(rows["jemalloc-decay-0"].contains("helped"));
+  EXPECT_EQ(rows["jemalloc-decay-0"].at("helped").at("phase"), "F");
+  EXPECT_DOUBLE_EQ(rows["jemalloc-decay-0"].at("helped").at("less").to_number<double>(), 99 * kMiB);
+  ASSERT_EQ(sum.at("remedies_helped").as_array().size(), 1u);
+  const std::string text(sum.at("remedies_helped").as_array()[0].at("text").as_string());
+  EXPECT_NE(text.find("99.0 MiB less at F than jemalloc"), std::string::npos) << text;
+  EXPECT_FALSE(rows["glibc-trim-threshold"].contains("helped")) << "a remedy that worked is listed once, as having worked";
 }
 
 TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {

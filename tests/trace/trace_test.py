@@ -301,6 +301,10 @@ elif case == "thread_lifetimes":
             if abs(got - want) > tolerance * want:
                 fail("%s on %s: diagnose's F %.1f MiB is not within %d%% of the program's own %.1f MiB" %
                      (mode, a, got / 2**20, 100 * tolerance, want / 2**20))
+        if mode == "one-by-one":  # malloc_trim(0) gives back over half of what glibc keeps above live at F
+            line = [l for l in d["recommendation"] if l.startswith("glibc ")]
+            if not line or "First: malloc_trim(0) gives back" not in line[0]:
+                fail("glibc's recommendation does not name its release call first: %s" % d["recommendation"])
         sc = d["self_check"]
         if "glibc" not in allocs:
             if sc["checked"] or "did not replay on" not in sc["not_checked"]:
