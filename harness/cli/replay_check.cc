@@ -22,13 +22,18 @@ std::string pct(double v) {
 // pages, from the first sample on (what its allocator calls made resident).
 struct Recorded {
   std::vector<double> t_ms, heap, live;
-  double at(double t) const {  // between the samples around t, on a straight line (the first or last outside them)
+  // The samples around t (the first or the last outside them): the recording at t lies between.
+  std::pair<double, double> around(double t) const {
     const auto it = std::upper_bound(t_ms.begin(), t_ms.end(), t);
-    if (it == t_ms.begin()) return heap.front();
-    if (it == t_ms.end()) return heap.back();
+    if (it == t_ms.begin()) return {heap.front(), heap.front()};
+    if (it == t_ms.end()) return {heap.back(), heap.back()};
     const size_t i = static_cast<size_t>(it - t_ms.begin());
-    const double f = (t - t_ms[i - 1]) / (t_ms[i] - t_ms[i - 1]);
-    return heap[i - 1] + f * (heap[i] - heap[i - 1]);
+    return {std::min(heap[i - 1], heap[i]), std::max(heap[i - 1], heap[i])};
+  }
+  // How far `v` lies outside the span at t (signed; 0 inside it).
+  double off(double v, double t) const {
+    const auto [lo, hi] = around(t);
+    return v < lo ? v - lo : v > hi ? v - hi : 0;
   }
 };
 
@@ -50,7 +55,8 @@ double r_at(const report::Cell& c, int i) {
 
 }  // namespace
 
-double ReplayCheck::End::diff_pct() const { return (replayed - recorded) / std::max(recorded, 1048576.0); }
+double ReplayCheck::End::diff() const { return replayed < recorded_lo ? replayed - recorded_lo : replayed > recorded_hi ? replayed - recorded_hi : 0; }
+double ReplayCheck::End::diff_pct() const { return diff() / std::max(recorded_hi, 1048576.0); }
 double ReplayCheck::run_diff_pct() const { return run_diff / std::max(recorded_peak, 1048576.0); }
 
 ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
@@ -88,8 +94,10 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   const Recorded rec = recorded_curve(s);
   k.recorded_peak = *std::max_element(rec.heap.begin(), rec.heap.end());
   for (const auto& p : phases)
-    if (!std::isnan(r_at(c, p.index)))
-      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, rec.at(double(p.t_ms)), r_at(c, p.index)});
+    if (!std::isnan(r_at(c, p.index))) {
+      const auto [lo, hi] = rec.around(double(p.t_ms));
+      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, lo, hi, r_at(c, p.index)});
+    }
   // Over the run: each replayed point up to the last phase's end, against the recording at the time it had reached.
   const double f_end = c.phases[last].end->end_s;
   const double r0 = double(c.memory.r0_anon);
@@ -99,7 +107,7 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
     const double t = tl.clock_s[i] * 1000, r = std::max(0.0, tl.anon[i] - r0);
     k.rep_t.push_back((t - double(s.t0_ms)) / 1000);
     k.rep_y.push_back(r);
-    const double d = r - rec.at(t);
+    const double d = rec.off(r, t);
     if (std::fabs(d) > std::fabs(k.run_diff)) {
       k.run_diff = d;
       k.run_diff_t_s = (t - double(s.t0_ms)) / 1000;
@@ -113,8 +121,8 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   for (const auto& e : k.ends) {
     const bool off = std::fabs(e.diff_pct()) > kReplayTolerance;
     k.flagged |= off;
-    below |= off && e.replayed < e.recorded;
-    above |= off && e.replayed > e.recorded;
+    below |= off && e.diff() < 0;
+    above |= off && e.diff() > 0;
   }
   if (std::fabs(k.run_diff_pct()) > kReplayTolerance) {
     k.run_over = true;
@@ -151,7 +159,8 @@ std::string ReplayCheck::line() const {
   std::string l = std::string("Self-check against the recording (replayed on ") + allocator + ", the allocator it was recorded under): ";
   l += flagged ? "DIFFERS by more than 5%" : "within 5%";
   for (const auto& e : ends)
-    l += "; " + e.phase + " replayed " + mib(e.replayed) + " vs recorded " + mib(e.recorded) +
+    l += "; " + e.phase + " replayed " + mib(e.replayed) + " vs recorded " +
+         (e.recorded_lo == e.recorded_hi ? mib(e.recorded_hi) : mib(e.recorded_lo) + " to " + mib(e.recorded_hi)) +
          " (" + pct(e.diff_pct()) + ")";
   char b[256];
   std::snprintf(b, sizeof b, "; largest over the run %s at %.3f s (%s of the recorded peak%s)", mib(std::fabs(run_diff)).c_str(),
@@ -170,8 +179,8 @@ json::object ReplayCheck::to_json() const {
   }
   json::array e, c;
   for (const auto& x : ends)
-    e.push_back(json::object{{"phase", x.phase}, {"t_s", x.t_s}, {"recorded", x.recorded}, {"replayed", x.replayed},
-                             {"diff", x.replayed - x.recorded}, {"diff_pct", 100 * x.diff_pct()}});
+    e.push_back(json::object{{"phase", x.phase}, {"t_s", x.t_s}, {"recorded_lo", x.recorded_lo}, {"recorded_hi", x.recorded_hi},
+                             {"replayed", x.replayed}, {"diff", x.diff()}, {"diff_pct", 100 * x.diff_pct()}});
   for (const auto& x : causes) c.push_back(json::string(x));
   o["allocator"] = allocator;
   o["cells"] = cells;

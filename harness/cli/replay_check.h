@@ -3,7 +3,10 @@
 //
 // The recorded curve is the program's anonymous RSS (statm resident - shared)
 // less the recorder's own pages (format 2 counts them in every sample), from
-// its first sample; the replayed curve is the cell's R (anonymous - R0) at the
+// its first sample (taken before the first allocation); the samples are 10 ms
+// apart by default, so at a time between two the recording is known only to
+// lie between them, and a replayed figure inside that span differs by 0. The
+// replayed curve is the cell's R (anonymous - R0) at the
 // recorded time its threads had reached (the timeline's clock_s). Compared at
 // the ends of the phases the caller names (diagnose: P and F, the figures the
 // verdicts read; replay: its last phase, at the trace's end) and over the run
@@ -33,8 +36,10 @@ struct ReplayCheck {
   struct End {
     std::string phase;      // "P", "F", "end"
     double t_s = 0;         // recorded time, from the trace's first event
-    double recorded = 0, replayed = 0;  // bytes
-    double diff_pct() const;            // (replayed - recorded) / recorded
+    double recorded_lo = 0, recorded_hi = 0;  // bytes: the samples around t_s
+    double replayed = 0;
+    double diff() const;      // replayed less the nearest of the span (0 inside it)
+    double diff_pct() const;  // diff() / recorded_hi
   };
   std::vector<End> ends;
   double run_diff = 0;      // the largest |replayed - recorded| up to F, bytes (signed: replayed - recorded)

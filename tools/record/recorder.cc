@@ -371,9 +371,10 @@ void advance_clock(Buffer* b) {
     b->pos = tr::put_tag(b->pos, tr::Tag::kTime, ms - b->now_ms);
     ++b->events;
     b->now_ms = ms;
-    uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
-    if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
   }
+  // Due every g_rss_every_ms, and at the very first event (before the program's first recorded block).
+  uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
+  if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
 }
 
 // A new thread's first event: a buffer (reused from an exited thread when one is free).
