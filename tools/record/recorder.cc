@@ -118,6 +118,7 @@ std::atomic<uint64_t> g_next_rss_ms{0};
 std::atomic<uint64_t> g_next_id{0};
 std::atomic<uint32_t> g_threads{0};
 std::atomic<uint64_t> g_thread_ends{0};  // thread-end events written: each thread's begin says how many came before it
+std::atomic<bool> g_first_sample{true};  // the recording's first event samples RSS (its start, before any block)
 constexpr uint64_t kIdBatch = 256;
 
 // ---- events the recorder could not record ----
@@ -371,10 +372,9 @@ void advance_clock(Buffer* b) {
     b->pos = tr::put_tag(b->pos, tr::Tag::kTime, ms - b->now_ms);
     ++b->events;
     b->now_ms = ms;
+    uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
+    if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
   }
-  // Due every g_rss_every_ms, and at the very first event (before the program's first recorded block).
-  uint64_t due = g_next_rss_ms.load(std::memory_order_relaxed);
-  if (ms >= due && g_next_rss_ms.compare_exchange_strong(due, ms + g_rss_every_ms)) sample_rss(b);
 }
 
 // A new thread's first event: a buffer (reused from an exited thread when one is free).
@@ -456,6 +456,8 @@ Buffer* enter() {
   }
   advance_clock(b);
   if (b->begins) {
+    // The recording's first event: the program's RSS before its first recorded block.
+    if (g_first_sample.exchange(false, std::memory_order_relaxed)) sample_rss(b);
     *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kThreadBegin) << 3));
     b->pos = tr::put_varint(b->pos, g_thread_ends.load(std::memory_order_acquire));
     ++b->events;
@@ -645,6 +647,7 @@ void on_fork_child() {
   tl_thread_plus1 = 0;
   g_threads.store(0);
   g_thread_ends.store(0);
+  g_first_sample.store(true);
   g_next_id.store(0);
   g_lost.store(0);
   g_lost_why.store(0);
