@@ -96,7 +96,8 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   for (const auto& p : phases)
     if (!std::isnan(r_at(c, p.index))) {
       const auto [lo, hi] = rec.around(double(p.t_ms));
-      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, lo, hi, r_at(c, p.index)});
+      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, lo, hi, r_at(c, p.index), double(p.live),
+                        double(c.phases[p.index].end->live_bytes)});
     }
   // Over the run: each replayed point up to the last phase's end, against the recording at the time it had reached.
   const double f_end = c.phases[last].end->end_s;
@@ -130,7 +131,19 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   }
   if (!k.flagged && !k.run_over) return k;
 
-  // Likely causes, with what points to each.
+  // Likely causes, with what points to each. First: the replay held other live bytes at a phase end than
+  // the trace there, so its threads did not interleave as recorded (a compressed replay runs a free of
+  // another thread's block as soon as the block exists, not when the recording did).
+  bool interleaved = false;
+  for (const auto& e : k.ends)
+    if (std::fabs(e.live_replayed - e.live_recorded) > kReplayTolerance * std::max(e.live_recorded, 1048576.0)) {
+      interleaved = true;
+      k.causes.push_back("a thread timing difference: at " + e.phase + " the replay held " + mib(e.live_replayed) +
+                         " live where the trace holds " + mib(e.live_recorded) + ": its " + std::to_string(s.threads) +
+                         " threads did not interleave as recorded (a free of another thread's block runs as soon as the "
+                         "block exists, not as late as the recording ran it)");
+      break;
+    }
   double unexplained = 0;  // live bytes the trace holds beyond what the program had resident
   for (size_t i = 0; i < rec.heap.size(); ++i) unexplained = std::max(unexplained, rec.live[i] - rec.heap[i]);
   if (unexplained > kReplayTolerance * k.recorded_peak)
@@ -143,7 +156,7 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   else if (below)
     k.causes.push_back("memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
                        "before recording began (a missing event kind)");
-  if (s.threads > 1)
+  if (s.threads > 1 && !interleaved)
     k.causes.push_back("a thread timing difference: " + std::to_string(s.threads) + " threads replayed back to back, not at their "
                        "recorded pace" + std::string(s.header.version < 2 ? ", and without thread lifetimes (format 1): every "
                                                                               "thread starts at once and none ends where it did"
@@ -180,7 +193,8 @@ json::object ReplayCheck::to_json() const {
   json::array e, c;
   for (const auto& x : ends)
     e.push_back(json::object{{"phase", x.phase}, {"t_s", x.t_s}, {"recorded_lo", x.recorded_lo}, {"recorded_hi", x.recorded_hi},
-                             {"replayed", x.replayed}, {"diff", x.diff()}, {"diff_pct", 100 * x.diff_pct()}});
+                             {"replayed", x.replayed}, {"diff", x.diff()}, {"diff_pct", 100 * x.diff_pct()},
+                             {"live_recorded", x.live_recorded}, {"live_replayed", x.live_replayed}});
   for (const auto& x : causes) c.push_back(json::string(x));
   o["allocator"] = allocator;
   o["cells"] = cells;

@@ -38,6 +38,7 @@ struct ReplayCheck {
     double t_s = 0;         // recorded time, from the trace's first event
     double recorded_lo = 0, recorded_hi = 0;  // bytes: the samples around t_s
     double replayed = 0;
+    double live_recorded = 0, live_replayed = 0;  // the live bytes there: the trace's and the replay's
     double diff() const;      // replayed less the nearest of the span (0 inside it)
     double diff_pct() const;  // diff() / recorded_hi
   };
@@ -63,6 +64,7 @@ struct PhaseAt {
   int index;
   std::string label;
   uint64_t t_ms;
+  uint64_t live;  // the trace's live bytes there (a replay whose threads kept the recorded order holds as many)
 };
 ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::vector<registry::Allocator>& known,
                          const std::vector<PhaseAt>& phases);
