@@ -73,6 +73,7 @@ constexpr uint32_t kLocalSlots = 64;      // a thread keeps up to 2x this many f
 constexpr uint64_t kWindowFromSlots = 1u << 16;  // below this many slots the replay runs unwindowed
 constexpr uint64_t kBuckets = 1u << 16;   // of recorded time, for the windowed bound
 constexpr uint64_t kStallSeconds = 60;    // no thread made progress: the trace contradicts itself
+constexpr uint64_t kDiagnosePaceMs = 4;   // diagnose: how far in recorded time a thread may run ahead (a clock tick)
 
 bool is_alloc(tr::Op op) { return op == tr::Op::kMalloc || op == tr::Op::kCalloc || op == tr::Op::kAligned; }
 bool is_replayed(tr::Op op) { return tr::is_block_op(op) || op == tr::Op::kPhase; }  // block events and phase marks
@@ -519,13 +520,15 @@ class TraceProgram final : public Program {
     Backoff wait;
     // Ends the chunk where this thread would have to wait; waits only with nothing outstanding.
     bool phase_now = false;
-    // A wait for a begin or an exit (`lifetime`) ends once threads whose next
-    // events are earlier have run them: such a thread is not held, and never
-    // begins the next phase early for want of progress elsewhere.
-    auto blocked = [&](bool lifetime = false) {
+    // A wait for the window, a begin or an exit (`on_earlier`) ends once the
+    // threads whose next events are earlier have run them (the earliest is never
+    // held by these): such a thread is not held, and never begins the next phase
+    // early for want of progress elsewhere (parked at the edge with an early
+    // clock, it would hold the window shut for good).
+    auto blocked = [&](bool on_earlier = false) {
       if (k > 0) return true;
-      lane_.stuck.store(lifetime ? 0 : 1, std::memory_order_release);
-      if (!lifetime && next_mark_ < r_.mark_count && all_others_held()) {
+      lane_.stuck.store(on_earlier ? 0 : 1, std::memory_order_release);
+      if (!on_earlier && next_mark_ < r_.mark_count && all_others_held()) {
         phase_now = true;
         return true;
       }
@@ -563,7 +566,7 @@ class TraceProgram final : public Program {
         }
       }
       if (e.t_ms > limit) {
-        if (blocked()) break;
+        if (blocked(true)) break;
         continue;
       }
       if (!begun_ && !(r_.begin_ms[index_] == kNever || (others_reached(r_.begin_ms[index_]) && ended_before_begin()))) {
@@ -826,6 +829,10 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, c
       r->window_ms = bucket_ms;
     }
   }
+  // diagnose: threads keep the recorded pace to within kDiagnosePaceMs of one another, so a free another
+  // thread made late (a consumer behind its producers) is late here too, and the live bytes at P and F are
+  // the recording's. A narrower window holds fewer blocks than the bound above allows.
+  if (r->diagnose && threads > 1) r->window_ms = r->window_ms ? std::min(r->window_ms, kDiagnosePaceMs) : kDiagnosePaceMs;
   const uint64_t slots = live_bound + uint64_t{threads} * (2 * kLocalSlots + 1) + 16;
   if (slots >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks live at once: too many to replay");
   r->pool.capacity = slots;
