@@ -35,6 +35,11 @@
 // tid). An older trace has neither: every thread starts at once and ends after
 // its last event, unwaited for.
 //
+// Pace. Threads run their events as soon as the order allows (compressed),
+// within the window below when one is set; diagnose sets one of
+// kDiagnosePaceMs for every trace of several threads, so a thread that freed
+// late in the recording (a consumer behind its producers) frees late here too.
+//
 // Phases. Without marks one phase; with the program's `phase NAME` marks,
 // "start" and then one phase per mark. With diagnose=yes (heapmark diagnose)
 // the five phases of `heapmark repro` instead: peak (up to peak_ms, the

@@ -154,6 +154,8 @@ inline uint8_t* put_tag(uint8_t* p, Tag t, uint64_t v) noexcept {
 inline uint64_t zigzag(int64_t v) noexcept { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 inline int64_t unzigzag(uint64_t v) noexcept { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 inline constexpr size_t kMaxEventBytes = 1 + 10 + 10;
+// An extension event's tag (its kind inline); its varints, if any, follow.
+inline uint8_t* put_ext(uint8_t* p, ExtKind k) noexcept { return put_tag(p, Tag::kExt, static_cast<uint64_t>(k)); }
 
 // Reads a varint at p (not past end); false when it is cut off or longer than 64 bits.
 inline bool get_varint(const uint8_t*& p, const uint8_t* end, uint64_t& v) noexcept {
@@ -305,7 +307,7 @@ class Reader {
 
 // Parses the header body of a trace (everything after the FileHeader) of format `version`; false when it is malformed.
 bool parse_header_body(const uint8_t* body, size_t n, uint32_t version, Header& out);
-// "" when a reader takes format `version`, else what it expected ("format version 1 or 2, found version 9").
+// "" when a reader takes format `version`, else what it expected ("format version 1 to 2, found version 9 ...").
 std::string unreadable_version(uint32_t version);
 // The payload of a kEnd chunk (the recorder's counts) and of a kLost chunk (count, reason bits); false when malformed.
 bool parse_end_payload(const uint8_t* payload, size_t n, uint64_t (&counts)[kEventKinds]);

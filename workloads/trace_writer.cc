@@ -109,7 +109,7 @@ uint64_t Writer::alloc(uint64_t size, uint32_t site) {
   uint8_t b[2 * kMaxEventBytes];
   uint8_t* p = b;
   if (site != site_) {
-    p = put_tag(p, Tag::kExt, static_cast<uint64_t>(ExtKind::kSite));
+    p = put_ext(p, ExtKind::kSite);
     p = put_varint(p, site);
     site_ = site;
     ++chunk_events_;
@@ -135,7 +135,7 @@ void Writer::rss(uint64_t resident_bytes) {
   event_room();
   uint8_t b[2 * kMaxEventBytes];
   uint8_t* p = b;
-  *p++ = static_cast<uint8_t>(static_cast<uint8_t>(Tag::kExt) | (static_cast<uint8_t>(ExtKind::kRss) << 3));
+  p = put_ext(p, ExtKind::kRss);
   p = put_varint(p, resident_bytes / 4096);
   p = put_varint(p, 0);  // shared pages
   p = put_varint(p, 0);  // the recorder's own: none here

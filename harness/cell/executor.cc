@@ -559,11 +559,10 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
 void Executor::phase_edge(const Thread& t, uint32_t next_index) noexcept {
   pthread_mutex_lock(&barrier_mu_);
   ++arrived_;
-  if (t.index == 0) first_at_edge_ = true;
-  if (arrived_ == participants_) pthread_cond_broadcast(&barrier_cv_);
+  if (arrived_ == participants_) pthread_cond_broadcast(&barrier_cv_);  // wakes the first thread, if it waits here
   for (const uint64_t gen = generation_; gen == generation_;) {
-    if (arrived_ == participants_ && (t.index == 0 || !first_at_edge_)) {
-      first_at_edge_ = false;
+    // Everyone here: the first thread is among them unless it has left.
+    if (arrived_ == participants_ && (t.index == 0 || threads_[0].left)) {
       join_leavers();
       if (phase_open_) end_phase();
       begin_phase(next_index);
@@ -786,9 +785,11 @@ void Executor::run_thread(Thread& t) noexcept {
         }
       }
     }
-    if (config_.shared) {
-      if (t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
-      // The time the whole program has reached on its own clock (a replay's recorded time), for the timeline.
+    if (config_.shared && t.index == 0) config_.shared->ops.store(t.program_ops, std::memory_order_relaxed);
+    // The time the whole program has reached on its own clock (a replay's recorded time), for the timeline:
+    // each thread at most every 0.25 ms (the runner samples at 1 kHz; a replay's reached_ms reads every thread).
+    if (config_.shared && __rdtsc() >= t.next_clock_tsc) {
+      t.next_clock_tsc = __rdtsc() + static_cast<uint64_t>(std::max(config_.tsc_hz, 0.0) / 4000);
       const uint64_t clock = t.program->reached_ms();
       uint64_t seen = config_.shared->clock_ms.load(std::memory_order_relaxed);
       while (clock > seen && !config_.shared->clock_ms.compare_exchange_weak(seen, clock, std::memory_order_relaxed)) {

@@ -114,6 +114,7 @@ class Executor {
     pthread_t tid;
     bool left;    // its program has ended (it is exiting); under barrier_mu_
     bool joined;  // pthread_join has returned for it; under barrier_mu_
+    uint64_t next_clock_tsc;  // when it next publishes the program's clock to the shared page
     // Activity working set (WaitSpec::activity_slots of them) and its generator.
     void** act_ptr;
     uint64_t* act_size;
@@ -167,7 +168,6 @@ class Executor {
   pthread_mutex_t barrier_mu_ = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t barrier_cv_ = PTHREAD_COND_INITIALIZER;
   uint32_t participants_ = 0, arrived_ = 0;
-  bool first_at_edge_ = false;  // the first thread waits at the edge: it closes it
   uint64_t generation_ = 0;
   pthread_barrier_t start_;
 

@@ -242,8 +242,7 @@ int diagnose(State& st) {
   const heapmark::report::Run run = heapmark::report::read_run(run_dir);
   // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
   const heapmark::cli::ReplayCheck check =
-      heapmark::cli::check_replay(s, run, known, {{0, "P", peak.t_ms, peak.live},
-                                                  {1, "F", st.at.empty() ? s.t0_ms + s.duration_ms : final_abs, peak.live_at_final}});
+      heapmark::cli::check_replay(s, run, known, {{0, "P", peak.t_ms, peak.live}, {1, "F", final_abs, peak.live_at_final}});
   if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
   add_preface(root, check);
   const auto lines = recommendations(summaries[0].as_object(), run);

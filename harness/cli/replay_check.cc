@@ -18,34 +18,54 @@ std::string pct(double v) {
   return b;
 }
 
-// The program's heap RSS at each sample: anonymous RSS less the recorder's
-// pages, from the first sample on (what its allocator calls made resident).
-struct Recorded {
-  std::vector<double> t_ms, heap, live;
-  // The samples around t (the first or the last outside them): the recording at t lies between.
-  std::pair<double, double> around(double t) const {
-    const auto it = std::upper_bound(t_ms.begin(), t_ms.end(), t);
-    if (it == t_ms.begin()) return {heap.front(), heap.front()};
-    if (it == t_ms.end()) return {heap.back(), heap.back()};
-    const size_t i = static_cast<size_t>(it - t_ms.begin());
-    return {std::min(heap[i - 1], heap[i]), std::max(heap[i - 1], heap[i])};
-  }
-  // How far `v` lies outside the span at t (signed; 0 inside it).
-  double off(double v, double t) const {
-    const auto [lo, hi] = around(t);
-    return v < lo ? v - lo : v > hi ? v - hi : 0;
-  }
-};
+// How far `v` lies outside [lo, hi] (signed; 0 inside it).
+double outside(double v, double lo, double hi) { return v < lo ? v - lo : v > hi ? v - hi : 0; }
 
-Recorded recorded_curve(const Summary& s) {
-  Recorded r;
-  const double base = double(s.rss[0].anon) - double(s.rss[0].own);
-  for (const auto& p : s.rss) {
-    r.t_ms.push_back(double(s.t0_ms + p.t_ms));
-    r.heap.push_back(std::max(0.0, double(p.anon) - double(p.own) - base));
-    r.live.push_back(double(p.live));
-  }
-  return r;
+// The recorded samples around `t_s` (the first or the last outside them): the recording at t_s lies between.
+std::pair<double, double> around(const ReplayCheck& k, double t_s) {
+  const auto it = std::upper_bound(k.rec_t.begin(), k.rec_t.end(), t_s);
+  if (it == k.rec_t.begin()) return {k.rec_y.front(), k.rec_y.front()};
+  if (it == k.rec_t.end()) return {k.rec_y.back(), k.rec_y.back()};
+  const size_t i = static_cast<size_t>(it - k.rec_t.begin());
+  return {std::min(k.rec_y[i - 1], k.rec_y[i]), std::max(k.rec_y[i - 1], k.rec_y[i])};
+}
+
+// Why a replay differs, most likely first, from what points to each.
+std::vector<std::string> likely_causes(const ReplayCheck& k, const Summary& s, bool below, bool above) {
+  std::vector<std::string> causes;
+  // Other live bytes at a phase end than the trace holds there: the threads did not interleave as recorded.
+  bool interleaved = false;
+  for (const auto& e : k.ends)
+    if (std::fabs(e.live_replayed - e.live_recorded) > kReplayTolerance * std::max(e.live_recorded, 1048576.0)) {
+      interleaved = true;
+      causes.push_back("a thread timing difference: at " + e.phase + " the replay held " + mib(e.live_replayed) +
+                       " live where the trace holds " + mib(e.live_recorded) + ": its " + std::to_string(s.threads) +
+                       " threads did not interleave as recorded (a free of another thread's block ran earlier or later "
+                       "than the recording ran it)");
+      break;
+    }
+  double unexplained = 0;  // live bytes the trace holds beyond what the program had resident
+  for (size_t i = 0; i < s.rss.size(); ++i) unexplained = std::max(unexplained, double(s.rss[i].live) - k.rec_y[i]);
+  if (unexplained > kReplayTolerance * k.recorded_peak)
+    causes.push_back("a missing event kind: at one point the trace holds " + mib(unexplained) +
+                     " more live bytes than the program had resident (frees or reallocs missing from the trace, or "
+                     "blocks the program never wrote: the replay writes every block it makes)");
+  if (below && s.header.version < 2)
+    causes.push_back("heapmark's own memory: the recorded RSS includes the recorder's pointer table (up to a quarter of the "
+                     "heap's span), which a format 1 trace does not count");
+  else if (below)
+    causes.push_back("memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
+                     "before recording began (a missing event kind)");
+  if (s.threads > 1 && !interleaved)
+    causes.push_back("a thread timing difference: " + std::to_string(s.threads) + " threads, whose calls interleave "
+                     "differently in a compressed replay" +
+                     std::string(s.header.version < 2 ? ", and without thread lifetimes (format 1): every thread starts at "
+                                                        "once and none ends where it did"
+                                                      : ""));
+  if (above)
+    causes.push_back("time: memory an allocator returns on a timer (decay, a background thread) had less time to go in a "
+                     "compressed replay");
+  return causes;
 }
 
 // R at the end of phase i, NaN when the cell has no such end.
@@ -55,7 +75,7 @@ double r_at(const report::Cell& c, int i) {
 
 }  // namespace
 
-double ReplayCheck::End::diff() const { return replayed < recorded_lo ? replayed - recorded_lo : replayed > recorded_hi ? replayed - recorded_hi : 0; }
+double ReplayCheck::End::diff() const { return outside(replayed, recorded_lo, recorded_hi); }
 double ReplayCheck::End::diff_pct() const { return diff() / std::max(recorded_hi, 1048576.0); }
 double ReplayCheck::run_diff_pct() const { return run_diff / std::max(recorded_peak, 1048576.0); }
 
@@ -91,12 +111,19 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   k.checked = true;
   k.cells = static_cast<int>(cells.size());
 
-  const Recorded rec = recorded_curve(s);
-  k.recorded_peak = *std::max_element(rec.heap.begin(), rec.heap.end());
+  // The program's heap RSS at each sample (seconds from the trace's first event): anonymous RSS less the
+  // recorder's pages, from the first sample on (what its allocator calls made resident).
+  const double base = double(s.rss[0].anon) - double(s.rss[0].own);
+  for (const auto& p : s.rss) {
+    k.rec_t.push_back(double(p.t_ms) / 1000);
+    k.rec_y.push_back(std::max(0.0, double(p.anon) - double(p.own) - base));
+  }
+  k.recorded_peak = *std::max_element(k.rec_y.begin(), k.rec_y.end());
+  const auto rel_s = [&](double t_ms) { return (t_ms - double(s.t0_ms)) / 1000; };  // the trace's clock -> rec_t's
   for (const auto& p : phases)
     if (!std::isnan(r_at(c, p.index))) {
-      const auto [lo, hi] = rec.around(double(p.t_ms));
-      k.ends.push_back({p.label, double(p.t_ms - std::min(p.t_ms, s.t0_ms)) / 1000, lo, hi, r_at(c, p.index), double(p.live),
+      const auto [lo, hi] = around(k, rel_s(double(p.t_ms)));
+      k.ends.push_back({p.label, rel_s(double(p.t_ms)), lo, hi, r_at(c, p.index), double(p.live),
                         double(c.phases[p.index].end->live_bytes)});
     }
   // Over the run: each replayed point up to the last phase's end, against the recording at the time it had reached.
@@ -105,18 +132,14 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   const auto& tl = c.timeline;
   for (size_t i = 0; i < tl.t_s.size(); ++i) {
     if (tl.t_s[i] > f_end || tl.clock_s[i] <= 0) continue;
-    const double t = tl.clock_s[i] * 1000, r = std::max(0.0, tl.anon[i] - r0);
-    k.rep_t.push_back((t - double(s.t0_ms)) / 1000);
+    const double t = rel_s(tl.clock_s[i] * 1000), r = std::max(0.0, tl.anon[i] - r0);
+    k.rep_t.push_back(t);
     k.rep_y.push_back(r);
-    const double d = rec.off(r, t);
-    if (std::fabs(d) > std::fabs(k.run_diff)) {
+    const auto [lo, hi] = around(k, t);
+    if (const double d = outside(r, lo, hi); std::fabs(d) > std::fabs(k.run_diff)) {
       k.run_diff = d;
-      k.run_diff_t_s = (t - double(s.t0_ms)) / 1000;
+      k.run_diff_t_s = t;
     }
-  }
-  for (size_t i = 0; i < rec.t_ms.size(); ++i) {
-    k.rec_t.push_back((rec.t_ms[i] - double(s.t0_ms)) / 1000);
-    k.rec_y.push_back(rec.heap[i]);
   }
   bool below = false, above = false;
   for (const auto& e : k.ends) {
@@ -129,41 +152,7 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
     k.run_over = true;
     (k.run_diff < 0 ? below : above) = true;
   }
-  if (!k.flagged && !k.run_over) return k;
-
-  // Likely causes, with what points to each. First: the replay held other live bytes at a phase end than
-  // the trace there, so its threads did not interleave as recorded (a compressed replay runs a free of
-  // another thread's block as soon as the block exists, not when the recording did).
-  bool interleaved = false;
-  for (const auto& e : k.ends)
-    if (std::fabs(e.live_replayed - e.live_recorded) > kReplayTolerance * std::max(e.live_recorded, 1048576.0)) {
-      interleaved = true;
-      k.causes.push_back("a thread timing difference: at " + e.phase + " the replay held " + mib(e.live_replayed) +
-                         " live where the trace holds " + mib(e.live_recorded) + ": its " + std::to_string(s.threads) +
-                         " threads did not interleave as recorded (a free of another thread's block runs as soon as the "
-                         "block exists, not as late as the recording ran it)");
-      break;
-    }
-  double unexplained = 0;  // live bytes the trace holds beyond what the program had resident
-  for (size_t i = 0; i < rec.heap.size(); ++i) unexplained = std::max(unexplained, rec.live[i] - rec.heap[i]);
-  if (unexplained > kReplayTolerance * k.recorded_peak)
-    k.causes.push_back("a missing event kind: at one point the trace holds " + mib(unexplained) +
-                       " more live bytes than the program had resident (frees or reallocs missing from the trace, or "
-                       "blocks the program never wrote: the replay writes every block it makes)");
-  if (below && s.header.version < 2)
-    k.causes.push_back("heapmark's own memory: the recorded RSS includes the recorder's pointer table (up to a quarter of the "
-                       "heap's span), which a format 1 trace does not count");
-  else if (below)
-    k.causes.push_back("memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
-                       "before recording began (a missing event kind)");
-  if (s.threads > 1 && !interleaved)
-    k.causes.push_back("a thread timing difference: " + std::to_string(s.threads) + " threads replayed back to back, not at their "
-                       "recorded pace" + std::string(s.header.version < 2 ? ", and without thread lifetimes (format 1): every "
-                                                                              "thread starts at once and none ends where it did"
-                                                                            : ""));
-  if (above)
-    k.causes.push_back("time: memory an allocator returns on a timer (decay, a background thread) had less time to go in a "
-                       "compressed replay");
+  if (k.flagged || k.run_over) k.causes = likely_causes(k, s, below, above);
   return k;
 }
 

@@ -197,6 +197,58 @@ Consensus consensus(const std::vector<Rep>& reps) {
   return c;
 }
 
+// " K=V K=V": a row's environment, as the summary's lines show it.
+std::string env_text(const json::value& env) {
+  std::string out;
+  for (const auto& [k, v] : env.as_object())
+    if (v.is_string()) out += " " + std::string(k) + "=" + std::string(v.as_string());
+  return out;
+}
+
+// A base allocator's row as the remedies are judged against it.
+struct Base {
+  int best = 99;
+  std::string label;
+  json::array phases;  // medians
+};
+
+// A remedy helped when, at a phase after the frees (F, I or A), it kept at
+// least kHelpedShare less of what its base kept above the live bytes (and at
+// least 1 MiB; medians), even where the verdict's words stay the same. Marks
+// such rows "helped" and returns them as the summary lists them; a remedy that
+// worked is listed once, as having worked.
+json::array helped_remedies(json::array& rows, const std::map<std::string, Base>& bases) {
+  json::array helped;
+  for (auto& rv : rows) {
+    auto& row = rv.as_object();
+    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool())) continue;
+    const auto b = bases.find(str(row, "base"));
+    if (b == bases.end()) continue;
+    const auto& mine = row["phases"].as_array();
+    const auto& theirs = b->second.phases;
+    int best = -1;
+    double best_less = 0;
+    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), theirs.size())); ++i) {
+      const double less = number(theirs[i], "r") - number(mine[i], "r");
+      if (less >= kHelpedShare * (number(theirs[i], "r") - number(theirs[i], "live")) && less >= kMiB && less > best_less) {
+        best = i;
+        best_less = less;
+      }
+    }
+    if (best < 0) continue;
+    row["helped"] = json::object{{"phase", kPhaseLetters[best]}, {"less", best_less}};
+    char text[768];
+    std::snprintf(text, sizeof text, "%s [%s%s]: %.1f MiB less at %s than %s (%.1f vs %.1f MiB), verdict still %s; %s",
+                  str(row, "remedy").c_str(), str(row, "base").c_str(), env_text(row["env"]).c_str(), best_less / kMiB,
+                  kPhaseLetters[best], str(row, "base").c_str(), number(mine[best], "r") / kMiB, number(theirs[best], "r") / kMiB,
+                  str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
+    helped.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
+                                  {"phase", kPhaseLetters[best]}, {"less", best_less}, {"kept", number(mine[best], "r")},
+                                  {"base_kept", number(theirs[best], "r")}, {"text", text}});
+  }
+  return helped;
+}
+
 }  // namespace
 
 std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& at, bool count_lazy) {
@@ -213,11 +265,6 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
   for (const auto& c : run.cells) by_alloc[c.allocator].push_back(judge(c));
 
   json::array rows;
-  struct Base {
-    int best = 99;
-    std::string label;
-    json::array phases;  // medians
-  };
   std::map<std::string, Base> bases;
   std::map<std::string, int> worst;  // allocator -> latest verdict over its ok reps
   for (const auto& name : run.allocators) {
@@ -283,40 +330,7 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
                                     {"what", row["remedy_what"]}, {"verdict", row["verdict_label"]}, {"when", row["when"]},
                                     {"agreement", row["agreement"]}, {"base_verdict", b->second.label}});
   }
-  // A remedy helped when, at a phase after the frees (F, I or A), it kept at
-  // least kHelpedShare less of what its base kept above the live bytes (and at
-  // least 1 MiB; medians), even where the verdict's words stay the same.
-  json::array helped;
-  for (auto& rv : rows) {
-    auto& row = rv.as_object();
-    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool())) continue;
-    const auto b = bases.find(str(row, "base"));
-    if (b == bases.end()) continue;
-    const auto& mine = row["phases"].as_array();
-    int best = -1;
-    double best_less = 0;
-    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), b->second.phases.size())); ++i) {
-      const double base_r = number(b->second.phases[i], "r"), base_live = number(b->second.phases[i], "live"), r = number(mine[i], "r");
-      const double less = base_r - r;
-      if (less >= kHelpedShare * (base_r - base_live) && less >= 1048576.0 && less > best_less) {
-        best = i;
-        best_less = less;
-      }
-    }
-    if (best < 0) continue;
-    row["helped"] = json::object{{"phase", kPhaseLetters[best]}, {"less", best_less}};
-    std::string env;
-    for (const auto& [k, v] : row["env"].as_object())
-      if (v.is_string()) env += " " + std::string(k) + "=" + std::string(v.as_string());
-    char text[768];
-    std::snprintf(text, sizeof text, "%s [%s%s]: %.1f MiB less at %s than %s (%.1f vs %.1f MiB), verdict still %s; %s",
-                  str(row, "remedy").c_str(), str(row, "base").c_str(), env.c_str(), best_less / kMiB, kPhaseLetters[best],
-                  str(row, "base").c_str(), number(mine[best], "r") / kMiB, number(b->second.phases[best], "r") / kMiB,
-                  str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
-    helped.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
-                                  {"phase", kPhaseLetters[best]}, {"less", best_less}, {"kept", number(mine[best], "r")},
-                                  {"base_kept", number(b->second.phases[best], "r")}, {"text", text}});
-  }
+  json::array helped = helped_remedies(rows, bases);
   // Base allocators first, in the run's order, then the remedies.
   std::stable_sort(rows.begin(), rows.end(), [](const json::value& a, const json::value& b) {
     return a.as_object().at("remedy").is_null() && !b.as_object().at("remedy").is_null();
@@ -404,9 +418,7 @@ std::string render_summary_text(const json::object& sum) {
   else if (!worked.empty()) out += "  Remedies that worked (in every repetition):\n";
   for (const auto& wv : worked) {
     const auto& w = wv.as_object();
-    std::string env;
-    for (const auto& [k, v] : w.at("env").as_object()) env += " " + std::string(k) + "=" + std::string(v.as_string());
-    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env + "]: " + str(w, "verdict") + " (" + str(w, "when") +
+    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env_text(w.at("env")) + "]: " + str(w, "verdict") + " (" + str(w, "when") +
            ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " + str(w, "what") + "\n";
   }
   if (!helped.empty()) out += "  Remedies that helped (verdict unchanged; a quarter or more less kept above live at a phase):\n";

@@ -266,13 +266,14 @@ elif case == "thread_lifetimes":
     # contention, so neither the program's own figure nor a replay's is repeatable there; jemalloc assigns
     # arenas by thread count and purges an exiting thread's arena (what a replay with live threads at F missed).
     prog = os.environ["HEAPMARK_TEST_THREAD_EXIT"]
-    libs = {"glibc": None, "jemalloc": "libjemalloc.so.2", "mimalloc": "libmimalloc.so.2", "tcmalloc": "libtcmalloc_minimal.so.4"}
+    # Each allocator's library as heapmark's registry names it ("" for glibc: no preload).
+    libs = {a["name"]: a["library"] for a in json.loads(run([heapmark, "list", "allocators", "--json"]).stdout)}
 
     def own(args, lib):
         # The program's own figure, bare (no recorder): the median of three runs.
         env = dict(os.environ)
         if lib:
-            env["LD_PRELOAD"] = "/usr/lib/x86_64-linux-gnu/" + lib
+            env["LD_PRELOAD"] = lib
         got = []
         for _ in range(3):
             f = dict(kv.split("=") for kv in run([prog] + args, env=env).stdout.split())

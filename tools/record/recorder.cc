@@ -432,7 +432,7 @@ void thread_exit(void* arg) {
     if (g_stopping.load()) return;
   if (!g_stopping.load() && b->state.load() == 1) {
     advance_clock(b);
-    *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kThreadEnd) << 3));
+    b->pos = tr::put_ext(b->pos, tr::ExtKind::kThreadEnd);
     b->pos = tr::put_varint(b->pos, g_thread_ends.fetch_add(1, std::memory_order_acq_rel));
     ++b->events;
     flush(b);
@@ -458,7 +458,7 @@ Buffer* enter() {
   if (b->begins) {
     // The recording's first event: the program's RSS before its first recorded block.
     if (g_first_sample.exchange(false, std::memory_order_relaxed)) sample_rss(b);
-    *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kThreadBegin) << 3));
+    b->pos = tr::put_ext(b->pos, tr::ExtKind::kThreadBegin);
     b->pos = tr::put_varint(b->pos, g_thread_ends.load(std::memory_order_acquire));
     ++b->events;
     b->begins = false;
@@ -497,7 +497,7 @@ void sample_rss(Buffer* b) {
     while (*p == ' ') ++p;
     while (*p >= '0' && *p <= '9') f[i] = f[i] * 10 + uint64_t(*p++ - '0');
   }
-  *b->pos++ = static_cast<uint8_t>(static_cast<uint8_t>(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kRss) << 3));
+  b->pos = tr::put_ext(b->pos, tr::ExtKind::kRss);
   b->pos = tr::put_varint(b->pos, f[1]);
   b->pos = tr::put_varint(b->pos, f[2]);
   const uint64_t buffers = std::min(g_buffer_count.load(std::memory_order_relaxed), kMaxBuffers);
@@ -509,7 +509,7 @@ void sample_rss(Buffer* b) {
 // Names the allocation's site when it is not the one the decoder holds.
 void put_site(Buffer* b, uint32_t site) {
   if (site == b->site) return;
-  b->pos = tr::put_tag(b->pos, tr::Tag::kExt, static_cast<uint64_t>(tr::ExtKind::kSite));
+  b->pos = tr::put_ext(b->pos, tr::ExtKind::kSite);
   b->pos = tr::put_varint(b->pos, site);
   ++b->events;
   b->site = site;
@@ -605,7 +605,7 @@ bool ready() {
 void on_fork_parent() {
   Buffer* b = enter();
   if (!b) return;
-  *b->pos++ = static_cast<uint8_t>(uint8_t(tr::Tag::kExt) | (uint8_t(tr::ExtKind::kFork) << 3));
+  b->pos = tr::put_ext(b->pos, tr::ExtKind::kFork);
   ++b->events;
   leave(b);
 }
@@ -887,7 +887,7 @@ void record_phase_lines(const char* p, size_t n) {
       if (name > 0 && p[len - 1] == '\r') --name;
       if (name > tr::kMaxPhaseName) name = tr::kMaxPhaseName;
       if (Buffer* b = enter()) {
-        b->pos = tr::put_tag(b->pos, tr::Tag::kExt, static_cast<uint64_t>(tr::ExtKind::kPhase));
+        b->pos = tr::put_ext(b->pos, tr::ExtKind::kPhase);
         b->pos = tr::put_varint(b->pos, name);
         memcpy(b->pos, p + 6, name);
         b->pos += name;
