@@ -81,12 +81,8 @@ class Churn final : public Program {
         continue;
       }
       switch (order_) {
-        case Order::kFifo:
-          out[n++] = Op{OpKind::kFree, 0, 0, base + i, 0};
-          break;
-        case Order::kLifo:
-          out[n++] = Op{OpKind::kFree, 0, 0, base + count_ - 1 - i, 0};
-          break;
+        case Order::kFifo: out[n++] = Op{OpKind::kFree, 0, 0, base + i, 0}; break;
+        case Order::kLifo: out[n++] = Op{OpKind::kFree, 0, 0, base + count_ - 1 - i, 0}; break;
         case Order::kRandom:
         case Order::kReallocClass: {
           // Incremental Fisher-Yates: one element of a fresh permutation per op,
@@ -108,7 +104,9 @@ class Churn final : public Program {
   static constexpr size_t kNameLen = 24;  // "refill" + up to 10 digits
   // k such that size is in (2^k, 2^(k+1)]: allocators' size classes nest in these bands.
   // Size 1 is band -1 (odd), so doubling it lands in band 0, the other parity.
-  static uint32_t size_band(uint64_t size) { return size <= 1 ? UINT32_MAX : static_cast<uint32_t>(std::bit_width(size - 1) - 1); }
+  static uint32_t size_band(uint64_t size) {
+    return size <= 1 ? UINT32_MAX : static_cast<uint32_t>(std::bit_width(size - 1) - 1);
+  }
   char* name(uint32_t i) { return names_ + size_t{i} * kNameLen; }
 
   Rng rng_;
@@ -127,7 +125,13 @@ const WorkloadDef kChurn{
     {
         {"count", "100000", "blocks allocated per fill", ParamType::kInt, 1, 50'000'000, {}},
         {"sizes", "uniform:16-1024", "block size distribution", ParamType::kSizes, 0, 0, {}},
-        {"order", "random", "order of the frees", ParamType::kChoice, 0, 0, {"fifo", "lifo", "random", "keep-every-k", "realloc-class"}},
+        {"order",
+         "random",
+         "order of the frees",
+         ParamType::kChoice,
+         0,
+         0,
+         {"fifo", "lifo", "random", "keep-every-k", "realloc-class"}},
         {"keep", "16", "keep-every-k: every k-th block stays live", ParamType::kInt, 2, 1'000'000, {}},
         {"rounds", "3", "fill/free rounds", ParamType::kInt, 1, 1000, {}},
     },
@@ -137,7 +141,8 @@ const WorkloadDef kChurn{
       return {s.make<Churn>(p, seed, s)};
     },
     [](const Params& p) -> size_t {
-      return static_cast<size_t>(p.integer("count")) * sizeof(uint32_t) + static_cast<size_t>(p.integer("rounds")) * 64 + 4096;
+      return static_cast<size_t>(p.integer("count")) * sizeof(uint32_t) +
+             static_cast<size_t>(p.integer("rounds")) * 64 + 4096;
     },
 };
 const Registrar kRegister{kChurn};

@@ -60,14 +60,16 @@ struct Config {
 // One thread's state, made before the timed window; a line of its own so the
 // harness adds no false sharing of its own.
 struct alignas(kLine) Worker {
-  void* given = nullptr;        // passive: the object the main thread handed over
+  void* given = nullptr;         // passive: the object the main thread handed over
   std::vector<uintptr_t> addrs;  // the object written in each round (0: malloc failed)
   uint64_t writes_done = 0;
 };
 
 struct Barriers {
-  explicit Barriers(size_t threads) : start(static_cast<ptrdiff_t>(threads + 1)), round(static_cast<ptrdiff_t>(threads)),
-                                      end(static_cast<ptrdiff_t>(threads + 1)) {}
+  explicit Barriers(size_t threads)
+      : start(static_cast<ptrdiff_t>(threads + 1)),
+        round(static_cast<ptrdiff_t>(threads)),
+        end(static_cast<ptrdiff_t>(threads + 1)) {}
   std::barrier<> start;  // the workers and the main thread, which times from here
   std::barrier<> round;  // the workers: a round's objects are all live and written
   std::barrier<> end;    // the workers and the main thread, which times to here
@@ -179,17 +181,27 @@ std::string run_false_sharing(const Params& p) {
 
 const WorkloadDef kFalseSharing{
     "false-sharing",
-    "threads writing to their own small objects: cache lines the allocator makes them share (cache-scratch, cache-thrash)",
+    "threads writing to their own small objects: cache lines the allocator makes them share (cache-scratch, "
+    "cache-thrash)",
     {
-        {"mode", "passive",
+        {"mode",
+         "passive",
          "passive: each thread frees an object the main thread allocated and allocates its own (cache-scratch); "
          "active: the threads allocate their objects concurrently (cache-thrash)",
-         ParamType::kChoice, 0, 0, {"passive", "active"}},
+         ParamType::kChoice,
+         0,
+         0,
+         {"passive", "active"}},
         {"threads", "2", "writer threads, one object each per round", ParamType::kInt, 2, 64, {}},
         {"object_size", "8", "bytes of each object", ParamType::kInt, 1, 4096, {}},
         {"writes", "2000000", "volatile byte writes per thread per round", ParamType::kInt, 1, 1'000'000'000, {}},
-        {"rounds", "1", "times each thread frees its object, allocates a new one and writes it again",
-         ParamType::kInt, 1, 1000, {}},
+        {"rounds",
+         "1",
+         "times each thread frees its object, allocates a new one and writes it again",
+         ParamType::kInt,
+         1,
+         1000,
+         {}},
     },
     nullptr,
     [](const Params&) -> size_t { return 4096; },

@@ -386,7 +386,8 @@ std::string run_fork_cow(const Params& p) {
              "child's Private_Dirty; real_time and cpu_time = the child's work time (CLOCK_MONOTONIC, thread "
              "CPU) per allocator call for alloc and both (iterations = child_ops), the whole work for idle and "
              "touch (iterations = 1); expected_touch_bytes = distinct 4 KiB pages of the touched bytes x 4096. "
-             "THP system mode: " + thp_system + "; thp=" + p.text("thp"));
+             "THP system mode: " +
+                 thp_system + "; thp=" + p.text("thp"));
   json += ",\"thp_enabled\":";
   put_string(json, thp_system);
   json += ",\"thp_process\":";
@@ -428,24 +429,51 @@ const WorkloadDef kForkCow{
     "Redis BGSAVE pattern: fork children from a built heap; their copy-on-write private dirty memory, by cause",
     {
         {"heap_mib", "64", "MiB of live blocks the parent builds before forking", ParamType::kInt, 1, 4096, {}},
-        {"sizes", "uniform:16-1024", "size distribution of the parent's blocks and of the child's mallocs",
-         ParamType::kSizes, 0, 0, {}},
-        {"pattern", "dense", "dense: blocks back to back; fragmented: the same blocks with a freed hole after each one",
-         ParamType::kChoice, 0, 0, {"dense", "fragmented"}},
-        {"child_ops", "100000",
+        {"sizes",
+         "uniform:16-1024",
+         "size distribution of the parent's blocks and of the child's mallocs",
+         ParamType::kSizes,
+         0,
+         0,
+         {}},
+        {"pattern",
+         "dense",
+         "dense: blocks back to back; fragmented: the same blocks with a freed hole after each one",
+         ParamType::kChoice,
+         0,
+         0,
+         {"dense", "fragmented"}},
+        {"child_ops",
+         "100000",
          "malloc/free calls of the alloc and both children: mallocs alternate with frees, which alternate between a "
          "random inherited block and a random block of the child's own",
-         ParamType::kInt, 1, 10'000'000, {}},
-        {"touch_pct", "10", "percent of the inherited blocks the touch and both children write one byte into",
-         ParamType::kInt, 0, 100, {}},
-        {"thp", "default",
+         ParamType::kInt,
+         1,
+         10'000'000,
+         {}},
+        {"touch_pct",
+         "10",
+         "percent of the inherited blocks the touch and both children write one byte into",
+         ParamType::kInt,
+         0,
+         100,
+         {}},
+        {"thp",
+         "default",
          "default: the system-wide THP mode (/sys/kernel/mm/transparent_hugepage/enabled, recorded); never: "
          "prctl(PR_SET_THP_DISABLE) for this process before the heap is built",
-         ParamType::kChoice, 0, 0, {"default", "never"}},
-        {"hold_ms", "0",
+         ParamType::kChoice,
+         0,
+         0,
+         {"default", "never"}},
+        {"hold_ms",
+         "0",
          "after being measured each child prints 'heapmark fork-cow: child PID NAME holding MS ms' to stderr and "
          "waits until it gets SIGUSR1 or this long has passed, so its /proc can be read independently",
-         ParamType::kInt, 0, 60'000, {}},
+         ParamType::kInt,
+         0,
+         60'000,
+         {}},
     },
     nullptr,
     [](const Params&) -> size_t { return 4096; },

@@ -21,7 +21,8 @@ class Large final : public Program {
         sizes_(SizeDist::parse_or_throw(p.text("sizes"))),
         live_(static_cast<uint32_t>(p.integer("live"))),
         count_(static_cast<uint64_t>(p.integer("count"))),
-        align_log2_(static_cast<uint8_t>(p.integer("align") ? std::countr_zero(static_cast<uint64_t>(p.integer("align"))) : 0)) {}
+        align_log2_(static_cast<uint8_t>(
+            p.integer("align") ? std::countr_zero(static_cast<uint64_t>(p.integer("align"))) : 0)) {}
 
   uint32_t max_ids() const noexcept override { return live_; }
   uint32_t phase_count() const noexcept override { return 2; }
@@ -67,16 +68,34 @@ const WorkloadDef kLarge{
     "large",
     "blocks of 1-32 MiB, touched, few live at a time: mmap thresholds, return to the OS, huge-page alignment",
     {
-        {"count", "96", "large blocks allocated in all (each touched page by page)", ParamType::kInt, 1, 100'000'000, {}},
-        {"live", "4", "blocks live at a time; each step frees a random one and allocates its replacement",
-         ParamType::kInt, 1, 100'000, {}},
+        {"count",
+         "96",
+         "large blocks allocated in all (each touched page by page)",
+         ParamType::kInt,
+         1,
+         100'000'000,
+         {}},
+        {"live",
+         "4",
+         "blocks live at a time; each step frees a random one and allocates its replacement",
+         ParamType::kInt,
+         1,
+         100'000,
+         {}},
         {"sizes", "uniform:1M-32M", "block size distribution", ParamType::kSizes, 0, 0, {}},
-        {"align", "0", "0: malloc; else aligned allocation to this power of two (e.g. 2M)", ParamType::kInt, 0, 1 << 30, {}},
+        {"align",
+         "0",
+         "0: malloc; else aligned allocation to this power of two (e.g. 2M)",
+         ParamType::kInt,
+         0,
+         1 << 30,
+         {}},
     },
     [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
       const int64_t align = p.integer("align");
       if (align != 0 && (align < 16 || !std::has_single_bit(static_cast<uint64_t>(align))))
-        throw InputError("workload 'large' parameter 'align': " + p.text("align") + " is not 0 or a power of two >= 16");
+        throw InputError("workload 'large' parameter 'align': " + p.text("align") +
+                         " is not 0 or a power of two >= 16");
       return {s.make<Large>(p, seed)};
     },
     [](const Params&) -> size_t { return sizeof(Large) + 4096; },

@@ -108,11 +108,22 @@ std::string run_micro(const Params& p) {
 
 const WorkloadDef kMicro{
     "micro",
-    "Google Benchmark of the fast paths (malloc+free 16 B-64 KiB, batches, cross-thread free) under the cell's allocator",
+    "Google Benchmark of the fast paths (malloc+free 16 B-64 KiB, batches, cross-thread free) under the cell's "
+    "allocator",
     {
-        {"min_time", "0.1", "Google Benchmark --benchmark_min_time per benchmark, seconds", ParamType::kChoice, 0, 0,
+        {"min_time",
+         "0.1",
+         "Google Benchmark --benchmark_min_time per benchmark, seconds",
+         ParamType::kChoice,
+         0,
+         0,
          {"0.05", "0.1", "0.2", "0.5", "1"}},
-        {"filter", ".", "Google Benchmark --benchmark_filter regex", ParamType::kChoice, 0, 0,
+        {"filter",
+         ".",
+         "Google Benchmark --benchmark_filter regex",
+         ParamType::kChoice,
+         0,
+         0,
          {".", "MallocFree", "BatchAllocFree", "CrossThreadFree"}},
     },
     nullptr,

@@ -11,16 +11,16 @@
 namespace heapmark::workloads {
 
 enum class OpKind : uint8_t {
-  kAlloc = 0,    // id, size (align > 0: aligned allocation)
-  kFree = 1,     // id
-  kRealloc = 2,  // id, size
-  kPhase = 3,    // id = phase index into Program::phase_name
-  kIdle = 4,     // size = milliseconds without allocator calls (kUntilReturned: see WaitSpec)
-  kSend = 5,     // id: hand the live block to another thread (size = that thread's index)
-  kRecv = 6,     // id: wait until the block was sent to this thread; it is then this thread's
-  kRelease = 7,  // call the allocator's explicit release hook on this thread (malloc_trim(0), mi_collect(true), ...)
-  kActivity = 8, // allocator activity like a program's (WaitSpec): size = milliseconds; untimed calls of
-                 // mixed sizes over a working set, counted as live while they are (kUntilReturned: see WaitSpec)
+  kAlloc = 0,     // id, size (align > 0: aligned allocation)
+  kFree = 1,      // id
+  kRealloc = 2,   // id, size
+  kPhase = 3,     // id = phase index into Program::phase_name
+  kIdle = 4,      // size = milliseconds without allocator calls (kUntilReturned: see WaitSpec)
+  kSend = 5,      // id: hand the live block to another thread (size = that thread's index)
+  kRecv = 6,      // id: wait until the block was sent to this thread; it is then this thread's
+  kRelease = 7,   // call the allocator's explicit release hook on this thread (malloc_trim(0), mi_collect(true), ...)
+  kActivity = 8,  // allocator activity like a program's (WaitSpec): size = milliseconds; untimed calls of
+                  // mixed sizes over a working set, counted as live while they are (kUntilReturned: see WaitSpec)
 };
 inline constexpr int kOpKinds = 9;
 const char* op_kind_name(OpKind k) noexcept;
@@ -68,8 +68,8 @@ static_assert(sizeof(Op) == 24);
 struct Checksum {
   uint64_t h = 0xcbf29ce484222325ull;
   void add(const Op& op) noexcept {
-    const uint64_t words[3] = {static_cast<uint64_t>(op.kind) | (uint64_t{op.align_log2} << 8) | (uint64_t{op.flags} << 16), op.id,
-                               op.size};
+    const uint64_t words[3] = {
+        static_cast<uint64_t>(op.kind) | (uint64_t{op.align_log2} << 8) | (uint64_t{op.flags} << 16), op.id, op.size};
     for (uint64_t w : words) {
       h = (h ^ w) * 0x9e3779b97f4a7c15ull;
       h ^= h >> 29;

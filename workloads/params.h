@@ -18,7 +18,7 @@ struct ParamSpec {
   std::string default_value;
   std::string help;
   ParamType type = ParamType::kInt;
-  int64_t min = 0;                   // kInt: inclusive range
+  int64_t min = 0;  // kInt: inclusive range
   int64_t max = INT64_MAX;
   std::vector<std::string> choices;  // kChoice
   // kText: returns why `value` is not acceptable, or "" (e.g. a file that must exist).

@@ -87,11 +87,21 @@ const WorkloadDef kReallocGrowth{
         {"count", "6000", "buffers started in all", ParamType::kInt, 1, 1'000'000'000, {}},
         {"buffers", "32", "buffers growing at the same time (interleaved)", ParamType::kInt, 1, 10'000'000, {}},
         {"start", "64", "initial size in bytes", ParamType::kInt, 1, int64_t{1} << 30, {}},
-        {"growth", "150", "growth factor in percent per step (150: x1.5, 200: doubling)", ParamType::kInt, 101, 1000, {}},
+        {"growth",
+         "150",
+         "growth factor in percent per step (150: x1.5, 200: doubling)",
+         ParamType::kInt,
+         101,
+         1000,
+         {}},
         {"cap", "uniform:64K-1M", "size distribution of each buffer's final size", ParamType::kSizes, 0, 0, {}},
     },
-    [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> { return {s.make<ReallocGrowth>(p, seed, s)}; },
-    [](const Params& p) -> size_t { return sizeof(ReallocGrowth) + static_cast<size_t>(p.integer("buffers")) * 16 + 4096; },
+    [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
+      return {s.make<ReallocGrowth>(p, seed, s)};
+    },
+    [](const Params& p) -> size_t {
+      return sizeof(ReallocGrowth) + static_cast<size_t>(p.integer("buffers")) * 16 + 4096;
+    },
 };
 const Registrar kRegister{kReallocGrowth};
 

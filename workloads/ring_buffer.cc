@@ -91,7 +91,13 @@ const WorkloadDef kRingBuffer{
         {"slots", "4096", "messages live in the ring", ParamType::kInt, 1, 10'000'000, {}},
         {"messages", "2000000", "messages sent through the ring", ParamType::kInt, 1, 4'000'000'000, {}},
         {"sizes", "uniform:64-2048", "message size distribution", ParamType::kSizes, 0, 0, {}},
-        {"mode", "single", "single: one thread; pc: producer and consumer threads", ParamType::kChoice, 0, 0, {"single", "pc"}},
+        {"mode",
+         "single",
+         "single: one thread; pc: producer and consumer threads",
+         ParamType::kChoice,
+         0,
+         0,
+         {"single", "pc"}},
     },
     [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
       if (p.text("mode") == "single") return {s.make<RingBuffer>(p, seed, Role::kSingle)};

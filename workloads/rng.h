@@ -30,7 +30,9 @@ class Rng {
     return result;
   }
   // Uniform in [0, n) by Lemire's multiply-shift (bias below 2^-64 * n, fine here).
-  uint64_t below(uint64_t n) noexcept { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+  uint64_t below(uint64_t n) noexcept {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+  }
   // Uniform in [0, 1).
   double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 

@@ -25,7 +25,8 @@ void* Scratch::allocate(size_t bytes) {
   // MiB, read at random) in transparent huge pages where the machine allows
   // madvise: with 4 KiB pages every lookup also missed the TLB.
   if (bytes >= (size_t{4} << 20)) {
-    const uintptr_t a = (reinterpret_cast<uintptr_t>(base_ + start) + (size_t{2} << 20) - 1) & ~((uintptr_t{2} << 20) - 1);
+    const uintptr_t a =
+        (reinterpret_cast<uintptr_t>(base_ + start) + (size_t{2} << 20) - 1) & ~((uintptr_t{2} << 20) - 1);
     const uintptr_t e = (reinterpret_cast<uintptr_t>(base_ + start + bytes)) & ~((uintptr_t{2} << 20) - 1);
     if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_HUGEPAGE);
   }

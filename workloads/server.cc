@@ -47,8 +47,8 @@ class Server final : public SteppedProgram {
 
   static constexpr size_t kNameLen = 16;
   static uint64_t ids_needed(const Params& p) {
-    return static_cast<uint64_t>(p.integer("threads")) * (2 * static_cast<uint64_t>(p.integer("slots")) +
-                                                          2 * static_cast<uint64_t>(p.integer("queue")));
+    return static_cast<uint64_t>(p.integer("threads")) *
+           (2 * static_cast<uint64_t>(p.integer("slots")) + 2 * static_cast<uint64_t>(p.integer("queue")));
   }
 
   uint32_t max_ids() const noexcept override { return threads_ * per_thread(); }
@@ -61,7 +61,9 @@ class Server final : public SteppedProgram {
   uint32_t per_thread() const noexcept { return 2 * slots_ + 2 * queue_; }
   uint32_t base(uint32_t t) const noexcept { return t * per_thread(); }
   uint32_t own(uint32_t t, uint32_t round, uint32_t i) const noexcept { return base(t) + (round % 2) * slots_ + i; }
-  uint32_t ring(uint32_t t, uint64_t k) const noexcept { return base(t) + 2 * slots_ + static_cast<uint32_t>(k % queue_); }
+  uint32_t ring(uint32_t t, uint64_t k) const noexcept {
+    return base(t) + 2 * slots_ + static_cast<uint32_t>(k % queue_);
+  }
   uint32_t token(uint32_t t, uint64_t k) const noexcept { return ring(t, k) + queue_; }
   uint64_t lag() const noexcept { return queue_ / 2; }
   uint32_t next_thread() const noexcept { return (t_ + 1) % threads_; }
@@ -136,8 +138,7 @@ class Server final : public SteppedProgram {
           stage_ = Stage::kDone;
         }
         return true;
-      case Stage::kDone:
-        return false;
+      case Stage::kDone: return false;
     }
     return false;
   }
@@ -163,23 +164,44 @@ const WorkloadDef kServer{
     {
         {"threads", "4", "threads, in a ring: each hands objects to the next", ParamType::kInt, 2, 64, {}},
         {"slots", "2000", "objects in each thread's working set", ParamType::kInt, 1, 4'000'000, {}},
-        {"steps", "100000", "steps per thread per round (a step frees a random object and allocates its replacement)",
-         ParamType::kInt, 1, 1'000'000'000, {}},
-        {"rounds", "4", "rounds (phases); between rounds every thread's working set goes to the next thread",
-         ParamType::kInt, 1, 1000, {}},
+        {"steps",
+         "100000",
+         "steps per thread per round (a step frees a random object and allocates its replacement)",
+         ParamType::kInt,
+         1,
+         1'000'000'000,
+         {}},
+        {"rounds",
+         "4",
+         "rounds (phases); between rounds every thread's working set goes to the next thread",
+         ParamType::kInt,
+         1,
+         1000,
+         {}},
         {"sizes", "uniform:16-1K", "object size distribution", ParamType::kSizes, 0, 0, {}},
-        {"bleed", "8", "every this many steps an object is allocated and handed to the next thread, which frees it "
-                       "(0: only the handoffs between rounds)",
-         ParamType::kInt, 0, 1'000'000, {}},
-        {"queue", "4096", "handed objects in flight per thread; neighbours drift up to queue/2 handoffs apart",
-         ParamType::kInt, 2, 1'000'000, {}},
+        {"bleed",
+         "8",
+         "every this many steps an object is allocated and handed to the next thread, which frees it "
+         "(0: only the handoffs between rounds)",
+         ParamType::kInt,
+         0,
+         1'000'000,
+         {}},
+        {"queue",
+         "4096",
+         "handed objects in flight per thread; neighbours drift up to queue/2 handoffs apart",
+         ParamType::kInt,
+         2,
+         1'000'000,
+         {}},
     },
     [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
       if (Server::ids_needed(p) > (uint64_t{1} << 26))
         throw InputError("workload 'server': threads x (2 x slots + 2 x queue) must stay below 2^26 block ids");
       const auto rounds = static_cast<uint32_t>(p.integer("rounds"));
       char* names = s.array<char>(size_t{rounds} * Server::kNameLen);
-      for (uint32_t r = 0; r < rounds; ++r) std::snprintf(names + size_t{r} * Server::kNameLen, Server::kNameLen, "round%u", r + 1);
+      for (uint32_t r = 0; r < rounds; ++r)
+        std::snprintf(names + size_t{r} * Server::kNameLen, Server::kNameLen, "round%u", r + 1);
       std::vector<Program*> programs;
       for (uint32_t t = 0; t < static_cast<uint32_t>(p.integer("threads")); ++t)
         programs.push_back(s.make<Server>(p, seed, t, names));

@@ -106,13 +106,16 @@ bool SizeDist::read_csv(const std::string& text, const std::string& path, SizeDi
       for (const auto& l : kLayouts)
         if (f.size() == l.fields) layout = &l;
       if (!layout)
-        return fail(where, "field " + std::to_string(f.size()) + ": unknown column layout (" + std::to_string(f.size()) +
-                               " fields; expected " + kLayoutsText + ")");
+        return fail(where, "field " + std::to_string(f.size()) + ": unknown column layout (" +
+                               std::to_string(f.size()) + " fields; expected " + kLayoutsText + ")");
       layout_line = line_no;
     }
-    auto rows_are = [&] { return std::string("rows are '") + layout->header + "' from line " + std::to_string(layout_line); };
+    auto rows_are = [&] {
+      return std::string("rows are '") + layout->header + "' from line " + std::to_string(layout_line);
+    };
     if (f.size() > layout->fields)
-      return fail(where, "field " + std::to_string(layout->fields + 1) + ": unexpected extra field (" + rows_are() + ")");
+      return fail(where,
+                  "field " + std::to_string(layout->fields + 1) + ": unexpected extra field (" + rows_are() + ")");
     if (f.size() < layout->fields) {
       const std::string missing = split_fields(layout->header)[f.size()];
       return fail(where, "field " + std::to_string(f.size() + 1) + " (" + missing + "): missing (" + rows_are() + ")");
@@ -195,7 +198,8 @@ bool SizeDist::parse(const std::string& text, SizeDist* out, std::string* why) {
         char* end = nullptr;
         const std::string s = rest.substr(c2 + 1);
         d.shape_ = std::strtod(s.c_str(), &end);
-        if (s.empty() || *end != '\0' || !(d.shape_ > 0.0) || d.shape_ > 100) return fail("shape '" + s + "' is not a number in (0, 100]");
+        if (s.empty() || *end != '\0' || !(d.shape_ > 0.0) || d.shape_ > 100)
+          return fail("shape '" + s + "' is not a number in (0, 100]");
         rest = rest.substr(0, c2);
       }
     }
@@ -217,10 +221,8 @@ SizeDist SizeDist::parse_or_throw(const std::string& text) {
 
 uint64_t SizeDist::sample(Rng& rng) const noexcept {
   switch (kind_) {
-    case Kind::kFixed:
-      return lo_;
-    case Kind::kUniform:
-      return lo_ + rng.below(hi_ - lo_ + 1);
+    case Kind::kFixed: return lo_;
+    case Kind::kUniform: return lo_ + rng.below(hi_ - lo_ + 1);
     case Kind::kPow2: {
       const int a = std::countr_zero(lo_), b = std::countr_zero(hi_);
       return uint64_t{1} << (a + static_cast<int>(rng.below(static_cast<uint64_t>(b - a + 1))));

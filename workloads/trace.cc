@@ -74,11 +74,11 @@ namespace {
 namespace tr = heapmark::trace;
 
 constexpr uint64_t kNever = UINT64_MAX;
-constexpr uint32_t kLocalSlots = 64;      // a thread keeps up to 2x this many free slots before sharing them
+constexpr uint32_t kLocalSlots = 64;             // a thread keeps up to 2x this many free slots before sharing them
 constexpr uint64_t kWindowFromSlots = 1u << 16;  // below this many slots the replay runs unwindowed
-constexpr uint64_t kBuckets = 1u << 16;   // of recorded time, for the windowed bound
-constexpr uint64_t kStallSeconds = 60;    // no thread made progress: the trace contradicts itself
-constexpr uint64_t kDiagnosePaceMs = 4;   // diagnose: how far in recorded time a thread may run ahead (a clock tick)
+constexpr uint64_t kBuckets = 1u << 16;          // of recorded time, for the windowed bound
+constexpr uint64_t kStallSeconds = 60;           // no thread made progress: the trace contradicts itself
+constexpr uint64_t kDiagnosePaceMs = 4;  // diagnose: how far in recorded time a thread may run ahead (a clock tick)
 
 bool is_alloc(tr::Op op) { return op == tr::Op::kMalloc || op == tr::Op::kCalloc || op == tr::Op::kAligned; }
 bool is_replayed(tr::Op op) { return tr::is_block_op(op) || op == tr::Op::kPhase; }  // block events and phase marks
@@ -107,12 +107,12 @@ class Lock {
 
 // Per replay thread, what the others read: where its executed ops have got to.
 struct alignas(64) Lane {
-  std::atomic<uint64_t> executed{0};   // op chunks the executor has run
-  std::atomic<uint64_t> clock{0};      // recorded ms of its first event not yet run (kNever: done)
-  std::atomic<uint32_t> phases{0};     // phase ops it has emitted
-  std::atomic<uint32_t> stuck{0};      // 1 while it waits for another thread
-  std::atomic<int32_t> tid{0};         // its kernel thread id once its program has ended (it is exiting)
-  std::atomic<uint32_t> exited{0};     // 1 once that thread is gone (its exit path has run)
+  std::atomic<uint64_t> executed{0};  // op chunks the executor has run
+  std::atomic<uint64_t> clock{0};     // recorded ms of its first event not yet run (kNever: done)
+  std::atomic<uint32_t> phases{0};    // phase ops it has emitted
+  std::atomic<uint32_t> stuck{0};     // 1 while it waits for another thread
+  std::atomic<int32_t> tid{0};        // its kernel thread id once its program has ended (it is exiting)
+  std::atomic<uint32_t> exited{0};    // 1 once that thread is gone (its exit path has run)
 };
 
 // A recorded thread's end (format 2), for the threads that must not pass it before it has exited.
@@ -137,13 +137,12 @@ constexpr uint32_t kAnyThread = UINT32_MAX;
 class LiveMap {
  public:
   struct Entry {
-    uint64_t key;   // recorded id + 1; 0 = empty
+    uint64_t key;  // recorded id + 1; 0 = empty
     uint32_t slot;
     uint32_t owner;  // the thread that made the block
     uint64_t chunk;  // the owner's op chunk that made it: it exists once the owner's executed count reaches this
   };
   enum class Take { kTaken, kPending, kAbsent };
-
 
   LiveMap(uint64_t blocks, uint32_t parts, bool shared, const Lane* lanes, Scratch& s)
       : parts_(s.array<Part>(parts)), part_bits_(__builtin_ctz(parts)), shared_(shared), lanes_(lanes) {
@@ -252,9 +251,9 @@ struct SlotPool {
 struct Replay {
   const tr::TraceFile* file = nullptr;
   uint32_t threads = 0;
-  bool shared = false;        // more than one thread: locks taken
+  bool shared = false;  // more than one thread: locks taken
   bool as_recorded = false;
-  uint64_t window_ms = 0;     // 0: unwindowed
+  uint64_t window_ms = 0;  // 0: unwindowed
   Lane* lanes = nullptr;
   LiveMap* map = nullptr;
   SlotPool pool;
@@ -274,7 +273,7 @@ struct Replay {
   uint64_t* end_ms = nullptr;
   End* end_order = nullptr;
   uint32_t end_count = 0;
-  uint32_t* ended = nullptr;        // the thread of each thread end, in the recording's order (kNoThread: unseen)
+  uint32_t* ended = nullptr;  // the thread of each thread end, in the recording's order (kNoThread: unseen)
   uint64_t ended_cap = 0;
   // Allocation sites (a trace recorded with --stacks): dense ids as SiteTable's.
   uint32_t* site_base = nullptr;  // per image
@@ -310,9 +309,10 @@ struct Backoff {
       since_ns = ns;
       seen_progress = p;
     } else if (ns - since_ns > kStallSeconds * 1'000'000'000ull) {
-      std::fprintf(stderr, "heapmark: trace %s: no replay thread could go on for %llu s: the trace's cross-thread frees "
-                   "contradict its times (a corrupted or hand-made trace)\n", r.file->name().c_str(),
-                   static_cast<unsigned long long>(kStallSeconds));
+      std::fprintf(stderr,
+                   "heapmark: trace %s: no replay thread could go on for %llu s: the trace's cross-thread frees "
+                   "contradict its times (a corrupted or hand-made trace)\n",
+                   r.file->name().c_str(), static_cast<unsigned long long>(kStallSeconds));
       std::abort();
     }
   }
@@ -372,7 +372,8 @@ class TraceProgram final : public Program {
         break;
       }
       if (!is_replayed(e.op)) continue;
-      if (e.op != tr::Op::kPhase) r_.map->prefetch(e.op == tr::Op::kFree ? e.id : e.op == tr::Op::kRealloc ? e.old_id : e.id);
+      if (e.op != tr::Op::kPhase)
+        r_.map->prefetch(e.op == tr::Op::kFree ? e.id : e.op == tr::Op::kRealloc ? e.old_id : e.id);
       ++size_;
     }
   }
@@ -412,7 +413,9 @@ class TraceProgram final : public Program {
     Lane& l = r_.lanes[u];
     if (l.exited.load(std::memory_order_acquire)) return true;
     const int32_t tid = l.tid.load(std::memory_order_acquire);
-    if (tid == 0 || syscall(SYS_tgkill, static_cast<pid_t>(getpid()), static_cast<pid_t>(tid), 0) == 0 || errno != ESRCH) return false;
+    if (tid == 0 || syscall(SYS_tgkill, static_cast<pid_t>(getpid()), static_cast<pid_t>(tid), 0) == 0 ||
+        errno != ESRCH)
+      return false;
     l.exited.store(1, std::memory_order_release);
     return true;
   }
@@ -433,9 +436,7 @@ class TraceProgram final : public Program {
     return true;
   }
   // diagnose: this thread was alive at final_ms (it has events after it, or, with lifetimes, it had not ended there).
-  bool alive_at_final() const {
-    return index_ == 0 || (r_.lifetimes && r_.end_ms[index_] > r_.final_ms);
-  }
+  bool alive_at_final() const { return index_ == 0 || (r_.lifetimes && r_.end_ms[index_] > r_.final_ms); }
 
   // How many marks must have begun before event `e` runs: through its own mark
   // when `e` is one, else those of other threads recorded before e's time.
@@ -479,8 +480,8 @@ class TraceProgram final : public Program {
     for (uint32_t u = 0; u < r_.threads; ++u) {
       if (u == index_) continue;
       const Lane& l = r_.lanes[u];
-      if (l.clock.load(std::memory_order_acquire) != kNever && l.phases.load(std::memory_order_acquire) <= next_mark_ + 1 &&
-          l.stuck.load(std::memory_order_acquire) == 0)
+      if (l.clock.load(std::memory_order_acquire) != kNever &&
+          l.phases.load(std::memory_order_acquire) <= next_mark_ + 1 && l.stuck.load(std::memory_order_acquire) == 0)
         return false;
     }
     return true;
@@ -574,7 +575,8 @@ class TraceProgram final : public Program {
         if (blocked(true)) break;
         continue;
       }
-      if (!begun_ && !(r_.begin_ms[index_] == kNever || (others_reached(r_.begin_ms[index_]) && ended_before_begin()))) {
+      if (!begun_ &&
+          !(r_.begin_ms[index_] == kNever || (others_reached(r_.begin_ms[index_]) && ended_before_begin()))) {
         if (blocked(true)) break;
         continue;
       }
@@ -598,7 +600,8 @@ class TraceProgram final : public Program {
           continue;
         }
         insert(e.id, slot);
-        out[k++] = Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, slot, e.size, r_.site(e), born(e)};
+        out[k++] = Op{OpKind::kAlloc, e.op == tr::Op::kAligned ? e.align_log2 : uint8_t{0}, 0, slot, e.size, r_.site(e),
+                      born(e)};
       } else {
         const uint64_t victim = e.op == tr::Op::kFree ? e.id : e.old_id;
         auto got = r_.map->take(victim, index_, slot);
@@ -646,7 +649,9 @@ class TraceProgram final : public Program {
     return finish(k);
   }
 
-  static uint32_t born(const tr::Event& e) noexcept { return static_cast<uint32_t>(std::min<uint64_t>(e.t_ms, UINT32_MAX)); }
+  static uint32_t born(const tr::Event& e) noexcept {
+    return static_cast<uint32_t>(std::min<uint64_t>(e.t_ms, UINT32_MAX));
+  }
 
   size_t finish(size_t k) {
     if (k > 0) r_.progress.fetch_add(1, std::memory_order_relaxed);
@@ -664,11 +669,11 @@ class TraceProgram final : public Program {
   tr::Event ahead_[kAhead];
   uint32_t head_ = 0, size_ = 0;
   bool ended_ = false, started_ = false, seen_ = false;
-  uint32_t next_mark_ = 0;  // marks whose phase this thread has begun
-  uint32_t own_marks_ = 0;  // this thread's own marks passed
-  bool tail_done_ = false;  // diagnose: the final phases are out
-  bool begun_ = false;      // past its recorded begin
-  uint32_t next_end_ = 0;   // ends (Replay::end_order) this thread has seen pass
+  uint32_t next_mark_ = 0;      // marks whose phase this thread has begun
+  uint32_t own_marks_ = 0;      // this thread's own marks passed
+  bool tail_done_ = false;      // diagnose: the final phases are out
+  bool begun_ = false;          // past its recorded begin
+  uint32_t next_end_ = 0;       // ends (Replay::end_order) this thread has seen pass
   uint64_t begin_checked_ = 0;  // ends before its begin (Replay::ended) seen exited
   uint64_t last_ms_ = 0;
   uint64_t chunk_ = 1;  // the op chunk being decoded; entries made in it exist once `executed` reaches it
@@ -677,11 +682,11 @@ class TraceProgram final : public Program {
 // The shape of a trace for its replay: its chunks by thread, and the slots a replay needs.
 struct Shape {
   tr::Layout layout;
-  uint64_t* first = nullptr;  // per thread: index of its first chunk in `chunks`
-  uint64_t* count = nullptr;  // per thread: its chunks
+  uint64_t* first = nullptr;    // per thread: index of its first chunk in `chunks`
+  uint64_t* count = nullptr;    // per thread: its chunks
   uint32_t* payload = nullptr;  // per thread: its largest chunk payload
   tr::ChunkRef* chunks = nullptr;
-  uint64_t peak_sum = 0;      // sum over threads of each thread's peak (allocations - frees)
+  uint64_t peak_sum = 0;  // sum over threads of each thread's peak (allocations - frees)
   uint64_t max_ms = 0;
 };
 
@@ -691,8 +696,9 @@ Shape shape_of(const tr::TraceFile& file, Scratch& s) {
   auto* per_thread = s.array<uint64_t>(tr::kMaxThreads);
   sh.layout = tr::scan_chunks(file, [&](uint32_t t, const tr::ChunkRef&) { ++per_thread[t]; });
   if (sh.layout.lost)
-    throw InputError(file.name() + ": incomplete trace: " + std::to_string(sh.layout.lost) + " events were not recorded (" +
-                     tr::lost_reason_text(sh.layout.lost_reasons) + "): record it again");
+    throw InputError(file.name() + ": incomplete trace: " + std::to_string(sh.layout.lost) +
+                     " events were not recorded (" + tr::lost_reason_text(sh.layout.lost_reasons) +
+                     "): record it again");
   const uint32_t threads = std::max<uint32_t>(sh.layout.threads, 1);
   sh.first = s.array<uint64_t>(threads);
   sh.count = s.array<uint64_t>(threads);
@@ -837,7 +843,8 @@ std::vector<Program*> make_programs(const std::string& path, bool as_recorded, c
   // diagnose: threads keep the recorded pace to within kDiagnosePaceMs of one another, so a free another
   // thread made late (a consumer behind its producers) is late here too, and the live bytes at P and F are
   // the recording's. A narrower window holds fewer blocks than the bound above allows.
-  if (r->diagnose && threads > 1) r->window_ms = r->window_ms ? std::min(r->window_ms, kDiagnosePaceMs) : kDiagnosePaceMs;
+  if (r->diagnose && threads > 1)
+    r->window_ms = r->window_ms ? std::min(r->window_ms, kDiagnosePaceMs) : kDiagnosePaceMs;
   const uint64_t slots = live_bound + uint64_t{threads} * (2 * kLocalSlots + 1) + 16;
   if (slots >= UINT32_MAX) throw InputError(path + ": more than 2^32 blocks live at once: too many to replay");
   r->pool.capacity = slots;
@@ -886,18 +893,55 @@ const WorkloadDef kTrace{
     "replays a recorded allocation trace (heapmark record): threads, sizes, alignments and handoffs as recorded",
     {
         {"path", "", "the .hmt trace to replay (required)", ParamType::kText, 0, 0, {}, replayable_trace},
-        {"timing", "compressed", "compressed: calls back to back; as-recorded: the recorded gaps as idle time",
-         ParamType::kChoice, 0, 0, {"compressed", "as-recorded"}},
-        {"diagnose", "no", "yes: the five phases of heapmark repro (peak, free, idle, activity, release), as heapmark diagnose runs it",
-         ParamType::kChoice, 0, 0, {"no", "yes"}},
-        {"peak_ms", "0", "diagnose: the recorded time (ms) where the peak phase ends", ParamType::kInt, 0, INT64_MAX, {}},
-        {"final_ms", "0", "diagnose: the recorded time (ms) the replay stops at; 0: the trace's end", ParamType::kInt, 0,
-         INT64_MAX, {}},
-        {"idle_ms", "500", "diagnose: idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
-         ParamType::kInt, 0, 3'600'000, {}},
-        {"activity_ms", "0", "diagnose: activity phase: 0 until the memory is back or the return horizon has passed; N: N ms",
-         ParamType::kInt, 0, 3'600'000, {}},
-        {"max_ms", "30000", "diagnose: longest an idle or activity phase waits for the allocator", ParamType::kInt, 1, 3'600'000, {}},
+        {"timing",
+         "compressed",
+         "compressed: calls back to back; as-recorded: the recorded gaps as idle time",
+         ParamType::kChoice,
+         0,
+         0,
+         {"compressed", "as-recorded"}},
+        {"diagnose",
+         "no",
+         "yes: the five phases of heapmark repro (peak, free, idle, activity, release), as heapmark diagnose runs it",
+         ParamType::kChoice,
+         0,
+         0,
+         {"no", "yes"}},
+        {"peak_ms",
+         "0",
+         "diagnose: the recorded time (ms) where the peak phase ends",
+         ParamType::kInt,
+         0,
+         INT64_MAX,
+         {}},
+        {"final_ms",
+         "0",
+         "diagnose: the recorded time (ms) the replay stops at; 0: the trace's end",
+         ParamType::kInt,
+         0,
+         INT64_MAX,
+         {}},
+        {"idle_ms",
+         "500",
+         "diagnose: idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
+         ParamType::kInt,
+         0,
+         3'600'000,
+         {}},
+        {"activity_ms",
+         "0",
+         "diagnose: activity phase: 0 until the memory is back or the return horizon has passed; N: N ms",
+         ParamType::kInt,
+         0,
+         3'600'000,
+         {}},
+        {"max_ms",
+         "30000",
+         "diagnose: longest an idle or activity phase waits for the allocator",
+         ParamType::kInt,
+         1,
+         3'600'000,
+         {}},
     },
     [](const Params& p, uint64_t seed, Scratch& s) -> std::vector<Program*> {
       if (p.text("path").empty()) throw InputError("workload 'trace' needs its trace: -p path=app.hmt");
@@ -910,7 +954,8 @@ const WorkloadDef kTrace{
       d.wait.max_ms = static_cast<uint64_t>(p.integer("max_ms"));
       d.wait.seed = seed;
       if (d.on && d.peak_ms > d.final_ms)
-        throw InputError("workload 'trace': peak_ms " + std::to_string(d.peak_ms) + " is after final_ms " + std::to_string(d.final_ms));
+        throw InputError("workload 'trace': peak_ms " + std::to_string(d.peak_ms) + " is after final_ms " +
+                         std::to_string(d.final_ms));
       return make_programs(p.text("path"), p.text("timing") == "as-recorded", d, s);
     },
     [](const Params& p) -> size_t {

@@ -113,7 +113,8 @@ void check_chunk_header(const ChunkHeader& h, uint64_t offset, uint64_t file_siz
 
 void check_chunk_payload(const ChunkHeader& h, const uint8_t* payload, uint64_t offset, const std::string& name) {
   if (kVerifyChecksums && chunk_checksum(h, payload) != h.checksum)
-    throw InputError(name + ": bad trace at byte " + std::to_string(offset) + ": expected a chunk matching its checksum (corrupted chunk)");
+    throw InputError(name + ": bad trace at byte " + std::to_string(offset) +
+                     ": expected a chunk matching its checksum (corrupted chunk)");
 }
 
 Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data), size_(size), name_(std::move(name)) {
@@ -122,7 +123,8 @@ Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data)
     throw InputError(name_ + ": bad trace at byte " + std::to_string(at) + ": expected " + expected);
   };
   if (size_ < sizeof h) {
-    if (size_ >= 8 && std::memcmp(data_, kMagic, 8) != 0) fail(0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
+    if (size_ >= 8 && std::memcmp(data_, kMagic, 8) != 0)
+      fail(0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
     fail(size_, "a " + std::to_string(sizeof h) + "-byte file header (the file is truncated)");
   }
   std::memcpy(&h, data_, sizeof h);
@@ -131,8 +133,10 @@ Reader::Reader(const uint8_t* data, size_t size, std::string name) : data_(data)
   if (h.body_bytes > size_ - sizeof h)
     fail(size_, "a header body of " + std::to_string(h.body_bytes) + " bytes (the file is truncated)");
   const uint8_t* body = data_ + sizeof h;
-  if (kVerifyChecksums && checksum32(body, h.body_bytes) != h.body_checksum) fail(sizeof h, "a header body matching its checksum (corrupted)");
-  if (!parse_header_body(body, h.body_bytes, h.version, header_)) fail(sizeof h, "a well-formed header body (corrupted header)");
+  if (kVerifyChecksums && checksum32(body, h.body_bytes) != h.body_checksum)
+    fail(sizeof h, "a header body matching its checksum (corrupted)");
+  if (!parse_header_body(body, h.body_bytes, h.version, header_))
+    fail(sizeof h, "a well-formed header body (corrupted header)");
   pos_ = sizeof h + h.body_bytes;
 }
 
@@ -140,10 +144,12 @@ bool Reader::next_chunk() {
   for (;;) {
     if (pos_ == size_) return false;
     if (have_end_)
-      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) + ": expected the end of the file after the end chunk");
+      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) +
+                       ": expected the end of the file after the end chunk");
     ChunkHeader h;
     if (size_ - pos_ < sizeof h)
-      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) + ": expected a " + std::to_string(sizeof h) +
+      throw InputError(name_ + ": bad trace at byte " + std::to_string(pos_) + ": expected a " +
+                       std::to_string(sizeof h) +
                        "-byte chunk header (the file is truncated: " + std::to_string(size_ - pos_) + " bytes left)");
     std::memcpy(&h, data_ + pos_, sizeof h);
     check_chunk_header(h, pos_, size_, name_);
@@ -292,7 +298,8 @@ bool ChunkDecoder::next(Event& e) {
         count_down();
         continue;
       case Tag::kIdBase:
-        if (next_id_ + v < next_id_ || next_id_ + v >= kRawIds) fail(at, "an id batch below 2^" + std::to_string(kImageIdShift));
+        if (next_id_ + v < next_id_ || next_id_ + v >= kRawIds)
+          fail(at, "an id batch below 2^" + std::to_string(kImageIdShift));
         next_id_ += v;
         count_down();
         continue;
@@ -330,8 +337,10 @@ bool ChunkDecoder::next(Event& e) {
           e.name_len = static_cast<uint8_t>(n);
           p_ += n;
         } else {
-          fail(at, version_ >= 2 ? "an extension event of kind 0 (rss), 1 (fork), 2 (phase), 3 (site), 4 (thread begin) or 5 (thread end)"
-                                 : "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site) (format version 1)");
+          fail(at, version_ >= 2
+                       ? "an extension event of kind 0 (rss), 1 (fork), 2 (phase), 3 (site), 4 (thread begin) or 5 "
+                         "(thread end)"
+                       : "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site) (format version 1)");
         }
         break;
     }

@@ -56,12 +56,12 @@ std::string lost_reason_text(uint32_t bits);
 struct ChunkHeader {
   uint32_t magic;
   uint32_t kind;
-  uint32_t thread;         // recorder's thread index (dense from 0)
+  uint32_t thread;  // recorder's thread index (dense from 0)
   uint32_t payload_bytes;
   uint32_t events;
-  uint32_t checksum;       // checksum32 over this header (checksum field 0) and the payload
-  uint64_t start_ms;       // time of the first event, ms since the recording started
-  uint64_t next_id;        // the id the thread's next allocation takes
+  uint32_t checksum;  // checksum32 over this header (checksum field 0) and the payload
+  uint64_t start_ms;  // time of the first event, ms since the recording started
+  uint64_t next_id;   // the id the thread's next allocation takes
 };
 static_assert(sizeof(ChunkHeader) == 40);
 inline constexpr uint32_t kMaxChunkPayload = 1u << 20;
@@ -79,12 +79,12 @@ enum class Tag : uint8_t {
   kExt = 7,      // inline: ExtKind
 };
 enum class ExtKind : uint8_t {
-  kRss = 0,    // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages); version 2:
-               // varint pages of the recorder's own that were resident in them (its buffers and pointer table)
-  kFork = 1,   // the process forked here (the child is not recorded)
-  kPhase = 2,  // varint length, then the name: a `phase NAME` line the thread wrote to HEAPMARK_PHASE_FD
-  kSite = 3,   // varint stack id (1-based, 0 = unknown): the site of this chunk's following allocations,
-               // until the next kSite (a chunk starts at site 0, so it stays self-contained)
+  kRss = 0,          // varint resident pages, varint shared pages (from /proc/self/statm, 4 KiB pages); version 2:
+                     // varint pages of the recorder's own that were resident in them (its buffers and pointer table)
+  kFork = 1,         // the process forked here (the child is not recorded)
+  kPhase = 2,        // varint length, then the name: a `phase NAME` line the thread wrote to HEAPMARK_PHASE_FD
+  kSite = 3,         // varint stack id (1-based, 0 = unknown): the site of this chunk's following allocations,
+                     // until the next kSite (a chunk starts at site 0, so it stays self-contained)
   kThreadBegin = 4,  // (version 2) varint: thread ends recorded before it. The thread's first event: it began
                      // here, at its first allocator call, after that many kThreadEnd events (of any thread)
   kThreadEnd = 5,    // (version 2) varint: its place among the recording's thread ends (from 0). The thread is
@@ -100,14 +100,14 @@ inline constexpr size_t kMaxPhaseName = 31;  // longer names are cut (the cell's
 // comes before the first stack that needs it. Stack ids count from 1 in each
 // exec'd image.
 enum class SiteRecord : uint8_t {
-  kWalker = 1,  // varint depth, varint name length, name ("libunwind" or "frame-pointers")
-  kModule = 2,  // varint bias (load address minus link address), varint lo, varint hi (mapped span),
-                // varint path length, path, varint build-id length, build-id bytes
-  kStack = 3,   // varint id, varint depth, then depth frames: the first a varint address, each next
-                // a varint zigzag(address - previous); return addresses, innermost first
-  kDropped = 4, // varint count: allocations whose stack did not fit in the recorder's table (site 0)
-  kSymbol = 5,  // varint address, function, file (varint length + bytes each), varint line, module: a frame
-                // named already (an imported recording); such frames need no module record
+  kWalker = 1,   // varint depth, varint name length, name ("libunwind" or "frame-pointers")
+  kModule = 2,   // varint bias (load address minus link address), varint lo, varint hi (mapped span),
+                 // varint path length, path, varint build-id length, build-id bytes
+  kStack = 3,    // varint id, varint depth, then depth frames: the first a varint address, each next
+                 // a varint zigzag(address - previous); return addresses, innermost first
+  kDropped = 4,  // varint count: allocations whose stack did not fit in the recorder's table (site 0)
+  kSymbol = 5,   // varint address, function, file (varint length + bytes each), varint line, module: a frame
+                 // named already (an imported recording); such frames need no module record
 };
 inline constexpr uint32_t kMaxStackDepth = 64;
 
@@ -206,17 +206,17 @@ struct Event {
   Op op;
   uint8_t align_log2 = 0;  // kAligned
   uint32_t thread = 0;
-  uint64_t id = 0;         // the block allocated (kMalloc..kAligned, the realloc result) or freed
-  uint64_t old_id = 0;     // kRealloc: the block it replaced
-  uint64_t size = 0;       // requested bytes; kRss: resident bytes; kThreadBegin: ends before it; kThreadEnd: its place
-  uint64_t shared = 0;     // kRss: shared (file-backed) resident bytes
-  uint64_t own = 0;        // kRss (version 2): the recorder's own resident bytes among them; 0 in version 1
+  uint64_t id = 0;      // the block allocated (kMalloc..kAligned, the realloc result) or freed
+  uint64_t old_id = 0;  // kRealloc: the block it replaced
+  uint64_t size = 0;    // requested bytes; kRss: resident bytes; kThreadBegin: ends before it; kThreadEnd: its place
+  uint64_t shared = 0;  // kRss: shared (file-backed) resident bytes
+  uint64_t own = 0;     // kRss (version 2): the recorder's own resident bytes among them; 0 in version 1
   uint64_t t_ms = 0;
-  uint64_t offset = 0;     // byte offset of the event in the file (for messages)
-  uint32_t image = 0;      // exec'd images before this event's
+  uint64_t offset = 0;         // byte offset of the event in the file (for messages)
+  uint32_t image = 0;          // exec'd images before this event's
   const char* name = nullptr;  // kPhase: the mark's name (name_len bytes, valid until the reader moves on)
   uint8_t name_len = 0;
-  uint32_t site = 0;       // allocations: the recorded stack id in this image (1-based), 0 when unknown
+  uint32_t site = 0;  // allocations: the recorded stack id in this image (1-based), 0 when unknown
 };
 
 // Raw ids restart at 0 in each exec'd image; the reader makes them unique by

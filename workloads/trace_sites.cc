@@ -50,7 +50,8 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
       switch (static_cast<SiteRecord>(kind)) {
         case SiteRecord::kWalker: {
           const uint64_t depth = varint("the stack depth");
-          if (depth == 0 || depth > kMaxStackDepth) bad(file.name(), at(), "a stack depth of 1 to " + std::to_string(kMaxStackDepth));
+          if (depth == 0 || depth > kMaxStackDepth)
+            bad(file.name(), at(), "a stack depth of 1 to " + std::to_string(kMaxStackDepth));
           t.depth_ = static_cast<uint32_t>(depth);
           t.walker_ = bytes("the stack walker's name (at most 32 bytes)", 32);
           break;
@@ -71,10 +72,12 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
           const uint64_t id = varint("a stack id");
           const uint32_t in_image = t.count() - t.image_base_.back();
           if (id != uint64_t{in_image} + 1)
-            bad(file.name(), at(), "stack id " + std::to_string(in_image + 1) + " (ids count up from 1 in each image), found " +
-                                       std::to_string(id));
+            bad(file.name(), at(),
+                "stack id " + std::to_string(in_image + 1) + " (ids count up from 1 in each image), found " +
+                    std::to_string(id));
           const uint64_t depth = varint("a stack's depth");
-          if (depth > kMaxStackDepth) bad(file.name(), at(), "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
+          if (depth > kMaxStackDepth)
+            bad(file.name(), at(), "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
           Stack s;
           s.image = image;
           s.frames.reserve(depth);
@@ -97,9 +100,7 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
           t.stacks_.push_back(std::move(s));
           break;
         }
-        case SiteRecord::kDropped:
-          t.dropped_ += varint("a dropped-stack count");
-          break;
+        case SiteRecord::kDropped: t.dropped_ += varint("a dropped-stack count"); break;
         case SiteRecord::kSymbol: {
           const uint64_t address = varint("a frame address");
           Symbol sym;
@@ -145,31 +146,49 @@ uint32_t site_bases(const TraceFile& file, const Layout& layout, uint8_t* buffer
     uint64_t kind = 0, v = 0;
     auto skip_varints = [&](int n) {
       for (int i = 0; i < n; ++i)
-        if (!get_varint(p, end, v)) bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a varint");
+        if (!get_varint(p, end, v))
+          bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a varint");
     };
     auto skip_bytes = [&]() {
       skip_varints(1);
-      if (v > static_cast<uint64_t>(end - p)) bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "bytes inside the chunk");
+      if (v > static_cast<uint64_t>(end - p))
+        bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "bytes inside the chunk");
       p += v;
     };
     while (p < end) {
       skip_varints(1);
       kind = v;
       switch (static_cast<SiteRecord>(kind)) {
-        case SiteRecord::kWalker: skip_varints(1); skip_bytes(); break;
-        case SiteRecord::kModule: skip_varints(3); skip_bytes(); skip_bytes(); break;
+        case SiteRecord::kWalker:
+          skip_varints(1);
+          skip_bytes();
+          break;
+        case SiteRecord::kModule:
+          skip_varints(3);
+          skip_bytes();
+          skip_bytes();
+          break;
         case SiteRecord::kStack: {
           skip_varints(1);
-          if (v != uint64_t{in_image} + 1) bad(file.name(), ref.offset + sizeof h, "stack ids counting up from 1 in each image");
+          if (v != uint64_t{in_image} + 1)
+            bad(file.name(), ref.offset + sizeof h, "stack ids counting up from 1 in each image");
           ++in_image;
           skip_varints(1);
-          if (v > kMaxStackDepth) bad(file.name(), ref.offset + sizeof h, "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
+          if (v > kMaxStackDepth)
+            bad(file.name(), ref.offset + sizeof h, "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
           skip_varints(static_cast<int>(v));
           break;
         }
         case SiteRecord::kDropped: skip_varints(1); break;
-        case SiteRecord::kSymbol: skip_varints(1); skip_bytes(); skip_bytes(); skip_varints(1); skip_bytes(); break;
-        default: bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a site record of kind 1 to 5");
+        case SiteRecord::kSymbol:
+          skip_varints(1);
+          skip_bytes();
+          skip_bytes();
+          skip_varints(1);
+          skip_bytes();
+          break;
+        default:
+          bad(file.name(), ref.offset + sizeof h + static_cast<uint64_t>(p - buffer), "a site record of kind 1 to 5");
       }
     }
   }

@@ -13,7 +13,7 @@
 namespace heapmark::trace {
 
 struct Module {
-  uint64_t bias = 0;  // load address minus link-time address
+  uint64_t bias = 0;        // load address minus link-time address
   uint64_t lo = 0, hi = 0;  // the mapped span of its loadable segments
   std::string path;
   std::string build_id;  // raw bytes of its GNU build-id note ("" when it has none)
@@ -21,8 +21,8 @@ struct Module {
 };
 
 struct Stack {
-  std::vector<uint64_t> frames;   // return addresses, innermost first (the first is in the allocating function)
-  std::vector<int32_t> module;    // per frame: index into SiteTable::modules(), -1 where no module held it
+  std::vector<uint64_t> frames;  // return addresses, innermost first (the first is in the allocating function)
+  std::vector<int32_t> module;   // per frame: index into SiteTable::modules(), -1 where no module held it
   uint32_t image = 0;
 };
 
@@ -53,9 +53,9 @@ class SiteTable {
     const auto it = symbols_.find({image, address});
     return it == symbols_.end() ? nullptr : &it->second;
   }
-  uint32_t depth() const { return depth_; }             // the recording's --stacks depth
+  uint32_t depth() const { return depth_; }              // the recording's --stacks depth
   const std::string& walker() const { return walker_; }  // how the recorder walked the stack
-  uint64_t dropped() const { return dropped_; }         // allocations recorded without a stack (table full)
+  uint64_t dropped() const { return dropped_; }          // allocations recorded without a stack (table full)
 
  private:
   friend SiteTable read_sites(const TraceFile& file, const Layout& layout);

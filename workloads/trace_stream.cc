@@ -34,19 +34,23 @@ TraceFile::TraceFile(const std::string& path) : name_(path) {
     char magic[8] = {};
     if (size_ >= 8) read(0, magic, 8);
     close(fd_);
-    if (size_ >= 8 && std::memcmp(magic, kMagic, 8) != 0) bad(path, 0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
+    if (size_ >= 8 && std::memcmp(magic, kMagic, 8) != 0)
+      bad(path, 0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
     bad(path, size_, "a " + std::to_string(sizeof h) + "-byte file header (the file is truncated)");
   }
   try {
     read(0, &h, sizeof h);
-    if (std::memcmp(h.magic, kMagic, 8) != 0) bad(path, 0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
+    if (std::memcmp(h.magic, kMagic, 8) != 0)
+      bad(path, 0, "the heapmark trace magic \"HMTRACE\\x1a\" (not a heapmark trace)");
     if (const std::string v = unreadable_version(h.version); !v.empty()) bad(path, 8, v);
     if (h.body_bytes > size_ - sizeof h)
       bad(path, size_, "a header body of " + std::to_string(h.body_bytes) + " bytes (the file is truncated)");
     std::vector<uint8_t> body(h.body_bytes);
     read(sizeof h, body.data(), body.size());
-    if (checksum32(body.data(), body.size()) != h.body_checksum) bad(path, sizeof h, "a header body matching its checksum (corrupted)");
-    if (!parse_header_body(body.data(), body.size(), h.version, header_)) bad(path, sizeof h, "a well-formed header body (corrupted header)");
+    if (checksum32(body.data(), body.size()) != h.body_checksum)
+      bad(path, sizeof h, "a header body matching its checksum (corrupted)");
+    if (!parse_header_body(body.data(), body.size(), h.version, header_))
+      bad(path, sizeof h, "a well-formed header body (corrupted header)");
   } catch (...) {
     close(fd_);
     throw;
@@ -63,7 +67,9 @@ void TraceFile::read(uint64_t offset, void* buf, size_t n) const {
   while (n > 0) {
     const ssize_t r = pread(fd_, p, n, static_cast<off_t>(offset));
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw InputError(name_ + ": cannot read the trace at byte " + std::to_string(offset) + ": " + std::strerror(errno));
+    if (r < 0)
+      throw InputError(name_ + ": cannot read the trace at byte " + std::to_string(offset) + ": " +
+                       std::strerror(errno));
     if (r == 0) bad(name_, offset, "more bytes (the file shrank while it was read)");
     p += r;
     offset += static_cast<uint64_t>(r);
@@ -79,13 +85,15 @@ Layout scan_chunks(const TraceFile& file, const std::function<void(uint32_t, con
     if (out.complete) bad(file.name(), pos, "the end of the file after the end chunk");
     ChunkHeader h;
     if (file.size() - pos < sizeof h)
-      bad(file.name(), pos, "a " + std::to_string(sizeof h) + "-byte chunk header (the file is truncated: " +
-                                std::to_string(file.size() - pos) + " bytes left)");
+      bad(file.name(), pos,
+          "a " + std::to_string(sizeof h) +
+              "-byte chunk header (the file is truncated: " + std::to_string(file.size() - pos) + " bytes left)");
     file.read(pos, &h, sizeof h);
     check_chunk_header(h, pos, file.size(), file.name());
     const uint64_t payload_at = pos + sizeof h;
     auto small_payload = [&]() {
-      if (h.payload_bytes > sizeof small) bad(file.name(), pos + 12, "a small payload for a chunk of kind " + std::to_string(h.kind));
+      if (h.payload_bytes > sizeof small)
+        bad(file.name(), pos + 12, "a small payload for a chunk of kind " + std::to_string(h.kind));
       file.read(payload_at, small, h.payload_bytes);
       check_chunk_payload(h, small, pos, file.name());
       return small;
@@ -121,9 +129,7 @@ Layout scan_chunks(const TraceFile& file, const std::function<void(uint32_t, con
         ++out.images;
         break;
       }
-      case ChunkKind::kSites:
-        out.site_chunks.push_back(ChunkRef{pos, h.payload_bytes, image});
-        break;
+      case ChunkKind::kSites: out.site_chunks.push_back(ChunkRef{pos, h.payload_bytes, image}); break;
       default:
         bad(file.name(), pos + 4, "a chunk kind 0 (events), 1 (end), 2 (exec image), 3 (lost events) or 4 (sites)");
     }
@@ -144,7 +150,8 @@ bool ThreadCursor::next(Event& e) {
     file_->read(c.offset, buffer_, sizeof(ChunkHeader) + c.payload_bytes);
     ChunkHeader h;
     std::memcpy(&h, buffer_, sizeof h);
-    if (h.payload_bytes != c.payload_bytes) bad(file_->name(), c.offset, "the chunk header it had (the file changed while it was read)");
+    if (h.payload_bytes != c.payload_bytes)
+      bad(file_->name(), c.offset, "the chunk header it had (the file changed while it was read)");
     check_chunk_payload(h, buffer_ + sizeof h, c.offset, file_->name());
     decoder_.start(h, buffer_ + sizeof h, c.offset + sizeof h, c.image, &file_->name(), file_->header().version);
     started_ = true;

@@ -53,13 +53,13 @@ struct ChunkRef {
 
 // What the chunk headers and the small non-event chunks say about a trace.
 struct Layout {
-  uint32_t threads = 0;   // recorded thread indices are below this
+  uint32_t threads = 0;  // recorded thread indices are below this
   uint32_t images = 1;
   uint64_t event_chunks = 0;
   uint32_t max_payload = 0;  // largest events payload: a cursor's buffer needs sizeof(ChunkHeader) more
   uint64_t lost = 0;         // events the recorder could not record (kLost chunks), and why
   uint32_t lost_reasons = 0;
-  bool complete = false;     // the end chunk is there (the program exited normally)
+  bool complete = false;  // the end chunk is there (the program exited normally)
   uint64_t recorder_counts[kEventKinds] = {};
   std::vector<ChunkRef> site_chunks;  // kSites chunks in file order (their payloads are read by read_sites)
 };

@@ -189,7 +189,8 @@ void Writer::stack(uint32_t id, const std::vector<uint64_t>& frames) {
   }
 }
 
-void Writer::symbol(uint64_t address, const std::string& function, const std::string& file, uint32_t line, const std::string& module) {
+void Writer::symbol(uint64_t address, const std::string& function, const std::string& file, uint32_t line,
+                    const std::string& module) {
   site_room(64 + function.size() + file.size() + module.size());
   uint8_t b[32];
   uint8_t* p = put_varint(b, static_cast<uint64_t>(SiteRecord::kSymbol));

@@ -21,14 +21,15 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void time(uint64_t ms);                      // the recording's clock, ms; never goes back
+  void time(uint64_t ms);                        // the recording's clock, ms; never goes back
   uint64_t alloc(uint64_t size, uint32_t site);  // a malloc at the current time; returns its block id
   void free(uint64_t id);
   void rss(uint64_t resident_bytes);
   // Site records (SiteRecord in trace_format.h); stack ids count from 1.
   void walker(uint32_t depth, const std::string& name);
   void stack(uint32_t id, const std::vector<uint64_t>& frames);
-  void symbol(uint64_t address, const std::string& function, const std::string& file, uint32_t line, const std::string& module);
+  void symbol(uint64_t address, const std::string& function, const std::string& file, uint32_t line,
+              const std::string& module);
   // Writes what is buffered and the end chunk, and moves the file into place.
   void finish();
   uint64_t events() const { return events_; }  // allocations, frees and RSS samples

@@ -50,9 +50,7 @@ struct Region {
   std::atomic<uintptr_t> pagemap[kRegionPages];  // free for the heap's user (slab: page -> slab)
   // The tree follows the struct: 2^levels bytes, heap-indexed from 1 (root).
   std::atomic<uint8_t>* tree() noexcept { return reinterpret_cast<std::atomic<uint8_t>*>(this + 1); }
-  const std::atomic<uint8_t>* tree() const noexcept {
-    return reinterpret_cast<const std::atomic<uint8_t>*>(this + 1);
-  }
+  const std::atomic<uint8_t>* tree() const noexcept { return reinterpret_cast<const std::atomic<uint8_t>*>(this + 1); }
 };
 
 // Looks up the region holding p (any heap), or nullptr. Lock-free.
@@ -72,7 +70,7 @@ class BuddyHeap {
   // Aborts with a one-line diagnostic on a double or invalid free.
   void free(void* p) noexcept;
   size_t usable_size(const void* p) const noexcept;  // p must be live
-  bool owns(const void* p) const noexcept;          // p is a live block start of this heap
+  bool owns(const void* p) const noexcept;           // p is a live block start of this heap
   // Decommits every dirty free page and releases every wholly free region.
   void release() noexcept;
   size_t stats(heapmark_stat* out, size_t max) noexcept;

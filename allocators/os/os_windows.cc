@@ -22,7 +22,8 @@ const SystemInfo& system_info() noexcept {
   static const SystemInfo info = [] {
     SYSTEM_INFO si;
     GetSystemInfo(&si);
-    return SystemInfo{si.dwPageSize ? si.dwPageSize : 4096, si.dwAllocationGranularity ? si.dwAllocationGranularity : 65536};
+    return SystemInfo{si.dwPageSize ? si.dwPageSize : 4096,
+                      si.dwAllocationGranularity ? si.dwAllocationGranularity : 65536};
   }();
   return info;
 }
@@ -34,9 +35,7 @@ const SystemInfo& system_info() noexcept {
   abort();
 }
 
-void* reserve_at(void* addr, size_t size) noexcept {
-  return VirtualAlloc(addr, size, MEM_RESERVE, PAGE_NOACCESS);
-}
+void* reserve_at(void* addr, size_t size) noexcept { return VirtualAlloc(addr, size, MEM_RESERVE, PAGE_NOACCESS); }
 
 }  // namespace
 

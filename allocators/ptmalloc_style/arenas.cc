@@ -31,10 +31,8 @@ constinit thread_local bool tl_shutdown __attribute__((tls_model("initial-exec")
 void heap_register(const void* h, bool on) {
   uintptr_t slot = (uintptr_t)h / HEAP_MAX;
   uint64_t bit = uint64_t(1) << (slot % 64);
-  if (on)
-    g_heapmap[slot / 64].fetch_or(bit, std::memory_order_release);
-  else
-    g_heapmap[slot / 64].fetch_and(~bit, std::memory_order_release);
+  if (on) g_heapmap[slot / 64].fetch_or(bit, std::memory_order_release);
+  else g_heapmap[slot / 64].fetch_and(~bit, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------- heaps (non-main arenas)

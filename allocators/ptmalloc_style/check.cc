@@ -30,8 +30,8 @@ size_t check_heap_chunk(const Chunk* c, const char* invalid_ptr, const char* inv
   bool in_main = (uintptr_t)c - (uintptr_t)g_main.base < g_main.reserved;
   if ((h & IS_MMAPPED) || ((h & NON_MAIN_ARENA) != 0) == in_main) die(invalid_ptr);
   size_t size = h & ~SIZE_BITS;
-  char* end = in_main ? g_main.end.load(std::memory_order_relaxed)
-                      : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
+  char* end =
+      in_main ? g_main.end.load(std::memory_order_relaxed) : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
   // The next chunk's header must lie inside the region too: free() reads it.
   if (size < MINSIZE || (size & ALIGN_MASK) || size + HDR > (size_t)(end - (char*)c)) die(invalid_size);
   return size;
@@ -119,8 +119,7 @@ const char* check_arena(Arena* av) {
       if (h->ar != av || !heap_registered(h)) return check_fail("heap not registered to its arena", h, 0);
       Chunk* stop = h == av->heap ? av->top : h->last;
       if (!stop) return check_fail("abandoned heap without fencepost", h, 0);
-      if (const char* e =
-              walk_chunks(av, heap_first_chunk(h), stop, (char*)h + heap_size(h), &walk_free, &walk_bytes))
+      if (const char* e = walk_chunks(av, heap_first_chunk(h), stop, (char*)h + heap_size(h), &walk_free, &walk_bytes))
         return e;
       sys += heap_size(h);
     }

@@ -226,7 +226,8 @@ bool Core::owns(const void* p) noexcept {
   Arena* av = arena_for_chunk(c);
   lock(&av->mutex);
   size_t size = h & ~SIZE_BITS;
-  char* end = in_main ? g_main.end.load(std::memory_order_relaxed) : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
+  char* end =
+      in_main ? g_main.end.load(std::memory_order_relaxed) : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
   bool live = size >= MINSIZE && !(size & ALIGN_MASK) && size <= (size_t)(end - (char*)c) - HDR && c != av->top &&
               inuse_at(c, size);
   // Cached chunks look in use to the boundary tags; their keys give them away.
@@ -247,10 +248,8 @@ void Core::release() noexcept {
     lock(&av->mutex);
     if (av->have_fastchunks) malloc_consolidate(av);
     sweep_free_pages(av, true);
-    if (av == &g_main_arena)
-      systrim(0);
-    else
-      heap_trim(av, 0, false);
+    if (av == &g_main_arena) systrim(0);
+    else heap_trim(av, 0, false);
     unlock(&av->mutex);
   }
   unlock(&g_list_mu);

@@ -42,7 +42,7 @@ enum class ReleasePolicy : int { glibc = 0, eager = 1, decay = 2 };
 struct Settings {
   ReleasePolicy release;
   unsigned decay_ms;
-  bool decay_thread;  // decay mode with its background ticking thread
+  bool decay_thread;                               // decay mode with its background ticking thread
   size_t trim_threshold, top_pad, mmap_threshold;  // initial values
   bool mmap_dynamic;
   unsigned arena_max;

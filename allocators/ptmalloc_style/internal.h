@@ -26,20 +26,19 @@ constexpr size_t SIZE_SZ = 8;
 constexpr size_t ALIGN = 16;
 constexpr size_t ALIGN_MASK = ALIGN - 1;
 constexpr size_t MINSIZE = 32;
-constexpr size_t HDR = 2 * SIZE_SZ;        // chunk header (prev_size + size)
-constexpr size_t FREE_HDR = 64;            // words of a free chunk kept resident (links + decay tags)
+constexpr size_t HDR = 2 * SIZE_SZ;  // chunk header (prev_size + size)
+constexpr size_t FREE_HDR = 64;      // words of a free chunk kept resident (links + decay tags)
 constexpr size_t PREV_INUSE = 1, IS_MMAPPED = 2, NON_MAIN_ARENA = 4;
 constexpr size_t SIZE_BITS = 7;
 constexpr size_t NBINS = 128;
 constexpr size_t MIN_LARGE_SIZE = 1024;
 constexpr size_t NFASTBINS = 10;
 constexpr size_t TCACHE_BINS = 64;
-constexpr size_t HEAP_MAX = size_t(64) << 20;               // non-main heap size (2 x mmap max)
+constexpr size_t HEAP_MAX = size_t(64) << 20;  // non-main heap size (2 x mmap max)
 constexpr size_t MMAP_THRESHOLD_MAX = size_t(32) << 20;
 constexpr size_t FASTBIN_CONSOLIDATION_THRESHOLD = 65536;
-constexpr size_t MAX_REQUEST = (size_t(1) << 62);           // far below PTRDIFF_MAX
-constexpr unsigned DECAY_OPS = 64;                         // arena ops between clock reads
-
+constexpr size_t MAX_REQUEST = (size_t(1) << 62);  // far below PTRDIFF_MAX
+constexpr unsigned DECAY_OPS = 64;                 // arena ops between clock reads
 
 // ---------------------------------------------------------------- chunks
 struct Chunk {
@@ -81,11 +80,11 @@ inline size_t request2size(size_t n) {
 inline bool in_smallbin_range(size_t s) { return s < MIN_LARGE_SIZE; }
 inline size_t smallbin_index(size_t s) { return s >> 4; }
 constexpr size_t largebin_index(size_t sz) {
-  return ((sz >> 6) <= 48)   ? 48 + (sz >> 6)
-         : ((sz >> 9) <= 20) ? 91 + (sz >> 9)
+  return ((sz >> 6) <= 48)    ? 48 + (sz >> 6)
+         : ((sz >> 9) <= 20)  ? 91 + (sz >> 9)
          : ((sz >> 12) <= 10) ? 110 + (sz >> 12)
-         : ((sz >> 15) <= 4) ? 119 + (sz >> 15)
-         : ((sz >> 18) <= 2) ? 124 + (sz >> 18)
+         : ((sz >> 15) <= 4)  ? 119 + (sz >> 15)
+         : ((sz >> 18) <= 2)  ? 124 + (sz >> 18)
                               : 126;
 }
 inline size_t bin_index(size_t s) { return in_smallbin_range(s) ? smallbin_index(s) : largebin_index(s); }
@@ -110,8 +109,8 @@ struct Arena;
 struct HeapInfo {
   Arena* ar;
   HeapInfo* prev;
-  size_t size;   // committed bytes from the heap's start (atomic access)
-  Chunk* last;   // abandoned heaps: the in-use chunk just before the size-0 fencepost
+  size_t size;  // committed bytes from the heap's start (atomic access)
+  Chunk* last;  // abandoned heaps: the in-use chunk just before the size-0 fencepost
   uintptr_t magic;
   uintptr_t pad[3];
 };
@@ -343,7 +342,7 @@ bool munmap_chunk(Chunk* c, bool dynamic_rule);
 // Decommits the whole free pages of unsorted and large-bin chunks. all: every
 // chunk not known clean (release()); else only chunks dirty for two decay epochs.
 void sweep_free_pages(Arena* av, bool all);
-bool systrim(size_t pad);                                    // main arena lock held
+bool systrim(size_t pad);                                     // main arena lock held
 bool heap_trim(Arena* av, size_t pad, bool check_threshold);  // av lock held, av non-main
 // Trims the arena's top down to pad, whatever the trim threshold.
 bool trim_top(Arena* av, size_t pad);

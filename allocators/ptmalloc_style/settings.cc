@@ -91,8 +91,7 @@ heapmark_horizon Core::horizon() noexcept {
   switch (g_set.release) {
     case ReleasePolicy::glibc:
       return {0, 0, "no timer, as glibc: free() trims the heap top, a later large malloc consolidates fastbins"};
-    case ReleasePolicy::eager:
-      return {0, 0, "none needed: free() decommits whole free pages at once"};
+    case ReleasePolicy::eager: return {0, 0, "none needed: free() decommits whole free pages at once"};
     case ReleasePolicy::decay:
       return {g_set.decay_ms, g_set.decay_thread ? 1 : 0,
               g_set.decay_thread ? "page decay after HEAPMARK_PT_DECAY_MS, ticked by its decay thread"

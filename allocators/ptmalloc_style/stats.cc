@@ -87,11 +87,11 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   auto put = [&](const char* name, size_t v) {
     if (n < max) out[n++] = {name, (unsigned long long)v};
   };
-  put("committed_bytes", committed);  // glibc mallinfo2.arena
-  put("in_use_bytes", committed - free_all);  // uordblks: tcache chunks count as in use, as in glibc
+  put("committed_bytes", committed);                 // glibc mallinfo2.arena
+  put("in_use_bytes", committed - free_all);         // uordblks: tcache chunks count as in use, as in glibc
   put("live_bytes", committed - free_all + mapped);  // what the program holds: in use + mmapped chunks
   put("releasable_bytes", releasable);
-  put("free_bytes", free_all);                // fordblks: bins + fastbins + top
+  put("free_bytes", free_all);  // fordblks: bins + fastbins + top
   put("top_bytes", top);
   put("fastbin_bytes", fast_bytes);
   put("fastbin_count", fast_count);

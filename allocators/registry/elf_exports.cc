@@ -52,7 +52,8 @@ std::string preload_problem(const std::string& path) {
     if (!img.read(eh.e_shoff + uint64_t{i} * eh.e_shentsize, sh)) return "is a truncated ELF file";
     if (sh.sh_type == SHT_DYNSYM && sh.sh_link < eh.e_shnum) {
       dynsym = sh;
-      have_dynsym = img.read(eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, dynstr) && dynstr.sh_type == SHT_STRTAB;
+      have_dynsym =
+          img.read(eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, dynstr) && dynstr.sh_type == SHT_STRTAB;
     }
   }
   if (!have_dynsym || dynsym.sh_entsize != sizeof(Elf64_Sym)) return "has no dynamic symbol table";
@@ -61,7 +62,8 @@ std::string preload_problem(const std::string& path) {
     Elf64_Sym sym;
     if (!img.read(dynsym.sh_offset + off, sym)) return "is a truncated ELF file";
     const int type = ELF64_ST_TYPE(sym.st_info), bind = ELF64_ST_BIND(sym.st_info);
-    if (sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) || (bind != STB_GLOBAL && bind != STB_WEAK))
+    if (sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+        (bind != STB_GLOBAL && bind != STB_WEAK))
       continue;
     if (sym.st_name >= dynstr.sh_size) continue;
     const uint64_t name = dynstr.sh_offset + sym.st_name;
@@ -72,7 +74,8 @@ std::string preload_problem(const std::string& path) {
     malloc_defined |= std::strcmp(s, "malloc") == 0;
     free_defined |= std::strcmp(s, "free") == 0;
   }
-  if (!malloc_defined) return "exports no 'malloc' (an allocator for LD_PRELOAD defines malloc, free, calloc and realloc)";
+  if (!malloc_defined)
+    return "exports no 'malloc' (an allocator for LD_PRELOAD defines malloc, free, calloc and realloc)";
   if (!free_defined) return "exports no 'free' (an allocator for LD_PRELOAD defines malloc, free, calloc and realloc)";
   return "";
 }

@@ -27,7 +27,8 @@ bool readable_file(const std::string& path) {
 
 // Debian installs shared libraries under the multiarch directory.
 std::string system_library(const char* soname) {
-  static const char* const dirs[] = {"/usr/lib/x86_64-linux-gnu/", "/lib/x86_64-linux-gnu/", "/usr/local/lib/", "/usr/lib/"};
+  static const char* const dirs[] = {"/usr/lib/x86_64-linux-gnu/", "/lib/x86_64-linux-gnu/", "/usr/local/lib/",
+                                     "/usr/lib/"};
   for (const char* d : dirs) {
     std::string path = std::string(d) + soname;
     if (readable_file(path)) return path;
@@ -72,18 +73,20 @@ void* probe_allocation() noexcept {
 }
 
 void set_value(ConfigItem& item, long long v) noexcept { std::snprintf(item.value, sizeof item.value, "%lld", v); }
-void set_value(ConfigItem& item, const char* v) noexcept { std::snprintf(item.value, sizeof item.value, "%s", v ? v : ""); }
+void set_value(ConfigItem& item, const char* v) noexcept {
+  std::snprintf(item.value, sizeof item.value, "%s", v ? v : "");
+}
 
-Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package, const char* summary,
-                           Env env, const char* variant_of) {
+Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package,
+                           const char* summary, Env env, const char* variant_of) {
   Allocator a{name, &f, system_library(soname), std::move(env), summary, true, "", variant_of};
   a.found = readable_file(a.library);
   if (!a.found) a.missing_hint = std::string("apt-get install ") + package;
   return a;
 }
 
-Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates, const char* package,
-                          const char* summary) {
+Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates,
+                          const char* package, const char* summary) {
   Allocator a{name, &f, *candidates.begin(), {}, summary, false, std::string("apt-get install ") + package, ""};
   for (const char* pattern : candidates) {
     glob_t g;

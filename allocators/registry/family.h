@@ -39,7 +39,7 @@ struct ConfigItem {
 // allocator keeps, by mechanism. Bytes; kUnknown where it does not say.
 inline constexpr uint64_t kUnknown = UINT64_MAX;
 struct Kept {
-  const char* mechanism = "";    // static storage: "top chunk", "dirty pages", ...
+  const char* mechanism = "";  // static storage: "top chunk", "dirty pages", ...
   uint64_t bytes = 0;
   bool resident = true;          // counted in resident pages (not address space only)
   bool release_returns = false;  // the family's release() gives these back
@@ -53,7 +53,8 @@ struct Accounting {
   size_t kept_count = 0;
   const char* note = "";  // static storage: what the figures leave out
   void keep(const char* mechanism, uint64_t bytes, bool release_returns, bool resident = true) noexcept {
-    if (kept_count < sizeof kept / sizeof kept[0]) kept[kept_count++] = Kept{mechanism, bytes, resident, release_returns, false};
+    if (kept_count < sizeof kept / sizeof kept[0])
+      kept[kept_count++] = Kept{mechanism, bytes, resident, release_returns, false};
   }
   void pin(const char* mechanism, uint64_t bytes) noexcept {
     if (kept_count < sizeof kept / sizeof kept[0]) kept[kept_count++] = Kept{mechanism, bytes, true, false, true};
@@ -63,24 +64,30 @@ struct Accounting {
 // A walk of the allocator's heap from inside (families whose block layout
 // heapmark knows: glibc). Bytes; pages are resident pages (mincore).
 struct WalkCounts {
-  uint64_t heaps = 0;             // brk heap + arena heaps walked
+  uint64_t heaps = 0;                            // brk heap + arena heaps walked
   uint64_t chunks_in_use = 0, in_use_bytes = 0;  // tcache and fastbin chunks count as in use, as in mallinfo
   uint64_t chunks_free = 0, free_bytes = 0;      // free chunks and tops
-  uint64_t resident = 0;          // resident bytes of the heaps
-  uint64_t live_pages = 0;        // resident bytes of pages holding part of a chunk in use
-  uint64_t free_pages = 0;        // resident bytes of pages inside free chunks (and tops), touching no chunk in use
-  uint64_t release_returns = 0;   // resident bytes release() would give back (predicted)
-  uint64_t top_resident = 0;      // resident bytes of the tops
+  uint64_t resident = 0;                         // resident bytes of the heaps
+  uint64_t live_pages = 0;                       // resident bytes of pages holding part of a chunk in use
+  uint64_t free_pages = 0;       // resident bytes of pages inside free chunks (and tops), touching no chunk in use
+  uint64_t release_returns = 0;  // resident bytes release() would give back (predicted)
+  uint64_t top_resident = 0;     // resident bytes of the tops
 };
 // The counts by the names heapmark attach's helper writes and the harness reads.
 inline constexpr std::pair<const char*, uint64_t WalkCounts::*> kWalkCounts[] = {
-    {"heaps", &WalkCounts::heaps},           {"chunks_in_use", &WalkCounts::chunks_in_use}, {"in_use_bytes", &WalkCounts::in_use_bytes},
-    {"chunks_free", &WalkCounts::chunks_free}, {"free_bytes", &WalkCounts::free_bytes},     {"resident", &WalkCounts::resident},
-    {"live_pages", &WalkCounts::live_pages}, {"free_pages", &WalkCounts::free_pages},       {"top_resident", &WalkCounts::top_resident},
+    {"heaps", &WalkCounts::heaps},
+    {"chunks_in_use", &WalkCounts::chunks_in_use},
+    {"in_use_bytes", &WalkCounts::in_use_bytes},
+    {"chunks_free", &WalkCounts::chunks_free},
+    {"free_bytes", &WalkCounts::free_bytes},
+    {"resident", &WalkCounts::resident},
+    {"live_pages", &WalkCounts::live_pages},
+    {"free_pages", &WalkCounts::free_pages},
+    {"top_resident", &WalkCounts::top_resident},
     {"release_returns", &WalkCounts::release_returns}};
 struct HeapWalk : WalkCounts {
   bool ok = false;
-  char why[160] = "";       // when !ok: what stopped the walk
+  char why[160] = "";  // when !ok: what stopped the walk
   // The heaps' pages in address order (heap after heap), in buckets of equal
   // page counts, by state as the catalogue's page map draws them: dense (live
   // bytes fill half the page or more), sparse (fewer: the rest is pinned),

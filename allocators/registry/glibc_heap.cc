@@ -32,7 +32,9 @@ uint64_t word(uint64_t addr) {
 struct Scratch {
   void* p = MAP_FAILED;
   size_t len = 0;
-  explicit Scratch(size_t bytes) : len(bytes) { p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); }
+  explicit Scratch(size_t bytes) : len(bytes) {
+    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   ~Scratch() {
     if (p != MAP_FAILED) munmap(p, len);
   }
@@ -70,7 +72,10 @@ class PageStates {
 class Heap {
  public:
   Heap(uint64_t lo, uint64_t end, bool main)
-      : lo_(down(lo)), end_(end), main_(main), map_((up(end) - down(lo)) / page_size() + 1),
+      : lo_(down(lo)),
+        end_(end),
+        main_(main),
+        map_((up(end) - down(lo)) / page_size() + 1),
         live_(((up(end) - down(lo)) / page_size() + 1) * sizeof(uint16_t)) {}
 
   bool load() {
@@ -95,7 +100,7 @@ class Heap {
     uint64_t p = first;
     for (;;) {
       const uint64_t size = word(p + 8) & ~kFlags;
-      if (size == 0) break;  // fencepost: the end
+      if (size == 0) break;    // fencepost: the end
       if (p + size == end_) {  // the top chunk
         ++out.chunks_free;
         out.free_bytes += size;
@@ -163,7 +168,8 @@ class Maps {
     const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     ssize_t r;
-    while (len_ < text_.len - 1 && (r = read(fd, text_.bytes() + len_, text_.len - 1 - len_)) > 0) len_ += static_cast<size_t>(r);
+    while (len_ < text_.len - 1 && (r = read(fd, text_.bytes() + len_, text_.len - 1 - len_)) > 0)
+      len_ += static_cast<size_t>(r);
     close(fd);
     text_.bytes()[len_] = 0;
   }
@@ -223,7 +229,8 @@ void walk_glibc_heaps(HeapWalk& out) noexcept {
     Heap heap(a, a + used, false);
     if (!heap.load()) return fail(out, "mincore failed", a);
     for (uint64_t first = a + 32; first < a + 8192 && first + kChunkHeader < a + used; first += 16)
-      if ((word(first + 8) & kFlags) == 5 && heap.lands(first)) return heap.walk(first, out, states);  // NON_MAIN_ARENA | PREV_INUSE
+      if ((word(first + 8) & kFlags) == 5 && heap.lands(first))
+        return heap.walk(first, out, states);  // NON_MAIN_ARENA | PREV_INUSE
     fail(out, "no chain of chunk sizes lands on the heap's end", a);
   };
   while (out.ok && maps.next(lo, hi, perms, path)) {

@@ -55,13 +55,12 @@ Hooks Hooks::probe(Family& family, const char* library) noexcept {
   // 1. Which object do the process-wide malloc and free come from? That is
   // what every caller in the process gets, whatever the library also exports.
   char free_from[256] = "";
-  const bool have = resolves_to("malloc", h.malloc_from_, sizeof h.malloc_from_) && resolves_to("free", free_from, sizeof free_from);
+  const bool have =
+      resolves_to("malloc", h.malloc_from_, sizeof h.malloc_from_) && resolves_to("free", free_from, sizeof free_from);
   void* handle = preloaded ? dlopen(library, RTLD_NOW | RTLD_NOLOAD) : nullptr;
   bool from_ok;
-  if (preloaded)
-    from_ok = have && handle && same_file(h.malloc_from_, library) && same_file(free_from, library);
-  else
-    from_ok = have && std::strstr(h.malloc_from_, "libc.so") && std::strstr(free_from, "libc.so");
+  if (preloaded) from_ok = have && handle && same_file(h.malloc_from_, library) && same_file(free_from, library);
+  else from_ok = have && std::strstr(h.malloc_from_, "libc.so") && std::strstr(free_from, "libc.so");
   if (!from_ok) {
     std::snprintf(h.proof_, sizeof h.proof_, "malloc resolves to %s and free to %s, not %s",
                   h.malloc_from_[0] ? h.malloc_from_ : "(unknown)", free_from[0] ? free_from : "(unknown)",
@@ -77,8 +76,8 @@ Hooks Hooks::probe(Family& family, const char* library) noexcept {
         break;
       }
   if (h.family_ == &family && !family.bind(handle)) {
-    std::snprintf(h.proof_, sizeof h.proof_, "malloc resolves to %s, but it lacks %s's introspection symbols", h.malloc_from_,
-                  family.name());
+    std::snprintf(h.proof_, sizeof h.proof_, "malloc resolves to %s, but it lacks %s's introspection symbols",
+                  h.malloc_from_, family.name());
     return h;
   }
   h.usable_size = h.family_->usable_size();

@@ -53,7 +53,8 @@ bool is_allocator_config_var(std::string_view var) {
 std::string program_preload(const Allocator& a) {
   if (!a.library.empty()) return a.library;
   Dl_info info{};  // heapmark itself runs on the C library's malloc: where that is, is the C library
-  if (dladdr(reinterpret_cast<void*>(&::free), &info) && info.dli_fname && std::strstr(info.dli_fname, "/libc.so")) return info.dli_fname;
+  if (dladdr(reinterpret_cast<void*>(&::free), &info) && info.dli_fname && std::strstr(info.dli_fname, "/libc.so"))
+    return info.dli_fname;
   return "";
 }
 
@@ -63,7 +64,8 @@ std::string env_entry_problem(std::string_view var, std::string_view value) {
   if (var.starts_with("HEAPMARK_")) return std::string(var) + " belongs to heapmark itself, not to an allocator";
   bool ident = !var.empty() && !std::isdigit(static_cast<unsigned char>(var[0]));
   for (char c : var) ident &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  if (!ident) return "'" + std::string(var) + "' is not a variable name (letters, digits and _, not starting with a digit)";
+  if (!ident)
+    return "'" + std::string(var) + "' is not a variable name (letters, digits and _, not starting with a digit)";
   for (char c : value)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return "the value of " + std::string(var) + " holds a control character (newline, tab, ...): give it on one line";
@@ -81,10 +83,13 @@ Allocator user(const std::string& spec, const std::vector<Allocator>& known) {
   a.summary = "user library";
   for (char c : a.name)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      throw InputError("--allocator '" + spec + "': name '" + a.name + "' may use only letters, digits, '-', '_' and '.'");
+      throw InputError("--allocator '" + spec + "': name '" + a.name +
+                       "' may use only letters, digits, '-', '_' and '.'");
   for (const auto& k : known)
-    if (k.name == a.name) throw InputError("--allocator '" + spec + "': name '" + a.name + "' is already taken by a built-in allocator");
-  if (!readable_file(a.library)) throw InputError("--allocator '" + spec + "': '" + a.library + "' is not a readable file");
+    if (k.name == a.name)
+      throw InputError("--allocator '" + spec + "': name '" + a.name + "' is already taken by a built-in allocator");
+  if (!readable_file(a.library))
+    throw InputError("--allocator '" + spec + "': '" + a.library + "' is not a readable file");
   if (const std::string why = preload_problem(a.library); !why.empty())
     throw InputError("--allocator '" + spec + "': '" + a.library + "' " + why);
   if (a.library[0] != '/') {
@@ -106,7 +111,9 @@ const Allocator* serving(const std::vector<Allocator>& all, const std::string& p
       continue;
     }
     struct stat got;
-    if (!a.library.empty() && stat(a.library.c_str(), &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino) return &a;
+    if (!a.library.empty() && stat(a.library.c_str(), &got) == 0 && got.st_dev == want.st_dev &&
+        got.st_ino == want.st_ino)
+      return &a;
   }
   return nullptr;
 }
@@ -115,7 +122,8 @@ const Allocator& find(const std::vector<Allocator>& all, const std::string& name
   std::string valid;
   for (const auto& a : all) {
     if (a.name == name) {
-      if (!a.found) throw InputError("allocator '" + name + "': library " + a.library + " is missing (" + a.missing_hint + ")");
+      if (!a.found)
+        throw InputError("allocator '" + name + "': library " + a.library + " is missing (" + a.missing_hint + ")");
       return a;
     }
     valid += (valid.empty() ? "" : ", ") + a.name;

@@ -79,8 +79,8 @@ std::string env_entry_problem(std::string_view var, std::string_view value);
 Allocator system_allocator(const Family& f, const char* name, const char* soname, const char* package,
                            const char* summary, Env env = {}, const char* variant_of = "");
 // The first of `candidates` (glob patterns) that exists, else the first pattern.
-Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates, const char* package,
-                          const char* summary);
+Allocator found_allocator(const Family& f, const char* name, std::initializer_list<const char*> candidates,
+                          const char* package, const char* summary);
 Allocator in_house_allocator(const Family& f, const std::string& libdir, const char* name, const char* file,
                              const char* summary, Env env = {}, const char* variant_of = "");
 

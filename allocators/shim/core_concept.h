@@ -58,25 +58,40 @@ namespace heapmark::shim {
 
 template <class C>
 concept AllocatorCore = requires(void* p, const void* cp, size_t n, heapmark_stat* out) {
-  { C::alloc(n) } noexcept -> std::same_as<void*>;
-  { C::alloc_aligned(n, n) } noexcept -> std::same_as<void*>;
-  { C::free(p) } noexcept -> std::same_as<void>;
-  { C::realloc(p, n) } noexcept -> std::same_as<void*>;
-  { C::usable_size(cp) } noexcept -> std::same_as<size_t>;
-  { C::owns(cp) } noexcept -> std::same_as<bool>;
-  { C::release() } noexcept -> std::same_as<void>;
-  { C::stats(out, n) } noexcept -> std::same_as<size_t>;
-  { C::config(out, n) } noexcept -> std::same_as<size_t>;
-  { C::horizon() } noexcept -> std::same_as<heapmark_horizon>;
-  { C::name() } noexcept -> std::same_as<const char*>;
-  { C::version() } noexcept -> std::same_as<const char*>;
+  { C::alloc(n) }
+  noexcept->std::same_as<void*>;
+  { C::alloc_aligned(n, n) }
+  noexcept->std::same_as<void*>;
+  { C::free(p) }
+  noexcept->std::same_as<void>;
+  { C::realloc(p, n) }
+  noexcept->std::same_as<void*>;
+  { C::usable_size(cp) }
+  noexcept->std::same_as<size_t>;
+  { C::owns(cp) }
+  noexcept->std::same_as<bool>;
+  { C::release() }
+  noexcept->std::same_as<void>;
+  { C::stats(out, n) }
+  noexcept->std::same_as<size_t>;
+  { C::config(out, n) }
+  noexcept->std::same_as<size_t>;
+  { C::horizon() }
+  noexcept->std::same_as<heapmark_horizon>;
+  { C::name() }
+  noexcept->std::same_as<const char*>;
+  { C::version() }
+  noexcept->std::same_as<const char*>;
   // pthread_atfork takes the fork hooks as plain function pointers.
   { &C::prefork } -> std::convertible_to<void (*)()>;
   { &C::postfork_parent } -> std::convertible_to<void (*)()>;
   { &C::postfork_child } -> std::convertible_to<void (*)()>;
-  { C::prefork() } noexcept;
-  { C::postfork_parent() } noexcept;
-  { C::postfork_child() } noexcept;
+  { C::prefork() }
+  noexcept;
+  { C::postfork_parent() }
+  noexcept;
+  { C::postfork_child() }
+  noexcept;
 };
 
 }  // namespace heapmark::shim

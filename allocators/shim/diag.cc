@@ -14,7 +14,8 @@ void TextOut::put(const char* s) noexcept {
 void TextOut::num(unsigned long long v) noexcept {
   char t[24];
   int n = 0;
-  do t[n++] = char('0' + v % 10); while ((v /= 10) != 0);
+  do t[n++] = char('0' + v % 10);
+  while ((v /= 10) != 0);
   char s[24];
   for (int i = 0; i < n; ++i) s[i] = t[n - 1 - i];
   s[n] = 0;

@@ -19,8 +19,8 @@ bool digits(const char*& s, uint64_t* out) noexcept {
   return true;
 }
 
-[[noreturn]] void bad_value(const char* who, const char* var, const char* value, const char* const* names,
-                            size_t n, const char* what) noexcept {
+[[noreturn]] void bad_value(const char* who, const char* var, const char* value, const char* const* names, size_t n,
+                            const char* what) noexcept {
   char line[512];
   TextOut o{line, sizeof line};
   o.put(who);
@@ -54,9 +54,12 @@ bool parse_size(const char* s, size_t* out) noexcept {
   if (!digits(s, &v)) return false;
   unsigned shift = 0;
   switch (*s) {
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
+    case 'k':
+    case 'K': shift = 10; break;
+    case 'm':
+    case 'M': shift = 20; break;
+    case 'g':
+    case 'G': shift = 30; break;
     default: break;
   }
   if (shift) {

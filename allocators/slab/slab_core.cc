@@ -24,9 +24,9 @@ struct Slab {
   Slab* next;
   Slab* prev;
   char* base;
-  void* free_list;       // intrusive list of returned objects
-  uint32_t free_count;   // free_list length + never-carved objects
-  uint32_t carved;       // objects [carved, capacity) were never handed out
+  void* free_list;      // intrusive list of returned objects
+  uint32_t free_count;  // free_list length + never-carved objects
+  uint32_t carved;      // objects [carved, capacity) were never handed out
   uint32_t capacity;
   uint16_t cls;
   uint8_t list;  // which cache list holds it
@@ -69,9 +69,9 @@ struct ThreadCache {
 
 constexpr Geometry kGeo[kClasses] = {
 #define G(i) geometry(i)
-    G(0),  G(1),  G(2),  G(3),  G(4),  G(5),  G(6),  G(7),  G(8),  G(9),  G(10), G(11),
-    G(12), G(13), G(14), G(15), G(16), G(17), G(18), G(19), G(20), G(21), G(22), G(23),
-    G(24), G(25), G(26), G(27), G(28), G(29), G(30), G(31), G(32), G(33), G(34), G(35)
+    G(0),  G(1),  G(2),  G(3),  G(4),  G(5),  G(6),  G(7),  G(8),  G(9),  G(10), G(11), G(12),
+    G(13), G(14), G(15), G(16), G(17), G(18), G(19), G(20), G(21), G(22), G(23), G(24), G(25),
+    G(26), G(27), G(28), G(29), G(30), G(31), G(32), G(33), G(34), G(35)
 #undef G
 };
 
@@ -252,8 +252,8 @@ ThreadCache* init_thread() noexcept {
   if (tc) {
     g_pool = tc->next_all;
   } else {
-    tc = static_cast<ThreadCache*>(os::reserve_committed(
-        (sizeof(ThreadCache) + os::page_size() - 1) & ~(os::page_size() - 1)));
+    tc = static_cast<ThreadCache*>(
+        os::reserve_committed((sizeof(ThreadCache) + os::page_size() - 1) & ~(os::page_size() - 1)));
   }
   if (tc) {
     for (unsigned i = 0; i < kClasses; ++i) tc->mags[i] = Magazine{0, magazine_cap(i), {}, {}};
@@ -471,7 +471,8 @@ constexpr void put_name(char* dst, const char* prefix, size_t v) {
   while (*prefix) dst[n++] = *prefix++;
   char t[12] = {};
   int k = 0;
-  do t[k++] = char('0' + v % 10); while ((v /= 10) != 0);
+  do t[k++] = char('0' + v % 10);
+  while ((v /= 10) != 0);
   while (k) dst[n++] = t[--k];
   dst[n] = 0;
 }

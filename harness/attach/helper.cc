@@ -156,8 +156,8 @@ void write_walk(Out& o, const heapmark::registry::Family& family) {
   o.open();
   o.num("pages_per_bucket", w.map_pages_per_bucket);
   o.key("pages");
-  o.raw("[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", w.map_pages[0], w.map_pages[1], w.map_pages[2], w.map_pages[3],
-        w.map_pages[4]);
+  o.raw("[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", w.map_pages[0], w.map_pages[1], w.map_pages[2],
+        w.map_pages[3], w.map_pages[4]);
   o.key("buckets");
   o.raw("[");
   for (uint64_t b = 0; b < w.map_buckets; ++b)
@@ -180,7 +180,8 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
   const bool found = reg::Hooks::malloc_object(from, sizeof from);
   // The family serving malloc here, proved as a cell proves it.
   const bool libc = std::strstr(from, "/libc.so") != nullptr;
-  const reg::Hooks hooks = found ? reg::Hooks::probe(*reg::find_family(libc ? "glibc" : "user"), libc ? "" : from) : reg::Hooks{};
+  const reg::Hooks hooks =
+      found ? reg::Hooks::probe(*reg::find_family(libc ? "glibc" : "user"), libc ? "" : from) : reg::Hooks{};
   if (std::strcmp(action, "release-thread") == 0) return found && hooks.identity_ok() && hooks.release() ? 0 : -1;
   Out o;
   o.open();

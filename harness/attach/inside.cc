@@ -77,7 +77,8 @@ class StopWatch {
 
 uint64_t u64(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
-  if (!v || !v->is_number()) throw std::runtime_error(std::string("the helper's report lacks the number '") + key + "'");
+  if (!v || !v->is_number())
+    throw std::runtime_error(std::string("the helper's report lacks the number '") + key + "'");
   return v->to_number<uint64_t>();
 }
 std::optional<uint64_t> maybe_u64(const json::object& o, const char* key) {
@@ -124,7 +125,8 @@ std::string gdb_failure(const std::string& output, pid_t pid) {
              return std::getline(f, s) ? s : std::string("unknown");
            }() +
            ")";
-  if (output.find("No such process") != std::string::npos) return "PID " + std::to_string(pid) + " exited while gdb attached";
+  if (output.find("No such process") != std::string::npos)
+    return "PID " + std::to_string(pid) + " exited while gdb attached";
   std::string last;
   std::stringstream lines(output);
   for (std::string line; std::getline(lines, line);)
@@ -171,7 +173,8 @@ void parse_helper(const json::object& h, InsideView& v) {
     acc.note = text(o, "note");
     for (const auto& k : o.at("kept").as_array()) {
       const auto& ko = k.as_object();
-      acc.kept.push_back({text(ko, "mechanism"), u64(ko, "bytes"), flag(ko, "resident"), flag(ko, "release_returns"), flag(ko, "pinned")});
+      acc.kept.push_back({text(ko, "mechanism"), u64(ko, "bytes"), flag(ko, "resident"), flag(ko, "release_returns"),
+                          flag(ko, "pinned")});
     }
     v.accounting = std::move(acc);
   }
@@ -201,7 +204,8 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
   Injection& inj = view.injection;
   const std::string gdb = runner::find_executable(opt.gdb);
   if (gdb.empty())
-    throw EnvironmentError("find gdb for the inside view (Debian package gdb; --outside-only skips the inside view) as", opt.gdb, ENOENT);
+    throw EnvironmentError("find gdb for the inside view (Debian package gdb; --outside-only skips the inside view) as",
+                           opt.gdb, ENOENT);
 
   // The result file: created here, owned by the target's user, written by the helper.
   char out_path[] = "/tmp/heapmark-attach-XXXXXX";
@@ -229,11 +233,13 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
   env_items.push_back("HEAPMARK_ATTACH_DEADLINE_MS=" + std::to_string(opt.deadline_ms));
   // No debug symbols, no auto-loaded scripts, no debuginfod: a production
   // host has none of them, and reading them is most of gdb's stop time.
-  std::vector<std::string> args = {gdb, "-nx", "-q", "-batch",
+  std::vector<std::string> args = {gdb,    "-nx",
+                                   "-q",   "-batch",
                                    "-iex", "set debuginfod enabled off",
                                    "-iex", "set debug-file-directory /nonexistent",
                                    "-iex", "set auto-load off",
-                                   "-p", std::to_string(pid), "-x", opt.script};
+                                   "-p",   std::to_string(pid),
+                                   "-x",   opt.script};
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -303,7 +309,8 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
     inj.interrupted = static_cast<int>(u64(r, "interrupted"));
     for (const auto& b : r.at("busy_first").as_array()) inj.busy_first.emplace_back(b.as_string());
     if (const auto* q = r.if_contains("quiesce_ms")) inj.quiesce_ms = q->to_number<double>();
-    if (const auto* t = r.if_contains("threads_released")) inj.threads_released = static_cast<int>(t->to_number<int64_t>());
+    if (const auto* t = r.if_contains("threads_released"))
+      inj.threads_released = static_cast<int>(t->to_number<int64_t>());
     if (const auto* c = r.if_contains("call_ms")) inj.call_ms = c->to_number<double>();
     // The script ran with the process stopped from its first line to the detach: a floor for the
     // watcher's figure, should a busy machine keep the watcher from seeing the last stopped moment.
@@ -362,8 +369,11 @@ json::object to_json(const InsideView& v) {
   if (v.accounting) {
     json::array kept;
     for (const auto& k : v.accounting->kept)
-      kept.push_back(
-          {{"mechanism", k.mechanism}, {"bytes", k.bytes}, {"resident", k.resident}, {"release_returns", k.release_returns}, {"pinned", k.pinned}});
+      kept.push_back({{"mechanism", k.mechanism},
+                      {"bytes", k.bytes},
+                      {"resident", k.resident},
+                      {"release_returns", k.release_returns},
+                      {"pinned", k.pinned}});
     o["accounting"] = {{"live", or_null(v.accounting->live)},
                        {"metadata", or_null(v.accounting->metadata)},
                        {"retained", or_null(v.accounting->retained)},
@@ -379,7 +389,8 @@ json::object to_json(const InsideView& v) {
     json::array pages, buckets;
     for (uint64_t n : w.pages) pages.push_back(n);
     for (const auto& b : w.buckets) buckets.push_back(json::array(b.begin(), b.end()));
-    walk["page_map"] = {{"pages_per_bucket", w.pages_per_bucket}, {"pages", std::move(pages)}, {"buckets", std::move(buckets)}};
+    walk["page_map"] = {
+        {"pages_per_bucket", w.pages_per_bucket}, {"pages", std::move(pages)}, {"buckets", std::move(buckets)}};
     o["walk"] = std::move(walk);
   } else {
     o["walk"] = nullptr;

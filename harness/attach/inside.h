@@ -24,9 +24,9 @@ namespace heapmark::attach {
 // How the helper got in (inject.py's report and the watcher's figures).
 struct Injection {
   bool ok = false;
-  std::string error;                   // why not, in one line
+  std::string error;  // why not, in one line
   int passes = 0, stepped = 0, sliced = 0, interrupted = 0;
-  int threads_released = 0;  // action release of a per-thread hook: the threads it ran in
+  int threads_released = 0;             // action release of a per-thread hook: the threads it ran in
   std::vector<std::string> busy_first;  // threads inside the allocator when gdb stopped them
   double quiesce_ms = 0, call_ms = 0;
   double stopped_ms = 0;  // first to last moment the main thread was seen in tracing stop (/proc/PID/stat 't')
@@ -85,7 +85,7 @@ struct InjectOptions {
   std::string script;  // heapmark_attach.py
   std::vector<std::string> allocator_libraries;
   Action action = Action::kSnapshot;
-  int64_t decay_ms = 0;  // kDecay: the setting
+  int64_t decay_ms = 0;    // kDecay: the setting
   int deadline_ms = 5000;  // for bringing every thread out of the allocator
 };
 

@@ -39,7 +39,6 @@ std::string real(const std::string& p) {
   return realpath(p.c_str(), buf) ? std::string(buf) : p;
 }
 
-
 }  // namespace
 
 std::vector<Region> parse_smaps(const std::string& text) {
@@ -52,17 +51,19 @@ std::vector<Region> parse_smaps(const std::string& text) {
     char perms[8] = "";
     int consumed = 0;
     // A mapping's header: "lo-hi perms offset dev inode [path]"; its fields: "Key:   N kB".
-    if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &lo, &hi, perms, &consumed) >= 3 && std::strlen(perms) == 4 &&
-        line.find(':') > line.find(' ')) {
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &lo, &hi, perms, &consumed) >= 3 &&
+        std::strlen(perms) == 4 && line.find(':') > line.find(' ')) {
       Region r;
       r.lo = lo, r.hi = hi, r.perms = perms;
-      if (consumed > 0 && static_cast<size_t>(consumed) <= line.size()) r.path = line.substr(static_cast<size_t>(consumed));
+      if (consumed > 0 && static_cast<size_t>(consumed) <= line.size())
+        r.path = line.substr(static_cast<size_t>(consumed));
       while (!r.path.empty() && r.path.back() == ' ') r.path.pop_back();
       out.push_back(std::move(r));
       continue;
     }
     const size_t colon = line.find(':');
-    if (colon == std::string::npos) throw std::runtime_error("smaps line " + std::to_string(n) + " is neither a mapping nor a field");
+    if (colon == std::string::npos)
+      throw std::runtime_error("smaps line " + std::to_string(n) + " is neither a mapping nor a field");
     if (out.empty()) throw std::runtime_error("smaps line " + std::to_string(n) + ": a field before any mapping");
     const std::string key = line.substr(0, colon);
     const uint64_t bytes = std::strtoull(line.c_str() + colon + 1, nullptr, 10) * 1024;
@@ -110,12 +111,13 @@ void classify(const std::vector<Region>& regions, const std::vector<uint64_t>& s
     } else if (anonymous_mapping(r) && r.perms.rfind("rw", 0) == 0) {
       const Region* before = i > 0 && regions[i - 1].hi == r.lo ? &regions[i - 1] : nullptr;
       const Region* after = i + 1 < regions.size() && regions[i + 1].lo == r.hi ? &regions[i + 1] : nullptr;
-      const bool holds_sp =
-          std::any_of(stack_pointers.begin(), stack_pointers.end(), [&](uint64_t sp) { return sp >= r.lo && sp < r.hi; });
+      const bool holds_sp = std::any_of(stack_pointers.begin(), stack_pointers.end(),
+                                        [&](uint64_t sp) { return sp >= r.lo && sp < r.hi; });
       const bool guard_below = before && anonymous_mapping(*before) && before->perms.rfind("---", 0) == 0;
-      const bool arena_heap = r.lo % kArenaHeapMax == 0 &&
-                              (r.size() == kArenaHeapMax || (after && anonymous_mapping(*after) && after->perms.rfind("---", 0) == 0 &&
-                                                             after->hi - r.lo == kArenaHeapMax));
+      const bool arena_heap =
+          r.lo % kArenaHeapMax == 0 &&
+          (r.size() == kArenaHeapMax || (after && anonymous_mapping(*after) && after->perms.rfind("---", 0) == 0 &&
+                                         after->hi - r.lo == kArenaHeapMax));
       if (holds_sp || (guard_below && !arena_heap)) {
         add(Part::kThreadStacks, anon);
         v.thread_stacks += 1;
@@ -171,11 +173,23 @@ json::object to_json(const OutsideView& v) {
   for (int p = 0; p < static_cast<int>(Part::kCount); ++p) parts[part_name(static_cast<Part>(p))] = v.parts[p];
   json::array libs;
   for (const auto& l : v.allocator_libraries) libs.push_back(json::string(l));
-  return json::object{{"schema", "heapmark-attach"}, {"schema_version", 1}, {"pid", v.pid}, {"comm", v.comm}, {"exe", v.exe},
-                      {"threads", v.threads}, {"resident", v.total}, {"parts", std::move(parts)},
-                      {"arena_heaps", v.arena_heaps}, {"thread_stacks", v.thread_stacks}, {"lazy_free", v.lazy_free},
-                      {"swap", v.swap}, {"anon_huge_pages", v.anon_huge}, {"vm_rss", v.vm_rss}, {"smaps_rollup_rss", v.rollup_rss},
-                      {"allocator_libraries", std::move(libs)}, {"dynamic", v.dynamic_loader}};
+  return json::object{{"schema", "heapmark-attach"},
+                      {"schema_version", 1},
+                      {"pid", v.pid},
+                      {"comm", v.comm},
+                      {"exe", v.exe},
+                      {"threads", v.threads},
+                      {"resident", v.total},
+                      {"parts", std::move(parts)},
+                      {"arena_heaps", v.arena_heaps},
+                      {"thread_stacks", v.thread_stacks},
+                      {"lazy_free", v.lazy_free},
+                      {"swap", v.swap},
+                      {"anon_huge_pages", v.anon_huge},
+                      {"vm_rss", v.vm_rss},
+                      {"smaps_rollup_rss", v.rollup_rss},
+                      {"allocator_libraries", std::move(libs)},
+                      {"dynamic", v.dynamic_loader}};
 }
 
 json::value or_null(const std::optional<uint64_t>& bytes) { return bytes ? json::value(*bytes) : json::value(nullptr); }
@@ -194,8 +208,8 @@ std::string render_text(const OutsideView& v) {
   std::snprintf(line, sizeof line, "heapmark attach %d (%s, %s), %zu thread%s: where RES is, from outside (smaps)\n",
                 static_cast<int>(v.pid), v.comm.c_str(), v.exe.c_str(), v.threads, v.threads == 1 ? "" : "s");
   s += line;
-  std::snprintf(line, sizeof line, "  resident %s (every mapping's Rss; VmRSS %s, smaps_rollup %s)\n", human(v.total).c_str(),
-                human(v.vm_rss).c_str(), human(v.rollup_rss).c_str());
+  std::snprintf(line, sizeof line, "  resident %s (every mapping's Rss; VmRSS %s, smaps_rollup %s)\n",
+                human(v.total).c_str(), human(v.vm_rss).c_str(), human(v.rollup_rss).c_str());
   s += line;
   for (int p = 0; p < static_cast<int>(Part::kCount); ++p) {
     std::string name = part_name(static_cast<Part>(p));
@@ -205,13 +219,14 @@ std::string render_text(const OutsideView& v) {
                   v.total ? 100.0 * double(v.parts[p]) / double(v.total) : 0.0);
     s += line;
   }
-  std::snprintf(line, sizeof line, "  LazyFree %s (resident, inside the parts: freed with MADV_FREE); swap %s; huge pages %s\n",
+  std::snprintf(line, sizeof line,
+                "  LazyFree %s (resident, inside the parts: freed with MADV_FREE); swap %s; huge pages %s\n",
                 human(v.lazy_free).c_str(), human(v.swap).c_str(), human(v.anon_huge).c_str());
   s += line;
   std::string libs;
   for (const auto& l : v.allocator_libraries) libs += (libs.empty() ? "" : ", ") + fs::path(l).filename().string();
-  s += "  allocator libraries mapped: " + (libs.empty() ? std::string("none of heapmark's (glibc's malloc, or one it does not know)") : libs) +
-       "\n";
+  s += "  allocator libraries mapped: " +
+       (libs.empty() ? std::string("none of heapmark's (glibc's malloc, or one it does not know)") : libs) + "\n";
   return s;
 }
 

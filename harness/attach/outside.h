@@ -52,12 +52,12 @@ struct OutsideView {
   std::string comm, exe;
   size_t threads = 0;
   uint64_t parts[static_cast<int>(Part::kCount)] = {};
-  uint64_t total = 0;                  // sum of every mapping's Rss: the parts add up to this exactly
+  uint64_t total = 0;  // sum of every mapping's Rss: the parts add up to this exactly
   uint64_t lazy_free = 0, swap = 0, anon_huge = 0;
-  uint64_t vm_rss = 0, rollup_rss = 0;  // cross-checks read beside the walk
-  size_t arena_heaps = 0, thread_stacks = 0;  // how many mappings each part counted
+  uint64_t vm_rss = 0, rollup_rss = 0;           // cross-checks read beside the walk
+  size_t arena_heaps = 0, thread_stacks = 0;     // how many mappings each part counted
   std::vector<std::string> allocator_libraries;  // allocator libraries mapped in the process (the registry's)
-  bool dynamic_loader = false;  // ld.so is mapped: not a static binary, dlopen exists
+  bool dynamic_loader = false;                   // ld.so is mapped: not a static binary, dlopen exists
 };
 
 // Assigns every region to a part. `stack_pointers` are threads' stack

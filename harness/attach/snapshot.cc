@@ -51,7 +51,8 @@ std::string res_chart(const Snapshot& s) {
   const Assessment* a = s.assessment ? &*s.assessment : nullptr;
   const bool inside = a && a->live && a->free_resident;
   if (inside) {
-    for (const char* n : {"live (the program's blocks)", "free, kept resident by the allocator", "free, pinned by live blocks on their pages",
+    for (const char* n : {"live (the program's blocks)", "free, kept resident by the allocator",
+                          "free, pinned by live blocks on their pages",
                           "the rest of RES (file pages, stacks, metadata, other mappings)"})
       c.layer_names.push_back(n);
     for (const char* col : {"#1F77B4", "#E45756", "#FF9DA6", "#D3D3D3"}) c.layer_colours.push_back(col);
@@ -124,11 +125,14 @@ std::string page_map(const PageWalk& w, const std::string& allocator) {
   svg::StripRow row;
   row.label = "now";
   char note[256];
-  std::snprintf(note, sizeof note, "%.1f MiB dense, %.1f sparse, %.1f retained, %.1f released (LazyFree not told apart); %llu pages per column",
-                w.pages[0] / 256.0, w.pages[1] / 256.0, w.pages[2] / 256.0, w.pages[4] / 256.0,
-                static_cast<unsigned long long>(w.pages_per_bucket));
+  std::snprintf(
+      note, sizeof note,
+      "%.1f MiB dense, %.1f sparse, %.1f retained, %.1f released (LazyFree not told apart); %llu pages per column",
+      w.pages[0] / 256.0, w.pages[1] / 256.0, w.pages[2] / 256.0, w.pages[4] / 256.0,
+      static_cast<unsigned long long>(w.pages_per_bucket));
   row.note = note;
-  for (const auto& b : w.buckets) row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
+  for (const auto& b : w.buckets)
+    row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
   strip.rows.push_back(std::move(row));
   return svg::page_strip(strip);
 }
@@ -137,32 +141,36 @@ std::string page_map(const PageWalk& w, const std::string& allocator) {
 
 std::string render_html(const Snapshot& s) {
   const OutsideView& o = s.outside;
-  std::string b = "<h1>heapmark attach " + std::to_string(o.pid) + " (" + html_escape(o.comm) + ")</h1>\n<p>" + html_escape(o.exe) +
-                  ", " + std::to_string(o.threads) + " threads; resident " + human(o.total) + " (VmRSS " + human(o.vm_rss) + ")</p>\n";
+  std::string b = "<h1>heapmark attach " + std::to_string(o.pid) + " (" + html_escape(o.comm) + ")</h1>\n<p>" +
+                  html_escape(o.exe) + ", " + std::to_string(o.threads) + " threads; resident " + human(o.total) +
+                  " (VmRSS " + human(o.vm_rss) + ")</p>\n";
   if (s.assessment) {
     const Assessment& a = *s.assessment;
-    b += "<h2>Verdict: " + html_escape(a.label) + "</h2>\n<p>" + html_escape(a.why) + "</p>\n<p><b>Remedy:</b> " + html_escape(a.remedy) +
-         "</p>\n";
+    b += "<h2>Verdict: " + html_escape(a.label) + "</h2>\n<p>" + html_escape(a.why) + "</p>\n<p><b>Remedy:</b> " +
+         html_escape(a.remedy) + "</p>\n";
   } else {
     b += "<p>The outside view only: the process was not entered.</p>\n";
   }
   b += res_chart(s);
   if (s.inside && s.inside->injection.ok) {
     const InsideView& in = *s.inside;
-    b += "<h2>The allocator</h2>\n<p>" + html_escape(in.version) + " (" + html_escape(in.family) + " family): " + html_escape(in.proof) +
-         ". The process was stopped " + std::to_string(static_cast<int>(in.injection.stopped_ms)) + " ms.</p>\n";
+    b += "<h2>The allocator</h2>\n<p>" + html_escape(in.version) + " (" + html_escape(in.family) +
+         " family): " + html_escape(in.proof) + ". The process was stopped " +
+         std::to_string(static_cast<int>(in.injection.stopped_ms)) + " ms.</p>\n";
     report::Table t;
     t.head = {"free memory it keeps", "bytes", "resident", "its release hook returns it"};
     if (in.accounting)
       for (const auto& k : in.accounting->kept)
-        t.rows.push_back({report::TableCell(k.pinned ? "pinned: " + k.mechanism : k.mechanism), report::TableCell(human(k.bytes)),
-                          report::TableCell(k.resident ? "yes" : "resident or not"), report::TableCell(k.release_returns ? "yes" : "no")});
+        t.rows.push_back({report::TableCell(k.pinned ? "pinned: " + k.mechanism : k.mechanism),
+                          report::TableCell(human(k.bytes)), report::TableCell(k.resident ? "yes" : "resident or not"),
+                          report::TableCell(k.release_returns ? "yes" : "no")});
     if (!t.rows.empty()) b += report::to_html(t);
     if (in.walk && in.walk->ok) {
       const PageWalk& w = *in.walk;
-      b += "<p>Heap walk (" + std::to_string(w.heaps) + " heaps): " + human(w.resident) + " resident, of it " + human(w.live_pages) +
-           " in pages holding live chunks and " + human(w.free_pages) + " in pages holding none; " + std::to_string(w.chunks_in_use) +
-           " chunks in use, " + std::to_string(w.chunks_free) + " free.</p>\n";
+      b += "<p>Heap walk (" + std::to_string(w.heaps) + " heaps): " + human(w.resident) + " resident, of it " +
+           human(w.live_pages) + " in pages holding live chunks and " + human(w.free_pages) +
+           " in pages holding none; " + std::to_string(w.chunks_in_use) + " chunks in use, " +
+           std::to_string(w.chunks_free) + " free.</p>\n";
       if (!w.buckets.empty()) b += page_map(w, in.version);
     }
   } else if (s.inside) {

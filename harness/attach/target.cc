@@ -48,9 +48,11 @@ pid_t check_target(const std::string& text) {
   const std::string status = ss.str();
   const std::string state = status_field(status, "State");
   if (state.rfind("Z", 0) == 0 || state.rfind("X", 0) == 0)
-    throw InputError("attach " + text + ": the process has exited (" + state + "); its parent has not reaped it, and a zombie has no memory");
+    throw InputError("attach " + text + ": the process has exited (" + state +
+                     "); its parent has not reaped it, and a zombie has no memory");
   if (status_field(status, "VmRSS").empty() || first_line(proc + "/cmdline").empty())
-    throw InputError("attach " + text + ": a kernel thread (" + status_field(status, "Name") + "): it has no memory of its own to look at");
+    throw InputError("attach " + text + ": a kernel thread (" + status_field(status, "Name") +
+                     "): it has no memory of its own to look at");
   // smaps needs ptrace read access: what the kernel says is what the user must change.
   const int fd = ::open((proc + "/smaps").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -70,26 +70,30 @@ Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
   if (v == Verdict::kUnknown) {
     a.why = in.missing().empty() ? in.family + " does not tell live from free memory" : in.missing();
   } else if (v == Verdict::kReturned) {
-    a.why = "The allocator keeps " + human(*a.free_resident) + " of free memory resident: RES is what the program holds (" +
-            human(a.live.value_or(0)) + " live) and memory outside the allocator (see the parts above).";
+    a.why = "The allocator keeps " + human(*a.free_resident) +
+            " of free memory resident: RES is what the program holds (" + human(a.live.value_or(0)) +
+            " live) and memory outside the allocator (see the parts above).";
   } else if (const repro::Explanation* e = repro::find_mechanism(catalogue_key(in), a.verdict)) {
-    a.why = e->text;  // one of repro::kAttachExplains
+    a.why = e->text;                        // one of repro::kAttachExplains
   } else if (v == Verdict::kNotReturned) {  // no scenario measures this in general: attach's own words
-    a.why = "The allocator keeps this free memory where its release call does not reach (other threads' caches, partly "
-            "used slabs and pages): it goes back only as those threads allocate and free again, or exit.";
+    a.why =
+        "The allocator keeps this free memory where its release call does not reach (other threads' caches, partly "
+        "used slabs and pages): it goes back only as those threads allocate and free again, or exit.";
   }
   if (!in.injection.ok || !in.identity_ok) {
     a.remedy = "none measured: the inside view is missing";
   } else if (in.release_name == "none") {
     a.remedy = in.family + " has no release call heapmark knows";
   } else if (a.release_returns) {
-    a.remedy = in.release_name + " would return " + human(*a.release_returns) + " now (predicted from the " + a.predicted_from +
-               "): heapmark attach " + std::to_string(pid) + " --apply release";
+    a.remedy = in.release_name + " would return " + human(*a.release_returns) + " now (predicted from the " +
+               a.predicted_from + "): heapmark attach " + std::to_string(pid) + " --apply release";
     if (in.decay_name != "none")
-      a.remedy += "; or, to return freed pages at once from now on (a cost on every free), --apply decay:0 (" + in.decay_name + ")";
+      a.remedy += "; or, to return freed pages at once from now on (a cost on every free), --apply decay:0 (" +
+                  in.decay_name + ")";
   } else {
-    a.remedy = in.release_name + " may return memory, but " + in.family + " gives no figure to predict it: heapmark attach " +
-               std::to_string(pid) + " --apply release measures it";
+    a.remedy = in.release_name + " may return memory, but " + in.family +
+               " gives no figure to predict it: heapmark attach " + std::to_string(pid) +
+               " --apply release measures it";
   }
   return a;
 }
@@ -130,12 +134,17 @@ Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options
 }
 
 json::object to_json(const Applied& a) {
-  return {{"remedy", a.remedy},        {"hook", a.hook},
-          {"ok", a.ok},                {"error", a.error},
-          {"rss_before", a.rss_before}, {"rss_after", a.rss_after},
-          {"returned", a.returned},    {"predicted", or_null(a.predicted)},
+  return {{"remedy", a.remedy},
+          {"hook", a.hook},
+          {"ok", a.ok},
+          {"error", a.error},
+          {"rss_before", a.rss_before},
+          {"rss_after", a.rss_after},
+          {"returned", a.returned},
+          {"predicted", or_null(a.predicted)},
           {"predicted_at_snapshot", or_null(a.predicted_at_snapshot)},
-          {"release_ms", a.release_ms}, {"threads", a.threads},
+          {"release_ms", a.release_ms},
+          {"threads", a.threads},
           {"stopped_ms", a.stopped_ms}};
 }
 
@@ -146,15 +155,16 @@ std::string render_text(const Applied& a) {
     return line;
   }
   std::string s;
-  std::snprintf(line, sizeof line, "\napplied %s (in %d thread%s; %.1f ms inside the call, process stopped %.0f ms): RES %s -> %s, returned %s",
-                a.hook.c_str(), a.threads, a.threads == 1 ? "" : "s", a.release_ms, a.stopped_ms, human(a.rss_before).c_str(),
-                human(a.rss_after).c_str(), human(a.returned).c_str());
+  std::snprintf(
+      line, sizeof line,
+      "\napplied %s (in %d thread%s; %.1f ms inside the call, process stopped %.0f ms): RES %s -> %s, returned %s",
+      a.hook.c_str(), a.threads, a.threads == 1 ? "" : "s", a.release_ms, a.stopped_ms, human(a.rss_before).c_str(),
+      human(a.rss_after).c_str(), human(a.returned).c_str());
   s += line;
   if (a.predicted && *a.predicted > 0)
     std::snprintf(line, sizeof line, "; predicted %s (measured %.1f%% of it)\n", human(*a.predicted).c_str(),
                   100.0 * double(a.returned) / double(*a.predicted));
-  else
-    std::snprintf(line, sizeof line, "; no prediction (the allocator gives no figure)\n");
+  else std::snprintf(line, sizeof line, "; no prediction (the allocator gives no figure)\n");
   return s + line;
 }
 
@@ -176,11 +186,14 @@ std::string render_text(const InsideView& in, const Assessment& a) {
   const Injection& i = in.injection;
   char line[512];
   if (!i.ok) {
-    std::snprintf(line, sizeof line, "\ninside view: missing: %s\n  (the process was stopped %.0f ms; it runs on unchanged)\n",
+    std::snprintf(line, sizeof line,
+                  "\ninside view: missing: %s\n  (the process was stopped %.0f ms; it runs on unchanged)\n",
                   i.error.c_str(), i.stopped_ms);
     return s + line;
   }
-  std::snprintf(line, sizeof line, "\ninside view (helper loaded through gdb; process stopped %.0f ms, %d thread%s stepped out of the allocator first)\n",
+  std::snprintf(line, sizeof line,
+                "\ninside view (helper loaded through gdb; process stopped %.0f ms, %d thread%s stepped out of the "
+                "allocator first)\n",
                 i.stopped_ms, i.stepped, i.stepped == 1 ? "" : "s");
   s += line;
   s += "  malloc is " + (in.version.empty() ? in.family : in.version) + " (" + in.family + " family)" +
@@ -189,7 +202,8 @@ std::string render_text(const InsideView& in, const Assessment& a) {
     const auto& acc = *in.accounting;
     s += "  live (the allocator's count): " + (acc.live ? human(*acc.live) : std::string("not counted")) + "\n";
     for (const auto& k : acc.kept) {
-      std::snprintf(line, sizeof line, "  %-10s %-62s %12s%s%s\n", k.pinned ? "pinned:" : "kept free:", k.mechanism.c_str(), human(k.bytes).c_str(),
+      std::snprintf(line, sizeof line, "  %-10s %-62s %12s%s%s\n",
+                    k.pinned ? "pinned:" : "kept free:", k.mechanism.c_str(), human(k.bytes).c_str(),
                     k.resident ? "" : " (resident or not)", k.release_returns ? ", the release hook returns it" : "");
       s += line;
     }
@@ -203,8 +217,9 @@ std::string render_text(const InsideView& in, const Assessment& a) {
       std::snprintf(line, sizeof line,
                     "  heap walk (%llu heaps, %.1f ms): %s resident; pages holding live chunks %s, free pages %s; "
                     "%llu chunks in use (%s), %llu free (%s)\n",
-                    static_cast<unsigned long long>(w.heaps), w.ms, human(w.resident).c_str(), human(w.live_pages).c_str(),
-                    human(w.free_pages).c_str(), static_cast<unsigned long long>(w.chunks_in_use), human(w.in_use_bytes).c_str(),
+                    static_cast<unsigned long long>(w.heaps), w.ms, human(w.resident).c_str(),
+                    human(w.live_pages).c_str(), human(w.free_pages).c_str(),
+                    static_cast<unsigned long long>(w.chunks_in_use), human(w.in_use_bytes).c_str(),
                     static_cast<unsigned long long>(w.chunks_free), human(w.free_bytes).c_str());
       s += line;
     } else {
@@ -213,8 +228,9 @@ std::string render_text(const InsideView& in, const Assessment& a) {
   }
   s += "\nverdict: " + a.label;
   if (a.live && a.free_resident)
-    s += " - of RES " + human(a.rss) + ": " + human(*a.live) + " live (" + percent(*a.live, a.rss) + "), " + human(*a.free_resident) +
-         " free kept resident (" + percent(*a.free_resident, a.rss) + ")" + (a.pinned ? ", " + human(*a.pinned) + " free on pages live blocks pin" : "");
+    s += " - of RES " + human(a.rss) + ": " + human(*a.live) + " live (" + percent(*a.live, a.rss) + "), " +
+         human(*a.free_resident) + " free kept resident (" + percent(*a.free_resident, a.rss) + ")" +
+         (a.pinned ? ", " + human(*a.pinned) + " free on pages live blocks pin" : "");
   s += "\n  why: " + a.why + "\n  remedy: " + a.remedy + "\n";
   return s;
 }

@@ -22,16 +22,16 @@
 namespace heapmark::attach {
 
 struct Assessment {
-  uint64_t rss = 0;                        // the outside view's total
-  std::optional<uint64_t> live;            // the allocator's count of what the program holds
-  std::optional<uint64_t> free_resident;   // free memory it keeps, resident
-  std::optional<uint64_t> pinned;          // free bytes on pages that hold live blocks (heap walk)
-  std::optional<uint64_t> release_returns; // what the release hook would return now
-  std::string predicted_from;              // "heap walk", "allocator accounting"
-  std::string verdict;                     // verdict id (verdicts.h)
-  std::string label;                       // its words
-  std::string why;                         // the catalogue's mechanism text
-  std::string remedy;                      // the live remedy, with its prediction, or why none
+  uint64_t rss = 0;                         // the outside view's total
+  std::optional<uint64_t> live;             // the allocator's count of what the program holds
+  std::optional<uint64_t> free_resident;    // free memory it keeps, resident
+  std::optional<uint64_t> pinned;           // free bytes on pages that hold live blocks (heap walk)
+  std::optional<uint64_t> release_returns;  // what the release hook would return now
+  std::string predicted_from;               // "heap walk", "allocator accounting"
+  std::string verdict;                      // verdict id (verdicts.h)
+  std::string label;                        // its words
+  std::string why;                          // the catalogue's mechanism text
+  std::string remedy;                       // the live remedy, with its prediction, or why none
 };
 
 // --apply: the remedy, and the change in RES measured from outside.

@@ -59,7 +59,8 @@ Watch watch(pid_t pid, const WatchOptions& o) {
   }
   runner::Timeline timeline(2000);
   timeline.set_baseline(0);
-  const uint64_t start = now_ns(), period = static_cast<uint64_t>(1e9 / o.hz), end = start + static_cast<uint64_t>(o.seconds * 1e9);
+  const uint64_t start = now_ns(), period = static_cast<uint64_t>(1e9 / o.hz),
+                 end = start + static_cast<uint64_t>(o.seconds * 1e9);
   uint64_t next = start, next_accounting = start, next_progress = start + 10000000000ull;
   uint64_t last_t = 0, last_anon = 0;
   w.min_rss = UINT64_MAX;
@@ -82,7 +83,8 @@ Watch watch(pid_t pid, const WatchOptions& o) {
       next_accounting = now_ns() + static_cast<uint64_t>(o.accounting_every_s * 1e9);
     }
     if (t >= next_progress) {
-      std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds, human(m.resident).c_str());
+      std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds,
+                   human(m.resident).c_str());
       next_progress += 10000000000ull;
     }
     next += period;
@@ -109,10 +111,22 @@ json::object to_json(const Watch& w) {
   for (uint64_t x : w.rss) rss.push_back(x);
   for (uint64_t x : w.anon) anon.push_back(x);
   for (const auto& a : w.accounting)
-    acc.push_back({{"t_s", a.t_s}, {"ok", a.ok}, {"live", or_null(a.live)}, {"kept", or_null(a.kept)}, {"kept_resident", a.kept_resident}, {"stopped_ms", a.stopped_ms}});
-  return {{"hz", w.hz},       {"seconds", w.seconds},   {"samples", w.samples},     {"stride", w.stride},
-          {"exited", w.exited}, {"peak_rss", w.peak_rss}, {"min_rss", w.min_rss},     {"mean_anon", w.mean_anon},
-          {"stopped_ms_total", w.stopped_ms_total},       {"accounting", std::move(acc)},
+    acc.push_back({{"t_s", a.t_s},
+                   {"ok", a.ok},
+                   {"live", or_null(a.live)},
+                   {"kept", or_null(a.kept)},
+                   {"kept_resident", a.kept_resident},
+                   {"stopped_ms", a.stopped_ms}});
+  return {{"hz", w.hz},
+          {"seconds", w.seconds},
+          {"samples", w.samples},
+          {"stride", w.stride},
+          {"exited", w.exited},
+          {"peak_rss", w.peak_rss},
+          {"min_rss", w.min_rss},
+          {"mean_anon", w.mean_anon},
+          {"stopped_ms_total", w.stopped_ms_total},
+          {"accounting", std::move(acc)},
           {"timeline", {{"t_s", std::move(t)}, {"rss", std::move(rss)}, {"anon", std::move(anon)}}}};
 }
 

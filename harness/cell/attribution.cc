@@ -16,7 +16,7 @@ constexpr uint64_t kPage = 4096;
 constexpr size_t kMaxMappings = size_t{1} << 16;  // vm.max_map_count's default is 65530
 constexpr uint64_t kShownReleasedRun = 64;        // pages of a non-resident run that the map shows
 constexpr size_t kMaxListed = SitesMsg::kMax;
-constexpr int kAgeBuckets = 4 * 34;                // 4 per octave up to 2^33 ms
+constexpr int kAgeBuckets = 4 * 34;  // 4 per octave up to 2^33 ms
 
 int age_bucket(uint64_t ms) noexcept {
   if (ms == 0) return 0;
@@ -167,7 +167,8 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
     while (j < n && block_end(blocks_[j]) <= lo) ++j;
     uint64_t live = 0;
     size_t k = j;
-    for (; k < n && blocks_[k].addr < hi; ++k) live += std::min(block_end(blocks_[k]), hi) - std::max(blocks_[k].addr, lo);
+    for (; k < n && blocks_[k].addr < hi; ++k)
+      live += std::min(block_end(blocks_[k]), hi) - std::max(blocks_[k].addr, lo);
     const bool res = resident(p);
     if (k == j) return res ? (try_lazy && lazy(p) ? PageState::kLazyFree : PageState::kRetained) : PageState::kReleased;
     if (!res) return PageState::kReleased;
@@ -189,7 +190,7 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
       done_page = std::max(done_page, last);
       if (j != before) continue;
       if (block_end(blocks_[j]) > limit) break;  // it reaches into the mapping at `limit`: walked there
-      ++j;  // every page of it was walked
+      ++j;                                       // every page of it was walked
     }
   };
   for (size_t i = 0; i < map_count_; ++i) {
@@ -201,7 +202,8 @@ uint64_t Attribution::run(size_t n, uint64_t clock_ms, uint64_t lazy_free, Sites
       const PageState st = page(p);
       ++map.pages[static_cast<int>(st)];
       const bool show = st != PageState::kReleased ? (run = 0, true) : run++ < kShownReleasedRun;
-      // The first walk counted on residency alone: a live block's page that is not resident counts as released there too.
+      // The first walk counted on residency alone: a live block's page that is not resident counts as released there
+      // too.
       if (show) {
         if (shown_at < shown) ++map.counts[shown_at / map.pages_per_bucket][static_cast<int>(st)];
         ++shown_at;
@@ -236,9 +238,13 @@ void Attribution::select_sites(uint64_t clock_ms, size_t n, SitesMsg& out) noexc
       out.items[out.count++].site = s;
     }
   };
-  take([&](uint32_t a, uint32_t b) { return counts_[a].pinned != counts_[b].pinned ? counts_[a].pinned > counts_[b].pinned : a < b; },
-       kMaxListed / 2);
-  take([&](uint32_t a, uint32_t b) { return counts_[a].live != counts_[b].live ? counts_[a].live > counts_[b].live : a < b; },
+  take(
+      [&](uint32_t a, uint32_t b) {
+        return counts_[a].pinned != counts_[b].pinned ? counts_[a].pinned > counts_[b].pinned : a < b;
+      },
+      kMaxListed / 2);
+  take([&](uint32_t a,
+           uint32_t b) { return counts_[a].live != counts_[b].live ? counts_[a].live > counts_[b].live : a < b; },
        kMaxListed);
   // Ages of the listed sites' blocks (and of site 0's): a histogram each, then the median.
   std::memset(ages_, 0, (kMaxListed + 1) * kAgeBuckets * sizeof(uint32_t));

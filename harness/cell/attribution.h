@@ -57,10 +57,10 @@ class Attribution {
 
   uint32_t sites_;
   LiveBlock* blocks_;
-  Counts* counts_;        // per site, 0..sites_
-  uint32_t* order_;       // site ids, for choosing the ones that travel
-  uint8_t* listed_;       // per site: its item index + 1 in SitesMsg, 0 = not listed
-  uint32_t* ages_;        // per listed site (and site 0): age histogram
+  Counts* counts_;     // per site, 0..sites_
+  uint32_t* order_;    // site ids, for choosing the ones that travel
+  uint8_t* listed_;    // per site: its item index + 1 in SitesMsg, 0 = not listed
+  uint32_t* ages_;     // per listed site (and site 0): age histogram
   uintptr_t* stacks_;  // addresses inside the cell's thread stacks
   uint32_t stack_count_ = 0, stack_cap_;
   uintptr_t range_lo_ = 0, range_hi_ = 0;  // the Scratch tables

@@ -46,7 +46,9 @@ inline uint64_t pattern_word(uint32_t id, uint64_t k) noexcept {
 void read_final_figures(Result& res) noexcept {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& tv) { return static_cast<uint64_t>(tv.tv_sec) * 1'000'000 + static_cast<uint64_t>(tv.tv_usec); };
+  auto us = [](const timeval& tv) {
+    return static_cast<uint64_t>(tv.tv_sec) * 1'000'000 + static_cast<uint64_t>(tv.tv_usec);
+  };
   res.utime_us = us(ru.ru_utime);
   res.stime_us = us(ru.ru_stime);
   res.minflt = static_cast<uint64_t>(ru.ru_minflt);
@@ -57,8 +59,8 @@ void read_final_figures(Result& res) noexcept {
   if (metrics::procfs::read_status("/proc/self/status", st)) res.vm_hwm = st.vm_hwm;
 }
 
-Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks, const std::vector<workloads::Program*>& programs,
-                   workloads::Scratch& scratch)
+Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks,
+                   const std::vector<workloads::Program*>& programs, workloads::Scratch& scratch)
     : config_(config), hooks_(hooks) {
   thread_count_ = static_cast<uint32_t>(programs.size());
   slot_count_ = 0;
@@ -152,7 +154,8 @@ void Executor::prepare(void* p, uint32_t id, uint64_t from, uint64_t to) const n
   if (config_.verify) {
     // Byte-wise up to a word boundary and for the tail, word-wise between.
     uint64_t off = from;
-    for (; off < to && off % 8; ++off) b[off] = static_cast<unsigned char>(pattern_word(id, off / 8) >> (8 * (off % 8)));
+    for (; off < to && off % 8; ++off)
+      b[off] = static_cast<unsigned char>(pattern_word(id, off / 8) >> (8 * (off % 8)));
     for (; off + 8 <= to; off += 8) {
       const uint64_t w = pattern_word(id, off / 8);
       std::memcpy(b + off, &w, 8);
@@ -161,11 +164,8 @@ void Executor::prepare(void* p, uint32_t id, uint64_t from, uint64_t to) const n
     return;
   }
   switch (config_.touch) {
-    case Touch::kNone:
-      return;
-    case Touch::kFull:
-      std::memset(b + from, 0xa5, to - from);
-      return;
+    case Touch::kNone: return;
+    case Touch::kFull: std::memset(b + from, 0xa5, to - from); return;
     case Touch::kPages: {
       // One write per page the range covers, so RSS reflects the block's size.
       auto* v = static_cast<volatile unsigned char*>(p);
@@ -224,7 +224,8 @@ void Executor::add_live(int64_t bytes, int64_t usable, int64_t blocks, uint64_t 
     }
     if (locked) peak_lock_.clear(std::memory_order_release);
   }
-  if (config_.shared) config_.shared->live_bytes.store(static_cast<uint64_t>(now > 0 ? now : 0), std::memory_order_relaxed);
+  if (config_.shared)
+    config_.shared->live_bytes.store(static_cast<uint64_t>(now > 0 ? now : 0), std::memory_order_relaxed);
 }
 
 void Executor::do_alloc(Thread& t, const Op& op) noexcept {
@@ -298,7 +299,8 @@ void Executor::do_realloc(Thread& t, const Op& op) noexcept {
   s.usable = usable;
   s.site = op.site;
   s.born_ms = op.born_ms;
-  if (config_.verify && old_size) check(s, op.id, old_size < op.size ? old_size : op.size, "use after realloc (contents not preserved)");
+  if (config_.verify && old_size)
+    check(s, op.id, old_size < op.size ? old_size : op.size, "use after realloc (contents not preserved)");
   prepare(p, op.id, old_size, op.size);  // only the grown part is new
   add_live(static_cast<int64_t>(op.size) - static_cast<int64_t>(old_size), d_usable, d_blocks, t1);
 }
@@ -362,7 +364,8 @@ void Executor::end_phase() noexcept {
     std::memset(stats.items[i].name, 0, sizeof stats.items[i].name);
     std::strncpy(stats.items[i].name, items[i].name, sizeof stats.items[i].name - 1);
     stats.items[i].value = items[i].value;
-    if (std::strcmp(items[i].name, "stats.metadata") == 0 || std::strcmp(items[i].name, "metadata") == 0) m.metadata = items[i].value;
+    if (std::strcmp(items[i].name, "stats.metadata") == 0 || std::strcmp(items[i].name, "metadata") == 0)
+      m.metadata = items[i].value;
   }
   breakdown(m);
   if (!write_message(config_.event_fd, MsgType::kPhaseEnd, &m, sizeof m)) _exit(kExitRunnerGone);
@@ -391,7 +394,8 @@ void Executor::breakdown(PhaseEnd& m) noexcept {
     for (uint32_t i = 0; i < thread_count_; ++i) clock = std::max(clock, threads_[i].program->clock_ms());
     for (uint32_t id = 0; id < slot_count_; ++id) {
       const Slot& s = slots_[id];
-      if (s.p && s.size > 0) blocks[n++] = LiveBlock{reinterpret_cast<uintptr_t>(s.p), s.size, s.site, s.born_ms};  // as below
+      if (s.p && s.size > 0)
+        blocks[n++] = LiveBlock{reinterpret_cast<uintptr_t>(s.p), s.size, s.site, s.born_ms};  // as below
     }
     m.live_page_bytes = attribution_->run(n, clock, m.smaps.lazy_free, *sites_msg_, *page_map_msg_);
     return;
@@ -516,7 +520,8 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
   }
   // The first thread to wait in this phase watches RSS for every waiting thread.
   uint32_t expected = watcher_phase_.load();
-  const bool watcher = until_returned && expected != phase_ + 1 && watcher_phase_.compare_exchange_strong(expected, phase_ + 1);
+  const bool watcher =
+      until_returned && expected != phase_ + 1 && watcher_phase_.compare_exchange_strong(expected, phase_ + 1);
   if (watcher || !until_returned) wait_planned_ms_.store(plan, std::memory_order_relaxed);
   // Why it ends if it runs its course: its own length, the horizon, or the maximum.
   const bool fixed = !until_returned || (!active && !horizon_.background);
@@ -672,7 +677,8 @@ size_t Executor::run_batch(Thread& t, const Op* ops, size_t first, size_t n) noe
   t.phase_ops += calls;
   t.phase_cycles += cycles;
   if (config_.tsc_hz > 0)
-    t.hist[workloads::kOpKinds].record(static_cast<uint64_t>(static_cast<double>(cycles) * 1e12 / config_.tsc_hz / calls));
+    t.hist[workloads::kOpKinds].record(
+        static_cast<uint64_t>(static_cast<double>(cycles) * 1e12 / config_.tsc_hz / calls));
   // The sizes, in call order: a slot's size and usable size stay as they were
   // before the batch until a call of the batch changes them.
   int64_t live_delta = 0, usable_delta = 0, blocks_delta = 0;
@@ -741,27 +747,17 @@ void Executor::run_thread(Thread& t) noexcept {
       }
       account(t, op, exact);
       switch (op.kind) {
-        case OpKind::kAlloc:
-          do_alloc(t, op);
-          break;
-        case OpKind::kFree:
-          do_free(t, op);
-          break;
-        case OpKind::kRealloc:
-          do_realloc(t, op);
-          break;
+        case OpKind::kAlloc: do_alloc(t, op); break;
+        case OpKind::kFree: do_free(t, op); break;
+        case OpKind::kRealloc: do_realloc(t, op); break;
         case OpKind::kPhase: {
           const int cpu = sched_getcpu();
           if (cpu >= 0 && cpu < CPU_SETSIZE) CPU_SET(cpu, &t.ran_on);
           phase_edge(t, op.id);
           break;
         }
-        case OpKind::kRelease:
-          hooks_.release();
-          break;
-        case OpKind::kActivity:
-          wait(t, op);
-          break;
+        case OpKind::kRelease: hooks_.release(); break;
+        case OpKind::kActivity: wait(t, op); break;
         case OpKind::kIdle:
           if (op.flags & workloads::kUntilReturned) {
             wait(t, op);
@@ -770,9 +766,7 @@ void Executor::run_thread(Thread& t) noexcept {
             nanosleep(&ts, nullptr);
           }
           break;
-        case OpKind::kSend:
-          slots_[op.id].sent.store(1, std::memory_order_release);
-          break;
+        case OpKind::kSend: slots_[op.id].sent.store(1, std::memory_order_release); break;
         case OpKind::kRecv: {
           // Spin briefly, then yield: producer and consumer may share a CPU.
           auto& flag = slots_[op.id].sent;

@@ -35,8 +35,8 @@ struct ExecutorConfig {
   int event_fd = kEventFd;
   SharedPage* shared = nullptr;  // may be null (tests)
   Touch touch = Touch::kPages;
-  bool verify = false;           // fill every block with a pattern from its id; check it before free/realloc
-  bool attribute = false;        // at every phase end: pinned memory by site and the heap's page map (attribution.h)
+  bool verify = false;     // fill every block with a pattern from its id; check it before free/realloc
+  bool attribute = false;  // at every phase end: pinned memory by site and the heap's page map (attribution.h)
   double tsc_hz = 0;
   // 0: every allocator call timed on its own with fenced timestamps (latency).
   // K: throughput timing. Runs of up to K consecutive calls go back to back
@@ -92,7 +92,7 @@ class Executor {
     std::atomic<uint32_t> sent;  // kSend stores 1 (release); kRecv waits for it (acquire)
     uint32_t site;               // Op::site and Op::born_ms of the op that made it
     uint32_t born_ms;
-    uint32_t batch_stamp;        // --timing batch: the last batch whose bookkeeping settled this slot
+    uint32_t batch_stamp;  // --timing batch: the last batch whose bookkeeping settled this slot
   };
   struct Thread {
     Executor* exec;
@@ -112,15 +112,15 @@ class Executor {
     uint64_t batch_calls, batch_cycles;
     uint32_t batch_seq;
     pthread_t tid;
-    bool left;    // its program has ended (it is exiting); under barrier_mu_
-    bool joined;  // pthread_join has returned for it; under barrier_mu_
+    bool left;                // its program has ended (it is exiting); under barrier_mu_
+    bool joined;              // pthread_join has returned for it; under barrier_mu_
     uint64_t next_clock_tsc;  // when it next publishes the program's clock to the shared page
     // Activity working set (WaitSpec::activity_slots of them) and its generator.
     void** act_ptr;
     uint64_t* act_size;
     uint64_t act_rng;
-    cpu_set_t ran_on;     // sched_getcpu() seen at every phase edge
-    char affinity[48];    // the thread's mask when it started
+    cpu_set_t ran_on;       // sched_getcpu() seen at every phase edge
+    char affinity[48];      // the thread's mask when it started
     uintptr_t stack_probe;  // an address on the thread's stack (its mapping is not the heap)
   };
 
@@ -156,7 +156,7 @@ class Executor {
   uint32_t thread_count_;
   metrics::Histogram* merged_;
   unsigned char* hist_wire_;
-  uint64_t* ranges_;  // page ranges of live blocks, two words per slot, for the breakdown
+  uint64_t* ranges_;                          // page ranges of live blocks, two words per slot, for the breakdown
   class Attribution* attribution_ = nullptr;  // --attribute
   SitesMsg* sites_msg_ = nullptr;
   PageMapMsg* page_map_msg_ = nullptr;
@@ -184,11 +184,12 @@ class Executor {
   // Waiting phases. One thread per phase (the first to wait) watches RSS and
   // tells the others when to stop; the figures go into that phase's PhaseEnd.
   uint64_t r0_ = 0;
-  int64_t max_phase_r_ = 0;  // largest R at a phase end so far: what "returned" is measured against
+  int64_t max_phase_r_ = 0;                 // largest R at a phase end so far: what "returned" is measured against
   std::atomic<uint32_t> watcher_phase_{0};  // phase index + 1 of the phase whose watcher is claimed
   std::atomic<bool> wait_done_{false};
   std::atomic<uint8_t> wait_kind_{0}, wait_stop_{0};
-  std::atomic<uint64_t> wait_planned_ms_{0}, returned_t_ns_{0}, activity_ops_{0}, activity_live_{0}, activity_peak_live_{0};
+  std::atomic<uint64_t> wait_planned_ms_{0}, returned_t_ns_{0}, activity_ops_{0}, activity_live_{0},
+      activity_peak_live_{0};
   ThreadsMsg* threads_msg_ = nullptr;
   registry::Horizon horizon_;
   metrics::perf::Reading counters_at_begin_;  // the counters at the open phase's begin edge

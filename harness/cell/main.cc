@@ -8,7 +8,8 @@
 //   heapmark-cell --probe --kind FAMILY [--library PATH]     (identity + version only)
 //
 // Exit status: 0 ok, 2 bad arguments, 3 identity mismatch, 4 setup error,
-// 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program) crashed.
+// 5 runner gone, 6 verify failed (overlapping or corrupted blocks). A signal means the allocator (or the program)
+// crashed.
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -100,7 +101,8 @@ Args parse(int argc, char** argv) {
   }
   if (!a.family) usage("--kind is required");
   if (!a.probe && a.workload.empty()) usage("--workload is required");
-  if (a.verify && a.batch_calls) usage("--verify checks every block between calls; --batch-calls runs them back to back");
+  if (a.verify && a.batch_calls)
+    usage("--verify checks every block between calls; --batch-calls runs them back to back");
   return a;
 }
 
@@ -133,15 +135,18 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
   hello.r0_rss = r0.rss;
   hello.threads = 1;
   hello.t_ns = hm::metrics::tsc::monotonic_ns();
-  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
+  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello))
+    return hm::cell::kExitRunnerGone;
   send_config(hooks);
   hm::cell::Result res;
   res.first_t_ns = hm::metrics::tsc::monotonic_ns();
   const std::string json = def.run_native(params);
   res.last_t_ns = hm::metrics::tsc::monotonic_ns();
-  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kNativeJson, json.data(), json.size())) return hm::cell::kExitRunnerGone;
+  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kNativeJson, json.data(), json.size()))
+    return hm::cell::kExitRunnerGone;
   hm::cell::read_final_figures(res);
-  return hm::cell::write_message(hm::cell::kEventFd, MsgType::kResult, &res, sizeof res) ? 0 : hm::cell::kExitRunnerGone;
+  return hm::cell::write_message(hm::cell::kEventFd, MsgType::kResult, &res, sizeof res) ? 0
+                                                                                         : hm::cell::kExitRunnerGone;
 }
 
 }  // namespace
@@ -187,7 +192,9 @@ int main(int argc, char** argv) {
   }
   if (args.probe) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
-    return hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello) ? 0 : hm::cell::kExitRunnerGone;
+    return hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)
+               ? 0
+               : hm::cell::kExitRunnerGone;
   }
 
   // Setup: everything the measured phases touch is mapped and resident before R0.
@@ -244,7 +251,8 @@ int main(int argc, char** argv) {
     hello.r0_rss = r0.rss;
     exec.set_baseline(r0.anonymous);
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
-    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return hm::cell::kExitRunnerGone;
+    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello))
+      return hm::cell::kExitRunnerGone;
     send_config(hooks);
 
     exec.run();

@@ -71,7 +71,8 @@ bool Reader::next(Message& out) {
       throw std::runtime_error("cell protocol: histogram message of bad length " + std::to_string(h.length));
   }
   if (type == MsgType::kNativeJson && h.length > kMaxNativeJson)
-    throw std::runtime_error("cell protocol: native report of " + std::to_string(h.length) + " bytes exceeds the limit");
+    throw std::runtime_error("cell protocol: native report of " + std::to_string(h.length) +
+                             " bytes exceeds the limit");
   if (pending() < sizeof h + h.length) return false;
   out.type = type;
   const unsigned char* body = buf_.data() + pos_ + sizeof h;

@@ -24,7 +24,18 @@ namespace heapmark::cell {
 inline constexpr uint32_t kProtocolVersion = 1;
 
 enum class MsgType : uint32_t {
-  kHello = 1, kPhaseBegin, kPhaseEnd, kStats, kHistogram, kResult, kError, kNativeJson, kConfig, kThreads, kSites, kPageMap
+  kHello = 1,
+  kPhaseBegin,
+  kPhaseEnd,
+  kStats,
+  kHistogram,
+  kResult,
+  kError,
+  kNativeJson,
+  kConfig,
+  kThreads,
+  kSites,
+  kPageMap
 };
 inline constexpr uint32_t kLastMsgType = static_cast<uint32_t>(MsgType::kPageMap);
 
@@ -39,12 +50,12 @@ struct Hello {
   uint8_t tsc_invariant = 0;
   uint16_t threads = 0;
   uint32_t phase_count = 0;
-  int32_t pinned_cpu = -1;     // CPU a single-thread cell runs on, -1 when unpinned
+  int32_t pinned_cpu = -1;  // CPU a single-thread cell runs on, -1 when unpinned
   double tsc_hz = 0;
-  uint64_t timer_overhead_cycles = 0;       // median of an empty timed pair
-  double timer_overhead_mean_cycles = 0;    // its mean (interrupted pairs left out)
+  uint64_t timer_overhead_cycles = 0;     // median of an empty timed pair
+  double timer_overhead_mean_cycles = 0;  // its mean (interrupted pairs left out)
   uint64_t timer_resolution_cycles = 0;
-  uint64_t r0_anon = 0;        // anonymous RSS before the first phase (baseline R0)
+  uint64_t r0_anon = 0;  // anonymous RSS before the first phase (baseline R0)
   uint64_t r0_rss = 0;
   uint64_t scratch_bytes = 0;  // harness tables (mmap), part of R0
   uint64_t t_ns = 0;
@@ -99,27 +110,27 @@ struct PhaseBegin {
 
 struct PhaseEnd {
   uint32_t index = 0;
-  uint64_t t_ns = 0;                  // when the phase's last op finished
+  uint64_t t_ns = 0;                   // when the phase's last op finished
   metrics::procfs::SmapsRollup smaps;  // read right after
-  uint64_t live_bytes = 0;            // requested bytes live at phase end
-  uint64_t live_usable = 0;           // malloc_usable_size of the same blocks (0 if unknown)
+  uint64_t live_bytes = 0;             // requested bytes live at phase end
+  uint64_t live_usable = 0;            // malloc_usable_size of the same blocks (0 if unknown)
   uint64_t live_blocks = 0;
-  uint64_t ops = 0;                   // allocator calls in this phase
-  uint64_t op_cycles = 0;             // sum of their timed cycles
-  uint64_t live_page_bytes = 0;       // resident bytes of the pages holding at least one live block (mincore)
-  uint64_t metadata = 0;              // allocator metadata bytes where its stats report them, else 0
+  uint64_t ops = 0;              // allocator calls in this phase
+  uint64_t op_cycles = 0;        // sum of their timed cycles
+  uint64_t live_page_bytes = 0;  // resident bytes of the pages holding at least one live block (mincore)
+  uint64_t metadata = 0;         // allocator metadata bytes where its stats report them, else 0
   // A phase that waits for the allocator to return memory (idle or activity):
   // how long it was planned to last, why it ended, when 3/4 of the returnable
   // memory was back (0: never in this phase), and the activity's calls.
-  uint8_t wait = 0;                   // WaitKind
-  uint8_t wait_stop = 0;              // WaitStop
+  uint8_t wait = 0;       // WaitKind
+  uint8_t wait_stop = 0;  // WaitStop
   uint64_t wait_planned_ms = 0;
   uint64_t returned_t_ns = 0;
   uint64_t activity_ops = 0;
-  uint64_t activity_peak_live = 0;    // the activity's own working set at its largest, bytes
+  uint64_t activity_peak_live = 0;  // the activity's own working set at its largest, bytes
   // Event counts over the phase, begin edge to end edge (available events only).
   double counters[metrics::perf::kEvents] = {};
-  uint8_t counters_multiplexed = 0;   // a hardware count was scaled (the PMU was shared)
+  uint8_t counters_multiplexed = 0;  // a hardware count was scaled (the PMU was shared)
 };
 
 enum class WaitKind : uint8_t { kNone = 0, kIdle = 1, kActivity = 2 };
@@ -156,13 +167,13 @@ struct SitesMsg {
   static constexpr size_t kMax = 64;
   uint32_t phase_index = 0;
   uint32_t count = 0;
-  uint32_t site_count = 0;     // sites the program names (0: none; everything is site 0)
+  uint32_t site_count = 0;  // sites the program names (0: none; everything is site 0)
   uint32_t pad = 0;
-  uint64_t clock_ms = 0;       // the program's clock at the phase end
-  SiteFigures unknown;         // site 0: blocks without a site
-  SiteFigures other;           // every site not listed
+  uint64_t clock_ms = 0;  // the program's clock at the phase end
+  SiteFigures unknown;    // site 0: blocks without a site
+  SiteFigures other;      // every site not listed
   SiteFigures items[kMax];
-  double seconds = 0;          // what the attribution cost (outside every timed window)
+  double seconds = 0;  // what the attribution cost (outside every timed window)
 };
 
 // The heap's pages in address order, in buckets of equal page counts, by
@@ -173,12 +184,12 @@ inline constexpr int kPageStates = 5;
 struct PageMapMsg {
   static constexpr size_t kBuckets = 512;
   uint32_t phase_index = 0;
-  uint32_t buckets = 0;          // used
+  uint32_t buckets = 0;  // used
   uint64_t pages_per_bucket = 0;
   uint64_t pages[kPageStates] = {};  // every heap page by state, before shortening
   uint64_t shown_pages = 0;
-  uint64_t mappings = 0;         // heap mappings read from /proc/self/maps
-  uint8_t lazyfree_known = 0;    // 1: LazyFree pages told apart (/proc/kpageflags); 0: shown as retained
+  uint64_t mappings = 0;       // heap mappings read from /proc/self/maps
+  uint8_t lazyfree_known = 0;  // 1: LazyFree pages told apart (/proc/kpageflags); 0: shown as retained
   uint8_t pad[7] = {};
   uint32_t counts[kBuckets][kPageStates] = {};
 };
@@ -197,10 +208,10 @@ struct BucketCount {
 };
 
 struct Result {
-  uint64_t ops[16] = {};      // per OpKind (kOpKinds of them used)
-  uint64_t checksum = 0;      // program checksum (FNV-1a of every op)
-  uint64_t program_ops = 0;   // ops in the program, phase marks included
-  uint64_t live_peak = 0;     // exact peak of live requested bytes
+  uint64_t ops[16] = {};     // per OpKind (kOpKinds of them used)
+  uint64_t checksum = 0;     // program checksum (FNV-1a of every op)
+  uint64_t program_ops = 0;  // ops in the program, phase marks included
+  uint64_t live_peak = 0;    // exact peak of live requested bytes
   uint64_t live_peak_t_ns = 0;
   uint64_t live_usable_at_peak = 0;
   uint64_t live_end = 0;

@@ -12,7 +12,7 @@ namespace heapmark::cell {
 struct SharedPage {
   std::atomic<uint64_t> live_bytes;
   std::atomic<uint64_t> ops;
-  std::atomic<uint32_t> phase;  // index of the running phase + 1; 0 before the first
+  std::atomic<uint32_t> phase;     // index of the running phase + 1; 0 before the first
   std::atomic<uint64_t> clock_ms;  // the program's own clock (a replay: the recorded time it has reached); 0: none
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);

@@ -27,7 +27,8 @@ namespace json = boost::json;
 std::string not_injectable(const attach::OutsideView& v) {
   if (!v.dynamic_loader)
     return "PID " + std::to_string(v.pid) + " (" + v.exe +
-           ") is a static binary: it has no dynamic loader to load heapmark's helper, so only the outside view is given";
+           ") is a static binary: it has no dynamic loader to load heapmark's helper, so only the outside view is "
+           "given";
   return "";
 }
 
@@ -74,13 +75,13 @@ int attach_main(const Options& o) {
     if (inside.injection.ok && (!inside.identity_ok || inside.family == "user"))
       refusal = "PID " + std::to_string(pid) + "'s malloc (" + inside.malloc_from +
                 ") is an allocator heapmark does not know: the outside view is given, the inside parts are missing";
-    else if (!inside.injection.ok)
-      failure = "the inside view is missing: " + inside.injection.error;
+    else if (!inside.injection.ok) failure = "the inside view is missing: " + inside.injection.error;
     if (o.apply.rfind("decay:", 0) == 0 && inside.injection.ok && inside.decay_name == "none" && refusal.empty())
       refusal = "--apply " + o.apply + ": " + inside.family +
                 " has no decay setting heapmark can change in a running process (jemalloc's has): use --apply release";
     if (!o.apply.empty() && inside.injection.ok && inside.identity_ok && refusal.empty()) {
-      const attach::Applied& applied = snap.applied.emplace(attach::apply(pid, o.apply, opt, inside, verdict, libraries));
+      const attach::Applied& applied =
+          snap.applied.emplace(attach::apply(pid, o.apply, opt, inside, verdict, libraries));
       if (!applied.ok) failure = "--apply " + o.apply + " was not done: " + applied.error;
     }
   }
@@ -114,22 +115,28 @@ int attach_main(const Options& o) {
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto st = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("attach",
-                                 "Why a running process's RES is high, without restarting it: where RES is (from /proc), what its "
-                                 "allocator keeps and why, and what its release call would return");
+  auto* cmd = app.add_subcommand(
+      "attach",
+      "Why a running process's RES is high, without restarting it: where RES is (from /proc), what its "
+      "allocator keeps and why, and what its release call would return");
   cmd->add_option("pid", st->pid, "The process id")->required()->type_name("PID");
   cmd->add_flag("--json", st->json, "One JSON object instead of text (for scripts)");
-  cmd->add_flag("--outside-only", st->outside_only, "Only the outside view: read /proc, never stop or enter the process");
-  cmd->add_option("--apply", st->apply,
-                  "Apply a remedy in the process and measure RES before and after from outside; prints predicted against measured: "
-                  "release (the allocator's release call: malloc_trim(0), jemalloc's purge, ...) or decay:MS (jemalloc's dirty "
-                  "and muzzy decay time in every arena; 0 returns freed pages at once from now on)")
+  cmd->add_flag("--outside-only", st->outside_only,
+                "Only the outside view: read /proc, never stop or enter the process");
+  cmd->add_option(
+         "--apply", st->apply,
+         "Apply a remedy in the process and measure RES before and after from outside; prints predicted against "
+         "measured: "
+         "release (the allocator's release call: malloc_trim(0), jemalloc's purge, ...) or decay:MS (jemalloc's dirty "
+         "and muzzy decay time in every arena; 0 returns freed pages at once from now on)")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
             if (v == "release") return "";
             char* end = nullptr;
-            if (v.rfind("decay:", 0) == 0 && v.size() > 6 && std::strtoll(v.c_str() + 6, &end, 10) >= -1 && *end == 0) return "";
-            return "--apply '" + v + "': the remedies are release (the allocator's release call) and decay:MS (jemalloc's decay "
+            if (v.rfind("decay:", 0) == 0 && v.size() > 6 && std::strtoll(v.c_str() + 6, &end, 10) >= -1 && *end == 0)
+              return "";
+            return "--apply '" + v +
+                   "': the remedies are release (the allocator's release call) and decay:MS (jemalloc's decay "
                    "time, -1 = never)";
           },
           "release|decay:MS"))
@@ -137,26 +144,35 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_flag("--no-walk", st->no_walk,
                 "The allocator's accounting only, no heap walk (glibc): a shorter stop for a heap of many GiB");
   cmd->add_option("--gdb", st->gdb, "The gdb to inject with (default: gdb on PATH)")->type_name("PATH");
-  cmd->add_option("--watch", st->watch_s, "Then sample its RSS from outside for SECONDS, and the allocator's accounting inside every --accounting-every seconds")
+  cmd->add_option("--watch", st->watch_s,
+                  "Then sample its RSS from outside for SECONDS, and the allocator's accounting inside every "
+                  "--accounting-every seconds")
       ->check(CLI::Range(0.001, 86400.0))
       ->type_name("SECONDS");
   cmd->add_option("--hz", st->hz, "--watch: RSS samples per second (/proc/PID/statm), up to 1000 (default 1000)")
       ->check(CLI::Range(0.1, 1000.0));
   cmd->add_option("--accounting-every", st->accounting_every_s,
-                  "--watch: seconds between the allocator's accounting (each a stop of the process, reported); 0: never enter it (default 10)")
+                  "--watch: seconds between the allocator's accounting (each a stop of the process, reported); 0: "
+                  "never enter it (default 10)")
       ->check(CLI::Range(0.0, 86400.0))
       ->type_name("SECONDS");
-  cmd->add_option("--out", st->out, "Also write DIR/attach.json (the whole document) and DIR/report.html (charts of RES, the verdict, --apply, --watch)")
+  cmd->add_option("--out", st->out,
+                  "Also write DIR/attach.json (the whole document) and DIR/report.html (charts of RES, the verdict, "
+                  "--apply, --watch)")
       ->type_name("DIR");
   cmd->add_flag("--force", st->force, "Let --out replace attach.json and report.html in DIR");
   cmd->footer(
       "\nOutside (from /proc, the process never stops): every resident byte of its mappings in one part (brk heap,\n"
-      "glibc arena heaps, thread stacks, file pages, private copies of file pages, other anonymous memory), adding up to\n"
+      "glibc arena heaps, thread stacks, file pages, private copies of file pages, other anonymous memory), adding up "
+      "to\n"
       "the total, with VmRSS and smaps_rollup as cross-checks.\n"
-      "Inside: gdb attaches (every thread stops), each thread inside malloc/free or the dynamic loader is run alone until it\n"
+      "Inside: gdb attaches (every thread stops), each thread inside malloc/free or the dynamic loader is run alone "
+      "until it\n"
       "leaves them, then heapmark's helper library is loaded and asks the allocator (the registry's family: glibc,\n"
-      "jemalloc, tcmalloc, mimalloc, the in-house ones) to prove it serves malloc and to give its accounting; for glibc\n"
-      "it also walks the heap's chunks and pages. The process is stopped for the time printed (typically 0.1-0.4 s) and\n"
+      "jemalloc, tcmalloc, mimalloc, the in-house ones) to prove it serves malloc and to give its accounting; for "
+      "glibc\n"
+      "it also walks the heap's chunks and pages. The process is stopped for the time printed (typically 0.1-0.4 s) "
+      "and\n"
       "changed in nothing but the helper staying loaded, unless --apply is given. Needs gdb (Debian package gdb) and\n"
       "ptrace rights: root, CAP_SYS_PTRACE, or the process's user under kernel.yama.ptrace_scope 0.\n"
       "Verdicts (the catalogue's words): returned, retained until release, not returnable: fragmentation,\n"
@@ -165,12 +181,16 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       "  heapmark attach $(pidof myservice)                 # where RES is and why\n"
       "  heapmark attach $(pidof myservice) --apply release # call malloc_trim(0) (or the family's hook), measure it\n"
       "  heapmark attach $(pidof redis-server) --apply decay:0  # jemalloc: purge now and on every free from now on\n"
-      "  heapmark attach $(pidof myservice) --watch 60 --out watched/   # RSS at 1 kHz, accounting every 10 s; report.html\n"
-      "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for a\n"
-      "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is printed).");
+      "  heapmark attach $(pidof myservice) --watch 60 --out watched/   # RSS at 1 kHz, accounting every 10 s; "
+      "report.html\n"
+      "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for "
+      "a\n"
+      "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is "
+      "printed).");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;
-    if (st->outside_only && !st->apply.empty()) throw heapmark::InputError("--apply needs the inside view: drop --outside-only");
+    if (st->outside_only && !st->apply.empty())
+      throw heapmark::InputError("--apply needs the inside view: drop --outside-only");
     if (st->watch_s == 0 && (cmd->count("--hz") || cmd->count("--accounting-every")))
       throw heapmark::InputError("--hz and --accounting-every shape --watch: add --watch SECONDS");
     return attach_main(*st);

@@ -62,7 +62,7 @@ void refuse_beside_resume(const CLI::App& cmd, const std::string& name);
 // Runs a matrix and writes its report (also after an interruption: the report
 // reads only the results files, so a partial run reports what it has).
 // `run_dir`, when given, gets the results directory ("" when none was made).
-int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts, const std::vector<registry::Allocator>& known,
-                   std::string* run_dir = nullptr);
+int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts,
+                   const std::vector<registry::Allocator>& known, std::string* run_dir = nullptr);
 
 }  // namespace heapmark::cli

@@ -52,7 +52,8 @@ uint64_t parse_at(const std::string& at, const heapmark::cli::Summary& s, const 
     const double ms = unit == "ms" ? v : v * 1000;
     if (!(ms >= 0) || ms > double(s.duration_ms) || std::isnan(ms)) {
       char b[256];
-      std::snprintf(b, sizeof b, "--at %s is outside the trace %s (it spans 0 to %.3f s)", at.c_str(), path.c_str(), span_s);
+      std::snprintf(b, sizeof b, "--at %s is outside the trace %s (it spans 0 to %.3f s)", at.c_str(), path.c_str(),
+                    span_s);
       throw InputError(b);
     }
     return static_cast<uint64_t>(ms);
@@ -127,7 +128,8 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
     line += "; " + text(base, "verdict_label") + (text(base, "when").empty() ? "" : " (" + text(base, "when") + ")");
     const double after_release = at_phase(base, 4, "r");
     if (keep - after_release >= heapmark::repro::kHelpedShare * (keep - live) && keep - after_release > 1048576.0)
-      line += ". First: " + release_call(run, name) + " gives back " + mib(keep - after_release) + " of it (R): call it after "
+      line += ". First: " + release_call(run, name) + " gives back " + mib(keep - after_release) +
+              " of it (R): call it after "
               "bursts of frees (in a running process, heapmark attach PID --apply release calls it once)";
     const double base_calls = replay_call_seconds(run, name);
     std::vector<std::string> fixes;
@@ -140,15 +142,17 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
       const double gain = keep - r_keep;
       if (!(worked && worked->is_bool() && worked->as_bool()) && !(helped && helped->is_object())) continue;
       std::string env;
-      for (const auto& [k, v] : r.at("env").as_object()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
+      for (const auto& [k, v] : r.at("env").as_object())
+        env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
       char b[512];
       const double speed = base_calls / replay_call_seconds(run, text(r, "allocator"));
       const std::string when = text(r, "when");
       std::string less = mib(std::max(0.0, gain)) + " less than " + name + " at F";
       if (helped && helped->is_object() && text(helped->as_object(), "phase") != "F")
         less += ", " + mib(num(helped->as_object().at("less"))) + " less at " + text(helped->as_object(), "phase");
-      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.c_str(), text(r, "allocator").c_str(),
-                    text(r, "verdict_label").c_str(), when.empty() ? "" : (" (" + when + ")").c_str(), less.c_str(),
+      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.c_str(),
+                    text(r, "allocator").c_str(), text(r, "verdict_label").c_str(),
+                    when.empty() ? "" : (" (" + when + ")").c_str(), less.c_str(),
                     std::isnan(speed) ? 0.0 : 1.0 / speed);
       fixes.push_back(b);
     }
@@ -170,7 +174,8 @@ void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& chec
   if (ec || !v.is_object()) return;  // the catalogue stays as the run wrote it
   json::object& cat = v.as_object();
   std::string md = "## Self-check against the recording\n\n" + check.line() + "\n";
-  std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" + heapmark::report::html_escape(check.line()) + "</p>\n";
+  std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" +
+                     heapmark::report::html_escape(check.line()) + "</p>\n";
   for (size_t i = 1; i < check.causes.size(); ++i) {
     md += "- also possible: " + check.causes[i] + "\n";
     html += "<p class=\"note\">Also possible: " + heapmark::report::html_escape(check.causes[i]) + "</p>\n";
@@ -201,14 +206,15 @@ int diagnose(State& st) {
   const std::string path = fs::absolute(st.trace).string();
   const heapmark::cli::Summary s = heapmark::cli::summarize(path);  // a bad trace is refused here, exit 2
   if (s.lost)
-    throw InputError(path + ": incomplete trace: " + std::to_string(s.lost) + " events were not recorded (" + s.lost_reason +
-                     "): record it again");
+    throw InputError(path + ": incomplete trace: " + std::to_string(s.lost) + " events were not recorded (" +
+                     s.lost_reason + "): record it again");
   if (s.events == 0) throw InputError(path + ": the trace holds no events to diagnose");
   const uint64_t final_rel = st.at.empty() ? s.duration_ms : parse_at(st.at, s, path);
   const uint64_t final_abs = s.t0_ms + final_rel;
   // F at the end: the summary's peak is P; an earlier F needs the peak before it (one more pass).
-  const heapmark::cli::PeakPoint peak = st.at.empty() ? heapmark::cli::PeakPoint{s.t0_ms + s.peak_ms, s.peak_live, s.live_end}
-                                                      : heapmark::cli::peak_until(path, final_abs);
+  const heapmark::cli::PeakPoint peak = st.at.empty()
+                                            ? heapmark::cli::PeakPoint{s.t0_ms + s.peak_ms, s.peak_live, s.live_end}
+                                            : heapmark::cli::peak_until(path, final_abs);
 
   heapmark::repro::Scenario sc;
   sc.id = 0;
@@ -241,8 +247,8 @@ int diagnose(State& st) {
   const std::string run_dir = root + "/" + sc.dir_name();
   const heapmark::report::Run run = heapmark::report::read_run(run_dir);
   // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
-  const heapmark::cli::ReplayCheck check =
-      heapmark::cli::check_replay(s, run, known, {{0, "P", peak.t_ms, peak.live}, {1, "F", final_abs, peak.live_at_final}});
+  const heapmark::cli::ReplayCheck check = heapmark::cli::check_replay(
+      s, run, known, {{0, "P", peak.t_ms, peak.live}, {1, "F", final_abs, peak.live_at_final}});
   if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
   add_preface(root, check);
   const auto lines = recommendations(summaries[0].as_object(), run);
@@ -258,22 +264,36 @@ int diagnose(State& st) {
       const auto& x = h.sites[i];
       json::array frames;
       for (const auto& f : x.frames) frames.push_back(json::string(f));
-      sites.push_back(json::object{{"site", x.site}, {"name", x.name()}, {"frames", std::move(frames)}, {"pinned", x.pinned},
-                                   {"pinned_share", h.pinned_total > 0 ? x.pinned / h.pinned_total : 0.0}, {"live", x.live},
-                                   {"blocks", x.blocks}, {"median_age_s", x.median_age_s ? json::value(*x.median_age_s) : json::value(nullptr)}});
+      sites.push_back(
+          json::object{{"site", x.site},
+                       {"name", x.name()},
+                       {"frames", std::move(frames)},
+                       {"pinned", x.pinned},
+                       {"pinned_share", h.pinned_total > 0 ? x.pinned / h.pinned_total : 0.0},
+                       {"live", x.live},
+                       {"blocks", x.blocks},
+                       {"median_age_s", x.median_age_s ? json::value(*x.median_age_s) : json::value(nullptr)}});
     }
-    holders_json.push_back(json::object{{"allocator", h.allocator}, {"phase", h.phase}, {"cells", h.cells}, {"r", h.r},
-                                        {"pinned", h.pinned_total}, {"live", h.live_total}, {"site_count", h.site_count},
-                                        {"sites", std::move(sites)},
-                                        {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
-                                        {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
+    holders_json.push_back(
+        json::object{{"allocator", h.allocator},
+                     {"phase", h.phase},
+                     {"cells", h.cells},
+                     {"r", h.r},
+                     {"pinned", h.pinned_total},
+                     {"live", h.live_total},
+                     {"site_count", h.site_count},
+                     {"sites", std::move(sites)},
+                     {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
+                     {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
   }
   if (!st.o.quiet) {
     if (named) {
       std::printf("\nWho pins the memory at F (top sites; flame graphs and page maps in the report, svg/):\n%s",
                   heapmark::report::to_text(heapmark::report::pinning_table(holders, 5)).c_str());
     } else {
-      std::printf("\nAllocation sites: not in this trace (record it with heapmark record --stacks to see which code pins the memory)\n");
+      std::printf(
+          "\nAllocation sites: not in this trace (record it with heapmark record --stacks to see which code pins the "
+          "memory)\n");
     }
   }
   // The recommendation: on the terminal, in diagnose.json and at the end of summary.md.
@@ -302,18 +322,26 @@ int diagnose(State& st) {
                          {"summary", summaries[0]}};
   heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(out) + "\n");
   std::ofstream(root + "/summary.md", std::ios::app) << md;
-  if (!st.o.quiet) std::printf("\nResults: %s (diagnose.json, summary.md, report.html; the cells in %s)\n", root.c_str(), run_dir.c_str());
+  if (!st.o.quiet)
+    std::printf("\nResults: %s (diagnose.json, summary.md, report.html; the cells in %s)\n", root.c_str(),
+                run_dir.c_str());
   return status;
 }
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto st = std::make_shared<State>();
-  auto* cmd = app.add_subcommand("diagnose", "Why your program's RSS stays high: replay its trace with repro's phases, verdicts and remedies, after checking the "
-                                  "replay against the program's own RSS on the allocator it was recorded under");
+  auto* cmd = app.add_subcommand("diagnose",
+                                 "Why your program's RSS stays high: replay its trace with repro's phases, verdicts "
+                                 "and remedies, after checking the "
+                                 "replay against the program's own RSS on the allocator it was recorded under");
   cmd->add_option("trace", st->trace, "Trace file (.hmt, from heapmark record)");
-  cmd->add_option("--at", st->at, "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
-  cmd->add_option("--allocators", st->allocators, "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
-  cmd->add_option("--remedies", st->remedies, "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
+  cmd->add_option(
+      "--at", st->at,
+      "Where F is: a time after the trace's start (12.5, 12.5s, 800ms) or a phase mark's name (default: the end)");
+  cmd->add_option("--allocators", st->allocators,
+                  "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
+  cmd->add_option("--remedies", st->remedies,
+                  "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
   heapmark::cli::add_repro_options(cmd, st->o, "diagnose-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;

@@ -40,7 +40,8 @@ class Lines {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) throw InputError(path + ": cannot open: " + std::strerror(errno));
     if (!S_ISREG(st.st_mode))
-      throw InputError(path + ": not a regular file (" + (S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, socket or device") +
+      throw InputError(path + ": not a regular file (" +
+                       (S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, socket or device") +
                        "): give heaptrack's data file");
     in_.open(path, std::ios::binary);
     if (!in_) throw InputError(path + ": cannot open: " + std::strerror(errno));
@@ -51,7 +52,9 @@ class Lines {
     zstd_ = static_cast<unsigned char>(magic[0]) == 0x28 && static_cast<unsigned char>(magic[1]) == 0xb5 &&
             static_cast<unsigned char>(magic[2]) == 0x2f && static_cast<unsigned char>(magic[3]) == 0xfd;
     if (static_cast<unsigned char>(magic[0]) == 0x1f && static_cast<unsigned char>(magic[1]) == 0x8b)
-      throw InputError(path + ": a gzip-compressed heaptrack file: decompress it first (gunzip -k), or record with a heaptrack that writes .zst");
+      throw InputError(path +
+                       ": a gzip-compressed heaptrack file: decompress it first (gunzip -k), or record with a "
+                       "heaptrack that writes .zst");
     if (zstd_) {
       ds_.reset(ZSTD_createDStream());
       ZSTD_initDStream(ds_.get());
@@ -74,7 +77,8 @@ class Lines {
       // heaptrack ends every line with a newline: text without one at the end
       // is a recording cut short, and a line this long is not heaptrack's.
       if (text_.size() > kMaxLine)
-        throw InputError(path_ + ": line " + std::to_string(number_ + 1) + " is longer than 64 MiB: not a heaptrack data file");
+        throw InputError(path_ + ": line " + std::to_string(number_ + 1) +
+                         " is longer than 64 MiB: not a heaptrack data file");
       if (!fill()) {
         if (text_.empty()) return false;
         throw InputError(path_ + ": line " + std::to_string(number_ + 1) +
@@ -166,7 +170,8 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
     return InputError(in_path + ": line " + std::to_string(lines.number()) + ": expected " + expected);
   };
   if (!lines.next(line) || line.size() < 2 || line[0] != 'v')
-    throw InputError(in_path + ": not a heaptrack data file (it does not start with a version line; heaptrack -r raw "
+    throw InputError(in_path +
+                     ": not a heaptrack data file (it does not start with a version line; heaptrack -r raw "
                      "files must go through heaptrack_interpret first)");
   uint64_t heaptrack_version = 0, format = 0;
   {
@@ -175,10 +180,10 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   }
   if (format < 2 || format > 3) {
     char v[32];
-    std::snprintf(v, sizeof v, "%" PRIx64 ".%" PRIx64 ".%" PRIx64, heaptrack_version >> 16, (heaptrack_version >> 8) & 0xff,
-                  heaptrack_version & 0xff);
-    throw InputError(in_path + ": heaptrack file format version " + std::to_string(format) + " (written by heaptrack " + v +
-                     ") is not supported: heapmark reads versions 2 and 3 (heaptrack 1.1 and later)");
+    std::snprintf(v, sizeof v, "%" PRIx64 ".%" PRIx64 ".%" PRIx64, heaptrack_version >> 16,
+                  (heaptrack_version >> 8) & 0xff, heaptrack_version & 0xff);
+    throw InputError(in_path + ": heaptrack file format version " + std::to_string(format) + " (written by heaptrack " +
+                     v + ") is not supported: heapmark reads versions 2 and 3 (heaptrack 1.1 and later)");
   }
   const bool sized = format >= 3;
   tr::Header header;
@@ -198,7 +203,8 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   header.program = header.argv.empty() ? "(imported from heaptrack)" : header.argv[0];
   struct stat st;  // heaptrack keeps no wall-clock start: the file's last write is close to the recording's end
   if (stat(in_path.c_str(), &st) == 0)
-    header.start_unix_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    header.start_unix_ns =
+        static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(st.st_mtim.tv_nsec);
   const std::string tmp = out_path + ".importing-" + std::to_string(getpid());
   struct Discard {  // the partial trace goes unless the import finished
     const std::string& path;
@@ -210,13 +216,13 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   tr::Writer w(tmp, header);
   w.walker(tr::kMaxStackDepth, "heaptrack");
 
-  std::vector<std::string> strings{""};  // 1-based
-  std::vector<Ip> ips{Ip{}};             // 1-based
+  std::vector<std::string> strings{""};                       // 1-based
+  std::vector<Ip> ips{Ip{}};                                  // 1-based
   std::vector<std::pair<uint64_t, uint64_t>> traces{{0, 0}};  // (ip, parent), 1-based; 0 is the root
   struct Info {
     uint64_t size, trace;
   };
-  std::vector<Info> infos;  // 0-based
+  std::vector<Info> infos;                               // 0-based
   std::unordered_map<uint64_t, uint32_t> site_of_trace;  // trace index -> stack id
   std::vector<uint8_t> named_ip;
   std::vector<std::vector<uint64_t>> live;  // per allocation info: its live blocks, the newest last
@@ -251,8 +257,7 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
     Fields f{line};
     uint64_t a = 0, b = 0;
     switch (line[0]) {
-      case 'X':
-        throw bad("one debuggee line (X), at the start");
+      case 'X': throw bad("one debuggee line (X), at the start");
       case 's': {
         std::string s;
         if (sized) {
@@ -267,7 +272,8 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
         Ip ip;
         if (!f.hex(ip.address) || !f.hex(ip.module)) throw bad("\"i ADDRESS MODULE [FUNCTION FILE LINE]...\"");
         uint64_t fn = 0, file = 0, ln = 0;
-        if (f.hex(fn) && f.hex(file) && f.hex(ln)) ip.function = fn, ip.file = file, ip.line = ln;  // inlined frames after it are dropped
+        if (f.hex(fn) && f.hex(file) && f.hex(ln))
+          ip.function = fn, ip.file = file, ip.line = ln;  // inlined frames after it are dropped
         ips.push_back(ip);
         break;
       }
@@ -304,24 +310,28 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
         if (!f.hex(a)) throw bad("\"R PAGES\"");
         w.rss(a * 4096);
         break;
-      case 'A':
-        attached = true;
-        break;
+      case 'A': attached = true; break;
       default:  // I (page size), S (suppressions), and anything newer: nothing a replay needs
         break;
     }
   }
   w.finish();
-  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) throw heapmark::EnvironmentError("rename the trace to", out_path, errno);
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0)
+    throw heapmark::EnvironmentError("rename the trace to", out_path, errno);
   discard.keep = true;
-  std::fprintf(stderr, "heapmark import: %s: %" PRIu64 " allocations, %zu stacks, %" PRIu64 " events from %s (heaptrack format %" PRIu64 ")\n",
+  std::fprintf(stderr,
+               "heapmark import: %s: %" PRIu64 " allocations, %zu stacks, %" PRIu64
+               " events from %s (heaptrack format %" PRIu64 ")\n",
                out_path.c_str(), allocations, site_of_trace.size(), w.events(), in_path.c_str(), format);
-  std::fprintf(stderr, "heapmark import: warning: heaptrack records no threads (all events are on one thread), no alignments "
-                       "and no calloc/realloc (all are malloc), and which kind of block a free releases, not which block: each "
-                       "free releases the most recent live block of its size and stack\n");
+  std::fprintf(stderr,
+               "heapmark import: warning: heaptrack records no threads (all events are on one thread), no alignments "
+               "and no calloc/realloc (all are malloc), and which kind of block a free releases, not which block: each "
+               "free releases the most recent live block of its size and stack\n");
   if (attached || unmatched_frees)
-    std::fprintf(stderr, "heapmark import: warning: heaptrack attached to a running program: %" PRIu64
-                         " frees of blocks made before it are left out\n", unmatched_frees);
+    std::fprintf(stderr,
+                 "heapmark import: warning: heaptrack attached to a running program: %" PRIu64
+                 " frees of blocks made before it are left out\n",
+                 unmatched_frees);
   return 0;
 }
 
@@ -331,8 +341,12 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     bool force = false;
   };
   auto st = std::make_shared<State>();
-  auto* cmd = app.add_subcommand("import", "Convert another tool's recording into a heapmark trace: heapmark import heaptrack heaptrack.app.1234.zst -o app.hmt");
-  cmd->add_option("format", st->format, "The recording's tool: heaptrack")->required()->check(CLI::IsMember({"heaptrack"}));
+  auto* cmd = app.add_subcommand("import",
+                                 "Convert another tool's recording into a heapmark trace: heapmark import heaptrack "
+                                 "heaptrack.app.1234.zst -o app.hmt");
+  cmd->add_option("format", st->format, "The recording's tool: heaptrack")
+      ->required()
+      ->check(CLI::IsMember({"heaptrack"}));
   cmd->add_option("file", st->in, "The recording (heaptrack: the .zst data file heaptrack writes)")->required();
   cmd->add_option("-o,--out", st->out, "Trace file to write (an existing file is replaced only with --force)");
   cmd->add_flag("--force", st->force, "Replace the -o file if it exists");

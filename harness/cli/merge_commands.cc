@@ -10,7 +10,8 @@ namespace {
 
 const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
   auto o = std::make_shared<heapmark::runner::MergeOptions>();
-  auto* cmd = app.add_subcommand("merge", "Merge the shards of one plan (run --shard K/N) into one run: heapmark merge DIR... -o OUT");
+  auto* cmd = app.add_subcommand(
+      "merge", "Merge the shards of one plan (run --shard K/N) into one run: heapmark merge DIR... -o OUT");
   cmd->add_option("dirs", o->dirs, "The shards' results directories")->required();
   cmd->add_option("-o,--out", o->out, "The merged run's directory (must not hold a run)")->required();
   cmd->add_flag("--partial", o->partial, "Write what there is when blocks are missing (they are listed)");
@@ -20,7 +21,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     if (!*cmd) return std::nullopt;
     const auto known = heapmark::registry::builtin(heapmark::cli::parts_dir());
     const auto sum = heapmark::runner::merge_runs(*o, known);
-    std::fprintf(stderr, "heapmark merge: %zu of %zu planned cells from %zu directories into %s (%zu exact duplicates dropped, %zu machine types)\n",
+    std::fprintf(stderr,
+                 "heapmark merge: %zu of %zu planned cells from %zu directories into %s (%zu exact duplicates dropped, "
+                 "%zu machine types)\n",
                  sum.cells, sum.planned, o->dirs.size(), o->out.c_str(), sum.duplicates, sum.machines);
     if (!sum.missing_blocks.empty())
       std::fprintf(stderr, "heapmark merge: partial: %zu blocks missing\n", sum.missing_blocks.size());

@@ -51,20 +51,25 @@ std::vector<std::string> likely_causes(const ReplayCheck& k, const Summary& s, b
                      " more live bytes than the program had resident (frees or reallocs missing from the trace, or "
                      "blocks the program never wrote: the replay writes every block it makes)");
   if (below && s.header.version < 2)
-    causes.push_back("heapmark's own memory: the recorded RSS includes the recorder's pointer table (up to a quarter of the "
-                     "heap's span), which a format 1 trace does not count");
+    causes.push_back(
+        "heapmark's own memory: the recorded RSS includes the recorder's pointer table (up to a quarter of the "
+        "heap's span), which a format 1 trace does not count");
   else if (below)
-    causes.push_back("memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
-                     "before recording began (a missing event kind)");
+    causes.push_back(
+        "memory the program's allocator calls do not explain: its own mmap, thread stacks, or blocks made "
+        "before recording began (a missing event kind)");
   if (s.threads > 1 && !interleaved)
-    causes.push_back("a thread timing difference: " + std::to_string(s.threads) + " threads, whose calls interleave "
+    causes.push_back("a thread timing difference: " + std::to_string(s.threads) +
+                     " threads, whose calls interleave "
                      "differently in a compressed replay" +
-                     std::string(s.header.version < 2 ? ", and without thread lifetimes (format 1): every thread starts at "
-                                                        "once and none ends where it did"
-                                                      : ""));
+                     std::string(s.header.version < 2
+                                     ? ", and without thread lifetimes (format 1): every thread starts at "
+                                       "once and none ends where it did"
+                                     : ""));
   if (above)
-    causes.push_back("time: memory an allocator returns on a timer (decay, a background thread) had less time to go in a "
-                     "compressed replay");
+    causes.push_back(
+        "time: memory an allocator returns on a timer (decay, a background thread) had less time to go in a "
+        "compressed replay");
   return causes;
 }
 
@@ -85,8 +90,9 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   if (phases.empty()) return k;
   const int last = phases.back().index;
   if (s.header.allocator.empty()) {
-    k.not_checked = s.header.version < 2 ? "the trace does not name the allocator it was recorded under (format 1: record it again)"
-                                         : "the recorder could not name the allocator it ran under";
+    k.not_checked = s.header.version < 2
+                        ? "the trace does not name the allocator it was recorded under (format 1: record it again)"
+                        : "the recorder could not name the allocator it ran under";
     return k;
   }
   const registry::Allocator* a = registry::serving(known, s.header.allocator);
@@ -101,12 +107,14 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
   }
   std::vector<const report::Cell*> cells;
   for (const auto& c : run.cells)
-    if (c.allocator == a->name && c.ok() && !std::isnan(r_at(c, last)) && !c.timeline.clock_s.empty()) cells.push_back(&c);
+    if (c.allocator == a->name && c.ok() && !std::isnan(r_at(c, last)) && !c.timeline.clock_s.empty())
+      cells.push_back(&c);
   if (cells.empty()) {
     k.not_checked = "recorded under " + a->name + ", which this diagnose did not replay on (add it to --allocators)";
     return k;
   }
-  std::sort(cells.begin(), cells.end(), [&](const report::Cell* x, const report::Cell* y) { return r_at(*x, last) < r_at(*y, last); });
+  std::sort(cells.begin(), cells.end(),
+            [&](const report::Cell* x, const report::Cell* y) { return r_at(*x, last) < r_at(*y, last); });
   const report::Cell& c = *cells[cells.size() / 2];
   k.checked = true;
   k.cells = static_cast<int>(cells.size());
@@ -158,16 +166,18 @@ ReplayCheck check_replay(const Summary& s, const report::Run& run, const std::ve
 
 std::string ReplayCheck::line() const {
   if (!checked) return "Self-check: not possible: " + not_checked + ".";
-  std::string l = std::string("Self-check against the recording (replayed on ") + allocator + ", the allocator it was recorded under): ";
+  std::string l = std::string("Self-check against the recording (replayed on ") + allocator +
+                  ", the allocator it was recorded under): ";
   l += flagged ? "DIFFERS by more than 5%" : "within 5%";
   for (const auto& e : ends)
     l += "; " + e.phase + " replayed " + mib(e.replayed) + " vs recorded " +
          (e.recorded_lo == e.recorded_hi ? mib(e.recorded_hi) : mib(e.recorded_lo) + " to " + mib(e.recorded_hi)) +
          " (" + pct(e.diff_pct()) + ")";
   char b[256];
-  std::snprintf(b, sizeof b, "; largest over the run %s at %.3f s (%s of the recorded peak%s)", mib(std::fabs(run_diff)).c_str(),
-                run_diff_t_s, pct(run_diff_pct()).c_str(),
-                run_over && !flagged ? "; between phase ends a compressed replay's threads need not keep the recorded pace" : "");
+  std::snprintf(
+      b, sizeof b, "; largest over the run %s at %.3f s (%s of the recorded peak%s)", mib(std::fabs(run_diff)).c_str(),
+      run_diff_t_s, pct(run_diff_pct()).c_str(),
+      run_over && !flagged ? "; between phase ends a compressed replay's threads need not keep the recorded pace" : "");
   l += b;
   if (!causes.empty()) l += std::string(flagged ? ". Likely: " : ". Between phase ends, likely: ") + causes.front();
   return l + ".";
@@ -181,14 +191,21 @@ json::object ReplayCheck::to_json() const {
   }
   json::array e, c;
   for (const auto& x : ends)
-    e.push_back(json::object{{"phase", x.phase}, {"t_s", x.t_s}, {"recorded_lo", x.recorded_lo}, {"recorded_hi", x.recorded_hi},
-                             {"replayed", x.replayed}, {"diff", x.diff()}, {"diff_pct", 100 * x.diff_pct()},
-                             {"live_recorded", x.live_recorded}, {"live_replayed", x.live_replayed}});
+    e.push_back(json::object{{"phase", x.phase},
+                             {"t_s", x.t_s},
+                             {"recorded_lo", x.recorded_lo},
+                             {"recorded_hi", x.recorded_hi},
+                             {"replayed", x.replayed},
+                             {"diff", x.diff()},
+                             {"diff_pct", 100 * x.diff_pct()},
+                             {"live_recorded", x.live_recorded},
+                             {"live_replayed", x.live_replayed}});
   for (const auto& x : causes) c.push_back(json::string(x));
   o["allocator"] = allocator;
   o["cells"] = cells;
   o["phase_ends"] = std::move(e);
-  o["run"] = json::object{{"diff", run_diff}, {"t_s", run_diff_t_s}, {"recorded_peak", recorded_peak}, {"diff_pct", 100 * run_diff_pct()}};
+  o["run"] = json::object{
+      {"diff", run_diff}, {"t_s", run_diff_t_s}, {"recorded_peak", recorded_peak}, {"diff_pct", 100 * run_diff_pct()}};
   o["flagged"] = flagged;
   o["run_over_tolerance"] = run_over;
   o["causes"] = std::move(c);

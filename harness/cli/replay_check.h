@@ -34,26 +34,26 @@ struct ReplayCheck {
   std::string allocator;    // the registry's name for the recording's allocator
   int cells = 0;            // replays compared (the one with the median F is shown)
   struct End {
-    std::string phase;      // "P", "F", "end"
-    double t_s = 0;         // recorded time, from the trace's first event
+    std::string phase;                        // "P", "F", "end"
+    double t_s = 0;                           // recorded time, from the trace's first event
     double recorded_lo = 0, recorded_hi = 0;  // bytes: the samples around t_s
     double replayed = 0;
     double live_recorded = 0, live_replayed = 0;  // the live bytes there: the trace's and the replay's
-    double diff() const;      // replayed less the nearest of the span (0 inside it)
-    double diff_pct() const;  // diff() / recorded_hi
+    double diff() const;                          // replayed less the nearest of the span (0 inside it)
+    double diff_pct() const;                      // diff() / recorded_hi
   };
   std::vector<End> ends;
-  double run_diff = 0;      // the largest |replayed - recorded| up to F, bytes (signed: replayed - recorded)
+  double run_diff = 0;  // the largest |replayed - recorded| up to F, bytes (signed: replayed - recorded)
   double run_diff_t_s = 0;
-  double recorded_peak = 0; // the run's difference is a share of this
+  double recorded_peak = 0;  // the run's difference is a share of this
   double run_diff_pct() const;
-  bool flagged = false;      // a phase end differs by more than kReplayTolerance
-  bool run_over = false;     // the run does, somewhere between phase ends
+  bool flagged = false;             // a phase end differs by more than kReplayTolerance
+  bool run_over = false;            // the run does, somewhere between phase ends
   std::vector<std::string> causes;  // likely, most likely first
   // The two curves on the recorded clock (seconds, bytes), for the chart.
   std::vector<double> rec_t, rec_y, rep_t, rep_y;
 
-  std::string line() const;   // the one line diagnose prints first
+  std::string line() const;  // the one line diagnose prints first
   boost::json::object to_json() const;
   std::string chart_svg() const;  // "" when not checked
 };

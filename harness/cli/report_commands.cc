@@ -16,7 +16,6 @@ namespace {
 
 namespace rep = heapmark::report;
 
-
 const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::cli::Action {
   auto* cmd = app.add_subcommand(
       "report", "Write report.html, summary.md and cells.csv for a results directory (works on interrupted runs too)");
@@ -24,9 +23,10 @@ const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::
   auto out = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false), force = std::make_shared<bool>(false);
   cmd->add_option("run-dir", *dir, "Results directory, e.g. results/20261122-031745-a3f9")->required();
-  cmd->add_option("--out", *out,
-                  "Write the three files here instead of into the results directory (never into another run's directory; "
-                  "files already there are replaced only with --force)");
+  cmd->add_option(
+      "--out", *out,
+      "Write the three files here instead of into the results directory (never into another run's directory; "
+      "files already there are replaced only with --force)");
   cmd->add_flag("--force", *force, "Replace report files that are already in --out");
   cmd->add_flag("-q,--quiet", *quiet, "Do not print the paths written");
   return [cmd, dir, out, quiet, force]() -> std::optional<int> {
@@ -34,7 +34,8 @@ const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::
     if (!out->empty()) rep::claim_report_dir(*dir, *out, *force);
     const auto paths = rep::write_report(*dir, *out);
     if (paths.ignored_partial_line)
-      std::fprintf(stderr, "heapmark: note: %s/cells.jsonl ends with an incomplete line; it was ignored\n", dir->c_str());
+      std::fprintf(stderr, "heapmark: note: %s/cells.jsonl ends with an incomplete line; it was ignored\n",
+                   dir->c_str());
     if (!*quiet) std::printf("%s\n%s\n%s\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
     return 0;
   };
@@ -42,8 +43,7 @@ const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::
 
 const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark::cli::Action {
   auto* cmd = app.add_subcommand(
-      "compare",
-      "Compare two runs cell by cell: b vs a per figure with a 95% bootstrap interval and a verdict");
+      "compare", "Compare two runs cell by cell: b vs a per figure with a 95% bootstrap interval and a verdict");
   struct Opts {
     std::string a, b, markdown, html, format = "text";
     double fail_pct = -1;
@@ -78,7 +78,8 @@ const heapmark::cli::CommandRegistrar compare_cmd{[](CLI::App& app) -> heapmark:
     if (figs.empty()) figs = rep::compare_figures();
     if (!o->markdown.empty()) heapmark::results::claim_output(o->markdown, o->force, "--markdown");
     if (!o->html.empty()) heapmark::results::claim_output(o->html, o->force, "--html");
-    if (!o->markdown.empty() && o->markdown == o->html) throw heapmark::InputError("--markdown and --html name one file: give two");
+    if (!o->markdown.empty() && o->markdown == o->html)
+      throw heapmark::InputError("--markdown and --html name one file: give two");
     const auto a = rep::read_run(o->a);
     const auto b = rep::read_run(o->b);
     const auto cmp = rep::compare_runs(a, b, figs);

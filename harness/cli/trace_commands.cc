@@ -38,8 +38,8 @@ namespace {
 namespace tr = heapmark::trace;
 using heapmark::InputError;
 using heapmark::cli::human;
-using heapmark::cli::Summary;
 using heapmark::cli::summarize;
+using heapmark::cli::Summary;
 
 // trace-info --json: the same figures, for scripts and tests.
 // The traces of a recording's forked children ("<trace>.<pid>", --follow-forks), by name.
@@ -87,8 +87,12 @@ boost::json::value sites_json(const Summary& s, heapmark::symbols::Symbolizer& s
       const auto& st = s.site_stats[id];
       json::array frames;
       for (const auto& f : sym.stack(id)) frames.push_back(f.to_json());
-      out.push_back(json::object{{"site", id}, {"allocs", st.allocs}, {"bytes", st.bytes}, {"live_end", st.live_end},
-                                 {"blocks_end", st.blocks_end}, {"frames", std::move(frames)}});
+      out.push_back(json::object{{"site", id},
+                                 {"allocs", st.allocs},
+                                 {"bytes", st.bytes},
+                                 {"live_end", st.live_end},
+                                 {"blocks_end", st.blocks_end},
+                                 {"frames", std::move(frames)}});
     }
     return out;
   };
@@ -112,15 +116,16 @@ void print_sites(const Summary& s, heapmark::symbols::Symbolizer& sym) {
     return;
   }
   std::printf("allocation sites: %u stacks (%s, depth %u), %zu modules; %" PRIu64 " allocations without a stack%s\n",
-              s.sites.count(), s.sites.walker().c_str(), s.sites.depth(), s.sites.modules().size(), s.site_stats[0].allocs,
-              s.sites.dropped() ? " (the recorder's stack table was full)" : "");
+              s.sites.count(), s.sites.walker().c_str(), s.sites.depth(), s.sites.modules().size(),
+              s.site_stats[0].allocs, s.sites.dropped() ? " (the recorder's stack table was full)" : "");
   auto show = [&](const char* title, uint64_t Summary::SiteStat::*key) {
     const auto ids = top_sites(s, key, 5);
     if (ids.empty()) return;
     std::printf("%s\n", title);
     for (uint32_t id : ids) {
       const auto& st = s.site_stats[id];
-      std::printf("  %10s  %8" PRIu64 " blocks  site %u\n", human(st.*key).c_str(), key == &Summary::SiteStat::bytes ? st.allocs : st.blocks_end, id);
+      std::printf("  %10s  %8" PRIu64 " blocks  site %u\n", human(st.*key).c_str(),
+                  key == &Summary::SiteStat::bytes ? st.allocs : st.blocks_end, id);
       const auto frames = sym.stack(id);
       for (size_t i = 0; i < frames.size() && i < 4; ++i) std::printf("      %s\n", frames[i].text().c_str());
       if (frames.size() > 4) std::printf("      ... %zu more frames\n", frames.size() - 4);
@@ -145,51 +150,56 @@ boost::json::object summary_json(const std::string& path, const Summary& s) {
   for (int b = 0; b < 65; ++b)
     if (s.size_hist[b])
       sizes.push_back(json::object{{"min", b == 0 ? 0 : uint64_t{1} << (b - 1)},
-                                   {"max", b == 0 ? 0 : b == 64 ? UINT64_MAX : (uint64_t{1} << b) - 1},
+                                   {"max", b == 0    ? 0
+                                           : b == 64 ? UINT64_MAX
+                                                     : (uint64_t{1} << b) - 1},
                                    {"count", s.size_hist[b]}});
-  static const char* const kLife[] = {"same_tick", "under_10ms", "under_100ms", "under_1s", "under_10s", "10s_or_more",
-                                      "live_at_end", "freed_made_before_recording"};
+  static const char* const kLife[] = {"same_tick", "under_10ms",  "under_100ms", "under_1s",
+                                      "under_10s", "10s_or_more", "live_at_end", "freed_made_before_recording"};
   json::object life;
   for (int b = 0; b < 8; ++b) life[kLife[b]] = s.life_hist[b];
   for (const auto& p : s.rss)
-    rss.push_back(json::object{{"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}, {"recorder", p.own}});
+    rss.push_back(json::object{
+        {"t_s", double(p.t_ms) / 1000}, {"rss", p.rss}, {"anon", p.anon}, {"live", p.live}, {"recorder", p.own}});
   json::array phases;
   for (const auto& m : s.phases)
-    phases.push_back(json::object{{"name", m.name}, {"t_s", double(m.t_ms) / 1000}, {"thread", m.thread}, {"live", m.live}});
-  return json::object{{"trace", path},
-                      {"program", s.header.program},
-                      {"argv", std::move(argv)},
-                      {"machine", s.header.machine},
-                      {"format_version", s.header.version},
-                      {"recorded_allocator", s.header.allocator.empty() ? json::value(nullptr) : json::value(s.header.allocator)},
-                      {"thread_lifetimes", s.header.version >= 2},
-                      {"thread_begins", s.thread_begins},
-                      {"thread_ends", s.thread_ends},
-                      {"pid", s.header.pid},
-                      {"start_unix_ns", s.header.start_unix_ns},
-                      {"complete", s.complete},
-                      {"lost_events", s.lost},
-                      {"lost_reason", s.lost ? json::value(s.lost_reason) : json::value(nullptr)},
-                      {"events", s.events},
-                      {"counts", std::move(counts)},
-                      {"recorder_counts", s.complete ? json::value(std::move(recorder)) : json::value(nullptr)},
-                      {"recorder_counts_match", counts_match},
-                      {"forks", s.forks},
-                      {"family", family_json(path)},
-                      {"threads", s.threads},
-                      {"images", s.images},
-                      {"duration_s", double(s.duration_ms) / 1000},
-                      {"file_bytes", s.file_bytes},
-                      {"bytes_per_event", s.events ? double(s.file_bytes) / double(s.events) : 0.0},
-                      {"peak_live", s.peak_live},
-                      {"peak_live_s", double(s.peak_ms) / 1000},
-                      {"peak_blocks", s.peak_blocks},
-                      {"live_end", s.live_end},
-                      {"blocks_end", s.blocks_end},
-                      {"sizes", std::move(sizes)},
-                      {"lifetimes", std::move(life)},
-                      {"phases", std::move(phases)},
-                      {"rss", std::move(rss)}};
+    phases.push_back(
+        json::object{{"name", m.name}, {"t_s", double(m.t_ms) / 1000}, {"thread", m.thread}, {"live", m.live}});
+  return json::object{
+      {"trace", path},
+      {"program", s.header.program},
+      {"argv", std::move(argv)},
+      {"machine", s.header.machine},
+      {"format_version", s.header.version},
+      {"recorded_allocator", s.header.allocator.empty() ? json::value(nullptr) : json::value(s.header.allocator)},
+      {"thread_lifetimes", s.header.version >= 2},
+      {"thread_begins", s.thread_begins},
+      {"thread_ends", s.thread_ends},
+      {"pid", s.header.pid},
+      {"start_unix_ns", s.header.start_unix_ns},
+      {"complete", s.complete},
+      {"lost_events", s.lost},
+      {"lost_reason", s.lost ? json::value(s.lost_reason) : json::value(nullptr)},
+      {"events", s.events},
+      {"counts", std::move(counts)},
+      {"recorder_counts", s.complete ? json::value(std::move(recorder)) : json::value(nullptr)},
+      {"recorder_counts_match", counts_match},
+      {"forks", s.forks},
+      {"family", family_json(path)},
+      {"threads", s.threads},
+      {"images", s.images},
+      {"duration_s", double(s.duration_ms) / 1000},
+      {"file_bytes", s.file_bytes},
+      {"bytes_per_event", s.events ? double(s.file_bytes) / double(s.events) : 0.0},
+      {"peak_live", s.peak_live},
+      {"peak_live_s", double(s.peak_ms) / 1000},
+      {"peak_blocks", s.peak_blocks},
+      {"live_end", s.live_end},
+      {"blocks_end", s.blocks_end},
+      {"sizes", std::move(sizes)},
+      {"lifetimes", std::move(life)},
+      {"phases", std::move(phases)},
+      {"rss", std::move(rss)}};
 }
 
 int trace_info(const std::string& path, bool as_json) {
@@ -208,16 +218,19 @@ int trace_info(const std::string& path, bool as_json) {
   struct tm tm;
   if (gmtime_r(&when, &tm)) std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
   std::printf("trace: %s\n", path.c_str());
-  std::printf("program: %s\ncommand: %s\nmachine: %s\nrecorded: %s (pid %" PRIu64 ")\n", s.header.program.c_str(), cmd.c_str(),
-              s.header.machine.c_str(), date, s.header.pid);
-  std::printf("complete: %s\n", s.complete ? "yes" : "no (no end chunk: _exit, a crash or a signal ended the recording)");
+  std::printf("program: %s\ncommand: %s\nmachine: %s\nrecorded: %s (pid %" PRIu64 ")\n", s.header.program.c_str(),
+              cmd.c_str(), s.header.machine.c_str(), date, s.header.pid);
+  std::printf("complete: %s\n",
+              s.complete ? "yes" : "no (no end chunk: _exit, a crash or a signal ended the recording)");
   if (s.lost)
     std::printf("INCOMPLETE: %" PRIu64 " events were not recorded (%s); replay refuses this trace\n", s.lost,
                 s.lost_reason.c_str());
   std::printf("events: %" PRIu64 "\n", s.events);
   for (int k = 0; k < tr::kEventKinds; ++k)
     std::printf("  %-8s %12" PRIu64 "%s\n", tr::event_kind_name(tr::EventKind(k)), s.counts[k],
-                !s.complete ? "" : s.last_image[k] == s.recorder[k] ? "  (= recorder)" : "  (RECORDER COUNTED DIFFERENTLY)");
+                !s.complete                        ? ""
+                : s.last_image[k] == s.recorder[k] ? "  (= recorder)"
+                                                   : "  (RECORDER COUNTED DIFFERENTLY)");
   bool counts_match = s.complete;
   for (int k = 0; k < tr::kEventKinds; ++k) counts_match &= s.last_image[k] == s.recorder[k];
   std::printf("recorder counts match: %s%s\n", counts_match ? "yes" : "no",
@@ -228,36 +241,45 @@ int trace_info(const std::string& path, bool as_json) {
   for (const auto& f : family) std::printf("  family: %s\n", f.c_str());
   std::printf("format: version %u\n", s.header.version);
   std::printf("recorded under: %s\n", !s.header.allocator.empty() ? s.header.allocator.c_str()
-                                       : s.header.version >= 2 ? "unknown (the recorder could not name the object serving malloc)"
-                                                               : "not recorded (format version 1)");
+                                      : s.header.version >= 2
+                                          ? "unknown (the recorder could not name the object serving malloc)"
+                                          : "not recorded (format version 1)");
   std::printf("threads: %u\n", s.threads);
   if (s.header.version >= 2)
-    std::printf("thread lifetimes: %" PRIu64 " began, %" PRIu64 " ended before the program did (replays start and end each thread "
-                "where it did)\n", s.thread_begins, s.thread_ends);
+    std::printf("thread lifetimes: %" PRIu64 " began, %" PRIu64
+                " ended before the program did (replays start and end each thread "
+                "where it did)\n",
+                s.thread_begins, s.thread_ends);
   else
-    std::printf("thread lifetimes: not in this trace (format version 1): replays start every thread at once and end it after "
-                "its last event\n");
+    std::printf(
+        "thread lifetimes: not in this trace (format version 1): replays start every thread at once and end it after "
+        "its last event\n");
   std::printf("images: %u\nduration: %.3f s\n", s.images, double(s.duration_ms) / 1000);
-  std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes, s.events ? double(s.file_bytes) / double(s.events) : 0.0);
-  std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000, s.peak_blocks);
+  std::printf("file: %" PRIu64 " bytes, %.2f bytes/event\n", s.file_bytes,
+              s.events ? double(s.file_bytes) / double(s.events) : 0.0);
+  std::printf("peak live bytes: %" PRIu64 " at %.3f s (%" PRIu64 " blocks)\n", s.peak_live, double(s.peak_ms) / 1000,
+              s.peak_blocks);
   std::printf("live at end: %" PRIu64 " bytes in %" PRIu64 " blocks\n", s.live_end, s.blocks_end);
-  std::printf("phase marks: %zu%s\n", s.phases.size(), s.phases.empty() ? " (the program wrote no `phase NAME` line to HEAPMARK_PHASE_FD)" : "");
+  std::printf("phase marks: %zu%s\n", s.phases.size(),
+              s.phases.empty() ? " (the program wrote no `phase NAME` line to HEAPMARK_PHASE_FD)" : "");
   for (const auto& m : s.phases)
-    std::printf("  %10.3f s  thread %-4u %-32s live %s\n", double(m.t_ms) / 1000, m.thread, m.name.c_str(), human(m.live).c_str());
+    std::printf("  %10.3f s  thread %-4u %-32s live %s\n", double(m.t_ms) / 1000, m.thread, m.name.c_str(),
+                human(m.live).c_str());
   std::printf("size histogram (requested bytes):\n");
   for (int b = 0; b < 65; ++b)
     if (s.size_hist[b])
       std::printf("  %10s - %-10s %12" PRIu64 "\n", b == 0 ? "0" : human(uint64_t{1} << (b - 1)).c_str(),
                   b == 0 ? "0" : human((b == 64 ? UINT64_MAX : (uint64_t{1} << b) - 1)).c_str(), s.size_hist[b]);
-  static const char* const kLife[] = {"same tick", "< 10 ms", "< 100 ms", "< 1 s", "< 10 s", ">= 10 s", "live at end",
-                                      "freed, made before recording"};
+  static const char* const kLife[] = {"same tick", "< 10 ms", "< 100 ms",    "< 1 s",
+                                      "< 10 s",    ">= 10 s", "live at end", "freed, made before recording"};
   std::printf("lifetime histogram (coarse clock, 1-4 ms ticks):\n");
   for (int b = 0; b < 8; ++b) std::printf("  %-28s %12" PRIu64 "\n", kLife[b], s.life_hist[b]);
   print_sites(s, sym);
   if (!s.rss.empty()) {
-    std::printf("program RSS under its own allocator vs its live bytes (recorder: the recorder's own pages among them%s):\n"
-                "  %10s %12s %12s %12s %12s\n", s.header.version >= 2 ? "" : ", not in format version 1", "t_s", "rss", "anon",
-                "live", "recorder");
+    std::printf(
+        "program RSS under its own allocator vs its live bytes (recorder: the recorder's own pages among them%s):\n"
+        "  %10s %12s %12s %12s %12s\n",
+        s.header.version >= 2 ? "" : ", not in format version 1", "t_s", "rss", "anon", "live", "recorder");
     const size_t step = std::max<size_t>(1, s.rss.size() / 20);
     for (size_t i = 0; i < s.rss.size(); i += step) {
       const auto& p = s.rss[i];
@@ -299,7 +321,8 @@ uint64_t count_marks_until_exit(int fd, pid_t pid) {
 // Whether execvp would find `program` (checked before the output file is
 // touched, so a mistyped command leaves an earlier recording in place).
 bool runnable(const std::string& program) {
-  if (program.find('/') != std::string::npos) return access(program.c_str(), X_OK) == 0 && !std::filesystem::is_directory(program);
+  if (program.find('/') != std::string::npos)
+    return access(program.c_str(), X_OK) == 0 && !std::filesystem::is_directory(program);
   const char* path = getenv("PATH");
   for (const auto& dir : heapmark::split_list(path ? path : "/usr/bin:/bin", ':')) {
     const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
@@ -327,12 +350,13 @@ void discard_recording(const std::string& tmp) {
 // The recording is written under a temporary name beside `out` and renamed
 // over it only when it is a trace: a program that cannot be recorded, a full
 // disk or an interrupted recorder leave an earlier `out` as it was.
-int record(const std::string& out, bool force, const std::vector<std::string>& command, unsigned rss_ms, bool follow_forks,
-           unsigned stacks, const std::string& walker) {
+int record(const std::string& out, bool force, const std::vector<std::string>& command, unsigned rss_ms,
+           bool follow_forks, unsigned stacks, const std::string& walker) {
   if (command.empty()) throw InputError("record: give the program after --, e.g. heapmark record -o app.hmt -- ./app");
   heapmark::results::claim_output(out, force, "record -o");
   const std::string lib = heapmark::cli::parts_dir() + "/libheapmark_record.so";
-  if (access(lib.c_str(), R_OK) != 0) throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
+  if (access(lib.c_str(), R_OK) != 0)
+    throw InputError("record: " + lib + " is missing (build the heapmark_record target)");
   if (!runnable(command[0]))
     throw InputError("record: cannot run '" + command[0] + "': " +
                      (command[0].find('/') == std::string::npos ? "not found in PATH" : "no such executable file"));
@@ -428,10 +452,15 @@ int record(const std::string& out, bool force, const std::vector<std::string>& c
       throw heapmark::EnvironmentError("record a trace in", dir, ENOSPC);
     }
     if (sent_marks != marks)
-      std::fprintf(stderr, "heapmark record: warning: the program wrote %" PRIu64 " phase marks to HEAPMARK_PHASE_FD and %" PRIu64
-                   " are in the trace: the recorder sees a mark when the program calls write() or fflush() on that descriptor "
-                   "(flush after each mark; stdio's implicit flushes and raw syscalls are not seen)\n", sent_marks, marks);
-    std::fprintf(stderr, "heapmark record: %s: %" PRIu64 " events, %u threads, %zu bytes (%.2f bytes/event)%s; program exit status %d\n",
+      std::fprintf(
+          stderr,
+          "heapmark record: warning: the program wrote %" PRIu64 " phase marks to HEAPMARK_PHASE_FD and %" PRIu64
+          " are in the trace: the recorder sees a mark when the program calls write() or fflush() on that descriptor "
+          "(flush after each mark; stdio's implicit flushes and raw syscalls are not seen)\n",
+          sent_marks, marks);
+    std::fprintf(stderr,
+                 "heapmark record: %s: %" PRIu64
+                 " events, %u threads, %zu bytes (%.2f bytes/event)%s; program exit status %d\n",
                  abs_out.c_str(), n, r.threads(), file.size(), n ? double(file.size()) / double(n) : 0.0,
                  r.complete() ? "" : ", incomplete (the program did not exit normally)", code);
     if (r.lost())
@@ -440,8 +469,8 @@ int record(const std::string& out, bool force, const std::vector<std::string>& c
   } catch (const InputError& err) {
     discard_recording(tmp);
     if (disk_full()) throw heapmark::EnvironmentError("record a trace in", dir, ENOSPC);
-    throw InputError(std::string("record: the recording is not a readable trace (") + err.what() + "; program exit status " +
-                     std::to_string(code) + "); nothing was written");
+    throw InputError(std::string("record: the recording is not a readable trace (") + err.what() +
+                     "; program exit status " + std::to_string(code) + "); nothing was written");
   }
   install_recording(tmp, abs_out);
   return code;
@@ -458,7 +487,8 @@ int replay(ReplayState& st) {
   // Bad input is reported here, once, rather than by every cell.
   const Summary rec = summarize(path);
   if (rec.lost)
-    throw InputError(path + ": incomplete trace: " + std::to_string(rec.lost) + " events were not recorded (" + rec.lost_reason +
+    throw InputError(path + ": incomplete trace: " + std::to_string(rec.lost) + " events were not recorded (" +
+                     rec.lost_reason +
                      "); a replay would free blocks it never made or keep blocks the program freed: record it again");
   const std::string dir = heapmark::cli::parts_dir();
   auto known = heapmark::registry::builtin(dir);
@@ -510,35 +540,43 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     ReplayState replay;
   };
   auto st = std::make_shared<State>();
-  auto* rec = app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
-  rec->add_option("-o,--out", st->out, "Trace file to write (an existing file is replaced only with --force, and only by a good recording)");
+  auto* rec =
+      app.add_subcommand("record", "Record a program's allocation trace: heapmark record -o app.hmt -- ./app args");
+  rec->add_option("-o,--out", st->out,
+                  "Trace file to write (an existing file is replaced only with --force, and only by a good recording)");
   rec->add_flag("--force", st->force, "Replace the -o file (and its --follow-forks children) if it exists");
-  rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")->check(heapmark::cli::within(0u, 3600000u));
-  rec->add_flag("--follow-forks", st->follow_forks,
-                "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
-                "started with vfork or posix_spawn are not followed)");
+  rec->add_option("--rss-ms", st->rss_ms, "RSS sampling period, ms (0: off)")
+      ->check(heapmark::cli::within(0u, 3600000u));
+  rec->add_flag(
+      "--follow-forks", st->follow_forks,
+      "Record each forked child to its own trace, <out>.<pid> (pre-forking servers, shell pipelines; children "
+      "started with vfork or posix_spawn are not followed)");
   rec->add_flag("--stacks{16}", st->stacks,
                 "Record each allocation's call stack, DEPTH frames deep (--stacks=DEPTH, default 16), for allocation "
                 "sites in trace-info and diagnose")
       ->check(heapmark::cli::within(1u, heapmark::trace::kMaxStackDepth));
-  rec->add_option("--stack-walker", st->walker,
-                  "libunwind: DWARF unwind info, works on Debian's binaries (default); frame-pointers: faster, but only "
-                  "through code built with -fno-omit-frame-pointer")
+  rec->add_option(
+         "--stack-walker", st->walker,
+         "libunwind: DWARF unwind info, works on Debian's binaries (default); frame-pointers: faster, but only "
+         "through code built with -fno-omit-frame-pointer")
       ->check(CLI::IsMember({"libunwind", "frame-pointers"}));
   rec->add_option("command", st->command, "The program and its arguments (after --)");
-  auto* info = app.add_subcommand("trace-info", "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
+  auto* info = app.add_subcommand("trace-info",
+                                  "Summarize a trace: events, threads, sizes, lifetimes, peak live bytes, RSS vs live");
   info->add_option("trace", st->info_path, "Trace file (.hmt)")->required();
   info->add_flag("--json", st->info_json, "One JSON object instead of text (for scripts)");
   auto* rep = app.add_subcommand("replay", "Replay a trace on each allocator (the trace workload in a run)");
   rep->add_option("trace", st->replay.trace, "Trace file (.hmt)")->required();
   rep->add_option("--allocators", st->replay.allocators, "Comma-separated allocator names (default glibc)");
-  rep->add_option("--timing", st->replay.timing, "compressed: calls back to back; as-recorded: recorded gaps as idle time")
+  rep->add_option("--timing", st->replay.timing,
+                  "compressed: calls back to back; as-recorded: recorded gaps as idle time")
       ->check(CLI::IsMember({"compressed", "as-recorded"}));
   rep->add_option("--cpu", st->replay.opts.cell_cpu, "CPU single-thread cells are pinned to (default: the last)")
       ->check(heapmark::cli::within(0, CPU_SETSIZE - 1))
       ->default_str("last");
   rep->add_option("--reps", st->replay.reps, "Repetitions")->check(heapmark::cli::within(1, 1000));
-  rep->add_option("--timeout", st->replay.opts.timeout_s, "Wall timeout per cell, seconds (a long trace replays at about 1-3 M events/s)")
+  rep->add_option("--timeout", st->replay.opts.timeout_s,
+                  "Wall timeout per cell, seconds (a long trace replays at about 1-3 M events/s)")
       ->check(heapmark::cli::within(1.0, 86400.0));
   rep->add_option("--out", st->replay.opts.results_root, "Results root directory");
   rep->add_option("--run-id", st->replay.opts.run_id, "Name of the results directory");

@@ -21,7 +21,9 @@ Summary summarize(const std::string& path) {
   s.file_bytes = file.size();
   s.sites = tr::read_sites(file, merge.layout());
   s.site_stats.resize(s.sites.count() + 1);
-  auto site_of = [&](uint64_t id, uint32_t raw) { return s.sites.dense(static_cast<uint32_t>(id >> tr::kImageIdShift), raw); };
+  auto site_of = [&](uint64_t id, uint32_t raw) {
+    return s.sites.dense(static_cast<uint32_t>(id >> tr::kImageIdShift), raw);
+  };
   uint64_t t_min = UINT64_MAX, t_max = 0;
   uint32_t image = 0;
   std::vector<tr::TimeMerge::Step> rss;  // kept until t_min is known

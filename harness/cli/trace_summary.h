@@ -19,24 +19,33 @@ struct Summary {
   uint64_t last_image[trace::kEventKinds] = {};  // what the end chunk's counts cover
   bool complete = false;
   uint64_t recorder[trace::kEventKinds] = {};
-  uint64_t lost = 0;         // events the recorder could not record (its lost chunks)
+  uint64_t lost = 0;  // events the recorder could not record (its lost chunks)
   std::string lost_reason;
   uint32_t threads = 0, images = 1;
   uint64_t forks = 0;
   uint64_t thread_begins = 0, thread_ends = 0;  // thread lifetime events (format 2): 0 in an older trace
-  uint64_t t0_ms = 0;        // the first event's time on the trace's clock; the times below are relative to it
+  uint64_t t0_ms = 0;  // the first event's time on the trace's clock; the times below are relative to it
   uint64_t duration_ms = 0;
-  uint64_t size_hist[65] = {};      // by bit length of the requested size
-  uint64_t life_hist[8] = {};       // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
+  uint64_t size_hist[65] = {};  // by bit length of the requested size
+  uint64_t life_hist[8] = {};   // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
   uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
-  struct Point { uint64_t t_ms, rss, anon, live, own; };  // own: the recorder's resident bytes (format 2; else 0)
+  struct Point {
+    uint64_t t_ms, rss, anon, live, own;
+  };  // own: the recorder's resident bytes (format 2; else 0)
   std::vector<Point> rss;
-  struct Mark { uint64_t t_ms; uint32_t thread; std::string name; uint64_t live; };
+  struct Mark {
+    uint64_t t_ms;
+    uint32_t thread;
+    std::string name;
+    uint64_t live;
+  };
   std::vector<Mark> phases;  // `phase NAME` lines the program wrote to HEAPMARK_PHASE_FD, in time order
   // Allocation sites (recorded with --stacks): the stack table, and per dense
   // site id (0 = no stack) what it allocated and what of it was live at the end.
   trace::SiteTable sites;
-  struct SiteStat { uint64_t allocs = 0, bytes = 0, live_end = 0, blocks_end = 0; };
+  struct SiteStat {
+    uint64_t allocs = 0, bytes = 0, live_end = 0, blocks_end = 0;
+  };
   std::vector<SiteStat> site_stats;
 };
 

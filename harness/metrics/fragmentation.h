@@ -18,7 +18,9 @@ namespace heapmark::metrics {
 inline double ratio_minus_one(double num, double den) {
   return den > 0 ? num / den - 1.0 : std::numeric_limits<double>::quiet_NaN();
 }
-inline double f4(uint64_t peak_r, uint64_t peak_live) { return ratio_minus_one(static_cast<double>(peak_r), static_cast<double>(peak_live)); }
+inline double f4(uint64_t peak_r, uint64_t peak_live) {
+  return ratio_minus_one(static_cast<double>(peak_r), static_cast<double>(peak_live));
+}
 inline double f3(uint64_t peak_r, uint64_t live_at_peak_r) {
   return ratio_minus_one(static_cast<double>(peak_r), static_cast<double>(live_at_peak_r));
 }

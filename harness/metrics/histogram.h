@@ -16,10 +16,10 @@
 namespace heapmark::metrics {
 
 struct Histogram {
-  static constexpr int kSubBits = 7;                        // 128 buckets per octave
+  static constexpr int kSubBits = 7;  // 128 buckets per octave
   static constexpr uint64_t kSub = uint64_t{1} << kSubBits;
-  static constexpr uint64_t kExact = 2 * kSub;              // [0, 256) counted exactly
-  static constexpr int kMaxExponent = 47;                   // last octave [2^47, 2^48)
+  static constexpr uint64_t kExact = 2 * kSub;  // [0, 256) counted exactly
+  static constexpr int kMaxExponent = 47;       // last octave [2^47, 2^48)
   static constexpr size_t kBuckets = kExact + (kMaxExponent - kSubBits) * kSub;
   // Upper bound of |reported - true| / true for any quantile.
   static constexpr double kRelativeError = 1.0 / (2 * kSub);

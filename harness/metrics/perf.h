@@ -19,9 +19,9 @@ namespace heapmark::metrics::perf {
 inline constexpr size_t kEvents = 12;
 
 struct EventInfo {
-  const char* name;    // "page-faults", "cycles", as perf(1) names them
+  const char* name;  // "page-faults", "cycles", as perf(1) names them
   bool hardware;
-  bool kernel_only;    // happens only in the kernel: counts nothing with exclude_kernel
+  bool kernel_only;  // happens only in the kernel: counts nothing with exclude_kernel
 };
 const EventInfo& event_info(size_t i) noexcept;
 

@@ -99,9 +99,12 @@ bool read_statm(int fd, uint64_t page_size, Statm& out) noexcept {
 bool parse_smaps_rollup(const char* text, size_t len, SmapsRollup& out) noexcept {
   // Swap and LazyFree exist on every kernel this runs on (4.12+); a file
   // without them is not a smaps_rollup.
-  KbField f[] = {{"Rss", &out.rss, false},          {"Pss", &out.pss, false},
-                 {"Anonymous", &out.anonymous, false}, {"LazyFree", &out.lazy_free, false},
-                 {"AnonHugePages", &out.anon_huge_pages, false}, {"Swap", &out.swap, false}};
+  KbField f[] = {{"Rss", &out.rss, false},
+                 {"Pss", &out.pss, false},
+                 {"Anonymous", &out.anonymous, false},
+                 {"LazyFree", &out.lazy_free, false},
+                 {"AnonHugePages", &out.anon_huge_pages, false},
+                 {"Swap", &out.swap, false}};
   return parse_kb_fields(text, len, f, sizeof f / sizeof f[0]);
 }
 

@@ -51,7 +51,7 @@ struct Overhead {
 Overhead overhead(int samples = 20'000) noexcept;
 inline uint64_t overhead_cycles(int samples = 20'000) noexcept { return overhead(samples).median_cycles; }
 
-uint64_t monotonic_ns() noexcept;       // CLOCK_MONOTONIC, shared by runner and cell
-uint64_t monotonic_raw_ns() noexcept;   // CLOCK_MONOTONIC_RAW, not slewed by NTP
+uint64_t monotonic_ns() noexcept;      // CLOCK_MONOTONIC, shared by runner and cell
+uint64_t monotonic_raw_ns() noexcept;  // CLOCK_MONOTONIC_RAW, not slewed by NTP
 
 }  // namespace heapmark::metrics::tsc

@@ -33,8 +33,8 @@ std::pair<double, std::string> byte_unit(double max) {
 
 std::string number_tick(double v) { return trim_zeros(format_sig(v, 3)); }
 
-svg::Series series(std::string name, std::string colour, std::string dash, std::vector<double> x,
-                   std::vector<double> y, double width) {
+svg::Series series(std::string name, std::string colour, std::string dash, std::vector<double> x, std::vector<double> y,
+                   double width) {
   svg::Series s;
   s.name = std::move(name);
   s.colour = std::move(colour);
@@ -61,7 +61,8 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     for (size_t i = 0; i < cell.timeline.t_s.size(); ++i) {
       if (cell.timeline.t_s[i] < 0) continue;  // setup, before R0 was taken: R means nothing there
       tmax = std::max(tmax, cell.timeline.t_s[i]);
-      ymax = std::max({ymax, std::fabs(cell.timeline.anon[i] - static_cast<double>(cell.memory.r0_anon)), cell.timeline.live[i]});
+      ymax = std::max(
+          {ymax, std::fabs(cell.timeline.anon[i] - static_cast<double>(cell.memory.r0_anon)), cell.timeline.live[i]});
     }
   }
   if (!band_source) return "";
@@ -109,8 +110,10 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
       ends.y.push_back(static_cast<double>(e.r));
       ends.point_titles.push_back(
           d.allocator + ", end of " + p.name + " (rep " + std::to_string(cell.rep) + "): " +
-          (g.program ? "anonymous RSS " + format_bytes(static_cast<double>(e.anonymous)) + ", RSS " + format_bytes(static_cast<double>(e.rss))
-                     : "R " + format_bytes(static_cast<double>(e.r)) + ", live " + format_bytes(static_cast<double>(e.live_bytes)) +
+          (g.program ? "anonymous RSS " + format_bytes(static_cast<double>(e.anonymous)) + ", RSS " +
+                           format_bytes(static_cast<double>(e.rss))
+                     : "R " + format_bytes(static_cast<double>(e.r)) + ", live " +
+                           format_bytes(static_cast<double>(e.live_bytes)) +
                            (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")));
     }
     c.series.push_back(std::move(r));
@@ -123,12 +126,14 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   } else {
     c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
                               "solid: R = anonymous RSS − R0"});
-    c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.3\" "
-                              "stroke-dasharray=\"5 4\"/>",
-                              "dashed: live requested bytes"});
+    c.legend_notes.push_back(
+        {"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.3\" "
+         "stroke-dasharray=\"5 4\"/>",
+         "dashed: live requested bytes"});
   }
   c.legend_notes.push_back({"<circle cx=\"12\" cy=\"6\" r=\"3.5\" fill=\"#555\"/>", "dot: R at a phase end"});
-  c.legend_notes.push_back({"<rect width=\"24\" height=\"12\" fill=\"#dde4ee\"/>", "bands: phases of " + band_source->allocator});
+  c.legend_notes.push_back(
+      {"<rect width=\"24\" height=\"12\" fill=\"#dde4ee\"/>", "bands: phases of " + band_source->allocator});
   return svg::render(c);
 }
 
@@ -172,7 +177,8 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
   if (g.program) {
     // A real program: what the kernel says, no split by live blocks.
     c.layer_names = {"anonymous RSS (heap, stacks, private mappings), not LazyFree",
-                     "LazyFree (freed with MADV_FREE, still resident)", "file-backed RSS (binary, libraries, shared memory)"};
+                     "LazyFree (freed with MADV_FREE, still resident)",
+                     "file-backed RSS (binary, libraries, shared memory)"};
     c.layer_colours = {"#4C78A8", "#B7B7B7", "#72B7B2"};
   } else {
     c.layer_names = {"live requested bytes", "fragmentation (rest of the pages that hold live blocks)",
@@ -187,7 +193,8 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
     if (d.representative) {
       if (!longest || d.representative->phases.size() > longest->phases.size()) longest = d.representative;
       for (const auto& p : d.representative->phases)
-        if (p.end) ymax = std::max(ymax, g.program ? static_cast<double>(p.end->rss) : std::fabs(static_cast<double>(p.end->r)));
+        if (p.end)
+          ymax = std::max(ymax, g.program ? static_cast<double>(p.end->rss) : std::fabs(static_cast<double>(p.end->r)));
     }
   if (!longest) return "";
   const auto [div, unit] = byte_unit(ymax);
@@ -208,7 +215,8 @@ std::string phase_bars_chart(const Group& g, const std::vector<AllocatorDetail>&
       svg::Bar bar;
       bar.label = d.allocator;
       if (g.program) {
-        const double anon = static_cast<double>(e.anonymous), lazy_free = std::min(anon, static_cast<double>(e.lazy_free));
+        const double anon = static_cast<double>(e.anonymous),
+                     lazy_free = std::min(anon, static_cast<double>(e.lazy_free));
         bar.values = {anon - lazy_free, lazy_free, std::max(0.0, static_cast<double>(e.rss) - anon)};
         bar.title = d.allocator + ", end of " + p.name + " (rep " + std::to_string(d.representative->rep) + "): RSS " +
                     format_bytes(static_cast<double>(e.rss)) + ", anonymous " + format_bytes(anon);

@@ -102,9 +102,10 @@ Tally count(const Comparison& c) {
 
 std::string tally(const Comparison& c) {
   const auto [better, worse, same, unknown] = count(c);
-  return std::to_string(c.rows.size()) + " comparisons: " + std::to_string(better) + " better, " + std::to_string(worse) +
-         " worse, " + std::to_string(same) + " same within noise" +
-         (unknown ? ", " + std::to_string(unknown) + " undecided (fewer than 2 repetitions on a side, or no value)" : "");
+  return std::to_string(c.rows.size()) + " comparisons: " + std::to_string(better) + " better, " +
+         std::to_string(worse) + " worse, " + std::to_string(same) + " same within noise" +
+         (unknown ? ", " + std::to_string(unknown) + " undecided (fewer than 2 repetitions on a side, or no value)"
+                  : "");
 }
 
 std::vector<std::string> notes(const Comparison& c) {
@@ -153,10 +154,10 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
   const auto* fb = b.run_json.if_contains("fingerprint");
   if (fa && fb && fa->is_object() && fb->is_object() && fa->as_object().if_contains("digest") &&
       fb->as_object().if_contains("digest") && fa->as_object().at("digest") != fb->as_object().at("digest"))
-    c.warnings.push_back("the runs come from different machines: " + results::fingerprint_difference(fa->as_object(), fb->as_object()));
+    c.warnings.push_back("the runs come from different machines: " +
+                         results::fingerprint_difference(fa->as_object(), fb->as_object()));
   for (const Run* r : {&a, &b})
-    if (r->ignored_partial_line)
-      c.warnings.push_back(r->dir + ": the incomplete last line of cells.jsonl was ignored");
+    if (r->ignored_partial_line) c.warnings.push_back(r->dir + ": the incomplete last line of cells.jsonl was ignored");
   const auto label = labels(a, b);
   for (const auto& [k, sa] : ia) {
     const std::string name = label.at({k.workload, k.params_id}) + " / " + k.allocator;
@@ -167,10 +168,11 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
     }
     const Side& sb = it->second;
     if (!sa.checksums.empty() && !sb.checksums.empty() && sa.checksums != sb.checksums)
-      c.warnings.push_back(name + ": the runs executed different programs (other seed or generator): not like with like");
+      c.warnings.push_back(name +
+                           ": the runs executed different programs (other seed or generator): not like with like");
     if (sa.failed || sb.failed)
-      c.warnings.push_back(name + ": failed cells left out (a: " + std::to_string(sa.failed) + ", b: " +
-                           std::to_string(sb.failed) + ")");
+      c.warnings.push_back(name + ": failed cells left out (a: " + std::to_string(sa.failed) +
+                           ", b: " + std::to_string(sb.failed) + ")");
     const bool program = !sa.ok.empty() && sa.ok.front()->run.has_value();
     for (const auto& f : figures) {
       if (!program && program_only(f)) continue;  // wall time of a generator cell is mostly its setup
@@ -186,7 +188,8 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
       for (const Cell* cell : sb.ok)
         if (auto v = cell->number(f.path); v && std::isfinite(*v)) r.b.push_back(*v);
       if (r.a.empty() && r.b.empty()) continue;
-      const bool higher = f.direction_from_program && program ? sa.ok.front()->run->metric_higher_is_better : f.higher_is_better;
+      const bool higher =
+          f.direction_from_program && program ? sa.ok.front()->run->metric_higher_is_better : f.higher_is_better;
       r.higher_is_better = higher;
       r.a_median = stats::median(r.a);
       r.b_median = stats::median(r.b);
@@ -228,7 +231,9 @@ namespace {
 
 namespace json = boost::json;
 
-json::value number_or_null(double v) { return std::isfinite(v) ? json::value(v == 0.0 ? 0.0 : v) : json::value(nullptr); }
+json::value number_or_null(double v) {
+  return std::isfinite(v) ? json::value(v == 0.0 ? 0.0 : v) : json::value(nullptr);
+}
 
 const char* unit_id(Unit u) {
   switch (u) {
@@ -273,53 +278,51 @@ json::object compare_json(const Comparison& c, double fail_pct) {
     json::object params;
     for (const auto& [k, v] : r.params) params[k] = v;
     const bool ratio = r.figure.scale == Scale::kRatio;
-    rows.push_back(json::object{
-        {"workload", r.workload},
-        {"params_id", r.params_id},
-        {"params", std::move(params)},
-        {"label", r.label},
-        {"allocator", r.allocator},
-        {"figure", json::object{{"path", r.figure.path},
-                                {"title", r.figure.title},
-                                {"unit", unit_id(r.figure.unit)},
-                                {"higher_is_better", r.higher_is_better},
-                                {"scale", ratio ? "ratio" : "difference"}}},
-        {"a", side_json(r.a, r.a_median)},
-        {"b", side_json(r.b, r.b_median)},
-        {"change", json::object{{"point", number_or_null(r.change.point)},
-                                {"lo", number_or_null(r.change.lo)},
-                                {"hi", number_or_null(r.change.hi)}}},
-        {"verdict", verdict_id(r.verdict)},
-        {"verdict_text", r.verdict_text()},
-        {"worse_by", number_or_null(r.worse_by)},
-        {"regression", std::find(bad.begin(), bad.end(), &r) != bad.end()}});
+    rows.push_back(json::object{{"workload", r.workload},
+                                {"params_id", r.params_id},
+                                {"params", std::move(params)},
+                                {"label", r.label},
+                                {"allocator", r.allocator},
+                                {"figure", json::object{{"path", r.figure.path},
+                                                        {"title", r.figure.title},
+                                                        {"unit", unit_id(r.figure.unit)},
+                                                        {"higher_is_better", r.higher_is_better},
+                                                        {"scale", ratio ? "ratio" : "difference"}}},
+                                {"a", side_json(r.a, r.a_median)},
+                                {"b", side_json(r.b, r.b_median)},
+                                {"change", json::object{{"point", number_or_null(r.change.point)},
+                                                        {"lo", number_or_null(r.change.lo)},
+                                                        {"hi", number_or_null(r.change.hi)}}},
+                                {"verdict", verdict_id(r.verdict)},
+                                {"verdict_text", r.verdict_text()},
+                                {"worse_by", number_or_null(r.worse_by)},
+                                {"regression", std::find(bad.begin(), bad.end(), &r) != bad.end()}});
   }
   const Tally t = count(c);
   // The most severe verdict of any row: what a CI gate reads first.
   const char* overall = !bad.empty() ? "regression"
-                        : t.worse     ? "worse"
-                        : t.better    ? "better"
-                        : t.same      ? "same"
-                                      : "undecided";
-  return json::object{
-      {"schema", "heapmark-compare"},
-      {"schema_version", 1},
-      {"a", json::object{{"dir", c.a_dir}, {"run_id", c.a_id}}},
-      {"b", json::object{{"dir", c.b_dir}, {"run_id", c.b_id}}},
-      {"method", compare_method_text()},
-      {"fail_on_regression_pct", fail_pct >= 0 ? json::value(fail_pct) : json::value(nullptr)},
-      {"rows", std::move(rows)},
-      {"tally", json::object{{"comparisons", c.rows.size()},
-                             {"better", t.better},
-                             {"worse", t.worse},
-                             {"same", t.same},
-                             {"undecided", t.unknown}}},
-      {"regressions", bad.size()},
-      {"only_in_a", strings(c.only_in_a)},
-      {"only_in_b", strings(c.only_in_b)},
-      {"warnings", strings(c.warnings)},
-      {"verdict", overall},
-      {"exit_status", compare_exit_status(c, fail_pct)}};
+                        : t.worse    ? "worse"
+                        : t.better   ? "better"
+                        : t.same     ? "same"
+                                     : "undecided";
+  return json::object{{"schema", "heapmark-compare"},
+                      {"schema_version", 1},
+                      {"a", json::object{{"dir", c.a_dir}, {"run_id", c.a_id}}},
+                      {"b", json::object{{"dir", c.b_dir}, {"run_id", c.b_id}}},
+                      {"method", compare_method_text()},
+                      {"fail_on_regression_pct", fail_pct >= 0 ? json::value(fail_pct) : json::value(nullptr)},
+                      {"rows", std::move(rows)},
+                      {"tally", json::object{{"comparisons", c.rows.size()},
+                                             {"better", t.better},
+                                             {"worse", t.worse},
+                                             {"same", t.same},
+                                             {"undecided", t.unknown}}},
+                      {"regressions", bad.size()},
+                      {"only_in_a", strings(c.only_in_a)},
+                      {"only_in_b", strings(c.only_in_b)},
+                      {"warnings", strings(c.warnings)},
+                      {"verdict", overall},
+                      {"exit_status", compare_exit_status(c, fail_pct)}};
 }
 
 std::string compare_text(const Comparison& c) {
@@ -332,7 +335,8 @@ std::string compare_text(const Comparison& c) {
 
 std::string compare_markdown(const Comparison& c) {
   std::string s = "# heapmark compare\n\n- a: `" + c.a_dir + "` (run " + c.a_id + ")\n- b: `" + c.b_dir + "` (run " +
-                  c.b_id + ")\n\n" + compare_method_text() + "\n\n" + to_markdown(rows_table(c)) + "\n" + tally(c) + "\n";
+                  c.b_id + ")\n\n" + compare_method_text() + "\n\n" + to_markdown(rows_table(c)) + "\n" + tally(c) +
+                  "\n";
   const auto n = notes(c);
   if (!n.empty()) s += "\n";
   for (const auto& line : n) s += "- " + line + "\n";
@@ -340,10 +344,11 @@ std::string compare_markdown(const Comparison& c) {
 }
 
 std::string compare_html(const Comparison& c) {
-  std::string b = "<h1>heapmark compare</h1>\n<table class=\"context\"><tbody><tr><th>a</th><td>" + html_escape(c.a_dir) +
-                  " (run " + html_escape(c.a_id) + ")</td></tr><tr><th>b</th><td>" + html_escape(c.b_dir) + " (run " +
-                  html_escape(c.b_id) + ")</td></tr></tbody></table>\n<p class=\"note\">" +
-                  html_escape(compare_method_text()) + " Green: b better; red: b worse.</p>\n";
+  std::string b = "<h1>heapmark compare</h1>\n<table class=\"context\"><tbody><tr><th>a</th><td>" +
+                  html_escape(c.a_dir) + " (run " + html_escape(c.a_id) + ")</td></tr><tr><th>b</th><td>" +
+                  html_escape(c.b_dir) + " (run " + html_escape(c.b_id) +
+                  ")</td></tr></tbody></table>\n<p class=\"note\">" + html_escape(compare_method_text()) +
+                  " Green: b better; red: b worse.</p>\n";
   b += "<p>" + html_escape(tally(c)) + "</p>\n<div class=\"charts\">\n";
   // One interval chart per figure: every matched cell's b vs a at a glance.
   std::vector<std::string> seen;
@@ -362,11 +367,13 @@ std::string compare_html(const Comparison& c) {
     else chart.x.format = [](double v) { return format_points(v); };
     for (const auto& r : c.rows) {
       if (r.figure.path != r0.figure.path) continue;
-      const std::string colour = r.verdict == Verdict::kWorse ? "#cf222e" : r.verdict == Verdict::kBetter ? "#1a7f37" : "#6e7781";
+      const std::string colour = r.verdict == Verdict::kWorse    ? "#cf222e"
+                                 : r.verdict == Verdict::kBetter ? "#1a7f37"
+                                                                 : "#6e7781";
       chart.rows.push_back({r.label + " / " + r.allocator, r.change.point, r.change.lo, r.change.hi, colour,
                             r.label + " / " + r.allocator + ": " + format_value(r.figure, r.a_median) + " -> " +
-                                format_value(r.figure, r.b_median) + ", " + format_change(r.figure, r.change.point) + ", " +
-                                r.verdict_text()});
+                                format_value(r.figure, r.b_median) + ", " + format_change(r.figure, r.change.point) +
+                                ", " + r.verdict_text()});
     }
     chart.legend_notes = {{"<circle cx=\"12\" cy=\"6\" r=\"4\" fill=\"#1a7f37\"/>", "better"},
                           {"<circle cx=\"12\" cy=\"6\" r=\"4\" fill=\"#cf222e\"/>", "worse"},

@@ -25,7 +25,8 @@ struct CompareRow {
   stats::Estimate change;  // median(b)/median(a), or median(b) - median(a) for difference-scale figures
   Verdict verdict = Verdict::kUnknown;
   bool higher_is_better = true;  // the direction judged by (a program's own metric declares it)
-  double worse_by = 0;  // how much worse b is: percent (ratio scale) or percentage points (difference scale); < 0 = better
+  double worse_by =
+      0;  // how much worse b is: percent (ratio scale) or percentage points (difference scale); < 0 = better
   std::string verdict_text() const;
 };
 

@@ -13,7 +13,8 @@ namespace json = boost::json;
 namespace heapmark::report {
 namespace {
 
-void flatten(const json::object& o, const std::string& prefix, std::vector<std::pair<std::string, const json::value*>>& out) {
+void flatten(const json::object& o, const std::string& prefix,
+             std::vector<std::pair<std::string, const json::value*>>& out) {
   for (const auto& [k, v] : o) {
     const std::string name = prefix + std::string(k);
     if (v.is_object()) flatten(v.get_object(), name + ".", out);

@@ -13,12 +13,15 @@ const std::vector<Figure>& headline_figures() {
   static const std::vector<Figure> figs = {
       {results::path::kThroughput, "throughput", "allocator calls per second of measured time (higher is better)",
        Unit::kOpsPerS, true, Scale::kRatio, "faster", "slower"},
-      {results::path::kAllocP99, "alloc p99", "99th percentile latency of one malloc, net of timer overhead (lower is better)",
-       Unit::kNs, false, Scale::kRatio, "faster", "slower"},
-      {results::path::kPeakR, "peak R", "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)",
-       Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
+      {results::path::kAllocP99, "alloc p99",
+       "99th percentile latency of one malloc, net of timer overhead (lower is better)", Unit::kNs, false,
+       Scale::kRatio, "faster", "slower"},
+      {results::path::kPeakR, "peak R",
+       "largest anonymous RSS above the cell's baseline R0 during the program (lower is better)", Unit::kBytes, false,
+       Scale::kRatio, "smaller", "larger"},
       {results::path::kReturnedAfterFree, "returned after free",
-       "share of freed bytes whose pages left RSS in the first phase that freed at least 1 MiB and 10% of the live bytes (higher is better)",
+       "share of freed bytes whose pages left RSS in the first phase that freed at least 1 MiB and 10% of the live "
+       "bytes (higher is better)",
        Unit::kFraction, true, Scale::kDifference, "returns more", "returns less"},
       {results::path::kF4, "F4", "peak R over peak live bytes, minus 1 (lower is better)", Unit::kFraction, false,
        Scale::kDifference, "less fragmented", "more fragmented"},
@@ -30,16 +33,19 @@ const std::vector<Figure>& program_figures() {
   static const std::vector<Figure> figs = {
       {results::path::kWall, "wall", "the program's wall time, spawn to exit (lower is better)", Unit::kSeconds, false,
        Scale::kRatio, "faster", "slower"},
-      {results::path::kUserCpu, "user CPU", "user CPU time of the program, from wait4 (lower is better)", Unit::kSeconds, false,
-       Scale::kRatio, "less", "more"},
-      {results::path::kSysCpu, "sys CPU", "kernel CPU time of the program: page faults, madvise, munmap (lower is better)",
+      {results::path::kUserCpu, "user CPU", "user CPU time of the program, from wait4 (lower is better)",
        Unit::kSeconds, false, Scale::kRatio, "less", "more"},
-      {results::path::kVmHwm, "peak RSS", "the program's own VmHWM as it exited: binary and libraries included (lower is better)",
-       Unit::kBytes, false, Scale::kRatio, "smaller", "larger"},
-      {results::path::kMinorFaults, "minor faults", "pages the kernel had to fault in (lower is better)", Unit::kCount, false,
-       Scale::kRatio, "fewer", "more"},
+      {results::path::kSysCpu, "sys CPU",
+       "kernel CPU time of the program: page faults, madvise, munmap (lower is better)", Unit::kSeconds, false,
+       Scale::kRatio, "less", "more"},
+      {results::path::kVmHwm, "peak RSS",
+       "the program's own VmHWM as it exited: binary and libraries included (lower is better)", Unit::kBytes, false,
+       Scale::kRatio, "smaller", "larger"},
+      {results::path::kMinorFaults, "minor faults", "pages the kernel had to fault in (lower is better)", Unit::kCount,
+       false, Scale::kRatio, "fewer", "more"},
       {results::path::kProgramMetric, "program's metric",
-       "the program's own figure, read from its output with the suite's regex (the column says which and its direction)",
+       "the program's own figure, read from its output with the suite's regex (the column says which and its "
+       "direction)",
        Unit::kCount, true, Scale::kRatio, "better", "worse", true},
   };
   return figs;
@@ -49,26 +55,30 @@ const std::vector<Figure>& compare_figures() {
   static const std::vector<Figure> figs = [] {
     std::vector<Figure> f = headline_figures();
     const std::vector<Figure> more = {
-        {results::path::kAllocP50, "alloc p50", "median malloc latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {results::path::kAllocP50, "alloc p50", "median malloc latency", Unit::kNs, false, Scale::kRatio, "faster",
+         "slower"},
         {results::path::kAllocP999, "alloc p99.9", "99.9th percentile malloc latency", Unit::kNs, false, Scale::kRatio,
          "faster", "slower"},
-        {results::path::kFreeP50, "free p50", "median free latency", Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {results::path::kFreeP50, "free p50", "median free latency", Unit::kNs, false, Scale::kRatio, "faster",
+         "slower"},
         {results::path::kFreeP99, "free p99", "99th percentile free latency", Unit::kNs, false, Scale::kRatio, "faster",
          "slower"},
-        {results::path::kVmHwm, "VmHWM", "peak total RSS of the cell process", Unit::kBytes, false, Scale::kRatio, "smaller",
-         "larger"},
-        {results::path::kSysCpu, "sys CPU", "kernel CPU time of the cell", Unit::kSeconds, false, Scale::kRatio, "less", "more"},
+        {results::path::kVmHwm, "VmHWM", "peak total RSS of the cell process", Unit::kBytes, false, Scale::kRatio,
+         "smaller", "larger"},
+        {results::path::kSysCpu, "sys CPU", "kernel CPU time of the cell", Unit::kSeconds, false, Scale::kRatio, "less",
+         "more"},
     };
     f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
     f.push_back(more[5]);
     const std::vector<Figure> measured_where_possible = {
         {results::path::kBatchNsPerCall, "ns/call (batch)",
-         "mean ns per allocator call from --timing batch (runs of consecutive calls, one timestamp pair each)", Unit::kNs, false,
-         Scale::kRatio, "faster", "slower"},
-        {results::path::kPageFaultsPer1k, "faults/1k calls", "page faults per thousand allocator calls (perf_event_open)",
-         Unit::kCount, false, Scale::kRatio, "fewer", "more"},
-        {results::path::kIpc, "IPC", "instructions per cycle over the phases, where the machine has a PMU", Unit::kCount, true,
-         Scale::kRatio, "higher", "lower"},
+         "mean ns per allocator call from --timing batch (runs of consecutive calls, one timestamp pair each)",
+         Unit::kNs, false, Scale::kRatio, "faster", "slower"},
+        {results::path::kPageFaultsPer1k, "faults/1k calls",
+         "page faults per thousand allocator calls (perf_event_open)", Unit::kCount, false, Scale::kRatio, "fewer",
+         "more"},
+        {results::path::kIpc, "IPC", "instructions per cycle over the phases, where the machine has a PMU",
+         Unit::kCount, true, Scale::kRatio, "higher", "lower"},
     };
     f.insert(f.end(), measured_where_possible.begin(), measured_where_possible.end());
     // The program figures not already there (VmHWM and sys CPU are).
@@ -92,10 +102,11 @@ const Figure* find_figure(const std::string& path) {
 
 std::string noise_rule_text() {
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "a figure is marked noisy (~) when the interquartile range of its repetitions exceeds %.0f%% of their "
-                "median (for fractions such as F4: exceeds %.0f percentage points), or when it has fewer than 3 repetitions",
-                kNoisyRelativeIqr * 100, kNoisyAbsoluteIqr * 100);
+  std::snprintf(
+      buf, sizeof buf,
+      "a figure is marked noisy (~) when the interquartile range of its repetitions exceeds %.0f%% of their "
+      "median (for fractions such as F4: exceeds %.0f percentage points), or when it has fewer than 3 repetitions",
+      kNoisyRelativeIqr * 100, kNoisyAbsoluteIqr * 100);
   return buf;
 }
 

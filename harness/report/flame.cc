@@ -43,7 +43,8 @@ struct Node {
 std::string warm(const std::string& name) {
   uint32_t h = 2166136261u;
   for (unsigned char c : name) h = (h ^ c) * 16777619u;
-  const int r = 205 + static_cast<int>(h % 50), g = 80 + static_cast<int>((h >> 8) % 130), b = 30 + static_cast<int>((h >> 16) % 50);
+  const int r = 205 + static_cast<int>(h % 50), g = 80 + static_cast<int>((h >> 8) % 130),
+            b = 30 + static_cast<int>((h >> 16) % 50);
   char out[16];
   std::snprintf(out, sizeof out, "#%02x%02x%02x", r, g, b);
   return out;
@@ -75,8 +76,9 @@ std::string icicle(const Icicle& c) {
   constexpr double kRow = 18, kTop = 28;
   const double w = c.width - 2;
   const double height = kTop + kRow * static_cast<double>(depth + 1) + 6;
-  std::string out = "<svg class=\"chart flame\" id=\"" + html_escape(c.id) + "\" role=\"img\" width=\"" + std::to_string(c.width) +
-                    "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " + num(height) +
+  std::string out = "<svg class=\"chart flame\" id=\"" + html_escape(c.id) + "\" role=\"img\" width=\"" +
+                    std::to_string(c.width) + "\" height=\"" + num(height) + "\" viewBox=\"0 0 " +
+                    std::to_string(c.width) + " " + num(height) +
                     "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" + html_escape(c.title) + "</title>\n";
   out += "<text x=\"1\" y=\"16\" font-size=\"13\" font-weight=\"bold\">" + html_escape(c.title) + "</text>\n";
   if (!(root.value > 0)) return out + "<text x=\"1\" y=\"" + num(kTop + 12) + "\">nothing to show</text>\n</svg>\n";
@@ -95,12 +97,15 @@ std::string icicle(const Icicle& c) {
     if (bw < 0.3) continue;  // too thin to see, and so are its callees
     const double y = kTop + kRow * static_cast<double>(it.d);
     const std::string share = num(100.0 * it.n->value / root.value) + "%";
-    std::string tip = it.n->name + (it.n->title.empty() ? "" : " (" + it.n->title + ")") + ": " + amount(it.n->value, c.unit, c.scale) +
-                      ", " + share;
-    out += "<g><title>" + html_escape(tip) + "</title><rect x=\"" + num(it.x) + "\" y=\"" + num(y) + "\" width=\"" + num(std::max(bw - 0.5, 0.3)) +
-           "\" height=\"" + num(kRow - 1) + "\" fill=\"" + (it.d == 0 ? std::string("#c0c0c0") : warm(it.n->name)) + "\" stroke=\"none\"/>";
-    const std::string label = fit(it.d == 0 ? it.n->name + " " + amount(it.n->value, c.unit, c.scale) : it.n->name, bw - 4);
-    if (!label.empty()) out += "<text x=\"" + num(it.x + 2) + "\" y=\"" + num(y + 12.5) + "\">" + html_escape(label) + "</text>";
+    std::string tip = it.n->name + (it.n->title.empty() ? "" : " (" + it.n->title + ")") + ": " +
+                      amount(it.n->value, c.unit, c.scale) + ", " + share;
+    out += "<g><title>" + html_escape(tip) + "</title><rect x=\"" + num(it.x) + "\" y=\"" + num(y) + "\" width=\"" +
+           num(std::max(bw - 0.5, 0.3)) + "\" height=\"" + num(kRow - 1) + "\" fill=\"" +
+           (it.d == 0 ? std::string("#c0c0c0") : warm(it.n->name)) + "\" stroke=\"none\"/>";
+    const std::string label =
+        fit(it.d == 0 ? it.n->name + " " + amount(it.n->value, c.unit, c.scale) : it.n->name, bw - 4);
+    if (!label.empty())
+      out += "<text x=\"" + num(it.x + 2) + "\" y=\"" + num(y + 12.5) + "\">" + html_escape(label) + "</text>";
     out += "</g>\n";
     double x = it.x;
     for (const auto& ch : it.n->children) {  // boxes do not overlap: the drawing order is free
@@ -115,21 +120,23 @@ std::string page_strip(const PageStrip& c) {
   constexpr double kLabel = 84, kRow = 22, kTop = 44;
   const double w = c.width - kLabel - 4;
   const double height = kTop + kRow * static_cast<double>(c.rows.size()) + 4;
-  std::string out = "<svg class=\"chart pagemap\" shape-rendering=\"crispEdges\" id=\"" + html_escape(c.id) + "\" role=\"img\" width=\"" + std::to_string(c.width) +
-                    "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + std::to_string(c.width) + " " + num(height) +
+  std::string out = "<svg class=\"chart pagemap\" shape-rendering=\"crispEdges\" id=\"" + html_escape(c.id) +
+                    "\" role=\"img\" width=\"" + std::to_string(c.width) + "\" height=\"" + num(height) +
+                    "\" viewBox=\"0 0 " + std::to_string(c.width) + " " + num(height) +
                     "\" font-family=\"sans-serif\" font-size=\"11\">\n<title>" + html_escape(c.title) + "</title>\n";
   out += "<text x=\"1\" y=\"16\" font-size=\"13\" font-weight=\"bold\">" + html_escape(c.title) + "</text>\n";
   double lx = kLabel;
   for (size_t s = 0; s < c.state_names.size(); ++s) {  // legend
-    out += "<rect x=\"" + num(lx) + "\" y=\"24\" width=\"12\" height=\"10\" fill=\"" + c.state_colours[s] + "\" stroke=\"#999\" stroke-width=\"0.5\"/>";
+    out += "<rect x=\"" + num(lx) + "\" y=\"24\" width=\"12\" height=\"10\" fill=\"" + c.state_colours[s] +
+           "\" stroke=\"#999\" stroke-width=\"0.5\"/>";
     out += "<text x=\"" + num(lx + 16) + "\" y=\"33\">" + html_escape(c.state_names[s]) + "</text>\n";
     lx += 22 + 6.2 * static_cast<double>(c.state_names[s].size());
   }
   for (size_t r = 0; r < c.rows.size(); ++r) {
     const StripRow& row = c.rows[r];
     const double y = kTop + kRow * static_cast<double>(r), h = kRow - 4;
-    out += "<g><title>" + html_escape(row.note.empty() ? row.label : row.note) + "</title><text x=\"1\" y=\"" + num(y + 13) + "\">" +
-           html_escape(fit(row.label, kLabel - 4)) + "</text></g>\n";
+    out += "<g><title>" + html_escape(row.note.empty() ? row.label : row.note) + "</title><text x=\"1\" y=\"" +
+           num(y + 13) + "\">" + html_escape(fit(row.label, kLabel - 4)) + "</text></g>\n";
     const size_t n = row.buckets.size();
     if (n == 0) continue;
     const double bw = w / static_cast<double>(n);
@@ -149,7 +156,8 @@ std::string page_strip(const PageStrip& c) {
         if (!(b[s] > 0) || !(total > 0)) continue;
         const double sh = h * b[s] / total;
         out += "<rect x=\"" + num(kLabel + bw * static_cast<double>(i)) + "\" y=\"" + num(yy) + "\" width=\"" +
-               num(bw * static_cast<double>(j - i) + 0.4) + "\" height=\"" + num(sh + 0.05) + "\" fill=\"" + c.state_colours[s] + "\"/>";
+               num(bw * static_cast<double>(j - i) + 0.4) + "\" height=\"" + num(sh + 0.05) + "\" fill=\"" +
+               c.state_colours[s] + "\"/>";
         yy += sh;
       }
       out += "</g>\n";

@@ -18,7 +18,7 @@ struct WeightedStack {
 struct Icicle {
   std::string title, id, root;  // root: the top box's name ("all pinned bytes")
   std::string unit = "MiB";
-  double scale = 1048576;        // values are divided by this in labels
+  double scale = 1048576;  // values are divided by this in labels
   std::vector<WeightedStack> stacks;
   int width = 880;
 };
@@ -26,19 +26,20 @@ std::string icicle(const Icicle& c);
 
 // The page states' words and colours, in results::kPageStateNames' order
 // (dense, sparse, retained, LazyFree, released): every page map draws them so.
-inline constexpr const char* kPageStateLabels[5] = {"dense live", "sparse (pinned)", "retained free", "LazyFree", "released"};
+inline constexpr const char* kPageStateLabels[5] = {"dense live", "sparse (pinned)", "retained free", "LazyFree",
+                                                    "released"};
 inline constexpr const char* kPageStateColours[5] = {"#1b7837", "#e08214", "#92c5de", "#b2abd2", "#f0f0f0"};
 
 struct StripRow {
-  std::string label;                          // the phase
-  std::vector<std::vector<double>> buckets;   // per bucket: pages per state
-  std::string note;                           // hover text for the row label
+  std::string label;                         // the phase
+  std::vector<std::vector<double>> buckets;  // per bucket: pages per state
+  std::string note;                          // hover text for the row label
 };
 struct PageStrip {
   std::string title, id;
   std::vector<std::string> state_names, state_colours;
   std::vector<StripRow> rows;
-  double pages_per_bucket = 1;                // per row may differ: buckets hold what the row says
+  double pages_per_bucket = 1;  // per row may differ: buckets hold what the row says
   int width = 880;
 };
 std::string page_strip(const PageStrip& c);

@@ -16,7 +16,6 @@ namespace {
 
 namespace json = boost::json;
 
-
 std::string mib(double bytes) {
   char b[32];
   std::snprintf(b, sizeof b, "%.2f MiB", bytes / 1048576.0);
@@ -110,7 +109,8 @@ svg::Icicle flame(const Holders& h, bool pinned, const std::string& phase, const
   ic.id = id;
   std::string ph;
   const results::PhaseEndResult* e = phase_of(h, phase, &ph);
-  ic.title = h.allocator + ": " + (pinned ? "pinned bytes" : "live bytes") + " by allocation stack at " + ph + " (one cell)";
+  ic.title =
+      h.allocator + ": " + (pinned ? "pinned bytes" : "live bytes") + " by allocation stack at " + ph + " (one cell)";
   ic.root = pinned ? "all pinned" : "all live";
   if (!e) return ic;
   const auto& named = h.names;
@@ -125,7 +125,8 @@ svg::Icicle flame(const Holders& h, bool pinned, const std::string& phase, const
   };
   for (const auto& s : e->attribution->sites) {
     const auto it = named.find(s.site);
-    add(s, it != named.end() && !it->second.empty() ? it->second : std::vector<std::string>{"site " + std::to_string(s.site)});
+    add(s, it != named.end() && !it->second.empty() ? it->second
+                                                    : std::vector<std::string>{"site " + std::to_string(s.site)});
   }
   add(e->attribution->unknown, {e->attribution->site_count ? "(no stack recorded)" : "(the workload names no sites)"});
   add(e->attribution->other, {"(other sites)"});
@@ -145,12 +146,15 @@ svg::PageStrip strip(const Holders& h, const std::string& id) {
     svg::StripRow row;
     row.label = p.name;
     char note[256];
-    std::snprintf(note, sizeof note, "%s: %.1f MiB dense, %.1f sparse, %.1f retained, %.1f LazyFree%s, %.1f released; %llu pages per column",
-                  p.name.c_str(), m.pages[0] / 256.0, m.pages[1] / 256.0, m.pages[2] / 256.0, m.pages[3] / 256.0,
-                  m.lazyfree_known ? "" : " (not told apart here: shown as retained)", m.pages[4] / 256.0,
-                  static_cast<unsigned long long>(m.pages_per_bucket));
+    std::snprintf(
+        note, sizeof note,
+        "%s: %.1f MiB dense, %.1f sparse, %.1f retained, %.1f LazyFree%s, %.1f released; %llu pages per column",
+        p.name.c_str(), m.pages[0] / 256.0, m.pages[1] / 256.0, m.pages[2] / 256.0, m.pages[3] / 256.0,
+        m.lazyfree_known ? "" : " (not told apart here: shown as retained)", m.pages[4] / 256.0,
+        static_cast<unsigned long long>(m.pages_per_bucket));
     row.note = note;
-    for (const auto& b : m.buckets) row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
+    for (const auto& b : m.buckets)
+      row.buckets.push_back({double(b[0]), double(b[1]), double(b[2]), double(b[3]), double(b[4])});
     s.rows.push_back(std::move(row));
   }
   return s;
@@ -183,7 +187,8 @@ std::vector<Holders> holders(const Run& run) {
     if (const auto* list = m->as_object().if_contains("allocators"); list && list->is_array())
       for (const auto& a : list->as_array())
         if (a.is_object() && a.as_object().if_contains("name"))
-          variant[std::string(a.as_object().at("name").as_string())] = a.as_object().if_contains("variant_of") != nullptr;
+          variant[std::string(a.as_object().at("name").as_string())] =
+              a.as_object().if_contains("variant_of") != nullptr;
   std::vector<Holders> out;
   for (const auto& alloc : run.allocators) {
     Holders h;
@@ -233,11 +238,13 @@ std::vector<Holders> holders(const Run& run) {
     for (uint32_t site : listed) {
       Holder x;
       x.site = site;
-      over_cells([site](const results::Attribution& a) -> const results::SiteShare* {
-        for (const auto& s : a.sites)
-          if (s.site == site) return &s;
-        return nullptr;
-      }, x);
+      over_cells(
+          [site](const results::Attribution& a) -> const results::SiteShare* {
+            for (const auto& s : a.sites)
+              if (s.site == site) return &s;
+            return nullptr;
+          },
+          x);
       if (const auto f = h.names.find(site); f != h.names.end()) x.frames = f->second;
       h.sites.push_back(std::move(x));
     }
@@ -266,7 +273,8 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
     bool first = true;
     auto row = [&](const Holder& s) {
       std::vector<TableCell> r;
-      r.push_back(first ? TableCell::heading(h.allocator, h.phase + ", " + std::to_string(h.cells) + " cells") : TableCell(""));
+      r.push_back(first ? TableCell::heading(h.allocator, h.phase + ", " + std::to_string(h.cells) + " cells")
+                        : TableCell(""));
       first = false;
       TableCell name(s.name());
       for (const auto& f : s.frames) name.title += f + "\n";
@@ -296,13 +304,15 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
 std::string holders_section_html(const Run& run) {
   if (!any_attribution(run)) return "";
   const auto hs = holders(run);
-  std::string b = "<h2 id=\"holders\">Who holds the memory</h2>\n<p class=\"note\">" + html_escape(kHoldersNote) + "</p>\n";
+  std::string b =
+      "<h2 id=\"holders\">Who holds the memory</h2>\n<p class=\"note\">" + html_escape(kHoldersNote) + "</p>\n";
   bool sites = false;
   for (const auto& h : hs) sites |= h.site_count > 0;
   if (sites) {
     b += "<h3>Top sites pinning memory</h3>\n" + to_html(pinning_table(hs));
     b += "<h3>Flame graphs</h3>\n<p class=\"note\">Icicles: the whole on top, each stack's outermost frame below it, "
-         "the allocating function at the bottom; widths are bytes. Hover a box for its bytes, share and source line.</p>\n";
+         "the allocating function at the bottom; widths are bytes. Hover a box for its bytes, share and source "
+         "line.</p>\n";
     for (const auto& h : hs) {
       if (h.variant || h.site_count == 0) continue;
       b += svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator)));
@@ -311,7 +321,8 @@ std::string holders_section_html(const Run& run) {
       if (phase_of(h, "peak", &ph)) b += svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator)));
     }
   }
-  b += "<h3>Heap page map</h3>\n<p class=\"note\">Each column is a run of the heap's pages (its private anonymous mappings, "
+  b += "<h3>Heap page map</h3>\n<p class=\"note\">Each column is a run of the heap's pages (its private anonymous "
+       "mappings, "
        "less heapmark's own tables and thread stacks), in address order, split by state. Non-resident runs longer "
        "than 64 pages are drawn as 64. Hover a row's name for its totals.</p>\n";
   for (const auto& h : hs)
@@ -325,7 +336,8 @@ std::string holders_section_md(const Run& run) {
   bool sites = false;
   for (const auto& h : hs) sites |= h.site_count > 0;
   if (!sites) return "";
-  return "\n## Who holds the memory: top sites pinning memory\n\n" + std::string(kHoldersNote) + "\n\n" + to_markdown(pinning_table(hs));
+  return "\n## Who holds the memory: top sites pinning memory\n\n" + std::string(kHoldersNote) + "\n\n" +
+         to_markdown(pinning_table(hs));
 }
 
 std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir) {
@@ -343,11 +355,14 @@ std::vector<std::string> write_holder_svgs(const Run& run, const std::string& ou
   for (const auto& h : holders(run)) {
     if (h.variant) continue;
     if (h.site_count > 0) {
-      put("flame-pinned-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator))));
-      put("flame-live-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator))));
+      put("flame-pinned-" + slug(h.allocator) + ".svg",
+          svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator))));
+      put("flame-live-" + slug(h.allocator) + ".svg",
+          svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator))));
       std::string ph;
       if (phase_of(h, "peak", &ph))
-        put("flame-peak-" + slug(h.allocator) + ".svg", svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator))));
+        put("flame-peak-" + slug(h.allocator) + ".svg",
+            svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator))));
     }
     put("pagemap-" + slug(h.allocator) + ".svg", svg::page_strip(strip(h, "pagemap-" + slug(h.allocator))));
   }

@@ -24,15 +24,15 @@ struct Holder {
 
 struct Holders {
   std::string allocator;
-  bool variant = false;   // a remedy's configuration of a base allocator
-  std::string phase;      // the phase these figures are from
+  bool variant = false;  // a remedy's configuration of a base allocator
+  std::string phase;     // the phase these figures are from
   size_t cells = 0;
   double pinned_total = 0, live_total = 0;
   double r = 0;               // anonymous RSS above the cell's baseline R0 at the phase
   std::vector<Holder> sites;  // most pinned first
   Holder unknown, other;
-  uint32_t site_count = 0;    // 0: the program names no sites (every block is "unknown")
-  const Cell* picture = nullptr;  // the first ok cell: its flame graphs and page map are drawn
+  uint32_t site_count = 0;                             // 0: the program names no sites (every block is "unknown")
+  const Cell* picture = nullptr;                       // the first ok cell: its flame graphs and page map are drawn
   std::map<uint32_t, std::vector<std::string>> names;  // every named site of its trace (sites.json)
 };
 

@@ -17,7 +17,8 @@ std::string ranking(const std::map<std::string, std::vector<double>>& by_allocat
   std::vector<std::pair<double, std::string>> v;
   for (const auto& [a, xs] : by_allocator)
     if (!xs.empty()) v.emplace_back(median(xs), a);
-  std::sort(v.begin(), v.end(), [&](const auto& x, const auto& y) { return higher_is_better ? x.first > y.first : x.first < y.first; });
+  std::sort(v.begin(), v.end(),
+            [&](const auto& x, const auto& y) { return higher_is_better ? x.first > y.first : x.first < y.first; });
   std::string out;
   for (const auto& [m, a] : v) out += (out.empty() ? "" : " > ") + a;
   return out;
@@ -63,7 +64,8 @@ Table machine_rankings(const Run& run) {
         if (speed != first_speed) s.note = "changes";
         if (memory != first_memory) mem.note = "changes";
       }
-      t.rows.push_back({TableCell(first ? g.first + (g.second.empty() ? "" : " " + g.second) : ""), TableCell(machine), s, mem});
+      t.rows.push_back(
+          {TableCell(first ? g.first + (g.second.empty() ? "" : " " + g.second) : ""), TableCell(machine), s, mem});
       first = false;
     }
   }
@@ -73,7 +75,8 @@ Table machine_rankings(const Run& run) {
 std::string machines_section_html(const Run& run) {
   const Table t = machine_rankings(run);
   if (t.rows.empty()) return "";
-  return "<h2 id=\"machines\">Rankings by machine type</h2>\n<p class=\"note\">" + html_escape(kNote) + "</p>\n" + to_html(t);
+  return "<h2 id=\"machines\">Rankings by machine type</h2>\n<p class=\"note\">" + html_escape(kNote) + "</p>\n" +
+         to_html(t);
 }
 
 std::string machines_section_md(const Run& run) {

@@ -38,7 +38,6 @@ std::string full_params(const Group& g) {
   return s.empty() ? "no parameters" : s;
 }
 
-
 // The figure tables of one matrix (generators or programs), HTML.
 std::string figure_tables_html(const Run& run, const Matrix& m) {
   std::string b = "<div class=\"grid\">\n";
@@ -65,7 +64,8 @@ std::string group_section_html(const Run& run, const Matrix& m, const Group& g) 
   const auto details = group_details(run, g, m.allocators);
   std::string b = "<h3 id=\"" + g.id + "\">" + html_escape(g.label) + "</h3>\n<p class=\"note\">";
   b += g.program ? std::string("A real program. ") : "Parameters: " + html_escape(full_params(g)) + ". ";
-  b += "Charts of RSS show, per allocator, the repetition with the median peak " + std::string(g.program ? "anonymous RSS" : "R") + ":";
+  b += "Charts of RSS show, per allocator, the repetition with the median peak " +
+       std::string(g.program ? "anonymous RSS" : "R") + ":";
   for (const auto& d : details) {
     b += " " + html_escape(d.allocator) + " ";
     b += d.representative ? "rep " + std::to_string(d.representative->rep) : std::string("none");
@@ -93,20 +93,23 @@ std::string group_section_html(const Run& run, const Matrix& m, const Group& g) 
     b += "<p class=\"note\">Kernel event counters (perf_event_open, inherited by the workload threads), read by the "
          "cell at every phase edge outside the timed windows: counts per thousand allocator calls, medians over the ok "
          "repetitions. An event the machine or its perf_event_paranoid setting would not count is unavailable (hover "
-         "for why), never 0.</p>\n" + to_html(t);
+         "for why), never 0.</p>\n" +
+         to_html(t);
   if (g.program) {
     b += "<p class=\"note\">RSS at each phase end, read by the runner from /proc/PID/smaps_rollup (the last phase: "
          "the program's last sample before it exited). Phases are the program's own marks on HEAPMARK_PHASE_FD, a "
          "server's client steps, or one phase, run.</p>\n";
     if (const Table t = server_figures_table(run, g, m.allocators); !t.rows.empty() && t.head.size() > 4)
       b += "<p class=\"note\">The server's own figures at each phase end beside the RSS heapmark read, medians over "
-           "the ok repetitions.</p>\n" + to_html(t);
+           "the ok repetitions.</p>\n" +
+           to_html(t);
   } else {
-    b += "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end "
-         "and split by the cell: live requested bytes; fragmentation, the rest of the pages that hold at least one live "
-         "block (mincore over the live blocks' page ranges), which no release call can return; retained, resident "
-         "pages that hold no live block, which a release could return; LazyFree; metadata where the allocator "
-         "reports it.</p>\n";
+    b +=
+        "<p class=\"note\">R = anonymous RSS minus the cell's baseline R0, read from smaps_rollup at each phase end "
+        "and split by the cell: live requested bytes; fragmentation, the rest of the pages that hold at least one live "
+        "block (mincore over the live blocks' page ranges), which no release call can return; retained, resident "
+        "pages that hold no live block, which a release could return; LazyFree; metadata where the allocator "
+        "reports it.</p>\n";
   }
   return b;
 }
@@ -135,12 +138,13 @@ std::string render_report_html(const Run& run) {
       b += "<b>" + html_escape(k) + "</b>: " + html_escape(v) + ". ";
   b += "</p>\n";
 
-  b += repro_section_html(run);  // only when heapmark repro wrote repro.json here
-  b += holders_section_html(run);  // only when the cells ran with --attribute
+  b += repro_section_html(run);     // only when heapmark repro wrote repro.json here
+  b += holders_section_html(run);   // only when the cells ran with --attribute
   b += machines_section_html(run);  // only for a run merged --by-machine from several machine types
 
   if (!m.groups.empty() || pm.groups.empty()) {
-    b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) + "</p>\n";
+    b += "<h2 id=\"matrix\">Matrix at a glance</h2>\n<p class=\"note\">" + html_escape(method_text(m.baseline)) +
+         "</p>\n";
     if (m.groups.empty()) b += "<p>No cell has finished yet.</p>\n";
     b += figure_tables_html(run, m);
   }
@@ -199,14 +203,17 @@ std::string render_summary_md(const Run& run) {
 void claim_report_dir(const std::string& run_dir, const std::string& out_dir, bool force) {
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
-    throw InputError("--out '" + out_dir + "' is not a directory: give a directory for report.html, summary.md and cells.csv");
+    throw InputError("--out '" + out_dir +
+                     "' is not a directory: give a directory for report.html, summary.md and cells.csv");
   if (fs::equivalent(run_dir, out_dir, ec)) return;  // the run's own report, made anew
   if (fs::exists(fs::path(out_dir) / "run.json", ec) || fs::exists(fs::path(out_dir) / "cells.jsonl", ec))
-    throw InputError("--out '" + out_dir + "' is another run's results directory: its report is its own; give an empty directory");
+    throw InputError("--out '" + out_dir +
+                     "' is another run's results directory: its report is its own; give an empty directory");
   if (force) return;
   for (const char* f : {"report.html", "summary.md", "cells.csv"})
     if (fs::exists(fs::path(out_dir) / f, ec))
-      throw InputError("--out '" + out_dir + "' holds " + f + " already: give --force to replace the report there, or another directory");
+      throw InputError("--out '" + out_dir + "' holds " + f +
+                       " already: give --force to replace the report there, or another directory");
 }
 
 ReportPaths write_report(const std::string& run_dir, const std::string& out_dir) {

@@ -49,7 +49,8 @@ Table verdict_table(const json::object& sum) {
     std::vector<TableCell> cells{TableCell::heading(s(row, "allocator"))};
     if (const auto* e = row.if_contains("env"); e && e->is_object())
       for (const auto& [k, v] : e->as_object())
-        if (v.is_string()) cells[0].note += (cells[0].note.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
+        if (v.is_string())
+          cells[0].note += (cells[0].note.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
     const auto& ph = row.at("phases").as_array();
     for (int i = 0; i < static_cast<int>(workloads::repro::kPhases); ++i) {
       if (i >= static_cast<int>(ph.size()) || ph[i].is_null()) {
@@ -67,14 +68,16 @@ Table verdict_table(const json::object& sum) {
       }
       if (const auto* bd = p.if_contains("breakdown"); bd && bd->is_object()) {
         const auto& o = bd->as_object();
-        c.title = std::string(kPhaseLetters[i]) + ": live " + mib(o.at("live").to_number<double>()) + " MiB, fragmentation " +
-                  mib(o.at("fragmentation").to_number<double>()) + " MiB, no live block " +
-                  mib(o.at("retained").to_number<double>()) + " MiB, LazyFree " + mib(o.at("lazy_free").to_number<double>()) +
-                  " MiB, metadata " + mib(o.at("metadata").to_number<double>()) + " MiB";
+        c.title = std::string(kPhaseLetters[i]) + ": live " + mib(o.at("live").to_number<double>()) +
+                  " MiB, fragmentation " + mib(o.at("fragmentation").to_number<double>()) + " MiB, no live block " +
+                  mib(o.at("retained").to_number<double>()) + " MiB, LazyFree " +
+                  mib(o.at("lazy_free").to_number<double>()) + " MiB, metadata " +
+                  mib(o.at("metadata").to_number<double>()) + " MiB";
       }
       cells.push_back(std::move(c));
     }
-    TableCell v(s(row, "verdict_label") + (s(row, "when").empty() ? "" : " (" + s(row, "when") + ")"), s(row, "agreement"));
+    TableCell v(s(row, "verdict_label") + (s(row, "when").empty() ? "" : " (" + s(row, "when") + ")"),
+                s(row, "agreement"));
     if (!s(row, "how").empty()) v.note += (v.note.empty() ? "" : ": ") + s(row, "how");
     v.css = "v-" + s(row, "verdict");
     if (s(row, "status") != "ok") v = TableCell("failed", s(row, "detail"));
@@ -86,7 +89,8 @@ Table verdict_table(const json::object& sum) {
 }
 
 std::string heading(const json::object& sum) {
-  return "Scenario " + std::to_string(sum.at("scenario").to_number<int64_t>()) + " (" + s(sum, "slug") + "): " + s(sum, "title");
+  return "Scenario " + std::to_string(sum.at("scenario").to_number<int64_t>()) + " (" + s(sum, "slug") +
+         "): " + s(sum, "title");
 }
 
 std::vector<std::string> explanations(const json::object& sum) {
@@ -107,8 +111,8 @@ std::vector<std::string> remedies(const json::object& sum) {
     std::string env;
     for (const auto& [k, v] : w.at("env").as_object())
       if (v.is_string()) env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
-    out.push_back(s(w, "remedy") + " [" + s(w, "allocator") + " " + env + "]: " + s(w, "verdict") + " (" + s(w, "when") + ") " +
-                  s(w, "agreement") + ", was " + s(w, "base_verdict") + "; " + s(w, "what"));
+    out.push_back(s(w, "remedy") + " [" + s(w, "allocator") + " " + env + "]: " + s(w, "verdict") + " (" +
+                  s(w, "when") + ") " + s(w, "agreement") + ", was " + s(w, "base_verdict") + "; " + s(w, "what"));
   }
   // Remedies that kept materially less without changing the verdict (repro's summary words each one).
   if (const auto* h = sum.if_contains("remedies_helped"); h && h->is_array())
@@ -133,7 +137,8 @@ const char* kMethod =
 }  // namespace
 
 std::string scenario_section_html(const json::object& sum, const std::string& id, const std::string& details) {
-  std::string b = "<h2 id=\"" + html_escape(id) + "\">" + html_escape(heading(sum)) + "</h2>\n<p>" + html_escape(s(sum, "recipe"));
+  std::string b =
+      "<h2 id=\"" + html_escape(id) + "\">" + html_escape(heading(sum)) + "</h2>\n<p>" + html_escape(s(sum, "recipe"));
   if (!details.empty()) b += " <a href=\"" + html_escape(details) + "\">RSS timelines and every figure</a>";
   b += "</p>\n" + to_html(verdict_table(sum));
   const auto ex = explanations(sum);
@@ -154,8 +159,8 @@ std::string scenario_section_html(const json::object& sum, const std::string& id
 }
 
 std::string scenario_section_md(const json::object& sum, const std::string& details) {
-  std::string m = "\n## " + heading(sum) + "\n\n" + s(sum, "recipe") + (details.empty() ? "" : " [Details](" + details + ")") +
-                  "\n\n" + to_markdown(verdict_table(sum));
+  std::string m = "\n## " + heading(sum) + "\n\n" + s(sum, "recipe") +
+                  (details.empty() ? "" : " [Details](" + details + ")") + "\n\n" + to_markdown(verdict_table(sum));
   const auto ex = explanations(sum);
   if (!ex.empty()) {
     m += "\nWhy:\n\n";

@@ -12,7 +12,8 @@ namespace heapmark::report {
 // One scenario summary (a repro.json) as a section: heading (anchor `id`), recipe,
 // the verdict table, why, the remedies that worked; `details` links to its own
 // report ("": none). The catalogue page and each scenario's report use it.
-std::string scenario_section_html(const boost::json::object& summary, const std::string& id, const std::string& details);
+std::string scenario_section_html(const boost::json::object& summary, const std::string& id,
+                                  const std::string& details);
 std::string scenario_section_md(const boost::json::object& summary, const std::string& details);
 // How the repro figures and verdicts are measured, in a paragraph.
 const char* repro_method_text();

@@ -70,7 +70,8 @@ Run read_run(const std::string& dir) {
     for (const auto& [k, v] : c.params) c.params_id += (c.params_id.empty() ? "" : ",") + k + "=" + v;
     if (!c.machine.empty()) {
       const auto m = run.machines.find(c.machine);
-      c.params_id += (c.params_id.empty() ? "" : ",") + std::string("machine=") + (m != run.machines.end() ? m->second : c.machine);
+      c.params_id += (c.params_id.empty() ? "" : ",") + std::string("machine=") +
+                     (m != run.machines.end() ? m->second : c.machine);
     }
     run.cells.push_back(std::move(c));
   }

@@ -27,10 +27,10 @@ struct Run {
   std::string dir;
   boost::json::object run_json;
   std::string run_id, baseline;
-  std::vector<std::string> allocators;  // in run.json matrix order, then any seen only in cells
-  std::vector<Cell> cells;              // in file order
+  std::vector<std::string> allocators;          // in run.json matrix order, then any seen only in cells
+  std::vector<Cell> cells;                      // in file order
   std::map<std::string, std::string> machines;  // merged --by-machine: fingerprint digest -> "CPU model (digest)"
-  bool ignored_partial_line = false;    // cells.jsonl ended without a newline; that fragment was skipped
+  bool ignored_partial_line = false;            // cells.jsonl ended without a newline; that fragment was skipped
 };
 
 // Reads dir/run.json and dir/cells.jsonl. A last line without a trailing

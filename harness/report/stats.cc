@@ -98,9 +98,8 @@ Estimate bootstrap_median(const std::vector<double>& xs, const BootstrapOptions&
 
 Estimate bootstrap_ratio_of_medians(const std::vector<double>& a, const std::vector<double>& b,
                                     const BootstrapOptions& opt) {
-  return two_sample(a, b, opt, [](double ma, double mb) {
-    return ma == 0 ? std::numeric_limits<double>::quiet_NaN() : mb / ma;
-  });
+  return two_sample(a, b, opt,
+                    [](double ma, double mb) { return ma == 0 ? std::numeric_limits<double>::quiet_NaN() : mb / ma; });
 }
 
 Estimate bootstrap_diff_of_medians(const std::vector<double>& a, const std::vector<double>& b,

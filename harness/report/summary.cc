@@ -86,8 +86,8 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures, bool progra
   m.allocators = run.allocators;
   m.baseline = run.baseline;
   m.figures = figures;
-  m.at.assign(figures.size(), std::vector<std::vector<FigureSummary>>(
-                                  m.groups.size(), std::vector<FigureSummary>(m.allocators.size())));
+  m.at.assign(figures.size(), std::vector<std::vector<FigureSummary>>(m.groups.size(),
+                                                                      std::vector<FigureSummary>(m.allocators.size())));
   auto group_index = [&](const Cell& c) -> size_t {
     for (size_t g = 0; g < m.groups.size(); ++g)
       if (m.groups[g].workload == c.workload && m.groups[g].params_id == c.params_id) return g;
@@ -193,9 +193,9 @@ std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const
         if (c->batch_ns) batched.push_back(&*c->batch_ns);
       if (!batched.empty()) {
         std::array<double, 5> med{};
-        const std::array<double results::BatchTiming::*, 5> quantiles = {&results::BatchTiming::p50, &results::BatchTiming::p90,
-                                                                         &results::BatchTiming::p99, &results::BatchTiming::p999,
-                                                                         &results::BatchTiming::max};
+        const std::array<double results::BatchTiming::*, 5> quantiles = {
+            &results::BatchTiming::p50, &results::BatchTiming::p90, &results::BatchTiming::p99,
+            &results::BatchTiming::p999, &results::BatchTiming::max};
         for (size_t p = 0; p < quantiles.size(); ++p) {
           std::vector<double> vals;
           for (const auto* b : batched) vals.push_back(b->*quantiles[p]);
@@ -215,24 +215,27 @@ std::vector<std::pair<std::string, std::string>> run_context(const Run& run) {
   size_t ok = 0, failed = 0;
   for (const auto& c : run.cells) (c.ok() ? ok : failed)++;
   kv.emplace_back("run", run.run_id + ", created " + at_text(r, "created_at"));
-  kv.emplace_back("cells", std::to_string(run.cells.size()) + " of " + at_text(r, "cells_planned") + " planned: " +
-                               std::to_string(ok) + " ok, " + std::to_string(failed) + " failed" +
-                               (run.ignored_partial_line ? "; an incomplete last line of cells.jsonl was ignored" : ""));
+  kv.emplace_back("cells",
+                  std::to_string(run.cells.size()) + " of " + at_text(r, "cells_planned") +
+                      " planned: " + std::to_string(ok) + " ok, " + std::to_string(failed) + " failed" +
+                      (run.ignored_partial_line ? "; an incomplete last line of cells.jsonl was ignored" : ""));
   std::string cmd;
   if (const auto* v = find_path(r, "command_line"); v && v->is_array())
     for (const auto& a : v->get_array()) cmd += (cmd.empty() ? "" : " ") + scalar_text(a);
   kv.emplace_back("command line", cmd);
   kv.emplace_back("heapmark", at_text(r, "heapmark.version") + ", commit " + at_text(r, "heapmark.commit") + ", " +
                                   at_text(r, "heapmark.build_type") + ", compiler " + at_text(r, "heapmark.compiler"));
-  kv.emplace_back("machine", at_text(r, "machine.hostname") + ": " + at_text(r, "machine.cpu_model") + ", " +
-                                 at_text(r, "machine.cpus_online") + " CPUs online, " +
-                                 (at_num(r, "machine.memory_total_bytes") ? format_bytes(*at_num(r, "machine.memory_total_bytes"))
-                                                                          : std::string("-")) +
-                                 " memory, " + at_text(r, "machine.arch"));
+  kv.emplace_back("machine",
+                  at_text(r, "machine.hostname") + ": " + at_text(r, "machine.cpu_model") + ", " +
+                      at_text(r, "machine.cpus_online") + " CPUs online, " +
+                      (at_num(r, "machine.memory_total_bytes") ? format_bytes(*at_num(r, "machine.memory_total_bytes"))
+                                                               : std::string("-")) +
+                      " memory, " + at_text(r, "machine.arch"));
   kv.emplace_back("kernel", at_text(r, "machine.kernel") + "; glibc " + at_text(r, "machine.glibc_version"));
-  kv.emplace_back("THP", "enabled " + at_text(r, "machine.thp_enabled") + ", defrag " + at_text(r, "machine.thp_defrag"));
-  std::string tsc = "clocksource " + at_text(r, "machine.clocksource") + "; TSC invariant " +
-                    at_text(r, "machine.tsc.invariant");
+  kv.emplace_back("THP",
+                  "enabled " + at_text(r, "machine.thp_enabled") + ", defrag " + at_text(r, "machine.thp_defrag"));
+  std::string tsc =
+      "clocksource " + at_text(r, "machine.clocksource") + "; TSC invariant " + at_text(r, "machine.tsc.invariant");
   if (auto hz = at_num(r, "machine.tsc.hz")) tsc += ", " + format_sig(*hz / 1e9, 4) + " GHz";
   if (auto oh = at_num(r, "machine.tsc.timer_overhead_ns")) tsc += ", timer overhead " + format_ns(*oh);
   tsc += ", resolution " + at_text(r, "machine.tsc.timer_resolution_cycles") + " cycles";
@@ -265,7 +268,8 @@ std::vector<AllocatorInfo> allocator_infos(const Run& run) {
         if (const auto* env = o.if_contains("env"); env && env->is_object())
           for (const auto& [k, v] : env->get_object())
             info.env += (info.env.empty() ? "" : " ") + std::string(k) + "=" + scalar_text(v);
-        info.identity = (at_text(o, "identity_ok") == "yes" ? "proven: " : "NOT proven: ") + at_text(o, "identity_proof");
+        info.identity =
+            (at_text(o, "identity_ok") == "yes" ? "proven: " : "NOT proven: ") + at_text(o, "identity_proof");
       }
     out.push_back(std::move(info));
   }

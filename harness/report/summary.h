@@ -64,9 +64,9 @@ struct AllocatorDetail {
   // per op type: medians over ok repetitions of p50, p90, p99, p99.9, max (ns)
   std::map<std::string, std::array<double, 5>> latency;
 };
-inline constexpr std::array<double results::Latency::*, 5> kPercentiles = {&results::Latency::p50, &results::Latency::p90,
-                                                                         &results::Latency::p99, &results::Latency::p999,
-                                                                         &results::Latency::max};
+inline constexpr std::array<double results::Latency::*, 5> kPercentiles = {
+    &results::Latency::p50, &results::Latency::p90, &results::Latency::p99, &results::Latency::p999,
+    &results::Latency::max};
 inline constexpr std::array<const char*, 5> kPercentileLabels = {"p50", "p90", "p99", "p99.9", "max"};
 // AllocatorDetail::latency's entry for --timing batch: ns per call of each
 // batch of consecutive calls, its percentiles over the batches.

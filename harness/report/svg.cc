@@ -103,9 +103,9 @@ std::string line_swatch(const std::string& colour, const std::string& dash, doub
 
 std::string open_svg(const std::string& id, const std::string& title, int width, double height) {
   return "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" id=\"" + html_escape(id) + "\" viewBox=\"0 0 " +
-         std::to_string(width) + " " + fmt(height) + "\" width=\"" + std::to_string(width) + "\" height=\"" + fmt(height) +
-         "\" role=\"img\" aria-label=\"" + html_escape(title) + "\">\n<title>" + html_escape(title) + "</title>\n" +
-         "<text class=\"ctitle\" x=\"" + fmt(kLeft) + "\" y=\"22\">" + html_escape(title) + "</text>\n";
+         std::to_string(width) + " " + fmt(height) + "\" width=\"" + std::to_string(width) + "\" height=\"" +
+         fmt(height) + "\" role=\"img\" aria-label=\"" + html_escape(title) + "\">\n<title>" + html_escape(title) +
+         "</title>\n" + "<text class=\"ctitle\" x=\"" + fmt(kLeft) + "\" y=\"22\">" + html_escape(title) + "</text>\n";
 }
 
 std::string y_axis(const Axis& a, const Scale& sy, const std::vector<double>& ticks, double x0, double x1,
@@ -113,7 +113,8 @@ std::string y_axis(const Axis& a, const Scale& sy, const std::vector<double>& ti
   std::string s;
   for (double t : ticks) {
     const double y = sy(t);
-    s += "<line class=\"grid\" x1=\"" + fmt(x0) + "\" x2=\"" + fmt(x1) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\"/>";
+    s += "<line class=\"grid\" x1=\"" + fmt(x0) + "\" x2=\"" + fmt(x1) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) +
+         "\"/>";
     s += "<text class=\"tick\" x=\"" + fmt(x0 - 6) + "\" y=\"" + fmt(y + 4) + "\" text-anchor=\"end\">" +
          html_escape(tick_text(a, t)) + "</text>";
   }
@@ -272,8 +273,8 @@ std::string render(const LineChart& c) {
       s += "<text class=\"tick\" x=\"" + fmt(sx(t)) + "\" y=\"" + fmt(bottom + 16) + "\" text-anchor=\"middle\">" +
            html_escape(tick_text(c.x, t)) + "</text>";
   }
-  s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) + "\" text-anchor=\"middle\">" +
-       html_escape(c.x.label) + "</text>\n";
+  s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) +
+       "\" text-anchor=\"middle\">" + html_escape(c.x.label) + "</text>\n";
   s += on_y.series + legend_svg + "\n</svg>\n";
   return s;
 }
@@ -301,15 +302,15 @@ std::string render(const IntervalChart& c) {
   std::string s = open_svg(c.id, c.title, c.width, height + rows * kLegendRow + 4);
   for (double t : ticks) {
     const double x = sx(t);
-    s += "<line class=\"grid\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(top) + "\" y2=\"" + fmt(bottom) +
-         "\"/><text class=\"tick\" x=\"" + fmt(x) + "\" y=\"" + fmt(bottom + 16) + "\" text-anchor=\"middle\">" +
-         html_escape(tick_text(c.x, t)) + "</text>";
+    s += "<line class=\"grid\" x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"" + fmt(top) + "\" y2=\"" +
+         fmt(bottom) + "\"/><text class=\"tick\" x=\"" + fmt(x) + "\" y=\"" + fmt(bottom + 16) +
+         "\" text-anchor=\"middle\">" + html_escape(tick_text(c.x, t)) + "</text>";
   }
   const double xr = sx(c.reference / c.x.scale);
   s += "<line class=\"axis\" x1=\"" + fmt(xr) + "\" x2=\"" + fmt(xr) + "\" y1=\"" + fmt(top) + "\" y2=\"" +
        fmt(bottom) + "\" stroke-dasharray=\"4 3\"/>\n";
-  s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) + "\" text-anchor=\"middle\">" +
-       html_escape(c.x.label) + "</text>\n";
+  s += "<text class=\"alabel\" x=\"" + fmt((x0 + x1) / 2) + "\" y=\"" + fmt(bottom + 34) +
+       "\" text-anchor=\"middle\">" + html_escape(c.x.label) + "</text>\n";
   for (size_t i = 0; i < c.rows.size(); ++i) {
     const auto& r = c.rows[i];
     const double y = top + kRow * (static_cast<double>(i) + 0.5);
@@ -318,9 +319,9 @@ std::string render(const IntervalChart& c) {
     if (!std::isfinite(r.point)) continue;
     const double lo = std::isfinite(r.lo) ? r.lo : r.point, hi = std::isfinite(r.hi) ? r.hi : r.point;
     s += "<g><title>" + html_escape(r.title) + "</title><polyline class=\"series\" fill=\"none\" stroke=\"" + r.colour +
-         "\" stroke-width=\"2\" points=\"" + fmt(sx(lo / c.x.scale)) + "," + fmt(y) + " " + fmt(sx(hi / c.x.scale)) + "," +
-         fmt(y) + "\"/><circle cx=\"" + fmt(sx(r.point / c.x.scale)) + "\" cy=\"" + fmt(y) + "\" r=\"4\" fill=\"" +
-         r.colour + "\"/></g>\n";
+         "\" stroke-width=\"2\" points=\"" + fmt(sx(lo / c.x.scale)) + "," + fmt(y) + " " + fmt(sx(hi / c.x.scale)) +
+         "," + fmt(y) + "\"/><circle cx=\"" + fmt(sx(r.point / c.x.scale)) + "\" cy=\"" + fmt(y) +
+         "\" r=\"4\" fill=\"" + r.colour + "\"/></g>\n";
   }
   s += legend_svg + "\n</svg>\n";
   return s;
@@ -349,7 +350,8 @@ std::string render(const StackedBarChart& c) {
   s += "<line class=\"axis\" x1=\"" + fmt(x0) + "\" x2=\"" + fmt(x1) + "\" y1=\"" + fmt(bottom) + "\" y2=\"" +
        fmt(bottom) + "\"/>\n";
   const double group_gap = 14;
-  const double slot = (x1 - x0 - group_gap * static_cast<double>(c.groups.size() + 1)) / static_cast<double>(std::max<size_t>(bars, 1));
+  const double slot =
+      (x1 - x0 - group_gap * static_cast<double>(c.groups.size() + 1)) / static_cast<double>(std::max<size_t>(bars, 1));
   const double bw = std::max(2.0, std::min(slot * 0.8, 40.0));
   double x = x0 + group_gap;
   for (const auto& g : c.groups) {

@@ -21,7 +21,7 @@ struct Axis {
   bool log = false;
   std::function<std::string(double)> format;  // tick text; default: 3 significant digits
   double scale = 1;                           // data are divided by this before drawing (e.g. 1 MiB)
-  double log_floor = 1e-3;                    // log axes start no lower (axis units, a power of ten); values below lie on the bottom edge
+  double log_floor = 1e-3;  // log axes start no lower (axis units, a power of ten); values below lie on the bottom edge
 };
 
 struct Series {
@@ -29,7 +29,7 @@ struct Series {
   std::vector<double> x, y;
   double stroke_width = 2;
   bool markers = false;
-  bool line = true;  // false: markers only
+  bool line = true;                       // false: markers only
   std::vector<std::string> point_titles;  // hover text per point (markers only)
   bool in_legend = true;
   std::string key;  // series with the same key share one legend entry, which hides and shows them all; empty: name
@@ -47,7 +47,8 @@ struct LineChart {
   std::vector<Series> series;
   std::vector<Band> bands;
   std::vector<std::pair<std::string, std::string>> legend_notes;  // (swatch style, text), e.g. dashed = live bytes
-  std::optional<Axis> y_log;  // a log y axis: the chart is also drawn on it, hidden until the reader switches (script())
+  std::optional<Axis>
+      y_log;  // a log y axis: the chart is also drawn on it, hidden until the reader switches (script())
   int width = 880, height = 380;
 };
 

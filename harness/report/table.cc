@@ -59,7 +59,8 @@ std::string html_escape(const std::string& s) {
 }
 
 std::string to_html(const Table& t) {
-  std::string h = "<table" + (t.css_class.empty() ? std::string() : " class=\"" + t.css_class + "\"") + ">\n<thead><tr>";
+  std::string h =
+      "<table" + (t.css_class.empty() ? std::string() : " class=\"" + t.css_class + "\"") + ">\n<thead><tr>";
   for (const auto& col : t.head) h += "<th>" + html_escape(col) + "</th>";
   h += "</tr></thead>\n<tbody>\n";
   for (const auto& row : t.rows) {

@@ -15,21 +15,21 @@ struct TableCell {
     c.bold = true;
     return c;
   }
-  std::string text;   // main value
-  std::string note;   // secondary line (e.g. "1.52× [1.40, 1.61]"); same line in Markdown and text
-  std::string title;  // hover text in HTML
+  std::string text;            // main value
+  std::string note;            // secondary line (e.g. "1.52× [1.40, 1.61]"); same line in Markdown and text
+  std::string title;           // hover text in HTML
   std::optional<double> heat;  // 0 = best .. 1 = worst: background colour in HTML
   bool noisy = false;          // marked "~" everywhere
   bool bold = false;
-  std::string href;            // HTML only: the text links here
-  std::string css;             // HTML only: class of the cell
+  std::string href;  // HTML only: the text links here
+  std::string css;   // HTML only: class of the cell
 };
 
 struct Table {
   std::vector<std::string> head;
   std::vector<std::vector<TableCell>> rows;
-  std::string css_class;  // HTML only
-  bool numeric = true;    // right-align the value columns (Markdown, text)
+  std::string css_class;     // HTML only
+  bool numeric = true;       // right-align the value columns (Markdown, text)
   size_t label_columns = 1;  // leading columns that are labels, always left-aligned
 };
 

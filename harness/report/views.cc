@@ -30,13 +30,16 @@ std::string change_with_interval(const Figure& f, const stats::Estimate& e) {
 
 std::string method_text(const std::string& baseline) {
   return "Each table cell shows the median over the repetitions that finished. Below it: the figure relative to the "
-         "baseline allocator (" + baseline +
+         "baseline allocator (" +
+         baseline +
          "), as the median of the within-block ratios (or, for fractions such as F4 and \"returned after free\", the "
          "within-block differences in percentage points, pp); cells of one block ran the same program back to back, "
          "so the pairing removes drift between blocks. The interval in brackets is a 95% percentile bootstrap "
          "interval (4000 resamples of the blocks, fixed seed); with 3 repetitions it is exactly the range of the 3 "
-         "ratios, so more repetitions are needed for a tight interval. Colours rank the allocators of one column from best (green) to worst (red). "
-         "Noise: " + noise_rule_text() + ".";
+         "ratios, so more repetitions are needed for a tight interval. Colours rank the allocators of one column from "
+         "best (green) to worst (red). "
+         "Noise: " +
+         noise_rule_text() + ".";
 }
 
 Table matrix_table(const Run& run, const Matrix& m, size_t f) {
@@ -126,8 +129,10 @@ Table server_figures_table(const Run& run, const Group& g, const std::vector<std
         }
       }
       if (rss.empty()) continue;
-      std::vector<TableCell> row{TableCell::heading(name), {ok.front()->phases[i].name},
-                                 {format_bytes(stats::median(rss))}, {format_bytes(stats::median(anon))}};
+      std::vector<TableCell> row{TableCell::heading(name),
+                                 {ok.front()->phases[i].name},
+                                 {format_bytes(stats::median(rss))},
+                                 {format_bytes(stats::median(anon))}};
       for (const auto& k : keys) {
         const auto it = figures.find(k);
         if (it == figures.end()) {
@@ -173,7 +178,8 @@ Table counters_table(const Run& run, const Group& g, const std::vector<std::stri
   for (const auto& name : allocators) {
     std::vector<const Cell*> cs;
     for (const auto& c : run.cells)
-      if (c.allocator == name && c.workload == g.workload && c.params_id == g.params_id && c.ok() && c.counters) cs.push_back(&c);
+      if (c.allocator == name && c.workload == g.workload && c.params_id == g.params_id && c.ok() && c.counters)
+        cs.push_back(&c);
     if (cs.empty()) continue;
     t.head.push_back(name);
     ok.push_back(std::move(cs));
@@ -235,7 +241,8 @@ Table micro_table(const Run& run) {
   std::vector<std::string> allocators;
   for (const auto& a : run.allocators)
     for (const auto& [n, per] : values)
-      if (per.count(a) && std::find(allocators.begin(), allocators.end(), a) == allocators.end()) allocators.push_back(a);
+      if (per.count(a) && std::find(allocators.begin(), allocators.end(), a) == allocators.end())
+        allocators.push_back(a);
   t.head = {"benchmark"};
   t.head.insert(t.head.end(), allocators.begin(), allocators.end());
   for (const auto& n : names) {
@@ -279,8 +286,8 @@ Table allocator_table(const Run& run) {
   t.numeric = false;
   t.head = {"allocator", "kind", "version", "library", "environment", "identity"};
   for (const auto& a : allocator_infos(run))
-    t.rows.push_back({TableCell::heading(a.name), {a.kind}, {a.version}, {a.library}, {a.env.empty() ? "-" : a.env},
-                      {a.identity}});
+    t.rows.push_back(
+        {TableCell::heading(a.name), {a.kind}, {a.version}, {a.library}, {a.env.empty() ? "-" : a.env}, {a.identity}});
   return t;
 }
 

@@ -15,7 +15,8 @@ const Scenario& find_scenario(const std::string& t) {
   throw InputError("unknown scenario '" + t + "' (valid: " + valid + ")");
 }
 
-const Explanation* explanation_for(const Scenario& s, const std::string& allocator, const std::string& kind, Verdict v) {
+const Explanation* explanation_for(const Scenario& s, const std::string& allocator, const std::string& kind,
+                                   Verdict v) {
   // Most specific first: the allocator's own name, then its kind, then any allocator.
   for (const std::string& who : {allocator, kind, std::string("*")})
     for (const auto& e : s.explanations)

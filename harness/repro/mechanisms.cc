@@ -59,8 +59,10 @@ const Explanation* find_mechanism(std::string_view allocator, std::string_view v
 Explanation mechanism(std::string_view allocator, std::string_view verdict) {
   for (const auto& e : mechanism_catalogue())
     if (e.allocator == allocator && e.verdict == verdict) return e;
-  std::fprintf(stderr, "heapmark: a scenario names the mechanism (%.*s, %.*s), which harness/repro/mechanisms.cc does not define\n",
-               static_cast<int>(allocator.size()), allocator.data(), static_cast<int>(verdict.size()), verdict.data());
+  std::fprintf(
+      stderr,
+      "heapmark: a scenario names the mechanism (%.*s, %.*s), which harness/repro/mechanisms.cc does not define\n",
+      static_cast<int>(allocator.size()), allocator.data(), static_cast<int>(verdict.size()), verdict.data());
   std::abort();
 }
 

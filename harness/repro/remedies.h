@@ -14,7 +14,7 @@ struct Remedy {
   std::string name;       // unique in the catalogue: "glibc-mmap-threshold"
   std::string allocator;  // the base allocator it configures
   registry::Env env;
-  std::string what;       // what the settings do (in a scenario: what they do there)
+  std::string what;  // what the settings do (in a scenario: what they do there)
 };
 
 // Every remedy, in the order `repro` lists them.

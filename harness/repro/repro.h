@@ -56,13 +56,13 @@ const Explanation* explanation_for(const Scenario& s, const std::string& allocat
 void phases_from_cell(const results::CellResult& cell, PhasePoint (&out)[kPhaseCount]);
 
 struct Options {
-  std::vector<std::string> scenarios;      // empty: all
-  std::vector<std::string> allocators;     // empty: every available base allocator
-  std::vector<std::string> remedies;       // empty: every remedy of the chosen scenarios and allocators; "none": no remedy
+  std::vector<std::string> scenarios;   // empty: all
+  std::vector<std::string> allocators;  // empty: every available base allocator
+  std::vector<std::string> remedies;    // empty: every remedy of the chosen scenarios and allocators; "none": no remedy
   bool list = false;
   int mib = 256, idle_ms = -1, activity_ms = -1;  // -1: the scenario's own durations (activity 0: until returned)
-  int max_ms = -1;                                 // -1: the workload's maximum wait
-  int reps = 3;                                    // every (scenario, allocator) this many times: verdicts with agreement
+  int max_ms = -1;                                // -1: the workload's maximum wait
+  int reps = 3;  // every (scenario, allocator) this many times: verdicts with agreement
   int jobs = 2;
   double timeout_s = 300;
   std::string results_root = "results", run_id;
@@ -91,8 +91,8 @@ void read_invocation(const std::string& dir, const std::string& command, Options
 int run_repro(const Options& o, const std::vector<registry::Allocator>& known);
 // The same for scenarios given here (heapmark diagnose: the user's trace);
 // o.scenarios is not read. `summaries` receives each scenario's summary.
-int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o, const std::vector<registry::Allocator>& known,
-                  boost::json::array* summaries = nullptr);
+int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o,
+                  const std::vector<registry::Allocator>& known, boost::json::array* summaries = nullptr);
 
 // The summary of one scenario's results directory, written there as
 // repro.json (also what the report's repro section and the catalogue page

@@ -29,16 +29,24 @@ std::string default_run_id() { return results::utc_now("repro-%Y%m%d-%H%M%S"); }
 // summary, for scripts; also stdout under --format json), report.html and
 // summary.md (the verdict grid). `status` is what repro exits with; a run cut
 // short (interrupted) is not complete and holds the scenarios that finished.
-report::CataloguePaths write_catalogue(const std::string& root, const Options& o, const std::vector<registry::Allocator>& bases,
-                                       const json::array& summaries, double wall_s, size_t scenarios_chosen, int status) {
+report::CataloguePaths write_catalogue(const std::string& root, const Options& o,
+                                       const std::vector<registry::Allocator>& bases, const json::array& summaries,
+                                       double wall_s, size_t scenarios_chosen, int status) {
   json::array names;
   for (const auto& b : bases) names.push_back(json::string(b.name));
   json::array command;
   for (const auto& c : o.command_line) command.push_back(json::string(c));
-  const json::object cat{{"schema", "heapmark-repro-catalogue"}, {"schema_version", 1},
-                         {"command_line", command}, {"dir", root}, {"reps", o.reps}, {"jobs", o.jobs}, {"mib", o.mib},
-                         {"wall_s", wall_s}, {"allocators", names},
-                         {"complete", status != kExitInterrupted && summaries.size() == scenarios_chosen}, {"exit_status", status},
+  const json::object cat{{"schema", "heapmark-repro-catalogue"},
+                         {"schema_version", 1},
+                         {"command_line", command},
+                         {"dir", root},
+                         {"reps", o.reps},
+                         {"jobs", o.jobs},
+                         {"mib", o.mib},
+                         {"wall_s", wall_s},
+                         {"allocators", names},
+                         {"complete", status != kExitInterrupted && summaries.size() == scenarios_chosen},
+                         {"exit_status", status},
                          {"scenarios", summaries}};
   const std::string text = json::serialize(cat) + "\n";
   results::write_atomically(root + "/repro.json", text);
@@ -48,7 +56,6 @@ report::CataloguePaths write_catalogue(const std::string& root, const Options& o
   }
   return report::write_catalogue(root, cat);
 }
-
 
 void list_catalogue() {
   for (const auto& s : catalogue()) {
@@ -71,7 +78,9 @@ void check_remedies(const std::set<std::string>& wanted, const std::vector<const
         found |= rem.name == r;
         if (valid.find(rem.name) == std::string::npos) valid += (valid.empty() ? "" : ", ") + rem.name;
       }
-    if (!found) throw InputError("unknown remedy '" + r + "' for the chosen scenarios (valid: " + (valid.empty() ? "none" : valid) + ", or none)");
+    if (!found)
+      throw InputError("unknown remedy '" + r +
+                       "' for the chosen scenarios (valid: " + (valid.empty() ? "none" : valid) + ", or none)");
   }
 }
 
@@ -84,10 +93,19 @@ json::array strings(const std::vector<std::string>& v) {
 // What starts the catalogue again, written once when it starts: every option
 // that shapes its cells (not how it prints).
 void write_invocation(const std::string& root, const Options& o) {
-  const json::object inv{{"schema", "heapmark-invocation"}, {"schema_version", 1}, {"command", o.command},
-                         {"allocators", strings(o.allocators)}, {"remedies", strings(o.remedies)}, {"mib", o.mib},
-                         {"idle_ms", o.idle_ms}, {"activity_ms", o.activity_ms}, {"max_ms", o.max_ms}, {"reps", o.reps},
-                         {"jobs", o.jobs}, {"timeout_s", o.timeout_s}, {"command_line", strings(o.command_line)},
+  const json::object inv{{"schema", "heapmark-invocation"},
+                         {"schema_version", 1},
+                         {"command", o.command},
+                         {"allocators", strings(o.allocators)},
+                         {"remedies", strings(o.remedies)},
+                         {"mib", o.mib},
+                         {"idle_ms", o.idle_ms},
+                         {"activity_ms", o.activity_ms},
+                         {"max_ms", o.max_ms},
+                         {"reps", o.reps},
+                         {"jobs", o.jobs},
+                         {"timeout_s", o.timeout_s},
+                         {"command_line", strings(o.command_line)},
                          {"extra", o.extra}};
   results::write_atomically(root + "/invocation.json", json::serialize(inv) + "\n");
 }
@@ -117,8 +135,9 @@ void read_invocation(const std::string& dir, const std::string& command, Options
   if (!inv || !inv->if_contains("command") || !inv->at("command").is_string())
     throw InputError(path + ": not valid JSON of heapmark's (" + (ec ? ec.message() : std::string("no command")) + ")");
   if (inv->at("command").as_string() != command)
-    throw InputError("--resume '" + dir + "' is a " + std::string(inv->at("command").as_string()) + " run: finish it with heapmark " +
-                     std::string(inv->at("command").as_string()) + " --resume " + dir);
+    throw InputError("--resume '" + dir + "' is a " + std::string(inv->at("command").as_string()) +
+                     " run: finish it with heapmark " + std::string(inv->at("command").as_string()) + " --resume " +
+                     dir);
   o.command = command;
   o.allocators = str_list("allocators");
   o.remedies = str_list("remedies");
@@ -150,8 +169,8 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
   return run_scenarios(scenarios, o, known);
 }
 
-int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o, const std::vector<registry::Allocator>& known,
-                  json::array* summaries_out) {
+int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o,
+                  const std::vector<registry::Allocator>& known, json::array* summaries_out) {
   std::vector<registry::Allocator> bases;
   if (o.allocators.empty()) {
     bases = registry::bases(known);
@@ -216,7 +235,8 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
     if (!o.resume.empty()) {
       const std::string sd = root + "/" + s->dir_name();
       if (std::filesystem::exists(sd + "/run.json")) ro.resume = sd;
-      else if (!std::filesystem::exists(sd + "/cells.jsonl")) std::filesystem::remove_all(sd);  // stopped before its run.json: nothing in it
+      else if (!std::filesystem::exists(sd + "/cells.jsonl"))
+        std::filesystem::remove_all(sd);  // stopped before its run.json: nothing in it
     }
     std::string dir;
     const int status = runner::run(ro.resume.empty() ? m : runner::Matrix{}, ro, known, &dir);
@@ -239,8 +259,11 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
   if (summaries_out) *summaries_out = summaries;
   const auto page = write_catalogue(root, o, bases, summaries, wall_s(), scenarios.size(), worst);
   char b[512];
-  std::snprintf(b, sizeof b, "%zu scenarios x %zu allocators x %d reps in %.0f s (--jobs %d).\nCatalogue: %s (also %s); each scenario: %s/NN-name/report.html\n",
-                scenarios.size(), bases.size(), o.reps, wall_s(), o.jobs, page.html.c_str(), page.markdown.c_str(), root.c_str());
+  std::snprintf(b, sizeof b,
+                "%zu scenarios x %zu allocators x %d reps in %.0f s (--jobs %d).\nCatalogue: %s (also %s); each "
+                "scenario: %s/NN-name/report.html\n",
+                scenarios.size(), bases.size(), o.reps, wall_s(), o.jobs, page.html.c_str(), page.markdown.c_str(),
+                root.c_str());
   all_text += page.grid_text + "\n" + b;
   std::ofstream(root + "/repro.txt", std::ios::trunc) << all_text;
   if (!o.quiet && !o.json) std::printf("%s\n%s", page.grid_text.c_str(), b);

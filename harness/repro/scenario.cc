@@ -21,7 +21,8 @@ ScenarioRegistrar::ScenarioRegistrar(Scenario s) {
   static_cast<void>(workloads::repro::RecipeRegistrar(s.id, s.recipe));
   s.params["scenario"] = std::to_string(s.id);
   auto& v = all();
-  v.insert(std::upper_bound(v.begin(), v.end(), s.id, [](int id, const Scenario& x) { return id < x.id; }), std::move(s));
+  v.insert(std::upper_bound(v.begin(), v.end(), s.id, [](int id, const Scenario& x) { return id < x.id; }),
+           std::move(s));
 }
 
 const std::vector<Scenario>& registered_scenarios() { return all(); }

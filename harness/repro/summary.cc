@@ -103,10 +103,10 @@ std::string how(Verdict v, const std::string& when, const std::vector<const Rep*
         return fmt("after %.1f s idle, with no allocator calls", returned_after_median(reps, 2)) +
                (background ? ": " + what : "");
       return fmt("after %.1f s of activity: %s", returned_after_median(reps, at), what);
-    case Verdict::kUntilActivity:
-      return fmt("after %.1f s of activity: %s", returned_after_median(reps, 3), what);
+    case Verdict::kUntilActivity: return fmt("after %.1f s of activity: %s", returned_after_median(reps, 3), what);
     case Verdict::kLazy:
-      return "released with MADV_FREE by " + when + ": the kernel may take the pages, but they count in RSS until it does";
+      return "released with MADV_FREE by " + when +
+             ": the kernel may take the pages, but they count in RSS until it does";
     case Verdict::kUntilRelease: {
       std::string s = "only " + release + " gave it back";
       const double lasted = lasted_median(reps, 3);
@@ -119,8 +119,7 @@ std::string how(Verdict v, const std::string& when, const std::vector<const Rep*
       for (const Rep* r : reps) kept.push_back((r->ph[4].r - r->ph[4].live) / kMiB);
       return fmt("%.1f MiB stayed above the live bytes after %s", median(kept), release);
     }
-    default:
-      return "";
+    default: return "";
   }
 }
 
@@ -145,11 +144,17 @@ json::array median_phases(const std::vector<const Rep*>& ok) {
       out.push_back(nullptr);
       continue;
     }
-    json::object p{{"phase", kPhaseLetters[i]}, {"r", median(r)}, {"live", median(live)}, {"lazy_free", median(lazy)},
+    json::object p{{"phase", kPhaseLetters[i]},
+                   {"r", median(r)},
+                   {"live", median(live)},
+                   {"lazy_free", median(lazy)},
                    {"returned", num_or_null(median(ret))}};
     if (breakdown)
-      p["breakdown"] = json::object{{"live", median(live)}, {"fragmentation", median(frag)}, {"retained", median(retained)},
-                                    {"lazy_free", median(lazy)}, {"metadata", median(meta)}};
+      p["breakdown"] = json::object{{"live", median(live)},
+                                    {"fragmentation", median(frag)},
+                                    {"retained", median(retained)},
+                                    {"lazy_free", median(lazy)},
+                                    {"metadata", median(meta)}};
     out.push_back(std::move(p));
   }
   return out;
@@ -174,7 +179,8 @@ Consensus consensus(const std::vector<Rep>& reps) {
       rv["when"] = r.a.when;
       const int at = phase_index(r.a.when);
       if (at == 2 || at == 3)
-        if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s) rv["after_s"] = *w->returned_after_s;
+        if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s)
+          rv["after_s"] = *w->returned_after_s;
       ++votes[{r.a.verdict, r.a.when}];
       c.latest = std::max(c.latest, lateness(r.a.verdict, r.a.when));
       c.earliest = std::min(c.earliest, lateness(r.a.verdict, r.a.when));
@@ -189,7 +195,8 @@ Consensus consensus(const std::vector<Rep>& reps) {
     c.verdict = Verdict::kSplit;
     c.label = "split:";
     for (const auto& [vw, n] : votes)
-      c.label += (c.label.back() == ':' ? " " : ", ") + std::to_string(n) + "x " + verdict_label(vw.first) + " (" + vw.second + ")";
+      c.label += (c.label.back() == ':' ? " " : ", ") + std::to_string(n) + "x " + verdict_label(vw.first) + " (" +
+                 vw.second + ")";
   }
   int most = 0;
   for (const auto& [_, n] : votes) most = std::max(most, n);
@@ -221,16 +228,19 @@ json::array helped_remedies(json::array& rows, const std::map<std::string, Base>
   json::array helped;
   for (auto& rv : rows) {
     auto& row = rv.as_object();
-    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool())) continue;
+    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool()))
+      continue;
     const auto b = bases.find(str(row, "base"));
     if (b == bases.end()) continue;
     const auto& mine = row["phases"].as_array();
     const auto& theirs = b->second.phases;
     int best = -1;
     double best_less = 0;
-    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), theirs.size())); ++i) {
+    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), theirs.size()));
+         ++i) {
       const double less = number(theirs[i], "r") - number(mine[i], "r");
-      if (less >= kHelpedShare * (number(theirs[i], "r") - number(theirs[i], "live")) && less >= kMiB && less > best_less) {
+      if (less >= kHelpedShare * (number(theirs[i], "r") - number(theirs[i], "live")) && less >= kMiB &&
+          less > best_less) {
         best = i;
         best_less = less;
       }
@@ -240,11 +250,16 @@ json::array helped_remedies(json::array& rows, const std::map<std::string, Base>
     char text[768];
     std::snprintf(text, sizeof text, "%s [%s%s]: %.1f MiB less at %s than %s (%.1f vs %.1f MiB), verdict still %s; %s",
                   str(row, "remedy").c_str(), str(row, "base").c_str(), env_text(row["env"]).c_str(), best_less / kMiB,
-                  kPhaseLetters[best], str(row, "base").c_str(), number(mine[best], "r") / kMiB, number(theirs[best], "r") / kMiB,
-                  str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
-    helped.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
-                                  {"phase", kPhaseLetters[best]}, {"less", best_less}, {"kept", number(mine[best], "r")},
-                                  {"base_kept", number(theirs[best], "r")}, {"text", text}});
+                  kPhaseLetters[best], str(row, "base").c_str(), number(mine[best], "r") / kMiB,
+                  number(theirs[best], "r") / kMiB, str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
+    helped.push_back(json::object{{"remedy", row["remedy"]},
+                                  {"allocator", row["base"]},
+                                  {"env", row["env"]},
+                                  {"phase", kPhaseLetters[best]},
+                                  {"less", best_less},
+                                  {"kept", number(mine[best], "r")},
+                                  {"base_kept", number(theirs[best], "r")},
+                                  {"text", text}});
   }
   return helped;
 }
@@ -258,7 +273,10 @@ std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& a
 
 json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
   const report::Run run = report::read_run(run_dir);
-  json::object sum{{"scenario", s.id}, {"slug", s.slug}, {"title", s.title}, {"recipe", s.recipe_text},
+  json::object sum{{"scenario", s.id},
+                   {"slug", s.slug},
+                   {"title", s.title},
+                   {"recipe", s.recipe_text},
                    {"threshold", metrics::kReturnedShare}};
   // Repetitions by allocator, in the run's allocator order.
   std::map<std::string, std::vector<Rep>> by_alloc;
@@ -279,10 +297,12 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
     for (const auto& r : reps)
       if (r.ok) ok.push_back(&r);
 
-    json::object row{{"allocator", name}, {"kind", first.allocator_kind},
+    json::object row{{"allocator", name},
+                     {"kind", first.allocator_kind},
                      {"base", remedy ? remedy->allocator : name},
                      {"remedy", remedy ? json::value(remedy->name) : json::value(nullptr)},
-                     {"reps", reps.size()}, {"ok_reps", ok.size()}};
+                     {"reps", reps.size()},
+                     {"ok_reps", ok.size()}};
     json::object env;
     for (const auto& [k, v] : first.env) env[k] = v;
     row["env"] = std::move(env);
@@ -326,9 +346,14 @@ json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
     const bool better = worst[str(row, "allocator")] < b->second.best;
     row["worked"] = better;
     if (better)
-      worked.push_back(json::object{{"remedy", row["remedy"]}, {"allocator", row["base"]}, {"env", row["env"]},
-                                    {"what", row["remedy_what"]}, {"verdict", row["verdict_label"]}, {"when", row["when"]},
-                                    {"agreement", row["agreement"]}, {"base_verdict", b->second.label}});
+      worked.push_back(json::object{{"remedy", row["remedy"]},
+                                    {"allocator", row["base"]},
+                                    {"env", row["env"]},
+                                    {"what", row["remedy_what"]},
+                                    {"verdict", row["verdict_label"]},
+                                    {"when", row["when"]},
+                                    {"agreement", row["agreement"]},
+                                    {"base_verdict", b->second.label}});
   }
   json::array helped = helped_remedies(rows, bases);
   // Base allocators first, in the run's order, then the remedies.
@@ -381,15 +406,17 @@ std::string render_summary_text(const json::object& sum) {
     if (str(row, "verdict") == "split") {
       std::string l = "      repetitions:";
       for (const auto& r : row.at("rep_verdicts").as_array())
-        l += " " + (r.as_object().contains("verdict") ? str(r.as_object(), "verdict") + "(" + str(r.as_object(), "when") + ")"
-                                                      : str(r.as_object(), "status"));
+        l += " " + (r.as_object().contains("verdict")
+                        ? str(r.as_object(), "verdict") + "(" + str(r.as_object(), "when") + ")"
+                        : str(r.as_object(), "status"));
       out += l + "\n";
     }
     if (lazy_max >= 1) {
       std::string l = "      LazyFree MiB (counted in RSS):";
       for (int i = 0; i < kPhaseCount; ++i)
         if (!ph[i].is_null()) {
-          std::snprintf(b, sizeof b, " %s %.1f", kPhaseLetters[i], ph[i].as_object().at("lazy_free").to_number<double>() / kMiB);
+          std::snprintf(b, sizeof b, " %s %.1f", kPhaseLetters[i],
+                        ph[i].as_object().at("lazy_free").to_number<double>() / kMiB);
           l += b;
         }
       out += l + "\n";
@@ -399,11 +426,12 @@ std::string render_summary_text(const json::object& sum) {
       const auto& p = ph[1].as_object();
       if (const auto* bd = p.if_contains("breakdown")) {
         const auto& o = bd->as_object();
-        std::snprintf(b, sizeof b,
-                      "      at F, MiB: live %.1f | fragmentation %.1f | no live block %.1f | LazyFree %.1f | metadata %.1f\n",
-                      o.at("live").to_number<double>() / kMiB, o.at("fragmentation").to_number<double>() / kMiB,
-                      o.at("retained").to_number<double>() / kMiB, o.at("lazy_free").to_number<double>() / kMiB,
-                      o.at("metadata").to_number<double>() / kMiB);
+        std::snprintf(
+            b, sizeof b,
+            "      at F, MiB: live %.1f | fragmentation %.1f | no live block %.1f | LazyFree %.1f | metadata %.1f\n",
+            o.at("live").to_number<double>() / kMiB, o.at("fragmentation").to_number<double>() / kMiB,
+            o.at("retained").to_number<double>() / kMiB, o.at("lazy_free").to_number<double>() / kMiB,
+            o.at("metadata").to_number<double>() / kMiB);
         out += b;
       }
     }
@@ -418,10 +446,12 @@ std::string render_summary_text(const json::object& sum) {
   else if (!worked.empty()) out += "  Remedies that worked (in every repetition):\n";
   for (const auto& wv : worked) {
     const auto& w = wv.as_object();
-    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env_text(w.at("env")) + "]: " + str(w, "verdict") + " (" + str(w, "when") +
-           ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " + str(w, "what") + "\n";
+    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env_text(w.at("env")) + "]: " + str(w, "verdict") +
+           " (" + str(w, "when") + ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " +
+           str(w, "what") + "\n";
   }
-  if (!helped.empty()) out += "  Remedies that helped (verdict unchanged; a quarter or more less kept above live at a phase):\n";
+  if (!helped.empty())
+    out += "  Remedies that helped (verdict unchanged; a quarter or more less kept above live at a phase):\n";
   for (const auto& h : helped) out += "    " + str(h.as_object(), "text") + "\n";
   return out;
 }

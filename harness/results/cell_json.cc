@@ -27,14 +27,18 @@ json::object pairs(const Pairs& p) {
 }
 
 json::object site_json(const SiteShare& s) {
-  return json::object{{"site", s.site}, {"blocks", s.blocks}, {"live", s.live}, {"pinned", s.pinned}, {"median_age_ms", opt(s.median_age_ms)}};
+  return json::object{{"site", s.site},
+                      {"blocks", s.blocks},
+                      {"live", s.live},
+                      {"pinned", s.pinned},
+                      {"median_age_ms", opt(s.median_age_ms)}};
 }
 
 json::object attribution_json(const Attribution& a) {
   json::array sites;
   for (const auto& s : a.sites) sites.push_back(site_json(s));
-  return json::object{{"site_count", a.site_count}, {"clock_ms", opt(a.clock_ms)}, {"seconds", a.seconds},
-                      {"sites", std::move(sites)}, {"unknown", site_json(a.unknown)}, {"other", site_json(a.other)}};
+  return json::object{{"site_count", a.site_count}, {"clock_ms", opt(a.clock_ms)},     {"seconds", a.seconds},
+                      {"sites", std::move(sites)},  {"unknown", site_json(a.unknown)}, {"other", site_json(a.other)}};
 }
 
 json::object page_map_json(const PageMap& m) {
@@ -42,8 +46,9 @@ json::object page_map_json(const PageMap& m) {
   for (int s = 0; s < 5; ++s) pages[kPageStateNames[s]] = m.pages[s];
   json::array buckets;
   for (const auto& b : m.buckets) buckets.push_back(json::array{b[0], b[1], b[2], b[3], b[4]});
-  return json::object{{"pages_per_bucket", m.pages_per_bucket}, {"shown_pages", m.shown_pages}, {"mappings", m.mappings},
-                      {"lazyfree_known", m.lazyfree_known}, {"pages", std::move(pages)}, {"buckets", std::move(buckets)}};
+  return json::object{
+      {"pages_per_bucket", m.pages_per_bucket}, {"shown_pages", m.shown_pages}, {"mappings", m.mappings},
+      {"lazyfree_known", m.lazyfree_known},     {"pages", std::move(pages)},    {"buckets", std::move(buckets)}};
 }
 
 json::object phase_json(const PhaseResult& p) {
@@ -62,7 +67,10 @@ json::object phase_json(const PhaseResult& p) {
     po["live_blocks"] = e->live_blocks;
     po["rho"] = opt(e->rho);
     if (const auto& w = e->wait) {
-      json::object wo{{"kind", w->kind}, {"stop", w->stop}, {"planned_ms", w->planned_ms}, {"lasted_s", w->lasted_s},
+      json::object wo{{"kind", w->kind},
+                      {"stop", w->stop},
+                      {"planned_ms", w->planned_ms},
+                      {"lasted_s", w->lasted_s},
                       {"returned_after_s", opt(w->returned_after_s)}};
       if (w->activity_calls) wo["activity_calls"] = *w->activity_calls;
       if (w->activity_peak_live) wo["activity_peak_live"] = *w->activity_peak_live;
@@ -70,8 +78,9 @@ json::object phase_json(const PhaseResult& p) {
     }
     if (!e->reported.empty()) po["reported"] = pairs(e->reported);
     if (const auto& b = e->breakdown)
-      po["breakdown"] = json::object{{"live", b->live},           {"fragmentation", b->fragmentation}, {"retained", b->retained},
-                                     {"lazy_free", b->lazy_free}, {"metadata", b->metadata},           {"live_page_bytes", b->live_page_bytes}};
+      po["breakdown"] = json::object{{"live", b->live},         {"fragmentation", b->fragmentation},
+                                     {"retained", b->retained}, {"lazy_free", b->lazy_free},
+                                     {"metadata", b->metadata}, {"live_page_bytes", b->live_page_bytes}};
     if (e->attribution) po["attribution"] = attribution_json(*e->attribution);
     if (e->page_map) po["page_map"] = page_map_json(*e->page_map);
     if (!e->counters.empty()) {
@@ -160,7 +169,8 @@ class Reader {
   }
   Pairs text_pairs(const json::object& o, const std::string& path) const {
     Pairs out;
-    for (const auto& [k, v] : o) out.emplace_back(std::string(k), v.is_string() ? std::string(v.get_string()) : json::serialize(v));
+    for (const auto& [k, v] : o)
+      out.emplace_back(std::string(k), v.is_string() ? std::string(v.get_string()) : json::serialize(v));
     return out;
   }
   std::vector<double> numbers(const json::array& a, const std::string& path) const {
@@ -178,7 +188,8 @@ class Reader {
 };
 
 SiteShare read_site(const Reader& rd, const json::object& o, const std::string& path) {
-  return SiteShare{rd.integer<uint32_t>(o, "site", path).value_or(0), rd.integer<uint64_t>(o, "blocks", path).value_or(0),
+  return SiteShare{rd.integer<uint32_t>(o, "site", path).value_or(0),
+                   rd.integer<uint64_t>(o, "blocks", path).value_or(0),
                    rd.integer<uint64_t>(o, "live", path).value_or(0), rd.num(o, "pinned", path).value_or(0),
                    rd.integer<int64_t>(o, "median_age_ms", path)};
 }
@@ -206,7 +217,8 @@ PageMap read_page_map(const Reader& rd, const json::object& o, const std::string
   m.mappings = rd.integer<uint64_t>(o, "mappings", path).value_or(0);
   m.lazyfree_known = rd.boolean(o, "lazyfree_known", path);
   if (const auto* pages = rd.object(o, "pages", path))
-    for (int s = 0; s < 5; ++s) m.pages[s] = rd.integer<uint64_t>(*pages, kPageStateNames[s], path + "pages.").value_or(0);
+    for (int s = 0; s < 5; ++s)
+      m.pages[s] = rd.integer<uint64_t>(*pages, kPageStateNames[s], path + "pages.").value_or(0);
   if (const auto* buckets = rd.array(o, "buckets", path))
     for (size_t i = 0; i < buckets->size(); ++i) {
       const std::string bp = path + "buckets[" + std::to_string(i) + "]";
@@ -240,22 +252,30 @@ PhaseResult read_phase(const Reader& rd, const json::object& po, const std::stri
     e.rho = rd.num(po, "rho", path);
     if (const auto* w = rd.object(po, "wait", path)) {
       const std::string wp = path + "wait.";
-      e.wait = Wait{rd.str(*w, "kind", wp), rd.str(*w, "stop", wp), rd.integer<uint64_t>(*w, "planned_ms", wp).value_or(0),
-                    rd.num(*w, "lasted_s", wp).value_or(0), rd.num(*w, "returned_after_s", wp),
-                    rd.integer<uint64_t>(*w, "activity_calls", wp), rd.integer<uint64_t>(*w, "activity_peak_live", wp)};
+      e.wait = Wait{rd.str(*w, "kind", wp),
+                    rd.str(*w, "stop", wp),
+                    rd.integer<uint64_t>(*w, "planned_ms", wp).value_or(0),
+                    rd.num(*w, "lasted_s", wp).value_or(0),
+                    rd.num(*w, "returned_after_s", wp),
+                    rd.integer<uint64_t>(*w, "activity_calls", wp),
+                    rd.integer<uint64_t>(*w, "activity_peak_live", wp)};
     }
     if (const auto* b = rd.object(po, "breakdown", path)) {
       const std::string bp = path + "breakdown.";
-      e.breakdown = Breakdown{rd.integer<uint64_t>(*b, "live", bp).value_or(0), rd.integer<uint64_t>(*b, "fragmentation", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "retained", bp).value_or(0), rd.integer<uint64_t>(*b, "lazy_free", bp).value_or(0),
+      e.breakdown = Breakdown{rd.integer<uint64_t>(*b, "live", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "fragmentation", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "retained", bp).value_or(0),
+                              rd.integer<uint64_t>(*b, "lazy_free", bp).value_or(0),
                               rd.integer<uint64_t>(*b, "metadata", bp).value_or(0),
                               rd.integer<uint64_t>(*b, "live_page_bytes", bp).value_or(0)};
     }
     if (const auto* rp = rd.object(po, "reported", path)) e.reported = rd.text_pairs(*rp, path + "reported.");
-    if (const auto* a = rd.object(po, "attribution", path)) e.attribution = read_attribution(rd, *a, path + "attribution.");
+    if (const auto* a = rd.object(po, "attribution", path))
+      e.attribution = read_attribution(rd, *a, path + "attribution.");
     if (const auto* m = rd.object(po, "page_map", path)) e.page_map = read_page_map(rd, *m, path + "page_map.");
     if (const auto* co = rd.object(po, "counters", path))
-      for (const auto& [k, v] : *co) e.counters.emplace_back(std::string(k), rd.num(*co, std::string(k).c_str(), path + "counters.").value_or(0));
+      for (const auto& [k, v] : *co)
+        e.counters.emplace_back(std::string(k), rd.num(*co, std::string(k).c_str(), path + "counters.").value_or(0));
     e.counters_multiplexed = rd.boolean(po, "counters_multiplexed", path);
     p.end = e;
   }
@@ -301,15 +321,19 @@ json::object to_json(const CellResult& c) {
   rec["wall_s"] = c.wall_s;
   if (!c.stderr_tail.empty()) rec["stderr_tail"] = c.stderr_tail;
   if (const auto& id = c.identity)
-    rec["identity"] = json::object{{"ok", id->ok},          {"family", id->family}, {"version", id->version},
-                                   {"malloc_from", id->malloc_from}, {"proof", id->proof}, {"release_call", id->release_call}};
+    rec["identity"] = json::object{{"ok", id->ok},           {"family", id->family},
+                                   {"version", id->version}, {"malloc_from", id->malloc_from},
+                                   {"proof", id->proof},     {"release_call", id->release_call}};
   if (c.proven()) {
     const auto& h = c.return_horizon;
     rec["return_horizon"] = json::object{{"ms", opt_int(h.ms)}, {"background", h.background}, {"what", h.what}};
     rec["allocator_config"] = pairs(c.allocator_config);
     json::array threads;
-    for (const auto& t : c.cpus.threads) threads.push_back(json::object{{"affinity", t.affinity}, {"ran_on", t.ran_on}});
-    rec["cpus"] = json::object{{"online", c.cpus.online}, {"at_start", c.cpus.at_start}, {"pinned", opt_int(c.cpus.pinned)},
+    for (const auto& t : c.cpus.threads)
+      threads.push_back(json::object{{"affinity", t.affinity}, {"ran_on", t.ran_on}});
+    rec["cpus"] = json::object{{"online", c.cpus.online},
+                               {"at_start", c.cpus.at_start},
+                               {"pinned", opt_int(c.cpus.pinned)},
                                {"threads", std::move(threads)}};
     const auto& t = c.timing;
     rec["timing"] = json::object{{"tsc_hz", t.tsc_hz},
@@ -347,7 +371,10 @@ json::object to_json(const CellResult& c) {
     rec["micro_source"] = c.micro_source;
   }
   if (const auto& p = c.program) {
-    json::object po{{"checksum", p->checksum}, {"ops", p->ops}, {"phases", p->phases}, {"threads", p->threads},
+    json::object po{{"checksum", p->checksum},
+                    {"ops", p->ops},
+                    {"phases", p->phases},
+                    {"threads", p->threads},
                     {"pinned_cpu", p->pinned_cpu}};
     if (p->matches_block) po["matches_block"] = *p->matches_block;
     rec["program"] = std::move(po);
@@ -366,17 +393,17 @@ json::object to_json(const CellResult& c) {
     rec["latency_ns"] = std::move(lat);
     rec["latency_histogram"] = std::move(hists);
     if (const auto& b = c.batch_ns)
-      rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean}, {"min", b->min},
-                                              {"p50", b->p50},     {"p90", b->p90},         {"p99", b->p99},   {"p999", b->p999},
-                                              {"max", b->max}};
+      rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean},
+                                              {"min", b->min},     {"p50", b->p50},         {"p90", b->p90},
+                                              {"p99", b->p99},     {"p999", b->p999},       {"max", b->max}};
   }
   if (const auto& k = c.counters) {
     json::object events;
     for (const auto& e : k->events) {
       if (e.available)
-        events[e.name] = json::object{{"total", e.total}, {"per_1k_calls", opt(e.per_1k_calls)}, {"user_only", e.user_only}};
-      else
-        events[e.name] = json::object{{"unavailable", true}, {"errno", e.error}, {"reason", e.reason}};
+        events[e.name] =
+            json::object{{"total", e.total}, {"per_1k_calls", opt(e.per_1k_calls)}, {"user_only", e.user_only}};
+      else events[e.name] = json::object{{"unavailable", true}, {"errno", e.error}, {"reason", e.reason}};
     }
     json::object ko{{"events", std::move(events)}, {"multiplexed", k->multiplexed}};
     if (k->ipc) ko["ipc"] = *k->ipc;
@@ -403,7 +430,8 @@ json::object to_json(const CellResult& c) {
   rec["memory"] = memory_json(c.memory);
   if (c.program) {
     const auto& f = c.fragmentation;
-    rec["fragmentation"] = json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
+    rec["fragmentation"] =
+        json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
   }
   if (c.program || c.run) {
     const auto& t = c.timeline;
@@ -413,8 +441,8 @@ json::object to_json(const CellResult& c) {
       for (double x : v) integral ? a.push_back(static_cast<uint64_t>(x)) : a.push_back(x);
       return a;
     };
-    rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples}, {"stride", t.stride},
-                                   {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)},  {"anon", arr(t.anon, true)},
+    rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples},    {"stride", t.stride},
+                                   {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)}, {"anon", arr(t.anon, true)},
                                    {"live", arr(t.live, true)}};
     if (!t.clock_s.empty()) rec["timeline"].as_object()["clock_s"] = arr(t.clock_s, false);
   }
@@ -448,19 +476,25 @@ CellResult from_json(const json::object& o, const std::string& where) {
   c.wall_s = rd.num(o, "wall_s", "").value_or(0);
   c.stderr_tail = rd.str(o, "stderr_tail", "");
   if (const auto* id = rd.object(o, "identity", ""))
-    c.identity = Identity{rd.boolean(*id, "ok", "identity."),          rd.str(*id, "family", "identity."),
-                          rd.str(*id, "version", "identity."),         rd.str(*id, "malloc_from", "identity."),
-                          rd.str(*id, "proof", "identity."),           rd.str(*id, "release_call", "identity.")};
+    c.identity = Identity{rd.boolean(*id, "ok", "identity."),  rd.str(*id, "family", "identity."),
+                          rd.str(*id, "version", "identity."), rd.str(*id, "malloc_from", "identity."),
+                          rd.str(*id, "proof", "identity."),   rd.str(*id, "release_call", "identity.")};
   if (const auto* h = rd.object(o, "return_horizon", ""))
-    c.return_horizon = ReturnHorizon{rd.integer<uint64_t>(*h, "ms", "return_horizon."), rd.boolean(*h, "background", "return_horizon."),
-                                     rd.str(*h, "what", "return_horizon.")};
-  if (const auto* ac = rd.object(o, "allocator_config", "")) c.allocator_config = rd.text_pairs(*ac, "allocator_config.");
+    c.return_horizon =
+        ReturnHorizon{rd.integer<uint64_t>(*h, "ms", "return_horizon."),
+                      rd.boolean(*h, "background", "return_horizon."), rd.str(*h, "what", "return_horizon.")};
+  if (const auto* ac = rd.object(o, "allocator_config", ""))
+    c.allocator_config = rd.text_pairs(*ac, "allocator_config.");
   if (const auto* cp = rd.object(o, "cpus", "")) {
-    Cpus cpus{rd.integer<uint64_t>(*cp, "online", "cpus.").value_or(0), rd.str(*cp, "at_start", "cpus."),
-              rd.integer<int64_t>(*cp, "pinned", "cpus."), {}};
+    Cpus cpus{rd.integer<uint64_t>(*cp, "online", "cpus.").value_or(0),
+              rd.str(*cp, "at_start", "cpus."),
+              rd.integer<int64_t>(*cp, "pinned", "cpus."),
+              {}};
     if (const auto* ts = rd.array(*cp, "threads", "cpus."))
       for (const auto& t : *ts)
-        if (t.is_object()) cpus.threads.push_back({rd.str(t.get_object(), "affinity", "cpus.threads[]."), rd.str(t.get_object(), "ran_on", "cpus.threads[].")});
+        if (t.is_object())
+          cpus.threads.push_back({rd.str(t.get_object(), "affinity", "cpus.threads[]."),
+                                  rd.str(t.get_object(), "ran_on", "cpus.threads[].")});
     c.cpus = std::move(cpus);
   }
   if (const auto* t = rd.object(o, "timing", "")) {
@@ -488,9 +522,13 @@ CellResult from_json(const json::object& o, const std::string& where) {
     for (const auto& b : *mi) {
       if (!b.is_object()) rd.fail("micro[]", "an object");
       const auto& bo = b.get_object();
-      c.micro->push_back({rd.str(bo, "name", "micro[]."), rd.num(bo, "iterations", "micro[].").value_or(0),
-                          rd.num(bo, "real_time_ns", "micro[].").value_or(0), rd.num(bo, "cpu_time_ns", "micro[].").value_or(0),
-                          rd.num(bo, "calls_per_second", "micro[].").value_or(0), rd.num(bo, "threads", "micro[].").value_or(0), {}});
+      c.micro->push_back({rd.str(bo, "name", "micro[]."),
+                          rd.num(bo, "iterations", "micro[].").value_or(0),
+                          rd.num(bo, "real_time_ns", "micro[].").value_or(0),
+                          rd.num(bo, "cpu_time_ns", "micro[].").value_or(0),
+                          rd.num(bo, "calls_per_second", "micro[].").value_or(0),
+                          rd.num(bo, "threads", "micro[].").value_or(0),
+                          {}});
       if (const auto* cs = rd.object(bo, "counters", "micro[]."))
         for (const auto& [k, v] : *cs)
           if (v.is_number()) c.micro->back().counters.emplace_back(std::string(k), v.to_number<double>());
@@ -498,11 +536,13 @@ CellResult from_json(const json::object& o, const std::string& where) {
     c.micro_source = rd.str(o, "micro_source", "");
   }
   if (const auto* p = rd.object(o, "program", ""))
-    c.program = ProgramInfo{rd.str(*p, "checksum", "program."), rd.integer<uint64_t>(*p, "ops", "program.").value_or(0),
-                            rd.integer<uint64_t>(*p, "phases", "program.").value_or(0),
-                            rd.integer<uint64_t>(*p, "threads", "program.").value_or(0),
-                            rd.integer<int64_t>(*p, "pinned_cpu", "program.").value_or(-1),
-                            rd.find(*p, "matches_block") ? std::optional<bool>(rd.boolean(*p, "matches_block", "program.")) : std::nullopt};
+    c.program = ProgramInfo{
+        rd.str(*p, "checksum", "program."),
+        rd.integer<uint64_t>(*p, "ops", "program.").value_or(0),
+        rd.integer<uint64_t>(*p, "phases", "program.").value_or(0),
+        rd.integer<uint64_t>(*p, "threads", "program.").value_or(0),
+        rd.integer<int64_t>(*p, "pinned_cpu", "program.").value_or(-1),
+        rd.find(*p, "matches_block") ? std::optional<bool>(rd.boolean(*p, "matches_block", "program.")) : std::nullopt};
   if (const auto* pr = rd.object(o, "program_run", "")) {
     const std::string pp = "program_run.";
     ProgramRun r;
@@ -514,21 +554,24 @@ CellResult from_json(const json::object& o, const std::string& where) {
     r.check = rd.str(*pr, "check", pp);
     r.metric_name = rd.str(*pr, "metric_name", pp);
     r.metric = rd.num(*pr, "metric", pp);
-    r.metric_higher_is_better = !rd.find(*pr, "metric_higher_is_better") || rd.boolean(*pr, "metric_higher_is_better", pp);
+    r.metric_higher_is_better =
+        !rd.find(*pr, "metric_higher_is_better") || rd.boolean(*pr, "metric_higher_is_better", pp);
     r.vm_hwm_from = rd.str(*pr, "vm_hwm_from", pp);
     c.run = std::move(r);
   }
   if (const auto* ops = rd.object(o, "ops", ""))
-    for (const auto& [k, v] : *ops) c.ops[std::string(k)] = rd.integer<uint64_t>(*ops, std::string(k).c_str(), "ops.").value_or(0);
+    for (const auto& [k, v] : *ops)
+      c.ops[std::string(k)] = rd.integer<uint64_t>(*ops, std::string(k).c_str(), "ops.").value_or(0);
   if (const auto* lat = rd.object(o, "latency_ns", ""))
     for (const auto& [k, v] : *lat) {
       const std::string lp = "latency_ns." + std::string(k) + ".";
       if (!v.is_object()) rd.fail(lp, "an object");
       const auto& lo = v.get_object();
-      c.latency_ns.emplace_back(std::string(k), Latency{rd.integer<uint64_t>(lo, "count", lp).value_or(0), rd.num(lo, "mean", lp).value_or(0),
-                                                        rd.num(lo, "min", lp).value_or(0), rd.num(lo, "p50", lp).value_or(0),
-                                                        rd.num(lo, "p90", lp).value_or(0), rd.num(lo, "p99", lp).value_or(0),
-                                                        rd.num(lo, "p999", lp).value_or(0), rd.num(lo, "max", lp).value_or(0)});
+      c.latency_ns.emplace_back(
+          std::string(k), Latency{rd.integer<uint64_t>(lo, "count", lp).value_or(0), rd.num(lo, "mean", lp).value_or(0),
+                                  rd.num(lo, "min", lp).value_or(0), rd.num(lo, "p50", lp).value_or(0),
+                                  rd.num(lo, "p90", lp).value_or(0), rd.num(lo, "p99", lp).value_or(0),
+                                  rd.num(lo, "p999", lp).value_or(0), rd.num(lo, "max", lp).value_or(0)});
     }
   if (const auto* hs = rd.object(o, "latency_histogram", ""))
     for (const auto& [k, v] : *hs) {
@@ -537,7 +580,8 @@ CellResult from_json(const json::object& o, const std::string& where) {
       LatencyHistogram h{rd.str(v.get_object(), "unit", hp), {}};
       if (const auto* b = rd.array(v.get_object(), "buckets", hp))
         for (const auto& e : *b) {
-          if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_number() || !e.get_array()[1].is_number())
+          if (!e.is_array() || e.get_array().size() != 2 || !e.get_array()[0].is_number() ||
+              !e.get_array()[1].is_number())
             rd.fail(hp + "buckets", "[[lower bound, count], ...]");
           h.buckets.emplace_back(e.get_array()[0].to_number<uint64_t>(), e.get_array()[1].to_number<uint64_t>());
         }
@@ -545,9 +589,14 @@ CellResult from_json(const json::object& o, const std::string& where) {
     }
   if (const auto* b = rd.object(o, "batch_ns_per_call", "")) {
     const std::string bp = "batch_ns_per_call.";
-    c.batch_ns = BatchTiming{rd.integer<uint64_t>(*b, "calls", bp).value_or(0), rd.integer<uint64_t>(*b, "batches", bp).value_or(0),
-                             rd.num(*b, "mean", bp).value_or(0), rd.num(*b, "min", bp).value_or(0), rd.num(*b, "p50", bp).value_or(0),
-                             rd.num(*b, "p90", bp).value_or(0), rd.num(*b, "p99", bp).value_or(0), rd.num(*b, "p999", bp).value_or(0),
+    c.batch_ns = BatchTiming{rd.integer<uint64_t>(*b, "calls", bp).value_or(0),
+                             rd.integer<uint64_t>(*b, "batches", bp).value_or(0),
+                             rd.num(*b, "mean", bp).value_or(0),
+                             rd.num(*b, "min", bp).value_or(0),
+                             rd.num(*b, "p50", bp).value_or(0),
+                             rd.num(*b, "p90", bp).value_or(0),
+                             rd.num(*b, "p99", bp).value_or(0),
+                             rd.num(*b, "p999", bp).value_or(0),
                              rd.num(*b, "max", bp).value_or(0)};
   }
   if (const auto* k = rd.object(o, "counters", "")) {
@@ -575,9 +624,12 @@ CellResult from_json(const json::object& o, const std::string& where) {
   c.measured_s = rd.num(o, "measured_s", "").value_or(0);
   c.throughput_ops_s = rd.num(o, "throughput_ops_s", "").value_or(0);
   if (const auto* cu = rd.object(o, "cpu", ""))
-    c.cpu = CpuUse{rd.num(*cu, "user_s", "cpu.").value_or(0), rd.num(*cu, "sys_s", "cpu.").value_or(0),
-                   rd.integer<uint64_t>(*cu, "minflt", "cpu.").value_or(0), rd.integer<uint64_t>(*cu, "majflt", "cpu.").value_or(0),
-                   rd.integer<uint64_t>(*cu, "nvcsw", "cpu.").value_or(0), rd.integer<uint64_t>(*cu, "nivcsw", "cpu.").value_or(0)};
+    c.cpu = CpuUse{rd.num(*cu, "user_s", "cpu.").value_or(0),
+                   rd.num(*cu, "sys_s", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "minflt", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "majflt", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "nvcsw", "cpu.").value_or(0),
+                   rd.integer<uint64_t>(*cu, "nivcsw", "cpu.").value_or(0)};
   if (const auto* m = rd.object(o, "memory", "")) {
     const std::string mp = "memory.";
     Memory mem;
@@ -596,8 +648,9 @@ CellResult from_json(const json::object& o, const std::string& where) {
     c.memory = mem;
   }
   if (const auto* f = rd.object(o, "fragmentation", ""))
-    c.fragmentation = FragmentationFigures{rd.num(*f, "f4", "fragmentation."), rd.num(*f, "f3", "fragmentation."),
-                                           rd.num(*f, "f1", "fragmentation."), rd.num(*f, "internal", "fragmentation.")};
+    c.fragmentation =
+        FragmentationFigures{rd.num(*f, "f4", "fragmentation."), rd.num(*f, "f3", "fragmentation."),
+                             rd.num(*f, "f1", "fragmentation."), rd.num(*f, "internal", "fragmentation.")};
   if (const auto* t = rd.object(o, "timeline", "")) {
     TimelineSeries& tl = c.timeline;
     tl.sample_hz = rd.num(*t, "sample_hz", "timeline.").value_or(0);
@@ -611,7 +664,8 @@ CellResult from_json(const json::object& o, const std::string& where) {
     series("anon", tl.anon);
     series("live", tl.live);
     series("clock_s", tl.clock_s);
-    if (!tl.clock_s.empty() && tl.clock_s.size() != tl.t_s.size()) rd.fail("timeline.clock_s", "as many points as timeline.t_s");
+    if (!tl.clock_s.empty() && tl.clock_s.size() != tl.t_s.size())
+      rd.fail("timeline.clock_s", "as many points as timeline.t_s");
   }
   return c;
 }

@@ -41,9 +41,9 @@ struct SiteShare {
 struct Attribution {
   uint32_t site_count = 0;
   std::optional<uint64_t> clock_ms;
-  double seconds = 0;              // what the attribution cost the cell
-  std::vector<SiteShare> sites;    // the listed sites, most pinned first
-  SiteShare unknown, other;        // site 0; every site not listed
+  double seconds = 0;            // what the attribution cost the cell
+  std::vector<SiteShare> sites;  // the listed sites, most pinned first
+  SiteShare unknown, other;      // site 0; every site not listed
 };
 // The heap's pages in address order, bucketed, by state (protocol.h PageState).
 inline constexpr const char* kPageStateNames[5] = {"dense", "sparse", "retained", "lazy_free", "released"};
@@ -64,7 +64,7 @@ struct PhaseEndResult {
   uint64_t live_bytes = 0, live_usable = 0, live_blocks = 0;
   std::optional<double> rho;
   std::optional<Wait> wait;
-  std::optional<Breakdown> breakdown;  // absent in results older than the breakdown
+  std::optional<Breakdown> breakdown;      // absent in results older than the breakdown
   std::optional<Attribution> attribution;  // with --attribute
   std::optional<PageMap> page_map;
   // Event counts over the phase (perf_event_open), available events only.
@@ -112,7 +112,8 @@ struct Timing {
   double timer_resolution_ns = 0;
   bool latency_net_of_timer_overhead = true;
   double histogram_relative_error = 0;
-  std::string timer = "latency";  // "latency": each call fenced on its own; "batch": runs of batch_calls calls per timestamp pair
+  std::string timer =
+      "latency";  // "latency": each call fenced on its own; "batch": runs of batch_calls calls per timestamp pair
   uint64_t batch_calls = 0;
 };
 
@@ -185,13 +186,15 @@ struct TimelineSeries {
   double sample_hz = 0;
   uint64_t samples = 0, stride = 1;
   std::vector<double> t_s, rss, anon, live;  // parallel arrays
-  std::vector<double> clock_s;  // parallel too when the workload has a clock (a replay: the recorded time reached), else empty
+  std::vector<double>
+      clock_s;  // parallel too when the workload has a clock (a replay: the recorded time reached), else empty
 };
 
 struct MicroBenchmark {
   std::string name;
   double iterations = 0, real_time_ns = 0, cpu_time_ns = 0, calls_per_second = 0, threads = 0;
-  std::vector<std::pair<std::string, double>> counters;  // the workload's own figures (Google Benchmark's user counters), by name
+  std::vector<std::pair<std::string, double>>
+      counters;  // the workload's own figures (Google Benchmark's user counters), by name
 };
 
 // A real program's run (a `program` workload).
@@ -204,7 +207,7 @@ struct ProgramRun {
   std::string metric_name;
   std::optional<double> metric;
   bool metric_higher_is_better = true;
-  std::string vm_hwm_from;    // "probe" (the process's VmHWM at exit) or "sampled"
+  std::string vm_hwm_from;  // "probe" (the process's VmHWM at exit) or "sampled"
 };
 
 struct CellResult {

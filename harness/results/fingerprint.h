@@ -15,7 +15,8 @@ inline std::string fingerprint_difference(const boost::json::object& a, const bo
     const auto* w = b.if_contains(k);
     if (w && *w == v) continue;
     if (!out.empty()) out += "; ";
-    out += std::string(k) + ": " + boost::json::serialize(v) + " vs " + (w ? boost::json::serialize(*w) : std::string("(none)"));
+    out += std::string(k) + ": " + boost::json::serialize(v) + " vs " +
+           (w ? boost::json::serialize(*w) : std::string("(none)"));
   }
   return out;
 }

@@ -22,7 +22,8 @@ void claim_output(const std::string& path, bool force, const std::string& option
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return;  // free
   if (S_ISDIR(st.st_mode)) throw InputError(option + " '" + path + "' is a directory: give a file name");
-  if (!S_ISREG(st.st_mode)) throw InputError(option + " '" + path + "' is not a regular file (a FIFO, socket or device): give a file name");
+  if (!S_ISREG(st.st_mode))
+    throw InputError(option + " '" + path + "' is not a regular file (a FIFO, socket or device): give a file name");
   if (!force) throw InputError(option + " '" + path + "' exists: give --force to replace it, or another name");
 }
 

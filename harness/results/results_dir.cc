@@ -26,8 +26,8 @@ void check_schema(const json::object& o, const std::string& where) {
   const auto* sv = o.if_contains("schema_version");
   if (!sv || !sv->is_int64()) throw InputError(where + ": no schema_version");
   if (sv->as_int64() != kSchemaVersion)
-    throw InputError(where + ": schema_version " + std::to_string(sv->as_int64()) + " is not supported (this heapmark reads " +
-                     std::to_string(kSchemaVersion) + ")");
+    throw InputError(where + ": schema_version " + std::to_string(sv->as_int64()) +
+                     " is not supported (this heapmark reads " + std::to_string(kSchemaVersion) + ")");
 }
 
 }  // namespace
@@ -61,7 +61,8 @@ DirLock::DirLock(const std::string& dir) {
     if (err == EWOULDBLOCK) {
       const std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string("?");
       throw InputError("results directory '" + dir + "' is being written by another heapmark (pid " +
-                       holder.substr(0, holder.find_first_of("\n ")) + "): wait for it to finish, or stop it, then --resume");
+                       holder.substr(0, holder.find_first_of("\n ")) +
+                       "): wait for it to finish, or stop it, then --resume");
     }
     throw InputError("cannot lock the results directory '" + dir + "': " + std::strerror(err));
   }
@@ -90,8 +91,7 @@ CellLog::CellLog(const std::string& dir) : path_(dir + "/cells.jsonl") {
         break;
       }
     }
-    if (keep != end && ftruncate(fd_, keep) != 0)
-      throw EnvironmentError("cut the partial last line of", path_, errno);
+    if (keep != end && ftruncate(fd_, keep) != 0) throw EnvironmentError("cut the partial last line of", path_, errno);
   }
 }
 
@@ -139,7 +139,8 @@ Cells read_cells(const std::string& dir) {
     const std::string where = path + ":" + std::to_string(line_no);
     json::error_code ec;
     auto v = json::parse(line, ec);
-    if (ec || !v.is_object()) throw InputError(where + ": not valid JSON (" + (ec ? ec.message() : "not an object") + ")");
+    if (ec || !v.is_object())
+      throw InputError(where + ": not valid JSON (" + (ec ? ec.message() : "not an object") + ")");
     check_schema(v.get_object(), where);
     CellResult r = from_json(v.get_object(), where);
     out.lines.push_back({std::move(r), std::move(v.get_object())});

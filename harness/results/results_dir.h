@@ -64,7 +64,7 @@ struct CellLine {
 };
 
 struct Cells {
-  std::vector<CellLine> lines;  // in file order
+  std::vector<CellLine> lines;        // in file order
   bool ignored_partial_line = false;  // the file ended without a newline; that fragment was skipped
 };
 

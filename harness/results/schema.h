@@ -21,8 +21,8 @@ inline constexpr const char* kReturnedAfterFree = "memory.returned_after_free";
 inline constexpr const char* kVmHwm = "memory.vm_hwm";
 inline constexpr const char* kF4 = "fragmentation.f4";
 inline constexpr const char* kSysCpu = "cpu.sys_s";
-inline constexpr const char* kAll[] = {kThroughput, kAllocP50, kAllocP99, kAllocP999, kFreeP50, kFreeP99,
-                                       kPeakR,      kReturnedAfterFree, kVmHwm, kF4, kSysCpu};
+inline constexpr const char* kAll[] = {kThroughput, kAllocP50,          kAllocP99, kAllocP999, kFreeP50, kFreeP99,
+                                       kPeakR,      kReturnedAfterFree, kVmHwm,    kF4,        kSysCpu};
 // Present only where measured: --timing batch, and event counters the machine could count.
 inline constexpr const char* kBatchNsPerCall = "batch_ns_per_call.mean";
 inline constexpr const char* kPageFaultsPer1k = "counters.events.page-faults.per_1k_calls";

@@ -27,7 +27,9 @@ constexpr uint64_t kMinLiveForRatios = 1 << 20;
 
 int64_t r_of(uint64_t anon, uint64_t r0) { return static_cast<int64_t>(anon) - static_cast<int64_t>(r0); }
 
-std::optional<double> defined(double v) { return std::isnan(v) || std::isinf(v) ? std::nullopt : std::optional<double>(v); }
+std::optional<double> defined(double v) {
+  return std::isnan(v) || std::isinf(v) ? std::nullopt : std::optional<double>(v);
+}
 
 // Percentiles are net of the timer overhead's median, means of its mean: each
 // statistic minus the same statistic of the timer alone, floored at 0.
@@ -41,8 +43,8 @@ double rel_seconds(uint64_t t, uint64_t t0) { return (static_cast<double>(t) - s
 
 // One phase end: R, live bytes, the return ratio since the previous phase end,
 // the wait it made, and where R is.
-results::PhaseEndResult phase_end(const cell::PhaseEnd& e, const cell::PhaseBegin& b, uint64_t r0, int64_t prev_r, int64_t prev_l,
-                                  uint64_t t0, const NetOfTimer& net) {
+results::PhaseEndResult phase_end(const cell::PhaseEnd& e, const cell::PhaseBegin& b, uint64_t r0, int64_t prev_r,
+                                  int64_t prev_l, uint64_t t0, const NetOfTimer& net) {
   results::PhaseEndResult pe;
   const int64_t r = r_of(e.smaps.anonymous, r0);
   const int64_t l = static_cast<int64_t>(e.live_bytes);
@@ -94,18 +96,26 @@ bool micro_figures(const std::string& native, results::CellResult& rec) {
     if (const auto* list = gb.as_object().if_contains("benchmarks"); list && list->is_array())
       for (const auto& b : list->as_array()) {
         const auto& o = b.as_object();
-        auto n = [&](const char* k) { return o.if_contains(k) && o.at(k).is_number() ? o.at(k).to_number<double>() : 0.0; };
+        auto n = [&](const char* k) {
+          return o.if_contains(k) && o.at(k).is_number() ? o.at(k).to_number<double>() : 0.0;
+        };
         const double scale = o.if_contains("time_unit") && o.at("time_unit") == "ns"   ? 1.0
                              : o.if_contains("time_unit") && o.at("time_unit") == "us" ? 1e3
                                                                                        : 1e6;
         // Google Benchmark's items/s: per CPU second, or per real second for
         // the UseRealTime (threaded) ones; real_time_ns includes waiting for a CPU.
-        rec.micro->push_back({std::string(o.at("name").as_string()), n("iterations"), n("real_time") * scale,
-                              n("cpu_time") * scale, n("items_per_second"), n("threads"), {}});
+        rec.micro->push_back({std::string(o.at("name").as_string()),
+                              n("iterations"),
+                              n("real_time") * scale,
+                              n("cpu_time") * scale,
+                              n("items_per_second"),
+                              n("threads"),
+                              {}});
         // Every other number is the workload's own figure (a user counter).
         static const std::set<std::string> kGoogleBenchmarkKeys = {
-            "iterations", "real_time", "cpu_time", "items_per_second", "bytes_per_second", "threads", "repetitions",
-            "repetition_index", "family_index", "per_family_instance_index", "time_unit"};
+            "iterations", "real_time",   "cpu_time",         "items_per_second", "bytes_per_second",
+            "threads",    "repetitions", "repetition_index", "family_index",     "per_family_instance_index",
+            "time_unit"};
         for (const auto& [k, v] : o)
           if (v.is_number() && !kGoogleBenchmarkKeys.count(std::string(k)))
             rec.micro->back().counters.emplace_back(std::string(k), v.to_number<double>());
@@ -117,7 +127,6 @@ bool micro_figures(const std::string& native, results::CellResult& rec) {
                          : "Google Benchmark JSON, loop time per iteration (no per-op timer); items = allocator calls";
   return !ec && !rec.micro->empty();
 }
-
 
 // What the cell says about its allocator: identity, and once proven its
 // return horizon, self-configuration, CPUs and timer.
@@ -136,7 +145,8 @@ void describe_allocator(const CellOutcome& out, results::CellResult& rec) {
   rec.cpus.online = h.cpus_online;
   rec.cpus.at_start = cstr(h.cpus_at_start, sizeof h.cpus_at_start);
   if (h.pinned_cpu >= 0) rec.cpus.pinned = h.pinned_cpu;
-  for (const auto& t : out.threads) rec.cpus.threads.push_back({cstr(t.affinity, sizeof t.affinity), cstr(t.ran_on, sizeof t.ran_on)});
+  for (const auto& t : out.threads)
+    rec.cpus.threads.push_back({cstr(t.affinity, sizeof t.affinity), cstr(t.ran_on, sizeof t.ran_on)});
   const double hz = h.tsc_hz, overhead = static_cast<double>(h.timer_overhead_cycles);
   rec.timing = results::Timing{hz,
                                h.tsc_invariant != 0,
@@ -198,7 +208,8 @@ void phase_figures(const CellOutcome& out, uint64_t t0, const NetOfTimer& net, r
       if (p.sites) pr.end->attribution = attribution(*p.sites);
       if (p.page_map) pr.end->page_map = page_map(*p.page_map);
       for (size_t i = 0; i < metrics::perf::kEvents; ++i)
-        if (out.hello.counter_error[i] == 0) pr.end->counters.emplace_back(metrics::perf::event_info(i).name, p.end.counters[i]);
+        if (out.hello.counter_error[i] == 0)
+          pr.end->counters.emplace_back(metrics::perf::event_info(i).name, p.end.counters[i]);
       pr.end->counters_multiplexed = p.end.counters_multiplexed != 0;
       prev_r = pr.end->r;
       prev_l = static_cast<int64_t>(p.end.live_bytes);
@@ -240,7 +251,9 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
       const double hz = out.hello.tsc_hz;
       rec.batch_ns = results::BatchTiming{res.batch_calls,
                                           hist->total,
-                                          hz > 0 && res.batch_calls ? static_cast<double>(res.batch_cycles) * 1e9 / hz / static_cast<double>(res.batch_calls) : 0.0,
+                                          hz > 0 && res.batch_calls ? static_cast<double>(res.batch_cycles) * 1e9 / hz /
+                                                                          static_cast<double>(res.batch_calls)
+                                                                    : 0.0,
                                           ns(hist->min),
                                           ns(hist->quantile(0.5)),
                                           ns(hist->quantile(0.9)),
@@ -251,8 +264,9 @@ void program_figures(const CellOutcome& out, const NetOfTimer& net, results::Cel
     }
     const std::string name = workloads::op_kind_name(static_cast<workloads::OpKind>(hr.head.op_kind));
     auto q = [&](double p) { return net.ns(static_cast<double>(hist->quantile(p))); };
-    rec.latency_ns.emplace_back(name, results::Latency{hist->total, net.ns_mean(hist->mean()), net.ns(static_cast<double>(hist->min)),
-                                                       q(0.5), q(0.9), q(0.99), q(0.999), net.ns(static_cast<double>(hist->max))});
+    rec.latency_ns.emplace_back(
+        name, results::Latency{hist->total, net.ns_mean(hist->mean()), net.ns(static_cast<double>(hist->min)), q(0.5),
+                               q(0.9), q(0.99), q(0.999), net.ns(static_cast<double>(hist->max))});
     rec.latency_histogram.emplace_back(name, std::move(raw));
   }
   rec.throughput_ops_s = rec.measured_s > 0 ? static_cast<double>(calls) / rec.measured_s : 0.0;
@@ -318,9 +332,10 @@ void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, resul
   }
   const bool ratios = res.live_peak >= kMinLiveForRatios;
   auto frag = [&](double v) { return ratios ? defined(v) : std::nullopt; };
-  rec.fragmentation = results::FragmentationFigures{frag(metrics::f4(peak_r, res.live_peak)), frag(metrics::f3(peak_r, live_at_peak_r)),
-                                                    frag(metrics::f1(tl.integral_r(), tl.integral_l())),
-                                                    defined(metrics::internal(res.live_usable_at_peak, res.live_peak))};
+  rec.fragmentation =
+      results::FragmentationFigures{frag(metrics::f4(peak_r, res.live_peak)), frag(metrics::f3(peak_r, live_at_peak_r)),
+                                    frag(metrics::f1(tl.integral_r(), tl.integral_l())),
+                                    defined(metrics::internal(res.live_usable_at_peak, res.live_peak))};
   rec.timeline.sample_hz = sample_hz;
   rec.timeline.samples = tl.samples();
   rec.timeline.stride = tl.stride();
@@ -338,7 +353,8 @@ void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, resul
 
 }  // namespace
 
-results::Counters counter_summary(const metrics::perf::Availability* avail, const double* totals, bool multiplexed, uint64_t calls) {
+results::Counters counter_summary(const metrics::perf::Availability* avail, const double* totals, bool multiplexed,
+                                  uint64_t calls) {
   namespace perf = metrics::perf;
   results::Counters cs;
   cs.multiplexed = multiplexed;
@@ -362,7 +378,8 @@ results::Counters counter_summary(const metrics::perf::Availability* avail, cons
       if (e.name == name && e.available) return &e;
     return nullptr;
   };
-  if (const auto *cyc = event("cycles"), *ins = event("instructions"); cyc && ins && cyc->total > 0) cs.ipc = ins->total / cyc->total;
+  if (const auto* cyc = event("cycles"), *ins = event("instructions"); cyc && ins && cyc->total > 0)
+    cs.ipc = ins->total / cyc->total;
   return cs;
 }
 
@@ -384,7 +401,8 @@ results::CellResult planned_result(const CellPlan& plan, const std::string& star
   return rec;
 }
 
-results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at, double sample_hz) {
+results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, const std::string& started_at,
+                                double sample_hz) {
   results::CellResult rec = planned_result(plan, started_at);
   rec.status = out.ok ? "ok" : "failed";
   rec.cause = out.ok ? "" : out.cause;
@@ -397,14 +415,19 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
   if (!out.have_hello) return rec;
   describe_allocator(out, rec);
   if (!out.hello.identity_ok) return rec;
-  const NetOfTimer net = {rec.timing.tsc_hz, static_cast<double>(out.hello.timer_overhead_cycles), rec.timing.timer_overhead_mean_cycles};
+  const NetOfTimer net = {rec.timing.tsc_hz, static_cast<double>(out.hello.timer_overhead_cycles),
+                          rec.timing.timer_overhead_mean_cycles};
   const uint64_t t0 = out.have_result && out.result.first_t_ns ? out.result.first_t_ns : out.hello.t_ns;
   phase_figures(out, t0, net, rec);
   if (!out.have_result) return rec;
   const cell::Result& res = out.result;
   rec.measured_s = static_cast<double>(res.last_t_ns - res.first_t_ns) * 1e-9;
-  rec.cpu = results::CpuUse{static_cast<double>(res.utime_us) * 1e-6, static_cast<double>(res.stime_us) * 1e-6, res.minflt, res.majflt,
-                            res.nvcsw, res.nivcsw};
+  rec.cpu = results::CpuUse{static_cast<double>(res.utime_us) * 1e-6,
+                            static_cast<double>(res.stime_us) * 1e-6,
+                            res.minflt,
+                            res.majflt,
+                            res.nvcsw,
+                            res.nivcsw};
   rec.memory.r0_anon = out.hello.r0_anon;
   rec.memory.r0_rss = out.hello.r0_rss;
   rec.memory.vm_hwm = res.vm_hwm;

@@ -34,13 +34,15 @@ uint64_t mix(uint64_t seed, const std::string& text) {
 const json::value kNoWorkloads = json::array{};
 
 using Fail = std::function<InputError(const std::string& path, const std::string& what)>;
-using FieldCheck = std::function<void(const json::object&, const std::string& path, std::initializer_list<std::string_view> valid)>;
+using FieldCheck =
+    std::function<void(const json::object&, const std::string& path, std::initializer_list<std::string_view> valid)>;
 
 // One entry of "allocators": a known name, {"name", "base", "env"} (a variant),
 // {"name", "library"} (a user's .so), or as run.json records it {"name", "kind",
 // "library", "env", "variant_of"}, taken as is.
-registry::Allocator allocator_from_json(const json::value& a, const std::string& path, const std::vector<registry::Allocator>& known,
-                                        const FieldCheck& only, const Fail& fail) {
+registry::Allocator allocator_from_json(const json::value& a, const std::string& path,
+                                        const std::vector<registry::Allocator>& known, const FieldCheck& only,
+                                        const Fail& fail) {
   if (a.is_string()) {
     try {
       return registry::find(known, std::string(a.as_string()));
@@ -63,7 +65,8 @@ registry::Allocator allocator_from_json(const json::value& a, const std::string&
     }
     const auto* lib = a.as_object().if_contains("library");
     alloc.library = lib && lib->is_string() ? std::string(lib->as_string()) : "";
-    if (const auto* v = a.as_object().if_contains("variant_of"); v && v->is_string()) alloc.variant_of = std::string(v->as_string());
+    if (const auto* v = a.as_object().if_contains("variant_of"); v && v->is_string())
+      alloc.variant_of = std::string(v->as_string());
   } else if (const auto* base = a.as_object().if_contains("base")) {
     if (!base->is_string()) throw fail(path + ".base", "expected an allocator name");
     try {
@@ -88,7 +91,8 @@ registry::Allocator allocator_from_json(const json::value& a, const std::string&
     for (const auto& [k, val] : env->as_object()) {
       const std::string where = path + ".env." + std::string(k);
       alloc.env.emplace_back(std::string(k), scalar_text(val, where));
-      if (const std::string why = registry::env_entry_problem(alloc.env.back().first, alloc.env.back().second); !why.empty())
+      if (const std::string why = registry::env_entry_problem(alloc.env.back().first, alloc.env.back().second);
+          !why.empty())
         throw fail(where, why);
     }
   }
@@ -122,7 +126,8 @@ json::value Matrix::to_json() const {
     }
     works.push_back(json::object{{"name", w.name}, {"params", grid}});
   }
-  json::object out{{"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
+  json::object out{
+      {"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
   if (!programs.empty()) {
     json::array progs;
     for (const auto& p : programs) progs.push_back(p.to_json());
@@ -131,12 +136,14 @@ json::value Matrix::to_json() const {
   return out;
 }
 
-Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Allocator>& known, const std::string& source) {
+Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Allocator>& known,
+                         const std::string& source) {
   const Fail fail = [&](const std::string& path, const std::string& what) -> InputError {
     return InputError(source + ": " + path + ": " + what);
   };
   // A misspelt field would otherwise be ignored and the run go on without it.
-  const FieldCheck only = [&](const json::object& obj, const std::string& path, std::initializer_list<std::string_view> valid) {
+  const FieldCheck only = [&](const json::object& obj, const std::string& path,
+                              std::initializer_list<std::string_view> valid) {
     for (const auto& [k, _] : obj) {
       if (std::find(valid.begin(), valid.end(), std::string_view(k)) != valid.end()) continue;
       std::string list;
@@ -149,7 +156,8 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   only(o, "$", {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
-  if (!allocs || !allocs->is_array() || allocs->as_array().empty()) throw fail("$.allocators", "expected a non-empty array");
+  if (!allocs || !allocs->is_array() || allocs->as_array().empty())
+    throw fail("$.allocators", "expected a non-empty array");
   for (size_t i = 0; i < allocs->as_array().size(); ++i)
     m.allocators.push_back(
         allocator_from_json(allocs->as_array()[i], "$.allocators[" + std::to_string(i) + "]", known, only, fail));
@@ -179,13 +187,15 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
           }
         }
       }
-      if (!file || !file->is_string()) throw fail(path, "expected a suite file name, or {\"file\": ..., \"only\": [names]}");
+      if (!file || !file->is_string())
+        throw fail(path, "expected a suite file name, or {\"file\": ..., \"only\": [names]}");
       std::vector<ProgramSpec> progs = load_suite((base / std::string(file->as_string())).lexically_normal().string());
       for (const auto& n : only_names) {
         if (std::any_of(progs.begin(), progs.end(), [&](const ProgramSpec& p) { return p.name == n; })) continue;
         std::string valid;
         for (const auto& p : progs) valid += (valid.empty() ? "" : ", ") + p.name;
-        throw fail(path + ".only", "'" + n + "' is not a program of " + std::string(file->as_string()) + " (valid: " + valid + ")");
+        throw fail(path + ".only",
+                   "'" + n + "' is not a program of " + std::string(file->as_string()) + " (valid: " + valid + ")");
       }
       for (auto& p : progs)
         if (only_names.empty() || std::find(only_names.begin(), only_names.end(), p.name) != only_names.end())
@@ -212,7 +222,8 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
           auto& values = spec.grid[std::string(k)];
           if (val.is_array()) {
             if (val.as_array().empty()) throw fail(ppath, "empty list of values");
-            for (size_t j = 0; j < val.as_array().size(); ++j) values.push_back(scalar_text(val.as_array()[j], ppath + "[" + std::to_string(j) + "]"));
+            for (size_t j = 0; j < val.as_array().size(); ++j)
+              values.push_back(scalar_text(val.as_array()[j], ppath + "[" + std::to_string(j) + "]"));
           } else {
             values.push_back(scalar_text(val, ppath));
           }
@@ -231,7 +242,8 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     m.workloads.push_back(spec);
   }
   if (const auto* reps = o.if_contains("reps")) {
-    if (!reps->is_int64() || reps->as_int64() < 1 || reps->as_int64() > 1000) throw fail("$.reps", "expected an integer in [1, 1000]");
+    if (!reps->is_int64() || reps->as_int64() < 1 || reps->as_int64() > 1000)
+      throw fail("$.reps", "expected an integer in [1, 1000]");
     m.reps = static_cast<int>(reps->as_int64());
   }
   if (const auto* seed = o.if_contains("seed")) {
@@ -261,7 +273,8 @@ Matrix Matrix::load(const std::string& path, const std::vector<registry::Allocat
     throw InputError("--matrix '" + path + "' is a directory: give one matrix file" +
                      (files.empty() ? std::string() : " (there: " + files + ")"));
   }
-  if (std::error_code ec; fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
+  if (std::error_code ec;
+      fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
     throw InputError("--matrix '" + path + "' is not a regular file (a FIFO or device): give a matrix file");
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the matrix file");
@@ -320,9 +333,10 @@ static void check_unique_keys(const Matrix& m, const std::vector<CellPlan>& cell
   std::map<std::string, const CellPlan*> seen;
   for (const auto& c : cells)
     if (auto [it, fresh] = seen.emplace(c.key, &c); !fresh)
-      throw InputError("two cells would have the key '" + c.key + "': " + source(*it->second) +
-                       " twice; a workload listed twice or a swept value repeated (-p KEY=a|a) gives the same cell twice: "
-                       "list each once");
+      throw InputError(
+          "two cells would have the key '" + c.key + "': " + source(*it->second) +
+          " twice; a workload listed twice or a swept value repeated (-p KEY=a|a) gives the same cell twice: "
+          "list each once");
 }
 
 std::vector<CellPlan> expand(const Matrix& m) {
@@ -332,7 +346,8 @@ std::vector<CellPlan> expand(const Matrix& m) {
         throw InputError("allocator '" + m.allocators[i].name + "' is listed twice");
   for (size_t i = 0; i < m.programs.size(); ++i)
     for (size_t j = 0; j < i; ++j)
-      if (m.programs[i].name == m.programs[j].name) throw InputError("program '" + m.programs[i].name + "' is listed twice");
+      if (m.programs[i].name == m.programs[j].name)
+        throw InputError("program '" + m.programs[i].name + "' is listed twice");
   std::vector<CellPlan> cells;
   size_t block = 0;
   for (const auto& w : m.workloads) {

@@ -47,8 +47,8 @@ struct CellPlan {
   size_t block = 0;
   size_t index = 0;  // position in the whole run
   const registry::Allocator* allocator = nullptr;
-  std::string workload;                        // a generator's name, or the program's
-  const ProgramSpec* program = nullptr;        // set for a real program's cell
+  std::string workload;                       // a generator's name, or the program's
+  const ProgramSpec* program = nullptr;       // set for a real program's cell
   std::map<std::string, std::string> params;  // complete (defaults filled in); empty for a program
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program

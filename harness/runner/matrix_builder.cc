@@ -27,7 +27,8 @@ WorkloadSpec workload_spec(const std::string& item) {
 // KEY=VALUE (every selected workload that has KEY) or WORKLOAD.KEY=VALUE.
 void apply_param(const std::string& p, Matrix& m) {
   const size_t eq = p.find('=');
-  if (eq == std::string::npos || eq == 0) throw InputError("--param '" + p + "': expected KEY=VALUE or WORKLOAD.KEY=VALUE");
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("--param '" + p + "': expected KEY=VALUE or WORKLOAD.KEY=VALUE");
   std::string key = p.substr(0, eq), scope;
   if (const size_t dot = key.find('.'); dot != std::string::npos) {
     scope = key.substr(0, dot);
@@ -72,14 +73,17 @@ void set_env(registry::Env& env, const registry::Env& add) {
 void apply_env(const std::string& e, Matrix& m) {
   const size_t colon = e.find(':'), eq = e.find('=');
   if (colon == std::string::npos || eq == std::string::npos || eq < colon || colon == 0 || eq == colon + 1)
-    throw InputError("--env '" + e + "': expected ALLOCATOR:VAR=VALUE, e.g. jemalloc:MALLOC_CONF=background_thread:true");
-  if (const std::string why = registry::env_entry_problem(e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1)); !why.empty())
+    throw InputError("--env '" + e +
+                     "': expected ALLOCATOR:VAR=VALUE, e.g. jemalloc:MALLOC_CONF=background_thread:true");
+  if (const std::string why = registry::env_entry_problem(e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1));
+      !why.empty())
     throw InputError("--env '" + e + "': " + why);
   const std::string name = e.substr(0, colon);
   bool found = false;
   for (auto& a : m.allocators)
     if (a.name == name) {
-      set_env(a.env, {{e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1)}});  // --env overrides the registry's value
+      set_env(a.env,
+              {{e.substr(colon + 1, eq - colon - 1), e.substr(eq + 1)}});  // --env overrides the registry's value
       found = true;
     }
   if (!found) throw InputError("--env '" + e + "': allocator '" + name + "' is not in this run");
@@ -124,7 +128,8 @@ Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& kn
   for (const auto& f : r.program_flags) m.programs.push_back(program_from_flag(f));
   for (const auto& path : r.suites)
     for (auto& p : load_suite(path)) m.programs.push_back(std::move(p));
-  if (m.workloads.empty() && m.programs.empty()) throw InputError("no workloads: give --workloads, --program, --suite or --matrix");
+  if (m.workloads.empty() && m.programs.empty())
+    throw InputError("no workloads: give --workloads, --program, --suite or --matrix");
   for (const auto& p : r.params) apply_param(p, m);
   if (r.baseline) m.baseline = *r.baseline;
   std::string names;

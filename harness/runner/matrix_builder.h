@@ -24,14 +24,14 @@ struct MatrixRequest {
   std::vector<std::string> allocators;       // names; non-empty replaces the file's list
   std::vector<std::string> user_allocators;  // NAME=/path/lib.so, appended
   std::vector<VariantRequest> variants;      // appended
-  std::vector<std::string> workloads;        // NAME or NAME:VALUE (the workload's shorthand parameter); non-empty replaces
-  std::vector<std::string> program_flags;    // NAME='CMD ARGS', appended
-  std::vector<std::string> suites;           // suite files (workloads/programs/*.json), their programs appended
-  std::vector<std::string> params;           // KEY=VALUE or WORKLOAD.KEY=VALUE, VALUE may be a|b|c to sweep
-  std::vector<std::string> envs;             // ALLOCATOR:VAR=VALUE, applied before variants copy their base
-  std::optional<int> reps;                   // default 3 without a matrix file
-  std::optional<uint64_t> seed;              // default 1 without a matrix file
-  std::optional<std::string> baseline;       // default: the file's, else glibc
+  std::vector<std::string> workloads;  // NAME or NAME:VALUE (the workload's shorthand parameter); non-empty replaces
+  std::vector<std::string> program_flags;  // NAME='CMD ARGS', appended
+  std::vector<std::string> suites;         // suite files (workloads/programs/*.json), their programs appended
+  std::vector<std::string> params;         // KEY=VALUE or WORKLOAD.KEY=VALUE, VALUE may be a|b|c to sweep
+  std::vector<std::string> envs;           // ALLOCATOR:VAR=VALUE, applied before variants copy their base
+  std::optional<int> reps;                 // default 3 without a matrix file
+  std::optional<uint64_t> seed;            // default 1 without a matrix file
+  std::optional<std::string> baseline;     // default: the file's, else glibc
 };
 
 // `known` gains the request's user allocators (run.json and repro find them there).

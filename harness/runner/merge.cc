@@ -36,7 +36,8 @@ std::string text_at(const json::object& o, const char* a, const char* b) {
 
 std::string machine_name(const ShardDir& s) {
   const std::string cpu = text_at(s.run, "fingerprint", "cpu_model");
-  return s.dir + " (" + (cpu.empty() ? "unknown machine" : cpu) + ", fingerprint " + (s.digest.empty() ? "none" : s.digest) + ")";
+  return s.dir + " (" + (cpu.empty() ? "unknown machine" : cpu) + ", fingerprint " +
+         (s.digest.empty() ? "none" : s.digest) + ")";
 }
 
 }  // namespace
@@ -60,9 +61,10 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
   for (const auto& s : shards)
     if (text_at(s.run, "plan", "matrix_digest") != text_at(first.run, "plan", "matrix_digest") ||
         text_at(s.run, "plan", "seed") != text_at(first.run, "plan", "seed"))
-      throw InputError(s.dir + " ran a different plan (matrix digest " + text_at(s.run, "plan", "matrix_digest") + ", seed " +
-                       text_at(s.run, "plan", "seed") + ") than " + first.dir + " (" + text_at(first.run, "plan", "matrix_digest") +
-                       ", seed " + text_at(first.run, "plan", "seed") + "): merge shards of one plan only");
+      throw InputError(s.dir + " ran a different plan (matrix digest " + text_at(s.run, "plan", "matrix_digest") +
+                       ", seed " + text_at(s.run, "plan", "seed") + ") than " + first.dir + " (" +
+                       text_at(first.run, "plan", "matrix_digest") + ", seed " + text_at(first.run, "plan", "seed") +
+                       "): merge shards of one plan only");
   const Matrix m = Matrix::from_json(first.run.at("matrix"), known, first.dir + "/run.json");
   const std::vector<CellPlan> plan = expand(m);
   std::map<std::string, const CellPlan*> by_key;
@@ -102,8 +104,9 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
       const ShardDir& a = shards[digests.begin()->second];
       const ShardDir& b = shards[std::next(digests.begin())->second];
       const std::string diff = results::fingerprint_difference(a.fingerprint, b.fingerprint);
-      throw InputError("block " + std::to_string(block) + " ran on two machines: " + machine_name(a) + " and " + machine_name(b) +
-                       (diff.empty() ? "" : " (" + diff + ")") + "; its ratios would compare machines, not allocators");
+      throw InputError("block " + std::to_string(block) + " ran on two machines: " + machine_name(a) + " and " +
+                       machine_name(b) + (diff.empty() ? "" : " (" + diff + ")") +
+                       "; its ratios would compare machines, not allocators");
     }
   }
   std::set<std::string> machines;
@@ -143,10 +146,11 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
   for (const auto& s : shards) {
     size_t n = 0;
     for (const auto& [k, t] : taken) n += shards[t.shard].dir == s.dir;
-    from.push_back(json::object{{"dir", fs::absolute(s.dir).string()},
-                                {"shard", text_at(s.run, "options", "shard")},
-                                {"fingerprint", s.fingerprint.empty() ? json::value(nullptr) : json::value(s.fingerprint)},
-                                {"cells", n}});
+    from.push_back(
+        json::object{{"dir", fs::absolute(s.dir).string()},
+                     {"shard", text_at(s.run, "options", "shard")},
+                     {"fingerprint", s.fingerprint.empty() ? json::value(nullptr) : json::value(s.fingerprint)},
+                     {"cells", n}});
   }
   run["merged_from"] = std::move(from);
   std::vector<const Taken*> lines;

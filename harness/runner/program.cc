@@ -41,7 +41,8 @@ std::string text(const json::object& o, const char* k, const std::string& where,
 // A command: ["prog", "arg", ...] or one string split into words.
 Argv command(const json::value& v, const std::string& where) {
   if (v.is_string()) return split_words(std::string(v.as_string()), where);
-  if (!v.is_array() || v.as_array().empty()) throw InputError(where + ": expected a command: [\"program\", \"arg\", ...] or a string");
+  if (!v.is_array() || v.as_array().empty())
+    throw InputError(where + ": expected a command: [\"program\", \"arg\", ...] or a string");
   Argv out;
   for (const auto& w : v.as_array()) {
     if (!w.is_string()) throw InputError(where + ": every word of a command must be a string");
@@ -66,9 +67,11 @@ void read_server(const json::object& s, const std::string& where, ProgramSpec& p
   only(ready->as_object(), where + ".ready", {"port", "line"});
   p.ready_port = text(ready->as_object(), "port", where + ".ready");
   p.ready_line = text(ready->as_object(), "line", where + ".ready");
-  if (p.ready_port.empty() == p.ready_line.empty()) throw InputError(where + ".ready: give exactly one of port and line");
+  if (p.ready_port.empty() == p.ready_line.empty())
+    throw InputError(where + ".ready: give exactly one of port and line");
   if (const auto* t = s.if_contains("ready_timeout_s")) {
-    if (!t->is_number() || t->to_number<double>() <= 0) throw InputError(where + ".ready_timeout_s: expected seconds > 0");
+    if (!t->is_number() || t->to_number<double>() <= 0)
+      throw InputError(where + ".ready_timeout_s: expected seconds > 0");
     p.ready_timeout_s = t->to_number<double>();
   }
   if (const auto* f = s.if_contains("figures")) p.figures = command(*f, where + ".figures");
@@ -81,11 +84,13 @@ void read_server(const json::object& s, const std::string& where, ProgramSpec& p
     }
   }
   const auto* steps = s.if_contains("steps");
-  if (!steps || !steps->is_array() || steps->as_array().empty()) throw InputError(where + ".steps: expected a list of client steps");
+  if (!steps || !steps->is_array() || steps->as_array().empty())
+    throw InputError(where + ".steps: expected a list of client steps");
   for (size_t i = 0; i < steps->as_array().size(); ++i) {
     const std::string w = where + ".steps[" + std::to_string(i) + "]";
     const auto& st = steps->as_array()[i];
-    if (!st.is_object()) throw InputError(w + ": expected {\"phase\": ..., \"command\": [...]} or {\"phase\": ..., \"idle_ms\": N}");
+    if (!st.is_object())
+      throw InputError(w + ": expected {\"phase\": ..., \"command\": [...]} or {\"phase\": ..., \"idle_ms\": N}");
     only(st.as_object(), w, {"phase", "command", "idle_ms"});
     ClientStep step{text(st.as_object(), "phase", w, true), {}, 0};
     if (const auto* c = st.as_object().if_contains("command")) step.command = command(*c, w + ".command");
@@ -139,11 +144,14 @@ static void check_placeholders(const ProgramSpec& p) {
       const size_t close = w.find('}', open);
       if (close == std::string::npos) return;
       const std::string name = w.substr(open + 1, close - open - 1);
-      if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) continue;
+      if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos)
+        continue;
       bool known = false;
       std::string valid;
-      for (const char* k : kPlaceholderNames) known |= name == k, valid += (valid.empty() ? "{" : ", {") + std::string(k) + "}";
-      if (!known) throw InputError(p.source + ": '{" + name + "}' in '" + w + "' is not a placeholder (valid: " + valid + ")");
+      for (const char* k : kPlaceholderNames)
+        known |= name == k, valid += (valid.empty() ? "{" : ", {") + std::string(k) + "}";
+      if (!known)
+        throw InputError(p.source + ": '{" + name + "}' in '" + w + "' is not a placeholder (valid: " + valid + ")");
     }
   };
   auto each = [&](const Argv& a) {
@@ -159,16 +167,19 @@ static void check_placeholders(const ProgramSpec& p) {
 }
 
 ProgramSpec program_from_json(const json::value& v, const std::string& where) {
-  if (!v.is_object()) throw InputError(where + ": expected a program object with \"name\" and \"command\" (or \"server\")");
+  if (!v.is_object())
+    throw InputError(where + ": expected a program object with \"name\" and \"command\" (or \"server\")");
   const auto& o = v.as_object();
-  only(o, where, {"name", "command", "server", "prepare", "stdin", "env", "check", "metric", "timeout_s", "description"});
+  only(o, where,
+       {"name", "command", "server", "prepare", "stdin", "env", "check", "metric", "timeout_s", "description"});
   ProgramSpec p;
   p.source = where;
   p.name = text(o, "name", where, true);
   for (char c : p.name)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
       throw InputError(where + ".name: '" + p.name + "' may use only letters, digits, '-', '_' and '.'");
-  if (o.contains("command") == o.contains("server")) throw InputError(where + ": give exactly one of \"command\" and \"server\"");
+  if (o.contains("command") == o.contains("server"))
+    throw InputError(where + ": give exactly one of \"command\" and \"server\"");
   if (const auto* c = o.if_contains("command")) p.command = command(*c, where + ".command");
   if (const auto* s = o.if_contains("server")) {
     if (!s->is_object()) throw InputError(where + ".server: expected an object");
@@ -193,11 +204,14 @@ ProgramSpec program_from_json(const json::value& v, const std::string& where) {
     if (c->is_string()) {
       p.check = std::string(c->as_string());
       if (p.check != "same" && p.check != "none")
-        throw InputError(where + ".check: '" + p.check + "' (valid: same, none, {\"digest\": HEX}, {\"command\": [...]})");
+        throw InputError(where + ".check: '" + p.check +
+                         "' (valid: same, none, {\"digest\": HEX}, {\"command\": [...]})");
     } else if (c->is_object()) {
       only(c->as_object(), where + ".check", {"digest", "command"});
-      if (c->as_object().contains("digest")) p.check = "digest", p.expect_digest = text(c->as_object(), "digest", where + ".check");
-      else if (c->as_object().contains("command")) p.check = "command", p.check_command = command(c->at("command"), where + ".check.command");
+      if (c->as_object().contains("digest"))
+        p.check = "digest", p.expect_digest = text(c->as_object(), "digest", where + ".check");
+      else if (c->as_object().contains("command"))
+        p.check = "command", p.check_command = command(c->at("command"), where + ".check.command");
       else throw InputError(where + ".check: give digest or command");
     } else {
       throw InputError(where + ".check: expected same, none, {\"digest\": HEX} or {\"command\": [...]}");
@@ -205,9 +219,11 @@ ProgramSpec program_from_json(const json::value& v, const std::string& where) {
   }
   if (p.server && !o.contains("check")) p.check = "none";  // a server's stdout is its log
   if (p.server && p.check == "same")
-    throw InputError(where + ".check: a server's stdout is its log, not comparable across runs (use none, digest or command)");
+    throw InputError(where +
+                     ".check: a server's stdout is its log, not comparable across runs (use none, digest or command)");
   if (const auto* m = o.if_contains("metric")) {
-    if (!m->is_object()) throw InputError(where + ".metric: expected {\"name\": ..., \"regex\": ..., \"higher_is_better\": true}");
+    if (!m->is_object())
+      throw InputError(where + ".metric: expected {\"name\": ..., \"regex\": ..., \"higher_is_better\": true}");
     only(m->as_object(), where + ".metric", {"name", "regex", "higher_is_better"});
     p.metric_name = text(m->as_object(), "name", where + ".metric", true);
     p.metric_regex = text(m->as_object(), "regex", where + ".metric", true);
@@ -233,13 +249,15 @@ ProgramSpec program_from_flag(const std::string& flag) {
   p.source = "--program " + p.name;
   for (char c : p.name)
     if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      throw InputError("--program '" + flag + "': name '" + p.name + "' may use only letters, digits, '-', '_' and '.'");
+      throw InputError("--program '" + flag + "': name '" + p.name +
+                       "' may use only letters, digits, '-', '_' and '.'");
   p.command = split_words(flag.substr(eq + 1), "--program " + p.name);
   return p;
 }
 
 std::vector<ProgramSpec> load_suite(const std::string& path) {
-  if (std::error_code ec; fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
+  if (std::error_code ec;
+      fs::exists(path, ec) && !fs::is_regular_file(path, ec))  // a FIFO would block the read forever
     throw InputError("--suite '" + path + "' is not a regular file (a directory, FIFO or device): give a suite file");
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the suite file");
@@ -247,10 +265,12 @@ std::vector<ProgramSpec> load_suite(const std::string& path) {
   ss << in.rdbuf();
   boost::system::error_code ec;
   const json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) throw InputError(path + ": not a JSON object (" + (ec ? ec.message() : "expected {\"suite\", \"programs\"}") + ")");
+  if (ec || !v.is_object())
+    throw InputError(path + ": not a JSON object (" + (ec ? ec.message() : "expected {\"suite\", \"programs\"}") + ")");
   only(v.as_object(), path + ": $", {"suite", "description", "programs"});
   const auto* list = v.as_object().if_contains("programs");
-  if (!list || !list->is_array() || list->as_array().empty()) throw InputError(path + ": $.programs: expected a non-empty list");
+  if (!list || !list->is_array() || list->as_array().empty())
+    throw InputError(path + ": $.programs: expected a non-empty list");
   const std::string dir = fs::absolute(path).parent_path().string();
   std::vector<ProgramSpec> out;
   for (size_t i = 0; i < list->as_array().size(); ++i) {
@@ -291,7 +311,8 @@ std::string find_executable(const std::string& name) {
 void check_executable(const ProgramSpec& p, const Argv& cmd, const std::string& what) {
   if (cmd.empty()) throw InputError(p.source + ": empty " + what);
   if (cmd[0].find('{') != std::string::npos)
-    throw InputError(p.source + ": " + what + " '" + cmd[0] + "' names a placeholder that has no value here (give --suite-dir?)");
+    throw InputError(p.source + ": " + what + " '" + cmd[0] +
+                     "' names a placeholder that has no value here (give --suite-dir?)");
   if (find_executable(cmd[0]).empty())
     throw InputError(p.source + ": " + what + " '" + cmd[0] + "' is not an executable file" +
                      (cmd[0].find('/') == std::string::npos ? " on PATH" : ""));
@@ -310,7 +331,9 @@ json::object ProgramSpec::to_json() const {
     json::object ready;
     if (!ready_port.empty()) ready["port"] = ready_port;
     else ready["line"] = ready_line;
-    json::object so{{"command", argv_json(command)}, {"ready", std::move(ready)}, {"ready_timeout_s", ready_timeout_s},
+    json::object so{{"command", argv_json(command)},
+                    {"ready", std::move(ready)},
+                    {"ready_timeout_s", ready_timeout_s},
                     {"steps", std::move(st)}};
     if (!figures.empty()) so["figures"] = argv_json(figures);
     if (!show.empty()) {
@@ -336,7 +359,8 @@ json::object ProgramSpec::to_json() const {
   if (check == "digest") o["check"] = json::object{{"digest", expect_digest}};
   if (check == "command") o["check"] = json::object{{"command", argv_json(check_command)}};
   if (!metric_name.empty())
-    o["metric"] = json::object{{"name", metric_name}, {"regex", metric_regex}, {"higher_is_better", metric_higher_is_better}};
+    o["metric"] =
+        json::object{{"name", metric_name}, {"regex", metric_regex}, {"higher_is_better", metric_higher_is_better}};
   if (timeout_s > 0) o["timeout_s"] = timeout_s;
   return o;
 }

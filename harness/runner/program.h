@@ -22,14 +22,14 @@ using Argv = std::vector<std::string>;
 // runs, then the step's phase ends and the server's RSS is read.
 struct ClientStep {
   std::string phase;
-  Argv command;        // empty: just wait idle_ms
+  Argv command;  // empty: just wait idle_ms
   uint64_t idle_ms = 0;
 };
 
 struct ProgramSpec {
-  std::string name;      // the workload's name in tables
-  std::string source;    // where it was defined (a file, or --program), for messages
-  Argv command;          // the program (or the server)
+  std::string name;           // the workload's name in tables
+  std::string source;         // where it was defined (a file, or --program), for messages
+  Argv command;               // the program (or the server)
   std::vector<Argv> prepare;  // run once before the cells, not measured (generated inputs)
   std::string stdin_path;     // "" : /dev/null
   // Set for the program (and a server's clients), after the allocator's own
@@ -50,9 +50,9 @@ struct ProgramSpec {
   std::string ready_port, ready_line;
   double ready_timeout_s = 30;
   std::vector<ClientStep> steps;
-  Argv figures;  // after every step: its stdout's key:value lines are the server's own figures
+  Argv figures;                   // after every step: its stdout's key:value lines are the server's own figures
   std::vector<std::string> show;  // the figures the report shows (every one is recorded)
-  double timeout_s = 0;  // 0: the run's
+  double timeout_s = 0;           // 0: the run's
 
   boost::json::object to_json() const;
 };

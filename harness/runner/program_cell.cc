@@ -112,7 +112,8 @@ void check_programs(const Matrix& m, const RunOptions& o) {
     if (!p.metric_regex.empty()) {
       try {
         std::regex re(p.metric_regex);
-        if (re.mark_count() < 1) throw InputError(p.source + ": metric regex '" + p.metric_regex + "' has no (group) for the value");
+        if (re.mark_count() < 1)
+          throw InputError(p.source + ": metric regex '" + p.metric_regex + "' has no (group) for the value");
       } catch (const std::regex_error& err) {
         throw InputError(p.source + ": metric regex '" + p.metric_regex + "': " + err.what());
       }
@@ -148,8 +149,8 @@ std::map<std::string, std::string> prepare_programs(const Matrix& m, const RunOp
   return reference;
 }
 
-results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, const std::string& run_dir, const cpu_set_t& deployed,
-                                     const std::map<std::string, std::string>& reference) {
+results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, const std::string& run_dir,
+                                     const cpu_set_t& deployed, const std::map<std::string, std::string>& reference) {
   const registry::Allocator& a = *c.allocator;
   ProgramCellSpec spec;
   const std::string work = run_dir + "/work";
@@ -177,8 +178,12 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   if (out.signal) r.signal = out.signal;
   r.wall_s = static_cast<double>(out.exit_ns - out.spawn_ns) * 1e-9;
   r.stderr_tail = out.stderr_tail;
-  r.identity = results::Identity{out.identity_reported && out.cause != "identity", a.kind(), "", out.malloc_from,
-                                 out.identity_reported ? "in the program's process malloc resolves to " + out.malloc_from + " and free to " + out.free_from
+  r.identity = results::Identity{out.identity_reported && out.cause != "identity",
+                                 a.kind(),
+                                 "",
+                                 out.malloc_from,
+                                 out.identity_reported ? "in the program's process malloc resolves to " +
+                                                             out.malloc_from + " and free to " + out.free_from
                                                        : "the probe library reported nothing",
                                  ""};
   // The phases, R measured against nothing: a program has no harness baseline.
@@ -228,8 +233,10 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   r.measured_s = r.wall_s;
   r.cpu = results::CpuUse{static_cast<double>(out.usage.ru_utime.tv_sec) + out.usage.ru_utime.tv_usec * 1e-6,
                           static_cast<double>(out.usage.ru_stime.tv_sec) + out.usage.ru_stime.tv_usec * 1e-6,
-                          static_cast<uint64_t>(out.usage.ru_minflt), static_cast<uint64_t>(out.usage.ru_majflt),
-                          static_cast<uint64_t>(out.usage.ru_nvcsw), static_cast<uint64_t>(out.usage.ru_nivcsw)};
+                          static_cast<uint64_t>(out.usage.ru_minflt),
+                          static_cast<uint64_t>(out.usage.ru_majflt),
+                          static_cast<uint64_t>(out.usage.ru_nvcsw),
+                          static_cast<uint64_t>(out.usage.ru_nivcsw)};
   uint64_t peak_anon = tl.peak_anon();
   for (const auto& p : out.phases) peak_anon = std::max(peak_anon, p.smaps.anonymous);
   // The probe reads VmHWM in its destructor; exit handlers after it can still
@@ -249,8 +256,9 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   }
   if (r.ok()) {
     if (c.program->check == "same" && out.stdout_digest != reference.at(c.program->name))
-      fail(r, "output_mismatch", "stdout digest " + out.stdout_digest + " differs from " + reference.at(c.program->name) +
-                                     ", the program's output with nothing preloaded (its reference run before the cells)");
+      fail(r, "output_mismatch",
+           "stdout digest " + out.stdout_digest + " differs from " + reference.at(c.program->name) +
+               ", the program's output with nothing preloaded (its reference run before the cells)");
     if (c.program->check == "digest" && out.stdout_digest != c.program->expect_digest)
       fail(r, "output_mismatch", "stdout digest " + out.stdout_digest + ", expected " + c.program->expect_digest);
     if (c.program->check == "command") {
@@ -270,8 +278,9 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
         }
       }
       if (!run.metric)
-        fail(r, "no_metric", "the metric regex '" + c.program->metric_regex + "' matched no number in the " +
-                                 (c.program->server ? "clients' output" : "program's output"));
+        fail(r, "no_metric",
+             "the metric regex '" + c.program->metric_regex + "' matched no number in the " +
+                 (c.program->server ? "clients' output" : "program's output"));
     }
   }
   r.run = std::move(run);

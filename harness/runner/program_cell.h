@@ -22,7 +22,7 @@ void check_programs(const Matrix& m, const RunOptions& o);
 // Throws InputError when a prepare command or a reference run fails.
 std::map<std::string, std::string> prepare_programs(const Matrix& m, const RunOptions& o, const std::string& work);
 // One program cell; `reference` is prepare_programs' result.
-results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, const std::string& run_dir, const cpu_set_t& deployed,
-                                     const std::map<std::string, std::string>& reference);
+results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, const std::string& run_dir,
+                                     const cpu_set_t& deployed, const std::map<std::string, std::string>& reference);
 
 }  // namespace heapmark::runner

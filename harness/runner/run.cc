@@ -63,14 +63,17 @@ uint32_t parse_timing(const std::string& text) {
   if (text.rfind("batch:", 0) == 0) {
     const std::string k = text.substr(6);
     char* end = nullptr;
-    const unsigned long v = k.empty() || !std::isdigit(static_cast<unsigned char>(k[0])) ? 0 : std::strtoul(k.c_str(), &end, 10);
+    const unsigned long v =
+        k.empty() || !std::isdigit(static_cast<unsigned char>(k[0])) ? 0 : std::strtoul(k.c_str(), &end, 10);
     if (end && *end == '\0' && v >= 2 && v <= 65536) return static_cast<uint32_t>(v);
   }
   throw InputError("--timing '" + text + "': expected latency (each call timed on its own), batch (runs of " +
                    std::to_string(kDefaultBatchCalls) + " calls per timestamp pair) or batch:K with K from 2 to 65536");
 }
 
-std::string timing_text(uint32_t batch_calls) { return batch_calls ? "batch:" + std::to_string(batch_calls) : "latency"; }
+std::string timing_text(uint32_t batch_calls) {
+  return batch_calls ? "batch:" + std::to_string(batch_calls) : "latency";
+}
 
 namespace {
 
@@ -123,10 +126,18 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
 }
 
 json::object options_json(const RunOptions& o) {
-  return json::object{{"timeout_s", o.timeout_s}, {"mem_cap_bytes", o.mem_cap_bytes}, {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points}, {"touch", o.touch}, {"verify", o.verify}, {"attribute", o.attribute},
-                      {"timing", timing_text(o.batch_calls)}, {"counters", o.counters}, {"cell_cpu", o.cell_cpu},
-                      {"jobs", o.jobs}, {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()},
+  return json::object{{"timeout_s", o.timeout_s},
+                      {"mem_cap_bytes", o.mem_cap_bytes},
+                      {"sample_hz", o.sample_hz},
+                      {"max_points", o.max_points},
+                      {"touch", o.touch},
+                      {"verify", o.verify},
+                      {"attribute", o.attribute},
+                      {"timing", timing_text(o.batch_calls)},
+                      {"counters", o.counters},
+                      {"cell_cpu", o.cell_cpu},
+                      {"jobs", o.jobs},
+                      {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()},
                       {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}};
 }
 
@@ -144,7 +155,8 @@ void options_from_json(const json::object& j, RunOptions& o) {
   if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
   if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
   if (const auto* v = j.if_contains("attribute"); v && v->is_bool()) o.attribute = v->as_bool();
-  if (const auto* v = j.if_contains("timing"); v && v->is_string()) o.batch_calls = parse_timing(std::string(v->as_string()));
+  if (const auto* v = j.if_contains("timing"); v && v->is_string())
+    o.batch_calls = parse_timing(std::string(v->as_string()));
   if (const auto* v = j.if_contains("counters"); v && v->is_bool()) o.counters = v->as_bool();
   if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
   if (const auto* s = j.if_contains("shard"); s && s->is_string()) o.shard = parse_shard(std::string(s->as_string()));
@@ -153,7 +165,8 @@ void options_from_json(const json::object& j, RunOptions& o) {
 // With --timing batch the latency columns are ns per call over batches (b.).
 void print_header(bool batch) {
   std::printf("%-5s %-14s %-10s %3s %11s %8s %8s %8s %9s %9s %9s %6s %7s  %s\n", "cell", "allocator", "workload", "rep",
-              "ops/s", batch ? "b.p50ns" : "a.p50ns", batch ? "b.p99ns" : "a.p99ns", "f.p50ns", "peakR MiB", "live MiB", "afterfree", "ret%", "F4", "status");
+              "ops/s", batch ? "b.p50ns" : "a.p50ns", batch ? "b.p99ns" : "a.p99ns", "f.p50ns", "peakR MiB", "live MiB",
+              "afterfree", "ret%", "F4", "status");
 }
 
 // The parameters whose value differs between cells of one workload: the ones
@@ -175,7 +188,8 @@ std::string shown_params(const CellPlan& c, const std::set<std::string>& varying
   return s;
 }
 
-void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult& rec, const std::set<std::string>& varying) {
+void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult& rec,
+               const std::set<std::string>& varying) {
   const Headline h = headline(rec);
   char idx[16];
   std::snprintf(idx, sizeof idx, "%zu/%zu", i + 1, n);
@@ -184,10 +198,11 @@ void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult&
                 h.cause.c_str(), rec.detail.c_str(), shown_params(c, varying).c_str());
   } else if (rec.run) {
     // A real program: wall time, peak RSS, exit status and its own figure.
-    std::printf("%-5s %-14s %-10s %3d  wall %8.3f s  user %7.3f s  sys %7.3f s  peak RSS %9.1f MiB  exit %lld%s%s  ok\n", idx,
-                c.allocator->name.c_str(), c.workload.c_str(), c.rep, rec.wall_s, rec.cpu.user_s, rec.cpu.sys_s,
-                static_cast<double>(rec.memory.vm_hwm) / 1048576.0, static_cast<long long>(rec.run->exit_code),
-                rec.run->metric ? ("  " + rec.run->metric_name + " " + std::to_string(*rec.run->metric)).c_str() : "", "");
+    std::printf(
+        "%-5s %-14s %-10s %3d  wall %8.3f s  user %7.3f s  sys %7.3f s  peak RSS %9.1f MiB  exit %lld%s%s  ok\n", idx,
+        c.allocator->name.c_str(), c.workload.c_str(), c.rep, rec.wall_s, rec.cpu.user_s, rec.cpu.sys_s,
+        static_cast<double>(rec.memory.vm_hwm) / 1048576.0, static_cast<long long>(rec.run->exit_code),
+        rec.run->metric ? ("  " + rec.run->metric_name + " " + std::to_string(*rec.run->metric)).c_str() : "", "");
   } else {
     // Undefined figures (no freeing phase, a live set too small for ratios) print as "-".
     auto cell = [](double v, int width, int prec) {
@@ -196,14 +211,15 @@ void print_row(size_t i, size_t n, const CellPlan& c, const results::CellResult&
       else std::snprintf(b, sizeof b, "%*.*f", width, prec, std::fabs(v) < 0.5 * std::pow(10.0, -prec) ? 0.0 : v);
       return std::string(b);
     };
-    std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok%s\n", idx, c.allocator->name.c_str(), c.workload.c_str(),
-                c.rep, cell(h.ops_per_s, 11, 0).c_str(), cell(h.alloc_p50_ns, 8, 1).c_str(), cell(h.alloc_p99_ns, 8, 1).c_str(),
-                cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(), cell(h.live_peak_mib, 9, 1).c_str(),
-                cell(h.after_free_mib, 9, 1).c_str(), cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str(),
-                shown_params(c, varying).c_str());
+    std::printf("%-5s %-14s %-10s %3d %s %s %s %s %s %s %s %s %s  ok%s\n", idx, c.allocator->name.c_str(),
+                c.workload.c_str(), c.rep, cell(h.ops_per_s, 11, 0).c_str(), cell(h.alloc_p50_ns, 8, 1).c_str(),
+                cell(h.alloc_p99_ns, 8, 1).c_str(), cell(h.free_p50_ns, 8, 1).c_str(), cell(h.peak_r_mib, 9, 1).c_str(),
+                cell(h.live_peak_mib, 9, 1).c_str(), cell(h.after_free_mib, 9, 1).c_str(),
+                cell(h.returned * 100, 6, 1).c_str(), cell(h.f4, 7, 3).c_str(), shown_params(c, varying).c_str());
     if (rec.micro)
       for (const auto& b : *rec.micro)
-        std::printf("        %-44s %12.1f ns/iter (cpu) %12.0f calls/s\n", b.name.c_str(), b.cpu_time_ns, b.calls_per_second);
+        std::printf("        %-44s %12.1f ns/iter (cpu) %12.0f calls/s\n", b.name.c_str(), b.cpu_time_ns,
+                    b.calls_per_second);
   }
   std::fflush(stdout);
 }
@@ -230,7 +246,8 @@ class RunnerMask {
 
 void check_run_id(const std::string& id) {
   if (id.empty() || id == "." || id.find('/') != std::string::npos || id.find("..") != std::string::npos)
-    throw InputError("--run-id '" + id + "': a run id names one directory under --out; it may not be empty or contain '/' or '..'");
+    throw InputError("--run-id '" + id +
+                     "': a run id names one directory under --out; it may not be empty or contain '/' or '..'");
 }
 
 std::string create_run_dir(const std::string& root, const std::string& id, bool resumable) {
@@ -258,7 +275,8 @@ namespace {
 void place_runner(RunOptions& o) {
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (o.cell_cpu < 0 && cpus >= 2 && o.jobs == 1) o.cell_cpu = static_cast<int>(cpus - 1);
-  if (o.cell_cpu >= cpus) throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
+  if (o.cell_cpu >= cpus)
+    throw InputError("--cpu " + std::to_string(o.cell_cpu) + ": this machine has CPUs 0-" + std::to_string(cpus - 1));
   if (o.cell_cpu < 0 || cpus < 2) return;
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -267,7 +285,8 @@ void place_runner(RunOptions& o) {
   sched_setaffinity(0, sizeof set, &set);
 }
 
-json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask, size_t planned) {
+json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask,
+                         size_t planned) {
   const json::object machine = machine_context(tsc);
   const json::array allocators = probe_allocators(matrix, o, tsc.hz, mask.deployed());
   json::array command;
@@ -280,7 +299,8 @@ json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInf
                       {"cwd", fs::current_path().string()},
                       {"options", options_json(o)},
                       {"matrix", matrix.to_json()},
-                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)}, {"seed", matrix.seed}}},  // the shard: options.shard
+                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)},
+                                            {"seed", matrix.seed}}},  // the shard: options.shard
                       {"machine", machine},
                       {"allocators", allocators},
                       {"fingerprint", fingerprint(machine, allocators)},
@@ -321,7 +341,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     if (!fs::is_directory(dir))
       throw InputError("--resume '" + o.resume + "': no such results directory" +
                        (o.resume.find('/') == std::string::npos ? " (nor " + dir + ")" : std::string()));
-    dir_lock.emplace(dir);  // before reading what is done: a second writer is refused, not interleaved
+    dir_lock.emplace(dir);                   // before reading what is done: a second writer is refused, not interleaved
     run_json = results::read_run_json(dir);  // throws InputError with the file name
     const auto& rj = run_json.as_object();
     matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
@@ -333,16 +353,19 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   }
   // Everything is validated before anything is written; a shard keeps its blocks whole.
   std::vector<CellPlan> cells = expand(matrix);
-  if (!o.shard.whole()) cells.erase(std::remove_if(cells.begin(), cells.end(), [&](const CellPlan& c) { return !o.shard.holds(c.block); }),
-                                    cells.end());
+  if (!o.shard.whole())
+    cells.erase(std::remove_if(cells.begin(), cells.end(), [&](const CellPlan& c) { return !o.shard.holds(c.block); }),
+                cells.end());
   if (!matrix.programs.empty()) {
     if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
-      throw InputError("program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
+      throw InputError(
+          "program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
     check_programs(matrix, o);
   }
 
   place_runner(o);
-  if (o.mem_cap_bytes == 0) o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
+  if (o.mem_cap_bytes == 0)
+    o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
 
   const TscInfo tsc = measure_tsc();
   if (resuming)
@@ -355,7 +378,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
       here.erase("allocators");
       here.erase("digest");
       if (const std::string diff = results::fingerprint_difference(there, here); !diff.empty())
-        throw InputError(dir + " was started on another machine (" + diff + "): resume it there, or run its shard anew here");
+        throw InputError(dir + " was started on another machine (" + diff +
+                         "): resume it there, or run its shard anew here");
     }
   if (!tsc.invariant)
     std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
@@ -374,7 +398,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
     dir_lock.emplace(dir);
-    results::write_atomically(dir + "/run.json", json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
+    results::write_atomically(dir + "/run.json",
+                              json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
   }
   results::CellLog log(dir);
   if (dir_out) *dir_out = dir;
@@ -390,7 +415,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   const std::set<std::string> varying = varying_params(cells);
   const size_t to_run = cells.size() - std::min(cells.size(), done.size());
   if (!o.quiet) {
-    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(), to_run, dir.c_str());
+    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(),
+                to_run, dir.c_str());
     print_header(o.batch_calls > 0);
   }
   const auto t_start = std::chrono::steady_clock::now();
@@ -406,8 +432,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     if (!tty) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(to_run - ran)) : "?";
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, to_run, c.allocator->name.c_str(),
-                 c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, to_run,
+                 c.allocator->name.c_str(), c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
   };
   std::exception_ptr failure;  // the first error a worker met (a full disk): the run stops and says how to finish
   auto work = [&] {
@@ -436,7 +462,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
         auto [it, first] = block_checksum.emplace(c->block, prog->checksum);
         prog->matches_block = first || it->second == prog->checksum;
         if (!*prog->matches_block)
-          std::fprintf(stderr, "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
+          std::fprintf(stderr,
+                       "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
                        c->key.c_str(), prog->checksum.c_str(), it->second.c_str());
       }
       if (tty) std::fprintf(stderr, "\r\033[K");
@@ -459,8 +486,9 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   worker();
   for (auto& w : workers) w.join();
   if (failure) {
-    std::fprintf(stderr, "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: %s\n", ran,
-                 o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
+    std::fprintf(stderr,
+                 "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: %s\n",
+                 ran, o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
     std::rethrow_exception(failure);
   }
   if (g_interrupted) {
@@ -474,8 +502,8 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
     if (!o.quiet && !warnings.empty()) std::fprintf(stderr, "heapmark: sites: %s", warnings.c_str());
   }
   if (!o.quiet)
-    std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran, fmt_duration(el).c_str(),
-                failed, dir.c_str());
+    std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran,
+                fmt_duration(el).c_str(), failed, dir.c_str());
   return failed + failed_before ? kExitCellsFailed : kExitOk;
 }
 

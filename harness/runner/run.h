@@ -18,26 +18,27 @@ struct RunOptions {
   double timeout_s = 600;      // per cell, wall
   uint64_t mem_cap_bytes = 0;  // per cell, RSS; 0 picks 3/4 of physical memory
   double sample_hz = 1000;
-  size_t max_points = 2000;    // stored timeline points per cell
+  size_t max_points = 2000;  // stored timeline points per cell
   std::string touch = "pages";
-  bool verify = false;         // pattern-fill every block and check it before free
-  bool attribute = false;      // pinned memory by site and the heap's page map at every phase end
-  uint32_t batch_calls = 0;    // --timing batch[:K]: calls per timed batch; 0 = per-call latency timing
-  bool counters = true;        // kernel event counters at every phase edge
-  int cell_cpu = -1;           // -1: the last CPU when there are two or more
-  std::string cell_binary;     // heapmark-cell, next to heapmark
-  std::string probe_library;   // libheapmark_probe.so, preloaded into program cells
-  std::string suite_dir;       // --suite-dir: {dir} in program commands
+  bool verify = false;        // pattern-fill every block and check it before free
+  bool attribute = false;     // pinned memory by site and the heap's page map at every phase end
+  uint32_t batch_calls = 0;   // --timing batch[:K]: calls per timed batch; 0 = per-call latency timing
+  bool counters = true;       // kernel event counters at every phase edge
+  int cell_cpu = -1;          // -1: the last CPU when there are two or more
+  std::string cell_binary;    // heapmark-cell, next to heapmark
+  std::string probe_library;  // libheapmark_probe.so, preloaded into program cells
+  std::string suite_dir;      // --suite-dir: {dir} in program commands
   std::vector<std::string> command_line;
   bool quiet = false;
   // What an interruption message tells the user to run; empty: heapmark run --resume DIR.
   std::string finish_command;
-  int jobs = 1;                // cells run at once; above 1 only for RSS-only work (timings disturb each other)
+  int jobs = 1;  // cells run at once; above 1 only for RSS-only work (timings disturb each other)
 };
 
 // `--timing`: "latency" -> 0, "batch" -> kDefaultBatchCalls, "batch:K" -> K
 // (2..65536). Throws InputError naming the value and the valid forms.
-inline constexpr uint32_t kDefaultBatchCalls = 1024;  // fewer, longer windows: the bookkeeping between batches cools the allocator's caches less often
+inline constexpr uint32_t kDefaultBatchCalls =
+    1024;  // fewer, longer windows: the bookkeeping between batches cools the allocator's caches less often
 uint32_t parse_timing(const std::string& text);
 std::string timing_text(uint32_t batch_calls);
 

@@ -30,14 +30,14 @@ std::string write_sites(const std::string& dir) {
     json::object t;
     try {
       trace::TraceFile file(path);
-      const trace::SiteTable table = trace::read_sites(file, trace::scan_chunks(file, [](uint32_t, const trace::ChunkRef&) {}));
+      const trace::SiteTable table =
+          trace::read_sites(file, trace::scan_chunks(file, [](uint32_t, const trace::ChunkRef&) {}));
       symbols::Symbolizer sym(table);
       json::object sites;
       for (uint32_t id : ids) {
         if (id == 0 || id > table.count()) continue;
         json::array frames;
-        for (const auto& f : sym.stack(id))
-          frames.push_back(f.to_json());
+        for (const auto& f : sym.stack(id)) frames.push_back(f.to_json());
         sites[std::to_string(id)] = std::move(frames);
       }
       json::array w;
@@ -45,7 +45,10 @@ std::string write_sites(const std::string& dir) {
         w.push_back(json::string(line));
         warnings += line + "\n";
       }
-      t = json::object{{"walker", table.walker()}, {"depth", table.depth()}, {"warnings", std::move(w)}, {"sites", std::move(sites)}};
+      t = json::object{{"walker", table.walker()},
+                       {"depth", table.depth()},
+                       {"warnings", std::move(w)},
+                       {"sites", std::move(sites)}};
     } catch (const InputError& e) {  // the trace moved or changed since the cells ran: sites stay numbers
       t = json::object{{"error", e.what()}, {"sites", json::object{}}};
       warnings += std::string(e.what()) + "\n";
@@ -53,7 +56,9 @@ std::string write_sites(const std::string& dir) {
     traces[path] = std::move(t);
   }
   results::write_atomically(dir + "/sites.json",
-                            json::serialize(json::object{{"schema", "heapmark-sites"}, {"schema_version", 1}, {"traces", std::move(traces)}}) + "\n");
+                            json::serialize(json::object{
+                                {"schema", "heapmark-sites"}, {"schema_version", 1}, {"traces", std::move(traces)}}) +
+                                "\n");
   return warnings;
 }
 

@@ -52,8 +52,8 @@ void handle(CellOutcome& out, const cell::Message& m) {
       const auto& s = m.as<cell::StatsMsg>();
       if (!out.phases.empty())
         for (uint32_t i = 0; i < s.count && i < cell::StatsMsg::kMax; ++i)
-          out.phases.back().stats.emplace_back(std::string(s.items[i].name, strnlen(s.items[i].name, sizeof s.items[i].name)),
-                                               s.items[i].value);
+          out.phases.back().stats.emplace_back(
+              std::string(s.items[i].name, strnlen(s.items[i].name, sizeof s.items[i].name)), s.items[i].value);
       break;
     }
     case MsgType::kSites:
@@ -76,8 +76,9 @@ void handle(CellOutcome& out, const cell::Message& m) {
     case MsgType::kConfig: {
       const auto& c = m.as<cell::ConfigMsg>();
       for (uint32_t i = 0; i < c.count && i < cell::ConfigMsg::kMax; ++i)
-        out.allocator_config.emplace_back(std::string(c.items[i].name, strnlen(c.items[i].name, sizeof c.items[i].name)),
-                                          std::string(c.items[i].value, strnlen(c.items[i].value, sizeof c.items[i].value)));
+        out.allocator_config.emplace_back(
+            std::string(c.items[i].name, strnlen(c.items[i].name, sizeof c.items[i].name)),
+            std::string(c.items[i].value, strnlen(c.items[i].value, sizeof c.items[i].value)));
       break;
     }
     case MsgType::kThreads: {
@@ -96,8 +97,8 @@ void handle(CellOutcome& out, const cell::Message& m) {
     case MsgType::kError: {
       const auto& e = m.as<cell::ErrorMsg>();
       out.cause = e.code == static_cast<uint32_t>(cell::ErrorCode::kIdentity) ? "identity"
-                  : e.code == static_cast<uint32_t>(cell::ErrorCode::kVerify)  ? "verify"
-                                                                               : "error";
+                  : e.code == static_cast<uint32_t>(cell::ErrorCode::kVerify) ? "verify"
+                                                                              : "error";
       out.detail = std::string(e.text, strnlen(e.text, sizeof e.text));
       break;
     }
@@ -177,7 +178,8 @@ void Supervision::spawn() {
   err_read_.reset(errs[0]);
   err_write_.reset(errs[1]);
   shm_.reset(memfd_create("heapmark-cell-shared", MFD_CLOEXEC));
-  if (shm_.fd < 0 || ftruncate(shm_.fd, 4096) != 0) throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
+  if (shm_.fd < 0 || ftruncate(shm_.fd, 4096) != 0)
+    throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
   page_ = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, shm_.fd, 0);
   if (page_ == MAP_FAILED) {
     page_ = nullptr;
@@ -228,11 +230,12 @@ void Supervision::sample(uint64_t now) {
   if (st.resident == 0) return;  // a zombie: its /proc is empty
   if (spec_.sample_hz > 0)
     out_.timeline.add(Sample{now, st.resident, st.anon(), shared_->live_bytes.load(std::memory_order_relaxed),
-                             shared_->phase.load(std::memory_order_relaxed), shared_->clock_ms.load(std::memory_order_relaxed)});
+                             shared_->phase.load(std::memory_order_relaxed),
+                             shared_->clock_ms.load(std::memory_order_relaxed)});
   if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
     char msg[128];
-    std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,
-                  static_cast<double>(spec_.mem_cap_bytes) / 1048576.0);
+    std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB",
+                  static_cast<double>(st.resident) / 1048576.0, static_cast<double>(spec_.mem_cap_bytes) / 1048576.0);
     kill_for("memory_cap", msg);
   }
 }
@@ -247,7 +250,8 @@ bool Supervision::read_events() {
     while (reader_.next(m)) {
       handle(out_, m);
       // A phase edge is where RSS changes meaning: sample it right away.
-      if (m.type == cell::MsgType::kPhaseBegin || m.type == cell::MsgType::kPhaseEnd) sample(metrics::tsc::monotonic_ns());
+      if (m.type == cell::MsgType::kPhaseBegin || m.type == cell::MsgType::kPhaseEnd)
+        sample(metrics::tsc::monotonic_ns());
     }
   } catch (const std::exception& e) {
     kill_for("protocol", e.what());
@@ -278,7 +282,8 @@ void Supervision::watch() {
       if (next_sample < now) next_sample = now + period_ns;  // fell behind: skip, don't burst
     }
     if (now >= deadline_)
-      kill_for("timeout", "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
+      kill_for("timeout",
+               "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
     pollfd fds[2] = {{ev_open ? ev_read_.fd : -1, POLLIN, 0}, {err_open ? err_read_.fd : -1, POLLIN, 0}};
     // Sleep until the next sample is due (ppoll: nanosecond timeout, so a
     // 1 kHz sampler sleeps between samples instead of spinning on the clock).

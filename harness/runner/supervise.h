@@ -17,7 +17,7 @@ namespace heapmark::runner {
 
 struct SpawnSpec {
   std::string cell_binary;
-  std::vector<std::string> args;  // after argv[0]
+  std::vector<std::string> args;                         // after argv[0]
   std::vector<std::pair<std::string, std::string>> env;  // allocator configuration, LD_PRELOAD included
   double timeout_s = 600;
   uint64_t mem_cap_bytes = 0;  // 0: none. Checked against sampled RSS.
@@ -34,7 +34,7 @@ struct PhaseRecord {
   cell::PhaseEnd end{};
   bool ended = false;
   std::vector<std::pair<std::string, uint64_t>> stats;
-  std::optional<cell::SitesMsg> sites;       // --attribute
+  std::optional<cell::SitesMsg> sites;  // --attribute
   std::optional<cell::PageMapMsg> page_map;
 };
 

@@ -62,8 +62,9 @@ bool file_contains(const std::string& path, const std::string& needle) {
 // posix_spawn of `argv` (argv[0] resolved on PATH) with stdin from `in_path`
 // ("" : /dev/null), stdout appended to `out_path`, stderr to `err_fd` (-1:
 // /dev/null) and `extra` fds placed at their numbers.
-pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::string& in_path, const std::string& out_path,
-            int err_fd, const std::vector<std::pair<int, int>>& extra, const cpu_set_t* cpus) {
+pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::string& in_path,
+            const std::string& out_path, int err_fd, const std::vector<std::pair<int, int>>& extra,
+            const cpu_set_t* cpus) {
   const std::string exe = find_executable(argv[0]);
   if (exe.empty()) throw std::runtime_error("'" + argv[0] + "' is not an executable file");
   posix_spawn_file_actions_t fa;
@@ -75,7 +76,8 @@ pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::st
   for (const auto& [from, to] : extra) posix_spawn_file_actions_adddup2(&fa, from, to);
   CArgs args(argv), envp(env);
   cpu_set_t own;
-  const bool remask = cpus && sched_getaffinity(0, sizeof own, &own) == 0 && sched_setaffinity(0, sizeof *cpus, cpus) == 0;
+  const bool remask =
+      cpus && sched_getaffinity(0, sizeof own, &own) == 0 && sched_setaffinity(0, sizeof *cpus, cpus) == 0;
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.get(), envp.get());
   if (remask) sched_setaffinity(0, sizeof own, &own);
@@ -121,14 +123,14 @@ class ProgramSupervision {
   ProgramOutcome out_;
   pid_t pid_ = -1;
   Fd err_, probe_, phase_, statm_;
-  Fd ack_;  // the probe waits at exit for a byte here (see hold_exit)
+  Fd ack_;        // the probe waits at exit for a byte here (see hold_exit)
   Fd phase_ack_;  // one byte per phase mark, once its figures are read (HEAPMARK_PHASE_ACK_FD)
-  Fd exit_;  // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
+  Fd exit_;       // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
   std::string probe_pending_, phase_pending_;
   uint64_t deadline_ = 0, page_size_ = 4096;
   std::string killed_for_;
   bool exited_ = false;
-  bool marked_ = false;  // the program wrote a phase mark
+  bool marked_ = false;         // the program wrote a phase mark
   bool exit_reported_ = false;  // the probe's exit line came; the program waits for the ack
   bool exit_smaps_read_ = false;
   metrics::procfs::SmapsRollup exit_smaps_;  // read from outside while the program waited at exit
@@ -158,7 +160,8 @@ void ProgramSupervision::start() {
   // The acks go over sockets so that sending to a program already gone is
   // EPIPE (MSG_NOSIGNAL), not a SIGPIPE.
   if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(pp, O_CLOEXEC) != 0 || pipe2(hp, O_CLOEXEC) != 0 ||
-      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ap) != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mp) != 0)
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ap) != 0 ||
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, mp) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   err_.reset(ep[0]);
   probe_.reset(pp[0]);
@@ -179,7 +182,8 @@ void ProgramSupervision::start() {
                {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}, {phase_ack_r.fd, kPhaseAckFd}},
                spec_.start_cpus);
 #ifdef SYS_pidfd_open
-  exit_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
+  exit_.reset(static_cast<int>(
+      syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
 #endif
   if (spec_.counters) {
     counters_.open(pid_);
@@ -210,11 +214,12 @@ void ProgramSupervision::sample(uint64_t now) {
   metrics::procfs::Statm st;
   if (statm_.fd < 0 || !metrics::procfs::read_statm(statm_.fd, page_size_, st) || st.resident == 0) return;
   last_ = st;
-  if (spec_.sample_hz > 0) out_.timeline.add(Sample{now, st.resident, st.anon(), 0, static_cast<uint32_t>(out_.phases.size())});
+  if (spec_.sample_hz > 0)
+    out_.timeline.add(Sample{now, st.resident, st.anon(), 0, static_cast<uint32_t>(out_.phases.size())});
   if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
     char msg[128];
-    std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB", static_cast<double>(st.resident) / 1048576.0,
-                  static_cast<double>(spec_.mem_cap_bytes) / 1048576.0);
+    std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB",
+                  static_cast<double>(st.resident) / 1048576.0, static_cast<double>(spec_.mem_cap_bytes) / 1048576.0);
     kill_for("memory_cap", msg);
   }
 }
@@ -296,8 +301,9 @@ void ProgramSupervision::on_probe_line(const std::string& line) {
       return libc ? from.find("/libc.so") != std::string::npos : real(from) == real(spec_.expect_malloc_from);
     };
     if (!serves(out_.malloc_from) || !serves(out_.free_from))
-      kill_for("identity", "in the program's process malloc resolves to " + out_.malloc_from + " and free to " + out_.free_from +
-                               ", not " + (libc ? std::string("the C library") : spec_.expect_malloc_from) +
+      kill_for("identity", "in the program's process malloc resolves to " + out_.malloc_from + " and free to " +
+                               out_.free_from + ", not " +
+                               (libc ? std::string("the C library") : spec_.expect_malloc_from) +
                                ": the program brings or links its own allocator");
   } else if (line.rfind("exit ", 0) == 0) {
     exit_reported_ = true;
@@ -344,10 +350,14 @@ std::string ProgramSupervision::run_quiet(const Argv& argv, const std::string& w
 void ProgramSupervision::server_step(uint64_t now) {
   const ProgramSpec& p = spec_.program;
   if (!ready_) {
-    ready_ = !p.ready_port.empty() ? port_open(std::atoi(p.ready_port.c_str())) : file_contains(spec_.stdout_path, p.ready_line);
+    ready_ = !p.ready_port.empty() ? port_open(std::atoi(p.ready_port.c_str()))
+                                   : file_contains(spec_.stdout_path, p.ready_line);
     if (!ready_ && now > ready_deadline_)
-      kill_for("not_ready", "the server was not ready within " + std::to_string(static_cast<int>(p.ready_timeout_s)) + " s (" +
-                                (p.ready_port.empty() ? "no stdout line '" + p.ready_line + "'" : "port " + p.ready_port + " closed") + ")");
+      kill_for(
+          "not_ready",
+          "the server was not ready within " + std::to_string(static_cast<int>(p.ready_timeout_s)) + " s (" +
+              (p.ready_port.empty() ? "no stdout line '" + p.ready_line + "'" : "port " + p.ready_port + " closed") +
+              ")");
     if (!ready_) return;
     step_ = 0;
     step_until_ = 0;
@@ -363,7 +373,8 @@ void ProgramSupervision::server_step(uint64_t now) {
     out_.client_output += ss.str();
     ::unlink(client_out_.c_str());
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-      kill_for("client", "client step '" + p.steps[step_].phase + "' (" + p.steps[step_].command[0] + ") exited with status " +
+      kill_for("client", "client step '" + p.steps[step_].phase + "' (" + p.steps[step_].command[0] +
+                             ") exited with status " +
                              std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)));
       return;
     }
@@ -401,7 +412,9 @@ void ProgramSupervision::loop() {
       sample(now);
       next_sample = std::max(next_sample + period, now);
     }
-    if (now >= deadline_) kill_for("timeout", "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
+    if (now >= deadline_)
+      kill_for("timeout",
+               "no exit within the " + std::to_string(static_cast<int>(spec_.timeout_s)) + " s wall timeout");
     if (stopping_ && now >= stop_deadline_) kill(pid_, SIGKILL);
     if (spec_.program.server) server_step(now);
     pollfd fds[4] = {{err_open ? err_.fd : -1, POLLIN, 0},
@@ -446,8 +459,9 @@ void ProgramSupervision::finish() {
     out_.cause = killed_for_;
   } else if (!out_.identity_reported) {
     out_.cause = "identity";
-    out_.detail = "the program never loaded libheapmark_probe.so: it is statically linked (LD_PRELOAD has no effect), or it "
-                  "cleared LD_PRELOAD, so no allocator can be proven to serve it";
+    out_.detail =
+        "the program never loaded libheapmark_probe.so: it is statically linked (LD_PRELOAD has no effect), or it "
+        "cleared LD_PRELOAD, so no allocator can be proven to serve it";
   } else if (out_.signal && !stopped) {
     out_.cause = "signal";
     out_.detail = "killed by " + signal_name(out_.signal);

@@ -21,10 +21,10 @@
 namespace heapmark::runner {
 
 struct ProgramCellSpec {
-  ProgramSpec program;  // placeholders expanded
+  ProgramSpec program;                                   // placeholders expanded
   std::vector<std::pair<std::string, std::string>> env;  // allocator configuration and LD_PRELOAD (the probe included)
-  std::string expect_malloc_from;  // the allocator's library, or "" for the C library's
-  std::string stdout_path;         // the program's (or server's) stdout goes here
+  std::string expect_malloc_from;                        // the allocator's library, or "" for the C library's
+  std::string stdout_path;                               // the program's (or server's) stdout goes here
   double timeout_s = 600;
   uint64_t mem_cap_bytes = 0;
   double sample_hz = 1000;
@@ -37,7 +37,8 @@ struct ProgramPhase {
   std::string name;
   uint64_t begin_ns = 0, end_ns = 0;
   bool ended = false;
-  metrics::procfs::SmapsRollup smaps;  // read from outside at the phase end (the last sample's statm for the program's last phase)
+  metrics::procfs::SmapsRollup
+      smaps;  // read from outside at the phase end (the last sample's statm for the program's last phase)
   double counters[metrics::perf::kEvents] = {};  // event counts over the phase (available events only)
   bool counters_multiplexed = false;
   std::vector<std::pair<std::string, std::string>> figures;  // the server's own, from `figures` after the step

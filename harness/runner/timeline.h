@@ -12,11 +12,11 @@
 namespace heapmark::runner {
 
 struct Sample {
-  uint64_t t_ns;  // CLOCK_MONOTONIC
-  uint64_t rss;   // bytes
-  uint64_t anon;  // resident - shared, bytes
-  uint64_t live;  // live requested bytes
-  uint32_t phase; // running phase + 1, 0 outside phases
+  uint64_t t_ns;          // CLOCK_MONOTONIC
+  uint64_t rss;           // bytes
+  uint64_t anon;          // resident - shared, bytes
+  uint64_t live;          // live requested bytes
+  uint32_t phase;         // running phase + 1, 0 outside phases
   uint64_t clock_ms = 0;  // the program's own clock (a replay's recorded time); 0: none
 };
 
@@ -25,7 +25,10 @@ class Timeline {
   explicit Timeline(size_t max_points = 2000) : max_points_(max_points < 4 ? 4 : max_points) {}
 
   // r0: the cell's baseline anonymous RSS; R(t) = anon - r0 from then on.
-  void set_baseline(uint64_t r0_anon) { r0_ = r0_anon; have_r0_ = true; }
+  void set_baseline(uint64_t r0_anon) {
+    r0_ = r0_anon;
+    have_r0_ = true;
+  }
   void add(const Sample& s);
 
   const std::vector<Sample>& points() const { return points_; }

@@ -64,7 +64,8 @@ std::string Frame::text() const {
 }
 
 boost::json::object Frame::to_json() const {
-  return boost::json::object{{"function", function}, {"file", file}, {"line", line}, {"module", module}, {"offset", offset}, {"text", text()}};
+  return boost::json::object{{"function", function}, {"file", file},     {"line", line},
+                             {"module", module},     {"offset", offset}, {"text", text()}};
 }
 
 struct Symbolizer::Open {
@@ -100,17 +101,20 @@ Symbolizer::Open* Symbolizer::open(int32_t module) {
   o->mod = o->dwfl ? dwfl_report_elf(o->dwfl, base_name(m.path).c_str(), m.path.c_str(), fd, m.bias, true) : nullptr;
   if (!o->mod) {
     if (!o->dwfl) close(fd);
-    warnings_.push_back(m.path + ": not a readable ELF file (" + dwfl_errmsg(-1) + "); its frames are shown as module+offset");
+    warnings_.push_back(m.path + ": not a readable ELF file (" + dwfl_errmsg(-1) +
+                        "); its frames are shown as module+offset");
     return nullptr;
   }
   dwfl_report_end(o->dwfl, nullptr, nullptr);
   const unsigned char* bits = nullptr;
   GElf_Addr vaddr = 0;
   const int n = dwfl_module_build_id(o->mod, &bits, &vaddr);
-  const std::string now = n > 0 ? std::string(reinterpret_cast<const char*>(bits), static_cast<size_t>(n)) : std::string();
+  const std::string now =
+      n > 0 ? std::string(reinterpret_cast<const char*>(bits), static_cast<size_t>(n)) : std::string();
   if (!m.build_id.empty() && now != m.build_id) {
-    warnings_.push_back(m.path + ": build-id " + (now.empty() ? std::string("missing") : hex_bytes(now)) + " differs from the recording's " +
-                        hex_bytes(m.build_id) + " (the file was rebuilt or replaced since); its frames are shown as module+offset");
+    warnings_.push_back(m.path + ": build-id " + (now.empty() ? std::string("missing") : hex_bytes(now)) +
+                        " differs from the recording's " + hex_bytes(m.build_id) +
+                        " (the file was rebuilt or replaced since); its frames are shown as module+offset");
     return nullptr;
   }
   open_[i] = std::move(o);

@@ -15,12 +15,13 @@ HEAPMARK_RUN_PACKAGES=(
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
   python3 sqlite3 perl redis-server redis-tools time help2man gdb
 )
-# Tests add: clang + libFuzzer for the fuzz targets, chromium for the report's
-# browser check, heaptrack for the import test, GNU parallel, Slurm and munge
-# for the cluster tests (a single-node Slurm started and stopped by the test),
-# and the Windows build's packages.
+# Tests add: clang + libFuzzer for the fuzz targets, clang-format for the
+# format check, chromium for the report's browser check, heaptrack for the
+# import test, GNU parallel, Slurm and munge for the cluster tests (a
+# single-node Slurm started and stopped by the test), and the Windows build's
+# packages.
 HEAPMARK_TEST_PACKAGES=(
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge
+  clang-14 clang-format-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge
 )
 # The Windows build of the allocator cores (preset windows): mingw-w64 with
 # posix threads (the cores use pthreads, winpthreads provides them) and wine64

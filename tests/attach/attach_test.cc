@@ -26,7 +26,9 @@ namespace {
 using heapmark::test::Preloaded;
 using heapmark::test::Target;
 
-heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
+heapmark::test::CommandResult heapmark_cmd(const std::string& args) {
+  return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args);
+}
 
 uint64_t kb(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -91,7 +93,7 @@ TEST(Attach, WhatCannotBeLookedAtIsRefusedInOneLine) {
   long pid_max = 0;
   pm >> pid_max;
   refused("attach " + std::to_string(pid_max), "no such process");  // pids stay below pid_max
-  refused("attach 2", "a kernel thread");                            // kthreadd
+  refused("attach 2", "a kernel thread");                           // kthreadd
   // A zombie: a child that exited and is not reaped yet.
   const pid_t z = fork();
   if (z == 0) _exit(0);

@@ -29,7 +29,9 @@ using heapmark::test::Target;
 
 namespace {
 
-heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
+heapmark::test::CommandResult heapmark_cmd(const std::string& args) {
+  return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args);
+}
 
 double number(const json::value& v) { return v.is_null() ? -1.0 : v.to_number<double>(); }
 
@@ -37,9 +39,9 @@ struct Case {
   const char* name;
   const char* library;  // preloaded; "" for glibc
   const char* family;
-  bool live_counted;    // mimalloc 2.0 counts committed memory only
-  bool predicts;        // a release prediction is made
-  const char* verdicts; // the verdicts this state may get ('|'-separated)
+  bool live_counted;     // mimalloc 2.0 counts committed memory only
+  bool predicts;         // a release prediction is made
+  const char* verdicts;  // the verdicts this state may get ('|'-separated)
 };
 
 // Test names and failure messages show the case by its name.
@@ -100,7 +102,8 @@ TEST_P(InsideView, AccountingAgreesWithTheFixtureAndApplyWithThePrediction) {
     // Whether the hook reaches most of what is kept depends on where the frees left it: tcmalloc's thread
     // and central caches (which ReleaseFreeMemory does not empty) hold more or less of it from run to run.
     const std::string verdict(v.at("assessment").at("verdict").as_string());
-    EXPECT_NE(("|" + std::string(c.verdicts) + "|").find("|" + verdict + "|"), std::string::npos) << json::serialize(v.at("assessment"));
+    EXPECT_NE(("|" + std::string(c.verdicts) + "|").find("|" + verdict + "|"), std::string::npos)
+        << json::serialize(v.at("assessment"));
   } else {
     EXPECT_TRUE(apply.at("predicted").is_null());
   }
@@ -112,14 +115,15 @@ TEST_P(InsideView, AccountingAgreesWithTheFixtureAndApplyWithThePrediction) {
 std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
 
 const std::string kPtmalloc = PTMALLOC_LIB;
-INSTANTIATE_TEST_SUITE_P(Allocators, InsideView,
-                         ::testing::Values(Case{"glibc", "", "glibc", true, true, "retained-until-release"},
-                                           Case{"jemalloc", kJemalloc.c_str(), "jemalloc", true, true, "retained-until-release"},
-                                           Case{"tcmalloc", kTcmalloc.c_str(), "tcmalloc", true, true,
-                                                "retained-until-release|not-returned"},
-                                           Case{"mimalloc", kMimalloc.c_str(), "mimalloc", false, false, "unknown"},
-                                           Case{"ptmalloc_style", kPtmalloc.c_str(), "in-house", true, true, "retained-until-release"}),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(
+    Allocators, InsideView,
+    ::testing::Values(Case{"glibc", "", "glibc", true, true, "retained-until-release"},
+                      Case{"jemalloc", kJemalloc.c_str(), "jemalloc", true, true, "retained-until-release"},
+                      Case{"tcmalloc", kTcmalloc.c_str(), "tcmalloc", true, true,
+                           "retained-until-release|not-returned"},
+                      Case{"mimalloc", kMimalloc.c_str(), "mimalloc", false, false, "unknown"},
+                      Case{"ptmalloc_style", kPtmalloc.c_str(), "in-house", true, true, "retained-until-release"}),
+    case_name);
 
 // Attached 200 times while four threads malloc and free in a tight loop: every
 // snapshot complete (the threads were stepped out of malloc first, the walk
@@ -224,7 +228,8 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   const std::string dir = ::testing::TempDir() + "attach_watch_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
   const std::string out = dir + "/attach.json";
-  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) + " --json --watch 2 --hz 200 --accounting-every 1 --out " + dir);
+  const auto r =
+      heapmark_cmd("attach " + std::to_string(t.pid) + " --json --watch 2 --hz 200 --accounting-every 1 --out " + dir);
   ASSERT_EQ(r.status, 0) << r.err;
   const auto v = json::parse(r.out).as_object();
   const auto& w = v.at("watch").as_object();
@@ -381,7 +386,9 @@ int free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
-  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 0;
   close(s);
   return ntohs(a.sin_port);
 }
@@ -421,7 +428,10 @@ TEST(InsideViewPrograms, RedisServerAfterDeletesAndAfterFlushall) {
   const auto v = json::parse(r.out).as_object();
   EXPECT_EQ(v.at("inside").at("family").as_string(), "jemalloc");
   verdict_matches_apply(redis.pid, "retained-until-release");
-  ASSERT_EQ(sh(cli + "eval \"for i = 200000, 299999 do if i % 8 ~= 0 then redis.call('DEL', 'key:' .. i) end end return 1\" 0"), "1\n");
+  ASSERT_EQ(
+      sh(cli +
+         "eval \"for i = 200000, 299999 do if i % 8 ~= 0 then redis.call('DEL', 'key:' .. i) end end return 1\" 0"),
+      "1\n");
   verdict_matches_apply(redis.pid, "fragmentation");
   ASSERT_EQ(sh(cli + "flushall sync"), "OK\n");
   verdict_matches_apply(redis.pid, "returned");

@@ -26,7 +26,9 @@ TEST(PreloadIdentity, AllocatorServesMallocAndNew) {
   auto* s = new std::string(1000, 'x');
   EXPECT_TRUE(PreloadApi::owns(s));
   delete s;
-  struct alignas(256) Big { char c[300]; };
+  struct alignas(256) Big {
+    char c[300];
+  };
   Big* b = new Big;
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % 256, 0u);
   EXPECT_TRUE(PreloadApi::owns(b));

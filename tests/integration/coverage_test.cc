@@ -29,7 +29,9 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
+heapmark::test::CommandResult heapmark_cmd(const std::string& args) {
+  return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args);
+}
 
 std::vector<json::object> cells(const std::string& dir) {
   std::vector<json::object> out;
@@ -60,8 +62,8 @@ TEST(Coverage, EveryWorkloadRunsAsARealCell) {
       {"fastpath", "-p fastpath.count=20000 -p fastpath.batch=8"}};
   std::string workloads, params;
   for (const auto& [w, p] : small) workloads += (workloads.empty() ? "" : ",") + w, params += " " + p;
-  const auto r = heapmark_cmd("run --allocators glibc,jemalloc --workloads " + workloads + params + " --reps 1 -q --out " + out.path +
-                              " --run-id r");
+  const auto r = heapmark_cmd("run --allocators glibc,jemalloc --workloads " + workloads + params +
+                              " --reps 1 -q --out " + out.path + " --run-id r");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto all = cells(out.path + "/r");
   ASSERT_EQ(all.size(), 2 * small.size());
@@ -101,8 +103,10 @@ TEST(Coverage, VariantsRunAndTheEagerOnesReturnMoreThanTheirBase) {
 
 TEST(Coverage, ReproScenarios7And8And12GiveVerdicts) {
   TempDir out;
-  const auto r = heapmark_cmd("repro 7 8 12 --allocators glibc,jemalloc --remedies none --reps 1 --mib 16 --idle-ms 200 -q "
-                              "--format json --out " + out.path + " --run-id c");
+  const auto r = heapmark_cmd(
+      "repro 7 8 12 --allocators glibc,jemalloc --remedies none --reps 1 --mib 16 --idle-ms 200 -q "
+      "--format json --out " +
+      out.path + " --run-id c");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto cat = json::parse(r.out).as_object();
   EXPECT_TRUE(cat.at("complete").as_bool());
@@ -127,8 +131,8 @@ TEST(Coverage, DiagnoseAtAPhaseMarkPutsFThere) {
                          "del x[:50000]\ntime.sleep(0.1)\nos.write(fd, b'phase done\\n')\ntime.sleep(0.1)\ndel x\n";
   const auto rec = heapmark_cmd("record -o " + trace + " -- env PYTHONMALLOC=malloc python3 " + prog);
   ASSERT_EQ(rec.status, 0) << rec.err;
-  const auto d = heapmark_cmd("diagnose " + trace + " --at done --allocators glibc --remedies none --reps 1 -q --out " + out.path +
-                              " --run-id d");
+  const auto d = heapmark_cmd("diagnose " + trace + " --at done --allocators glibc --remedies none --reps 1 -q --out " +
+                              out.path + " --run-id d");
   ASSERT_EQ(d.status, 0) << d.err;
   std::ifstream in(out.path + "/d/diagnose.json");
   std::stringstream ss;

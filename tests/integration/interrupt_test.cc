@@ -97,12 +97,14 @@ void expect_each_key_once(const std::vector<json::object>& cs, size_t n) {
   EXPECT_EQ(keys.size(), n) << "no cell recorded twice";
 }
 
-heapmark::test::CommandResult heapmark_cmd(const std::string& args) { return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args); }
+heapmark::test::CommandResult heapmark_cmd(const std::string& args) {
+  return heapmark::test::run_heapmark_command(HEAPMARK_BIN, args);
+}
 
 // A run of 8 cells long enough to be caught running, started in the background into out/r.
 pid_t start_slow_run(const std::string& out, const std::string& log) {
-  return start({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=200000", "--reps", "4", "-q", "--out", out,
-                "--run-id", "r"},
+  return start({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=200000", "--reps", "4",
+                "-q", "--out", out, "--run-id", "r"},
                log);
 }
 
@@ -133,7 +135,9 @@ TEST(Interrupt, ASecondWriterIsRefusedNamingTheHolderAndTheRunIsUntouched) {
   ASSERT_TRUE(wait_for([&] { return fs::exists(dir + "/run.json"); })) << slurp(log);
   const auto second = heapmark_cmd("run --resume " + dir + " -q");
   EXPECT_EQ(second.status, 2) << second.err;
-  EXPECT_NE(second.err.find("is being written by another heapmark (pid " + std::to_string(pid) + ")"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("is being written by another heapmark (pid " + std::to_string(pid) + ")"),
+            std::string::npos)
+      << second.err;
   EXPECT_EQ(wait_status(pid), 0) << slurp(log);
   expect_each_key_once(cells(dir), 8);
   // Once the writer is gone (a kill -9 too: the kernel drops the lock), a resume is let in.
@@ -145,8 +149,8 @@ TEST(Interrupt, ASecondWriterIsRefusedNamingTheHolderAndTheRunIsUntouched) {
 
 TEST(Interrupt, SigintInAReproCatalogueIsFinishedByReproResume) {
   const std::string out = temp_dir(), root = out + "/c", log = out + "/log";
-  const pid_t pid = start({"repro", "2", "3", "--allocators", "glibc", "--remedies", "none", "--reps", "2", "--mib", "16", "--idle-ms",
-                           "100", "--out", out, "--run-id", "c", "-q"},
+  const pid_t pid = start({"repro", "2", "3", "--allocators", "glibc", "--remedies", "none", "--reps", "2", "--mib",
+                           "16", "--idle-ms", "100", "--out", out, "--run-id", "c", "-q"},
                           log);
   ASSERT_TRUE(wait_for([&] { return complete_lines(root + "/02-top-pinned") >= 1; })) << slurp(log);
   kill(pid, SIGINT);
@@ -180,9 +184,12 @@ class FullDisk : public ::testing::Test {
     if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
     fs::remove_all(dir_);
   }
-  void grow() { ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0) << std::strerror(errno); }
+  void grow() {
+    ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT, "size=64m"), 0) << std::strerror(errno);
+  }
   void read_only(bool ro) {
-    ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT | (ro ? MS_RDONLY : 0), "size=64m"), 0) << std::strerror(errno);
+    ASSERT_EQ(mount("heapmark-test", dir_.c_str(), "tmpfs", MS_REMOUNT | (ro ? MS_RDONLY : 0), "size=64m"), 0)
+        << std::strerror(errno);
   }
   std::string dir_;
   bool mounted_ = false;
@@ -190,8 +197,8 @@ class FullDisk : public ::testing::Test {
 
 TEST_F(FullDisk, ARunStopsWithStatus5NoTornLineAndResumeFinishesIt) {
   const std::string dir = dir_ + "/r";
-  const auto r = heapmark_cmd("run --allocators glibc --workloads churn -p count=2000 -p rounds=1 --reps 12 -q --out " + dir_ +
-                              " --run-id r");
+  const auto r = heapmark_cmd("run --allocators glibc --workloads churn -p count=2000 -p rounds=1 --reps 12 -q --out " +
+                              dir_ + " --run-id r");
   EXPECT_EQ(r.status, 5) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("heapmark run --resume " + dir), std::string::npos) << r.err;
@@ -209,7 +216,8 @@ TEST_F(FullDisk, ARecordingThatDoesNotFitKeepsTheEarlierTrace) {
   const std::string trace = dir_ + "/app.hmt";
   { std::ofstream(trace) << "an earlier trace"; }
   // PYTHONMALLOC=malloc: every object a malloc call, so the trace outgrows the 64 KiB disk.
-  const auto r = heapmark_cmd("record --force -o " + trace + " -- env PYTHONMALLOC=malloc python3 -c 'x = [bytes(64) for _ in range(200000)]'");
+  const auto r = heapmark_cmd("record --force -o " + trace +
+                              " -- env PYTHONMALLOC=malloc python3 -c 'x = [bytes(64) for _ in range(200000)]'");
   EXPECT_EQ(r.status, 5) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_TRUE(slurp(trace) == "an earlier trace") << "the earlier trace is kept as it was";
@@ -221,7 +229,8 @@ TEST_F(FullDisk, ARecordingThatDoesNotFitKeepsTheEarlierTrace) {
 TEST_F(FullDisk, AResumeOnAReadOnlyFilesystemSaysSoAndChangesNothing) {
   grow();
   const std::string dir = dir_ + "/r";
-  ASSERT_EQ(heapmark_cmd("run --allocators glibc --workloads churn -p count=2000 -p rounds=1 --reps 1 -q --out " + dir_ + " --run-id r")
+  ASSERT_EQ(heapmark_cmd("run --allocators glibc --workloads churn -p count=2000 -p rounds=1 --reps 1 -q --out " +
+                         dir_ + " --run-id r")
                 .status,
             0);
   const std::string before = slurp(dir + "/cells.jsonl");

@@ -77,14 +77,16 @@ double num(const json::value& v) { return v.to_number<double>(); }
 
 TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "churn", "-p", "count=20000",
-                           "--reps", "1", "--out", out, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "churn", "-p",
+                               "count=20000", "--reps", "1", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("Results: " + out + "/r"), std::string::npos) << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 4u);
-  const std::map<std::string, std::string> lib = {
-      {"glibc", "libc.so.6"}, {"jemalloc", "libjemalloc.so.2"}, {"mimalloc", "libmimalloc.so.2"}, {"tcmalloc", "libtcmalloc_minimal.so.4"}};
+  const std::map<std::string, std::string> lib = {{"glibc", "libc.so.6"},
+                                                  {"jemalloc", "libjemalloc.so.2"},
+                                                  {"mimalloc", "libmimalloc.so.2"},
+                                                  {"tcmalloc", "libtcmalloc_minimal.so.4"}};
   std::set<std::string> checksums;
   for (const auto& [name, c] : all) {
     SCOPED_TRACE(name);
@@ -92,7 +94,8 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
     const auto& id = c.at("identity").as_object();
     EXPECT_TRUE(id.at("ok").as_bool());
     EXPECT_EQ(id.at("family").as_string(), name);
-    EXPECT_NE(std::string(id.at("malloc_from").as_string()).find(lib.at(name)), std::string::npos) << id.at("malloc_from");
+    EXPECT_NE(std::string(id.at("malloc_from").as_string()).find(lib.at(name)), std::string::npos)
+        << id.at("malloc_from");
     EXPECT_FALSE(id.at("version").as_string().empty());
     // Every allocator call is one latency sample.
     const auto& ops = c.at("ops").as_object();
@@ -101,7 +104,8 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
     EXPECT_EQ(ops.at("alloc").as_int64(), lat.at("alloc").at("count").as_int64());
     EXPECT_EQ(ops.at("free").as_int64(), lat.at("free").at("count").as_int64());
     EXPECT_LE(num(lat.at("alloc").at("p50")), num(lat.at("alloc").at("p99")));
-    EXPECT_NEAR(num(c.at("throughput_ops_s")), 120000 / num(c.at("measured_s")), 1.0) << "throughput = timed calls / measured time";
+    EXPECT_NEAR(num(c.at("throughput_ops_s")), 120000 / num(c.at("measured_s")), 1.0)
+        << "throughput = timed calls / measured time";
     // An RSS timeline: parallel series, in time order, anonymous within total RSS.
     // (How many points depends on how fast the machine runs the cell.)
     const auto& tl = c.at("timeline").as_object();
@@ -129,7 +133,8 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
   const auto run = json::parse([&] {
                      std::ifstream in(out + "/r/run.json");
                      return std::string(std::istreambuf_iterator<char>(in), {});
-                   }()).as_object();
+                   }())
+                       .as_object();
   EXPECT_EQ(run.at("schema_version").as_int64(), 1);
   EXPECT_EQ(run.at("allocators").as_array().size(), 4u);
   EXPECT_GT(num(run.at("machine").at("tsc").at("hz")), 1e8);
@@ -138,9 +143,9 @@ TEST(Run, ChurnOnTheFourAllocatorsIsMeasuredAndProvenIdentity) {
 
 TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocator", std::string("mine=") + HMTEST_FORWARD, "--allocators", "jemalloc", "--workloads",
-                           "churn", "-p", "count=5000", "-p", "rounds=1", "--reps", "1", "--env",
-                           "jemalloc:MALLOC_CONF=stats_print:true", "--out", out, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--allocator", std::string("mine=") + HMTEST_FORWARD, "--allocators", "jemalloc",
+                               "--workloads", "churn", "-p", "count=5000", "-p", "rounds=1", "--reps", "1", "--env",
+                               "jemalloc:MALLOC_CONF=stats_print:true", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 2u);
@@ -158,7 +163,7 @@ TEST(Run, UserAllocatorAndEnvironmentAreUsedAndRecorded) {
 TEST(Run, MicroRunsGoogleBenchmarkInsideTheCellUnderThePreloadedAllocator) {
   const std::string out = temp_dir();
   const auto r = run_heapmark({"run", "--allocators", "mimalloc", "--workloads", "micro", "-p", "min_time=0.05", "-p",
-                           "filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r"});
+                               "filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = cells(out + "/r");
   ASSERT_EQ(all.size(), 1u);
@@ -184,14 +189,37 @@ TEST(Run, MicroRunsGoogleBenchmarkInsideTheCellUnderThePreloadedAllocator) {
 // the cap even on a loaded machine, so "memory_cap" never races "timeout".
 TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocator", std::string("crash=") + HMTEST_CRASH, "--allocator", std::string("hang=") + HMTEST_HANG,
-                           "--allocator", std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR, "--allocators", "glibc", "--workloads",
-                           "churn", "-p", "count=100000", "-p", "rounds=1", "--reps", "1", "--timeout", "6", "--jobs", "2", "--out",
-                           out, "--run-id", "r"});
+  const auto r = run_heapmark({"run",
+                               "--allocator",
+                               std::string("crash=") + HMTEST_CRASH,
+                               "--allocator",
+                               std::string("hang=") + HMTEST_HANG,
+                               "--allocator",
+                               std::string("impostor=") + HMTEST_NOT_AN_ALLOCATOR,
+                               "--allocators",
+                               "glibc",
+                               "--workloads",
+                               "churn",
+                               "-p",
+                               "count=100000",
+                               "-p",
+                               "rounds=1",
+                               "--reps",
+                               "1",
+                               "--timeout",
+                               "6",
+                               "--jobs",
+                               "2",
+                               "--out",
+                               out,
+                               "--run-id",
+                               "r"});
   ASSERT_EQ(r.status, 4) << "cells failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 4u) << r.output;
-  auto cause = [&](const std::string& a) { return std::string(all.at(a).at("cause").is_null() ? "" : all.at(a).at("cause").as_string()); };
+  auto cause = [&](const std::string& a) {
+    return std::string(all.at(a).at("cause").is_null() ? "" : all.at(a).at("cause").as_string());
+  };
   EXPECT_EQ(all.at("glibc").at("status").as_string(), "ok");
   EXPECT_EQ(cause("crash"), "signal");
   EXPECT_NE(std::string(all.at("crash").at("detail").as_string()).find("SIGSEGV"), std::string::npos);
@@ -201,8 +229,9 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
   for (const char* failed : {"crash", "hang", "impostor"}) EXPECT_EQ(all.at(failed).at("status").as_string(), "failed");
   EXPECT_NE(r.output.find("FAILED timeout"), std::string::npos) << r.output;
 
-  const auto h = run_heapmark({"run", "--allocator", std::string("hog=") + HMTEST_HOG, "--workloads", "churn", "-p", "count=100000",
-                               "-p", "rounds=1", "--reps", "1", "--timeout", "600", "--mem-cap", "400M", "--out", out, "--run-id", "h"});
+  const auto h = run_heapmark({"run", "--allocator", std::string("hog=") + HMTEST_HOG, "--workloads", "churn", "-p",
+                               "count=100000", "-p", "rounds=1", "--reps", "1", "--timeout", "600", "--mem-cap", "400M",
+                               "--out", out, "--run-id", "h"});
   ASSERT_EQ(h.status, 4) << h.output;
   const auto hog = by_allocator(cells(out + "/h"));
   ASSERT_EQ(hog.size(), 1u) << h.output;
@@ -213,8 +242,9 @@ TEST(Run, CrashHangMemoryCapAndIdentityAreRecordedAndTheRunContinues) {
 
 TEST(Run, VerifyCatchesAnAllocatorThatHandsOutOverlappingBlocks) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocator", std::string("overlap=") + HMTEST_OVERLAP, "--allocators", "glibc", "--workloads",
-                           "churn", "-p", "count=30000", "-p", "rounds=1", "--reps", "1", "--verify", "--out", out, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--allocator", std::string("overlap=") + HMTEST_OVERLAP, "--allocators", "glibc",
+                               "--workloads", "churn", "-p", "count=30000", "-p", "rounds=1", "--reps", "1", "--verify",
+                               "--out", out, "--run-id", "r"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out + "/r"));
   ASSERT_EQ(all.size(), 2u);
@@ -222,15 +252,29 @@ TEST(Run, VerifyCatchesAnAllocatorThatHandsOutOverlappingBlocks) {
   const auto& bad = all.at("overlap");
   EXPECT_EQ(bad.at("status").as_string(), "failed");
   EXPECT_EQ(bad.at("cause").as_string(), "verify");
-  EXPECT_NE(std::string(bad.at("detail").as_string()).find("overlapping blocks"), std::string::npos) << bad.at("detail");
+  EXPECT_NE(std::string(bad.at("detail").as_string()).find("overlapping blocks"), std::string::npos)
+      << bad.at("detail");
   fs::remove_all(out);
 }
 
 TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
   const std::string out = temp_dir();
   const std::string dir = out + "/r";
-  std::vector<std::string> args_s = {HEAPMARK_BIN, "run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p",
-                                     "count=200000", "--reps", "3", "--out", out, "--run-id", "r", "-q"};
+  std::vector<std::string> args_s = {HEAPMARK_BIN,
+                                     "run",
+                                     "--allocators",
+                                     "glibc,jemalloc",
+                                     "--workloads",
+                                     "churn",
+                                     "-p",
+                                     "count=200000",
+                                     "--reps",
+                                     "3",
+                                     "--out",
+                                     out,
+                                     "--run-id",
+                                     "r",
+                                     "-q"};
   std::vector<char*> argv;
   for (auto& a : args_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -251,9 +295,7 @@ TEST(Run, ResumeAfterKilledRunnerFinishesWithoutRepeatingCells) {
   // the resume below still sees only whole lines).
   const std::string torn = out + "/torn";
   fs::copy(dir, torn);
-  {
-    std::ofstream(torn + "/cells.jsonl", std::ios::app) << R"({"schema_version":1,"key":"churn/)";
-  }
+  { std::ofstream(torn + "/cells.jsonl", std::ios::app) << R"({"schema_version":1,"key":"churn/)"; }
   const auto rep = run_heapmark({"report", torn, "-q"});
   ASSERT_EQ(rep.status, 0) << rep.output;
   EXPECT_NE(rep.output.find("incomplete line"), std::string::npos) << rep.output;
@@ -292,8 +334,9 @@ TEST(Run, ACellDoesNotOutliveItsKilledRunner) {
   const std::string out = temp_dir();
   const std::string lib = out + "/libhang-orphan-check.so";
   fs::copy_file(HMTEST_HANG, lib);
-  std::vector<std::string> args_s = {HEAPMARK_BIN, "run", "--allocator", "hang=" + lib, "--workloads", "churn",
-                                     "-p", "count=100000", "--reps", "1", "--out", out, "--run-id", "r", "-q"};
+  std::vector<std::string> args_s = {HEAPMARK_BIN, "run", "--allocator",  "hang=" + lib, "--workloads",
+                                     "churn",      "-p",  "count=100000", "--reps",      "1",
+                                     "--out",      out,   "--run-id",     "r",           "-q"};
   std::vector<char*> argv;
   for (auto& a : args_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -327,13 +370,18 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--allocators", "glibc,nosuch", "--workloads", "churn"}, "unknown allocator 'nosuch' (valid: glibc, jemalloc"},
       {{"--allocators", "glibc", "--workloads", "nosuch"}, "unknown workload 'nosuch' (valid: churn"},
-      {{"--allocators", "glibc", "--workloads", "churn", "-p", "colour=red"}, "no selected workload has a parameter 'colour' (churn: count, sizes"},
-      {{"--allocators", "glibc", "--workloads", "churn", "-p", "count=lots"}, "parameter 'count': 'lots' is not a whole number"},
-      {{"--allocators", "glibc", "--workloads", "churn", "-p", "order=up"}, "'up' is not one of: fifo, lifo, random, keep-every-k"},
-      {{"--allocator", "mine=/nonexistent/libmine.so", "--workloads", "churn"}, "'/nonexistent/libmine.so' is not a readable file"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "colour=red"},
+       "no selected workload has a parameter 'colour' (churn: count, sizes"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "count=lots"},
+       "parameter 'count': 'lots' is not a whole number"},
+      {{"--allocators", "glibc", "--workloads", "churn", "-p", "order=up"},
+       "'up' is not one of: fifo, lifo, random, keep-every-k"},
+      {{"--allocator", "mine=/nonexistent/libmine.so", "--workloads", "churn"},
+       "'/nonexistent/libmine.so' is not a readable file"},
       {{"--matrix", "/nonexistent/m.json"}, "/nonexistent/m.json: cannot read the matrix file"},
       {{"--matrix", bad_matrix}, "$.reps: expected an integer in [1, 1000]"},
-      {{"--allocators", "glibc", "--workloads", "churn", "--env", "jemalloc:MALLOC_CONF=x"}, "allocator 'jemalloc' is not in this run"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--env", "jemalloc:MALLOC_CONF=x"},
+       "allocator 'jemalloc' is not in this run"},
       {{"--allocators", "glibc", "--workloads", "churn", "--touch", "some"}, "--touch"},
       {{"--allocators", "glibc", "--workloads", "trace", "-p", "path=/nonexistent/app.hmt"},
        "parameter 'path': '/nonexistent/app.hmt' is not a readable file"},
@@ -347,16 +395,22 @@ TEST(Run, BadInputGetsOneLineNamingTheValueExitTwoAndWritesNothing) {
       {{"--allocator", "txt=" + text_lib, "--workloads", "churn"}, "'" + text_lib + "' is not an ELF file"},
       {{"--matrix", fs::path(out).parent_path().string()}, "is a directory: give one matrix file (there: never.json)"},
       {{"--allocators", "glibc", "--workloads", "trace:" + corrupt_trace}, "bad trace at byte 0"},
-      {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "../escape"}, "may not be empty or contain '/' or '..'"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "../escape"},
+       "may not be empty or contain '/' or '..'"},
       {{"--allocators", "glibc", "--workloads", "churn", "--run-id", "a/b"}, "may not be empty or contain '/' or '..'"},
       {{"--allocators", "glibc", "--workloads", "fork-cow", "-p", "touch_pct=101"}, "parameter 'touch_pct'"},
       {{"--allocators", "glibc", "--workloads", "false-sharing", "-p", "threads=1"}, "parameter 'threads'"},
-      {{"--allocators", "glibc", "--workloads", "false-sharing", "-p", "mode=sideways"}, "'sideways' is not one of: passive, active"},
+      {{"--allocators", "glibc", "--workloads", "false-sharing", "-p", "mode=sideways"},
+       "'sideways' is not one of: passive, active"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "fenced"},
-       "--timing 'fenced': expected latency (each call timed on its own), batch (runs of 1024 calls per timestamp pair) or batch:K with K from 2 to 65536"},
-      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:1"}, "--timing 'batch:1': expected latency"},
-      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:99999"}, "--timing 'batch:99999': expected latency"},
-      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:", "--verify"}, "--timing 'batch:': expected latency"},
+       "--timing 'fenced': expected latency (each call timed on its own), batch (runs of 1024 calls per timestamp "
+       "pair) or batch:K with K from 2 to 65536"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:1"},
+       "--timing 'batch:1': expected latency"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:99999"},
+       "--timing 'batch:99999': expected latency"},
+      {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch:", "--verify"},
+       "--timing 'batch:': expected latency"},
       {{"--allocators", "glibc", "--workloads", "churn", "--timing", "batch", "--verify"},
        "--verify checks every block between allocator calls and --timing batch:1024 runs them back to back"},
   };
@@ -378,10 +432,12 @@ TEST(Run, AnOutThatCannotHoldResultsIsBadInputNamingIt) {
   const std::string dir = temp_dir(), file = dir + "/a-file";
   std::ofstream(file) << "x";
   for (const std::string& out : {file, file + "/below"}) {
-    const auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=1000", "--reps", "1", "--out", out});
+    const auto r = run_heapmark(
+        {"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=1000", "--reps", "1", "--out", out});
     SCOPED_TRACE(out);
     EXPECT_EQ(r.status, 2) << r.output;
-    EXPECT_NE(r.output.find("--out '" + out + "': cannot create the results root there"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--out '" + out + "': cannot create the results root there"), std::string::npos)
+        << r.output;
     EXPECT_EQ(r.output.find("filesystem error"), std::string::npos) << r.output;
   }
   fs::remove_all(dir);
@@ -425,8 +481,9 @@ TEST(Run, CommandLineConventions) {
 
 TEST(Run, AnExistingRunIsNeverWrittenOver) {
   const std::string out = temp_dir();
-  const std::vector<std::string> args{"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=2000",
-                                      "--reps", "1", "--out", out, "--run-id", "keep", "-q"};
+  const std::vector<std::string> args{"run", "--allocators", "glibc",  "--workloads", "churn",
+                                      "-p",  "count=2000",   "--reps", "1",           "--out",
+                                      out,   "--run-id",     "keep",   "-q"};
   ASSERT_EQ(run_heapmark(args).status, 0);
   std::ifstream in(out + "/keep/run.json");
   const std::string before((std::istreambuf_iterator<char>(in)), {});
@@ -461,9 +518,26 @@ TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
   for (const char* jobs : {"1", "2"}) {
     SCOPED_TRACE(std::string("--jobs ") + jobs);
     const std::string out = temp_dir();
-    const auto r = run_heapmark({"run", "--allocators", "jemalloc", "--workloads", "churn,ring-buffer", "-p", "churn.count=2000",
-                             "-p", "ring-buffer.mode=pc", "-p", "ring-buffer.messages=2000", "--reps", "1", "--jobs", jobs,
-                             "--out", out, "--run-id", "r", "-q"});
+    const auto r = run_heapmark({"run",
+                                 "--allocators",
+                                 "jemalloc",
+                                 "--workloads",
+                                 "churn,ring-buffer",
+                                 "-p",
+                                 "churn.count=2000",
+                                 "-p",
+                                 "ring-buffer.mode=pc",
+                                 "-p",
+                                 "ring-buffer.messages=2000",
+                                 "--reps",
+                                 "1",
+                                 "--jobs",
+                                 jobs,
+                                 "--out",
+                                 out,
+                                 "--run-id",
+                                 "r",
+                                 "-q"});
     ASSERT_EQ(r.status, 0) << r.output;
     const auto all = cells(out + "/r");
     ASSERT_EQ(all.size(), 2u);
@@ -495,8 +569,7 @@ static void key_paths(const json::value& v, const std::string& prefix, std::set<
       if (name == "env" || name == "params" || name == "allocator_config" || name == "latency_ns" ||
           name == "latency_histogram" || name == "ops" || name == "counters.events" || name == "phases.counters")
         for (const auto& [kk, ee] : e.get_object()) key_paths(ee, name + ".*.", out);
-      else if (std::string(k) != "allocator_stats")
-        key_paths(e, name + ".", out);
+      else if (std::string(k) != "allocator_stats") key_paths(e, name + ".", out);
     }
   } else if (v.is_array()) {
     for (const auto& e : v.get_array()) key_paths(e, prefix, out);
@@ -520,7 +593,8 @@ static bool documented(std::string doc, const std::string& path) {
   const size_t pdot = parent.rfind('.');
   const std::string parent_leaf = pdot == std::string::npos ? parent : parent.substr(pdot + 1);
   auto names = [](const std::string& unit, const std::string& name, bool as_prefix) {
-    for (const std::string& t : {"`" + name + "`", "`." + name + "`", "`" + name + ".", "`." + name + ".", "`" + name + " "})
+    for (const std::string& t :
+         {"`" + name + "`", "`." + name + "`", "`" + name + ".", "`." + name + ".", "`" + name + " "})
       if (unit.find(t) != std::string::npos) return true;
     return as_prefix && unit.find("`" + name) != std::string::npos;
   };
@@ -548,10 +622,32 @@ static bool documented(std::string doc, const std::string& path) {
 
 TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--allocator", "crash=" + std::string(HMTEST_CRASH),
-                           "--workloads", "churn,repro,micro", "-p", "churn.count=20000", "-p", "repro.mib=8", "-p",
-                           "repro.idle_ms=20", "-p", "repro.activity_ms=30", "-p", "micro.min_time=0.05", "-p",
-                           "micro.filter=MallocFree", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  const auto r = run_heapmark({"run",
+                               "--allocators",
+                               "glibc,jemalloc",
+                               "--allocator",
+                               "crash=" + std::string(HMTEST_CRASH),
+                               "--workloads",
+                               "churn,repro,micro",
+                               "-p",
+                               "churn.count=20000",
+                               "-p",
+                               "repro.mib=8",
+                               "-p",
+                               "repro.idle_ms=20",
+                               "-p",
+                               "repro.activity_ms=30",
+                               "-p",
+                               "micro.min_time=0.05",
+                               "-p",
+                               "micro.filter=MallocFree",
+                               "--reps",
+                               "1",
+                               "--out",
+                               out,
+                               "--run-id",
+                               "r",
+                               "-q"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   std::ifstream in(std::string(HEAPMARK_SOURCE_DIR) + "/results/SCHEMA.md");
   const std::string doc((std::istreambuf_iterator<char>(in)), {});
@@ -562,14 +658,16 @@ TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
     key_paths(json::value(c), "", keys);
     failed |= c.at("status") != "ok";
     micro |= c.contains("micro");
-    for (const auto& p : c.contains("phases") ? c.at("phases").as_array() : json::array{}) waited |= p.as_object().contains("wait");
+    for (const auto& p : c.contains("phases") ? c.at("phases").as_array() : json::array{})
+      waited |= p.as_object().contains("wait");
     if (c.at("status") == "ok" && c.at("workload") == "churn")
       for (const char* path : heapmark::results::path::kAll) {
         const json::value whole = c;
         const json::value* v = &whole;
         for (size_t start = 0, dot;; start = dot + 1) {
           dot = std::string(path).find('.', start);
-          v = v->as_object().if_contains(std::string(path).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+          v = v->as_object().if_contains(
+              std::string(path).substr(start, dot == std::string::npos ? std::string::npos : dot - start));
           if (!v || dot == std::string::npos) break;
         }
         EXPECT_TRUE(v && v->is_number()) << path << " does not resolve to a number in a churn cell";
@@ -585,8 +683,10 @@ TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
   run.at("fingerprint").at("allocators") = json::object{};  // keyed by allocator name: data
   std::set<std::string> run_keys;
   key_paths(run, "", run_keys);
-  for (const auto& k : run_keys) EXPECT_TRUE(documented(doc, k)) << "run.json field '" << k << "' is not in results/SCHEMA.md";
-  for (const auto& k : keys) EXPECT_TRUE(documented(doc, k)) << "cells.jsonl field '" << k << "' is not in results/SCHEMA.md";
+  for (const auto& k : run_keys)
+    EXPECT_TRUE(documented(doc, k)) << "run.json field '" << k << "' is not in results/SCHEMA.md";
+  for (const auto& k : keys)
+    EXPECT_TRUE(documented(doc, k)) << "cells.jsonl field '" << k << "' is not in results/SCHEMA.md";
   fs::remove_all(out);
 }
 
@@ -596,8 +696,10 @@ TEST(Run, EveryFieldACellWritesIsDocumentedInSchemaMd) {
 TEST(Run, ResumeComparesResumedCellsWithTheProgramTheirBlockRecorded) {
   const std::string out = temp_dir();
   const std::string dir = out + "/r";
-  ASSERT_EQ(run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=2000", "--reps", "1",
-                          "--out", out, "--run-id", "r", "-q"}).status, 0);
+  ASSERT_EQ(run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=2000", "--reps",
+                          "1", "--out", out, "--run-id", "r", "-q"})
+                .status,
+            0);
   auto all = cells(dir);
   ASSERT_EQ(all.size(), 2u);
   ASSERT_EQ(all[0].at("block"), all[1].at("block"));
@@ -622,8 +724,8 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   // The impostor defines malloc and free, at a symbol version nothing binds to:
   // it passes the up-front check, and only where they resolve tells.
   const auto r = run_heapmark({"run", "--allocator", std::string("fwd=") + HMTEST_FORWARD, "--allocator",
-                               std::string("half=") + HMTEST_NOT_AN_ALLOCATOR, "--workloads", "churn", "-p", "count=20000", "--reps",
-                               "1", "--out", out, "--run-id", "r", "-q"});
+                               std::string("half=") + HMTEST_NOT_AN_ALLOCATOR, "--workloads", "churn", "-p",
+                               "count=20000", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
   ASSERT_EQ(r.status, 4) << "a failed cell: exit status 4, after running every cell\n" << r.output;
   const auto resumed = run_heapmark({"run", "--resume", out + "/r", "-q"});
   EXPECT_EQ(resumed.status, 4) << "nothing left to run, but a recorded cell failed\n" << resumed.output;
@@ -631,7 +733,8 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
   ASSERT_EQ(all.size(), 2u);
   const auto& fwd = all.at("fwd");
   ASSERT_EQ(fwd.at("status"), "ok") << fwd.at("detail");
-  EXPECT_NE(std::string(fwd.at("identity").at("proof").as_string()).find("exports no malloc_usable_size"), std::string::npos)
+  EXPECT_NE(std::string(fwd.at("identity").at("proof").as_string()).find("exports no malloc_usable_size"),
+            std::string::npos)
       << fwd.at("identity").at("proof");
   EXPECT_TRUE(fwd.at("fragmentation").at("internal").is_null()) << "no usable size: no internal fragmentation figure";
   const auto& half = all.at("half");
@@ -643,7 +746,8 @@ TEST(Run, UserLibraryIdentityIsProvenFromWhereMallocAndFreeResolve) {
 
 TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
   const std::string out = temp_dir();
-  const std::vector<std::string> matrix = {"--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=2000|4000", "--reps", "2"};
+  const std::vector<std::string> matrix = {"--allocators", "glibc,jemalloc",  "--workloads", "churn",
+                                           "-p",           "count=2000|4000", "--reps",      "2"};
   std::vector<std::string> plan_args = {"plan", "--shards", "3"};
   plan_args.insert(plan_args.end(), matrix.begin(), matrix.end());
   const auto p = run_heapmark(plan_args);
@@ -658,10 +762,12 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
       block_allocators[b.at("block").to_number<int64_t>()].insert(std::string(c.at("allocator").as_string()));
     }
   ASSERT_EQ(shard_of.size(), 8u);  // 2 allocators x 2 counts x 2 reps
-  for (const auto& [b, allocs] : block_allocators) EXPECT_EQ(allocs.size(), 2u) << "block " << b << " holds every allocator";
+  for (const auto& [b, allocs] : block_allocators)
+    EXPECT_EQ(allocs.size(), 2u) << "block " << b << " holds every allocator";
   std::map<std::string, int> ran;
   for (int k = 1; k <= 3; ++k) {
-    std::vector<std::string> args = {"run", "--shard", std::to_string(k) + "/3", "--out", out, "--run-id", "s" + std::to_string(k), "-q"};
+    std::vector<std::string> args = {"run", "--shard",  std::to_string(k) + "/3", "--out",
+                                     out,   "--run-id", "s" + std::to_string(k),  "-q"};
     args.insert(args.end(), matrix.begin(), matrix.end());
     const auto r = run_heapmark(args);
     ASSERT_EQ(r.status, 0) << r.output;
@@ -687,7 +793,8 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
   const auto merged = run_heapmark({"merge", out + "/s1", out + "/s2", out + "/s3", out + "/s1", "-o", out + "/all"});
   ASSERT_EQ(merged.status, 0) << merged.output;
   std::set<std::string> merged_keys;
-  for (const auto& c : cells(out + "/all")) EXPECT_TRUE(merged_keys.insert(std::string(c.at("key").as_string())).second);
+  for (const auto& c : cells(out + "/all"))
+    EXPECT_TRUE(merged_keys.insert(std::string(c.at("key").as_string())).second);
   EXPECT_EQ(merged_keys.size(), shard_of.size());
   EXPECT_TRUE(fs::exists(out + "/all/report.html"));
   // A missing shard: refused with the missing blocks named, written only with --partial.
@@ -713,7 +820,8 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
     std::ofstream(out + "/s1b/run.json", std::ios::trunc) << json::serialize(r) << "\n";
   }
   for (const bool by_machine : {false, true}) {
-    std::vector<std::string> args = {"merge", out + "/s1", out + "/s1b", out + "/s2", out + "/s3", "-o", out + "/mixed"};
+    std::vector<std::string> args = {"merge",     out + "/s1", out + "/s1b",  out + "/s2",
+                                     out + "/s3", "-o",        out + "/mixed"};
     if (by_machine) args.push_back("--by-machine");
     const auto mixed = run_heapmark(args);
     EXPECT_EQ(mixed.status, 2) << mixed.output;
@@ -735,7 +843,8 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
   fs::copy(out + "/s1b/cells.jsonl", out + "/s1.first");  // s1 whole again for this merge
   {
     std::ifstream a(out + "/s1.first"), b(out + "/s1/cells.jsonl");
-    const std::string whole = std::string((std::istreambuf_iterator<char>(a)), {}) + std::string((std::istreambuf_iterator<char>(b)), {});
+    const std::string whole =
+        std::string((std::istreambuf_iterator<char>(a)), {}) + std::string((std::istreambuf_iterator<char>(b)), {});
     std::ofstream(out + "/s1/cells.jsonl", std::ios::trunc) << whole;
   }
   const auto two = run_heapmark({"merge", out + "/s1", out + "/s2", out + "/s3m", "-o", out + "/two"});
@@ -773,8 +882,9 @@ TEST(Run, ShardsOfAPlanHoldWholeBlocksAndMergeIntoExactlyThePlansCells) {
 TEST(Run, BatchTimingReportsNsPerCallAndKeepsTheProgramsFigures) {
   const std::string out = temp_dir();
   for (const char* timing : {"latency", "batch:64"}) {
-    const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=20000", "--reps", "1",
-                                 "--timing", timing, "--out", out, "--run-id", timing[0] == 'l' ? "l" : "b", "-q"});
+    const auto r =
+        run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p", "count=20000", "--reps",
+                      "1", "--timing", timing, "--out", out, "--run-id", timing[0] == 'l' ? "l" : "b", "-q"});
     ASSERT_EQ(r.status, 0) << r.output;
   }
   const auto lat = by_allocator(cells(out + "/l")), bat = by_allocator(cells(out + "/b"));
@@ -811,11 +921,11 @@ TEST(Run, BatchTimingReportsNsPerCallAndKeepsTheProgramsFigures) {
 // phases' counts add up to the cell's; --no-counters leaves them out.
 TEST(Run, EventCountersAgreeWithRusageAndSayWhyAnEventIsMissing) {
   const std::string out = temp_dir();
-  auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "--reps", "1", "--out", out,
-                         "--run-id", "on", "-q"});
+  auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=100000", "--reps", "1",
+                         "--out", out, "--run-id", "on", "-q"});
   ASSERT_EQ(r.status, 0) << r.output;
-  r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=20000", "--reps", "1", "--no-counters",
-                    "--out", out, "--run-id", "off", "-q"});
+  r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "-p", "count=20000", "--reps", "1",
+                    "--no-counters", "--out", out, "--run-id", "off", "-q"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto off = cells(out + "/off").at(0);
   EXPECT_FALSE(off.contains("counters"));
@@ -837,7 +947,8 @@ TEST(Run, EventCountersAgreeWithRusageAndSayWhyAnEventIsMissing) {
     double sum = 0;
     for (const auto& p : c.at("phases").as_array()) sum += p.at("counters").at(name).to_number<double>();
     EXPECT_NEAR(sum, o.at("total").to_number<double>(), 1e-6 * sum + 1e-9);
-    EXPECT_NEAR(o.at("per_1k_calls").to_number<double>(), o.at("total").to_number<double>() * 1000 / calls, 1e-9 * calls);
+    EXPECT_NEAR(o.at("per_1k_calls").to_number<double>(), o.at("total").to_number<double>() * 1000 / calls,
+                1e-9 * calls);
   }
   for (const char* sw : {"task-clock", "page-faults", "minor-faults", "major-faults"})
     ASSERT_TRUE(ev.at(sw).as_object().contains("total")) << sw << " is a software event: counted on every Linux";
@@ -860,32 +971,38 @@ TEST(Run, EventCountersAgreeWithRusageAndSayWhyAnEventIsMissing) {
 // inherited heap than jemalloc's, whose free lists live outside the blocks.
 TEST(Run, ForkCowAndFalseSharingRunUnderEveryAllocator) {
   const std::string out = temp_dir();
-  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "fork-cow,false-sharing", "-p",
-                               "fork-cow.heap_mib=8", "-p", "fork-cow.child_ops=20000", "-p", "false-sharing.writes=100000", "--reps",
-                               "1", "--out", out, "--run-id", "r", "-q"});
+  const auto r =
+      run_heapmark({"run", "--allocators", "glibc,jemalloc,mimalloc,tcmalloc", "--workloads", "fork-cow,false-sharing",
+                    "-p", "fork-cow.heap_mib=8", "-p", "fork-cow.child_ops=20000", "-p", "false-sharing.writes=100000",
+                    "--reps", "1", "--out", out, "--run-id", "r", "-q"});
   ASSERT_EQ(r.status, 0) << r.output;
   std::map<std::string, double> alloc_net, shared;
   for (const auto& c : cells(out + "/r")) {
-    const std::string who = std::string(c.at("allocator").as_string()) + " " + std::string(c.at("workload").as_string());
+    const std::string who =
+        std::string(c.at("allocator").as_string()) + " " + std::string(c.at("workload").as_string());
     SCOPED_TRACE(who);
     ASSERT_EQ(c.at("status"), "ok") << c.at("detail");
-    EXPECT_NE(std::string(c.at("micro_source").as_string()).find(std::string(c.at("workload").as_string())), std::string::npos);
+    EXPECT_NE(std::string(c.at("micro_source").as_string()).find(std::string(c.at("workload").as_string())),
+              std::string::npos);
     std::set<std::string> rows;
     for (const auto& b : c.at("micro").as_array()) rows.insert(std::string(b.at("name").as_string()));
     // Every row the workload reports is there: a missing one fails here rather than skipping its checks.
-    const std::set<std::string> want = c.at("workload") == "fork-cow"
-                                           ? std::set<std::string>{"fork-cow/idle", "fork-cow/touch", "fork-cow/alloc", "fork-cow/both"}
-                                           : std::set<std::string>{"false-sharing/passive"};
+    const std::set<std::string> want =
+        c.at("workload") == "fork-cow"
+            ? std::set<std::string>{"fork-cow/idle", "fork-cow/touch", "fork-cow/alloc", "fork-cow/both"}
+            : std::set<std::string>{"false-sharing/passive"};
     for (const auto& w : want) EXPECT_TRUE(rows.count(w)) << "no row " << w;
     for (const auto& b : c.at("micro").as_array()) {
       const auto& k = b.at("counters").as_object();
       const std::string name(b.at("name").as_string());
       if (name == "fork-cow/touch") {
-        const double net = k.at("net_private_dirty_bytes").to_number<double>(), want = k.at("expected_touch_bytes").to_number<double>();
+        const double net = k.at("net_private_dirty_bytes").to_number<double>(),
+                     want = k.at("expected_touch_bytes").to_number<double>();
         EXPECT_GT(want, 0);
         EXPECT_NEAR(net, want, 4 * 4096 + 0.01 * want) << "the touch child copies the pages it wrote";
       }
-      if (name == "fork-cow/alloc") alloc_net[std::string(c.at("allocator").as_string())] = k.at("net_private_dirty_bytes").to_number<double>();
+      if (name == "fork-cow/alloc")
+        alloc_net[std::string(c.at("allocator").as_string())] = k.at("net_private_dirty_bytes").to_number<double>();
       if (name.rfind("false-sharing/", 0) == 0) {
         EXPECT_EQ(k.at("total_writes").to_number<double>(), 2 * 100000.0);
         shared[std::string(c.at("allocator").as_string())] = k.at("shared_lines").to_number<double>();
@@ -893,7 +1010,8 @@ TEST(Run, ForkCowAndFalseSharingRunUnderEveryAllocator) {
     }
   }
   ASSERT_EQ(alloc_net.size(), 4u);
-  EXPECT_GT(alloc_net.at("glibc"), 4 * alloc_net.at("jemalloc")) << alloc_net.at("glibc") << " vs " << alloc_net.at("jemalloc");
+  EXPECT_GT(alloc_net.at("glibc"), 4 * alloc_net.at("jemalloc"))
+      << alloc_net.at("glibc") << " vs " << alloc_net.at("jemalloc");
   // Thread-owned memory never puts two threads' objects on one line (jemalloc's
   // per-thread arenas, mimalloc's thread-owned pages); tcmalloc's central free
   // lists hand the threads objects from one span (measured: 1 line in 6 of 6 runs).

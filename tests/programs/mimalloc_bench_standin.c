@@ -21,9 +21,12 @@ static unsigned long churn(int rounds) {
 int main(int argc, char** argv) {
   const char* name = basename(argv[0]);
   const unsigned long sum = churn(2000);
-  if (strcmp(name, "larson") == 0) printf("Throughput = %8.0f operations per second, relative time: %.3fs.\n", 1234567.0, 1.5);
+  if (strcmp(name, "larson") == 0)
+    printf("Throughput = %8.0f operations per second, relative time: %.3fs.\n", 1234567.0, 1.5);
   else if (strcmp(name, "xmalloc-test") == 0) printf("rtime: %.3f, free/sec: %.3f M\n", 2.5, 40.0);
-  else if (strcmp(name, "rptest") == 0) printf("%u memory ops/CPU second (%uMiB peak, %uMiB -> %uMiB bytes sample, %.0f%% overhead)\n", 5000000u, 10u, 1u, 2u, 5.0);
+  else if (strcmp(name, "rptest") == 0)
+    printf("%u memory ops/CPU second (%uMiB peak, %uMiB -> %uMiB bytes sample, %.0f%% overhead)\n", 5000000u, 10u, 1u,
+           2u, 5.0);
   else if (strcmp(name, "glibc-thread") == 0) printf("%d iterations\n", 777);
   else if (strcmp(name, "barnes") == 0) {
     char line[256];  // reads its input from stdin, as the real one does

@@ -89,8 +89,8 @@ uint64_t time_peak_bytes(const std::string& cmd, const std::string& dir) {
 TEST(Program, PeakRssAgreesWithUsrBinTimeOfTheSameProgram) {
   TempDir out;
   const std::string prog = std::string(PHASED_CHURN) + " 96";
-  const auto r = run_heapmark({"run", "--program", "churn=" + prog, "--allocators", "glibc,jemalloc", "--reps", "1", "--out", out.path,
-                           "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", "churn=" + prog, "--allocators", "glibc,jemalloc", "--reps", "1",
+                               "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   ASSERT_EQ(all.size(), 2u);
@@ -105,14 +105,15 @@ TEST(Program, PeakRssAgreesWithUsrBinTimeOfTheSameProgram) {
     EXPECT_NEAR(hwm / bare, 1.0, 0.03) << name << ": cell " << hwm << " vs /usr/bin/time " << bare;
     // The heap is held for milliseconds: 1 kHz sampling sees its peak.
     EXPECT_NEAR(num(c.at("memory").at("peak_rss_sampled")) / hwm, 1.0, 0.05) << name;
-    EXPECT_GT(num(c.at("cpu").at("minflt")), 90.0 * (1 << 20) / 4096 * 0.9) << name << ": every page of the heap faulted in";
+    EXPECT_GT(num(c.at("cpu").at("minflt")), 90.0 * (1 << 20) / 4096 * 0.9)
+        << name << ": every page of the heap faulted in";
   }
 }
 
 TEST(Program, PhasesMarkedOnThePhaseFdCarryTheirSmapsFigures) {
   TempDir out;
-  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators", "glibc", "--reps", "1",
-                           "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators",
+                               "glibc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto c = cells(out.path + "/r").at(0);
   ASSERT_EQ(text(c.at("status")), "ok") << c.at("detail");
@@ -135,8 +136,8 @@ TEST(Program, PhasesMarkedOnThePhaseFdCarryTheirSmapsFigures) {
 // the whole process, and the build phase's with the pages it faulted in.
 TEST(Program, EventCountersOfARealProgramAgreeWithItsRusage) {
   TempDir out;
-  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators", "glibc,jemalloc",
-                               "--reps", "1", "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", "churn=" + std::string(PHASED_CHURN) + " 64", "--allocators",
+                               "glibc,jemalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   for (const auto& [name, c] : by_allocator(cells(out.path + "/r"))) {
     SCOPED_TRACE(name);
@@ -162,8 +163,8 @@ TEST(Program, ANonPieExecutableIsProvenByWhereItsCallsBind) {
   // Debian's python3 is not PIE and takes malloc's address: dlsym returns
   // its canonical PLT entry inside the executable, which defines nothing.
   TempDir out;
-  const auto r = run_heapmark({"run", "--program", "py=/usr/bin/python3 -c 'print(sum(range(1000)))'", "--allocators", "glibc,mimalloc",
-                           "--reps", "1", "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", "py=/usr/bin/python3 -c 'print(sum(range(1000)))'", "--allocators",
+                               "glibc,mimalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   ASSERT_EQ(all.size(), 2u);
@@ -174,8 +175,8 @@ TEST(Program, ANonPieExecutableIsProvenByWhereItsCallsBind) {
 
 TEST(Program, AStaticProgramFailsIdentityInsteadOfBeingMeasuredAsTheAllocator) {
   TempDir out;
-  const auto r = run_heapmark({"run", "--program", std::string("static=") + STATIC_PROGRAM + " 4", "--allocators", "mimalloc", "--reps",
-                           "1", "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", std::string("static=") + STATIC_PROGRAM + " 4", "--allocators",
+                               "mimalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto c = cells(out.path + "/r").at(0);
   EXPECT_EQ(text(c.at("status")), "failed");
@@ -185,13 +186,14 @@ TEST(Program, AStaticProgramFailsIdentityInsteadOfBeingMeasuredAsTheAllocator) {
 
 TEST(Program, AProgramWithItsOwnMallocFailsIdentity) {
   TempDir out;
-  const auto r = run_heapmark({"run", "--program", std::string("own=") + OWN_MALLOC, "--allocators", "glibc,jemalloc", "--reps", "1",
-                           "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", std::string("own=") + OWN_MALLOC, "--allocators", "glibc,jemalloc",
+                               "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   for (const auto& [name, c] : by_allocator(cells(out.path + "/r"))) {
     EXPECT_EQ(text(c.at("cause")), "identity") << name;
     EXPECT_NE(text(c.at("detail")).find("its own allocator"), std::string::npos) << c.at("detail");
-    EXPECT_NE(text(c.at("identity").at("malloc_from")).find("hmprog_own_malloc"), std::string::npos) << c.at("identity");
+    EXPECT_NE(text(c.at("identity").at("malloc_from")).find("hmprog_own_malloc"), std::string::npos)
+        << c.at("identity");
   }
 }
 
@@ -199,13 +201,14 @@ TEST(Program, OutputThatDependsOnTheAllocatorFailsWithOutputMismatch) {
   TempDir out;
   // Prints where malloc resolves: the reference run (nothing preloaded) and
   // the glibc cell print libc, the jemalloc cell prints libjemalloc.
-  const auto r = run_heapmark({"run", "--program", "who=" + std::string(PHASED_CHURN) + " 2 --print-allocator", "--allocators",
-                           "glibc,jemalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--program", "who=" + std::string(PHASED_CHURN) + " 2 --print-allocator",
+                               "--allocators", "glibc,jemalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   const auto all = by_allocator(cells(out.path + "/r"));
   EXPECT_EQ(text(all.at("glibc").at("status")), "ok") << all.at("glibc").at("detail");
   EXPECT_EQ(text(all.at("jemalloc").at("cause")), "output_mismatch");
-  EXPECT_NE(text(all.at("jemalloc").at("detail")).find("nothing preloaded"), std::string::npos) << all.at("jemalloc").at("detail");
+  EXPECT_NE(text(all.at("jemalloc").at("detail")).find("nothing preloaded"), std::string::npos)
+      << all.at("jemalloc").at("detail");
 }
 
 TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
@@ -216,8 +219,10 @@ TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
                                        "steps": [{"phase": "x", "idle_ms": 10}]}},
     {"name": "bad-client", "server": {"command": ["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"],
                                       "ready": {"port": "{port}"}, "steps": [{"phase": "x", "command": ["false"]}]}},
-    {"name": "no-number", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "n", "regex": "nothing ([0-9]+)"}},
-    {"name": "fine", "command": [")J" PHASED_CHURN R"J(", "1"], "metric": {"name": "blocks", "regex": "blocks ([0-9]+)"}}]})J");
+    {"name": "no-number", "command": [")J" PHASED_CHURN
+                R"J(", "1"], "metric": {"name": "n", "regex": "nothing ([0-9]+)"}},
+    {"name": "fine", "command": [")J" PHASED_CHURN
+                R"J(", "1"], "metric": {"name": "blocks", "regex": "blocks ([0-9]+)"}}]})J");
   const auto r = run_heapmark({"run", "--matrix", matrix, "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 4) << "a cell failed: exit status 4\n" << r.output;
   std::map<std::string, json::object> by_workload;
@@ -232,7 +237,8 @@ TEST(Program, ServerFailuresAndAMissingMetricAreRecordedAndTheRunGoesOn) {
   // Every figure the report and compare read for programs is in the cell.
   for (const char* path : heapmark::results::path::kProgram) {
     const json::value* v = &fine.at(std::string(path).substr(0, std::string(path).find('.')));
-    if (const size_t dot = std::string(path).find('.'); dot != std::string::npos) v = &v->at(std::string(path).substr(dot + 1));
+    if (const size_t dot = std::string(path).find('.'); dot != std::string::npos)
+      v = &v->at(std::string(path).substr(dot + 1));
     EXPECT_TRUE(v->is_number()) << path;
   }
 }
@@ -242,7 +248,7 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
   write(out.path + "/suite.json", R"({"suite": "s", "programs": [{"name": "a", "command": ["true"], "comand": 1}]})");
   write(out.path + "/m.json", R"({"allocators": ["glibc"], "suites": ["nowhere.json"]})");
   write(out.path + "/only.json", R"({"allocators": ["glibc"], "suites": [{"file": ")" HEAPMARK_SOURCE_DIR
-                                     R"(/workloads/programs/debian.json", "only": ["sqlite", "sqlit"]}]})");
+                                 R"(/workloads/programs/debian.json", "only": ["sqlite", "sqlit"]}]})");
   const struct {
     std::vector<std::string> args;
     std::string says;
@@ -269,8 +275,9 @@ TEST(Program, BadInputIsOneLineAndExitStatus2BeforeAnyCell) {
 
 TEST(Program, MimallocBenchSuiteRunsFromTheNamedDirectory) {
   TempDir out;
-  const auto r = run_heapmark({"run", "--suite", HEAPMARK_SOURCE_DIR "/workloads/programs/mimalloc-bench.json", "--suite-dir",
-                           MIMALLOC_BENCH_DIR, "--allocators", "glibc,mimalloc", "--reps", "1", "--out", out.path, "--run-id", "r"});
+  const auto r = run_heapmark({"run", "--suite", HEAPMARK_SOURCE_DIR "/workloads/programs/mimalloc-bench.json",
+                               "--suite-dir", MIMALLOC_BENCH_DIR, "--allocators", "glibc,mimalloc", "--reps", "1",
+                               "--out", out.path, "--run-id", "r"});
   ASSERT_EQ(r.status, 0) << r.output;
   const auto all = cells(out.path + "/r");
   ASSERT_EQ(all.size(), 2u * 15u) << "15 benchmarks of the suite file, 2 allocators";
@@ -306,7 +313,8 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
   const auto all = by_allocator(cells(out.path + "/r"));
   // Debian's redis-server links libjemalloc.so.2: its glibc cell preloads the
   // C library, whose malloc then comes first in lookup; the probe proves it.
-  EXPECT_NE(text(all.at("glibc").at("identity").at("malloc_from")).find("/libc.so"), std::string::npos) << all.at("glibc").at("identity");
+  EXPECT_NE(text(all.at("glibc").at("identity").at("malloc_from")).find("/libc.so"), std::string::npos)
+      << all.at("glibc").at("identity");
   EXPECT_NE(text(all.at("jemalloc").at("identity").at("malloc_from")).find("libjemalloc"), std::string::npos);
   EXPECT_NE(text(all.at("mimalloc").at("identity").at("malloc_from")).find("libmimalloc"), std::string::npos);
   for (const char* name : {"glibc", "jemalloc", "mimalloc"}) {
@@ -316,7 +324,8 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
     ASSERT_EQ(phases.size(), 2u);
     const auto& load = phases[0].at("reported").as_object();
     const auto& flush = phases[1].at("reported").as_object();
-    const double used_load = std::stod(text(load.at("used_memory"))), used_flush = std::stod(text(flush.at("used_memory")));
+    const double used_load = std::stod(text(load.at("used_memory"))),
+                 used_flush = std::stod(text(flush.at("used_memory")));
     // 40000 keys of 512 bytes (about 19 MB as Redis counts them), then gone.
     EXPECT_GT(used_load, 15e6) << name;
     EXPECT_LT(used_flush, used_load / 4) << name;

@@ -27,7 +27,8 @@ namespace {
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("hm-report-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    path_ =
+        fs::temp_directory_path() / ("hm-report-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -242,16 +243,20 @@ TEST(Compare, VerdictsAndRegressionThreshold) {
 // The micro cells' Google Benchmark figures get a table of their own, ranked.
 TEST(Sections, MicroTableRanksAllocatorsPerBenchmark) {
   TempDir d;
-  d.write("run.json", R"({"schema_version":1,"run_id":"m","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"fast"}]}})");
+  d.write(
+      "run.json",
+      R"({"schema_version":1,"run_id":"m","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"fast"}]}})");
   auto micro_cell = [](const std::string& alloc, double calls) {
     return R"({"schema_version":1,"key":"micro/rep1/)" + alloc + R"(","allocator":")" + alloc +
            R"(","workload":"micro","params":{},"rep":1,"block":0,"status":"ok","micro":[{"name":"BM_MallocFree/64","iterations":1000,"real_time_ns":10,"cpu_time_ns":)" +
-           std::to_string(2e9 / calls) + R"(,"calls_per_second":)" + std::to_string(calls) + R"(,"threads":1}]})" + "\n";
+           std::to_string(2e9 / calls) + R"(,"calls_per_second":)" + std::to_string(calls) + R"(,"threads":1}]})" +
+           "\n";
   };
   d.write("cells.jsonl", micro_cell("glibc", 300e6) + micro_cell("fast", 600e6));
   const std::string md = rep::render_summary_md(rep::read_run(d.str()));
   ASSERT_NE(md.find("## Fast paths (micro)"), std::string::npos) << md;
-  EXPECT_NE(md.find("| **BM_MallocFree/64** | 300 M/s ~ 6.67 ns/iter | 600 M/s ~ 3.33 ns/iter |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| **BM_MallocFree/64** | 300 M/s ~ 6.67 ns/iter | 600 M/s ~ 3.33 ns/iter |"), std::string::npos)
+      << md;
   const std::string html = rep::render_report_html(rep::read_run(d.str()));
   EXPECT_NE(html.find("id=\"micro\""), std::string::npos);
 }
@@ -259,12 +264,14 @@ TEST(Sections, MicroTableRanksAllocatorsPerBenchmark) {
 // Phase-end bars draw the cell's own breakdown when the results carry one.
 TEST(Sections, PhaseBarsDrawTheBreakdown) {
   TempDir d;
-  d.write("run.json", R"({"schema_version":1,"run_id":"b","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"}]}})");
-  d.write("cells.jsonl",
-          R"({"schema_version":1,"key":"churn/rep1/glibc","allocator":"glibc","workload":"churn","params":{},"rep":1,"block":0,"status":"ok",)"
-          R"("memory":{"peak_r":104857600,"live_peak":52428800},"phases":[{"index":0,"name":"free","begin_s":0,"end_s":1,"r":104857600,"live_bytes":10485760,"lazy_free":0,"rho":0.1,)"
-          R"("breakdown":{"live":10485760,"fragmentation":41943040,"retained":52428800,"lazy_free":0,"metadata":0,"live_page_bytes":52428800}}]})"
-          "\n");
+  d.write("run.json",
+          R"({"schema_version":1,"run_id":"b","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"}]}})");
+  d.write(
+      "cells.jsonl",
+      R"({"schema_version":1,"key":"churn/rep1/glibc","allocator":"glibc","workload":"churn","params":{},"rep":1,"block":0,"status":"ok",)"
+      R"("memory":{"peak_r":104857600,"live_peak":52428800},"phases":[{"index":0,"name":"free","begin_s":0,"end_s":1,"r":104857600,"live_bytes":10485760,"lazy_free":0,"rho":0.1,)"
+      R"("breakdown":{"live":10485760,"fragmentation":41943040,"retained":52428800,"lazy_free":0,"metadata":0,"live_page_bytes":52428800}}]})"
+      "\n");
   const std::string html = rep::render_report_html(rep::read_run(d.str()));
   EXPECT_NE(html.find("fragmentation (rest of the pages that hold live blocks)"), std::string::npos);
   EXPECT_NE(html.find("retained (resident pages with no live block"), std::string::npos);
@@ -280,20 +287,26 @@ TEST(Sections, PhaseBarsDrawTheBreakdown) {
 // instructions were both counted; the batch timer's chart says which timer.
 TEST(Sections, CountersTableAndBatchTimerSayWhatMeasuredThem) {
   TempDir d;
-  d.write("run.json", R"({"schema_version":1,"run_id":"c","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"pmu"}]}})");
+  d.write(
+      "run.json",
+      R"({"schema_version":1,"run_id":"c","matrix":{"baseline":"glibc","allocators":[{"name":"glibc"},{"name":"pmu"}]}})");
   auto cell = [](const std::string& alloc, const std::string& cycles) {
     return R"({"schema_version":1,"key":"churn/rep1/)" + alloc + R"(","allocator":")" + alloc +
            R"(","workload":"churn","params":{},"rep":1,"block":0,"status":"ok","timing":{"timer":"batch","batch_calls":256},)"
            R"("batch_ns_per_call":{"calls":1000,"batches":4,"mean":5,"min":4,"p50":5,"p90":6,"p99":7,"p999":8,"max":9},)"
-           R"("counters":{"events":{"page-faults":{"total":2000,"per_1k_calls":2000,"user_only":false},"cycles":)" + cycles +
-           R"(,"instructions":{"total":3000,"per_1k_calls":3000,"user_only":false}},"multiplexed":false)" +
+           R"("counters":{"events":{"page-faults":{"total":2000,"per_1k_calls":2000,"user_only":false},"cycles":)" +
+           cycles + R"(,"instructions":{"total":3000,"per_1k_calls":3000,"user_only":false}},"multiplexed":false)" +
            (cycles[2] == 't' ? R"(,"ipc":1.5)" : "") + R"(}})" + "\n";
   };
-  d.write("cells.jsonl",
-          cell("glibc", R"({"unavailable":true,"errno":2,"reason":"perf_event_open: No such file or directory (errno 2): this machine has no hardware PMU"})") +
-              cell("pmu", R"({"total":2000,"per_1k_calls":2000,"user_only":false})"));
+  d.write(
+      "cells.jsonl",
+      cell(
+          "glibc",
+          R"({"unavailable":true,"errno":2,"reason":"perf_event_open: No such file or directory (errno 2): this machine has no hardware PMU"})") +
+          cell("pmu", R"({"total":2000,"per_1k_calls":2000,"user_only":false})"));
   const std::string html = rep::render_report_html(rep::read_run(d.str()));
-  EXPECT_NE(html.find("title=\"perf_event_open: No such file or directory (errno 2): this machine has no hardware PMU\">unavailable"),
+  EXPECT_NE(html.find("title=\"perf_event_open: No such file or directory (errno 2): this machine has no hardware "
+                      "PMU\">unavailable"),
             std::string::npos)
       << html;
   EXPECT_NE(html.find(">IPC (instructions per cycle)<"), std::string::npos);

@@ -71,20 +71,26 @@ std::string fake_run(const std::map<std::string, std::vector<std::string>>& verd
   fs::create_directories(dir);
   json::array allocs;
   for (const auto& [name, _] : verdicts) allocs.push_back(json::object{{"name", name}});
-  std::ofstream(dir + "/run.json") << json::serialize(json::object{{"schema_version", 1}, {"matrix", {{"allocators", allocs}}}});
+  std::ofstream(dir + "/run.json") << json::serialize(
+      json::object{{"schema_version", 1}, {"matrix", {{"allocators", allocs}}}});
   std::ofstream cells(dir + "/cells.jsonl");
   // R at P, F, I, A, R for each verdict (live 0 after the frees).
-  const std::map<std::string, std::vector<double>> shapes{{"F", {100, 1, 1, 1, 1}},
-                                                          {"A", {100, 100, 100, 1, 1}},
-                                                          {"R", {100, 100, 100, 100, 1}}};
+  const std::map<std::string, std::vector<double>> shapes{
+      {"F", {100, 1, 1, 1, 1}}, {"A", {100, 100, 100, 1, 1}}, {"R", {100, 100, 100, 100, 1}}};
   for (const auto& [name, reps] : verdicts)
     for (size_t rep = 0; rep < reps.size(); ++rep) {
       json::array phases;
       for (int i = 0; i < 5; ++i)
-        phases.push_back(json::object{{"name", rp::kPhaseNames[i]}, {"r", shapes.at(reps[rep])[i] * kMiB},
-                                      {"live_bytes", i == 0 ? 100 * kMiB : 0.0}, {"lazy_free", 0}});
-      cells << json::serialize(json::object{{"schema_version", 1}, {"allocator", name}, {"allocator_kind", "glibc"},
-                                            {"status", "ok"}, {"rep", rep + 1}, {"phases", phases}})
+        phases.push_back(json::object{{"name", rp::kPhaseNames[i]},
+                                      {"r", shapes.at(reps[rep])[i] * kMiB},
+                                      {"live_bytes", i == 0 ? 100 * kMiB : 0.0},
+                                      {"lazy_free", 0}});
+      cells << json::serialize(json::object{{"schema_version", 1},
+                                            {"allocator", name},
+                                            {"allocator_kind", "glibc"},
+                                            {"status", "ok"},
+                                            {"rep", rep + 1},
+                                            {"phases", phases}})
             << "\n";
     }
   return dir;
@@ -104,8 +110,10 @@ TEST(Rules, VerdictsComeWithTheirAgreementAndASplitIsNeverPickedFromOneRep) {
   EXPECT_EQ(rows["glibc"].at("agreement"), "3/3");
   EXPECT_EQ(rows["jemalloc"].at("verdict"), "split");
   EXPECT_EQ(rows["jemalloc"].at("agreement"), "2/3");
-  EXPECT_NE(std::string(rows["jemalloc"].at("verdict_label").as_string()).find("2x retained until activity (A)"), std::string::npos);
-  EXPECT_TRUE(rows["jemalloc"].at("explanation").is_null()) << "no mechanism is claimed for a split the scenario does not explain";
+  EXPECT_NE(std::string(rows["jemalloc"].at("verdict_label").as_string()).find("2x retained until activity (A)"),
+            std::string::npos);
+  EXPECT_TRUE(rows["jemalloc"].at("explanation").is_null())
+      << "no mechanism is claimed for a split the scenario does not explain";
   EXPECT_EQ(rows["jemalloc"].at("rep_verdicts").as_array().size(), 3u);
   // glibc-trim-threshold beat glibc every time; jemalloc-decay-0's worst rep (A)
   // does not beat jemalloc's best (A): not counted as having worked.
@@ -121,19 +129,22 @@ TEST(Rules, VerdictsComeWithTheirAgreementAndASplitIsNeverPickedFromOneRep) {
   ASSERT_EQ(sum.at("remedies_helped").as_array().size(), 1u);
   const std::string text(sum.at("remedies_helped").as_array()[0].at("text").as_string());
   EXPECT_NE(text.find("99.0 MiB less at F than jemalloc"), std::string::npos) << text;
-  EXPECT_FALSE(rows["glibc-trim-threshold"].contains("helped")) << "a remedy that worked is listed once, as having worked";
+  EXPECT_FALSE(rows["glibc-trim-threshold"].contains("helped"))
+      << "a remedy that worked is listed once, as having worked";
 }
 
 TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {
   const auto& all = rp::catalogue();
   ASSERT_EQ(all.size(), 12u);
-  const std::set<std::string> verdicts{"returned", "lazy", "retained-until-activity", "retained-until-release",
-                                       "fragmentation", "not-returned", "split"};
+  const std::set<std::string> verdicts{
+      "returned",     "lazy", "retained-until-activity", "retained-until-release", "fragmentation",
+      "not-returned", "split"};
   std::set<std::string> remedy_keys;
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].id, static_cast<int>(i + 1));
     EXPECT_EQ(all[i].params.at("scenario"), std::to_string(i + 1));
-    for (const auto& e : all[i].explanations) EXPECT_TRUE(verdicts.count(e.verdict)) << all[i].slug << ": " << e.verdict;
+    for (const auto& e : all[i].explanations)
+      EXPECT_TRUE(verdicts.count(e.verdict)) << all[i].slug << ": " << e.verdict;
     for (const auto& r : all[i].remedies) {
       EXPECT_FALSE(r.env.empty()) << r.name;
       EXPECT_TRUE(remedy_keys.insert(std::to_string(all[i].id) + r.name).second) << "duplicate remedy " << r.name;
@@ -166,7 +177,8 @@ TEST(Rules, EachRemedyIsDefinedOnceAndTriedSomewhere) {
 TEST(Rules, EachSharedMechanismIsWrittenOnceAndSharedByScenarios) {
   std::map<std::pair<std::string, std::string>, int> uses;
   for (const auto& e : rp::mechanism_catalogue())
-    EXPECT_TRUE(uses.emplace(std::make_pair(e.allocator, e.verdict), 0).second) << "defined twice: " << e.allocator << " " << e.verdict;
+    EXPECT_TRUE(uses.emplace(std::make_pair(e.allocator, e.verdict), 0).second)
+        << "defined twice: " << e.allocator << " " << e.verdict;
   for (const auto& s : rp::catalogue())
     for (const auto& e : s.explanations) {
       // A scenario may give its own, more specific text for a pair the catalogue holds.
@@ -187,7 +199,8 @@ TEST(Rules, ExplanationShownOnlyForTheMeasuredVerdict) {
 }
 
 TEST(Cli, UnknownScenarioOrRemedyIsOneLineAndExit2) {
-  for (const char* args : {"repro 13", "repro nope", "repro 2 --remedies no-such-remedy", "repro 2 --allocators nosuch"}) {
+  for (const char* args :
+       {"repro 13", "repro nope", "repro 2 --remedies no-such-remedy", "repro 2 --allocators nosuch"}) {
     const Result r = heapmark(args);
     EXPECT_EQ(r.status, 2) << args;
     EXPECT_TRUE(r.out.empty()) << args;
@@ -223,18 +236,25 @@ class Measured : public ::testing::Test {
     // Scenario 5 on every allocator this build has; 2, 4 and 6 on glibc, with the mmap_threshold remedy.
     status5_ = heapmark("repro 5 --allocators " + allocators() + " --reps 3 --run-id a" + common).status;
     // --format json: stdout is the catalogue's repro.json.
-    const Result b = heapmark("repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --reps 1 --run-id b --format json" + common);
+    const Result b = heapmark(
+        "repro 2 4 6 --allocators glibc --remedies glibc-mmap-threshold --reps 1 --run-id b --format json" + common);
     status_ = b.status;
     stdout_b_ = new std::string(b.out);
     // The in-house model of glibc beside glibc. Scenario 10 needs several 64 MiB
     // heaps in the producer's arena, so it runs at 160 MiB.
-    status_pt_ = heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --reps 1 --run-id c" + common).status;
-    status10_ = heapmark("repro 10 --allocators glibc,ptmalloc-style --remedies glibc-tcache-0 --reps 1 --run-id d" + opts(160)).status;
+    status_pt_ =
+        heapmark("repro 1 2 3 4 9 11 --allocators glibc,ptmalloc-style --remedies none --reps 1 --run-id c" + common)
+            .status;
+    status10_ =
+        heapmark("repro 10 --allocators glibc,ptmalloc-style --remedies glibc-tcache-0 --reps 1 --run-id d" + opts(160))
+            .status;
     // jemalloc sizes its arenas from the CPU mask it starts with: the verdict
     // must not depend on how many cells run at once. Activity as by default.
     for (const char* jobs : {"1", "2"})
-      status11_[jobs[0] - '1'] = heapmark(std::string("repro 11 --allocators jemalloc --remedies none --reps 1 --mib 64 -q --jobs ") +
-                                          jobs + " --out " + *root_ + " --run-id jobs" + jobs).status;
+      status11_[jobs[0] - '1'] =
+          heapmark(std::string("repro 11 --allocators jemalloc --remedies none --reps 1 --mib 64 -q --jobs ") + jobs +
+                   " --out " + *root_ + " --run-id jobs" + jobs)
+              .status;
   }
   static void TearDownTestSuite() {
     fs::remove_all(*root_);
@@ -310,7 +330,8 @@ TEST_F(Measured, RaisedMmapThresholdAndTheTunableThatRemovesIt) {
 TEST_F(Measured, DenseFragmentationIsNotReturnedByAnyAllocator) {
   ASSERT_EQ(status5_, 0);
   const auto sum = summary("a", "05-dense-fragmentation");
-  const auto bases = heapmark::registry::bases(heapmark::registry::builtin(fs::path(HEAPMARK_BIN).parent_path().string()));
+  const auto bases =
+      heapmark::registry::bases(heapmark::registry::builtin(fs::path(HEAPMARK_BIN).parent_path().string()));
   ASSERT_EQ(sum.at("rows").as_array().size(), bases.size()) << "every base allocator ran";
   ASSERT_GE(bases.size(), 7u) << "glibc, jemalloc, mimalloc, tcmalloc and the three in-house allocators";
   for (const auto& rv : sum.at("rows").as_array()) {
@@ -386,7 +407,8 @@ TEST_F(Measured, ThreadExitOnJemallocGivesTheSameVerdictAtEveryJobCount) {
   const auto& two = row(sum2, "jemalloc");
   EXPECT_EQ(one.at("verdict"), two.at("verdict"));
   EXPECT_EQ(one.at("when"), two.at("when"));
-  EXPECT_EQ(one.at("verdict"), "returned") << "jemalloc with its deployed arena count returns the exited thread's memory";
+  EXPECT_EQ(one.at("verdict"), "returned")
+      << "jemalloc with its deployed arena count returns the exited thread's memory";
 }
 
 TEST_F(Measured, SparseFragmentationIsMostlyPagesWithNoLiveBlock) {
@@ -420,8 +442,8 @@ TEST_F(Measured, CrossThreadFreeKeepsTheProducersHeapsUnlessTcacheIsOff) {
 // The ptmalloc-style allocator in its glibc mode models glibc: the same verdicts.
 TEST_F(Measured, PtmallocStyleGivesGlibcsVerdicts) {
   ASSERT_EQ(status_pt_, 0);
-  for (const char* dir : {"01-small-fifo", "02-top-pinned", "03-fastbins", "04-mmap-threshold", "09-thread-arenas",
-                          "11-thread-exit"}) {
+  for (const char* dir :
+       {"01-small-fifo", "02-top-pinned", "03-fastbins", "04-mmap-threshold", "09-thread-arenas", "11-thread-exit"}) {
     const auto sum = summary("c", dir);
     const auto& g = row(sum, "glibc");
     const auto& pt = row(sum, "ptmalloc-style");

@@ -40,7 +40,9 @@ inline uint64_t mix(uint64_t x) {
   abort();
 }
 
-inline uint8_t pattern_byte(uint64_t key, size_t i) { return uint8_t(key * 0x9E3779B97F4A7C15ull >> 56) ^ uint8_t(i * 131); }
+inline uint8_t pattern_byte(uint64_t key, size_t i) {
+  return uint8_t(key * 0x9E3779B97F4A7C15ull >> 56) ^ uint8_t(i * 131);
+}
 
 inline void fill(void* p, uint64_t size, uint64_t key) {
   auto* b = static_cast<unsigned char*>(p);
@@ -210,8 +212,8 @@ int stress_main(int argc, char** argv) {
   if constexpr (!Api::kPreload) before = heapmark::os::counters().decommitted;
   Api::release();
   if constexpr (!Api::kPreload) after = heapmark::os::counters().decommitted;
-  printf("stress: %u threads x %zu ops, seed %llu: ok (%s), %zu bytes decommitted during the run, %zu by release()\n", threads,
-         ops, (unsigned long long)seed, Api::name(), before, after - before);
+  printf("stress: %u threads x %zu ops, seed %llu: ok (%s), %zu bytes decommitted during the run, %zu by release()\n",
+         threads, ops, (unsigned long long)seed, Api::name(), before, after - before);
   return 0;
 }
 

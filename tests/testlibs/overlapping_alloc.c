@@ -24,7 +24,8 @@ static char* bump(size_t n, size_t align) {
     void* r = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) return NULL;
     char* expected = NULL;
-    if (!__atomic_compare_exchange_n(&region, &expected, (char*)r, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(r, REGION);
+    if (!__atomic_compare_exchange_n(&region, &expected, (char*)r, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+      munmap(r, REGION);
   }
   if (align < HEADER) align = HEADER;
   const size_t need = HEADER + n + align;
@@ -39,7 +40,7 @@ void* malloc(size_t n) {
   const unsigned long c = atomic_fetch_add(&calls, 1) + 1;
   char* prev = atomic_load(&last);
   if (c > HM_TRIGGER && c % 100 == 0 && prev && ((size_t*)prev)[-1] >= n + 16) {
-    char* p = prev + 16; /* inside the previous block */
+    char* p = prev + 16;  /* inside the previous block */
     ((size_t*)p)[-1] = n; /* (this clobbers the previous block's bytes 0..7 too) */
     return p;
   }

@@ -104,8 +104,8 @@ struct Streamed {
   std::string error;
 };
 std::string describe(const heapmark::trace::Event& e) {
-  return std::to_string(static_cast<int>(e.op)) + " t" + std::to_string(e.thread) + " id" + std::to_string(e.id) + " old" +
-         std::to_string(e.old_id) + " size" + std::to_string(e.size) + " ms" + std::to_string(e.t_ms) + " @" +
+  return std::to_string(static_cast<int>(e.op)) + " t" + std::to_string(e.thread) + " id" + std::to_string(e.id) +
+         " old" + std::to_string(e.old_id) + " size" + std::to_string(e.size) + " ms" + std::to_string(e.t_ms) + " @" +
          std::to_string(e.offset) + (e.op == heapmark::trace::Op::kPhase ? " " + std::string(e.name, e.name_len) : "");
 }
 Streamed whole(const std::string& bytes) {
@@ -128,7 +128,8 @@ Streamed streamed(const std::string& bytes) {
   try {
     heapmark::trace::TraceFile file(path);
     std::vector<heapmark::trace::ChunkRef> chunks;  // every thread's, in file order: one cursor reads them all
-    const auto layout = heapmark::trace::scan_chunks(file, [&](uint32_t, const heapmark::trace::ChunkRef& c) { chunks.push_back(c); });
+    const auto layout =
+        heapmark::trace::scan_chunks(file, [&](uint32_t, const heapmark::trace::ChunkRef& c) { chunks.push_back(c); });
     std::vector<uint8_t> buffer(sizeof(heapmark::trace::ChunkHeader) + layout.max_payload);
     heapmark::trace::ThreadCursor c(file, chunks.data(), chunks.size(), buffer.data());
     for (heapmark::trace::Event e; c.next(e);) s.events.push_back(describe(e));

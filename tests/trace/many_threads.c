@@ -10,7 +10,7 @@
 
 static int one_by_one;
 static pthread_barrier_t all_alive;
-static void* volatile blocks[1 << 16];  /* the blocks escape: the compiler keeps each malloc and free */
+static void* volatile blocks[1 << 16]; /* the blocks escape: the compiler keeps each malloc and free */
 
 static void* worker(void* arg) {
   const size_t i = (size_t)arg;

@@ -6,9 +6,8 @@
 //   trace_thread_exit [WORKERS] [MIB_PER_WORKER] [together|one-by-one]
 //
 // The workers run together, or one by one (each starts after the one before
-// it has exited, as a pool of one thread would). Each worker allocates MIB_PER_WORKER MiB in blocks of 512 B to 1.3 KiB,
-// keeps one in 32 and frees the rest, then exits. After joining them the main
-// thread prints one line:
+// it has exited, as a pool of one thread would). Each worker allocates MIB_PER_WORKER MiB in blocks of 512 B to 1.3
+// KiB, keeps one in 32 and frees the rest, then exits. After joining them the main thread prints one line:
 //   anon_start=BYTES anon_end=BYTES kept=BYTES
 // its anonymous RSS (statm resident - shared) before the first worker and after
 // the last one exited, and the bytes the workers left allocated.

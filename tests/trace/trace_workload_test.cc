@@ -31,7 +31,8 @@ struct Counts {
 
 TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
   const std::string path = trace_path();
-  ASSERT_FALSE(path.empty()) << "run through trace_test.py python_threads, which records a trace and sets HEAPMARK_TRACE_PATH";
+  ASSERT_FALSE(path.empty())
+      << "run through trace_test.py python_threads, which records a trace and sets HEAPMARK_TRACE_PATH";
   // What the trace holds (one complete recording: every free names a recorded block).
   tr::MappedFile f(path);
   tr::Reader reader(f.data(), f.size(), path);
@@ -70,7 +71,8 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
           else if (op.kind == wl::OpKind::kPhase) phase_out_of_order += op.id != last_phase[t] + 1;
           if (op.kind == wl::OpKind::kPhase) last_phase[t] = op.id;
           first = false;
-          if (op.kind != wl::OpKind::kAlloc && op.kind != wl::OpKind::kFree && op.kind != wl::OpKind::kRealloc) continue;
+          if (op.kind != wl::OpKind::kAlloc && op.kind != wl::OpKind::kFree && op.kind != wl::OpKind::kRealloc)
+            continue;
           if (op.id >= slots) {
             ++bad_slot;
             continue;
@@ -100,7 +102,8 @@ TEST(TraceWorkload, RecordedThreadsReplayEveryBlockOnceWithoutDeadlock) {
 
     EXPECT_EQ(bad_slot, 0u) << "a slot at or above max_ids " << slots;
     EXPECT_EQ(not_first_phase, 0u) << "every program opens with phase 0";
-    EXPECT_EQ(phase_out_of_order, 0u) << "each program's phases go 0, 1, 2, ... (the executor starts each on all threads)";
+    EXPECT_EQ(phase_out_of_order, 0u)
+        << "each program's phases go 0, 1, 2, ... (the executor starts each on all threads)";
     EXPECT_EQ(programs[0]->phase_count(), 1 + want.marks);
     for (size_t t = 0; t < programs.size(); ++t) EXPECT_LT(last_phase[t], programs[0]->phase_count());
     EXPECT_EQ(alloc_live, 0u) << "a slot allocated while its block was live";

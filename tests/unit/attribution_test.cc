@@ -24,7 +24,9 @@ struct Heap {
   }
   ~Heap() { munmap(base, pages * kPage); }
   void touch(size_t page) { base[page * kPage] = 1; }
-  uint64_t at(size_t page, size_t offset = 0) const { return reinterpret_cast<uintptr_t>(base) + page * kPage + offset; }
+  uint64_t at(size_t page, size_t offset = 0) const {
+    return reinterpret_cast<uintptr_t>(base) + page * kPage + offset;
+  }
   char* base;
   size_t pages;
 };
@@ -43,10 +45,10 @@ TEST(Attribution, SplitsPagesIntoLivePinnedAndTheAllocatorsOwn) {
   for (size_t p : {0, 1, 2, 3, 5}) h.touch(p);  // 4, 6, 7 never touched; 5 resident, holding no block
   LiveBlock* b = a.blocks();
   size_t n = 0;
-  b[n++] = LiveBlock{h.at(0, 0), 64, 1, 10};      // page 0: two 64-byte blocks of sites 1 and 2
+  b[n++] = LiveBlock{h.at(0, 0), 64, 1, 10};  // page 0: two 64-byte blocks of sites 1 and 2
   b[n++] = LiveBlock{h.at(0, 2048), 64, 2, 20};
   b[n++] = LiveBlock{h.at(1, 0), 2 * kPage, 3, 30};  // pages 1-2: one dense block of site 3
-  b[n++] = LiveBlock{h.at(3, 100), 16, 1, 40};    // page 3: one 16-byte block of site 1
+  b[n++] = LiveBlock{h.at(3, 100), 16, 1, 40};       // page 3: one 16-byte block of site 1
   cell::SitesMsg sites;
   cell::PageMapMsg map;
   const uint64_t live_pages = a.run(n, 1000, 0, sites, map);
@@ -87,7 +89,8 @@ TEST(Attribution, LeavesTheCellsOwnTablesOutOfTheHeap) {
   cell::Attribution b(0, 4, 1, scratch);  // the same process, nothing excluded: the tables count as heap
   cell::PageMapMsg without;
   b.run(0, 0, 0, sites, without);
-  EXPECT_GE(without.pages[static_cast<int>(PageState::kRetained)], with.pages[static_cast<int>(PageState::kRetained)] + 256);
+  EXPECT_GE(without.pages[static_cast<int>(PageState::kRetained)],
+            with.pages[static_cast<int>(PageState::kRetained)] + 256);
   EXPECT_EQ(sites.unknown.blocks, 0u);
   EXPECT_EQ(sites.clock_ms, 0u);
 }
@@ -102,7 +105,8 @@ TEST(Attribution, ShowsLongReleasedRunsShortened) {
   Heap h(4096);  // 16 MiB never touched
   cell::PageMapMsg after;
   a.run(0, 0, 0, sites, after);
-  EXPECT_GE(after.pages[static_cast<int>(PageState::kReleased)], before.pages[static_cast<int>(PageState::kReleased)] + 4096);
+  EXPECT_GE(after.pages[static_cast<int>(PageState::kReleased)],
+            before.pages[static_cast<int>(PageState::kReleased)] + 4096);
   EXPECT_LE(after.shown_pages, before.shown_pages + 64);  // a 4096-page run is shown as 64 pages
   EXPECT_LE(after.buckets, cell::PageMapMsg::kBuckets);
 }

@@ -344,7 +344,7 @@ TEST(BuddyCore, ParseSettings) {
 TEST(BuddyEnv, DecommitThresholdAcceptsEverySizeSpelling) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const std::pair<const char*, const char*> cases[] = {
-      {"8MiB", "8388608"}, {"3MiB", "3145728"}, {"3M", "3145728"},   {"3m", "3145728"},
+      {"8MiB", "8388608"}, {"3MiB", "3145728"},  {"3M", "3145728"},      {"3m", "3145728"},
       {"3MB", "3145728"},  {"3072k", "3145728"}, {"3145728", "3145728"}, {"1GiB", "1073741824"}};
   for (auto [value, bytes] : cases)
     EXPECT_EXIT(

@@ -93,9 +93,30 @@ TEST(ParseSize, AcceptsBytesAndBinarySuffixes) {
 }
 
 TEST(ParseSize, RejectsAnythingElse) {
-  const char* bad[] = {"",     " 8",   "8 ",    "+8",    "-8",   "8X",    "8XB",     "8MiBx", "8iB",
-                       "8Mi",  "8Mib", "8mb",   "8B",    "0x10", "8.5M",  "M",       "MiB",   "8MM",
-                       "8T",   "8M B", "1e6",   "18446744073709551616", "17179869184G", "99999999999999999999"};
+  const char* bad[] = {"",
+                       " 8",
+                       "8 ",
+                       "+8",
+                       "-8",
+                       "8X",
+                       "8XB",
+                       "8MiBx",
+                       "8iB",
+                       "8Mi",
+                       "8Mib",
+                       "8mb",
+                       "8B",
+                       "0x10",
+                       "8.5M",
+                       "M",
+                       "MiB",
+                       "8MM",
+                       "8T",
+                       "8M B",
+                       "1e6",
+                       "18446744073709551616",
+                       "17179869184G",
+                       "99999999999999999999"};
   for (const char* s : bad) {
     size_t v = 1234;
     EXPECT_FALSE(parse_size(s, &v)) << "'" << s << "'";
@@ -179,9 +200,9 @@ TEST(EnvReadersDeath, MalformedValuesAbortWithOneLineNamingThem) {
   EXPECT_DEATH((setenv("HEAPMARK_X", "lazy", 1), env_choice("heapmark x", "HEAPMARK_X", names, 3, &i)),
                "heapmark x: HEAPMARK_X='lazy' is not one of eager\\|threshold\\|never\n");
   // A value too long for the line is cut, its newline kept.
-  EXPECT_DEATH((setenv("HEAPMARK_X", std::string(2000, '7').append("x").c_str(), 1),
-                env_size("heapmark x", "HEAPMARK_X", &v)),
-               "heapmark x: HEAPMARK_X='7777777777+\n");
+  EXPECT_DEATH(
+      (setenv("HEAPMARK_X", std::string(2000, '7').append("x").c_str(), 1), env_size("heapmark x", "HEAPMARK_X", &v)),
+      "heapmark x: HEAPMARK_X='7777777777+\n");
 }
 
 // ---------------------------------------------------------------- each core at init

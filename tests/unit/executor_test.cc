@@ -241,7 +241,8 @@ TEST(Executor, BatchTimingKeepsTheBookkeepingOfPerCallTiming) {
   std::vector<Op> ops{phase(0)};
   for (uint32_t i = 0; i < 300; ++i) ops.push_back(alloc(i, 16 + (i * 37) % 3000));
   for (uint32_t i = 0; i < 300; i += 3) ops.push_back(release(i));
-  for (uint32_t i = 0; i < 300; i += 3) ops.push_back(alloc(i, 24));  // freed ids again; with K = 1000 in the batch of their frees
+  for (uint32_t i = 0; i < 300; i += 3)
+    ops.push_back(alloc(i, 24));                       // freed ids again; with K = 1000 in the batch of their frees
   ops.push_back(Op{OpKind::kRealloc, 0, 0, 1, 9000});  // a block of an earlier batch (K = 7) or of its own (K = 1000)
   ops.push_back(phase(1));
   for (uint32_t i = 0; i < 300; i += 2) ops.push_back(release(i));
@@ -251,7 +252,8 @@ TEST(Executor, BatchTimingKeepsTheBookkeepingOfPerCallTiming) {
     for (size_t i = 0; i < 2; ++i) {
       EXPECT_EQ(b.live[i], a.live[i]) << "K " << k << " phase " << i;
       EXPECT_EQ(b.blocks[i], a.blocks[i]) << "K " << k << " phase " << i;
-      EXPECT_EQ(b.usable[i], a.usable[i]) << "K " << k << " phase " << i << ": the survivors' usable sizes, settled after each batch";
+      EXPECT_EQ(b.usable[i], a.usable[i])
+          << "K " << k << " phase " << i << ": the survivors' usable sizes, settled after each batch";
       EXPECT_EQ(b.ops[i], a.ops[i]) << "K " << k << " phase " << i;
     }
     EXPECT_EQ(b.checksum, a.checksum) << "the same program";

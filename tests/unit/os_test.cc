@@ -159,7 +159,8 @@ TEST(Os, LazyDecommitKeepsRangeUsable) {
   size_t resident = 0;
   for (unsigned char r : in) resident += r & 1;
   EXPECT_TRUE(lazy_free_bytes_of(p) >= lazy0 + n - 32 * page || resident == 0)
-      << "LazyFree " << lazy_free_bytes_of(p) << " B (before " << lazy0 << "), " << resident << " of " << pages << " pages resident";
+      << "LazyFree " << lazy_free_bytes_of(p) << " B (before " << lazy0 << "), " << resident << " of " << pages
+      << " pages resident";
   p[0] = 7;
   EXPECT_EQ(p[0], 7);
   os::release(p, n);

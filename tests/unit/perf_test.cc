@@ -28,7 +28,8 @@ int paranoid() {
 double minor_faults_touching(const perf::Counters& c, size_t pages) {
   perf::Reading a, b;
   c.read(a);
-  auto* p = static_cast<volatile char*>(mmap(nullptr, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  auto* p = static_cast<volatile char*>(
+      mmap(nullptr, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   for (size_t i = 0; i < pages; ++i) p[i * 4096] = 1;
   c.read(b);
   munmap(const_cast<char*>(p), pages * 4096);
@@ -100,8 +101,9 @@ TEST(PerfCounters, AnUnprivilegedUserUnderParanoid2CountsUserSpaceOnly) {
     char line[512];
     char reason[256];
     const double faults = c.availability(2).error == 0 ? minor_faults_touching(c, 512) : -1;
-    std::snprintf(line, sizeof line, "%d %d %d %d %.0f %s", c.availability(2).error, c.availability(2).user_only ? 1 : 0,
-                  c.availability(4).error, c.availability(5).error, faults, perf::unavailable_reason(4, c.availability(4), reason, sizeof reason));
+    std::snprintf(line, sizeof line, "%d %d %d %d %.0f %s", c.availability(2).error,
+                  c.availability(2).user_only ? 1 : 0, c.availability(4).error, c.availability(5).error, faults,
+                  perf::unavailable_reason(4, c.availability(4), reason, sizeof reason));
     if (write(pipe_fd[1], line, std::strlen(line)) < 0) _exit(11);
     _exit(0);
   }
@@ -116,7 +118,8 @@ TEST(PerfCounters, AnUnprivilegedUserUnderParanoid2CountsUserSpaceOnly) {
   int minor_err = -1, minor_user = -1, cs_err = -1, mig_err = -1;
   double faults = 0;
   int used = 0;
-  ASSERT_EQ(std::sscanf(buf, "%d %d %d %d %lf %n", &minor_err, &minor_user, &cs_err, &mig_err, &faults, &used), 5) << buf;
+  ASSERT_EQ(std::sscanf(buf, "%d %d %d %d %lf %n", &minor_err, &minor_user, &cs_err, &mig_err, &faults, &used), 5)
+      << buf;
   const std::string reason = buf + used;
   EXPECT_EQ(minor_err, 0);
   EXPECT_EQ(minor_user, 1) << "counted with exclude_kernel";

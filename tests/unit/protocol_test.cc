@@ -107,7 +107,8 @@ TEST(Protocol, RejectsUnknownTypeAndWrongLength) {
 
   // A histogram whose bucket count disagrees with its length.
   std::vector<unsigned char> msg(sizeof(MsgHeader) + sizeof(HistogramHead) + sizeof(BucketCount));
-  MsgHeader hh{static_cast<uint32_t>(MsgType::kHistogram), static_cast<uint32_t>(sizeof(HistogramHead) + sizeof(BucketCount))};
+  MsgHeader hh{static_cast<uint32_t>(MsgType::kHistogram),
+               static_cast<uint32_t>(sizeof(HistogramHead) + sizeof(BucketCount))};
   std::memcpy(msg.data(), &hh, sizeof hh);
   HistogramHead head{0, 5, 0, 0, 0, 0};
   std::memcpy(msg.data() + sizeof hh, &head, sizeof head);

@@ -48,12 +48,12 @@ size_t pick_size(std::mt19937_64& rng) {
   switch (rng() % 8) {
     case 0:
     case 1:
-    case 2: return 1 + rng() % 128;            // tcache / fastbins
+    case 2: return 1 + rng() % 128;  // tcache / fastbins
     case 3:
-    case 4: return 129 + rng() % 900;           // tcache / small bins
-    case 5: return 1024 + rng() % 16384;        // large bins
-    case 6: return 16384 + rng() % 100000;      // large bins, page-sized interiors
-    default: return 120000 + rng() % 400000;    // around the mmap threshold
+    case 4: return 129 + rng() % 900;         // tcache / small bins
+    case 5: return 1024 + rng() % 16384;      // large bins
+    case 6: return 16384 + rng() % 100000;    // large bins, page-sized interiors
+    default: return 120000 + rng() % 400000;  // around the mmap threshold
   }
 }
 
@@ -150,13 +150,17 @@ heapmark::pt::Settings stated() {
     return n;
   };
   if (const char* v = env("HEAPMARK_PT_RELEASE"))
-    s.release = std::strcmp(v, "eager") == 0 ? ReleasePolicy::eager : std::strcmp(v, "decay") == 0 ? ReleasePolicy::decay : ReleasePolicy::glibc;
+    s.release = std::strcmp(v, "eager") == 0   ? ReleasePolicy::eager
+                : std::strcmp(v, "decay") == 0 ? ReleasePolicy::decay
+                                               : ReleasePolicy::glibc;
   if (const char* v = env("HEAPMARK_PT_DECAY_MS")) s.decay_ms = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
-  if (s.release == ReleasePolicy::decay) s.decay_thread = !(env("HEAPMARK_PT_DECAY_THREAD") && std::strcmp(env("HEAPMARK_PT_DECAY_THREAD"), "0") == 0);
+  if (s.release == ReleasePolicy::decay)
+    s.decay_thread = !(env("HEAPMARK_PT_DECAY_THREAD") && std::strcmp(env("HEAPMARK_PT_DECAY_THREAD"), "0") == 0);
   if (const char* v = env("HEAPMARK_PT_TRIM_THRESHOLD")) s.trim_threshold = bytes(v), s.mmap_dynamic = false;
   if (const char* v = env("HEAPMARK_PT_MMAP_THRESHOLD")) s.mmap_threshold = bytes(v), s.mmap_dynamic = false;
   if (const char* v = env("HEAPMARK_PT_ARENA_MAX")) s.arena_max = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
-  if (const char* v = env("HEAPMARK_PT_TCACHE_COUNT")) s.tcache_count = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+  if (const char* v = env("HEAPMARK_PT_TCACHE_COUNT"))
+    s.tcache_count = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
   return s;
 }
 
@@ -342,9 +346,7 @@ TEST(PtPolicy, FreePagesFollowTheReleasePolicy) {
   const bool early = too_early_for_decay(s, freed_at);
   ASSERT_GT(total, 8u);
   switch (s.release) {
-    case ReleasePolicy::glibc:
-      EXPECT_EQ(now_resident, total) << "glibc keeps free pages inside the heap";
-      break;
+    case ReleasePolicy::glibc: EXPECT_EQ(now_resident, total) << "glibc keeps free pages inside the heap"; break;
     case ReleasePolicy::eager:
       EXPECT_EQ(now_resident, 0u);
       EXPECT_GE(after.decommitted - before.decommitted, total * 4096);
@@ -427,9 +429,7 @@ TEST(PtPolicy, TopAboveThePadFollowsTheReleasePolicy) {
         EXPECT_LE(c1, pad_bound);
       }
       break;
-    case ReleasePolicy::eager:
-      EXPECT_LE(c1, pad_bound);
-      break;
+    case ReleasePolicy::eager: EXPECT_LE(c1, pad_bound); break;
     case ReleasePolicy::decay: {
       if (early && Core::trim_threshold() > 2 * (kN + s.top_pad)) {
         EXPECT_GE(c1, c0 + kN) << "decay must wait";
@@ -589,7 +589,7 @@ TEST(PtArenas, HeapLeftoversInTheProducersTcachePinItsHeapsUntilItExits) {
   while (stage.load() != 1) std::this_thread::yield();
   const size_t grown = Core::stat("heaps");
   ASSERT_GE(grown, heaps_before + 2);
-  for (void* p : blocks) Core::free(p);  // in allocation order, from another thread
+  for (void* p : blocks) Core::free(p);   // in allocation order, from another thread
   EXPECT_EQ(Core::stat("heaps"), grown);  // pinned by the leftovers in the producer's tcache
   const char* err = Core::check_heap();
   EXPECT_EQ(err, nullptr) << err;
@@ -695,9 +695,9 @@ TEST_F(PtHardeningDeathTest, DoubleFreeOfABinnedChunkWhileTheTcacheHasRoom) {
       {
         void* v[8];
         for (auto& p : v) p = Core::alloc(1000);
-        Core::alloc(1000);          // keeps v[7] away from the top
+        Core::alloc(1000);                // keeps v[7] away from the top
         for (void* p : v) Core::free(p);  // 7 to the tcache, v[7] to the unsorted bin
-        Core::alloc(1000);          // the tcache has room again
+        Core::alloc(1000);                // the tcache has room again
         Core::free(v[7]);
       },
       "double free or corruption \\(!prev\\)");

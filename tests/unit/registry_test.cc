@@ -30,7 +30,8 @@ class Fake final : public registry::Family {
   int order() const noexcept override { return 35; }
   void builtins(const std::string&, std::vector<registry::Allocator>& out) const override {
     out.push_back(registry::Allocator{"fake", this, "", {{"FAKE_ALLOC_CONF", "x"}}, "a test family", true, "", ""});
-    out.push_back(registry::Allocator{"fake-tuned", this, "", {{"FAKE_ALLOC_CONF", "y"}}, "its variant", true, "", "fake"});
+    out.push_back(
+        registry::Allocator{"fake-tuned", this, "", {{"FAKE_ALLOC_CONF", "y"}}, "its variant", true, "", "fake"});
   }
   bool is_config_var(std::string_view v) const noexcept override { return v == "FAKE_ALLOC_CONF"; }
   bool bind(void*) noexcept override { return (bound = true); }
@@ -93,7 +94,8 @@ TEST(Registry, AFamilyRegisteredInOneFileIsKnownEverywhere) {
 
   // A matrix may name it by kind, as run.json records allocators.
   const auto m = runner::Matrix::from_json(
-      boost::json::parse(R"({"allocators": [{"name": "f", "kind": "fake", "library": ""}], "workloads": ["churn"]})"), all, "m.json");
+      boost::json::parse(R"({"allocators": [{"name": "f", "kind": "fake", "library": ""}], "workloads": ["churn"]})"),
+      all, "m.json");
   EXPECT_EQ(m.allocators[0].family, &g_fake);
   EXPECT_THROW(registry::family_named("nosuch"), InputError);
 }
@@ -116,7 +118,8 @@ TEST(Registry, APreloadedFamilyIsRefusedWhenMallocComesFromElsewhere) {
   // This process's malloc is glibc's: a family that claims to be preloaded from
   // another library must fail identity, naming where malloc resolves.
   const auto all = registry::builtin("/nowhere");
-  const auto je = std::find_if(all.begin(), all.end(), [](const registry::Allocator& a) { return a.name == "jemalloc"; });
+  const auto je =
+      std::find_if(all.begin(), all.end(), [](const registry::Allocator& a) { return a.name == "jemalloc"; });
   ASSERT_NE(je, all.end());
   const auto h = registry::Hooks::probe(*registry::find_family("jemalloc"), je->library.c_str());
   EXPECT_FALSE(h.identity_ok());

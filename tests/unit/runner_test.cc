@@ -78,19 +78,26 @@ TEST(Matrix, ExpandsTheGridIntoBlocksWithOneCellPerAllocator) {
 
 TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
   EXPECT_EQ(error_of(R"({"allocators": ["glibc", "nosuch"], "workloads": ["churn"]})"),
-            "m.json: $.allocators[1]: unknown allocator 'nosuch' (valid: glibc, jemalloc, mimalloc, gone, or --allocator NAME=/path/lib.so)");
-  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "params": {"order": ["fifo", 7]}}]})")
-                .rfind("m.json: $.workloads[0]: workload 'churn' parameter 'order': '7' is not one of: fifo, lifo, random", 0),
-            0u);
-  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": 0})"), "m.json: $.reps: expected an integer in [1, 1000]");
+            "m.json: $.allocators[1]: unknown allocator 'nosuch' (valid: glibc, jemalloc, mimalloc, gone, or "
+            "--allocator NAME=/path/lib.so)");
+  EXPECT_EQ(
+      error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "params": {"order": ["fifo", 7]}}]})")
+          .rfind("m.json: $.workloads[0]: workload 'churn' parameter 'order': '7' is not one of: fifo, lifo, random",
+                 0),
+      0u);
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "reps": 0})"),
+            "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
-            "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, description)");
+            "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, "
+            "description)");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
             "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
   EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),
             "m.json: $.allocators[0].evn: unknown field (valid: name, base, library, kind, env, variant_of)");
-  EXPECT_NE(error_of(R"({"allocators": ["gone"], "workloads": ["churn"]})").find("apt-get install gone"), std::string::npos);
-  EXPECT_EQ(error_of(R"({"allocators": [], "workloads": ["churn"]})"), "m.json: $.allocators: expected a non-empty array");
+  EXPECT_NE(error_of(R"({"allocators": ["gone"], "workloads": ["churn"]})").find("apt-get install gone"),
+            std::string::npos);
+  EXPECT_EQ(error_of(R"({"allocators": [], "workloads": ["churn"]})"),
+            "m.json: $.allocators: expected a non-empty array");
 }
 
 TEST(Matrix, VariantsCarryTheirEnvironmentAndRoundTripThroughRunJson) {
@@ -145,8 +152,8 @@ TEST(Fragmentation, FormulasAndUndefinedCases) {
   EXPECT_TRUE(metrics::frees_a_real_share(100 * MiB, 0));
   EXPECT_TRUE(metrics::frees_a_real_share(100 * MiB, 90 * MiB));
   EXPECT_FALSE(metrics::frees_a_real_share(100 * MiB, 95 * MiB));  // 5%
-  EXPECT_FALSE(metrics::frees_a_real_share(2 * MiB, MiB + 1));      // under 1 MiB
-  EXPECT_FALSE(metrics::frees_a_real_share(10 * MiB, 20 * MiB));    // grew
+  EXPECT_FALSE(metrics::frees_a_real_share(2 * MiB, MiB + 1));     // under 1 MiB
+  EXPECT_FALSE(metrics::frees_a_real_share(10 * MiB, 20 * MiB));   // grew
 }
 
 // The committed matrices must stay valid as workloads and allocators change.

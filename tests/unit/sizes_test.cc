@@ -125,12 +125,15 @@ TEST(SizesFleetbench, BadFilesNameLineAndField) {
             std::string::npos);
   EXPECT_NE(parse_error("64,1,2,3\n").find(":1: field 4: unknown column layout"), std::string::npos);
   // The first row fixes the layout; a later row that does not follow it is named with the field.
-  EXPECT_NE(parse_error("64, 1, 2\n128, 1\n").find(":2: field 3 (num_live): missing (rows are 'size,alloc_rate,num_live' from line 1)"),
+  EXPECT_NE(parse_error("64, 1, 2\n128, 1\n")
+                .find(":2: field 3 (num_live): missing (rows are 'size,alloc_rate,num_live' from line 1)"),
             std::string::npos);
-  EXPECT_NE(parse_error("64,1\n128,1,5\n").find(":2: field 3: unexpected extra field (rows are 'size,weight' from line 1)"),
-            std::string::npos);
+  EXPECT_NE(
+      parse_error("64,1\n128,1,5\n").find(":2: field 3: unexpected extra field (rows are 'size,weight' from line 1)"),
+      std::string::npos);
   // No rows: a header alone, or nothing but comments.
-  EXPECT_NE(parse_error("size,alloc_rate,num_live\n").find(": no rows (expected 'size,weight' or fleetbench's"), std::string::npos);
+  EXPECT_NE(parse_error("size,alloc_rate,num_live\n").find(": no rows (expected 'size,weight' or fleetbench's"),
+            std::string::npos);
   EXPECT_NE(parse_error("# empty\n\n").find(": no rows"), std::string::npos);
   EXPECT_NE(parse_error("64, 0, 5\n128, 0, 1\n").find(": every alloc_rate is 0"), std::string::npos);
 }

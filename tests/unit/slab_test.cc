@@ -205,6 +205,4 @@ TEST(SlabDeath, DiagnosticsNameTheCheck) {
       "slab: free\\(\\): invalid pointer");
 }
 
-TEST(Slab, ForkWhileThreadsAllocate) {
-  EXPECT_EQ(heapmark::testing::fork_while_threads_allocate<Core>(20), 20);
-}
+TEST(Slab, ForkWhileThreadsAllocate) { EXPECT_EQ(heapmark::testing::fork_while_threads_allocate<Core>(20), 20); }

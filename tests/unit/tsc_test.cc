@@ -41,7 +41,7 @@ static Stamp stamp() {
 
 TEST(Tsc, CalibratedFrequencyPredictsOtherIntervals) {
   const double hz = tsc::calibrate_hz(10'000'000, 3);
-  ASSERT_GT(hz, 1e8);   // no x86-64 TSC runs below 100 MHz
+  ASSERT_GT(hz, 1e8);  // no x86-64 TSC runs below 100 MHz
   ASSERT_LT(hz, 1e10);
   // The median of five independent 50 ms intervals: one preempted interval
   // cannot move it.

@@ -46,16 +46,16 @@ struct SimFree {
   uint32_t id;
   uint32_t alloc_thread;  // the thread that allocated the block
   uint32_t free_thread;
-  uint32_t phase;         // index of the phase the free ran in
-  uint64_t size;          // the block's size when freed
+  uint32_t phase;  // index of the phase the free ran in
+  uint64_t size;   // the block's size when freed
 };
 
 struct SimResult {
   std::vector<uint32_t> free_thread;  // per free op, in execution order
   uint64_t allocs = 0, frees = 0, live_end = 0;
-  std::vector<SimFree> freed;                           // every free, in execution order
+  std::vector<SimFree> freed;                             // every free, in execution order
   std::vector<std::vector<heapmark::workloads::Op>> ops;  // each thread's program
-  uint64_t checksum = 0;                                // as the executor combines the threads'
+  uint64_t checksum = 0;                                  // as the executor combines the threads'
   std::vector<std::string> phases;
   bool deadlock = false;
 };
@@ -141,8 +141,7 @@ inline SimResult simulate(const std::string& workload, std::map<std::string, std
           r.free_thread.push_back(tt);
           r.freed.push_back(SimFree{op.id, allocator[op.id], tt, phase, size[op.id]});
           break;
-        default:
-          break;
+        default: break;
       }
       ++pc[t];
       progressed = true;

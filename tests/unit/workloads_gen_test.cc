@@ -120,7 +120,8 @@ TEST(SizesEmpirical, SamplesFollowTheWeights) {
 }
 
 TEST(SizesEmpirical, ErrorsNameFileLineAndField) {
-  EXPECT_NE(parse_error("empirical:/nonexistent/sizes.csv").find("/nonexistent/sizes.csv: cannot open"), std::string::npos);
+  EXPECT_NE(parse_error("empirical:/nonexistent/sizes.csv").find("/nonexistent/sizes.csv: cannot open"),
+            std::string::npos);
   {
     TempCsv csv("size,weight\n64,1\n128,lots\n");
     EXPECT_NE(parse_error("empirical:" + csv.path).find(csv.path + ":3: field 2 (weight): 'lots'"), std::string::npos);
@@ -150,9 +151,10 @@ TEST(SizesEmpirical, ErrorsNameFileLineAndField) {
     for (size_t i = 1; i <= SizeDist::kEmpiricalCapacity + 1; ++i) body += std::to_string(i) + ",1\n";
     TempCsv csv(body);
     const std::string over = std::to_string(SizeDist::kEmpiricalCapacity + 1);
-    EXPECT_NE(parse_error("empirical:" + csv.path)
-                  .find(csv.path + ":" + over + ": more than " + std::to_string(SizeDist::kEmpiricalCapacity) + " rows"),
-              std::string::npos);
+    EXPECT_NE(
+        parse_error("empirical:" + csv.path)
+            .find(csv.path + ":" + over + ": more than " + std::to_string(SizeDist::kEmpiricalCapacity) + " rows"),
+        std::string::npos);
     body.resize(body.rfind(over + ",1"));
     TempCsv full(body);
     std::string why;
@@ -164,8 +166,8 @@ TEST(SizesEmpirical, ErrorsNameFileLineAndField) {
     Params::resolve("churn", find_workload("churn").params, {{"sizes", "empirical:" + csv.path}});
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("workload 'churn' parameter 'sizes': size distribution 'empirical:" + csv.path +
-                                         "': " + csv.path + ":1: field 2 (weight)"),
+    EXPECT_NE(std::string(e.what()).find("workload 'churn' parameter 'sizes': size distribution 'empirical:" +
+                                         csv.path + "': " + csv.path + ":1: field 2 (weight)"),
               std::string::npos)
         << e.what();
   }
@@ -187,7 +189,8 @@ TEST(SizesEmpirical, DrivesAWorkload) {
 // ---- churn: realloc-class ----
 
 TEST(ChurnReallocClass, EachRoundUsesTheOtherClassesAndFreesEverything) {
-  const auto d = drain("churn", {{"count", "4000"}, {"order", "realloc-class"}, {"rounds", "4"}, {"sizes", "uniform:16-1K"}}, 11);
+  const auto d =
+      drain("churn", {{"count", "4000"}, {"order", "realloc-class"}, {"rounds", "4"}, {"sizes", "uniform:16-1K"}}, 11);
   expect_ids_pair_up(d.ops);
   std::vector<std::set<uint32_t>> bands(4);
   std::vector<std::vector<uint64_t>> sizes(4);
@@ -271,8 +274,9 @@ TEST(Large, AlignedAllocationsAndBadAlignment) {
 // ---- realloc-growth ----
 
 TEST(ReallocGrowth, BuffersGrowByTheFactorToTheirCapThenAreFreed) {
-  const auto d = drain("realloc-growth", {{"count", "3000"}, {"buffers", "16"}, {"start", "64"}, {"growth", "150"},
-                                          {"cap", "uniform:64K-1M"}}, 8);
+  const auto d =
+      drain("realloc-growth",
+            {{"count", "3000"}, {"buffers", "16"}, {"start", "64"}, {"growth", "150"}, {"cap", "uniform:64K-1M"}}, 8);
   EXPECT_EQ(d.phases, (std::vector<std::string>{"grow", "drain"}));
   uint64_t allocs = 0;
   expect_ids_pair_up(d.ops, &allocs);
@@ -283,9 +287,7 @@ TEST(ReallocGrowth, BuffersGrowByTheFactorToTheirCapThenAreFreed) {
   size_t reallocs = 0;
   for (const auto& op : d.ops) {
     switch (op.kind) {
-      case OpKind::kPhase:
-        phase = op.id;
-        break;
+      case OpKind::kPhase: phase = op.id; break;
       case OpKind::kAlloc:
         EXPECT_EQ(op.size, 64u);
         size[op.id] = op.size;
@@ -305,8 +307,7 @@ TEST(ReallocGrowth, BuffersGrowByTheFactorToTheirCapThenAreFreed) {
       case OpKind::kFree:
         if (phase == 0) caps.push_back(size[op.id]);
         break;
-      default:
-        break;
+      default: break;
     }
   }
   EXPECT_GT(reallocs, 3000u * 10);
@@ -453,7 +454,8 @@ TEST(Packets, ConnectionsOpenAndCloseAfterTheirLifetime) {
 }
 
 TEST(Packets, WorkerModeFreesEveryMessageOnTheWorker) {
-  const auto r = simulate("packets", small_packets({{"mode", "worker"}, {"connections", "16"}, {"messages", "uniform:1K-8K"}}));
+  const auto r =
+      simulate("packets", small_packets({{"mode", "worker"}, {"connections", "16"}, {"messages", "uniform:1K-8K"}}));
   ASSERT_EQ(r.ops.size(), 2u);
   EXPECT_FALSE(r.deadlock);
   EXPECT_EQ(r.live_end, 0u);
@@ -489,8 +491,8 @@ TEST(Packets, BadParameters) {
 
 TEST(Server, ObjectsBleedToTheNextThreadAndEverythingIsFreed) {
   const uint32_t threads = 3, slots = 50, steps = 400, rounds = 3, bleed = 4;
-  const auto r = simulate("server", {{"threads", "3"}, {"slots", "50"}, {"steps", "400"}, {"rounds", "3"}, {"bleed", "4"},
-                                     {"queue", "8"}});
+  const auto r = simulate(
+      "server", {{"threads", "3"}, {"slots", "50"}, {"steps", "400"}, {"rounds", "3"}, {"bleed", "4"}, {"queue", "8"}});
   ASSERT_EQ(r.ops.size(), threads);
   EXPECT_FALSE(r.deadlock);
   EXPECT_EQ(r.phases, (std::vector<std::string>{"round1", "round2", "round3"}));
@@ -510,8 +512,13 @@ TEST(Server, ObjectsBleedToTheNextThreadAndEverythingIsFreed) {
 }
 
 TEST(Server, ManyThreadsTightQueueNoDeadlockAndSizesFollowTheDistribution) {
-  const auto r = simulate("server", {{"threads", "5"}, {"slots", "7"}, {"steps", "2000"}, {"rounds", "2"}, {"bleed", "1"},
-                                     {"queue", "2"}, {"sizes", "uniform:100-300"}});
+  const auto r = simulate("server", {{"threads", "5"},
+                                     {"slots", "7"},
+                                     {"steps", "2000"},
+                                     {"rounds", "2"},
+                                     {"bleed", "1"},
+                                     {"queue", "2"},
+                                     {"sizes", "uniform:100-300"}});
   EXPECT_FALSE(r.deadlock);
   EXPECT_EQ(r.live_end, 0u);
   std::vector<uint64_t> sizes;
@@ -524,7 +531,8 @@ TEST(Server, ManyThreadsTightQueueNoDeadlockAndSizesFollowTheDistribution) {
   EXPECT_NEAR(quantile(sizes, 0.5), 200, 4);
   EXPECT_NEAR(quantile(sizes, 0.9), 280, 4);
   // bleed=0: only the working sets cross, between rounds.
-  const auto quiet = simulate("server", {{"threads", "2"}, {"slots", "10"}, {"steps", "100"}, {"rounds", "3"}, {"bleed", "0"}});
+  const auto quiet =
+      simulate("server", {{"threads", "2"}, {"slots", "10"}, {"steps", "100"}, {"rounds", "3"}, {"bleed", "0"}});
   size_t remote = 0;
   for (const auto& f : quiet.freed) remote += f.free_thread != f.alloc_thread;
   EXPECT_EQ(remote, 2u * 2 * 10);

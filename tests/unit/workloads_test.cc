@@ -113,14 +113,17 @@ TEST(Params, ErrorsNameWorkloadKeyValueAndChoices) {
     Params::resolve("churn", def.params, {{"order", "sideways"}});
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("workload 'churn' parameter 'order': 'sideways' is not one of: fifo, lifo, random, keep-every-k", 0), 0u)
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "workload 'churn' parameter 'order': 'sideways' is not one of: fifo, lifo, random, keep-every-k", 0),
+              0u)
         << e.what();
   }
   try {
     Params::resolve("churn", def.params, {{"colour", "red"}});
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("has no parameter 'colour' (valid: count, sizes, order, keep, rounds)"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("has no parameter 'colour' (valid: count, sizes, order, keep, rounds)"),
+              std::string::npos);
   }
   EXPECT_THROW(Params::resolve("churn", def.params, {{"count", "0"}}), InputError);
   EXPECT_THROW(Params::resolve("churn", def.params, {{"count", "ten"}}), InputError);

@@ -222,14 +222,15 @@ double smaps_private_dirty(const std::string& pid) {
 TEST(ForkCow, AgreesWithAnIndependentSmapsReadingOfEachHeldChild) {
   std::map<std::string, double> outside;  // child name -> smaps Private_Dirty
   // Each child holds until the test has read it (SIGUSR1); 60 s is only the deadline.
-  const auto doc = run_fresh({"fork-cow", "heap_mib=8", "child_ops=20000", "hold_ms=60000"}, [&](const std::string& line) {
-    std::istringstream words(line);
-    std::string w1, w2, w3, child_pid, name;
-    words >> w1 >> w2 >> w3 >> child_pid >> name;
-    if (w1 + " " + w2 + " " + w3 != "heapmark fork-cow: child") return;
-    outside[name] = smaps_private_dirty(child_pid);
-    kill(static_cast<pid_t>(std::stol(child_pid)), SIGUSR1);
-  });
+  const auto doc =
+      run_fresh({"fork-cow", "heap_mib=8", "child_ops=20000", "hold_ms=60000"}, [&](const std::string& line) {
+        std::istringstream words(line);
+        std::string w1, w2, w3, child_pid, name;
+        words >> w1 >> w2 >> w3 >> child_pid >> name;
+        if (w1 + " " + w2 + " " + w3 != "heapmark fork-cow: child") return;
+        outside[name] = smaps_private_dirty(child_pid);
+        kill(static_cast<pid_t>(std::stol(child_pid)), SIGUSR1);
+      });
   ASSERT_EQ(outside.size(), 4u);
   for (const char* name : {"idle", "touch", "alloc", "both"}) {
     const double inside = fig(bench(doc, std::string("fork-cow/") + name), "private_dirty_bytes");
@@ -282,9 +283,10 @@ TEST(FalseSharing, CountsEveryWrite) {
     EXPECT_NEAR(fig(one, "items_per_second"), fig(one, "total_writes") * 1e9 / fig(one, "wall_ns"),
                 1e-6 * fig(one, "items_per_second"));
 
-    const auto rounds = bench(
-        run("false-sharing", {{"mode", mode}, {"threads", "2"}, {"writes", "1000"}, {"rounds", "3"}, {"object_size", "100"}}),
-        std::string("false-sharing/") + mode);
+    const auto rounds =
+        bench(run("false-sharing",
+                  {{"mode", mode}, {"threads", "2"}, {"writes", "1000"}, {"rounds", "3"}, {"object_size", "100"}}),
+              std::string("false-sharing/") + mode);
     EXPECT_EQ(fig(rounds, "total_writes"), 1000 * 2 * 3);
     EXPECT_EQ(fig(rounds, "writes_per_thread"), 3000);
     EXPECT_EQ(fig(rounds, "objects"), 6);
@@ -294,13 +296,20 @@ TEST(FalseSharing, CountsEveryWrite) {
 // Out-of-range values are refused by the parameter specs, naming the parameter.
 TEST(NativeWorkloadParams, RefuseOutOfRangeValuesNamingTheParameter) {
   const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> bad = {
-      {"fork-cow", {"heap_mib", "0"}},      {"fork-cow", {"heap_mib", "4097"}},
-      {"fork-cow", {"touch_pct", "101"}},   {"fork-cow", {"hold_ms", "60001"}},
-      {"fork-cow", {"child_ops", "0"}},     {"fork-cow", {"pattern", "sparse"}},
-      {"fork-cow", {"thp", "always"}},      {"fork-cow", {"sizes", "uniform:0-9"}},
-      {"false-sharing", {"threads", "1"}},  {"false-sharing", {"threads", "65"}},
-      {"false-sharing", {"object_size", "4097"}}, {"false-sharing", {"writes", "0"}},
-      {"false-sharing", {"rounds", "1001"}}, {"false-sharing", {"mode", "both"}},
+      {"fork-cow", {"heap_mib", "0"}},
+      {"fork-cow", {"heap_mib", "4097"}},
+      {"fork-cow", {"touch_pct", "101"}},
+      {"fork-cow", {"hold_ms", "60001"}},
+      {"fork-cow", {"child_ops", "0"}},
+      {"fork-cow", {"pattern", "sparse"}},
+      {"fork-cow", {"thp", "always"}},
+      {"fork-cow", {"sizes", "uniform:0-9"}},
+      {"false-sharing", {"threads", "1"}},
+      {"false-sharing", {"threads", "65"}},
+      {"false-sharing", {"object_size", "4097"}},
+      {"false-sharing", {"writes", "0"}},
+      {"false-sharing", {"rounds", "1001"}},
+      {"false-sharing", {"mode", "both"}},
   };
   for (const auto& [workload, kv] : bad) {
     const WorkloadDef& def = find_workload(workload);

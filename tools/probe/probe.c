@@ -57,8 +57,8 @@ static int first_definer(struct dl_phdr_info* obj, size_t size, void* arg) {
   Dl_info info;
   const ElfW(Sym)* sym = NULL;
   void* s = dlsym(h, d->symbol);
-  if (s && dladdr1(s, &info, (void**)&sym, RTLD_DL_SYMENT) && info.dli_fname && strcmp(info.dli_fname, obj->dlpi_name) == 0 &&
-      info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF)
+  if (s && dladdr1(s, &info, (void**)&sym, RTLD_DL_SYMENT) && info.dli_fname &&
+      strcmp(info.dli_fname, obj->dlpi_name) == 0 && info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF)
     d->found = obj->dlpi_name;
   dlclose(h);
   return d->found != NULL;
@@ -77,7 +77,8 @@ static const char* object_of(const char* symbol) {
   /* A definition starts at the address (under this name or an alias: glibc's
    * free is also cfree); a canonical PLT entry is an undefined symbol with a
    * value, which dladdr reports too. */
-  if (info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF) return info.dli_fname[0] ? info.dli_fname : "(the executable)";
+  if (info.dli_saddr == s && sym && sym->st_shndx != SHN_UNDEF)
+    return info.dli_fname[0] ? info.dli_fname : "(the executable)";
   struct definer d = {symbol, NULL};
   dl_iterate_phdr(first_definer, &d);
   return d.found ? d.found : "?";

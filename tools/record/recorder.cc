@@ -304,12 +304,12 @@ struct Buffer {
   uint32_t thread = 0;
   uint32_t events = 0;
   uint64_t next_id = 0, end_id = 0;
-  uint64_t now_ms = 0;        // time of the last event
-  uint32_t site = 0;          // the site the chunk's next allocation takes unless a site event changes it
-  bool begins = false;        // a new thread: its first event is preceded by a thread-begin event
+  uint64_t now_ms = 0;  // time of the last event
+  uint32_t site = 0;    // the site the chunk's next allocation takes unless a site event changes it
+  bool begins = false;  // a new thread: its first event is preceded by a thread-begin event
   uint64_t counts[tr::kEventKinds] = {};
-  uint8_t* pos = nullptr;     // next payload byte
-  tr::ChunkHeader header{};   // immediately followed by the payload
+  uint8_t* pos = nullptr;    // next payload byte
+  tr::ChunkHeader header{};  // immediately followed by the payload
   uint8_t payload[kBufferBytes - 256];
 };
 constexpr size_t kMaxBuffers = tr::kMaxThreads;
@@ -501,7 +501,8 @@ void sample_rss(Buffer* b) {
   b->pos = tr::put_varint(b->pos, f[1]);
   b->pos = tr::put_varint(b->pos, f[2]);
   const uint64_t buffers = std::min(g_buffer_count.load(std::memory_order_relaxed), kMaxBuffers);
-  b->pos = tr::put_varint(b->pos, g_own_pages.load(std::memory_order_relaxed) + buffers * ((sizeof(Buffer) + 4095) / 4096));
+  b->pos =
+      tr::put_varint(b->pos, g_own_pages.load(std::memory_order_relaxed) + buffers * ((sizeof(Buffer) + 4095) / 4096));
   ++b->events;
   ++b->counts[int(tr::EventKind::kRss)];
 }
@@ -663,7 +664,8 @@ void on_fork_child() {
   g_start_ns = now_ns(CLOCK_MONOTONIC_COARSE);
   g_next_rss_ms.store(0);
   write_header();
-  heapmark::record::stacks_restart_in_child();  // an exec in this child records on into this file: start_recording finds it by pid
+  heapmark::record::stacks_restart_in_child();  // an exec in this child records on into this file: start_recording
+                                                // finds it by pid
 }
 
 // One write of the whole header so a reader never sees half of it.
@@ -732,7 +734,8 @@ uint64_t ms_since_file_start(const char* path) {
   tr::FileHeader h;
   if (n < static_cast<ssize_t>(sizeof h)) return 0;
   memcpy(&h, buf, sizeof h);
-  const size_t body = h.body_bytes < static_cast<size_t>(n) - sizeof h ? h.body_bytes : static_cast<size_t>(n) - sizeof h;
+  const size_t body =
+      h.body_bytes < static_cast<size_t>(n) - sizeof h ? h.body_bytes : static_cast<size_t>(n) - sizeof h;
   uint64_t start_ns = 0;
   if (!tr::header_start_unix_ns(buf + sizeof h, buf + sizeof h + body, start_ns)) return 0;
   const uint64_t now = now_ns(CLOCK_REALTIME);
@@ -750,7 +753,8 @@ void start_recording() {
   char child[sizeof g_family + 24];
   if (!path || !pid) return;
   if (strtoll(pid, nullptr, 10) != getpid()) {
-    if (!family || snprintf(child, sizeof child, "%s.%d", family, static_cast<int>(getpid())) >= static_cast<int>(sizeof child) ||
+    if (!family ||
+        snprintf(child, sizeof child, "%s.%d", family, static_cast<int>(getpid())) >= static_cast<int>(sizeof child) ||
         access(child, F_OK) != 0)
       return;
     path = child;
@@ -792,8 +796,8 @@ void start_recording() {
     write_all(buf, sizeof h + h.payload_bytes);
   }
   if (depth > 0)
-    heapmark::record::stacks_start(depth, fp ? heapmark::record::Walker::kFramePointers : heapmark::record::Walker::kLibunwind,
-                                   write_all);
+    heapmark::record::stacks_start(
+        depth, fp ? heapmark::record::Walker::kFramePointers : heapmark::record::Walker::kLibunwind, write_all);
   pthread_atfork(nullptr, on_fork_parent, on_fork_child);
   g_active.store(true, std::memory_order_release);
 }
@@ -820,7 +824,8 @@ void write_lost() {
   if (lost == 0) return;
   const uint64_t payload[2] = {lost, why};
   write_varint_chunk(tr::ChunkKind::kLost, payload, 2);
-  const char msg[] = "libheapmark_record: some events could not be recorded; the trace says how many and why (heapmark trace-info)\n";
+  const char msg[] =
+      "libheapmark_record: some events could not be recorded; the trace says how many and why (heapmark trace-info)\n";
   const ssize_t r = write(2, msg, sizeof msg - 1);
   (void)r;
 }

@@ -35,8 +35,8 @@ namespace tr = heapmark::trace;
 namespace heapmark::record {
 namespace {
 
-constexpr size_t kSlots = size_t{1} << 20;          // distinct stacks at 3/4 load: 786k
-constexpr size_t kArenaWords = size_t{1} << 24;     // 128 MiB of frames reserved, touched as used
+constexpr size_t kSlots = size_t{1} << 20;       // distinct stacks at 3/4 load: 786k
+constexpr size_t kArenaWords = size_t{1} << 24;  // 128 MiB of frames reserved, touched as used
 constexpr size_t kPendingBytes = 64 * 1024;
 constexpr size_t kMaxModules = 4096;
 
@@ -259,7 +259,8 @@ uint32_t stacks_site() noexcept {
   const int want = static_cast<int>(g_depth) + kSkipMax;
   const int got = g_walker == Walker::kLibunwind ? unw_backtrace(raw, want) : walk_frame_pointers(raw, want);
   int first = 0;
-  while (first < got && reinterpret_cast<uintptr_t>(raw[first]) >= g_self_lo && reinterpret_cast<uintptr_t>(raw[first]) < g_self_hi)
+  while (first < got && reinterpret_cast<uintptr_t>(raw[first]) >= g_self_lo &&
+         reinterpret_cast<uintptr_t>(raw[first]) < g_self_hi)
     ++first;
   const size_t n = static_cast<size_t>(std::min<int>(got - first, static_cast<int>(g_depth)));
   uint64_t frames[tr::kMaxStackDepth];
@@ -294,7 +295,8 @@ uint32_t stacks_site() noexcept {
         g_pos = tr::put_varint(g_pos, s.id);
         g_pos = tr::put_varint(g_pos, n);
         for (size_t k = 0; k < n; ++k)
-          g_pos = tr::put_varint(g_pos, k == 0 ? frames[0] : tr::zigzag(static_cast<int64_t>(frames[k] - frames[k - 1])));
+          g_pos =
+              tr::put_varint(g_pos, k == 0 ? frames[0] : tr::zigzag(static_cast<int64_t>(frames[k] - frames[k - 1])));
         ++g_records;
         id = s.id;
         pthread_mutex_unlock(&g_mu);
@@ -329,7 +331,7 @@ void stacks_flush() noexcept {
 
 void stacks_restart_in_child() noexcept {
   if (!g_on.load(std::memory_order_relaxed)) return;
-  new (&g_mu) pthread_mutex_t(PTHREAD_MUTEX_INITIALIZER);  // a thread that is gone may have held it
+  new (&g_mu) pthread_mutex_t(PTHREAD_MUTEX_INITIALIZER);            // a thread that is gone may have held it
   Slot* slots = static_cast<Slot*>(reserve(kSlots * sizeof(Slot)));  // the parent's table stays mapped, unread
   uint64_t* arena = static_cast<uint64_t*>(reserve(kArenaWords * sizeof(uint64_t)));
   if (!slots || !arena) {

@@ -103,7 +103,7 @@ const char* const kPhaseNames[kPhases] = {"start", "peak", "freed", "idle", "rel
 // ---------------------------------------------------------------- figures
 struct Figures {
   uint64_t working_set, pagefile_usage, private_commit, private_reserved;
-  uint64_t live_bytes;                       // requested bytes the scenario holds
+  uint64_t live_bytes;                                 // requested bytes the scenario holds
   uint64_t os_committed, os_decommitted, os_released;  // the in-house OS contract's counters
 };
 
@@ -117,7 +117,8 @@ Figures measure(uint64_t live_bytes) {
     f.pagefile_usage = c.PagefileUsage;
   }
   MEMORY_BASIC_INFORMATION m;
-  for (char* a = nullptr; VirtualQuery(a, &m, sizeof m) == sizeof m; a = static_cast<char*>(m.BaseAddress) + m.RegionSize) {
+  for (char* a = nullptr; VirtualQuery(a, &m, sizeof m) == sizeof m;
+       a = static_cast<char*>(m.BaseAddress) + m.RegionSize) {
     if (m.Type != MEM_PRIVATE) continue;
     if (m.State == MEM_COMMIT) f.private_commit += m.RegionSize;
     if (m.State == MEM_RESERVE) f.private_reserved += m.RegionSize;
@@ -151,8 +152,7 @@ void platform_name(char* out, size_t len) {
   v.dwOSVersionInfoSize = sizeof v;
   if (get && get(&v) == 0)
     snprintf(out, len, "Windows %lu.%lu.%lu", v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber);
-  else
-    snprintf(out, len, "Windows");
+  else snprintf(out, len, "Windows");
 }
 
 // ---------------------------------------------------------------- options

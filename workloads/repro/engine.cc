@@ -53,8 +53,8 @@ void ReproThread::add(uint32_t phase, const Seg& s) {
   if (p.n < kMaxSegs) p.s[p.n++] = s;
 }
 
-void ReproThread::alloc_run(uint32_t phase, uint32_t first, uint32_t count, uint64_t size, uint32_t stride, uint64_t size2,
-                            int send_to) {
+void ReproThread::alloc_run(uint32_t phase, uint32_t first, uint32_t count, uint64_t size, uint32_t stride,
+                            uint64_t size2, int send_to) {
   Seg s{Seg::kAllocRun};
   s.first = first, s.count = count, s.size = size, s.stride = stride, s.size2 = size2;
   s.to = send_to < 0 ? kNoSend : static_cast<uint32_t>(send_to);

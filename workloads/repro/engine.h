@@ -30,10 +30,10 @@ inline constexpr uint64_t kMiB = 1ull << 20;
 
 // What a recipe is built from (the workload's parameters).
 struct Knobs {
-  uint64_t mib = 256;       // the main allocation
+  uint64_t mib = 256;  // the main allocation
   uint64_t idle_ms = 500;
   uint64_t activity_ms = 0;  // 0: until returned
-  uint32_t threads = 8;     // scenario 9
+  uint32_t threads = 8;      // scenario 9
   WaitSpec wait;
   uint64_t bytes() const { return mib * kMiB; }
 };

@@ -22,7 +22,8 @@ std::string check_scenario(const std::string& text) {
 std::string check_size_range(const std::string& text) {
   const size_t dash = text.find('-');
   int64_t a, b;
-  if (dash == std::string::npos || !parse_quantity(text.substr(0, dash), a) || !parse_quantity(text.substr(dash + 1), b))
+  if (dash == std::string::npos || !parse_quantity(text.substr(0, dash), a) ||
+      !parse_quantity(text.substr(dash + 1), b))
     return "expected LO-HI, e.g. 16-8K";
   if (a < 1 || b < a || b > (int64_t{1} << 30)) return "need 1 <= LO <= HI <= 1G";
   return "";
@@ -54,21 +55,56 @@ const WorkloadDef kRepro{
     "RES after free: the scenarios of `heapmark repro`, phases peak/free/idle/activity/release",
     {
         {"scenario", "1", "recipe (heapmark repro --list)", ParamType::kText, 0, 0, {}, check_scenario},
-        {"mib", "256", "size of the main allocation, MiB (scenario 9: a quarter per thread)", ParamType::kInt, 4, 16384, {}},
-        {"idle_ms", "500", "idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
-         ParamType::kInt, 0, 3'600'000, {}},
-        {"activity_ms", "0", "activity phase: 0 until the memory is back or the allocator's return horizon has passed; N: N ms",
-         ParamType::kInt, 0, 3'600'000, {}},
-        {"max_ms", "30000", "longest an idle or activity phase waits for the allocator", ParamType::kInt, 1, 3'600'000, {}},
+        {"mib",
+         "256",
+         "size of the main allocation, MiB (scenario 9: a quarter per thread)",
+         ParamType::kInt,
+         4,
+         16384,
+         {}},
+        {"idle_ms",
+         "500",
+         "idle phase, no allocator calls (longer, up to the return horizon, for a background purger)",
+         ParamType::kInt,
+         0,
+         3'600'000,
+         {}},
+        {"activity_ms",
+         "0",
+         "activity phase: 0 until the memory is back or the allocator's return horizon has passed; N: N ms",
+         ParamType::kInt,
+         0,
+         3'600'000,
+         {}},
+        {"max_ms",
+         "30000",
+         "longest an idle or activity phase waits for the allocator",
+         ParamType::kInt,
+         1,
+         3'600'000,
+         {}},
         {"activity_rate", "64", "activity: allocator calls per millisecond per thread", ParamType::kInt, 1, 10'000, {}},
-        {"activity_sizes", "16-8K", "activity: block sizes, log-uniform LO-HI", ParamType::kText, 0, 0, {}, check_size_range},
-        {"activity_slots", "256", "activity: working set (a call frees a live slot's block, else fills the slot)", ParamType::kInt,
-         1, kMaxActivitySlots, {}},
+        {"activity_sizes",
+         "16-8K",
+         "activity: block sizes, log-uniform LO-HI",
+         ParamType::kText,
+         0,
+         0,
+         {},
+         check_size_range},
+        {"activity_slots",
+         "256",
+         "activity: working set (a call frees a live slot's block, else fills the slot)",
+         ParamType::kInt,
+         1,
+         kMaxActivitySlots,
+         {}},
         {"threads", "8", "scenario 9: threads allocating in turn", ParamType::kInt, 2, 64, {}},
     },
     make,
     [](const Params& p) -> size_t {
-      const size_t threads = static_cast<size_t>(p.integer("threads")) + 2;  // scenario 9 has `threads`, others at most 2
+      const size_t threads =
+          static_cast<size_t>(p.integer("threads")) + 2;  // scenario 9 has `threads`, others at most 2
       return threads * (sizeof(ReproThread) + 64) + 4096;
     },
 };

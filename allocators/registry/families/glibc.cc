@@ -20,8 +20,9 @@ class Glibc final : public Family {
     out.push_back(Allocator{"glibc", this, "", {}, "the C library's ptmalloc2 (no preload)", true, "", ""});
   }
   bool is_config_var(std::string_view v) const noexcept override {
-    for (const char* name : {"GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
-                             "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_PERTURB_", "MALLOC_CHECK_"})
+    for (const char* name :
+         {"GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_ARENA_TEST", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+          "MALLOC_MMAP_THRESHOLD_", "MALLOC_MMAP_MAX_", "MALLOC_PERTURB_", "MALLOC_CHECK_"})
       if (v == name) return true;
     return false;
   }
@@ -40,11 +41,13 @@ class Glibc final : public Family {
     free(p);
     return after >= before + kProbeSize;
   }
-  void version(char* out, size_t len) const noexcept override { std::snprintf(out, len, "glibc %s", gnu_get_libc_version()); }
+  void version(char* out, size_t len) const noexcept override {
+    std::snprintf(out, len, "glibc %s", gnu_get_libc_version());
+  }
   size_t stats(StatItem* out, size_t max) const noexcept override {
     const struct mallinfo2 m = mallinfo2_();
-    const StatItem items[] = {{"arena", m.arena},       {"hblkhd", m.hblkhd},          {"uordblks", m.uordblks},
-                              {"fordblks", m.fordblks}, {"fsmblks", m.fsmblks},        {"keepcost", m.keepcost},
+    const StatItem items[] = {{"arena", m.arena},           {"hblkhd", m.hblkhd},    {"uordblks", m.uordblks},
+                              {"fordblks", m.fordblks},     {"fsmblks", m.fsmblks},  {"keepcost", m.keepcost},
                               {"ordblks_count", m.ordblks}, {"hblks_count", m.hblks}};
     size_t n = 0;
     for (const auto& it : items)
@@ -53,7 +56,8 @@ class Glibc final : public Family {
   }
   Horizon horizon() const noexcept override {
     Horizon h;
-    std::snprintf(h.what, sizeof h.what, "no timer: free() trims the heap top, a later large malloc consolidates fastbins");
+    std::snprintf(h.what, sizeof h.what,
+                  "no timer: free() trims the heap top, a later large malloc consolidates fastbins");
     return h;
   }
   bool accounting(Accounting& out) const noexcept override {

@@ -17,18 +17,23 @@ class InHouse final : public Family {
 
   void builtins(const std::string& dir, std::vector<Allocator>& out) const override {
     const char* pt = "libheapmark_ptmalloc.so";
-    out.push_back(in_house_allocator(*this, dir, "ptmalloc-style", pt, "in-house ptmalloc-style allocator, glibc release policy"));
-    out.push_back(in_house_allocator(*this, dir, "ptmalloc-decay", pt, "in-house ptmalloc-style, returns free pages after a delay",
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-style", pt,
+                                     "in-house ptmalloc-style allocator, glibc release policy"));
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-decay", pt,
+                                     "in-house ptmalloc-style, returns free pages after a delay",
                                      {{"HEAPMARK_PT_RELEASE", "decay"}}, "ptmalloc-style"));
-    out.push_back(in_house_allocator(*this, dir, "ptmalloc-eager", pt, "in-house ptmalloc-style, returns free pages at once",
+    out.push_back(in_house_allocator(*this, dir, "ptmalloc-eager", pt,
+                                     "in-house ptmalloc-style, returns free pages at once",
                                      {{"HEAPMARK_PT_RELEASE", "eager"}}, "ptmalloc-style"));
     out.push_back(in_house_allocator(*this, dir, "buddy", "libheapmark_buddy.so",
                                      "in-house binary buddy allocator (decommits free runs above 8 MiB)"));
     out.push_back(in_house_allocator(*this, dir, "buddy-eager", "libheapmark_buddy.so",
-                                     "in-house buddy, decommits every free page run at once", {{"HEAPMARK_BUDDY_DECOMMIT", "eager"}},
-                                     "buddy"));
-    out.push_back(in_house_allocator(*this, dir, "slab", "libheapmark_slab.so", "in-house slab caches over the buddy allocator"));
-    out.push_back(in_house_allocator(*this, dir, "slab-eager", "libheapmark_slab.so", "in-house slab, decommits free slabs at once",
+                                     "in-house buddy, decommits every free page run at once",
+                                     {{"HEAPMARK_BUDDY_DECOMMIT", "eager"}}, "buddy"));
+    out.push_back(
+        in_house_allocator(*this, dir, "slab", "libheapmark_slab.so", "in-house slab caches over the buddy allocator"));
+    out.push_back(in_house_allocator(*this, dir, "slab-eager", "libheapmark_slab.so",
+                                     "in-house slab, decommits free slabs at once",
                                      {{"HEAPMARK_SLAB_DECOMMIT", "eager"}}, "slab"));
   }
   bool is_config_var(std::string_view v) const noexcept override {
@@ -93,7 +98,8 @@ class InHouse final : public Family {
     if (releasable != kUnknown) out.keep("free pages its release call reaches (not yet purged)", releasable, true);
     if (pinned) out.pin("free slots in slabs that hold live objects", pinned);
     if (free_bytes != kUnknown && releasable != kUnknown && free_bytes > releasable + pinned)
-      out.keep("other free bytes (inside partly used pages, or purged already)", free_bytes - releasable - pinned, false, false);
+      out.keep("other free bytes (inside partly used pages, or purged already)", free_bytes - releasable - pinned,
+               false, false);
     out.note = "free bytes outside whole unpurged pages are counted, resident or not";
     return true;
   }

@@ -15,8 +15,10 @@ class Jemalloc final : public Family {
   int order() const noexcept override { return 10; }
 
   void builtins(const std::string&, std::vector<Allocator>& out) const override {
-    out.push_back(system_allocator(*this, "jemalloc", "libjemalloc.so.2", "libjemalloc2", "jemalloc (Debian libjemalloc2)"));
-    out.push_back(system_allocator(*this, "je-bg", "libjemalloc.so.2", "libjemalloc2", "jemalloc with a background purging thread",
+    out.push_back(
+        system_allocator(*this, "jemalloc", "libjemalloc.so.2", "libjemalloc2", "jemalloc (Debian libjemalloc2)"));
+    out.push_back(system_allocator(*this, "je-bg", "libjemalloc.so.2", "libjemalloc2",
+                                   "jemalloc with a background purging thread",
                                    {{"MALLOC_CONF", "background_thread:true"}}, "jemalloc"));
   }
   bool is_config_var(std::string_view v) const noexcept override { return v == "MALLOC_CONF" || v == "JE_MALLOC_CONF"; }
@@ -44,7 +46,8 @@ class Jemalloc final : public Family {
     size_t len = sizeof epoch;
     mallctl_("epoch", &epoch, &len, &epoch, sizeof epoch);  // refresh the cached stats
     size_t n = 0;
-    for (const char* name : {"stats.allocated", "stats.active", "stats.metadata", "stats.resident", "stats.mapped", "stats.retained"}) {
+    for (const char* name :
+         {"stats.allocated", "stats.active", "stats.metadata", "stats.resident", "stats.mapped", "stats.retained"}) {
       size_t v = 0;
       if (n < max && get(name, v)) out[n++] = StatItem{name, v};
     }
@@ -105,7 +108,8 @@ class Jemalloc final : public Family {
     out.keep("dirty pages (freed, not yet purged: the decay)", dirty * page, true);
     out.keep("muzzy pages (MADV_FREE'd, resident until the kernel needs them)", muzzy * page, true);
     out.keep("thread caches (tcache)", tcache, false);
-    out.pin("partly used slabs and size-class rounding (active - allocated)", active > allocated ? active - allocated : 0);
+    out.pin("partly used slabs and size-class rounding (active - allocated)",
+            active > allocated ? active - allocated : 0);
     out.note = "thread.tcache.flush acts on the calling thread's cache: heapmark attach calls the hook in every thread";
     return true;
   }

@@ -14,9 +14,9 @@ struct MiOption {
   int index;
   const char* name;
 };
-constexpr MiOption kOptions[] = {{3, "eager_commit"},      {11, "page_reset"},           {12, "abandoned_page_decommit"},
-                                 {14, "eager_commit_delay"}, {15, "decommit_delay"},      {22, "allow_decommit"},
-                                 {23, "segment_decommit_delay"}, {24, "decommit_extend_delay"}};
+constexpr MiOption kOptions[] = {
+    {3, "eager_commit"},    {11, "page_reset"},     {12, "abandoned_page_decommit"}, {14, "eager_commit_delay"},
+    {15, "decommit_delay"}, {22, "allow_decommit"}, {23, "segment_decommit_delay"},  {24, "decommit_extend_delay"}};
 constexpr int kDecommitDelay = 15, kAllowDecommit = 22, kSegmentDecommitDelay = 23;
 
 class Mimalloc final : public Family {
@@ -25,7 +25,8 @@ class Mimalloc final : public Family {
   int order() const noexcept override { return 20; }
 
   void builtins(const std::string&, std::vector<Allocator>& out) const override {
-    out.push_back(system_allocator(*this, "mimalloc", "libmimalloc.so.2", "libmimalloc2.0", "mimalloc (Debian libmimalloc2.0)"));
+    out.push_back(
+        system_allocator(*this, "mimalloc", "libmimalloc.so.2", "libmimalloc2.0", "mimalloc (Debian libmimalloc2.0)"));
   }
   bool is_config_var(std::string_view v) const noexcept override { return v.substr(0, 9) == "MIMALLOC_"; }
 
@@ -81,7 +82,8 @@ class Mimalloc final : public Family {
       return h;
     }
     h.ms = static_cast<uint64_t>(page > segment ? page : segment);
-    std::snprintf(h.what, sizeof h.what, "delayed decommit (decommit_delay %ld ms, segment_decommit_delay %ld ms), on later allocator calls",
+    std::snprintf(h.what, sizeof h.what,
+                  "delayed decommit (decommit_delay %ld ms, segment_decommit_delay %ld ms), on later allocator calls",
                   page, segment);
     return h;
   }
@@ -90,7 +92,8 @@ class Mimalloc final : public Family {
     size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
     info_(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
     out.keep("committed by mimalloc (live and free together)", commit, false, false);
-    out.note = "mimalloc 2.0 counts committed memory, not live bytes, in a release build: live and free are not told apart";
+    out.note =
+        "mimalloc 2.0 counts committed memory, not live bytes, in a release build: live and free are not told apart";
     return true;
   }
   bool release() const noexcept override { return collect_ && (collect_(true), true); }

@@ -45,8 +45,8 @@ class Scudo final : public Family {
     const size_t before = mallinfo2_().uordblks;
     void* p = probe_allocation();
     const size_t after = mallinfo2_().uordblks, usable = usable_(p);
-    std::snprintf(how, len, "scudo's mallinfo2().uordblks grew by %zu and malloc_usable_size is %zu for malloc(%zu)", after - before,
-                  usable, kProbeSize);
+    std::snprintf(how, len, "scudo's mallinfo2().uordblks grew by %zu and malloc_usable_size is %zu for malloc(%zu)",
+                  after - before, usable, kProbeSize);
     free(p);
     return after > before && usable >= kProbeSize;
   }

@@ -37,7 +37,8 @@ class Tbbmalloc final : public Family {
     if (proxy_) {
       Dl_info info{};
       char real[PATH_MAX];
-      if (dladdr(proxy_, &info) && info.dli_fname && realpath(info.dli_fname, real)) std::snprintf(path_, sizeof path_, "%s", real);
+      if (dladdr(proxy_, &info) && info.dli_fname && realpath(info.dli_fname, real))
+        std::snprintf(path_, sizeof path_, "%s", real);
     }
     return proxy_ && msize_;
   }
@@ -55,11 +56,14 @@ class Tbbmalloc final : public Family {
   }
   Horizon horizon() const noexcept override {
     Horizon h;
-    std::snprintf(h.what, sizeof h.what, "no timer: caches are cleaned on later calls and by scalable_allocation_command");
+    std::snprintf(h.what, sizeof h.what,
+                  "no timer: caches are cleaned on later calls and by scalable_allocation_command");
     return h;
   }
   bool release() const noexcept override { return command_ && command_(kCleanAllBuffers, nullptr) == 0; }
-  const char* release_name() const noexcept override { return "scalable_allocation_command(TBBMALLOC_CLEAN_ALL_BUFFERS)"; }
+  const char* release_name() const noexcept override {
+    return "scalable_allocation_command(TBBMALLOC_CLEAN_ALL_BUFFERS)";
+  }
   size_t (*usable_size() const noexcept)(void*) override { return usable_; }
 
  private:

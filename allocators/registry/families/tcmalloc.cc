@@ -42,14 +42,16 @@ class Tcmalloc final : public Family {
     std::snprintf(out, len, "%s", version_(&major, &minor, &patch));
   }
   size_t stats(StatItem* out, size_t max) const noexcept override {
-    return properties(out, max, {"generic.current_allocated_bytes", "generic.heap_size", "tcmalloc.pageheap_free_bytes",
-                                 "tcmalloc.pageheap_unmapped_bytes", "tcmalloc.current_total_thread_cache_bytes",
-                                 "tcmalloc.central_cache_free_bytes", "tcmalloc.transfer_cache_free_bytes"});
+    return properties(out, max,
+                      {"generic.current_allocated_bytes", "generic.heap_size", "tcmalloc.pageheap_free_bytes",
+                       "tcmalloc.pageheap_unmapped_bytes", "tcmalloc.current_total_thread_cache_bytes",
+                       "tcmalloc.central_cache_free_bytes", "tcmalloc.transfer_cache_free_bytes"});
   }
   size_t config(ConfigItem* out, size_t max) const noexcept override {
     StatItem items[3];
-    const size_t got = properties(items, max < 3 ? max : 3,
-                                  {"tcmalloc.max_total_thread_cache_bytes", "tcmalloc.aggressive_memory_decommit", "tcmalloc.heap_limit_mb"});
+    const size_t got = properties(
+        items, max < 3 ? max : 3,
+        {"tcmalloc.max_total_thread_cache_bytes", "tcmalloc.aggressive_memory_decommit", "tcmalloc.heap_limit_mb"});
     for (size_t i = 0; i < got; ++i) {
       out[i].name = items[i].name;
       set_value(out[i], static_cast<long long>(items[i].value));
@@ -58,7 +60,8 @@ class Tcmalloc final : public Family {
   }
   Horizon horizon() const noexcept override {
     Horizon h;
-    std::snprintf(h.what, sizeof h.what, "no timer: the page heap returns free spans as later frees reach it (TCMALLOC_RELEASE_RATE)");
+    std::snprintf(h.what, sizeof h.what,
+                  "no timer: the page heap returns free spans as later frees reach it (TCMALLOC_RELEASE_RATE)");
     return h;
   }
   bool accounting(Accounting& out) const noexcept override {

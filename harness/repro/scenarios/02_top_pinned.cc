@@ -23,8 +23,7 @@ const ScenarioRegistrar kScenario{Scenario{
     "~256 MiB of 200 B blocks, one more 200 B block allocated last and kept live, all others freed.",
     {},
     {
-        use("glibc-trim-threshold",
-         "trim the top on every free that reaches it (does not help: the top is pinned)"),
+        use("glibc-trim-threshold", "trim the top on every free that reaches it (does not help: the top is pinned)"),
         use("jemalloc-decay-0"),
         use("jemalloc-bg-1s"),
     },

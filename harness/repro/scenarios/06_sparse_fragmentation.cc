@@ -29,8 +29,7 @@ const ScenarioRegistrar kScenario{Scenario{
         {"*", "retained-until-activity",
          "Most resident pages hold no live block; the allocator's decay returned them once it was called "
          "again."},
-        {"*", "returned",
-         "Most pages held no live block, and the allocator returned them as they became free."},
+        {"*", "returned", "Most pages held no live block, and the allocator returned them as they became free."},
         mechanism("jemalloc", "retained-until-release"),
         mechanism("mimalloc", "retained-until-release"),
         mechanism("tcmalloc", "retained-until-release"),

@@ -6,7 +6,9 @@ namespace {
 using namespace workloads::repro;
 
 // 16 x (mib/16) MiB, freed, allocated again.
-void recipe(const Knobs& k, Threads& threads) { sixteen_blocks_three_times(k, threads, std::max<uint64_t>(kMiB, k.bytes() / 16)); }
+void recipe(const Knobs& k, Threads& threads) {
+  sixteen_blocks_three_times(k, threads, std::max<uint64_t>(kMiB, k.bytes() / 16));
+}
 
 const ScenarioRegistrar kScenario{Scenario{
     7,
@@ -15,8 +17,7 @@ const ScenarioRegistrar kScenario{Scenario{
     "16 x 16 MiB allocated and freed three times.",
     {},
     {
-        use("glibc-mmap-threshold",
-         "fixed threshold: every 16 MiB block is its own mapping"),
+        use("glibc-mmap-threshold", "fixed threshold: every 16 MiB block is its own mapping"),
         use("tcmalloc-aggressive-decommit"),
         use("mimalloc-decommit-0"),
     },
@@ -25,8 +26,7 @@ const ScenarioRegistrar kScenario{Scenario{
          "The first round's 16 MiB blocks were mmapped; freeing them raised the mmap threshold, so later "
          "rounds came from the heap, but they coalesce into the top, which free() trims above the (raised) "
          "trim threshold."},
-        {"*", "returned",
-         "Blocks this large get their own mappings (or spans) that go back to the OS on free."},
+        {"*", "returned", "Blocks this large get their own mappings (or spans) that go back to the OS on free."},
         {"jemalloc", "returned",
          "Requests above opt.oversize_threshold (8 MiB) are served from a dedicated arena whose freed "
          "extents are purged at once."},

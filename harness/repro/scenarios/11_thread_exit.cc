@@ -25,8 +25,7 @@ const ScenarioRegistrar kScenario{Scenario{
     "A worker thread allocates ~256 MiB of 200 B blocks, frees them, then exits.",
     {},
     {
-        use("glibc-arena-max-1",
-         "the worker uses the main arena, whose top free() trims"),
+        use("glibc-arena-max-1", "the worker uses the main arena, whose top free() trims"),
     },
     {
         {"glibc", "retained-until-release",
@@ -40,8 +39,7 @@ const ScenarioRegistrar kScenario{Scenario{
         {"mimalloc", "retained-until-release",
          "The exiting thread's segments are abandoned, not freed: another thread reclaims them only when "
          "it runs out of pages or collects."},
-        {"*", "retained-until-release",
-         "The exited thread's cache or arena kept the memory until a release call."},
+        {"*", "retained-until-release", "The exited thread's cache or arena kept the memory until a release call."},
         {"jemalloc", "retained-until-release",
          "The worker shared its arena with the main thread (as with opt.narenas 1, what a process started "
          "on one CPU gets): its exit leaves a thread on the arena, so nothing forces a purge, and the "
