@@ -1,4 +1,4 @@
-// heapmark's exit statuses, one list for every command (README "Exit statuses").
+// heapmark's exit statuses, one list for every command (docs/exit-statuses.md).
 // Scripts and CI gate on them, so a value never changes meaning.
 #pragma once
 

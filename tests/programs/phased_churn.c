@@ -1,6 +1,6 @@
 // A real program for the program-cell tests: builds a heap of N MiB in
 // blocks of mixed sizes, frees it, and marks its phases on the descriptor
-// heapmark names in HEAPMARK_PHASE_FD (the snippet README documents). Its
+// heapmark names in HEAPMARK_PHASE_FD (the snippet docs/own-program.md documents). Its
 // stdout is a checksum of what it computed, the same under every allocator;
 // with --print-allocator it also prints where malloc resolves, so its output
 // differs between allocators (the output_mismatch test).

@@ -368,8 +368,7 @@ int main(int argc, char** argv) {
     char platform[128];
     platform_name(platform, sizeof platform);
     printf("heapmark-winprobe: %u MiB per scenario, idle %u ms; measured under %s", o.mib, o.idle_ms, platform);
-    if (!strncmp(platform, "Wine", 4))
-      printf(" (Wine's heap and counters, not Windows': see README, \"Windows memory semantics\")");
+    if (!strncmp(platform, "Wine", 4)) printf(" (Wine's heap and counters, not Windows': see docs/windows.md)");
     printf("\nfigures in MiB; working set, commit and reserved are changes since the run's start\n");
     printf("%-15s %-13s %-9s %10s %10s %10s %10s %10s\n", "allocator", "scenario", "phase", "live", "working set",
            "commit", "reserved", "pagefile");
