@@ -48,6 +48,8 @@ constexpr bool kVerifyChecksums = false;  // the fuzz target's build: lets mutat
 constexpr bool kVerifyChecksums = true;
 #endif
 
+constexpr uint64_t kRawIds = uint64_t{1} << kImageIdShift;  // raw ids an image can use
+
 // Bounded cursor over a byte range for the header body and the end chunk.
 struct Cursor {
   const uint8_t* p;
@@ -236,8 +238,57 @@ void ChunkDecoder::count_down() {
   if (--left_ == 0 && p_ != end_) fail(p_, "the end of the chunk after its last event");
 }
 
+// The id the chunk's next allocation takes, unique across images.
+inline uint64_t ChunkDecoder::take_id(const uint8_t* at, uint64_t id_base) {
+  if (next_id_ >= kRawIds) fail(at, "a block id below 2^" + std::to_string(kImageIdShift));
+  const uint64_t id = next_id_++ + id_base;
+  if (id + 1 > max_id_) max_id_ = id + 1;
+  return id;
+}
+
+// The block a free or realloc names: `z` is zigzag(distance back from the next id).
+inline uint64_t ChunkDecoder::back_id(uint64_t z, const uint8_t* at, uint64_t id_base) const {
+  const int64_t d = unzigzag(z);
+  const uint64_t id = next_id_ - 1 - static_cast<uint64_t>(d);
+  if (d >= static_cast<int64_t>(next_id_) || id >= kRawIds) fail(at, "a block id in range for this chunk");
+  return id + id_base;
+}
+
+// An extension event of kind `v` other than kSite (a sample or a mark) into `e`. Rare, so kept out of next().
+void ChunkDecoder::ext_event(Event& e, uint64_t v, const uint8_t* at) {
+  if (v == static_cast<uint64_t>(ExtKind::kRss)) {
+    e.op = Op::kRss;
+    const uint64_t rss = varint("resident pages"), shared = varint("shared pages");
+    const uint64_t own = version_ >= 2 ? varint("the recorder's own resident pages") : 0;
+    if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40) || own > (uint64_t{1} << 40))
+      fail(at, "a page count below 2^40");
+    e.size = rss * 4096;
+    e.shared = shared * 4096;
+    e.own = own * 4096;
+  } else if (v == static_cast<uint64_t>(ExtKind::kFork)) {
+    e.op = Op::kFork;
+  } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadBegin)) {
+    e.op = Op::kThreadBegin;
+    e.size = varint("the thread ends before a thread's begin");
+  } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadEnd)) {
+    e.op = Op::kThreadEnd;
+    e.size = varint("a thread end's place");
+  } else if (v == static_cast<uint64_t>(ExtKind::kPhase)) {
+    e.op = Op::kPhase;
+    const uint64_t n = varint("a phase name's length");
+    if (n > kMaxPhaseName || n > static_cast<uint64_t>(end_ - p_))
+      fail(at, "a phase name of at most " + std::to_string(kMaxPhaseName) + " bytes inside the chunk");
+    e.name = reinterpret_cast<const char*>(p_);
+    e.name_len = static_cast<uint8_t>(n);
+    p_ += n;
+  } else {
+    fail(at, version_ >= 2 ? "an extension event of kind 0 (rss), 1 (fork), 2 (phase), 3 (site), 4 (thread begin) or 5 "
+                             "(thread end)"
+                           : "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site) (format version 1)");
+  }
+}
+
 bool ChunkDecoder::next(Event& e) {
-  constexpr uint64_t kRawIds = uint64_t{1} << kImageIdShift;
   const uint64_t id_base = uint64_t{image_.index} << kImageIdShift;
   while (left_ > 0) {
     const uint8_t* at = p_;
@@ -254,34 +305,23 @@ bool ChunkDecoder::next(Event& e) {
     e.thread = thread_;
     e.offset = base_offset_ + static_cast<uint64_t>(at - base_);
     e.image = image_.index;
-    auto take_id = [&]() {
-      if (next_id_ >= kRawIds) fail(at, "a block id below 2^" + std::to_string(kImageIdShift));
-      e.id = next_id_++ + id_base;
-      if (e.id + 1 > max_id_) max_id_ = e.id + 1;
-    };
-    auto back_id = [&](uint64_t z) {
-      const int64_t d = unzigzag(z);
-      const uint64_t id = next_id_ - 1 - static_cast<uint64_t>(d);
-      if (d >= static_cast<int64_t>(next_id_) || id >= kRawIds) fail(at, "a block id in range for this chunk");
-      return id + id_base;
-    };
     switch (kind) {
       case Tag::kMalloc:
       case Tag::kCalloc:
         e.op = kind == Tag::kMalloc ? Op::kMalloc : Op::kCalloc;
         e.size = v;
-        take_id();
+        e.id = take_id(at, id_base);
         e.site = site_;
         break;
       case Tag::kFree:
         e.op = Op::kFree;
-        e.id = back_id(v);
+        e.id = back_id(v, at, id_base);
         break;
       case Tag::kRealloc:
         e.op = Op::kRealloc;
-        e.old_id = back_id(v);
+        e.old_id = back_id(v, at, id_base);
         e.size = varint("a realloc size");
-        take_id();
+        e.id = take_id(at, id_base);
         e.site = site_;
         break;
       case Tag::kAligned:
@@ -289,7 +329,7 @@ bool ChunkDecoder::next(Event& e) {
         e.op = Op::kAligned;
         e.align_log2 = static_cast<uint8_t>(v);
         e.size = varint("an aligned allocation size");
-        take_id();
+        e.id = take_id(at, id_base);
         e.site = site_;
         break;
       case Tag::kTime:
@@ -311,37 +351,7 @@ bool ChunkDecoder::next(Event& e) {
           count_down();
           continue;
         }
-        if (v == static_cast<uint64_t>(ExtKind::kRss)) {
-          e.op = Op::kRss;
-          const uint64_t rss = varint("resident pages"), shared = varint("shared pages");
-          const uint64_t own = version_ >= 2 ? varint("the recorder's own resident pages") : 0;
-          if (rss > (uint64_t{1} << 40) || shared > (uint64_t{1} << 40) || own > (uint64_t{1} << 40))
-            fail(at, "a page count below 2^40");
-          e.size = rss * 4096;
-          e.shared = shared * 4096;
-          e.own = own * 4096;
-        } else if (v == static_cast<uint64_t>(ExtKind::kFork)) {
-          e.op = Op::kFork;
-        } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadBegin)) {
-          e.op = Op::kThreadBegin;
-          e.size = varint("the thread ends before a thread's begin");
-        } else if (version_ >= 2 && v == static_cast<uint64_t>(ExtKind::kThreadEnd)) {
-          e.op = Op::kThreadEnd;
-          e.size = varint("a thread end's place");
-        } else if (v == static_cast<uint64_t>(ExtKind::kPhase)) {
-          e.op = Op::kPhase;
-          const uint64_t n = varint("a phase name's length");
-          if (n > kMaxPhaseName || n > static_cast<uint64_t>(end_ - p_))
-            fail(at, "a phase name of at most " + std::to_string(kMaxPhaseName) + " bytes inside the chunk");
-          e.name = reinterpret_cast<const char*>(p_);
-          e.name_len = static_cast<uint8_t>(n);
-          p_ += n;
-        } else {
-          fail(at, version_ >= 2
-                       ? "an extension event of kind 0 (rss), 1 (fork), 2 (phase), 3 (site), 4 (thread begin) or 5 "
-                         "(thread end)"
-                       : "an extension event of kind 0 (rss), 1 (fork), 2 (phase) or 3 (site) (format version 1)");
-        }
+        ext_event(e, v, at);
         break;
     }
     if (t_ms_ > UINT64_MAX - image_.t_offset) fail(at, "a time below 2^64 ms");

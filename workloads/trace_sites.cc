@@ -9,6 +9,99 @@ namespace {
   throw InputError(name + ": bad stack table at byte " + std::to_string(at) + ": expected " + expected);
 }
 
+// A kSites chunk's payload in memory, read field by field; every problem names its byte in the file.
+struct SiteCursor {
+  const std::string& name;  // the file's
+  const uint8_t* const begin;
+  const uint8_t* p;
+  const uint8_t* const end;
+  const uint64_t base;  // the payload's offset in the file
+  uint64_t at() const { return base + static_cast<uint64_t>(p - begin); }
+  [[noreturn]] void fail(const std::string& expected) const { bad(name, at(), expected); }
+  uint64_t varint(const char* what) {
+    uint64_t v = 0;
+    if (!get_varint(p, end, v)) bad(name, at(), what);
+    return v;
+  }
+  std::string bytes(const char* what, size_t limit) {
+    const uint64_t n = varint(what);
+    if (n > limit || n > static_cast<uint64_t>(end - p)) bad(name, at(), what);
+    std::string s(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return s;
+  }
+};
+
+// Reads the kSites chunk at `ref` into `buf`, checked against its checksum.
+SiteCursor read_chunk(const TraceFile& file, const ChunkRef& ref, std::vector<uint8_t>& buf) {
+  ChunkHeader h;
+  file.read(ref.offset, &h, sizeof h);
+  buf.resize(h.payload_bytes);
+  file.read(ref.offset + sizeof h, buf.data(), buf.size());
+  check_chunk_payload(h, buf.data(), ref.offset, file.name());
+  return SiteCursor{file.name(), buf.data(), buf.data(), buf.data() + buf.size(), ref.offset + sizeof h};
+}
+
+Module read_module(SiteCursor& c, uint32_t image) {
+  Module m;
+  m.bias = c.varint("a module's load bias");
+  m.lo = c.varint("a module's first address");
+  m.hi = c.varint("a module's end address");
+  if (m.hi < m.lo) c.fail("a module's end address at or above its first");
+  m.path = c.bytes("a module path of at most 4096 bytes", 4096);
+  m.build_id = c.bytes("a build-id of at most 64 bytes", 64);
+  m.image = image;
+  return m;
+}
+
+// The module that held the address when the stack was recorded: the
+// latest of this image's modules covering it (a library dlclose'd and
+// another loaded at its place comes later).
+int32_t module_at(const std::vector<Module>& modules, size_t image_first_module, uint64_t addr) {
+  int32_t mod = -1;
+  for (size_t k = modules.size(); k-- > image_first_module;)
+    if (addr >= modules[k].lo && addr < modules[k].hi) {
+      mod = static_cast<int32_t>(k);
+      break;
+    }
+  return mod;
+}
+
+// A stack record, the image's stack number `in_image` + 1; its frames' modules are among
+// `modules` from `image_first_module` on.
+Stack read_stack(SiteCursor& c, uint32_t image, uint32_t in_image, const std::vector<Module>& modules,
+                 size_t image_first_module) {
+  const uint64_t id = c.varint("a stack id");
+  if (id != uint64_t{in_image} + 1)
+    c.fail("stack id " + std::to_string(in_image + 1) + " (ids count up from 1 in each image), found " +
+           std::to_string(id));
+  const uint64_t depth = c.varint("a stack's depth");
+  if (depth > kMaxStackDepth) c.fail("a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
+  Stack s;
+  s.image = image;
+  s.frames.reserve(depth);
+  uint64_t addr = 0;
+  for (uint64_t i = 0; i < depth; ++i) {
+    const uint64_t v = c.varint("a frame address");
+    addr = i == 0 ? v : addr + static_cast<uint64_t>(unzigzag(v));
+    s.frames.push_back(addr);
+    s.module.push_back(module_at(modules, image_first_module, addr));
+  }
+  return s;
+}
+
+// A symbol record into `sym`; returns the frame address it names.
+uint64_t read_symbol(SiteCursor& c, Symbol& sym) {
+  const uint64_t address = c.varint("a frame address");
+  sym.function = c.bytes("a function name of at most 64 KiB", 65536);
+  sym.file = c.bytes("a file name of at most 4096 bytes", 4096);
+  const uint64_t line = c.varint("a line number");
+  if (line > UINT32_MAX) c.fail("a line number below 2^32");
+  sym.line = static_cast<uint32_t>(line);
+  sym.module = c.bytes("a module name of at most 4096 bytes", 4096);
+  return address;
+}
+
 }  // namespace
 
 SiteTable read_sites(const TraceFile& file, const Layout& layout) {
@@ -23,98 +116,29 @@ SiteTable read_sites(const TraceFile& file, const Layout& layout) {
       t.image_base_.push_back(t.count());
       image_first_module = t.modules_.size();
     }
-    ChunkHeader h;
-    file.read(ref.offset, &h, sizeof h);
-    buf.resize(h.payload_bytes);
-    file.read(ref.offset + sizeof h, buf.data(), buf.size());
-    check_chunk_payload(h, buf.data(), ref.offset, file.name());
-    const uint8_t* const begin = buf.data();
-    const uint8_t* p = begin;
-    const uint8_t* const end = begin + buf.size();
-    const uint64_t base = ref.offset + sizeof h;
-    auto at = [&]() { return base + static_cast<uint64_t>(p - begin); };
-    auto varint = [&](const char* what) {
-      uint64_t v = 0;
-      if (!get_varint(p, end, v)) bad(file.name(), at(), what);
-      return v;
-    };
-    auto bytes = [&](const char* what, size_t limit) {
-      const uint64_t n = varint(what);
-      if (n > limit || n > static_cast<uint64_t>(end - p)) bad(file.name(), at(), what);
-      std::string s(reinterpret_cast<const char*>(p), n);
-      p += n;
-      return s;
-    };
-    while (p < end) {
-      const uint64_t kind = varint("a site record kind");
+    SiteCursor c = read_chunk(file, ref, buf);
+    while (c.p < c.end) {
+      const uint64_t kind = c.varint("a site record kind");
       switch (static_cast<SiteRecord>(kind)) {
         case SiteRecord::kWalker: {
-          const uint64_t depth = varint("the stack depth");
-          if (depth == 0 || depth > kMaxStackDepth)
-            bad(file.name(), at(), "a stack depth of 1 to " + std::to_string(kMaxStackDepth));
+          const uint64_t depth = c.varint("the stack depth");
+          if (depth == 0 || depth > kMaxStackDepth) c.fail("a stack depth of 1 to " + std::to_string(kMaxStackDepth));
           t.depth_ = static_cast<uint32_t>(depth);
-          t.walker_ = bytes("the stack walker's name (at most 32 bytes)", 32);
+          t.walker_ = c.bytes("the stack walker's name (at most 32 bytes)", 32);
           break;
         }
-        case SiteRecord::kModule: {
-          Module m;
-          m.bias = varint("a module's load bias");
-          m.lo = varint("a module's first address");
-          m.hi = varint("a module's end address");
-          if (m.hi < m.lo) bad(file.name(), at(), "a module's end address at or above its first");
-          m.path = bytes("a module path of at most 4096 bytes", 4096);
-          m.build_id = bytes("a build-id of at most 64 bytes", 64);
-          m.image = image;
-          t.modules_.push_back(std::move(m));
+        case SiteRecord::kModule: t.modules_.push_back(read_module(c, image)); break;
+        case SiteRecord::kStack:
+          t.stacks_.push_back(read_stack(c, image, t.count() - t.image_base_.back(), t.modules_, image_first_module));
           break;
-        }
-        case SiteRecord::kStack: {
-          const uint64_t id = varint("a stack id");
-          const uint32_t in_image = t.count() - t.image_base_.back();
-          if (id != uint64_t{in_image} + 1)
-            bad(file.name(), at(),
-                "stack id " + std::to_string(in_image + 1) + " (ids count up from 1 in each image), found " +
-                    std::to_string(id));
-          const uint64_t depth = varint("a stack's depth");
-          if (depth > kMaxStackDepth)
-            bad(file.name(), at(), "a stack of at most " + std::to_string(kMaxStackDepth) + " frames");
-          Stack s;
-          s.image = image;
-          s.frames.reserve(depth);
-          uint64_t addr = 0;
-          for (uint64_t i = 0; i < depth; ++i) {
-            const uint64_t v = varint("a frame address");
-            addr = i == 0 ? v : addr + static_cast<uint64_t>(unzigzag(v));
-            s.frames.push_back(addr);
-            // The module that held the address when the stack was recorded: the
-            // latest of this image's modules covering it (a library dlclose'd and
-            // another loaded at its place comes later).
-            int32_t mod = -1;
-            for (size_t k = t.modules_.size(); k-- > image_first_module;)
-              if (addr >= t.modules_[k].lo && addr < t.modules_[k].hi) {
-                mod = static_cast<int32_t>(k);
-                break;
-              }
-            s.module.push_back(mod);
-          }
-          t.stacks_.push_back(std::move(s));
-          break;
-        }
-        case SiteRecord::kDropped: t.dropped_ += varint("a dropped-stack count"); break;
+        case SiteRecord::kDropped: t.dropped_ += c.varint("a dropped-stack count"); break;
         case SiteRecord::kSymbol: {
-          const uint64_t address = varint("a frame address");
           Symbol sym;
-          sym.function = bytes("a function name of at most 64 KiB", 65536);
-          sym.file = bytes("a file name of at most 4096 bytes", 4096);
-          const uint64_t line = varint("a line number");
-          if (line > UINT32_MAX) bad(file.name(), at(), "a line number below 2^32");
-          sym.line = static_cast<uint32_t>(line);
-          sym.module = bytes("a module name of at most 4096 bytes", 4096);
+          const uint64_t address = read_symbol(c, sym);
           t.symbols_[{image, address}] = std::move(sym);
           break;
         }
-        default:
-          bad(file.name(), at(), "a site record of kind 1 (walker), 2 (module), 3 (stack), 4 (dropped) or 5 (symbol)");
+        default: c.fail("a site record of kind 1 (walker), 2 (module), 3 (stack), 4 (dropped) or 5 (symbol)");
       }
     }
   }

@@ -19,7 +19,7 @@ namespace heapmark::slab {
 
 inline constexpr unsigned kClasses = 36;
 inline constexpr size_t kMaxClass = 16384;
-inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in slab_core.cc
+inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in internal.h
 inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 
 constexpr size_t class_size(unsigned cls) {

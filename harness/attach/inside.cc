@@ -134,6 +134,144 @@ std::string gdb_failure(const std::string& output, pid_t pid) {
   return "gdb stopped without a report" + (last.empty() ? std::string() : ": " + last);
 }
 
+// The result file: created here, owned by the target's user, written by the helper.
+std::string create_result_file(pid_t pid) {
+  char out_path[] = "/tmp/heapmark-attach-XXXXXX";
+  const int out_fd = mkstemp(out_path);
+  if (out_fd < 0) throw EnvironmentError("create", out_path, errno);
+  uid_t uid;
+  gid_t gid;
+  if (geteuid() == 0 && owner_of(pid, uid, gid) && fchown(out_fd, uid, gid) != 0) {
+    const int err = errno;
+    ::close(out_fd);
+    ::unlink(out_path);
+    throw EnvironmentError("hand to the target's user", out_path, err);
+  }
+  ::close(out_fd);
+  return out_path;
+}
+
+// gdb's environment: ours without HEAPMARK_ATTACH_*, plus what the script and the helper are to do.
+std::vector<std::string> gdb_environment(const InjectOptions& opt, const std::string& out_path) {
+  std::string libs;
+  for (const auto& l : opt.allocator_libraries) libs += (libs.empty() ? "" : ":") + l;
+  std::vector<std::string> env_items;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "HEAPMARK_ATTACH_", 16) != 0) env_items.emplace_back(*e);
+  env_items.push_back("HEAPMARK_ATTACH_HELPER=" + opt.helper);
+  env_items.push_back("HEAPMARK_ATTACH_OUT=" + out_path);
+  env_items.push_back("HEAPMARK_ATTACH_ACTION=" + action_name(opt));
+  env_items.push_back("HEAPMARK_ATTACH_LIBS=" + libs);
+  env_items.push_back("HEAPMARK_ATTACH_DEADLINE_MS=" + std::to_string(opt.deadline_ms));
+  return env_items;
+}
+
+std::vector<std::string> gdb_arguments(const std::string& gdb, pid_t pid, const InjectOptions& opt) {
+  // No debug symbols, no auto-loaded scripts, no debuginfod: a production
+  // host has none of them, and reading them is most of gdb's stop time.
+  return {gdb,    "-nx",
+          "-q",   "-batch",
+          "-iex", "set debuginfod enabled off",
+          "-iex", "set debug-file-directory /nonexistent",
+          "-iex", "set auto-load off",
+          "-p",   std::to_string(pid),
+          "-x",   opt.script};
+}
+
+// What gdb writes to `fd` until it exits; past `give_up` (now_ms's clock) gdb is killed and `pid` continued.
+std::string gdb_output(int fd, pid_t child, pid_t pid, double give_up) {
+  std::string output;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    const int left = static_cast<int>(give_up - now_ms());
+    if (left <= 0) {
+      kill(child, SIGKILL);
+      kill(pid, SIGCONT);
+      output += "\n(gdb did not finish in time and was killed)";
+      break;
+    }
+    if (poll(&p, 1, std::min(left, 1000)) <= 0) continue;
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    output.append(buf, static_cast<size_t>(n));
+  }
+  return output;
+}
+
+// Runs gdb on `pid` with the watcher timing the stop, its output into `output`; returns posix_spawn's
+// result (0: gdb ran). Sets inj's stopped_ms and gdb_ms.
+int run_gdb(const std::string& gdb, std::vector<std::string>& args, std::vector<std::string>& env_items, pid_t pid,
+            const InjectOptions& opt, Injection& inj, std::string& output) {
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_items) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw EnvironmentError("create a pipe for", gdb, errno);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 2);
+  const double t0 = now_ms();
+  StopWatch watch(pid);
+  pid_t child = -1;
+  const int rc = posix_spawn(&child, gdb.c_str(), &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(pipe_fds[1]);
+  if (rc == 0) {
+    // gdb's own deadline is the script's; past it and a minute more, gdb is
+    // killed (the kernel detaches it) and the process continued.
+    output = gdb_output(pipe_fds[0], child, pid, t0 + opt.deadline_ms + 60000);
+    waitpid(child, nullptr, 0);
+  }
+  ::close(pipe_fds[0]);
+  inj.stopped_ms = watch.stop_and_get();
+  inj.gdb_ms = now_ms() - t0;
+  return rc;
+}
+
+// The script's report (the JSON after "heapmark-attach: ") into `inj`.
+void parse_gdb_report(const std::string& line, Injection& inj) {
+  try {
+    const json::object r = json::parse(line).as_object();
+    inj.ok = flag(r, "ok");
+    inj.error = text(r, "error");
+    inj.passes = static_cast<int>(u64(r, "passes"));
+    inj.stepped = static_cast<int>(u64(r, "stepped"));
+    inj.sliced = static_cast<int>(u64(r, "sliced"));
+    inj.interrupted = static_cast<int>(u64(r, "interrupted"));
+    for (const auto& b : r.at("busy_first").as_array()) inj.busy_first.emplace_back(b.as_string());
+    if (const auto* q = r.if_contains("quiesce_ms")) inj.quiesce_ms = q->to_number<double>();
+    if (const auto* t = r.if_contains("threads_released"))
+      inj.threads_released = static_cast<int>(t->to_number<int64_t>());
+    if (const auto* c = r.if_contains("call_ms")) inj.call_ms = c->to_number<double>();
+    // The script ran with the process stopped from its first line to the detach: a floor for the
+    // watcher's figure, should a busy machine keep the watcher from seeing the last stopped moment.
+    if (const auto* s = r.if_contains("script_ms")) inj.stopped_ms = std::max(inj.stopped_ms, s->to_number<double>());
+  } catch (const std::exception& e) {
+    inj.ok = false;
+    inj.error = std::string("gdb's report is not readable: ") + e.what();
+  }
+}
+
+// The helper's result file into `view`.
+void read_helper_result(const std::string& out_path, InsideView& view) {
+  Injection& inj = view.injection;
+  std::ifstream in(out_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    parse_helper(json::parse(ss.str()).as_object(), view);
+  } catch (const std::exception& e) {
+    inj.ok = false;
+    inj.error = std::string("the helper's result is not readable: ") + e.what();
+  }
+}
+
 }  // namespace
 
 std::string InsideView::missing() const {
@@ -207,85 +345,13 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
     throw EnvironmentError("find gdb for the inside view (Debian package gdb; --outside-only skips the inside view) as",
                            opt.gdb, ENOENT);
 
-  // The result file: created here, owned by the target's user, written by the helper.
-  char out_path[] = "/tmp/heapmark-attach-XXXXXX";
-  const int out_fd = mkstemp(out_path);
-  if (out_fd < 0) throw EnvironmentError("create", out_path, errno);
-  uid_t uid;
-  gid_t gid;
-  if (geteuid() == 0 && owner_of(pid, uid, gid) && fchown(out_fd, uid, gid) != 0) {
-    const int err = errno;
-    ::close(out_fd);
-    ::unlink(out_path);
-    throw EnvironmentError("hand to the target's user", out_path, err);
-  }
-  ::close(out_fd);
-
-  std::string libs;
-  for (const auto& l : opt.allocator_libraries) libs += (libs.empty() ? "" : ":") + l;
-  std::vector<std::string> env_items;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "HEAPMARK_ATTACH_", 16) != 0) env_items.emplace_back(*e);
-  env_items.push_back("HEAPMARK_ATTACH_HELPER=" + opt.helper);
-  env_items.push_back("HEAPMARK_ATTACH_OUT=" + std::string(out_path));
-  env_items.push_back("HEAPMARK_ATTACH_ACTION=" + action_name(opt));
-  env_items.push_back("HEAPMARK_ATTACH_LIBS=" + libs);
-  env_items.push_back("HEAPMARK_ATTACH_DEADLINE_MS=" + std::to_string(opt.deadline_ms));
-  // No debug symbols, no auto-loaded scripts, no debuginfod: a production
-  // host has none of them, and reading them is most of gdb's stop time.
-  std::vector<std::string> args = {gdb,    "-nx",
-                                   "-q",   "-batch",
-                                   "-iex", "set debuginfod enabled off",
-                                   "-iex", "set debug-file-directory /nonexistent",
-                                   "-iex", "set auto-load off",
-                                   "-p",   std::to_string(pid),
-                                   "-x",   opt.script};
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_items) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw EnvironmentError("create a pipe for", gdb, errno);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 2);
-  const double t0 = now_ms();
-  StopWatch watch(pid);
-  pid_t child = -1;
-  const int rc = posix_spawn(&child, gdb.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(pipe_fds[1]);
+  const std::string out_path = create_result_file(pid);
+  std::vector<std::string> env_items = gdb_environment(opt, out_path);
+  std::vector<std::string> args = gdb_arguments(gdb, pid, opt);
   std::string output;
-  if (rc == 0) {
-    // gdb's own deadline is the script's; past it and a minute more, gdb is
-    // killed (the kernel detaches it) and the process continued.
-    const double give_up = t0 + opt.deadline_ms + 60000;
-    char buf[4096];
-    for (;;) {
-      pollfd p{pipe_fds[0], POLLIN, 0};
-      const int left = static_cast<int>(give_up - now_ms());
-      if (left <= 0) {
-        kill(child, SIGKILL);
-        kill(pid, SIGCONT);
-        output += "\n(gdb did not finish in time and was killed)";
-        break;
-      }
-      if (poll(&p, 1, std::min(left, 1000)) <= 0) continue;
-      const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-      if (n <= 0) break;
-      output.append(buf, static_cast<size_t>(n));
-    }
-    waitpid(child, nullptr, 0);
-  }
-  ::close(pipe_fds[0]);
-  inj.stopped_ms = watch.stop_and_get();
-  inj.gdb_ms = now_ms() - t0;
+  const int rc = run_gdb(gdb, args, env_items, pid, opt, inj, output);
 
-  const auto unlink_out = [&] { ::unlink(out_path); };
+  const auto unlink_out = [&] { ::unlink(out_path.c_str()); };
   if (rc != 0) {
     unlink_out();
     inj.error = std::string("cannot start gdb: ") + std::strerror(rc);
@@ -298,38 +364,8 @@ InsideView read_inside(pid_t pid, const InjectOptions& opt) {
     inj.error = gdb_failure(output, pid);
     return view;
   }
-  const std::string line = output.substr(at + marker.size(), output.find('\n', at) - at - marker.size());
-  try {
-    const json::object r = json::parse(line).as_object();
-    inj.ok = flag(r, "ok");
-    inj.error = text(r, "error");
-    inj.passes = static_cast<int>(u64(r, "passes"));
-    inj.stepped = static_cast<int>(u64(r, "stepped"));
-    inj.sliced = static_cast<int>(u64(r, "sliced"));
-    inj.interrupted = static_cast<int>(u64(r, "interrupted"));
-    for (const auto& b : r.at("busy_first").as_array()) inj.busy_first.emplace_back(b.as_string());
-    if (const auto* q = r.if_contains("quiesce_ms")) inj.quiesce_ms = q->to_number<double>();
-    if (const auto* t = r.if_contains("threads_released"))
-      inj.threads_released = static_cast<int>(t->to_number<int64_t>());
-    if (const auto* c = r.if_contains("call_ms")) inj.call_ms = c->to_number<double>();
-    // The script ran with the process stopped from its first line to the detach: a floor for the
-    // watcher's figure, should a busy machine keep the watcher from seeing the last stopped moment.
-    if (const auto* s = r.if_contains("script_ms")) inj.stopped_ms = std::max(inj.stopped_ms, s->to_number<double>());
-  } catch (const std::exception& e) {
-    inj.ok = false;
-    inj.error = std::string("gdb's report is not readable: ") + e.what();
-  }
-  if (inj.ok) {
-    std::ifstream in(out_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    try {
-      parse_helper(json::parse(ss.str()).as_object(), view);
-    } catch (const std::exception& e) {
-      inj.ok = false;
-      inj.error = std::string("the helper's result is not readable: ") + e.what();
-    }
-  }
+  parse_gdb_report(output.substr(at + marker.size(), output.find('\n', at) - at - marker.size()), inj);
+  if (inj.ok) read_helper_result(out_path, view);
   unlink_out();
   return view;
 }

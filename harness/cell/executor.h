@@ -138,6 +138,10 @@ class Executor {
   void begin_phase(uint32_t index) noexcept;
   void end_phase() noexcept;
   size_t run_batch(Thread& t, const workloads::Op* ops, size_t first, size_t n) noexcept;
+  uint64_t batch_window(Thread& t, const workloads::Op* begin, const workloads::Op* end, uint64_t& t1) noexcept;
+  void batch_sizes(Thread& t, const workloads::Op* ops, size_t first, size_t end, int64_t& live_delta,
+                   int64_t& usable_delta, int64_t& blocks_delta) noexcept;
+  void batch_settle(Thread& t, const workloads::Op* ops, size_t first, size_t end, int64_t& usable_delta) noexcept;
   void account(Thread& t, const workloads::Op& op, bool exact) noexcept;
   void do_alloc(Thread& t, const workloads::Op& op) noexcept;
   void do_free(Thread& t, const workloads::Op& op) noexcept;

@@ -24,6 +24,7 @@
 #include <exception>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "allocators/registry/hooks.h"
 #include "harness/cell/executor.h"
@@ -149,24 +150,8 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
                                                                                          : hm::cell::kExitRunnerGone;
 }
 
-}  // namespace
-
-// The cell's life in order (identity, setup, baseline, run, report); one
-// function so the order that measurement depends on reads top to bottom.
-int main(int argc, char** argv) {
-  // A cell never outlives its runner: if the runner dies (kill -9, crash),
-  // the kernel kills the cell too, instead of leaving it spinning orphaned.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return hm::cell::kExitRunnerGone;  // the runner died before the line above
-  // The mask the process was started with: what the allocator saw when it
-  // initialised (before main), and what multi-thread workloads keep.
-  cpu_set_t started_with;
-  CPU_ZERO(&started_with);
-  sched_getaffinity(0, sizeof started_with, &started_with);
-  const Args args = parse(argc, argv);
-
-  const hm::registry::Hooks hooks = hm::registry::Hooks::probe(*args.family, args.library.c_str());
-  hm::cell::Hello hello;
+// The hello's first fields: the CPUs the cell started on, and what the hooks prove and say of the allocator.
+void fill_identity(hm::cell::Hello& hello, const hm::registry::Hooks& hooks, const cpu_set_t& started_with) {
   for (auto& e : hello.counter_error) e = ENODATA;  // not opened (until the executor's cell opens them)
   hm::cell::format_cpus(started_with, hello.cpus_at_start, sizeof hello.cpus_at_start);
   hello.cpus_online = static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
@@ -183,6 +168,93 @@ int main(int argc, char** argv) {
     hello.horizon_background = h.background;
     std::snprintf(hello.horizon_what, sizeof hello.horizon_what, "%s", h.what);
   }
+}
+
+hm::cell::ExecutorConfig executor_config(const Args& args, hm::cell::SharedPage* shared) {
+  hm::cell::ExecutorConfig cfg;
+  cfg.shared = shared;
+  cfg.touch = args.touch;
+  cfg.verify = args.verify;
+  cfg.attribute = args.attribute;
+  cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
+  cfg.batch_calls = args.batch_calls;
+  return cfg;
+}
+
+// The baseline, once the threads exist: the hello's timer and memory figures (R0, which the executor
+// measures from) and the allocator's settings, to the runner; false when the runner is gone.
+bool send_baseline(hm::cell::Hello& hello, hm::cell::Executor& exec, const hm::cell::ExecutorConfig& cfg,
+                   const std::vector<hm::workloads::Program*>& programs, const hm::workloads::Scratch& scratch,
+                   const hm::registry::Hooks& hooks) {
+  hello.threads = static_cast<uint16_t>(programs.size());
+  hello.phase_count = programs[0]->phase_count();
+  hello.tsc_hz = cfg.tsc_hz;
+  const auto overhead = hm::metrics::tsc::overhead();
+  hello.timer_overhead_cycles = overhead.median_cycles;
+  hello.timer_overhead_mean_cycles = overhead.mean_cycles;
+  hello.timer_resolution_cycles = hm::metrics::tsc::resolution_cycles();
+  hello.scratch_bytes = scratch.used();
+  hm::metrics::procfs::SmapsRollup r0;
+  hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
+  hello.r0_anon = r0.anonymous;
+  hello.r0_rss = r0.rss;
+  exec.set_baseline(r0.anonymous);
+  hello.t_ns = hm::metrics::tsc::monotonic_ns();
+  if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return false;
+  send_config(hooks);
+  return true;
+}
+
+// An op program workload: placement, counters, the executor's threads, baseline, run and result.
+int run_programs(const Args& args, const hm::registry::Hooks& hooks, hm::cell::Hello& hello,
+                 const cpu_set_t& started_with, hm::cell::SharedPage* shared,
+                 const std::vector<hm::workloads::Program*>& programs, hm::workloads::Scratch& scratch) {
+  hello.pinned_cpu = hm::cell::place(args.cpu, programs.size(), started_with);
+  hm::cell::ExecutorConfig cfg = executor_config(args, shared);
+  hello.batch_calls = args.batch_calls;
+  // Opened before the workload threads exist, so their events are counted too.
+  hm::metrics::perf::Counters counters;
+  if (args.counters) {
+    counters.open();
+    cfg.counters = &counters;
+  }
+  for (size_t i = 0; args.counters && i < hm::metrics::perf::kEvents; ++i) {
+    hello.counter_error[i] = counters.availability(i).error;
+    hello.counter_user_only[i] = counters.availability(i).user_only;
+  }
+  hm::cell::Executor exec(cfg, hooks, programs, scratch);
+  exec.start_threads();
+  if (!send_baseline(hello, exec, cfg, programs, scratch, hooks)) return hm::cell::kExitRunnerGone;
+
+  exec.run();
+  if (!exec.finish()) return hm::cell::kExitRunnerGone;
+  if (exec.result().failed_allocs > 0) {
+    send_error(hm::cell::ErrorCode::kOutOfMemory,
+               std::to_string(exec.result().failed_allocs) + " allocations returned NULL");
+    return hm::cell::kExitSetup;
+  }
+  return 0;
+}
+
+}  // namespace
+
+// The cell's life in order (identity, setup, baseline, run, report): main and
+// run_programs take the steps in turn, so the order that measurement depends on reads top to bottom.
+int main(int argc, char** argv) {
+  // A cell never outlives its runner: if the runner dies (kill -9, crash),
+  // the kernel kills the cell too, instead of leaving it spinning orphaned.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) return hm::cell::kExitRunnerGone;  // the runner died before the line above
+  // The mask the process was started with: what the allocator saw when it
+  // initialised (before main), and what multi-thread workloads keep.
+  cpu_set_t started_with;
+  CPU_ZERO(&started_with);
+  sched_getaffinity(0, sizeof started_with, &started_with);
+  const Args args = parse(argc, argv);
+
+  const hm::registry::Hooks hooks = hm::registry::Hooks::probe(*args.family, args.library.c_str());
+  hm::cell::Hello hello;
+  fill_identity(hello, hooks, started_with);
 
   if (!hooks.identity_ok()) {
     hello.t_ns = hm::metrics::tsc::monotonic_ns();
@@ -215,53 +287,7 @@ int main(int argc, char** argv) {
       return run_native(def, params, hello, hooks);
     }
     auto programs = def.make(params, args.seed, scratch);
-    hello.pinned_cpu = hm::cell::place(args.cpu, programs.size(), started_with);
-    hm::cell::ExecutorConfig cfg;
-    cfg.shared = shared;
-    cfg.touch = args.touch;
-    cfg.verify = args.verify;
-    cfg.attribute = args.attribute;
-    cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
-    cfg.batch_calls = args.batch_calls;
-    hello.batch_calls = args.batch_calls;
-    // Opened before the workload threads exist, so their events are counted too.
-    hm::metrics::perf::Counters counters;
-    if (args.counters) {
-      counters.open();
-      cfg.counters = &counters;
-    }
-    for (size_t i = 0; args.counters && i < hm::metrics::perf::kEvents; ++i) {
-      hello.counter_error[i] = counters.availability(i).error;
-      hello.counter_user_only[i] = counters.availability(i).user_only;
-    }
-    hm::cell::Executor exec(cfg, hooks, programs, scratch);
-    exec.start_threads();
-
-    hello.threads = static_cast<uint16_t>(programs.size());
-    hello.phase_count = programs[0]->phase_count();
-    hello.tsc_hz = cfg.tsc_hz;
-    const auto overhead = hm::metrics::tsc::overhead();
-    hello.timer_overhead_cycles = overhead.median_cycles;
-    hello.timer_overhead_mean_cycles = overhead.mean_cycles;
-    hello.timer_resolution_cycles = hm::metrics::tsc::resolution_cycles();
-    hello.scratch_bytes = scratch.used();
-    hm::metrics::procfs::SmapsRollup r0;
-    hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
-    hello.r0_anon = r0.anonymous;
-    hello.r0_rss = r0.rss;
-    exec.set_baseline(r0.anonymous);
-    hello.t_ns = hm::metrics::tsc::monotonic_ns();
-    if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello))
-      return hm::cell::kExitRunnerGone;
-    send_config(hooks);
-
-    exec.run();
-    if (!exec.finish()) return hm::cell::kExitRunnerGone;
-    if (exec.result().failed_allocs > 0) {
-      send_error(hm::cell::ErrorCode::kOutOfMemory,
-                 std::to_string(exec.result().failed_allocs) + " allocations returned NULL");
-      return hm::cell::kExitSetup;
-    }
+    return run_programs(args, hooks, hello, started_with, shared, programs, scratch);
   } catch (const hm::InputError& e) {
     send_error(hm::cell::ErrorCode::kSetup, e.what());
     return hm::cell::kExitBadArguments;
@@ -269,5 +295,4 @@ int main(int argc, char** argv) {
     send_error(hm::cell::ErrorCode::kSetup, std::string("setup failed: ") + e.what());
     return hm::cell::kExitSetup;
   }
-  return 0;
 }

@@ -86,7 +86,10 @@ class Lines {
       }
     }
   }
-  uint64_t number() const { return number_; }
+  // "FILE: line N: expected WHAT", for the line last read.
+  InputError error(const std::string& expected) const {
+    return InputError(path_ + ": line " + std::to_string(number_) + ": expected " + expected);
+  }
 
  private:
   static constexpr size_t kMaxLine = 64u << 20;
@@ -163,12 +166,8 @@ struct Ip {
   uint64_t address = 0, module = 0, function = 0, file = 0, line = 0;
 };
 
-int import_heaptrack(const std::string& in_path, const std::string& out_path) {
-  Lines lines(in_path);
-  std::string line;
-  auto bad = [&](const std::string& expected) -> InputError {
-    return InputError(in_path + ": line " + std::to_string(lines.number()) + ": expected " + expected);
-  };
+// The version line: heaptrack's file format, 2 or 3.
+uint64_t read_format(Lines& lines, std::string& line, const std::string& in_path) {
   if (!lines.next(line) || line.size() < 2 || line[0] != 'v')
     throw InputError(in_path +
                      ": not a heaptrack data file (it does not start with a version line; heaptrack -r raw "
@@ -176,7 +175,7 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   uint64_t heaptrack_version = 0, format = 0;
   {
     Fields f{line};
-    if (!f.hex(heaptrack_version) || !f.hex(format)) throw bad("\"v VERSION FORMAT\"");
+    if (!f.hex(heaptrack_version) || !f.hex(format)) throw lines.error("\"v VERSION FORMAT\"");
   }
   if (format < 2 || format > 3) {
     char v[32];
@@ -185,8 +184,12 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
     throw InputError(in_path + ": heaptrack file format version " + std::to_string(format) + " (written by heaptrack " +
                      v + ") is not supported: heapmark reads versions 2 and 3 (heaptrack 1.1 and later)");
   }
-  const bool sized = format >= 3;
-  tr::Header header;
+  return format;
+}
+
+// The trace's header from the lines before the data; false when the file has no more lines, else `line`
+// holds the first line still to convert.
+bool read_header(Lines& lines, std::string& line, const std::string& in_path, tr::Header& header) {
   header.machine = "imported from " + std::filesystem::absolute(in_path).string();
   // The debuggee's command line comes first (X), before anything the trace's header cannot wait for.
   bool pending = lines.next(line);
@@ -205,133 +208,194 @@ int import_heaptrack(const std::string& in_path, const std::string& out_path) {
   if (stat(in_path.c_str(), &st) == 0)
     header.start_unix_ns =
         static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(st.st_mtim.tv_nsec);
-  const std::string tmp = out_path + ".importing-" + std::to_string(getpid());
-  struct Discard {  // the partial trace goes unless the import finished
-    const std::string& path;
-    bool keep = false;
-    ~Discard() {
-      if (!keep) std::remove(path.c_str());
-    }
-  } discard{tmp};
-  tr::Writer w(tmp, header);
-  w.walker(tr::kMaxStackDepth, "heaptrack");
+  return pending;
+}
 
-  std::vector<std::string> strings{""};                       // 1-based
-  std::vector<Ip> ips{Ip{}};                                  // 1-based
-  std::vector<std::pair<uint64_t, uint64_t>> traces{{0, 0}};  // (ip, parent), 1-based; 0 is the root
+struct Discard {  // the partial trace goes unless the import finished
+  const std::string& path;
+  bool keep = false;
+  ~Discard() {
+    if (!keep) std::remove(path.c_str());
+  }
+};
+
+// What heaptrack's data lines define (strings, instruction pointers, traces, allocation kinds) and
+// what of it the trace holds so far.
+class Converter {
+ public:
+  Converter(const Lines& lines, tr::Writer& w, bool sized) : lines_(lines), w_(w), sized_(sized) {}
+  // Converts one data line (neither empty nor a comment).
+  void convert(const std::string& line);
+  uint64_t allocations() const { return allocations_; }
+  size_t stacks() const { return site_of_trace_.size(); }
+  uint64_t unmatched_frees() const { return unmatched_frees_; }
+  bool attached() const { return attached_; }
+
+ private:
   struct Info {
     uint64_t size, trace;
   };
-  std::vector<Info> infos;                               // 0-based
-  std::unordered_map<uint64_t, uint32_t> site_of_trace;  // trace index -> stack id
-  std::vector<uint8_t> named_ip;
-  std::vector<std::vector<uint64_t>> live;  // per allocation info: its live blocks, the newest last
-  uint64_t unmatched_frees = 0, allocations = 0;
-  bool attached = false;
-  auto site = [&](uint64_t trace) -> uint32_t {
-    if (trace == 0) return 0;
-    const auto it = site_of_trace.find(trace);
-    if (it != site_of_trace.end()) return it->second;
-    std::vector<uint64_t> frames;
-    for (uint64_t t = trace; t != 0 && frames.size() < tr::kMaxStackDepth;) {
-      if (t >= traces.size()) throw bad("trace index " + std::to_string(t) + " defined before its use");
-      const uint64_t ip = traces[t].first;
-      if (ip == 0 || ip >= ips.size()) throw bad("an instruction pointer index defined before its use");
-      frames.push_back(ips[ip].address);
-      if (named_ip.size() <= ip) named_ip.resize(ip + 1);
-      if (!named_ip[ip]) {
-        named_ip[ip] = 1;
-        const Ip& x = ips[ip];
-        auto str = [&](uint64_t i) { return i < strings.size() ? strings[i] : std::string(); };
-        w.symbol(x.address, str(x.function), str(x.file), static_cast<uint32_t>(x.line), str(x.module));
-      }
-      t = traces[t].second;
-    }
-    const uint32_t id = static_cast<uint32_t>(site_of_trace.size() + 1);
-    w.stack(id, frames);
-    site_of_trace.emplace(trace, id);
-    return id;
-  };
+  void add_string(const std::string& line, Fields& f);
+  void add_ip(Fields& f);
+  void allocate(Fields& f);
+  void release(Fields& f);
+  uint32_t site(uint64_t trace);
+  void name_ip(uint64_t ip);
+
+  const Lines& lines_;
+  tr::Writer& w_;
+  const bool sized_;
+  std::vector<std::string> strings_{""};                       // 1-based
+  std::vector<Ip> ips_{Ip{}};                                  // 1-based
+  std::vector<std::pair<uint64_t, uint64_t>> traces_{{0, 0}};  // (ip, parent), 1-based; 0 is the root
+  std::vector<Info> infos_;                                    // 0-based
+  std::unordered_map<uint64_t, uint32_t> site_of_trace_;       // trace index -> stack id
+  std::vector<uint8_t> named_ip_;
+  std::vector<std::vector<uint64_t>> live_;  // per allocation info: its live blocks, the newest last
+  uint64_t unmatched_frees_ = 0, allocations_ = 0;
+  bool attached_ = false;
+};
+
+void Converter::convert(const std::string& line) {
+  Fields f{line};
+  uint64_t a = 0, b = 0;
+  switch (line[0]) {
+    case 'X': throw lines_.error("one debuggee line (X), at the start");
+    case 's': add_string(line, f); break;
+    case 'i': add_ip(f); break;
+    case 't':
+      if (!f.hex(a) || !f.hex(b)) throw lines_.error("\"t IP PARENT\"");
+      traces_.emplace_back(a, b);
+      break;
+    case 'a':
+      if (!f.hex(a) || !f.hex(b)) throw lines_.error("\"a SIZE TRACE\"");
+      infos_.push_back({a, b});
+      break;
+    case '+': allocate(f); break;
+    case '-': release(f); break;
+    case 'c':
+      if (!f.hex(a)) throw lines_.error("\"c MILLISECONDS\"");
+      w_.time(a);
+      break;
+    case 'R':
+      if (!f.hex(a)) throw lines_.error("\"R PAGES\"");
+      w_.rss(a * 4096);
+      break;
+    case 'A': attached_ = true; break;
+    default:  // I (page size), S (suppressions), and anything newer: nothing a replay needs
+      break;
+  }
+}
+
+void Converter::add_string(const std::string& line, Fields& f) {
+  std::string s;
+  if (sized_) {
+    if (!f.sized(s)) throw lines_.error("\"s LENGTH STRING\"");
+  } else {
+    s = line.size() > 2 ? line.substr(2) : "";
+  }
+  strings_.push_back(std::move(s));
+}
+
+void Converter::add_ip(Fields& f) {
+  Ip ip;
+  if (!f.hex(ip.address) || !f.hex(ip.module)) throw lines_.error("\"i ADDRESS MODULE [FUNCTION FILE LINE]...\"");
+  uint64_t fn = 0, file = 0, ln = 0;
+  if (f.hex(fn) && f.hex(file) && f.hex(ln))
+    ip.function = fn, ip.file = file, ip.line = ln;  // inlined frames after it are dropped
+  ips_.push_back(ip);
+}
+
+void Converter::allocate(Fields& f) {
+  uint64_t a = 0;
+  if (!f.hex(a) || a >= infos_.size()) throw lines_.error("\"+ ALLOCATION\" naming a defined allocation");
+  const uint32_t s = site(infos_[a].trace);
+  if (live_.size() <= a) live_.resize(a + 1);
+  live_[a].push_back(w_.alloc(infos_[a].size, s));
+  ++allocations_;
+}
+
+void Converter::release(Fields& f) {
+  uint64_t a = 0;
+  if (!f.hex(a) || a >= infos_.size()) throw lines_.error("\"- ALLOCATION\" naming a defined allocation");
+  if (a < live_.size() && !live_[a].empty()) {
+    w_.free(live_[a].back());
+    live_[a].pop_back();
+  } else {
+    ++unmatched_frees_;  // made before heaptrack attached
+  }
+}
+
+// The trace's stack id for a heaptrack trace index, written to the trace the first time it is seen.
+uint32_t Converter::site(uint64_t trace) {
+  if (trace == 0) return 0;
+  const auto it = site_of_trace_.find(trace);
+  if (it != site_of_trace_.end()) return it->second;
+  std::vector<uint64_t> frames;
+  for (uint64_t t = trace; t != 0 && frames.size() < tr::kMaxStackDepth;) {
+    if (t >= traces_.size()) throw lines_.error("trace index " + std::to_string(t) + " defined before its use");
+    const uint64_t ip = traces_[t].first;
+    if (ip == 0 || ip >= ips_.size()) throw lines_.error("an instruction pointer index defined before its use");
+    frames.push_back(ips_[ip].address);
+    name_ip(ip);
+    t = traces_[t].second;
+  }
+  const uint32_t id = static_cast<uint32_t>(site_of_trace_.size() + 1);
+  w_.stack(id, frames);
+  site_of_trace_.emplace(trace, id);
+  return id;
+}
+
+// Writes the symbol of instruction pointer `ip` the first time a stack holds it.
+void Converter::name_ip(uint64_t ip) {
+  if (named_ip_.size() <= ip) named_ip_.resize(ip + 1);
+  if (named_ip_[ip]) return;
+  named_ip_[ip] = 1;
+  const Ip& x = ips_[ip];
+  auto str = [&](uint64_t i) { return i < strings_.size() ? strings_[i] : std::string(); };
+  w_.symbol(x.address, str(x.function), str(x.file), static_cast<uint32_t>(x.line), str(x.module));
+}
+
+// The import's summary on stderr, and what heaptrack's format could not tell.
+void report(const std::string& in_path, const std::string& out_path, uint64_t format, const Converter& c,
+            const tr::Writer& w) {
+  std::fprintf(stderr,
+               "heapmark import: %s: %" PRIu64 " allocations, %zu stacks, %" PRIu64
+               " events from %s (heaptrack format %" PRIu64 ")\n",
+               out_path.c_str(), c.allocations(), c.stacks(), w.events(), in_path.c_str(), format);
+  std::fprintf(stderr,
+               "heapmark import: warning: heaptrack records no threads (all events are on one thread), no alignments "
+               "and no calloc/realloc (all are malloc), and which kind of block a free releases, not which block: each "
+               "free releases the most recent live block of its size and stack\n");
+  if (c.attached() || c.unmatched_frees())
+    std::fprintf(stderr,
+                 "heapmark import: warning: heaptrack attached to a running program: %" PRIu64
+                 " frees of blocks made before it are left out\n",
+                 c.unmatched_frees());
+}
+
+int import_heaptrack(const std::string& in_path, const std::string& out_path) {
+  Lines lines(in_path);
+  std::string line;
+  const uint64_t format = read_format(lines, line, in_path);
+  const bool sized = format >= 3;
+  tr::Header header;
+  bool pending = read_header(lines, line, in_path, header);
+  const std::string tmp = out_path + ".importing-" + std::to_string(getpid());
+  Discard discard{tmp};
+  tr::Writer w(tmp, header);
+  w.walker(tr::kMaxStackDepth, "heaptrack");
+
+  Converter converter(lines, w, sized);
   for (; pending; pending = lines.next(line)) {
     if (line.empty() || line[0] == '#') continue;
-    Fields f{line};
-    uint64_t a = 0, b = 0;
-    switch (line[0]) {
-      case 'X': throw bad("one debuggee line (X), at the start");
-      case 's': {
-        std::string s;
-        if (sized) {
-          if (!f.sized(s)) throw bad("\"s LENGTH STRING\"");
-        } else {
-          s = line.size() > 2 ? line.substr(2) : "";
-        }
-        strings.push_back(std::move(s));
-        break;
-      }
-      case 'i': {
-        Ip ip;
-        if (!f.hex(ip.address) || !f.hex(ip.module)) throw bad("\"i ADDRESS MODULE [FUNCTION FILE LINE]...\"");
-        uint64_t fn = 0, file = 0, ln = 0;
-        if (f.hex(fn) && f.hex(file) && f.hex(ln))
-          ip.function = fn, ip.file = file, ip.line = ln;  // inlined frames after it are dropped
-        ips.push_back(ip);
-        break;
-      }
-      case 't':
-        if (!f.hex(a) || !f.hex(b)) throw bad("\"t IP PARENT\"");
-        traces.emplace_back(a, b);
-        break;
-      case 'a':
-        if (!f.hex(a) || !f.hex(b)) throw bad("\"a SIZE TRACE\"");
-        infos.push_back({a, b});
-        break;
-      case '+': {
-        if (!f.hex(a) || a >= infos.size()) throw bad("\"+ ALLOCATION\" naming a defined allocation");
-        const uint32_t s = site(infos[a].trace);
-        if (live.size() <= a) live.resize(a + 1);
-        live[a].push_back(w.alloc(infos[a].size, s));
-        ++allocations;
-        break;
-      }
-      case '-':
-        if (!f.hex(a) || a >= infos.size()) throw bad("\"- ALLOCATION\" naming a defined allocation");
-        if (a < live.size() && !live[a].empty()) {
-          w.free(live[a].back());
-          live[a].pop_back();
-        } else {
-          ++unmatched_frees;  // made before heaptrack attached
-        }
-        break;
-      case 'c':
-        if (!f.hex(a)) throw bad("\"c MILLISECONDS\"");
-        w.time(a);
-        break;
-      case 'R':
-        if (!f.hex(a)) throw bad("\"R PAGES\"");
-        w.rss(a * 4096);
-        break;
-      case 'A': attached = true; break;
-      default:  // I (page size), S (suppressions), and anything newer: nothing a replay needs
-        break;
-    }
+    converter.convert(line);
   }
   w.finish();
   if (std::rename(tmp.c_str(), out_path.c_str()) != 0)
     throw heapmark::EnvironmentError("rename the trace to", out_path, errno);
   discard.keep = true;
-  std::fprintf(stderr,
-               "heapmark import: %s: %" PRIu64 " allocations, %zu stacks, %" PRIu64
-               " events from %s (heaptrack format %" PRIu64 ")\n",
-               out_path.c_str(), allocations, site_of_trace.size(), w.events(), in_path.c_str(), format);
-  std::fprintf(stderr,
-               "heapmark import: warning: heaptrack records no threads (all events are on one thread), no alignments "
-               "and no calloc/realloc (all are malloc), and which kind of block a free releases, not which block: each "
-               "free releases the most recent live block of its size and stack\n");
-  if (attached || unmatched_frees)
-    std::fprintf(stderr,
-                 "heapmark import: warning: heaptrack attached to a running program: %" PRIu64
-                 " frees of blocks made before it are left out\n",
-                 unmatched_frees);
+  report(in_path, out_path, format, converter, w);
   return 0;
 }
 

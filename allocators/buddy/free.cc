@@ -1,0 +1,89 @@
+// BuddyHeap free: validating the pointer, coalescing with the buddy as far as
+// possible, and the decommit policy's reaction to the pages it freed.
+#include <stddef.h>
+
+#include "buddy/internal.h"
+
+namespace heapmark::buddy {
+
+void BuddyHeap::free(void* p) noexcept {
+  std::atomic<uintptr_t>* rs = radix_slot(p, false);
+  uintptr_t e = rs ? rs->load(std::memory_order_acquire) : 0;
+  if (e == 0) fail("free(): invalid pointer (not in any region or mapping)");
+  if (e & 1) {
+    if ((reinterpret_cast<uintptr_t>(p) & (kRegionSize - 1)) != 0 || ((e >> 1) & 7) != id_)
+      fail("free(): invalid pointer (inside a huge mapping)");
+    // The exchange makes two racing frees of one huge block detectable.
+    if (!rs->compare_exchange_strong(e, 0, std::memory_order_acq_rel)) fail("free(): double free detected (huge)");
+    size_t size = e & ~uintptr_t(4095);
+    huge_bytes_.fetch_sub(size, std::memory_order_relaxed);
+    huge_count_.fetch_sub(1, std::memory_order_relaxed);
+    in_use_.fetch_sub(size, std::memory_order_relaxed);
+    os::release(p, size);
+    return;
+  }
+  Region* r = reinterpret_cast<Region*>(e);
+  if (r->heap != this) fail("free(): invalid pointer (block of another heap)");
+  lock();
+  free_in_region_locked(r, p);
+  unlock();
+}
+
+void BuddyHeap::free_in_region_locked(Region* r, void* p) noexcept {
+  const size_t off = static_cast<char*>(p) - r->base;
+  size_t i = 1;
+  unsigned ord = kRegionOrder;
+  for (;;) {
+    uint8_t v = ld(r, i);
+    if (st(v) == kUsed) break;
+    if (st(v) == kFree) {
+      unlock();
+      fail("free(): double free detected (block is already free)");
+    }
+    if (st(v) != kSplit || ord == min_order_) {
+      unlock();
+      fail("free(): corrupted buddy tree");
+    }
+    --ord;
+    i = 2 * i + ((off >> ord) & 1);
+  }
+  if (node_offset(i, ord) != off) {
+    unlock();
+    fail("free(): invalid pointer (not the start of a block)");
+  }
+  const size_t freed_first = off >> kPageOrder;
+  const size_t freed_pages = ord >= kPageOrder ? size_t(1) << (ord - kPageOrder) : 1;
+  in_use_.fetch_sub(size_t(1) << ord, std::memory_order_relaxed);
+  --used_blocks_[ord];
+  ++free_blocks_[ord];
+  sto(r, i, enc(kFree, ord - min_order_ + 1));
+  // Coalesce with the buddy as far as possible.
+  while (i > 1 && st(ld(r, i ^ 1)) == kFree) {
+    free_blocks_[ord] -= 2;
+    ++ord;
+    ++free_blocks_[ord];
+    i /= 2;
+    sto(r, i, enc(kFree, ord - min_order_ + 1));
+  }
+  for (size_t j = i / 2; j; j /= 2) {
+    uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
+    if (ld(r, j) == nv) break;
+    sto(r, j, nv);
+  }
+  region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
+
+  if (ord >= kPageOrder) {
+    // The freed block's pages now lie in a wholly free page-or-larger block.
+    dirty_free_bytes_ += count_dirty(r, freed_first, freed_pages) << kPageOrder;
+    if (policy_ == Decommit::kEager) {
+      purge_range_locked(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+    } else if (policy_ == Decommit::kThreshold && dirty_free_bytes_ > threshold_) {
+      purge_all_locked();
+    }
+  }
+  // A wholly free region is released; one is kept (pages decommitted per the
+  // policy) so a single alloc/free cycle does not map and unmap a region each time.
+  if (i == 1 && policy_ != Decommit::kNever && live_regions_ > 1) release_region_locked(r);
+}
+
+}  // namespace heapmark::buddy

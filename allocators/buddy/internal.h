@@ -1,0 +1,107 @@
+// Internals of BuddyHeap, shared by its files (see README.md for which file
+// holds what): the radix map from addresses to regions, the encoding of a tree
+// node, the dirty-page bits and the one walk over a region's tree. The alloc
+// and free paths use these on every call, so they stay inline here.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "buddy/buddy_heap.h"
+#include "os/os.h"
+
+// Hidden: everything here is resolved inside one link unit (the preload .so or
+// a test executable), so -fPIC code reaches it without the GOT or PLT, as when
+// it was all file-local.
+#pragma GCC visibility push(hidden)
+
+namespace heapmark::buddy {
+
+// ---------------------------------------------------------------- radix map
+// Maps p >> kRegionOrder to its Region* (low bit 0) or, for a huge mapping's
+// first chunk, (size | heap id << 1 | 1). Two levels over a 48-bit address space.
+constexpr unsigned kLeafBits = 13;
+constexpr size_t kTopEntries = size_t(1) << (48 - kRegionOrder - kLeafBits);
+constexpr size_t kLeafEntries = size_t(1) << kLeafBits;
+extern std::atomic<std::atomic<uintptr_t>*> g_radix[kTopEntries];  // radix_map.cc
+
+inline std::atomic<uintptr_t>* radix_slot(const void* p, bool create) noexcept {
+  uintptr_t k = reinterpret_cast<uintptr_t>(p) >> kRegionOrder;
+  size_t top = k >> kLeafBits;
+  if (top >= kTopEntries) return nullptr;
+  std::atomic<uintptr_t>* leaf = g_radix[top].load(std::memory_order_acquire);
+  if (!leaf) {
+    if (!create) return nullptr;
+    auto* fresh = static_cast<std::atomic<uintptr_t>*>(os::reserve_committed(kLeafEntries * sizeof(uintptr_t)));
+    if (!fresh) return nullptr;
+    if (!g_radix[top].compare_exchange_strong(leaf, fresh, std::memory_order_acq_rel)) {
+      os::release(fresh, kLeafEntries * sizeof(uintptr_t));
+    } else {
+      leaf = fresh;
+    }
+  }
+  return &leaf[k & (kLeafEntries - 1)];
+}
+inline uintptr_t radix_get(const void* p) noexcept {
+  std::atomic<uintptr_t>* s = radix_slot(p, false);
+  return s ? s->load(std::memory_order_acquire) : 0;
+}
+
+// ---------------------------------------------------------------- tree nodes
+// Tree node byte: state in bits 5-6, largest free order code (order - min + 1, 0 = none) in bits 0-4.
+constexpr uint8_t kFree = 1, kSplit = 2, kUsed = 3;
+inline uint8_t enc(uint8_t state, unsigned code) { return uint8_t(state << 5 | code); }
+inline uint8_t st(uint8_t v) { return v >> 5; }
+inline unsigned cd(uint8_t v) { return v & 31; }
+inline uint8_t ld(const Region* r, size_t i) { return r->tree()[i].load(std::memory_order_relaxed); }
+inline void sto(Region* r, size_t i, uint8_t v) { r->tree()[i].store(v, std::memory_order_relaxed); }
+inline size_t node_offset(size_t i, unsigned ord) {
+  unsigned depth = kRegionOrder - ord;
+  return (i - (size_t(1) << depth)) << ord;
+}
+inline unsigned umax(unsigned a, unsigned b) { return a > b ? a : b; }
+
+// Iterative preorder walk of a region's tree, left half first: visit(i, ord, v)
+// sees node i of order ord holding v and returns whether to descend into its
+// halves. Used by the purge (dirty_pages.cc) and the region dump (dump_check.cc).
+template <class Visit>
+inline void walk_tree(const Region* r, Visit&& visit) {
+  size_t stack[2 * kRegionOrder + 2];
+  unsigned ords[2 * kRegionOrder + 2];
+  int sp = 0;
+  stack[sp] = 1;
+  ords[sp++] = kRegionOrder;
+  while (sp) {
+    --sp;
+    size_t i = stack[sp];
+    unsigned ord = ords[sp];
+    if (visit(i, ord, ld(r, i))) {  // right pushed first so the left half comes out first
+      stack[sp] = 2 * i + 1;
+      ords[sp++] = ord - 1;
+      stack[sp] = 2 * i;
+      ords[sp++] = ord - 1;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- dirty pages
+// One bit per page written since its last decommit (Region::dirty).
+inline size_t count_dirty(const Region* r, size_t first, size_t n) {
+  size_t c = 0;
+  for (size_t p = first; p < first + n; ++p) c += (r->dirty[p >> 6] >> (p & 63)) & 1;
+  return c;
+}
+inline void mark_dirty(Region* r, size_t first, size_t n) {
+  for (size_t p = first; p < first + n; ++p) {
+    uint64_t bit = uint64_t(1) << (p & 63);
+    if (!(r->dirty[p >> 6] & bit)) {
+      r->dirty[p >> 6] |= bit;
+      ++r->dirty_pages;
+    }
+  }
+}
+
+}  // namespace heapmark::buddy
+
+#pragma GCC visibility pop

@@ -1,0 +1,168 @@
+// Internals of the slab allocator, shared by its files (see README.md for which
+// file holds what): the slab header, the class caches and the per-thread
+// magazines, the slab geometry of every class, the process-wide state, the
+// inline helpers of the malloc and free fast paths, and each file's functions.
+#pragma once
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "buddy/buddy_heap.h"
+#include "slab/size_classes.h"
+#include "slab/slab_core.h"
+
+// Hidden: everything here is resolved inside one link unit (the preload .so or
+// a test executable), so -fPIC code reaches it without the GOT or PLT, as when
+// it was all file-local.
+#pragma GCC visibility push(hidden)
+
+namespace heapmark::slab {
+using buddy::BuddyHeap;
+using buddy::Region;
+
+struct Cache;
+
+// Lives at the end of its slab; objects start at the slab base.
+struct Slab {
+  Slab* next;
+  Slab* prev;
+  char* base;
+  void* free_list;      // intrusive list of returned objects
+  uint32_t free_count;  // free_list length + never-carved objects
+  uint32_t carved;      // objects [carved, capacity) were never handed out
+  uint32_t capacity;
+  uint16_t cls;
+  uint8_t list;  // which cache list holds it
+  // One byte per object follows the struct: 1 while the object is allocated.
+  // Only the object's owner (the user, or the thread cache holding it) changes
+  // its byte, so plain loads and stores suffice: no locked read-modify-write on
+  // the fast path. Racing frees of one object may both pass, as in glibc.
+  uint8_t* state_byte(size_t idx) noexcept { return reinterpret_cast<uint8_t*>(this + 1) + idx; }
+  bool allocated(size_t idx) noexcept {
+    return std::atomic_ref<uint8_t>(*state_byte(idx)).load(std::memory_order_relaxed) != 0;
+  }
+};
+inline void set_state(uint8_t* state, uint8_t allocated) noexcept {
+  std::atomic_ref<uint8_t>(*state).store(allocated, std::memory_order_relaxed);
+}
+static_assert(sizeof(Slab) <= kSlabFixedHeaderBytes);
+
+enum : uint8_t { kPartial = 0, kEmpty = 1, kFull = 2 };
+
+struct alignas(64) Cache {
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  Slab* lists[3] = {};
+  size_t counts[3] = {};
+};
+
+// Each object carries its slab state byte's address, so malloc marks it
+// allocated without looking its slab up.
+struct Magazine {
+  uint32_t count;
+  uint32_t cap;
+  void* items[64];
+  uint8_t* states[64];
+};
+
+struct ThreadCache {
+  Magazine mags[kClasses];
+  ThreadCache* next_all;
+  ThreadCache* prev_all;
+};
+
+inline constexpr Geometry kGeo[kClasses] = {
+#define G(i) geometry(i)
+    G(0),  G(1),  G(2),  G(3),  G(4),  G(5),  G(6),  G(7),  G(8),  G(9),  G(10), G(11), G(12),
+    G(13), G(14), G(15), G(16), G(17), G(18), G(19), G(20), G(21), G(22), G(23), G(24), G(25),
+    G(26), G(27), G(28), G(29), G(30), G(31), G(32), G(33), G(34), G(35)
+#undef G
+};
+
+// ------------------------------------------------------------------ process-wide state (setup.cc)
+extern BuddyHeap g_heap;
+extern Cache g_cache[kClasses];
+extern std::atomic<bool> g_ready;
+extern pthread_key_t g_key;
+extern size_t g_empty_reserve;
+// Registry of thread caches (for census, fork and reuse after thread exit).
+extern pthread_mutex_t g_tc_mu;
+extern ThreadCache* g_all;
+extern ThreadCache* g_pool;
+extern std::atomic<size_t> g_slab_bytes;
+extern std::atomic<size_t> g_slabs_returned;
+// Threads whose cache was torn down (exit) use this one: every cap is 0, so
+// each call goes straight to the slabs under the class lock.
+extern ThreadCache g_dead;
+
+extern __thread ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
+
+[[noreturn]] void fail(const char* check) noexcept;
+void init_global() noexcept;
+
+inline void ensure_init() noexcept {
+  if (__builtin_expect(!g_ready.load(std::memory_order_acquire), 0)) init_global();
+}
+
+// ------------------------------------------------------------------ slab lists (slab_lists.cc)
+void list_remove(Cache& c, Slab* s) noexcept;
+void list_push(Cache& c, Slab* s, uint8_t list) noexcept;
+inline uint8_t list_for(const Slab* s) noexcept {
+  return s->free_count == 0 ? kFull : s->free_count == s->capacity ? kEmpty : kPartial;
+}
+
+// The slab holding p, or nullptr (a large block, a huge mapping, or not ours).
+inline Slab* slab_of(const void* p, Region** out_region = nullptr) noexcept {
+  Region* r = buddy::region_of(p);
+  if (!r || r->heap != &g_heap) return nullptr;
+  if (out_region) *out_region = r;
+  size_t page = size_t(static_cast<const char*>(p) - r->base) >> buddy::kPageOrder;
+  return reinterpret_cast<Slab*>(r->pagemap[page].load(std::memory_order_acquire));
+}
+
+Slab* new_slab_locked(unsigned cls) noexcept;
+void return_slab_locked(Slab* s) noexcept;
+// Takes up to n objects of class cls into out[] and their state bytes'
+// addresses into states[]; returns how many.
+unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noexcept;
+// Returns objects of class cls to their slabs (their live bits are already clear).
+void put_locked(unsigned cls, void* const* items, unsigned n) noexcept;
+
+// ------------------------------------------------------------------ thread caches (thread_cache.cc)
+void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept;
+ThreadCache* init_thread() noexcept;
+void thread_exit(void* v) noexcept;
+void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept;
+
+inline ThreadCache* cache() noexcept {
+  ThreadCache* tc = t_cache;
+  return __builtin_expect(tc != nullptr, 1) ? tc : init_thread();
+}
+
+inline void* alloc_small(unsigned cls) noexcept {
+  ThreadCache* tc = cache();
+  Magazine& m = tc->mags[cls];
+  if (__builtin_expect(m.count != 0, 1)) {
+    --m.count;
+    set_state(m.states[m.count], 1);
+    return m.items[m.count];
+  }
+  return alloc_small_slow(tc, cls);
+}
+
+// Index of p in its slab, or aborts naming the failed check.
+inline size_t object_index(const Slab* s, const void* p) noexcept {
+  size_t off = size_t(static_cast<const char*>(p) - s->base);
+  size_t idx = (uint64_t(off) * kGeo[s->cls].inv) >> 40;
+  if (idx * class_size(s->cls) != off || idx >= s->capacity)
+    fail("free(): invalid pointer (not the start of an object)");
+  return idx;
+}
+
+// ------------------------------------------------------------------ stats (stats.cc)
+size_t live_objects(Slab* s) noexcept;  // objects of s marked allocated
+
+}  // namespace heapmark::slab
+
+#pragma GCC visibility pop

@@ -1,0 +1,89 @@
+// Thread caches: one magazine per class and thread, set up on a thread's first
+// call, flushed to the slabs when full, on thread exit and on request, and
+// refilled from the slabs when empty.
+#include <string.h>
+
+#include "os/os.h"
+#include "slab/internal.h"
+
+namespace heapmark::slab {
+
+void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
+  // Flush the oldest n (bottom of the stack), keep the recently freed, cache-hot ones.
+  Cache& c = g_cache[cls];
+  pthread_mutex_lock(&c.mu);
+  put_locked(cls, m.items, n);
+  pthread_mutex_unlock(&c.mu);
+  memmove(m.items, m.items + n, (m.count - n) * sizeof(void*));
+  memmove(m.states, m.states + n, (m.count - n) * sizeof(uint8_t*));
+  m.count -= n;
+}
+
+ThreadCache* init_thread() noexcept {
+  ensure_init();
+  t_cache = &g_dead;  // anything re-entering malloc meanwhile takes the direct path
+  pthread_mutex_lock(&g_tc_mu);
+  ThreadCache* tc = g_pool;
+  if (tc) {
+    g_pool = tc->next_all;
+  } else {
+    tc = static_cast<ThreadCache*>(
+        os::reserve_committed((sizeof(ThreadCache) + os::page_size() - 1) & ~(os::page_size() - 1)));
+  }
+  if (tc) {
+    for (unsigned i = 0; i < kClasses; ++i) tc->mags[i] = Magazine{0, magazine_cap(i), {}, {}};
+    tc->prev_all = nullptr;
+    tc->next_all = g_all;
+    if (g_all) g_all->prev_all = tc;
+    g_all = tc;
+  }
+  pthread_mutex_unlock(&g_tc_mu);
+  if (!tc) return &g_dead;
+  pthread_setspecific(g_key, tc);
+  t_cache = tc;
+  return tc;
+}
+
+void thread_exit(void* v) noexcept {
+  ThreadCache* tc = static_cast<ThreadCache*>(v);
+  t_cache = &g_dead;
+  for (unsigned i = 0; i < kClasses; ++i)
+    if (tc->mags[i].count) flush_magazine(i, tc->mags[i], tc->mags[i].count);
+  pthread_mutex_lock(&g_tc_mu);
+  if (tc->prev_all) tc->prev_all->next_all = tc->next_all;
+  else g_all = tc->next_all;
+  if (tc->next_all) tc->next_all->prev_all = tc->prev_all;
+  tc->next_all = g_pool;
+  g_pool = tc;
+  pthread_mutex_unlock(&g_tc_mu);
+}
+
+void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
+  Magazine& m = tc->mags[cls];
+  Cache& c = g_cache[cls];
+  void* p = nullptr;
+  pthread_mutex_lock(&c.mu);
+  uint8_t* state = nullptr;
+  if (m.cap == 0) {
+    take_locked(cls, &p, &state, 1);
+  } else {
+    m.count = take_locked(cls, m.items, m.states, m.cap / 2);
+    if (m.count) {
+      --m.count;
+      p = m.items[m.count];
+      state = m.states[m.count];
+    }
+  }
+  pthread_mutex_unlock(&c.mu);
+  if (p) set_state(state, 1);
+  return p;
+}
+
+void flush_thread_cache() noexcept {
+  ThreadCache* tc = t_cache;
+  if (!tc || tc == &g_dead) return;
+  for (unsigned i = 0; i < kClasses; ++i)
+    if (tc->mags[i].count) flush_magazine(i, tc->mags[i], tc->mags[i].count);
+}
+
+}  // namespace heapmark::slab
