@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "harness/repro/mechanisms.h"
-#include "harness/repro/verdicts.h"
+#include "harness/results/verdicts.h"
 
 namespace heapmark::attach {
 namespace json = boost::json;
@@ -29,7 +29,7 @@ std::string percent(uint64_t part, uint64_t whole) {
 Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
   Assessment a;
   a.rss = outside.total;
-  using repro::Verdict;
+  using results::Verdict;
   Verdict v = Verdict::kUnknown;
   if (in.injection.ok && in.identity_ok && in.accounting) {
     const AllocatorAccounting& acc = *in.accounting;
@@ -65,8 +65,8 @@ Assessment assess(const OutsideView& outside, const InsideView& in, pid_t pid) {
       else v = Verdict::kNotReturned;
     }
   }
-  a.verdict = repro::verdict_id(v);
-  a.label = repro::verdict_label(v);
+  a.verdict = results::verdict_id(v);
+  a.label = results::verdict_label(v);
   if (v == Verdict::kUnknown) {
     a.why = in.missing().empty() ? in.family + " does not tell live from free memory" : in.missing();
   } else if (v == Verdict::kReturned) {

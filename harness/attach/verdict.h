@@ -3,7 +3,7 @@
 // and why (the catalogue's mechanism text), how much is pinned by live blocks,
 // and what the family's release hook would give back now, predicted from the
 // heap walk (glibc) or the allocator's accounting. The verdict uses the
-// catalogue's words (harness/repro/verdicts.h):
+// catalogue's words (harness/results/verdicts.h):
 //   returned                 the allocator keeps little free memory resident
 //   retained until release   most of what it keeps, its release hook returns
 //   fragmentation            free bytes sit on pages live blocks still use
@@ -28,7 +28,7 @@ struct Assessment {
   std::optional<uint64_t> pinned;           // free bytes on pages that hold live blocks (heap walk)
   std::optional<uint64_t> release_returns;  // what the release hook would return now
   std::string predicted_from;               // "heap walk", "allocator accounting"
-  std::string verdict;                      // verdict id (verdicts.h)
+  std::string verdict;                      // verdict id (harness/results/verdicts.h)
   std::string label;                        // its words
   std::string why;                          // the catalogue's mechanism text
   std::string remedy;                       // the live remedy, with its prediction, or why none

@@ -1,5 +1,5 @@
-// Subcommands beyond `list` and `run` register themselves from their own file
-// in harness/cli/ (every *.cc there is part of the heapmark executable):
+// Every subcommand registers itself from its own file in harness/cli/ (every
+// *.cc there is part of the heapmark executable):
 //
 //   static const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Action {
 //     auto* cmd = app.add_subcommand("report", "...");
@@ -28,8 +28,10 @@ namespace heapmark::cli {
 using Action = std::function<std::optional<int>()>;
 using CommandAdder = std::function<Action(CLI::App&)>;
 
+// `place` orders the subcommands in --help (lower first; equal places in the
+// order their registrars ran): list 0, run 1, plan 2, the rest after them.
 struct CommandRegistrar {
-  explicit CommandRegistrar(CommandAdder add);
+  explicit CommandRegistrar(CommandAdder add, int place = 100);
 };
 std::vector<CommandAdder>& command_adders();
 
@@ -48,8 +50,9 @@ std::string shipped_names(const std::string& folder);
 
 using heapmark::split_list;  // common/text.h
 
-// argv of this heapmark invocation, recorded in every run.json.
+// argv of this heapmark invocation, recorded in every run.json (main sets it).
 const std::vector<std::string>& command_line();
+void set_command_line(int argc, char** argv);
 
 // The options `repro` and `diagnose` share (their phases' waits, repetitions,
 // jobs, timeout, where results go), bound to `o`; `run_id_default` names the

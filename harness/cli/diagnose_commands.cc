@@ -82,19 +82,18 @@ double replay_call_seconds(const heapmark::report::Run& run, const std::string& 
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-double num(const json::value& v) { return v.is_number() ? v.to_number<double>() : NAN; }
-std::string text(const json::object& o, const char* k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : "";
+// Median figure `key` of `part` at phase i of a summary row: R, live, or a breakdown part (NAN when absent).
+double at_phase(const heapmark::results::ReproRow& row, int i, double heapmark::results::MedianBreakdown::*part) {
+  const auto* p = row.phase(i);
+  return p && p->breakdown ? (*p->breakdown).*part : NAN;
 }
-// Median figure `key` ("r", or a breakdown part) at phase i of a summary row.
-double at_phase(const json::object& row, int i, const char* key) {
-  const auto& ph = row.at("phases").as_array();
-  if (i >= static_cast<int>(ph.size()) || !ph[i].is_object()) return NAN;
-  const auto& p = ph[i].as_object();
-  if (std::string(key) == "r") return num(p.at("r"));
-  const auto* b = p.if_contains("breakdown");
-  return b && b->is_object() && b->as_object().if_contains(key) ? num(b->as_object().at(key)) : NAN;
+double r_at(const heapmark::results::ReproRow& row, int i) {
+  const auto* p = row.phase(i);
+  return p ? p->r : NAN;
+}
+double live_at(const heapmark::results::ReproRow& row, int i) {
+  const auto* p = row.phase(i);
+  return p ? p->live : NAN;
 }
 std::string mib(double bytes) {
   char b[32];
@@ -114,46 +113,37 @@ std::string release_call(const heapmark::report::Run& run, const std::string& al
 // what stays above live by which repro's summary judges a remedy to help); then
 // the remedies that worked or helped (repro's rule), with what they kept less
 // and their cost in allocator time.
-std::vector<std::string> recommendations(const json::object& sum, const heapmark::report::Run& run) {
+std::vector<std::string> recommendations(const heapmark::results::ScenarioSummary& sum,
+                                         const heapmark::report::Run& run) {
+  using heapmark::results::MedianBreakdown;
   std::vector<std::string> out;
-  const auto& rows = sum.at("rows").as_array();
-  for (const auto& bv : rows) {
-    const auto& base = bv.as_object();
-    if (!base.at("remedy").is_null() || text(base, "status") != "ok") continue;
-    const std::string name = text(base, "allocator");
-    const double keep = at_phase(base, 1, "r"), live = at_phase(base, 1, "live");
-    const double retained = at_phase(base, 1, "retained"), frag = at_phase(base, 1, "fragmentation");
+  for (const auto& base : sum.rows) {
+    if (base.is_remedy() || !base.ok()) continue;
+    const std::string& name = base.allocator;
+    const double keep = r_at(base, 1), live = live_at(base, 1);
+    const double retained = at_phase(base, 1, &MedianBreakdown::retained);
+    const double frag = at_phase(base, 1, &MedianBreakdown::fragmentation);
     std::string line = name + " keeps " + mib(keep) + " after the frees (F) for " + mib(live) + " live";
     if (!std::isnan(retained)) line += ": " + mib(retained) + " retained free, " + mib(frag) + " fragmentation";
-    line += "; " + text(base, "verdict_label") + (text(base, "when").empty() ? "" : " (" + text(base, "when") + ")");
-    const double after_release = at_phase(base, 4, "r");
+    line += "; " + base.verdict_label + (base.when.empty() ? "" : " (" + base.when + ")");
+    const double after_release = r_at(base, 4);
     if (keep - after_release >= heapmark::repro::kHelpedShare * (keep - live) && keep - after_release > 1048576.0)
       line += ". First: " + release_call(run, name) + " gives back " + mib(keep - after_release) +
               " of it (R): call it after "
               "bursts of frees (in a running process, heapmark attach PID --apply release calls it once)";
     const double base_calls = replay_call_seconds(run, name);
     std::vector<std::string> fixes;
-    for (const auto& rv : rows) {
-      const auto& r = rv.as_object();
-      if (r.at("remedy").is_null() || text(r, "base") != name || text(r, "status") != "ok") continue;
-      const auto* worked = r.if_contains("worked");
-      const auto* helped = r.if_contains("helped");
-      const double r_keep = at_phase(r, 1, "r");
-      const double gain = keep - r_keep;
-      if (!(worked && worked->is_bool() && worked->as_bool()) && !(helped && helped->is_object())) continue;
-      std::string env;
-      for (const auto& [k, v] : r.at("env").as_object())
-        env += (env.empty() ? "" : " ") + std::string(k) + "=" + std::string(v.as_string());
+    for (const auto& r : sum.rows) {
+      if (!r.is_remedy() || r.base != name || !r.ok()) continue;
+      const std::string env = heapmark::results::env_text(r.env);
+      if (!r.worked.value_or(false) && !r.helped) continue;
+      std::string less = mib(std::max(0.0, keep - r_at(r, 1))) + " less than " + name + " at F";
+      if (r.helped && r.helped->phase != "F") less += ", " + mib(r.helped->less) + " less at " + r.helped->phase;
+      const double speed = base_calls / replay_call_seconds(run, r.allocator);
       char b[512];
-      const double speed = base_calls / replay_call_seconds(run, text(r, "allocator"));
-      const std::string when = text(r, "when");
-      std::string less = mib(std::max(0.0, gain)) + " less than " + name + " at F";
-      if (helped && helped->is_object() && text(helped->as_object(), "phase") != "F")
-        less += ", " + mib(num(helped->as_object().at("less"))) + " less at " + text(helped->as_object(), "phase");
-      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.c_str(),
-                    text(r, "allocator").c_str(), text(r, "verdict_label").c_str(),
-                    when.empty() ? "" : (" (" + when + ")").c_str(), less.c_str(),
-                    std::isnan(speed) ? 0.0 : 1.0 / speed);
+      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.empty() ? "" : env.c_str() + 1,
+                    r.allocator.c_str(), r.verdict_label.c_str(), r.when.empty() ? "" : (" (" + r.when + ")").c_str(),
+                    less.c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed);
       fixes.push_back(b);
     }
     if (!fixes.empty()) {
@@ -167,12 +157,7 @@ std::vector<std::string> recommendations(const json::object& sum, const heapmark
 
 // The self-check above the catalogue's grid, in report.html and summary.md (rewritten from repro.json).
 void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& check) {
-  std::ifstream in(root + "/repro.json");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  json::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return;  // the catalogue stays as the run wrote it
-  json::object& cat = v.as_object();
+  heapmark::results::Catalogue cat = heapmark::results::read_catalogue(root);
   std::string md = "## Self-check against the recording\n\n" + check.line() + "\n";
   std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" +
                      heapmark::report::html_escape(check.line()) + "</p>\n";
@@ -180,12 +165,13 @@ void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& chec
     md += "- also possible: " + check.causes[i] + "\n";
     html += "<p class=\"note\">Also possible: " + heapmark::report::html_escape(check.causes[i]) + "</p>\n";
   }
-  cat["preface_md"] = md;
-  cat["preface_html"] = html + check.chart_svg();
+  cat.preface_md = md;
+  cat.preface_html = html + check.chart_svg();
   heapmark::report::write_catalogue(root, cat);
 }
 
-int diagnose(State& st) {
+// The trace, --at and every option: as the diagnose started (--resume), or as given.
+void settle_options(State& st) {
   namespace fs = std::filesystem;
   if (!st.o.resume.empty()) {  // the trace, --at and every option as the diagnose started
     heapmark::repro::read_invocation(st.o.resume, "diagnose", st.o);
@@ -202,20 +188,14 @@ int diagnose(State& st) {
     st.o.command_line = heapmark::cli::command_line();
     st.o.extra = json::object{{"trace", fs::absolute(st.trace).string()}, {"at", st.at}};
   }
-  st.o.command = "diagnose";
-  const std::string path = fs::absolute(st.trace).string();
-  const heapmark::cli::Summary s = heapmark::cli::summarize(path);  // a bad trace is refused here, exit 2
-  if (s.lost)
-    throw InputError(path + ": incomplete trace: " + std::to_string(s.lost) + " events were not recorded (" +
-                     s.lost_reason + "): record it again");
-  if (s.events == 0) throw InputError(path + ": the trace holds no events to diagnose");
-  const uint64_t final_rel = st.at.empty() ? s.duration_ms : parse_at(st.at, s, path);
-  const uint64_t final_abs = s.t0_ms + final_rel;
-  // F at the end: the summary's peak is P; an earlier F needs the peak before it (one more pass).
-  const heapmark::cli::PeakPoint peak = st.at.empty()
-                                            ? heapmark::cli::PeakPoint{s.t0_ms + s.peak_ms, s.peak_live, s.live_end}
-                                            : heapmark::cli::peak_until(path, final_abs);
+}
 
+// The trace as a repro scenario: P at the recorded live peak, F at --at (or the end), every remedy and mechanism.
+heapmark::repro::Scenario trace_scenario(const heapmark::cli::Summary& s, const std::string& path,
+                                         const heapmark::cli::PeakPoint& peak, uint64_t final_rel,
+                                         const std::string& at) {
+  namespace fs = std::filesystem;
+  const uint64_t final_abs = s.t0_ms + final_rel;
   heapmark::repro::Scenario sc;
   sc.id = 0;
   sc.slug = "diagnose";
@@ -226,7 +206,7 @@ int diagnose(State& st) {
                 "replay of %s: P at the recorded live peak, %.3f s (%s live); F at %s, %.3f s (%s live); then idle, "
                 "activity and the release hook",
                 path.c_str(), double(peak.t_ms - s.t0_ms) / 1000, human(peak.live).c_str(),
-                st.at.empty() ? "the trace's end" : ("--at " + st.at).c_str(), double(final_rel) / 1000,
+                at.empty() ? "the trace's end" : ("--at " + at).c_str(), double(final_rel) / 1000,
                 human(peak.live_at_final).c_str());
   sc.recipe_text = recipe;
   for (const auto& r : heapmark::repro::remedy_catalogue()) sc.remedies.push_back(r);
@@ -234,31 +214,16 @@ int diagnose(State& st) {
   sc.params = {{"path", path},
                {"diagnose", "yes"},
                {"peak_ms", std::to_string(peak.t_ms)},
-               {"final_ms", st.at.empty() ? "0" : std::to_string(std::max<uint64_t>(final_abs, 1))}};
+               {"final_ms", at.empty() ? "0" : std::to_string(std::max<uint64_t>(final_abs, 1))}};
 
-  const std::string dir = heapmark::cli::parts_dir();
-  const auto known = heapmark::registry::builtin(dir);
-  st.o.cell_binary = dir + "/heapmark-cell";
-  if (st.o.run_id.empty()) st.o.run_id = heapmark::results::utc_now("diagnose-%Y%m%d-%H%M%S");
-  json::array summaries;
-  const int status = heapmark::repro::run_scenarios({&sc}, st.o, known, &summaries);
-  if (summaries.empty()) return status;
-  const std::string root = st.o.results_root + "/" + st.o.run_id;
-  const std::string run_dir = root + "/" + sc.dir_name();
-  const heapmark::report::Run run = heapmark::report::read_run(run_dir);
-  // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
-  const heapmark::cli::ReplayCheck check = heapmark::cli::check_replay(
-      s, run, known, {{0, "P", peak.t_ms, peak.live}, {1, "F", final_abs, peak.live_at_final}});
-  if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
-  add_preface(root, check);
-  const auto lines = recommendations(summaries[0].as_object(), run);
-  // Who pins what stays: the sites behind the pinned bytes at F (a trace recorded with --stacks).
-  const auto holders = heapmark::report::holders(run);
-  json::array holders_json;
-  bool named = false;
+  return sc;
+}
+
+// diagnose.json's holders: per base allocator the top sites behind the pinned bytes at F.
+json::array holders_json(const std::vector<heapmark::report::Holders>& holders) {
+  json::array out;
   for (const auto& h : holders) {
     if (h.variant) continue;
-    named |= h.site_count > 0;
     json::array sites;
     for (size_t i = 0; i < h.sites.size() && i < 10; ++i) {
       const auto& x = h.sites[i];
@@ -274,18 +239,58 @@ int diagnose(State& st) {
                        {"blocks", x.blocks},
                        {"median_age_s", x.median_age_s ? json::value(*x.median_age_s) : json::value(nullptr)}});
     }
-    holders_json.push_back(
-        json::object{{"allocator", h.allocator},
-                     {"phase", h.phase},
-                     {"cells", h.cells},
-                     {"r", h.r},
-                     {"pinned", h.pinned_total},
-                     {"live", h.live_total},
-                     {"site_count", h.site_count},
-                     {"sites", std::move(sites)},
-                     {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
-                     {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
+    out.push_back(json::object{{"allocator", h.allocator},
+                               {"phase", h.phase},
+                               {"cells", h.cells},
+                               {"r", h.r},
+                               {"pinned", h.pinned_total},
+                               {"live", h.live_total},
+                               {"site_count", h.site_count},
+                               {"sites", std::move(sites)},
+                               {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
+                               {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
   }
+  return out;
+}
+
+int diagnose(State& st) {
+  namespace fs = std::filesystem;
+  settle_options(st);
+  st.o.command = "diagnose";
+  const std::string path = fs::absolute(st.trace).string();
+  const heapmark::cli::Summary s = heapmark::cli::summarize(path);  // a bad trace is refused here, exit 2
+  if (s.lost)
+    throw InputError(path + ": incomplete trace: " + std::to_string(s.lost) + " events were not recorded (" +
+                     s.lost_reason + "): record it again");
+  if (s.events == 0) throw InputError(path + ": the trace holds no events to diagnose");
+  const uint64_t final_rel = st.at.empty() ? s.duration_ms : parse_at(st.at, s, path);
+  const uint64_t final_abs = s.t0_ms + final_rel;
+  // F at the end: the summary's peak is P; an earlier F needs the peak before it (one more pass).
+  const heapmark::cli::PeakPoint peak = st.at.empty()
+                                            ? heapmark::cli::PeakPoint{s.t0_ms + s.peak_ms, s.peak_live, s.live_end}
+                                            : heapmark::cli::peak_until(path, final_abs);
+
+  heapmark::repro::Scenario sc = trace_scenario(s, path, peak, final_rel, st.at);
+  const std::string dir = heapmark::cli::parts_dir();
+  const auto known = heapmark::registry::builtin(dir);
+  st.o.cell_binary = dir + "/heapmark-cell";
+  if (st.o.run_id.empty()) st.o.run_id = heapmark::results::utc_now("diagnose-%Y%m%d-%H%M%S");
+  std::vector<heapmark::results::ScenarioSummary> summaries;
+  const int status = heapmark::repro::run_scenarios({&sc}, st.o, known, &summaries);
+  if (summaries.empty()) return status;
+  const std::string root = st.o.results_root + "/" + st.o.run_id;
+  const std::string run_dir = root + "/" + sc.dir_name();
+  const heapmark::report::Run run = heapmark::report::read_run(run_dir);
+  // How far to trust what follows: the replay on the recording's own allocator against the program's own RSS.
+  const heapmark::cli::ReplayCheck check = heapmark::cli::check_replay(
+      s, run, known, {{0, "P", peak.t_ms, peak.live}, {1, "F", final_abs, peak.live_at_final}});
+  if (!st.o.quiet) std::printf("\n%s\n", check.line().c_str());
+  add_preface(root, check);
+  const auto lines = recommendations(summaries[0], run);
+  // Who pins what stays: the sites behind the pinned bytes at F (a trace recorded with --stacks).
+  const auto holders = heapmark::report::holders(run);
+  bool named = false;
+  for (const auto& h : holders) named |= !h.variant && h.site_count > 0;
   if (!st.o.quiet) {
     if (named) {
       std::printf("\nWho pins the memory at F (top sites; flame graphs and page maps in the report, svg/):\n%s",
@@ -318,8 +323,8 @@ int diagnose(State& st) {
                          {"at", st.at},
                          {"self_check", check.to_json()},
                          {"recommendation", std::move(rec)},
-                         {"holders", std::move(holders_json)},
-                         {"summary", summaries[0]}};
+                         {"holders", holders_json(holders)},
+                         {"summary", heapmark::results::to_json(summaries[0])}};
   heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(out) + "\n");
   std::ofstream(root + "/summary.md", std::ios::app) << md;
   if (!st.o.quiet)

@@ -2,13 +2,13 @@
 // grid (scenario x allocator, coloured by verdict, with agreement and the
 // remedies that worked, each linking to the scenario's section), then every
 // scenario's section, from the catalogue's repro.json. Renders; judges nothing.
-// A catalogue may carry "preface_html" and "preface_md": a section its writer
-// puts above the grid (diagnose's self-check against the recording).
+// A catalogue's preface (diagnose's self-check against the recording) stands
+// above the grid.
 #pragma once
-#include <boost/json/object.hpp>
 #include <string>
 
 #include "harness/report/table.h"
+#include "harness/results/repro_result.h"
 
 namespace heapmark::report {
 
@@ -18,10 +18,10 @@ struct CataloguePaths {
 };
 
 // The grid as a table model (rows: scenarios; columns: the catalogue's allocators).
-Table catalogue_grid(const boost::json::object& catalogue);
-std::string render_catalogue_html(const boost::json::object& catalogue);
-std::string render_catalogue_md(const boost::json::object& catalogue);
+Table catalogue_grid(const results::Catalogue& catalogue);
+std::string render_catalogue_html(const results::Catalogue& catalogue);
+std::string render_catalogue_md(const results::Catalogue& catalogue);
 // Writes dir/report.html and dir/summary.md.
-CataloguePaths write_catalogue(const std::string& dir, const boost::json::object& catalogue);
+CataloguePaths write_catalogue(const std::string& dir, const results::Catalogue& catalogue);
 
 }  // namespace heapmark::report

@@ -150,12 +150,11 @@ Comparison compare_runs(const Run& a, const Run& b, const std::vector<Figure>& f
         c.warnings.push_back("allocator " + x.name + " differs: a is " + x.version + " " + x.library + " " + x.env +
                              ", b is " + y.version + " " + y.library + " " + y.env);
   // Figures from two machine types compare the machines as much as the allocators.
-  const auto* fa = a.run_json.if_contains("fingerprint");
-  const auto* fb = b.run_json.if_contains("fingerprint");
-  if (fa && fb && fa->is_object() && fb->is_object() && fa->as_object().if_contains("digest") &&
-      fb->as_object().if_contains("digest") && fa->as_object().at("digest") != fb->as_object().at("digest"))
+  const auto& fa = a.info.fingerprint;
+  const auto& fb = b.info.fingerprint;
+  if (!fa.digest().empty() && !fb.digest().empty() && fa.digest() != fb.digest())
     c.warnings.push_back("the runs come from different machines: " +
-                         results::fingerprint_difference(fa->as_object(), fb->as_object()));
+                         results::fingerprint_difference(fa.facts, fb.facts));
   for (const Run* r : {&a, &b})
     if (r->ignored_partial_line) c.warnings.push_back(r->dir + ": the incomplete last line of cells.jsonl was ignored");
   const auto label = labels(a, b);

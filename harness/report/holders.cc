@@ -183,12 +183,7 @@ std::string Holder::name() const {
 std::vector<Holders> holders(const Run& run) {
   const Names names = read_names(run.dir);
   std::map<std::string, bool> variant;
-  if (const auto* m = run.run_json.if_contains("matrix"); m && m->is_object())
-    if (const auto* list = m->as_object().if_contains("allocators"); list && list->is_array())
-      for (const auto& a : list->as_array())
-        if (a.is_object() && a.as_object().if_contains("name"))
-          variant[std::string(a.as_object().at("name").as_string())] =
-              a.as_object().if_contains("variant_of") != nullptr;
+  for (const auto& a : run.info.matrix_facts.allocators) variant[a.name] = a.variant;
   std::vector<Holders> out;
   for (const auto& alloc : run.allocators) {
     Holders h;

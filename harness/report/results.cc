@@ -11,14 +11,6 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace heapmark::report {
-namespace {
-
-std::string str(const json::object& o, const char* k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-}  // namespace
 
 const json::value* find_path(const json::object& obj, const std::string& dotted) {
   const json::object* cur = &obj;
@@ -44,22 +36,16 @@ Run read_run(const std::string& dir) {
   run.dir = dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw InputError("results directory '" + dir + "' does not exist");
-  run.run_json = results::read_run_json(dir);
-  run.run_id = str(run.run_json, "run_id");
+  run.info = results::read_run_info(dir);
+  run.run_id = run.info.run_id;
   if (run.run_id.empty()) run.run_id = fs::path(dir).filename().string();
-  if (const auto* m = run.run_json.if_contains("matrix"); m && m->is_object()) {
-    run.baseline = str(m->get_object(), "baseline");
-    if (const auto* as = m->get_object().if_contains("allocators"); as && as->is_array())
-      for (const auto& a : as->get_array())
-        if (a.is_object()) run.allocators.push_back(str(a.get_object(), "name"));
-  }
+  run.baseline = run.info.matrix_facts.baseline;
+  for (const auto& a : run.info.matrix_facts.allocators) run.allocators.push_back(a.name);
   // A run merged --by-machine: each cell names its machine by fingerprint digest; its figures group by machine too.
-  if (const auto* from = run.run_json.if_contains("merged_from"); from && from->is_array())
-    for (const auto& f : from->get_array()) {
-      const auto* fp = f.is_object() ? f.get_object().if_contains("fingerprint") : nullptr;
-      if (!fp || !fp->is_object()) continue;
-      const std::string digest = str(fp->get_object(), "digest");
-      run.machines[digest] = str(fp->get_object(), "cpu_model") + " (" + digest.substr(0, 6) + ")";
+  for (const auto& from : run.info.merged_from)
+    if (from.fingerprint) {
+      const std::string digest = from.fingerprint->digest();
+      run.machines[digest] = from.fingerprint->cpu_model() + " (" + digest.substr(0, 6) + ")";
     }
   results::Cells cells = results::read_cells(dir);
   run.ignored_partial_line = cells.ignored_partial_line;

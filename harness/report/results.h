@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "harness/results/cell_result.h"
+#include "harness/results/run_info.h"
 
 namespace heapmark::report {
 
@@ -25,7 +26,7 @@ struct Cell : results::CellResult {
 
 struct Run {
   std::string dir;
-  boost::json::object run_json;
+  results::RunInfo info;  // run.json
   std::string run_id, baseline;
   std::vector<std::string> allocators;          // in run.json matrix order, then any seen only in cells
   std::vector<Cell> cells;                      // in file order

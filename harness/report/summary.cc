@@ -2,46 +2,10 @@
 #include "harness/report/summary.h"
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cmath>
 #include <set>
 
-namespace json = boost::json;
-
 namespace heapmark::report {
-namespace {
-
-std::string scalar_text(const json::value& v) {
-  if (v.is_string()) return std::string(v.get_string());
-  if (v.is_bool()) return v.get_bool() ? "yes" : "no";
-  if (v.is_int64()) return std::to_string(v.get_int64());
-  if (v.is_uint64()) return std::to_string(v.get_uint64());
-  if (v.is_double()) return format_sig(v.get_double(), 4);
-  if (v.is_null()) return "-";
-  if (v.is_array()) {
-    std::string s;
-    for (const auto& e : v.get_array()) s += (s.empty() ? "" : " ") + scalar_text(e);
-    return s;
-  }
-  return json::serialize(v);
-}
-
-std::string at_text(const json::object& o, const std::string& path) {
-  const auto* v = find_path(o, path);
-  return v ? scalar_text(*v) : "-";
-}
-
-std::optional<double> at_num(const json::object& o, const std::string& path) {
-  const auto* v = find_path(o, path);
-  if (!v) return std::nullopt;
-  if (v->is_double()) return v->get_double();
-  if (v->is_int64()) return static_cast<double>(v->get_int64());
-  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
-  return std::nullopt;
-}
-
-}  // namespace
-
 bool is_noisy(const Figure& f, const std::vector<double>& values) {
   if (values.size() < 3) return true;
   const double spread = stats::iqr(values);
@@ -210,67 +174,61 @@ std::vector<AllocatorDetail> group_details(const Run& run, const Group& g, const
 }
 
 std::vector<std::pair<std::string, std::string>> run_context(const Run& run) {
-  const auto& r = run.run_json;
+  const results::RunInfo& r = run.info;
+  const results::MachineInfo& m = r.machine;
   std::vector<std::pair<std::string, std::string>> kv;
   size_t ok = 0, failed = 0;
   for (const auto& c : run.cells) (c.ok() ? ok : failed)++;
-  kv.emplace_back("run", run.run_id + ", created " + at_text(r, "created_at"));
+  auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+  auto count = [](double v) { return format_sig(v, 4); };
+  kv.emplace_back("run", run.run_id + ", created " + or_dash(r.created_at));
   kv.emplace_back("cells",
-                  std::to_string(run.cells.size()) + " of " + at_text(r, "cells_planned") +
+                  std::to_string(run.cells.size()) + " of " + std::to_string(r.cells_planned) +
                       " planned: " + std::to_string(ok) + " ok, " + std::to_string(failed) + " failed" +
                       (run.ignored_partial_line ? "; an incomplete last line of cells.jsonl was ignored" : ""));
   std::string cmd;
-  if (const auto* v = find_path(r, "command_line"); v && v->is_array())
-    for (const auto& a : v->get_array()) cmd += (cmd.empty() ? "" : " ") + scalar_text(a);
+  for (const auto& a : r.command_line) cmd += (cmd.empty() ? "" : " ") + a;
   kv.emplace_back("command line", cmd);
-  kv.emplace_back("heapmark", at_text(r, "heapmark.version") + ", commit " + at_text(r, "heapmark.commit") + ", " +
-                                  at_text(r, "heapmark.build_type") + ", compiler " + at_text(r, "heapmark.compiler"));
-  kv.emplace_back("machine",
-                  at_text(r, "machine.hostname") + ": " + at_text(r, "machine.cpu_model") + ", " +
-                      at_text(r, "machine.cpus_online") + " CPUs online, " +
-                      (at_num(r, "machine.memory_total_bytes") ? format_bytes(*at_num(r, "machine.memory_total_bytes"))
-                                                               : std::string("-")) +
-                      " memory, " + at_text(r, "machine.arch"));
-  kv.emplace_back("kernel", at_text(r, "machine.kernel") + "; glibc " + at_text(r, "machine.glibc_version"));
-  kv.emplace_back("THP",
-                  "enabled " + at_text(r, "machine.thp_enabled") + ", defrag " + at_text(r, "machine.thp_defrag"));
+  kv.emplace_back("heapmark", or_dash(r.heapmark.version) + ", commit " + or_dash(r.heapmark.commit) + ", " +
+                                  or_dash(r.heapmark.build_type) + ", compiler " + or_dash(r.heapmark.compiler));
+  kv.emplace_back("machine", or_dash(m.hostname) + ": " + or_dash(m.cpu_model) + ", " + std::to_string(m.cpus_online) +
+                                 " CPUs online, " +
+                                 (m.memory_total_bytes ? format_bytes(double(m.memory_total_bytes)) : "-") +
+                                 " memory, " + or_dash(m.arch));
+  kv.emplace_back("kernel", or_dash(m.kernel) + "; glibc " + or_dash(m.glibc_version));
+  kv.emplace_back("THP", "enabled " + or_dash(m.thp_enabled) + ", defrag " + or_dash(m.thp_defrag));
   std::string tsc =
-      "clocksource " + at_text(r, "machine.clocksource") + "; TSC invariant " + at_text(r, "machine.tsc.invariant");
-  if (auto hz = at_num(r, "machine.tsc.hz")) tsc += ", " + format_sig(*hz / 1e9, 4) + " GHz";
-  if (auto oh = at_num(r, "machine.tsc.timer_overhead_ns")) tsc += ", timer overhead " + format_ns(*oh);
-  tsc += ", resolution " + at_text(r, "machine.tsc.timer_resolution_cycles") + " cycles";
+      "clocksource " + or_dash(m.clocksource) + "; TSC invariant " + std::string(m.tsc.invariant ? "yes" : "no");
+  if (m.tsc.hz > 0) tsc += ", " + format_sig(m.tsc.hz / 1e9, 4) + " GHz";
+  tsc += ", timer overhead " + format_ns(m.tsc.timer_overhead_ns);
+  tsc += ", resolution " + std::to_string(m.tsc.timer_resolution_cycles) + " cycles";
   kv.emplace_back("timer", tsc);
-  kv.emplace_back("load at start", at_text(r, "machine.loadavg_at_start") + " (1, 5, 15 min)");
-  std::string options = "timeout " + at_text(r, "options.timeout_s") + " s, memory cap ";
-  options += at_num(r, "options.mem_cap_bytes") ? format_bytes(*at_num(r, "options.mem_cap_bytes")) : "-";
-  options += ", sampling " + at_text(r, "options.sample_hz") + " Hz (max " + at_text(r, "options.max_points") +
-             " points), touch " + at_text(r, "options.touch") + ", cells on CPU " + at_text(r, "options.cell_cpu");
+  kv.emplace_back("load at start", count(m.loadavg_at_start[0]) + " " + count(m.loadavg_at_start[1]) + " " +
+                                       count(m.loadavg_at_start[2]) + " (1, 5, 15 min)");
+  const results::RunOptionsInfo& o = r.options;
+  std::string options = "timeout " + count(o.timeout_s) + " s, memory cap ";
+  options += o.mem_cap_bytes ? format_bytes(double(o.mem_cap_bytes)) : "-";
+  options += ", sampling " + count(o.sample_hz) + " Hz (max " + std::to_string(o.max_points) + " points), touch " +
+             or_dash(o.touch) + ", cells on CPU " + std::to_string(o.cell_cpu);
   kv.emplace_back("options", options);
-  kv.emplace_back("matrix", at_text(r, "matrix.reps") + " repetitions, seed " + at_text(r, "matrix.seed") +
-                                ", baseline " + run.baseline);
+  kv.emplace_back("matrix", std::to_string(r.matrix_facts.reps) + " repetitions, seed " +
+                                std::to_string(r.matrix_facts.seed) + ", baseline " + run.baseline);
   return kv;
 }
 
 std::vector<AllocatorInfo> allocator_infos(const Run& run) {
   std::vector<AllocatorInfo> out;
-  const auto* as = run.run_json.if_contains("allocators");
   for (const auto& name : run.allocators) {
     AllocatorInfo info;
     info.name = name;
-    if (as && as->is_array())
-      for (const auto& a : as->get_array()) {
-        if (!a.is_object() || at_text(a.get_object(), "name") != name) continue;
-        const auto& o = a.get_object();
-        info.kind = at_text(o, "kind");
-        info.version = at_text(o, "version");
-        info.library = at_text(o, "library");
-        if (info.library.empty()) info.library = "(none: libc)";
-        if (const auto* env = o.if_contains("env"); env && env->is_object())
-          for (const auto& [k, v] : env->get_object())
-            info.env += (info.env.empty() ? "" : " ") + std::string(k) + "=" + scalar_text(v);
-        info.identity =
-            (at_text(o, "identity_ok") == "yes" ? "proven: " : "NOT proven: ") + at_text(o, "identity_proof");
-      }
+    for (const auto& a : run.info.allocators) {
+      if (a.name != name) continue;
+      info.kind = a.kind;
+      info.version = a.version;
+      info.library = a.library.empty() ? "(none: libc)" : a.library;
+      for (const auto& [k, v] : a.env) info.env += (info.env.empty() ? "" : " ") + k + "=" + v;
+      info.identity = (a.identity_ok ? "proven: " : "NOT proven: ") + a.identity_proof;
+    }
     out.push_back(std::move(info));
   }
   return out;

@@ -99,11 +99,8 @@ Table matrix_table(const Run& run, const Matrix& m, size_t f) {
 Table server_figures_table(const Run& run, const Group& g, const std::vector<std::string>& allocators) {
   // The keys the suite entry asked to show, from run.json's matrix.
   std::vector<std::string> keys;
-  if (const auto* progs = find_path(run.run_json, "matrix.programs"); progs && progs->is_array())
-    for (const auto& p : progs->get_array())
-      if (const auto* show = find_path(p.get_object(), "server.show");
-          show && show->is_array() && p.get_object().if_contains("name") && p.at("name").as_string() == g.workload)
-        for (const auto& k : show->get_array()) keys.emplace_back(k.as_string());
+  if (const auto it = run.info.matrix_facts.server_show.find(g.workload); it != run.info.matrix_facts.server_show.end())
+    keys = it->second;
   Table t;
   t.css_class = "server";
   t.label_columns = 2;

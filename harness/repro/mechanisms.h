@@ -11,7 +11,7 @@ namespace heapmark::repro {
 
 struct Explanation {
   std::string allocator;  // allocator name, its kind ("glibc", "jemalloc", ...) or "*"
-  std::string verdict;    // verdict id it explains (verdicts.h), "split" included
+  std::string verdict;    // verdict id it explains (harness/results/verdicts.h), "split" included
   std::string text;
 };
 

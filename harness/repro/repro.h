@@ -15,9 +15,18 @@
 #include "allocators/registry/registry.h"
 #include "harness/results/cell_result.h"
 #include "harness/repro/scenario.h"
-#include "harness/repro/verdicts.h"
+#include "harness/results/repro_result.h"
+#include "harness/results/verdicts.h"
 
 namespace heapmark::repro {
+
+// The verdict table is the results layer's (the report renders it too).
+using results::info;
+using results::lateness;
+using results::Verdict;
+using results::verdict_from_id;
+using results::verdict_id;
+using results::verdict_label;
 
 const std::vector<Scenario>& catalogue();
 // "2", "02" or "top-pinned"; throws InputError naming the valid ones.
@@ -92,16 +101,17 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known);
 // The same for scenarios given here (heapmark diagnose: the user's trace);
 // o.scenarios is not read. `summaries` receives each scenario's summary.
 int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o,
-                  const std::vector<registry::Allocator>& known, boost::json::array* summaries = nullptr);
+                  const std::vector<registry::Allocator>& known,
+                  std::vector<results::ScenarioSummary>* summaries = nullptr);
 
 // The summary of one scenario's results directory, written there as
-// repro.json (also what the report's repro section and the catalogue page
-// read): per allocator the median phase figures over the repetitions, each
+// repro.json (results/repro_result.h; what the report's repro section and the
+// catalogue page read): per allocator the median phase figures over the repetitions, each
 // repetition's verdict, the verdict they agree on (or "split") with its
 // agreement, how the memory came back, the explanation when it matches, and
 // the remedies that worked in every repetition.
-boost::json::object scenario_summary(const Scenario& s, const std::string& run_dir);
+results::ScenarioSummary scenario_summary(const Scenario& s, const std::string& run_dir);
 // The terminal text of one summary.
-std::string render_summary_text(const boost::json::object& summary);
+std::string render_summary_text(const results::ScenarioSummary& summary);
 
 }  // namespace heapmark::repro

@@ -30,25 +30,21 @@ std::string default_run_id() { return results::utc_now("repro-%Y%m%d-%H%M%S"); }
 // summary.md (the verdict grid). `status` is what repro exits with; a run cut
 // short (interrupted) is not complete and holds the scenarios that finished.
 report::CataloguePaths write_catalogue(const std::string& root, const Options& o,
-                                       const std::vector<registry::Allocator>& bases, const json::array& summaries,
-                                       double wall_s, size_t scenarios_chosen, int status) {
-  json::array names;
-  for (const auto& b : bases) names.push_back(json::string(b.name));
-  json::array command;
-  for (const auto& c : o.command_line) command.push_back(json::string(c));
-  const json::object cat{{"schema", "heapmark-repro-catalogue"},
-                         {"schema_version", 1},
-                         {"command_line", command},
-                         {"dir", root},
-                         {"reps", o.reps},
-                         {"jobs", o.jobs},
-                         {"mib", o.mib},
-                         {"wall_s", wall_s},
-                         {"allocators", names},
-                         {"complete", status != kExitInterrupted && summaries.size() == scenarios_chosen},
-                         {"exit_status", status},
-                         {"scenarios", summaries}};
-  const std::string text = json::serialize(cat) + "\n";
+                                       const std::vector<registry::Allocator>& bases,
+                                       const std::vector<results::ScenarioSummary>& summaries, double wall_s,
+                                       size_t scenarios_chosen, int status) {
+  results::Catalogue cat;
+  cat.command_line = o.command_line;
+  cat.dir = root;
+  cat.reps = o.reps;
+  cat.jobs = o.jobs;
+  cat.mib = o.mib;
+  cat.wall_s = wall_s;
+  for (const auto& b : bases) cat.allocators.push_back(b.name);
+  cat.complete = status != kExitInterrupted && summaries.size() == scenarios_chosen;
+  cat.exit_status = status;
+  cat.scenarios = summaries;
+  const std::string text = json::serialize(results::to_json(cat)) + "\n";
   results::write_atomically(root + "/repro.json", text);
   if (o.json) {
     std::fputs(text.c_str(), stdout);
@@ -170,7 +166,7 @@ int run_repro(const Options& o, const std::vector<registry::Allocator>& known) {
 }
 
 int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& o,
-                  const std::vector<registry::Allocator>& known, json::array* summaries_out) {
+                  const std::vector<registry::Allocator>& known, std::vector<results::ScenarioSummary>* summaries_out) {
   std::vector<registry::Allocator> bases;
   if (o.allocators.empty()) {
     bases = registry::bases(known);
@@ -189,7 +185,7 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
   const auto t0 = std::chrono::steady_clock::now();
   auto wall_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   std::string all_text;
-  json::array summaries;
+  std::vector<results::ScenarioSummary> summaries;
   int worst = kExitOk;
   for (const auto* s : scenarios) {
     runner::MatrixRequest req;
@@ -241,14 +237,14 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
     std::string dir;
     const int status = runner::run(ro.resume.empty() ? m : runner::Matrix{}, ro, known, &dir);
     if (dir.empty()) return status;
-    json::object sum = scenario_summary(*s, dir);
-    results::write_atomically(dir + "/repro.json", json::serialize(sum) + "\n");
+    results::ScenarioSummary sum = scenario_summary(*s, dir);
+    results::write_atomically(dir + "/repro.json", json::serialize(results::to_json(sum)) + "\n");
     report::write_report(dir);
     const std::string text = render_summary_text(sum);
     all_text += text + "\n";
     if (!o.quiet && !o.json) std::printf("%s\n", text.c_str());
     std::fflush(stdout);
-    sum["dir"] = s->dir_name();
+    sum.dir = s->dir_name();
     summaries.push_back(std::move(sum));
     if (status == kExitInterrupted) {  // what ran is recorded and reported
       write_catalogue(root, o, bases, summaries, wall_s(), scenarios.size(), status);

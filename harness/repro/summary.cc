@@ -2,7 +2,6 @@
 // measured phase ends, the verdict they agree on (or "split"), how the memory
 // came back, and which remedies worked. Written as repro.json beside the cells.
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,24 +10,12 @@
 #include "harness/repro/repro.h"
 #include "harness/report/results.h"
 
-namespace json = boost::json;
-
 namespace heapmark::repro {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 using workloads::repro::kActP;
 using workloads::repro::kFreeP;
-
-std::string str(const json::object& o, const char* k) {
-  const auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-double number(const json::value& v, const char* k) {
-  const auto* x = v.is_object() ? v.as_object().if_contains(k) : nullptr;
-  return x && x->is_number() ? x->to_number<double>() : NAN;
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return NAN;
@@ -37,9 +24,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-json::value num_or_null(double v) { return std::isnan(v) ? json::value(nullptr) : json::value(v); }
-
-// The wait of phase i of one cell, or null.
 const results::Wait* wait_of(const results::CellResult& cell, int i) {
   for (const auto& p : cell.phases)
     if (p.name == kPhaseNames[i] && p.end && p.end->wait) return &*p.end->wait;
@@ -123,8 +107,8 @@ std::string how(Verdict v, const std::string& when, const std::vector<const Rep*
   }
 }
 
-json::array median_phases(const std::vector<const Rep*>& ok) {
-  json::array out;
+std::vector<std::optional<results::PhaseMedians>> median_phases(const std::vector<const Rep*>& ok) {
+  std::vector<std::optional<results::PhaseMedians>> out;
   for (int i = 0; i < kPhaseCount; ++i) {
     std::vector<double> r, live, lazy, ret, frag, retained, meta;
     bool breakdown = true;
@@ -141,21 +125,14 @@ json::array median_phases(const std::vector<const Rep*>& ok) {
       meta.push_back(p.metadata);
     }
     if (r.empty()) {
-      out.push_back(nullptr);
+      out.emplace_back();
       continue;
     }
-    json::object p{{"phase", kPhaseLetters[i]},
-                   {"r", median(r)},
-                   {"live", median(live)},
-                   {"lazy_free", median(lazy)},
-                   {"returned", num_or_null(median(ret))}};
+    results::PhaseMedians p{median(r), median(live), median(lazy), std::nullopt, std::nullopt};
+    if (!ret.empty()) p.returned = median(ret);
     if (breakdown)
-      p["breakdown"] = json::object{{"live", median(live)},
-                                    {"fragmentation", median(frag)},
-                                    {"retained", median(retained)},
-                                    {"lazy_free", median(lazy)},
-                                    {"metadata", median(meta)}};
-    out.push_back(std::move(p));
+      p.breakdown = results::MedianBreakdown{p.live, median(frag), median(retained), p.lazy_free, median(meta)};
+    out.push_back(p);
   }
   return out;
 }
@@ -166,21 +143,20 @@ struct Consensus {
   Verdict verdict = Verdict::kUnknown;
   std::string when, label = verdict_label(Verdict::kUnknown), agreement;
   int latest = -1, earliest = 99;  // lateness over the ok repetitions
-  json::array rep_verdicts;
+  std::vector<results::RepVerdict> rep_verdicts;
 };
 
 Consensus consensus(const std::vector<Rep>& reps) {
   Consensus c;
   std::map<std::pair<Verdict, std::string>, int> votes;
   for (const auto& r : reps) {
-    json::object rv{{"rep", r.cell->rep}, {"status", r.cell->status}};
+    results::RepVerdict rv{static_cast<int>(r.cell->rep), r.cell->status, std::nullopt, "", std::nullopt};
     if (r.ok) {
-      rv["verdict"] = verdict_id(r.a.verdict);
-      rv["when"] = r.a.when;
+      rv.verdict = r.a.verdict;
+      rv.when = r.a.when;
       const int at = phase_index(r.a.when);
       if (at == 2 || at == 3)
-        if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s)
-          rv["after_s"] = *w->returned_after_s;
+        if (const results::Wait* w = wait_of(*r.cell, at); w && w->returned_after_s) rv.after_s = *w->returned_after_s;
       ++votes[{r.a.verdict, r.a.when}];
       c.latest = std::max(c.latest, lateness(r.a.verdict, r.a.when));
       c.earliest = std::min(c.earliest, lateness(r.a.verdict, r.a.when));
@@ -204,64 +180,89 @@ Consensus consensus(const std::vector<Rep>& reps) {
   return c;
 }
 
-// " K=V K=V": a row's environment, as the summary's lines show it.
-std::string env_text(const json::value& env) {
-  std::string out;
-  for (const auto& [k, v] : env.as_object())
-    if (v.is_string()) out += " " + std::string(k) + "=" + std::string(v.as_string());
-  return out;
-}
-
 // A base allocator's row as the remedies are judged against it.
 struct Base {
   int best = 99;
   std::string label;
-  json::array phases;  // medians
+  const results::ReproRow* row = nullptr;
 };
+
+// R at phase i of a row (NAN when it has no such phase).
+double r_at(const results::ReproRow& row, int i) {
+  const auto* p = row.phase(i);
+  return p ? p->r : NAN;
+}
 
 // A remedy helped when, at a phase after the frees (F, I or A), it kept at
 // least kHelpedShare less of what its base kept above the live bytes (and at
 // least 1 MiB; medians), even where the verdict's words stay the same. Marks
 // such rows "helped" and returns them as the summary lists them; a remedy that
 // worked is listed once, as having worked.
-json::array helped_remedies(json::array& rows, const std::map<std::string, Base>& bases) {
-  json::array helped;
-  for (auto& rv : rows) {
-    auto& row = rv.as_object();
-    if (row["remedy"].is_null() || row["status"] != "ok" || (row.contains("worked") && row["worked"].as_bool()))
-      continue;
-    const auto b = bases.find(str(row, "base"));
+std::vector<results::RemedyHelped> helped_remedies(std::vector<results::ReproRow>& rows,
+                                                   const std::map<std::string, Base>& bases) {
+  std::vector<results::RemedyHelped> helped;
+  for (auto& row : rows) {
+    if (!row.is_remedy() || !row.ok() || row.worked.value_or(false)) continue;
+    const auto b = bases.find(row.base);
     if (b == bases.end()) continue;
-    const auto& mine = row["phases"].as_array();
-    const auto& theirs = b->second.phases;
+    const results::ReproRow& theirs = *b->second.row;
     int best = -1;
     double best_less = 0;
-    for (int i = kFreeP; i <= static_cast<int>(kActP) && i < static_cast<int>(std::min(mine.size(), theirs.size()));
-         ++i) {
-      const double less = number(theirs[i], "r") - number(mine[i], "r");
-      if (less >= kHelpedShare * (number(theirs[i], "r") - number(theirs[i], "live")) && less >= kMiB &&
-          less > best_less) {
+    for (int i = kFreeP; i <= static_cast<int>(kActP); ++i) {
+      const auto* base_at = theirs.phase(i);
+      if (!base_at || !row.phase(i)) continue;
+      const double less = base_at->r - r_at(row, i);
+      if (less >= kHelpedShare * (base_at->r - base_at->live) && less >= kMiB && less > best_less) {
         best = i;
         best_less = less;
       }
     }
     if (best < 0) continue;
-    row["helped"] = json::object{{"phase", kPhaseLetters[best]}, {"less", best_less}};
+    row.helped = results::ReproRow::Helped{kPhaseLetters[best], best_less};
     char text[768];
     std::snprintf(text, sizeof text, "%s [%s%s]: %.1f MiB less at %s than %s (%.1f vs %.1f MiB), verdict still %s; %s",
-                  str(row, "remedy").c_str(), str(row, "base").c_str(), env_text(row["env"]).c_str(), best_less / kMiB,
-                  kPhaseLetters[best], str(row, "base").c_str(), number(mine[best], "r") / kMiB,
-                  number(theirs[best], "r") / kMiB, str(row, "verdict_label").c_str(), str(row, "remedy_what").c_str());
-    helped.push_back(json::object{{"remedy", row["remedy"]},
-                                  {"allocator", row["base"]},
-                                  {"env", row["env"]},
-                                  {"phase", kPhaseLetters[best]},
-                                  {"less", best_less},
-                                  {"kept", number(mine[best], "r")},
-                                  {"base_kept", number(theirs[best], "r")},
-                                  {"text", text}});
+                  row.remedy->c_str(), row.base.c_str(), results::env_text(row.env).c_str(), best_less / kMiB,
+                  kPhaseLetters[best], row.base.c_str(), r_at(row, best) / kMiB, r_at(theirs, best) / kMiB,
+                  row.verdict_label.c_str(), row.remedy_what.c_str());
+    helped.push_back(results::RemedyHelped{*row.remedy, row.base, row.env, kPhaseLetters[best], best_less,
+                                           r_at(row, best), r_at(theirs, best), text});
   }
   return helped;
+}
+
+// One allocator's row: its repetitions judged together.
+results::ReproRow judge_row(const Scenario& s, const std::string& name, const std::vector<Rep>& reps,
+                            const Remedy* remedy, Consensus& c) {
+  const results::CellResult& first = *reps[0].cell;
+  std::vector<const Rep*> ok;
+  for (const auto& r : reps)
+    if (r.ok) ok.push_back(&r);
+  results::ReproRow row;
+  row.allocator = name;
+  row.kind = first.allocator_kind;
+  row.base = remedy ? remedy->allocator : name;
+  if (remedy) row.remedy = remedy->name;
+  row.reps = static_cast<int>(reps.size());
+  row.ok_reps = static_cast<int>(ok.size());
+  row.env = results::EnvMap(first.env.begin(), first.env.end());
+  row.status = ok.empty() ? "failed" : "ok";
+  for (const auto& r : reps)
+    if (!r.ok) {
+      row.detail = r.cell->cause + ": " + r.cell->detail;
+      break;
+    }
+  c = consensus(reps);
+  row.rep_verdicts = c.rep_verdicts;
+  row.verdict = c.verdict;
+  row.verdict_label = c.label;
+  row.when = c.when;
+  row.agreement = c.agreement;
+  row.how = c.verdict == Verdict::kSplit ? "" : how(c.verdict, c.when, ok);
+  row.phases = median_phases(ok);
+  // A split has its own explanation where the scenario wrote one (why repetitions disagree).
+  if (const Explanation* ex = explanation_for(s, row.base, first.allocator_kind, c.verdict)) row.explanation = ex->text;
+  if (remedy) row.remedy_what = remedy->what;
+  return row;
 }
 
 }  // namespace
@@ -271,188 +272,128 @@ std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& a
   return metrics::returned_share(peak.r, at.r - (count_lazy ? at.lazy_free : 0.0), at.live);
 }
 
-json::object scenario_summary(const Scenario& s, const std::string& run_dir) {
+results::ScenarioSummary scenario_summary(const Scenario& s, const std::string& run_dir) {
   const report::Run run = report::read_run(run_dir);
-  json::object sum{{"scenario", s.id},
-                   {"slug", s.slug},
-                   {"title", s.title},
-                   {"recipe", s.recipe_text},
-                   {"threshold", metrics::kReturnedShare}};
+  results::ScenarioSummary sum;
+  sum.scenario = s.id;
+  sum.slug = s.slug;
+  sum.title = s.title;
+  sum.recipe = s.recipe_text;
+  sum.threshold = metrics::kReturnedShare;
   // Repetitions by allocator, in the run's allocator order.
   std::map<std::string, std::vector<Rep>> by_alloc;
   for (const auto& c : run.cells) by_alloc[c.allocator].push_back(judge(c));
 
-  json::array rows;
-  std::map<std::string, Base> bases;
-  std::map<std::string, int> worst;  // allocator -> latest verdict over its ok reps
+  std::map<std::string, int> worst, best;  // allocator -> latest / earliest verdict over its ok reps
+  std::map<std::string, std::string> base_label;
   for (const auto& name : run.allocators) {
     const auto it = by_alloc.find(name);
     if (it == by_alloc.end()) continue;
-    const auto& reps = it->second;
-    const results::CellResult& first = *reps[0].cell;
     const Remedy* remedy = nullptr;
     for (const auto& r : s.remedies)
       if (r.name == name) remedy = &r;
-    std::vector<const Rep*> ok;
-    for (const auto& r : reps)
-      if (r.ok) ok.push_back(&r);
-
-    json::object row{{"allocator", name},
-                     {"kind", first.allocator_kind},
-                     {"base", remedy ? remedy->allocator : name},
-                     {"remedy", remedy ? json::value(remedy->name) : json::value(nullptr)},
-                     {"reps", reps.size()},
-                     {"ok_reps", ok.size()}};
-    json::object env;
-    for (const auto& [k, v] : first.env) env[k] = v;
-    row["env"] = std::move(env);
-    row["status"] = ok.empty() ? "failed" : "ok";
-    if (ok.size() < reps.size())
-      for (const auto& r : reps)
-        if (!r.ok) {
-          row["detail"] = r.cell->cause + ": " + r.cell->detail;
-          break;
-        }
-    const Consensus c = consensus(reps);
-    const Verdict v = c.verdict;
-    const std::string& when = c.when;
-    const std::string& label = c.label;
-    const int latest = c.latest, earliest = c.earliest;
-    row["rep_verdicts"] = c.rep_verdicts;
-    row["verdict"] = verdict_id(v);
-    row["verdict_label"] = label;
-    row["when"] = when;
-    row["agreement"] = c.agreement;
-    row["how"] = v == Verdict::kSplit ? "" : how(v, when, ok);
-    row["phases"] = median_phases(ok);
-    // A split has its own explanation where the scenario wrote one (why repetitions disagree).
-    const Explanation* ex = explanation_for(s, remedy ? remedy->allocator : name, first.allocator_kind, v);
-    row["explanation"] = ex ? json::value(ex->text) : json::value(nullptr);
+    Consensus c;
+    sum.rows.push_back(judge_row(s, name, it->second, remedy, c));
     if (remedy) {
-      row["remedy_what"] = remedy->what;
-      worst[name] = latest;
-    } else if (!ok.empty()) {
-      bases[name] = Base{earliest, label + (when.empty() ? "" : " (" + when + ")"), row["phases"].as_array()};
+      worst[name] = c.latest;
+    } else if (sum.rows.back().ok()) {
+      best[name] = c.earliest;
+      base_label[name] = c.label + (c.when.empty() ? "" : " (" + c.when + ")");
     }
-    rows.push_back(std::move(row));
   }
-  // A remedy worked when even its latest repetition beat the base's earliest.
-  json::array worked;
-  for (auto& rv : rows) {
-    auto& row = rv.as_object();
-    if (row["remedy"].is_null() || row["status"] != "ok") continue;
-    const auto b = bases.find(str(row, "base"));
-    if (b == bases.end()) continue;
-    const bool better = worst[str(row, "allocator")] < b->second.best;
-    row["worked"] = better;
-    if (better)
-      worked.push_back(json::object{{"remedy", row["remedy"]},
-                                    {"allocator", row["base"]},
-                                    {"env", row["env"]},
-                                    {"what", row["remedy_what"]},
-                                    {"verdict", row["verdict_label"]},
-                                    {"when", row["when"]},
-                                    {"agreement", row["agreement"]},
-                                    {"base_verdict", b->second.label}});
-  }
-  json::array helped = helped_remedies(rows, bases);
   // Base allocators first, in the run's order, then the remedies.
-  std::stable_sort(rows.begin(), rows.end(), [](const json::value& a, const json::value& b) {
-    return a.as_object().at("remedy").is_null() && !b.as_object().at("remedy").is_null();
+  std::stable_sort(sum.rows.begin(), sum.rows.end(), [](const results::ReproRow& a, const results::ReproRow& b) {
+    return !a.is_remedy() && b.is_remedy();
   });
-  sum["rows"] = std::move(rows);
-  sum["remedies_worked"] = std::move(worked);
-  sum["remedies_helped"] = std::move(helped);
+  std::map<std::string, Base> bases;
+  for (const auto& row : sum.rows)
+    if (best.count(row.allocator)) bases[row.allocator] = Base{best[row.allocator], base_label[row.allocator], &row};
+  // A remedy worked when even its latest repetition beat the base's earliest.
+  for (auto& row : sum.rows) {
+    if (!row.is_remedy() || !row.ok()) continue;
+    const auto b = bases.find(row.base);
+    if (b == bases.end()) continue;
+    row.worked = worst[row.allocator] < b->second.best;
+    if (*row.worked)
+      sum.remedies_worked.push_back(results::RemedyWorked{*row.remedy, row.base, row.env, row.remedy_what,
+                                                          row.verdict_label, row.when, row.agreement, b->second.label});
+  }
+  sum.remedies_helped = helped_remedies(sum.rows, bases);
   return sum;
 }
 
-std::string render_summary_text(const json::object& sum) {
+namespace {
+
+// One row of the terminal table, with the lines under it.
+std::string row_text(const results::ReproRow& row) {
+  char b[512];
+  std::snprintf(b, sizeof b, "  %-28s", row.allocator.c_str());
+  std::string out = b;
+  if (!row.ok()) return out + " FAILED: " + row.detail + "\n";
+  double lazy_max = 0;
+  for (int i = 0; i < kPhaseCount; ++i) {
+    const auto* p = row.phase(i);
+    if (!p) {
+      std::snprintf(b, sizeof b, i == 0 ? " %8s" : " %14s", "-");
+    } else {
+      lazy_max = std::max(lazy_max, p->lazy_free / kMiB);
+      if (i == 0) std::snprintf(b, sizeof b, " %8.1f", p->r / kMiB);
+      else if (!p->returned) std::snprintf(b, sizeof b, " %8.1f %5s", p->r / kMiB, "-");
+      else std::snprintf(b, sizeof b, " %8.1f %4.0f%%", p->r / kMiB, *p->returned * 100);
+    }
+    out += b;
+  }
+  out += "  " + row.verdict_label + (row.when.empty() ? "" : " (" + row.when + ")") + " " + row.agreement + "\n";
+  if (!row.how.empty()) out += "      how: " + row.how + "\n";
+  if (row.verdict == Verdict::kSplit) {
+    std::string l = "      repetitions:";
+    for (const auto& r : row.rep_verdicts)
+      l += " " + (r.verdict ? std::string(verdict_id(*r.verdict)) + "(" + r.when + ")" : r.status);
+    out += l + "\n";
+  }
+  if (lazy_max >= 1) {
+    std::string l = "      LazyFree MiB (counted in RSS):";
+    for (int i = 0; i < kPhaseCount; ++i)
+      if (const auto* p = row.phase(i)) {
+        std::snprintf(b, sizeof b, " %s %.1f", kPhaseLetters[i], p->lazy_free / kMiB);
+        l += b;
+      }
+    out += l + "\n";
+  }
+  // Where R is after the frees: what no release can return versus what a release could.
+  if (const auto* p = row.phase(1); p && p->breakdown) {
+    const auto& o = *p->breakdown;
+    std::snprintf(
+        b, sizeof b,
+        "      at F, MiB: live %.1f | fragmentation %.1f | no live block %.1f | LazyFree %.1f | metadata %.1f\n",
+        o.live / kMiB, o.fragmentation / kMiB, o.retained / kMiB, o.lazy_free / kMiB, o.metadata / kMiB);
+    out += b;
+  }
+  if (!row.is_remedy() && row.explanation) out += "      why: " + *row.explanation + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string render_summary_text(const results::ScenarioSummary& sum) {
   std::string out;
   char b[512];
-  std::snprintf(b, sizeof b, "Scenario %d %s: %s\n  %s\n", static_cast<int>(sum.at("scenario").to_number<int64_t>()),
-                str(sum, "slug").c_str(), str(sum, "title").c_str(), str(sum, "recipe").c_str());
+  std::snprintf(b, sizeof b, "Scenario %d %s: %s\n  %s\n", sum.scenario, sum.slug.c_str(), sum.title.c_str(),
+                sum.recipe.c_str());
   out += b;
   std::snprintf(b, sizeof b, "  %-28s %8s %14s %14s %14s %14s  %s\n", "allocator", "P MiB", "F MiB  ret", "I MiB  ret",
                 "A MiB  ret", "R MiB  ret", "verdict (agreement)");
   out += b;
-  for (const auto& rv : sum.at("rows").as_array()) {
-    const auto& row = rv.as_object();
-    std::string line;
-    std::snprintf(b, sizeof b, "  %-28s", str(row, "allocator").c_str());
-    line += b;
-    if (str(row, "status") != "ok") {
-      out += line + " FAILED: " + str(row, "detail") + "\n";
-      continue;
-    }
-    const auto& ph = row.at("phases").as_array();
-    double lazy_max = 0;
-    for (int i = 0; i < kPhaseCount; ++i) {
-      if (ph[i].is_null()) {
-        std::snprintf(b, sizeof b, i == 0 ? " %8s" : " %14s", "-");
-      } else {
-        const auto& p = ph[i].as_object();
-        const double r = p.at("r").to_number<double>() / kMiB;
-        lazy_max = std::max(lazy_max, p.at("lazy_free").to_number<double>() / kMiB);
-        if (i == 0) std::snprintf(b, sizeof b, " %8.1f", r);
-        else if (p.at("returned").is_null()) std::snprintf(b, sizeof b, " %8.1f %5s", r, "-");
-        else std::snprintf(b, sizeof b, " %8.1f %4.0f%%", r, p.at("returned").to_number<double>() * 100);
-      }
-      line += b;
-    }
-    std::string verdict = str(row, "verdict_label");
-    if (!str(row, "when").empty()) verdict += " (" + str(row, "when") + ")";
-    out += line + "  " + verdict + " " + str(row, "agreement") + "\n";
-    if (!str(row, "how").empty()) out += "      how: " + str(row, "how") + "\n";
-    if (str(row, "verdict") == "split") {
-      std::string l = "      repetitions:";
-      for (const auto& r : row.at("rep_verdicts").as_array())
-        l += " " + (r.as_object().contains("verdict")
-                        ? str(r.as_object(), "verdict") + "(" + str(r.as_object(), "when") + ")"
-                        : str(r.as_object(), "status"));
-      out += l + "\n";
-    }
-    if (lazy_max >= 1) {
-      std::string l = "      LazyFree MiB (counted in RSS):";
-      for (int i = 0; i < kPhaseCount; ++i)
-        if (!ph[i].is_null()) {
-          std::snprintf(b, sizeof b, " %s %.1f", kPhaseLetters[i],
-                        ph[i].as_object().at("lazy_free").to_number<double>() / kMiB);
-          l += b;
-        }
-      out += l + "\n";
-    }
-    // Where R is after the frees: what no release can return versus what a release could.
-    if (!ph[1].is_null()) {
-      const auto& p = ph[1].as_object();
-      if (const auto* bd = p.if_contains("breakdown")) {
-        const auto& o = bd->as_object();
-        std::snprintf(
-            b, sizeof b,
-            "      at F, MiB: live %.1f | fragmentation %.1f | no live block %.1f | LazyFree %.1f | metadata %.1f\n",
-            o.at("live").to_number<double>() / kMiB, o.at("fragmentation").to_number<double>() / kMiB,
-            o.at("retained").to_number<double>() / kMiB, o.at("lazy_free").to_number<double>() / kMiB,
-            o.at("metadata").to_number<double>() / kMiB);
-        out += b;
-      }
-    }
-    if (row.at("remedy").is_null() && !row.at("explanation").is_null())
-      out += "      why: " + std::string(row.at("explanation").as_string()) + "\n";
-  }
-  const auto& worked = sum.at("remedies_worked").as_array();
-  static const json::array kNone;
-  const auto* hp = sum.if_contains("remedies_helped");
-  const json::array& helped = hp && hp->is_array() ? hp->as_array() : kNone;
-  if (worked.empty() && helped.empty()) out += "  Remedies that worked: none measured here.\n";
-  else if (!worked.empty()) out += "  Remedies that worked (in every repetition):\n";
-  for (const auto& wv : worked) {
-    const auto& w = wv.as_object();
-    out += "    " + str(w, "remedy") + " [" + str(w, "allocator") + env_text(w.at("env")) + "]: " + str(w, "verdict") +
-           " (" + str(w, "when") + ") " + str(w, "agreement") + ", was " + str(w, "base_verdict") + "; " +
-           str(w, "what") + "\n";
-  }
-  if (!helped.empty())
+  for (const auto& row : sum.rows) out += row_text(row);
+  if (sum.remedies_worked.empty() && sum.remedies_helped.empty())
+    out += "  Remedies that worked: none measured here.\n";
+  else if (!sum.remedies_worked.empty()) out += "  Remedies that worked (in every repetition):\n";
+  for (const auto& w : sum.remedies_worked)
+    out += "    " + w.remedy + " [" + w.allocator + results::env_text(w.env) + "]: " + w.verdict_label + " (" + w.when +
+           ") " + w.agreement + ", was " + w.base_verdict + "; " + w.what + "\n";
+  if (!sum.remedies_helped.empty())
     out += "  Remedies that helped (verdict unchanged; a quarter or more less kept above live at a phase):\n";
-  for (const auto& h : helped) out += "    " + str(h.as_object(), "text") + "\n";
+  for (const auto& h : sum.remedies_helped) out += "    " + h.text + "\n";
   return out;
 }
 

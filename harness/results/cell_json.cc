@@ -1,100 +1,14 @@
+// CellResult <-> its cells.jsonl object (see cell_json.h): to_json and
+// from_json walk the same sections in the documented order
+// (results/SCHEMA.md), each section's writer beside its reader.
 #include "harness/results/cell_json.h"
 
-#include <boost/json.hpp>
-#include <cmath>
-
-#include "common/input_error.h"
-
-namespace json = boost::json;
+#include "harness/results/cell_json_internal.h"
 
 namespace heapmark::results {
 namespace {
 
-// ---- writing
-json::value number_or_null(double v) {
-  if (std::isnan(v) || std::isinf(v)) return nullptr;
-  return v == 0.0 ? 0.0 : v;  // no "-0.0" in the files
-}
-json::value opt(const std::optional<double>& v) { return v ? number_or_null(*v) : json::value(nullptr); }
-template <class T>
-json::value opt_int(const std::optional<T>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
-json::object pairs(const Pairs& p) {
-  json::object o;
-  for (const auto& [k, v] : p) o[k] = v;
-  return o;
-}
-
-json::object site_json(const SiteShare& s) {
-  return json::object{{"site", s.site},
-                      {"blocks", s.blocks},
-                      {"live", s.live},
-                      {"pinned", s.pinned},
-                      {"median_age_ms", opt(s.median_age_ms)}};
-}
-
-json::object attribution_json(const Attribution& a) {
-  json::array sites;
-  for (const auto& s : a.sites) sites.push_back(site_json(s));
-  return json::object{{"site_count", a.site_count}, {"clock_ms", opt(a.clock_ms)},     {"seconds", a.seconds},
-                      {"sites", std::move(sites)},  {"unknown", site_json(a.unknown)}, {"other", site_json(a.other)}};
-}
-
-json::object page_map_json(const PageMap& m) {
-  json::object pages;
-  for (int s = 0; s < 5; ++s) pages[kPageStateNames[s]] = m.pages[s];
-  json::array buckets;
-  for (const auto& b : m.buckets) buckets.push_back(json::array{b[0], b[1], b[2], b[3], b[4]});
-  return json::object{
-      {"pages_per_bucket", m.pages_per_bucket}, {"shown_pages", m.shown_pages}, {"mappings", m.mappings},
-      {"lazyfree_known", m.lazyfree_known},     {"pages", std::move(pages)},    {"buckets", std::move(buckets)}};
-}
-
-json::object phase_json(const PhaseResult& p) {
-  json::object po{{"index", p.index}, {"name", p.name}, {"begin_s", p.begin_s}};
-  if (const auto& e = p.end) {
-    po["end_s"] = e->end_s;
-    po["ops"] = e->ops;
-    po["op_ns_mean"] = e->op_ns_mean;
-    po["rss"] = e->rss;
-    po["anonymous"] = e->anonymous;
-    po["lazy_free"] = e->lazy_free;
-    po["anon_huge_pages"] = e->anon_huge_pages;
-    po["r"] = e->r;
-    po["live_bytes"] = e->live_bytes;
-    po["live_usable"] = e->live_usable;
-    po["live_blocks"] = e->live_blocks;
-    po["rho"] = opt(e->rho);
-    if (const auto& w = e->wait) {
-      json::object wo{{"kind", w->kind},
-                      {"stop", w->stop},
-                      {"planned_ms", w->planned_ms},
-                      {"lasted_s", w->lasted_s},
-                      {"returned_after_s", opt(w->returned_after_s)}};
-      if (w->activity_calls) wo["activity_calls"] = *w->activity_calls;
-      if (w->activity_peak_live) wo["activity_peak_live"] = *w->activity_peak_live;
-      po["wait"] = std::move(wo);
-    }
-    if (!e->reported.empty()) po["reported"] = pairs(e->reported);
-    if (const auto& b = e->breakdown)
-      po["breakdown"] = json::object{{"live", b->live},         {"fragmentation", b->fragmentation},
-                                     {"retained", b->retained}, {"lazy_free", b->lazy_free},
-                                     {"metadata", b->metadata}, {"live_page_bytes", b->live_page_bytes}};
-    if (e->attribution) po["attribution"] = attribution_json(*e->attribution);
-    if (e->page_map) po["page_map"] = page_map_json(*e->page_map);
-    if (!e->counters.empty()) {
-      json::object co;
-      for (const auto& [k, v] : e->counters) co[k] = v;
-      po["counters"] = std::move(co);
-      if (e->counters_multiplexed) po["counters_multiplexed"] = true;
-    }
-  }
-  json::object st;
-  for (const auto& [k, v] : p.allocator_stats) st[k] = v;
-  po["allocator_stats"] = std::move(st);
-  return po;
-}
+using namespace cell_json;
 
 json::object cpu_json(const CpuUse& c) {
   return json::object{{"user_s", c.user_s}, {"sys_s", c.sys_s}, {"minflt", c.minflt},
@@ -117,209 +31,8 @@ json::object memory_json(const Memory& m) {
   return o;
 }
 
-// ---- reading
-class Reader {
- public:
-  explicit Reader(std::string where) : where_(std::move(where)) {}
-  [[noreturn]] void fail(const std::string& path, const char* want) const {
-    throw InputError(where_ + ": field '" + path + "': expected " + want);
-  }
-  const json::value* find(const json::object& o, const char* k) const {
-    const auto* v = o.if_contains(k);
-    return v && !v->is_null() ? v : nullptr;
-  }
-  std::string str(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return "";
-    if (!v->is_string()) fail(path + k, "a string");
-    return std::string(v->get_string());
-  }
-  std::optional<double> num(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return std::nullopt;
-    if (!v->is_number()) fail(path + k, "a number");
-    return v->to_number<double>();
-  }
-  template <class T>
-  std::optional<T> integer(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return std::nullopt;
-    if (v->is_int64()) return static_cast<T>(v->get_int64());
-    if (v->is_uint64()) return static_cast<T>(v->get_uint64());
-    if (v->is_double() && v->get_double() == std::floor(v->get_double())) return static_cast<T>(v->get_double());
-    fail(path + k, "an integer");
-  }
-  bool boolean(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return false;
-    if (!v->is_bool()) fail(path + k, "true or false");
-    return v->get_bool();
-  }
-  const json::object* object(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return nullptr;
-    if (!v->is_object()) fail(path + k, "an object");
-    return &v->get_object();
-  }
-  const json::array* array(const json::object& o, const char* k, const std::string& path) const {
-    const auto* v = find(o, k);
-    if (!v) return nullptr;
-    if (!v->is_array()) fail(path + k, "an array");
-    return &v->get_array();
-  }
-  Pairs text_pairs(const json::object& o, const std::string& path) const {
-    Pairs out;
-    for (const auto& [k, v] : o)
-      out.emplace_back(std::string(k), v.is_string() ? std::string(v.get_string()) : json::serialize(v));
-    return out;
-  }
-  std::vector<double> numbers(const json::array& a, const std::string& path) const {
-    std::vector<double> out;
-    out.reserve(a.size());
-    for (const auto& e : a) {
-      if (!e.is_number()) fail(path, "an array of numbers");
-      out.push_back(e.to_number<double>());
-    }
-    return out;
-  }
-
- private:
-  std::string where_;
-};
-
-SiteShare read_site(const Reader& rd, const json::object& o, const std::string& path) {
-  return SiteShare{rd.integer<uint32_t>(o, "site", path).value_or(0),
-                   rd.integer<uint64_t>(o, "blocks", path).value_or(0),
-                   rd.integer<uint64_t>(o, "live", path).value_or(0), rd.num(o, "pinned", path).value_or(0),
-                   rd.integer<int64_t>(o, "median_age_ms", path)};
-}
-
-Attribution read_attribution(const Reader& rd, const json::object& o, const std::string& path) {
-  Attribution a;
-  a.site_count = rd.integer<uint32_t>(o, "site_count", path).value_or(0);
-  a.clock_ms = rd.integer<uint64_t>(o, "clock_ms", path);
-  a.seconds = rd.num(o, "seconds", path).value_or(0);
-  if (const auto* sites = rd.array(o, "sites", path))
-    for (size_t i = 0; i < sites->size(); ++i) {
-      const std::string sp = path + "sites[" + std::to_string(i) + "].";
-      if (!(*sites)[i].is_object()) rd.fail(path + "sites[" + std::to_string(i) + "]", "an object");
-      a.sites.push_back(read_site(rd, (*sites)[i].get_object(), sp));
-    }
-  if (const auto* u = rd.object(o, "unknown", path)) a.unknown = read_site(rd, *u, path + "unknown.");
-  if (const auto* u = rd.object(o, "other", path)) a.other = read_site(rd, *u, path + "other.");
-  return a;
-}
-
-PageMap read_page_map(const Reader& rd, const json::object& o, const std::string& path) {
-  PageMap m;
-  m.pages_per_bucket = rd.integer<uint64_t>(o, "pages_per_bucket", path).value_or(0);
-  m.shown_pages = rd.integer<uint64_t>(o, "shown_pages", path).value_or(0);
-  m.mappings = rd.integer<uint64_t>(o, "mappings", path).value_or(0);
-  m.lazyfree_known = rd.boolean(o, "lazyfree_known", path);
-  if (const auto* pages = rd.object(o, "pages", path))
-    for (int s = 0; s < 5; ++s)
-      m.pages[s] = rd.integer<uint64_t>(*pages, kPageStateNames[s], path + "pages.").value_or(0);
-  if (const auto* buckets = rd.array(o, "buckets", path))
-    for (size_t i = 0; i < buckets->size(); ++i) {
-      const std::string bp = path + "buckets[" + std::to_string(i) + "]";
-      const auto& b = (*buckets)[i];
-      if (!b.is_array() || b.get_array().size() != 5) rd.fail(bp, "an array of 5 page counts");
-      const auto v = rd.numbers(b.get_array(), bp);
-      m.buckets.push_back({static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2]),
-                           static_cast<uint32_t>(v[3]), static_cast<uint32_t>(v[4])});
-    }
-  return m;
-}
-
-PhaseResult read_phase(const Reader& rd, const json::object& po, const std::string& path) {
-  PhaseResult p;
-  p.index = rd.integer<int>(po, "index", path).value_or(0);
-  p.name = rd.str(po, "name", path);
-  p.begin_s = rd.num(po, "begin_s", path).value_or(0);
-  if (rd.find(po, "end_s") || rd.find(po, "r")) {  // a phase end was measured
-    PhaseEndResult e;
-    e.end_s = rd.num(po, "end_s", path).value_or(p.begin_s);
-    e.ops = rd.integer<uint64_t>(po, "ops", path).value_or(0);
-    e.op_ns_mean = rd.num(po, "op_ns_mean", path).value_or(0);
-    e.rss = rd.integer<uint64_t>(po, "rss", path).value_or(0);
-    e.anonymous = rd.integer<uint64_t>(po, "anonymous", path).value_or(0);
-    e.lazy_free = rd.integer<uint64_t>(po, "lazy_free", path).value_or(0);
-    e.anon_huge_pages = rd.integer<uint64_t>(po, "anon_huge_pages", path).value_or(0);
-    e.r = rd.integer<int64_t>(po, "r", path).value_or(0);
-    e.live_bytes = rd.integer<uint64_t>(po, "live_bytes", path).value_or(0);
-    e.live_usable = rd.integer<uint64_t>(po, "live_usable", path).value_or(0);
-    e.live_blocks = rd.integer<uint64_t>(po, "live_blocks", path).value_or(0);
-    e.rho = rd.num(po, "rho", path);
-    if (const auto* w = rd.object(po, "wait", path)) {
-      const std::string wp = path + "wait.";
-      e.wait = Wait{rd.str(*w, "kind", wp),
-                    rd.str(*w, "stop", wp),
-                    rd.integer<uint64_t>(*w, "planned_ms", wp).value_or(0),
-                    rd.num(*w, "lasted_s", wp).value_or(0),
-                    rd.num(*w, "returned_after_s", wp),
-                    rd.integer<uint64_t>(*w, "activity_calls", wp),
-                    rd.integer<uint64_t>(*w, "activity_peak_live", wp)};
-    }
-    if (const auto* b = rd.object(po, "breakdown", path)) {
-      const std::string bp = path + "breakdown.";
-      e.breakdown = Breakdown{rd.integer<uint64_t>(*b, "live", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "fragmentation", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "retained", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "lazy_free", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "metadata", bp).value_or(0),
-                              rd.integer<uint64_t>(*b, "live_page_bytes", bp).value_or(0)};
-    }
-    if (const auto* rp = rd.object(po, "reported", path)) e.reported = rd.text_pairs(*rp, path + "reported.");
-    if (const auto* a = rd.object(po, "attribution", path))
-      e.attribution = read_attribution(rd, *a, path + "attribution.");
-    if (const auto* m = rd.object(po, "page_map", path)) e.page_map = read_page_map(rd, *m, path + "page_map.");
-    if (const auto* co = rd.object(po, "counters", path))
-      for (const auto& [k, v] : *co)
-        e.counters.emplace_back(std::string(k), rd.num(*co, std::string(k).c_str(), path + "counters.").value_or(0));
-    e.counters_multiplexed = rd.boolean(po, "counters_multiplexed", path);
-    p.end = e;
-  }
-  if (const auto* st = rd.object(po, "allocator_stats", path))
-    for (const auto& [k, v] : *st)
-      if (v.is_number()) p.allocator_stats.emplace_back(std::string(k), v.to_number<uint64_t>());
-  return p;
-}
-
-}  // namespace
-
-const Latency* CellResult::latency(const std::string& op) const {
-  for (const auto& [name, l] : latency_ns)
-    if (name == op) return &l;
-  return nullptr;
-}
-
-// One field list in the documented order (results/SCHEMA.md): long, and
-// easier to check against the schema as one piece than split.
-json::object to_json(const CellResult& c) {
-  json::object rec;
-  rec["schema_version"] = c.schema_version;
-  rec["key"] = c.key;
-  if (!c.machine.empty()) rec["machine"] = c.machine;
-  rec["index"] = c.index;
-  rec["block"] = c.block;
-  rec["allocator"] = c.allocator;
-  rec["allocator_kind"] = c.allocator_kind;
-  rec["library"] = c.library;
-  rec["env"] = pairs(c.env);
-  rec["workload"] = c.workload;
-  json::object params;
-  for (const auto& [k, v] : c.params) params[k] = v;
-  rec["params"] = std::move(params);
-  rec["rep"] = c.rep;
-  rec["seed"] = c.seed;
-  rec["status"] = c.status;
-  rec["cause"] = c.cause.empty() ? json::value(nullptr) : json::value(c.cause);
-  rec["detail"] = c.detail;
-  rec["exit_code"] = c.exit_code;
-  rec["signal"] = opt_int(c.signal);
-  rec["started_at"] = c.started_at;
-  rec["wall_s"] = c.wall_s;
-  if (!c.stderr_tail.empty()) rec["stderr_tail"] = c.stderr_tail;
+// Who ran (the identity probe), and for a proven allocator its configuration, CPUs, timer and phases.
+void write_identity(json::object& rec, const CellResult& c) {
   if (const auto& id = c.identity)
     rec["identity"] = json::object{{"ok", id->ok},           {"family", id->family},
                                    {"version", id->version}, {"malloc_from", id->malloc_from},
@@ -351,130 +64,9 @@ json::object to_json(const CellResult& c) {
     for (const auto& p : c.phases) phases.push_back(phase_json(p));
     rec["phases"] = std::move(phases);
   }
-  if (c.micro) {
-    json::array micro;
-    for (const auto& b : *c.micro) {
-      json::object mo{{"name", b.name},
-                      {"iterations", b.iterations},
-                      {"real_time_ns", b.real_time_ns},
-                      {"cpu_time_ns", b.cpu_time_ns},
-                      {"calls_per_second", b.calls_per_second},
-                      {"threads", b.threads}};
-      if (!b.counters.empty()) {
-        json::object counters;
-        for (const auto& [k, v] : b.counters) counters[k] = v;
-        mo["counters"] = std::move(counters);
-      }
-      micro.push_back(std::move(mo));
-    }
-    rec["micro"] = std::move(micro);
-    rec["micro_source"] = c.micro_source;
-  }
-  if (const auto& p = c.program) {
-    json::object po{{"checksum", p->checksum},
-                    {"ops", p->ops},
-                    {"phases", p->phases},
-                    {"threads", p->threads},
-                    {"pinned_cpu", p->pinned_cpu}};
-    if (p->matches_block) po["matches_block"] = *p->matches_block;
-    rec["program"] = std::move(po);
-    json::object ops;
-    for (const auto& [k, v] : c.ops) ops[k] = v;
-    rec["ops"] = std::move(ops);
-    json::object lat, hists;
-    for (const auto& [k, l] : c.latency_ns)
-      lat[k] = json::object{{"count", l.count}, {"mean", l.mean}, {"min", l.min},   {"p50", l.p50},
-                            {"p90", l.p90},     {"p99", l.p99},   {"p999", l.p999}, {"max", l.max}};
-    for (const auto& [k, h] : c.latency_histogram) {
-      json::array buckets;
-      for (const auto& [low, n] : h.buckets) buckets.push_back(json::array{low, n});
-      hists[k] = json::object{{"unit", h.unit}, {"buckets", std::move(buckets)}};
-    }
-    rec["latency_ns"] = std::move(lat);
-    rec["latency_histogram"] = std::move(hists);
-    if (const auto& b = c.batch_ns)
-      rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean},
-                                              {"min", b->min},     {"p50", b->p50},         {"p90", b->p90},
-                                              {"p99", b->p99},     {"p999", b->p999},       {"max", b->max}};
-  }
-  if (const auto& k = c.counters) {
-    json::object events;
-    for (const auto& e : k->events) {
-      if (e.available)
-        events[e.name] =
-            json::object{{"total", e.total}, {"per_1k_calls", opt(e.per_1k_calls)}, {"user_only", e.user_only}};
-      else events[e.name] = json::object{{"unavailable", true}, {"errno", e.error}, {"reason", e.reason}};
-    }
-    json::object ko{{"events", std::move(events)}, {"multiplexed", k->multiplexed}};
-    if (k->ipc) ko["ipc"] = *k->ipc;
-    if (k->threads_at_attach) ko["threads_at_attach"] = *k->threads_at_attach;
-    rec["counters"] = std::move(ko);
-  }
-  if (const auto& r = c.run) {
-    json::array cmd;
-    for (const auto& w : r->command) cmd.push_back(json::string(w));
-    rec["program_run"] = json::object{{"command", std::move(cmd)},
-                                      {"exit_code", r->exit_code},
-                                      {"stdout_bytes", r->stdout_bytes},
-                                      {"stdout_digest", r->stdout_digest},
-                                      {"check", r->check},
-                                      {"metric_name", r->metric_name},
-                                      {"metric", opt(r->metric)},
-                                      {"metric_higher_is_better", r->metric_higher_is_better},
-                                      {"vm_hwm_from", r->vm_hwm_from}};
-  }
-  if (!c.finished()) return rec;
-  rec["measured_s"] = c.measured_s;
-  if (c.program) rec["throughput_ops_s"] = c.throughput_ops_s;
-  rec["cpu"] = cpu_json(c.cpu);
-  rec["memory"] = memory_json(c.memory);
-  if (c.program) {
-    const auto& f = c.fragmentation;
-    rec["fragmentation"] =
-        json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
-  }
-  if (c.program || c.run) {
-    const auto& t = c.timeline;
-    auto arr = [](const std::vector<double>& v, bool integral) {
-      json::array a;
-      a.reserve(v.size());
-      for (double x : v) integral ? a.push_back(static_cast<uint64_t>(x)) : a.push_back(x);
-      return a;
-    };
-    rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples},    {"stride", t.stride},
-                                   {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)}, {"anon", arr(t.anon, true)},
-                                   {"live", arr(t.live, true)}};
-    if (!t.clock_s.empty()) rec["timeline"].as_object()["clock_s"] = arr(t.clock_s, false);
-  }
-  return rec;
 }
 
-// The mirror of to_json, field by field; kept in one piece for the same reason.
-CellResult from_json(const json::object& o, const std::string& where) {
-  const Reader rd(where);
-  CellResult c;
-  c.schema_version = rd.integer<int>(o, "schema_version", "").value_or(0);
-  c.key = rd.str(o, "key", "");
-  c.machine = rd.str(o, "machine", "");
-  c.index = rd.integer<uint64_t>(o, "index", "").value_or(0);
-  c.block = rd.integer<uint64_t>(o, "block", "").value_or(0);
-  c.allocator = rd.str(o, "allocator", "");
-  c.allocator_kind = rd.str(o, "allocator_kind", "");
-  c.library = rd.str(o, "library", "");
-  if (const auto* env = rd.object(o, "env", "")) c.env = rd.text_pairs(*env, "env.");
-  c.workload = rd.str(o, "workload", "");
-  if (const auto* p = rd.object(o, "params", ""))
-    for (const auto& [k, v] : rd.text_pairs(*p, "params.")) c.params[k] = v;
-  c.rep = rd.integer<int64_t>(o, "rep", "").value_or(0);
-  c.seed = rd.integer<uint64_t>(o, "seed", "").value_or(0);
-  c.status = rd.str(o, "status", "");
-  c.cause = rd.str(o, "cause", "");
-  c.detail = rd.str(o, "detail", "");
-  c.exit_code = rd.integer<int64_t>(o, "exit_code", "").value_or(-1);
-  c.signal = rd.integer<int64_t>(o, "signal", "");
-  c.started_at = rd.str(o, "started_at", "");
-  c.wall_s = rd.num(o, "wall_s", "").value_or(0);
-  c.stderr_tail = rd.str(o, "stderr_tail", "");
+void read_identity(const Reader& rd, const json::object& o, CellResult& c) {
   if (const auto* id = rd.object(o, "identity", ""))
     c.identity = Identity{rd.boolean(*id, "ok", "identity."),  rd.str(*id, "family", "identity."),
                           rd.str(*id, "version", "identity."), rd.str(*id, "malloc_from", "identity."),
@@ -517,6 +109,32 @@ CellResult from_json(const json::object& o, const std::string& where) {
       if (!(*ph)[i].is_object()) rd.fail(path, "an object");
       c.phases.push_back(read_phase(rd, (*ph)[i].get_object(), path));
     }
+}
+
+// Google Benchmark results (micro cells).
+void write_micro(json::object& rec, const CellResult& c) {
+  if (c.micro) {
+    json::array micro;
+    for (const auto& b : *c.micro) {
+      json::object mo{{"name", b.name},
+                      {"iterations", b.iterations},
+                      {"real_time_ns", b.real_time_ns},
+                      {"cpu_time_ns", b.cpu_time_ns},
+                      {"calls_per_second", b.calls_per_second},
+                      {"threads", b.threads}};
+      if (!b.counters.empty()) {
+        json::object counters;
+        for (const auto& [k, v] : b.counters) counters[k] = v;
+        mo["counters"] = std::move(counters);
+      }
+      micro.push_back(std::move(mo));
+    }
+    rec["micro"] = std::move(micro);
+    rec["micro_source"] = c.micro_source;
+  }
+}
+
+void read_micro(const Reader& rd, const json::object& o, CellResult& c) {
   if (const auto* mi = rd.array(o, "micro", "")) {
     c.micro.emplace();
     for (const auto& b : *mi) {
@@ -535,6 +153,40 @@ CellResult from_json(const json::object& o, const std::string& where) {
     }
     c.micro_source = rd.str(o, "micro_source", "");
   }
+}
+
+// A generator cell's op counts, latencies and their histograms.
+void write_program(json::object& rec, const CellResult& c) {
+  if (const auto& p = c.program) {
+    json::object po{{"checksum", p->checksum},
+                    {"ops", p->ops},
+                    {"phases", p->phases},
+                    {"threads", p->threads},
+                    {"pinned_cpu", p->pinned_cpu}};
+    if (p->matches_block) po["matches_block"] = *p->matches_block;
+    rec["program"] = std::move(po);
+    json::object ops;
+    for (const auto& [k, v] : c.ops) ops[k] = v;
+    rec["ops"] = std::move(ops);
+    json::object lat, hists;
+    for (const auto& [k, l] : c.latency_ns)
+      lat[k] = json::object{{"count", l.count}, {"mean", l.mean}, {"min", l.min},   {"p50", l.p50},
+                            {"p90", l.p90},     {"p99", l.p99},   {"p999", l.p999}, {"max", l.max}};
+    for (const auto& [k, h] : c.latency_histogram) {
+      json::array buckets;
+      for (const auto& [low, n] : h.buckets) buckets.push_back(json::array{low, n});
+      hists[k] = json::object{{"unit", h.unit}, {"buckets", std::move(buckets)}};
+    }
+    rec["latency_ns"] = std::move(lat);
+    rec["latency_histogram"] = std::move(hists);
+    if (const auto& b = c.batch_ns)
+      rec["batch_ns_per_call"] = json::object{{"calls", b->calls}, {"batches", b->batches}, {"mean", b->mean},
+                                              {"min", b->min},     {"p50", b->p50},         {"p90", b->p90},
+                                              {"p99", b->p99},     {"p999", b->p999},       {"max", b->max}};
+  }
+}
+
+void read_program(const Reader& rd, const json::object& o, CellResult& c) {
   if (const auto* p = rd.object(o, "program", ""))
     c.program = ProgramInfo{
         rd.str(*p, "checksum", "program."),
@@ -543,22 +195,6 @@ CellResult from_json(const json::object& o, const std::string& where) {
         rd.integer<uint64_t>(*p, "threads", "program.").value_or(0),
         rd.integer<int64_t>(*p, "pinned_cpu", "program.").value_or(-1),
         rd.find(*p, "matches_block") ? std::optional<bool>(rd.boolean(*p, "matches_block", "program.")) : std::nullopt};
-  if (const auto* pr = rd.object(o, "program_run", "")) {
-    const std::string pp = "program_run.";
-    ProgramRun r;
-    if (const auto* cmd = rd.array(*pr, "command", pp))
-      for (const auto& w : *cmd) r.command.push_back(w.is_string() ? std::string(w.as_string()) : json::serialize(w));
-    r.exit_code = rd.integer<int64_t>(*pr, "exit_code", pp).value_or(-1);
-    r.stdout_bytes = rd.integer<uint64_t>(*pr, "stdout_bytes", pp).value_or(0);
-    r.stdout_digest = rd.str(*pr, "stdout_digest", pp);
-    r.check = rd.str(*pr, "check", pp);
-    r.metric_name = rd.str(*pr, "metric_name", pp);
-    r.metric = rd.num(*pr, "metric", pp);
-    r.metric_higher_is_better =
-        !rd.find(*pr, "metric_higher_is_better") || rd.boolean(*pr, "metric_higher_is_better", pp);
-    r.vm_hwm_from = rd.str(*pr, "vm_hwm_from", pp);
-    c.run = std::move(r);
-  }
   if (const auto* ops = rd.object(o, "ops", ""))
     for (const auto& [k, v] : *ops)
       c.ops[std::string(k)] = rd.integer<uint64_t>(*ops, std::string(k).c_str(), "ops.").value_or(0);
@@ -599,6 +235,26 @@ CellResult from_json(const json::object& o, const std::string& where) {
                              rd.num(*b, "p999", bp).value_or(0),
                              rd.num(*b, "max", bp).value_or(0)};
   }
+}
+
+// Kernel event counters over the measured phases.
+void write_counters(json::object& rec, const CellResult& c) {
+  if (const auto& k = c.counters) {
+    json::object events;
+    for (const auto& e : k->events) {
+      if (e.available)
+        events[e.name] =
+            json::object{{"total", e.total}, {"per_1k_calls", opt(e.per_1k_calls)}, {"user_only", e.user_only}};
+      else events[e.name] = json::object{{"unavailable", true}, {"errno", e.error}, {"reason", e.reason}};
+    }
+    json::object ko{{"events", std::move(events)}, {"multiplexed", k->multiplexed}};
+    if (k->ipc) ko["ipc"] = *k->ipc;
+    if (k->threads_at_attach) ko["threads_at_attach"] = *k->threads_at_attach;
+    rec["counters"] = std::move(ko);
+  }
+}
+
+void read_counters(const Reader& rd, const json::object& o, CellResult& c) {
   if (const auto* k = rd.object(o, "counters", "")) {
     Counters cs;
     if (const auto* ev = rd.object(*k, "events", "counters."))
@@ -621,6 +277,72 @@ CellResult from_json(const json::object& o, const std::string& where) {
     cs.threads_at_attach = rd.integer<uint32_t>(*k, "threads_at_attach", "counters.");
     c.counters = std::move(cs);
   }
+}
+
+// A real program's run, measured from outside.
+void write_program_run(json::object& rec, const CellResult& c) {
+  if (const auto& r = c.run) {
+    json::array cmd;
+    for (const auto& w : r->command) cmd.push_back(json::string(w));
+    rec["program_run"] = json::object{{"command", std::move(cmd)},
+                                      {"exit_code", r->exit_code},
+                                      {"stdout_bytes", r->stdout_bytes},
+                                      {"stdout_digest", r->stdout_digest},
+                                      {"check", r->check},
+                                      {"metric_name", r->metric_name},
+                                      {"metric", opt(r->metric)},
+                                      {"metric_higher_is_better", r->metric_higher_is_better},
+                                      {"vm_hwm_from", r->vm_hwm_from}};
+  }
+}
+
+void read_program_run(const Reader& rd, const json::object& o, CellResult& c) {
+  if (const auto* pr = rd.object(o, "program_run", "")) {
+    const std::string pp = "program_run.";
+    ProgramRun r;
+    if (const auto* cmd = rd.array(*pr, "command", pp))
+      for (const auto& w : *cmd) r.command.push_back(w.is_string() ? std::string(w.as_string()) : json::serialize(w));
+    r.exit_code = rd.integer<int64_t>(*pr, "exit_code", pp).value_or(-1);
+    r.stdout_bytes = rd.integer<uint64_t>(*pr, "stdout_bytes", pp).value_or(0);
+    r.stdout_digest = rd.str(*pr, "stdout_digest", pp);
+    r.check = rd.str(*pr, "check", pp);
+    r.metric_name = rd.str(*pr, "metric_name", pp);
+    r.metric = rd.num(*pr, "metric", pp);
+    r.metric_higher_is_better =
+        !rd.find(*pr, "metric_higher_is_better") || rd.boolean(*pr, "metric_higher_is_better", pp);
+    r.vm_hwm_from = rd.str(*pr, "vm_hwm_from", pp);
+    c.run = std::move(r);
+  }
+}
+
+// The figures of a finished cell: CPU, memory, fragmentation, the RSS timeline.
+void write_finished(json::object& rec, const CellResult& c) {
+  if (!c.finished()) return;
+  rec["measured_s"] = c.measured_s;
+  if (c.program) rec["throughput_ops_s"] = c.throughput_ops_s;
+  rec["cpu"] = cpu_json(c.cpu);
+  rec["memory"] = memory_json(c.memory);
+  if (c.program) {
+    const auto& f = c.fragmentation;
+    rec["fragmentation"] =
+        json::object{{"f4", opt(f.f4)}, {"f3", opt(f.f3)}, {"f1", opt(f.f1)}, {"internal", opt(f.internal)}};
+  }
+  if (c.program || c.run) {
+    const auto& t = c.timeline;
+    auto arr = [](const std::vector<double>& v, bool integral) {
+      json::array a;
+      a.reserve(v.size());
+      for (double x : v) integral ? a.push_back(static_cast<uint64_t>(x)) : a.push_back(x);
+      return a;
+    };
+    rec["timeline"] = json::object{{"sample_hz", t.sample_hz}, {"samples", t.samples},    {"stride", t.stride},
+                                   {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)}, {"anon", arr(t.anon, true)},
+                                   {"live", arr(t.live, true)}};
+    if (!t.clock_s.empty()) rec["timeline"].as_object()["clock_s"] = arr(t.clock_s, false);
+  }
+}
+
+void read_finished(const Reader& rd, const json::object& o, CellResult& c) {
   c.measured_s = rd.num(o, "measured_s", "").value_or(0);
   c.throughput_ops_s = rd.num(o, "throughput_ops_s", "").value_or(0);
   if (const auto* cu = rd.object(o, "cpu", ""))
@@ -667,6 +389,81 @@ CellResult from_json(const json::object& o, const std::string& where) {
     if (!tl.clock_s.empty() && tl.clock_s.size() != tl.t_s.size())
       rd.fail("timeline.clock_s", "as many points as timeline.t_s");
   }
+}
+
+}  // namespace
+
+const Latency* CellResult::latency(const std::string& op) const {
+  for (const auto& [name, l] : latency_ns)
+    if (name == op) return &l;
+  return nullptr;
+}
+
+json::object to_json(const CellResult& c) {
+  json::object rec;
+  rec["schema_version"] = c.schema_version;
+  rec["key"] = c.key;
+  if (!c.machine.empty()) rec["machine"] = c.machine;
+  rec["index"] = c.index;
+  rec["block"] = c.block;
+  rec["allocator"] = c.allocator;
+  rec["allocator_kind"] = c.allocator_kind;
+  rec["library"] = c.library;
+  rec["env"] = pairs(c.env);
+  rec["workload"] = c.workload;
+  json::object params;
+  for (const auto& [k, v] : c.params) params[k] = v;
+  rec["params"] = std::move(params);
+  rec["rep"] = c.rep;
+  rec["seed"] = c.seed;
+  rec["status"] = c.status;
+  rec["cause"] = c.cause.empty() ? json::value(nullptr) : json::value(c.cause);
+  rec["detail"] = c.detail;
+  rec["exit_code"] = c.exit_code;
+  rec["signal"] = opt_int(c.signal);
+  rec["started_at"] = c.started_at;
+  rec["wall_s"] = c.wall_s;
+  if (!c.stderr_tail.empty()) rec["stderr_tail"] = c.stderr_tail;
+  write_identity(rec, c);
+  write_micro(rec, c);
+  write_program(rec, c);
+  write_counters(rec, c);
+  write_program_run(rec, c);
+  write_finished(rec, c);
+  return rec;
+}
+
+CellResult from_json(const json::object& o, const std::string& where) {
+  const Reader rd(where);
+  CellResult c;
+  c.schema_version = rd.integer<int>(o, "schema_version", "").value_or(0);
+  c.key = rd.str(o, "key", "");
+  c.machine = rd.str(o, "machine", "");
+  c.index = rd.integer<uint64_t>(o, "index", "").value_or(0);
+  c.block = rd.integer<uint64_t>(o, "block", "").value_or(0);
+  c.allocator = rd.str(o, "allocator", "");
+  c.allocator_kind = rd.str(o, "allocator_kind", "");
+  c.library = rd.str(o, "library", "");
+  if (const auto* env = rd.object(o, "env", "")) c.env = rd.text_pairs(*env, "env.");
+  c.workload = rd.str(o, "workload", "");
+  if (const auto* p = rd.object(o, "params", ""))
+    for (const auto& [k, v] : rd.text_pairs(*p, "params.")) c.params[k] = v;
+  c.rep = rd.integer<int64_t>(o, "rep", "").value_or(0);
+  c.seed = rd.integer<uint64_t>(o, "seed", "").value_or(0);
+  c.status = rd.str(o, "status", "");
+  c.cause = rd.str(o, "cause", "");
+  c.detail = rd.str(o, "detail", "");
+  c.exit_code = rd.integer<int64_t>(o, "exit_code", "").value_or(-1);
+  c.signal = rd.integer<int64_t>(o, "signal", "");
+  c.started_at = rd.str(o, "started_at", "");
+  c.wall_s = rd.num(o, "wall_s", "").value_or(0);
+  c.stderr_tail = rd.str(o, "stderr_tail", "");
+  read_identity(rd, o, c);
+  read_micro(rd, o, c);
+  read_program(rd, o, c);
+  read_counters(rd, o, c);
+  read_program_run(rd, o, c);
+  read_finished(rd, o, c);
   return c;
 }
 

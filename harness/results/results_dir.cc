@@ -148,17 +148,4 @@ Cells read_cells(const std::string& dir) {
   return out;
 }
 
-json::object read_run_json(const std::string& dir) {
-  const std::string path = dir + "/run.json";
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot read (is '" + dir + "' a heapmark results directory?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  if (ec || !v.is_object()) throw InputError(path + ": not valid JSON (" + (ec ? ec.message() : "not an object") + ")");
-  check_schema(v.as_object(), path);
-  return std::move(v.as_object());
-}
-
 }  // namespace heapmark::results

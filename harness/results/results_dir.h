@@ -74,7 +74,6 @@ struct Cells {
 // field of the wrong type. A missing file reads as no cells.
 Cells read_cells(const std::string& dir);
 
-// Reads and parses dir/run.json; throws InputError naming the file and what is wrong.
-boost::json::object read_run_json(const std::string& dir);
+// run.json: read_run_info and write_run_info (run_info.h).
 
 }  // namespace heapmark::results

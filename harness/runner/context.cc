@@ -76,14 +76,11 @@ TscInfo measure_tsc() {
   return t;
 }
 
-json::object build_info() {
-  return json::object{{"version", HEAPMARK_VERSION},
-                      {"commit", HEAPMARK_GIT_COMMIT},
-                      {"compiler", __VERSION__},
-                      {"build_type", HEAPMARK_BUILD_TYPE}};
+results::BuildInfo build_info() {
+  return results::BuildInfo{HEAPMARK_VERSION, HEAPMARK_GIT_COMMIT, __VERSION__, HEAPMARK_BUILD_TYPE};
 }
 
-json::object machine_context(const TscInfo& tsc) {
+results::MachineInfo machine_context(const TscInfo& tsc) {
   utsname u{};
   uname(&u);
   char host[256] = "";
@@ -91,62 +88,51 @@ json::object machine_context(const TscInfo& tsc) {
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   const std::string flags = cpuinfo_field("flags");
-  return json::object{
-      {"hostname", host},
-      {"cpu_model", cpuinfo_field("model name")},
-      {"cpus_online", sysconf(_SC_NPROCESSORS_ONLN)},
-      {"memory_total_bytes", meminfo_kb("MemTotal") * 1024},
-      {"kernel", std::string(u.sysname) + " " + u.release + " " + u.version},
-      {"arch", u.machine},
-      {"thp_enabled", bracketed(read_trimmed("/sys/kernel/mm/transparent_hugepage/enabled"))},
-      {"thp_defrag", bracketed(read_trimmed("/sys/kernel/mm/transparent_hugepage/defrag"))},
-      {"clocksource", read_trimmed("/sys/devices/system/clocksource/clocksource0/current_clocksource")},
-      {"glibc_version", gnu_get_libc_version()},
-      {"microcode", cpuinfo_field("microcode")},
-      {"tsc",
-       json::object{{"invariant", tsc.invariant},
-                    {"constant_tsc_flag", flags.find("constant_tsc") != std::string::npos},
-                    {"nonstop_tsc_flag", flags.find("nonstop_tsc") != std::string::npos},
-                    {"hz", tsc.hz},
-                    {"calibrated_against", "CLOCK_MONOTONIC_RAW"},
-                    {"timer_overhead_cycles", tsc.overhead_cycles},
-                    {"timer_overhead_mean_cycles", tsc.overhead_mean_cycles},
-                    {"timer_resolution_cycles", tsc.resolution_cycles},
-                    {"timer_overhead_ns", tsc.hz > 0 ? static_cast<double>(tsc.overhead_cycles) * 1e9 / tsc.hz : 0.0}}},
-      {"loadavg_at_start", json::array{load[0], load[1], load[2]}},
-  };
+  results::MachineInfo m;
+  m.hostname = host;
+  m.cpu_model = cpuinfo_field("model name");
+  m.cpus_online = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  m.memory_total_bytes = meminfo_kb("MemTotal") * 1024;
+  m.kernel = std::string(u.sysname) + " " + u.release + " " + u.version;
+  m.arch = u.machine;
+  m.thp_enabled = bracketed(read_trimmed("/sys/kernel/mm/transparent_hugepage/enabled"));
+  m.thp_defrag = bracketed(read_trimmed("/sys/kernel/mm/transparent_hugepage/defrag"));
+  m.clocksource = read_trimmed("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  m.glibc_version = gnu_get_libc_version();
+  m.microcode = cpuinfo_field("microcode");
+  m.tsc = results::TscFacts{tsc.invariant,
+                            flags.find("constant_tsc") != std::string::npos,
+                            flags.find("nonstop_tsc") != std::string::npos,
+                            tsc.hz,
+                            "CLOCK_MONOTONIC_RAW",
+                            tsc.overhead_cycles,
+                            tsc.overhead_mean_cycles,
+                            tsc.resolution_cycles,
+                            tsc.hz > 0 ? static_cast<double>(tsc.overhead_cycles) * 1e9 / tsc.hz : 0.0};
+  m.loadavg_at_start = {load[0], load[1], load[2]};
+  return m;
 }
 
-json::object fingerprint(const json::object& machine, const json::array& allocators) {
-  auto text = [&](const char* k) {
-    const auto* v = machine.if_contains(k);
-    return v && v->is_string() ? std::string(v->as_string()) : std::string();
-  };
-  auto number = [&](const char* k) {
-    const auto* v = machine.if_contains(k);
-    return v && v->is_number() ? v->to_number<double>() : 0.0;
-  };
-  std::string kernel = text("kernel");  // "Linux 6.1.0-13-amd64 #1 SMP ..." -> "Linux 6.1.0-13-amd64"
+results::Fingerprint fingerprint(const results::MachineInfo& machine,
+                                 const std::vector<results::AllocatorProbe>& allocators) {
+  std::string kernel = machine.kernel;  // "Linux 6.1.0-13-amd64 #1 SMP ..." -> "Linux 6.1.0-13-amd64"
   if (const size_t sp = kernel.find(' '); sp != std::string::npos)
     if (const size_t sp2 = kernel.find(' ', sp + 1); sp2 != std::string::npos) kernel.resize(sp2);
   json::object allocs;
-  for (const auto& a : allocators)
-    if (a.is_object() && a.as_object().if_contains("name")) {
-      const auto* v = a.as_object().if_contains("version");
-      allocs[a.as_object().at("name").as_string()] = v && v->is_string() ? v->as_string() : json::string();
-    }
-  json::object f{{"cpu_model", text("cpu_model")},
-                 {"cpus_online", number("cpus_online")},
-                 {"microcode", text("microcode")},
-                 {"memory_gib", std::round(number("memory_total_bytes") / (1024.0 * 1024 * 1024))},
+  for (const auto& a : allocators) allocs[a.name] = a.version;
+  // Numbers as doubles: the digest of a fingerprint stays what earlier heapmarks computed.
+  json::object f{{"cpu_model", machine.cpu_model},
+                 {"cpus_online", static_cast<double>(machine.cpus_online)},
+                 {"microcode", machine.microcode},
+                 {"memory_gib", std::round(static_cast<double>(machine.memory_total_bytes) / (1024.0 * 1024 * 1024))},
                  {"kernel", kernel},
-                 {"thp_enabled", text("thp_enabled")},
-                 {"thp_defrag", text("thp_defrag")},
-                 {"glibc_version", text("glibc_version")},
+                 {"thp_enabled", machine.thp_enabled},
+                 {"thp_defrag", machine.thp_defrag},
+                 {"glibc_version", machine.glibc_version},
                  {"allocators", std::move(allocs)},
                  {"heapmark_commit", HEAPMARK_GIT_COMMIT}};
   f["digest"] = digest_hex(json::serialize(f));
-  return f;
+  return results::Fingerprint{std::move(f)};
 }
 
 }  // namespace heapmark::runner

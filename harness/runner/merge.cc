@@ -9,6 +9,7 @@
 #include "common/input_error.h"
 #include "harness/results/fingerprint.h"
 #include "harness/results/results_dir.h"
+#include "harness/results/run_info.h"
 #include "harness/runner/context.h"
 #include "harness/runner/matrix.h"
 #include "harness/runner/plan.h"
@@ -22,62 +23,50 @@ namespace {
 
 struct ShardDir {
   std::string dir;
-  json::object run;
-  json::object fingerprint;  // empty for a run from before fingerprints
-  std::string digest;
+  results::RunInfo run;
+  std::string digest;  // empty for a run from before fingerprints
 };
 
-std::string text_at(const json::object& o, const char* a, const char* b) {
-  const auto* x = o.if_contains(a);
-  if (!x || !x->is_object()) return "";
-  const auto* y = x->as_object().if_contains(b);
-  return y && y->is_string() ? std::string(y->as_string()) : (y && y->is_number() ? json::serialize(*y) : "");
-}
-
 std::string machine_name(const ShardDir& s) {
-  const std::string cpu = text_at(s.run, "fingerprint", "cpu_model");
+  const std::string cpu = s.run.fingerprint.cpu_model();
   return s.dir + " (" + (cpu.empty() ? "unknown machine" : cpu) + ", fingerprint " +
          (s.digest.empty() ? "none" : s.digest) + ")";
 }
 
-}  // namespace
-
-MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Allocator>& known) {
+// The shards' directories, each with its run.json; all ran the same plan.
+std::vector<ShardDir> read_shards(const MergeOptions& o) {
   if (o.dirs.empty()) throw InputError("merge: give the shards' results directories");
   std::vector<ShardDir> shards;
   for (const auto& d : o.dirs) {
     if (!fs::is_directory(d) || !fs::exists(fs::path(d) / "run.json"))
       throw InputError(d + ": not a results directory (no run.json): give the directories heapmark run --shard wrote");
-    ShardDir s{d, results::read_run_json(d), {}, ""};
-    if (const auto* f = s.run.if_contains("fingerprint"); f && f->is_object()) {
-      s.fingerprint = f->as_object();
-      s.digest = text_at(s.run, "fingerprint", "digest");
-    }
-    if (text_at(s.run, "plan", "matrix_digest").empty())
+    ShardDir s{d, results::read_run_info(d), ""};
+    s.digest = s.run.fingerprint.digest();
+    if (s.run.matrix_digest.empty())
       throw InputError(d + ": run.json records no plan (written by a heapmark before plans): run the shard again");
     shards.push_back(std::move(s));
   }
   const ShardDir& first = shards.front();
   for (const auto& s : shards)
-    if (text_at(s.run, "plan", "matrix_digest") != text_at(first.run, "plan", "matrix_digest") ||
-        text_at(s.run, "plan", "seed") != text_at(first.run, "plan", "seed"))
-      throw InputError(s.dir + " ran a different plan (matrix digest " + text_at(s.run, "plan", "matrix_digest") +
-                       ", seed " + text_at(s.run, "plan", "seed") + ") than " + first.dir + " (" +
-                       text_at(first.run, "plan", "matrix_digest") + ", seed " + text_at(first.run, "plan", "seed") +
-                       "): merge shards of one plan only");
-  const Matrix m = Matrix::from_json(first.run.at("matrix"), known, first.dir + "/run.json");
-  const std::vector<CellPlan> plan = expand(m);
-  std::map<std::string, const CellPlan*> by_key;
-  for (const auto& c : plan) by_key[c.key] = &c;
+    if (s.run.matrix_digest != first.run.matrix_digest || s.run.plan_seed != first.run.plan_seed)
+      throw InputError(s.dir + " ran a different plan (matrix digest " + s.run.matrix_digest + ", seed " +
+                       std::to_string(s.run.plan_seed) + ") than " + first.dir + " (" + first.run.matrix_digest +
+                       ", seed " + std::to_string(first.run.plan_seed) + "): merge shards of one plan only");
+  return shards;
+}
 
-  struct Taken {
-    size_t shard;
-    std::string line;
-    size_t index;
-  };
+struct Taken {
+  size_t shard;
+  std::string line;
+  size_t index;
+};
+
+// Every shard's cells by key; a cell in two shards must have the same result.
+// `block_shards` receives, per block, the shards holding its cells.
+std::map<std::string, Taken> take_cells(const std::vector<ShardDir>& shards,
+                                        const std::map<std::string, const CellPlan*>& by_key,
+                                        std::map<size_t, std::set<size_t>>& block_shards, MergeSummary& sum) {
   std::map<std::string, Taken> taken;
-  std::map<size_t, std::set<size_t>> block_shards;  // block -> shards holding its cells
-  MergeSummary sum;
   for (size_t i = 0; i < shards.size(); ++i) {
     const auto cells = results::read_cells(shards[i].dir);
     for (const auto& line : cells.lines) {
@@ -96,14 +85,19 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
       block_shards[p->second->block].insert(i);
     }
   }
-  // A block's cells must have run on one machine type.
+  return taken;
+}
+
+// A block's cells must have run on one machine type; several types only --by-machine.
+void check_machines(const std::vector<ShardDir>& shards, const std::map<size_t, std::set<size_t>>& block_shards,
+                    const MergeOptions& o, MergeSummary& sum) {
   for (const auto& [block, from] : block_shards) {
     std::map<std::string, size_t> digests;
     for (size_t i : from) digests.emplace(shards[i].digest, i);
     if (digests.size() > 1) {
       const ShardDir& a = shards[digests.begin()->second];
       const ShardDir& b = shards[std::next(digests.begin())->second];
-      const std::string diff = results::fingerprint_difference(a.fingerprint, b.fingerprint);
+      const std::string diff = results::fingerprint_difference(a.run.fingerprint.facts, b.run.fingerprint.facts);
       throw InputError("block " + std::to_string(block) + " ran on two machines: " + machine_name(a) + " and " +
                        machine_name(b) + (diff.empty() ? "" : " (" + diff + ")") +
                        "; its ratios would compare machines, not allocators");
@@ -120,6 +114,11 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
     throw InputError("the shards ran on " + std::to_string(machines.size()) + " machine types (" + names +
                      "): merge with --by-machine to keep them apart in the report");
   }
+}
+
+// Blocks of the plan no shard holds: refused unless --partial.
+void check_missing(const std::vector<CellPlan>& plan, const std::map<std::string, Taken>& taken, const MergeOptions& o,
+                   MergeSummary& sum) {
   std::set<size_t> missing;
   for (const auto& c : plan)
     if (!taken.count(c.key)) missing.insert(c.block);
@@ -134,25 +133,24 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
     throw InputError(std::to_string(missing.size()) + " blocks of the plan are missing (" + list +
                      "): run their shards (or --resume them), or merge what there is with --partial");
   }
-  if (fs::exists(fs::path(o.out) / "run.json") || fs::exists(fs::path(o.out) / "cells.jsonl"))
-    throw InputError(o.out + " holds a run already: merge into a new directory");
+}
 
+// Writes out/cells.jsonl (in plan order) and out/run.json; returns the cells written.
+size_t write_merged(const std::vector<ShardDir>& shards, const std::map<std::string, Taken>& taken, size_t planned,
+                    const MergeOptions& o) {
+  const ShardDir& first = shards.front();
   // The merged run: the first shard's run.json, as one whole run, saying where its cells came from.
-  json::object run = first.run;
-  run["run_id"] = fs::path(o.out).filename().string();
-  if (auto* opts = run.if_contains("options"); opts && opts->is_object()) opts->as_object()["shard"] = nullptr;
-  run["cells_planned"] = plan.size();
-  json::array from;
+  results::RunInfo run = first.run;
+  run.run_id = fs::path(o.out).filename().string();
+  run.options.shard.reset();
+  run.cells_planned = planned;
   for (const auto& s : shards) {
     size_t n = 0;
     for (const auto& [k, t] : taken) n += shards[t.shard].dir == s.dir;
-    from.push_back(
-        json::object{{"dir", fs::absolute(s.dir).string()},
-                     {"shard", text_at(s.run, "options", "shard")},
-                     {"fingerprint", s.fingerprint.empty() ? json::value(nullptr) : json::value(s.fingerprint)},
-                     {"cells", n}});
+    results::MergedFrom from{fs::absolute(s.dir).string(), s.run.options.shard, std::nullopt, n};
+    if (!s.run.fingerprint.facts.empty()) from.fingerprint = s.run.fingerprint;
+    run.merged_from.push_back(std::move(from));
   }
-  run["merged_from"] = std::move(from);
   std::vector<const Taken*> lines;
   for (const auto& [k, t] : taken) lines.push_back(&t);
   std::sort(lines.begin(), lines.end(), [](const Taken* a, const Taken* b) { return a->index < b->index; });
@@ -170,8 +168,26 @@ MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Alloc
   fs::create_directories(o.out, ec);
   if (ec) throw InputError(o.out + ": cannot create the directory: " + ec.message());
   results::write_atomically(o.out + "/cells.jsonl", text);
-  results::write_atomically(o.out + "/run.json", json::serialize(run) + "\n");
-  sum.cells = lines.size();
+  results::write_run_info(o.out, run);
+  return lines.size();
+}
+
+}  // namespace
+
+MergeSummary merge_runs(const MergeOptions& o, const std::vector<registry::Allocator>& known) {
+  const std::vector<ShardDir> shards = read_shards(o);
+  const Matrix m = Matrix::from_json(shards.front().run.matrix, known, shards.front().dir + "/run.json");
+  const std::vector<CellPlan> plan = expand(m);
+  std::map<std::string, const CellPlan*> by_key;
+  for (const auto& c : plan) by_key[c.key] = &c;
+  MergeSummary sum;
+  std::map<size_t, std::set<size_t>> block_shards;  // block -> shards holding its cells
+  const std::map<std::string, Taken> taken = take_cells(shards, by_key, block_shards, sum);
+  check_machines(shards, block_shards, o, sum);
+  check_missing(plan, taken, o, sum);
+  if (fs::exists(fs::path(o.out) / "run.json") || fs::exists(fs::path(o.out) / "cells.jsonl"))
+    throw InputError(o.out + " holds a run already: merge into a new directory");
+  sum.cells = write_merged(shards, taken, plan.size(), o);
   return sum;
 }
 

@@ -23,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "common/input_error.h"
 #include "harness/runner/cell_record.h"
@@ -93,8 +94,9 @@ std::vector<std::string> cell_args(const RunOptions& o, const registry::Allocato
 
 // Spawns a probe cell per allocator: version and identity proof for run.json,
 // and an early, clear failure for a library that cannot even start.
-json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz, const cpu_set_t& deployed) {
-  json::array out;
+std::vector<results::AllocatorProbe> probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz,
+                                                      const cpu_set_t& deployed) {
+  std::vector<results::AllocatorProbe> out;
   for (const auto& a : m.allocators) {
     SpawnSpec spec;
     spec.start_cpus = &deployed;
@@ -105,61 +107,56 @@ json::array probe_allocators(const Matrix& m, const RunOptions& o, double tsc_hz
     spec.timeout_s = std::min(30.0, o.timeout_s);  // a probe is quick; it never outwaits the run's own --timeout
     spec.sample_hz = 0;
     const CellOutcome r = supervise(spec);
-    json::object env;
-    for (const auto& [k, v] : a.env) env[k] = v;
-    json::object entry{{"name", a.name}, {"kind", a.kind()}, {"library", a.library}, {"env", env}};
+    results::AllocatorProbe p{a.name, a.kind(), a.library, {a.env.begin(), a.env.end()}, "", false, "", ""};
     if (r.have_hello) {
-      entry["version"] = std::string(r.hello.version);
-      entry["identity_ok"] = r.hello.identity_ok != 0;
-      entry["identity_proof"] = std::string(r.hello.proof);
-      entry["family"] = std::string(r.hello.family);
+      p.version = r.hello.version;
+      p.identity_ok = r.hello.identity_ok != 0;
+      p.identity_proof = r.hello.proof;
+      p.family = r.hello.family;
     } else {
-      entry["identity_ok"] = false;
-      entry["identity_proof"] = "probe cell failed: " + r.cause + " " + r.detail;
+      p.identity_proof = "probe cell failed: " + r.cause + " " + r.detail;
     }
-    if (!entry["identity_ok"].as_bool())
+    if (!p.identity_ok)
       std::fprintf(stderr, "heapmark: warning: allocator '%s' failed its identity probe (%s); its cells will fail\n",
-                   a.name.c_str(), entry["identity_proof"].as_string().c_str());
-    out.push_back(entry);
+                   a.name.c_str(), p.identity_proof.c_str());
+    out.push_back(std::move(p));
   }
   return out;
 }
 
-json::object options_json(const RunOptions& o) {
-  return json::object{{"timeout_s", o.timeout_s},
-                      {"mem_cap_bytes", o.mem_cap_bytes},
-                      {"sample_hz", o.sample_hz},
-                      {"max_points", o.max_points},
-                      {"touch", o.touch},
-                      {"verify", o.verify},
-                      {"attribute", o.attribute},
-                      {"timing", timing_text(o.batch_calls)},
-                      {"counters", o.counters},
-                      {"cell_cpu", o.cell_cpu},
-                      {"jobs", o.jobs},
-                      {"suite_dir", o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string()},
-                      {"shard", o.shard.whole() ? json::value(nullptr) : json::value(o.shard.text())}};
+results::RunOptionsInfo options_info(const RunOptions& o) {
+  results::RunOptionsInfo i;
+  i.timeout_s = o.timeout_s;
+  i.mem_cap_bytes = o.mem_cap_bytes;
+  i.sample_hz = o.sample_hz;
+  i.max_points = o.max_points;
+  i.touch = o.touch;
+  i.verify = o.verify;
+  i.attribute = o.attribute;
+  i.timing = timing_text(o.batch_calls);
+  i.counters = o.counters;
+  i.cell_cpu = o.cell_cpu;
+  i.jobs = o.jobs;
+  i.suite_dir = o.suite_dir.empty() ? "" : fs::absolute(o.suite_dir).string();
+  if (!o.shard.whole()) i.shard = o.shard.text();
+  return i;
 }
 
-void options_from_json(const json::object& j, RunOptions& o) {
-  auto num = [&](const char* k, double dflt) {
-    const auto* v = j.if_contains(k);
-    return v && v->is_number() ? v->to_number<double>() : dflt;
-  };
-  o.timeout_s = num("timeout_s", o.timeout_s);
-  o.mem_cap_bytes = static_cast<uint64_t>(num("mem_cap_bytes", static_cast<double>(o.mem_cap_bytes)));
-  o.sample_hz = num("sample_hz", o.sample_hz);
-  o.max_points = static_cast<size_t>(num("max_points", static_cast<double>(o.max_points)));
-  o.cell_cpu = static_cast<int>(num("cell_cpu", o.cell_cpu));
-  o.jobs = static_cast<int>(num("jobs", o.jobs));
-  if (const auto* t = j.if_contains("touch"); t && t->is_string()) o.touch = std::string(t->as_string());
-  if (const auto* v = j.if_contains("verify"); v && v->is_bool()) o.verify = v->as_bool();
-  if (const auto* v = j.if_contains("attribute"); v && v->is_bool()) o.attribute = v->as_bool();
-  if (const auto* v = j.if_contains("timing"); v && v->is_string())
-    o.batch_calls = parse_timing(std::string(v->as_string()));
-  if (const auto* v = j.if_contains("counters"); v && v->is_bool()) o.counters = v->as_bool();
-  if (const auto* d = j.if_contains("suite_dir"); d && d->is_string()) o.suite_dir = std::string(d->as_string());
-  if (const auto* s = j.if_contains("shard"); s && s->is_string()) o.shard = parse_shard(std::string(s->as_string()));
+// A resumed run takes back the options it was started with.
+void take_options(const results::RunOptionsInfo& i, RunOptions& o) {
+  o.timeout_s = i.timeout_s;
+  o.mem_cap_bytes = i.mem_cap_bytes;
+  o.sample_hz = i.sample_hz;
+  o.max_points = i.max_points;
+  o.touch = i.touch;
+  o.verify = i.verify;
+  o.attribute = i.attribute;
+  o.batch_calls = parse_timing(i.timing);
+  o.counters = i.counters;
+  o.cell_cpu = i.cell_cpu;
+  o.jobs = i.jobs;
+  o.suite_dir = i.suite_dir;
+  if (i.shard) o.shard = parse_shard(*i.shard);
 }
 
 // With --timing batch the latency columns are ns per call over batches (b.).
@@ -285,26 +282,24 @@ void place_runner(RunOptions& o) {
   sched_setaffinity(0, sizeof set, &set);
 }
 
-json::object run_json_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask,
-                         size_t planned) {
-  const json::object machine = machine_context(tsc);
-  const json::array allocators = probe_allocators(matrix, o, tsc.hz, mask.deployed());
-  json::array command;
-  for (const auto& s : o.command_line) command.push_back(json::string(s));
-  return json::object{{"schema_version", results::kSchemaVersion},
-                      {"run_id", o.run_id},
-                      {"created_at", results::utc_now()},
-                      {"heapmark", build_info()},
-                      {"command_line", std::move(command)},
-                      {"cwd", fs::current_path().string()},
-                      {"options", options_json(o)},
-                      {"matrix", matrix.to_json()},
-                      {"plan", json::object{{"matrix_digest", matrix_digest(matrix)},
-                                            {"seed", matrix.seed}}},  // the shard: options.shard
-                      {"machine", machine},
-                      {"allocators", allocators},
-                      {"fingerprint", fingerprint(machine, allocators)},
-                      {"cells_planned", planned}};
+results::RunInfo run_info_of(const Matrix& matrix, const RunOptions& o, const TscInfo& tsc, const RunnerMask& mask,
+                             size_t planned) {
+  results::RunInfo r;
+  r.schema_version = results::kSchemaVersion;
+  r.run_id = o.run_id;
+  r.created_at = results::utc_now();
+  r.heapmark = build_info();
+  r.command_line = o.command_line;
+  r.cwd = fs::current_path().string();
+  r.options = options_info(o);
+  r.matrix = matrix.to_json().as_object();
+  r.matrix_digest = matrix_digest(matrix);  // the shard: options.shard
+  r.plan_seed = matrix.seed;
+  r.machine = machine_context(tsc);
+  r.allocators = probe_allocators(matrix, o, tsc.hz, mask.deployed());
+  r.fingerprint = fingerprint(r.machine, r.allocators);
+  r.cells_planned = planned;
+  return r;
 }
 
 SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const RunnerMask& mask) {
@@ -324,187 +319,243 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
 
 }  // namespace
 
-// A run from start to end: the results directory (new, or resumed), the
-// cells in plan order on `jobs` workers, each recorded as it finishes. The
-// workers' loop shares the run's state by reference, so it stays here.
-int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
-  if (o.verify && o.batch_calls)
-    throw InputError("--verify checks every block between allocator calls and --timing " + timing_text(o.batch_calls) +
-                     " runs them back to back: use one of them (--timing latency with --verify)");
-  const RunnerMask mask;
+namespace {
+
+// A run up to its first cell: the directory (new, or resumed and locked), the
+// plan's cells of this shard, and what an earlier start already recorded.
+struct RunStart {
+  Matrix matrix;
   std::string dir;
-  std::optional<results::DirLock> dir_lock;  // held while this process writes the directory
-  json::value run_json;
-  bool resuming = !o.resume.empty();
-  if (resuming) {
-    dir = fs::is_directory(o.resume) ? o.resume : o.results_root + "/" + o.resume;
-    if (!fs::is_directory(dir))
-      throw InputError("--resume '" + o.resume + "': no such results directory" +
-                       (o.resume.find('/') == std::string::npos ? " (nor " + dir + ")" : std::string()));
-    dir_lock.emplace(dir);                   // before reading what is done: a second writer is refused, not interleaved
-    run_json = results::read_run_json(dir);  // throws InputError with the file name
-    const auto& rj = run_json.as_object();
-    matrix = Matrix::from_json(rj.at("matrix"), known, dir + "/run.json");
-    options_from_json(rj.at("options").as_object(), o);
-  } else {
-    if (o.run_id.empty()) o.run_id = results::new_run_id();
-    check_run_id(o.run_id);
-    dir = o.results_root + "/" + o.run_id;
-  }
-  // Everything is validated before anything is written; a shard keeps its blocks whole.
-  std::vector<CellPlan> cells = expand(matrix);
-  if (!o.shard.whole())
-    cells.erase(std::remove_if(cells.begin(), cells.end(), [&](const CellPlan& c) { return !o.shard.holds(c.block); }),
-                cells.end());
-  if (!matrix.programs.empty()) {
-    if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
-      throw InputError(
-          "program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
-    check_programs(matrix, o);
-  }
-
-  place_runner(o);
-  if (o.mem_cap_bytes == 0)
-    o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
-
-  const TscInfo tsc = measure_tsc();
-  if (resuming)
-    if (const auto* f = run_json.as_object().if_contains("fingerprint"); f && f->is_object()) {
-      // A block's cells must come from one machine: a run is finished where it started.
-      json::object here = fingerprint(machine_context(tsc), json::array{});
-      json::object there = f->as_object();
-      there.erase("allocators");
-      there.erase("digest");
-      here.erase("allocators");
-      here.erase("digest");
-      if (const std::string diff = results::fingerprint_difference(there, here); !diff.empty())
-        throw InputError(dir + " was started on another machine (" + diff +
-                         "): resume it there, or run its shard anew here");
-    }
-  if (!tsc.invariant)
-    std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
-
+  std::unique_ptr<results::DirLock> lock;  // held while this process writes the directory
+  bool resuming = false;
+  results::RunInfo resumed;  // what run.json recorded, when resuming
+  std::vector<CellPlan> cells;
+  TscInfo tsc;
   // Cells already recorded (on --resume), and the program checksum each block
   // ran: a resumed cell is compared with the cells recorded before the stop.
   std::set<std::string> done;
   std::map<size_t, std::string> block_checksum;
   size_t failed_before = 0;  // a resumed run's exit status counts the cells that failed before the stop too
-  if (resuming) {
-    for (const auto& line : results::read_cells(dir).lines) {
-      done.insert(line.result.key);
-      failed_before += !line.result.ok();
-      if (line.result.program) block_checksum.emplace(line.result.block, line.result.program->checksum);
+};
+
+// The directory and the matrix: a resumed run's from its run.json, a new one's as given.
+void open_dir(RunStart& st, RunOptions& o, const std::vector<registry::Allocator>& known) {
+  st.resuming = !o.resume.empty();
+  if (st.resuming) {
+    st.dir = fs::is_directory(o.resume) ? o.resume : o.results_root + "/" + o.resume;
+    if (!fs::is_directory(st.dir))
+      throw InputError("--resume '" + o.resume + "': no such results directory" +
+                       (o.resume.find('/') == std::string::npos ? " (nor " + st.dir + ")" : std::string()));
+    // Before reading what is done: a second writer is refused, not interleaved.
+    st.lock = std::make_unique<results::DirLock>(st.dir);
+    st.resumed = results::read_run_info(st.dir);  // throws InputError with the file name
+    st.matrix = Matrix::from_json(st.resumed.matrix, known, st.dir + "/run.json");
+    take_options(st.resumed.options, o);
+  } else {
+    if (o.run_id.empty()) o.run_id = results::new_run_id();
+    check_run_id(o.run_id);
+    st.dir = o.results_root + "/" + o.run_id;
+  }
+}
+
+// A block's cells must come from one machine: a run is finished where it started.
+void check_same_machine(const RunStart& st) {
+  if (!st.resuming || st.resumed.fingerprint.facts.empty()) return;
+  json::object here = fingerprint(machine_context(st.tsc), {}).facts;
+  json::object there = st.resumed.fingerprint.facts;
+  for (auto* f : {&here, &there}) {
+    f->erase("allocators");
+    f->erase("digest");
+  }
+  if (const std::string diff = results::fingerprint_difference(there, here); !diff.empty())
+    throw InputError(st.dir + " was started on another machine (" + diff +
+                     "): resume it there, or run its shard anew here");
+}
+
+// Everything is validated before anything is written; a shard keeps its blocks whole.
+RunStart start_run(Matrix matrix, RunOptions& o, const std::vector<registry::Allocator>& known,
+                   const RunnerMask& mask) {
+  RunStart st;
+  st.matrix = std::move(matrix);
+  open_dir(st, o, known);
+  st.cells = expand(st.matrix);
+  if (!o.shard.whole())
+    st.cells.erase(
+        std::remove_if(st.cells.begin(), st.cells.end(), [&](const CellPlan& c) { return !o.shard.holds(c.block); }),
+        st.cells.end());
+  if (!st.matrix.programs.empty()) {
+    if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
+      throw InputError(
+          "program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
+    check_programs(st.matrix, o);
+  }
+  place_runner(o);
+  if (o.mem_cap_bytes == 0)
+    o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
+  st.tsc = measure_tsc();
+  check_same_machine(st);
+  if (!st.tsc.invariant)
+    std::fprintf(stderr, "heapmark: warning: this CPU does not report an invariant TSC; latencies in ns may drift\n");
+  if (st.resuming) {
+    for (const auto& line : results::read_cells(st.dir).lines) {
+      st.done.insert(line.result.key);
+      st.failed_before += !line.result.ok();
+      if (line.result.program) st.block_checksum.emplace(line.result.block, line.result.program->checksum);
     }
   } else {
     create_run_dir(o.results_root, o.run_id, true);  // refuses an existing run: only --resume adds cells to it
-    dir_lock.emplace(dir);
-    results::write_atomically(dir + "/run.json",
-                              json::serialize(run_json_of(matrix, o, tsc, mask, cells.size())) + "\n");
+    st.lock = std::make_unique<results::DirLock>(st.dir);
+    results::write_run_info(st.dir, run_info_of(st.matrix, o, st.tsc, mask, st.cells.size()));
   }
-  results::CellLog log(dir);
-  if (dir_out) *dir_out = dir;
-  const std::map<std::string, std::string> reference_digest =
-      matrix.programs.empty() ? std::map<std::string, std::string>{} : prepare_programs(matrix, o, dir + "/work");
+  return st;
+}
+
+// The cells still to run, on `jobs` workers that take them in plan order;
+// results are recorded and printed under one lock, in the order cells finish.
+class CellLoop {
+ public:
+  CellLoop(const RunOptions& o, RunStart& st, const RunnerMask& mask, results::CellLog& log,
+           const std::map<std::string, std::string>& reference_digest)
+      : o_(o), st_(st), mask_(mask), log_(log), reference_digest_(reference_digest) {
+    for (const auto& c : st.cells)
+      if (!st.done.count(c.key)) pending_.push_back(&c);
+    varying_ = varying_params(st.cells);
+  }
+  size_t to_run() const { return pending_.size(); }
+  // Runs every pending cell (or until an interruption or an error); rethrows
+  // the first error a worker met (a full disk) after saying how to finish.
+  void run() {
+    std::vector<std::thread> workers;
+    for (int j = 1; j < o_.jobs; ++j) workers.emplace_back([this] { worker(); });
+    worker();
+    for (auto& w : workers) w.join();
+    if (failure_) {
+      std::fprintf(stderr,
+                   "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: %s\n",
+                   ran_, finish_command().c_str());
+      std::rethrow_exception(failure_);
+    }
+  }
+  size_t ran() const { return ran_; }
+  size_t failed() const { return failed_; }
+  std::string finish_command() const {
+    return o_.finish_command.empty() ? "heapmark run --resume " + st_.dir : o_.finish_command;
+  }
+
+ private:
+  void progress(const CellPlan& c) const {
+    if (!tty_) return;
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+    const size_t todo = pending_.size();
+    const std::string eta =
+        ran_ ? fmt_duration(el / static_cast<double>(ran_) * static_cast<double>(todo - ran_)) : "?";
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran_ + 1, todo,
+                 c.allocator->name.c_str(), c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+  }
+  // Same seed, same program: a differing checksum inside a block means two
+  // allocators were not compared like with like.
+  void check_block(const CellPlan& c, results::CellResult& rec) {
+    auto& prog = rec.program;
+    if (!prog) return;
+    auto [it, first] = st_.block_checksum.emplace(c.block, prog->checksum);
+    prog->matches_block = first || it->second == prog->checksum;
+    if (!*prog->matches_block)
+      std::fprintf(stderr, "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
+                   c.key.c_str(), prog->checksum.c_str(), it->second.c_str());
+  }
+  void work() {
+    for (;;) {
+      const CellPlan* c;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (g_interrupted || failure_ || next_ >= pending_.size()) return;
+        c = pending_[next_++];
+        progress(*c);
+      }
+      results::CellResult rec;
+      if (c->program) {
+        rec = run_program_cell(*c, o_, st_.dir, mask_.deployed(), reference_digest_);
+      } else {
+        const std::string started = results::utc_now();
+        rec = cell_result(*c, supervise(cell_spec(o_, *c, st_.tsc.hz, mask_)), started, o_.sample_hz);
+      }
+      if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
+      std::lock_guard<std::mutex> lock(mu_);
+      if (failure_) return;
+      check_block(*c, rec);
+      if (tty_) std::fprintf(stderr, "\r\033[K");
+      log_.append(rec);
+      if (!rec.ok()) ++failed_;
+      if (!o_.quiet) print_row(c->index, st_.cells.size(), *c, rec, varying_);
+      ++ran_;
+    }
+  }
+  void worker() {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failure_) failure_ = std::current_exception();
+    }
+  }
+
+  const RunOptions& o_;
+  RunStart& st_;
+  const RunnerMask& mask_;
+  results::CellLog& log_;
+  const std::map<std::string, std::string>& reference_digest_;
+  std::vector<const CellPlan*> pending_;
+  std::set<std::string> varying_;
+  const bool tty_ = isatty(STDERR_FILENO) && !o_.quiet;
+  const std::chrono::steady_clock::time_point t_start_ = std::chrono::steady_clock::now();
+  std::mutex mu_;
+  size_t next_ = 0, ran_ = 0, failed_ = 0;
+  std::exception_ptr failure_;  // the first error a worker met: the run stops and says how to finish
+};
+
+}  // namespace
+
+// A run from start to end: the results directory (new, or resumed), the
+// cells in plan order on `jobs` workers, each recorded as it finishes.
+int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& known, std::string* dir_out) {
+  if (o.verify && o.batch_calls)
+    throw InputError("--verify checks every block between allocator calls and --timing " + timing_text(o.batch_calls) +
+                     " runs them back to back: use one of them (--timing latency with --verify)");
+  const RunnerMask mask;
+  RunStart st = start_run(std::move(matrix), o, known, mask);
+  results::CellLog log(st.dir);
+  if (dir_out) *dir_out = st.dir;
+  const std::map<std::string, std::string> reference_digest = st.matrix.programs.empty()
+                                                                  ? std::map<std::string, std::string>{}
+                                                                  : prepare_programs(st.matrix, o, st.dir + "/work");
 
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  const bool tty = isatty(STDERR_FILENO) && !o.quiet;
-  const std::set<std::string> varying = varying_params(cells);
-  const size_t to_run = cells.size() - std::min(cells.size(), done.size());
+  CellLoop loop(o, st, mask, log, reference_digest);
   if (!o.quiet) {
-    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", resuming ? " (resumed)" : "", cells.size(),
-                to_run, dir.c_str());
+    std::printf("heapmark run%s: %zu cells (%zu to run), results in %s\n", st.resuming ? " (resumed)" : "",
+                st.cells.size(), loop.to_run(), st.dir.c_str());
     print_header(o.batch_calls > 0);
   }
   const auto t_start = std::chrono::steady_clock::now();
-  std::vector<const CellPlan*> pending;
-  for (const auto& c : cells)
-    if (!done.count(c.key)) pending.push_back(&c);
-
-  // `jobs` workers take cells in plan order; results are recorded and printed
-  // under one lock, in the order cells finish.
-  std::mutex mu;
-  size_t next = 0, ran = 0, failed = 0;
-  auto progress = [&](const CellPlan& c) {
-    if (!tty) return;
-    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    const std::string eta = ran ? fmt_duration(el / static_cast<double>(ran) * static_cast<double>(to_run - ran)) : "?";
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran + 1, to_run,
-                 c.allocator->name.c_str(), c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
-  };
-  std::exception_ptr failure;  // the first error a worker met (a full disk): the run stops and says how to finish
-  auto work = [&] {
-    for (;;) {
-      const CellPlan* c;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (g_interrupted || failure || next >= pending.size()) return;
-        c = pending[next++];
-        progress(*c);
-      }
-      results::CellResult rec;
-      if (c->program) {
-        rec = run_program_cell(*c, o, dir, mask.deployed(), reference_digest);
-      } else {
-        const std::string started = results::utc_now();
-        rec = cell_result(*c, supervise(cell_spec(o, *c, tsc.hz, mask)), started, o.sample_hz);
-      }
-      if (g_interrupted) return;  // the cell saw the signal too: its result is not trustworthy, do not record it
-
-      std::lock_guard<std::mutex> lock(mu);
-      if (failure) return;
-      // Same seed, same program: a differing checksum inside a block means two
-      // allocators were not compared like with like.
-      if (auto& prog = rec.program) {
-        auto [it, first] = block_checksum.emplace(c->block, prog->checksum);
-        prog->matches_block = first || it->second == prog->checksum;
-        if (!*prog->matches_block)
-          std::fprintf(stderr,
-                       "\nheapmark: warning: cell %s ran a different program (checksum %s) than its block (%s)\n",
-                       c->key.c_str(), prog->checksum.c_str(), it->second.c_str());
-      }
-      if (tty) std::fprintf(stderr, "\r\033[K");
-      log.append(rec);
-      if (!rec.ok()) ++failed;
-      if (!o.quiet) print_row(c->index, cells.size(), *c, rec, varying);
-      ++ran;
-    }
-  };
-  auto worker = [&] {
-    try {
-      work();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!failure) failure = std::current_exception();
-    }
-  };
-  std::vector<std::thread> workers;
-  for (int j = 1; j < o.jobs; ++j) workers.emplace_back(worker);
-  worker();
-  for (auto& w : workers) w.join();
-  if (failure) {
-    std::fprintf(stderr,
-                 "\nheapmark: the run stopped after %zu cells; once the cause below is fixed, finish it with: %s\n",
-                 ran, o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
-    std::rethrow_exception(failure);
-  }
+  loop.run();
   if (g_interrupted) {
-    std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: %s\n", ran,
-                 o.finish_command.empty() ? ("heapmark run --resume " + dir).c_str() : o.finish_command.c_str());
+    std::fprintf(stderr, "\nheapmark: interrupted after %zu cells; finish with: %s\n", loop.ran(),
+                 loop.finish_command().c_str());
     return kExitInterrupted;
   }
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (o.attribute) {
-    const std::string warnings = write_sites(dir);  // symbols for the report, while the modules are where they were
+    const std::string warnings = write_sites(st.dir);  // symbols for the report, while the modules are where they were
     if (!o.quiet && !warnings.empty()) std::fprintf(stderr, "heapmark: sites: %s", warnings.c_str());
   }
   if (!o.quiet)
-    std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", ran,
-                fmt_duration(el).c_str(), failed, dir.c_str());
-  return failed + failed_before ? kExitCellsFailed : kExitOk;
+    std::printf("%zu cells ran in %s (%zu failed, recorded with their cause). Results: %s\n", loop.ran(),
+                fmt_duration(el).c_str(), loop.failed(), st.dir.c_str());
+  return loop.failed() + st.failed_before ? kExitCellsFailed : kExitOk;
 }
 
 }  // namespace heapmark::runner

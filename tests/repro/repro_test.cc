@@ -12,7 +12,9 @@
 #include <set>
 #include <sstream>
 
+#include "common/input_error.h"
 #include "harness/repro/repro.h"
+#include "harness/results/repro_result.h"
 #include "tests/support/heapmark_command.h"
 
 namespace json = boost::json;
@@ -102,35 +104,53 @@ TEST(Rules, VerdictsComeWithTheirAgreementAndASplitIsNeverPickedFromOneRep) {
                                     {"glibc-trim-threshold", {"F", "F", "F"}},
                                     {"jemalloc", {"A", "R", "A"}},
                                     {"jemalloc-decay-0", {"F", "F", "A"}}});
-  const auto sum = rp::scenario_summary(rp::find_scenario("1"), dir);
+  const heapmark::results::ScenarioSummary sum = rp::scenario_summary(rp::find_scenario("1"), dir);
   fs::remove_all(dir);
-  std::map<std::string, json::object> rows;
-  for (const auto& r : sum.at("rows").as_array()) rows[std::string(r.at("allocator").as_string())] = r.as_object();
-  EXPECT_EQ(rows["glibc"].at("verdict"), "retained-until-release");
-  EXPECT_EQ(rows["glibc"].at("agreement"), "3/3");
-  EXPECT_EQ(rows["jemalloc"].at("verdict"), "split");
-  EXPECT_EQ(rows["jemalloc"].at("agreement"), "2/3");
-  EXPECT_NE(std::string(rows["jemalloc"].at("verdict_label").as_string()).find("2x retained until activity (A)"),
-            std::string::npos);
-  EXPECT_TRUE(rows["jemalloc"].at("explanation").is_null())
-      << "no mechanism is claimed for a split the scenario does not explain";
-  EXPECT_EQ(rows["jemalloc"].at("rep_verdicts").as_array().size(), 3u);
+  std::map<std::string, heapmark::results::ReproRow> rows;
+  for (const auto& r : sum.rows) rows[r.allocator] = r;
+  EXPECT_EQ(rows["glibc"].verdict, rp::Verdict::kUntilRelease);
+  EXPECT_EQ(rows["glibc"].agreement, "3/3");
+  EXPECT_EQ(rows["jemalloc"].verdict, rp::Verdict::kSplit);
+  EXPECT_EQ(rows["jemalloc"].agreement, "2/3");
+  EXPECT_NE(rows["jemalloc"].verdict_label.find("2x retained until activity (A)"), std::string::npos);
+  EXPECT_FALSE(rows["jemalloc"].explanation) << "no mechanism is claimed for a split the scenario does not explain";
+  EXPECT_EQ(rows["jemalloc"].rep_verdicts.size(), 3u);
   // glibc-trim-threshold beat glibc every time; jemalloc-decay-0's worst rep (A)
   // does not beat jemalloc's best (A): not counted as having worked.
-  EXPECT_EQ(rows["glibc-trim-threshold"].at("worked"), json::value(true));
-  EXPECT_EQ(rows["jemalloc-decay-0"].at("worked"), json::value(false));
-  ASSERT_EQ(sum.at("remedies_worked").as_array().size(), 1u);
-  EXPECT_EQ(sum.at("remedies_worked").as_array()[0].at("agreement"), "3/3");
+  EXPECT_EQ(rows["glibc-trim-threshold"].worked, std::optional<bool>(true));
+  EXPECT_EQ(rows["jemalloc-decay-0"].worked, std::optional<bool>(false));
+  ASSERT_EQ(sum.remedies_worked.size(), 1u);
+  EXPECT_EQ(sum.remedies_worked[0].agreement, "3/3");
   // It still kept 99 MiB less at F in the median (1 against 100, live 0): at least a quarter of what jemalloc
   // kept above live, so it is listed as having helped, with how much and where, though its verdict is a split.
-  ASSERT_TRUE(rows["jemalloc-decay-0"].contains("helped"));
-  EXPECT_EQ(rows["jemalloc-decay-0"].at("helped").at("phase"), "F");
-  EXPECT_DOUBLE_EQ(rows["jemalloc-decay-0"].at("helped").at("less").to_number<double>(), 99 * kMiB);
-  ASSERT_EQ(sum.at("remedies_helped").as_array().size(), 1u);
-  const std::string text(sum.at("remedies_helped").as_array()[0].at("text").as_string());
+  ASSERT_TRUE(rows["jemalloc-decay-0"].helped);
+  EXPECT_EQ(rows["jemalloc-decay-0"].helped->phase, "F");
+  EXPECT_DOUBLE_EQ(rows["jemalloc-decay-0"].helped->less, 99 * kMiB);
+  ASSERT_EQ(sum.remedies_helped.size(), 1u);
+  const std::string text = sum.remedies_helped[0].text;
   EXPECT_NE(text.find("99.0 MiB less at F than jemalloc"), std::string::npos) << text;
-  EXPECT_FALSE(rows["glibc-trim-threshold"].contains("helped"))
-      << "a remedy that worked is listed once, as having worked";
+  EXPECT_FALSE(rows["glibc-trim-threshold"].helped) << "a remedy that worked is listed once, as having worked";
+
+  // repro.json as written reads back as the same summary (the one writer and the one reader).
+  const json::object written = heapmark::results::to_json(sum);
+  const auto back = heapmark::results::scenario_summary_from_json(written, "repro.json");
+  EXPECT_EQ(json::serialize(heapmark::results::to_json(back)), json::serialize(written));
+  EXPECT_EQ(written.at("rows").as_array()[0].at("verdict"), "retained-until-release")
+      << "verdicts are stored by id, as results/SCHEMA.md says";
+}
+
+TEST(Rules, AReproJsonWithAnUnknownVerdictIsRefusedNamingTheField) {
+  json::object row{{"allocator", "glibc"}, {"reps", 1},         {"ok_reps", 1},
+                   {"status", "ok"},       {"verdict", "gone"}, {"verdict_label", "gone"}};
+  json::object sum{{"scenario", 1}, {"slug", "small-fifo"}, {"title", "t"}, {"rows", json::array{row}}};
+  try {
+    heapmark::results::scenario_summary_from_json(sum, "x/repro.json");
+    ADD_FAILURE() << "an unknown verdict was accepted";
+  } catch (const heapmark::InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("x/repro.json: $.rows[0].verdict: unknown verdict 'gone'"), std::string::npos) << what;
+    EXPECT_NE(what.find("retained-until-release"), std::string::npos) << "the valid ones are named: " << what;
+  }
 }
 
 TEST(Rules, CatalogueHasTwelveScenariosWithValidExplanations) {

@@ -1,11 +1,12 @@
-// The verdicts of `heapmark repro` and `diagnose`, in one table: their ids,
-// labels and order (how late, if ever, the freed memory left RSS). The text,
-// Markdown and HTML renderings all read it. Header-only, so the report layer
-// uses it without linking the repro library.
+// The verdicts of `heapmark repro`, `diagnose` and `attach`, in one table:
+// their ids, labels and order (how late, if ever, the freed memory left RSS).
+// The judges (harness/repro, harness/attach) and every rendering (terminal,
+// Markdown, HTML) read it; it sits in the results layer so that the report
+// renders verdicts without knowing the code that reaches them.
 #pragma once
 #include <string_view>
 
-namespace heapmark::repro {
+namespace heapmark::results {
 
 enum class Verdict { kReturned, kLazy, kUntilActivity, kUntilRelease, kFragmentation, kNotReturned, kSplit, kUnknown };
 
@@ -48,4 +49,4 @@ constexpr int lateness(Verdict v, std::string_view when) {
   return static_cast<int>(v) + 1;
 }
 
-}  // namespace heapmark::repro
+}  // namespace heapmark::results
