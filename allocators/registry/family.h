@@ -8,7 +8,8 @@
 //
 // Each family is one file in allocators/registry/families/ that defines a
 // Family and registers it with a static FamilyRegistrar; nothing else in
-// heapmark names a family. The cell binds exactly one family per process
+// heapmark names a family (the repro catalogue's remedies and mechanism texts
+// are the families' too). The cell binds exactly one family per process
 // (bind() resolves its symbols once, so the other calls never dlsym and never
 // allocate: they run between measured operations).
 #pragma once
@@ -110,6 +111,22 @@ struct Horizon {
   char what[120] = "";
 };
 
+// What `heapmark repro` says of a family: a remedy is a named environment of
+// one of its built-in allocators that changes how memory goes back; a
+// mechanism text explains a verdict by the family's own machinery. The
+// catalogue (harness/repro) is built from these; texts are static storage.
+struct RemedyText {
+  const char* name;       // unique over every family: "glibc-mmap-threshold"
+  const char* allocator;  // the built-in allocator it configures
+  std::vector<std::pair<std::string, std::string>> env;
+  const char* what;  // what the settings do
+};
+struct MechanismText {
+  const char* allocator;  // a built-in allocator's name or the family's name
+  const char* verdict;    // a verdict id (harness/results/verdicts.h)
+  const char* text;
+};
+
 class Family {
  public:
   virtual ~Family() = default;
@@ -126,6 +143,9 @@ class Family {
   // True for an environment variable that configures this family's allocators:
   // a cell gets it only through the registry, a matrix or --env.
   virtual bool is_config_var(std::string_view var) const noexcept = 0;
+  // The remedies it offers and how its mechanisms explain a verdict (above).
+  virtual std::vector<RemedyText> remedies() const { return {}; }
+  virtual std::vector<MechanismText> mechanisms() const { return {}; }
 
   // ---- cell side. handle: dlopen(library, RTLD_NOLOAD), or null for the C library.
   // Resolves the family's introspection symbols; false when the library lacks them.

@@ -4,7 +4,19 @@
 
 namespace heapmark::repro {
 
-const std::vector<Scenario>& catalogue() { return registered_scenarios(); }
+const std::vector<Scenario>& catalogue() {
+  // The scenarios with the remedies and mechanism texts they name, resolved
+  // now that the families have registered.
+  static const std::vector<Scenario> resolved = [] {
+    std::vector<Scenario> all = registered_scenarios();
+    for (auto& s : all) {
+      for (auto& r : s.remedies) r = resolve(r);
+      for (auto& e : s.explanations) e = resolve(e);
+    }
+    return all;
+  }();
+  return resolved;
+}
 
 const Scenario& find_scenario(const std::string& t) {
   std::string valid;

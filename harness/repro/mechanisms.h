@@ -1,7 +1,7 @@
-// How an allocator's own mechanism explains a verdict, written once for every
-// scenario whose measurement shows it: a scenario lists
-// mechanism("jemalloc", "retained-until-release") beside the explanations
-// only it can give (scenario.h).
+// How an allocator's own mechanism explains a verdict, written once by its
+// family (allocators/registry/families/) for every scenario whose measurement
+// shows it: a scenario lists mechanism("jemalloc", "retained-until-release")
+// beside the explanations only it can give (scenario.h).
 #pragma once
 #include <string>
 #include <string_view>
@@ -25,8 +25,13 @@ const std::vector<Explanation>& mechanism_catalogue();
 // one ("*") for `verdict`, else null (heapmark attach, for any allocator).
 const Explanation* find_mechanism(std::string_view allocator, std::string_view verdict);
 
-// The catalogue's explanation for `allocator` and `verdict`. A pair it does not
-// hold is a defect in a scenario file: it aborts at start-up, naming it.
+// A scenario's reference to the catalogue's explanation for `allocator` and
+// `verdict`, resolved when the catalogue is first read (scenarios are built
+// while static objects are constructed, before the families register).
 Explanation mechanism(std::string_view allocator, std::string_view verdict);
+// The explanation a reference names (an explanation with its own text is
+// itself). A pair no family defines is a defect in a scenario file: it
+// aborts at start-up, naming it.
+Explanation resolve(const Explanation& e);
 
 }  // namespace heapmark::repro

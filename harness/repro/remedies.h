@@ -1,6 +1,7 @@
-// The remedies `heapmark repro` tries, each defined once: the allocator it
-// configures, its settings and what they do. A scenario names the remedies
-// it tries (scenario.h) and may say what one does in that scenario.
+// The remedies `heapmark repro` tries, each defined once by the allocator
+// family it configures (allocators/registry/families/): the allocator, its
+// settings and what they do. A scenario names the remedies it tries
+// (scenario.h) and may say what one does in that scenario.
 #pragma once
 #include <string>
 #include <string_view>
@@ -17,12 +18,16 @@ struct Remedy {
   std::string what;  // what the settings do (in a scenario: what they do there)
 };
 
-// Every remedy, in the order `repro` lists them.
+// Every remedy, in the families' order (the order `repro` lists them).
 const std::vector<Remedy>& remedy_catalogue();
 
-// The catalogue's remedy `name`, its `what` replaced by `here` when given.
-// An unknown name is a defect in a scenario file: it aborts at start-up,
-// naming the remedy.
+// A scenario's reference to the remedy `name`, its `what` replaced by `here`
+// when given. Scenarios name their remedies while static objects are
+// constructed, before the families have registered: the catalogue resolves
+// the reference when it is first read (catalogue(), resolve()).
 Remedy use(std::string_view name, std::string here = {});
+// The catalogue's remedy a reference names. An unknown name is a defect in a
+// scenario file: it aborts at start-up, naming the remedy.
+Remedy resolve(const Remedy& named);
 
 }  // namespace heapmark::repro

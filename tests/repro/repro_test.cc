@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "allocators/registry/family.h"
+#include "allocators/registry/registry.h"
 #include "common/input_error.h"
 #include "harness/repro/repro.h"
 #include "harness/results/repro_result.h"
@@ -185,13 +187,13 @@ TEST(Rules, EachRemedyIsDefinedOnceAndTriedSomewhere) {
     for (const auto& r : s.remedies) {
       tried.insert(r.name);
       // A scenario may say what a remedy does there, never change what it sets.
-      const rp::Remedy def = rp::use(r.name);
+      const rp::Remedy def = rp::resolve(rp::use(r.name));
       EXPECT_EQ(r.allocator, def.allocator) << s.slug << ": " << r.name;
       EXPECT_EQ(r.env, def.env) << s.slug << ": " << r.name;
     }
   EXPECT_EQ(tried, names) << "a catalogue remedy no scenario tries";
-  EXPECT_EQ(rp::use("glibc-arena-max-1", "here").what, "here");
-  EXPECT_DEATH(rp::use("no-such-remedy"), "no-such-remedy");
+  EXPECT_EQ(rp::resolve(rp::use("glibc-arena-max-1", "here")).what, "here");
+  EXPECT_DEATH(rp::resolve(rp::use("no-such-remedy")), "no-such-remedy");
 }
 
 TEST(Rules, EachSharedMechanismIsWrittenOnceAndSharedByScenarios) {
@@ -203,13 +205,39 @@ TEST(Rules, EachSharedMechanismIsWrittenOnceAndSharedByScenarios) {
     for (const auto& e : s.explanations) {
       // A scenario may give its own, more specific text for a pair the catalogue holds.
       auto it = uses.find({e.allocator, e.verdict});
-      if (it != uses.end() && e.text == rp::mechanism(e.allocator, e.verdict).text) ++it->second;
+      if (it != uses.end() && e.text == rp::resolve(rp::mechanism(e.allocator, e.verdict)).text) ++it->second;
     }
   // heapmark attach reads the catalogue for every allocator's verdicts it explains (mechanisms.h).
   for (auto& [key, n] : uses)
     for (const char* v : rp::kAttachExplains) n += key.second == v;
   for (const auto& [key, n] : uses) EXPECT_GE(n, 2) << key.first << " " << key.second << " belongs in its one scenario";
-  EXPECT_DEATH(rp::mechanism("glibc", "no-such-verdict"), "no-such-verdict");
+  EXPECT_DEATH(rp::resolve(rp::mechanism("glibc", "no-such-verdict")), "no-such-verdict");
+}
+
+// The families own the catalogue's remedies and mechanism texts: each remedy
+// configures a built-in allocator of the family that defines it, and each
+// text names one of the family's allocators (or the family).
+TEST(Rules, EveryRemedyAndMechanismBelongsToTheFamilyThatDefinesIt) {
+  const auto builtins = heapmark::registry::builtin("/nonexistent");
+  auto kind_of = [&](const std::string& name) -> std::string {
+    for (const auto& a : builtins)
+      if (a.name == name) return a.kind();
+    return "";
+  };
+  size_t remedies = 0, texts = 0;
+  for (const heapmark::registry::Family* f : heapmark::registry::families()) {
+    for (const auto& r : f->remedies()) {
+      ++remedies;
+      EXPECT_EQ(kind_of(r.allocator), f->name()) << r.name << " configures " << r.allocator;
+    }
+    for (const auto& m : f->mechanisms()) {
+      ++texts;
+      EXPECT_TRUE(kind_of(m.allocator) == f->name() || m.allocator == std::string(f->name()))
+          << f->name() << " explains " << m.allocator;
+    }
+  }
+  EXPECT_EQ(remedies, rp::remedy_catalogue().size()) << "every remedy comes from a family";
+  EXPECT_GE(texts, 8u);
 }
 
 TEST(Rules, ExplanationShownOnlyForTheMeasuredVerdict) {

@@ -16,6 +16,44 @@ class Glibc final : public Family {
   const char* name() const noexcept override { return "glibc"; }
   int order() const noexcept override { return 0; }
 
+  // Environments of its allocators that change how memory goes back (the repro catalogue tries them).
+  std::vector<RemedyText> remedies() const override {
+    return {
+        {"glibc-trim-threshold",
+         "glibc",
+         {{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0"}},
+         "trim the top of the heap on every free that reaches it"},
+        {"glibc-fixed-trim-threshold",
+         "glibc",
+         {{"GLIBC_TUNABLES", "glibc.malloc.trim_threshold=131072"}},
+         "a fixed 128 KiB trim threshold; setting it also turns glibc's dynamic mmap threshold off"},
+        {"glibc-mmap-threshold",
+         "glibc",
+         {{"GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072"}},
+         "a fixed 128 KiB mmap threshold (setting it turns the dynamic threshold off): larger blocks are "
+         "mmapped and munmapped on free"},
+        {"glibc-mxfast-0",
+         "glibc",
+         {{"GLIBC_TUNABLES", "glibc.malloc.mxfast=0"}},
+         "no fastbins: freed chunks coalesce at once and the top is trimmed on free"},
+        {"glibc-tcache-0",
+         "glibc",
+         {{"GLIBC_TUNABLES", "glibc.malloc.tcache_count=0"}},
+         "no per-thread cache: every free reaches _int_free"},
+        {"glibc-arena-max-1", "glibc", {{"MALLOC_ARENA_MAX", "1"}}, "one arena for every thread"},
+        {"glibc-tunable-arena-max-2", "glibc", {{"GLIBC_TUNABLES", "glibc.malloc.arena_max=2"}}, "at most two arenas"},
+    };
+  }
+
+  // How its machinery explains a verdict (the repro catalogue and heapmark attach show these).
+  std::vector<MechanismText> mechanisms() const override {
+    return {
+        {"glibc", "retained-until-release",
+         "The free pages between live blocks sit inside the heap, never at its top, so free() cannot trim "
+         "them; malloc_trim(0) madvises every whole free page inside the heap away."},
+    };
+  }
+
   void builtins(const std::string&, std::vector<Allocator>& out) const override {
     out.push_back(Allocator{"glibc", this, "", {}, "the C library's ptmalloc2 (no preload)", true, "", ""});
   }

@@ -15,6 +15,21 @@ class InHouse final : public Family {
   const char* name() const noexcept override { return "in-house"; }
   int order() const noexcept override { return 40; }
 
+  // How its machinery explains a verdict (the repro catalogue and heapmark attach show these).
+  std::vector<MechanismText> mechanisms() const override {
+    return {
+        {"ptmalloc-style", "retained-until-release",
+         "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
+         "on free; its release hook returns whole free pages inside the heap."},
+        {"buddy", "returned",
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
+         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+        {"slab", "returned",
+         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
+         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+    };
+  }
+
   void builtins(const std::string& dir, std::vector<Allocator>& out) const override {
     const char* pt = "libheapmark_ptmalloc.so";
     out.push_back(in_house_allocator(*this, dir, "ptmalloc-style", pt,
