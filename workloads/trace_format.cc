@@ -239,7 +239,7 @@ void ChunkDecoder::count_down() {
 }
 
 // The id the chunk's next allocation takes, unique across images.
-inline uint64_t ChunkDecoder::take_id(const uint8_t* at, uint64_t id_base) {
+uint64_t ChunkDecoder::take_id(const uint8_t* at, uint64_t id_base) {
   if (next_id_ >= kRawIds) fail(at, "a block id below 2^" + std::to_string(kImageIdShift));
   const uint64_t id = next_id_++ + id_base;
   if (id + 1 > max_id_) max_id_ = id + 1;
@@ -247,7 +247,7 @@ inline uint64_t ChunkDecoder::take_id(const uint8_t* at, uint64_t id_base) {
 }
 
 // The block a free or realloc names: `z` is zigzag(distance back from the next id).
-inline uint64_t ChunkDecoder::back_id(uint64_t z, const uint8_t* at, uint64_t id_base) const {
+uint64_t ChunkDecoder::back_id(uint64_t z, const uint8_t* at, uint64_t id_base) const {
   const int64_t d = unzigzag(z);
   const uint64_t id = next_id_ - 1 - static_cast<uint64_t>(d);
   if (d >= static_cast<int64_t>(next_id_) || id >= kRawIds) fail(at, "a block id in range for this chunk");

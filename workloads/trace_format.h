@@ -253,8 +253,8 @@ class ChunkDecoder {
   uint64_t varint(const char* what);
   void count_down();
   // Steps of next() (`at`: the event's first byte, for messages); trace_format.cc defines them.
-  inline uint64_t take_id(const uint8_t* at, uint64_t id_base);
-  inline uint64_t back_id(uint64_t z, const uint8_t* at, uint64_t id_base) const;
+  uint64_t take_id(const uint8_t* at, uint64_t id_base);
+  uint64_t back_id(uint64_t z, const uint8_t* at, uint64_t id_base) const;
   void ext_event(Event& e, uint64_t v, const uint8_t* at);
 
   const uint8_t* p_ = nullptr;

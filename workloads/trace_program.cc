@@ -3,8 +3,9 @@
 // executor asks, and holds an event back while the order of the recording
 // says it must wait: for the pacing window, for another thread's allocation,
 // begin or exit, or for a phase. next() is the replay's hot path: every
-// helper it calls is in this file or inline in trace_replay.h and
-// trace_live_map.h.
+// helper it calls on the way to an op is in this file or inline in
+// trace_replay.h and trace_live_map.h; only the waits (trace_waits.cc) are
+// calls into another file.
 #include <sys/syscall.h>
 #include <unistd.h>
 

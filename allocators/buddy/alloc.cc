@@ -1,10 +1,30 @@
 // BuddyHeap allocation: descending a region's tree to a best-fit block,
-// splitting on the way, and huge requests with their own mapping.
+// splitting on the way, recommitting its pages, and huge requests with their
+// own mapping.
 #include <stddef.h>
 
 #include "buddy/internal.h"
 
 namespace heapmark::buddy {
+
+// Recommits the decommitted pages among [first, first+n) before alloc hands
+// them out (os.h: a no-op on Linux, MEM_COMMIT on Windows); here, beside its
+// only caller, on every allocation's path. False if the OS refused.
+bool BuddyHeap::recommit_locked(Region* r, size_t first, size_t n) noexcept {
+  const size_t end = first + n;
+  for (size_t p = first; p < end;) {
+    if (!((r->decommitted[p >> 6] >> (p & 63)) & 1)) {
+      ++p;
+      continue;
+    }
+    size_t q = p;
+    while (q < end && ((r->decommitted[q >> 6] >> (q & 63)) & 1)) ++q;
+    if (!os::recommit(r->base + (p << kPageOrder), (q - p) << kPageOrder)) return false;
+    for (size_t k = p; k < q; ++k) r->decommitted[k >> 6] &= ~(uint64_t(1) << (k & 63));
+    p = q;
+  }
+  return true;
+}
 
 void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   const unsigned c = order - min_order_ + 1;

@@ -1,6 +1,6 @@
 // BuddyHeap's dirty pages: decommitting the written pages of free blocks (one
-// range, or every free page-or-larger block under the policy), and recommitting
-// decommitted pages before they are handed out again. The per-page bits are in
+// range, or every free page-or-larger block under the policy); alloc.cc
+// recommits them before they are handed out again. The per-page bits are in
 // internal.h.
 #include <stddef.h>
 
@@ -30,24 +30,6 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
   dirty_free_bytes_ = dirty_free_bytes_ > bytes ? dirty_free_bytes_ - bytes : 0;
   decommitted_.fetch_add(bytes, std::memory_order_relaxed);
   return bytes;
-}
-
-// Recommits the decommitted pages among [first, first+n) before they are handed
-// out (os.h: a no-op on Linux, MEM_COMMIT on Windows). False if the OS refused.
-bool BuddyHeap::recommit_locked(Region* r, size_t first, size_t n) noexcept {
-  const size_t end = first + n;
-  for (size_t p = first; p < end;) {
-    if (!((r->decommitted[p >> 6] >> (p & 63)) & 1)) {
-      ++p;
-      continue;
-    }
-    size_t q = p;
-    while (q < end && ((r->decommitted[q >> 6] >> (q & 63)) & 1)) ++q;
-    if (!os::recommit(r->base + (p << kPageOrder), (q - p) << kPageOrder)) return false;
-    for (size_t k = p; k < q; ++k) r->decommitted[k >> 6] &= ~(uint64_t(1) << (k & 63));
-    p = q;
-  }
-  return true;
 }
 
 void BuddyHeap::purge_all_locked() noexcept {

@@ -187,12 +187,4 @@ void Executor::do_realloc(Thread& t, const Op& op) noexcept {
   add_live(static_cast<int64_t>(op.size) - static_cast<int64_t>(old_size), d_usable, d_blocks, t1);
 }
 
-// Every op, timed or not: the checksum and the counts.
-void Executor::account(Thread& t, const Op& op, bool exact) noexcept {
-  if (exact) t.checksum.add(op);
-  else if (op.kind != OpKind::kPhase) t.checksum.add(Op{op.kind, op.align_log2, op.flags, 0, op.size});
-  ++t.program_ops;
-  ++t.ops[static_cast<int>(op.kind)];
-}
-
 }  // namespace heapmark::cell

@@ -157,7 +157,12 @@ std::vector<std::string> recommendations(const heapmark::results::ScenarioSummar
 
 // The self-check above the catalogue's grid, in report.html and summary.md (rewritten from repro.json).
 void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& check) {
-  heapmark::results::Catalogue cat = heapmark::results::read_catalogue(root);
+  heapmark::results::Catalogue cat;
+  try {
+    cat = heapmark::results::read_catalogue(root);
+  } catch (const InputError&) {
+    return;  // the catalogue stays as the run wrote it
+  }
   std::string md = "## Self-check against the recording\n\n" + check.line() + "\n";
   std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" +
                      heapmark::report::html_escape(check.line()) + "</p>\n";

@@ -224,7 +224,7 @@ std::vector<AllocatorInfo> allocator_infos(const Run& run) {
     for (const auto& a : run.info.allocators) {
       if (a.name != name) continue;
       info.kind = a.kind;
-      info.version = a.version;
+      info.version = a.answered ? a.version : "-";
       info.library = a.library.empty() ? "(none: libc)" : a.library;
       for (const auto& [k, v] : a.env) info.env += (info.env.empty() ? "" : " ") + k + "=" + v;
       info.identity = (a.identity_ok ? "proven: " : "NOT proven: ") + a.identity_proof;

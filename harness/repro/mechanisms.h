@@ -31,7 +31,7 @@ const Explanation* find_mechanism(std::string_view allocator, std::string_view v
 Explanation mechanism(std::string_view allocator, std::string_view verdict);
 // The explanation a reference names (an explanation with its own text is
 // itself). A pair no family defines is a defect in a scenario file: it
-// aborts at start-up, naming it.
+// aborts when the catalogue is first read (repro, the tests), naming it.
 Explanation resolve(const Explanation& e);
 
 }  // namespace heapmark::repro

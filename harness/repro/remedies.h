@@ -27,7 +27,8 @@ const std::vector<Remedy>& remedy_catalogue();
 // the reference when it is first read (catalogue(), resolve()).
 Remedy use(std::string_view name, std::string here = {});
 // The catalogue's remedy a reference names. An unknown name is a defect in a
-// scenario file: it aborts at start-up, naming the remedy.
+// scenario file: it aborts when the catalogue is first read (repro, the
+// tests), naming the remedy.
 Remedy resolve(const Remedy& named);
 
 }  // namespace heapmark::repro

@@ -7,6 +7,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/input_error.h"
 
@@ -51,10 +53,13 @@ class Fields {
     return number(k);
   }
   int integer(const char* k) const { return static_cast<int>(number(k)); }
+  // A non-negative integer, exact to 2^64 - 1 (a seed, a byte count).
   uint64_t count(const char* k) const {
     const auto& v = need(k);
-    if (!v.is_number() || v.to_number<double>() < 0) fail("expected a count", k);
-    return v.is_uint64() ? v.get_uint64() : static_cast<uint64_t>(v.to_number<double>());
+    if (v.is_uint64()) return v.get_uint64();
+    if (v.is_int64() && v.get_int64() >= 0) return static_cast<uint64_t>(v.get_int64());
+    if (v.is_double() && v.get_double() >= 0) return static_cast<uint64_t>(v.get_double());
+    fail("expected a count", k);
   }
   // An object field (null when absent).
   const boost::json::object* object(const char* k) const {
@@ -77,13 +82,14 @@ class Fields {
     const auto& a = v->as_array();
     for (size_t i = 0; i < a.size(); ++i) f(a[i], path_ + "." + k + "[" + std::to_string(i) + "]");
   }
-  std::map<std::string, std::string> env(const char* k) const {
-    std::map<std::string, std::string> out;
+  // An object of text values as name/value pairs, in the file's order.
+  std::vector<std::pair<std::string, std::string>> env(const char* k) const {
+    std::vector<std::pair<std::string, std::string>> out;
     const auto* v = find(k);
     if (!v) return out;
     if (!v->is_object()) fail("expected an object of environment variables", k);
     for (const auto& [name, value] : v->as_object())
-      if (value.is_string()) out[name] = std::string(value.as_string());
+      if (value.is_string()) out.emplace_back(std::string(name), std::string(value.as_string()));
     return out;
   }
   const std::string& source() const { return source_; }

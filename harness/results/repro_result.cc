@@ -196,8 +196,8 @@ json::object to_json(const Catalogue& c) {
                  {"complete", c.complete},
                  {"exit_status", c.exit_status},
                  {"scenarios", std::move(scenarios)}};
-  if (!c.preface_html.empty()) o["preface_html"] = c.preface_html;
   if (!c.preface_md.empty()) o["preface_md"] = c.preface_md;
+  if (!c.preface_html.empty()) o["preface_html"] = c.preface_html;
   return o;
 }
 

@@ -6,9 +6,9 @@
 // reader of the JSON (results/SCHEMA.md, "repro.json").
 #pragma once
 #include <boost/json/object.hpp>
-#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/results/verdicts.h"
@@ -40,7 +40,8 @@ struct RepVerdict {
   std::optional<double> after_s;   // I or A: when 75% was back
 };
 
-using EnvMap = std::map<std::string, std::string>;
+// An allocator environment: name/value pairs in the order the allocator was given them.
+using EnvMap = std::vector<std::pair<std::string, std::string>>;
 
 // One allocator (a base allocator, or a remedy: a base with an environment).
 struct ReproRow {

@@ -56,22 +56,25 @@ json::object probe_json(const AllocatorProbe& a) {
   json::object env;
   for (const auto& [k, v] : a.env) env[k] = v;
   json::object o{{"name", a.name}, {"kind", a.kind}, {"library", a.library}, {"env", std::move(env)}};
-  if (!a.version.empty()) o["version"] = a.version;  // the probe cell answered
+  if (a.answered) o["version"] = a.version;
   o["identity_ok"] = a.identity_ok;
   o["identity_proof"] = a.identity_proof;
-  if (!a.family.empty()) o["family"] = a.family;
+  if (a.answered) o["family"] = a.family;
   return o;
 }
 
 AllocatorProbe probe_from(const Fields& f) {
-  return AllocatorProbe{f.text("name"),
-                        f.text("kind", false),
-                        f.text("library", false),
-                        f.env("env"),
-                        f.text("version", false),
-                        f.boolean("identity_ok", false),
-                        f.text("identity_proof", false),
-                        f.text("family", false)};
+  AllocatorProbe a;
+  a.name = f.text("name");
+  a.kind = f.text("kind", false);
+  a.library = f.text("library", false);
+  a.env = f.env("env");
+  a.answered = f.find("version") != nullptr;
+  a.version = f.text("version", false);
+  a.family = f.text("family", false);
+  a.identity_ok = f.boolean("identity_ok", false);
+  a.identity_proof = f.text("identity_proof", false);
+  return a;
 }
 
 MatrixFacts matrix_facts(const Fields& m) {

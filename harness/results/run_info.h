@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace heapmark::results {
@@ -55,10 +56,11 @@ struct RunOptionsInfo {
 // One allocator as the run's identity probe found it.
 struct AllocatorProbe {
   std::string name, kind, library;
-  std::map<std::string, std::string> env;
-  std::string version;  // empty when the probe cell failed
+  std::vector<std::pair<std::string, std::string>> env;  // in the allocator's order
+  bool answered = false;                                 // the probe cell said hello: version and family are its words
+  std::string version, family;
   bool identity_ok = false;
-  std::string identity_proof, family;
+  std::string identity_proof;
 };
 
 // The machine type a run's figures belong to (runner/context.h makes it):

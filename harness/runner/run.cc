@@ -107,8 +107,13 @@ std::vector<results::AllocatorProbe> probe_allocators(const Matrix& m, const Run
     spec.timeout_s = std::min(30.0, o.timeout_s);  // a probe is quick; it never outwaits the run's own --timeout
     spec.sample_hz = 0;
     const CellOutcome r = supervise(spec);
-    results::AllocatorProbe p{a.name, a.kind(), a.library, {a.env.begin(), a.env.end()}, "", false, "", ""};
+    results::AllocatorProbe p;
+    p.name = a.name;
+    p.kind = a.kind();
+    p.library = a.library;
+    p.env = a.env;
     if (r.have_hello) {
+      p.answered = true;
       p.version = r.hello.version;
       p.identity_ok = r.hello.identity_ok != 0;
       p.identity_proof = r.hello.proof;
