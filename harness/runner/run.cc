@@ -451,11 +451,10 @@ class CellLoop {
   void progress(const CellPlan& c) const {
     if (!tty_) return;
     const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
-    const size_t todo = pending_.size();
-    const std::string eta =
-        ran_ ? fmt_duration(el / static_cast<double>(ran_) * static_cast<double>(todo - ran_)) : "?";
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran_ + 1, todo,
-                 c.allocator->name.c_str(), c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
+    const size_t n = to_run();
+    const std::string eta = ran_ ? fmt_duration(el / static_cast<double>(ran_) * static_cast<double>(n - ran_)) : "?";
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s rep %d  elapsed %s  eta %s", ran_ + 1, n, c.allocator->name.c_str(),
+                 c.workload.c_str(), c.rep, fmt_duration(el).c_str(), eta.c_str());
   }
   // Same seed, same program: a differing checksum inside a block means two
   // allocators were not compared like with like.
