@@ -27,7 +27,8 @@
 # HEAPMARK_ATTACH_ACTION (snapshot, accounting or release),
 # HEAPMARK_ATTACH_LIBS (':'-separated allocator libraries),
 # HEAPMARK_ATTACH_DEADLINE_MS (how long step 1 may take).
-# Output: one line "heapmark-attach: {json}" saying what happened.
+# Output: one line "heapmark-attach: {json}" saying what happened (for a
+# release, "rss_in_stop": the resident bytes just before and after the calls).
 import json
 import os
 import signal
@@ -49,6 +50,18 @@ def finish(**fields):
     result.update(fields)
     result["script_ms"] = round((time.monotonic() - started) * 1000, 3)
     print("heapmark-attach: " + json.dumps(result), flush=True)
+
+
+def resident_bytes():
+    """The process's resident total, page by page (smaps_rollup's Rss), read while it is stopped."""
+    try:
+        with open("/proc/%d/smaps_rollup" % gdb.selected_inferior().pid) as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def real(path):
@@ -274,6 +287,9 @@ def inject():
         rc = int(call("((int(*)(const char*, const char*))%d)(%d, %d)" % (fn, addrs[2], addrs[3])))
         return fn, None if rc == 0 else "the helper could not write its result to " + out
 
+    # Resident bytes around a release, read in this stop: nothing but the calls runs between the two readings
+    # (a background thread's purge between an outside reading and the stop would count as the hook's return).
+    rss_before = resident_bytes() if action == "release" else None
     try:
         fn, error = with_strings(thread, room, [helper, "heapmark_attach_run", action, out], load_and_run)
         result["call_ms"] = round((time.monotonic() - t0) * 1000, 3)
@@ -290,6 +306,9 @@ def inject():
                                       lambda a: int(call("((int(*)(const char*, const char*))%d)(%d, %d)" % (fn, a[0], a[1]))))
                     done += rc == 0
                 result["threads_released"] = done + 1
+            rss_after = resident_bytes()
+            if rss_before is not None and rss_after is not None:
+                result["rss_in_stop"] = [rss_before, rss_after]
         result["call_ms"] = round((time.monotonic() - t0) * 1000, 3)
         finish(ok=True)
     except (gdb.error, ValueError) as e:

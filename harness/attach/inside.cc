@@ -249,6 +249,10 @@ void parse_gdb_report(const std::string& line, Injection& inj) {
     if (const auto* t = r.if_contains("threads_released"))
       inj.threads_released = static_cast<int>(t->to_number<int64_t>());
     if (const auto* c = r.if_contains("call_ms")) inj.call_ms = c->to_number<double>();
+    if (const auto* s = r.if_contains("rss_in_stop")) {
+      const json::array& a = s->as_array();
+      inj.rss_in_stop = {a.at(0).to_number<uint64_t>(), a.at(1).to_number<uint64_t>()};
+    }
     // The script ran with the process stopped from its first line to the detach: a floor for the
     // watcher's figure, should a busy machine keep the watcher from seeing the last stopped moment.
     if (const auto* s = r.if_contains("script_ms")) inj.stopped_ms = std::max(inj.stopped_ms, s->to_number<double>());

@@ -31,6 +31,8 @@ struct Injection {
   double quiesce_ms = 0, call_ms = 0;
   double stopped_ms = 0;  // first to last moment the main thread was seen in tracing stop (/proc/PID/stat 't')
   double gdb_ms = 0;      // gdb's whole run, start to exit
+  // A release: the resident bytes (smaps_rollup) read in the stop just before and just after the calls.
+  std::optional<std::pair<uint64_t, uint64_t>> rss_in_stop;
 };
 
 struct KeptBytes {

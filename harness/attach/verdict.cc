@@ -1,6 +1,7 @@
 #include "harness/attach/verdict.h"
 
 #include <cstdio>
+#include <tuple>
 
 #include "harness/repro/mechanisms.h"
 #include "harness/results/verdicts.h"
@@ -116,6 +117,12 @@ Applied apply(pid_t pid, const std::string& remedy, const InjectOptions& options
   const InsideView done = read_inside(pid, rel);
   a.rss_before = before.total;
   a.rss_after = read_outside(pid, libraries).total;
+  // A release is measured in its stop: between a reading before gdb stops the process and the stop, a
+  // background thread (jemalloc's, redis's) may purge by itself, and that would count as the hook's.
+  if (done.injection.rss_in_stop) {
+    std::tie(a.rss_before, a.rss_after) = *done.injection.rss_in_stop;
+    a.measured_in = "stop";
+  }
   a.returned = a.rss_before > a.rss_after ? a.rss_before - a.rss_after : 0;
   a.ok = done.injection.ok && done.released.value_or(false);
   a.error = done.injection.ok ? (a.ok ? "" : "the allocator refused it") : done.injection.error;
@@ -140,6 +147,7 @@ json::object to_json(const Applied& a) {
           {"error", a.error},
           {"rss_before", a.rss_before},
           {"rss_after", a.rss_after},
+          {"measured_in", a.measured_in},
           {"returned", a.returned},
           {"predicted", or_null(a.predicted)},
           {"predicted_at_snapshot", or_null(a.predicted_at_snapshot)},

@@ -39,6 +39,9 @@ struct Applied {
   std::string remedy, hook, error;
   bool ok = false;
   uint64_t rss_before = 0, rss_after = 0, returned = 0;
+  // "stop": Rss read while the process was stopped, just before and after the calls (a release);
+  // "outside": read before gdb stopped it and after it went on (a decay setting acts after the stop).
+  std::string measured_in = "outside";
   std::optional<uint64_t> predicted;              // in the same stop as the call
   std::optional<uint64_t> predicted_at_snapshot;  // the snapshot's, before it
   double release_ms = 0, stopped_ms = 0;
