@@ -69,6 +69,18 @@ const std::vector<Figure>& compare_figures() {
          "more"},
     };
     f.insert(f.begin() + 2, more.begin(), more.begin() + 5);
+    // Beside peak R: the same quantity averaged over time (a program's: its anonymous RSS).
+    const Figure avg_r{results::path::kAvgR,
+                       "avg R",
+                       "anonymous RSS above R0 averaged over the phases' time (a program: its anonymous RSS over its "
+                       "run); what a byte-second bill sees (lower is better)",
+                       Unit::kBytes,
+                       false,
+                       Scale::kRatio,
+                       "smaller",
+                       "larger"};
+    f.insert(std::find_if(f.begin(), f.end(), [](const Figure& x) { return x.path == results::path::kPeakR; }) + 1,
+             avg_r);
     f.push_back(more[5]);
     const std::vector<Figure> measured_where_possible = {
         {results::path::kBatchNsPerCall, "ns/call (batch)",

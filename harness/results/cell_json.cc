@@ -23,6 +23,7 @@ json::object memory_json(const Memory& m) {
   o["peak_rss_sampled"] = opt_int(m.peak_rss_sampled);
   o["peak_anon_sampled"] = opt_int(m.peak_anon_sampled);
   o["peak_r"] = *m.peak_r;
+  o["avg_r"] = opt_int(m.avg_r);
   o["live_peak"] = opt_int(m.live_peak);
   o["live_peak_s"] = opt(m.live_peak_s);
   o["live_end"] = opt_int(m.live_end);
@@ -362,6 +363,7 @@ void read_finished(const Reader& rd, const json::object& o, CellResult& c) {
     mem.peak_rss_sampled = rd.integer<uint64_t>(*m, "peak_rss_sampled", mp);
     mem.peak_anon_sampled = rd.integer<uint64_t>(*m, "peak_anon_sampled", mp);
     mem.peak_r = rd.integer<uint64_t>(*m, "peak_r", mp);
+    mem.avg_r = rd.integer<uint64_t>(*m, "avg_r", mp);
     mem.live_peak = rd.integer<uint64_t>(*m, "live_peak", mp);
     mem.live_peak_s = rd.num(*m, "live_peak_s", mp);
     mem.live_end = rd.integer<uint64_t>(*m, "live_end", mp);

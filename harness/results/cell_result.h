@@ -173,6 +173,7 @@ struct Memory {
   std::optional<uint64_t> harness_scratch;
   uint64_t vm_hwm = 0;
   std::optional<uint64_t> peak_rss_sampled, peak_anon_sampled, peak_r, live_peak;
+  std::optional<uint64_t> avg_r;  // peak_r's quantity averaged over time (the timeline's area over its span)
   std::optional<double> live_peak_s;
   std::optional<uint64_t> live_end;
   std::optional<double> r_after_free, returned_after_free;

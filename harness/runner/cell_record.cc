@@ -315,6 +315,7 @@ void memory_figures(const CellOutcome& out, uint64_t t0, double sample_hz, resul
   mem.peak_rss_sampled = tl.peak_rss();
   mem.peak_anon_sampled = tl.peak_anon();
   mem.peak_r = peak_r;
+  if (tl.span_in_phases_s() > 0) mem.avg_r = std::llround(tl.integral_r() / tl.span_in_phases_s());
   mem.live_peak = res.live_peak;
   if (res.live_peak_t_ns) mem.live_peak_s = rel_seconds(res.live_peak_t_ns, t0);
   mem.live_end = res.live_end;

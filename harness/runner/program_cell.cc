@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -245,6 +246,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   r.memory.peak_rss_sampled = tl.peak_rss();
   r.memory.peak_anon_sampled = tl.peak_anon();
   r.memory.peak_r = peak_anon;
+  if (tl.span_s() > 0) r.memory.avg_r = std::llround(tl.integral_anon() / tl.span_s());
   r.timeline.sample_hz = o.sample_hz;
   r.timeline.samples = tl.samples();
   r.timeline.stride = tl.stride();

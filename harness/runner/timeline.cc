@@ -5,6 +5,11 @@ namespace heapmark::runner {
 void Timeline::add(const Sample& s) {
   if (s.rss > peak_rss_) peak_rss_ = s.rss;
   if (s.anon > peak_anon_) peak_anon_ = s.anon;
+  if (have_prev_ && s.t_ns > prev_.t_ns) {
+    const double dt = static_cast<double>(s.t_ns - prev_.t_ns) * 1e-9;
+    int_anon_ += 0.5 * dt * static_cast<double>(s.anon + prev_.anon);
+    span_s_ += dt;
+  }
   if (have_r0_ && s.phase > 0) {
     const uint64_t r = s.anon > r0_ ? s.anon - r0_ : 0;
     if (r > peak_r_ || (r == peak_r_ && s.live > live_at_peak_r_)) {
@@ -17,6 +22,7 @@ void Timeline::add(const Sample& s) {
       const uint64_t pr = prev_.anon > r0_ ? prev_.anon - r0_ : 0;
       int_r_ += 0.5 * dt * static_cast<double>(r + pr);
       int_l_ += 0.5 * dt * static_cast<double>(s.live + prev_.live);
+      span_r_s_ += dt;
     }
   }
   prev_ = s;

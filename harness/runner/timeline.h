@@ -39,9 +39,13 @@ class Timeline {
   // Largest R(t) seen inside phases, and the live bytes in that same sample.
   uint64_t peak_r() const { return peak_r_; }
   uint64_t live_at_peak_r() const { return live_at_peak_r_; }
-  // Time integrals over samples inside phases, in byte-seconds.
+  // Time integrals over samples inside phases, in byte-seconds, and the time they span.
   double integral_r() const { return int_r_; }
   double integral_l() const { return int_l_; }
+  double span_in_phases_s() const { return span_r_s_; }
+  // Anonymous RSS integrated over every pair of consecutive samples, phases or not, and the time they span.
+  double integral_anon() const { return int_anon_; }
+  double span_s() const { return span_s_; }
 
  private:
   size_t max_points_;
@@ -50,7 +54,8 @@ class Timeline {
   uint64_t r0_ = 0;
   bool have_r0_ = false;
   uint64_t peak_rss_ = 0, peak_anon_ = 0, peak_r_ = 0, live_at_peak_r_ = 0;
-  double int_r_ = 0, int_l_ = 0;
+  double int_r_ = 0, int_l_ = 0, span_r_s_ = 0;
+  double int_anon_ = 0, span_s_ = 0;
   bool have_prev_ = false;
   Sample prev_{};
 };

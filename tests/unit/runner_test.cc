@@ -138,6 +138,26 @@ TEST(Timeline, IntegralsGiveF1) {
   EXPECT_NEAR(metrics::f1(t.integral_r(), t.integral_l()), 1.0, 1e-9);
 }
 
+TEST(Timeline, TimeAveragedRIsTheAreaOverTheSpanInPhases) {
+  // 1 s at R = 10 MiB sampled every 1 ms, then 3 s at R = 2 MiB sampled every 10 ms: the average weighs time, not
+  // samples (the samples' mean would be near 9.3 MiB). Before the first phase, 10 ms from 50 MiB anonymous: in the
+  // whole run's anonymous average only.
+  constexpr uint64_t MiB = 1 << 20, ms = 1'000'000;
+  Timeline t;
+  t.set_baseline(MiB);
+  t.add(Sample{0, 0, 50 * MiB, 0, 0});
+  for (uint64_t at = 10 * ms; at <= 1010 * ms; at += ms) t.add(Sample{at, 0, 11 * MiB, 0, 1});
+  for (uint64_t at = 1020 * ms; at <= 4010 * ms; at += 10 * ms) t.add(Sample{at, 0, 3 * MiB, 0, 2});
+  EXPECT_NEAR(t.span_in_phases_s(), 4.0, 1e-9);
+  // 10 MiB x 1 s + the 10 ms step's trapezoid (6 MiB x 0.01 s) + 2 MiB x 2.99 s = 16.04 MiB s.
+  EXPECT_NEAR(t.integral_r() / MiB, 16.04, 1e-6);
+  EXPECT_NEAR(t.integral_r() / t.span_in_phases_s() / MiB, 4.01, 1e-6);
+  EXPECT_NEAR(t.span_s(), 4.01, 1e-9);
+  // (50 + 11) / 2 MiB x 0.01 s before the phases, then R + R0 over the 4 s of phases.
+  EXPECT_NEAR(t.integral_anon() / MiB, 0.305 + 16.04 + 4.0, 1e-6);
+  EXPECT_EQ(t.peak_r(), 10 * MiB);
+}
+
 TEST(Fragmentation, FormulasAndUndefinedCases) {
   EXPECT_DOUBLE_EQ(metrics::f4(150, 100), 0.5);
   EXPECT_DOUBLE_EQ(metrics::f3(100, 100), 0.0);
