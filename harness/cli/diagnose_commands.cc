@@ -25,10 +25,12 @@
 #include "harness/cli/replay_check.h"
 #include "harness/cli/trace_summary.h"
 #include "harness/report/catalogue.h"
+#include "harness/report/document.h"
 #include "harness/report/holders.h"
 #include "harness/report/results.h"
 #include "harness/report/table.h"
 #include "harness/repro/repro.h"
+#include "harness/results/diagnose_result.h"
 #include "harness/results/results_dir.h"
 
 namespace {
@@ -163,15 +165,14 @@ void add_preface(const std::string& root, const heapmark::cli::ReplayCheck& chec
   } catch (const InputError&) {
     return;  // the catalogue stays as the run wrote it
   }
-  std::string md = "## Self-check against the recording\n\n" + check.line() + "\n";
-  std::string html = "<h2 id=\"self-check\">Self-check against the recording</h2>\n<p>" +
-                     heapmark::report::html_escape(check.line()) + "</p>\n";
-  for (size_t i = 1; i < check.causes.size(); ++i) {
-    md += "- also possible: " + check.causes[i] + "\n";
-    html += "<p class=\"note\">Also possible: " + heapmark::report::html_escape(check.causes[i]) + "</p>\n";
-  }
-  cat.preface_md = md;
-  cat.preface_html = html + check.chart_svg();
+  heapmark::report::Document d;
+  d.heading(2, "Self-check against the recording", "self-check").paragraph(check.line());
+  std::vector<std::string> also;
+  for (size_t i = 1; i < check.causes.size(); ++i) also.push_back("also possible: " + check.causes[i]);
+  if (!also.empty()) d.list(std::move(also));
+  d.html(check.chart_svg());
+  cat.preface_md = to_markdown(d);
+  cat.preface_html = to_html(d);
   heapmark::report::write_catalogue(root, cat);
 }
 
@@ -225,35 +226,28 @@ heapmark::repro::Scenario trace_scenario(const heapmark::cli::Summary& s, const 
 }
 
 // diagnose.json's holders: per base allocator the top sites behind the pinned bytes at F.
-json::array holders_json(const std::vector<heapmark::report::Holders>& holders) {
-  json::array out;
+std::vector<heapmark::results::PinningSites> pinning_sites(const std::vector<heapmark::report::Holders>& holders) {
+  std::vector<heapmark::results::PinningSites> out;
   for (const auto& h : holders) {
     if (h.variant) continue;
-    json::array sites;
+    heapmark::results::PinningSites p;
+    p.allocator = h.allocator;
+    p.phase = h.phase;
+    p.cells = h.cells;
+    p.site_count = h.site_count;
+    p.r = h.r;
+    p.pinned = h.pinned_total;
+    p.live = h.live_total;
     for (size_t i = 0; i < h.sites.size() && i < 10; ++i) {
       const auto& x = h.sites[i];
-      json::array frames;
-      for (const auto& f : x.frames) frames.push_back(json::string(f));
-      sites.push_back(
-          json::object{{"site", x.site},
-                       {"name", x.name()},
-                       {"frames", std::move(frames)},
-                       {"pinned", x.pinned},
-                       {"pinned_share", h.pinned_total > 0 ? x.pinned / h.pinned_total : 0.0},
-                       {"live", x.live},
-                       {"blocks", x.blocks},
-                       {"median_age_s", x.median_age_s ? json::value(*x.median_age_s) : json::value(nullptr)}});
+      p.sites.push_back({x.site, x.name(), x.frames, x.pinned, h.pinned_total > 0 ? x.pinned / h.pinned_total : 0.0,
+                         x.live, x.blocks, x.median_age_s});
     }
-    out.push_back(json::object{{"allocator", h.allocator},
-                               {"phase", h.phase},
-                               {"cells", h.cells},
-                               {"r", h.r},
-                               {"pinned", h.pinned_total},
-                               {"live", h.live_total},
-                               {"site_count", h.site_count},
-                               {"sites", std::move(sites)},
-                               {"unknown", json::object{{"pinned", h.unknown.pinned}, {"live", h.unknown.live}}},
-                               {"other", json::object{{"pinned", h.other.pinned}, {"live", h.other.live}}}});
+    p.unknown_pinned = h.unknown.pinned;
+    p.unknown_live = h.unknown.live;
+    p.other_pinned = h.other.pinned;
+    p.other_live = h.other.live;
+    out.push_back(std::move(p));
   }
   return out;
 }
@@ -307,30 +301,27 @@ int diagnose(State& st) {
     }
   }
   // The recommendation: on the terminal, in diagnose.json and at the end of summary.md.
-  json::array rec;
   std::string md = "\n## Recommendation\n\n";
   if (!st.o.quiet) std::printf("\nRecommendation:\n");
   for (const auto& l : lines) {
-    rec.push_back(json::string(l));
     md += "- " + l + "\n";
     if (!st.o.quiet) std::printf("  %s\n", l.c_str());
   }
-  const json::object out{{"schema", "heapmark-diagnose"},
-                         {"schema_version", 1},
-                         {"trace", path},
-                         {"program", s.header.program},
-                         {"events", s.events},
-                         {"threads", s.threads},
-                         {"peak_s", double(peak.t_ms - s.t0_ms) / 1000},
-                         {"peak_live", peak.live},
-                         {"final_s", double(final_rel) / 1000},
-                         {"final_live", peak.live_at_final},
-                         {"at", st.at},
-                         {"self_check", check.to_json()},
-                         {"recommendation", std::move(rec)},
-                         {"holders", holders_json(holders)},
-                         {"summary", heapmark::results::to_json(summaries[0])}};
-  heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(out) + "\n");
+  heapmark::results::DiagnoseResult out;
+  out.trace = path;
+  out.program = s.header.program;
+  out.events = s.events;
+  out.threads = s.threads;
+  out.peak_s = double(peak.t_ms - s.t0_ms) / 1000;
+  out.peak_live = peak.live;
+  out.final_s = double(final_rel) / 1000;
+  out.final_live = peak.live_at_final;
+  out.at = st.at;
+  out.self_check = check.result();
+  out.recommendation = lines;
+  out.holders = pinning_sites(holders);
+  out.summary = summaries[0];
+  heapmark::results::write_atomically(root + "/diagnose.json", json::serialize(to_json(out)) + "\n");
   std::ofstream(root + "/summary.md", std::ios::app) << md;
   if (!st.o.quiet)
     std::printf("\nResults: %s (diagnose.json, summary.md, report.html; the cells in %s)\n", root.c_str(),

@@ -9,8 +9,6 @@
 namespace heapmark::cli {
 namespace {
 
-namespace json = boost::json;
-
 std::string mib(double bytes) { return human(static_cast<uint64_t>(std::fabs(bytes))); }
 std::string pct(double v) {
   char b[32];
@@ -183,34 +181,26 @@ std::string ReplayCheck::line() const {
   return l + ".";
 }
 
-json::object ReplayCheck::to_json() const {
-  json::object o{{"checked", checked}, {"tolerance", kReplayTolerance}};
-  if (!checked) {
-    o["not_checked"] = not_checked;
-    return o;
-  }
-  json::array e, c;
+results::SelfCheck ReplayCheck::result() const {
+  results::SelfCheck r;
+  r.checked = checked;
+  r.tolerance = kReplayTolerance;
+  r.not_checked = not_checked;
+  if (!checked) return r;
   for (const auto& x : ends)
-    e.push_back(json::object{{"phase", x.phase},
-                             {"t_s", x.t_s},
-                             {"recorded_lo", x.recorded_lo},
-                             {"recorded_hi", x.recorded_hi},
-                             {"replayed", x.replayed},
-                             {"diff", x.diff()},
-                             {"diff_pct", 100 * x.diff_pct()},
-                             {"live_recorded", x.live_recorded},
-                             {"live_replayed", x.live_replayed}});
-  for (const auto& x : causes) c.push_back(json::string(x));
-  o["allocator"] = allocator;
-  o["cells"] = cells;
-  o["phase_ends"] = std::move(e);
-  o["run"] = json::object{
-      {"diff", run_diff}, {"t_s", run_diff_t_s}, {"recorded_peak", recorded_peak}, {"diff_pct", 100 * run_diff_pct()}};
-  o["flagged"] = flagged;
-  o["run_over_tolerance"] = run_over;
-  o["causes"] = std::move(c);
-  o["line"] = line();
-  return o;
+    r.phase_ends.push_back(results::SelfCheckEnd{x.phase, x.t_s, x.recorded_lo, x.recorded_hi, x.replayed, x.diff(),
+                                                 100 * x.diff_pct(), x.live_recorded, x.live_replayed});
+  r.allocator = allocator;
+  r.cells = cells;
+  r.run_diff = run_diff;
+  r.run_diff_t_s = run_diff_t_s;
+  r.recorded_peak = recorded_peak;
+  r.run_diff_pct = 100 * run_diff_pct();
+  r.flagged = flagged;
+  r.run_over_tolerance = run_over;
+  r.causes = causes;
+  r.line = line();
+  return r;
 }
 
 std::string ReplayCheck::chart_svg() const {

@@ -15,7 +15,6 @@
 // replay's threads need not keep their recorded pace, so a larger difference
 // there is reported (with its causes) but not flagged.
 #pragma once
-#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "allocators/registry/registry.h"
 #include "harness/cli/trace_summary.h"
 #include "harness/report/results.h"
+#include "harness/results/diagnose_result.h"
 
 namespace heapmark::cli {
 
@@ -53,9 +53,9 @@ struct ReplayCheck {
   // The two curves on the recorded clock (seconds, bytes), for the chart.
   std::vector<double> rec_t, rec_y, rep_t, rep_y;
 
-  std::string line() const;  // the one line diagnose prints first
-  boost::json::object to_json() const;
-  std::string chart_svg() const;  // "" when not checked
+  std::string line() const;           // the one line diagnose prints first
+  results::SelfCheck result() const;  // as diagnose.json and self_check.json hold it
+  std::string chart_svg() const;      // "" when not checked
 };
 
 // A replayed phase to compare at its end: its index in the cells, its label, and

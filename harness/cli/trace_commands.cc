@@ -520,7 +520,8 @@ int replay(ReplayState& st) {
     for (const auto& c : run.cells) last = std::max(last, static_cast<int>(c.phases.size()) - 1);
     const heapmark::cli::ReplayCheck check =
         heapmark::cli::check_replay(rec, run, known, {{last, "end", rec.t0_ms + rec.duration_ms, rec.live_end}});
-    heapmark::results::write_atomically(run_dir + "/self_check.json", boost::json::serialize(check.to_json()) + "\n");
+    heapmark::results::write_atomically(run_dir + "/self_check.json",
+                                        boost::json::serialize(heapmark::results::to_json(check.result())) + "\n");
     if (!st.opts.quiet) std::printf("%s\n", check.line().c_str());
   }
   return status;

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "harness/report/document.h"
 #include "harness/report/page.h"
 #include "harness/report/repro_section.h"
 #include "harness/results/output_file.h"
@@ -59,7 +60,7 @@ Table catalogue_grid(const results::Catalogue& cat) {
   t.head = {"scenario"};
   for (const auto& a : cat.allocators) t.head.push_back(a);
   for (const auto& sum : cat.scenarios) {
-    std::vector<TableCell> row{TableCell::heading(std::to_string(sum.scenario) + " " + sum.slug)};
+    std::vector<TableCell> row{HeadingCell(std::to_string(sum.scenario) + " " + sum.slug)};
     row[0].href = "#" + anchor(sum);
     row[0].title = sum.title;
     for (const auto& a : cat.allocators) row.push_back(verdict_cell(sum, a));
@@ -68,37 +69,37 @@ Table catalogue_grid(const results::Catalogue& cat) {
   return t;
 }
 
-std::string render_catalogue_html(const results::Catalogue& cat) {
+namespace {
+
+Document catalogue_document(const results::Catalogue& cat) {
   char head[256];
   std::snprintf(head, sizeof head, "%zu scenarios, %zu allocators, %d repetitions each, %.0f s.", cat.scenarios.size(),
                 cat.allocators.size(), cat.reps, cat.wall_s);
-  std::string b = "<h1>Why RES does not drop after free: the heapmark repro catalogue</h1>\n<p class=\"note\">" +
-                  html_escape(head) +
-                  " One self-contained page: no scripts, no network. Each cell links to its scenario; "
-                  "hover for how the memory came back.</p>\n";
-  b += cat.preface_html;  // diagnose's self-check
-  b += "<nav>";
+  Document d;
+  d.heading(1, "Why RES does not drop after free: the heapmark repro catalogue");
+  d.note(std::string(head) +
+         " One self-contained page: no scripts, no network. Each cell links to its scenario; hover for how the memory "
+         "came back.")
+      .only(Block::In::kHtml);
+  d.note(head).only(Block::In::kMarkdown);
+  d.html(cat.preface_html).markdown(cat.preface_md);  // diagnose's self-check
+  std::vector<std::pair<std::string, std::string>> nav;
+  for (const auto& sum : cat.scenarios) nav.emplace_back(std::to_string(sum.scenario), "#" + anchor(sum));
+  d.links(std::move(nav));
+  d.heading(2, "Verdicts", "grid").table(catalogue_grid(cat)).note(legend()).note(repro_method_text());
   for (const auto& sum : cat.scenarios)
-    b += "<a href=\"#" + anchor(sum) + "\">" + std::to_string(sum.scenario) + "</a>";
-  b += "</nav>\n<h2 id=\"grid\">Verdicts</h2>\n" + to_html(catalogue_grid(cat)) + "<p class=\"note\">" +
-       html_escape(legend()) + "</p>\n<p class=\"note\">" + html_escape(repro_method_text()) + "</p>\n";
-  for (const auto& sum : cat.scenarios)
-    b += scenario_section_html(sum, anchor(sum), sum.dir.empty() ? "" : sum.dir + "/report.html");
-  return html_page("heapmark repro catalogue", b);
+    add_scenario_section(d, sum, anchor(sum), sum.dir.empty() ? "" : sum.dir + "/report.html",
+                         sum.dir.empty() ? "" : sum.dir + "/summary.md");
+  return d;
 }
 
-std::string render_catalogue_md(const results::Catalogue& cat) {
-  std::string m = "# Why RES does not drop after free: the heapmark repro catalogue\n\n";
-  if (!cat.preface_md.empty()) m += cat.preface_md + "\n";
-  m += to_markdown(catalogue_grid(cat)) + "\n" + legend() + "\n\n" + repro_method_text() + "\n";
-  for (const auto& sum : cat.scenarios) m += scenario_section_md(sum, sum.dir.empty() ? "" : sum.dir + "/summary.md");
-  return m;
-}
+}  // namespace
 
 CataloguePaths write_catalogue(const std::string& dir, const results::Catalogue& cat) {
   CataloguePaths p{dir + "/report.html", dir + "/summary.md", to_text(catalogue_grid(cat))};
-  results::write_atomically(p.html, render_catalogue_html(cat));
-  results::write_atomically(p.markdown, render_catalogue_md(cat));
+  const Document doc = catalogue_document(cat);
+  results::write_atomically(p.html, html_page("heapmark repro catalogue", to_html(doc)));
+  results::write_atomically(p.markdown, to_markdown(doc));
   return p;
 }
 

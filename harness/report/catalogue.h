@@ -19,8 +19,6 @@ struct CataloguePaths {
 
 // The grid as a table model (rows: scenarios; columns: the catalogue's allocators).
 Table catalogue_grid(const results::Catalogue& catalogue);
-std::string render_catalogue_html(const results::Catalogue& catalogue);
-std::string render_catalogue_md(const results::Catalogue& catalogue);
 // Writes dir/report.html and dir/summary.md.
 CataloguePaths write_catalogue(const std::string& dir, const results::Catalogue& catalogue);
 

@@ -268,7 +268,7 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
     bool first = true;
     auto row = [&](const Holder& s) {
       std::vector<TableCell> r;
-      r.push_back(first ? TableCell::heading(h.allocator, h.phase + ", " + std::to_string(h.cells) + " cells")
+      r.push_back(first ? HeadingCell(h.allocator, h.phase + ", " + std::to_string(h.cells) + " cells")
                         : TableCell(""));
       first = false;
       TableCell name(s.name());
@@ -296,70 +296,67 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
   return t;
 }
 
-std::string holders_section_html(const Run& run) {
-  if (!any_attribution(run)) return "";
-  const auto hs = holders(run);
-  std::string b =
-      "<h2 id=\"holders\">Who holds the memory</h2>\n<p class=\"note\">" + html_escape(kHoldersNote) + "</p>\n";
-  bool sites = false;
-  for (const auto& h : hs) sites |= h.site_count > 0;
-  if (sites) {
-    b += "<h3>Top sites pinning memory</h3>\n" + to_html(pinning_table(hs));
-    b += "<h3>Flame graphs</h3>\n<p class=\"note\">Icicles: the whole on top, each stack's outermost frame below it, "
-         "the allocating function at the bottom; widths are bytes. Hover a box for its bytes, share and source "
-         "line.</p>\n";
-    for (const auto& h : hs) {
-      if (h.variant || h.site_count == 0) continue;
-      b += svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator)));
-      b += svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator)));
+// The flame graphs of pinned and live bytes at F and of live bytes at the peak (when the trace names sites),
+// and the page map of every phase end, per base allocator: the models first, then the drawings.
+std::vector<Picture> pictures(const std::vector<Holders>& hs) {
+  std::vector<std::pair<std::string, svg::Icicle>> flames;
+  std::vector<std::pair<std::string, svg::PageStrip>> maps;
+  for (const auto& h : hs) {
+    if (h.variant) continue;
+    const std::string s = slug(h.allocator);
+    if (h.site_count > 0) {
+      flames.emplace_back("flame-pinned-" + s, flame(h, true, "", "flame-pinned-" + s));
+      flames.emplace_back("flame-live-" + s, flame(h, false, "", "flame-live-" + s));
       std::string ph;
-      if (phase_of(h, "peak", &ph)) b += svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator)));
+      if (phase_of(h, "peak", &ph)) flames.emplace_back("flame-peak-" + s, flame(h, false, "peak", "flame-peak-" + s));
     }
+    maps.emplace_back("pagemap-" + s, strip(h, "pagemap-" + s));
   }
-  b += "<h3>Heap page map</h3>\n<p class=\"note\">Each column is a run of the heap's pages (its private anonymous "
-       "mappings, "
-       "less heapmark's own tables and thread stacks), in address order, split by state. Non-resident runs longer "
-       "than 64 pages are drawn as 64. Hover a row's name for its totals.</p>\n";
-  for (const auto& h : hs)
-    if (!h.variant) b += svg::page_strip(strip(h, "pagemap-" + slug(h.allocator)));
-  return b;
+  std::vector<Picture> out;
+  for (const auto& [name, model] : flames) out.push_back({name, svg::icicle(model), true});
+  for (const auto& [name, model] : maps) out.push_back({name, svg::page_strip(model), false});
+  return out;
 }
 
-std::string holders_section_md(const Run& run) {
-  if (!any_attribution(run)) return "";
+std::vector<Picture> add_holders_section(Document& d, const Run& run) {
+  if (!any_attribution(run)) return {};
   const auto hs = holders(run);
   bool sites = false;
   for (const auto& h : hs) sites |= h.site_count > 0;
-  if (!sites) return "";
-  return "\n## Who holds the memory: top sites pinning memory\n\n" + std::string(kHoldersNote) + "\n\n" +
-         to_markdown(pinning_table(hs));
+  Table top = pinning_table(hs);
+  std::vector<Picture> drawn = pictures(hs);
+  d.heading(2, "Who holds the memory", "holders").note(kHoldersNote).only(sites ? Block::In::kBoth : Block::In::kHtml);
+  if (sites) {
+    d.heading(3, "Top sites pinning memory").table(std::move(top)).heading(3, "Flame graphs");
+    d.note(
+         "Icicles: the whole on top, each stack's outermost frame below it, the allocating function at the bottom; "
+         "widths are bytes. Hover a box for its bytes, share and source line.")
+        .only(Block::In::kHtml);
+    for (const auto& p : drawn)
+      if (p.flame) d.html(p.svg);
+  }
+  d.heading(3, "Heap page map");
+  d.note(
+       "Each column is a run of the heap's pages (its private anonymous mappings, less heapmark's own tables and "
+       "thread stacks), in address order, split by state. Non-resident runs longer than 64 pages are drawn as 64. "
+       "Hover a row's name for its totals.")
+      .only(Block::In::kHtml);
+  for (const auto& p : drawn)
+    if (!p.flame) d.html(p.svg);
+  return drawn;
 }
 
-std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir) {
+std::vector<std::string> write_pictures(const std::vector<Picture>& pictures, const std::string& out_dir) {
   std::vector<std::string> files;
-  if (!any_attribution(run)) return files;
+  if (pictures.empty()) return files;
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(out_dir) / "svg";
   std::error_code ec;
   fs::create_directories(dir, ec);
-  auto put = [&](const std::string& name, const std::string& svg) {
-    const std::string path = (dir / name).string();
-    std::ofstream(path, std::ios::trunc) << svg::standalone(svg);
+  for (const auto& p : pictures) {
+    const std::string path = (dir / (p.name + ".svg")).string();
+    std::ofstream(path, std::ios::trunc) << svg::standalone(p.svg);
     files.push_back(path);
-  };
-  for (const auto& h : holders(run)) {
-    if (h.variant) continue;
-    if (h.site_count > 0) {
-      put("flame-pinned-" + slug(h.allocator) + ".svg",
-          svg::icicle(flame(h, true, "", "flame-pinned-" + slug(h.allocator))));
-      put("flame-live-" + slug(h.allocator) + ".svg",
-          svg::icicle(flame(h, false, "", "flame-live-" + slug(h.allocator))));
-      std::string ph;
-      if (phase_of(h, "peak", &ph))
-        put("flame-peak-" + slug(h.allocator) + ".svg",
-            svg::icicle(flame(h, false, "peak", "flame-peak-" + slug(h.allocator))));
-    }
-    put("pagemap-" + slug(h.allocator) + ".svg", svg::page_strip(strip(h, "pagemap-" + slug(h.allocator))));
   }
   return files;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/report/document.h"
 #include "harness/report/results.h"
 #include "harness/report/table.h"
 
@@ -42,13 +43,18 @@ std::vector<Holders> holders(const Run& run);
 // The top sites pinning memory, with each one's share of the pinned bytes.
 Table pinning_table(const std::vector<Holders>& h, size_t top = 8);
 
-// "" when no cell carries attribution.
-std::string holders_section_html(const Run& run);
-std::string holders_section_md(const Run& run);
-// The pictures as standalone files in out_dir/svg/ (flame graphs of pinned
-// and live bytes at F and of live bytes at the peak, the page map of every
-// phase end), per base allocator.
-// Returns the files written.
-std::vector<std::string> write_holder_svgs(const Run& run, const std::string& out_dir);
+// One drawing of the holders: its standalone file's name (svg/NAME.svg) and the SVG.
+struct Picture {
+  std::string name, svg;
+  bool flame = false;  // a flame graph (else a page map)
+};
+
+// The section, when cells carry attribution: the pinning table, the flame
+// graphs of pinned and live bytes at F and of live bytes at the peak, and the
+// heap's page map of every phase end, per base allocator. Returns the
+// pictures it drew (none without attribution).
+std::vector<Picture> add_holders_section(Document& d, const Run& run);
+// The pictures as standalone files in out_dir/svg/. Returns the files written.
+std::vector<std::string> write_pictures(const std::vector<Picture>& pictures, const std::string& out_dir);
 
 }  // namespace heapmark::report

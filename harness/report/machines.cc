@@ -72,17 +72,9 @@ Table machine_rankings(const Run& run) {
   return t;
 }
 
-std::string machines_section_html(const Run& run) {
-  const Table t = machine_rankings(run);
-  if (t.rows.empty()) return "";
-  return "<h2 id=\"machines\">Rankings by machine type</h2>\n<p class=\"note\">" + html_escape(kNote) + "</p>\n" +
-         to_html(t);
-}
-
-std::string machines_section_md(const Run& run) {
-  const Table t = machine_rankings(run);
-  if (t.rows.empty()) return "";
-  return "\n## Rankings by machine type\n\n" + std::string(kNote) + "\n\n" + to_markdown(t);
+void add_machines_section(Document& d, const Run& run) {
+  if (Table t = machine_rankings(run); !t.rows.empty())
+    d.heading(2, "Rankings by machine type", "machines").note(kNote).table(std::move(t));
 }
 
 }  // namespace heapmark::report

@@ -21,7 +21,8 @@ ReportPaths write_report(const std::string& run_dir, const std::string& out_dir 
 // another run's results directory, and holds no report files unless `force`.
 void claim_report_dir(const std::string& run_dir, const std::string& out_dir, bool force);
 
-// The three documents, for tests and other callers.
+// The three documents, for tests and other callers (report.html and summary.md
+// are one Document, document.h, written twice).
 std::string render_report_html(const Run& run);
 std::string render_summary_md(const Run& run);
 std::string render_cells_csv(const Run& run);

@@ -1,5 +1,5 @@
 // Renders dir/repro.json (see harness/repro: verdicts per allocator and the
-// remedies that worked) as one table model, in HTML and Markdown.
+// remedies that worked) as blocks of the report's document.
 #include "harness/report/repro_section.h"
 
 #include <cstdio>
@@ -39,7 +39,7 @@ Table verdict_table(const results::ScenarioSummary& sum) {
   t.label_columns = 1;
   t.css_class = "repro";
   for (const auto& row : sum.rows) {
-    std::vector<TableCell> cells{TableCell::heading(row.allocator)};
+    std::vector<TableCell> cells{HeadingCell(row.allocator)};
     const std::string env = results::env_text(row.env);
     if (!env.empty()) cells[0].note = env.substr(1);
     for (int i = 0; i < results::kReproPhases; ++i)
@@ -93,56 +93,31 @@ const char* kMethod =
 
 }  // namespace
 
-std::string scenario_section_html(const results::ScenarioSummary& sum, const std::string& id,
-                                  const std::string& details) {
-  std::string b =
-      "<h2 id=\"" + html_escape(id) + "\">" + html_escape(heading(sum)) + "</h2>\n<p>" + html_escape(sum.recipe);
-  if (!details.empty()) b += " <a href=\"" + html_escape(details) + "\">RSS timelines and every figure</a>";
-  b += "</p>\n" + to_html(verdict_table(sum));
-  const auto ex = explanations(sum);
-  if (!ex.empty()) {
-    b += "<h3>Why</h3>\n<ul>";
-    for (const auto& e : ex) b += "<li>" + html_escape(e) + "</li>";
-    b += "</ul>\n";
-  }
-  const auto rem = remedies(sum);
-  b += "<h3>Remedies that worked or helped</h3>\n";
-  if (rem.empty()) b += "<p>None measured here.</p>\n";
-  else {
-    b += "<ul>";
-    for (const auto& r : rem) b += "<li>" + html_escape(r) + "</li>";
-    b += "</ul>\n";
-  }
-  return b;
-}
-
-std::string scenario_section_md(const results::ScenarioSummary& sum, const std::string& details) {
-  std::string m = "\n## " + heading(sum) + "\n\n" + sum.recipe +
-                  (details.empty() ? "" : " [Details](" + details + ")") + "\n\n" + to_markdown(verdict_table(sum));
-  const auto ex = explanations(sum);
-  if (!ex.empty()) {
-    m += "\nWhy:\n\n";
-    for (const auto& e : ex) m += "- " + e + "\n";
-  }
-  m += "\nRemedies that worked or helped:\n\n";
-  const auto rem = remedies(sum);
-  if (rem.empty()) m += "None measured here.\n";
-  for (const auto& r : rem) m += "- " + r + "\n";
-  return m;
+void add_scenario_section(Document& d, const results::ScenarioSummary& sum, const std::string& id,
+                          const std::string& details_html, const std::string& details_md) {
+  Table verdicts = verdict_table(sum);
+  std::vector<std::string> why = explanations(sum), worked = remedies(sum);
+  d.heading(2, heading(sum), id);
+  if (details_html == details_md) d.paragraph(sum.recipe);
+  else
+    d.paragraph(sum.recipe, details_html, "RSS timelines and every figure")
+        .only(Block::In::kHtml)
+        .paragraph(sum.recipe, details_md, "Details")
+        .only(Block::In::kMarkdown);
+  d.table(std::move(verdicts));
+  if (!why.empty()) d.heading(3, "Why").list(std::move(why));
+  d.heading(3, "Remedies that worked or helped");
+  if (worked.empty()) d.paragraph("None measured here.");
+  else d.list(std::move(worked));
 }
 
 const char* repro_method_text() { return kMethod; }
 
-std::string repro_section_html(const Run& run) {
+void add_repro_section(Document& d, const Run& run) {
   const auto sum = results::read_scenario_summary(run.dir);
-  if (!sum) return "";
-  return scenario_section_html(*sum, "repro", "") + "<p class=\"note\">" + html_escape(kMethod) + "</p>\n";
-}
-
-std::string repro_section_md(const Run& run) {
-  const auto sum = results::read_scenario_summary(run.dir);
-  if (!sum) return "";
-  return scenario_section_md(*sum, "") + "\n" + kMethod + "\n";
+  if (!sum) return;
+  add_scenario_section(d, *sum, "repro", "", "");
+  d.note(kMethod);
 }
 
 }  // namespace heapmark::report

@@ -10,11 +10,6 @@ namespace heapmark::report {
 
 struct TableCell {
   TableCell(std::string t = {}, std::string n = {}) : text(std::move(t)), note(std::move(n)) {}
-  static TableCell heading(std::string t, std::string n = {}) {
-    TableCell c(std::move(t), std::move(n));
-    c.bold = true;
-    return c;
-  }
   std::string text;            // main value
   std::string note;            // secondary line (e.g. "1.52× [1.40, 1.61]"); same line in Markdown and text
   std::string title;           // hover text in HTML
@@ -23,6 +18,11 @@ struct TableCell {
   bool bold = false;
   std::string href;  // HTML only: the text links here
   std::string css;   // HTML only: class of the cell
+};
+
+// A row's label, in bold: HeadingCell("glibc", "baseline").
+struct HeadingCell : TableCell {
+  explicit HeadingCell(std::string t, std::string n = {}) : TableCell(std::move(t), std::move(n)) { bold = true; }
 };
 
 struct Table {

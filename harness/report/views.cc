@@ -60,7 +60,7 @@ Table matrix_table(const Run& run, const Matrix& m, size_t f) {
   if (shown.empty()) return {};
   for (size_t a = 0; a < m.allocators.size(); ++a) {
     std::vector<TableCell> row;
-    row.push_back(TableCell::heading(m.allocators[a], m.allocators[a] == m.baseline ? "baseline" : ""));
+    row.push_back(HeadingCell(m.allocators[a], m.allocators[a] == m.baseline ? "baseline" : ""));
     for (size_t g : shown) {
       const auto& s = m.at[f][g][a];
       TableCell c;
@@ -126,7 +126,7 @@ Table server_figures_table(const Run& run, const Group& g, const std::vector<std
         }
       }
       if (rss.empty()) continue;
-      std::vector<TableCell> row{TableCell::heading(name),
+      std::vector<TableCell> row{HeadingCell(name),
                                  {ok.front()->phases[i].name},
                                  {format_bytes(stats::median(rss))},
                                  {format_bytes(stats::median(anon))}};
@@ -145,7 +145,7 @@ Table server_figures_table(const Run& run, const Group& g, const std::vector<std
   return t;
 }
 
-Table failed_table(const Run& run, bool with_stderr) {
+Table failed_table(const Run& run) {
   Table t;
   t.css_class = "failed";
   t.numeric = false;
@@ -155,14 +155,9 @@ Table failed_table(const Run& run, bool with_stderr) {
     std::string where = c.workload;
     for (const auto& [k, v] : c.params) where += " " + k + "=" + v;
     TableCell detail(c.detail);
-    if (with_stderr)
-      if (const auto* e = c.raw.if_contains("stderr_tail"); e && e->is_string() && !e->get_string().empty())
-        detail.title = "stderr (last 4 KiB):\n" + std::string(e->get_string());
-    t.rows.push_back({TableCell::heading(c.allocator),
-                      {where},
-                      {std::to_string(c.rep)},
-                      {c.cause.empty() ? "unknown" : c.cause},
-                      detail});
+    if (!c.stderr_tail.empty()) detail.title = "stderr (last 4 KiB):\n" + c.stderr_tail;
+    t.rows.push_back(
+        {HeadingCell(c.allocator), {where}, {std::to_string(c.rep)}, {c.cause.empty() ? "unknown" : c.cause}, detail});
   }
   return t;
 }
@@ -183,7 +178,7 @@ Table counters_table(const Run& run, const Group& g, const std::vector<std::stri
   }
   if (ok.empty()) return t;
   auto row_of = [&](const std::string& label, auto value_of) {
-    std::vector<TableCell> row{TableCell::heading(label)};
+    std::vector<TableCell> row{HeadingCell(label)};
     for (const auto& cs : ok) {
       std::vector<double> vals;
       std::string why;
@@ -243,7 +238,7 @@ Table micro_table(const Run& run) {
   t.head = {"benchmark"};
   t.head.insert(t.head.end(), allocators.begin(), allocators.end());
   for (const auto& n : names) {
-    std::vector<TableCell> row{TableCell::heading(n)};
+    std::vector<TableCell> row{HeadingCell(n)};
     std::vector<std::pair<double, size_t>> medians;  // for ranking: higher calls/s is better
     for (const auto& a : allocators) {
       const auto it = values[n].find(a);
@@ -268,12 +263,12 @@ Table micro_table(const Run& run) {
   return t;
 }
 
-Table context_table(const Run& run) {
+Table context_table(const std::vector<std::pair<std::string, std::string>>& context) {
   Table t;
   t.css_class = "context";
   t.numeric = false;
   t.head = {"", ""};
-  for (const auto& [k, v] : run_context(run)) t.rows.push_back({TableCell::heading(k), {v}});
+  for (const auto& [k, v] : context) t.rows.push_back({HeadingCell(k), {v}});
   return t;
 }
 
@@ -284,7 +279,7 @@ Table allocator_table(const Run& run) {
   t.head = {"allocator", "kind", "version", "library", "environment", "identity"};
   for (const auto& a : allocator_infos(run))
     t.rows.push_back(
-        {TableCell::heading(a.name), {a.kind}, {a.version}, {a.library}, {a.env.empty() ? "-" : a.env}, {a.identity}});
+        {HeadingCell(a.name), {a.kind}, {a.version}, {a.library}, {a.env.empty() ? "-" : a.env}, {a.identity}});
   return t;
 }
 

@@ -10,7 +10,8 @@ namespace heapmark::report {
 
 // Allocator rows × group columns for one figure: median, rank colour, ratio to baseline with its interval.
 Table matrix_table(const Run& run, const Matrix& m, size_t figure);
-Table failed_table(const Run& run, bool with_stderr);
+// The failed cells; a detail's hover text (HTML) is the cell's stderr tail.
+Table failed_table(const Run& run);
 // A program group's RSS at each phase end beside the figures the program
 // reported there (a server's `figures` command, the keys its `show` names):
 // allocator x phase rows, medians over the ok repetitions. Empty rows when no
@@ -25,7 +26,8 @@ Table micro_table(const Run& run);
 // cycles and instructions were counted; an event the cells could not count
 // says "unavailable" with the reason as its hover text. Empty without counters.
 Table counters_table(const Run& run, const Group& g, const std::vector<std::string>& allocators);
-Table context_table(const Run& run);
+// run_context's label/value pairs as a table.
+Table context_table(const std::vector<std::pair<std::string, std::string>>& context);
 Table allocator_table(const Run& run);
 
 // "1.52× [1.40, 1.61]" or "+7.1 pp [+2.0, +9.3]"

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/results/diagnose_result.h"
 #include "tests/support/heapmark_command.h"
 
 namespace fs = std::filesystem;
@@ -143,6 +144,12 @@ TEST(Coverage, DiagnoseAtAPhaseMarkPutsFThere) {
   const double peak = dj.at("peak_live").to_number<double>(), fin = dj.at("final_live").to_number<double>();
   EXPECT_GT(fin, 0.35 * peak) << fin << " of " << peak;
   EXPECT_LT(fin, 0.65 * peak) << fin << " of " << peak;
+  // diagnose.json's one reader reads what its one writer wrote, field for field.
+  const auto typed = heapmark::results::read_diagnose_result(out.path + "/d");
+  EXPECT_EQ(json::serialize(heapmark::results::to_json(typed)), json::serialize(dj));
+  EXPECT_TRUE(typed.self_check.checked) << typed.self_check.not_checked;
+  EXPECT_EQ(typed.self_check.phase_ends.size(), 2u);
+  EXPECT_EQ(typed.summary.rows.size(), 1u);
 }
 
 // The shipped matrix of real programs (the Debian suite on every allocator it

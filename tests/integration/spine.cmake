@@ -25,7 +25,7 @@ if(NOT HEAPMARK_CORE_ONLY)
 
   # Real cells for the variants, workloads and scenarios the other suites reach only as generators.
   add_executable(coverage_tests ${CMAKE_CURRENT_LIST_DIR}/coverage_test.cc)
-  target_link_libraries(coverage_tests PRIVATE Boost::json GTest::gtest_main)
+  target_link_libraries(coverage_tests PRIVATE hm_results Boost::json GTest::gtest_main)
   target_include_directories(coverage_tests PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_definitions(coverage_tests PRIVATE HEAPMARK_BIN="$<TARGET_FILE:heapmark>")
   add_dependencies(coverage_tests heapmark heapmark-cell heapmark_record heapmark_ptmalloc heapmark_buddy heapmark_slab)

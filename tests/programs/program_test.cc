@@ -337,6 +337,9 @@ TEST(Program, RedisServerWithItsClientRecordsRssAndRedisOwnFigures) {
   const std::string md((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(md.find("# Real programs"), std::string::npos);
   EXPECT_NE(md.find("| allocator | redis (set_rps, higher is better) |"), std::string::npos) << md;
-  EXPECT_NE(md.find("redis: RSS and the server's own figures at phase ends"), std::string::npos) << md;
+  EXPECT_NE(md.find("### redis\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("RSS at each phase end, read by the runner"), std::string::npos) << md;
+  EXPECT_NE(md.find("The server's own figures at each phase end beside the RSS heapmark read"), std::string::npos)
+      << md;
   EXPECT_NE(md.find("| used_memory | used_memory_rss |"), std::string::npos) << md;
 }
