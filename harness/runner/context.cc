@@ -13,9 +13,7 @@
 #include "common/text.h"
 #include "harness/metrics/tsc.h"
 
-#ifndef HEAPMARK_GIT_COMMIT
-#define HEAPMARK_GIT_COMMIT "unknown"
-#endif
+#include "heapmark_build_id.h"  // HEAPMARK_GIT_COMMIT, written at build time (cmake/build_id.cmake)
 #ifndef HEAPMARK_VERSION
 #define HEAPMARK_VERSION "0.0.0"
 #endif

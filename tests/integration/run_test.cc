@@ -454,6 +454,19 @@ TEST(Run, CommandLineConventions) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.rfind("heapmark " HEAPMARK_VERSION " (commit ", 0), 0u) << r.output;
   EXPECT_NE(r.output.find(" build"), std::string::npos) << r.output;
+  // The commit is the one that built this binary (read at build time, not when CMake last configured).
+  if (const char* src = std::getenv("HEAPMARK_SOURCE_DIR")) {
+    std::string head;
+    if (FILE* p = popen(("git -C '" + std::string(src) + "' rev-parse --short=12 HEAD 2>/dev/null").c_str(), "r")) {
+      char buf[64] = "";
+      if (fgets(buf, sizeof buf, p)) head = buf;
+      pclose(p);
+    }
+    while (!head.empty() && head.back() == '\n') head.pop_back();
+    if (!head.empty()) {
+      EXPECT_NE(r.output.find("(commit " + head), std::string::npos) << head << ": " << r.output;
+    }
+  }
   r = run_heapmark({"run", "--help"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("--reps INT:in [1 to 1000]=3"), std::string::npos) << "--help shows defaults\n" << r.output;
