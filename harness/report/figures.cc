@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "harness/report/stats.h"
 #include "harness/results/schema.h"
 
 namespace heapmark::report {
@@ -110,6 +111,14 @@ const Figure* find_figure(const std::string& path) {
   for (const auto& f : compare_figures())
     if (f.path == path) return &f;
   return nullptr;
+}
+
+bool is_noisy(const Figure& f, const std::vector<double>& values) {
+  if (values.size() < 3) return true;
+  const double spread = stats::iqr(values);
+  if (f.scale == Scale::kDifference) return spread > kNoisyAbsoluteIqr;
+  const double m = std::fabs(stats::median(values));
+  return m == 0 ? spread > 0 : spread / m > kNoisyRelativeIqr;
 }
 
 std::string noise_rule_text() {

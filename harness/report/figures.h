@@ -40,6 +40,8 @@ const Figure* find_figure(const std::string& path);
 inline constexpr double kNoisyRelativeIqr = 0.10;
 inline constexpr double kNoisyAbsoluteIqr = 0.05;
 std::string noise_rule_text();
+// The rule applied to one figure's repetitions (fewer than 3 are noisy).
+bool is_noisy(const Figure& f, const std::vector<double>& values);
 
 // Human formatting: "3.09 M ops/s", "4.70 µs", "108 MiB", "12.5 %".
 std::string format_value(const Figure& f, double v);

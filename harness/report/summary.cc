@@ -6,14 +6,6 @@
 #include <set>
 
 namespace heapmark::report {
-bool is_noisy(const Figure& f, const std::vector<double>& values) {
-  if (values.size() < 3) return true;
-  const double spread = stats::iqr(values);
-  if (f.scale == Scale::kDifference) return spread > kNoisyAbsoluteIqr;
-  const double m = std::fabs(stats::median(values));
-  return m == 0 ? spread > 0 : spread / m > kNoisyRelativeIqr;
-}
-
 std::vector<Group> groups_of(const Run& run) {
   std::vector<Group> groups;
   std::map<std::string, std::map<std::string, std::set<std::string>>> seen;  // workload -> param -> values

@@ -54,8 +54,6 @@ Matrix summarize(const Run& run, const std::vector<Figure>& figures, bool progra
 // Groups in order of first appearance; cells of a group share workload and params_id.
 std::vector<Group> groups_of(const Run& run);
 
-bool is_noisy(const Figure& f, const std::vector<double>& values);
-
 // What the per-group charts draw for one allocator.
 struct AllocatorDetail {
   std::string allocator;
