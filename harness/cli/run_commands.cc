@@ -26,7 +26,7 @@ namespace hm = heapmark;
 
 // The flags that make a matrix, shared by `run` and `plan`.
 struct MatrixFlags {
-  std::string matrix_file, allocators_csv, workloads_csv;
+  std::string matrix_file, allocators_csv, workloads_csv, cpus_csv;
   std::vector<std::string> user_allocs, envs, params, program_flags, suites;
   int reps = 3;
   uint64_t seed = 1;
@@ -63,6 +63,12 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
   app->add_option("--reps", f.reps, "Repetitions of every (workload, params, allocator)")
       ->check(heapmark::cli::within(1, 1000));
   app->add_option("--seed", f.seed, "Seed for every generated program");
+  app->add_option("--cpus", f.cpus_csv,
+                  "CPU counts to run every cell at, e.g. 1,2: each cell starts with that many CPUs in its mask, what a "
+                  "container limited to a cpuset of that size shows an allocator (jemalloc sizes its arenas from it). "
+                  "Cells are grouped by it in the report. A container that shows more CPUs than it may use (a "
+                  "cpu.max quota) needs a cgroup, which heapmark does not change: not offered")
+      ->type_name("N,...");
 }
 
 hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
@@ -77,6 +83,7 @@ hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
   req.envs = f.envs;
   if (app->count("--reps")) req.reps = f.reps;
   if (app->count("--seed")) req.seed = f.seed;
+  req.cpus = hm::split_list(f.cpus_csv);
   return req;
 }
 

@@ -1,5 +1,7 @@
 #include "harness/runner/matrix.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <boost/json.hpp>
@@ -128,6 +130,11 @@ json::value Matrix::to_json() const {
   }
   json::object out{
       {"allocators", allocs}, {"workloads", works}, {"reps", reps}, {"seed", seed}, {"baseline", baseline}};
+  if (!cpus.empty()) {
+    json::array counts;
+    for (int n : cpus) counts.push_back(n);
+    out["cpus"] = std::move(counts);
+  }
   if (!programs.empty()) {
     json::array progs;
     for (const auto& p : programs) progs.push_back(p.to_json());
@@ -153,7 +160,7 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   };
   if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
   const auto& o = v.as_object();
-  only(o, "$", {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description"});
+  only(o, "$", {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description", "cpus"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
   if (!allocs || !allocs->is_array() || allocs->as_array().empty())
@@ -250,6 +257,15 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
     if (!seed->is_int64() && !seed->is_uint64()) throw fail("$.seed", "expected a non-negative integer");
     m.seed = seed->is_int64() ? static_cast<uint64_t>(seed->as_int64()) : seed->as_uint64();
   }
+  if (const auto* counts = o.if_contains("cpus")) {
+    if (!counts->is_array()) throw fail("$.cpus", "expected an array of CPU counts, e.g. [1, 2]");
+    for (size_t i = 0; i < counts->as_array().size(); ++i) {
+      const auto& n = counts->as_array()[i];
+      if (!n.is_int64() || n.as_int64() < 1 || n.as_int64() > CPU_SETSIZE)
+        throw fail("$.cpus[" + std::to_string(i) + "]", "expected a CPU count of at least 1");
+      m.cpus.push_back(static_cast<int>(n.as_int64()));
+    }
+  }
   if (const auto* base = o.if_contains("baseline")) {
     if (!base->is_string()) throw fail("$.baseline", "expected an allocator name");
     m.baseline = std::string(base->as_string());
@@ -298,25 +314,32 @@ static std::vector<size_t> block_order(size_t allocators, uint64_t seed) {
   return order;
 }
 
+// The CPU-count axis's values; one 0 (as deployed) without it.
+static std::vector<int> cpu_counts(const Matrix& m) { return m.cpus.empty() ? std::vector<int>{0} : m.cpus; }
+
 void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cells) {
   for (const auto& p : m.programs) {
     for (const auto& w : m.workloads)
       if (w.name == p.name) throw InputError("program '" + p.name + "' has the name of a workload in the same run");
-    for (int rep = 1; rep <= m.reps; ++rep, ++block) {
-      const uint64_t seed = mix(m.seed, "program:" + p.name + "|" + std::to_string(rep));
-      for (size_t i : block_order(m.allocators.size(), seed)) {
-        CellPlan c;
-        c.allocator = &m.allocators[i];
-        c.workload = p.name;
-        c.program = &p;
-        c.rep = rep;
-        c.seed = seed;
-        c.block = block;
-        c.index = cells.size();
-        c.key = "program:" + p.name + "/rep" + std::to_string(rep) + "/" + c.allocator->name;
-        cells.push_back(std::move(c));
+    for (int cpus : cpu_counts(m))
+      for (int rep = 1; rep <= m.reps; ++rep, ++block) {
+        const uint64_t seed = mix(m.seed, "program:" + p.name + "|" + std::to_string(rep));
+        for (size_t i : block_order(m.allocators.size(), seed)) {
+          CellPlan c;
+          c.allocator = &m.allocators[i];
+          c.workload = p.name;
+          c.program = &p;
+          if (cpus) c.params[kCpusParam] = std::to_string(cpus);
+          c.cpus = cpus;
+          c.rep = rep;
+          c.seed = seed;
+          c.block = block;
+          c.index = cells.size();
+          c.key = "program:" + p.name + (cpus ? "/cpus=" + std::to_string(cpus) : "") + "/rep" + std::to_string(rep) +
+                  "/" + c.allocator->name;
+          cells.push_back(std::move(c));
+        }
       }
-    }
   }
 }
 
@@ -365,21 +388,30 @@ std::vector<CellPlan> expand(const Matrix& m) {
       combos = std::move(next);
     }
     for (const auto& given : combos) {
-      const auto params = workloads::Params::resolve(def.name, def.params, given).values();
-      const std::string pkey = params_key(params);
-      for (int rep = 1; rep <= m.reps; ++rep, ++block) {
-        const uint64_t seed = mix(m.seed, w.name + "|" + pkey + "|" + std::to_string(rep));
-        for (size_t i : block_order(m.allocators.size(), seed)) {
-          CellPlan c;
-          c.allocator = &m.allocators[i];
-          c.workload = w.name;
-          c.params = params;
-          c.rep = rep;
-          c.seed = seed;
-          c.block = block;
-          c.index = cells.size();
-          c.key = w.name + "/" + pkey + "/rep" + std::to_string(rep) + "/" + c.allocator->name;
-          cells.push_back(std::move(c));
+      const auto workload_params = workloads::Params::resolve(def.name, def.params, given).values();
+      if (workload_params.count(kCpusParam))
+        throw InputError("workload '" + w.name + "' has a parameter named '" + kCpusParam +
+                         "', the CPU-count axis's: rename it");
+      for (int cpus : cpu_counts(m)) {
+        auto params = workload_params;
+        if (cpus) params[kCpusParam] = std::to_string(cpus);
+        const std::string pkey = params_key(params);
+        for (int rep = 1; rep <= m.reps; ++rep, ++block) {
+          // The same program at every CPU count: the seed leaves the axis out.
+          const uint64_t seed = mix(m.seed, w.name + "|" + params_key(workload_params) + "|" + std::to_string(rep));
+          for (size_t i : block_order(m.allocators.size(), seed)) {
+            CellPlan c;
+            c.allocator = &m.allocators[i];
+            c.workload = w.name;
+            c.params = params;
+            c.cpus = cpus;
+            c.rep = rep;
+            c.seed = seed;
+            c.block = block;
+            c.index = cells.size();
+            c.key = w.name + "/" + pkey + "/rep" + std::to_string(rep) + "/" + c.allocator->name;
+            cells.push_back(std::move(c));
+          }
         }
       }
     }

@@ -26,6 +26,10 @@ struct Matrix {
   std::vector<ProgramSpec> programs;  // real programs as workloads (program.h)
   int reps = 3;
   uint64_t seed = 1;
+  // The CPU-count axis (--cpus, "cpus" in a matrix file): each cell starts with
+  // that many CPUs in its mask, what a container limited to a cpuset of that
+  // size shows an allocator. Empty: every cell starts with the runner's own mask.
+  std::vector<int> cpus;
   // What the report compares against. Empty until build_matrix resolves it:
   // glibc when it is in the run, else the first allocator.
   std::string baseline;
@@ -50,9 +54,15 @@ struct CellPlan {
   std::string workload;                       // a generator's name, or the program's
   const ProgramSpec* program = nullptr;       // set for a real program's cell
   std::map<std::string, std::string> params;  // complete (defaults filled in); empty for a program
+  // The CPU-count axis: the CPUs in the cell's start mask (0: as deployed); also params["cpus"], so reports group by
+  // it.
+  int cpus = 0;
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program
 };
+
+// The parameter a cell of the CPU-count axis carries beside its workload's (never passed to the workload).
+inline constexpr const char* kCpusParam = "cpus";
 
 // Validates every workload and parameter (throws InputError) and returns the
 // cells in run order.

@@ -1,5 +1,7 @@
 #include "harness/runner/matrix_builder.h"
 
+#include <unistd.h>
+
 #include <set>
 
 #include "common/input_error.h"
@@ -89,6 +91,42 @@ void apply_env(const std::string& e, Matrix& m) {
   if (!found) throw InputError("--env '" + e + "': allocator '" + name + "' is not in this run");
 }
 
+// --cpus 1,2: CPU counts. N:visible=M (a container that shows M CPUs while it runs on N) would need a cgroup.
+std::vector<int> cpu_counts(const std::vector<std::string>& items) {
+  std::vector<int> out;
+  for (const auto& item : items) {
+    if (item.find(':') != std::string::npos)
+      throw InputError("--cpus '" + item +
+                       "': showing a program more CPUs than it may run on needs a cgroup (a cpuset or cpu.max quota), "
+                       "which heapmark does not change on this machine; --cpus N starts each cell with N CPUs in its "
+                       "mask, what a cpuset of N CPUs shows the allocator");
+    size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty())
+      throw InputError("--cpus '" + item + "': expected CPU counts, e.g. --cpus 1,2");
+    out.push_back(n);
+  }
+  return out;
+}
+
+// Every count between 1 and the CPUs online, each once.
+void check_cpu_counts(const std::vector<int>& counts) {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] < 1 || counts[i] > online)
+      throw InputError("--cpus " + std::to_string(counts[i]) + ": this machine has " + std::to_string(online) +
+                       " CPUs online (valid: 1 to " + std::to_string(online) + ")");
+    for (size_t j = 0; j < i; ++j)
+      if (counts[j] == counts[i])
+        throw InputError("--cpus lists " + std::to_string(counts[i]) + " twice: list each once");
+  }
+}
+
 }  // namespace
 
 Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& known) {
@@ -131,6 +169,8 @@ Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& kn
   if (m.workloads.empty() && m.programs.empty())
     throw InputError("no workloads: give --workloads, --program, --suite or --matrix");
   for (const auto& p : r.params) apply_param(p, m);
+  if (!r.cpus.empty()) m.cpus = cpu_counts(r.cpus);
+  check_cpu_counts(m.cpus);
   if (r.baseline) m.baseline = *r.baseline;
   std::string names;
   bool has_glibc = false, has_baseline = false;

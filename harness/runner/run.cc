@@ -235,6 +235,28 @@ class RunnerMask {
     sched_getaffinity(0, sizeof deployed_, &deployed_);
   }
   ~RunnerMask() { sched_setaffinity(0, sizeof deployed_, &deployed_); }
+  // The masks of the CPU-count axis (--cpus N): N CPUs of the deployed mask, the cells' own CPU (--cpu, the
+  // last by default) first, then the highest others, as a cpuset of N CPUs would show the allocator.
+  void prepare(const std::vector<int>& counts, int cell_cpu) {
+    std::vector<int> order;
+    if (cell_cpu >= 0 && CPU_ISSET(cell_cpu, &deployed_)) order.push_back(cell_cpu);
+    for (int c = CPU_SETSIZE - 1; c >= 0; --c)
+      if (c != cell_cpu && CPU_ISSET(c, &deployed_)) order.push_back(c);
+    for (int n : counts) {
+      if (static_cast<size_t>(n) > order.size())
+        throw InputError("--cpus " + std::to_string(n) + ": heapmark was started with " + std::to_string(order.size()) +
+                         " CPUs in its mask (taskset, a cpuset): at most that many");
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int i = 0; i < n; ++i) CPU_SET(order[static_cast<size_t>(i)], &set);
+      counts_[n] = set;
+    }
+  }
+  // What a cell of `cpus` CPUs starts with (0: the deployed mask).
+  const cpu_set_t& start(int cpus) const {
+    const auto it = counts_.find(cpus);
+    return it == counts_.end() ? deployed_ : it->second;
+  }
   RunnerMask(const RunnerMask&) = delete;
   RunnerMask& operator=(const RunnerMask&) = delete;
   // What the runner was started with: what any process started here would get.
@@ -242,6 +264,7 @@ class RunnerMask {
 
  private:
   cpu_set_t deployed_;
+  std::map<int, cpu_set_t> counts_;
 };
 
 }  // namespace
@@ -309,11 +332,12 @@ results::RunInfo run_info_of(const Matrix& matrix, const RunOptions& o, const Ts
 
 SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const RunnerMask& mask) {
   SpawnSpec spec;
-  spec.start_cpus = &mask.deployed();
+  spec.start_cpus = &mask.start(c.cpus);
   spec.cell_binary = o.cell_binary;
   spec.args = cell_args(o, *c.allocator, tsc_hz);
   spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
-  for (const auto& [k, v] : c.params) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+  for (const auto& [k, v] : c.params)
+    if (k != kCpusParam) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
   spec.env = cell_env(*c.allocator);
   spec.timeout_s = o.timeout_s;
   spec.mem_cap_bytes = o.mem_cap_bytes;
@@ -378,8 +402,7 @@ void check_same_machine(const RunStart& st) {
 }
 
 // Everything is validated before anything is written; a shard keeps its blocks whole.
-RunStart start_run(Matrix matrix, RunOptions& o, const std::vector<registry::Allocator>& known,
-                   const RunnerMask& mask) {
+RunStart start_run(Matrix matrix, RunOptions& o, const std::vector<registry::Allocator>& known, RunnerMask& mask) {
   RunStart st;
   st.matrix = std::move(matrix);
   open_dir(st, o, known);
@@ -395,6 +418,7 @@ RunStart start_run(Matrix matrix, RunOptions& o, const std::vector<registry::All
     check_programs(st.matrix, o);
   }
   place_runner(o);
+  mask.prepare(st.matrix.cpus, o.cell_cpu);
   if (o.mem_cap_bytes == 0)
     o.mem_cap_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 4 * 3;
   st.tsc = measure_tsc();
@@ -478,7 +502,7 @@ class CellLoop {
       }
       results::CellResult rec;
       if (c->program) {
-        rec = run_program_cell(*c, o_, st_.dir, mask_.deployed(), reference_digest_);
+        rec = run_program_cell(*c, o_, st_.dir, mask_.start(c->cpus), reference_digest_);
       } else {
         const std::string started = results::utc_now();
         rec = cell_result(*c, supervise(cell_spec(o_, *c, st_.tsc.hz, mask_)), started, o_.sample_hz);
@@ -525,7 +549,7 @@ int run(Matrix matrix, RunOptions o, const std::vector<registry::Allocator>& kno
   if (o.verify && o.batch_calls)
     throw InputError("--verify checks every block between allocator calls and --timing " + timing_text(o.batch_calls) +
                      " runs them back to back: use one of them (--timing latency with --verify)");
-  const RunnerMask mask;
+  RunnerMask mask;
   RunStart st = start_run(std::move(matrix), o, known, mask);
   results::CellLog log(st.dir);
   if (dir_out) *dir_out = st.dir;

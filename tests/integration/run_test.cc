@@ -525,6 +525,50 @@ static std::string bare_narenas() {
   return s;
 }
 
+// --cpus N: a cell starts with N CPUs in its mask, and jemalloc sizes its arenas as a bare process started with
+// that mask does (taskset); the cells of each count are a group of their own (params.cpus).
+TEST(Run, CpusAxisStartsEachCellWithThatManyCpusAsTasksetWould) {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (online < 2) GTEST_SKIP() << "one CPU online: no second count to compare";
+  const std::string out = temp_dir();
+  const auto r =
+      run_heapmark({"run", "--allocators", "jemalloc", "--workloads", "churn", "-p", "churn.count=2000", "--cpus",
+                    "1," + std::to_string(online), "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto all = cells(out + "/r");
+  ASSERT_EQ(all.size(), 2u);
+  std::set<std::string> narenas;
+  for (const auto& c : all) {
+    ASSERT_EQ(c.at("status"), "ok") << c.at("detail");
+    const std::string mask(c.at("cpus").at("at_start").as_string());
+    const std::string n(c.at("params").at("cpus").as_string());
+    // "1" or "0-1": as many CPUs as asked for.
+    const size_t dash = mask.find('-');
+    const int count = dash == std::string::npos ? 1 : std::stoi(mask.substr(dash + 1)) - std::stoi(mask) + 1;
+    EXPECT_EQ(std::to_string(count), n) << mask;
+    const std::string cmd =
+        "LD_PRELOAD=" + std::string(JEMALLOC_LIB) + " taskset -c " + mask + " " + quote(HMTEST_JEMALLOC_NARENAS);
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[64] = "";
+    const size_t got = fread(buf, 1, sizeof buf - 1, p);
+    pclose(p);
+    std::string bare(buf, got);
+    while (!bare.empty() && bare.back() == '\n') bare.pop_back();
+    EXPECT_EQ(c.at("allocator_config").at("opt.narenas").as_string(), bare) << "cpus " << n << ", mask " << mask;
+    narenas.insert(bare);
+  }
+  EXPECT_EQ(narenas.size(), 2u) << "jemalloc sizes its arenas from the mask: 1 CPU and " << online << " differ";
+  // Bad counts are refused before anything is written.
+  for (const std::string& bad : std::vector<std::string>{"0", std::to_string(online + 1), "2:visible=4", "1,1"}) {
+    const auto b = run_heapmark(
+        {"run", "--allocators", "glibc", "--workloads", "churn", "--cpus", bad, "--out", out, "--run-id", "bad", "-q"});
+    EXPECT_EQ(b.status, 2) << bad << ": " << b.output;
+    EXPECT_NE(b.output.find("--cpus"), std::string::npos) << b.output;
+    EXPECT_FALSE(fs::exists(out + "/bad")) << bad;
+  }
+  fs::remove_all(out);
+}
+
 TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
   const std::string bare = bare_narenas();
   ASSERT_FALSE(bare.empty()) << "the bare jemalloc process printed nothing";

@@ -89,7 +89,9 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
             "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
             "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, "
-            "description)");
+            "description, cpus)");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "cpus": [1, 0]})"),
+            "m.json: $.cpus[1]: expected a CPU count of at least 1");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
             "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
   EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),
@@ -102,9 +104,17 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
 
 TEST(Matrix, VariantsCarryTheirEnvironmentAndRoundTripThroughRunJson) {
   const Matrix m = Matrix::from_json(json::parse(R"({"allocators": ["glibc", {"name": "je-d0", "base": "jemalloc",
-      "env": {"MALLOC_CONF": "dirty_decay_ms:0"}}], "workloads": ["churn"], "reps": 2})"),
+      "env": {"MALLOC_CONF": "dirty_decay_ms:0"}}], "workloads": ["churn"], "reps": 2, "cpus": [1, 2]})"),
                                      known(), "m.json");
   ASSERT_EQ(m.allocators[1].env.size(), 1u);
+  // The CPU-count axis: every count a block of its own, the same program (seed) at each count.
+  const auto cells = expand(m);
+  ASSERT_EQ(cells.size(), 2u * 2u * 2u);
+  EXPECT_EQ(cells[0].cpus, 1);
+  EXPECT_EQ(cells[0].params.at("cpus"), "1");
+  EXPECT_EQ(cells[4].cpus, 2);
+  EXPECT_EQ(cells[0].seed, cells[4].seed);
+  EXPECT_NE(cells[0].block, cells[4].block);
   EXPECT_EQ(m.allocators[1].library, "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
   const Matrix back = Matrix::from_json(m.to_json(), known(), "run.json");
   const auto a = expand(m), b = expand(back);
@@ -113,6 +123,7 @@ TEST(Matrix, VariantsCarryTheirEnvironmentAndRoundTripThroughRunJson) {
     EXPECT_EQ(a[i].key, b[i].key);
     EXPECT_EQ(a[i].seed, b[i].seed);
     EXPECT_EQ(a[i].allocator->env, b[i].allocator->env);
+    EXPECT_EQ(a[i].cpus, b[i].cpus);
   }
 }
 
