@@ -66,7 +66,9 @@ Executor::Executor(const ExecutorConfig& config, const registry::Hooks& hooks,
     t.act_rng = programs[i]->wait_spec().seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
     CPU_ZERO(&t.ran_on);
     t.affinity[0] = '\0';
+    t.next_release_tsc = t.releases = t.release_cycles = t.release_max = 0;
   }
+  release_every_cycles_ = static_cast<uint64_t>(static_cast<double>(config_.release_every_ns) * config_.tsc_hz / 1e9);
   threads_msg_ = scratch.array<ThreadsMsg>(1);
   horizon_ = hooks.horizon();
   merged_ = scratch.array<metrics::Histogram>(workloads::kOpKinds + 1);
@@ -130,6 +132,7 @@ void Executor::run_thread(Thread& t) noexcept {
     if (n == 0) break;
     for (size_t i = 0; i < n; ++i) {
       const Op& op = t.buffer[i];
+      if (release_every_cycles_ && (i & 63) == 0) scheduled_release(t);
       if (config_.batch_calls > 0 && is_call(op.kind)) {
         i = run_batch(t, t.buffer, i, n) - 1;
         continue;
@@ -180,6 +183,24 @@ void Executor::run_thread(Thread& t) noexcept {
     }
   }
   leave(t);
+}
+
+// The schedule's clock starts at the thread's first check; each call is timed on its own, and the next is an
+// interval after it ends (a slow call does not bring the next one closer).
+void Executor::scheduled_release(Thread& t) noexcept {
+  if (t.index != 0 && !hooks_.release_per_thread()) return;
+  const uint64_t now = __rdtsc();
+  if (t.next_release_tsc == 0) {
+    t.next_release_tsc = now + release_every_cycles_;
+    return;
+  }
+  if (now < t.next_release_tsc) return;
+  hooks_.release();
+  const uint64_t end = __rdtsc(), took = end - now;
+  ++t.releases;
+  t.release_cycles += took;
+  t.release_max = std::max(t.release_max, took);
+  t.next_release_tsc = end + release_every_cycles_;
 }
 
 void Executor::run() noexcept {

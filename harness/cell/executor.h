@@ -45,6 +45,9 @@ struct ExecutorConfig {
   // batch, so a block freed within its own batch is never touched. Needs verify off.
   uint32_t batch_calls = 0;
   const metrics::perf::Counters* counters = nullptr;  // read at every phase edge; may be null
+  // A release schedule: the family's release hook every so often (ns), between ops (checked every 64), outside
+  // the timed calls; in thread 0, or in every thread for a hook that acts on the calling thread. 0: none.
+  uint64_t release_every_ns = 0;
 };
 
 // Exit statuses of heapmark-cell (the runner takes the cause from the events;
@@ -115,6 +118,8 @@ class Executor {
     bool left;                // its program has ended (it is exiting); under barrier_mu_
     bool joined;              // pthread_join has returned for it; under barrier_mu_
     uint64_t next_clock_tsc;  // when it next publishes the program's clock to the shared page
+    // A release schedule: when this thread next calls the hook, its calls, their cycles and the longest.
+    uint64_t next_release_tsc, releases, release_cycles, release_max;
     // Activity working set (WaitSpec::activity_slots of them) and its generator.
     void** act_ptr;
     uint64_t* act_size;
@@ -126,6 +131,7 @@ class Executor {
 
   static void* thread_main(void* arg) noexcept;
   void run_thread(Thread& t) noexcept;
+  void scheduled_release(Thread& t) noexcept;
   void phase_edge(const Thread& t, uint32_t next_index) noexcept;
   void leave(Thread& t) noexcept;
   void join_leavers() noexcept;
@@ -188,6 +194,7 @@ class Executor {
   // Waiting phases. One thread per phase (the first to wait) watches RSS and
   // tells the others when to stop; the figures go into that phase's PhaseEnd.
   uint64_t r0_ = 0;
+  uint64_t release_every_cycles_ = 0;       // config_.release_every_ns on the TSC
   int64_t max_phase_r_ = 0;                 // largest R at a phase end so far: what "returned" is measured against
   std::atomic<uint32_t> watcher_phase_{0};  // phase index + 1 of the phase whose watcher is claimed
   std::atomic<bool> wait_done_{false};

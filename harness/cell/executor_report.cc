@@ -44,6 +44,9 @@ bool Executor::finish() noexcept {
     merged_[workloads::kOpKinds].merge(t.hist[workloads::kOpKinds]);
     result_.batch_calls += t.batch_calls;
     result_.batch_cycles += t.batch_cycles;
+    result_.scheduled_releases += t.releases;
+    result_.scheduled_release_cycles += t.release_cycles;
+    result_.scheduled_release_max_cycles = std::max(result_.scheduled_release_max_cycles, t.release_max);
     result_.program_ops += t.program_ops;
     result_.failed_allocs += t.failed_allocs;
     // A program of several threads is identified by its per-thread checksums, in order.

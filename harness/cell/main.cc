@@ -53,8 +53,9 @@ struct Args {
   bool verify = false;
   bool attribute = false;  // pinned memory by site and the page map at every phase end
   double tsc_hz = 0;
-  uint32_t batch_calls = 0;  // --timing batch:K (executor.h)
-  bool counters = true;      // event counters at every phase edge (metrics/perf.h)
+  uint32_t batch_calls = 0;       // --timing batch:K (executor.h)
+  bool counters = true;           // event counters at every phase edge (metrics/perf.h)
+  uint64_t release_every_ns = 0;  // a release schedule (executor.h)
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -92,7 +93,10 @@ Args parse(int argc, char** argv) {
       if (v < 2 || v > 65536) usage("--batch-calls must be 2-65536");
       a.batch_calls = static_cast<uint32_t>(v);
     } else if (k == "--no-counters") a.counters = false;
-    else if (k == "--touch") {
+    else if (k == "--release-every-ns") {
+      a.release_every_ns = std::strtoull(value().c_str(), nullptr, 10);
+      if (a.release_every_ns < 1'000'000) usage("--release-every-ns must be at least 1000000 (1 ms)");
+    } else if (k == "--touch") {
       const std::string v = value();
       if (v == "none") a.touch = hm::cell::Touch::kNone;
       else if (v == "pages") a.touch = hm::cell::Touch::kPages;
@@ -178,6 +182,7 @@ hm::cell::ExecutorConfig executor_config(const Args& args, hm::cell::SharedPage*
   cfg.attribute = args.attribute;
   cfg.tsc_hz = args.tsc_hz > 0 ? args.tsc_hz : hm::metrics::tsc::calibrate_hz();
   cfg.batch_calls = args.batch_calls;
+  cfg.release_every_ns = args.release_every_ns;
   return cfg;
 }
 

@@ -221,6 +221,8 @@ struct Result {
   uint64_t failed_allocs = 0;
   // --timing batch: calls timed in batches and their cycles, every batch.
   uint64_t batch_calls = 0, batch_cycles = 0;
+  // A release schedule (--release-every): the hook's calls between ops, their cycles in all and the longest.
+  uint64_t scheduled_releases = 0, scheduled_release_cycles = 0, scheduled_release_max_cycles = 0;
 };
 
 // The kHistogram op_kind of --timing batch's histogram (picoseconds per call

@@ -26,7 +26,7 @@ namespace hm = heapmark;
 
 // The flags that make a matrix, shared by `run` and `plan`.
 struct MatrixFlags {
-  std::string matrix_file, allocators_csv, workloads_csv, cpus_csv;
+  std::string matrix_file, allocators_csv, workloads_csv, cpus_csv, release_csv;
   std::vector<std::string> user_allocs, envs, params, program_flags, suites;
   int reps = 3;
   uint64_t seed = 1;
@@ -69,6 +69,12 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
                   "Cells are grouped by it in the report. A container that shows more CPUs than it may use (a "
                   "cpu.max quota) needs a cgroup, which heapmark does not change: not offered")
       ->type_name("N,...");
+  app->add_option("--release-every", f.release_csv,
+                  "Release schedules to run every cell at, e.g. off,10s,1s,100ms,10ms: the cell calls the allocator's "
+                  "release hook (malloc_trim(0), jemalloc's purge, tcmalloc's ReleaseFreeMemory, mi_collect, the "
+                  "in-house release) at that interval between its ops, outside the timed calls; memory.avg_r, "
+                  "cpu and release.* say what it bought and cost. At least 1ms. Generator workloads only")
+      ->type_name("off|INTERVAL,...");
 }
 
 hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
@@ -84,6 +90,7 @@ hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
   if (app->count("--reps")) req.reps = f.reps;
   if (app->count("--seed")) req.seed = f.seed;
   req.cpus = hm::split_list(f.cpus_csv);
+  req.release_every = hm::split_list(f.release_csv);
   return req;
 }
 

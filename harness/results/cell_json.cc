@@ -185,6 +185,12 @@ void write_program(json::object& rec, const CellResult& c) {
                                               {"min", b->min},     {"p50", b->p50},         {"p90", b->p90},
                                               {"p99", b->p99},     {"p999", b->p999},       {"max", b->max}};
   }
+  if (const auto& r = c.release_schedule)
+    rec["release_schedule"] = json::object{{"every_ms", r->every_ms},
+                                           {"hook", r->hook},
+                                           {"calls", r->calls},
+                                           {"total_ms", number_or_null(r->total_ms)},
+                                           {"max_ms", number_or_null(r->max_ms)}};
 }
 
 void read_program(const Reader& rd, const json::object& o, CellResult& c) {
@@ -235,6 +241,12 @@ void read_program(const Reader& rd, const json::object& o, CellResult& c) {
                              rd.num(*b, "p99", bp).value_or(0),
                              rd.num(*b, "p999", bp).value_or(0),
                              rd.num(*b, "max", bp).value_or(0)};
+  }
+  if (const auto* r = rd.object(o, "release_schedule", "")) {
+    const std::string rp = "release_schedule.";
+    c.release_schedule = ReleaseSchedule{rd.num(*r, "every_ms", rp).value_or(0), rd.str(*r, "hook", rp),
+                                         rd.integer<uint64_t>(*r, "calls", rp).value_or(0),
+                                         rd.num(*r, "total_ms", rp).value_or(0), rd.num(*r, "max_ms", rp).value_or(0)};
   }
 }
 

@@ -121,6 +121,14 @@ struct Timing {
 // consecutive calls timed by one unfenced timestamp pair. `mean` is every
 // batch's cycles over every batched call; the quantiles are of the batches'
 // own per-call times.
+// A release schedule (--release-every): the hook the cell called between its ops, and what the calls cost.
+struct ReleaseSchedule {
+  double every_ms = 0;
+  std::string hook;  // the family's release call ("malloc_trim(0)")
+  uint64_t calls = 0;
+  double total_ms = 0, max_ms = 0;  // time inside the calls, all threads
+};
+
 struct BatchTiming {
   uint64_t calls = 0, batches = 0;
   double mean = 0, min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
@@ -246,7 +254,8 @@ struct CellResult {
   std::vector<std::pair<std::string, Latency>> latency_ns;
   std::vector<std::pair<std::string, LatencyHistogram>> latency_histogram;
   std::optional<BatchTiming> batch_ns;  // --timing batch, instead of latency_ns
-  std::optional<Counters> counters;     // event counters, where the cell opened them
+  std::optional<ReleaseSchedule> release_schedule;
+  std::optional<Counters> counters;  // event counters, where the cell opened them
   double throughput_ops_s = 0;
   FragmentationFigures fragmentation;
   TimelineSeries timeline;

@@ -135,6 +135,11 @@ json::value Matrix::to_json() const {
     for (int n : cpus) counts.push_back(n);
     out["cpus"] = std::move(counts);
   }
+  if (!release_every.empty()) {
+    json::array every;
+    for (const auto& e : release_every) every.push_back(json::string(e));
+    out["release_every"] = std::move(every);
+  }
   if (!programs.empty()) {
     json::array progs;
     for (const auto& p : programs) progs.push_back(p.to_json());
@@ -160,7 +165,9 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   };
   if (!v.is_object()) throw fail("$", "expected an object with allocators, workloads, reps, seed");
   const auto& o = v.as_object();
-  only(o, "$", {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description", "cpus"});
+  only(o, "$",
+       {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description", "cpus",
+        "release_every"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
   if (!allocs || !allocs->is_array() || allocs->as_array().empty())
@@ -266,6 +273,20 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
       m.cpus.push_back(static_cast<int>(n.as_int64()));
     }
   }
+  if (const auto* every = o.if_contains("release_every")) {
+    if (!every->is_array()) throw fail("$.release_every", "expected an array of intervals, e.g. [\"off\", \"1s\"]");
+    for (size_t i = 0; i < every->as_array().size(); ++i) {
+      const std::string path = "$.release_every[" + std::to_string(i) + "]";
+      const auto& e = every->as_array()[i];
+      if (!e.is_string()) throw fail(path, "expected \"off\" or an interval such as \"100ms\"");
+      try {
+        release_interval_ns(std::string(e.as_string()), path);
+      } catch (const InputError& x) {
+        throw InputError(source + ": " + x.what());
+      }
+      m.release_every.emplace_back(e.as_string());
+    }
+  }
   if (const auto* base = o.if_contains("baseline")) {
     if (!base->is_string()) throw fail("$.baseline", "expected an allocator name");
     m.baseline = std::string(base->as_string());
@@ -314,14 +335,68 @@ static std::vector<size_t> block_order(size_t allocators, uint64_t seed) {
   return order;
 }
 
-// The CPU-count axis's values; one 0 (as deployed) without it.
-static std::vector<int> cpu_counts(const Matrix& m) { return m.cpus.empty() ? std::vector<int>{0} : m.cpus; }
+namespace {
+// One point of the deployment axes (CPU count, release schedule): its values and the parameters naming them.
+struct Deployment {
+  int cpus = 0;
+  uint64_t release_every_ns = 0;
+  std::map<std::string, std::string> params;
+};
+}  // namespace
+
+// Every combination of the axes the matrix has; one (as deployed, no schedule) without any.
+static std::vector<Deployment> deployments(const Matrix& m) {
+  std::vector<Deployment> out{{}};
+  if (!m.cpus.empty()) {
+    std::vector<Deployment> next;
+    for (const auto& d : out)
+      for (int n : m.cpus) {
+        Deployment x = d;
+        x.cpus = n;
+        x.params[kCpusParam] = std::to_string(n);
+        next.push_back(std::move(x));
+      }
+    out = std::move(next);
+  }
+  if (!m.release_every.empty()) {
+    std::vector<Deployment> next;
+    for (const auto& d : out)
+      for (const auto& e : m.release_every) {
+        Deployment x = d;
+        x.release_every_ns = release_interval_ns(e, "--release-every");
+        x.params[kReleaseParam] = e;
+        next.push_back(std::move(x));
+      }
+    out = std::move(next);
+  }
+  return out;
+}
+
+uint64_t release_interval_ns(const std::string& text, const std::string& what) {
+  if (text == "off") return 0;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used ? text.substr(used) : "";
+  const double scale = unit == "ms" ? 1e6 : unit == "s" ? 1e9 : 0;
+  if (!used || scale == 0 || !(v > 0))
+    throw InputError(what + " '" + text + "': expected off or an interval such as 10s, 1s, 100ms, 10ms");
+  if (v * scale < 1e6)
+    throw InputError(what + " '" + text +
+                     "': at least 1ms (a release call costs from microseconds to milliseconds; more often measures the "
+                     "calls, not the schedule)");
+  return static_cast<uint64_t>(v * scale);
+}
 
 void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cells) {
   for (const auto& p : m.programs) {
     for (const auto& w : m.workloads)
       if (w.name == p.name) throw InputError("program '" + p.name + "' has the name of a workload in the same run");
-    for (int cpus : cpu_counts(m))
+    for (const Deployment& dep : deployments(m))
       for (int rep = 1; rep <= m.reps; ++rep, ++block) {
         const uint64_t seed = mix(m.seed, "program:" + p.name + "|" + std::to_string(rep));
         for (size_t i : block_order(m.allocators.size(), seed)) {
@@ -329,14 +404,15 @@ void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cell
           c.allocator = &m.allocators[i];
           c.workload = p.name;
           c.program = &p;
-          if (cpus) c.params[kCpusParam] = std::to_string(cpus);
-          c.cpus = cpus;
+          c.params = dep.params;
+          c.cpus = dep.cpus;
+          c.release_every_ns = dep.release_every_ns;
           c.rep = rep;
           c.seed = seed;
           c.block = block;
           c.index = cells.size();
-          c.key = "program:" + p.name + (cpus ? "/cpus=" + std::to_string(cpus) : "") + "/rep" + std::to_string(rep) +
-                  "/" + c.allocator->name;
+          c.key = "program:" + p.name + (dep.params.empty() ? "" : "/" + params_key(dep.params)) + "/rep" +
+                  std::to_string(rep) + "/" + c.allocator->name;
           cells.push_back(std::move(c));
         }
       }
@@ -389,12 +465,13 @@ std::vector<CellPlan> expand(const Matrix& m) {
     }
     for (const auto& given : combos) {
       const auto workload_params = workloads::Params::resolve(def.name, def.params, given).values();
-      if (workload_params.count(kCpusParam))
-        throw InputError("workload '" + w.name + "' has a parameter named '" + kCpusParam +
-                         "', the CPU-count axis's: rename it");
-      for (int cpus : cpu_counts(m)) {
+      for (const auto& [k, v] : workload_params)
+        if (deployment_param(k))
+          throw InputError("workload '" + w.name + "' has a parameter named '" + k +
+                           "', a deployment axis's: rename it");
+      for (const Deployment& dep : deployments(m)) {
         auto params = workload_params;
-        if (cpus) params[kCpusParam] = std::to_string(cpus);
+        params.insert(dep.params.begin(), dep.params.end());
         const std::string pkey = params_key(params);
         for (int rep = 1; rep <= m.reps; ++rep, ++block) {
           // The same program at every CPU count: the seed leaves the axis out.
@@ -404,7 +481,8 @@ std::vector<CellPlan> expand(const Matrix& m) {
             c.allocator = &m.allocators[i];
             c.workload = w.name;
             c.params = params;
-            c.cpus = cpus;
+            c.cpus = dep.cpus;
+            c.release_every_ns = dep.release_every_ns;
             c.rep = rep;
             c.seed = seed;
             c.block = block;

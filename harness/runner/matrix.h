@@ -30,6 +30,10 @@ struct Matrix {
   // that many CPUs in its mask, what a container limited to a cpuset of that
   // size shows an allocator. Empty: every cell starts with the runner's own mask.
   std::vector<int> cpus;
+  // The release-schedule axis (--release-every, "release_every"): "off" or an
+  // interval ("10s", "100ms", at least 1 ms) at which the cell calls the
+  // allocator's release hook between its ops, outside the timed calls.
+  std::vector<std::string> release_every;
   // What the report compares against. Empty until build_matrix resolves it:
   // glibc when it is in the run, else the first allocator.
   std::string baseline;
@@ -57,12 +61,20 @@ struct CellPlan {
   // The CPU-count axis: the CPUs in the cell's start mask (0: as deployed); also params["cpus"], so reports group by
   // it.
   int cpus = 0;
+  // The release-schedule axis: the interval in ns (0: off); also params["release_every"] as given.
+  uint64_t release_every_ns = 0;
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program
 };
 
 // The parameter a cell of the CPU-count axis carries beside its workload's (never passed to the workload).
 inline constexpr const char* kCpusParam = "cpus";
+inline constexpr const char* kReleaseParam = "release_every";
+// Whether a cell parameter belongs to an axis of the deployment (cpus, release_every), not to the workload.
+inline bool deployment_param(const std::string& key) { return key == kCpusParam || key == kReleaseParam; }
+
+// "off" -> 0, "100ms" -> 100'000'000, "2.5s"; throws InputError naming `what` below 1 ms or unparsable.
+uint64_t release_interval_ns(const std::string& text, const std::string& what);
 
 // Validates every workload and parameter (throws InputError) and returns the
 // cells in run order.

@@ -127,6 +127,18 @@ void check_cpu_counts(const std::vector<int>& counts) {
   }
 }
 
+// Each interval valid and once; a schedule only where the cell can call the hook between ops.
+void check_release_schedule(const Matrix& m) {
+  std::set<uint64_t> seen;
+  for (const auto& e : m.release_every)
+    if (!seen.insert(release_interval_ns(e, "--release-every")).second)
+      throw InputError("--release-every lists " + e + " twice (or an equal interval): list each once");
+  if (!m.release_every.empty() && !m.programs.empty())
+    throw InputError(
+        "--release-every: real programs are not scheduled yet (the preloaded probe would need a thread that calls "
+        "the allocator's release hook); give it generator workloads, or run the programs without it");
+}
+
 }  // namespace
 
 Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& known) {
@@ -171,6 +183,8 @@ Matrix build_matrix(const MatrixRequest& r, std::vector<registry::Allocator>& kn
   for (const auto& p : r.params) apply_param(p, m);
   if (!r.cpus.empty()) m.cpus = cpu_counts(r.cpus);
   check_cpu_counts(m.cpus);
+  if (!r.release_every.empty()) m.release_every = r.release_every;
+  check_release_schedule(m);
   if (r.baseline) m.baseline = *r.baseline;
   std::string names;
   bool has_glibc = false, has_baseline = false;

@@ -337,7 +337,8 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
   spec.args = cell_args(o, *c.allocator, tsc_hz);
   spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
   for (const auto& [k, v] : c.params)
-    if (k != kCpusParam) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+    if (!deployment_param(k)) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+  if (c.release_every_ns) spec.args.insert(spec.args.end(), {"--release-every-ns", std::to_string(c.release_every_ns)});
   spec.env = cell_env(*c.allocator);
   spec.timeout_s = o.timeout_s;
   spec.mem_cap_bytes = o.mem_cap_bytes;

@@ -569,6 +569,58 @@ TEST(Run, CpusAxisStartsEachCellWithThatManyCpusAsTasksetWould) {
   fs::remove_all(out);
 }
 
+// --release-every on glibc's churn (fill, free, refill, three rounds): a schedule of malloc_trim(0) between the
+// ops lowers the time-averaged R, and buys it with time inside the calls and the faults of pages that come back.
+// The calls' own cost is what a bare program measures for malloc_trim(0) on the same heap.
+TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
+  const std::string out = temp_dir();
+  const auto r = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "--release-every",
+                               "off,100ms,10ms", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, json::object> by;
+  for (const auto& c : cells(out + "/r")) by[std::string(c.at("params").at("release_every").as_string())] = c;
+  ASSERT_EQ(by.size(), 3u);
+  auto avg = [&](const char* e) { return by.at(e).at("memory").at("avg_r").to_number<double>(); };
+  auto rel = [&](const char* e, const char* k) { return by.at(e).at("release_schedule").at(k).to_number<double>(); };
+  auto faults = [&](const char* e) { return by.at(e).at("cpu").at("minflt").to_number<double>(); };
+  EXPECT_FALSE(by.at("off").contains("release_schedule"));
+  EXPECT_LT(avg("10ms"), 0.95 * avg("off")) << "trims every 10 ms return the freed pages between the waves";
+  EXPECT_LE(avg("100ms"), 1.01 * avg("off")) << "a slower schedule never keeps more";
+  EXPECT_GT(rel("100ms", "calls"), 0);
+  EXPECT_GT(rel("10ms", "calls"), rel("100ms", "calls"));
+  EXPECT_GT(rel("10ms", "total_ms"), rel("100ms", "total_ms")) << "the price grows as the interval shortens";
+  EXPECT_GT(faults("10ms"), faults("off")) << "pages given back are faulted in again by the refill";
+  EXPECT_EQ(by.at("10ms").at("release_schedule").at("hook").as_string(), "malloc_trim(0)");
+  EXPECT_DOUBLE_EQ(rel("10ms", "every_ms"), 10.0);
+
+  // The longest call against a bare program's malloc_trim(0) after the same frees, timed by itself.
+  FILE* p = popen(quote(HMTEST_TRIM_COST).c_str(), "r");
+  std::vector<double> bare;
+  double ms = 0;
+  long returned = 0;
+  while (p && fscanf(p, "%lf %ld", &ms, &returned) == 2) bare.push_back(ms);
+  if (p) pclose(p);
+  ASSERT_EQ(bare.size(), 3u);
+  std::sort(bare.begin(), bare.end());
+  EXPECT_GT(rel("10ms", "max_ms"), bare[1] / 4) << "bare malloc_trim(0): " << bare[1] << " ms";
+  EXPECT_LT(rel("10ms", "max_ms"), bare[1] * 4) << "bare malloc_trim(0): " << bare[1] << " ms";
+
+  // Bad schedules are refused in one line before anything is written.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--workloads", "churn", "--release-every", "0.5ms"},
+        std::vector<std::string>{"--workloads", "churn", "--release-every", "often"},
+        std::vector<std::string>{"--workloads", "churn", "--release-every", "1s,1000ms"},
+        std::vector<std::string>{"--program", "t=true", "--release-every", "1s"}}) {
+    std::vector<std::string> args{"run", "--allocators", "glibc", "--out", out, "--run-id", "bad", "-q"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    const auto b = run_heapmark(args);
+    EXPECT_EQ(b.status, 2) << bad.back() << ": " << b.output;
+    EXPECT_NE(b.output.find("--release-every"), std::string::npos) << b.output;
+    EXPECT_FALSE(fs::exists(out + "/bad")) << bad.back();
+  }
+  fs::remove_all(out);
+}
+
 TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
   const std::string bare = bare_narenas();
   ASSERT_FALSE(bare.empty()) << "the bare jemalloc process printed nothing";

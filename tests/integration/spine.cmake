@@ -10,9 +10,10 @@ if(NOT HEAPMARK_CORE_ONLY)
     HMTEST_HANG="$<TARGET_FILE:hmtest_hang>" HMTEST_HOG="$<TARGET_FILE:hmtest_hog>"
     HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>" HMTEST_OVERLAP="$<TARGET_FILE:hmtest_overlap>"
     HMTEST_JEMALLOC_NARENAS="$<TARGET_FILE:hmtest_jemalloc_narenas>" HMTEST_MALLOC_ONLY="$<TARGET_FILE:hmtest_malloc_only>"
+    HMTEST_TRIM_COST="$<TARGET_FILE:hmtest_trim_cost>"
     JEMALLOC_LIB="${HEAPMARK_JEMALLOC_LIBDIR}/libjemalloc.so.2" HEAPMARK_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_dependencies(spine_integration_tests heapmark heapmark-cell hmtest_forward hmtest_crash hmtest_hang hmtest_hog
-                   hmtest_not_an_allocator hmtest_overlap hmtest_jemalloc_narenas hmtest_malloc_only)
+                   hmtest_not_an_allocator hmtest_overlap hmtest_jemalloc_narenas hmtest_malloc_only hmtest_trim_cost)
   gtest_discover_tests(spine_integration_tests DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
 
   # Interruptions (SIGINT, a second writer, a full disk) finished with the command heapmark prints.

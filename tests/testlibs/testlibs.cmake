@@ -17,4 +17,6 @@ if(NOT HEAPMARK_CORE_ONLY)
   # A bare (non-heapmark) process that prints jemalloc's opt.narenas.
   add_executable(hmtest_jemalloc_narenas ${CMAKE_CURRENT_LIST_DIR}/jemalloc_narenas.c)
   target_link_libraries(hmtest_jemalloc_narenas PRIVATE ${CMAKE_DL_LIBS})
+  # A bare process that times malloc_trim(0) on a churn cell's heap with its own clock.
+  add_executable(hmtest_trim_cost ${CMAKE_CURRENT_LIST_DIR}/trim_cost.c)
 endif()

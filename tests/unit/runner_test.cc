@@ -89,9 +89,12 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
             "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
             "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, "
-            "description, cpus)");
+            "description, cpus, release_every)");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "cpus": [1, 0]})"),
             "m.json: $.cpus[1]: expected a CPU count of at least 1");
+  EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "release_every": ["off", "0.1ms"]})"),
+            "m.json: $.release_every[1] '0.1ms': at least 1ms (a release call costs from microseconds to "
+            "milliseconds; more often measures the calls, not the schedule)");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": [{"name": "churn", "parms": {"count": 5}}]})"),
             "m.json: $.workloads[0].parms: unknown field (valid: name, params)");
   EXPECT_EQ(error_of(R"({"allocators": [{"name": "x", "base": "jemalloc", "evn": {}}], "workloads": ["churn"]})"),
