@@ -26,7 +26,7 @@ namespace hm = heapmark;
 
 // The flags that make a matrix, shared by `run` and `plan`.
 struct MatrixFlags {
-  std::string matrix_file, allocators_csv, workloads_csv, cpus_csv, release_csv;
+  std::string matrix_file, allocators_csv, workloads_csv, cpus_csv, release_csv, thp_csv;
   std::vector<std::string> user_allocs, envs, params, program_flags, suites;
   int reps = 3;
   uint64_t seed = 1;
@@ -75,6 +75,12 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
                   "in-house release) at that interval between its ops, outside the timed calls; memory.avg_r, "
                   "cpu and release.* say what it bought and cost. At least 1ms. Generator workloads only")
       ->type_name("off|INTERVAL,...");
+  app->add_option("--thp", f.thp_csv,
+                  "Transparent huge pages as an axis, e.g. never,system: never (the cell disables them for itself, "
+                  "prctl PR_SET_THP_DISABLE) or system (the machine's setting, recorded in run.json). The huge-page "
+                  "share is phases[].anon_huge_pages. An allocator's own huge-page options are variants (--env). "
+                  "Generator workloads only")
+      ->type_name("never|system,...");
 }
 
 hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
@@ -91,6 +97,7 @@ hm::runner::MatrixRequest request(CLI::App* app, const MatrixFlags& f) {
   if (app->count("--seed")) req.seed = f.seed;
   req.cpus = hm::split_list(f.cpus_csv);
   req.release_every = hm::split_list(f.release_csv);
+  req.thp = hm::split_list(f.thp_csv);
   return req;
 }
 

@@ -140,6 +140,11 @@ json::value Matrix::to_json() const {
     for (const auto& e : release_every) every.push_back(json::string(e));
     out["release_every"] = std::move(every);
   }
+  if (!thp.empty()) {
+    json::array modes;
+    for (const auto& t : thp) modes.push_back(json::string(t));
+    out["thp"] = std::move(modes);
+  }
   if (!programs.empty()) {
     json::array progs;
     for (const auto& p : programs) progs.push_back(p.to_json());
@@ -167,7 +172,7 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
   const auto& o = v.as_object();
   only(o, "$",
        {"allocators", "workloads", "programs", "suites", "reps", "seed", "baseline", "description", "cpus",
-        "release_every"});
+        "release_every", "thp"});
   Matrix m;
   const json::value* allocs = o.if_contains("allocators");
   if (!allocs || !allocs->is_array() || allocs->as_array().empty())
@@ -287,6 +292,15 @@ Matrix Matrix::from_json(const json::value& v, const std::vector<registry::Alloc
       m.release_every.emplace_back(e.as_string());
     }
   }
+  if (const auto* modes = o.if_contains("thp")) {
+    if (!modes->is_array()) throw fail("$.thp", "expected an array of modes, e.g. [\"never\", \"system\"]");
+    for (size_t i = 0; i < modes->as_array().size(); ++i) {
+      const auto& t = modes->as_array()[i];
+      if (!t.is_string() || (t.as_string() != "never" && t.as_string() != "system"))
+        throw fail("$.thp[" + std::to_string(i) + "]", "expected never or system");
+      m.thp.emplace_back(t.as_string());
+    }
+  }
   if (const auto* base = o.if_contains("baseline")) {
     if (!base->is_string()) throw fail("$.baseline", "expected an allocator name");
     m.baseline = std::string(base->as_string());
@@ -340,6 +354,7 @@ namespace {
 struct Deployment {
   int cpus = 0;
   uint64_t release_every_ns = 0;
+  bool thp_never = false;
   std::map<std::string, std::string> params;
 };
 }  // namespace
@@ -365,6 +380,17 @@ static std::vector<Deployment> deployments(const Matrix& m) {
         Deployment x = d;
         x.release_every_ns = release_interval_ns(e, "--release-every");
         x.params[kReleaseParam] = e;
+        next.push_back(std::move(x));
+      }
+    out = std::move(next);
+  }
+  if (!m.thp.empty()) {
+    std::vector<Deployment> next;
+    for (const auto& d : out)
+      for (const auto& t : m.thp) {
+        Deployment x = d;
+        x.thp_never = t == "never";
+        x.params[kThpParam] = t;
         next.push_back(std::move(x));
       }
     out = std::move(next);
@@ -407,6 +433,7 @@ void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cell
           c.params = dep.params;
           c.cpus = dep.cpus;
           c.release_every_ns = dep.release_every_ns;
+          c.thp_never = dep.thp_never;
           c.rep = rep;
           c.seed = seed;
           c.block = block;
@@ -483,6 +510,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
             c.params = params;
             c.cpus = dep.cpus;
             c.release_every_ns = dep.release_every_ns;
+            c.thp_never = dep.thp_never;
             c.rep = rep;
             c.seed = seed;
             c.block = block;

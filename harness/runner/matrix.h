@@ -34,6 +34,10 @@ struct Matrix {
   // interval ("10s", "100ms", at least 1 ms) at which the cell calls the
   // allocator's release hook between its ops, outside the timed calls.
   std::vector<std::string> release_every;
+  // The transparent-huge-page axis (--thp, "thp"): "never" (the cell disables
+  // THP for itself, prctl PR_SET_THP_DISABLE) or "system" (the machine's
+  // setting, recorded in run.json). Generator cells.
+  std::vector<std::string> thp;
   // What the report compares against. Empty until build_matrix resolves it:
   // glibc when it is in the run, else the first allocator.
   std::string baseline;
@@ -63,6 +67,7 @@ struct CellPlan {
   int cpus = 0;
   // The release-schedule axis: the interval in ns (0: off); also params["release_every"] as given.
   uint64_t release_every_ns = 0;
+  bool thp_never = false;  // the THP axis: huge pages disabled for the cell; also params["thp"]
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program
 };
@@ -70,8 +75,11 @@ struct CellPlan {
 // The parameter a cell of the CPU-count axis carries beside its workload's (never passed to the workload).
 inline constexpr const char* kCpusParam = "cpus";
 inline constexpr const char* kReleaseParam = "release_every";
-// Whether a cell parameter belongs to an axis of the deployment (cpus, release_every), not to the workload.
-inline bool deployment_param(const std::string& key) { return key == kCpusParam || key == kReleaseParam; }
+inline constexpr const char* kThpParam = "thp";
+// Whether a cell parameter belongs to an axis of the deployment (cpus, release_every, thp), not to the workload.
+inline bool deployment_param(const std::string& key) {
+  return key == kCpusParam || key == kReleaseParam || key == kThpParam;
+}
 
 // "off" -> 0, "100ms" -> 100'000'000, "2.5s"; throws InputError naming `what` below 1 ms or unparsable.
 uint64_t release_interval_ns(const std::string& text, const std::string& what);

@@ -34,6 +34,7 @@ struct MatrixRequest {
   std::optional<std::string> baseline;     // default: the file's, else glibc
   std::vector<std::string> cpus;           // the CPU-count axis (--cpus 1,2); non-empty replaces the file's
   std::vector<std::string> release_every;  // the release-schedule axis (--release-every off,1s); non-empty replaces
+  std::vector<std::string> thp;            // the THP axis (--thp never,system); non-empty replaces
 };
 
 // `known` gains the request's user allocators (run.json and repro find them there).

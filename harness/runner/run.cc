@@ -339,6 +339,7 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
   for (const auto& [k, v] : c.params)
     if (!deployment_param(k)) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
   if (c.release_every_ns) spec.args.insert(spec.args.end(), {"--release-every-ns", std::to_string(c.release_every_ns)});
+  spec.thp_never = c.thp_never;
   spec.env = cell_env(*c.allocator);
   spec.timeout_s = o.timeout_s;
   spec.mem_cap_bytes = o.mem_cap_bytes;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 #include "allocators/registry/registry.h"
@@ -25,6 +27,8 @@ extern char** environ;
 
 namespace heapmark::runner {
 namespace {
+
+std::mutex g_spawn_mu;  // spawns one cell at a time: see Supervision::start
 
 constexpr size_t kStderrKeep = 4096;
 
@@ -211,8 +215,14 @@ void Supervision::spawn() {
   cpu_set_t own;
   const bool remask = spec_.start_cpus && sched_getaffinity(0, sizeof own, &own) == 0 &&
                       sched_setaffinity(0, sizeof *spec_.start_cpus, spec_.start_cpus) == 0;
+  // The THP flag belongs to the process, not the thread: no other cell is spawned while it is set.
+  std::unique_lock<std::mutex> one_spawn(g_spawn_mu);
+  if (spec_.thp_never && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+    throw std::runtime_error(std::string("prctl(PR_SET_THP_DISABLE): ") + std::strerror(errno));
   out_.spawn_ns = metrics::tsc::monotonic_ns();
   const int rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  if (spec_.thp_never) prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+  one_spawn.unlock();
   if (remask) sched_setaffinity(0, sizeof own, &own);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + spec_.cell_binary + ": " + std::strerror(rc));

@@ -27,6 +27,9 @@ struct SpawnSpec {
   // not the runner's pinning (the allocator sizes itself from it). Null:
   // the calling thread's.
   const cpu_set_t* start_cpus = nullptr;
+  // Transparent huge pages disabled for the cell from its first instruction (prctl PR_SET_THP_DISABLE, inherited
+  // through fork and exec): set on the runner for the moment of the spawn.
+  bool thp_never = false;
 };
 
 struct PhaseRecord {

@@ -621,6 +621,35 @@ TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
   fs::remove_all(out);
 }
 
+// --thp never,system with jemalloc asked for huge pages (thp:always madvises its extents): never keeps every phase
+// end's AnonHugePages at 0 (the flag is on from the cell's first instruction), system gives huge pages where the
+// machine's setting is madvise or always.
+TEST(Run, ThpAxisNeverKeepsHugePagesAwayFromAnAllocatorThatAsksForThem) {
+  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string setting((std::istreambuf_iterator<char>(enabled)), {});
+  if (setting.empty() || setting.find("[never]") != std::string::npos)
+    GTEST_SKIP() << "transparent huge pages are off on this machine: " << setting;
+  const std::string out = temp_dir();
+  const auto r =
+      run_heapmark({"run", "--allocators", "jemalloc", "--env", "jemalloc:MALLOC_CONF=thp:always", "--workloads",
+                    "churn", "--thp", "never,system", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, double> huge;
+  for (const auto& c : cells(out + "/r")) {
+    ASSERT_EQ(c.at("status"), "ok") << c.at("detail");
+    double most = 0;
+    for (const auto& p : c.at("phases").as_array()) most = std::max(most, p.at("anon_huge_pages").to_number<double>());
+    huge[std::string(c.at("params").at("thp").as_string())] = most;
+  }
+  EXPECT_EQ(huge.at("never"), 0) << "a huge page in a cell started with THP disabled";
+  EXPECT_GE(huge.at("system"), 2 << 20) << "jemalloc's thp:always under the machine's " << setting;
+  const auto bad = run_heapmark({"run", "--allocators", "glibc", "--workloads", "churn", "--thp", "always", "--out",
+                                 out, "--run-id", "bad", "-q"});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--thp 'always': expected never"), std::string::npos) << bad.output;
+  fs::remove_all(out);
+}
+
 TEST(Run, CellsStartWithTheCpusADeployedProcessGetsAtEveryJobCount) {
   const std::string bare = bare_narenas();
   ASSERT_FALSE(bare.empty()) << "the bare jemalloc process printed nothing";
