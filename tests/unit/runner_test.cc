@@ -89,7 +89,7 @@ TEST(Matrix, ErrorsNameTheFileAndJsonPath) {
             "m.json: $.reps: expected an integer in [1, 1000]");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "rpes": 3})"),
             "m.json: $.rpes: unknown field (valid: allocators, workloads, programs, suites, reps, seed, baseline, "
-            "description, cpus, release_every)");
+            "description, cpus, release_every, thp)");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "cpus": [1, 0]})"),
             "m.json: $.cpus[1]: expected a CPU count of at least 1");
   EXPECT_EQ(error_of(R"({"allocators": ["glibc"], "workloads": ["churn"], "release_every": ["off", "0.1ms"]})"),
