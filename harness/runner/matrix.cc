@@ -359,42 +359,36 @@ struct Deployment {
 };
 }  // namespace
 
+// Every point of `out` once for each of an axis's values (`apply` sets one on a copy); `out` unchanged for an
+// axis the matrix does not have.
+template <class T, class Apply>
+static void cross(std::vector<Deployment>& out, const std::vector<T>& values, Apply apply) {
+  if (values.empty()) return;
+  std::vector<Deployment> next;
+  for (const auto& d : out)
+    for (const auto& v : values) {
+      Deployment x = d;
+      apply(x, v);
+      next.push_back(std::move(x));
+    }
+  out = std::move(next);
+}
+
 // Every combination of the axes the matrix has; one (as deployed, no schedule) without any.
 static std::vector<Deployment> deployments(const Matrix& m) {
   std::vector<Deployment> out{{}};
-  if (!m.cpus.empty()) {
-    std::vector<Deployment> next;
-    for (const auto& d : out)
-      for (int n : m.cpus) {
-        Deployment x = d;
-        x.cpus = n;
-        x.params[kCpusParam] = std::to_string(n);
-        next.push_back(std::move(x));
-      }
-    out = std::move(next);
-  }
-  if (!m.release_every.empty()) {
-    std::vector<Deployment> next;
-    for (const auto& d : out)
-      for (const auto& e : m.release_every) {
-        Deployment x = d;
-        x.release_every_ns = release_interval_ns(e, "--release-every");
-        x.params[kReleaseParam] = e;
-        next.push_back(std::move(x));
-      }
-    out = std::move(next);
-  }
-  if (!m.thp.empty()) {
-    std::vector<Deployment> next;
-    for (const auto& d : out)
-      for (const auto& t : m.thp) {
-        Deployment x = d;
-        x.thp_never = t == "never";
-        x.params[kThpParam] = t;
-        next.push_back(std::move(x));
-      }
-    out = std::move(next);
-  }
+  cross(out, m.cpus, [](Deployment& d, int n) {
+    d.cpus = n;
+    d.params[kCpusParam] = std::to_string(n);
+  });
+  cross(out, m.release_every, [](Deployment& d, const std::string& e) {
+    d.release_every_ns = release_interval_ns(e, "--release-every");
+    d.params[kReleaseParam] = e;
+  });
+  cross(out, m.thp, [](Deployment& d, const std::string& t) {
+    d.thp_never = t == "never";
+    d.params[kThpParam] = t;
+  });
   return out;
 }
 
