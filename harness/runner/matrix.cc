@@ -428,6 +428,7 @@ void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cell
           c.cpus = dep.cpus;
           c.release_every_ns = dep.release_every_ns;
           c.thp_never = dep.thp_never;
+          for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
           c.rep = rep;
           c.seed = seed;
           c.block = block;
@@ -486,11 +487,15 @@ std::vector<CellPlan> expand(const Matrix& m) {
     }
     for (const auto& given : combos) {
       const auto workload_params = workloads::Params::resolve(def.name, def.params, given).values();
-      for (const auto& [k, v] : workload_params)
-        if (deployment_param(k))
-          throw InputError("workload '" + w.name + "' has a parameter named '" + k +
-                           "', a deployment axis's: rename it");
       for (const Deployment& dep : deployments(m)) {
+        for (const auto& [k, v] : dep.params)
+          if (workload_params.count(k)) {
+            std::string flag = k;
+            std::replace(flag.begin(), flag.end(), '_', '-');
+            throw InputError("workload '" + w.name + "' has a parameter '" + k + "' of its own, which the --" + flag +
+                             " axis would shadow: give it with -p " + w.name + "." + k +
+                             "=VALUE, or run the axis on other workloads");
+          }
         auto params = workload_params;
         params.insert(dep.params.begin(), dep.params.end());
         const std::string pkey = params_key(params);
@@ -505,6 +510,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
             c.cpus = dep.cpus;
             c.release_every_ns = dep.release_every_ns;
             c.thp_never = dep.thp_never;
+            for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
             c.rep = rep;
             c.seed = seed;
             c.block = block;

@@ -67,19 +67,16 @@ struct CellPlan {
   int cpus = 0;
   // The release-schedule axis: the interval in ns (0: off); also params["release_every"] as given.
   uint64_t release_every_ns = 0;
-  bool thp_never = false;  // the THP axis: huge pages disabled for the cell; also params["thp"]
+  bool thp_never = false;                    // the THP axis: huge pages disabled for the cell; also params["thp"]
+  std::vector<std::string> deployment_keys;  // the keys of params the axes added (never passed to the workload)
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program
 };
 
-// The parameter a cell of the CPU-count axis carries beside its workload's (never passed to the workload).
+// The parameters the deployment axes add to a cell beside its workload's (never passed to the workload).
 inline constexpr const char* kCpusParam = "cpus";
 inline constexpr const char* kReleaseParam = "release_every";
 inline constexpr const char* kThpParam = "thp";
-// Whether a cell parameter belongs to an axis of the deployment (cpus, release_every, thp), not to the workload.
-inline bool deployment_param(const std::string& key) {
-  return key == kCpusParam || key == kReleaseParam || key == kThpParam;
-}
 
 // "off" -> 0, "100ms" -> 100'000'000, "2.5s"; throws InputError naming `what` below 1 ms or unparsable.
 uint64_t release_interval_ns(const std::string& text, const std::string& what);

@@ -337,7 +337,8 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
   spec.args = cell_args(o, *c.allocator, tsc_hz);
   spec.args.insert(spec.args.end(), {"--workload", c.workload, "--seed", std::to_string(c.seed)});
   for (const auto& [k, v] : c.params)
-    if (!deployment_param(k)) spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
+    if (std::find(c.deployment_keys.begin(), c.deployment_keys.end(), k) == c.deployment_keys.end())
+      spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
   if (c.release_every_ns) spec.args.insert(spec.args.end(), {"--release-every-ns", std::to_string(c.release_every_ns)});
   spec.thp_never = c.thp_never;
   spec.env = cell_env(*c.allocator);

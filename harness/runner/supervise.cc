@@ -217,14 +217,19 @@ void Supervision::spawn() {
                       sched_setaffinity(0, sizeof *spec_.start_cpus, spec_.start_cpus) == 0;
   // The THP flag belongs to the process, not the thread: no other cell is spawned while it is set.
   std::unique_lock<std::mutex> one_spawn(g_spawn_mu);
-  if (spec_.thp_never && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
-    throw std::runtime_error(std::string("prctl(PR_SET_THP_DISABLE): ") + std::strerror(errno));
-  out_.spawn_ns = metrics::tsc::monotonic_ns();
-  const int rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
-  if (spec_.thp_never) prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+  const bool thp_off = spec_.thp_never && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+  const int thp_errno = errno;
+  int rc = EINVAL;
+  if (!spec_.thp_never || thp_off) {
+    out_.spawn_ns = metrics::tsc::monotonic_ns();
+    rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  }
+  if (thp_off) prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
   one_spawn.unlock();
   if (remask) sched_setaffinity(0, sizeof own, &own);
   posix_spawn_file_actions_destroy(&fa);
+  if (spec_.thp_never && !thp_off)
+    throw std::runtime_error(std::string("prctl(PR_SET_THP_DISABLE): ") + std::strerror(thp_errno));
   if (rc != 0) throw std::runtime_error("cannot start " + spec_.cell_binary + ": " + std::strerror(rc));
   ev_write_.reset();
   err_write_.reset();

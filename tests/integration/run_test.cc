@@ -647,6 +647,14 @@ TEST(Run, ThpAxisNeverKeepsHugePagesAwayFromAnAllocatorThatAsksForThem) {
                                  out, "--run-id", "bad", "-q"});
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("--thp 'always': expected never"), std::string::npos) << bad.output;
+  // fork-cow has a thp parameter of its own: the axis would shadow it, so it is refused, naming the way to give it.
+  const auto own = run_heapmark({"run", "--allocators", "glibc", "--workloads", "fork-cow", "--thp", "never", "--out",
+                                 out, "--run-id", "bad", "-q"});
+  EXPECT_EQ(own.status, 2) << own.output;
+  EXPECT_NE(own.output.find("has a parameter 'thp' of its own, which the --thp axis would shadow: give it with -p "
+                            "fork-cow.thp=VALUE"),
+            std::string::npos)
+      << own.output;
   fs::remove_all(out);
 }
 
@@ -1092,7 +1100,8 @@ TEST(Run, EventCountersAgreeWithRusageAndSayWhyAnEventIsMissing) {
     ASSERT_TRUE(ev.at(sw).as_object().contains("total")) << sw << " is a software event: counted on every Linux";
   const double task_s = ev.at("task-clock").at("total").to_number<double>() * 1e-9;
   const double cpu_s = c.at("cpu").at("user_s").to_number<double>() + c.at("cpu").at("sys_s").to_number<double>();
-  EXPECT_GT(task_s, 0.2 * c.at("measured_s").to_number<double>()) << "the phases ran on a CPU";
+  // The phases ran on a CPU (how much of the wall time depends on what else the machine runs: no bound on that).
+  EXPECT_GT(task_s, 0) << "the phases ran on a CPU";
   EXPECT_LE(task_s, cpu_s * 1.05 + 0.01) << "the phases' CPU time is part of the process's";
   const double minflt = ev.at("minor-faults").at("total").to_number<double>();
   EXPECT_GT(minflt, 100) << "churn faults its heap in";
