@@ -359,6 +359,14 @@ struct Deployment {
 };
 }  // namespace
 
+// A cell's values of the deployment axes, and which of its parameters they added.
+static void deploy(CellPlan& c, const Deployment& dep) {
+  c.cpus = dep.cpus;
+  c.release_every_ns = dep.release_every_ns;
+  c.thp_never = dep.thp_never;
+  for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
+}
+
 // Every point of `out` once for each of an axis's values (`apply` sets one on a copy); `out` unchanged for an
 // axis the matrix does not have.
 template <class T, class Apply>
@@ -425,10 +433,7 @@ void expand_programs(const Matrix& m, size_t& block, std::vector<CellPlan>& cell
           c.workload = p.name;
           c.program = &p;
           c.params = dep.params;
-          c.cpus = dep.cpus;
-          c.release_every_ns = dep.release_every_ns;
-          c.thp_never = dep.thp_never;
-          for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
+          deploy(c, dep);
           c.rep = rep;
           c.seed = seed;
           c.block = block;
@@ -507,10 +512,7 @@ std::vector<CellPlan> expand(const Matrix& m) {
             c.allocator = &m.allocators[i];
             c.workload = w.name;
             c.params = params;
-            c.cpus = dep.cpus;
-            c.release_every_ns = dep.release_every_ns;
-            c.thp_never = dep.thp_never;
-            for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
+            deploy(c, dep);
             c.rep = rep;
             c.seed = seed;
             c.block = block;
