@@ -240,3 +240,27 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
   o.close();
   return o.write_to(out_path) ? 0 : -1;
 }
+
+// A program cell's release schedule: libheapmark_probe.so's thread loads this
+// library and calls these two. The first binds the family serving malloc here
+// (as heapmark_attach_run does) and returns its hook's name, or null when it
+// has none; *per_thread says the hook acts on the calling thread's caches
+// only. The second calls the hook: 0 when it ran.
+namespace {
+heapmark::registry::Hooks g_scheduled;
+}
+
+extern "C" __attribute__((visibility("default"))) const char* heapmark_release_hook(int* per_thread) {
+  namespace reg = heapmark::registry;
+  char from[512] = "";
+  if (!reg::Hooks::malloc_object(from, sizeof from)) return nullptr;
+  const bool libc = std::strstr(from, "/libc.so") != nullptr;
+  g_scheduled = reg::Hooks::probe(*reg::find_family(libc ? "glibc" : "user"), libc ? "" : from);
+  if (!g_scheduled.identity_ok() || std::strcmp(g_scheduled.release_name(), "none") == 0) return nullptr;
+  *per_thread = g_scheduled.release_per_thread() ? 1 : 0;
+  return g_scheduled.release_name();
+}
+
+extern "C" __attribute__((visibility("default"))) int heapmark_release_now() {
+  return g_scheduled.identity_ok() && g_scheduled.release() ? 0 : -1;
+}

@@ -166,6 +166,7 @@ void fill_identity(hm::cell::Hello& hello, const hm::registry::Hooks& hooks, con
   std::snprintf(hello.malloc_from, sizeof hello.malloc_from, "%s", hooks.malloc_from());
   std::snprintf(hello.proof, sizeof hello.proof, "%s", hooks.proof());
   std::snprintf(hello.release_call, sizeof hello.release_call, "%s", hooks.release_name());
+  hello.release_per_thread = hooks.release_per_thread();
   if (hooks.identity_ok()) {
     const hm::registry::Horizon h = hooks.horizon();
     hello.horizon_ms = h.ms;

@@ -64,6 +64,7 @@ struct Hello {
   char malloc_from[256] = "";
   char proof[512] = "";
   char release_call[64] = "";
+  uint8_t release_per_thread = 0;  // the call acts on the calling thread's caches
   // The CPUs the process could run on when it started (before any pinning):
   // what the allocator saw when it sized its arenas and caches.
   char cpus_at_start[64] = "";

@@ -72,14 +72,15 @@ void add_matrix_flags(CLI::App* app, MatrixFlags& f) {
   app->add_option("--release-every", f.release_csv,
                   "Release schedules to run every cell at, e.g. off,10s,1s,100ms,10ms: the cell calls the allocator's "
                   "release hook (malloc_trim(0), jemalloc's purge, tcmalloc's ReleaseFreeMemory, mi_collect, the "
-                  "in-house release) at that interval between its ops, outside the timed calls; memory.avg_r, "
-                  "cpu and release.* say what it bought and cost. At least 1ms. Generator workloads only")
+                  "in-house release) at that interval: a generator cell between its ops, outside the timed calls; "
+                  "a program from a thread of the preloaded probe's own. memory.avg_r, cpu and release_schedule.* "
+                  "say what it bought and cost. At least 1ms (docs/running.md)")
       ->type_name("off|INTERVAL,...");
   app->add_option("--thp", f.thp_csv,
                   "Transparent huge pages as an axis, e.g. never,system: never (the cell disables them for itself, "
                   "prctl PR_SET_THP_DISABLE) or system (the machine's setting, recorded in run.json). The huge-page "
                   "share is phases[].anon_huge_pages. An allocator's own huge-page options are variants (--env). "
-                  "Generator workloads only")
+                  "Generator cells and programs alike")
       ->type_name("never|system,...");
 }
 
@@ -173,6 +174,7 @@ const hm::cli::CommandRegistrar run_cmd{
         st->opts.command_line = hm::cli::command_line();
         st->opts.cell_binary = parts + "/heapmark-cell";
         st->opts.probe_library = parts + "/libheapmark_probe.so";
+        st->opts.release_library = parts + "/libheapmark_attach.so";
         if (!st->mem_cap.empty()) {  // not given: 3/4 of physical memory (the runner decides)
           int64_t cap = 0;
           if (!hm::workloads::parse_quantity(st->mem_cap, cap) || cap <= 0)

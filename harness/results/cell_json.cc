@@ -188,6 +188,8 @@ void write_program(json::object& rec, const CellResult& c) {
   if (const auto& r = c.release_schedule)
     rec["release_schedule"] = json::object{{"every_ms", r->every_ms},
                                            {"hook", r->hook},
+                                           {"called_in", r->called_in},
+                                           {"per_thread", r->per_thread},
                                            {"calls", r->calls},
                                            {"total_ms", number_or_null(r->total_ms)},
                                            {"max_ms", number_or_null(r->max_ms)}};
@@ -244,9 +246,13 @@ void read_program(const Reader& rd, const json::object& o, CellResult& c) {
   }
   if (const auto* r = rd.object(o, "release_schedule", "")) {
     const std::string rp = "release_schedule.";
-    c.release_schedule = ReleaseSchedule{rd.num(*r, "every_ms", rp).value_or(0), rd.str(*r, "hook", rp),
+    c.release_schedule = ReleaseSchedule{rd.num(*r, "every_ms", rp).value_or(0),
+                                         rd.str(*r, "hook", rp),
+                                         rd.str(*r, "called_in", rp),
+                                         rd.boolean(*r, "per_thread", rp),
                                          rd.integer<uint64_t>(*r, "calls", rp).value_or(0),
-                                         rd.num(*r, "total_ms", rp).value_or(0), rd.num(*r, "max_ms", rp).value_or(0)};
+                                         rd.num(*r, "total_ms", rp).value_or(0),
+                                         rd.num(*r, "max_ms", rp).value_or(0)};
   }
 }
 

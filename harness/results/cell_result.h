@@ -125,6 +125,12 @@ struct Timing {
 struct ReleaseSchedule {
   double every_ms = 0;
   std::string hook;  // the family's release call ("malloc_trim(0)")
+  // Where it was called: "thread 0", "every thread" (a generator cell; every
+  // thread for a hook that acts on the calling thread's caches) or "own
+  // thread" (a program cell: the probe's thread, whose per-thread hook then
+  // reaches none of the program's threads' caches: per_thread says so).
+  std::string called_in;
+  bool per_thread = false;
   uint64_t calls = 0;
   double total_ms = 0, max_ms = 0;  // time inside the calls, all threads
 };

@@ -434,10 +434,14 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
   rec.memory.vm_hwm = res.vm_hwm;
   if (plan.release_every_ns) {
     const double ms_per_cycle = rec.timing.tsc_hz > 0 ? 1e3 / rec.timing.tsc_hz : 0;
-    rec.release_schedule = results::ReleaseSchedule{
-        static_cast<double>(plan.release_every_ns) * 1e-6, out.hello.release_call, res.scheduled_releases,
-        static_cast<double>(res.scheduled_release_cycles) * ms_per_cycle,
-        static_cast<double>(res.scheduled_release_max_cycles) * ms_per_cycle};
+    rec.release_schedule =
+        results::ReleaseSchedule{static_cast<double>(plan.release_every_ns) * 1e-6,
+                                 out.hello.release_call,
+                                 out.hello.release_per_thread ? "every thread" : "thread 0",
+                                 out.hello.release_per_thread != 0,
+                                 res.scheduled_releases,
+                                 static_cast<double>(res.scheduled_release_cycles) * ms_per_cycle,
+                                 static_cast<double>(res.scheduled_release_max_cycles) * ms_per_cycle};
   }
   if (!out.native_json.empty()) {
     if (!micro_figures(out.native_json, rec)) {

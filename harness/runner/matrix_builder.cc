@@ -127,19 +127,15 @@ void check_cpu_counts(const std::vector<int>& counts) {
   }
 }
 
-// Each interval valid and once; a schedule only where the cell can call the hook between ops.
+// Each interval valid and once.
 void check_release_schedule(const Matrix& m) {
   std::set<uint64_t> seen;
   for (const auto& e : m.release_every)
     if (!seen.insert(release_interval_ns(e, "--release-every")).second)
       throw InputError("--release-every lists " + e + " twice (or an equal interval): list each once");
-  if (!m.release_every.empty() && !m.programs.empty())
-    throw InputError(
-        "--release-every: real programs are not scheduled yet (the preloaded probe would need a thread that calls "
-        "the allocator's release hook); give it generator workloads, or run the programs without it");
 }
 
-// never or system, each once, on a kernel with transparent huge pages, for generator cells.
+// never or system, each once, on a kernel with transparent huge pages.
 void check_thp(const Matrix& m) {
   std::set<std::string> seen;
   for (const auto& t : m.thp) {
@@ -151,10 +147,6 @@ void check_thp(const Matrix& m) {
   if (m.thp.empty()) return;
   if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) != 0)
     throw InputError("--thp: this kernel has no transparent huge pages (no /sys/kernel/mm/transparent_hugepage)");
-  if (!m.programs.empty())
-    throw InputError(
-        "--thp: real programs are not covered yet (the preloaded probe would need to disable huge "
-        "pages before the program's first allocation); give it generator workloads");
 }
 
 }  // namespace

@@ -97,6 +97,29 @@ void fail(results::CellResult& r, const std::string& cause, const std::string& d
   r.detail = detail;
 }
 
+// What the probe's release thread did, or why the cell has no such figures.
+void record_release(const ProgramOutcome& out, results::CellResult& r) {
+  if (!out.release) {
+    if (r.ok())
+      fail(r, "release",
+           "the probe's release line never came: the program ended without running its exit handlers (_exit), "
+           "so the time its release calls took is unknown");
+    return;
+  }
+  const ProgramRelease& p = *out.release;
+  if (!p.error.empty()) {
+    fail(r, "release", "the release schedule did not run: " + p.error);
+    return;
+  }
+  r.release_schedule = results::ReleaseSchedule{p.every_ms,
+                                                p.hook,
+                                                "own thread",
+                                                p.per_thread,
+                                                p.calls,
+                                                static_cast<double>(p.total_ns) * 1e-6,
+                                                static_cast<double>(p.max_ns) * 1e-6};
+}
+
 }  // namespace
 
 void check_programs(const Matrix& m, const RunOptions& o) {
@@ -168,6 +191,9 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   spec.sample_hz = o.sample_hz;
   spec.max_points = o.max_points;
   spec.start_cpus = &deployed;
+  spec.thp_never = c.thp_never;
+  spec.release_every_ms = static_cast<double>(c.release_every_ns) * 1e-6;
+  spec.release_library = o.release_library;
   spec.counters = o.counters;
   results::CellResult r = planned_result(c, results::utc_now());
   const ProgramOutcome out = supervise_program(spec);
@@ -285,6 +311,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
                  (c.program->server ? "clients' output" : "program's output"));
     }
   }
+  if (c.release_every_ns) record_release(out, r);
   r.run = std::move(run);
   return r;
 }

@@ -1,5 +1,6 @@
 #include "harness/runner/supervise.h"
 
+#include "harness/runner/deployed_spawn.h"
 #include "harness/runner/process.h"
 
 #include <fcntl.h>
@@ -7,7 +8,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <stdexcept>
 
 #include "allocators/registry/registry.h"
@@ -27,8 +26,6 @@ extern char** environ;
 
 namespace heapmark::runner {
 namespace {
-
-std::mutex g_spawn_mu;  // spawns one cell at a time: see Supervision::start
 
 constexpr size_t kStderrKeep = 4096;
 
@@ -210,26 +207,16 @@ void Supervision::spawn() {
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  // posix_spawn's child inherits the calling thread's mask: give it the
-  // deployed one for the moment of the spawn.
-  cpu_set_t own;
-  const bool remask = spec_.start_cpus && sched_getaffinity(0, sizeof own, &own) == 0 &&
-                      sched_setaffinity(0, sizeof *spec_.start_cpus, spec_.start_cpus) == 0;
-  // The THP flag belongs to the process, not the thread: no other cell is spawned while it is set.
-  std::unique_lock<std::mutex> one_spawn(g_spawn_mu);
-  const bool thp_off = spec_.thp_never && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
-  const int thp_errno = errno;
   int rc = EINVAL;
-  if (!spec_.thp_never || thp_off) {
+  try {
+    const DeployedSpawn deployed(spec_.start_cpus, spec_.thp_never);
     out_.spawn_ns = metrics::tsc::monotonic_ns();
     rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
+  } catch (...) {
+    posix_spawn_file_actions_destroy(&fa);
+    throw;
   }
-  if (thp_off) prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-  one_spawn.unlock();
-  if (remask) sched_setaffinity(0, sizeof own, &own);
   posix_spawn_file_actions_destroy(&fa);
-  if (spec_.thp_never && !thp_off)
-    throw std::runtime_error(std::string("prctl(PR_SET_THP_DISABLE): ") + std::strerror(thp_errno));
   if (rc != 0) throw std::runtime_error("cannot start " + spec_.cell_binary + ": " + std::strerror(rc));
   ev_write_.reset();
   err_write_.reset();

@@ -22,6 +22,7 @@
 #include <stdexcept>
 
 #include "harness/metrics/tsc.h"
+#include "harness/runner/deployed_spawn.h"
 #include "harness/runner/process.h"
 #include "harness/runner/supervise.h"
 
@@ -64,7 +65,7 @@ bool file_contains(const std::string& path, const std::string& needle) {
 // /dev/null) and `extra` fds placed at their numbers.
 pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::string& in_path,
             const std::string& out_path, int err_fd, const std::vector<std::pair<int, int>>& extra,
-            const cpu_set_t* cpus) {
+            const cpu_set_t* cpus, bool thp_never) {
   const std::string exe = find_executable(argv[0]);
   if (exe.empty()) throw std::runtime_error("'" + argv[0] + "' is not an executable file");
   posix_spawn_file_actions_t fa;
@@ -75,12 +76,15 @@ pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::st
   else posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   for (const auto& [from, to] : extra) posix_spawn_file_actions_adddup2(&fa, from, to);
   CArgs args(argv), envp(env);
-  cpu_set_t own;
-  const bool remask =
-      cpus && sched_getaffinity(0, sizeof own, &own) == 0 && sched_setaffinity(0, sizeof *cpus, cpus) == 0;
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.get(), envp.get());
-  if (remask) sched_setaffinity(0, sizeof own, &own);
+  int rc = EINVAL;
+  try {
+    const DeployedSpawn deployed(cpus, thp_never);
+    rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.get(), envp.get());
+  } catch (...) {
+    posix_spawn_file_actions_destroy(&fa);
+    throw;
+  }
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + exe + ": " + std::strerror(rc));
   return pid;
@@ -177,10 +181,14 @@ void ProgramSupervision::start() {
   env.push_back("HEAPMARK_PROBE_ACK_FD=" + std::to_string(kProbeAckFd));
   env.push_back("HEAPMARK_PHASE_ACK_FD=" + std::to_string(kPhaseAckFd));
   env.push_back("HEAPMARK_PROBE_PARENT=" + std::to_string(getpid()));
+  if (spec_.release_every_ms > 0) {
+    env.push_back("HEAPMARK_PROBE_RELEASE_MS=" + std::to_string(spec_.release_every_ms));
+    env.push_back("HEAPMARK_PROBE_RELEASE_LIB=" + spec_.release_library);
+  }
   out_.spawn_ns = now_ns();
   pid_ = spawn(spec_.program.command, env, spec_.program.stdin_path, spec_.stdout_path, err_w.fd,
                {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}, {phase_ack_r.fd, kPhaseAckFd}},
-               spec_.start_cpus);
+               spec_.start_cpus, spec_.thp_never);
 #ifdef SYS_pidfd_open
   exit_.reset(static_cast<int>(
       syscall(SYS_pidfd_open, pid_, 0)));  // -1 before Linux 5.3: exit is then seen at the next wake-up
@@ -293,6 +301,12 @@ void ProgramSupervision::on_probe_line(const std::string& line) {
   if (line.rfind("identity ", 0) == 0) {
     const size_t m = line.find("malloc="), f = line.find(" free=");
     if (m == std::string::npos || f == std::string::npos) return;
+    // An image exec'd by the first (a wrapper script) reports again and waits
+    // for its own byte: the counters are attached already.
+    const char attached = 1;
+    if (out_.identity_reported && ::send(ack_.fd, &attached, 1, MSG_NOSIGNAL) != 1) {
+      // The program is gone: its exit is seen in the loop.
+    }
     out_.identity_reported = true;
     out_.malloc_from = line.substr(m + 7, f - m - 7);
     out_.free_from = line.substr(f + 6);
@@ -305,6 +319,24 @@ void ProgramSupervision::on_probe_line(const std::string& line) {
                                out_.free_from + ", not " +
                                (libc ? std::string("the C library") : spec_.expect_malloc_from) +
                                ": the program brings or links its own allocator");
+  } else if (line.rfind("release ", 0) == 0) {
+    ProgramRelease r;
+    auto number = [&](const char* key) {
+      const size_t at = line.find(key);
+      return at == std::string::npos ? 0.0 : std::strtod(line.c_str() + at + std::strlen(key), nullptr);
+    };
+    auto rest = [&](const char* key) {
+      const size_t at = line.find(key);
+      return at == std::string::npos ? std::string() : line.substr(at + std::strlen(key));
+    };
+    r.every_ms = number(" every_ms=");
+    r.hook = rest(" hook=");
+    r.error = rest(" error=");
+    r.per_thread = number(" per_thread=") != 0;
+    r.calls = static_cast<uint64_t>(number(" calls="));
+    r.total_ns = static_cast<uint64_t>(number(" total_ns="));
+    r.max_ns = static_cast<uint64_t>(number(" max_ns="));
+    out_.release = std::move(r);
   } else if (line.rfind("exit ", 0) == 0) {
     exit_reported_ = true;
     const size_t h = line.find("vm_hwm=");
@@ -333,7 +365,7 @@ bool ProgramSupervision::drain(Fd& fd, std::string& pending, bool probe) {
 std::string ProgramSupervision::run_quiet(const Argv& argv, const std::string& what) {
   const std::string out = spec_.stdout_path + ".aux";
   ::unlink(out.c_str());
-  const pid_t p = spawn(argv, clean_environment(), "", out, -1, {}, nullptr);
+  const pid_t p = spawn(argv, clean_environment(), "", out, -1, {}, nullptr, false);
   int st = 0;
   while (waitpid(p, &st, 0) < 0 && errno == EINTR) {
   }
@@ -386,7 +418,7 @@ void ProgramSupervision::server_step(uint64_t now) {
     if (!p.steps[step_].command.empty()) {
       client_out_ = spec_.stdout_path + ".client";
       ::unlink(client_out_.c_str());
-      client_ = spawn(p.steps[step_].command, clean_environment(), "", client_out_, -1, {}, nullptr);
+      client_ = spawn(p.steps[step_].command, clean_environment(), "", client_out_, -1, {}, nullptr, false);
     }
     return;
   }

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,21 @@ struct ProgramCellSpec {
   double sample_hz = 1000;
   size_t max_points = 2000;
   const cpu_set_t* start_cpus = nullptr;
+  bool thp_never = false;  // started with PR_SET_THP_DISABLE (the --thp axis)
   bool counters = true;
+  // A release schedule: the probe's thread calls the allocator's release hook
+  // every release_every_ms (0: none) through release_library (libheapmark_attach.so).
+  double release_every_ms = 0;
+  std::string release_library;
+};
+
+// What the probe's release thread did, from its line at exit.
+struct ProgramRelease {
+  double every_ms = 0;
+  std::string hook;         // the family's release call; empty when error says why there was none
+  std::string error;        // the library would not load, or the allocator has no hook
+  bool per_thread = false;  // the hook acts on the probe thread's caches only
+  uint64_t calls = 0, total_ns = 0, max_ns = 0;
 };
 
 struct ProgramPhase {
@@ -51,7 +66,8 @@ struct ProgramOutcome {
   uint64_t spawn_ns = 0, exit_ns = 0;
   bool identity_reported = false;
   std::string malloc_from, free_from;
-  uint64_t vm_hwm = 0;  // the probe's, at exit (0: not reported)
+  uint64_t vm_hwm = 0;                    // the probe's, at exit (0: not reported)
+  std::optional<ProgramRelease> release;  // the release schedule's line (none: no schedule, or no exit line)
   rusage usage{};
   Timeline timeline;
   std::vector<ProgramPhase> phases;

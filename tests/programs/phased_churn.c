@@ -5,7 +5,14 @@
 // with --print-allocator it also prints where malloc resolves, so its output
 // differs between allocators (the output_mismatch test).
 //
-//   phased_churn MIB [--print-allocator]
+//   phased_churn MIB [--print-allocator] [--keep N] [--hold-ms MS] [--huge] [--reexec]
+//
+// --keep N keeps every Nth block past the free phase (they pin their pages'
+// neighbours' free space, as a long-lived cache does), --hold-ms MS holds the
+// heap that long in a phase "hold" after the frees (what a release schedule
+// acts on) and frees the kept blocks in a phase "release", --huge prints the process's own AnonHugePages after the
+// build to stderr (smaps_rollup, read by the program, not by heapmark), and --reexec execs itself once first, as a
+// wrapper script does.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <poll.h>
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static FILE* phase_fd;
 static int phase_ack_fd = -1;
@@ -31,8 +39,41 @@ static void phase(const char* name) {
   }
 }
 
+static const char* option(int argc, char** argv, const char* name) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  return NULL;
+}
+
+static int flag(int argc, char** argv, const char* name) {
+  for (int i = 2; i < argc; ++i)
+    if (strcmp(argv[i], name) == 0) return 1;
+  return 0;
+}
+
+static void print_huge(void) {
+  char buf[4096];
+  FILE* f = fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return;
+  while (fgets(buf, sizeof buf, f))
+    if (strncmp(buf, "AnonHugePages:", 14) == 0) fprintf(stderr, "anon_huge_pages_kb %ld\n", atol(buf + 14));
+  fclose(f);
+}
+
 int main(int argc, char** argv) {
+  if (flag(argc, argv, "--reexec")) {
+    char* args[16];
+    int n = 0;
+    for (int i = 0; i < argc && n < 15; ++i)
+      if (strcmp(argv[i], "--reexec") != 0) args[n++] = argv[i];
+    args[n] = NULL;
+    execv("/proc/self/exe", args);
+    return 127;
+  }
   const long mib = argc > 1 ? atol(argv[1]) : 16;
+  const char* keep_s = option(argc, argv, "--keep");
+  const char* hold_s = option(argc, argv, "--hold-ms");
+  const size_t keep = keep_s ? (size_t)atol(keep_s) : 0;
   const char* fd = getenv("HEAPMARK_PHASE_FD");
   if (fd) phase_fd = fdopen(atoi(fd), "w");
   const char* ack = getenv("HEAPMARK_PHASE_ACK_FD");
@@ -52,12 +93,22 @@ int main(int argc, char** argv) {
     used += size;
     ++n;
   }
+  if (flag(argc, argv, "--huge")) print_huge();
   phase("free");
-  for (size_t i = 0; i < n; ++i) free(blocks[i]);
+  for (size_t i = 0; i < n; ++i)
+    if (!keep || i % keep != 0) free(blocks[i]);
+  if (hold_s) {
+    phase("hold");
+    const long ms = atol(hold_s);
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    phase("release"); /* the hold phase ends here, before the kept blocks go */
+  }
+  for (size_t i = 0; keep && i < n; i += keep) free(blocks[i]);
   free(blocks);
   phase("end");
   printf("blocks %zu bytes %zu checksum %016llx\n", n, used, (unsigned long long)sum);
-  if (argc > 2 && strcmp(argv[2], "--print-allocator") == 0) {
+  if (flag(argc, argv, "--print-allocator")) {
     Dl_info info;
     if (dladdr(dlsym(RTLD_DEFAULT, "malloc"), &info)) printf("malloc from %s\n", info.dli_fname);
   }

@@ -131,6 +131,75 @@ TEST(Program, PhasesMarkedOnThePhaseFdCarryTheirSmapsFigures) {
   for (const auto& p : phases) EXPECT_LE(num(p.at("begin_s")), num(p.at("end_s")));
 }
 
+// A release schedule in a program cell: the probe's own thread calls the
+// allocator's release hook every 10 ms while the program holds a heap it has
+// mostly freed (every 64th block kept). The program execs itself first, as a
+// wrapper script does: the image that runs reports, its exit line included.
+TEST(Program, ReleaseScheduleRunsInTheProbesThreadThroughAnExec) {
+  TempDir out;
+  const auto r = run_heapmark(
+      {"run", "--program", "hold=" + std::string(PHASED_CHURN) + " 64 --keep 64 --hold-ms 1500 --reexec",
+       "--allocators", "glibc", "--release-every", "off,10ms", "--reps", "1", "--out", out.path, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, json::object> by;
+  for (const auto& c : cells(out.path + "/r")) by[text(c.at("params").at("release_every"))] = c;
+  ASSERT_EQ(by.size(), 2u);
+  auto held = [&](const char* every) {  // anonymous RSS when the hold phase ends
+    for (const auto& p : by.at(every).at("phases").as_array())
+      if (text(p.at("name")) == "hold") return num(p.at("anonymous"));
+    ADD_FAILURE() << "no hold phase at " << every;
+    return 0.0;
+  };
+  for (const auto& [every, c] : by) {
+    ASSERT_EQ(text(c.at("status")), "ok") << every << ": " << c.at("detail");
+    EXPECT_EQ(text(c.at("program_run").at("vm_hwm_from")), "probe") << every << ": the exec'd image's exit line came";
+  }
+  EXPECT_FALSE(by.at("off").contains("release_schedule"));
+  const auto& s = by.at("10ms").at("release_schedule").as_object();
+  EXPECT_EQ(text(s.at("hook")), "malloc_trim(0)");
+  EXPECT_EQ(text(s.at("called_in")), "own thread");
+  EXPECT_FALSE(s.at("per_thread").as_bool());
+  EXPECT_GE(num(s.at("calls")), 10) << "1.5 s of holding at 10 ms";
+  EXPECT_GT(num(s.at("total_ms")), 0);
+  EXPECT_GE(num(s.at("max_ms")) * num(s.at("calls")), num(s.at("total_ms")));
+  // Measured: 64.6 MiB held without the schedule, 4.6 MiB with it.
+  EXPECT_GT(held("off"), 48.0 * (1 << 20)) << "glibc keeps a heap whose every 64th block lives";
+  EXPECT_LT(held("10ms"), held("off") / 4) << "malloc_trim(0) returns the free pages between the kept blocks";
+  EXPECT_LT(num(by.at("10ms").at("memory").at("avg_r")), num(by.at("off").at("memory").at("avg_r")) / 2);
+}
+
+// --thp in a program cell: the program starts with huge pages disabled (never)
+// or under the machine's setting (system), and jemalloc's thp:always madvises
+// its extents. The program reads its own AnonHugePages from smaps_rollup after
+// its build: heapmark's figure at that phase's end is the same.
+TEST(Program, ThpNeverKeepsAProgramsHeapInSmallPagesAsItsOwnSmapsSays) {
+  std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+  const std::string setting((std::istreambuf_iterator<char>(enabled)), {});
+  if (setting.empty() || setting.find("[never]") != std::string::npos)
+    GTEST_SKIP() << "transparent huge pages are off on this machine: " << setting;
+  TempDir out;
+  const auto r = run_heapmark({"run", "--program", "huge=" + std::string(PHASED_CHURN) + " 64 --huge", "--allocators",
+                               "jemalloc", "--env", "jemalloc:MALLOC_CONF=thp:always", "--thp", "never,system",
+                               "--reps", "1", "--out", out.path, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, std::pair<double, double>> huge;  // thp -> (heapmark's, the program's own) after the build
+  for (const auto& c : cells(out.path + "/r")) {
+    ASSERT_EQ(text(c.at("status")), "ok") << c.at("detail");
+    double measured = -1;
+    for (const auto& p : c.at("phases").as_array())
+      if (text(p.at("name")) == "build") measured = num(p.at("anon_huge_pages"));
+    const std::string tail = text(c.at("stderr_tail"));
+    const size_t at = tail.find("anon_huge_pages_kb ");
+    ASSERT_NE(at, std::string::npos) << tail;
+    huge[text(c.at("params").at("thp"))] = {measured, std::stod(tail.substr(at + 19)) * 1024};
+  }
+  ASSERT_EQ(huge.size(), 2u);
+  EXPECT_EQ(huge.at("never").first, 0);
+  EXPECT_EQ(huge.at("never").second, 0) << "the program itself saw a huge page";
+  EXPECT_GE(huge.at("system").second, 2 << 20) << "jemalloc's thp:always under the machine's " << setting;
+  EXPECT_NEAR(huge.at("system").first, huge.at("system").second, 2 << 20);
+}
+
 // A program cell's counters are opened on the program before its main runs
 // (the probe waits for them): its minor faults agree with what wait4 says of
 // the whole process, and the build phase's with the pages it faulted in.

@@ -4,9 +4,22 @@
  * own peak RSS (VmHWM) at exit, when /proc still has it. It writes text lines
  * to the descriptor named in HEAPMARK_PROBE_FD, only in the process the runner
  * started (its parent is HEAPMARK_PROBE_PARENT): the program's children
- * inherit LD_PRELOAD but stay silent, and so does a forked copy of it.
+ * inherit LD_PRELOAD but stay silent, and so does a forked copy of it. The
+ * descriptors stay open across exec: a program started through a wrapper that
+ * execs it (a pyenv shim, `exec` in a script) reports again from the image
+ * that runs, and the runner sends that image's byte when its identity comes.
  *   identity malloc=<path> free=<path>
+ *   release every_ms=<ms> per_thread=<0|1> calls=<n> total_ns=<ns> max_ns=<ns> hook=<name, to the end>
+ *   release every_ms=<ms> error=<why, to the end>
  *   exit vm_hwm=<bytes> vm_rss=<bytes>
+ * With HEAPMARK_PROBE_RELEASE_MS and HEAPMARK_PROBE_RELEASE_LIB (a release
+ * schedule), it starts one thread once the runner's byte came: the thread
+ * loads the release library (libheapmark_attach.so, the registry's families),
+ * which binds the family serving malloc here, and calls its release hook every
+ * interval, timing each call; the release line, written at exit before the
+ * exit line, sums them. A family whose hook acts on the calling thread
+ * (jemalloc's tcache flush, mimalloc's collect) reaches only that thread's
+ * caches: per_thread=1 says so.
  * Before main the process waits (at most 2 s) for one byte on
  * HEAPMARK_PROBE_ACK_FD: the runner sends it once its event counters are
  * attached to the process, so everything from here on is counted. After the
@@ -23,9 +36,11 @@
 #include <fcntl.h>
 #include <link.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int g_fd = -1, g_ack_fd = -1;
@@ -84,6 +99,80 @@ static const char* object_of(const char* symbol) {
   return d.found ? d.found : "?";
 }
 
+/* The release schedule's thread and what it measured. */
+static struct {
+  pthread_t thread;
+  int running;
+  int wake[2]; /* a byte here ends the thread (written at exit) */
+  unsigned long long every_ns, calls, total_ns, max_ns;
+  int per_thread;
+  const char* hook;
+  char error[160];
+} g_release = {.wake = {-1, -1}};
+
+static unsigned long long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
+}
+
+static void* release_loop(void* lib_path) {
+  void* lib = dlopen((const char*)lib_path, RTLD_NOW | RTLD_LOCAL);
+  const char* (*bind)(int*) = lib ? (const char* (*)(int*))dlsym(lib, "heapmark_release_hook") : NULL;
+  int (*release)(void) = lib ? (int (*)(void))dlsym(lib, "heapmark_release_now") : NULL;
+  if (!bind || !release) {
+    snprintf(g_release.error, sizeof g_release.error, "cannot load %s: %s", (const char*)lib_path, dlerror());
+    return NULL;
+  }
+  g_release.hook = bind(&g_release.per_thread);
+  if (!g_release.hook) {
+    snprintf(g_release.error, sizeof g_release.error, "the allocator serving malloc here has no release hook");
+    return NULL;
+  }
+  unsigned long long next = now_ns() + g_release.every_ns;
+  for (;;) {
+    const unsigned long long now = now_ns();
+    const int wait_ms = next > now ? (int)((next - now + 999999ull) / 1000000ull) : 0;
+    struct pollfd p = {g_release.wake[0], POLLIN, 0};
+    if (poll(&p, 1, wait_ms) != 0) return NULL; /* the process is exiting */
+    if (now_ns() < next) continue;
+    const unsigned long long t0 = now_ns();
+    release();
+    const unsigned long long took = now_ns() - t0;
+    g_release.calls++;
+    g_release.total_ns += took;
+    if (took > g_release.max_ns) g_release.max_ns = took;
+    next += g_release.every_ns;
+    if (next < t0 + took) next = t0 + took; /* a call longer than the interval: no catching up */
+  }
+}
+
+static void start_release_schedule(void) {
+  const char* ms = getenv("HEAPMARK_PROBE_RELEASE_MS");
+  const char* lib = getenv("HEAPMARK_PROBE_RELEASE_LIB");
+  if (!ms || !lib) return;
+  g_release.every_ns = (unsigned long long)(strtod(ms, NULL) * 1e6);
+  if (g_release.every_ns == 0 || pipe2(g_release.wake, O_CLOEXEC) != 0) return;
+  g_release.running = pthread_create(&g_release.thread, NULL, release_loop, (void*)lib) == 0;
+}
+
+static void stop_release_schedule(void) {
+  if (!g_release.running) return;
+  const char byte = 1;
+  const ssize_t w = write(g_release.wake[1], &byte, 1);
+  (void)w;
+  pthread_join(g_release.thread, NULL);
+  g_release.running = 0;
+  static char line[512];
+  if (g_release.hook)
+    snprintf(line, sizeof line, "release every_ms=%.3f per_thread=%d calls=%llu total_ns=%llu max_ns=%llu hook=%s\n",
+             (double)g_release.every_ns * 1e-6, g_release.per_thread, g_release.calls, g_release.total_ns,
+             g_release.max_ns, g_release.hook);
+  else
+    snprintf(line, sizeof line, "release every_ms=%.3f error=%s\n", (double)g_release.every_ns * 1e-6, g_release.error);
+  say(line);
+}
+
 /* "VmHWM:   1234 kB" -> bytes. */
 static unsigned long long status_kb(const char* text, const char* key) {
   const char* p = strstr(text, key);
@@ -103,6 +192,7 @@ static void wait_for_runner(void) {
 
 __attribute__((destructor)) static void report_exit(void) {
   if (g_fd < 0 || getpid() != g_pid) return;
+  stop_release_schedule();
   static char buf[4096];
   const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
@@ -120,14 +210,11 @@ __attribute__((constructor)) static void report_identity(void) {
   if (!fd || !parent || getppid() != (pid_t)atol(parent)) return;
   g_fd = atoi(fd);
   g_pid = getpid();
-  fcntl(g_fd, F_SETFD, FD_CLOEXEC); /* the program's children do not inherit it */
   const char* ack = getenv("HEAPMARK_PROBE_ACK_FD");
-  if (ack) {
-    g_ack_fd = atoi(ack);
-    fcntl(g_ack_fd, F_SETFD, FD_CLOEXEC);
-  }
+  if (ack) g_ack_fd = atoi(ack);
   static char line[1100];
   snprintf(line, sizeof line, "identity malloc=%s free=%s\n", object_of("malloc"), object_of("free"));
   say(line);
   wait_for_runner(); /* its counters are attached */
+  start_release_schedule();
 }
