@@ -16,6 +16,7 @@
 #include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
 #include "harness/report/svg.h"
+#include "harness/report/tradeoff.h"
 #include "harness/report/views.h"
 
 namespace fs = std::filesystem;
@@ -155,6 +156,11 @@ Built build(const Run& run) {
   std::vector<std::pair<std::string, std::string>> nav;
   if (!m.groups.empty() || pm.groups.empty()) nav.emplace_back("Matrix", "#matrix");
   if (!pm.groups.empty()) nav.emplace_back("Real programs", "#programs");
+  for (const auto& c : run.cells)
+    if (c.params.count("release_every")) {
+      nav.emplace_back("Release schedules", "#release-schedules");
+      break;
+    }
   for (const Matrix* x : {&m, &pm})
     for (const auto& g : x->groups) nav.emplace_back(g.label, "#" + g.id);
   nav.emplace_back("Failed cells", "#failed");
@@ -181,6 +187,7 @@ Built build(const Run& run) {
     add_figure_tables(d, std::move(programs));
   }
   if (!micro.rows.empty()) d.heading(2, "Fast paths (micro)", "micro").note(kMicroNote).table(std::move(micro));
+  add_tradeoff_section(d, run);  // only for a run with --release-every
 
   d.heading(2, "Per workload", "workloads");
   for (const Matrix* x : {&m, &pm})

@@ -17,6 +17,7 @@
 #include "harness/report/stats.h"
 #include "harness/report/summary.h"
 #include "harness/report/svg.h"
+#include "harness/report/tradeoff.h"
 
 namespace fs = std::filesystem;
 namespace rep = heapmark::report;
@@ -313,4 +314,70 @@ TEST(Sections, CountersTableAndBatchTimerSayWhatMeasuredThem) {
   EXPECT_NE(html.find(">1.50<"), std::string::npos) << "the PMU cell's IPC";
   EXPECT_NE(html.find("ns per call, batch timer"), std::string::npos);
   EXPECT_EQ(html.find("alloc latency percentiles"), std::string::npos) << "no per-call chart for batch cells";
+}
+
+// The release-schedule trade-off: points per allocator and interval (medians
+// over repetitions), the Pareto front over every allocator's points, and the
+// interval that bought the most average R per CPU second added to off.
+TEST(Sections, ReleaseTradeoffMarksTheParetoFrontAndTheBestBuy) {
+  TempDir d;
+  d.write("run.json",
+          R"({"schema_version":1,"run_id":"r","matrix":{"baseline":"g","allocators":[{"name":"g"},{"name":"j"}]}})");
+  auto cell = [](const std::string& alloc, const std::string& every, double every_ms, int rep, double avg_mib,
+                 double cpu_s, double release_ms) {
+    boost::json::object o;
+    o["schema_version"] = 1;
+    o["key"] = "churn/" + every + "/rep" + std::to_string(rep) + "/" + alloc;
+    o["allocator"] = alloc;
+    o["workload"] = "churn";
+    o["params"] = boost::json::object{{"release_every", every}, {"n", "1"}};
+    o["rep"] = rep;
+    o["block"] = rep;
+    o["status"] = "ok";
+    o["cpu"] = boost::json::object{{"user_s", cpu_s * 0.75}, {"sys_s", cpu_s * 0.25}, {"minflt", 1000}};
+    o["memory"] = boost::json::object{{"avg_r", avg_mib * 1048576}};
+    o["latency_ns"] = boost::json::object{{"alloc", boost::json::object{{"count", 10}, {"p99", 50}}}};
+    if (every_ms > 0)
+      o["release_schedule"] = boost::json::object{
+          {"every_ms", every_ms}, {"hook", "malloc_trim(0)"}, {"calls", 10}, {"total_ms", release_ms}, {"max_ms", 1}};
+    return boost::json::serialize(o) + "\n";
+  };
+  std::string lines;
+  // g: off 100 MiB / 1 s, 100ms 80 / 1.2 s (100 MiB per CPU s), 10ms 50 / 2 s (50 per CPU s).
+  // j: off 90 / 1.1 s, 10ms 95 / 1.5 s (no gain). Two repetitions each; the medians are the middle of two.
+  for (int rep : {1, 2}) {
+    const double wobble = rep == 1 ? -1 : 1;
+    lines += cell("g", "off", 0, rep, 100 + wobble, 1.0, 0) + cell("g", "100ms", 100, rep, 80 + wobble, 1.2, 20) +
+             cell("g", "10ms", 10, rep, 50 + wobble, 2.0, 300) + cell("j", "off", 0, rep, 90 + wobble, 1.1, 0) +
+             cell("j", "10ms", 10, rep, 95 + wobble, 1.5, 40);
+  }
+  d.write("cells.jsonl", lines);
+  const rep::Run run = rep::read_run(d.str());
+  const auto groups = rep::tradeoff_groups(run);
+  ASSERT_EQ(groups.size(), 1u);
+  const auto& g = groups[0];
+  EXPECT_EQ(g.label, "churn n=1");
+  ASSERT_EQ(g.points.size(), 5u);
+  std::vector<std::string> order;
+  for (const auto& p : g.points) order.push_back(p.allocator + "/" + p.every + (p.pareto ? "*" : ""));
+  // Off first, then the longest interval. On the front: every g point, and j off (90 MiB, 1.1 s: less R than g
+  // off, less CPU than g 100ms); j 10ms (95, 1.5) is beaten by j off on both.
+  EXPECT_EQ(order, (std::vector<std::string>{"g/off*", "g/100ms*", "g/10ms*", "j/off*", "j/10ms"}));
+  EXPECT_NEAR(g.points[1].avg_r, 80.0 * 1048576, 1);
+  EXPECT_NEAR(g.points[2].cpu_s, 2.0, 1e-9);
+  EXPECT_NEAR(g.points[2].release_ms, 300, 1e-9);
+  ASSERT_TRUE(g.points[0].cost.has_value());
+  EXPECT_EQ(*g.points[0].cost, 50);
+  const auto buys = rep::best_buys(g);
+  ASSERT_EQ(buys.size(), 2u);
+  EXPECT_EQ(buys[0],
+            "g: every 100ms bought the most: 20.0 MiB less average R (100 MiB to 80.0 MiB) for 0.200 CPU s more, 100 "
+            "MiB per CPU second");
+  EXPECT_EQ(buys[1], "j: no interval lowered its average R below the off cell's 90.0 MiB");
+  const std::string md = rep::render_summary_md(run);
+  EXPECT_NE(md.find("## Release schedules: what they buy and cost"), std::string::npos) << md;
+  EXPECT_NE(md.find("| **g** | off | 100 ~ | 1.00 ~ | 1000 ~ | – | 50.0 ~ | ✓ |"), std::string::npos) << md;
+  const std::string html = rep::render_report_html(run);
+  EXPECT_NE(html.find("Pareto front"), std::string::npos);
+  EXPECT_NE(html.find("g every 10ms: average 50.0 MiB, CPU 2.00 s (on the Pareto front)"), std::string::npos);
 }
