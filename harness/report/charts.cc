@@ -81,6 +81,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
   c.y_log->label = what + " (" + unit + ", log scale; ≤ " + number_tick(c.y_log->log_floor) + " on the bottom edge)";
   for (const auto& p : band_source->phases)
     c.bands.push_back({p.begin_s, p.end ? p.end->end_s : p.begin_s, p.name + " (" + band_source->allocator + ")"});
+  bool huge_pages = false;
   for (const auto& d : details) {
     if (!d.representative) continue;
     const Cell& cell = *d.representative;
@@ -114,12 +115,27 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
                            format_bytes(static_cast<double>(e.rss))
                      : "R " + format_bytes(static_cast<double>(e.r)) + ", live " +
                            format_bytes(static_cast<double>(e.live_bytes)) +
-                           (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")));
+                           (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")) +
+          (cell.huge_pages ? ", in huge pages " + format_bytes(static_cast<double>(e.anon_huge_pages)) : ""));
     }
     c.series.push_back(std::move(r));
     if (!g.program) c.series.push_back(std::move(live));  // a real program's live bytes are not known
     c.series.push_back(std::move(ends));
+    if (cell.huge_pages) {  // the --thp axis: AnonHugePages at its own rate, beside R
+      svg::Series huge = series(d.allocator + ": AnonHugePages", svg::colour(ci), "1 3", {}, {}, 1.5);
+      huge.key = d.allocator;
+      huge.in_legend = false;
+      huge.x = cell.huge_pages->t_s;
+      huge.y = cell.huge_pages->bytes;
+      huge_pages = true;
+      c.series.push_back(std::move(huge));
+    }
   }
+  if (huge_pages)
+    c.legend_notes.push_back(
+        {"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.5\" "
+         "stroke-dasharray=\"1 3\"/>",
+         "dotted: AnonHugePages (smaps_rollup, at most 10 Hz)"});
   if (g.program) {
     c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
                               "solid: the program's anonymous RSS (statm, 1 kHz)"});

@@ -358,6 +358,11 @@ void write_finished(json::object& rec, const CellResult& c) {
                                    {"t_s", arr(t.t_s, false)}, {"rss", arr(t.rss, true)}, {"anon", arr(t.anon, true)},
                                    {"live", arr(t.live, true)}};
     if (!t.clock_s.empty()) rec["timeline"].as_object()["clock_s"] = arr(t.clock_s, false);
+    if (const auto& h = c.huge_pages)
+      rec["huge_pages"] = json::object{
+          {"min_interval_ms", h->min_interval_ms}, {"max_duty", h->max_duty},       {"reads", h->reads},
+          {"read_us_mean", h->read_us_mean},       {"read_us_max", h->read_us_max}, {"t_s", arr(h->t_s, false)},
+          {"bytes", arr(h->bytes, true)}};
   }
 }
 
@@ -408,6 +413,19 @@ void read_finished(const Reader& rd, const json::object& o, CellResult& c) {
     series("clock_s", tl.clock_s);
     if (!tl.clock_s.empty() && tl.clock_s.size() != tl.t_s.size())
       rd.fail("timeline.clock_s", "as many points as timeline.t_s");
+  }
+  if (const auto* h = rd.object(o, "huge_pages", "")) {
+    const std::string hp = "huge_pages.";
+    HugePageTimeline hu;
+    hu.min_interval_ms = rd.num(*h, "min_interval_ms", hp).value_or(0);
+    hu.max_duty = rd.num(*h, "max_duty", hp).value_or(0);
+    hu.reads = rd.integer<uint64_t>(*h, "reads", hp).value_or(0);
+    hu.read_us_mean = rd.num(*h, "read_us_mean", hp).value_or(0);
+    hu.read_us_max = rd.num(*h, "read_us_max", hp).value_or(0);
+    if (const auto* a = rd.array(*h, "t_s", hp)) hu.t_s = rd.numbers(*a, hp + "t_s");
+    if (const auto* a = rd.array(*h, "bytes", hp)) hu.bytes = rd.numbers(*a, hp + "bytes");
+    if (hu.t_s.size() != hu.bytes.size()) rd.fail("huge_pages.bytes", "as many points as huge_pages.t_s");
+    c.huge_pages = std::move(hu);
   }
 }
 

@@ -205,6 +205,15 @@ struct TimelineSeries {
       clock_s;  // parallel too when the workload has a clock (a replay: the recorded time reached), else empty
 };
 
+// AnonHugePages along the run (the --thp axis), read from smaps_rollup at a
+// rate of its own (runner/huge_pages.h), with what the reads cost.
+struct HugePageTimeline {
+  double min_interval_ms = 0, max_duty = 0;  // the rate asked for: at most this often, and under this share of time
+  uint64_t reads = 0;
+  double read_us_mean = 0, read_us_max = 0;
+  std::vector<double> t_s, bytes;  // parallel arrays, t_s on the timeline's clock
+};
+
 struct MicroBenchmark {
   std::string name;
   double iterations = 0, real_time_ns = 0, cpu_time_ns = 0, calls_per_second = 0, threads = 0;
@@ -265,6 +274,7 @@ struct CellResult {
   double throughput_ops_s = 0;
   FragmentationFigures fragmentation;
   TimelineSeries timeline;
+  std::optional<HugePageTimeline> huge_pages;
   // A real program's run, instead of an op program.
   std::optional<ProgramRun> run;
   // A self-measuring workload's own figures (micro), instead of a program.

@@ -454,6 +454,7 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
   program_figures(out, net, rec);
   counter_figures(out, rec);
   memory_figures(out, t0, sample_hz, rec);
+  if (plan.thp_axis) rec.huge_pages = huge_page_timeline(out.huge_pages, t0);
   return rec;
 }
 

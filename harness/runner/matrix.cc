@@ -364,6 +364,7 @@ static void deploy(CellPlan& c, const Deployment& dep) {
   c.cpus = dep.cpus;
   c.release_every_ns = dep.release_every_ns;
   c.thp_never = dep.thp_never;
+  c.thp_axis = dep.params.count(kThpParam) > 0;
   for (const auto& [k, v] : dep.params) c.deployment_keys.push_back(k);
 }
 

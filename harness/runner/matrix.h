@@ -68,6 +68,7 @@ struct CellPlan {
   // The release-schedule axis: the interval in ns (0: off); also params["release_every"] as given.
   uint64_t release_every_ns = 0;
   bool thp_never = false;                    // the THP axis: huge pages disabled for the cell; also params["thp"]
+  bool thp_axis = false;                     // the run has the THP axis: AnonHugePages is read along the timeline
   std::vector<std::string> deployment_keys;  // the keys of params the axes added (never passed to the workload)
   int rep = 0;
   uint64_t seed = 0;  // same for every allocator of a block: same program

@@ -192,6 +192,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   spec.max_points = o.max_points;
   spec.start_cpus = &deployed;
   spec.thp_never = c.thp_never;
+  spec.huge_every_ns = c.thp_axis ? kHugePageEveryNs : 0;
   spec.release_every_ms = static_cast<double>(c.release_every_ns) * 1e-6;
   spec.release_library = o.release_library;
   spec.counters = o.counters;
@@ -311,6 +312,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
                  (c.program->server ? "clients' output" : "program's output"));
     }
   }
+  if (c.thp_axis) r.huge_pages = huge_page_timeline(out.huge_pages, out.spawn_ns);
   if (c.release_every_ns) record_release(out, r);
   r.run = std::move(run);
   return r;

@@ -341,6 +341,7 @@ SpawnSpec cell_spec(const RunOptions& o, const CellPlan& c, double tsc_hz, const
       spec.args.insert(spec.args.end(), {"--param", k + "=" + v});
   if (c.release_every_ns) spec.args.insert(spec.args.end(), {"--release-every-ns", std::to_string(c.release_every_ns)});
   spec.thp_never = c.thp_never;
+  spec.huge_every_ns = c.thp_axis ? kHugePageEveryNs : 0;
   spec.env = cell_env(*c.allocator);
   spec.timeout_s = o.timeout_s;
   spec.mem_cap_bytes = o.mem_cap_bytes;

@@ -140,6 +140,7 @@ class Supervision {
     watch();
     reap();
     classify();
+    out_.huge_pages = huge_.series();
     return std::move(out_);
   }
 
@@ -161,6 +162,7 @@ class Supervision {
   const SpawnSpec& spec_;
   CellOutcome out_;
   Fd ev_read_, ev_write_, err_read_, err_write_, shm_, statm_;
+  HugePageSampler huge_;
   void* page_ = nullptr;
   cell::SharedPage* shared_ = nullptr;
   pid_t pid_ = -1;
@@ -222,6 +224,7 @@ void Supervision::spawn() {
   err_write_.reset();
   const std::string statm_path = "/proc/" + std::to_string(pid_) + "/statm";
   statm_.reset(::open(statm_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (spec_.huge_every_ns) huge_.start(pid_, spec_.huge_every_ns, 0.02, spec_.max_points);
   page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   deadline_ = out_.spawn_ns + static_cast<uint64_t>(spec_.timeout_s * 1e9);
 }
@@ -234,6 +237,7 @@ void Supervision::sample(uint64_t now) {
     out_.timeline.add(Sample{now, st.resident, st.anon(), shared_->live_bytes.load(std::memory_order_relaxed),
                              shared_->phase.load(std::memory_order_relaxed),
                              shared_->clock_ms.load(std::memory_order_relaxed)});
+  huge_.poll(now);
   if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB",

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness/cell/protocol.h"
+#include "harness/runner/huge_pages.h"
 #include "harness/runner/timeline.h"
 
 namespace heapmark::runner {
@@ -30,6 +31,8 @@ struct SpawnSpec {
   // Transparent huge pages disabled for the cell from its first instruction (prctl PR_SET_THP_DISABLE, inherited
   // through fork and exec): set on the runner for the moment of the spawn.
   bool thp_never = false;
+  // AnonHugePages read along the run at most this often (0: not read; runner/huge_pages.h).
+  uint64_t huge_every_ns = 0;
 };
 
 struct PhaseRecord {
@@ -61,8 +64,9 @@ struct CellOutcome {
   std::vector<PhaseRecord> phases;
   std::vector<HistogramRecord> histograms;
   Timeline timeline;
-  std::string stderr_tail;  // last few KiB the cell wrote to stderr
-  std::string native_json;  // a self-measuring workload's own report (micro: Google Benchmark JSON)
+  HugePageSeries huge_pages;  // with SpawnSpec::huge_every_ns
+  std::string stderr_tail;    // last few KiB the cell wrote to stderr
+  std::string native_json;    // a self-measuring workload's own report (micro: Google Benchmark JSON)
   std::vector<std::pair<std::string, std::string>> allocator_config;  // what the allocator configured itself to
   std::vector<cell::ThreadsMsg::Item> threads;                        // where each workload thread ran
 };

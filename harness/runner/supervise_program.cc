@@ -127,6 +127,7 @@ class ProgramSupervision {
   ProgramOutcome out_;
   pid_t pid_ = -1;
   Fd err_, probe_, phase_, statm_;
+  HugePageSampler huge_;
   Fd ack_;        // the probe waits at exit for a byte here (see hold_exit)
   Fd phase_ack_;  // one byte per phase mark, once its figures are read (HEAPMARK_PHASE_ACK_FD)
   Fd exit_;       // a pidfd: readable the moment the program exits, so its wall time ends then, not at the next wake-up
@@ -210,6 +211,7 @@ void ProgramSupervision::start() {
   }
   const std::string statm = "/proc/" + std::to_string(pid_) + "/statm";
   statm_.reset(::open(statm.c_str(), O_RDONLY | O_CLOEXEC));
+  if (spec_.huge_every_ns) huge_.start(pid_, spec_.huge_every_ns, 0.02, spec_.max_points);
   page_size_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   deadline_ = out_.spawn_ns + static_cast<uint64_t>(spec_.timeout_s * 1e9);
   ready_deadline_ = out_.spawn_ns + static_cast<uint64_t>(spec_.program.ready_timeout_s * 1e9);
@@ -224,6 +226,7 @@ void ProgramSupervision::sample(uint64_t now) {
   last_ = st;
   if (spec_.sample_hz > 0)
     out_.timeline.add(Sample{now, st.resident, st.anon(), 0, static_cast<uint32_t>(out_.phases.size())});
+  huge_.poll(now);
   if (spec_.mem_cap_bytes && st.resident > spec_.mem_cap_bytes) {
     char msg[128];
     std::snprintf(msg, sizeof msg, "RSS %.1f MiB exceeded the cap of %.1f MiB",
@@ -514,6 +517,7 @@ ProgramOutcome ProgramSupervision::run() {
   start();
   loop();
   finish();
+  out_.huge_pages = huge_.series();
   return std::move(out_);
 }
 

@@ -17,6 +17,7 @@
 #include "harness/metrics/perf.h"
 #include "harness/metrics/procfs.h"
 #include "harness/runner/program.h"
+#include "harness/runner/huge_pages.h"
 #include "harness/runner/timeline.h"
 
 namespace heapmark::runner {
@@ -31,7 +32,8 @@ struct ProgramCellSpec {
   double sample_hz = 1000;
   size_t max_points = 2000;
   const cpu_set_t* start_cpus = nullptr;
-  bool thp_never = false;  // started with PR_SET_THP_DISABLE (the --thp axis)
+  bool thp_never = false;      // started with PR_SET_THP_DISABLE (the --thp axis)
+  uint64_t huge_every_ns = 0;  // AnonHugePages read along the run at most this often (0: not read)
   bool counters = true;
   // A release schedule: the probe's thread calls the allocator's release hook
   // every release_every_ms (0: none) through release_library (libheapmark_attach.so).
@@ -70,6 +72,7 @@ struct ProgramOutcome {
   std::optional<ProgramRelease> release;  // the release schedule's line (none: no schedule, or no exit line)
   rusage usage{};
   Timeline timeline;
+  HugePageSeries huge_pages;  // with ProgramCellSpec::huge_every_ns
   std::vector<ProgramPhase> phases;
   // The event counters, opened on the program (pid, inherit) as soon as it was
   // started: threads it made before then, in its first microseconds, are not

@@ -585,7 +585,9 @@ TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
   auto faults = [&](const char* e) { return by.at(e).at("cpu").at("minflt").to_number<double>(); };
   EXPECT_FALSE(by.at("off").contains("release_schedule"));
   EXPECT_LT(avg("10ms"), 0.95 * avg("off")) << "trims every 10 ms return the freed pages between the waves";
-  EXPECT_LE(avg("100ms"), 1.01 * avg("off")) << "a slower schedule never keeps more";
+  // 100 ms trims 4-5 times in a run of half a second: as often as not it lands between waves and buys nothing, and
+  // two runs of the same cell differ by up to 1.5 % (measured: 49.2 against 48.5 MiB): 5 % is beyond that noise.
+  EXPECT_LE(avg("100ms"), 1.05 * avg("off")) << "a slower schedule keeps no more than none";
   EXPECT_GT(rel("100ms", "calls"), 0);
   EXPECT_GT(rel("10ms", "calls"), rel("100ms", "calls"));
   EXPECT_GT(rel("10ms", "total_ms"), rel("100ms", "total_ms")) << "the price grows as the interval shortens";
@@ -639,6 +641,13 @@ TEST(Run, ThpAxisNeverKeepsHugePagesAwayFromAnAllocatorThatAsksForThem) {
     double most = 0;
     for (const auto& p : c.at("phases").as_array()) most = std::max(most, p.at("anon_huge_pages").to_number<double>());
     huge[std::string(c.at("params").at("thp").as_string())] = most;
+    // The timeline's own reads (smaps_rollup at most every 100 ms) saw no more than the phase ends allow under never.
+    const auto& h = c.at("huge_pages").as_object();
+    EXPECT_GE(h.at("reads").to_number<double>(), 1);
+    EXPECT_DOUBLE_EQ(h.at("min_interval_ms").to_number<double>(), 100);
+    if (c.at("params").at("thp") == "never") {
+      for (const auto& b : h.at("bytes").as_array()) EXPECT_EQ(b.to_number<double>(), 0);
+    }
   }
   EXPECT_EQ(huge.at("never"), 0) << "a huge page in a cell started with THP disabled";
   EXPECT_GE(huge.at("system"), 2 << 20) << "jemalloc's thp:always under the machine's " << setting;

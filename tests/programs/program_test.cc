@@ -192,6 +192,17 @@ TEST(Program, ThpNeverKeepsAProgramsHeapInSmallPagesAsItsOwnSmapsSays) {
     const size_t at = tail.find("anon_huge_pages_kb ");
     ASSERT_NE(at, std::string::npos) << tail;
     huge[text(c.at("params").at("thp"))] = {measured, std::stod(tail.substr(at + 19)) * 1024};
+    // Along the run too, at the sampler's own rate, with what its reads cost.
+    const auto& h = c.at("huge_pages").as_object();
+    EXPECT_GE(num(h.at("reads")), 1);
+    EXPECT_EQ(h.at("t_s").as_array().size(), h.at("bytes").as_array().size());
+    EXPECT_GT(num(h.at("read_us_mean")), 0);
+    EXPECT_GE(num(h.at("read_us_max")), num(h.at("read_us_mean")));
+    double most = 0;
+    for (const auto& b : h.at("bytes").as_array()) most = std::max(most, num(b));
+    if (text(c.at("params").at("thp")) == "never") {
+      EXPECT_EQ(most, 0) << "a huge page along a never run";
+    }
   }
   ASSERT_EQ(huge.size(), 2u);
   EXPECT_EQ(huge.at("never").first, 0);
