@@ -129,6 +129,11 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
     } else {
       wake = until_returned ? next_check : deadline;
     }
+    // A release schedule goes on while the program waits, as a service's timer does when it is idle.
+    if (release_every_cycles_) {
+      scheduled_release(t);
+      wake = std::min(wake, now + config_.release_every_ns);
+    }
     wake = std::min(wake, deadline);
     const timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);

@@ -28,6 +28,7 @@
 #include "harness/report/document.h"
 #include "harness/report/holders.h"
 #include "harness/report/results.h"
+#include "harness/report/stats.h"
 #include "harness/report/table.h"
 #include "harness/repro/repro.h"
 #include "harness/results/diagnose_result.h"
@@ -70,18 +71,24 @@ uint64_t parse_at(const std::string& at, const heapmark::cli::Summary& s, const 
 }
 
 // Median of the allocator time (timed calls) of the replay phases P and F over the ok cells of one allocator.
-double replay_call_seconds(const heapmark::report::Run& run, const std::string& allocator) {
+double replay_call_seconds(const heapmark::report::Run& run, const std::string& row) {
   std::vector<double> v;
   for (const auto& c : run.cells) {
-    if (c.allocator != allocator || !c.ok()) continue;
+    if (heapmark::repro::row_name(c) != row || !c.ok()) continue;
     double s = 0;
     for (const auto& p : c.phases)
       if ((p.name == "peak" || p.name == "free") && p.end) s += double(p.end->ops) * p.end->op_ns_mean * 1e-9;
     v.push_back(s);
   }
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  return v.empty() ? NAN : heapmark::report::stats::median(v);
+}
+
+// Median time inside a scheduled row's release calls (0 for a row without a schedule).
+double release_ms(const heapmark::report::Run& run, const std::string& row) {
+  std::vector<double> v;
+  for (const auto& c : run.cells)
+    if (heapmark::repro::row_name(c) == row && c.ok() && c.release_schedule) v.push_back(c.release_schedule->total_ms);
+  return v.empty() ? 0 : heapmark::report::stats::median(v);
 }
 
 // Median figure `key` of `part` at phase i of a summary row: R, live, or a breakdown part (NAN when absent).
@@ -96,6 +103,11 @@ double r_at(const heapmark::results::ReproRow& row, int i) {
 double live_at(const heapmark::results::ReproRow& row, int i) {
   const auto* p = row.phase(i);
   return p ? p->live : NAN;
+}
+std::string format_ms(double ms) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f ms", ms);
+  return b;
 }
 std::string mib(double bytes) {
   char b[32];
@@ -142,10 +154,13 @@ std::vector<std::string> recommendations(const heapmark::results::ScenarioSummar
       std::string less = mib(std::max(0.0, keep - r_at(r, 1))) + " less than " + name + " at F";
       if (r.helped && r.helped->phase != "F") less += ", " + mib(r.helped->less) + " less at " + r.helped->phase;
       const double speed = base_calls / replay_call_seconds(run, r.allocator);
-      char b[512];
-      std::snprintf(b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time", env.empty() ? "" : env.c_str() + 1,
-                    r.allocator.c_str(), r.verdict_label.c_str(), r.when.empty() ? "" : (" (" + r.when + ")").c_str(),
-                    less.c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed);
+      const double in_release = release_ms(run, r.allocator);
+      char b[640];
+      std::snprintf(
+          b, sizeof b, "%s (%s): %s%s, %s, at %.2fx its allocator time%s",
+          env.empty() ? r.remedy.value_or("").c_str() : env.c_str() + 1, r.allocator.c_str(), r.verdict_label.c_str(),
+          r.when.empty() ? "" : (" (" + r.when + ")").c_str(), less.c_str(), std::isnan(speed) ? 0.0 : 1.0 / speed,
+          in_release > 0 ? (", plus " + format_ms(in_release) + " inside the scheduled release calls").c_str() : "");
       fixes.push_back(b);
     }
     if (!fixes.empty()) {
@@ -342,7 +357,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_option("--allocators", st->allocators,
                   "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies,
-                  "Comma-separated remedies to run (default: every one that applies; 'none': no remedy)");
+                  "Comma-separated remedies to run (default: every one that applies; 'none': no remedy). "
+                  "every:INTERVAL (every:1s, every:100ms) is a release schedule: the allocator's own release hook at "
+                  "that interval, judged against the allocator without it; run only when named");
   heapmark::cli::add_repro_options(cmd, st->o, "diagnose-<UTC time>");
   return [cmd, st]() -> std::optional<int> {
     if (!*cmd) return std::nullopt;

@@ -28,7 +28,9 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
   cmd->add_option("--allocators", st->allocators,
                   "Comma-separated base allocators (default: glibc,jemalloc,mimalloc,tcmalloc and the in-house ones)");
   cmd->add_option("--remedies", st->remedies,
-                  "Comma-separated remedies to run (default: all that apply; 'none': no remedy)");
+                  "Comma-separated remedies to run (default: all that apply; 'none': no remedy). every:INTERVAL "
+                  "(every:1s, every:100ms) is a release schedule: the allocator's own release hook at that interval, "
+                  "judged against the allocator without it; run only when named");
   cmd->add_option("--mib", st->o.mib, "Size of each scenario's main allocation, MiB")
       ->check(heapmark::cli::within(4, 16384));
   cmd->add_option(

@@ -35,4 +35,11 @@ Remedy resolve(const Remedy& named) {
   std::abort();
 }
 
+std::vector<std::string> release_schedules(const std::vector<std::string>& remedies) {
+  std::vector<std::string> out;
+  for (const auto& r : remedies)
+    if (is_schedule(r)) out.push_back(r.substr(kSchedulePrefix.size()));
+  return out;
+}
+
 }  // namespace heapmark::repro

@@ -31,4 +31,12 @@ Remedy use(std::string_view name, std::string here = {});
 // tests), naming the remedy.
 Remedy resolve(const Remedy& named);
 
+// A release schedule as a remedy: "every:100ms" calls the allocator's own
+// release hook at that interval (the run's release-schedule axis) and is
+// judged against the same allocator without one. Named in --remedies only.
+inline constexpr std::string_view kSchedulePrefix = "every:";
+inline bool is_schedule(const std::string& remedy) { return remedy.rfind(kSchedulePrefix, 0) == 0; }
+// The intervals of the schedules among `remedies` ("100ms" of "every:100ms"), in order.
+std::vector<std::string> release_schedules(const std::vector<std::string>& remedies);
+
 }  // namespace heapmark::repro

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/report/results.h"
 #include "harness/results/cell_result.h"
 #include "harness/repro/scenario.h"
 #include "harness/results/repro_result.h"
@@ -111,6 +112,9 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
 // agreement, how the memory came back, the explanation when it matches, and
 // the remedies that worked in every repetition.
 results::ScenarioSummary scenario_summary(const Scenario& s, const std::string& run_dir);
+// The summary row a cell belongs to: its allocator, and its release schedule
+// when it ran one ("glibc every:100ms", a remedy judged against "glibc").
+std::string row_name(const report::Cell& c);
 // The terminal text of one summary.
 std::string render_summary_text(const results::ScenarioSummary& summary);
 

@@ -64,9 +64,13 @@ void list_catalogue() {
   }
 }
 
-// --remedies names only remedies of the chosen scenarios.
+// --remedies names only remedies of the chosen scenarios, or release schedules (every:INTERVAL).
 void check_remedies(const std::set<std::string>& wanted, const std::vector<const Scenario*>& scenarios) {
   for (const auto& r : wanted) {
+    if (is_schedule(r)) {
+      runner::release_interval_ns(r.substr(kSchedulePrefix.size()), "--remedies " + r);
+      continue;
+    }
     std::string valid;
     bool found = false;
     for (const auto* s : scenarios)
@@ -75,8 +79,8 @@ void check_remedies(const std::set<std::string>& wanted, const std::vector<const
         if (valid.find(rem.name) == std::string::npos) valid += (valid.empty() ? "" : ", ") + rem.name;
       }
     if (!found)
-      throw InputError("unknown remedy '" + r +
-                       "' for the chosen scenarios (valid: " + (valid.empty() ? "none" : valid) + ", or none)");
+      throw InputError("unknown remedy '" + r + "' for the chosen scenarios (valid: " +
+                       (valid.empty() ? "none" : valid) + ", every:INTERVAL such as every:100ms, or none)");
   }
 }
 
@@ -195,10 +199,18 @@ int run_scenarios(const std::vector<const Scenario*>& scenarios, const Options& 
         if (who == b.name || who == b.kind())
           for (const auto& [k, v] : env) req.envs.push_back(b.name + ":" + k + "=" + v);
     }
+    // Named schedules only: an empty --remedies (every remedy that applies) runs none, as they double the cells.
+    const auto schedules = release_schedules(o.remedies);
+    const bool only_schedules = !schedules.empty() && schedules.size() == wanted.size();
     for (const auto& r : s->remedies) {
-      if (no_remedies || (!wanted.empty() && !wanted.count(r.name))) continue;
+      if (no_remedies || only_schedules || (!wanted.empty() && !wanted.count(r.name))) continue;
       for (const auto& b : bases)
         if (b.name == r.allocator) req.variants.push_back({r.name, r.allocator, r.env, r.what});
+    }
+    if (!schedules.empty()) {  // every allocator and remedy without a schedule (the rows they are judged against) and
+                               // with each
+      req.release_every = {"off"};
+      req.release_every.insert(req.release_every.end(), schedules.begin(), schedules.end());
     }
     const std::string w = s->workload + ".";
     req.workloads = {s->workload};

@@ -9,6 +9,7 @@
 #include "harness/metrics/fragmentation.h"
 #include "harness/repro/repro.h"
 #include "harness/report/results.h"
+#include "harness/runner/matrix.h"
 
 namespace heapmark::repro {
 namespace {
@@ -230,6 +231,19 @@ std::vector<results::RemedyHelped> helped_remedies(std::vector<results::ReproRow
   return helped;
 }
 
+// The remedy a scheduled row tries: the allocator's release hook at the
+// interval, on top of the remedy the allocator is (a variant), if any.
+Remedy schedule_remedy(const report::Cell& c, const Remedy* variant) {
+  const std::string every = c.params.at(runner::kReleaseParam);
+  const std::string hook = c.release_schedule ? c.release_schedule->hook : "its release call";
+  Remedy r;
+  r.name = (variant ? variant->name + " + " : "") + std::string(kSchedulePrefix) + every;
+  r.allocator = variant ? variant->allocator : c.allocator;
+  if (variant) r.env = variant->env;
+  r.what = "calls " + hook + " every " + every + (variant ? ", with " + variant->what : "");
+  return r;
+}
+
 // One allocator's row: its repetitions judged together.
 results::ReproRow judge_row(const Scenario& s, const std::string& name, const std::vector<Rep>& reps,
                             const Remedy* remedy, Consensus& c) {
@@ -272,6 +286,12 @@ std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& a
   return metrics::returned_share(peak.r, at.r - (count_lazy ? at.lazy_free : 0.0), at.live);
 }
 
+std::string row_name(const report::Cell& c) {
+  const auto e = c.params.find(runner::kReleaseParam);
+  if (e == c.params.end() || e->second == "off") return c.allocator;
+  return c.allocator + " " + std::string(kSchedulePrefix) + e->second;
+}
+
 results::ScenarioSummary scenario_summary(const Scenario& s, const std::string& run_dir) {
   const report::Run run = report::read_run(run_dir);
   results::ScenarioSummary sum;
@@ -280,18 +300,27 @@ results::ScenarioSummary scenario_summary(const Scenario& s, const std::string& 
   sum.title = s.title;
   sum.recipe = s.recipe_text;
   sum.threshold = metrics::kReturnedShare;
-  // Repetitions by allocator, in the run's allocator order.
+  // Repetitions by row (an allocator, with its release schedule if it ran one), in the run's allocator order.
   std::map<std::string, std::vector<Rep>> by_alloc;
-  for (const auto& c : run.cells) by_alloc[c.allocator].push_back(judge(c));
+  std::vector<std::pair<std::string, const report::Cell*>> names;  // row name, its first cell
+  for (const auto& a : run.allocators)
+    for (const auto& c : run.cells)
+      if (c.allocator == a) {
+        const std::string name = row_name(c);
+        if (!by_alloc.count(name)) names.emplace_back(name, &c);
+        by_alloc[name].push_back(judge(c));
+      }
 
   std::map<std::string, int> worst, best;  // allocator -> latest / earliest verdict over its ok reps
   std::map<std::string, std::string> base_label;
-  for (const auto& name : run.allocators) {
+  std::vector<Remedy> schedules;  // the rows' schedule remedies (pointers to them go into judge_row)
+  schedules.reserve(names.size());
+  for (const auto& [name, first] : names) {
     const auto it = by_alloc.find(name);
-    if (it == by_alloc.end()) continue;
     const Remedy* remedy = nullptr;
     for (const auto& r : s.remedies)
-      if (r.name == name) remedy = &r;
+      if (r.name == first->allocator) remedy = &r;
+    if (name != first->allocator) remedy = &schedules.emplace_back(schedule_remedy(*first, remedy));
     Consensus c;
     sum.rows.push_back(judge_row(s, name, it->second, remedy, c));
     if (remedy) {

@@ -443,6 +443,14 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
                                  static_cast<double>(res.scheduled_release_cycles) * ms_per_cycle,
                                  static_cast<double>(res.scheduled_release_max_cycles) * ms_per_cycle};
   }
+  if (plan.release_every_ns && cstr(out.hello.release_call, sizeof out.hello.release_call) == "none") {
+    rec.status = "failed";
+    rec.cause = "release";
+    rec.detail = "--release-every: the allocator serving malloc here (family " +
+                 cstr(out.hello.family, sizeof out.hello.family) +
+                 ") has no release call to schedule; run it without the schedule, or with release_every off";
+    return rec;
+  }
   if (!out.native_json.empty()) {
     if (!micro_figures(out.native_json, rec)) {
       rec.status = "failed";

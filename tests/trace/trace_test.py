@@ -215,7 +215,8 @@ elif case == "diagnose":
     path = record("pin", [os.environ["HEAPMARK_TEST_PIN_TOP"], "32"])
     allocators = "glibc,jemalloc,mimalloc,tcmalloc"
     common = ["--allocators", allocators, "--reps", "1", "--out", work, "-q", "--max-ms", "5000"]
-    run([heapmark, "diagnose", path, "--remedies", "jemalloc-decay-0,glibc-trim-threshold", "--run-id", "diag"] + common)
+    run([heapmark, "diagnose", path, "--remedies", "jemalloc-decay-0,glibc-trim-threshold,every:100ms", "--run-id", "diag"]
+        + common)
     d = json.load(open(os.path.join(work, "diag", "diagnose.json")))
     run([heapmark, "repro", "2", "--mib", "32", "--remedies", "none", "--run-id", "repro"] + common)
     r = json.load(open(os.path.join(work, "repro", "repro.json")))
@@ -236,6 +237,11 @@ elif case == "diagnose":
     worked = {x["remedy"] for x in d["summary"]["remedies_worked"]}
     if "jemalloc-decay-0" not in worked or "glibc-trim-threshold" in worked:
         fail("remedies that worked: %s (jemalloc-decay-0 returns the memory at F; trimming cannot pass the pinned top)" % worked)
+    # A release schedule is a remedy too: malloc_trim(0) every 100 ms, called while the replay idles, gives back the
+    # free pages below the pinned top that the heap's own trimming cannot reach.
+    scheduled = {x["allocator"] for x in d["summary"]["remedies_worked"] if x["remedy"] == "every:100ms"}
+    if "glibc" not in scheduled:
+        fail("malloc_trim(0) every 100 ms did not fix glibc's pinned top: %s" % d["summary"]["remedies_worked"])
     rec = [l for l in d["recommendation"] if l.startswith("jemalloc ")]
     if not rec or "dirty_decay_ms:0" not in rec[0]:
         fail("no recommendation of dirty_decay_ms:0 for jemalloc: %s" % d["recommendation"])
@@ -244,7 +250,8 @@ elif case == "diagnose":
         fail("summary.md lacks the recommendation")
     # Bad input: one line naming the value and the valid choices, exit 2, no results directory.
     bad = [(["--at", "99999"], "outside the trace"), (["--at", "no-such-mark"], "neither a time"),
-           (["--allocators", "nosuch"], "nosuch"), (["--remedies", "nosuch"], "valid:")]
+           (["--allocators", "nosuch"], "nosuch"), (["--remedies", "nosuch"], "valid:"),
+           (["--remedies", "every:0.5ms"], "--remedies every:0.5ms")]
     for args, want in bad:
         p = run([heapmark, "diagnose", path, "--run-id", "bad", "--out", work] + args, expect=2)
         msg = p.stderr.strip()
