@@ -174,7 +174,7 @@ const hm::cli::CommandRegistrar run_cmd{
         st->opts.command_line = hm::cli::command_line();
         st->opts.cell_binary = parts + "/heapmark-cell";
         st->opts.probe_library = parts + "/libheapmark_probe.so";
-        st->opts.release_library = parts + "/libheapmark_attach.so";
+        st->opts.registry_library = parts + "/libheapmark_attach.so";
         if (!st->mem_cap.empty()) {  // not given: 3/4 of physical memory (the runner decides)
           int64_t cap = 0;
           if (!hm::workloads::parse_quantity(st->mem_cap, cap) || cap <= 0)

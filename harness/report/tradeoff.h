@@ -5,8 +5,9 @@
 // release calls, malloc's p99 or the program's own metric). A point is on the
 // Pareto front when no other point of the workload, any allocator's, has both
 // less average R and less CPU. Per allocator, the interval that bought the
-// most average R per CPU second it added to the `off` cell. Nothing for a run
-// without the axis.
+// most average R per CPU second it added to the `off` cell, counting savings
+// of 5 % or more and charging a CPU change below 5 % as 5 % (repetitions
+// differ by that much). Nothing for a run without the axis.
 #pragma once
 #include <string>
 #include <vector>

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -95,6 +96,21 @@ void fail(results::CellResult& r, const std::string& cause, const std::string& d
   r.status = "failed";
   r.cause = cause;
   r.detail = detail;
+}
+
+// The allocator's self-chosen settings, as the probe's registry library wrote
+// them at the program's exit (its "config" object); none when the program
+// ended without exit handlers. The file is removed.
+results::Pairs allocator_config(const std::string& path) {
+  results::Pairs out;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(read_file(path), ec);
+  fs::remove(path);
+  if (ec || !v.is_object()) return out;
+  if (const auto* config = v.as_object().if_contains("config"); config && config->is_object())
+    for (const auto& [k, x] : config->as_object())
+      if (x.is_string()) out.emplace_back(std::string(k), std::string(x.as_string()));
+  return out;
 }
 
 // What the probe's release thread did, or why the cell has no such figures.
@@ -194,7 +210,9 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
   spec.thp_never = c.thp_never;
   spec.huge_every_ns = c.thp_axis ? kHugePageEveryNs : 0;
   spec.release_every_ms = static_cast<double>(c.release_every_ns) * 1e-6;
-  spec.release_library = o.release_library;
+  spec.registry_library = o.registry_library;
+  spec.config_path = run_dir + "/out/" + std::to_string(c.index) + ".config.json";
+  std::ofstream(spec.config_path, std::ios::trunc);  // the registry's library writes only to a file that exists
   spec.counters = o.counters;
   results::CellResult r = planned_result(c, results::utc_now());
   const ProgramOutcome out = supervise_program(spec);
@@ -312,6 +330,7 @@ results::CellResult run_program_cell(const CellPlan& c, const RunOptions& o, con
                  (c.program->server ? "clients' output" : "program's output"));
     }
   }
+  r.allocator_config = allocator_config(spec.config_path);
   if (c.thp_axis) r.huge_pages = huge_page_timeline(out.huge_pages, out.spawn_ns);
   if (c.release_every_ns) record_release(out, r);
   r.run = std::move(run);

@@ -419,10 +419,9 @@ RunStart start_run(Matrix matrix, RunOptions& o, const std::vector<registry::All
     if (o.probe_library.empty() || access(o.probe_library.c_str(), R_OK) != 0)
       throw InputError(
           "program cells need libheapmark_probe.so beside heapmark (cmake --build build --target heapmark_probe)");
-    if (!st.matrix.release_every.empty() && (o.release_library.empty() || access(o.release_library.c_str(), R_OK) != 0))
+    if (o.registry_library.empty() || access(o.registry_library.c_str(), R_OK) != 0)
       throw InputError(
-          "program cells on a release schedule need libheapmark_attach.so beside heapmark (cmake --build build "
-          "--target heapmark_attach)");
+          "program cells need libheapmark_attach.so beside heapmark (cmake --build build --target heapmark_attach)");
     check_programs(st.matrix, o);
   }
   place_runner(o);

@@ -27,9 +27,10 @@ struct RunOptions {
   int cell_cpu = -1;          // -1: the last CPU when there are two or more
   std::string cell_binary;    // heapmark-cell, next to heapmark
   std::string probe_library;  // libheapmark_probe.so, preloaded into program cells
-  // libheapmark_attach.so: the registry's families, which the probe's thread
-  // loads into a program cell to call its allocator's release hook on a schedule
-  std::string release_library;
+  // libheapmark_attach.so: the registry's families, which the probe loads into
+  // a program cell at exit to read its allocator's configuration, and its
+  // release thread to call the allocator's release hook on a schedule
+  std::string registry_library;
   std::string suite_dir;  // --suite-dir: {dir} in program commands
   std::vector<std::string> command_line;
   bool quiet = false;

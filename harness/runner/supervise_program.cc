@@ -182,10 +182,9 @@ void ProgramSupervision::start() {
   env.push_back("HEAPMARK_PROBE_ACK_FD=" + std::to_string(kProbeAckFd));
   env.push_back("HEAPMARK_PHASE_ACK_FD=" + std::to_string(kPhaseAckFd));
   env.push_back("HEAPMARK_PROBE_PARENT=" + std::to_string(getpid()));
-  if (spec_.release_every_ms > 0) {
-    env.push_back("HEAPMARK_PROBE_RELEASE_MS=" + std::to_string(spec_.release_every_ms));
-    env.push_back("HEAPMARK_PROBE_RELEASE_LIB=" + spec_.release_library);
-  }
+  if (!spec_.registry_library.empty()) env.push_back("HEAPMARK_PROBE_REGISTRY=" + spec_.registry_library);
+  if (!spec_.config_path.empty()) env.push_back("HEAPMARK_PROBE_CONFIG=" + spec_.config_path);
+  if (spec_.release_every_ms > 0) env.push_back("HEAPMARK_PROBE_RELEASE_MS=" + std::to_string(spec_.release_every_ms));
   out_.spawn_ns = now_ns();
   pid_ = spawn(spec_.program.command, env, spec_.program.stdin_path, spec_.stdout_path, err_w.fd,
                {{probe_w.fd, kProbeFd}, {phase_w.fd, kPhaseFd}, {ack_r.fd, kProbeAckFd}, {phase_ack_r.fd, kPhaseAckFd}},

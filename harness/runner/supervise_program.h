@@ -35,10 +35,12 @@ struct ProgramCellSpec {
   bool thp_never = false;      // started with PR_SET_THP_DISABLE (the --thp axis)
   uint64_t huge_every_ns = 0;  // AnonHugePages read along the run at most this often (0: not read)
   bool counters = true;
-  // A release schedule: the probe's thread calls the allocator's release hook
-  // every release_every_ms (0: none) through release_library (libheapmark_attach.so).
+  // libheapmark_attach.so, which the probe loads at exit to write the
+  // allocator's configuration to config_path (JSON, its "config" object), and
+  // in which its thread calls the allocator's release hook every
+  // release_every_ms (0: no schedule).
+  std::string registry_library, config_path;
   double release_every_ms = 0;
-  std::string release_library;
 };
 
 // What the probe's release thread did, from its line at exit.

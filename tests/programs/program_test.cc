@@ -3,6 +3,7 @@
 // kernel says of the same program run without heapmark.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -166,6 +167,31 @@ TEST(Program, ReleaseScheduleRunsInTheProbesThreadThroughAnExec) {
   EXPECT_GT(held("off"), 48.0 * (1 << 20)) << "glibc keeps a heap whose every 64th block lives";
   EXPECT_LT(held("10ms"), held("off") / 4) << "malloc_trim(0) returns the free pages between the kept blocks";
   EXPECT_LT(num(by.at("10ms").at("memory").at("avg_r")), num(by.at("off").at("memory").at("avg_r")) / 2);
+}
+
+// A program cell records its allocator's configuration as a generator cell
+// does (the probe has the registry's library write it at exit): under --cpus
+// the program's jemalloc sizes its arenas from the mask it started with, as
+// the generator cell's jemalloc does in the same run.
+TEST(Program, AllocatorConfigurationFollowsTheCpusAxisAsAGeneratorCellsDoes) {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (online < 2) GTEST_SKIP() << "one CPU online: no second count to compare";
+  TempDir out;
+  const auto r = run_heapmark({"run", "--program", "p=" + std::string(PHASED_CHURN) + " 8", "--workloads", "churn",
+                               "-p", "churn.count=2000", "--allocators", "jemalloc", "--cpus",
+                               "1," + std::to_string(online), "--reps", "1", "--out", out.path, "--run-id", "r"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::map<std::string, std::map<std::string, std::string>> narenas;  // cpus -> workload -> opt.narenas
+  for (const auto& c : cells(out.path + "/r")) {
+    ASSERT_EQ(text(c.at("status")), "ok") << c.at("detail");
+    const auto& config = c.at("allocator_config").as_object();
+    ASSERT_TRUE(config.contains("opt.narenas")) << text(c.at("workload")) << ": " << json::serialize(config);
+    narenas[text(c.at("params").at("cpus"))][text(c.at("workload"))] = text(config.at("opt.narenas"));
+  }
+  ASSERT_EQ(narenas.size(), 2u);
+  for (const auto& [cpus, by] : narenas) EXPECT_EQ(by.at("p"), by.at("churn")) << "--cpus " << cpus;
+  EXPECT_EQ(narenas.at("1").at("p"), "1") << "jemalloc 5.3 makes one arena on one CPU";
+  EXPECT_NE(narenas.at("1").at("p"), narenas.at(std::to_string(online)).at("p"));
 }
 
 // --thp in a program cell: the program starts with huge pages disabled (never)

@@ -12,9 +12,12 @@
  *   release every_ms=<ms> per_thread=<0|1> calls=<n> total_ns=<ns> max_ns=<ns> hook=<name, to the end>
  *   release every_ms=<ms> error=<why, to the end>
  *   exit vm_hwm=<bytes> vm_rss=<bytes>
- * With HEAPMARK_PROBE_RELEASE_MS and HEAPMARK_PROBE_RELEASE_LIB (a release
- * schedule), it starts one thread once the runner's byte came: the thread
- * loads the release library (libheapmark_attach.so, the registry's families),
+ * HEAPMARK_PROBE_REGISTRY names libheapmark_attach.so, the registry's
+ * families. At exit, once the runner has read the last figures (so that
+ * loading it shows in none but the wall time), the probe loads it and has it write the allocator's
+ * configuration (arena counts, decay times) as JSON to HEAPMARK_PROBE_CONFIG.
+ * With HEAPMARK_PROBE_RELEASE_MS too (a release schedule), it starts one
+ * thread once the runner's byte came: the thread loads that library,
  * which binds the family serving malloc here, and calls its release hook every
  * interval, timing each call; the release line, written at exit before the
  * exit line, sums them. A family whose hook acts on the calling thread
@@ -30,7 +33,8 @@
  * would otherwise win the race against. A program ending in _exit() skips
  * destructors, and so this hold.
  * It allocates nothing itself (raw open/read/write, static buffers); resolving
- * through a canonical PLT entry calls dlopen, which may. */
+ * through a canonical PLT entry calls dlopen, which may, and the registry's
+ * library allocates its probe block and whatever the family's calls do. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -116,8 +120,15 @@ static unsigned long long now_ns(void) {
   return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
 }
 
+static void finish_with_registry(void);
+
 static void* release_loop(void* lib_path) {
   void* lib = dlopen((const char*)lib_path, RTLD_NOW | RTLD_LOCAL);
+  /* Exit handlers run in the reverse order of registration, the library's own
+   * (its families' destructors) among them: registered after it loaded, this
+   * one runs while the library still works, where the destructor below would
+   * run after it was torn down. */
+  if (lib) atexit(finish_with_registry);
   const char* (*bind)(int*) = lib ? (const char* (*)(int*))dlsym(lib, "heapmark_release_hook") : NULL;
   int (*release)(void) = lib ? (int (*)(void))dlsym(lib, "heapmark_release_now") : NULL;
   if (!bind || !release) {
@@ -149,7 +160,7 @@ static void* release_loop(void* lib_path) {
 
 static void start_release_schedule(void) {
   const char* ms = getenv("HEAPMARK_PROBE_RELEASE_MS");
-  const char* lib = getenv("HEAPMARK_PROBE_RELEASE_LIB");
+  const char* lib = getenv("HEAPMARK_PROBE_REGISTRY");
   if (!ms || !lib) return;
   g_release.every_ns = (unsigned long long)(strtod(ms, NULL) * 1e6);
   if (g_release.every_ns == 0 || pipe2(g_release.wake, O_CLOEXEC) != 0) return;
@@ -171,6 +182,27 @@ static void stop_release_schedule(void) {
   else
     snprintf(line, sizeof line, "release every_ms=%.3f error=%s\n", (double)g_release.every_ns * 1e-6, g_release.error);
   say(line);
+}
+
+/* The allocator's configuration, written by the registry's library, once. */
+static void write_config(void) {
+  static int written;
+  const char* lib = getenv("HEAPMARK_PROBE_REGISTRY");
+  const char* out = getenv("HEAPMARK_PROBE_CONFIG");
+  if (written || !lib || !out) return;
+  written = 1;
+  void* h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+  int (*run)(const char*, const char*) = h ? (int (*)(const char*, const char*))dlsym(h, "heapmark_attach_run") : NULL;
+  if (run) run("accounting", out);
+}
+
+/* At exit with a schedule: the thread stops and the configuration is written
+ * before the exit line (a 4000-byte probe block, before the runner reads the
+ * last phase's figures; without a schedule both wait until after). */
+static void finish_with_registry(void) {
+  if (g_fd < 0 || getpid() != g_pid) return;
+  stop_release_schedule();
+  write_config();
 }
 
 /* "VmHWM:   1234 kB" -> bytes. */
@@ -201,7 +233,8 @@ __attribute__((destructor)) static void report_exit(void) {
   static char line[128];
   snprintf(line, sizeof line, "exit vm_hwm=%llu vm_rss=%llu\n", status_kb(buf, "VmHWM:"), status_kb(buf, "VmRSS:"));
   say(line);
-  wait_for_runner();
+  wait_for_runner(); /* the runner read the last phase's figures */
+  write_config();
 }
 
 __attribute__((constructor)) static void report_identity(void) {
