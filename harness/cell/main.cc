@@ -138,6 +138,7 @@ int run_native(const hm::workloads::WorkloadDef& def, const hm::workloads::Param
   hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
   hello.r0_anon = r0.anonymous;
   hello.r0_rss = r0.rss;
+  hello.r0_huge = r0.anon_huge_pages;
   hello.threads = 1;
   hello.t_ns = hm::metrics::tsc::monotonic_ns();
   if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello))
@@ -204,6 +205,7 @@ bool send_baseline(hm::cell::Hello& hello, hm::cell::Executor& exec, const hm::c
   hm::metrics::procfs::read_smaps_rollup("/proc/self/smaps_rollup", r0);
   hello.r0_anon = r0.anonymous;
   hello.r0_rss = r0.rss;
+  hello.r0_huge = r0.anon_huge_pages;
   exec.set_baseline(r0.anonymous);
   hello.t_ns = hm::metrics::tsc::monotonic_ns();
   if (!hm::cell::write_message(hm::cell::kEventFd, MsgType::kHello, &hello, sizeof hello)) return false;

@@ -57,6 +57,7 @@ struct Hello {
   uint64_t timer_resolution_cycles = 0;
   uint64_t r0_anon = 0;  // anonymous RSS before the first phase (baseline R0)
   uint64_t r0_rss = 0;
+  uint64_t r0_huge = 0;  // AnonHugePages then: the harness's own tables are in huge pages where the machine allows
   uint64_t scratch_bytes = 0;  // harness tables (mmap), part of R0
   uint64_t t_ns = 0;
   char family[16] = "";

@@ -116,7 +116,9 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
                      : "R " + format_bytes(static_cast<double>(e.r)) + ", live " +
                            format_bytes(static_cast<double>(e.live_bytes)) +
                            (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")) +
-          (cell.huge_pages ? ", in huge pages " + format_bytes(static_cast<double>(e.anon_huge_pages)) : ""));
+          (cell.huge_pages
+               ? ", in huge pages " + format_bytes(static_cast<double>(e.anon_huge_pages - cell.memory.r0_huge))
+               : ""));
     }
     c.series.push_back(std::move(r));
     if (!g.program) c.series.push_back(std::move(live));  // a real program's live bytes are not known
@@ -126,7 +128,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
       huge.key = d.allocator;
       huge.in_legend = false;
       huge.x = cell.huge_pages->t_s;
-      huge.y = cell.huge_pages->bytes;
+      for (double b : cell.huge_pages->bytes) huge.y.push_back(b - static_cast<double>(cell.memory.r0_huge));
       huge_pages = true;
       c.series.push_back(std::move(huge));
     }
@@ -135,7 +137,7 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
     c.legend_notes.push_back(
         {"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"1.5\" "
          "stroke-dasharray=\"1 3\"/>",
-         "dotted: AnonHugePages (smaps_rollup, at most 10 Hz)"});
+         "dotted: AnonHugePages above R0's (smaps_rollup, at most 10 Hz)"});
   if (g.program) {
     c.legend_notes.push_back({"<line x1=\"0\" y1=\"6\" x2=\"24\" y2=\"6\" stroke=\"#555\" stroke-width=\"2\"/>",
                               "solid: the program's anonymous RSS (statm, 1 kHz)"});

@@ -211,14 +211,11 @@ void add_tradeoff_section(Document& d, const Run& run) {
     d.html("<div class=\"chart\">" + svg::render(chart) + "</div>\n");
 
     Table t;
-    t.head = {"allocator",
-              "every",
-              "avg R (MiB)",
-              "CPU (s)",
-              "minor faults",
-              "in release calls (ms)",
-              g.cost_name.empty() ? "metric" : g.cost_name,
-              "front"};
+    // The cost column only where some point has one (a program without a metric has none).
+    const bool costs = std::any_of(g.points.begin(), g.points.end(), [](const auto& p) { return p.cost.has_value(); });
+    t.head = {"allocator", "every", "avg R (MiB)", "CPU (s)", "minor faults", "in release calls (ms)"};
+    if (costs) t.head.push_back(g.cost_name.empty() ? "metric" : g.cost_name);
+    t.head.push_back("front");
     t.label_columns = 2;
     std::string last;
     for (const auto& p : g.points) {
@@ -230,9 +227,9 @@ void add_tradeoff_section(Document& d, const Run& run) {
       row.emplace_back(format_sig(p.cpu_s));
       row.emplace_back(format_sig(p.faults));
       row.emplace_back(p.every_ms > 0 ? format_sig(p.release_ms) : "–");
-      row.emplace_back(p.cost ? format_sig(*p.cost) : "–");
+      if (costs) row.emplace_back(p.cost ? format_sig(*p.cost) : "–");
+      for (size_t k = 2; k < row.size(); ++k) row[k].noisy = p.reps < 3 && row[k].text != "–";
       row.emplace_back(p.pareto ? "✓" : "");
-      for (size_t k = 2; k < 7; ++k) row[k].noisy = p.reps < 3 && row[k].text != "–";
       t.rows.push_back(std::move(row));
     }
     d.table(std::move(t)).list(best_buys(g));

@@ -16,7 +16,7 @@ json::object cpu_json(const CpuUse& c) {
 }
 
 json::object memory_json(const Memory& m) {
-  json::object o{{"r0_anon", m.r0_anon}, {"r0_rss", m.r0_rss}};
+  json::object o{{"r0_anon", m.r0_anon}, {"r0_rss", m.r0_rss}, {"r0_huge", m.r0_huge}};
   if (m.harness_scratch) o["harness_scratch"] = *m.harness_scratch;
   o["vm_hwm"] = m.vm_hwm;
   if (!m.peak_r) return o;  // a micro cell's memory ends here
@@ -381,6 +381,7 @@ void read_finished(const Reader& rd, const json::object& o, CellResult& c) {
     Memory mem;
     mem.r0_anon = rd.integer<uint64_t>(*m, "r0_anon", mp).value_or(0);
     mem.r0_rss = rd.integer<uint64_t>(*m, "r0_rss", mp).value_or(0);
+    mem.r0_huge = rd.integer<uint64_t>(*m, "r0_huge", mp).value_or(0);
     mem.harness_scratch = rd.integer<uint64_t>(*m, "harness_scratch", mp);
     mem.vm_hwm = rd.integer<uint64_t>(*m, "vm_hwm", mp).value_or(0);
     mem.peak_rss_sampled = rd.integer<uint64_t>(*m, "peak_rss_sampled", mp);

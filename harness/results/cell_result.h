@@ -184,6 +184,7 @@ struct CpuUse {
 // `memory`; a self-measuring (micro) cell has only r0_anon, r0_rss and vm_hwm.
 struct Memory {
   uint64_t r0_anon = 0, r0_rss = 0;
+  uint64_t r0_huge = 0;  // AnonHugePages at R0 (the harness's tables): phase and timeline huge pages include it
   std::optional<uint64_t> harness_scratch;
   uint64_t vm_hwm = 0;
   std::optional<uint64_t> peak_rss_sampled, peak_anon_sampled, peak_r, live_peak;

@@ -431,6 +431,7 @@ results::CellResult cell_result(const CellPlan& plan, const CellOutcome& out, co
                             res.nivcsw};
   rec.memory.r0_anon = out.hello.r0_anon;
   rec.memory.r0_rss = out.hello.r0_rss;
+  rec.memory.r0_huge = out.hello.r0_huge;
   rec.memory.vm_hwm = res.vm_hwm;
   if (plan.release_every_ns) {
     const double ms_per_cycle = rec.timing.tsc_hz > 0 ? 1e3 / rec.timing.tsc_hz : 0;

@@ -1176,3 +1176,51 @@ TEST(Run, ForkCowAndFalseSharingRunUnderEveryAllocator) {
   EXPECT_GE(shared.at("tcmalloc"), 1);
   fs::remove_all(out);
 }
+
+// heapmark export openmetrics: the run's figures as an exposition that Prometheus's own checker accepts, whose
+// values are the cells' own (peak R per cell, R at each phase end), refused over an existing file without --force.
+TEST(Export, OpenMetricsOfARunIsAcceptedByPromtoolAndCarriesTheCellsFigures) {
+  ASSERT_TRUE(std::string(PROMTOOL).find("promtool") != std::string::npos && fs::exists(PROMTOOL))
+      << "promtool not found: scripts/lib/deps.sh installs Debian's prometheus package";
+  const std::string out = temp_dir();
+  const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p",
+                               "churn.count=5000", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string file = out + "/run.om";
+  const auto e = run_heapmark({"export", "openmetrics", out + "/r", "--out", file});
+  ASSERT_EQ(e.status, 0) << e.output;
+  FILE* p = popen((quote(PROMTOOL) + " check metrics < " + quote(file) + " 2>&1").c_str(), "r");
+  std::string said;
+  char buf[512];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) said.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << "promtool check metrics: " << said;
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n");
+  for (const auto& c : cells(out + "/r")) {
+    const std::string a(c.at("allocator").as_string());
+    const std::string labels = "{allocator=\"" + a + "\",workload=\"churn\",rep=\"1\",params=\"";
+    // The value of the first sample of `family` for this cell whose labels contain `extra`; -1 when none.
+    auto value = [&](const std::string& family, const std::string& extra) {
+      for (size_t at = text.find(family + labels); at != std::string::npos; at = text.find(family + labels, at + 1)) {
+        const std::string line = text.substr(at, text.find('\n', at) - at);
+        if (line.find(extra) != std::string::npos) return std::stod(line.substr(line.rfind(' ') + 1));
+      }
+      return -1.0;
+    };
+    EXPECT_EQ(value("heapmark_peak_r_bytes", ""), c.at("memory").at("peak_r").to_number<double>()) << a;
+    for (const auto& ph : c.at("phases").as_array()) {
+      const std::string idx = "phase_index=\"" + std::to_string(ph.at("index").to_number<int>()) + "\"";
+      EXPECT_EQ(value("heapmark_phase_r_bytes", idx), ph.at("r").to_number<double>()) << a << " " << idx;
+    }
+  }
+  // An existing file is kept without --force; an unknown directory is one line, exit 2.
+  const auto again = run_heapmark({"export", "openmetrics", out + "/r", "--out", file});
+  EXPECT_EQ(again.status, 2) << again.output;
+  EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
+  std::ifstream kept(file);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(kept)), {}), text);
+  const auto missing = run_heapmark({"export", "openmetrics", out + "/nosuch"});
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  fs::remove_all(out);
+}

@@ -1,6 +1,8 @@
 # End-to-end runs of the real heapmark binary with real preloaded allocators.
 if(NOT HEAPMARK_CORE_ONLY)
   pkg_get_variable(HEAPMARK_JEMALLOC_LIBDIR jemalloc libdir)
+  # Prometheus's own checker for the OpenMetrics export (package prometheus, scripts/lib/deps.sh).
+  find_program(HEAPMARK_PROMTOOL promtool)
   add_executable(spine_integration_tests ${CMAKE_CURRENT_LIST_DIR}/run_test.cc)
   target_link_libraries(spine_integration_tests PRIVATE Boost::json GTest::gtest_main)
   target_include_directories(spine_integration_tests PRIVATE ${PROJECT_SOURCE_DIR})
@@ -10,7 +12,7 @@ if(NOT HEAPMARK_CORE_ONLY)
     HMTEST_HANG="$<TARGET_FILE:hmtest_hang>" HMTEST_HOG="$<TARGET_FILE:hmtest_hog>"
     HMTEST_NOT_AN_ALLOCATOR="$<TARGET_FILE:hmtest_not_an_allocator>" HMTEST_OVERLAP="$<TARGET_FILE:hmtest_overlap>"
     HMTEST_JEMALLOC_NARENAS="$<TARGET_FILE:hmtest_jemalloc_narenas>" HMTEST_MALLOC_ONLY="$<TARGET_FILE:hmtest_malloc_only>"
-    HMTEST_TRIM_COST="$<TARGET_FILE:hmtest_trim_cost>"
+    HMTEST_TRIM_COST="$<TARGET_FILE:hmtest_trim_cost>" PROMTOOL="${HEAPMARK_PROMTOOL}"
     JEMALLOC_LIB="${HEAPMARK_JEMALLOC_LIBDIR}/libjemalloc.so.2" HEAPMARK_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_dependencies(spine_integration_tests heapmark heapmark-cell hmtest_forward hmtest_crash hmtest_hang hmtest_hog
                    hmtest_not_an_allocator hmtest_overlap hmtest_jemalloc_narenas hmtest_malloc_only hmtest_trim_cost)
