@@ -153,9 +153,8 @@ void Executor::run_thread(Thread& t) noexcept {
         case OpKind::kIdle:
           if (op.flags & workloads::kUntilReturned) {
             wait(t, op);
-          } else {  // a program's own gap (packets, a recorded trace): just the time
-            const timespec ts{static_cast<time_t>(op.size / 1000), static_cast<long>(op.size % 1000) * 1'000'000};
-            nanosleep(&ts, nullptr);
+          } else {  // a program's own gap (packets, a recorded trace): just the time, and a schedule's calls
+            idle_gap(t, op.size);
           }
           break;
         case OpKind::kSend: slots_[op.id].sent.store(1, std::memory_order_release); break;
@@ -185,10 +184,25 @@ void Executor::run_thread(Thread& t) noexcept {
   leave(t);
 }
 
+// A gap of `ms` in the program: it sleeps, and a release schedule goes on calling its hook as a service's timer
+// would (the calls are in the gap, not in any timed op).
+void Executor::idle_gap(Thread& t, uint64_t ms) noexcept {
+  const uint64_t deadline = tsc::monotonic_ns() + ms * 1'000'000;
+  for (uint64_t now = tsc::monotonic_ns(); now < deadline; now = tsc::monotonic_ns()) {
+    uint64_t wake = deadline;
+    if (calls_release(t)) {
+      scheduled_release(t);
+      wake = std::min(wake, now + config_.release_every_ns);
+    }
+    const timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  }
+}
+
 // The schedule's clock starts at the thread's first check; each call is timed on its own, and the next is an
 // interval after it ends (a slow call does not bring the next one closer).
 void Executor::scheduled_release(Thread& t) noexcept {
-  if (t.index != 0 && !hooks_.release_per_thread()) return;
+  if (!calls_release(t)) return;
   const uint64_t now = __rdtsc();
   if (t.next_release_tsc == 0) {
     t.next_release_tsc = now + release_every_cycles_;

@@ -132,6 +132,11 @@ class Executor {
   static void* thread_main(void* arg) noexcept;
   void run_thread(Thread& t) noexcept;
   void scheduled_release(Thread& t) noexcept;
+  // A release schedule runs in thread 0, or in every thread for a hook that acts on the calling thread's caches.
+  bool calls_release(const Thread& t) const noexcept {
+    return release_every_cycles_ && (t.index == 0 || hooks_.release_per_thread());
+  }
+  void idle_gap(Thread& t, uint64_t ms) noexcept;
   void phase_edge(const Thread& t, uint32_t next_index) noexcept;
   void leave(Thread& t) noexcept;
   void join_leavers() noexcept;

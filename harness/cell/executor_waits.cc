@@ -130,7 +130,7 @@ void Executor::wait(Thread& t, const Op& op) noexcept {
       wake = until_returned ? next_check : deadline;
     }
     // A release schedule goes on while the program waits, as a service's timer does when it is idle.
-    if (release_every_cycles_) {
+    if (calls_release(t)) {
       scheduled_release(t);
       wake = std::min(wake, now + config_.release_every_ns);
     }

@@ -117,7 +117,8 @@ std::string rss_timeline_chart(const Group& g, const std::vector<AllocatorDetail
                            format_bytes(static_cast<double>(e.live_bytes)) +
                            (e.rho ? ", returned " + format_sig(*e.rho * 100, 3) + " % of freed bytes" : "")) +
           (cell.huge_pages
-               ? ", in huge pages " + format_bytes(static_cast<double>(e.anon_huge_pages - cell.memory.r0_huge))
+               ? ", in huge pages " + format_bytes(std::max(0.0, static_cast<double>(e.anon_huge_pages) -
+                                                                     static_cast<double>(cell.memory.r0_huge)))
                : ""));
     }
     c.series.push_back(std::move(r));

@@ -156,11 +156,7 @@ Built build(const Run& run) {
   std::vector<std::pair<std::string, std::string>> nav;
   if (!m.groups.empty() || pm.groups.empty()) nav.emplace_back("Matrix", "#matrix");
   if (!pm.groups.empty()) nav.emplace_back("Real programs", "#programs");
-  for (const auto& c : run.cells)
-    if (c.params.count("release_every")) {
-      nav.emplace_back("Release schedules", "#release-schedules");
-      break;
-    }
+  if (!tradeoff_groups(run).empty()) nav.emplace_back("Release schedules", "#release-schedules");
   for (const Matrix* x : {&m, &pm})
     for (const auto& g : x->groups) nav.emplace_back(g.label, "#" + g.id);
   nav.emplace_back("Failed cells", "#failed");

@@ -13,7 +13,7 @@
 namespace heapmark::report {
 namespace {
 
-constexpr const char* kParam = "release_every";  // the runner's axis parameter (runner/matrix.h kReleaseParam)
+constexpr const char* kParam = results::param::kReleaseEvery;
 constexpr double kMiB = 1024.0 * 1024.0;
 // Changes smaller than this share of the off cell's figure are not counted (two runs of one churn cell differ by
 // 1.5 % in average R and by up to 20 % in CPU on this project's shared machine: 5 % keeps savings, not noise).
@@ -166,11 +166,13 @@ void add_tradeoff_section(Document& d, const Run& run) {
           "(the area under the RSS timeline over the run's time; a program: anonymous RSS) against user+sys CPU. A "
           "point on the Pareto front (marked) has no other point, of any allocator, with both less average R and "
           "less CPU. The calls' own time is in CPU; minor faults count pages given back and faulted in again.");
-  for (const auto& g : groups) {
-    d.heading(3, g.label, "release-" + g.workload);
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const TradeoffGroup& g = groups[gi];
+    const std::string id = "release-" + std::to_string(gi);  // a workload may appear with several parameter sets
+    d.heading(3, g.label, id);
     svg::LineChart chart;
     chart.title = g.label + ": average R against CPU, per release interval";
-    chart.id = "release-" + g.workload;
+    chart.id = id;
     chart.x.label = "CPU, user + sys (s)";
     chart.y.label = std::string(g.program ? "average anonymous RSS" : "average R") + " (MiB)";
     chart.y.scale = kMiB;

@@ -9,7 +9,7 @@
 #include "harness/metrics/fragmentation.h"
 #include "harness/repro/repro.h"
 #include "harness/report/results.h"
-#include "harness/runner/matrix.h"
+#include "harness/results/schema.h"
 
 namespace heapmark::repro {
 namespace {
@@ -234,7 +234,7 @@ std::vector<results::RemedyHelped> helped_remedies(std::vector<results::ReproRow
 // The remedy a scheduled row tries: the allocator's release hook at the
 // interval, on top of the remedy the allocator is (a variant), if any.
 Remedy schedule_remedy(const report::Cell& c, const Remedy* variant) {
-  const std::string every = c.params.at(runner::kReleaseParam);
+  const std::string every = c.params.at(results::param::kReleaseEvery);
   const std::string hook = c.release_schedule ? c.release_schedule->hook : "its release call";
   Remedy r;
   r.name = (variant ? variant->name + " + " : "") + std::string(kSchedulePrefix) + every;
@@ -287,7 +287,7 @@ std::optional<double> returned_share(const PhasePoint& peak, const PhasePoint& a
 }
 
 std::string row_name(const report::Cell& c) {
-  const auto e = c.params.find(runner::kReleaseParam);
+  const auto e = c.params.find(results::param::kReleaseEvery);
   if (e == c.params.end() || e->second == "off") return c.allocator;
   return c.allocator + " " + std::string(kSchedulePrefix) + e->second;
 }

@@ -9,6 +9,14 @@ namespace heapmark::results {
 
 inline constexpr int kSchemaVersion = 1;
 
+// The parameters the deployment axes add to a cell (params.cpus, ...): the
+// runner sets them, the report and repro group cells by them.
+namespace param {
+inline constexpr const char* kCpus = "cpus";
+inline constexpr const char* kReleaseEvery = "release_every";
+inline constexpr const char* kThp = "thp";
+}  // namespace param
+
 namespace path {
 inline constexpr const char* kThroughput = "throughput_ops_s";
 inline constexpr const char* kAllocP50 = "latency_ns.alloc.p50";

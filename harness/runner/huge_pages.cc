@@ -38,6 +38,7 @@ void HugePageSampler::poll(uint64_t now_ns) {
     series_.t_ns.resize(kept);
     series_.bytes.resize(kept);
     min_interval_ns_ *= 2;
+    series_.min_interval_ms = static_cast<double>(min_interval_ns_) * 1e-6;
   }
   const auto duty_wait = static_cast<uint64_t>(static_cast<double>(took) / series_.max_duty);
   next_ns_ = t0 + std::max(min_interval_ns_, duty_wait);

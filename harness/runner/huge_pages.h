@@ -21,8 +21,8 @@ namespace heapmark::runner {
 inline constexpr uint64_t kHugePageEveryNs = 100'000'000;
 
 struct HugePageSeries {
-  double min_interval_ms = 0, max_duty = 0;
-  std::vector<uint64_t> t_ns, bytes;  // parallel: when, and AnonHugePages then
+  double min_interval_ms = 0, max_duty = 0;  // min_interval_ms: the last one (it doubles when the points thin out)
+  std::vector<uint64_t> t_ns, bytes;         // parallel: when, and AnonHugePages then
   uint64_t reads = 0, read_ns_total = 0, read_ns_max = 0;
 };
 

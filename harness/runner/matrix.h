@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "allocators/registry/registry.h"
+#include "harness/results/schema.h"
 #include "harness/runner/program.h"
 
 namespace heapmark::runner {
@@ -75,9 +76,9 @@ struct CellPlan {
 };
 
 // The parameters the deployment axes add to a cell beside its workload's (never passed to the workload).
-inline constexpr const char* kCpusParam = "cpus";
-inline constexpr const char* kReleaseParam = "release_every";
-inline constexpr const char* kThpParam = "thp";
+inline constexpr const char* kCpusParam = results::param::kCpus;
+inline constexpr const char* kReleaseParam = results::param::kReleaseEvery;
+inline constexpr const char* kThpParam = results::param::kThp;
 
 // "off" -> 0, "100ms" -> 100'000'000, "2.5s"; throws InputError naming `what` below 1 ms or unparsable.
 uint64_t release_interval_ns(const std::string& text, const std::string& what);

@@ -118,8 +118,8 @@ void record_release(const ProgramOutcome& out, results::CellResult& r) {
   if (!out.release) {
     if (r.ok())
       fail(r, "release",
-           "the probe's release line never came: the program ended without running its exit handlers (_exit), "
-           "so the time its release calls took is unknown");
+           "the probe's release line never came (it says one as soon as the schedule starts, before main): the "
+           "schedule never started, so what it costs is unknown");
     return;
   }
   const ProgramRelease& p = *out.release;

@@ -137,6 +137,7 @@ class ProgramSupervision {
   bool exited_ = false;
   bool marked_ = false;         // the program wrote a phase mark
   bool exit_reported_ = false;  // the probe's exit line came; the program waits for the ack
+  bool exit_released_ = false;  // the ack went: the program is on its way out (no more samples)
   bool exit_smaps_read_ = false;
   metrics::procfs::SmapsRollup exit_smaps_;  // read from outside while the program waited at exit
   metrics::perf::Counters counters_;
@@ -222,6 +223,9 @@ void ProgramSupervision::start() {
 void ProgramSupervision::sample(uint64_t now) {
   metrics::procfs::Statm st;
   if (statm_.fd < 0 || !metrics::procfs::read_statm(statm_.fd, page_size_, st) || st.resident == 0) return;
+  // Past the exit line the probe loads the registry's library for the allocator's configuration: that is not the
+  // program's memory, so the timeline (and the peaks it gives) ends at the last figures.
+  if (exit_released_) return;
   last_ = st;
   if (spec_.sample_hz > 0)
     out_.timeline.add(Sample{now, st.resident, st.anon(), 0, static_cast<uint32_t>(out_.phases.size())});
@@ -297,6 +301,7 @@ void ProgramSupervision::hold_exit() {
     // The program gave up waiting (2 s) or is gone: nothing to release.
   }
   ack_.reset();
+  exit_released_ = true;
 }
 
 void ProgramSupervision::on_probe_line(const std::string& line) {

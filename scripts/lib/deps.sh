@@ -19,10 +19,11 @@ HEAPMARK_RUN_PACKAGES=(
 # format check, chromium for the report's browser check, heaptrack for the
 # import test, GNU parallel, Slurm and munge for the cluster tests (a
 # single-node Slurm started and stopped by the test), prometheus for promtool
-# (the OpenMetrics export is checked by the real client), and the Windows
-# build's packages.
+# and python3-prometheus-client for its OpenMetrics parser (the export is
+# checked by the real clients), and the Windows build's packages.
 HEAPMARK_TEST_PACKAGES=(
   clang-14 clang-format-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge prometheus
+  python3-prometheus-client
 )
 # The Windows build of the allocator cores (preset windows): mingw-w64 with
 # posix threads (the cores use pthreads, winpthreads provides them) and wine64

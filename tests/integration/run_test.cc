@@ -1181,7 +1181,7 @@ TEST(Run, ForkCowAndFalseSharingRunUnderEveryAllocator) {
 // values are the cells' own (peak R per cell, R at each phase end), refused over an existing file without --force.
 TEST(Export, OpenMetricsOfARunIsAcceptedByPromtoolAndCarriesTheCellsFigures) {
   ASSERT_TRUE(std::string(PROMTOOL).find("promtool") != std::string::npos && fs::exists(PROMTOOL))
-      << "promtool not found: scripts/lib/deps.sh installs Debian's prometheus package";
+      << "promtool not found: scripts/lib/deps.sh installs Debian's prometheus and python3-prometheus-client";
   const std::string out = temp_dir();
   const auto r = run_heapmark({"run", "--allocators", "glibc,jemalloc", "--workloads", "churn", "-p",
                                "churn.count=5000", "--reps", "1", "--out", out, "--run-id", "r", "-q"});
@@ -1194,9 +1194,24 @@ TEST(Export, OpenMetricsOfARunIsAcceptedByPromtoolAndCarriesTheCellsFigures) {
   char buf[512];
   for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) said.append(buf, n);
   EXPECT_EQ(pclose(p), 0) << "promtool check metrics: " << said;
+  // promtool 2.42 reads the Prometheus text format, where # UNIT and # EOF are comments: the OpenMetrics rules
+  // (a unit the name ends with, # EOF last, no sample twice) are checked by the Python client's OpenMetrics parser,
+  // in Debian's python3 where its package installs it (PATH may name another one first, as a pyenv shim does here).
+  const std::string parse =
+      "/usr/bin/python3 -c 'import sys; from prometheus_client.openmetrics.parser import "
+      "text_string_to_metric_families as p; "
+      "print(sum(len(f.samples) for f in p(open(sys.argv[1]).read())))' " +
+      quote(file) + " 2>&1";
+  FILE* py = popen(parse.c_str(), "r");
+  std::string parsed;
+  for (size_t n; (n = fread(buf, 1, sizeof buf, py)) > 0;) parsed.append(buf, n);
+  EXPECT_EQ(pclose(py), 0) << "the OpenMetrics parser: " << parsed;
   std::ifstream in(file);
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n");
+  size_t sample_lines = 0;
+  for (size_t at = 0; at < text.size(); at = text.find('\n', at) + 1) sample_lines += text[at] != '#';
+  EXPECT_EQ(parsed, std::to_string(sample_lines) + "\n") << "every sample line parsed once";
   for (const auto& c : cells(out + "/r")) {
     const std::string a(c.at("allocator").as_string());
     const std::string labels = "{allocator=\"" + a + "\",workload=\"churn\",rep=\"1\",params=\"";
