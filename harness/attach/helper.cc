@@ -241,8 +241,9 @@ extern "C" __attribute__((visibility("default"))) int heapmark_attach_run(const 
   return o.write_to(out_path) ? 0 : -1;
 }
 
-// A program cell's release schedule: libheapmark_probe.so's thread loads this
-// library and calls these two. The first binds the family serving malloc here
+// A program cell's release schedule: libheapmark_probe.so loads this library
+// before the program's main and calls the first; its thread then calls the
+// second at every interval. The first binds the family serving malloc here
 // (as heapmark_attach_run does) and returns its hook's name, or null when it
 // has none; *per_thread says the hook acts on the calling thread's caches
 // only. The second calls the hook: 0 when it ran.
