@@ -39,36 +39,12 @@ namespace {
 namespace json = boost::json;
 using heapmark::InputError;
 using heapmark::cli::human;
+using heapmark::cli::parse_at;
 
 struct State {
   std::string trace, at, allocators, remedies;
   heapmark::repro::Options o;
 };
-
-// --at: "12.5" or "12.5s" (seconds), "800ms", else the name of a phase mark. Returns ms after the first event.
-uint64_t parse_at(const std::string& at, const heapmark::cli::Summary& s, const std::string& path) {
-  const double span_s = double(s.duration_ms) / 1000;
-  char* end = nullptr;
-  const double v = std::strtod(at.c_str(), &end);
-  const std::string unit = end ? std::string(end) : "";
-  if (end != at.c_str() && (unit.empty() || unit == "s" || unit == "ms")) {
-    const double ms = unit == "ms" ? v : v * 1000;
-    if (!(ms >= 0) || ms > double(s.duration_ms) || std::isnan(ms)) {
-      char b[256];
-      std::snprintf(b, sizeof b, "--at %s is outside the trace %s (it spans 0 to %.3f s)", at.c_str(), path.c_str(),
-                    span_s);
-      throw InputError(b);
-    }
-    return static_cast<uint64_t>(ms);
-  }
-  std::string names;
-  for (const auto& m : s.phases) {
-    if (m.name == at) return m.t_ms;
-    names += (names.empty() ? "" : ", ") + m.name;
-  }
-  throw InputError("--at '" + at + "' is neither a time (12.5, 12.5s, 800ms) nor a phase mark of " + path +
-                   (names.empty() ? " (it has no marks)" : " (its marks: " + names + ")"));
-}
 
 // Median of the allocator time (timed calls) of the replay phases P and F over the ok cells of one allocator.
 double replay_call_seconds(const heapmark::report::Run& run, const std::string& row) {

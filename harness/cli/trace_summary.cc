@@ -2,13 +2,41 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 
+#include "common/input_error.h"
 #include "workloads/trace_stream.h"
 
 namespace heapmark::cli {
 
 namespace tr = heapmark::trace;
+
+namespace {
+
+// What one event does to the sites' figures: an allocation adds its bytes to
+// its site (allocated and live), a free or a realloc's old block takes the
+// consumed block's bytes off the site that allocated it.
+void count_sites(const tr::SiteTable& sites, const tr::TimeMerge::Step& x, std::vector<Summary::SiteStat>& stats) {
+  const tr::Event& e = x.e;
+  auto site_of = [&](uint64_t id, uint32_t raw) {
+    return sites.dense(static_cast<uint32_t>(id >> tr::kImageIdShift), raw);
+  };
+  if (tr::is_block_op(e.op) && e.op != tr::Op::kFree) {
+    Summary::SiteStat& st = stats[site_of(e.id, e.site)];
+    ++st.allocs;
+    st.bytes += e.size;
+    st.live_end += e.size;
+    ++st.blocks_end;
+  }
+  if (x.consumed_live) {
+    Summary::SiteStat& st = stats[site_of(e.op == tr::Op::kFree ? e.id : e.old_id, x.consumed_site)];
+    st.live_end -= x.consumed_size;
+    --st.blocks_end;
+  }
+}
+
+}  // namespace
 
 // One pass over the events in an order the recorded run could have had (by
 // time; a free never before its allocation), reading a chunk per thread at a
@@ -21,9 +49,6 @@ Summary summarize(const std::string& path) {
   s.file_bytes = file.size();
   s.sites = tr::read_sites(file, merge.layout());
   s.site_stats.resize(s.sites.count() + 1);
-  auto site_of = [&](uint64_t id, uint32_t raw) {
-    return s.sites.dense(static_cast<uint32_t>(id >> tr::kImageIdShift), raw);
-  };
   uint64_t t_min = UINT64_MAX, t_max = 0;
   uint32_t image = 0;
   std::vector<tr::TimeMerge::Step> rss;  // kept until t_min is known
@@ -51,19 +76,8 @@ Summary summarize(const std::string& path) {
     }
     // Op and EventKind share their first six values (kFork is not counted).
     if (const auto op = static_cast<int>(e.op); op < tr::kEventKinds) ++s.last_image[op];
-    if (tr::is_block_op(e.op) && e.op != tr::Op::kFree) {
-      ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
-      Summary::SiteStat& st = s.site_stats[site_of(e.id, e.site)];
-      ++st.allocs;
-      st.bytes += e.size;
-      st.live_end += e.size;
-      ++st.blocks_end;
-    }
-    if (x.consumed_live) {
-      Summary::SiteStat& st = s.site_stats[site_of(e.op == tr::Op::kFree ? e.id : e.old_id, x.consumed_site)];
-      st.live_end -= x.consumed_size;
-      --st.blocks_end;
-    }
+    if (tr::is_block_op(e.op) && e.op != tr::Op::kFree) ++s.size_hist[e.size == 0 ? 0 : 64 - __builtin_clzll(e.size)];
+    count_sites(s.sites, x, s.site_stats);
     if (e.op == tr::Op::kFree) {
       if (x.consumed_live) {
         const uint64_t d = e.t_ms - x.born_ms;
@@ -80,6 +94,7 @@ Summary summarize(const std::string& path) {
       s.peak_live = merge.live_bytes();
       s.peak_ms = e.t_ms;
       s.peak_blocks = merge.live_blocks();
+      s.peak_event = s.events;
     }
   }
   const tr::Layout& layout = merge.layout();
@@ -99,6 +114,41 @@ Summary summarize(const std::string& path) {
   s.blocks_end = merge.live_blocks();
   s.life_hist[6] = s.blocks_end;
   return s;
+}
+
+std::vector<Summary::SiteStat> sites_until(const std::string& path, const tr::SiteTable& sites, uint64_t events,
+                                           uint64_t t_ms) {
+  tr::TraceFile file(path);
+  tr::TimeMerge merge(file);
+  std::vector<Summary::SiteStat> stats(sites.count() + 1);
+  tr::TimeMerge::Step x;
+  for (uint64_t n = 0; n < events && merge.next(x) && x.e.t_ms <= t_ms; ++n) count_sites(sites, x, stats);
+  return stats;
+}
+
+// --at: "12.5" or "12.5s" (seconds), "800ms", else the name of a phase mark. Returns ms after the first event.
+uint64_t parse_at(const std::string& at, const Summary& s, const std::string& path) {
+  const double span_s = double(s.duration_ms) / 1000;
+  char* end = nullptr;
+  const double v = std::strtod(at.c_str(), &end);
+  const std::string unit = end ? std::string(end) : "";
+  if (end != at.c_str() && (unit.empty() || unit == "s" || unit == "ms")) {
+    const double ms = unit == "ms" ? v : v * 1000;
+    if (!(ms >= 0) || ms > double(s.duration_ms) || std::isnan(ms)) {
+      char b[256];
+      std::snprintf(b, sizeof b, "--at %s is outside the trace %s (it spans 0 to %.3f s)", at.c_str(), path.c_str(),
+                    span_s);
+      throw InputError(b);
+    }
+    return static_cast<uint64_t>(ms);
+  }
+  std::string names;
+  for (const auto& m : s.phases) {
+    if (m.name == at) return m.t_ms;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  throw InputError("--at '" + at + "' is neither a time (12.5, 12.5s, 800ms) nor a phase mark of " + path +
+                   (names.empty() ? " (it has no marks)" : " (its marks: " + names + ")"));
 }
 
 PeakPoint peak_until(const std::string& path, uint64_t final_ms) {

@@ -29,6 +29,7 @@ struct Summary {
   uint64_t size_hist[65] = {};  // by bit length of the requested size
   uint64_t life_hist[8] = {};   // <1 tick, <10 ms, <100 ms, <1 s, <10 s, longer, still live, freed untracked
   uint64_t peak_live = 0, peak_ms = 0, peak_blocks = 0, live_end = 0, blocks_end = 0;
+  uint64_t peak_event = 0;  // how many events (in the pass's order) the peak's state includes
   struct Point {
     uint64_t t_ms, rss, anon, live, own;
   };  // own: the recorder's resident bytes (format 2; else 0)
@@ -51,6 +52,17 @@ struct Summary {
 
 // Reads the whole trace once (throws InputError for a malformed one).
 Summary summarize(const std::string& path);
+
+// The sites' figures (SiteStat's *_end fields then mean "at that point") after
+// the first `events` events of summarize's pass, stopping earlier at the first
+// event recorded after `t_ms` (on the trace's clock); `sites`: the trace's table.
+std::vector<Summary::SiteStat> sites_until(const std::string& path, const trace::SiteTable& sites, uint64_t events,
+                                           uint64_t t_ms);
+
+// --at: "12.5" or "12.5s" (seconds), "800ms", else the name of a phase mark.
+// Returns ms after the first event; throws InputError naming the trace's span
+// or its marks.
+uint64_t parse_at(const std::string& at, const Summary& s, const std::string& path);
 
 // The recorded time (ms, on the trace's clock) of the live-byte peak among the
 // events up to `final_ms`, and the live bytes there and at `final_ms`.

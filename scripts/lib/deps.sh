@@ -6,24 +6,27 @@
 # the real programs of workloads/programs/debian.json (python3, sqlite3, perl,
 # redis-server with redis-benchmark from redis-tools; time for comparisons);
 # libunwind-dev walks stacks in the recorder, libdw-dev symbolises them,
-# libzstd-dev reads heaptrack recordings (heapmark import heaptrack); help2man
-# writes the man page from --help-all at build time; gdb loads heapmark's helper
-# into a running process (heapmark attach), as heaptrack and memray do.
+# libzstd-dev reads heaptrack recordings (heapmark import heaptrack), zlib1g-dev
+# gzips pprof profiles (heapmark export pprof); help2man writes the man page
+# from --help-all at build time; gdb loads heapmark's helper into a running
+# process (heapmark attach), as heaptrack and memray do.
 HEAPMARK_RUN_PACKAGES=(
   build-essential cmake pkg-config git
   libboost-json1.81-dev libcli11-dev libbenchmark-dev libgtest-dev libgmock-dev libunwind-dev libdw-dev libzstd-dev
+  zlib1g-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev libtbbmalloc2 libclang-rt-14-dev
   python3 sqlite3 perl redis-server redis-tools time help2man gdb
 )
 # Tests add: clang + libFuzzer for the fuzz targets, clang-format for the
 # format check, chromium for the report's browser check, heaptrack for the
 # import test, GNU parallel, Slurm and munge for the cluster tests (a
-# single-node Slurm started and stopped by the test), prometheus for promtool
-# and python3-prometheus-client for its OpenMetrics parser (the export is
-# checked by the real clients), and the Windows build's packages.
+# single-node Slurm started and stopped by the test), prometheus for promtool,
+# python3-prometheus-client for its OpenMetrics parser, google-perftools for
+# google-pprof and golang-go for `go tool pprof` (the exports are checked by
+# the real clients), and the Windows build's packages.
 HEAPMARK_TEST_PACKAGES=(
   clang-14 clang-format-14 libfuzzer-14-dev libclang-rt-14-dev chromium heaptrack parallel slurm-wlm munge prometheus
-  python3-prometheus-client
+  python3-prometheus-client google-perftools golang-go
 )
 # The Windows build of the allocator cores (preset windows): mingw-w64 with
 # posix threads (the cores use pthreads, winpthreads provides them) and wine64

@@ -64,7 +64,7 @@ if(NOT HEAPMARK_CORE_ONLY)
   endforeach()
   target_link_libraries(trace_handoff PRIVATE Threads::Threads)
   target_link_libraries(trace_many_threads PRIVATE Threads::Threads)
-  foreach(case sort python_threads handoff diagnose thread_lifetimes self_check old_format fork follow_forks bad_input live_blocks lost_events sites symbols
+  foreach(case sort python_threads handoff diagnose thread_lifetimes self_check old_format fork follow_forks bad_input live_blocks lost_events sites pprof symbols
                bad_stacks heaptrack)
     add_test(NAME trace_${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/trace_test.py ${case} $<TARGET_FILE:heapmark>

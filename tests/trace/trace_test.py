@@ -2,7 +2,7 @@
 # `heapmark trace-info` and replays it with `heapmark replay` (glibc cells):
 #   trace_test.py CASE HEAPMARK WORKDIR TRACE_WORKLOAD_TESTS
 # CASE: sort | python_threads | handoff | diagnose | thread_lifetimes | self_check | old_format | fork | follow_forks |
-#       bad_input | live_blocks | lost_events | sites | symbols | bad_stacks | heaptrack.
+#       bad_input | live_blocks | lost_events | sites | pprof | symbols | bad_stacks | heaptrack.
 # Exits non-zero on the first failure.
 # Replays through cells are single-thread here (pinned with --cpu 0); the
 # multi-thread traces' programs are also drained on threads by trace_workload_tests.
@@ -573,6 +573,106 @@ elif case == "sites":
     if "Top sites pinning memory" not in html or "<svg class=\"chart flame\"" not in html or "chart pagemap" not in html:
         fail("report.html lacks the pinning table, the flame graphs or the page map")
     print("ok: A pins %.1f%% under glibc; mimalloc %.3f MiB" % (100 * top["pinned_share"], a_pinned(m) / 2**20))
+elif case == "pprof":
+    # heapmark export pprof read by the real clients: go tool pprof (Debian golang-go) on the gzipped
+    # profile.proto, google-pprof (google-perftools) on the legacy text heap profile. Each of three_sites.c's
+    # three sites allocates in its own function, so a client's flat figure per function is the site's, and
+    # must equal trace-info's (allocated and live at the end, bytes and blocks), trace-info's peak, and
+    # diagnose's pinned bytes per site, to the byte.
+    path = os.path.join(work, "three.hmt")
+    run([heapmark, "record", "--stacks", "-o", path, "--", os.environ["HEAPMARK_TEST_THREE_SITES"], "16"])
+    t = json.loads(run([heapmark, "trace-info", path, "--json"]).stdout)
+    want = {}  # function -> trace-info's figures
+    for s in t["sites"]["top_allocated"]:
+        want[s["frames"][0]["function"]] = s
+    if len(want) != 3:
+        fail("trace-info names %d sites, expected three_sites.c's three: %r" % (len(want), sorted(want)))
+    row = re.compile(r"^\s*(\d+)B?\s+[\d.]+%\s+[\d.]+%\s+(\d+)B?\s+[\d.]+%\s+(.+?)\s*$")
+
+    def flat(lines):
+        out = {}
+        for line in lines.splitlines():
+            m = row.match(line)
+            if m:
+                out[m.group(3)] = int(m.group(1))
+        return out
+
+    def go_top(profile, sample):
+        return flat(run(["go", "tool", "pprof", "-top", "-unit=B", "-nodecount=100", "-nodefraction=0", "-sample_index=" + sample,
+                         profile]).stdout)
+
+    def gperf_top(profile, sample):
+        return flat(run(["google-pprof", "--text", "--show_bytes", "--nodecount=100", "--nodefraction=0", "--" + sample,
+                         profile]).stdout)
+
+    def check(what, got, key):
+        for fn, s in want.items():
+            if got.get(fn, 0) != s[key]:
+                fail("%s: %s has %d, trace-info says %s = %d\n%r" % (what, fn, got.get(fn, 0), key, s[key], got))
+        print("ok: %s equals trace-info's %s for the three sites" % (what, key))
+
+    proto = os.path.join(work, "end.pb.gz")
+    p = run([heapmark, "export", "pprof", path, "--out", proto])
+    sys.stdout.write(p.stderr)
+    with open(proto, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            fail("%s is not gzipped" % proto)
+    for sample, key in (("alloc_space", "bytes"), ("alloc_objects", "allocs"), ("inuse_space", "live_end"),
+                        ("inuse_objects", "blocks_end")):
+        check("go tool pprof -sample_index=" + sample, go_top(proto, sample), key)
+    legacy = os.path.join(work, "end.heap")
+    run([heapmark, "export", "pprof", path, "--out", legacy, "--format", "legacy"])
+    for sample, key in (("alloc_space", "bytes"), ("alloc_objects", "allocs"), ("inuse_space", "live_end"),
+                        ("inuse_objects", "blocks_end")):
+        check("google-pprof --" + sample, gperf_top(legacy, sample), key)
+    # The live-byte peak: the client's total is trace-info's peak, and B's 16 MiB are live there.
+    peak = os.path.join(work, "peak.pb.gz")
+    run([heapmark, "export", "pprof", path, "--out", peak, "--at", "peak", "--sample", "inuse_space"])
+    out = run(["go", "tool", "pprof", "-top", "-unit=B", peak]).stdout
+    total = re.search(r"of (\d+)B total", out)
+    if not total or int(total.group(1)) != t["peak_live"]:
+        fail("the profile at the peak totals %s, trace-info's peak is %d\n%s" % (total and total.group(1), t["peak_live"], out))
+    if flat(out).get("site_b_page_short_lived") != 16 * 2**20:
+        fail("B's 16 MiB are not live at the peak:\n" + out)
+    print("ok: --at peak totals trace-info's peak_live, %d bytes" % t["peak_live"])
+    # The bytes each site pins under glibc at F, as diagnose.json gives them (medians of one cell: exact).
+    run([heapmark, "diagnose", path, "--allocators", "glibc,mimalloc", "--reps", "1", "--remedies", "none",
+         "--idle-ms", "100", "--max-ms", "3000", "--out", work, "--run-id", "d", "-q"])
+    d = json.load(open(os.path.join(work, "d", "diagnose.json")))
+    for h in d["holders"]:
+        pinned = os.path.join(work, "pinned-%s.pb.gz" % h["allocator"])
+        run([heapmark, "export", "pprof", os.path.join(work, "d", "00-diagnose"), "--out", pinned, "--allocator",
+             h["allocator"]])
+        text = os.path.join(work, "pinned-%s.heap" % h["allocator"])
+        run([heapmark, "export", "pprof", os.path.join(work, "d", "00-diagnose"), "--out", text, "--allocator",
+             h["allocator"], "--format", "legacy"])
+        clients = (("go tool pprof", go_top(pinned, "pinned_space")),
+                   ("google-pprof", gperf_top(text, "inuse_space")))
+        for s in h["sites"]:
+            fn = s["frames"][0].split(" (")[0]
+            for client, got in clients:
+                if got.get(fn, 0) != round(s["pinned"]):
+                    fail("%s: %s pins %d under %s, diagnose says %.1f\n%r" % (client, fn, got.get(fn, 0),
+                                                                            h["allocator"], s["pinned"], got))
+            if go_top(pinned, "inuse_space").get(fn, 0) != round(s["live"]):
+                fail("go tool pprof: %s has %d live under %s, diagnose says %.1f" % (
+                    fn, go_top(pinned, "inuse_space").get(fn, 0), h["allocator"], s["live"]))
+        print("ok: %s: both clients' pinned bytes per site equal diagnose's: %r" % (
+            h["allocator"], {s["name"].split(" (")[0]: round(s["pinned"]) for s in h["sites"]}))
+    glibc = [h for h in d["holders"] if h["allocator"] == "glibc"][0]
+    if "site_a_small_long_lived" not in glibc["sites"][0]["name"]:
+        fail("glibc's top pinning site is %r, expected A" % glibc["sites"][0]["name"])
+    # Bad input: a sample type the profile lacks names the valid ones; an existing --out is kept.
+    p = run([heapmark, "export", "pprof", path, "--out", os.path.join(work, "x.pb.gz"), "--sample", "pinned_space"],
+            expect=2)
+    if "valid: alloc_objects, alloc_space, inuse_objects, inuse_space" not in p.stderr or os.path.exists(
+            os.path.join(work, "x.pb.gz")):
+        fail("--sample pinned_space on a trace: %r" % p.stderr)
+    before = open(proto, "rb").read()
+    run([heapmark, "export", "pprof", path, "--out", proto, "--at", "peak"], expect=2)
+    if open(proto, "rb").read() != before:
+        fail("an existing --out was changed without --force")
+    print("ok: bad inputs refused with exit 2, nothing written")
 elif case == "symbols":
     # A PIE executable, a shared library it links and a C++ plugin dlopen'ed after start-up: each site
     # named with function, file and line (C++ demangled), and the offsets agree with addr2line.

@@ -1,0 +1,113 @@
+#include "harness/cli/pprof_sources.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "common/input_error.h"
+#include "harness/cli/trace_summary.h"
+#include "harness/report/holders.h"
+#include "harness/report/results.h"
+#include "harness/symbols/symbolize.h"
+
+namespace heapmark::cli {
+
+namespace pp = report::pprof;
+
+namespace {
+
+std::string hex_bytes(const std::string& raw) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string seconds(uint64_t ms) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f s", double(ms) / 1000);
+  return b;
+}
+
+}  // namespace
+
+pp::Profile trace_profile(const std::string& path, const std::string& at, std::string* warnings) {
+  const Summary s = summarize(path);
+  if (s.sites.empty())
+    throw InputError(path +
+                     ": the trace has no allocation stacks, so a profile has nothing to name; record it with "
+                     "heapmark record --stacks");
+  // Every figure "as of" one point: allocated since the first event, live there.
+  std::vector<Summary::SiteStat> stats;
+  std::string where;
+  if (at == "end") {
+    stats = s.site_stats;
+    where = "the end (" + seconds(s.duration_ms) + ")";
+  } else if (at == "peak") {
+    stats = sites_until(path, s.sites, s.peak_event, UINT64_MAX);
+    where = "the live-byte peak (" + seconds(s.peak_ms) + ", " + human(s.peak_live) + " live)";
+  } else {
+    const uint64_t ms = parse_at(at, s, path);
+    stats = sites_until(path, s.sites, UINT64_MAX, s.t0_ms + ms);
+    where = seconds(ms) + " (--at " + at + ")";
+  }
+  pp::Profile p;
+  p.sample_types = {
+      {"alloc_objects", "count"}, {"alloc_space", "bytes"}, {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
+  p.default_type = "inuse_space";
+  p.duration_nanos = static_cast<int64_t>(s.duration_ms) * 1000000;
+  p.comments = {"heapmark export pprof " + path,
+                "inuse_*: live at " + where + "; alloc_*: allocated from the first event to there",
+                "stacks recorded by " + s.sites.walker() + ", depth " + std::to_string(s.sites.depth())};
+  symbols::Symbolizer sym(s.sites);
+  for (uint32_t site = 0; site < stats.size(); ++site) {
+    const Summary::SiteStat& st = stats[site];
+    if (st.allocs == 0 && st.blocks_end == 0) continue;
+    pp::Sample sample;
+    sample.values = {static_cast<int64_t>(st.allocs), static_cast<int64_t>(st.bytes),
+                     static_cast<int64_t>(st.blocks_end), static_cast<int64_t>(st.live_end)};
+    if (site == 0) {
+      sample.stack.push_back(pp::Frame::label("(no stack recorded)"));
+    } else {
+      const trace::Stack& stack = s.sites.stack(site);
+      const std::vector<symbols::Frame> frames = sym.stack(site);
+      for (size_t i = 0; i < frames.size(); ++i) {
+        const symbols::Frame& f = frames[i];
+        pp::Frame out{f.function, f.file, f.line, f.module, "", f.address};
+        if (i < stack.module.size() && stack.module[i] >= 0)
+          out.build_id = hex_bytes(s.sites.modules()[static_cast<size_t>(stack.module[i])].build_id);
+        sample.stack.push_back(std::move(out));
+      }
+    }
+    p.samples.push_back(std::move(sample));
+  }
+  if (warnings) {
+    warnings->clear();
+    for (const auto& w : sym.warnings()) *warnings += w + "\n";
+  }
+  return p;
+}
+
+pp::Profile run_profile(const std::string& dir, const std::string& allocator) {
+  const report::Run run = report::read_run(dir);
+  std::string names;
+  for (const auto& h : report::holders(run)) {
+    if (h.variant) continue;
+    names += (names.empty() ? "" : ", ") + h.allocator;
+    if (!allocator.empty() && h.allocator != allocator) continue;
+    if (h.site_count == 0)
+      throw InputError(dir + ": the cells of " + h.allocator +
+                       " name no allocation sites (their trace has no stacks); record it with heapmark record "
+                       "--stacks and diagnose that");
+    return report::pprof::holders_profile(h);
+  }
+  if (names.empty())
+    throw InputError(dir +
+                     ": no cell carries attribution at a phase end; export pprof reads a diagnose or repro run, "
+                     "or a trace recorded with --stacks");
+  throw InputError("--allocator '" + allocator + "' has no attribution in " + dir + " (valid: " + names + ")");
+}
+
+}  // namespace heapmark::cli
