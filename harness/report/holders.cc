@@ -10,6 +10,7 @@
 #include <set>
 
 #include "harness/report/flame.h"
+#include "harness/report/pprof.h"
 
 namespace heapmark::report {
 namespace {
@@ -101,6 +102,17 @@ const results::PhaseEndResult* phase_of(const Holders& h, const std::string& pha
       return &*p.end;
     }
   return nullptr;
+}
+
+// The data of flame(h, pinned, phase) as a pprof profile, its sample type first.
+pprof::Profile flame_profile(const Holders& h, bool pinned, const std::string& phase) {
+  std::string ph;
+  const results::PhaseEndResult* e = phase_of(h, phase, &ph);
+  if (!e) return {};
+  pprof::Profile p = pprof::attribution_profile(*e->attribution, h.names,
+                                                h.allocator + " at " + ph + ", one cell (the report's flame graph)");
+  p.default_type = pinned ? "pinned_space" : "inuse_space";
+  return p;
 }
 
 // pinned or live bytes by stack at `phase` ("" = F).
@@ -301,20 +313,27 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
 std::vector<Picture> pictures(const std::vector<Holders>& hs) {
   std::vector<std::pair<std::string, svg::Icicle>> flames;
   std::vector<std::pair<std::string, svg::PageStrip>> maps;
+  std::map<std::string, pprof::Profile> profiles;
   for (const auto& h : hs) {
     if (h.variant) continue;
     const std::string s = slug(h.allocator);
     if (h.site_count > 0) {
       flames.emplace_back("flame-pinned-" + s, flame(h, true, "", "flame-pinned-" + s));
+      profiles["flame-pinned-" + s] = flame_profile(h, true, "");
       flames.emplace_back("flame-live-" + s, flame(h, false, "", "flame-live-" + s));
+      profiles["flame-live-" + s] = flame_profile(h, false, "");
       std::string ph;
-      if (phase_of(h, "peak", &ph)) flames.emplace_back("flame-peak-" + s, flame(h, false, "peak", "flame-peak-" + s));
+      if (phase_of(h, "peak", &ph)) {
+        flames.emplace_back("flame-peak-" + s, flame(h, false, "peak", "flame-peak-" + s));
+        profiles["flame-peak-" + s] = flame_profile(h, false, "peak");
+      }
     }
     maps.emplace_back("pagemap-" + s, strip(h, "pagemap-" + s));
   }
   std::vector<Picture> out;
-  for (const auto& [name, model] : flames) out.push_back({name, svg::icicle(model), true});
-  for (const auto& [name, model] : maps) out.push_back({name, svg::page_strip(model), false});
+  for (const auto& [name, model] : flames)
+    out.push_back({name, svg::icicle(model), true, pprof::gzip(pprof::encode(profiles[name]))});
+  for (const auto& [name, model] : maps) out.push_back({name, svg::page_strip(model), false, ""});
   return out;
 }
 
@@ -333,7 +352,11 @@ std::vector<Picture> add_holders_section(Document& d, const Run& run) {
          "widths are bytes. Hover a box for its bytes, share and source line.")
         .only(Block::In::kHtml);
     for (const auto& p : drawn)
-      if (p.flame) d.html(p.svg);
+      if (p.flame)
+        d.html(p.svg)
+            .paragraph("This graph's data as a pprof profile (go tool pprof -http=: FILE, speedscope, Pyroscope):",
+                       "pprof/" + p.name + ".pb.gz", p.name + ".pb.gz")
+            .only(Block::In::kHtml);
   }
   d.heading(3, "Heap page map");
   d.note(
@@ -357,6 +380,11 @@ std::vector<std::string> write_pictures(const std::vector<Picture>& pictures, co
     const std::string path = (dir / (p.name + ".svg")).string();
     std::ofstream(path, std::ios::trunc) << svg::standalone(p.svg);
     files.push_back(path);
+    if (p.pprof.empty()) continue;
+    const fs::path profiles = fs::path(out_dir) / "pprof";
+    fs::create_directories(profiles, ec);
+    files.push_back((profiles / (p.name + ".pb.gz")).string());
+    std::ofstream(files.back(), std::ios::trunc | std::ios::binary) << p.pprof;
   }
   return files;
 }

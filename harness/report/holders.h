@@ -47,14 +47,16 @@ Table pinning_table(const std::vector<Holders>& h, size_t top = 8);
 struct Picture {
   std::string name, svg;
   bool flame = false;  // a flame graph (else a page map)
+  std::string pprof;   // a flame graph's data as a gzipped pprof profile (pprof.h), written as pprof/NAME.pb.gz
 };
 
 // The section, when cells carry attribution: the pinning table, the flame
-// graphs of pinned and live bytes at F and of live bytes at the peak, and the
-// heap's page map of every phase end, per base allocator. Returns the
-// pictures it drew (none without attribution).
+// graphs of pinned and live bytes at F and of live bytes at the peak (each
+// linked to its pprof profile), and the heap's page map of every phase end,
+// per base allocator. Returns the pictures it drew (none without attribution).
 std::vector<Picture> add_holders_section(Document& d, const Run& run);
-// The pictures as standalone files in out_dir/svg/. Returns the files written.
+// The pictures as standalone files in out_dir/svg/, and the flame graphs'
+// profiles in out_dir/pprof/. Returns the files written.
 std::vector<std::string> write_pictures(const std::vector<Picture>& pictures, const std::string& out_dir);
 
 }  // namespace heapmark::report

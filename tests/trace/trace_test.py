@@ -659,6 +659,24 @@ elif case == "pprof":
                     fn, go_top(pinned, "inuse_space").get(fn, 0), h["allocator"], s["live"]))
         print("ok: %s: both clients' pinned bytes per site equal diagnose's: %r" % (
             h["allocator"], {s["name"].split(" (")[0]: round(s["pinned"]) for s in h["sites"]}))
+    # The run's report links every flame graph to its profile, which holds what the graph draws (one cell).
+    run_dir = os.path.join(work, "d", "00-diagnose")
+    html = open(os.path.join(run_dir, "report.html")).read()
+    flames = sorted(n[:-4] for n in os.listdir(os.path.join(run_dir, "svg")) if n.startswith("flame-"))
+    if len(flames) != 6:
+        fail("expected pinned, live and peak flame graphs for glibc and mimalloc, found %r" % flames)
+    for name in flames:
+        if 'href="pprof/%s.pb.gz"' % name not in html:
+            fail("report.html does not link %s to pprof/%s.pb.gz" % (name, name))
+    cell = [json.loads(l) for l in open(os.path.join(run_dir, "cells.jsonl")) if '"glibc"' in l][0]
+    free = [p for p in cell["phases"] if p["name"] == "free"][0]["attribution"]
+    got = go_top(os.path.join(run_dir, "pprof", "flame-pinned-glibc.pb.gz"), "pinned_space")
+    names = {1: "site_a_small_long_lived", 2: "site_b_page_short_lived", 3: "site_c_large"}
+    for s in free["sites"]:
+        if s["site"] in names and got.get(names[s["site"]], 0) != round(s["pinned"]):
+            fail("pprof/flame-pinned-glibc.pb.gz: %s pins %d, the cell says %.1f" % (
+                names[s["site"]], got.get(names[s["site"]], 0), s["pinned"]))
+    print("ok: report.html links its %d flame graphs to their profiles, which hold the cell's figures" % len(flames))
     glibc = [h for h in d["holders"] if h["allocator"] == "glibc"][0]
     if "site_a_small_long_lived" not in glibc["sites"][0]["name"]:
         fail("glibc's top pinning site is %r, expected A" % glibc["sites"][0]["name"])
