@@ -11,6 +11,7 @@
 #include "harness/attach/outside.h"
 #include "harness/metrics/procfs.h"
 #include "harness/metrics/tsc.h"
+#include "harness/report/openmetrics.h"
 #include "harness/runner/timeline.h"
 
 namespace heapmark::attach {
@@ -64,6 +65,28 @@ Watch watch(pid_t pid, const WatchOptions& o) {
   uint64_t next = start, next_accounting = start, next_progress = start + 10000000000ull;
   uint64_t last_t = 0, last_anon = 0;
   w.min_rss = UINT64_MAX;
+  w.window_s = o.window_s;
+  const uint64_t window_ns = static_cast<uint64_t>(o.window_s * 1e9);
+  uint64_t window_end = start + window_ns;
+  WatchWindow win;
+  double anon_integral = 0;  // byte-seconds over the open window
+  size_t accounting_at_open = 0;
+  auto close_window = [&](uint64_t t) {
+    if (win.samples == 0) return;
+    win.t1_s = double(t - start) * 1e-9;
+    const double span = win.t1_s - win.t0_s;
+    win.anon_mean = span > 0 ? anon_integral / span : double(win.anon_last);
+    timespec wall{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    win.end_unix_s = double(wall.tv_sec) + double(wall.tv_nsec) * 1e-9;
+    if (w.accounting.size() > accounting_at_open) win.accounting = w.accounting.back();
+    w.windows.push_back(win);
+    if (o.on_window) o.on_window(w.windows);
+    win = WatchWindow{};
+    win.t0_s = double(t - start) * 1e-9;
+    anon_integral = 0;
+    accounting_at_open = w.accounting.size();
+  };
   while (next <= end) {
     timespec at{static_cast<time_t>(next / 1000000000ull), static_cast<long>(next % 1000000000ull)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
@@ -75,6 +98,15 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     }
     timeline.add(runner::Sample{t - start, m.resident, m.anon(), 0, 1});
     w.min_rss = std::min(w.min_rss, m.resident);
+    if (window_ns) {
+      // The anonymous RSS holds from one sample to the next (as the Timeline integrates it).
+      if (last_t) anon_integral += double(last_anon) * double(t - last_t) * 1e-9;
+      win.rss_min = win.samples ? std::min(win.rss_min, m.resident) : m.resident;
+      win.rss_peak = std::max(win.rss_peak, m.resident);
+      win.rss_last = m.resident;
+      win.anon_last = m.anon();
+      ++win.samples;
+    }
     last_t = t;
     last_anon = m.anon();
     if (o.accounting_every_s > 0 && t >= next_accounting) {
@@ -87,9 +119,14 @@ Watch watch(pid_t pid, const WatchOptions& o) {
                    human(m.resident).c_str());
       next_progress += 10000000000ull;
     }
+    if (window_ns && t >= window_end) {
+      close_window(t);
+      window_end = std::max(window_end + window_ns, t + 1);
+    }
     next += period;
     if (next < now_ns()) next = now_ns();  // behind (a stop for the accounting): no burst of catch-up samples
   }
+  if (window_ns) close_window(last_t);  // the last, shorter window (nothing when it holds no sample)
   ::close(fd);
   w.samples = timeline.samples();
   w.stride = timeline.stride();
@@ -110,13 +147,27 @@ json::object to_json(const Watch& w) {
   for (double x : w.t_s) t.push_back(x);
   for (uint64_t x : w.rss) rss.push_back(x);
   for (uint64_t x : w.anon) anon.push_back(x);
-  for (const auto& a : w.accounting)
-    acc.push_back({{"t_s", a.t_s},
-                   {"ok", a.ok},
-                   {"live", or_null(a.live)},
-                   {"kept", or_null(a.kept)},
-                   {"kept_resident", a.kept_resident},
-                   {"stopped_ms", a.stopped_ms}});
+  auto accounting_json = [](const AccountingSample& a) {
+    return json::object{{"t_s", a.t_s},
+                        {"ok", a.ok},
+                        {"live", or_null(a.live)},
+                        {"kept", or_null(a.kept)},
+                        {"kept_resident", a.kept_resident},
+                        {"stopped_ms", a.stopped_ms}};
+  };
+  for (const auto& a : w.accounting) acc.push_back(accounting_json(a));
+  json::array windows;
+  for (const auto& x : w.windows)
+    windows.push_back({{"t0_s", x.t0_s},
+                       {"t1_s", x.t1_s},
+                       {"end_unix_s", x.end_unix_s},
+                       {"samples", x.samples},
+                       {"rss_last", x.rss_last},
+                       {"rss_min", x.rss_min},
+                       {"rss_peak", x.rss_peak},
+                       {"anon_last", x.anon_last},
+                       {"anon_mean", x.anon_mean},
+                       {"accounting", x.accounting ? json::value(accounting_json(*x.accounting)) : nullptr}});
   return {{"hz", w.hz},
           {"seconds", w.seconds},
           {"samples", w.samples},
@@ -127,6 +178,8 @@ json::object to_json(const Watch& w) {
           {"mean_anon", w.mean_anon},
           {"stopped_ms_total", w.stopped_ms_total},
           {"accounting", std::move(acc)},
+          {"window_s", w.window_s},
+          {"windows", std::move(windows)},
           {"timeline", {{"t_s", std::move(t)}, {"rss", std::move(rss)}, {"anon", std::move(anon)}}}};
 }
 
@@ -148,6 +201,54 @@ std::string render_text(const Watch& w) {
     s += line;
   }
   return s;
+}
+
+std::string openmetrics(const std::vector<WatchWindow>& windows,
+                        const std::vector<std::pair<std::string, std::string>>& labels, bool timestamped) {
+  namespace om = report::openmetrics;
+  // Each family's value in a window, or none.
+  struct Family {
+    const char* name;
+    const char* unit;
+    const char* help;
+    std::function<std::optional<double>(const WatchWindow&)> value;
+  };
+  auto bytes = [](uint64_t v) { return std::optional<double>(static_cast<double>(v)); };
+  const Family families[] = {
+      {"heapmark_attach_rss_bytes", "bytes", "RSS at the window's last sample (/proc/PID/statm)",
+       [&](const WatchWindow& x) { return bytes(x.rss_last); }},
+      {"heapmark_attach_rss_peak_bytes", "bytes", "Highest RSS sampled in the window",
+       [&](const WatchWindow& x) { return bytes(x.rss_peak); }},
+      {"heapmark_attach_rss_min_bytes", "bytes", "Lowest RSS sampled in the window",
+       [&](const WatchWindow& x) { return bytes(x.rss_min); }},
+      {"heapmark_attach_anon_mean_bytes", "bytes", "Anonymous RSS averaged over the window's time",
+       [](const WatchWindow& x) { return std::optional<double>(x.anon_mean); }},
+      {"heapmark_attach_live_bytes", "bytes",
+       "Live bytes as the allocator counts them, at the window's last accounting (taken inside the process)",
+       [&](const WatchWindow& x) {
+         return x.accounting && x.accounting->ok && x.accounting->live ? bytes(*x.accounting->live) : std::nullopt;
+       }},
+      {"heapmark_attach_free_kept_bytes", "bytes",
+       "Free memory the allocator keeps (what its release call could return; glibc counts free bytes, resident "
+       "or not), at the window's last accounting",
+       [&](const WatchWindow& x) {
+         return x.accounting && x.accounting->ok && x.accounting->kept ? bytes(*x.accounting->kept) : std::nullopt;
+       }},
+      {"heapmark_attach_stopped_seconds", "seconds", "Time the process was stopped for the window's accounting",
+       [](const WatchWindow& x) {
+         return x.accounting ? std::optional<double>(x.accounting->stopped_ms * 1e-3) : std::nullopt;
+       }},
+      {"heapmark_attach_window_seconds", "seconds", "The window's length",
+       [](const WatchWindow& x) { return std::optional<double>(x.t1_s - x.t0_s); }},
+  };
+  std::vector<om::Gauge> gauges;
+  for (const auto& f : families) {
+    om::Gauge& g = gauges.emplace_back(om::Gauge{f.name, f.unit, f.help, ""});
+    for (const auto& x : windows)
+      if (const auto v = f.value(x))
+        g.add(labels, *v, timestamped ? std::optional<double>(x.end_unix_s) : std::nullopt);
+  }
+  return om::exposition(gauges);
 }
 
 }  // namespace heapmark::attach

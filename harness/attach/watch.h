@@ -9,20 +9,15 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/attach/inside.h"
 
 namespace heapmark::attach {
-
-struct WatchOptions {
-  double seconds = 0;
-  double hz = 1000;
-  double accounting_every_s = 10;  // 0: never enter the process
-  InjectOptions inject;            // action is set to accounting
-};
 
 struct AccountingSample {
   double t_s = 0;
@@ -30,6 +25,30 @@ struct AccountingSample {
   std::optional<uint64_t> live, kept;  // kept: free memory the allocator keeps (pinned bytes aside)
   bool kept_resident = true;           // every kept figure counts resident pages (glibc's count free bytes)
   double stopped_ms = 0;
+};
+
+// The watch cut into windows of WatchOptions::window_s: what each saw, at full
+// sample resolution (the Timeline keeps bounded points; a window keeps its own
+// figures). attach --openmetrics writes one exposition per window.
+struct WatchWindow {
+  double t0_s = 0, t1_s = 0;  // from the watch's start
+  double end_unix_s = 0;      // the wall clock at its end
+  uint64_t samples = 0;
+  uint64_t rss_last = 0, rss_min = 0, rss_peak = 0, anon_last = 0;
+  double anon_mean = 0;                        // time-averaged anonymous RSS over the window
+  std::optional<AccountingSample> accounting;  // the last one taken in the window
+};
+
+struct Watch;
+
+struct WatchOptions {
+  double seconds = 0;
+  double hz = 1000;
+  double accounting_every_s = 10;  // 0: never enter the process
+  InjectOptions inject;            // action is set to accounting
+  double window_s = 0;             // 0: no windows
+  // Called as each window closes (the last may be shorter), with every window so far.
+  std::function<void(const std::vector<WatchWindow>&)> on_window;
 };
 
 struct Watch {
@@ -42,6 +61,8 @@ struct Watch {
   bool exited = false;   // the process ended before the time was up
   std::vector<AccountingSample> accounting;
   double stopped_ms_total = 0;
+  double window_s = 0;
+  std::vector<WatchWindow> windows;
 };
 
 // Prints a progress line to stderr every 10 s of a long watch.
@@ -49,5 +70,13 @@ Watch watch(pid_t pid, const WatchOptions& options);
 
 boost::json::object to_json(const Watch& w);
 std::string render_text(const Watch& w);
+
+// Windows as OpenMetrics gauges (docs/attach.md, "OpenMetrics"), labelled
+// `labels` (pid, program, allocator). `timestamped`: each sample carries its
+// window's end, for a backfill of the whole watch (promtool tsdb
+// create-blocks-from openmetrics); without, one window's file is what a
+// textfile collector scrapes and promtool check metrics reads.
+std::string openmetrics(const std::vector<WatchWindow>& windows,
+                        const std::vector<std::pair<std::string, std::string>>& labels, bool timestamped);
 
 }  // namespace heapmark::attach

@@ -33,10 +33,41 @@ std::string not_injectable(const attach::OutsideView& v) {
 }
 
 struct Options {
-  std::string pid, apply, gdb = "gdb", out;
+  std::string pid, apply, gdb = "gdb", out, openmetrics;
   bool json = false, outside_only = false, force = false, no_walk = false;
-  double watch_s = 0, hz = 1000, accounting_every_s = 10;
+  double watch_s = 0, hz = 1000, accounting_every_s = 10, window_s = 0;
 };
+
+// --openmetrics DIR: created; its files are replaced only with --force.
+void claim_openmetrics(const Options& o) {
+  if (o.openmetrics.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(o.openmetrics, ec);
+  if (ec || !std::filesystem::is_directory(o.openmetrics))
+    throw heapmark::InputError("--openmetrics '" + o.openmetrics + "' is not a directory heapmark can create or use: " +
+                               (ec ? ec.message() : std::string("a file of that name exists")));
+  heapmark::results::claim_output(o.openmetrics + "/watch.om", o.force, "--openmetrics");
+  heapmark::results::claim_output(o.openmetrics + "/latest.prom", o.force, "--openmetrics");
+  heapmark::results::claim_output(o.openmetrics + "/window-0001.prom", o.force, "--openmetrics");
+  // --force: an earlier watch's windows go, so the directory holds this watch's only.
+  for (const auto& e : std::filesystem::directory_iterator(o.openmetrics, ec))
+    if (const std::string n = e.path().filename().string();
+        n.rfind("window-", 0) == 0 && e.path().extension() == ".prom")
+      std::filesystem::remove(e.path(), ec);
+}
+
+// The --openmetrics files after each window: window-NNNN.prom (that window) and
+// latest.prom (the same, for a textfile collector) without timestamps, and
+// watch.om with every window so far, timestamped (a backfill).
+void write_windows(const std::string& dir, const std::vector<attach::WatchWindow>& windows,
+                   const std::vector<std::pair<std::string, std::string>>& labels) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/window-%04zu.prom", windows.size());
+  const std::string last = attach::openmetrics({windows.back()}, labels, false);
+  heapmark::results::write_atomically(dir + name, last);
+  heapmark::results::write_atomically(dir + "/latest.prom", last);
+  heapmark::results::write_atomically(dir + "/watch.om", attach::openmetrics(windows, labels, true));
+}
 
 // --out DIR: attach.json and report.html in it (created; files in it replaced only with --force).
 std::pair<std::string, std::string> claim_out(const Options& o) {
@@ -55,6 +86,7 @@ std::pair<std::string, std::string> claim_out(const Options& o) {
 int attach_main(const Options& o) {
   const pid_t pid = attach::check_target(o.pid);
   const auto [json_path, html_path] = claim_out(o);  // before the process is stopped or watched
+  claim_openmetrics(o);
   std::vector<std::string> libraries;
   for (const auto& a : heapmark::registry::builtin(heapmark::cli::parts_dir()))
     if (a.found && !a.library.empty()) libraries.push_back(a.library);
@@ -91,6 +123,15 @@ int attach_main(const Options& o) {
     w.hz = o.hz;
     w.accounting_every_s = o.outside_only || !refusal.empty() ? 0 : o.accounting_every_s;
     w.inject = opt;
+    if (!o.openmetrics.empty()) {
+      w.window_s = o.window_s > 0 ? o.window_s : o.accounting_every_s > 0 ? o.accounting_every_s : 10;
+      std::vector<std::pair<std::string, std::string>> labels{{"pid", std::to_string(pid)},
+                                                              {"program", snap.outside.comm}};
+      if (snap.inside && snap.inside->identity_ok) labels.emplace_back("allocator", snap.inside->family);
+      w.on_window = [dir = o.openmetrics, labels](const std::vector<attach::WatchWindow>& windows) {
+        write_windows(dir, windows, labels);
+      };
+    }
     snap.watch = attach::watch(pid, w);
   }
   const std::string doc = json::serialize(attach::to_json(snap));
@@ -101,6 +142,9 @@ int attach_main(const Options& o) {
   if (o.json) std::printf("%s\n", doc.c_str());
   else std::fputs(attach::render_text(snap).c_str(), stdout);
   if (!json_path.empty() && !o.json) std::printf("\nwritten: %s, %s\n", json_path.c_str(), html_path.c_str());
+  if (!o.openmetrics.empty() && !o.json && snap.watch)
+    std::printf("OpenMetrics: %zu windows of %.3g s in %s (window-NNNN.prom, latest.prom; watch.om for a backfill)\n",
+                snap.watch->windows.size(), snap.watch->window_s, o.openmetrics.c_str());
   std::fflush(stdout);
   if (!refusal.empty()) {
     std::fprintf(stderr, "heapmark: attach: %s\n", refusal.c_str());
@@ -156,11 +200,21 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
                   "never enter it (default 10)")
       ->check(CLI::Range(0.0, 86400.0))
       ->type_name("SECONDS");
+  cmd->add_option("--openmetrics", st->openmetrics,
+                  "--watch: write OpenMetrics text to DIR as each --window closes: window-NNNN.prom and latest.prom "
+                  "(that window's RSS, live, free kept and stop time, labelled pid, program and allocator; for a "
+                  "textfile collector, promtool check metrics reads them) and watch.om (every window so far, "
+                  "timestamped: promtool tsdb create-blocks-from openmetrics backfills it)")
+      ->type_name("DIR");
+  cmd->add_option("--window", st->window_s,
+                  "--openmetrics: seconds per window (default: --accounting-every, or 10 without accounting)")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->type_name("SECONDS");
   cmd->add_option("--out", st->out,
                   "Also write DIR/attach.json (the whole document) and DIR/report.html (charts of RES, the verdict, "
                   "--apply, --watch)")
       ->type_name("DIR");
-  cmd->add_flag("--force", st->force, "Let --out replace attach.json and report.html in DIR");
+  cmd->add_flag("--force", st->force, "Let --out and --openmetrics replace the files they write in DIR");
   cmd->footer(
       "\nOutside (from /proc, the process never stops): every resident byte of its mappings in one part (brk heap,\n"
       "glibc arena heaps, thread stacks, file pages, private copies of file pages, other anonymous memory), adding up "
@@ -183,6 +237,7 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
       "  heapmark attach $(pidof redis-server) --apply decay:0  # jemalloc: purge now and on every free from now on\n"
       "  heapmark attach $(pidof myservice) --watch 60 --out watched/   # RSS at 1 kHz, accounting every 10 s; "
       "report.html\n"
+      "  heapmark attach $(pidof myservice) --watch 3600 --openmetrics om/  # a window every 10 s as OpenMetrics\n"
       "Exit status: 0; 1 when the inside view could not be taken (the reason is printed, the process runs on); 2 for "
       "a\n"
       "PID attach may not look at, a static binary or an allocator heapmark does not know (the outside view is "
@@ -191,8 +246,10 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
     if (!*cmd) return std::nullopt;
     if (st->outside_only && !st->apply.empty())
       throw heapmark::InputError("--apply needs the inside view: drop --outside-only");
-    if (st->watch_s == 0 && (cmd->count("--hz") || cmd->count("--accounting-every")))
-      throw heapmark::InputError("--hz and --accounting-every shape --watch: add --watch SECONDS");
+    if (st->watch_s == 0 && (cmd->count("--hz") || cmd->count("--accounting-every") || cmd->count("--openmetrics")))
+      throw heapmark::InputError("--hz, --accounting-every and --openmetrics shape --watch: add --watch SECONDS");
+    if (st->openmetrics.empty() && cmd->count("--window"))
+      throw heapmark::InputError("--window cuts --openmetrics' files: add --openmetrics DIR");
     return attach_main(*st);
   };
 }};

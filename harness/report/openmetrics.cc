@@ -9,31 +9,7 @@
 namespace heapmark::report {
 namespace {
 
-// A label value with \, " and newline escaped.
-std::string escaped(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-std::string number(double v) {
-  char b[40];
-  std::snprintf(b, sizeof b, "%.17g", v);
-  return b;
-}
-
-using Labels = std::vector<std::pair<std::string, std::string>>;
-
-std::string label_text(const Labels& labels) {
-  std::string out;
-  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + escaped(v) + "\"";
-  return "{" + out + "}";
-}
+using openmetrics::Labels;
 
 Labels cell_labels(const Cell& c) {
   Labels l{{"allocator", c.allocator}, {"workload", c.workload}, {"rep", std::to_string(c.rep)}};
@@ -114,14 +90,14 @@ const std::vector<Family>& families() {
 }  // namespace
 
 std::string openmetrics_exposition(const Run& run) {
-  std::string out;
+  std::vector<openmetrics::Gauge> gauges;
   for (const auto& f : families()) {
-    std::string samples;
+    openmetrics::Gauge& g = gauges.emplace_back(openmetrics::Gauge{f.name, f.unit, f.help, ""});
     for (const auto& c : run.cells) {
       if (!c.ok()) continue;
       const Labels base = cell_labels(c);
       if (f.cell) {
-        if (const auto v = f.cell(c)) samples += std::string(f.name) + label_text(base) + " " + number(*v) + "\n";
+        if (const auto v = f.cell(c)) g.add(base, *v);
         continue;
       }
       for (const auto& p : c.phases) {
@@ -131,15 +107,63 @@ std::string openmetrics_exposition(const Run& run) {
         Labels l = base;
         l.emplace_back("phase", p.name);
         l.emplace_back("phase_index", std::to_string(p.index));  // a workload's phases may share a name
-        samples += std::string(f.name) + label_text(l) + " " + number(*v) + "\n";
+        g.add(l, *v);
       }
     }
-    if (samples.empty()) continue;
-    out += std::string("# TYPE ") + f.name + " gauge\n";
-    if (*f.unit) out += std::string("# UNIT ") + f.name + " " + f.unit + "\n";
-    out += std::string("# HELP ") + f.name + " " + f.help + "\n" + samples;
+  }
+  return openmetrics::exposition(gauges);
+}
+
+namespace openmetrics {
+namespace {
+
+// A label value with \, " and newline escaped.
+std::string escaped(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
+}
+
+std::string label_text(const Labels& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=\"" + escaped(v) + "\"";
+  return "{" + out + "}";
+}
+
+}  // namespace
+
+void Gauge::add(const Labels& labels, double value, std::optional<double> timestamp_s) {
+  samples += name + label_text(labels) + " " + number(value);
+  if (timestamp_s) {
+    char b[40];
+    std::snprintf(b, sizeof b, " %.3f", *timestamp_s);
+    samples += b;
+  }
+  samples += "\n";
+}
+
+std::string exposition(const std::vector<Gauge>& gauges) {
+  std::string out;
+  for (const auto& g : gauges) {
+    if (g.samples.empty()) continue;
+    out += "# TYPE " + g.name + " gauge\n";
+    if (!g.unit.empty()) out += "# UNIT " + g.name + " " + g.unit + "\n";
+    out += "# HELP " + g.name + " " + g.help + "\n" + g.samples;
   }
   return out + "# EOF\n";
 }
+
+}  // namespace openmetrics
 
 }  // namespace heapmark::report

@@ -8,6 +8,8 @@ if(NOT HEAPMARK_CORE_ONLY)
   target_link_libraries(hmtest_attach_target_static PRIVATE Threads::Threads)
   target_link_options(hmtest_attach_target_static PRIVATE -static)
   pkg_get_variable(HEAPMARK_ATTACH_JEMALLOC_LIBDIR jemalloc libdir)
+  # attach --openmetrics is read by Prometheus' own parsers (Debian prometheus: promtool).
+  find_program(HEAPMARK_ATTACH_PROMTOOL promtool)
   foreach(t attach_tests inside_tests)
     string(REPLACE "_tests" "_test.cc" src ${t})
     add_executable(${t} ${CMAKE_CURRENT_LIST_DIR}/${src})
@@ -18,7 +20,8 @@ if(NOT HEAPMARK_CORE_ONLY)
                                ATTACH_TARGET_STATIC="$<TARGET_FILE:hmtest_attach_target_static>"
                                SYSTEM_LIBDIR="${HEAPMARK_ATTACH_JEMALLOC_LIBDIR}"
                                JEMALLOC_LIB="${HEAPMARK_ATTACH_JEMALLOC_LIBDIR}/libjemalloc.so.2"
-                               PTMALLOC_LIB="$<TARGET_FILE:heapmark_ptmalloc>" FORWARD_LIB="$<TARGET_FILE:hmtest_forward>")
+                               PTMALLOC_LIB="$<TARGET_FILE:heapmark_ptmalloc>" FORWARD_LIB="$<TARGET_FILE:hmtest_forward>"
+                               PROMTOOL="${HEAPMARK_ATTACH_PROMTOOL}")
     add_dependencies(${t} heapmark hmtest_attach_target hmtest_attach_target_static heapmark_ptmalloc hmtest_forward)
     gtest_discover_tests(${t} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS integration)
   endforeach()

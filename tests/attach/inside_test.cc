@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -282,6 +283,104 @@ TEST(InsideViewWatch, SamplesRssAndAccountingIntoTheOutDirectory) {
   const auto e = json::parse(ended.out).at("watch").as_object();
   EXPECT_TRUE(e.at("exited").as_bool());
   EXPECT_TRUE(e.at("accounting").as_array().empty()) << "--outside-only never enters the process";
+  std::filesystem::remove_all(dir);
+}
+
+// The output of `command` (stderr too), and its exit status.
+std::pair<int, std::string> shell(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  std::string said;
+  char buf[512];
+  for (size_t n; p && (n = fread(buf, 1, sizeof buf, p)) > 0;) said.append(buf, n);
+  const int status = p ? pclose(p) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, said};
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// --watch --openmetrics DIR: a file per window that promtool check metrics
+// and the Python client's OpenMetrics parser read, and watch.om with every
+// window timestamped, which Prometheus' own backfill takes in (promtool tsdb
+// create-blocks-from openmetrics); the values read back from its TSDB are the
+// windows' in attach.json, and the live bytes the fixture's own count.
+TEST(InsideViewWatch, OpenMetricsPerWindowAndABackfillOfTheWholeWatch) {
+  ASSERT_TRUE(std::string(PROMTOOL).find("promtool") != std::string::npos && std::filesystem::exists(PROMTOOL))
+      << "promtool not found: scripts/lib/deps.sh installs Debian's prometheus";
+  Target t(2, 4, 8);
+  ASSERT_TRUE(t.ready());
+  const std::string dir = ::testing::TempDir() + "attach_om_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const std::string om = dir + "/om";
+  const auto r = heapmark_cmd("attach " + std::to_string(t.pid) +
+                              " --json --watch 3 --hz 200 --accounting-every 1 --openmetrics " + om);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto w = json::parse(r.out).at("watch").as_object();
+  const auto& windows = w.at("windows").as_array();
+  EXPECT_EQ(w.at("window_s").to_number<double>(), 1.0) << "the accounting interval by default";
+  ASSERT_GE(windows.size(), 2u) << json::serialize(w);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(om)) files += e.path().extension() == ".prom";
+  EXPECT_EQ(files, windows.size() + 1) << "window-NNNN.prom per window, and latest.prom";
+  char last[32];
+  std::snprintf(last, sizeof last, "/window-%04zu.prom", windows.size());
+  EXPECT_EQ(slurp(om + "/latest.prom"), slurp(om + last));
+  for (size_t i = 1; i <= windows.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/window-%04zu.prom", i);
+    const auto [status, said] = shell(std::string(PROMTOOL) + " check metrics < " + om + name);
+    EXPECT_EQ(status, 0) << name << ": " << said;
+    const auto [pstatus, parsed] = shell(
+        "/usr/bin/python3 -c 'import sys; from prometheus_client.openmetrics.parser import "
+        "text_string_to_metric_families as p; print(sum(len(f.samples) for f in p(open(sys.argv[1]).read())))' " +
+        om + name);
+    EXPECT_EQ(pstatus, 0) << name << ": " << parsed;
+  }
+  // The whole watch into a Prometheus TSDB, and back out. (The Python parser is not used here: its
+  // Timestamp comparison in Debian's 0.16 takes 396.571 for later than 397.066.)
+  const std::string tsdb = dir + "/tsdb";
+  const auto [bstatus, backfill] =
+      shell(std::string(PROMTOOL) + " tsdb create-blocks-from openmetrics " + om + "/watch.om " + tsdb);
+  ASSERT_EQ(bstatus, 0) << backfill;
+  std::filesystem::create_directories(tsdb + "/wal");  // dump opens the (empty) write-ahead log too
+  const auto [dstatus, dump] = shell(std::string(PROMTOOL) + " tsdb dump " + tsdb);
+  ASSERT_EQ(dstatus, 0) << dump;
+  // "{__name__="NAME", allocator="glibc", pid="..", program=".."} VALUE MS" per sample.
+  auto series = [&dump](const std::string& name) {
+    std::vector<std::pair<double, int64_t>> out;
+    std::istringstream in(dump);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("{__name__=\"" + name + "\"") != 0) continue;
+      std::istringstream fields(line.substr(line.find('}') + 1));
+      double v = 0;
+      int64_t ms = 0;
+      fields >> v >> ms;
+      out.emplace_back(v, ms);
+    }
+    return out;
+  };
+  const auto rss = series("heapmark_attach_rss_bytes"), live = series("heapmark_attach_live_bytes");
+  ASSERT_EQ(rss.size(), windows.size()) << dump;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const auto& x = windows[i].as_object();
+    EXPECT_EQ(rss[i].first, x.at("rss_last").to_number<double>());
+    EXPECT_NEAR(double(rss[i].second), 1000 * x.at("end_unix_s").to_number<double>(), 1.0);
+    EXPECT_LE(x.at("rss_min").to_number<double>(), x.at("rss_peak").to_number<double>());
+  }
+  ASSERT_GE(live.size(), 2u) << "an accounting every second: most windows hold one";
+  for (const auto& [v, ms] : live) EXPECT_NEAR(v, double(t.in_use), 1.0 * (1 << 20)) << "at " << ms;
+  EXPECT_NE(dump.find("allocator=\"glibc\""), std::string::npos);
+  EXPECT_NE(dump.find("pid=\"" + std::to_string(t.pid) + "\""), std::string::npos);
+  // What is there is kept without --force; --window alone is refused.
+  const std::string before = slurp(om + "/watch.om");
+  const auto again = heapmark_cmd("attach " + std::to_string(t.pid) + " --outside-only --watch 1 --openmetrics " + om);
+  EXPECT_EQ(again.status, 2) << again.err;
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  EXPECT_EQ(slurp(om + "/watch.om"), before);
+  const auto lone = heapmark_cmd("attach " + std::to_string(t.pid) + " --window 5");
+  EXPECT_EQ(lone.status, 2) << lone.err;
   std::filesystem::remove_all(dir);
 }
 
