@@ -93,7 +93,8 @@ int run_and_report(const runner::Matrix& m, const runner::RunOptions& opts,
   if (dir.empty()) return status;
   const auto paths = report::write_report(dir);
   if (!opts.quiet)
-    std::printf("Report: %s (also %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
+    std::printf("Report: %s (also %s, %s, %s)\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str(),
+                paths.openmetrics.c_str());
   return status;
 }
 

@@ -36,7 +36,9 @@ const heapmark::cli::CommandRegistrar report_cmd{[](CLI::App& app) -> heapmark::
     if (paths.ignored_partial_line)
       std::fprintf(stderr, "heapmark: note: %s/cells.jsonl ends with an incomplete line; it was ignored\n",
                    dir->c_str());
-    if (!*quiet) std::printf("%s\n%s\n%s\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str());
+    if (!*quiet)
+      std::printf("%s\n%s\n%s\n%s\n", paths.html.c_str(), paths.markdown.c_str(), paths.csv.c_str(),
+                  paths.openmetrics.c_str());
     return 0;
   };
 }};

@@ -13,6 +13,7 @@
 #include "harness/report/page.h"
 #include "harness/report/holders.h"
 #include "harness/report/machines.h"
+#include "harness/report/openmetrics.h"
 #include "harness/report/repro_section.h"
 #include "harness/report/summary.h"
 #include "harness/report/svg.h"
@@ -230,13 +231,14 @@ ReportPaths write_report(const std::string& run_dir, const std::string& out_dir)
   std::error_code ec;
   fs::create_directories(out, ec);
   ReportPaths p{(out / "report.html").string(), (out / "summary.md").string(), (out / "cells.csv").string(),
-                run.ignored_partial_line};
+                (out / "metrics.om").string(), run.ignored_partial_line};
   const Built built = build(run);
   const std::string html = html_page("heapmark report " + run.run_id, to_html(built.doc)),
                     markdown = to_markdown(built.doc), csv = render_cells_csv(run);
   results::write_atomically(p.html, html);
   results::write_atomically(p.markdown, markdown);
   results::write_atomically(p.csv, csv);
+  results::write_atomically(p.openmetrics, openmetrics_exposition(run));
   write_pictures(built.pictures, out.string());
   return p;
 }

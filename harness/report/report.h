@@ -8,12 +8,12 @@
 namespace heapmark::report {
 
 struct ReportPaths {
-  std::string html, markdown, csv;
+  std::string html, markdown, csv, openmetrics;
   bool ignored_partial_line = false;  // cells.jsonl ended with an incomplete line, which was skipped
 };
 
-// Reads run_dir (run.json, cells.jsonl) and writes report.html, summary.md and
-// cells.csv into out_dir (run_dir when empty). Throws InputError for unreadable
+// Reads run_dir (run.json, cells.jsonl) and writes report.html, summary.md,
+// cells.csv and metrics.om (openmetrics.h) into out_dir (run_dir when empty). Throws InputError for unreadable
 // results (exit status 2 in the CLI).
 ReportPaths write_report(const std::string& run_dir, const std::string& out_dir = "");
 

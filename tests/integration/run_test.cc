@@ -1209,6 +1209,9 @@ TEST(Export, OpenMetricsOfARunIsAcceptedByPromtoolAndCarriesTheCellsFigures) {
   std::ifstream in(file);
   const std::string text((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(text.substr(text.size() - 6), "# EOF\n");
+  std::ifstream beside(out + "/r/metrics.om");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(beside)), {}), text)
+      << "every run's report writes the same exposition beside report.html";
   size_t sample_lines = 0;
   for (size_t at = 0; at < text.size(); at = text.find('\n', at) + 1) sample_lines += text[at] != '#';
   EXPECT_EQ(parsed, std::to_string(sample_lines) + "\n") << "every sample line parsed once";
