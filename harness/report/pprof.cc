@@ -77,19 +77,21 @@ class Strings {
 using FrameKey = std::tuple<std::string, std::string, uint32_t, std::string, uint64_t>;
 FrameKey key_of(const Frame& f) { return {f.function, f.file, f.line, f.module, f.address}; }
 
-// Every distinct frame of the profile, numbered from 1 in order of first use.
-std::map<FrameKey, uint64_t> number_frames(const Profile& p) {
-  std::map<FrameKey, uint64_t> ids;
-  for (const auto& s : p.samples)
-    for (const auto& f : s.stack) ids.emplace(key_of(f), ids.size() + 1);
-  return ids;
-}
-
 bool all_zero(const Sample& s) {
   for (int64_t v : s.values)
     if (v != 0) return false;
   return true;
 }
+
+// Every distinct frame of the samples written (not all zero), numbered from 1 in order of first use.
+std::map<FrameKey, uint64_t> number_frames(const Profile& p) {
+  std::map<FrameKey, uint64_t> ids;
+  for (const auto& s : p.samples)
+    if (!all_zero(s))
+      for (const auto& f : s.stack) ids.emplace(key_of(f), ids.size() + 1);
+  return ids;
+}
+
 
 }  // namespace
 
@@ -138,7 +140,7 @@ std::string encode(const Profile& p) {
   };
   std::map<std::string, Span> modules;
   for (const auto& s : p.samples)
-    for (auto f = s.stack.rbegin(); f != s.stack.rend(); ++f) {
+    for (auto f = s.stack.rbegin(); f != s.stack.rend() && !all_zero(s); ++f) {
       if (f->module.empty()) continue;
       Span& span = modules[f->module];
       if (span.id == 0) span.id = modules.size();

@@ -13,6 +13,7 @@
 
 #include "common/input_error.h"
 #include "harness/report/compare.h"
+#include "harness/report/pprof.h"
 #include "harness/report/report.h"
 #include "harness/report/stats.h"
 #include "harness/report/summary.h"
@@ -382,4 +383,52 @@ TEST(Sections, ReleaseTradeoffMarksTheParetoFrontAndTheBestBuy) {
   const std::string html = rep::render_report_html(run);
   EXPECT_NE(html.find("Pareto front"), std::string::npos);
   EXPECT_NE(html.find("g every 10ms: average 50.0 MiB, CPU 2.00 s (on the Pareto front)"), std::string::npos);
+}
+
+// pprof (harness/report/pprof.h): a frame read back from sites.json's text in
+// each of the four forms Frame::text() writes, and the legacy heap profile's
+// totals, symbol table and stack lines.
+TEST(Pprof, FrameTextsReadBackInEachOfTheirForms) {
+  namespace pp = heapmark::report::pprof;
+  const pp::Frame a = pp::parse_frame_text("ring_push (ring.c:12)");
+  EXPECT_EQ(a.function, "ring_push");
+  EXPECT_EQ(a.file, "ring.c");
+  EXPECT_EQ(a.line, 12u);
+  const pp::Frame b = pp::parse_frame_text("std::vector<int>::push_back(int const&) (libx.so+0x1a2b)");
+  EXPECT_EQ(b.function, "std::vector<int>::push_back(int const&)");
+  EXPECT_EQ(b.module, "libx.so");
+  EXPECT_EQ(b.address, 0x1a2bu);
+  const pp::Frame c = pp::parse_frame_text("python3.11+0x5a7185");
+  EXPECT_EQ(c.function, "");
+  EXPECT_EQ(c.module, "python3.11");
+  EXPECT_EQ(c.address, 0x5a7185u);
+  EXPECT_EQ(c.name(), "python3.11+0x5a7185");
+  const pp::Frame d = pp::parse_frame_text("0x7f1200001000");
+  EXPECT_EQ(d.module, "");
+  EXPECT_EQ(d.address, 0x7f1200001000u);
+  EXPECT_EQ(pp::parse_frame_text("(other sites)").function, "(other sites)");
+}
+
+TEST(Pprof, LegacyHeapProfileTotalsItsStacksAndNamesEveryAddress) {
+  namespace pp = heapmark::report::pprof;
+  pp::Profile p;
+  p.sample_types = {{"pinned_space", "bytes"}, {"inuse_space", "bytes"}, {"inuse_objects", "count"}};
+  auto frame = [](const char* fn) { return pp::Frame::label(fn); };
+  p.samples.push_back({{frame("leaf_a"), frame("main")}, {4096, 64, 1}});
+  p.samples.push_back({{frame("operator--"), frame("main")}, {8192, 128, 2}});
+  p.samples.push_back({{frame("idle"), frame("main")}, {0, 0, 0}});  // all zero: left out
+  const std::string text = pp::legacy_heap(p, "pinned_space", "inuse_objects");
+  EXPECT_EQ(text.rfind("--- symbol\nbinary=heapmark\n", 0), 0u) << text;
+  EXPECT_NE(text.find("heap profile:      3:    12288 [     3:    12288] @ heapprofile\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("operator- -"), std::string::npos) << "google-pprof splits symbols at --: " << text;
+  EXPECT_EQ(text.find("idle"), std::string::npos) << text;
+  // Every address a stack line names is in the symbol table.
+  const size_t table_end = text.find("---\n", 4);
+  const std::string table = text.substr(0, table_end);
+  size_t stacks = 0;
+  for (size_t at = text.find(" @ 0x"); at != std::string::npos; at = text.find(" @ 0x", at + 1), ++stacks)
+    for (size_t a = text.find("0x", at); a != std::string::npos && a < text.find('\n', at); a = text.find("0x", a + 1))
+      EXPECT_NE(table.find(text.substr(a, 18)), std::string::npos) << text.substr(a, 18);
+  EXPECT_EQ(stacks, 2u);
+  EXPECT_THROW(pp::legacy_heap(p, "alloc_space", "inuse_objects"), std::invalid_argument);
 }
