@@ -26,6 +26,13 @@ bool BuddyHeap::recommit_locked(Region* r, size_t first, size_t n) noexcept {
   return true;
 }
 
+bool BuddyHeap::free_block_locked(unsigned order) const noexcept {
+  const unsigned c = order - min_order_ + 1;
+  for (size_t s = 0; s < nslots_; ++s)
+    if (region_code_[s] >= c) return true;
+  return false;
+}
+
 void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   const unsigned c = order - min_order_ + 1;
   Region* r = nullptr;
@@ -36,12 +43,13 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
     }
   if (!r && !(r = new_region_locked())) return nullptr;
 
-  size_t i = 1;
+  size_t i = 1, first_split = 0;
   bool page_was_free = false;  // the page holding a sub-page block was wholly free before
   for (unsigned ord = kRegionOrder; ord > order; --ord) {
     uint8_t v = ld(r, i);
     if (ord == kPageOrder && st(v) == kFree) page_was_free = true;
     if (st(v) == kFree) {  // split: both halves become free blocks
+      if (!first_split) first_split = i;
       uint8_t half = enc(kFree, ord - min_order_);
       sto(r, 2 * i, half);
       sto(r, 2 * i + 1, half);
@@ -57,9 +65,16 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   sto(r, i, enc(kUsed, 0));
   --free_blocks_[order];
   ++used_blocks_[order];
-  // No early exit here: the splits above stored provisional codes whose
-  // ancestors still describe the unsplit block.
-  for (size_t j = i / 2; j; j /= 2) sto(r, j, enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1)))));
+  // Up the path, each node's largest free order below. Up to the parent of
+  // the topmost node split here every node is stored (a split changed that
+  // node's code, and its parent still describes the unsplit block); above it
+  // the first node whose code stays the same ends the walk, as free's does.
+  const size_t must = first_split ? first_split / 2 : i / 2;
+  for (size_t j = i / 2; j; j /= 2) {
+    const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
+    if (j <= must && ld(r, j) == nv) break;
+    sto(r, j, nv);
+  }
   region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
 
   const size_t off = node_offset(i, order);
@@ -84,6 +99,47 @@ void* BuddyHeap::alloc(size_t n) noexcept {
   void* p = alloc_order_locked(order);
   unlock();
   return p;
+}
+
+// One block of order `run` split into 2^(run - order) used blocks of `order`
+// in one pass over its subtree, instead of as many descents from the root.
+// The run's ancestors already hold code 0 for it (used), which a split node
+// with nothing free below it also has.
+size_t BuddyHeap::carve_locked(unsigned order, unsigned run, void** out) noexcept {
+  char* base = static_cast<char*>(alloc_order_locked(run));
+  if (!base) return 0;
+  Region* r = reinterpret_cast<Region*>(radix_get(base));
+  const size_t off = base - r->base;
+  size_t first = (size_t(1) << (kRegionOrder - run)) + (off >> run), count = 1;
+  for (unsigned ord = run; ord > order; --ord, first *= 2, count *= 2)
+    for (size_t k = first; k < first + count; ++k) sto(r, k, enc(kSplit, 0));
+  for (size_t k = first; k < first + count; ++k) sto(r, k, enc(kUsed, 0));
+  --used_blocks_[run];
+  used_blocks_[order] += count;
+  for (size_t k = 0; k < count; ++k) out[k] = base + (k << order);
+  return count;
+}
+
+size_t BuddyHeap::alloc_batch(unsigned order, void** out, size_t n) noexcept {
+  size_t got = 0;
+  lock();
+  while (got < n && free_blocks_[order] > 0 && (out[got] = alloc_order_locked(order)) != nullptr) ++got;
+  // The rest as one run: the largest power of two it needs, within a region.
+  while (got < n) {
+    unsigned run = order;
+    while (run < kRegionOrder && (size_t(2) << (run - order)) <= n - got) ++run;
+    // Never a new region for a run while a smaller free block could serve (alloc would split that first).
+    while (run > order && !free_block_locked(run)) --run;
+    const size_t carved = run > order ? carve_locked(order, run, out + got) : 0;
+    if (carved == 0) {
+      if ((out[got] = alloc_order_locked(order)) == nullptr) break;
+      ++got;
+    } else {
+      got += carved;
+    }
+  }
+  unlock();
+  return got;
 }
 
 void* BuddyHeap::alloc_aligned(size_t align, size_t n) noexcept {

@@ -12,6 +12,8 @@
 //       malloc_trim / heapmark_allocator_release still return everything.
 //   HEAPMARK_BUDDY_MIN_BLOCK=16..4096 (a size, default 16): smallest block, rounded
 //     up to a power of two and clamped to that range.
+//   HEAPMARK_BUDDY_THREAD_CACHE=0|1 (default 1): per-thread caches of blocks below
+//     a page (thread_cache.h); 0 is the seeds' design, every call on the tree under the lock.
 #pragma once
 #include <stddef.h>
 

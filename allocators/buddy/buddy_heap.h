@@ -70,7 +70,18 @@ class BuddyHeap {
   // Aborts with a one-line diagnostic on a double or invalid free.
   void free(void* p) noexcept;
   size_t usable_size(const void* p) const noexcept;  // p must be live
-  bool owns(const void* p) const noexcept;           // p is a live block start of this heap
+  // The order of the live region block that starts at p, read without the lock
+  // (a live block's ancestors stay split, and no node below it is marked
+  // used), or 0 when p starts none (a huge block, another heap's, or not a
+  // block start: free() then names what is wrong).
+  unsigned block_order(const void* p) const noexcept;
+  // `n` blocks of one order under one lock (a thread cache's refill); returns
+  // how many it got. Free blocks of that order are taken first, one by one
+  // (best fit, as alloc); the rest come from one larger block split at once.
+  size_t alloc_batch(unsigned order, void** out, size_t n) noexcept;
+  // Frees `n` region blocks of `order` under one lock (a thread cache's flush); each is checked as free() checks it.
+  void free_batch(unsigned order, void* const* blocks, size_t n) noexcept;
+  bool owns(const void* p) const noexcept;  // p is a live block start of this heap
   // Decommits every dirty free page and releases every wholly free region.
   void release() noexcept;
   size_t stats(heapmark_stat* out, size_t max) noexcept;
@@ -107,6 +118,9 @@ class BuddyHeap {
   Region* new_region_locked() noexcept;
   void release_region_locked(Region* r) noexcept;
   void free_in_region_locked(Region* r, void* p) noexcept;
+  void free_node_locked(Region* r, size_t node, unsigned order) noexcept;  // node: a used block's
+  size_t carve_locked(unsigned order, unsigned run, void** out) noexcept;
+  bool free_block_locked(unsigned order) const noexcept;  // some region has a free block of `order` or larger
   size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
   bool recommit_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void purge_all_locked() noexcept;

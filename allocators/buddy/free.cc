@@ -29,6 +29,24 @@ void BuddyHeap::free(void* p) noexcept {
   unlock();
 }
 
+void BuddyHeap::free_batch(unsigned order, void* const* blocks, size_t n) noexcept {
+  lock();
+  for (size_t k = 0; k < n; ++k) {
+    const uintptr_t e = radix_get(blocks[k]);
+    Region* r = reinterpret_cast<Region*>(e);
+    if (e == 0 || (e & 1) || r->heap != this) {
+      unlock();
+      fail("free(): invalid pointer (a thread cache held a block of no region of this heap)");
+    }
+    // The cache knows each block's order: its node is found without the descent (free() checks the rest).
+    const size_t off = static_cast<char*>(blocks[k]) - r->base;
+    const size_t i = (size_t(1) << (kRegionOrder - order)) + (off >> order);
+    if ((off & ((size_t(1) << order) - 1)) == 0 && st(ld(r, i)) == kUsed) free_node_locked(r, i, order);
+    else free_in_region_locked(r, blocks[k]);
+  }
+  unlock();
+}
+
 void BuddyHeap::free_in_region_locked(Region* r, void* p) noexcept {
   const size_t off = static_cast<char*>(p) - r->base;
   size_t i = 1;
@@ -51,6 +69,11 @@ void BuddyHeap::free_in_region_locked(Region* r, void* p) noexcept {
     unlock();
     fail("free(): invalid pointer (not the start of a block)");
   }
+  free_node_locked(r, i, ord);
+}
+
+void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
+  const size_t off = node_offset(i, ord);
   const size_t freed_first = off >> kPageOrder;
   const size_t freed_pages = ord >= kPageOrder ? size_t(1) << (ord - kPageOrder) : 1;
   in_use_.fetch_sub(size_t(1) << ord, std::memory_order_relaxed);

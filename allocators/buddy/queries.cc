@@ -22,6 +22,19 @@ size_t BuddyHeap::usable_size(const void* p) const noexcept {
   }
 }
 
+unsigned BuddyHeap::block_order(const void* p) const noexcept {
+  const uintptr_t e = radix_get(p);
+  const Region* r = reinterpret_cast<const Region*>(e);
+  if (e == 0 || (e & 1) || r->heap != this) return 0;
+  // Bottom-up: the first node marked used on p's path, from the smallest order,
+  // is p's block when p starts it. Nodes below a live block keep what they were
+  // last set to when it formed (free, or split), never used.
+  const size_t off = static_cast<const char*>(p) - r->base;
+  for (unsigned ord = min_order_; ord <= kRegionOrder && (off & ((size_t(1) << ord) - 1)) == 0; ++ord)
+    if (st(ld(r, (size_t(1) << (kRegionOrder - ord)) + (off >> ord))) == kUsed) return ord;
+  return 0;
+}
+
 bool BuddyHeap::owns(const void* p) const noexcept {
   uintptr_t e = radix_get(p);
   if (e & 1) return ((e >> 1) & 7) == id_ && (reinterpret_cast<uintptr_t>(p) & (kRegionSize - 1)) == 0;

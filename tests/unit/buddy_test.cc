@@ -109,6 +109,62 @@ TEST(BuddyHeap, FreedPairAlwaysCoalescesAndSummaryMatchesRecount) {
   EXPECT_EQ(e[0].state, BlockState::kFree);
 }
 
+// The thread caches' paths: batches taken (free blocks of the order first,
+// then runs split at once) and given back by order, mixed with single calls;
+// block_order agrees with usable_size on every live block; the summaries and
+// coalescing stay right after every step (check() recounts every node, so an
+// ascent that stopped early on a stale code fails here), and everything
+// coalesces back to one free region.
+TEST(BuddyHeap, BatchesAndRunsKeepTheTreeRight) {
+  Fresh h = fresh(Decommit::kThreshold, 1 << 20);
+  std::mt19937 rng(7);
+  std::vector<std::pair<void*, unsigned>> live;
+  void* batch[128];
+  for (int step = 0; step < 6000; ++step) {
+    const unsigned op = rng() % 100;
+    if (live.empty() || op < 35) {
+      const unsigned order = 4 + rng() % 8;
+      const size_t want = 1 + rng() % 128;
+      const size_t got = h->alloc_batch(order, batch, want);
+      ASSERT_EQ(got, want) << "order " << order;
+      for (size_t k = 0; k < got; ++k) live.emplace_back(batch[k], order);
+    } else if (op < 55) {
+      const size_t n = 1 + rng() % 5000;
+      void* p = h->alloc(n);
+      ASSERT_NE(p, nullptr);
+      live.emplace_back(p, h->order_for(n));
+    } else if (op < 80) {
+      // A batch of one order, as a cache flush gives it.
+      const unsigned order = live[rng() % live.size()].second;
+      size_t n = 0;
+      for (size_t k = 0; k < live.size() && n < 128;)
+        if (live[k].second == order && rng() % 2) {
+          batch[n++] = live[k].first;
+          live[k] = live.back();
+          live.pop_back();
+        } else {
+          ++k;
+        }
+      h->free_batch(order, batch, n);
+    } else {
+      const size_t k = rng() % live.size();
+      ASSERT_EQ(h->block_order(live[k].first), live[k].second);
+      ASSERT_EQ(h->usable_size(live[k].first), size_t(1) << live[k].second);
+      h->free(live[k].first);
+      live[k] = live.back();
+      live.pop_back();
+    }
+    if (step % 61 == 0) expect_check(*h);
+  }
+  expect_check(*h);
+  for (const auto& [p, order] : live) EXPECT_EQ(h->block_order(p), order);
+  EXPECT_EQ(h->block_order(static_cast<char*>(live[0].first) + 8), 0u) << "not a block start";
+  for (const auto& [p, order] : live) h->free(p);
+  expect_check(*h);
+  EXPECT_EQ(stat(*h, "in_use_bytes"), 0u);
+  EXPECT_EQ(stat(*h, "free_order_22"), 1u) << "everything coalesced back into one free region";
+}
+
 TEST(BuddyHeap, PairCoalescesStepByStep) {
   Fresh h = fresh(Decommit::kNever);
   char* a = static_cast<char*>(h->alloc(16));

@@ -100,9 +100,10 @@ class InHouse final : public Family {
   bool accounting(Accounting& out) const noexcept override {
     heapmark_stat items[64];
     const size_t got = stats_ ? stats_(items, 64) : 0;
-    uint64_t live = kUnknown, free_bytes = kUnknown, releasable = kUnknown, pinned = 0;
+    uint64_t live = kUnknown, free_bytes = kUnknown, releasable = kUnknown, pinned = 0, cached = 0;
     for (size_t i = 0; i < got; ++i) {
       if (std::strcmp(items[i].name, "live_bytes") == 0) live = items[i].value;
+      if (std::strcmp(items[i].name, "thread_cache_bytes") == 0) cached = items[i].value;
       if (std::strcmp(items[i].name, "free_bytes") == 0) free_bytes = items[i].value;
       if (std::strcmp(items[i].name, "releasable_bytes") == 0) releasable = items[i].value;
       if (std::strcmp(items[i].name, "pinned_bytes") == 0) pinned = items[i].value;
@@ -112,6 +113,8 @@ class InHouse final : public Family {
     // Free pages release() reaches are committed and not yet purged: resident.
     if (releasable != kUnknown) out.keep("free pages its release call reaches (not yet purged)", releasable, true);
     if (pinned) out.pin("free slots in slabs that hold live objects", pinned);
+    // Freed blocks held in thread caches: written to when freed, so resident; release flushes only its own thread's.
+    if (cached) out.keep("freed blocks in thread caches (release flushes the calling thread's)", cached, false, true);
     if (free_bytes != kUnknown && releasable != kUnknown && free_bytes > releasable + pinned)
       out.keep("other free bytes (inside partly used pages, or purged already)", free_bytes - releasable - pinned,
                false, false);
