@@ -63,9 +63,17 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   // A block in a thread cache is used in the heap's tree, but not live: it is counted apart.
   const size_t cached = tcache::cached_bytes();
   size_t n = heap().stats(out, max);
-  for (size_t i = 0; i < n; ++i)
-    if (strcmp(out[i].name, "live_bytes") == 0) out[i].value = out[i].value > cached ? out[i].value - cached : 0;
-  if (n < max) out[n++] = heapmark_stat{"thread_cache_bytes", cached};
+  for (size_t i = 0; i < n; ++i) {
+    if (strcmp(out[i].name, "live_bytes") != 0) continue;
+    out[i].value = out[i].value > cached ? out[i].value - cached : 0;
+    // Beside live_bytes, ahead of the per-order counts: a caller with room for fewer items still gets it.
+    if (i + 1 >= max) break;
+    const size_t moved = (n < max ? n : max - 1) - (i + 1);
+    memmove(out + i + 2, out + i + 1, moved * sizeof *out);
+    out[i + 1] = heapmark_stat{"thread_cache_bytes", cached};
+    n = i + 2 + moved;
+    break;
+  }
   return n;
 }
 size_t Core::config(heapmark_stat* out, size_t max) noexcept { return heap().config(out, max); }

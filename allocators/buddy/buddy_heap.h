@@ -76,8 +76,9 @@ class BuddyHeap {
   // block start: free() then names what is wrong).
   unsigned block_order(const void* p) const noexcept;
   // `n` blocks of one order under one lock (a thread cache's refill); returns
-  // how many it got. Free blocks of that order are taken first, one by one
-  // (best fit, as alloc); the rest come from one larger block split at once.
+  // how many it got. While the heap counts free blocks of that order, blocks
+  // are taken one by one as alloc takes them (best fit in the first region
+  // that can serve); the rest come from larger blocks split at once.
   size_t alloc_batch(unsigned order, void** out, size_t n) noexcept;
   // Frees `n` region blocks of `order` under one lock (a thread cache's flush); each is checked as free() checks it.
   void free_batch(unsigned order, void* const* blocks, size_t n) noexcept;

@@ -41,8 +41,11 @@ void BuddyHeap::free_batch(unsigned order, void* const* blocks, size_t n) noexce
     // The cache knows each block's order: its node is found without the descent (free() checks the rest).
     const size_t off = static_cast<char*>(blocks[k]) - r->base;
     const size_t i = (size_t(1) << (kRegionOrder - order)) + (off >> order);
-    if ((off & ((size_t(1) << order) - 1)) == 0 && st(ld(r, i)) == kUsed) free_node_locked(r, i, order);
-    else free_in_region_locked(r, blocks[k]);
+    if ((off & ((size_t(1) << order) - 1)) != 0 || st(ld(r, i)) != kUsed) {
+      unlock();
+      fail("free(): double free detected (a block freed twice, through two threads' caches)");
+    }
+    free_node_locked(r, i, order);
   }
   unlock();
 }

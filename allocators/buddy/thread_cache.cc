@@ -26,7 +26,8 @@ struct Cache {
 };
 
 BuddyHeap* g_heap = nullptr;
-bool g_enabled = false;
+// Set (release) once the key and the orders are: a thread that sees it set sees them.
+std::atomic<bool> g_enabled{false};
 unsigned g_min = 4, g_end = 4;  // cached orders: [g_min, g_end)
 uintptr_t g_key_word = 0;       // in a cached block's second word
 pthread_key_t g_key;
@@ -123,11 +124,12 @@ void init(BuddyHeap& heap, bool enabled) noexcept {
   g_min = heap.min_order();
   g_end = g_min + kOrders < kPageOrder ? g_min + kOrders : kPageOrder;
   g_key_word = reinterpret_cast<uintptr_t>(&heap) * 0x9e3779b97f4a7c15ull | 1;
-  g_enabled = enabled && g_end > g_min;
-  if (g_enabled) pthread_key_create(&g_key, thread_exit);
+  // Without a key no cache could be flushed at thread exit: then there are none.
+  if (enabled && g_end > g_min && pthread_key_create(&g_key, thread_exit) == 0)
+    g_enabled.store(true, std::memory_order_release);
 }
 
-bool enabled() noexcept { return g_enabled; }
+bool enabled() noexcept { return g_enabled.load(std::memory_order_acquire); }
 
 void* alloc(unsigned order) noexcept {
   if (order >= g_end) return nullptr;
@@ -175,11 +177,11 @@ bool free(void* p, unsigned order) noexcept {
 
 void flush_current() noexcept {
   Cache* c = t_cache;
-  if (g_enabled && c && c != &g_off) flush_all(c);
+  if (enabled() && c && c != &g_off) flush_all(c);
 }
 
 size_t cached_bytes() noexcept {
-  if (!g_enabled) return 0;
+  if (!enabled()) return 0;
   size_t total = 0;
   pthread_mutex_lock(&g_mu);
   for (Cache* c = g_all; c; c = c->next_all) total += c->bytes.load(std::memory_order_relaxed);
@@ -189,6 +191,14 @@ size_t cached_bytes() noexcept {
 
 void prefork() noexcept { pthread_mutex_lock(&g_mu); }
 void postfork_parent() noexcept { pthread_mutex_unlock(&g_mu); }
-void postfork_child() noexcept { pthread_mutex_init(&g_mu, nullptr); }
+// The child has one thread: the other threads' caches are gone with them (their
+// blocks stay used, as a forked child's other threads' memory does in any
+// allocator), so the registry keeps the forking thread's cache alone.
+void postfork_child() noexcept {
+  pthread_mutex_init(&g_mu, nullptr);
+  Cache* c = t_cache;
+  g_all = c && c != &g_off ? c : nullptr;
+  if (g_all) g_all->prev_all = g_all->next_all = nullptr;
+}
 
 }  // namespace heapmark::buddy::tcache

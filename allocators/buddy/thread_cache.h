@@ -12,10 +12,14 @@
 //    shared heap, half a list at a time, so a thread alternating at a list's
 //    edge does not take the lock on every call;
 //  - the cost: a cached block stays used in the buddy tree, so it neither
-//    coalesces nor lets its page go back until it is flushed; a thread holds
-//    at most kMaxCachedBytes. release() (malloc_trim) flushes the calling
-//    thread's cache, thread exit flushes the thread's, and stats report the
-//    bytes held as thread_cache_bytes (not live).
+//    coalesces nor lets its page go back until it is flushed; a list holds at
+//    most kMaxCachedBytes (256 blocks), a thread at most 316 KiB over its
+//    eight lists. release() (malloc_trim) flushes the calling thread's cache,
+//    thread exit flushes the thread's, and stats report the bytes held as
+//    thread_cache_bytes (not live_bytes; in_use_bytes and the per-order used
+//    counts still count them, as the tree does).
+//  - a block freed twice by two threads is not caught in general (nor by
+//    glibc's tcache); a flush that finds its block's node already free aborts.
 // HEAPMARK_BUDDY_THREAD_CACHE=0 turns it off (the seeds' design: every call
 // takes the lock and walks the tree).
 #pragma once

@@ -58,6 +58,11 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     w.exited = true;
     return w;
   }
+  // Closed however the watch ends (on_window may throw: a disk that is full).
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   runner::Timeline timeline(2000);
   timeline.set_baseline(0);
   const uint64_t start = now_ns(), period = static_cast<uint64_t>(1e9 / o.hz),
@@ -67,6 +72,9 @@ Watch watch(pid_t pid, const WatchOptions& o) {
   w.min_rss = UINT64_MAX;
   w.window_s = o.window_s;
   const uint64_t window_ns = static_cast<uint64_t>(o.window_s * 1e9);
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const double start_unix_s = double(wall.tv_sec) + double(wall.tv_nsec) * 1e-9 - double(now_ns() - start) * 1e-9;
   uint64_t window_end = start + window_ns;
   WatchWindow win;
   double anon_integral = 0;  // byte-seconds over the open window
@@ -76,9 +84,9 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     win.t1_s = double(t - start) * 1e-9;
     const double span = win.t1_s - win.t0_s;
     win.anon_mean = span > 0 ? anon_integral / span : double(win.anon_last);
-    timespec wall{};
-    clock_gettime(CLOCK_REALTIME, &wall);
-    win.end_unix_s = double(wall.tv_sec) + double(wall.tv_nsec) * 1e-9;
+    // The wall clock on the monotonic one's steps: a wall clock set back during the watch cannot make
+    // the timestamps go backwards (a backfill refuses them).
+    win.end_unix_s = start_unix_s + win.t1_s;
     if (w.accounting.size() > accounting_at_open) win.accounting = w.accounting.back();
     w.windows.push_back(win);
     if (o.on_window) o.on_window(w.windows);
@@ -112,7 +120,12 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     if (o.accounting_every_s > 0 && t >= next_accounting) {
       w.accounting.push_back(take_accounting(pid, acc, double(t - start) * 1e-9));
       w.stopped_ms_total += w.accounting.back().stopped_ms;
-      next_accounting = now_ns() + static_cast<uint64_t>(o.accounting_every_s * 1e9);
+      // On a grid from the start (a stop does not push the next one later), so each window of the same
+      // length holds the accounting taken as it closes; a stop longer than the interval skips ahead.
+      const uint64_t every = static_cast<uint64_t>(o.accounting_every_s * 1e9);
+      next_accounting += every;
+      if (const uint64_t now = now_ns(); next_accounting <= now)
+        next_accounting += (now - next_accounting) / every * every + every;
     }
     if (t >= next_progress) {
       std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds,
@@ -121,13 +134,12 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     }
     if (window_ns && t >= window_end) {
       close_window(t);
-      window_end = std::max(window_end + window_ns, t + 1);
+      window_end = start + ((t - start) / window_ns + 1) * window_ns;  // the next point of the grid after t
     }
     next += period;
     if (next < now_ns()) next = now_ns();  // behind (a stop for the accounting): no burst of catch-up samples
   }
   if (window_ns) close_window(last_t);  // the last, shorter window (nothing when it holds no sample)
-  ::close(fd);
   w.samples = timeline.samples();
   w.stride = timeline.stride();
   w.peak_rss = timeline.peak_rss();
@@ -229,8 +241,8 @@ std::string openmetrics(const std::vector<WatchWindow>& windows,
          return x.accounting && x.accounting->ok && x.accounting->live ? bytes(*x.accounting->live) : std::nullopt;
        }},
       {"heapmark_attach_free_kept_bytes", "bytes",
-       "Free memory the allocator keeps (what its release call could return; glibc counts free bytes, resident "
-       "or not), at the window's last accounting",
+       "Free memory the allocator keeps by its own account, at the window's last accounting (pinned bytes "
+       "aside; glibc counts free bytes, resident or not; the release call returns part of it)",
        [&](const WatchWindow& x) {
          return x.accounting && x.accounting->ok && x.accounting->kept ? bytes(*x.accounting->kept) : std::nullopt;
        }},

@@ -48,21 +48,27 @@ void claim_openmetrics(const Options& o) {
                                (ec ? ec.message() : std::string("a file of that name exists")));
   heapmark::results::claim_output(o.openmetrics + "/watch.om", o.force, "--openmetrics");
   heapmark::results::claim_output(o.openmetrics + "/latest.prom", o.force, "--openmetrics");
-  heapmark::results::claim_output(o.openmetrics + "/window-0001.prom", o.force, "--openmetrics");
-  // --force: an earlier watch's windows go, so the directory holds this watch's only.
-  for (const auto& e : std::filesystem::directory_iterator(o.openmetrics, ec))
-    if (const std::string n = e.path().filename().string();
-        n.rfind("window-", 0) == 0 && e.path().extension() == ".prom")
-      std::filesystem::remove(e.path(), ec);
+  // The windows apart, so a textfile collector pointed at DIR reads latest.prom alone.
+  const std::string windows = o.openmetrics + "/windows";
+  std::filesystem::create_directories(windows, ec);
+  bool earlier = false;
+  for (const auto& e : std::filesystem::directory_iterator(windows, ec)) earlier |= e.path().extension() == ".prom";
+  if (earlier && !o.force)
+    throw heapmark::InputError("--openmetrics '" + o.openmetrics +
+                               "': windows/ holds an earlier watch's windows: give --force to replace them, or another "
+                               "directory");
+  // --force: the earlier watch's windows go, so the directory holds this watch's only.
+  for (const auto& e : std::filesystem::directory_iterator(windows, ec))
+    if (e.path().extension() == ".prom") std::filesystem::remove(e.path(), ec);
 }
 
-// The --openmetrics files after each window: window-NNNN.prom (that window) and
-// latest.prom (the same, for a textfile collector) without timestamps, and
-// watch.om with every window so far, timestamped (a backfill).
+// The --openmetrics files after each window: windows/window-NNNNNN.prom (that
+// window) and latest.prom (the same, for a textfile collector) without
+// timestamps, and watch.om with every window so far, timestamped (a backfill).
 void write_windows(const std::string& dir, const std::vector<attach::WatchWindow>& windows,
                    const std::vector<std::pair<std::string, std::string>>& labels) {
-  char name[32];
-  std::snprintf(name, sizeof name, "/window-%04zu.prom", windows.size());
+  char name[40];
+  std::snprintf(name, sizeof name, "/windows/window-%06zu.prom", windows.size());
   const std::string last = attach::openmetrics({windows.back()}, labels, false);
   heapmark::results::write_atomically(dir + name, last);
   heapmark::results::write_atomically(dir + "/latest.prom", last);
@@ -143,7 +149,7 @@ int attach_main(const Options& o) {
   else std::fputs(attach::render_text(snap).c_str(), stdout);
   if (!json_path.empty() && !o.json) std::printf("\nwritten: %s, %s\n", json_path.c_str(), html_path.c_str());
   if (!o.openmetrics.empty() && !o.json && snap.watch)
-    std::printf("OpenMetrics: %zu windows of %.3g s in %s (window-NNNN.prom, latest.prom; watch.om for a backfill)\n",
+    std::printf("OpenMetrics: %zu windows of %.3g s in %s (windows/, latest.prom; watch.om for a backfill)\n",
                 snap.watch->windows.size(), snap.watch->window_s, o.openmetrics.c_str());
   std::fflush(stdout);
   if (!refusal.empty()) {
@@ -200,11 +206,12 @@ const heapmark::cli::CommandRegistrar reg{[](CLI::App& app) -> heapmark::cli::Ac
                   "never enter it (default 10)")
       ->check(CLI::Range(0.0, 86400.0))
       ->type_name("SECONDS");
-  cmd->add_option("--openmetrics", st->openmetrics,
-                  "--watch: write OpenMetrics text to DIR as each --window closes: window-NNNN.prom and latest.prom "
-                  "(that window's RSS, live, free kept and stop time, labelled pid, program and allocator; for a "
-                  "textfile collector, promtool check metrics reads them) and watch.om (every window so far, "
-                  "timestamped: promtool tsdb create-blocks-from openmetrics backfills it)")
+  cmd->add_option(
+         "--openmetrics", st->openmetrics,
+         "--watch: write OpenMetrics text to DIR as each --window closes: windows/window-NNNNNN.prom and latest.prom "
+         "(that window's RSS, live, free kept and stop time, labelled pid, program and allocator; for a "
+         "textfile collector, promtool check metrics reads them) and watch.om (every window so far, "
+         "timestamped: promtool tsdb create-blocks-from openmetrics backfills it)")
       ->type_name("DIR");
   cmd->add_option("--window", st->window_s,
                   "--openmetrics: seconds per window (default: --accounting-every, or 10 without accounting)")

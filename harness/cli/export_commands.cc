@@ -56,6 +56,10 @@ int export_pprof(const PprofOpts& o) {
   if (o.format == "proto") {
     bytes = pprof::gzip(pprof::encode(p));
   } else if (p.index_of("alloc_space") >= 0) {
+    if (!o.sample.empty())
+      throw InputError("--sample " + o.sample +
+                       ": the legacy format from a trace holds all four types, in use and allocated (google-pprof "
+                       "--inuse_space, --inuse_objects, --alloc_space, --alloc_objects pick one)");
     bytes = pprof::legacy_heap(p, "inuse_space", "inuse_objects", "alloc_space", "alloc_objects");
   } else {
     if (p.default_type.size() < 6 || p.default_type.compare(p.default_type.size() - 6, 6, "_space") != 0)

@@ -42,22 +42,24 @@ pp::Profile trace_profile(const std::string& path, const std::string& at, std::s
   // Every figure "as of" one point: allocated since the first event, live there.
   std::vector<Summary::SiteStat> stats;
   std::string where;
+  uint64_t until_ms = s.duration_ms;  // from the first event
   if (at == "end") {
     stats = s.site_stats;
     where = "the end (" + seconds(s.duration_ms) + ")";
   } else if (at == "peak") {
     stats = sites_until(path, s.sites, s.peak_event, UINT64_MAX);
+    until_ms = s.peak_ms;
     where = "the live-byte peak (" + seconds(s.peak_ms) + ", " + human(s.peak_live) + " live)";
   } else {
-    const uint64_t ms = parse_at(at, s, path);
-    stats = sites_until(path, s.sites, UINT64_MAX, s.t0_ms + ms);
-    where = seconds(ms) + " (--at " + at + ")";
+    until_ms = parse_at(at, s, path);
+    stats = sites_until(path, s.sites, UINT64_MAX, s.t0_ms + until_ms);
+    where = seconds(until_ms) + " (--at " + at + ")";
   }
   pp::Profile p;
   p.sample_types = {
       {"alloc_objects", "count"}, {"alloc_space", "bytes"}, {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
   p.default_type = "inuse_space";
-  p.duration_nanos = static_cast<int64_t>(s.duration_ms) * 1000000;
+  p.duration_nanos = static_cast<int64_t>(until_ms) * 1000000;  // what the figures cover: the first event to --at
   p.comments = {"heapmark export pprof " + path,
                 "inuse_*: live at " + where + "; alloc_*: allocated from the first event to there",
                 "stacks recorded by " + s.sites.walker() + ", depth " + std::to_string(s.sites.depth())};

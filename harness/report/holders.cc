@@ -331,8 +331,10 @@ std::vector<Picture> pictures(const std::vector<Holders>& hs) {
     maps.emplace_back("pagemap-" + s, strip(h, "pagemap-" + s));
   }
   std::vector<Picture> out;
-  for (const auto& [name, model] : flames)
-    out.push_back({name, svg::icicle(model), true, pprof::gzip(pprof::encode(profiles[name]))});
+  for (const auto& [name, model] : flames) {
+    const pprof::Profile& p = profiles[name];
+    out.push_back({name, svg::icicle(model), true, p.samples.empty() ? "" : pprof::gzip(pprof::encode(p))});
+  }
   for (const auto& [name, model] : maps) out.push_back({name, svg::page_strip(model), false, ""});
   return out;
 }
@@ -352,11 +354,13 @@ std::vector<Picture> add_holders_section(Document& d, const Run& run) {
          "widths are bytes. Hover a box for its bytes, share and source line.")
         .only(Block::In::kHtml);
     for (const auto& p : drawn)
-      if (p.flame)
-        d.html(p.svg)
-            .paragraph("This graph's data as a pprof profile (go tool pprof -http=: FILE, speedscope, Pyroscope):",
-                       "pprof/" + p.name + ".pb.gz", p.name + ".pb.gz")
-            .only(Block::In::kHtml);
+      if (p.flame) {
+        d.html(p.svg);
+        if (!p.pprof.empty())
+          d.paragraph("This graph's data as a pprof profile (go tool pprof -http=: FILE, speedscope, Pyroscope):",
+                      "pprof/" + p.name + ".pb.gz", p.name + ".pb.gz")
+              .only(Block::In::kHtml);
+      }
   }
   d.heading(3, "Heap page map");
   d.note(

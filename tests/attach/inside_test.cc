@@ -321,15 +321,17 @@ TEST(InsideViewWatch, OpenMetricsPerWindowAndABackfillOfTheWholeWatch) {
   const auto& windows = w.at("windows").as_array();
   EXPECT_EQ(w.at("window_s").to_number<double>(), 1.0) << "the accounting interval by default";
   ASSERT_GE(windows.size(), 2u) << json::serialize(w);
-  size_t files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(om)) files += e.path().extension() == ".prom";
-  EXPECT_EQ(files, windows.size() + 1) << "window-NNNN.prom per window, and latest.prom";
-  char last[32];
-  std::snprintf(last, sizeof last, "/window-%04zu.prom", windows.size());
+  size_t files = 0, top = 0;
+  for (const auto& e : std::filesystem::directory_iterator(om + "/windows")) files += e.path().extension() == ".prom";
+  for (const auto& e : std::filesystem::directory_iterator(om)) top += e.path().extension() == ".prom";
+  EXPECT_EQ(files, windows.size()) << "windows/window-NNNNNN.prom per window";
+  EXPECT_EQ(top, 1u) << "latest.prom alone where a textfile collector reads";
+  char last[40];
+  std::snprintf(last, sizeof last, "/windows/window-%06zu.prom", windows.size());
   EXPECT_EQ(slurp(om + "/latest.prom"), slurp(om + last));
   for (size_t i = 1; i <= windows.size(); ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/window-%04zu.prom", i);
+    char name[40];
+    std::snprintf(name, sizeof name, "/windows/window-%06zu.prom", i);
     const auto [status, said] = shell(std::string(PROMTOOL) + " check metrics < " + om + name);
     EXPECT_EQ(status, 0) << name << ": " << said;
     const auto [pstatus, parsed] = shell(

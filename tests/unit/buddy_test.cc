@@ -341,6 +341,44 @@ TEST(BuddyDeath, DiagnosticsNameTheCheck) {
   EXPECT_DEATH(other->free(h->alloc(64)), "another heap");
 }
 
+// The Core's thread caches: freed small blocks wait in the thread's lists,
+// counted as thread_cache_bytes (among the first items, so a caller asking
+// for few gets it) and not as live; release() and the thread's exit return
+// them; a second free of a cached block aborts.
+TEST(BuddyCore, ThreadCacheBytesAreCountedApartAndReturned) {
+  auto stat_of = [](const char* name, size_t max = 64) -> long long {
+    heapmark_stat items[64];
+    const size_t n = Core::stats(items, max);
+    for (size_t i = 0; i < n; ++i)
+      if (strcmp(items[i].name, name) == 0) return static_cast<long long>(items[i].value);
+    return -1;
+  };
+  std::thread([&] {
+    Core::release();
+    const long long live0 = stat_of("live_bytes");
+    std::vector<void*> blocks;
+    for (int i = 0; i < 100; ++i) blocks.push_back(Core::alloc(64));
+    EXPECT_EQ(stat_of("live_bytes"), live0 + 100 * 64);
+    const long long refilled = stat_of("thread_cache_bytes");  // a refill takes half a list at once
+    EXPECT_GE(refilled, 0);
+    for (void* p : blocks) Core::free(p);
+    EXPECT_EQ(stat_of("thread_cache_bytes", 8), refilled + 100 * 64) << "beside live_bytes, within 8 items";
+    EXPECT_EQ(stat_of("live_bytes"), live0) << "cached blocks are not live";
+    void* again = Core::alloc(64);
+    EXPECT_EQ(stat_of("thread_cache_bytes"), refilled + 99 * 64) << "a malloc of the size takes a cached block";
+    Core::free(again);
+    Core::release();
+    EXPECT_EQ(stat_of("thread_cache_bytes"), 0) << "release() flushes the calling thread's cache";
+    for (int i = 0; i < 10; ++i) blocks[i] = Core::alloc(32);
+    for (int i = 0; i < 10; ++i) Core::free(blocks[i]);
+  }).join();
+  EXPECT_EQ(stat_of("thread_cache_bytes"), 0) << "a thread's exit flushes its cache";
+  void* p = Core::alloc(48);
+  Core::free(p);
+  EXPECT_DEATH(Core::free(p), "double free detected");
+  Core::release();
+}
+
 TEST(BuddyCore, ThreadsWithCrossThreadFrees) {
   constexpr int kThreads = 4;
   std::vector<std::vector<void*>> handoff(kThreads);
