@@ -92,7 +92,6 @@ std::map<FrameKey, uint64_t> number_frames(const Profile& p) {
   return ids;
 }
 
-
 }  // namespace
 
 std::string Frame::name() const {
