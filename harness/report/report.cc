@@ -157,7 +157,8 @@ Built build(const Run& run) {
   std::vector<std::pair<std::string, std::string>> nav;
   if (!m.groups.empty() || pm.groups.empty()) nav.emplace_back("Matrix", "#matrix");
   if (!pm.groups.empty()) nav.emplace_back("Real programs", "#programs");
-  if (!tradeoff_groups(run).empty()) nav.emplace_back("Release schedules", "#release-schedules");
+  const std::vector<TradeoffGroup> tradeoffs = tradeoff_groups(run);  // a run with --release-every
+  if (!tradeoffs.empty()) nav.emplace_back("Release schedules", "#release-schedules");
   for (const Matrix* x : {&m, &pm})
     for (const auto& g : x->groups) nav.emplace_back(g.label, "#" + g.id);
   nav.emplace_back("Failed cells", "#failed");
@@ -184,7 +185,7 @@ Built build(const Run& run) {
     add_figure_tables(d, std::move(programs));
   }
   if (!micro.rows.empty()) d.heading(2, "Fast paths (micro)", "micro").note(kMicroNote).table(std::move(micro));
-  add_tradeoff_section(d, run);  // only for a run with --release-every
+  add_tradeoff_section(d, run, tradeoffs);
 
   d.heading(2, "Per workload", "workloads");
   for (const Matrix* x : {&m, &pm})

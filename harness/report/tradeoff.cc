@@ -157,8 +157,7 @@ std::vector<std::string> best_buys(const TradeoffGroup& g) {
   return out;
 }
 
-void add_tradeoff_section(Document& d, const Run& run) {
-  const auto groups = tradeoff_groups(run);
+void add_tradeoff_section(Document& d, const Run& run, const std::vector<TradeoffGroup>& groups) {
   if (groups.empty()) return;
   d.heading(2, "Release schedules: what they buy and cost", "release-schedules")
       .note(

@@ -36,6 +36,7 @@ struct TradeoffGroup {
 std::vector<TradeoffGroup> tradeoff_groups(const Run& run);
 // Per allocator of a group: which interval bought the most average R per CPU second, in a sentence.
 std::vector<std::string> best_buys(const TradeoffGroup& g);
-void add_tradeoff_section(Document& d, const Run& run);
+// The section, for the groups tradeoff_groups(run) gave (nothing when there are none).
+void add_tradeoff_section(Document& d, const Run& run, const std::vector<TradeoffGroup>& groups);
 
 }  // namespace heapmark::report

@@ -6,8 +6,11 @@
 // back when it goes. Generator and program cells start through it alike.
 #pragma once
 #include <sched.h>
+#include <spawn.h>
 
+#include <cstdint>
 #include <mutex>
+#include <string>
 
 namespace heapmark::runner {
 
@@ -26,5 +29,11 @@ class DeployedSpawn {
   cpu_set_t own_{};
   bool remasked_ = false, thp_off_ = false;
 };
+
+// posix_spawn of `path` under a DeployedSpawn; `actions` is destroyed whatever
+// happens. Throws std::runtime_error naming the program when it cannot start.
+// `spawn_ns`, when given, gets the monotonic time just before the spawn.
+pid_t spawn_deployed(const std::string& path, posix_spawn_file_actions_t* actions, char* const* argv, char* const* envp,
+                     const cpu_set_t* cpus, bool thp_never, uint64_t* spawn_ns = nullptr);
 
 }  // namespace heapmark::runner

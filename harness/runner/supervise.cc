@@ -209,17 +209,8 @@ void Supervision::spawn() {
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  int rc = EINVAL;
-  try {
-    const DeployedSpawn deployed(spec_.start_cpus, spec_.thp_never);
-    out_.spawn_ns = metrics::tsc::monotonic_ns();
-    rc = posix_spawn(&pid_, spec_.cell_binary.c_str(), &fa, nullptr, argv.data(), envp.data());
-  } catch (...) {
-    posix_spawn_file_actions_destroy(&fa);
-    throw;
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + spec_.cell_binary + ": " + std::strerror(rc));
+  pid_ = spawn_deployed(spec_.cell_binary, &fa, argv.data(), envp.data(), spec_.start_cpus, spec_.thp_never,
+                        &out_.spawn_ns);
   ev_write_.reset();
   err_write_.reset();
   const std::string statm_path = "/proc/" + std::to_string(pid_) + "/statm";

@@ -76,18 +76,7 @@ pid_t spawn(const Argv& argv, const std::vector<std::string>& env, const std::st
   else posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   for (const auto& [from, to] : extra) posix_spawn_file_actions_adddup2(&fa, from, to);
   CArgs args(argv), envp(env);
-  pid_t pid = -1;
-  int rc = EINVAL;
-  try {
-    const DeployedSpawn deployed(cpus, thp_never);
-    rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, args.get(), envp.get());
-  } catch (...) {
-    posix_spawn_file_actions_destroy(&fa);
-    throw;
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + exe + ": " + std::strerror(rc));
-  return pid;
+  return spawn_deployed(exe, &fa, args.get(), envp.get(), cpus, thp_never);
 }
 
 // The key:value lines of a figures command's output (Redis INFO and the like).
