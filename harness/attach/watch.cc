@@ -120,12 +120,9 @@ Watch watch(pid_t pid, const WatchOptions& o) {
     if (o.accounting_every_s > 0 && t >= next_accounting) {
       w.accounting.push_back(take_accounting(pid, acc, double(t - start) * 1e-9));
       w.stopped_ms_total += w.accounting.back().stopped_ms;
-      // On a grid from the start (a stop does not push the next one later), so each window of the same
-      // length holds the accounting taken as it closes; a stop longer than the interval skips ahead.
-      const uint64_t every = static_cast<uint64_t>(o.accounting_every_s * 1e9);
-      next_accounting += every;
-      if (const uint64_t now = now_ns(); next_accounting <= now)
-        next_accounting += (now - next_accounting) / every * every + every;
+      // A whole interval of sampling after each stop, however long the stop took (under load a stop can
+      // take a second: on a grid the stops would come back to back).
+      next_accounting = now_ns() + static_cast<uint64_t>(o.accounting_every_s * 1e9);
     }
     if (t >= next_progress) {
       std::fprintf(stderr, "heapmark: attach --watch: %.0f of %.0f s, RSS %s\n", double(t - start) * 1e-9, o.seconds,
