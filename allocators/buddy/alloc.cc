@@ -26,21 +26,16 @@ bool BuddyHeap::recommit_locked(Region* r, size_t first, size_t n) noexcept {
   return true;
 }
 
-bool BuddyHeap::free_block_locked(unsigned order) const noexcept {
+Region* BuddyHeap::region_with_locked(unsigned order) const noexcept {
   const unsigned c = order - min_order_ + 1;
   for (size_t s = 0; s < nslots_; ++s)
-    if (region_code_[s] >= c) return true;
-  return false;
+    if (region_code_[s] >= c) return regions_[s];
+  return nullptr;
 }
 
 void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   const unsigned c = order - min_order_ + 1;
-  Region* r = nullptr;
-  for (size_t s = 0; s < nslots_; ++s)
-    if (region_code_[s] >= c) {
-      r = regions_[s];
-      break;
-    }
+  Region* r = region_with_locked(order);
   if (!r && !(r = new_region_locked())) return nullptr;
 
   size_t i = 1, first_split = 0;
@@ -110,7 +105,7 @@ size_t BuddyHeap::carve_locked(unsigned order, unsigned run, void** out) noexcep
   if (!base) return 0;
   Region* r = reinterpret_cast<Region*>(radix_get(base));
   const size_t off = base - r->base;
-  size_t first = (size_t(1) << (kRegionOrder - run)) + (off >> run), count = 1;
+  size_t first = node_index(off, run), count = 1;
   for (unsigned ord = run; ord > order; --ord, first *= 2, count *= 2)
     for (size_t k = first; k < first + count; ++k) sto(r, k, enc(kSplit, 0));
   for (size_t k = first; k < first + count; ++k) sto(r, k, enc(kUsed, 0));
@@ -129,7 +124,7 @@ size_t BuddyHeap::alloc_batch(unsigned order, void** out, size_t n) noexcept {
     unsigned run = order;
     while (run < kRegionOrder && (size_t(2) << (run - order)) <= n - got) ++run;
     // Never a new region for a run while a smaller free block could serve (alloc would split that first).
-    while (run > order && !free_block_locked(run)) --run;
+    while (run > order && !region_with_locked(run)) --run;
     const size_t carved = run > order ? carve_locked(order, run, out + got) : 0;
     if (carved == 0) {
       if ((out[got] = alloc_order_locked(order)) == nullptr) break;

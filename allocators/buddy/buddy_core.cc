@@ -60,19 +60,18 @@ void Core::release() noexcept {
   heap().release();
 }
 size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
-  // A block in a thread cache is used in the heap's tree, but not live: it is counted apart.
+  // A block in a thread cache is used in the heap's tree, but not live: it is
+  // counted apart, beside live_bytes (a caller with room for fewer items than
+  // the heap lists still gets it).
   const size_t cached = tcache::cached_bytes();
-  size_t n = heap().stats(out, max);
-  for (size_t i = 0; i < n; ++i) {
-    if (strcmp(out[i].name, "live_bytes") != 0) continue;
-    out[i].value = out[i].value > cached ? out[i].value - cached : 0;
-    // Beside live_bytes, ahead of the per-order counts: a caller with room for fewer items still gets it.
-    if (i + 1 >= max) break;
-    const size_t moved = (n < max ? n : max - 1) - (i + 1);
-    memmove(out + i + 2, out + i + 1, moved * sizeof *out);
-    out[i + 1] = heapmark_stat{"thread_cache_bytes", cached};
-    n = i + 2 + moved;
-    break;
+  heapmark_stat all[64];
+  const size_t got = heap().stats(all, 64);
+  size_t n = 0;
+  for (size_t i = 0; i < got && n < max; ++i) {
+    out[n++] = all[i];
+    if (strcmp(all[i].name, "live_bytes") != 0) continue;
+    out[n - 1].value = all[i].value > cached ? all[i].value - cached : 0;
+    if (n < max) out[n++] = heapmark_stat{"thread_cache_bytes", cached};
   }
   return n;
 }

@@ -121,7 +121,7 @@ class BuddyHeap {
   void free_in_region_locked(Region* r, void* p) noexcept;
   void free_node_locked(Region* r, size_t node, unsigned order) noexcept;  // node: a used block's
   size_t carve_locked(unsigned order, unsigned run, void** out) noexcept;
-  bool free_block_locked(unsigned order) const noexcept;  // some region has a free block of `order` or larger
+  Region* region_with_locked(unsigned order) const noexcept;  // the first holding a free block of `order` or larger
   size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
   bool recommit_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void purge_all_locked() noexcept;

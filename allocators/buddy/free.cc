@@ -40,7 +40,7 @@ void BuddyHeap::free_batch(unsigned order, void* const* blocks, size_t n) noexce
     }
     // The cache knows each block's order: its node is found without the descent (free() checks the rest).
     const size_t off = static_cast<char*>(blocks[k]) - r->base;
-    const size_t i = (size_t(1) << (kRegionOrder - order)) + (off >> order);
+    const size_t i = node_index(off, order);
     if ((off & ((size_t(1) << order) - 1)) != 0 || st(ld(r, i)) != kUsed) {
       unlock();
       fail("free(): double free detected (a block freed twice, through two threads' caches)");

@@ -56,6 +56,8 @@ inline uint8_t st(uint8_t v) { return v >> 5; }
 inline unsigned cd(uint8_t v) { return v & 31; }
 inline uint8_t ld(const Region* r, size_t i) { return r->tree()[i].load(std::memory_order_relaxed); }
 inline void sto(Region* r, size_t i, uint8_t v) { r->tree()[i].store(v, std::memory_order_relaxed); }
+// The node of the block of order `ord` at offset `off` in its region, and back.
+inline size_t node_index(size_t off, unsigned ord) { return (size_t(1) << (kRegionOrder - ord)) + (off >> ord); }
 inline size_t node_offset(size_t i, unsigned ord) {
   unsigned depth = kRegionOrder - ord;
   return (i - (size_t(1) << depth)) << ord;

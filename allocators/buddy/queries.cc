@@ -31,7 +31,7 @@ unsigned BuddyHeap::block_order(const void* p) const noexcept {
   // last set to when it formed (free, or split), never used.
   const size_t off = static_cast<const char*>(p) - r->base;
   for (unsigned ord = min_order_; ord <= kRegionOrder && (off & ((size_t(1) << ord) - 1)) == 0; ++ord)
-    if (st(ld(r, (size_t(1) << (kRegionOrder - ord)) + (off >> ord))) == kUsed) return ord;
+    if (st(ld(r, node_index(off, ord))) == kUsed) return ord;
   return 0;
 }
 

@@ -7,8 +7,8 @@
 
 #include <atomic>
 
-#include "os/os.h"
 #include "shim/diag.h"
+#include "shim/thread_registry.h"
 
 namespace heapmark::buddy::tcache {
 namespace {
@@ -31,10 +31,8 @@ std::atomic<bool> g_enabled{false};
 unsigned g_min = 4, g_end = 4;  // cached orders: [g_min, g_end)
 uintptr_t g_key_word = 0;       // in a cached block's second word
 pthread_key_t g_key;
-pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;  // the registry: g_all, g_pool
-Cache* g_all = nullptr;
-Cache* g_pool = nullptr;
-Cache g_off{};  // caps 0: a thread being set up, or torn down, goes to the heap
+constinit shim::ThreadRegistry<Cache> g_threads;  // constant: malloc may come before any constructor
+Cache g_off{};                                    // caps 0: a thread being set up, or torn down, goes to the heap
 
 __thread Cache* t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
 
@@ -79,33 +77,18 @@ void thread_exit(void* v) noexcept {
   Cache* c = static_cast<Cache*>(v);
   t_cache = &g_off;
   flush_all(c);
-  pthread_mutex_lock(&g_mu);
-  if (c->prev_all) c->prev_all->next_all = c->next_all;
-  else g_all = c->next_all;
-  if (c->next_all) c->next_all->prev_all = c->prev_all;
-  c->next_all = g_pool;
-  g_pool = c;
-  pthread_mutex_unlock(&g_mu);
+  g_threads.give_back(c);
 }
 
 Cache* init_thread() noexcept {
   t_cache = &g_off;  // pthread_setspecific may call malloc: that call goes to the heap
-  pthread_mutex_lock(&g_mu);
-  Cache* c = g_pool;
-  if (c) g_pool = c->next_all;
-  else c = static_cast<Cache*>(os::reserve_committed((sizeof(Cache) + os::page_size() - 1) & ~(os::page_size() - 1)));
-  if (c) {
+  Cache* c = g_threads.take([](Cache& t) {
     for (unsigned o = g_min; o < g_end; ++o) {
       const size_t by_bytes = kMaxCachedBytes >> o;
-      c->lists[o - g_min] = List{nullptr, 0, static_cast<uint32_t>(by_bytes < 256 ? by_bytes : 256)};
+      t.lists[o - g_min] = List{nullptr, 0, static_cast<uint32_t>(by_bytes < 256 ? by_bytes : 256)};
     }
-    c->bytes.store(0, std::memory_order_relaxed);
-    c->prev_all = nullptr;
-    c->next_all = g_all;
-    if (g_all) g_all->prev_all = c;
-    g_all = c;
-  }
-  pthread_mutex_unlock(&g_mu);
+    t.bytes.store(0, std::memory_order_relaxed);
+  });
   if (!c) return &g_off;
   pthread_setspecific(g_key, c);
   t_cache = c;
@@ -183,22 +166,19 @@ void flush_current() noexcept {
 size_t cached_bytes() noexcept {
   if (!enabled()) return 0;
   size_t total = 0;
-  pthread_mutex_lock(&g_mu);
-  for (Cache* c = g_all; c; c = c->next_all) total += c->bytes.load(std::memory_order_relaxed);
-  pthread_mutex_unlock(&g_mu);
+  g_threads.lock();
+  for (Cache* c = g_threads.first(); c; c = c->next_all) total += c->bytes.load(std::memory_order_relaxed);
+  g_threads.unlock();
   return total;
 }
 
-void prefork() noexcept { pthread_mutex_lock(&g_mu); }
-void postfork_parent() noexcept { pthread_mutex_unlock(&g_mu); }
-// The child has one thread: the other threads' caches are gone with them (their
-// blocks stay used, as a forked child's other threads' memory does in any
-// allocator), so the registry keeps the forking thread's cache alone.
+void prefork() noexcept { g_threads.lock(); }
+void postfork_parent() noexcept { g_threads.unlock(); }
+// The child has one thread: the other threads' cached blocks stay used, as a
+// forked child's other threads' memory does in any allocator.
 void postfork_child() noexcept {
-  pthread_mutex_init(&g_mu, nullptr);
-  Cache* c = t_cache;
-  g_all = c && c != &g_off ? c : nullptr;
-  if (g_all) g_all->prev_all = g_all->next_all = nullptr;
+  g_threads.reinit_lock_after_fork();
+  g_threads.keep_only(t_cache && t_cache != &g_off ? t_cache : nullptr);
 }
 
 }  // namespace heapmark::buddy::tcache

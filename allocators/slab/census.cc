@@ -14,7 +14,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
   TextOut o{why, why_len};
   bool ok = true;
   size_t total_live_bits = 0;
-  pthread_mutex_lock(&g_tc_mu);
+  g_threads.lock();
   for (auto& c : g_cache) pthread_mutex_lock(&c.mu);
   for (unsigned cls = 0; cls < kClasses && ok; ++cls) {
     const size_t size = class_size(cls);
@@ -46,7 +46,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
         }
         for (size_t idx = s->carved; idx < s->capacity && ok; ++idx) claim(idx, "the uncarved tail");
         size_t in_mags = 0;
-        for (ThreadCache* tc = g_all; tc && ok; tc = tc->next_all)
+        for (ThreadCache* tc = g_threads.first(); tc && ok; tc = tc->next_all)
           for (uint32_t k = 0; k < tc->mags[cls].count && ok; ++k) {
             char* p = static_cast<char*>(tc->mags[cls].items[k]);
             if (p < s->base || p >= s->base + size_t(s->capacity) * size) continue;
@@ -94,7 +94,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
     ok = false;
   }
   for (unsigned i = kClasses; i-- > 0;) pthread_mutex_unlock(&g_cache[i].mu);
-  pthread_mutex_unlock(&g_tc_mu);
+  g_threads.unlock();
   if (ok) o.put("ok");
   o.finish();
   return ok;

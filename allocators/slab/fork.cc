@@ -7,19 +7,19 @@ namespace heapmark::slab {
 
 void Core::prefork() noexcept {
   ensure_init();
-  pthread_mutex_lock(&g_tc_mu);
+  g_threads.lock();
   for (auto& c : g_cache) pthread_mutex_lock(&c.mu);
   g_heap.lock();
 }
 void Core::postfork_parent() noexcept {
   g_heap.unlock();
   for (unsigned i = kClasses; i-- > 0;) pthread_mutex_unlock(&g_cache[i].mu);
-  pthread_mutex_unlock(&g_tc_mu);
+  g_threads.unlock();
 }
 void Core::postfork_child() noexcept {
   g_heap.reinit_lock_after_fork();
   for (auto& c : g_cache) pthread_mutex_init(&c.mu, nullptr);
-  pthread_mutex_init(&g_tc_mu, nullptr);
+  g_threads.reinit_lock_after_fork();
 }
 
 }  // namespace heapmark::slab

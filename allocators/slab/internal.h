@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "buddy/buddy_heap.h"
+#include "shim/thread_registry.h"
 #include "slab/size_classes.h"
 #include "slab/slab_core.h"
 
@@ -87,9 +88,7 @@ extern std::atomic<bool> g_ready;
 extern pthread_key_t g_key;
 extern size_t g_empty_reserve;
 // Registry of thread caches (for census, fork and reuse after thread exit).
-extern pthread_mutex_t g_tc_mu;
-extern ThreadCache* g_all;
-extern ThreadCache* g_pool;
+extern shim::ThreadRegistry<ThreadCache> g_threads;
 extern std::atomic<size_t> g_slab_bytes;
 extern std::atomic<size_t> g_slabs_returned;
 // Threads whose cache was torn down (exit) use this one: every cap is 0, so

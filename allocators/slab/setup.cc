@@ -16,9 +16,7 @@ Cache g_cache[kClasses];
 std::atomic<bool> g_ready{false};
 pthread_key_t g_key;
 size_t g_empty_reserve = 1;
-pthread_mutex_t g_tc_mu = PTHREAD_MUTEX_INITIALIZER;
-ThreadCache* g_all = nullptr;
-ThreadCache* g_pool = nullptr;
+constinit shim::ThreadRegistry<ThreadCache> g_threads;  // constant: malloc may come before any constructor
 std::atomic<size_t> g_slab_bytes{0};
 std::atomic<size_t> g_slabs_returned{0};
 ThreadCache g_dead{};

@@ -3,7 +3,6 @@
 // refilled from the slabs when empty.
 #include <string.h>
 
-#include "os/os.h"
 #include "slab/internal.h"
 
 namespace heapmark::slab {
@@ -22,22 +21,9 @@ void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
 ThreadCache* init_thread() noexcept {
   ensure_init();
   t_cache = &g_dead;  // anything re-entering malloc meanwhile takes the direct path
-  pthread_mutex_lock(&g_tc_mu);
-  ThreadCache* tc = g_pool;
-  if (tc) {
-    g_pool = tc->next_all;
-  } else {
-    tc = static_cast<ThreadCache*>(
-        os::reserve_committed((sizeof(ThreadCache) + os::page_size() - 1) & ~(os::page_size() - 1)));
-  }
-  if (tc) {
-    for (unsigned i = 0; i < kClasses; ++i) tc->mags[i] = Magazine{0, magazine_cap(i), {}, {}};
-    tc->prev_all = nullptr;
-    tc->next_all = g_all;
-    if (g_all) g_all->prev_all = tc;
-    g_all = tc;
-  }
-  pthread_mutex_unlock(&g_tc_mu);
+  ThreadCache* tc = g_threads.take([](ThreadCache& t) {
+    for (unsigned i = 0; i < kClasses; ++i) t.mags[i] = Magazine{0, magazine_cap(i), {}, {}};
+  });
   if (!tc) return &g_dead;
   pthread_setspecific(g_key, tc);
   t_cache = tc;
@@ -49,13 +35,7 @@ void thread_exit(void* v) noexcept {
   t_cache = &g_dead;
   for (unsigned i = 0; i < kClasses; ++i)
     if (tc->mags[i].count) flush_magazine(i, tc->mags[i], tc->mags[i].count);
-  pthread_mutex_lock(&g_tc_mu);
-  if (tc->prev_all) tc->prev_all->next_all = tc->next_all;
-  else g_all = tc->next_all;
-  if (tc->next_all) tc->next_all->prev_all = tc->prev_all;
-  tc->next_all = g_pool;
-  g_pool = tc;
-  pthread_mutex_unlock(&g_tc_mu);
+  g_threads.give_back(tc);
 }
 
 void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {

@@ -212,52 +212,67 @@ std::string render_text(const Watch& w) {
   return s;
 }
 
-std::string openmetrics(const std::vector<WatchWindow>& windows,
-                        const std::vector<std::pair<std::string, std::string>>& labels, bool timestamped) {
-  namespace om = report::openmetrics;
-  // Each family's value in a window, or none.
-  struct Family {
-    const char* name;
-    const char* unit;
-    const char* help;
-    std::function<std::optional<double>(const WatchWindow&)> value;
-  };
-  auto bytes = [](uint64_t v) { return std::optional<double>(static_cast<double>(v)); };
-  const Family families[] = {
-      {"heapmark_attach_rss_bytes", "bytes", "RSS at the window's last sample (/proc/PID/statm)",
-       [&](const WatchWindow& x) { return bytes(x.rss_last); }},
-      {"heapmark_attach_rss_peak_bytes", "bytes", "Highest RSS sampled in the window",
-       [&](const WatchWindow& x) { return bytes(x.rss_peak); }},
-      {"heapmark_attach_rss_min_bytes", "bytes", "Lowest RSS sampled in the window",
-       [&](const WatchWindow& x) { return bytes(x.rss_min); }},
-      {"heapmark_attach_anon_mean_bytes", "bytes", "Anonymous RSS averaged over the window's time",
-       [](const WatchWindow& x) { return std::optional<double>(x.anon_mean); }},
-      {"heapmark_attach_live_bytes", "bytes",
-       "Live bytes as the allocator counts them, at the window's last accounting (taken inside the process)",
-       [&](const WatchWindow& x) {
-         return x.accounting && x.accounting->ok && x.accounting->live ? bytes(*x.accounting->live) : std::nullopt;
-       }},
-      {"heapmark_attach_free_kept_bytes", "bytes",
-       "Free memory the allocator keeps by its own account, at the window's last accounting (pinned bytes "
-       "aside; glibc counts free bytes, resident or not; the release call returns part of it)",
-       [&](const WatchWindow& x) {
-         return x.accounting && x.accounting->ok && x.accounting->kept ? bytes(*x.accounting->kept) : std::nullopt;
-       }},
-      {"heapmark_attach_stopped_seconds", "seconds", "Time the process was stopped for the window's accounting",
-       [](const WatchWindow& x) {
-         return x.accounting ? std::optional<double>(x.accounting->stopped_ms * 1e-3) : std::nullopt;
-       }},
-      {"heapmark_attach_window_seconds", "seconds", "The window's length",
-       [](const WatchWindow& x) { return std::optional<double>(x.t1_s - x.t0_s); }},
-  };
-  std::vector<om::Gauge> gauges;
-  for (const auto& f : families) {
-    om::Gauge& g = gauges.emplace_back(om::Gauge{f.name, f.unit, f.help, ""});
-    for (const auto& x : windows)
-      if (const auto v = f.value(x))
-        g.add(labels, *v, timestamped ? std::optional<double>(x.end_unix_s) : std::nullopt);
-  }
-  return om::exposition(gauges);
+namespace {
+
+// A gauge family of the windows: its value in a window, or none.
+struct Family {
+  const char* name;
+  const char* unit;
+  const char* help;
+  std::optional<double> (*value)(const WatchWindow&);
+};
+
+std::optional<double> bytes(uint64_t v) { return static_cast<double>(v); }
+
+const Family kFamilies[] = {
+    {"heapmark_attach_rss_bytes", "bytes", "RSS at the window's last sample (/proc/PID/statm)",
+     [](const WatchWindow& x) -> std::optional<double> { return bytes(x.rss_last); }},
+    {"heapmark_attach_rss_peak_bytes", "bytes", "Highest RSS sampled in the window",
+     [](const WatchWindow& x) -> std::optional<double> { return bytes(x.rss_peak); }},
+    {"heapmark_attach_rss_min_bytes", "bytes", "Lowest RSS sampled in the window",
+     [](const WatchWindow& x) -> std::optional<double> { return bytes(x.rss_min); }},
+    {"heapmark_attach_anon_mean_bytes", "bytes", "Anonymous RSS averaged over the window's time",
+     [](const WatchWindow& x) -> std::optional<double> { return std::optional<double>(x.anon_mean); }},
+    {"heapmark_attach_live_bytes", "bytes",
+     "Live bytes as the allocator counts them, at the window's last accounting (taken inside the process)",
+     [](const WatchWindow& x) -> std::optional<double> {
+       return x.accounting && x.accounting->ok && x.accounting->live ? bytes(*x.accounting->live) : std::nullopt;
+     }},
+    {"heapmark_attach_free_kept_bytes", "bytes",
+     "Free memory the allocator keeps by its own account, at the window's last accounting (pinned bytes "
+     "aside; glibc counts free bytes, resident or not; the release call returns part of it)",
+     [](const WatchWindow& x) -> std::optional<double> {
+       return x.accounting && x.accounting->ok && x.accounting->kept ? bytes(*x.accounting->kept) : std::nullopt;
+     }},
+    {"heapmark_attach_stopped_seconds", "seconds", "Time the process was stopped for the window's accounting",
+     [](const WatchWindow& x) -> std::optional<double> {
+       return x.accounting ? std::optional<double>(x.accounting->stopped_ms * 1e-3) : std::nullopt;
+     }},
+    {"heapmark_attach_window_seconds", "seconds", "The window's length",
+     [](const WatchWindow& x) -> std::optional<double> { return std::optional<double>(x.t1_s - x.t0_s); }},
+};
+
+// Each family's sample of window `x`, added to `gauges` (one per family, in kFamilies' order).
+void add_window(std::vector<report::openmetrics::Gauge>& gauges, const WatchWindow& x, const Labels& labels,
+                bool timestamped) {
+  if (gauges.empty())
+    for (const auto& f : kFamilies) gauges.push_back({f.name, f.unit, f.help, ""});
+  for (size_t i = 0; i < std::size(kFamilies); ++i)
+    if (const auto v = kFamilies[i].value(x))
+      gauges[i].add(labels, *v, timestamped ? std::optional<double>(x.end_unix_s) : std::nullopt);
 }
+
+}  // namespace
+
+WatchMetrics::WatchMetrics(Labels labels) : labels_(std::move(labels)) {}
+
+std::string WatchMetrics::add(const WatchWindow& w) {
+  add_window(all_, w, labels_, true);
+  std::vector<report::openmetrics::Gauge> one;
+  add_window(one, w, labels_, false);
+  return report::openmetrics::exposition(one);
+}
+
+std::string WatchMetrics::all() const { return report::openmetrics::exposition(all_); }
 
 }  // namespace heapmark::attach

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/attach/inside.h"
+#include "harness/report/openmetrics.h"
 
 namespace heapmark::attach {
 
@@ -71,12 +72,24 @@ Watch watch(pid_t pid, const WatchOptions& options);
 boost::json::object to_json(const Watch& w);
 std::string render_text(const Watch& w);
 
-// Windows as OpenMetrics gauges (docs/attach.md, "OpenMetrics"), labelled
-// `labels` (pid, program, allocator). `timestamped`: each sample carries its
-// window's end, for a backfill of the whole watch (promtool tsdb
-// create-blocks-from openmetrics); without, one window's file is what a
-// textfile collector scrapes and promtool check metrics reads.
-std::string openmetrics(const std::vector<WatchWindow>& windows,
-                        const std::vector<std::pair<std::string, std::string>>& labels, bool timestamped);
+using Labels = report::openmetrics::Labels;
+
+// The windows as OpenMetrics gauges (docs/attach.md, "OpenMetrics"), labelled
+// pid, program and allocator, added as they close: each window's samples are
+// formatted once.
+class WatchMetrics {
+ public:
+  explicit WatchMetrics(Labels labels);
+  // Adds a window; returns its own exposition, without timestamps (what a
+  // textfile collector scrapes and promtool check metrics reads).
+  std::string add(const WatchWindow& w);
+  // Every window added, each sample timestamped at its window's end: a backfill
+  // of the whole watch (promtool tsdb create-blocks-from openmetrics).
+  std::string all() const;
+
+ private:
+  Labels labels_;
+  std::vector<report::openmetrics::Gauge> all_;
+};
 
 }  // namespace heapmark::attach

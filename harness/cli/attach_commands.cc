@@ -65,14 +65,13 @@ void claim_openmetrics(const Options& o) {
 // The --openmetrics files after each window: windows/window-NNNNNN.prom (that
 // window) and latest.prom (the same, for a textfile collector) without
 // timestamps, and watch.om with every window so far, timestamped (a backfill).
-void write_windows(const std::string& dir, const std::vector<attach::WatchWindow>& windows,
-                   const std::vector<std::pair<std::string, std::string>>& labels) {
+void write_window(const std::string& dir, attach::WatchMetrics& metrics, const attach::WatchWindow& w, size_t n) {
   char name[40];
-  std::snprintf(name, sizeof name, "/windows/window-%06zu.prom", windows.size());
-  const std::string last = attach::openmetrics({windows.back()}, labels, false);
-  heapmark::results::write_atomically(dir + name, last);
-  heapmark::results::write_atomically(dir + "/latest.prom", last);
-  heapmark::results::write_atomically(dir + "/watch.om", attach::openmetrics(windows, labels, true));
+  std::snprintf(name, sizeof name, "/windows/window-%06zu.prom", n);
+  const std::string one = metrics.add(w);
+  heapmark::results::write_atomically(dir + name, one);
+  heapmark::results::write_atomically(dir + "/latest.prom", one);
+  heapmark::results::write_atomically(dir + "/watch.om", metrics.all());
 }
 
 // --out DIR: attach.json and report.html in it (created; files in it replaced only with --force).
@@ -131,11 +130,11 @@ int attach_main(const Options& o) {
     w.inject = opt;
     if (!o.openmetrics.empty()) {
       w.window_s = o.window_s > 0 ? o.window_s : o.accounting_every_s > 0 ? o.accounting_every_s : 10;
-      std::vector<std::pair<std::string, std::string>> labels{{"pid", std::to_string(pid)},
-                                                              {"program", snap.outside.comm}};
+      attach::Labels labels{{"pid", std::to_string(pid)}, {"program", snap.outside.comm}};
       if (snap.inside && snap.inside->identity_ok) labels.emplace_back("allocator", snap.inside->family);
-      w.on_window = [dir = o.openmetrics, labels](const std::vector<attach::WatchWindow>& windows) {
-        write_windows(dir, windows, labels);
+      w.on_window = [dir = o.openmetrics, metrics = std::make_shared<attach::WatchMetrics>(std::move(labels))](
+                        const std::vector<attach::WatchWindow>& windows) {
+        write_window(dir, *metrics, windows.back(), windows.size());
       };
     }
     snap.watch = attach::watch(pid, w);

@@ -25,13 +25,6 @@ struct PprofOpts {
   bool force = false;
 };
 
-std::string size_text(size_t bytes) {
-  char b[32];
-  std::snprintf(b, sizeof b, bytes >= 1 << 20 ? "%.1f MiB" : "%.1f KiB",
-                double(bytes) / (bytes >= 1 << 20 ? 1 << 20 : 1024));
-  return b;
-}
-
 int export_pprof(const PprofOpts& o) {
   if (o.format != "proto" && o.format != "legacy")
     throw InputError("--format '" + o.format +
@@ -70,15 +63,8 @@ int export_pprof(const PprofOpts& o) {
   }
   heapmark::results::write_atomically(o.out, bytes);
   std::fputs(warnings.c_str(), stderr);
-  size_t samples = 0;
-  for (const auto& s : p.samples)
-    for (int64_t v : s.values) {
-      if (v == 0) continue;
-      ++samples;
-      break;
-    }
-  std::fprintf(stderr, "wrote %s: %zu stacks, sample types %s (first: %s), %s\n", o.out.c_str(), samples,
-               p.type_list().c_str(), p.default_type.c_str(), size_text(bytes.size()).c_str());
+  std::fprintf(stderr, "wrote %s: %zu stacks, sample types %s (first: %s), %s\n", o.out.c_str(), p.stacks(),
+               p.type_list().c_str(), p.default_type.c_str(), heapmark::cli::human(bytes.size()).c_str());
   std::fprintf(stderr, "  view: %s %s\n", o.format == "proto" ? "go tool pprof -top" : "google-pprof --text",
                o.out.c_str());
   return 0;

@@ -1,6 +1,5 @@
 #include "harness/cli/pprof_sources.h"
 
-#include <cinttypes>
 #include <cstdio>
 
 #include "common/input_error.h"
@@ -14,16 +13,6 @@ namespace heapmark::cli {
 namespace pp = report::pprof;
 
 namespace {
-
-std::string hex_bytes(const std::string& raw) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
 
 std::string seconds(uint64_t ms) {
   char b[32];
@@ -73,15 +62,8 @@ pp::Profile trace_profile(const std::string& path, const std::string& at, std::s
     if (site == 0) {
       sample.stack.push_back(pp::Frame::label("(no stack recorded)"));
     } else {
-      const trace::Stack& stack = s.sites.stack(site);
-      const std::vector<symbols::Frame> frames = sym.stack(site);
-      for (size_t i = 0; i < frames.size(); ++i) {
-        const symbols::Frame& f = frames[i];
-        pp::Frame out{f.function, f.file, f.line, f.module, "", f.address};
-        if (i < stack.module.size() && stack.module[i] >= 0)
-          out.build_id = hex_bytes(s.sites.modules()[static_cast<size_t>(stack.module[i])].build_id);
-        sample.stack.push_back(std::move(out));
-      }
+      for (const symbols::Frame& f : sym.stack(site))
+        sample.stack.push_back(pp::Frame{f.function, f.file, f.line, f.module, f.build_id, f.address});
     }
     p.samples.push_back(std::move(sample));
   }

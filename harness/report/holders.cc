@@ -75,16 +75,6 @@ const results::PhaseEndResult* phase_f(const Cell& c, std::string* name) {
   return &*last->end;
 }
 
-// A frame's function alone, for flame-graph boxes: "fn (file.c:12)" -> "fn".
-std::string function_of(const std::string& text) {
-  const size_t paren = text.rfind(" (");
-  return paren == std::string::npos ? text : text.substr(0, paren);
-}
-std::string where_of(const std::string& text) {
-  const size_t paren = text.rfind(" (");
-  return paren == std::string::npos ? "" : text.substr(paren + 2, text.size() - paren - 3);
-}
-
 bool any_attribution(const Run& run) {
   for (const auto& c : run.cells)
     for (const auto& p : c.phases)
@@ -130,8 +120,10 @@ svg::Icicle flame(const Holders& h, bool pinned, const std::string& phase, const
     svg::WeightedStack w;
     w.value = pinned ? s.pinned : static_cast<double>(s.live);
     for (auto f = frames.rbegin(); f != frames.rend(); ++f) {
-      w.frames.push_back(function_of(*f));
-      w.titles.push_back(where_of(*f));
+      // The box shows the function; its hover text, where in the source or module it is.
+      const pprof::Frame frame = pprof::parse_frame_text(*f);
+      w.frames.push_back(frame.name());
+      w.titles.push_back(frame.function.empty() ? "" : frame.where());
     }
     ic.stacks.push_back(std::move(w));
   };
@@ -311,30 +303,32 @@ Table pinning_table(const std::vector<Holders>& hs, size_t top) {
 // The flame graphs of pinned and live bytes at F and of live bytes at the peak (when the trace names sites),
 // and the page map of every phase end, per base allocator: the models first, then the drawings.
 std::vector<Picture> pictures(const std::vector<Holders>& hs) {
-  std::vector<std::pair<std::string, svg::Icicle>> flames;
+  struct Flame {
+    std::string name;
+    svg::Icicle model;
+    pprof::Profile data;  // what the graph draws, for the report's link
+  };
+  std::vector<Flame> flames;
   std::vector<std::pair<std::string, svg::PageStrip>> maps;
-  std::map<std::string, pprof::Profile> profiles;
   for (const auto& h : hs) {
     if (h.variant) continue;
     const std::string s = slug(h.allocator);
+    auto add = [&](const std::string& what, bool pinned, const std::string& phase) {
+      const std::string name = "flame-" + what + "-" + s;
+      flames.push_back({name, flame(h, pinned, phase, name), flame_profile(h, pinned, phase)});
+    };
     if (h.site_count > 0) {
-      flames.emplace_back("flame-pinned-" + s, flame(h, true, "", "flame-pinned-" + s));
-      profiles["flame-pinned-" + s] = flame_profile(h, true, "");
-      flames.emplace_back("flame-live-" + s, flame(h, false, "", "flame-live-" + s));
-      profiles["flame-live-" + s] = flame_profile(h, false, "");
+      add("pinned", true, "");
+      add("live", false, "");
       std::string ph;
-      if (phase_of(h, "peak", &ph)) {
-        flames.emplace_back("flame-peak-" + s, flame(h, false, "peak", "flame-peak-" + s));
-        profiles["flame-peak-" + s] = flame_profile(h, false, "peak");
-      }
+      if (phase_of(h, "peak", &ph)) add("peak", false, "peak");
     }
     maps.emplace_back("pagemap-" + s, strip(h, "pagemap-" + s));
   }
   std::vector<Picture> out;
-  for (const auto& [name, model] : flames) {
-    const pprof::Profile& p = profiles[name];
-    out.push_back({name, svg::icicle(model), true, p.samples.empty() ? "" : pprof::gzip(pprof::encode(p))});
-  }
+  for (const auto& f : flames)
+    out.push_back(
+        {f.name, svg::icicle(f.model), true, f.data.samples.empty() ? "" : pprof::gzip(pprof::encode(f.data))});
   for (const auto& [name, model] : maps) out.push_back({name, svg::page_strip(model), false, ""});
   return out;
 }

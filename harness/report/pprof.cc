@@ -83,20 +83,33 @@ bool all_zero(const Sample& s) {
   return true;
 }
 
-// Every distinct frame of the samples written (not all zero), numbered from 1 in order of first use.
-std::map<FrameKey, uint64_t> number_frames(const Profile& p) {
-  std::map<FrameKey, uint64_t> ids;
+// Every distinct frame of the samples written (not all zero), numbered from 1
+// in order of first use, with the first frame seen as its example.
+struct Numbered {
+  uint64_t id;
+  const Frame* frame;
+};
+std::map<FrameKey, Numbered> number_frames(const Profile& p) {
+  std::map<FrameKey, Numbered> ids;
   for (const auto& s : p.samples)
     if (!all_zero(s))
-      for (const auto& f : s.stack) ids.emplace(key_of(f), ids.size() + 1);
+      for (const auto& f : s.stack) ids.emplace(key_of(f), Numbered{ids.size() + 1, &f});
   return ids;
 }
 
 }  // namespace
 
-std::string Frame::name() const {
-  if (!function.empty()) return function;
+std::string Frame::where() const {
+  if (!file.empty()) return file + ":" + std::to_string(line);
   return module.empty() ? hex(address) : module + "+" + hex(address);
+}
+
+std::string Frame::name() const { return function.empty() ? where() : function; }
+
+size_t Profile::stacks() const {
+  size_t n = 0;
+  for (const auto& s : samples) n += !all_zero(s);
+  return n;
 }
 
 int Profile::index_of(const std::string& type) const {
@@ -124,7 +137,7 @@ std::string encode(const Profile& p) {
   for (const auto& s : p.samples) {
     if (all_zero(s)) continue;
     std::vector<uint64_t> locations;
-    for (const auto& f : s.stack) locations.push_back(frame_ids.at(key_of(f)));
+    for (const auto& f : s.stack) locations.push_back(frame_ids.at(key_of(f)).id);
     Message m;
     m.packed(1, locations);
     m.packed(2, s.values);
@@ -163,10 +176,9 @@ std::string encode(const Profile& p) {
   }
   // Functions: one per (name, file); locations: one per frame.
   std::map<std::pair<std::string, std::string>, uint64_t> functions;
-  for (const auto& [k, id] : frame_ids) {
-    const auto [fit, fresh] = functions.emplace(
-        std::make_pair(Frame{std::get<0>(k), "", 0, std::get<3>(k), "", std::get<4>(k)}.name(), std::get<1>(k)),
-        functions.size() + 1);
+  for (const auto& [k, n] : frame_ids) {
+    const Frame& frame = *n.frame;
+    const auto [fit, fresh] = functions.emplace(std::make_pair(frame.name(), frame.file), functions.size() + 1);
     if (fresh) {
       Message f;
       f.uint(1, fit->second);
@@ -177,11 +189,11 @@ std::string encode(const Profile& p) {
     }
     Message line;
     line.uint(1, fit->second);
-    line.sint(2, std::get<2>(k));
+    line.sint(2, frame.line);
     Message loc;
-    loc.uint(1, id);
-    if (const auto m = modules.find(std::get<3>(k)); m != modules.end()) loc.uint(2, m->second.id);
-    loc.uint(3, std::get<4>(k));
+    loc.uint(1, n.id);
+    if (const auto m = modules.find(frame.module); m != modules.end()) loc.uint(2, m->second.id);
+    loc.uint(3, frame.address);
     loc.message(4, line);
     out.message(4, loc);
   }
@@ -222,12 +234,12 @@ std::string legacy_heap(const Profile& p, const std::string& inuse, const std::s
   const auto frame_ids = number_frames(p);
   auto address = [](uint64_t id) { return 0x10000 + 0x10 * id; };
   std::string out = "--- symbol\nbinary=heapmark\n";
-  for (const auto& [k, id] : frame_ids) {
-    std::string name = Frame{std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), "", std::get<4>(k)}.name();
+  for (const auto& [k, n] : frame_ids) {
+    std::string name = n.frame->name();
     // google-pprof splits a symbol at "--" (it separates inlined functions).
     for (size_t at; (at = name.find("--")) != std::string::npos;) name.replace(at, 2, "- -");
     char b[32];
-    std::snprintf(b, sizeof b, "0x%016" PRIx64 " ", address(id));
+    std::snprintf(b, sizeof b, "0x%016" PRIx64 " ", address(n.id));
     out += b + name + "\n";
   }
   out += "---\n";
@@ -240,7 +252,7 @@ std::string legacy_heap(const Profile& p, const std::string& inuse, const std::s
     std::snprintf(b, sizeof b, "%6" PRId64 ": %8" PRId64 " [%6" PRId64 ": %8" PRId64 "] @", v[0], v[1], v[2], v[3]);
     lines += b;
     for (const auto& f : s.stack) {
-      std::snprintf(b, sizeof b, " 0x%016" PRIx64, address(frame_ids.at(key_of(f))));
+      std::snprintf(b, sizeof b, " 0x%016" PRIx64, address(frame_ids.at(key_of(f)).id));
       lines += b;
     }
     lines += "\n";

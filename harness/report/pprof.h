@@ -24,6 +24,8 @@ struct Frame {
   uint64_t address = 0;  // in the process when known, else the offset in the module
   // What the legacy format's symbol table and pprof's text show for the frame.
   std::string name() const;
+  // "file.c:12", "libx.so+0x1a2b" or "0x7f12...": where the frame is.
+  std::string where() const;
   // A frame that stands for what has no stack ("(no stack recorded)").
   static Frame label(const std::string& text) {
     Frame f;
@@ -47,6 +49,8 @@ struct Profile {
   std::vector<Sample> samples;
   int64_t time_nanos = 0, duration_nanos = 0;
   std::vector<std::string> comments;  // `go tool pprof -comments` shows them
+  // The samples a file holds: those with some value not zero.
+  size_t stacks() const;
   // The index of sample type `type`, or -1.
   int index_of(const std::string& type) const;
   // "a, b, c": the sample types, for an error naming the valid choices.

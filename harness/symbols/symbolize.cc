@@ -141,6 +141,7 @@ const Frame& Symbolizer::frame(uint32_t dense, size_t i) {
     const trace::Module& m = sites_.modules()[static_cast<size_t>(module)];
     f.module = base_name(m.path);
     f.offset = addr - m.bias;
+    f.build_id = hex_bytes(m.build_id);
   }
   if (Open* o = open(module)) {
     const Dwarf_Addr pc = addr - 1;  // a return address: the call is the instruction before it

@@ -20,8 +20,9 @@ struct Frame {
   std::string function;  // demangled; "" when no symbol covers the address
   std::string file;      // source file ("" without line info)
   uint32_t line = 0;
-  std::string module;   // the module's file name (no directory), "" when no module held the address
-  uint64_t offset = 0;  // address minus the module's load bias: `addr2line -e MODULE OFFSET` finds it
+  std::string module;    // the module's file name (no directory), "" when no module held the address
+  uint64_t offset = 0;   // address minus the module's load bias: `addr2line -e MODULE OFFSET` finds it
+  std::string build_id;  // the module's GNU build-id in hex ("" when unknown)
   uint64_t address = 0;
   // "fn (file.c:12)", "fn (libx.so+0x1a2b)", "libx.so+0x1a2b" or "0x7f12...".
   std::string text() const;

@@ -671,9 +671,13 @@ elif case == "pprof":
     cell = [json.loads(l) for l in open(os.path.join(run_dir, "cells.jsonl")) if '"glibc"' in l][0]
     free = [p for p in cell["phases"] if p["name"] == "free"][0]["attribution"]
     got = go_top(os.path.join(run_dir, "pprof", "flame-pinned-glibc.pb.gz"), "pinned_space")
-    names = {1: "site_a_small_long_lived", 2: "site_b_page_short_lived", 3: "site_c_large"}
+    # Each site's innermost function, as the run names it (sites.json).
+    traced = list(json.load(open(os.path.join(run_dir, "sites.json")))["traces"].values())[0]["sites"]
+    names = {int(k): v[0]["function"] for k, v in traced.items()}
+    if set(names.values()) != set(want):
+        fail("sites.json names %r, expected three_sites.c's three" % sorted(names.values()))
     for s in free["sites"]:
-        if s["site"] in names and got.get(names[s["site"]], 0) != round(s["pinned"]):
+        if got.get(names[s["site"]], 0) != round(s["pinned"]):
             fail("pprof/flame-pinned-glibc.pb.gz: %s pins %d, the cell says %.1f" % (
                 names[s["site"]], got.get(names[s["site"]], 0), s["pinned"]))
     print("ok: report.html links its %d flame graphs to their profiles, which hold the cell's figures" % len(flames))
