@@ -84,6 +84,7 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
     free_in_region_locked(r, r->base + off);
     return nullptr;
   }
+  if (policy_ == Decommit::kDecay && dirty_free_bytes_ != 0) decay_tick_locked();
   return r->base + off;
 }
 

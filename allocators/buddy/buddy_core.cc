@@ -17,16 +17,18 @@ void init_from_env() noexcept {
   pthread_mutex_lock(&g_init_mu);
   if (!g_heap.initialised()) {
     constexpr const char* kWho = "heapmark buddy";
-    Decommit policy = Decommit::kThreshold;
+    Decommit policy = Decommit::kDecay;
     size_t threshold = size_t(8) << 20, min_block = 16;
+    uint64_t decay_ms = kDefaultDecayMs;
     bool thread_cache = true;
     shim::env_choice(kWho, "HEAPMARK_BUDDY_DECOMMIT", kDecommitNames, &policy);
     shim::env_size(kWho, "HEAPMARK_BUDDY_DECOMMIT_THRESHOLD", &threshold);
+    shim::env_ms(kWho, "HEAPMARK_BUDDY_DECAY_MS", &decay_ms);
     shim::env_size(kWho, "HEAPMARK_BUDDY_MIN_BLOCK", &min_block);
     shim::env_flag(kWho, "HEAPMARK_BUDDY_THREAD_CACHE", &thread_cache);
     unsigned min_order = 4;
     while (min_order < kPageOrder && (size_t(1) << min_order) < min_block) ++min_order;
-    g_heap.init("buddy", min_order, policy, threshold);
+    g_heap.init("buddy", min_order, policy, threshold, decay_ms);
     tcache::init(g_heap, thread_cache);
   }
   pthread_mutex_unlock(&g_init_mu);

@@ -1,13 +1,19 @@
 // The buddy allocator's Core (shim::AllocatorCore, shim/core_concept.h): one
 // process-wide BuddyHeap with 16-byte minimum blocks, configured once from the
 // environment at the first call (a malformed value aborts, naming it: shim/env.h):
-//   HEAPMARK_BUDDY_DECOMMIT=eager|threshold|never (default threshold)
+//   HEAPMARK_BUDDY_DECOMMIT=eager|threshold|never|decay (default decay)
 //     eager: every free page-or-larger block is decommitted at once (RSS follows
 //       frees exactly, one madvise per such free);
 //     threshold: free dirty pages accumulate up to HEAPMARK_BUDDY_DECOMMIT_THRESHOLD
 //       bytes (default 8M; a size: 8388608, 8M, 8MiB, 8MB), then all are decommitted in one pass.
-//       The default: churn that frees and reallocates the same pages pays no
-//       syscalls, while the RSS held back stays bounded by the threshold;
+//       Churn of more than the threshold pays for it twice: the madvise, then a
+//       page fault per page when the pages are written again;
+//     decay: a free page goes back once it has stayed free for one to two periods
+//       of HEAPMARK_BUDDY_DECAY_MS (default 1000), at a later call that takes the
+//       heap's lock (there is no thread: an idle process keeps them, as jemalloc
+//       without its background thread). The default: pages that a program frees
+//       and writes again within a period cost neither a syscall nor a fault
+//       (jemalloc's and mimalloc's delayed purging, with a two-bit page age);
 //     never: nothing is decommitted and wholly free regions are kept (a baseline);
 //       malloc_trim / heapmark_allocator_release still return everything.
 //   HEAPMARK_BUDDY_MIN_BLOCK=16..4096 (a size, default 16): smallest block, rounded

@@ -22,11 +22,18 @@ inline constexpr size_t kRegionSize = size_t(1) << kRegionOrder;
 inline constexpr unsigned kPageOrder = 12;
 inline constexpr size_t kRegionPages = kRegionSize >> kPageOrder;
 inline constexpr size_t kMaxRegions = size_t(1) << 14;  // 64 GiB of regions per heap
+inline constexpr uint64_t kDefaultDecayMs = 1000;
 
-// When free pages inside regions go back to the OS (HEAPMARK_*_DECOMMIT).
-enum class Decommit : uint8_t { kEager, kThreshold, kNever };
+// When free pages inside regions go back to the OS (HEAPMARK_*_DECOMMIT):
+//   kEager: a free decommits the pages of the free page-or-larger block it leaves;
+//   kThreshold: once dirty free pages exceed the threshold, a free decommits them all;
+//   kNever: only release() does;
+//   kDecay: a page that stayed free and dirty from one tick to the next goes
+//     back at the second (so after between one and two periods free); ticks
+//     come at most once a period, from calls that take the heap's lock (no thread).
+enum class Decommit : uint8_t { kEager, kThreshold, kNever, kDecay };
 // The settings' spelling of each policy, indexed by its value (shim::env_choice).
-inline constexpr const char* kDecommitNames[] = {"eager", "threshold", "never"};
+inline constexpr const char* kDecommitNames[] = {"eager", "threshold", "never", "decay"};
 inline const char* decommit_name(Decommit d) noexcept { return kDecommitNames[static_cast<int>(d)]; }
 
 // One entry of a region dump (preorder; children of a split node follow it).
@@ -47,6 +54,7 @@ struct Region {
   uint32_t dirty_pages;                          // pages written since last decommit
   uint64_t dirty[kRegionPages / 64];             // 1 bit per page
   uint64_t decommitted[kRegionPages / 64];       // decommitted, not yet recommitted
+  uint64_t aging[kRegionPages / 64];             // Decommit::kDecay: dirty and free at the last tick, untouched since
   std::atomic<uintptr_t> pagemap[kRegionPages];  // free for the heap's user (slab: page -> slab)
   // The tree follows the struct: 2^levels bytes, heap-indexed from 1 (root).
   std::atomic<uint8_t>* tree() noexcept { return reinterpret_cast<std::atomic<uint8_t>*>(this + 1); }
@@ -60,9 +68,11 @@ class BuddyHeap {
  public:
   constexpr BuddyHeap() = default;
   // Must be called once before use. min_order in [4, 12]; threshold in bytes of
-  // dirty free pages that triggers a purge under Decommit::kThreshold.
+  // dirty free pages that triggers a purge under Decommit::kThreshold; decay_ms
+  // the period of Decommit::kDecay's ticks (at least 1).
   // `name` prefixes diagnostics ("buddy: free(): double free detected").
-  void init(const char* name, unsigned min_order, Decommit policy, size_t threshold) noexcept;
+  void init(const char* name, unsigned min_order, Decommit policy, size_t threshold,
+            uint64_t decay_ms = kDefaultDecayMs) noexcept;
   bool initialised() const noexcept { return ready_.load(std::memory_order_acquire); }
 
   void* alloc(size_t n) noexcept;                        // n > 0
@@ -108,6 +118,7 @@ class BuddyHeap {
   unsigned min_order() const noexcept { return min_order_; }
   Decommit policy() const noexcept { return policy_; }
   size_t threshold() const noexcept { return threshold_; }
+  uint64_t decay_ms() const noexcept { return decay_ms_; }
   size_t decommitted_bytes() const noexcept { return decommitted_.load(std::memory_order_relaxed); }
   size_t in_use_bytes() const noexcept { return in_use_.load(std::memory_order_relaxed); }
 
@@ -125,6 +136,9 @@ class BuddyHeap {
   size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
   bool recommit_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void purge_all_locked() noexcept;
+  // Decommit::kDecay: at most once a period, on a call that holds the lock anyway.
+  void decay_tick_locked() noexcept;
+  void age_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void* alloc_huge(size_t align, size_t n) noexcept;
 
   [[noreturn]] void fail(const char* check) const noexcept;
@@ -137,6 +151,8 @@ class BuddyHeap {
   unsigned levels_ = 0;  // kRegionOrder - min_order + 1
   Decommit policy_ = Decommit::kThreshold;
   size_t threshold_ = 0;
+  uint64_t decay_ms_ = kDefaultDecayMs;
+  uint64_t next_tick_ms_ = 0;
   size_t meta_bytes_ = 0;
   size_t nslots_ = 0;  // high-water mark of used region slots
   size_t live_regions_ = 0;

@@ -18,6 +18,7 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
     size_t q = p;
     while (q < end && ((r->dirty[q >> 6] >> (q & 63)) & 1)) {
       r->dirty[q >> 6] &= ~(uint64_t(1) << (q & 63));
+      r->aging[q >> 6] &= ~(uint64_t(1) << (q & 63));
       r->decommitted[q >> 6] |= uint64_t(1) << (q & 63);
       ++q;
     }
@@ -32,23 +33,68 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
   return bytes;
 }
 
+// Calls f(first_page, npages) for each free page-or-larger block of r, visiting
+// only subtrees that hold one.
+template <class F>
+void for_each_free_page_block(const Region* r, unsigned min_order, F&& f) {
+  const unsigned page_code = kPageOrder - min_order + 1;
+  walk_tree(r, [&](size_t i, unsigned ord, uint8_t v) {
+    if (cd(v) < page_code) return false;
+    if (st(v) == kFree) {
+      f(node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+      return false;
+    }
+    return st(v) == kSplit && ord > kPageOrder;
+  });
+}
+
 void BuddyHeap::purge_all_locked() noexcept {
   const unsigned page_code = kPageOrder - min_order_ + 1;
   for (size_t s = 0; s < nslots_; ++s) {
     Region* r = regions_[s];
     if (!r || r->dirty_pages == 0 || region_code_[s] < page_code) continue;
-    // Visits only subtrees holding a free page-or-larger block.
-    walk_tree(r, [&](size_t i, unsigned ord, uint8_t v) {
-      if (cd(v) < page_code) return false;
-      if (st(v) == kFree) {
-        purge_range_locked(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
-        return false;
-      }
-      return st(v) == kSplit && ord > kPageOrder;
-    });
+    for_each_free_page_block(r, min_order_, [&](size_t first, size_t n) { purge_range_locked(r, first, n); });
   }
   dirty_free_bytes_ = 0;
   ++purges_;
+}
+
+// Pages dirty at the previous tick and free since (an allocation clears their
+// aging bit: mark_dirty) go back; the other dirty pages start aging.
+void BuddyHeap::age_range_locked(Region* r, size_t first, size_t n) noexcept {
+  size_t p = first;
+  const size_t end = first + n;
+  while (p < end) {
+    const uint64_t bit = uint64_t(1) << (p & 63);
+    if (!(r->dirty[p >> 6] & bit)) {
+      ++p;
+    } else if (!(r->aging[p >> 6] & bit)) {
+      r->aging[p >> 6] |= bit;
+      ++p;
+    } else {
+      size_t q = p + 1;
+      while (q < end && ((r->dirty[q >> 6] & r->aging[q >> 6]) >> (q & 63) & 1)) ++q;
+      purge_range_locked(r, p, q - p);
+      p = q;
+    }
+  }
+}
+
+void BuddyHeap::decay_tick_locked() noexcept {
+  const uint64_t now = os::monotonic_ms();
+  if (now < next_tick_ms_) return;
+  next_tick_ms_ = now + decay_ms_;
+  const unsigned page_code = kPageOrder - min_order_ + 1;
+  const size_t before = decommitted_.load(std::memory_order_relaxed);
+  for (size_t s = 0; s < nslots_; ++s) {
+    Region* r = regions_[s];
+    if (!r || r->dirty_pages == 0 || region_code_[s] < page_code) continue;
+    for_each_free_page_block(r, min_order_, [&](size_t first, size_t n) { age_range_locked(r, first, n); });
+    // A region free since the previous tick has no dirty page left: it goes, as free() lets one go under the
+    // other policies (one region is kept).
+    if (r->dirty_pages == 0 && st(ld(r, 1)) == kFree && live_regions_ > 1) release_region_locked(r);
+  }
+  if (decommitted_.load(std::memory_order_relaxed) != before) ++purges_;
 }
 
 }  // namespace heapmark::buddy

@@ -107,6 +107,11 @@ void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
       purge_all_locked();
     }
   }
+  if (policy_ == Decommit::kDecay) {
+    // A wholly free region stays until its pages have decayed (decay_tick_locked lets it go).
+    if (dirty_free_bytes_ != 0) decay_tick_locked();
+    return;
+  }
   // A wholly free region is released; one is kept (pages decommitted per the
   // policy) so a single alloc/free cycle does not map and unmap a region each time.
   if (i == 1 && policy_ != Decommit::kNever && live_regions_ > 1) release_region_locked(r);

@@ -94,9 +94,11 @@ inline size_t count_dirty(const Region* r, size_t first, size_t n) {
   for (size_t p = first; p < first + n; ++p) c += (r->dirty[p >> 6] >> (p & 63)) & 1;
   return c;
 }
+// Pages handed out: written from now on, and no longer aging (Region::aging).
 inline void mark_dirty(Region* r, size_t first, size_t n) {
   for (size_t p = first; p < first + n; ++p) {
     uint64_t bit = uint64_t(1) << (p & 63);
+    r->aging[p >> 6] &= ~bit;
     if (!(r->dirty[p >> 6] & bit)) {
       r->dirty[p >> 6] |= bit;
       ++r->dirty_pages;

@@ -13,7 +13,8 @@ std::atomic<uintptr_t> g_next_heap_id{1};  // tags each heap's huge mappings in 
 
 void BuddyHeap::fail(const char* check) const noexcept { shim::die(name_, check); }
 
-void BuddyHeap::init(const char* name, unsigned min_order, Decommit policy, size_t threshold) noexcept {
+void BuddyHeap::init(const char* name, unsigned min_order, Decommit policy, size_t threshold,
+                     uint64_t decay_ms) noexcept {
   lock();
   if (!ready_.load(std::memory_order_relaxed)) {
     name_ = name;
@@ -23,6 +24,7 @@ void BuddyHeap::init(const char* name, unsigned min_order, Decommit policy, size
     levels_ = kRegionOrder - min_order + 1;
     policy_ = policy;
     threshold_ = threshold;
+    decay_ms_ = decay_ms < 1 ? 1 : decay_ms;
     const size_t page = os::page_size();
     meta_bytes_ = (sizeof(Region) + (size_t(1) << levels_) + page - 1) & ~(page - 1);
     id_ = g_next_heap_id.fetch_add(1) & 7;

@@ -62,6 +62,7 @@ size_t BuddyHeap::config(heapmark_stat* out, size_t max) const noexcept {
   const heapmark_stat items[] = {{"decommit_eager", policy_ == Decommit::kEager},
                                  {"decommit_never", policy_ == Decommit::kNever},
                                  {"decommit_threshold_bytes", threshold_},
+                                 {"decommit_decay_ms", policy_ == Decommit::kDecay ? decay_ms_ : 0},
                                  {"min_block_bytes", size_t(1) << min_order_}};
   size_t n = 0;
   for (const auto& it : items)
@@ -74,6 +75,9 @@ heapmark_horizon BuddyHeap::horizon() const noexcept {
     case Decommit::kEager: return {0, 0, "none needed: free() decommits every free page run at once"};
     case Decommit::kThreshold: return {0, 0, "no timer: free() decommits once dirty free pages exceed the threshold"};
     case Decommit::kNever: return {~0ull, 0, "never: only the release hook decommits"};
+    case Decommit::kDecay:
+      // Free for one to two periods, then the next call that takes the heap's lock.
+      return {2 * decay_ms_, 0, "decay: free pages go back after one to two periods, at a later allocator call"};
   }
   return {0, 0, "?"};
 }

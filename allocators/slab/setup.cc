@@ -29,12 +29,14 @@ void init_global() noexcept {
   pthread_mutex_lock(&g_init_mu);
   if (!g_ready.load(std::memory_order_relaxed)) {
     constexpr const char* kWho = "heapmark slab";
-    buddy::Decommit policy = buddy::Decommit::kThreshold;
+    buddy::Decommit policy = buddy::Decommit::kDecay;
     size_t threshold = size_t(8) << 20;
+    uint64_t decay_ms = buddy::kDefaultDecayMs;
     shim::env_choice(kWho, "HEAPMARK_SLAB_DECOMMIT", buddy::kDecommitNames, &policy);
     shim::env_size(kWho, "HEAPMARK_SLAB_DECOMMIT_THRESHOLD", &threshold);
+    shim::env_ms(kWho, "HEAPMARK_SLAB_DECAY_MS", &decay_ms);
     shim::env_count(kWho, "HEAPMARK_SLAB_EMPTY_RESERVE", &g_empty_reserve);
-    g_heap.init("slab", buddy::kPageOrder, policy, threshold);
+    g_heap.init("slab", buddy::kPageOrder, policy, threshold, decay_ms);
     pthread_key_create(&g_key, thread_exit);
     g_ready.store(true, std::memory_order_release);
   }

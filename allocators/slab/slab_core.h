@@ -14,10 +14,11 @@
 //
 // Environment, read once at the first call (a malformed value aborts, naming
 // it: shim/env.h):
-//   HEAPMARK_SLAB_DECOMMIT=eager|threshold|never (default threshold): policy of
+//   HEAPMARK_SLAB_DECOMMIT=eager|threshold|never|decay (default decay): policy of
 //     the underlying BuddyHeap for pages of returned slabs and large blocks
 //     (same meaning as HEAPMARK_BUDDY_DECOMMIT);
 //   HEAPMARK_SLAB_DECOMMIT_THRESHOLD=<size> (default 8M; 8388608, 8M, 8MiB, 8MB);
+//   HEAPMARK_SLAB_DECAY_MS=<ms> (default 1000): the decay policy's period;
 //   HEAPMARK_SLAB_EMPTY_RESERVE=<n> empty slabs kept per class (default 1).
 #pragma once
 #include <stddef.h>

@@ -255,6 +255,84 @@ TEST(BuddyHeap, ThresholdBatchesDecommit) {
   expect_check(*h);
 }
 
+// Decay: a page goes back only once it has stayed free from one tick to the
+// next (ticks at most once a period, inside calls that take the lock), so no
+// earlier than a period after its free; a page written again before that is
+// not touched, however many ticks pass.
+TEST(BuddyHeap, DecayReturnsPagesLeftFreeAndSparesPagesReused) {
+  constexpr uint64_t kPeriodMs = 20;
+  Fresh h;
+  h->init("buddy", 4, Decommit::kDecay, 0, kPeriodMs);
+  char* keep = static_cast<char*>(h->alloc(100));  // the region is never wholly free
+  char* hot = static_cast<char*>(h->alloc(64 << 10));
+  char* cold = static_cast<char*>(h->alloc(64 << 10));
+  memset(hot, 1, 64 << 10);
+  memset(cold, 1, 64 << 10);
+  const uint64_t freed_ms = heapmark::os::monotonic_ms();  // before: a tick inside the free starts its age
+  h->free(cold);
+  EXPECT_EQ(h->decommitted_bytes(), 0u);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), size_t(64) << 10);
+  // The hot block is freed and taken again (best fit: the same block), the
+  // calls ticking as they go, until the cold one has gone back.
+  const uint64_t deadline = freed_ms + 30000;
+  while (h->decommitted_bytes() == 0 && heapmark::os::monotonic_ms() < deadline) {
+    h->free(hot);
+    ASSERT_EQ(h->alloc(64 << 10), hot);
+    memset(hot, 2, 64 << 10);
+  }
+  const uint64_t took_ms = heapmark::os::monotonic_ms() - freed_ms;
+  ASSERT_EQ(h->decommitted_bytes(), size_t(64) << 10) << "the cold block's pages, and only them";
+  EXPECT_GE(took_ms, kPeriodMs) << "a page goes back no earlier than a period after its free";
+  EXPECT_EQ(resident(cold, 64 << 10), 0u);
+  EXPECT_EQ(resident(hot, 64 << 10), 16u);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), 0u);
+  // Many more periods of reuse: the hot block's pages stay.
+  const uint64_t until = heapmark::os::monotonic_ms() + 10 * kPeriodMs;
+  while (heapmark::os::monotonic_ms() < until) {
+    h->free(hot);
+    ASSERT_EQ(h->alloc(64 << 10), hot);
+  }
+  EXPECT_EQ(h->decommitted_bytes(), size_t(64) << 10);
+  EXPECT_EQ(resident(hot, 64 << 10), 16u);
+  // The cold block is taken again: its pages are dirty again, and decay again once freed.
+  char* again = static_cast<char*>(h->alloc(64 << 10));
+  EXPECT_EQ(again, cold);
+  memset(again, 3, 64 << 10);
+  h->free(again);
+  EXPECT_EQ(stat(*h, "dirty_free_bytes"), size_t(64) << 10);
+  heapmark_horizon hz = h->horizon();
+  EXPECT_EQ(hz.ms, 2 * kPeriodMs);
+  EXPECT_EQ(hz.background, 0);
+  h->free(hot);
+  h->free(keep);
+  expect_check(*h);
+}
+
+// Decay keeps a wholly free region until its pages have gone (one region is
+// kept, as under the other policies), so a region freed and taken again within
+// a period is not unmapped and mapped again.
+TEST(BuddyHeap, DecayReleasesAWhollyFreeRegionOnceItsPagesHaveGone) {
+  Fresh h;
+  h->init("buddy", 4, Decommit::kDecay, 0, 5);
+  char* b = static_cast<char*>(h->alloc(kRegionSize / 2));  // the first region: the calls below take from it
+  char* a = static_cast<char*>(h->alloc(kRegionSize));
+  memset(a, 1, 1 << 20);
+  memset(b, 1, 1 << 20);
+  h->free(a);
+  EXPECT_EQ(stat(*h, "regions"), 2u) << "a region freed now is kept until its pages decay";
+  const uint64_t deadline = heapmark::os::monotonic_ms() + 30000;
+  while (stat(*h, "regions") == 2u && heapmark::os::monotonic_ms() < deadline) {
+    char* p = static_cast<char*>(h->alloc(64 << 10));
+    ASSERT_LT(size_t(p - b), kRegionSize) << "activity in the first region";
+    memset(p, 1, 64 << 10);
+    h->free(p);
+  }
+  EXPECT_EQ(stat(*h, "regions"), 1u);
+  EXPECT_EQ(stat(*h, "regions_released"), 1u);
+  h->free(b);
+  expect_check(*h);
+}
+
 TEST(BuddyHeap, NeverKeepsPagesUntilRelease) {
   Fresh h = fresh(Decommit::kNever);
   std::vector<char*> v;
@@ -420,6 +498,7 @@ TEST(BuddyCore, ParseSettings) {
   EXPECT_EQ(parse_choice("eager", kDecommitNames, n), int(Decommit::kEager));
   EXPECT_EQ(parse_choice("threshold", kDecommitNames, n), int(Decommit::kThreshold));
   EXPECT_EQ(parse_choice("never", kDecommitNames, n), int(Decommit::kNever));
+  EXPECT_EQ(parse_choice("decay", kDecommitNames, n), int(Decommit::kDecay));
   EXPECT_EQ(parse_choice("bogus", kDecommitNames, n), -1);
   EXPECT_EQ(parse_choice(nullptr, kDecommitNames, n), -1);
   EXPECT_STREQ(decommit_name(Decommit::kNever), "never");

@@ -2,7 +2,7 @@
 """heapmark-winprobe under Wine: the figures show what the Windows OS contract
 does. Usage: winprobe_check.py PROBE.exe WINE_RUN
 
-- buddy-eager and buddy, 1 block in 64 kept live: decommit lowers the working
+- buddy-eager and buddy-threshold, 1 block in 64 kept live: decommit lowers the working
   set and the commit charge by most of the freed bytes while the decommitted
   pages stay reserved (the regions are not released: live blocks pin them);
 - ptmalloc-eager, same scenario: its purge (decommit and commit again, since
@@ -47,7 +47,7 @@ def mib(x):
     return f"{x / 2**20:.1f} MiB"
 
 
-for allocator in ("buddy-eager", "buddy"):
+for allocator in ("buddy-eager", "buddy-threshold"):
     f = phases(allocator, "small-sparse")
     peak, freed = f["peak"], f["freed"]
     freed_bytes = peak["live_bytes"] - freed["live_bytes"]

@@ -67,8 +67,10 @@ namespace slab = heapmark::slab;
 namespace pt = heapmark::pt;
 
 const Allocator kAllocators[] = {
-    {"buddy", nullptr, nullptr, "buddy allocator, decommit above an 8 MiB threshold", core_alloc<buddy::Core>,
-     core_free<buddy::Core>, core_release<buddy::Core>, "malloc_trim"},
+    {"buddy", nullptr, nullptr, "buddy allocator, free pages decommitted after 1-2 s (at a later call)",
+     core_alloc<buddy::Core>, core_free<buddy::Core>, core_release<buddy::Core>, "malloc_trim"},
+    {"buddy-threshold", "HEAPMARK_BUDDY_DECOMMIT", "threshold", "buddy allocator, decommit above an 8 MiB threshold",
+     core_alloc<buddy::Core>, core_free<buddy::Core>, core_release<buddy::Core>, "malloc_trim"},
     {"buddy-eager", "HEAPMARK_BUDDY_DECOMMIT", "eager", "buddy allocator, every free page decommitted at once",
      core_alloc<buddy::Core>, core_free<buddy::Core>, core_release<buddy::Core>, "malloc_trim"},
     {"slab", nullptr, nullptr, "slab caches over the buddy allocator", core_alloc<slab::Core>, core_free<slab::Core>,

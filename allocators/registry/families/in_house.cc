@@ -21,12 +21,23 @@ class InHouse final : public Family {
         {"ptmalloc-style", "retained-until-release",
          "The in-house ptmalloc-style allocator follows glibc's policy: only the top of a heap is trimmed "
          "on free; its release hook returns whole free pages inside the heap."},
+        {"buddy", "retained-until-activity",
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and a free page "
+         "decays: one still free and dirty at two ticks of the heap (at most one per HEAPMARK_BUDDY_DECAY_MS, "
+         "1 s, in calls that take its lock) is decommitted at the second. Idle time does not tick it (there "
+         "is no thread), so RSS fell only once the program allocated again."},
         {"buddy", "returned",
-         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and once dirty free "
-         "pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD (8 MiB) a free decommits them all."},
+         "The buddy heap has no top to trim: free blocks coalesce with their buddies, and under "
+         "HEAPMARK_BUDDY_DECOMMIT=eager the free itself decommits the pages of the free block it leaves "
+         "(under =threshold, once dirty free pages exceed HEAPMARK_BUDDY_DECOMMIT_THRESHOLD, all of them)."},
+        {"slab", "retained-until-activity",
+         "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
+         "kept), whose free pages decay: one still free at two ticks (at most one per "
+         "HEAPMARK_SLAB_DECAY_MS, 1 s, in calls that take the heap's lock) is decommitted. Idle time does "
+         "not tick it, so RSS fell only once the program allocated again."},
         {"slab", "returned",
          "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
-         "kept), which decommits its free pages once they exceed the threshold (8 MiB)."},
+         "kept), which under HEAPMARK_SLAB_DECOMMIT=eager decommits their pages at once."},
     };
   }
 
@@ -41,7 +52,7 @@ class InHouse final : public Family {
                                      "in-house ptmalloc-style, returns free pages at once",
                                      {{"HEAPMARK_PT_RELEASE", "eager"}}, "ptmalloc-style"));
     out.push_back(in_house_allocator(*this, dir, "buddy", "libheapmark_buddy.so",
-                                     "in-house binary buddy allocator (decommits free runs above 8 MiB)"));
+                                     "in-house binary buddy allocator (free pages decay over 1-2 s)"));
     out.push_back(in_house_allocator(*this, dir, "buddy-eager", "libheapmark_buddy.so",
                                      "in-house buddy, decommits every free page run at once",
                                      {{"HEAPMARK_BUDDY_DECOMMIT", "eager"}}, "buddy"));
