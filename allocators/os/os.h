@@ -97,6 +97,11 @@ uint64_t entropy() noexcept;
 // A coarse monotonic clock in milliseconds: decay epochs.
 uint64_t monotonic_ms() noexcept;
 
+// True while the process has never started a second thread (glibc's
+// __libc_single_threaded, which glibc's own malloc reads to skip its arena
+// locks); always false on Windows, where nothing says so cheaply.
+bool single_threaded() noexcept;
+
 // Sleeps at least ms milliseconds: the decay thread's tick.
 void sleep_ms(uint64_t ms) noexcept;
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ uint64_t entropy() noexcept {
   }
   return r;
 }
+
+bool single_threaded() noexcept { return __libc_single_threaded != 0; }
 
 uint64_t monotonic_ms() noexcept {
   timespec ts;

@@ -123,6 +123,7 @@ uint64_t entropy() noexcept {
 }
 
 uint64_t monotonic_ms() noexcept { return GetTickCount64(); }
+bool single_threaded() noexcept { return false; }
 
 void sleep_ms(uint64_t ms) noexcept { Sleep(ms > 0xFFFFFFF0u ? 0xFFFFFFF0u : DWORD(ms)); }
 

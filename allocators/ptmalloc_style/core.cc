@@ -22,15 +22,16 @@ void* alloc_slow(size_t nb) {
   TCache* tc = tl_tc;
   if (tc == &kEmptyTcache) tc = tcache_init();
   Arena* av = arena_get();
-  lock(&av->mutex);
-  void* m = int_malloc(av, nb, tc);
-  unlock(&av->mutex);
+  void* m;
+  {
+    ArenaLock held(av);
+    m = int_malloc(av, nb, tc);
+  }
   if (!m) {  // arena_get_retry: another arena may still have room
     Arena* alt = av != &g_main_arena ? &g_main_arena : g_main_arena.next;
     if (alt) {
-      lock(&alt->mutex);
+      ArenaLock held(alt);
       m = int_malloc(alt, nb, &kEmptyTcache);
-      unlock(&alt->mutex);
     }
   }
   maybe_start_decay_thread();
@@ -140,10 +141,8 @@ void* Core::alloc_aligned(size_t align, size_t n) noexcept {
   if (nb + align + MINSIZE >= g_mmap_threshold.load(std::memory_order_relaxed))
     if (void* m = mmap_chunk(nb, align)) return m;
   Arena* av = arena_get();
-  lock(&av->mutex);
-  void* m = int_memalign(av, align, nb);
-  unlock(&av->mutex);
-  return m;
+  ArenaLock held(av);
+  return int_memalign(av, align, nb);
 }
 
 void Core::free(void* p) noexcept {
@@ -175,9 +174,8 @@ void Core::free(void* p) noexcept {
     }
   }
   Arena* av = arena_for_chunk(c);
-  lock(&av->mutex);
+  ArenaLock held(av);
   int_free(av, c, size, true);
-  unlock(&av->mutex);
 }
 
 void* Core::realloc(void* p, size_t n) noexcept {
@@ -197,9 +195,11 @@ void* Core::realloc(void* p, size_t n) noexcept {
   }
   size_t size = check_heap_chunk(c, "realloc(): invalid pointer", "realloc(): invalid pointer (invalid old size)");
   Arena* av = arena_for_chunk(c);
-  lock(&av->mutex);
-  void* q = int_realloc(av, c, size, nb);
-  unlock(&av->mutex);
+  void* q;
+  {
+    ArenaLock held(av);
+    q = int_realloc(av, c, size, nb);
+  }
   if (!q) {  // this arena is full: try any other, as glibc's realloc does
     q = alloc(n);
     if (!q) return nullptr;

@@ -185,6 +185,25 @@ extern constinit thread_local bool tl_shutdown __attribute__((tls_model("initial
 inline void lock(pthread_mutex_t* m) { pthread_mutex_lock(m); }
 inline void unlock(pthread_mutex_t* m) { pthread_mutex_unlock(m); }
 
+// An arena's lock around one call of malloc, free, realloc or memalign, taken
+// only once the process has a second thread: glibc 2.36's SINGLE_THREAD_P
+// paths (__libc_malloc, _int_free, __libc_realloc, _mid_memalign) take none
+// before. The decay thread is a thread: a process that has it locks.
+class ArenaLock {
+ public:
+  explicit ArenaLock(Arena* av) noexcept : m_(os::single_threaded() ? nullptr : &av->mutex) {
+    if (m_) lock(m_);
+  }
+  ~ArenaLock() {
+    if (m_) unlock(m_);
+  }
+  ArenaLock(const ArenaLock&) = delete;
+  ArenaLock& operator=(const ArenaLock&) = delete;
+
+ private:
+  pthread_mutex_t* m_;
+};
+
 // ---------------------------------------------------------------- mmapped-chunk registry
 // Open addressing keyed by chunk address, so free() validates a mmapped chunk
 // without reading memory that may not be ours.
