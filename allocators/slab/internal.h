@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <array>
 #include <atomic>
 
 #include "buddy/buddy_heap.h"
@@ -73,13 +74,12 @@ struct ThreadCache {
   ThreadCache* prev_all;
 };
 
-inline constexpr Geometry kGeo[kClasses] = {
-#define G(i) geometry(i)
-    G(0),  G(1),  G(2),  G(3),  G(4),  G(5),  G(6),  G(7),  G(8),  G(9),  G(10), G(11), G(12),
-    G(13), G(14), G(15), G(16), G(17), G(18), G(19), G(20), G(21), G(22), G(23), G(24), G(25),
-    G(26), G(27), G(28), G(29), G(30), G(31), G(32), G(33), G(34), G(35)
-#undef G
-};
+constexpr std::array<Geometry, kClasses> every_geometry() {
+  std::array<Geometry, kClasses> g{};
+  for (unsigned i = 0; i < kClasses; ++i) g[i] = geometry(i);
+  return g;
+}
+inline constexpr std::array<Geometry, kClasses> kGeo = every_geometry();
 
 // ------------------------------------------------------------------ process-wide state (setup.cc)
 extern BuddyHeap g_heap;
