@@ -84,7 +84,7 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
     free_in_region_locked(r, r->base + off);
     return nullptr;
   }
-  if (policy_ == Decommit::kDecay && dirty_free_bytes_ != 0) decay_tick_locked();
+  maybe_decay_tick_locked();
   return r->base + off;
 }
 
@@ -116,10 +116,47 @@ size_t BuddyHeap::carve_locked(unsigned order, unsigned run, void** out) noexcep
   return count;
 }
 
+size_t BuddyHeap::take_free_locked(unsigned order, void** out, size_t n) noexcept {
+  const unsigned c = order - min_order_ + 1;
+  size_t got = 0;
+  for (size_t s = 0; s < nslots_ && got < n; ++s) {
+    Region* r = regions_[s];
+    if (!r || region_code_[s] < c) continue;
+    const size_t first_taken = got;
+    // Only split nodes lead to a free block of exactly `order`: a larger free block holds none (splitting it is
+    // the run's job), a node whose code is below c holds nothing large enough.
+    walk_tree(r, [&](size_t i, unsigned ord, uint8_t v) {
+      if (got == n || cd(v) < c) return false;
+      if (ord > order) return st(v) == kSplit;
+      if (st(v) == kFree) {
+        sto(r, i, enc(kUsed, 0));
+        const size_t off = node_offset(i, order);
+        mark_dirty(r, off >> kPageOrder, 1);  // its page holds other blocks: not a free page before
+        out[got++] = r->base + off;
+      }
+      return false;
+    });
+    // The codes above the taken blocks, each path up to its first unchanged node (the walk read none of them
+    // after it changed a block below them).
+    for (size_t k = first_taken; k < got; ++k) {
+      for (size_t j = node_index(static_cast<char*>(out[k]) - r->base, order) / 2; j; j /= 2) {
+        const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
+        if (ld(r, j) == nv) break;
+        sto(r, j, nv);
+      }
+    }
+    region_code_[s] = uint8_t(cd(ld(r, 1)));
+  }
+  free_blocks_[order] -= got;
+  used_blocks_[order] += got;
+  in_use_.fetch_add(got << order, std::memory_order_relaxed);
+  return got;
+}
+
 size_t BuddyHeap::alloc_batch(unsigned order, void** out, size_t n) noexcept {
   size_t got = 0;
   lock();
-  while (got < n && free_blocks_[order] > 0 && (out[got] = alloc_order_locked(order)) != nullptr) ++got;
+  if (order < kPageOrder && free_blocks_[order] > 0) got = take_free_locked(order, out, n);
   // The rest as one run: the largest power of two it needs, within a region.
   while (got < n) {
     unsigned run = order;

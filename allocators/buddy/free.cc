@@ -109,7 +109,7 @@ void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
   }
   if (policy_ == Decommit::kDecay) {
     // A wholly free region stays until its pages have decayed (decay_tick_locked lets it go).
-    if (dirty_free_bytes_ != 0) decay_tick_locked();
+    maybe_decay_tick_locked();
     return;
   }
   // A wholly free region is released; one is kept (pages decommitted per the

@@ -543,7 +543,7 @@ TEST(BuddyEnvDeath, MalformedSettingsAbortNamingTheVariable) {
         setenv("HEAPMARK_BUDDY_DECOMMIT", "lazy", 1);
         Core::free(Core::alloc(64));
       },
-      "heapmark buddy: HEAPMARK_BUDDY_DECOMMIT='lazy' is not one of eager\\|threshold\\|never\n");
+      "heapmark buddy: HEAPMARK_BUDDY_DECOMMIT='lazy' is not one of eager\\|threshold\\|never\\|decay\n");
   EXPECT_DEATH(
       {
         setenv("HEAPMARK_BUDDY_MIN_BLOCK", "", 1);
