@@ -84,7 +84,6 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
     free_in_region_locked(r, r->base + off);
     return nullptr;
   }
-  maybe_decay_tick_locked();
   return r->base + off;
 }
 
@@ -93,6 +92,7 @@ void* BuddyHeap::alloc(size_t n) noexcept {
   unsigned order = order_for(n);
   lock();
   void* p = alloc_order_locked(order);
+  maybe_decay_tick_locked();
   unlock();
   return p;
 }
@@ -171,6 +171,7 @@ size_t BuddyHeap::alloc_batch(unsigned order, void** out, size_t n) noexcept {
       got += carved;
     }
   }
+  maybe_decay_tick_locked();
   unlock();
   return got;
 }

@@ -95,6 +95,10 @@ class BuddyHeap {
   bool owns(const void* p) const noexcept;  // p is a live block start of this heap
   // Decommits every dirty free page and releases every wholly free region.
   void release() noexcept;
+  // Decommit::kDecay: a tick, if a period has passed, for a user of the heap
+  // whose own fast paths seldom reach it (the slab's magazine refills and
+  // flushes). Takes the lock only then.
+  void tick() noexcept;
   size_t stats(heapmark_stat* out, size_t max) noexcept;
   // Decommit settings and return horizon, for the introspection ABI (the buddy
   // and slab Cores report their heap's).
@@ -138,12 +142,10 @@ class BuddyHeap {
   void purge_all_locked() noexcept;
   // Decommit::kDecay: at most once a period, on a call that holds the lock anyway.
   void decay_tick_locked() noexcept;
-  // At most once every kCallsPerClockRead calls: reads the clock, then ticks when a period has passed.
+  // Once per call of alloc, free and the batches (not per block): reads the clock, then ticks when a period has
+  // passed. A clock read per block cost py-json 2.7% of its time under buddy.
   void maybe_decay_tick_locked() noexcept {
-    if (policy_ == Decommit::kDecay && dirty_free_bytes_ != 0 && --calls_to_clock_read_ == 0) {
-      calls_to_clock_read_ = kCallsPerClockRead;
-      decay_tick_locked();
-    }
+    if (policy_ == Decommit::kDecay && dirty_free_bytes_ != 0) decay_tick_locked();
   }
   // Up to n free blocks of exactly `order` (below a page), marked used, in one
   // pruned walk per region instead of a descent from the root per block.
@@ -162,11 +164,7 @@ class BuddyHeap {
   Decommit policy_ = Decommit::kThreshold;
   size_t threshold_ = 0;
   uint64_t decay_ms_ = kDefaultDecayMs;
-  uint64_t next_tick_ms_ = 0;
-  // The decay reads the clock once per this many calls that take the lock (jemalloc ticks its decay every 1000
-  // events): a clock read per call cost py-json 2.7% of its time under buddy.
-  static constexpr unsigned kCallsPerClockRead = 64;
-  unsigned calls_to_clock_read_ = 1;
+  std::atomic<uint64_t> next_tick_ms_{0};  // read without the lock by tick()
   size_t meta_bytes_ = 0;
   size_t nslots_ = 0;  // high-water mark of used region slots
   size_t live_regions_ = 0;

@@ -80,10 +80,17 @@ void BuddyHeap::age_range_locked(Region* r, size_t first, size_t n) noexcept {
   }
 }
 
+void BuddyHeap::tick() noexcept {
+  if (policy_ != Decommit::kDecay || os::monotonic_ms() < next_tick_ms_.load(std::memory_order_relaxed)) return;
+  lock();
+  maybe_decay_tick_locked();
+  unlock();
+}
+
 void BuddyHeap::decay_tick_locked() noexcept {
   const uint64_t now = os::monotonic_ms();
-  if (now < next_tick_ms_) return;
-  next_tick_ms_ = now + decay_ms_;
+  if (now < next_tick_ms_.load(std::memory_order_relaxed)) return;
+  next_tick_ms_.store(now + decay_ms_, std::memory_order_relaxed);
   const unsigned page_code = kPageOrder - min_order_ + 1;
   const size_t before = decommitted_.load(std::memory_order_relaxed);
   for (size_t s = 0; s < nslots_; ++s) {

@@ -26,6 +26,7 @@ void BuddyHeap::free(void* p) noexcept {
   if (r->heap != this) fail("free(): invalid pointer (block of another heap)");
   lock();
   free_in_region_locked(r, p);
+  maybe_decay_tick_locked();
   unlock();
 }
 
@@ -47,6 +48,7 @@ void BuddyHeap::free_batch(unsigned order, void* const* blocks, size_t n) noexce
     }
     free_node_locked(r, i, order);
   }
+  maybe_decay_tick_locked();
   unlock();
 }
 
@@ -107,11 +109,8 @@ void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
       purge_all_locked();
     }
   }
-  if (policy_ == Decommit::kDecay) {
-    // A wholly free region stays until its pages have decayed (decay_tick_locked lets it go).
-    maybe_decay_tick_locked();
-    return;
-  }
+  // Under decay a wholly free region stays until its pages have decayed (decay_tick_locked lets it go).
+  if (policy_ == Decommit::kDecay) return;
   // A wholly free region is released; one is kept (pages decommitted per the
   // policy) so a single alloc/free cycle does not map and unmap a region each time.
   if (i == 1 && policy_ != Decommit::kNever && live_regions_ > 1) release_region_locked(r);

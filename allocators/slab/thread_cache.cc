@@ -16,6 +16,7 @@ void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
   memmove(m.items, m.items + n, (m.count - n) * sizeof(void*));
   memmove(m.states, m.states + n, (m.count - n) * sizeof(uint8_t*));
   m.count -= n;
+  g_heap.tick();  // the page heap's decay: magazines seldom reach it otherwise
 }
 
 ThreadCache* init_thread() noexcept {
@@ -23,6 +24,7 @@ ThreadCache* init_thread() noexcept {
   t_cache = &g_dead;  // anything re-entering malloc meanwhile takes the direct path
   ThreadCache* tc = g_threads.take([](ThreadCache& t) {
     for (unsigned i = 0; i < kClasses; ++i) t.mags[i] = Magazine{0, magazine_cap(i), {}, {}};
+    t.allocs_to_tick = kAllocsPerTick;
   });
   if (!tc) return &g_dead;
   pthread_setspecific(g_key, tc);
@@ -56,6 +58,7 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   }
   pthread_mutex_unlock(&c.mu);
   if (p) set_state(state, 1);
+  g_heap.tick();
   return p;
 }
 

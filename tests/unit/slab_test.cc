@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "buddy/buddy_heap.h"
+#include "os/os.h"
 #include "slab/slab_core.h"
 #include "fork_check.h"
 
@@ -155,6 +156,33 @@ TEST(Slab, EmptySlabsBeyondReserveGoBackToBuddy) {
   EXPECT_EQ(stat("slabs_class_208"), 0u);
   EXPECT_GT(stat("decommitted_bytes"), dec0);
   expect_census({});
+}
+
+// Slabs emptied by frees go back to the page heap, whose pages decay: a period
+// or more later they are decommitted, though the program meanwhile only takes
+// from and gives to its magazines (which offer the page heap a tick every
+// kAllocsPerTick mallocs; without that, nothing would reach it).
+TEST(Slab, FreedSlabsDecayWhileTheProgramUsesOnlyItsMagazines) {
+  const heapmark_horizon hz = Core::horizon();
+  ASSERT_GT(hz.ms, 0u) << "the default policy is decay: " << hz.what;
+  flush_thread_cache();
+  std::vector<void*> v;
+  for (int i = 0; i < 100000; ++i) {  // 20 MiB of class 208
+    v.push_back(Core::alloc(200));
+    memset(v.back(), 1, 200);
+  }
+  const uint64_t freed_ms = heapmark::os::monotonic_ms();
+  for (void* p : v) Core::free(p);
+  flush_thread_cache();
+  const unsigned long long dec0 = stat("decommitted_bytes");
+  const uint64_t deadline = freed_ms + 30000;
+  unsigned long long dec = dec0;
+  for (int round = 0; dec - dec0 < (15u << 20) && heapmark::os::monotonic_ms() < deadline; ++round) {
+    for (int k = 0; k < 10000; ++k) Core::free(Core::alloc(64));
+    dec = stat("decommitted_bytes");
+  }
+  EXPECT_GE(dec - dec0, 15u << 20) << "the freed slabs' pages were not decommitted within 30 s of activity";
+  EXPECT_GE(heapmark::os::monotonic_ms() - freed_ms, hz.ms / 2) << "no earlier than a period after the frees";
 }
 
 TEST(Slab, LargeSizesGoToBuddyThenOwnMapping) {
