@@ -33,8 +33,8 @@ class InHouse final : public Family {
         {"slab", "retained-until-activity",
          "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
          "kept), whose free pages decay: one still free at two ticks (at most one per "
-         "HEAPMARK_SLAB_DECAY_MS, 1 s, in calls that take the heap's lock) is decommitted. Idle time does "
-         "not tick it, so RSS fell only once the program allocated again."},
+         "HEAPMARK_SLAB_DECAY_MS, 1 s, offered every 1,024 mallocs and by the slabs' own calls) is "
+         "decommitted. Idle time does not tick it, so RSS fell only once the program allocated again."},
         {"slab", "returned",
          "Slabs emptied by the frees go back to the page-level buddy heap (one empty slab per class is "
          "kept), which under HEAPMARK_SLAB_DECOMMIT=eager decommits their pages at once."},
