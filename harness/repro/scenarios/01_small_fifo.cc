@@ -37,7 +37,9 @@ const ScenarioRegistrar kScenario{
                  {"ptmalloc-style", "returned",
                   "Like glibc: the frees coalesce into the top of the heap, which free() trims above "
                   "trim_threshold."},
+                 mechanism("buddy", "retained-until-activity"),
                  mechanism("buddy", "returned"),
+                 mechanism("slab", "retained-until-activity"),
                  mechanism("slab", "returned"),
              },
              recipe}};

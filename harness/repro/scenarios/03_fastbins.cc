@@ -61,7 +61,9 @@ const ScenarioRegistrar kScenario{
                   "As glibc: the activity's first large-bin request consolidated the fastbins into the top before a "
                   "small request was carved from it, and the next free() reaching the top trimmed it."},
                  mechanism("jemalloc", "retained-until-activity"),
+                 mechanism("buddy", "retained-until-activity"),
                  mechanism("buddy", "returned"),
+                 mechanism("slab", "retained-until-activity"),
                  mechanism("slab", "returned"),
              },
              recipe}};

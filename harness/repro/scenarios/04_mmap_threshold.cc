@@ -47,10 +47,12 @@ const ScenarioRegistrar kScenario{
                  mechanism("tcmalloc", "retained-until-release"),
                  mechanism("ptmalloc-style", "retained-until-release"),
                  mechanism("jemalloc", "retained-until-activity"),
+                 mechanism("buddy", "retained-until-activity"),
                  mechanism("buddy", "returned"),
+                 mechanism("slab", "retained-until-activity"),
                  {"slab", "returned",
-                  "Blocks of 2 MiB come from the page-level buddy heap directly; freed, they exceed its 8 MiB "
-                  "decommit threshold and are decommitted."},
+                  "Blocks of 2 MiB come from the page-level buddy heap directly; freed, they are decommitted at "
+                  "once under HEAPMARK_SLAB_DECOMMIT=eager (under =threshold, once they exceed 8 MiB)."},
              },
              recipe}};
 

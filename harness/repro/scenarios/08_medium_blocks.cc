@@ -35,10 +35,12 @@ const ScenarioRegistrar kScenario{
                   "first calls returned them, idle time did not."},
                  {"ptmalloc-style", "returned",
                   "Like glibc: later rounds came from the heap and coalesce into the top, which free() trims."},
+                 mechanism("buddy", "retained-until-activity"),
                  mechanism("buddy", "returned"),
+                 mechanism("slab", "retained-until-activity"),
                  {"slab", "returned",
-                  "1 MiB blocks come from the page-level buddy heap directly; freed, 16 MiB of them exceed its 8 "
-                  "MiB decommit threshold and are decommitted."},
+                  "1 MiB blocks come from the page-level buddy heap directly; freed, they are decommitted at once "
+                  "under HEAPMARK_SLAB_DECOMMIT=eager (under =threshold, once 8 MiB of them are free)."},
              },
              recipe}};
 

@@ -54,7 +54,9 @@ const ScenarioRegistrar kScenario{Scenario{
         {"ptmalloc-style", "returned",
          "As glibc: the exiting worker's tcache chunks are freed into its arena, where they coalesce with "
          "the free space around them, and the arena's heaps are trimmed."},
+        mechanism("buddy", "retained-until-activity"),
         mechanism("buddy", "returned"),
+        mechanism("slab", "retained-until-activity"),
         mechanism("slab", "returned"),
     },
     recipe}};
