@@ -64,12 +64,7 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   // the topmost node split here every node is stored (a split changed that
   // node's code, and its parent still describes the unsplit block); above it
   // the first node whose code stays the same ends the walk, as free's does.
-  const size_t must = first_split ? first_split / 2 : i / 2;
-  for (size_t j = i / 2; j; j /= 2) {
-    const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
-    if (j <= must && ld(r, j) == nv) break;
-    sto(r, j, nv);
-  }
+  fix_codes_above(r, i, first_split ? first_split / 2 : i / 2);
   region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
 
   const size_t off = node_offset(i, order);
@@ -126,8 +121,8 @@ size_t BuddyHeap::take_free_locked(unsigned order, void** out, size_t n) noexcep
     // Only split nodes lead to a free block of exactly `order` (a larger free block holds none: splitting it is
     // the run's job; a node whose code is below c holds nothing large enough). But a split node whose largest
     // free block is larger may hold none either, and in a fragmented region the walk could visit most of the
-    // tree (py-dict took 1.7x its time): it stops after as many nodes as n descents from the root would read,
-    // and the rest of the batch comes from a run.
+    // tree (py-dict took 1.8x its time in a bench-inhouse run): it stops after as many nodes as n descents from the
+    // root would read, and the rest of the batch comes from a run.
     walk_tree(r, [&](size_t i, unsigned ord, uint8_t v) {
       if (got == n || budget == 0 || cd(v) < c) return false;
       --budget;
@@ -143,11 +138,8 @@ size_t BuddyHeap::take_free_locked(unsigned order, void** out, size_t n) noexcep
     // The codes above the taken blocks, each path up to its first unchanged node (the walk read none of them
     // after it changed a block below them).
     for (size_t k = first_taken; k < got; ++k) {
-      for (size_t j = node_index(static_cast<char*>(out[k]) - r->base, order) / 2; j; j /= 2) {
-        const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
-        if (ld(r, j) == nv) break;
-        sto(r, j, nv);
-      }
+      const size_t i = node_index(static_cast<char*>(out[k]) - r->base, order);
+      fix_codes_above(r, i, i / 2);
     }
     region_code_[s] = uint8_t(cd(ld(r, 1)));
   }

@@ -93,11 +93,7 @@ void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
     i /= 2;
     sto(r, i, enc(kFree, ord - min_order_ + 1));
   }
-  for (size_t j = i / 2; j; j /= 2) {
-    uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
-    if (ld(r, j) == nv) break;
-    sto(r, j, nv);
-  }
+  fix_codes_above(r, i, i / 2);
   region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
 
   if (ord >= kPageOrder) {

@@ -64,6 +64,19 @@ inline size_t node_offset(size_t i, unsigned ord) {
 }
 inline unsigned umax(unsigned a, unsigned b) { return a > b ? a : b; }
 
+// Recomputes each node's largest free order below, from node i's parent up.
+// The walk ends at the first node whose code stays the same, but only at or
+// above `must`: below it a node may still describe what the call changed (an
+// allocation's splits) while its code happens to match. Free and the refill's
+// walk pass i / 2 (stop anywhere).
+inline void fix_codes_above(Region* r, size_t i, size_t must) {
+  for (size_t j = i / 2; j; j /= 2) {
+    const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
+    if (j <= must && ld(r, j) == nv) break;
+    sto(r, j, nv);
+  }
+}
+
 // Iterative preorder walk of a region's tree, left half first: visit(i, ord, v)
 // sees node i of order ord holding v and returns whether to descend into its
 // halves. Used by the purge (dirty_pages.cc) and the region dump (dump_check.cc).
