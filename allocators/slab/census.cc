@@ -15,7 +15,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
   bool ok = true;
   size_t total_live_bits = 0;
   g_threads.lock();
-  for (auto& c : g_cache) pthread_mutex_lock(&c.mu);
+  for (auto& l : g_class_lock) pthread_mutex_lock(&l.mu);
   for (unsigned cls = 0; cls < kClasses && ok; ++cls) {
     const size_t size = class_size(cls);
     for (unsigned l = 0; l < 3 && ok; ++l)
@@ -93,7 +93,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
     o.num(expected);
     ok = false;
   }
-  for (unsigned i = kClasses; i-- > 0;) pthread_mutex_unlock(&g_cache[i].mu);
+  for (unsigned i = kClassLocks; i-- > 0;) pthread_mutex_unlock(&g_class_lock[i].mu);
   g_threads.unlock();
   if (ok) o.put("ok");
   o.finish();

@@ -53,10 +53,21 @@ static_assert(sizeof(Slab) <= kSlabFixedHeaderBytes);
 
 enum : uint8_t { kPartial = 0, kEmpty = 1, kFull = 2 };
 
+// A class's slabs, on three lists; changed only under the class's lock.
 struct alignas(64) Cache {
-  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   Slab* lists[3] = {};
   size_t counts[3] = {};
+};
+
+// Two neighbouring classes share a lock. Census and the fork hooks hold every
+// class lock at once, and ThreadSanitizer allows a thread at most 64 held locks:
+// 64 class locks and the heap's would pass it. A class lock is taken only to
+// move a batch between a magazine and the slabs, so sharing costs little.
+inline constexpr unsigned kClassesPerLock = 2;
+inline constexpr unsigned kClassLocks = kClasses / kClassesPerLock;
+static_assert(kClasses % kClassesPerLock == 0);
+struct alignas(64) ClassLock {
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 };
 
 // Each object carries its slab state byte's address, so malloc marks it
@@ -90,6 +101,8 @@ inline constexpr std::array<Geometry, kClasses> kGeo = every_geometry();
 // ------------------------------------------------------------------ process-wide state (setup.cc)
 extern BuddyHeap g_heap;
 extern Cache g_cache[kClasses];
+extern ClassLock g_class_lock[kClassLocks];
+inline pthread_mutex_t* lock_of(unsigned cls) noexcept { return &g_class_lock[cls / kClassesPerLock].mu; }
 extern std::atomic<bool> g_ready;
 extern pthread_key_t g_key;
 extern size_t g_empty_reserve;

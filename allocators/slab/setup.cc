@@ -13,6 +13,7 @@ pthread_mutex_t g_init_mu = PTHREAD_MUTEX_INITIALIZER;
 
 BuddyHeap g_heap;
 Cache g_cache[kClasses];
+ClassLock g_class_lock[kClassLocks];
 std::atomic<bool> g_ready{false};
 pthread_key_t g_key;
 size_t g_empty_reserve = 1;

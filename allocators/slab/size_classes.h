@@ -1,16 +1,14 @@
 // Slab size classes and slab geometry, computed at compile time.
 //
-// Classes: 16..128 in steps of 16, then four classes per power of two
-// (2^k + j*2^(k-2), j = 1..4) up to 1 KiB, then eight (2^k + j*2^(k-3),
-// mimalloc's spacing) up to 16 KiB: 52 classes. Four per power of two above
-// 1 KiB wasted up to 25%: sqlite's page-cache entries of 4 KiB and a few
-// hundred bytes took 5 KiB. (Eight from 128 B on would make 64 classes, and
-// census and the fork hooks, which hold every class lock at once, would then
-// pass ThreadSanitizer's limit of 64 locks held by one thread.)
+// Classes: 16..128 in steps of 16, then eight classes per power of two
+// (2^k + j*2^(k-3), j = 1..8) up to 16 KiB: 64 classes (mimalloc's spacing).
+// Four per power of two waste up to 25%: sqlite's page-cache entries of 4 KiB
+// and a few hundred bytes took 5 KiB; with four up to 1 KiB and eight above
+// (52 classes), redis peaked at 104 MB, with eight from 128 B on at 95.
+// Neighbouring classes share a lock (internal.h: ThreadSanitizer's limit).
 // Internal waste bound (tested for every size, tests/unit/slab_test.cc):
-//   class_size(n) - n < max(16, n / 4) up to 1 KiB, < n / 8 above
-// i.e. under 16 bytes (the alignment quantum) up to 128 B, under 25% up to
-// 1 KiB and under 12.5% above.
+//   class_size(n) - n < max(16, n / 8)
+// i.e. under 16 bytes (the alignment quantum) up to 128 B and under 12.5% above.
 // Slab geometry: each class uses the smallest power-of-two slab in
 // [16 KiB, 256 KiB] holding at least 8 objects with the slab's unusable tail
 // (header + remainder) at most 1/8 of the slab. The header at the slab's end is
@@ -23,19 +21,15 @@
 
 namespace heapmark::slab {
 
-inline constexpr unsigned kClasses = 8 + 3 * 4 + 4 * 8;
-inline constexpr size_t kFineFrom = 1024;  // eight classes per power of two above this size
+inline constexpr unsigned kClassesPerDoubling = 8;
+inline constexpr unsigned kClasses = 8 + 7 * kClassesPerDoubling;
 inline constexpr size_t kMaxClass = 16384;
 inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in internal.h
 inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 
 constexpr size_t class_size(unsigned cls) {
   if (cls < 8) return 16 * (cls + 1);
-  if (cls < 20) {  // 128 B .. 1 KiB: four per power of two
-    unsigned k = 7 + (cls - 8) / 4, j = 1 + (cls - 8) % 4;
-    return (size_t(1) << k) + j * (size_t(1) << (k - 2));
-  }
-  unsigned k = 10 + (cls - 20) / 8, j = 1 + (cls - 20) % 8;
+  unsigned k = 7 + (cls - 8) / kClassesPerDoubling, j = 1 + (cls - 8) % kClassesPerDoubling;
   return (size_t(1) << k) + j * (size_t(1) << (k - 3));
 }
 
@@ -43,14 +37,9 @@ constexpr size_t class_size(unsigned cls) {
 constexpr unsigned class_of(size_t n) {
   if (n <= 128) return unsigned((n + 15) / 16) - 1 + (n == 0);
   unsigned k = 63 - unsigned(__builtin_clzll(n - 1));  // n in (2^k, 2^(k+1)]
-  if (n <= kFineFrom) {
-    size_t step = size_t(1) << (k - 2);
-    unsigned j = unsigned((n - (size_t(1) << k) + step - 1) / step);
-    return 8 + (k - 7) * 4 + j - 1;
-  }
   size_t step = size_t(1) << (k - 3);
   unsigned j = unsigned((n - (size_t(1) << k) + step - 1) / step);
-  return 20 + (k - 10) * 8 + j - 1;
+  return 8 + (k - 7) * kClassesPerDoubling + j - 1;
 }
 
 struct Geometry {

@@ -43,10 +43,9 @@ void Core::free(void* p) noexcept {
     return;
   }
   if (m.cap == 0) {
-    Cache& c = g_cache[cls];
-    pthread_mutex_lock(&c.mu);
+    pthread_mutex_lock(lock_of(cls));
     put_locked(cls, &p, 1);
-    pthread_mutex_unlock(&c.mu);
+    pthread_mutex_unlock(lock_of(cls));
     return;
   }
   flush_magazine(cls, m, m.cap / 2);
@@ -92,12 +91,12 @@ void Core::release() noexcept {
   flush_thread_cache();
   for (unsigned i = 0; i < kClasses; ++i) {
     Cache& c = g_cache[i];
-    pthread_mutex_lock(&c.mu);
+    pthread_mutex_lock(lock_of(i));
     while (Slab* s = c.lists[kEmpty]) {
       list_remove(c, s);
       return_slab_locked(s);
     }
-    pthread_mutex_unlock(&c.mu);
+    pthread_mutex_unlock(lock_of(i));
   }
   g_heap.release();
 }

@@ -60,7 +60,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
   size_t per_slabs[kClasses] = {}, per_live[kClasses] = {};
   for (unsigned i = 0; i < kClasses; ++i) {
     Cache& c = g_cache[i];
-    pthread_mutex_lock(&c.mu);
+    pthread_mutex_lock(lock_of(i));
     for (unsigned l = 0; l < 3; ++l)
       for (Slab* s = c.lists[l]; s; s = s->next) {
         ++per_slabs[i];
@@ -68,7 +68,7 @@ size_t Core::stats(heapmark_stat* out, size_t max) noexcept {
       }
     empty += c.counts[kEmpty];
     empty_bytes += c.counts[kEmpty] * kGeo[i].slab_bytes;
-    pthread_mutex_unlock(&c.mu);
+    pthread_mutex_unlock(lock_of(i));
     slabs += per_slabs[i];
     live_bytes += per_live[i] * class_size(i);
   }

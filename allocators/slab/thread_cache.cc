@@ -9,10 +9,9 @@ namespace heapmark::slab {
 
 void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
   // Flush the oldest n (bottom of the stack), keep the recently freed, cache-hot ones.
-  Cache& c = g_cache[cls];
-  pthread_mutex_lock(&c.mu);
+  pthread_mutex_lock(lock_of(cls));
   put_locked(cls, m.items, n);
-  pthread_mutex_unlock(&c.mu);
+  pthread_mutex_unlock(lock_of(cls));
   memmove(m.items, m.items + n, (m.count - n) * sizeof(void*));
   memmove(m.states, m.states + n, (m.count - n) * sizeof(uint8_t*));
   m.count -= n;
@@ -42,9 +41,8 @@ void thread_exit(void* v) noexcept {
 
 void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   Magazine& m = tc->mags[cls];
-  Cache& c = g_cache[cls];
   void* p = nullptr;
-  pthread_mutex_lock(&c.mu);
+  pthread_mutex_lock(lock_of(cls));
   uint8_t* state = nullptr;
   if (m.cap == 0) {
     take_locked(cls, &p, &state, 1);
@@ -56,7 +54,7 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
       state = m.states[m.count];
     }
   }
-  pthread_mutex_unlock(&c.mu);
+  pthread_mutex_unlock(lock_of(cls));
   if (p) set_state(state, 1);
   g_heap.tick();
   return p;

@@ -39,7 +39,7 @@ TEST(SlabClasses, WasteBoundForEverySize) {
     ASSERT_LT(c, kClasses) << n;
     size_t size = class_size(c);
     ASSERT_GE(size, n);
-    ASSERT_LT(size - n, n <= kFineFrom ? std::max<size_t>(16, n / 4) : n / 8) << "waste bound broken at " << n;
+    ASSERT_LT(size - n, std::max<size_t>(16, n / 8)) << "waste bound broken at " << n;
     if (c > 0) {
       ASSERT_LT(class_size(c - 1), n) << "not the smallest class for " << n;
     }
@@ -142,18 +142,18 @@ TEST(Slab, EmptySlabsBeyondReserveGoBackToBuddy) {
   flush_thread_cache();
   size_t returned0 = stat("slabs_returned");
   std::vector<void*> v;
-  for (int i = 0; i < 5000; ++i) v.push_back(Core::alloc(200));  // class 224: several slabs
-  EXPECT_GE(stat("live_class_224"), 5000u);
-  size_t slabs_full = stat("slabs_class_224");
-  EXPECT_GE(slabs_full, 5000u * 224 / (32 << 10));
+  for (int i = 0; i < 5000; ++i) v.push_back(Core::alloc(200));  // class 208: several slabs
+  EXPECT_GE(stat("live_class_208"), 5000u);
+  size_t slabs_full = stat("slabs_class_208");
+  EXPECT_GE(slabs_full, 5000u * 208 / (32 << 10));
   for (void* p : v) Core::free(p);
   flush_thread_cache();
-  EXPECT_EQ(stat("live_class_224"), 0u);
-  EXPECT_LE(stat("slabs_class_224"), 1u) << "one empty slab kept in reserve";
+  EXPECT_EQ(stat("live_class_208"), 0u);
+  EXPECT_LE(stat("slabs_class_208"), 1u) << "one empty slab kept in reserve";
   EXPECT_GE(stat("slabs_returned") - returned0, slabs_full - 1);
   size_t dec0 = stat("decommitted_bytes");
   Core::release();
-  EXPECT_EQ(stat("slabs_class_224"), 0u);
+  EXPECT_EQ(stat("slabs_class_208"), 0u);
   EXPECT_GT(stat("decommitted_bytes"), dec0);
   expect_census({});
 }
@@ -167,7 +167,7 @@ TEST(Slab, FreedSlabsDecayWhileTheProgramUsesOnlyItsMagazines) {
   ASSERT_GT(hz.ms, 0u) << "the default policy is decay: " << hz.what;
   flush_thread_cache();
   std::vector<void*> v;
-  for (int i = 0; i < 100000; ++i) {  // 22 MiB of class 224
+  for (int i = 0; i < 100000; ++i) {  // 20 MiB of class 208
     v.push_back(Core::alloc(200));
     memset(v.back(), 1, 200);
   }
