@@ -14,5 +14,5 @@ function(heapmark_add_preload_library target)
   set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   target_compile_options(${target} PRIVATE -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc
                                            -fno-builtin-realloc)
-  target_link_options(${target} PRIVATE -Wl,--exclude-libs,ALL -Wl,-z,now)
+  target_link_options(${target} PRIVATE -Wl,--exclude-libs,ALL -Wl,-z,now -Wl,--as-needed)
 endfunction()

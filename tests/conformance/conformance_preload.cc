@@ -44,4 +44,43 @@ TEST(PreloadIdentity, AllocatorServesMallocAndNew) {
   EXPECT_THROW((void)::operator new(SIZE_MAX / 2, std::align_val_t(64)), std::bad_alloc);
   EXPECT_EQ(::operator new[](SIZE_MAX / 2, std::align_val_t(64), std::nothrow), nullptr);
 }
+
+// When the allocator cannot serve operator new, the C++ runtime's own failure
+// path runs (the library finds it at run time): the new_handler is called before
+// std::bad_alloc is thrown, and a nothrow form returns null when the handler
+// throws.
+int g_handler_calls = 0;
+void handler_that_gives_up() {
+  ++g_handler_calls;
+  std::set_new_handler(nullptr);  // the next failure throws
+}
+void handler_that_throws() {
+  ++g_handler_calls;
+  throw std::bad_alloc();
+}
+
+TEST(PreloadNew, TheNewHandlerRunsBeforeBadAllocAndNothrowFormsCatchWhatItThrows) {
+  struct Forms {
+    const char* name;
+    void* (*throwing)();
+    void* (*nothrow)();
+  };
+  const Forms forms[] = {
+      {"plain", [] { return ::operator new(SIZE_MAX / 2); }, [] { return ::operator new(SIZE_MAX / 2, std::nothrow); }},
+      {"aligned", [] { return ::operator new[](SIZE_MAX / 2, std::align_val_t(64)); },
+       [] { return ::operator new(SIZE_MAX / 2, std::align_val_t(64), std::nothrow); }},
+  };
+  for (const Forms& f : forms) {
+    g_handler_calls = 0;
+    std::set_new_handler(handler_that_gives_up);
+    EXPECT_THROW((void)f.throwing(), std::bad_alloc) << f.name;
+    EXPECT_EQ(g_handler_calls, 1) << f.name << ": the handler runs once, then bad_alloc";
+    g_handler_calls = 0;
+    std::set_new_handler(handler_that_throws);
+    EXPECT_THROW((void)f.throwing(), std::bad_alloc) << f.name;
+    EXPECT_EQ(f.nothrow(), nullptr) << f.name;
+    EXPECT_EQ(g_handler_calls, 2) << f.name << ": the handler runs in the nothrow form too";
+    std::set_new_handler(nullptr);
+  }
+}
 }  // namespace heapmark::testing

@@ -118,6 +118,9 @@ function(heapmark_add_preload_tests name so registry_name)
   add_test(NAME preload_${name}_cmake_version COMMAND ${cmp} ${CMAKE_COMMAND} --version)
   add_test(NAME preload_${name}_sort COMMAND ${cmp} sh ${HEAPMARK_TESTS_DIR}/preload/sort_big.sh)
   add_test(NAME preload_${name}_fork_threads COMMAND ${cmp} $<TARGET_FILE:fork_threads>)
+  add_test(NAME preload_${name}_no_cxx_runtime COMMAND sh ${HEAPMARK_TESTS_DIR}/preload/no_cxx_runtime.sh
+                                                       $<TARGET_FILE:${so}>)
   set_tests_properties(preload_${name}_python_threads preload_${name}_git preload_${name}_cmake_version
-                       preload_${name}_sort preload_${name}_fork_threads PROPERTIES TIMEOUT 120)
+                       preload_${name}_sort preload_${name}_fork_threads preload_${name}_no_cxx_runtime
+                       PROPERTIES TIMEOUT 120)
 endfunction()
