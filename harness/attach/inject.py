@@ -148,17 +148,23 @@ def run_alone(thread, seconds, return_pc):
     finally:
         timer.cancel()
         result["interrupted"] += fired.is_set()
-        # A SIGINT that came as the thread stopped by itself may still be on its way: it must land here, not in
-        # a later command (a fresh-clone run lost one attach in 200 to a KeyboardInterrupt there, after 10 ms
-        # of waiting). Either gdb used it to stop the thread and nothing comes, or it comes within moments.
-        for _ in range(20 if fired.is_set() and not landed else 0):
-            try:
-                time.sleep(0.01)
-                gdb.execute("echo", to_string=True)
-            except (gdb.error, KeyboardInterrupt):
-                break
+        if fired.is_set() and not landed:
+            absorb_late_interrupt()
         if bp is not None and bp.is_valid():
             bp.delete()
+
+
+def absorb_late_interrupt():
+    """A SIGINT from run_alone's timer that came as the thread stopped by itself may still be on its way: it must
+    land here, not in a later command (a fresh-clone run lost one attach in 200 to a KeyboardInterrupt there,
+    after 10 ms of waiting). Either gdb used it to stop the thread and nothing comes, or it comes within moments:
+    up to 200 ms, in 10 ms steps, each a harmless command for it to interrupt."""
+    for _ in range(20):
+        try:
+            time.sleep(0.01)
+            gdb.execute("echo", to_string=True)
+        except (gdb.error, KeyboardInterrupt):
+            return
 
 
 def waiting_on_futex(thread):
