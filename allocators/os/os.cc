@@ -1,6 +1,6 @@
-// The part of the OS contract (os.h) every platform shares: the byte counters,
-// reserve_committed and the pthread part of a helper thread. The system calls
-// are in os_linux.cc and os_windows.cc.
+// The part of the OS contract (os.h) every platform shares: the byte counters
+// and the pthread part of a helper thread. The system calls are in
+// os_linux.cc and os_windows.cc.
 #include "os.h"
 
 #include <pthread.h>
@@ -16,16 +16,6 @@ constinit std::atomic<size_t> reserved{0}, committed{0}, decommitted{0}, release
 Counters counters() noexcept {
   return Counters{tally::reserved.load(std::memory_order_relaxed), tally::committed.load(std::memory_order_relaxed),
                   tally::decommitted.load(std::memory_order_relaxed), tally::released.load(std::memory_order_relaxed)};
-}
-
-void* reserve_committed(size_t size, size_t align) noexcept {
-  void* p = reserve(size, align);
-  if (!p) return nullptr;
-  if (!commit(p, size)) {
-    release(p, size);
-    return nullptr;
-  }
-  return p;
 }
 
 bool start_detached_thread(void* (*fn)(void*), size_t stack_bytes) noexcept {

@@ -13,6 +13,9 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__linux__)
+#include <sys/single_threaded.h>
+#endif
 
 namespace heapmark::os {
 
@@ -81,9 +84,22 @@ struct Counters {
 };
 Counters counters() noexcept;
 
-// Convenience: reserve + commit in one call (what most allocators want for a
-// fresh region). Returns nullptr on failure, releasing any partial reservation.
+// Reserve and commit in one call (what most allocators want for a fresh
+// region); counted as both. Returns nullptr on failure, releasing any partial
+// reservation. Linux: one mmap, readable and writable from the start (no
+// mprotect). Windows: reserve() then commit().
 void* reserve_committed(size_t size, size_t align = 0) noexcept;
+
+// Resize a whole committed reservation (addr and old_size exactly as
+// reserve_committed returned/was given), moving it if it must. The contents up
+// to the smaller size are kept without being copied (the pages move); pages
+// past old_size read zero. Returns the new address, or nullptr when the system
+// cannot (the old reservation is then unchanged). Counted as a release of
+// old_size and a reservation and commit of new_size. What glibc's realloc does
+// with a mmapped chunk.
+// Linux: mremap(MREMAP_MAYMOVE). Windows: no equivalent, always nullptr (the
+// caller copies, as glibc does where it has no mremap).
+void* remap(void* addr, size_t old_size, size_t new_size) noexcept;
 
 // ---- Besides memory, the cores ask the platform for these.
 
@@ -99,8 +115,13 @@ uint64_t monotonic_ms() noexcept;
 
 // True while the process has never started a second thread (glibc's
 // __libc_single_threaded, which glibc's own malloc reads to skip its arena
-// locks); always false on Windows, where nothing says so cheaply.
+// locks); always false on Windows, where nothing says so cheaply. Inline on
+// Linux: the lock paths read it on every call.
+#if defined(__linux__)
+inline bool single_threaded() noexcept { return __libc_single_threaded != 0; }
+#else
 bool single_threaded() noexcept;
+#endif
 
 // Sleeps at least ms milliseconds: the decay thread's tick.
 void sleep_ms(uint64_t ms) noexcept;

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/single_threaded.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +18,30 @@ namespace {
 
 std::atomic<size_t> g_page{0};
 
-void* map_none(size_t size) noexcept {
-  void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+void* map(size_t size, int prot) noexcept {
+  void* p = ::mmap(nullptr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+// size bytes at a multiple of align (a power of two above the page size, or 0),
+// mapped with prot: over-mapped by align, then the misaligned head and the tail
+// unmapped. nullptr when size is not whole pages or the system refuses.
+void* map_aligned(size_t size, size_t align, int prot) noexcept {
+  const size_t page = page_size();
+  if (size == 0 || size % page != 0) return nullptr;
+  if (align <= page) return map(size, prot);
+  if ((align & (align - 1)) != 0) return nullptr;
+  const size_t total = size + align;
+  if (total < size) return nullptr;
+  void* raw = map(total, prot);
+  if (!raw) return nullptr;
+  const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+  const size_t head = aligned - base;
+  const size_t tail = total - head - size;
+  if (head) ::munmap(raw, head);
+  if (tail) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
+  return reinterpret_cast<void*>(aligned);
 }
 
 }  // namespace
@@ -39,27 +59,27 @@ size_t page_size() noexcept {
 size_t allocation_granularity() noexcept { return page_size(); }
 
 void* reserve(size_t size, size_t align) noexcept {
-  const size_t page = page_size();
-  if (size == 0 || size % page != 0) return nullptr;
-  if (align <= page) {
-    void* p = map_none(size);
-    if (p) tally::add(tally::reserved, size);
-    return p;
+  void* p = map_aligned(size, align, PROT_NONE);
+  if (p) tally::add(tally::reserved, size);
+  return p;
+}
+
+void* reserve_committed(size_t size, size_t align) noexcept {
+  void* p = map_aligned(size, align, PROT_READ | PROT_WRITE);
+  if (p) {
+    tally::add(tally::reserved, size);
+    tally::add(tally::committed, size);
   }
-  if ((align & (align - 1)) != 0) return nullptr;
-  // Over-reserve by align, then unmap the misaligned head and the tail.
-  const size_t total = size + align;
-  if (total < size) return nullptr;
-  void* raw = map_none(total);
-  if (!raw) return nullptr;
-  const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
-  const size_t head = aligned - base;
-  const size_t tail = total - head - size;
-  if (head) ::munmap(raw, head);
-  if (tail) ::munmap(reinterpret_cast<void*>(aligned + size), tail);
-  tally::add(tally::reserved, size);
-  return reinterpret_cast<void*>(aligned);
+  return p;
+}
+
+void* remap(void* addr, size_t old_size, size_t new_size) noexcept {
+  void* p = ::mremap(addr, old_size, new_size, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED) return nullptr;
+  tally::add(tally::released, old_size);
+  tally::add(tally::reserved, new_size);
+  tally::add(tally::committed, new_size);
+  return p;
 }
 
 bool commit(void* addr, size_t size) noexcept {
@@ -110,8 +130,6 @@ uint64_t entropy() noexcept {
   }
   return r;
 }
-
-bool single_threaded() noexcept { return __libc_single_threaded != 0; }
 
 uint64_t monotonic_ms() noexcept {
   timespec ts;

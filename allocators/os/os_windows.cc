@@ -75,6 +75,18 @@ bool commit(void* addr, size_t size) noexcept {
   return true;
 }
 
+void* reserve_committed(size_t size, size_t align) noexcept {
+  void* p = reserve(size, align);
+  if (!p) return nullptr;
+  if (!commit(p, size)) {
+    release(p, size);
+    return nullptr;
+  }
+  return p;
+}
+
+void* remap(void*, size_t, size_t) noexcept { return nullptr; }
+
 void decommit(void* addr, size_t size) noexcept {
   VirtualFree(addr, size, MEM_DECOMMIT);
   tally::add(tally::decommitted, size);

@@ -5,14 +5,8 @@
 namespace heapmark::pt::detail {
 
 // ---------------------------------------------------------------- pointer validation
-Kind classify(const void* p) {
+Kind classify_outside_main(const void* p) {
   uintptr_t a = (uintptr_t)p;
-  if (a & ALIGN_MASK) return Kind::invalid;
-  if (a - (uintptr_t)g_main.base < g_main.reserved) {
-    if (a < (uintptr_t)g_main.base + HDR || a >= (uintptr_t)g_main.end.load(std::memory_order_relaxed))
-      return Kind::invalid;
-    return Kind::heap;
-  }
   HeapInfo* h = heap_for_ptr(p);
   if (heap_registered(h)) {
     if (a < (uintptr_t)(h + 1) + HDR || a >= (uintptr_t)h + heap_size(h)) return Kind::invalid;
@@ -25,14 +19,11 @@ Kind classify(const void* p) {
   return found ? Kind::mmapped : Kind::invalid;
 }
 
-size_t check_heap_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size) {
+size_t check_nonmain_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size) {
   size_t h = head(c);
-  bool in_main = (uintptr_t)c - (uintptr_t)g_main.base < g_main.reserved;
-  if ((h & IS_MMAPPED) || ((h & NON_MAIN_ARENA) != 0) == in_main) die(invalid_ptr);
+  if ((h & (IS_MMAPPED | NON_MAIN_ARENA)) != NON_MAIN_ARENA) die(invalid_ptr);
   size_t size = h & ~SIZE_BITS;
-  char* end =
-      in_main ? g_main.end.load(std::memory_order_relaxed) : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
-  // The next chunk's header must lie inside the region too: free() reads it.
+  char* end = (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
   if (size < MINSIZE || (size & ALIGN_MASK) || size + HDR > (size_t)(end - (char*)c)) die(invalid_size);
   return size;
 }

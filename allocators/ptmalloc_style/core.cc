@@ -146,14 +146,14 @@ void* Core::alloc_aligned(size_t align, size_t n) noexcept {
 }
 
 void Core::free(void* p) noexcept {
-  Kind k = classify(p);
+  size_t size = 0;
+  Kind k = classify_chunk(p, &size, "free(): invalid pointer", "free(): invalid pointer (invalid size)");
   Chunk* c = mem2chunk(p);
   if (k == Kind::mmapped) {
     if (!munmap_chunk(c, true)) die("munmap_chunk(): invalid pointer");
     return;
   }
   if (k == Kind::invalid) die("free(): invalid pointer");
-  size_t size = check_heap_chunk(c, "free(): invalid pointer", "free(): invalid pointer (invalid size)");
   // Our own in-use bit lives in the next header; only we change it while we own
   // the chunk, so reading it unlocked is safe (and catches a chunk already in a bin).
   if (!prev_inuse(at(c, size))) die("free(): double free or corruption (!prev)");
@@ -181,19 +181,20 @@ void Core::free(void* p) noexcept {
 void* Core::realloc(void* p, size_t n) noexcept {
   if (n > MAX_REQUEST) return nullptr;
   size_t nb = request2size(n);
-  Kind k = classify(p);
+  size_t size = 0;
+  Kind k = classify_chunk(p, &size, "realloc(): invalid pointer", "realloc(): invalid pointer (invalid old size)");
   Chunk* c = mem2chunk(p);
   if (k == Kind::invalid) die("realloc(): invalid pointer");
-  if (k == Kind::mmapped) {
-    size_t usable = chunksize(c) - HDR;
-    if (n <= usable && n >= usable / 2) return p;  // no mremap in the OS contract
+  if (k == Kind::mmapped) {  // glibc: mremap; else keep it if it fits; else copy
+    if (void* q = remap_chunk(c, nb)) return q;
+    size_t old = chunksize(c);
+    if (old - SIZE_SZ >= nb) return p;
     void* q = alloc(n);
     if (!q) return nullptr;
-    memcpy(q, p, n < usable ? n : usable);
-    free(p);
+    memcpy(q, p, old - HDR);
+    if (!munmap_chunk(c, false)) die("munmap_chunk(): invalid pointer");
     return q;
   }
-  size_t size = check_heap_chunk(c, "realloc(): invalid pointer", "realloc(): invalid pointer (invalid old size)");
   Arena* av = arena_for_chunk(c);
   void* q;
   {

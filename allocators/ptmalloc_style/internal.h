@@ -356,6 +356,10 @@ MEntry* mt_find(uintptr_t chunk);  // g_mmap_mu held
 void* mmap_chunk(size_t nb, size_t align);
 // Returns false when c is no mmapped chunk of ours.
 bool munmap_chunk(Chunk* c, bool dynamic_rule);
+// glibc's mremap_chunk: resizes mmapped chunk c's mapping to hold nb bytes,
+// moving it if it must (the pages move; nothing is copied). The chunk's memory,
+// or nullptr when the system cannot (c is then unchanged).
+void* remap_chunk(Chunk* c, size_t nb);
 
 // release.cc: page release (sweeps, decay, its thread) and top trimming
 // Decommits the whole free pages of unsorted and large-bin chunks. all: every
@@ -381,12 +385,50 @@ void flush_tcache(TCache* tc);
 void* int_malloc(Arena* av, size_t nb, TCache* tc);  // av lock held
 TCache* tcache_init();
 
-// check.cc: pointer validation (every free, realloc, usable_size, owns) and the heap checker
+// Pointer validation (every free, realloc, usable_size, owns) and the heap
+// checker (check.cc). A pointer into the main heap, the free path's usual case,
+// is settled here inline; any other goes to check.cc.
 enum class Kind { invalid, heap, mmapped };
+// Classifies p, not in the main heap, without reading memory outside the
+// allocator's own regions: a non-main heap's chunk, a mmapped chunk, or invalid.
+Kind classify_outside_main(const void* p);
+// Checks the header of a chunk in a non-main heap; returns its size.
+size_t check_nonmain_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size);
+
+inline bool in_main_reservation(const void* p) { return (uintptr_t)p - (uintptr_t)g_main.base < g_main.reserved; }
+
 // Classifies p without reading memory outside the allocator's own regions.
-Kind classify(const void* p);
-// Checks a heap chunk's own header; returns its size.
-size_t check_heap_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size);
+inline Kind classify(const void* p) {
+  uintptr_t a = (uintptr_t)p;
+  if (a & ALIGN_MASK) return Kind::invalid;
+  if (!in_main_reservation(p)) return classify_outside_main(p);
+  if (a < (uintptr_t)g_main.base + HDR || a >= (uintptr_t)g_main.end.load(std::memory_order_relaxed))
+    return Kind::invalid;
+  return Kind::heap;
+}
+
+// classify() and, for a heap chunk, the checks of its own header, in one pass
+// (free and realloc): the chunk's size in *size. The next chunk's header must
+// lie inside the region too: free() reads it. A bad header dies with
+// invalid_ptr (flags) or invalid_size.
+inline Kind classify_chunk(const void* p, size_t* size, const char* invalid_ptr, const char* invalid_size) {
+  uintptr_t a = (uintptr_t)p;
+  if (a & ALIGN_MASK) return Kind::invalid;
+  if (!in_main_reservation(p)) {
+    Kind k = classify_outside_main(p);
+    if (k == Kind::heap) *size = check_nonmain_chunk(mem2chunk(p), invalid_ptr, invalid_size);
+    return k;
+  }
+  uintptr_t end = (uintptr_t)g_main.end.load(std::memory_order_relaxed);
+  if (a < (uintptr_t)g_main.base + HDR || a >= end) return Kind::invalid;
+  const Chunk* c = mem2chunk(p);
+  size_t h = head(c);
+  if (h & (IS_MMAPPED | NON_MAIN_ARENA)) die(invalid_ptr);
+  size_t sz = h & ~SIZE_BITS;
+  if (sz < MINSIZE || (sz & ALIGN_MASK) || sz + HDR > end - (uintptr_t)c) die(invalid_size);
+  *size = sz;
+  return Kind::heap;
+}
 
 }  // namespace heapmark::pt::detail
 

@@ -109,4 +109,31 @@ bool munmap_chunk(Chunk* c, bool dynamic_rule) {
   return true;
 }
 
+void* remap_chunk(Chunk* c, size_t nb) {
+  lock(&g_mmap_mu);
+  MEntry* e = mt_find((uintptr_t)c);
+  if (!e) {
+    unlock(&g_mmap_mu);
+    die("realloc(): invalid pointer");
+  }
+  uintptr_t base = e->base;
+  size_t off = (uintptr_t)c - base, old_total = e->size;
+  size_t total = align_up(nb + off + SIZE_SZ, g_page);
+  if (total != old_total) {  // glibc: no system call when the page count stays
+    char* nbase = (char*)os::remap((void*)base, old_total, total);
+    if (!nbase) {
+      unlock(&g_mmap_mu);
+      return nullptr;
+    }
+    // The entry goes and comes back: the table keeps its size, so the insert
+    // cannot need to grow it.
+    mt_erase(e);
+    c = (Chunk*)(nbase + off);
+    mt_insert((uintptr_t)c, (uintptr_t)nbase, total);
+    set_head(c, (total - off) | IS_MMAPPED);
+  }
+  unlock(&g_mmap_mu);
+  return chunk2mem(c);
+}
+
 }  // namespace heapmark::pt::detail

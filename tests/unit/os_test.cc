@@ -98,6 +98,48 @@ TEST(Os, CommitWriteDecommitZeroesAndDropsRss) {
   os::release(p, n);
 }
 
+TEST(Os, ReserveCommittedIsUsableAtOnceAndCountedAsBoth) {
+  const size_t page = os::page_size();
+  os::Counters c0 = os::counters();
+  for (size_t align : {size_t(0), size_t(1) << 21}) {
+    char* p = static_cast<char*>(os::reserve_committed(8 * page, align));
+    ASSERT_NE(p, nullptr);
+    if (align) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u);
+    }
+    memset(p, 0x11, 8 * page);
+    EXPECT_EQ(resident_pages(p, 8 * page), 8u);
+    os::release(p, 8 * page);
+  }
+  os::Counters c1 = os::counters();
+  EXPECT_EQ(c1.reserved - c0.reserved, 16 * page);
+  EXPECT_EQ(c1.committed - c0.committed, 16 * page);
+}
+
+// What glibc's realloc does with a mmapped chunk: the pages move, their
+// contents with them, and the pages added read zero.
+TEST(Os, RemapMovesAReservationWithItsPages) {
+  const size_t page = os::page_size();
+  char* p = static_cast<char*>(os::reserve_committed(16 * page));
+  ASSERT_NE(p, nullptr);
+  for (size_t i = 0; i < 16; ++i) p[i * page] = char(i + 1);
+  os::Counters c0 = os::counters();
+  char* q = static_cast<char*>(os::remap(p, 16 * page, 64 * page));
+  ASSERT_NE(q, nullptr);
+  os::Counters c1 = os::counters();
+  EXPECT_EQ(c1.released - c0.released, 16 * page);
+  EXPECT_EQ(c1.reserved - c0.reserved, 64 * page);
+  EXPECT_EQ(c1.committed - c0.committed, 64 * page);
+  EXPECT_EQ(resident_pages(q, 64 * page), 16u) << "the 16 written pages moved; the 48 added are untouched";
+  for (size_t i = 0; i < 16; ++i) ASSERT_EQ(q[i * page], char(i + 1)) << i;
+  for (size_t i = 16; i < 64; ++i) ASSERT_EQ(q[i * page], 0) << i;
+  q[63 * page] = 7;
+  char* r = static_cast<char*>(os::remap(q, 64 * page, 4 * page));
+  ASSERT_NE(r, nullptr);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(r[i * page], char(i + 1)) << i;
+  os::release(r, 4 * page);
+}
+
 TEST(Os, PurgeDropsResidencyAndZeroesKeepingTheRangeUsable) {
   const size_t page = os::page_size();
   const size_t n = 16 * page;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -518,6 +519,45 @@ TEST(PtThreshold, MmapThresholdAndDynamicRule) {
     EXPECT_EQ(Core::stat("mapped_count"), mapped0 + 1) << "under a fixed threshold the same request is mapped again";
     Core::free(again);
   }
+  ASSERT_EQ(Core::check_heap(), nullptr);
+}
+
+// glibc's realloc of a mmapped chunk (mremap_chunk): the mapping is resized and
+// moved if need be, its pages with it, so growing faults none of the old pages
+// again (a malloc, copy and free would fault every page of the copy); keeping
+// the page count keeps the pointer; shrinking gives pages back.
+TEST(PtRealloc, MappedChunkMovesItsPagesInsteadOfCopyingThem) {
+  const size_t page = heapmark::os::page_size();
+  const size_t n = std::max<size_t>(Core::mmap_threshold() * 2, 4 << 20);
+  const size_t mapped0 = Core::stat("mapped_count");
+  auto* p = static_cast<unsigned char*>(Core::alloc(n));
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(Core::stat("mapped_count"), mapped0 + 1) << "a request of " << n << " bytes should be mapped";
+  for (size_t i = 0; i < n; i += page) p[i] = (unsigned char)(i / page * 7 + 1);
+  auto minor_faults = [] {
+    rusage u;
+    getrusage(RUSAGE_THREAD, &u);
+    return u.ru_minflt;
+  };
+  const long f0 = minor_faults();
+  auto* q = static_cast<unsigned char*>(Core::realloc(p, 2 * n));
+  const long faults = minor_faults() - f0;
+  ASSERT_NE(q, nullptr);
+  EXPECT_LT(faults, long(n / page / 8)) << "a copy would fault " << n / page << " pages";
+  EXPECT_EQ(Core::stat("mapped_count"), mapped0 + 1);
+  EXPECT_GE(Core::usable_size(q), 2 * n);
+  for (size_t i = 0; i < n; i += page) ASSERT_EQ(q[i], (unsigned char)(i / page * 7 + 1)) << i;
+
+  EXPECT_EQ(Core::realloc(q, 2 * n + 100), q) << "the same number of pages: no system call, the same pointer";
+
+  const size_t mapped_bytes = Core::stat("mapped_bytes");
+  auto* r = static_cast<unsigned char*>(Core::realloc(q, n / 2));
+  ASSERT_NE(r, nullptr);
+  EXPECT_LE(Core::stat("mapped_bytes"), mapped_bytes - n) << "shrinking unmaps the tail";
+  EXPECT_GE(Core::usable_size(r), n / 2);
+  for (size_t i = 0; i < n / 2; i += page) ASSERT_EQ(r[i], (unsigned char)(i / page * 7 + 1)) << i;
+  Core::free(r);
+  EXPECT_EQ(Core::stat("mapped_count"), mapped0);
   ASSERT_EQ(Core::check_heap(), nullptr);
 }
 
