@@ -5,27 +5,12 @@
 namespace heapmark::pt::detail {
 
 // ---------------------------------------------------------------- pointer validation
-Kind classify_outside_main(const void* p) {
-  uintptr_t a = (uintptr_t)p;
-  HeapInfo* h = heap_for_ptr(p);
-  if (heap_registered(h)) {
-    if (a < (uintptr_t)(h + 1) + HDR || a >= (uintptr_t)h + heap_size(h)) return Kind::invalid;
-    return Kind::heap;
-  }
+Kind classify_mapped(const void* p) {
   if (g_init_state.load(std::memory_order_acquire) != 2) return Kind::invalid;
   lock(&g_mmap_mu);
-  bool found = mt_find(a - HDR) != nullptr;
+  bool found = mt_find((uintptr_t)p - HDR) != nullptr;
   unlock(&g_mmap_mu);
   return found ? Kind::mmapped : Kind::invalid;
-}
-
-size_t check_nonmain_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size) {
-  size_t h = head(c);
-  if ((h & (IS_MMAPPED | NON_MAIN_ARENA)) != NON_MAIN_ARENA) die(invalid_ptr);
-  size_t size = h & ~SIZE_BITS;
-  char* end = (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
-  if (size < MINSIZE || (size & ALIGN_MASK) || size + HDR > (size_t)(end - (char*)c)) die(invalid_size);
-  return size;
 }
 
 // ---------------------------------------------------------------- heap check

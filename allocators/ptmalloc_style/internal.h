@@ -386,44 +386,56 @@ void* int_malloc(Arena* av, size_t nb, TCache* tc);  // av lock held
 TCache* tcache_init();
 
 // Pointer validation (every free, realloc, usable_size, owns) and the heap
-// checker (check.cc). A pointer into the main heap, the free path's usual case,
-// is settled here inline; any other goes to check.cc.
+// checker (check.cc). A pointer into a heap, the main one or a registered
+// non-main one, is settled here inline; only a mapped chunk's lookup (a lock
+// and the table) is in check.cc.
 enum class Kind { invalid, heap, mmapped };
-// Classifies p, not in the main heap, without reading memory outside the
-// allocator's own regions: a non-main heap's chunk, a mmapped chunk, or invalid.
-Kind classify_outside_main(const void* p);
-// Checks the header of a chunk in a non-main heap; returns its size.
-size_t check_nonmain_chunk(const Chunk* c, const char* invalid_ptr, const char* invalid_size);
+// Kind::mmapped if p is a chunk of the mapping registry, else Kind::invalid.
+Kind classify_mapped(const void* p);
 
 inline bool in_main_reservation(const void* p) { return (uintptr_t)p - (uintptr_t)g_main.base < g_main.reserved; }
 
+// Whether p lies in a heap: the main heap's reservation or a registered
+// non-main heap. Then its chunks lie in [*lo, *end) and carry *flag
+// (NON_MAIN_ARENA or 0).
+[[gnu::always_inline]] inline bool heap_bounds(const void* p, uintptr_t* lo, uintptr_t* end, size_t* flag) {
+  if (in_main_reservation(p)) {
+    *lo = (uintptr_t)g_main.base;
+    *end = (uintptr_t)g_main.end.load(std::memory_order_relaxed);
+    *flag = 0;
+    return true;
+  }
+  HeapInfo* h = heap_for_ptr(p);
+  if (!heap_registered(h)) return false;
+  *lo = (uintptr_t)(h + 1);
+  *end = (uintptr_t)h + heap_size(h);
+  *flag = NON_MAIN_ARENA;
+  return true;
+}
+
 // Classifies p without reading memory outside the allocator's own regions.
 inline Kind classify(const void* p) {
-  uintptr_t a = (uintptr_t)p;
+  uintptr_t a = (uintptr_t)p, lo, end;
+  size_t flag;
   if (a & ALIGN_MASK) return Kind::invalid;
-  if (!in_main_reservation(p)) return classify_outside_main(p);
-  if (a < (uintptr_t)g_main.base + HDR || a >= (uintptr_t)g_main.end.load(std::memory_order_relaxed))
-    return Kind::invalid;
-  return Kind::heap;
+  if (!heap_bounds(p, &lo, &end, &flag)) return classify_mapped(p);
+  return a >= lo + HDR && a < end ? Kind::heap : Kind::invalid;
 }
 
 // classify() and, for a heap chunk, the checks of its own header, in one pass
 // (free and realloc): the chunk's size in *size. The next chunk's header must
-// lie inside the region too: free() reads it. A bad header dies with
-// invalid_ptr (flags) or invalid_size.
-inline Kind classify_chunk(const void* p, size_t* size, const char* invalid_ptr, const char* invalid_size) {
-  uintptr_t a = (uintptr_t)p;
+// lie inside the heap too: free() reads it. A bad header dies with invalid_ptr
+// (flags) or invalid_size.
+[[gnu::always_inline]] inline Kind classify_chunk(const void* p, size_t* size, const char* invalid_ptr,
+                                                  const char* invalid_size) {
+  uintptr_t a = (uintptr_t)p, lo, end;
+  size_t flag;
   if (a & ALIGN_MASK) return Kind::invalid;
-  if (!in_main_reservation(p)) {
-    Kind k = classify_outside_main(p);
-    if (k == Kind::heap) *size = check_nonmain_chunk(mem2chunk(p), invalid_ptr, invalid_size);
-    return k;
-  }
-  uintptr_t end = (uintptr_t)g_main.end.load(std::memory_order_relaxed);
-  if (a < (uintptr_t)g_main.base + HDR || a >= end) return Kind::invalid;
+  if (!heap_bounds(p, &lo, &end, &flag)) return classify_mapped(p);
+  if (a < lo + HDR || a >= end) return Kind::invalid;
   const Chunk* c = mem2chunk(p);
   size_t h = head(c);
-  if (h & (IS_MMAPPED | NON_MAIN_ARENA)) die(invalid_ptr);
+  if ((h & (IS_MMAPPED | NON_MAIN_ARENA)) != flag) die(invalid_ptr);
   size_t sz = h & ~SIZE_BITS;
   if (sz < MINSIZE || (sz & ALIGN_MASK) || sz + HDR > end - (uintptr_t)c) die(invalid_size);
   *size = sz;
