@@ -19,6 +19,6 @@ heapmark_ptmalloc_env_test(release_decay_no_thread "PtPolicy.*"
 heapmark_ptmalloc_env_test(release_eager_random "PtHeap.*" "HEAPMARK_PT_RELEASE=eager")
 heapmark_ptmalloc_env_test(release_decay_random "PtHeap.*" "HEAPMARK_PT_RELEASE=decay;HEAPMARK_PT_DECAY_MS=2")
 heapmark_ptmalloc_env_test(arena_max_2 "PtArenas.*:PtHeap.RandomOpsInThreads*" "HEAPMARK_PT_ARENA_MAX=2")
-heapmark_ptmalloc_env_test(fixed_thresholds "PtThreshold.*:PtTrim.*"
+heapmark_ptmalloc_env_test(fixed_thresholds "PtThreshold.*:PtTrim.*:PtRealloc.*"
                            "HEAPMARK_PT_MMAP_THRESHOLD=65536;HEAPMARK_PT_TRIM_THRESHOLD=262144")
 heapmark_ptmalloc_env_test(no_tcache "PtHeap.*:PtHardeningDeathTest.DoubleFreeOfAFreeChunk" "HEAPMARK_PT_TCACHE_COUNT=0")
