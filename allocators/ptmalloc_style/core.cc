@@ -218,19 +218,19 @@ size_t Core::usable_size(const void* p) noexcept {
 }
 
 bool Core::owns(const void* p) noexcept {
-  Kind k = classify(p);
+  uintptr_t end = 0;
+  size_t flag = 0;
+  Kind k = locate(p, &end, &flag);
   if (k != Kind::heap) return k == Kind::mmapped;
   Chunk* c = mem2chunk(p);
   size_t h = head(c);
-  bool in_main = (uintptr_t)c - (uintptr_t)g_main.base < g_main.reserved;
-  if ((h & IS_MMAPPED) || ((h & NON_MAIN_ARENA) != 0) == in_main) return false;
+  if ((h & (IS_MMAPPED | NON_MAIN_ARENA)) != flag) return false;
   Arena* av = arena_for_chunk(c);
   lock(&av->mutex);
   size_t size = h & ~SIZE_BITS;
-  char* end =
-      in_main ? g_main.end.load(std::memory_order_relaxed) : (char*)heap_for_ptr(c) + heap_size(heap_for_ptr(c));
-  bool live = size >= MINSIZE && !(size & ALIGN_MASK) && size <= (size_t)(end - (char*)c) - HDR && c != av->top &&
-              inuse_at(c, size);
+  // Located again under the arena's lock: a trim may have moved the heap's end.
+  bool live = locate(p, &end, &flag) == Kind::heap && size >= MINSIZE && !(size & ALIGN_MASK) &&
+              size <= (size_t)(end - (uintptr_t)c) - HDR && c != av->top && inuse_at(c, size);
   // Cached chunks look in use to the boundary tags; their keys give them away.
   if (live && size <= 1040 && ((uintptr_t)c->bk == g_fast_key || c->bk == (Chunk*)g_tcache_key)) live = false;
   unlock(&av->mutex);

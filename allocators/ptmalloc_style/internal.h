@@ -395,31 +395,30 @@ Kind classify_mapped(const void* p);
 
 inline bool in_main_reservation(const void* p) { return (uintptr_t)p - (uintptr_t)g_main.base < g_main.reserved; }
 
-// Whether p lies in a heap: the main heap's reservation or a registered
-// non-main heap. Then its chunks lie in [*lo, *end) and carry *flag
-// (NON_MAIN_ARENA or 0).
-[[gnu::always_inline]] inline bool heap_bounds(const void* p, uintptr_t* lo, uintptr_t* end, size_t* flag) {
+// Classifies p without reading memory outside the allocator's own regions. For
+// Kind::heap (the main heap, or a registered non-main one), *end is the end of
+// that heap's committed part and *flag the NON_MAIN_ARENA bit its chunks carry.
+[[gnu::always_inline]] inline Kind locate(const void* p, uintptr_t* end, size_t* flag) {
+  uintptr_t a = (uintptr_t)p, lo;
+  if (a & ALIGN_MASK) return Kind::invalid;
   if (in_main_reservation(p)) {
-    *lo = (uintptr_t)g_main.base;
+    lo = (uintptr_t)g_main.base;
     *end = (uintptr_t)g_main.end.load(std::memory_order_relaxed);
     *flag = 0;
-    return true;
+  } else {
+    HeapInfo* h = heap_for_ptr(p);
+    if (!heap_registered(h)) return classify_mapped(p);
+    lo = (uintptr_t)(h + 1);
+    *end = (uintptr_t)h + heap_size(h);
+    *flag = NON_MAIN_ARENA;
   }
-  HeapInfo* h = heap_for_ptr(p);
-  if (!heap_registered(h)) return false;
-  *lo = (uintptr_t)(h + 1);
-  *end = (uintptr_t)h + heap_size(h);
-  *flag = NON_MAIN_ARENA;
-  return true;
+  return a >= lo + HDR && a < *end ? Kind::heap : Kind::invalid;
 }
 
-// Classifies p without reading memory outside the allocator's own regions.
 inline Kind classify(const void* p) {
-  uintptr_t a = (uintptr_t)p, lo, end;
-  size_t flag;
-  if (a & ALIGN_MASK) return Kind::invalid;
-  if (!heap_bounds(p, &lo, &end, &flag)) return classify_mapped(p);
-  return a >= lo + HDR && a < end ? Kind::heap : Kind::invalid;
+  uintptr_t end = 0;
+  size_t flag = 0;
+  return locate(p, &end, &flag);
 }
 
 // classify() and, for a heap chunk, the checks of its own header, in one pass
@@ -428,11 +427,10 @@ inline Kind classify(const void* p) {
 // (flags) or invalid_size.
 [[gnu::always_inline]] inline Kind classify_chunk(const void* p, size_t* size, const char* invalid_ptr,
                                                   const char* invalid_size) {
-  uintptr_t a = (uintptr_t)p, lo, end;
-  size_t flag;
-  if (a & ALIGN_MASK) return Kind::invalid;
-  if (!heap_bounds(p, &lo, &end, &flag)) return classify_mapped(p);
-  if (a < lo + HDR || a >= end) return Kind::invalid;
+  uintptr_t end = 0;
+  size_t flag = 0;
+  Kind k = locate(p, &end, &flag);
+  if (k != Kind::heap) return k;
   const Chunk* c = mem2chunk(p);
   size_t h = head(c);
   if ((h & (IS_MMAPPED | NON_MAIN_ARENA)) != flag) die(invalid_ptr);
