@@ -56,6 +56,8 @@ struct Core {
 bool census(const void* const* live, size_t nlive, char* why, size_t why_len) noexcept;
 // Moves every object in the calling thread's magazines back to the slabs.
 void flush_thread_cache() noexcept;
+// Bytes of the objects sitting in the calling thread's magazines.
+size_t thread_cache_bytes() noexcept;
 buddy::BuddyHeap& page_heap() noexcept;
 
 }  // namespace heapmark::slab

@@ -60,6 +60,14 @@ void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   return p;
 }
 
+size_t thread_cache_bytes() noexcept {
+  ThreadCache* tc = t_cache;
+  size_t bytes = 0;
+  if (tc)
+    for (unsigned i = 0; i < kClasses; ++i) bytes += tc->mags[i].count * class_size(i);
+  return bytes;
+}
+
 void flush_thread_cache() noexcept {
   ThreadCache* tc = t_cache;
   if (!tc || tc == &g_dead) return;

@@ -158,6 +158,28 @@ TEST(Slab, EmptySlabsBeyondReserveGoBackToBuddy) {
   expect_census({});
 }
 
+// A magazine holds about kMagazineBytes of its class, so a thread that frees
+// many large objects keeps only a few of them where no other thread can reuse
+// them; small classes keep 64 objects.
+TEST(Slab, MagazinesHoldAboutSixteenKiBOfAClass) {
+  std::thread([] {
+    std::vector<void*> v;
+    for (int i = 0; i < 200; ++i) v.push_back(Core::alloc(4000));
+    for (void* p : v) Core::free(p);
+    EXPECT_GE(thread_cache_bytes(), 4096u) << "the thread keeps a few of its freed objects";
+    EXPECT_LE(thread_cache_bytes(), 16384u) << "200 freed objects of 4 KiB";
+    flush_thread_cache();
+    EXPECT_EQ(thread_cache_bytes(), 0u);
+    v.clear();
+    for (int i = 0; i < 1000; ++i) v.push_back(Core::alloc(64));
+    for (void* p : v) Core::free(p);
+    EXPECT_EQ(magazine_cap(class_of(64)), 64u);
+    EXPECT_GT(thread_cache_bytes(), 32u * 64) << "a full magazine flushes half and keeps the rest";
+    EXPECT_LE(thread_cache_bytes(), 64u * 64);
+  }).join();
+  expect_census({});
+}
+
 // Slabs emptied by frees go back to the page heap, whose pages decay: a period
 // or more later they are decommitted, though the program meanwhile only takes
 // from and gives to its magazines (which offer the page heap a tick every
