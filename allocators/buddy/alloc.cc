@@ -1,4 +1,4 @@
-// BuddyHeap allocation: descending a region's tree to a best-fit block,
+// BuddyHeap allocation: descending a region's tree to dirty free pages first, then a best-fit block,
 // splitting on the way, recommitting its pages, and huge requests with their
 // own mapping.
 #include <stddef.h>
@@ -33,9 +33,19 @@ Region* BuddyHeap::region_with_locked(unsigned order) const noexcept {
   return nullptr;
 }
 
+// A page or more: the first region whose dirty free pages may serve it (its tree holds a large enough block
+// and a dirty free page), else the first that can.
+Region* BuddyHeap::region_for_locked(unsigned order) const noexcept {
+  const unsigned c = order - min_order_ + 1;
+  if (order >= kPageOrder && dirty_free_bytes_ != 0)
+    for (size_t s = 0; s < nslots_; ++s)
+      if (region_code_[s] >= c && region_dirty_[s]) return regions_[s];
+  return region_with_locked(order);
+}
+
 void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   const unsigned c = order - min_order_ + 1;
-  Region* r = region_with_locked(order);
+  Region* r = region_for_locked(order);
   if (!r && !(r = new_region_locked())) return nullptr;
 
   size_t i = 1, first_split = 0;
@@ -43,18 +53,26 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   for (unsigned ord = kRegionOrder; ord > order; --ord) {
     uint8_t v = ld(r, i);
     if (ord == kPageOrder && st(v) == kFree) page_was_free = true;
-    if (st(v) == kFree) {  // split: both halves become free blocks
+    if (st(v) == kFree) {  // split: both halves become free blocks (dirty only if the block was)
       if (!first_split) first_split = i;
-      uint8_t half = enc(kFree, ord - min_order_);
-      sto(r, 2 * i, half);
-      sto(r, 2 * i + 1, half);
-      sto(r, i, enc(kSplit, ord - min_order_));
+      const uint8_t clean = enc(kFree, ord - min_order_);
+      sto(r, 2 * i, dirty_below(v) ? free_node(r, 2 * i, ord - 1, min_order_) : clean);
+      sto(r, 2 * i + 1, dirty_below(v) ? free_node(r, 2 * i + 1, ord - 1, min_order_) : clean);
+      sto(r, i, enc(kSplit, ord - min_order_, dirty_below(v)));
       --free_blocks_[ord];
       free_blocks_[ord - 1] += 2;
     }
-    // Best fit between the two children: the smaller sufficient one, left on a tie.
-    unsigned cl = cd(ld(r, 2 * i)), cr = cd(ld(r, 2 * i + 1));
-    i = (cl >= c && (cr < c || cl <= cr)) ? 2 * i : 2 * i + 1;
+    // Between two children that can both serve: for a page or more, the one holding dirty free pages when
+    // only one does (jemalloc reuses dirty extents before clean ones: a clean page costs a fault and adds
+    // to the resident set while freed pages stay resident unused); otherwise best fit, the smaller
+    // sufficient one, left on a tie.
+    const uint8_t vl = ld(r, 2 * i), vr = ld(r, 2 * i + 1);
+    const unsigned cl = cd(vl), cr = cd(vr);
+    bool left;
+    if (cl < c || cr < c) left = cl >= c;
+    else if (order >= kPageOrder && dirty_below(vl) != dirty_below(vr)) left = dirty_below(vl);
+    else left = cl <= cr;
+    i = left ? 2 * i : 2 * i + 1;
   }
   if (order == kPageOrder && st(ld(r, i)) == kFree) page_was_free = true;
   sto(r, i, enc(kUsed, 0));
@@ -65,7 +83,7 @@ void* BuddyHeap::alloc_order_locked(unsigned order) noexcept {
   // node's code, and its parent still describes the unsplit block); above it
   // the first node whose code stays the same ends the walk, as free's does.
   fix_codes_above(r, i, first_split ? first_split / 2 : i / 2);
-  region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
+  note_root_locked(r);
 
   const size_t off = node_offset(i, order);
   size_t first = off >> kPageOrder, n = order >= kPageOrder ? size_t(1) << (order - kPageOrder) : 1;
@@ -141,7 +159,7 @@ size_t BuddyHeap::take_free_locked(unsigned order, void** out, size_t n) noexcep
       const size_t i = node_index(static_cast<char*>(out[k]) - r->base, order);
       fix_codes_above(r, i, i / 2);
     }
-    region_code_[s] = uint8_t(cd(ld(r, 1)));
+    note_root_locked(r);
   }
   free_blocks_[order] -= got;
   used_blocks_[order] += got;

@@ -1,9 +1,10 @@
 // BuddyHeap: a binary buddy allocator over 4 MiB regions reserved through the
 // OS contract. Bookkeeping lives apart from the managed memory: each region has
 // its own metadata mapping holding a complete binary tree (one byte per node)
-// whose nodes record their state (free / split / used) and the largest free
-// order below them, so allocation descends without backtracking and free walks
-// one path up: O(log n) per call. Requests above the region size get their own
+// whose nodes record their state (free / split / used), the largest free
+// order below them and whether a free block below holds a dirty page, so
+// allocation descends without backtracking (to dirty free pages first, then
+// best fit) and free walks one path up: O(log n) per call. Requests above the region size get their own
 // mapping. Used by the buddy allocator (min block 16 B) and, with page-sized
 // minimum blocks, by the slab allocator for its slabs and large objects.
 #pragma once
@@ -137,6 +138,9 @@ class BuddyHeap {
   void free_node_locked(Region* r, size_t node, unsigned order) noexcept;  // node: a used block's
   size_t carve_locked(unsigned order, unsigned run, void** out) noexcept;
   Region* region_with_locked(unsigned order) const noexcept;  // the first holding a free block of `order` or larger
+  Region* region_for_locked(unsigned order) const noexcept;   // where alloc looks first (dirty pages first)
+  // region_code_ and region_dirty_ from the region's root.
+  void note_root_locked(Region* r) noexcept;
   size_t purge_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
   bool recommit_locked(Region* r, size_t first_page, size_t npages) noexcept;
   void purge_all_locked() noexcept;
@@ -150,7 +154,9 @@ class BuddyHeap {
   // Up to n free blocks of exactly `order` (below a page), marked used, in one
   // pruned walk per region instead of a descent from the root per block.
   size_t take_free_locked(unsigned order, void** out, size_t n) noexcept;
-  void age_range_locked(Region* r, size_t first_page, size_t npages) noexcept;
+  void age_block_locked(Region* r, size_t node, unsigned order) noexcept;  // a free block's pages
+  void purge_block_locked(Region* r, size_t node, unsigned order) noexcept;
+  void refresh_dirty_locked(Region* r, size_t node, unsigned order) noexcept;
   void* alloc_huge(size_t align, size_t n) noexcept;
 
   [[noreturn]] void fail(const char* check) const noexcept;
@@ -171,6 +177,7 @@ class BuddyHeap {
   size_t dirty_free_bytes_ = 0;  // dirty pages inside wholly free page-or-larger blocks
   Region* regions_[kMaxRegions] = {};
   uint8_t region_code_[kMaxRegions] = {};  // root summary per slot, scanned to pick a region
+  bool region_dirty_[kMaxRegions] = {};    // the root's kDirtyBelow per slot
   size_t used_blocks_[kRegionOrder + 1] = {};
   size_t free_blocks_[kRegionOrder + 1] = {};
   size_t purges_ = 0;

@@ -33,19 +33,32 @@ size_t BuddyHeap::purge_range_locked(Region* r, size_t first, size_t n) noexcept
   return bytes;
 }
 
-// Calls f(first_page, npages) for each free page-or-larger block of r, visiting
-// only subtrees that hold one.
+// Calls f(node, order) for each free page-or-larger block of r holding a dirty
+// page, visiting only subtrees that hold one. f may change the dirty summaries
+// of the block and its ancestors (already visited), not the tree's shape.
 template <class F>
-void for_each_free_page_block(const Region* r, unsigned min_order, F&& f) {
+void for_each_dirty_free_block(const Region* r, unsigned min_order, F&& f) {
   const unsigned page_code = kPageOrder - min_order + 1;
   walk_tree(r, [&](size_t i, unsigned ord, uint8_t v) {
-    if (cd(v) < page_code) return false;
+    if (cd(v) < page_code || !dirty_below(v)) return false;
     if (st(v) == kFree) {
-      f(node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+      f(i, ord);
       return false;
     }
     return st(v) == kSplit && ord > kPageOrder;
   });
+}
+
+// After pages of the free block at node i were decommitted: its dirty summary and its ancestors'.
+void BuddyHeap::refresh_dirty_locked(Region* r, size_t i, unsigned ord) noexcept {
+  sto(r, i, free_node(r, i, ord, min_order_));
+  fix_codes_above(r, i, i / 2);
+  note_root_locked(r);
+}
+
+void BuddyHeap::purge_block_locked(Region* r, size_t i, unsigned ord) noexcept {
+  purge_range_locked(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+  refresh_dirty_locked(r, i, ord);
 }
 
 void BuddyHeap::purge_all_locked() noexcept {
@@ -53,7 +66,7 @@ void BuddyHeap::purge_all_locked() noexcept {
   for (size_t s = 0; s < nslots_; ++s) {
     Region* r = regions_[s];
     if (!r || r->dirty_pages == 0 || region_code_[s] < page_code) continue;
-    for_each_free_page_block(r, min_order_, [&](size_t first, size_t n) { purge_range_locked(r, first, n); });
+    for_each_dirty_free_block(r, min_order_, [&](size_t i, unsigned ord) { purge_block_locked(r, i, ord); });
   }
   dirty_free_bytes_ = 0;
   ++purges_;
@@ -61,9 +74,11 @@ void BuddyHeap::purge_all_locked() noexcept {
 
 // Pages dirty at the previous tick and free since (an allocation clears their
 // aging bit: mark_dirty) go back; the other dirty pages start aging.
-void BuddyHeap::age_range_locked(Region* r, size_t first, size_t n) noexcept {
+void BuddyHeap::age_block_locked(Region* r, size_t i, unsigned ord) noexcept {
+  const size_t first = node_offset(i, ord) >> kPageOrder;
   size_t p = first;
-  const size_t end = first + n;
+  const size_t end = first + (size_t(1) << (ord - kPageOrder));
+  bool purged = false;
   while (p < end) {
     const uint64_t bit = uint64_t(1) << (p & 63);
     if (!(r->dirty[p >> 6] & bit)) {
@@ -75,9 +90,11 @@ void BuddyHeap::age_range_locked(Region* r, size_t first, size_t n) noexcept {
       size_t q = p + 1;
       while (q < end && ((r->dirty[q >> 6] & r->aging[q >> 6]) >> (q & 63) & 1)) ++q;
       purge_range_locked(r, p, q - p);
+      purged = true;
       p = q;
     }
   }
+  if (purged) refresh_dirty_locked(r, i, ord);
 }
 
 void BuddyHeap::tick() noexcept {
@@ -96,7 +113,7 @@ void BuddyHeap::decay_tick_locked() noexcept {
   for (size_t s = 0; s < nslots_; ++s) {
     Region* r = regions_[s];
     if (!r || r->dirty_pages == 0 || region_code_[s] < page_code) continue;
-    for_each_free_page_block(r, min_order_, [&](size_t first, size_t n) { age_range_locked(r, first, n); });
+    for_each_dirty_free_block(r, min_order_, [&](size_t i, unsigned ord) { age_block_locked(r, i, ord); });
     // A region free since the previous tick has no dirty page left: it goes, as free() lets one go under the
     // other policies (one region is kept).
     if (r->dirty_pages == 0 && st(ld(r, 1)) == kFree && live_regions_ > 1) release_region_locked(r);

@@ -45,8 +45,10 @@ void dump_leaves(const Region* r, size_t i, unsigned ord, TextOut& o) {
 bool recount(const Region* r, size_t i, unsigned ord, unsigned min_order, size_t* used, size_t* freeb, TextOut& o) {
   uint8_t v = ld(r, i);
   unsigned want = 0;
+  bool want_dirty = false;
   if (st(v) == kFree) {
     want = ord - min_order + 1;
+    want_dirty = ord >= kPageOrder && any_dirty(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
     ++freeb[ord];
   } else if (st(v) == kUsed) {
     ++used[ord];
@@ -60,6 +62,7 @@ bool recount(const Region* r, size_t i, unsigned ord, unsigned min_order, size_t
       return false;
     }
     want = umax(cd(a), cd(b));
+    want_dirty = dirty_below(a) || dirty_below(b);
   } else {
     o.put("bad node state at offset ");
     o.num(node_offset(i, ord));
@@ -67,6 +70,11 @@ bool recount(const Region* r, size_t i, unsigned ord, unsigned min_order, size_t
   }
   if (cd(v) != want) {
     o.put("largest-free summary differs from recount at offset ");
+    o.num(node_offset(i, ord));
+    return false;
+  }
+  if (dirty_below(v) != want_dirty) {
+    o.put("dirty-free summary differs from recount at offset ");
     o.num(node_offset(i, ord));
     return false;
   }
@@ -101,7 +109,7 @@ bool BuddyHeap::check(char* why, size_t why_len) noexcept {
   for (size_t s = 0; s < nslots_ && ok; ++s) {
     const Region* r = regions_[s];
     if (!r) continue;
-    if (region_code_[s] != cd(ld(r, 1))) {
+    if (region_code_[s] != cd(ld(r, 1)) || region_dirty_[s] != dirty_below(ld(r, 1))) {
       o.put("region summary differs from its root");
       ok = false;
     } else {

@@ -84,23 +84,29 @@ void BuddyHeap::free_node_locked(Region* r, size_t i, unsigned ord) noexcept {
   in_use_.fetch_sub(size_t(1) << ord, std::memory_order_relaxed);
   --used_blocks_[ord];
   ++free_blocks_[ord];
-  sto(r, i, enc(kFree, ord - min_order_ + 1));
+  // A block of a page or more is dirty if one of its pages is; below a page, a block counts once it has
+  // coalesced into a free page-or-larger block.
+  const size_t dirty = count_dirty(r, freed_first, freed_pages);
+  bool dirty_flag = ord >= kPageOrder && dirty != 0;
+  sto(r, i, enc(kFree, ord - min_order_ + 1, dirty_flag));
   // Coalesce with the buddy as far as possible.
   while (i > 1 && st(ld(r, i ^ 1)) == kFree) {
+    dirty_flag = dirty_flag || dirty_below(ld(r, i ^ 1));
     free_blocks_[ord] -= 2;
     ++ord;
     ++free_blocks_[ord];
     i /= 2;
-    sto(r, i, enc(kFree, ord - min_order_ + 1));
+    if (ord == kPageOrder) dirty_flag = dirty != 0;  // the sub-page block's page is wholly free now
+    sto(r, i, enc(kFree, ord - min_order_ + 1, dirty_flag));
   }
   fix_codes_above(r, i, i / 2);
-  region_code_[r->slot] = uint8_t(cd(ld(r, 1)));
+  note_root_locked(r);
 
   if (ord >= kPageOrder) {
     // The freed block's pages now lie in a wholly free page-or-larger block.
-    dirty_free_bytes_ += count_dirty(r, freed_first, freed_pages) << kPageOrder;
+    dirty_free_bytes_ += dirty << kPageOrder;
     if (policy_ == Decommit::kEager) {
-      purge_range_locked(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+      purge_block_locked(r, i, ord);
     } else if (policy_ == Decommit::kThreshold && dirty_free_bytes_ > threshold_) {
       purge_all_locked();
     }

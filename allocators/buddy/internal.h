@@ -49,11 +49,17 @@ inline uintptr_t radix_get(const void* p) noexcept {
 }
 
 // ---------------------------------------------------------------- tree nodes
-// Tree node byte: state in bits 5-6, largest free order code (order - min + 1, 0 = none) in bits 0-4.
+// Tree node byte: state in bits 5-6, largest free order code (order - min + 1, 0 = none) in bits 0-4, and in
+// bit 7 whether a free page-or-larger block at or below the node holds a dirty page (kDirtyBelow), so an
+// allocation can go where memory is already resident before it touches a clean page.
 constexpr uint8_t kFree = 1, kSplit = 2, kUsed = 3;
-inline uint8_t enc(uint8_t state, unsigned code) { return uint8_t(state << 5 | code); }
-inline uint8_t st(uint8_t v) { return v >> 5; }
+constexpr uint8_t kDirtyBelow = 0x80;
+inline uint8_t enc(uint8_t state, unsigned code, bool dirty = false) {
+  return uint8_t(state << 5 | code | (dirty ? kDirtyBelow : 0));
+}
+inline uint8_t st(uint8_t v) { return (v >> 5) & 3; }
 inline unsigned cd(uint8_t v) { return v & 31; }
+inline bool dirty_below(uint8_t v) { return (v & kDirtyBelow) != 0; }
 inline uint8_t ld(const Region* r, size_t i) { return r->tree()[i].load(std::memory_order_relaxed); }
 inline void sto(Region* r, size_t i, uint8_t v) { r->tree()[i].store(v, std::memory_order_relaxed); }
 // The node of the block of order `ord` at offset `off` in its region, and back.
@@ -64,14 +70,16 @@ inline size_t node_offset(size_t i, unsigned ord) {
 }
 inline unsigned umax(unsigned a, unsigned b) { return a > b ? a : b; }
 
-// Recomputes each node's largest free order below, from node i's parent up.
+// Recomputes each node's largest free order below (and whether a dirty free page lies below), from node i's
+// parent up.
 // The walk ends at the first node whose code stays the same, but only at or
 // above `must`: below it a node may still describe what the call changed (an
 // allocation's splits) while its code happens to match. Free and the refill's
 // walk pass i / 2 (stop anywhere).
 inline void fix_codes_above(Region* r, size_t i, size_t must) {
   for (size_t j = i / 2; j; j /= 2) {
-    const uint8_t nv = enc(kSplit, umax(cd(ld(r, 2 * j)), cd(ld(r, 2 * j + 1))));
+    const uint8_t a = ld(r, 2 * j), b = ld(r, 2 * j + 1);
+    const uint8_t nv = enc(kSplit, umax(cd(a), cd(b)), dirty_below(a | b));
     if (j <= must && ld(r, j) == nv) break;
     sto(r, j, nv);
   }
@@ -107,6 +115,24 @@ inline size_t count_dirty(const Region* r, size_t first, size_t n) {
   for (size_t p = first; p < first + n; ++p) c += (r->dirty[p >> 6] >> (p & 63)) & 1;
   return c;
 }
+// Whether any page of [first, first+n) is dirty: a free block's kDirtyBelow.
+inline bool any_dirty(const Region* r, size_t first, size_t n) {
+  for (size_t p = first; p < first + n;) {
+    const size_t bit = p & 63, take = (n - (p - first)) < 64 - bit ? n - (p - first) : 64 - bit;
+    const uint64_t mask = take == 64 ? ~uint64_t(0) : ((uint64_t(1) << take) - 1) << bit;
+    if (r->dirty[p >> 6] & mask) return true;
+    p += take;
+  }
+  return false;
+}
+// The node byte of a free block of order ord at node i: its code, and whether one of its pages is dirty (a
+// block below a page never counts: its page is another block's too).
+inline uint8_t free_node(const Region* r, size_t i, unsigned ord, unsigned min_order) {
+  const bool dirty =
+      ord >= kPageOrder && any_dirty(r, node_offset(i, ord) >> kPageOrder, size_t(1) << (ord - kPageOrder));
+  return enc(kFree, ord - min_order + 1, dirty);
+}
+
 // Pages handed out: written from now on, and no longer aging (Region::aging).
 inline void mark_dirty(Region* r, size_t first, size_t n) {
   for (size_t p = first; p < first + n; ++p) {

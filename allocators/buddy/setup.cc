@@ -60,10 +60,17 @@ Region* BuddyHeap::new_region_locked() noexcept {
   rs->store(reinterpret_cast<uintptr_t>(r), std::memory_order_release);
   regions_[slot] = r;
   region_code_[slot] = uint8_t(levels_);
+  region_dirty_[slot] = false;
   if (slot == nslots_) ++nslots_;
   ++live_regions_;
   ++free_blocks_[kRegionOrder];
   return r;
+}
+
+void BuddyHeap::note_root_locked(Region* r) noexcept {
+  const uint8_t root = ld(r, 1);
+  region_code_[r->slot] = uint8_t(cd(root));
+  region_dirty_[r->slot] = dirty_below(root);
 }
 
 void BuddyHeap::release_region_locked(Region* r) noexcept {
@@ -73,6 +80,7 @@ void BuddyHeap::release_region_locked(Region* r) noexcept {
   dirty_free_bytes_ = dirty_free_bytes_ > d ? dirty_free_bytes_ - d : 0;
   regions_[r->slot] = nullptr;
   region_code_[r->slot] = 0;
+  region_dirty_[r->slot] = false;
   while (nslots_ && !regions_[nslots_ - 1]) --nslots_;
   --live_regions_;
   ++regions_released_;
