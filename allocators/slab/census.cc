@@ -48,7 +48,7 @@ bool census(const void* const* live, size_t nlive, char* why, size_t why_len) no
         size_t in_mags = 0;
         for (ThreadCache* tc = g_threads.first(); tc && ok; tc = tc->next_all)
           for (uint32_t k = 0; k < tc->mags[cls].count && ok; ++k) {
-            char* p = static_cast<char*>(tc->mags[cls].items[k]);
+            char* p = static_cast<char*>(tc->slots_of(tc->mags[cls])[k].item);
             if (p < s->base || p >= s->base + size_t(s->capacity) * size) continue;
             claim(size_t(p - s->base) / size, "a magazine");
             ++in_mags;

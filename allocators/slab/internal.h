@@ -70,13 +70,36 @@ struct alignas(64) ClassLock {
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 };
 
-// Each object carries its slab state byte's address, so malloc marks it
-// allocated without looking its slab up.
+// A cached object and its slab state byte's address, so malloc marks it
+// allocated without looking its slab up; side by side, one cache line serves a pop.
+struct Slot {
+  void* item;
+  uint8_t* state;
+};
+
+// Where each class's magazine keeps its slots in ThreadCache::slots: each class
+// has exactly its capacity (magazine_cap), 1,681 slots in all (26 KiB), not 64
+// per class (64 KiB), and a thread touches only the pages of the classes it uses.
+struct SlotLayout {
+  std::array<uint16_t, kClasses> base{};
+  unsigned total = 0;
+};
+constexpr SlotLayout slot_layout() {
+  SlotLayout l{};
+  for (unsigned i = 0; i < kClasses; ++i) {
+    l.base[i] = uint16_t(l.total);
+    l.total += magazine_cap(i);
+  }
+  return l;
+}
+inline constexpr SlotLayout kSlots = slot_layout();
+
+// A class's magazine: a stack of `count` slots at ThreadCache::slots + base.
+// The heads of every class share a few cache lines apart from the slots.
 struct Magazine {
   uint32_t count;
-  uint32_t cap;
-  void* items[64];
-  uint8_t* states[64];
+  uint16_t cap;   // 0 in g_dead: every call goes to the slabs
+  uint16_t base;  // kSlots.base[class]
 };
 
 // The page heap's decay needs calls that reach it; a program whose working set
@@ -89,6 +112,8 @@ struct ThreadCache {
   uint32_t allocs_to_tick;
   ThreadCache* next_all;
   ThreadCache* prev_all;
+  Slot slots[kSlots.total];
+  Slot* slots_of(const Magazine& m) noexcept { return slots + m.base; }
 };
 
 constexpr std::array<Geometry, kClasses> every_geometry() {
@@ -141,14 +166,15 @@ inline Slab* slab_of(const void* p, Region** out_region = nullptr) noexcept {
 
 Slab* new_slab_locked(unsigned cls) noexcept;
 void return_slab_locked(Slab* s) noexcept;
-// Takes up to n objects of class cls into out[] and their state bytes'
-// addresses into states[]; returns how many.
-unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noexcept;
+// Takes up to n objects of class cls into out[] (with their state bytes'
+// addresses); returns how many.
+unsigned take_locked(unsigned cls, Slot* out, unsigned n) noexcept;
 // Returns objects of class cls to their slabs (their live bits are already clear).
-void put_locked(unsigned cls, void* const* items, unsigned n) noexcept;
+void put_locked(unsigned cls, const Slot* items, unsigned n) noexcept;
 
 // ------------------------------------------------------------------ thread caches (thread_cache.cc)
-void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept;
+// Returns the oldest n objects of tc's magazine of class cls to their slabs.
+void flush_magazine(ThreadCache* tc, unsigned cls, unsigned n) noexcept;
 ThreadCache* init_thread() noexcept;
 void thread_exit(void* v) noexcept;
 void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept;
@@ -166,9 +192,9 @@ inline void* alloc_small(unsigned cls) noexcept {
       tc->allocs_to_tick = kAllocsPerTick;
       g_heap.tick();
     }
-    --m.count;
-    set_state(m.states[m.count], 1);
-    return m.items[m.count];
+    const Slot& s = tc->slots_of(m)[--m.count];
+    set_state(s.state, 1);
+    return s.item;
   }
   return alloc_small_slow(tc, cls);
 }

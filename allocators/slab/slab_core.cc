@@ -38,19 +38,18 @@ void Core::free(void* p) noexcept {
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   if (__builtin_expect(m.count < m.cap, 1)) {
-    m.states[m.count] = state;
-    m.items[m.count++] = p;
+    tc->slots_of(m)[m.count++] = Slot{p, state};
     return;
   }
   if (m.cap == 0) {
+    const Slot one{p, state};
     pthread_mutex_lock(lock_of(cls));
-    put_locked(cls, &p, 1);
+    put_locked(cls, &one, 1);
     pthread_mutex_unlock(lock_of(cls));
     return;
   }
-  flush_magazine(cls, m, m.cap / 2);
-  m.states[m.count] = state;
-  m.items[m.count++] = p;
+  flush_magazine(tc, cls, m.cap / 2);
+  tc->slots_of(m)[m.count++] = Slot{p, state};
 }
 
 size_t Core::usable_size(const void* p) noexcept {

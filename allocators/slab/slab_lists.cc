@@ -57,7 +57,7 @@ void return_slab_locked(Slab* s) noexcept {
   g_heap.free(s->base);
 }
 
-unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noexcept {
+unsigned take_locked(unsigned cls, Slot* out, unsigned n) noexcept {
   Cache& c = g_cache[cls];
   const size_t size = class_size(cls);
   unsigned got = 0;
@@ -80,8 +80,7 @@ unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noe
         p = s->base + idx * size;
       }
       --s->free_count;
-      states[got] = s->state_byte(idx);
-      out[got++] = p;
+      out[got++] = Slot{p, s->state_byte(idx)};
     }
     uint8_t want = list_for(s);
     if (want != s->list) {
@@ -93,10 +92,10 @@ unsigned take_locked(unsigned cls, void** out, uint8_t** states, unsigned n) noe
 }
 
 // Returns objects of class cls to their slabs (their live bits are already clear).
-void put_locked(unsigned cls, void* const* items, unsigned n) noexcept {
+void put_locked(unsigned cls, const Slot* items, unsigned n) noexcept {
   Cache& c = g_cache[cls];
   for (unsigned i = 0; i < n; ++i) {
-    void* p = items[i];
+    void* p = items[i].item;
     Slab* s = slab_of(p);
     *static_cast<void**>(p) = s->free_list;
     s->free_list = p;

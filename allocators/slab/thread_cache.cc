@@ -7,13 +7,14 @@
 
 namespace heapmark::slab {
 
-void flush_magazine(unsigned cls, Magazine& m, unsigned n) noexcept {
+void flush_magazine(ThreadCache* tc, unsigned cls, unsigned n) noexcept {
+  Magazine& m = tc->mags[cls];
   // Flush the oldest n (bottom of the stack), keep the recently freed, cache-hot ones.
+  Slot* slots = tc->slots_of(m);
   pthread_mutex_lock(lock_of(cls));
-  put_locked(cls, m.items, n);
+  put_locked(cls, slots, n);
   pthread_mutex_unlock(lock_of(cls));
-  memmove(m.items, m.items + n, (m.count - n) * sizeof(void*));
-  memmove(m.states, m.states + n, (m.count - n) * sizeof(uint8_t*));
+  memmove(slots, slots + n, (m.count - n) * sizeof(Slot));
   m.count -= n;
   g_heap.tick();  // the page heap's decay: magazines seldom reach it otherwise
 }
@@ -22,7 +23,8 @@ ThreadCache* init_thread() noexcept {
   ensure_init();
   t_cache = &g_dead;  // anything re-entering malloc meanwhile takes the direct path
   ThreadCache* tc = g_threads.take([](ThreadCache& t) {
-    for (unsigned i = 0; i < kClasses; ++i) t.mags[i] = Magazine{0, magazine_cap(i), {}, {}};
+    // Only the heads: the slots are written as objects come in.
+    for (unsigned i = 0; i < kClasses; ++i) t.mags[i] = Magazine{0, uint16_t(magazine_cap(i)), kSlots.base[i]};
     t.allocs_to_tick = kAllocsPerTick;
   });
   if (!tc) return &g_dead;
@@ -35,27 +37,24 @@ void thread_exit(void* v) noexcept {
   ThreadCache* tc = static_cast<ThreadCache*>(v);
   t_cache = &g_dead;
   for (unsigned i = 0; i < kClasses; ++i)
-    if (tc->mags[i].count) flush_magazine(i, tc->mags[i], tc->mags[i].count);
+    if (tc->mags[i].count) flush_magazine(tc, i, tc->mags[i].count);
   g_threads.give_back(tc);
 }
 
 void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
   Magazine& m = tc->mags[cls];
-  void* p = nullptr;
+  Slot got{nullptr, nullptr};
   pthread_mutex_lock(lock_of(cls));
-  uint8_t* state = nullptr;
   if (m.cap == 0) {
-    take_locked(cls, &p, &state, 1);
+    take_locked(cls, &got, 1);
   } else {
-    m.count = take_locked(cls, m.items, m.states, m.cap / 2);
-    if (m.count) {
-      --m.count;
-      p = m.items[m.count];
-      state = m.states[m.count];
-    }
+    Slot* slots = tc->slots_of(m);
+    m.count = take_locked(cls, slots, m.cap / 2);
+    if (m.count) got = slots[--m.count];
   }
   pthread_mutex_unlock(lock_of(cls));
-  if (p) set_state(state, 1);
+  void* p = got.item;
+  if (p) set_state(got.state, 1);
   g_heap.tick();
   return p;
 }
@@ -72,7 +71,7 @@ void flush_thread_cache() noexcept {
   ThreadCache* tc = t_cache;
   if (!tc || tc == &g_dead) return;
   for (unsigned i = 0; i < kClasses; ++i)
-    if (tc->mags[i].count) flush_magazine(i, tc->mags[i], tc->mags[i].count);
+    if (tc->mags[i].count) flush_magazine(tc, i, tc->mags[i].count);
 }
 
 }  // namespace heapmark::slab
