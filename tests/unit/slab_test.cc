@@ -222,12 +222,20 @@ TEST(Slab, LargeSizesGoToBuddyThenOwnMapping) {
 }
 
 TEST(Slab, AlignedObjects) {
-  for (size_t align : {32, 64, 128, 256, 1024, 4096, 8192, 16384, 65536}) {
-    void* p = Core::alloc_aligned(align, 24);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align;
-    EXPECT_TRUE(Core::owns(p));
-    Core::free(p);
-  }
+  for (size_t align : {32, 64, 128, 256, 1024, 4096, 8192, 16384, 65536})
+    for (size_t n : {size_t(24), align / 2 + 8, align, align + 8}) {
+      std::vector<void*> v;  // several, so the objects past a slab's first are checked too
+      for (int k = 0; k < 20; ++k) {
+        void* p = Core::alloc_aligned(align, n);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << align << " " << n;
+        EXPECT_TRUE(Core::owns(p));
+        EXPECT_GE(Core::usable_size(p), n);
+        memset(p, 0x5a, n);
+        v.push_back(p);
+      }
+      for (void* p : v) Core::free(p);
+    }
+  expect_census({});
 }
 
 TEST(SlabDeath, DiagnosticsNameTheCheck) {
