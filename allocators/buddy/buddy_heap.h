@@ -62,8 +62,32 @@ struct Region {
   const std::atomic<uint8_t>* tree() const noexcept { return reinterpret_cast<const std::atomic<uint8_t>*>(this + 1); }
 };
 
+// The radix map (radix_map.cc): p >> kRegionOrder to its Region* (low bit 0)
+// or, for a huge mapping's first chunk, (size | heap id << 1 | 1). Two levels
+// over a 48-bit address space, shared by every heap. Here, not in internal.h,
+// because region_of is on the slab's free path: inline, it is one load per level.
+inline constexpr unsigned kLeafBits = 13;
+inline constexpr size_t kTopEntries = size_t(1) << (48 - kRegionOrder - kLeafBits);
+inline constexpr size_t kLeafEntries = size_t(1) << kLeafBits;
+// Hidden: resolved inside the one link unit (the preload .so or a test executable).
+#pragma GCC visibility push(hidden)
+extern std::atomic<std::atomic<uintptr_t>*> g_radix[kTopEntries];
+#pragma GCC visibility pop
+
+// The map's entry for p, or 0. Lock-free.
+inline uintptr_t radix_get(const void* p) noexcept {
+  const uintptr_t k = reinterpret_cast<uintptr_t>(p) >> kRegionOrder;
+  const size_t top = k >> kLeafBits;
+  if (top >= kTopEntries) return 0;
+  const std::atomic<uintptr_t>* leaf = g_radix[top].load(std::memory_order_acquire);
+  return leaf ? leaf[k & (kLeafEntries - 1)].load(std::memory_order_acquire) : 0;
+}
+
 // Looks up the region holding p (any heap), or nullptr. Lock-free.
-Region* region_of(const void* p) noexcept;
+inline Region* region_of(const void* p) noexcept {
+  const uintptr_t e = radix_get(p);
+  return (e & 1) ? nullptr : reinterpret_cast<Region*>(e);
+}
 
 class BuddyHeap {
  public:

@@ -19,13 +19,8 @@
 namespace heapmark::buddy {
 
 // ---------------------------------------------------------------- radix map
-// Maps p >> kRegionOrder to its Region* (low bit 0) or, for a huge mapping's
-// first chunk, (size | heap id << 1 | 1). Two levels over a 48-bit address space.
-constexpr unsigned kLeafBits = 13;
-constexpr size_t kTopEntries = size_t(1) << (48 - kRegionOrder - kLeafBits);
-constexpr size_t kLeafEntries = size_t(1) << kLeafBits;
-extern std::atomic<std::atomic<uintptr_t>*> g_radix[kTopEntries];  // radix_map.cc
-
+// The map and its lookups are in buddy_heap.h; this is the slot for p, made when
+// `create` (a region or huge mapping being registered).
 inline std::atomic<uintptr_t>* radix_slot(const void* p, bool create) noexcept {
   uintptr_t k = reinterpret_cast<uintptr_t>(p) >> kRegionOrder;
   size_t top = k >> kLeafBits;
@@ -42,10 +37,6 @@ inline std::atomic<uintptr_t>* radix_slot(const void* p, bool create) noexcept {
     }
   }
   return &leaf[k & (kLeafEntries - 1)];
-}
-inline uintptr_t radix_get(const void* p) noexcept {
-  std::atomic<uintptr_t>* s = radix_slot(p, false);
-  return s ? s->load(std::memory_order_acquire) : 0;
 }
 
 // ---------------------------------------------------------------- tree nodes

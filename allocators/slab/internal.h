@@ -32,9 +32,11 @@ struct Slab {
   Slab* prev;
   char* base;
   void* free_list;      // intrusive list of returned objects
+  uint64_t inv;         // the class's offset-to-index multiplier (Geometry::inv), read by every free
   uint32_t free_count;  // free_list length + never-carved objects
   uint32_t carved;      // objects [carved, capacity) were never handed out
   uint32_t capacity;
+  uint32_t size;  // the class's object size: free checks an index against it, usable_size returns it
   uint16_t cls;
   uint8_t list;  // which cache list holds it
   // One byte per object follows the struct: 1 while the object is allocated.
@@ -177,34 +179,37 @@ void put_locked(unsigned cls, const Slot* items, unsigned n) noexcept;
 void flush_magazine(ThreadCache* tc, unsigned cls, unsigned n) noexcept;
 ThreadCache* init_thread() noexcept;
 void thread_exit(void* v) noexcept;
-void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept;
+// A malloc of class cls whose magazine is empty, or the thread's first call.
+void* alloc_small_slow(unsigned cls) noexcept;
+// Offers the page heap its tick (kAllocsPerTick) and returns p.
+void* tick_then(void* p) noexcept;
 
 inline ThreadCache* cache() noexcept {
   ThreadCache* tc = t_cache;
   return __builtin_expect(tc != nullptr, 1) ? tc : init_thread();
 }
 
+// Every call that is not a pop from a magazine leaves through a tail call, so
+// the pop itself saves no register (as the free path: slab_core.cc).
 inline void* alloc_small(unsigned cls) noexcept {
-  ThreadCache* tc = cache();
-  Magazine& m = tc->mags[cls];
-  if (__builtin_expect(m.count != 0, 1)) {
-    if (__builtin_expect(--tc->allocs_to_tick == 0, 0)) {
-      tc->allocs_to_tick = kAllocsPerTick;
-      g_heap.tick();
+  ThreadCache* tc = t_cache;
+  if (__builtin_expect(tc != nullptr, 1)) {
+    Magazine& m = tc->mags[cls];
+    if (__builtin_expect(m.count != 0, 1)) {
+      const Slot& s = tc->slots_of(m)[--m.count];
+      set_state(s.state, 1);
+      if (__builtin_expect(--tc->allocs_to_tick == 0, 0)) return tick_then(s.item);
+      return s.item;
     }
-    const Slot& s = tc->slots_of(m)[--m.count];
-    set_state(s.state, 1);
-    return s.item;
   }
-  return alloc_small_slow(tc, cls);
+  return alloc_small_slow(cls);
 }
 
 // Index of p in its slab, or aborts naming the failed check.
 inline size_t object_index(const Slab* s, const void* p) noexcept {
   size_t off = size_t(static_cast<const char*>(p) - s->base);
-  size_t idx = (uint64_t(off) * kGeo[s->cls].inv) >> 40;
-  if (idx * class_size(s->cls) != off || idx >= s->capacity)
-    fail("free(): invalid pointer (not the start of an object)");
+  size_t idx = (uint64_t(off) * s->inv) >> 40;
+  if (idx * s->size != off || idx >= s->capacity) fail("free(): invalid pointer (not the start of an object)");
   return idx;
 }
 

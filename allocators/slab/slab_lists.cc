@@ -42,6 +42,8 @@ Slab* new_slab_locked(unsigned cls) noexcept {
   s->free_count = g.capacity;
   s->carved = 0;
   s->capacity = g.capacity;
+  s->inv = g.inv;
+  s->size = uint32_t(class_size(cls));
   s->cls = uint16_t(cls);
   memset(s + 1, 0, g.capacity);
   set_pagemap(base, g.slab_bytes, s);

@@ -41,7 +41,14 @@ void thread_exit(void* v) noexcept {
   g_threads.give_back(tc);
 }
 
-void* alloc_small_slow(ThreadCache* tc, unsigned cls) noexcept {
+void* tick_then(void* p) noexcept {
+  t_cache->allocs_to_tick = kAllocsPerTick;
+  g_heap.tick();
+  return p;
+}
+
+void* alloc_small_slow(unsigned cls) noexcept {
+  ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   Slot got{nullptr, nullptr};
   pthread_mutex_lock(lock_of(cls));
