@@ -174,6 +174,14 @@ unsigned take_locked(unsigned cls, Slot* out, unsigned n) noexcept;
 // Returns objects of class cls to their slabs (their live bits are already clear).
 void put_locked(unsigned cls, const Slot* items, unsigned n) noexcept;
 
+// ------------------------------------------------------------------ the slow paths (slab_core.cc)
+// Above the largest class: the page heap.
+[[gnu::noinline]] void* alloc_large(size_t n) noexcept;
+// A large block, a huge mapping, or not ours: the buddy heap checks which.
+[[gnu::noinline]] void free_large(void* p) noexcept;
+// A free whose magazine is full, or the thread's first call, or a thread past its exit (g_dead: no magazines).
+[[gnu::noinline]] void free_slow(void* p, uint8_t* state, unsigned cls) noexcept;
+
 // ------------------------------------------------------------------ thread caches (thread_cache.cc)
 // Returns the oldest n objects of tc's magazine of class cls to their slabs.
 void flush_magazine(ThreadCache* tc, unsigned cls, unsigned n) noexcept;
@@ -211,6 +219,34 @@ inline size_t object_index(const Slab* s, const void* p) noexcept {
   size_t idx = (uint64_t(off) * s->inv) >> 40;
   if (idx * s->size != off || idx >= s->capacity) fail("free(): invalid pointer (not the start of an object)");
   return idx;
+}
+
+// ------------------------------------------------------------------ the fast paths (Core::alloc, Core::free)
+// Inline here so that the preload library's malloc and free (export.cc) are
+// the fast paths themselves, not calls to them. Everything but a pop from or a
+// push onto a magazine leaves through a tail call, so they save no register.
+inline void* alloc_fast(size_t n) noexcept {
+  if (__builtin_expect(n <= kMaxClass, 1)) return alloc_small(class_of(n));
+  return alloc_large(n);
+}
+
+inline void free_fast(void* p) noexcept {
+  Slab* s = slab_of(p);
+  if (!s) return free_large(p);
+  const size_t idx = object_index(s, p);
+  uint8_t* state = s->state_byte(idx);
+  if (!s->allocated(idx)) fail("free(): double free detected (object is not allocated)");
+  set_state(state, 0);
+  const unsigned cls = s->cls;
+  ThreadCache* tc = t_cache;
+  if (__builtin_expect(tc != nullptr, 1)) {
+    Magazine& m = tc->mags[cls];
+    if (__builtin_expect(m.count < m.cap, 1)) {
+      tc->slots_of(m)[m.count++] = Slot{p, state};
+      return;
+    }
+  }
+  free_slow(p, state, cls);
 }
 
 // ------------------------------------------------------------------ stats (stats.cc)

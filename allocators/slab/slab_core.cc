@@ -6,8 +6,9 @@
 
 namespace heapmark::slab {
 
-void* Core::alloc(size_t n) noexcept {
-  if (__builtin_expect(n <= kMaxClass, 1)) return alloc_small(class_of(n));
+void* Core::alloc(size_t n) noexcept { return alloc_fast(n); }
+
+void* alloc_large(size_t n) noexcept {
   ensure_init();
   return g_heap.alloc(n);
 }
@@ -23,16 +24,12 @@ void* Core::alloc_aligned(size_t align, size_t n) noexcept {
   return g_heap.alloc_aligned(align, n);
 }
 
-namespace {
-// A large block, a huge mapping, or not ours: the buddy heap checks which.
-[[gnu::noinline]] void free_large(void* p) noexcept {
+void free_large(void* p) noexcept {
   ensure_init();
   g_heap.free(p);
 }
 
-// A free whose magazine is full, or the thread's first call, or a thread past
-// its exit (g_dead: no magazines).
-[[gnu::noinline]] void free_slow(void* p, uint8_t* state, unsigned cls) noexcept {
+void free_slow(void* p, uint8_t* state, unsigned cls) noexcept {
   ThreadCache* tc = cache();
   Magazine& m = tc->mags[cls];
   if (m.count < m.cap) {
@@ -49,28 +46,8 @@ namespace {
   flush_magazine(tc, cls, m.cap / 2);
   tc->slots_of(m)[m.count++] = Slot{p, state};
 }
-}  // namespace
 
-// The fast path checks the pointer and pushes it on the magazine; everything
-// else leaves through a tail call, so it saves no register.
-void Core::free(void* p) noexcept {
-  Slab* s = slab_of(p);
-  if (!s) return free_large(p);
-  const size_t idx = object_index(s, p);
-  uint8_t* state = s->state_byte(idx);
-  if (!s->allocated(idx)) fail("free(): double free detected (object is not allocated)");
-  set_state(state, 0);
-  const unsigned cls = s->cls;
-  ThreadCache* tc = t_cache;
-  if (__builtin_expect(tc != nullptr, 1)) {
-    Magazine& m = tc->mags[cls];
-    if (__builtin_expect(m.count < m.cap, 1)) {
-      tc->slots_of(m)[m.count++] = Slot{p, state};
-      return;
-    }
-  }
-  free_slow(p, state, cls);
-}
+void Core::free(void* p) noexcept { free_fast(p); }
 
 size_t Core::usable_size(const void* p) noexcept {
   if (Slab* s = slab_of(p)) return s->size;
