@@ -1,6 +1,6 @@
-// BuddyHeap allocation: descending a region's tree to dirty free pages first, then a best-fit block,
-// splitting on the way, recommitting its pages, and huge requests with their
-// own mapping.
+// BuddyHeap allocation: descending a region's tree to dirty free pages first,
+// then to a best-fit block, splitting on the way, recommitting its pages, and
+// huge requests with their own mapping.
 #include <stddef.h>
 
 #include "buddy/internal.h"

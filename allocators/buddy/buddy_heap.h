@@ -4,9 +4,10 @@
 // whose nodes record their state (free / split / used), the largest free
 // order below them and whether a free block below holds a dirty page, so
 // allocation descends without backtracking (to dirty free pages first, then
-// best fit) and free walks one path up: O(log n) per call. Requests above the region size get their own
-// mapping. Used by the buddy allocator (min block 16 B) and, with page-sized
-// minimum blocks, by the slab allocator for its slabs and large objects.
+// best fit) and free walks one path up: O(log n) per call. Requests above the
+// region size get their own mapping. Used by the buddy allocator (min block
+// 16 B) and, with page-sized minimum blocks, by the slab allocator for its
+// slabs and large objects.
 #pragma once
 #include <pthread.h>
 #include <stddef.h>

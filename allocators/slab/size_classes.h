@@ -32,8 +32,8 @@ inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 // other threads cannot reuse it: py-threads (four threads whose lists grow
 // through every class from 416 B to 16 KiB) peaked at 20 MB with 64 KiB and at
 // least 8 objects, 18.2 MB with 32 KiB and 17.7 MB with 16 KiB (glibc 16.8).
-// Classes up to 256 B still hold 64 objects (16 to 256 B freed 64 at a time
-// per lock); a 4 KiB class takes the class lock every other object at most.
+// Classes up to 256 B still hold 64 objects (a refill or flush moves 32 under
+// one lock); a 4 KiB class takes the class lock every second object at most.
 inline constexpr size_t kMagazineBytes = 16384;
 
 constexpr size_t class_size(unsigned cls) {
