@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -582,6 +583,19 @@ TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
   // two hundred times) holds whatever R it had then, so one triple of cells can come out in any order. The
   // schedules' effect is asked of up to three triples in turn (the first that shows it ends the wait); a
   // schedule that returned nothing fails all three. Measured unloaded: 10 ms buys 10-20 % of avg R.
+  // The longest call is compared with a bare program's malloc_trim(0) after the same frees, timed by itself
+  // (tests/testlibs/trim_cost.c, its median of three). One call descheduled beside two busy cores (ctest -j2
+  // with two `yes` loops: 57.7 ms against a bare 11.0 ms once) makes one cell's longest call anything, so the
+  // shortest of the attempts' longest calls is what is compared, and an attempt out of bounds asks for another.
+  FILE* p = popen(quote(HMTEST_TRIM_COST).c_str(), "r");
+  std::vector<double> bare;
+  double ms = 0;
+  long returned = 0;
+  while (p && fscanf(p, "%lf %ld", &ms, &returned) == 2) bare.push_back(ms);
+  if (p) pclose(p);
+  ASSERT_EQ(bare.size(), 3u);
+  std::sort(bare.begin(), bare.end());
+  double longest = std::numeric_limits<double>::infinity();
   std::string attempts;
   for (int attempt = 1; attempt <= 3; ++attempt) {
     const std::string id = "r" + std::to_string(attempt);
@@ -592,8 +606,11 @@ TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
     for (const auto& c : cells(out + "/" + id)) by[std::string(c.at("params").at("release_every").as_string())] = c;
     ASSERT_EQ(by.size(), 3u);
     attempts += " off " + std::to_string(avg("off")) + ", 100ms " + std::to_string(avg("100ms")) + ", 10ms " +
-                std::to_string(avg("10ms")) + ";";
-    if (avg("10ms") < 0.95 * avg("off") && avg("100ms") <= 1.05 * avg("off")) break;
+                std::to_string(avg("10ms")) + ", longest call at 10ms " + std::to_string(rel("10ms", "max_ms")) +
+                " ms;";
+    longest = std::min(longest, rel("10ms", "max_ms"));
+    const bool longest_in_bounds = longest > bare[1] / 4 && longest < bare[1] * 4;
+    if (avg("10ms") < 0.95 * avg("off") && avg("100ms") <= 1.05 * avg("off") && longest_in_bounds) break;
   }
   EXPECT_FALSE(by.at("off").contains("release_schedule"));
   EXPECT_LT(avg("10ms"), 0.95 * avg("off"))
@@ -608,17 +625,8 @@ TEST(Run, ReleaseScheduleBuysAverageRssWithTimeInsideTheCalls) {
   EXPECT_EQ(by.at("10ms").at("release_schedule").at("hook").as_string(), "malloc_trim(0)");
   EXPECT_DOUBLE_EQ(rel("10ms", "every_ms"), 10.0);
 
-  // The longest call against a bare program's malloc_trim(0) after the same frees, timed by itself.
-  FILE* p = popen(quote(HMTEST_TRIM_COST).c_str(), "r");
-  std::vector<double> bare;
-  double ms = 0;
-  long returned = 0;
-  while (p && fscanf(p, "%lf %ld", &ms, &returned) == 2) bare.push_back(ms);
-  if (p) pclose(p);
-  ASSERT_EQ(bare.size(), 3u);
-  std::sort(bare.begin(), bare.end());
-  EXPECT_GT(rel("10ms", "max_ms"), bare[1] / 4) << "bare malloc_trim(0): " << bare[1] << " ms";
-  EXPECT_LT(rel("10ms", "max_ms"), bare[1] * 4) << "bare malloc_trim(0): " << bare[1] << " ms";
+  EXPECT_GT(longest, bare[1] / 4) << "bare malloc_trim(0): " << bare[1] << " ms;" << attempts;
+  EXPECT_LT(longest, bare[1] * 4) << "bare malloc_trim(0): " << bare[1] << " ms;" << attempts;
 
   // Bad schedules are refused in one line before anything is written.
   for (const std::vector<std::string>& bad :
