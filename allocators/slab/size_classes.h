@@ -30,8 +30,8 @@ inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 // (between 2 and 64 objects). Objects freed into a magazine serve only its
 // thread, so every thread keeps up to this much of every class it frees, where
 // other threads cannot reuse it: py-threads (four threads whose lists grow
-// through every class from 416 B to 16 KiB) peaked at 20 MB with 64 KiB and at
-// least 8 objects, 18.2 MB with 32 KiB and 17.7 MB with 16 KiB (glibc 16.8).
+// through every class from 416 B to 16 KiB) peaked at 19.6 MiB with 64 KiB and at
+// least 8 objects, 17.8 MiB with 32 KiB and 17.3 MiB with 16 KiB (glibc 16.5).
 // Classes up to 256 B still hold 64 objects (a refill or flush moves 32 under
 // one lock); a 4 KiB class takes the class lock every second object at most.
 inline constexpr size_t kMagazineBytes = 16384;

@@ -317,7 +317,7 @@ TEST(BuddyHeap, DecayReturnsPagesLeftFreeAndSparesPagesReused) {
 // A request of a page or more goes where freed pages are still resident before
 // it touches clean ones, even when best fit would pick a clean block of exactly
 // its size: a clean page costs a fault and grows the resident set while the
-// dirty ones sit unused (sqlite under slab peaked 0.3 MB higher that way).
+// dirty ones sit unused (sqlite under slab peaked 0.3 MiB higher that way).
 TEST(BuddyHeap, AllocationReusesDirtyFreePagesBeforeCleanOnes) {
   Fresh h;
   h->init("buddy", 12, Decommit::kNever, 0);
