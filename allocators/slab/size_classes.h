@@ -1,29 +1,42 @@
 // Slab size classes and slab geometry, computed at compile time.
 //
 // Classes: 16..128 in steps of 16, then eight classes per power of two
-// (2^k + j*2^(k-3), j = 1..8) up to 16 KiB: 64 classes (mimalloc's spacing).
-// Four per power of two waste up to 25%: sqlite's page-cache entries of 4 KiB
-// and a few hundred bytes took 5 KiB; with four up to 1 KiB and eight above
-// (52 classes), redis peaked at 104 MB, with eight from 128 B on at 95.
+// (2^k + j*2^(k-3), j = 1..8) up to 1 KiB, as mimalloc spaces them, and sixteen
+// (2^k + j*2^(k-4), j = 1..16) from 1 KiB to 16 KiB: 96 classes.
+// - Four per power of two waste up to 25%: sqlite's page-cache entries of 4 KiB
+//   and a few hundred bytes took 5 KiB; with four up to 1 KiB and eight above
+//   (52 classes), redis peaked at 104 MB, with eight from 128 B on at 95.
+// - Sixteen above 1 KiB: sqlite's churn (suite program) peaks with 18,800 live
+//   objects of 1,032 B and 4,700 of 4,368 B; with eight per power of two the
+//   1,032 B ones took 1,152 and peak RSS was 47,800 KiB (glibc 43,300); with
+//   sixteen they take 1,088 (30 to a 32 KiB slab) and it is 46,400. The cost
+//   is a slab per class a program touches: py-json, which touches most classes
+//   above 1 KiB a little, peaked at 36,000 KiB against 34,400 (glibc 34,300).
 // Neighbouring classes share a lock (internal.h: ThreadSanitizer's limit).
 // Internal waste bound (tested for every size, tests/unit/slab_test.cc):
-//   class_size(n) - n < max(16, n / 8)
-// i.e. under 16 bytes (the alignment quantum) up to 128 B and under 12.5% above.
+//   class_size(n) - n < max(16, n / 8), and < n / 16 above 1 KiB
+// i.e. under 16 bytes (the alignment quantum) up to 128 B, under 12.5% up to
+// 1 KiB and under 6.25% above.
 // Slab geometry: each class uses the smallest power-of-two slab in
-// [16 KiB, 256 KiB] holding at least 8 objects with the slab's unusable tail
-// (header + remainder) at most 1/8 of the slab. The header at the slab's end is
-// a fixed part plus one state byte per object (allocated or not), so the
-// hardening checks need no atomic read-modify-write: 1/17 of a 16 KiB slab of
-// 16 B objects, 1/65 of one of 64 B objects.
+// [16 KiB, 256 KiB] holding at least 8 objects whose remainder (what neither
+// objects nor the header use) is at most 1/16 of the slab: 1,088 B objects
+// leave 1,152 B of a 16 KiB slab (7%) and 32 B of a 32 KiB one. The header at
+// the slab's end is a fixed part plus one state byte per object (allocated or
+// not), so the hardening checks need no atomic read-modify-write: 1/17 of a
+// 16 KiB slab of 16 B objects, 1/65 of one of 64 B objects.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
 namespace heapmark::slab {
 
-inline constexpr unsigned kClassesPerDoubling = 8;
-inline constexpr unsigned kClasses = 8 + 7 * kClassesPerDoubling;
-inline constexpr size_t kMaxClass = 16384;
+inline constexpr unsigned kClassesPerDoubling = 8;       // 128 B .. 1 KiB
+inline constexpr unsigned kFineClassesPerDoubling = 16;  // 1 KiB .. 16 KiB
+inline constexpr unsigned kFineFromOrder = 10;           // 1 KiB
+inline constexpr unsigned kMaxClassOrder = 14;
+inline constexpr size_t kMaxClass = size_t(1) << kMaxClassOrder;
+inline constexpr unsigned kFirstFineClass = 8 + (kFineFromOrder - 7) * kClassesPerDoubling;
+inline constexpr unsigned kClasses = kFirstFineClass + (kMaxClassOrder - kFineFromOrder) * kFineClassesPerDoubling;
 inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in internal.h
 inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 // What a thread's magazine of one class holds at most, in bytes of objects
@@ -38,17 +51,23 @@ inline constexpr size_t kMagazineBytes = 16384;
 
 constexpr size_t class_size(unsigned cls) {
   if (cls < 8) return 16 * (cls + 1);
-  unsigned k = 7 + (cls - 8) / kClassesPerDoubling, j = 1 + (cls - 8) % kClassesPerDoubling;
-  return (size_t(1) << k) + j * (size_t(1) << (k - 3));
+  unsigned per = cls < kFirstFineClass ? kClassesPerDoubling : kFineClassesPerDoubling;
+  unsigned first = cls < kFirstFineClass ? 8 : kFirstFineClass;
+  unsigned k = (cls < kFirstFineClass ? 7 : kFineFromOrder) + (cls - first) / per, j = 1 + (cls - first) % per;
+  return (size_t(1) << k) + j * ((size_t(1) << k) / per);
 }
 
 // Smallest class holding n bytes (1 <= n <= kMaxClass).
 constexpr unsigned class_of(size_t n) {
   if (n <= 128) return unsigned((n + 15) / 16) - 1 + (n == 0);
   unsigned k = 63 - unsigned(__builtin_clzll(n - 1));  // n in (2^k, 2^(k+1)]
-  size_t step = size_t(1) << (k - 3);
-  unsigned j = unsigned((n - (size_t(1) << k) + step - 1) / step);
-  return 8 + (k - 7) * kClassesPerDoubling + j - 1;
+  if (k < kFineFromOrder) {
+    size_t step = size_t(1) << (k - 3);
+    return 8 + (k - 7) * kClassesPerDoubling + unsigned((n - (size_t(1) << k) + step - 1) / step) - 1;
+  }
+  size_t step = size_t(1) << (k - 4);
+  return kFirstFineClass + (k - kFineFromOrder) * kFineClassesPerDoubling +
+         unsigned((n - (size_t(1) << k) + step - 1) / step) - 1;
 }
 
 struct Geometry {
@@ -67,8 +86,8 @@ constexpr Geometry geometry(unsigned cls) {
     size_t s = size_t(1) << order;
     size_t cap = (s - kSlabFixedHeaderBytes - 15) / (c + 1);
     if (cap > kMaxObjectsPerSlab) cap = kMaxObjectsPerSlab;
-    size_t waste = s - cap * c;
-    if ((cap >= 8 && waste * 8 <= s) || order == 18)
+    size_t remainder = s - cap * c - header_bytes_for(cap);
+    if ((cap >= 8 && remainder * 16 <= s) || order == 18)
       return Geometry{s, unsigned(cap), order, (uint64_t(1) << 40) / c + 1, header_bytes_for(cap)};
   }
   return Geometry{};

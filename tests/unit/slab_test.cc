@@ -40,6 +40,9 @@ TEST(SlabClasses, WasteBoundForEverySize) {
     size_t size = class_size(c);
     ASSERT_GE(size, n);
     ASSERT_LT(size - n, std::max<size_t>(16, n / 8)) << "waste bound broken at " << n;
+    if (n > 1024) {
+      ASSERT_LT(size - n, n / 16) << "waste bound above 1 KiB broken at " << n;
+    }
     if (c > 0) {
       ASSERT_LT(class_size(c - 1), n) << "not the smallest class for " << n;
     }
@@ -57,8 +60,17 @@ TEST(SlabClasses, GeometryAndFastIndex) {
     EXPECT_LE(g.capacity * size + g.header_bytes, g.slab_bytes);
     EXPECT_GE(g.header_bytes, kSlabFixedHeaderBytes + g.capacity);  // a state byte per object
     EXPECT_EQ(g.header_bytes % 16, 0u);
-    if (g.slab_bytes < (size_t(1) << 18)) {
-      EXPECT_LE((g.slab_bytes - g.capacity * size) * 8, g.slab_bytes) << size;
+    if (g.slab_bytes < (size_t(1) << 18)) {  // the largest slab is the fallback
+      EXPECT_LE((g.slab_bytes - g.capacity * size - g.header_bytes) * 16, g.slab_bytes) << size;
+    }
+    if (g.slab_bytes > (size_t(1) << 14)) {  // and a smaller slab would not have done
+      Geometry half = g;
+      half.slab_bytes /= 2;
+      half.capacity = unsigned((half.slab_bytes - kSlabFixedHeaderBytes - 15) / (size + 1));
+      half.header_bytes = header_bytes_for(half.capacity);
+      EXPECT_TRUE(half.capacity < 8 ||
+                  (half.slab_bytes - half.capacity * size - half.header_bytes) * 16 > half.slab_bytes)
+          << size;
     }
     size_t bad = 0;  // the multiply-shift index is exact for every offset in the slab
     for (size_t off = 0; off < g.slab_bytes; ++off) bad += ((uint64_t(off) * g.inv) >> 40) != off / size;
