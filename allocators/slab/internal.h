@@ -80,8 +80,8 @@ struct Slot {
 };
 
 // Where each class's magazine keeps its slots in ThreadCache::slots: each class
-// has exactly its capacity (magazine_cap), 1,843 slots in all (29 KiB), not 64
-// per class (96 KiB), and a thread touches only the pages of the classes it uses.
+// has exactly its capacity (magazine_cap), 1,767 slots in all (28 KiB), not 64
+// per class (72 KiB), and a thread touches only the pages of the classes it uses.
 struct SlotLayout {
   std::array<uint16_t, kClasses> base{};
   unsigned total = 0;

@@ -1,22 +1,24 @@
 // Slab size classes and slab geometry, computed at compile time.
 //
 // Classes: 16..128 in steps of 16, then eight classes per power of two
-// (2^k + j*2^(k-3), j = 1..8) up to 1 KiB, as mimalloc spaces them, and sixteen
-// (2^k + j*2^(k-4), j = 1..16) from 1 KiB to 16 KiB: 96 classes.
+// (2^k + j*2^(k-3), j = 1..8) up to 16 KiB, as mimalloc spaces them, but
+// sixteen (1,024 + j*64) between 1 KiB and 2 KiB: 72 classes (kSplitBits).
 // - Four per power of two waste up to 25%: sqlite's page-cache entries of 4 KiB
 //   and a few hundred bytes took 5 KiB; with four up to 1 KiB and eight above
 //   (52 classes), redis peaked at 104 MB, with eight from 128 B on at 95.
-// - Sixteen above 1 KiB: sqlite's churn (suite program) peaks with 18,800 live
-//   objects of 1,032 B and 4,700 of 4,368 B; with eight per power of two the
-//   1,032 B ones took 1,152 and peak RSS was 47,800 KiB (glibc 43,300); with
-//   sixteen they take 1,088 (30 to a 32 KiB slab) and it is 46,400. The cost
-//   is a slab per class a program touches: py-json, which touches most classes
-//   above 1 KiB a little, peaked at 36,000 KiB against 34,400 (glibc 34,300).
+// - Sixteen in (1 KiB, 2 KiB]: sqlite's churn (suite program) peaks with 18,800
+//   live objects of 1,032 B (1 KiB and sqlite's 8-byte size prefix); as 1,152 B
+//   objects its peak RSS was 47,800 KiB (glibc 43,300), as 1,088 B ones (30 to
+//   a 32 KiB slab) 46,400. Sixteen everywhere from 1 KiB on saved no more there
+//   (its other 4,700 objects of 4,368 B stay at 4,608) and cost a partly used
+//   slab for every class a program touches: py-json peaked at 36,000 KiB
+//   against 34,400, the packets generator (reassembly buffers grown by realloc)
+//   at 16,800 against 15,600.
 // Neighbouring classes share a lock (internal.h: ThreadSanitizer's limit).
 // Internal waste bound (tested for every size, tests/unit/slab_test.cc):
-//   class_size(n) - n < max(16, n / 8), and < n / 16 above 1 KiB
-// i.e. under 16 bytes (the alignment quantum) up to 128 B, under 12.5% up to
-// 1 KiB and under 6.25% above.
+//   class_size(n) - n < max(16, n / 8), and < n / 16 in (1 KiB, 2 KiB]
+// i.e. under 16 bytes (the alignment quantum) up to 128 B, under 12.5% above
+// and under 6.25% between 1 and 2 KiB.
 // Slab geometry: each class uses the smallest power-of-two slab in
 // [16 KiB, 256 KiB] holding at least 8 objects whose remainder (what neither
 // objects nor the header use) is at most 1/16 of the slab: 1,088 B objects
@@ -30,13 +32,25 @@
 
 namespace heapmark::slab {
 
-inline constexpr unsigned kClassesPerDoubling = 8;       // 128 B .. 1 KiB
-inline constexpr unsigned kFineClassesPerDoubling = 16;  // 1 KiB .. 16 KiB
-inline constexpr unsigned kFineFromOrder = 10;           // 1 KiB
 inline constexpr unsigned kMaxClassOrder = 14;
 inline constexpr size_t kMaxClass = size_t(1) << kMaxClassOrder;
-inline constexpr unsigned kFirstFineClass = 8 + (kFineFromOrder - 7) * kClassesPerDoubling;
-inline constexpr unsigned kClasses = kFirstFineClass + (kMaxClassOrder - kFineFromOrder) * kFineClassesPerDoubling;
+// Classes per power of two, as a power of two, for sizes in (2^k, 2^(k+1)]:
+// eight from 128 B up, sixteen for (1 KiB, 2 KiB].
+inline constexpr uint8_t kSplitBits[kMaxClassOrder] = {0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 4, 3, 3, 3};
+struct OrderTable {
+  uint16_t first[kMaxClassOrder + 1] = {};  // the first class above 2^k
+};
+constexpr OrderTable order_table() {
+  OrderTable t{};
+  unsigned c = 8;  // 16..128 in steps of 16
+  for (unsigned k = 7; k <= kMaxClassOrder; ++k) {
+    t.first[k] = uint16_t(c);
+    if (k < kMaxClassOrder) c += 1u << kSplitBits[k];
+  }
+  return t;
+}
+inline constexpr OrderTable kOrders = order_table();
+inline constexpr unsigned kClasses = kOrders.first[kMaxClassOrder];
 inline constexpr size_t kSlabFixedHeaderBytes = 64;  // sizeof(Slab); checked in internal.h
 inline constexpr unsigned kMaxObjectsPerSlab = 1024;
 // What a thread's magazine of one class holds at most, in bytes of objects
@@ -51,23 +65,16 @@ inline constexpr size_t kMagazineBytes = 16384;
 
 constexpr size_t class_size(unsigned cls) {
   if (cls < 8) return 16 * (cls + 1);
-  unsigned per = cls < kFirstFineClass ? kClassesPerDoubling : kFineClassesPerDoubling;
-  unsigned first = cls < kFirstFineClass ? 8 : kFirstFineClass;
-  unsigned k = (cls < kFirstFineClass ? 7 : kFineFromOrder) + (cls - first) / per, j = 1 + (cls - first) % per;
-  return (size_t(1) << k) + j * ((size_t(1) << k) / per);
+  unsigned k = 7;
+  while (k + 1 < kMaxClassOrder && cls >= kOrders.first[k + 1]) ++k;
+  return (size_t(1) << k) + (cls - kOrders.first[k] + 1) * (size_t(1) << (k - kSplitBits[k]));
 }
 
 // Smallest class holding n bytes (1 <= n <= kMaxClass).
 constexpr unsigned class_of(size_t n) {
   if (n <= 128) return unsigned((n + 15) / 16) - 1 + (n == 0);
   unsigned k = 63 - unsigned(__builtin_clzll(n - 1));  // n in (2^k, 2^(k+1)]
-  if (k < kFineFromOrder) {
-    size_t step = size_t(1) << (k - 3);
-    return 8 + (k - 7) * kClassesPerDoubling + unsigned((n - (size_t(1) << k) + step - 1) / step) - 1;
-  }
-  size_t step = size_t(1) << (k - 4);
-  return kFirstFineClass + (k - kFineFromOrder) * kFineClassesPerDoubling +
-         unsigned((n - (size_t(1) << k) + step - 1) / step) - 1;
+  return kOrders.first[k] + unsigned((n - 1 - (size_t(1) << k)) >> (k - kSplitBits[k]));
 }
 
 struct Geometry {

@@ -40,8 +40,8 @@ TEST(SlabClasses, WasteBoundForEverySize) {
     size_t size = class_size(c);
     ASSERT_GE(size, n);
     ASSERT_LT(size - n, std::max<size_t>(16, n / 8)) << "waste bound broken at " << n;
-    if (n > 1024) {
-      ASSERT_LT(size - n, n / 16) << "waste bound above 1 KiB broken at " << n;
+    if (n > 1024 && n <= 2048) {  // sixteen classes there: sqlite's 1,032 B objects
+      ASSERT_LT(size - n, n / 16) << "waste bound for (1 KiB, 2 KiB] broken at " << n;
     }
     if (c > 0) {
       ASSERT_LT(class_size(c - 1), n) << "not the smallest class for " << n;
