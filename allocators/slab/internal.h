@@ -63,8 +63,9 @@ struct alignas(64) Cache {
 
 // Two neighbouring classes share a lock. Census and the fork hooks hold every
 // class lock at once, and ThreadSanitizer allows a thread at most 64 held locks:
-// 64 class locks and the heap's would pass it. A class lock is taken only to
-// move a batch between a magazine and the slabs, so sharing costs little.
+// 72 class locks would pass it (36 shared ones and the heap's do not). A class
+// lock is taken only to move a batch between a magazine and the slabs, so
+// sharing costs little.
 inline constexpr unsigned kClassesPerLock = 2;
 inline constexpr unsigned kClassLocks = kClasses / kClassesPerLock;
 static_assert(kClasses % kClassesPerLock == 0);

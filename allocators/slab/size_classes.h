@@ -22,10 +22,12 @@
 // Slab geometry: each class uses the smallest power-of-two slab in
 // [16 KiB, 256 KiB] holding at least 8 objects whose remainder (what neither
 // objects nor the header use) is at most 1/16 of the slab: 1,088 B objects
-// leave 1,072 B of a 16 KiB slab (6.5%) and 32 B of a 32 KiB one. The header at
-// the slab's end is a fixed part plus one state byte per object (allocated or
-// not), so the hardening checks need no atomic read-modify-write: 1/17 of a
-// 16 KiB slab of 16 B objects, 1/65 of one of 64 B objects.
+// leave 1,072 B of a 16 KiB slab (6.5%) and 32 B of a 32 KiB one. (The rule was
+// a tail of at most 1/8 with the header counted in it; 1,664, 3,328, 6,656 and
+// 13,312 B had slabs half their size now. The figures above are with this rule.)
+// The header at the slab's end is a fixed part plus one state byte per object
+// (allocated or not), so the hardening checks need no atomic read-modify-write:
+// 1/17 of a 16 KiB slab of 16 B objects, 1/65 of one of 64 B objects.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

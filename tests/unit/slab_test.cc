@@ -55,7 +55,7 @@ TEST(SlabClasses, GeometryAndFastIndex) {
   for (unsigned c = 0; c < kClasses; ++c) {
     Geometry g = geometry(c);
     size_t size = class_size(c);
-    EXPECT_GE(g.capacity, 7u) << size;
+    EXPECT_GE(g.capacity, 8u) << size;
     EXPECT_LE(g.capacity, kMaxObjectsPerSlab);
     EXPECT_LE(g.capacity * size + g.header_bytes, g.slab_bytes);
     EXPECT_GE(g.header_bytes, kSlabFixedHeaderBytes + g.capacity);  // a state byte per object
