@@ -36,12 +36,12 @@ Region* BuddyHeap::region_with_locked(unsigned order) const noexcept {
 // A page or more: the first region whose dirty free pages may serve it (its tree holds a large enough block
 // and a dirty free page), else the first that can; one scan.
 Region* BuddyHeap::region_for_locked(unsigned order) const noexcept {
+  if (order < kPageOrder || dirty_free_bytes_ == 0) return region_with_locked(order);
   const unsigned c = order - min_order_ + 1;
-  const bool want_dirty = order >= kPageOrder && dirty_free_bytes_ != 0;
   Region* first = nullptr;
   for (size_t s = 0; s < nslots_; ++s) {
     if (region_code_[s] < c) continue;
-    if (!want_dirty || region_dirty_[s]) return regions_[s];
+    if (region_dirty_[s]) return regions_[s];
     if (!first) first = regions_[s];
   }
   return first;

@@ -89,15 +89,27 @@ struct Geometry {
 
 constexpr size_t header_bytes_for(size_t capacity) { return (kSlabFixedHeaderBytes + capacity + 15) & ~size_t(15); }
 
+// Objects of `size` bytes a slab of `slab_bytes` holds beside its header.
+constexpr size_t capacity_for(size_t slab_bytes, size_t size) {
+  size_t cap = (slab_bytes - kSlabFixedHeaderBytes - 15) / (size + 1);
+  return cap > kMaxObjectsPerSlab ? kMaxObjectsPerSlab : cap;
+}
+
+// The geometry rule for one slab size: at least 8 objects, and a remainder
+// (what neither the objects nor the header use) of at most 1/16 of the slab.
+constexpr bool slab_fits(size_t slab_bytes, size_t size) {
+  size_t cap = capacity_for(slab_bytes, size);
+  return cap >= 8 && (slab_bytes - cap * size - header_bytes_for(cap)) * 16 <= slab_bytes;
+}
+
 constexpr Geometry geometry(unsigned cls) {
   size_t c = class_size(cls);
   for (unsigned order = 14; order <= 18; ++order) {
     size_t s = size_t(1) << order;
-    size_t cap = (s - kSlabFixedHeaderBytes - 15) / (c + 1);
-    if (cap > kMaxObjectsPerSlab) cap = kMaxObjectsPerSlab;
-    size_t remainder = s - cap * c - header_bytes_for(cap);
-    if ((cap >= 8 && remainder * 16 <= s) || order == 18)
+    if (slab_fits(s, c) || order == 18) {
+      size_t cap = capacity_for(s, c);
       return Geometry{s, unsigned(cap), order, (uint64_t(1) << 40) / c + 1, header_bytes_for(cap)};
+    }
   }
   return Geometry{};
 }

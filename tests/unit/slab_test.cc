@@ -64,13 +64,7 @@ TEST(SlabClasses, GeometryAndFastIndex) {
       EXPECT_LE((g.slab_bytes - g.capacity * size - g.header_bytes) * 16, g.slab_bytes) << size;
     }
     if (g.slab_bytes > (size_t(1) << 14)) {  // and a smaller slab would not have done
-      Geometry half = g;
-      half.slab_bytes /= 2;
-      half.capacity = unsigned((half.slab_bytes - kSlabFixedHeaderBytes - 15) / (size + 1));
-      half.header_bytes = header_bytes_for(half.capacity);
-      EXPECT_TRUE(half.capacity < 8 ||
-                  (half.slab_bytes - half.capacity * size - half.header_bytes) * 16 > half.slab_bytes)
-          << size;
+      EXPECT_FALSE(slab_fits(g.slab_bytes / 2, size)) << size;
     }
     size_t bad = 0;  // the multiply-shift index is exact for every offset in the slab
     for (size_t off = 0; off < g.slab_bytes; ++off) bad += ((uint64_t(off) * g.inv) >> 40) != off / size;
